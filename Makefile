@@ -1,0 +1,33 @@
+# make demo: set up .venv and run flywheel end to end on the bundled examples.
+# make test: set up .venv and run the whole test suite.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip --disable-pip-version-check
+FW     := $(VENV)/bin/flywheel
+PLUGINS := $(sort $(wildcard plugins/*/pyproject.toml))
+DEMO   := demo
+
+.PHONY: demo test soak bench setup clean check-isolated
+
+$(VENV)/.installed: pyproject.toml $(PLUGINS) requirements-test.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q -e . $(foreach p,$(PLUGINS),-e $(dir $(p))) -r requirements-test.txt
+	touch $@
+
+setup: $(VENV)/.installed
+
+demo: setup
+	bash scripts/demo.sh
+
+test: setup
+	bash scripts/test.sh
+
+soak: setup
+	$(PY) -m pytest -m soak -q
+
+bench: setup
+	$(PY) benchmarks/run_all.py
+
+clean:
+	rm -rf $(VENV) $(DEMO) flywheel-out .flywheel

@@ -1,0 +1,70 @@
+"""flywheel core: the public API for plugins and scripts.
+
+Plugins write ``from flywheel_core import hookimpl, Artifact, SessionType``. Names are loaded
+on first use, so importing ``flywheel_core`` (and ``flywheel --help``) stays fast.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+from flywheel_core.hookspecs import hookimpl, hookspec
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "Artifact": "flywheel_core.types",
+    "Problem": "flywheel_core.types",
+    "PublishItem": "flywheel_core.types",
+    "PublishResult": "flywheel_core.types",
+    "SessionType": "flywheel_core.types",
+    "Target": "flywheel_core.types",
+    "ArtifactRecord": "flywheel_core.models",
+    "Session": "flywheel_core.models",
+    "parse_timestamp": "flywheel_core.models",
+    "RunContext": "flywheel_core.context",
+    "PublishContext": "flywheel_core.context",
+    "Config": "flywheel_core.config",
+    "FlywheelError": "flywheel_core.errors",
+    "InputError": "flywheel_core.errors",
+    "PluginError": "flywheel_core.errors",
+    "UsageError": "flywheel_core.errors",
+    "PathRefused": "flywheel_core.fsutil",
+    "atomic_write": "flywheel_core.fsutil",
+    "confine": "flywheel_core.fsutil",
+    "sha256_bytes": "flywheel_core.fsutil",
+    "md_escape": "flywheel_core.render",
+    "md_inline": "flywheel_core.render",
+    "social_variants": "flywheel_core.social",
+    "split_post": "flywheel_core.social",
+    "PLATFORMS": "flywheel_core.social",
+    "redact": "flywheel_core.redact",
+}
+
+__all__ = ["__version__", "hookimpl", "hookspec", *_LAZY]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'flywheel_core' has no attribute {name!r}")
+    value = getattr(import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
+
+if TYPE_CHECKING:
+    from flywheel_core.config import Config
+    from flywheel_core.context import PublishContext, RunContext
+    from flywheel_core.errors import FlywheelError, InputError, PluginError, UsageError
+    from flywheel_core.fsutil import PathRefused, atomic_write, confine, sha256_bytes
+    from flywheel_core.models import ArtifactRecord, Session, parse_timestamp
+    from flywheel_core.redact import redact
+    from flywheel_core.render import md_escape, md_inline
+    from flywheel_core.social import PLATFORMS, social_variants, split_post
+    from flywheel_core.types import Artifact, Problem, PublishItem, PublishResult, SessionType, Target

@@ -1,0 +1,116 @@
+"""The ``flywheel`` command: core commands, plugin commands, and one-line errors.
+
+Each command group lives in its own module; heavy libraries are imported inside command
+bodies so ``flywheel --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import TYPE_CHECKING, Annotated, Optional
+
+import typer
+
+from flywheel_core.errors import FlywheelError
+
+if TYPE_CHECKING:
+    from flywheel_core.plugins import PluginHost
+
+__all__ = ["build_app", "main"]
+
+_state = {"debug": False}
+
+
+def _version(value: bool) -> None:
+    if not value:
+        return
+    from importlib.metadata import PackageNotFoundError, version
+
+    from flywheel_core.plugins import get_host
+
+    try:
+        core = version("flywheel-core")
+    except PackageNotFoundError:
+        core = "unknown"
+    typer.echo(f"flywheel-core {core}")
+    seen = set()
+    for info in get_host().infos.values():
+        if info.distribution not in seen:
+            seen.add(info.distribution)
+            typer.echo(f"{info.distribution} {info.version}")
+    raise typer.Exit()
+
+
+def _root(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show debug logging.")] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for internal errors.")] = False,
+    version: Annotated[
+        Optional[bool],
+        typer.Option("--version", callback=_version, is_eager=True, help="Print core and plugin versions."),
+    ] = None,
+) -> None:
+    """Turn work_session.json files into publishable artifacts, then publish them exactly once."""
+    _state["debug"] = debug
+    logging.basicConfig(
+        level=logging.DEBUG if (verbose or debug) else logging.WARNING,
+        format="flywheel: %(levelname)s: %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    if verbose or debug:
+        from flywheel_core.plugins import get_host
+
+        tracer = get_host().pm.trace.root
+        tracer.setwriter(lambda msg: logging.getLogger("flywheel.hooks").debug(msg.rstrip()))
+        get_host().pm.enable_tracing()
+
+
+def build_app(host: PluginHost | None = None) -> typer.Typer:
+    """The ``flywheel`` app: core command groups, then every plugin's commands."""
+    from flywheel_core.cli import author, queue, session, setup
+    from flywheel_core.plugins import get_host
+
+    app = typer.Typer(
+        name="flywheel",
+        help="Turn work_session.json files into publishable artifacts, then publish them exactly once.",
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+        rich_markup_mode=None,
+    )
+    app.callback()(_root)
+    collect = typer.Typer(
+        help="Write a work_session.json from a source (a git repository, a broker export, notes).",
+        no_args_is_help=True,
+    )
+    app.add_typer(collect, name="collect")
+    for module in (session, setup, queue, author):
+        module.register(app)
+    host = host or get_host()
+    for plugin, _, error in host.call_each("flywheel_register_commands", cli=app, collect=collect):
+        if error is not None:
+            print(
+                f"flywheel: warning: plugin {host.describe(plugin)} failed to add its commands: {error!r}",
+                file=sys.stderr,
+            )
+    return app
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``flywheel`` script: exit 0 done, 1 run-time failure, 2 bad input."""
+    try:
+        build_app()(args=argv, prog_name="flywheel")
+    except FlywheelError as exc:
+        print(f"flywheel: error: {exc}", file=sys.stderr)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        print("flywheel: interrupted", file=sys.stderr)
+        sys.exit(130)
+    except Exception as exc:
+        if _state["debug"]:
+            raise
+        print(
+            f"flywheel: internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)",
+            file=sys.stderr,
+        )
+        sys.exit(1)

@@ -1,0 +1,118 @@
+"""``flywheel run``, ``flywheel validate`` and ``flywheel schema``: commands on session files."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Optional
+
+import typer
+
+from flywheel_core.cli.options import ConfigOpt, DryRunOpt, JsonOpt, OutOpt
+
+if TYPE_CHECKING:
+    from flywheel_core.pipeline import SessionResult
+
+FilesArg = Annotated[list[Path], typer.Argument(help="Session files (work_session.json).", show_default=False)]
+
+
+def _rel(path: str) -> str:
+    try:
+        rel = os.path.relpath(path)
+    except ValueError:
+        return path
+    return path if rel.startswith("../..") else rel
+
+
+def _print_problems(result: SessionResult) -> None:
+    for problem in result.problems:
+        print(problem.format(result.file), file=sys.stderr)
+    for error in result.errors:
+        print(f"{result.file}: error: {error}", file=sys.stderr)
+
+
+def validate(files: FilesArg, config: ConfigOpt = None, json_out: JsonOpt = False) -> None:
+    """Check session files against the schema and the plugins' rules.
+
+    Exit 0 when all are valid; otherwise 2, with one line per problem: FILE: $.json.path: message.
+    Warnings are printed but do not fail.
+    """
+    from flywheel_core.config import load_config
+    from flywheel_core.pipeline import validate_file
+    from flywheel_core.plugins import get_host
+
+    cfg, host = load_config(config), get_host()
+    results = [validate_file(f, cfg, host)[1] for f in files]
+    if json_out:
+        print(json.dumps([r.to_json() for r in results], indent=2, ensure_ascii=False))
+    else:
+        for result in results:
+            _print_problems(result)
+            if result.exit_code == 0:
+                print(f"{result.file}: valid ({result.session_type})")
+    raise typer.Exit(max(r.exit_code for r in results))
+
+
+def run(
+    files: FilesArg,
+    out: OutOpt = None,
+    config: ConfigOpt = None,
+    dry_run: DryRunOpt = False,
+    json_out: JsonOpt = False,
+    publish: Annotated[bool, typer.Option("--publish", help="Also publish what was enqueued.")] = False,
+) -> None:
+    """Generate the artifacts of each session, write them, and record them in the session file.
+
+    Artifacts go to OUT/<session_type>/<session_id>/<kind>.<ext>. Exit 0 when every session
+    completed, 1 when something failed at run time, 2 for bad input.
+    """
+    from flywheel_core.config import load_config
+    from flywheel_core.pipeline import run_session
+    from flywheel_core.plugins import get_host
+
+    cfg, host = load_config(config), get_host()
+    results = [run_session(f, cfg, host, out_dir=out, dry_run=dry_run) for f in files]
+    published_code = 0
+    if publish and not dry_run and any(r.enqueued for r in results):
+        from flywheel_core.cli.queue import publish_due
+
+        published_code = publish_due(cfg, host, target=None, dry_run=False, json_out=json_out)
+    if json_out:
+        print(json.dumps([r.to_json() for r in results], indent=2, ensure_ascii=False))
+    else:
+        for result in results:
+            _print_problems(result)
+            if result.exit_code == 2:
+                continue
+            label = {"dry-run": "dry run, nothing written", "complete": "complete", "failed": "FAILED"}[result.status]
+            print(f"{result.file}: {label} ({result.session_type} {result.session_id})")
+            verb = "would write" if dry_run else "wrote"
+            for kind, info in result.artifacts.items():
+                print(f"  {verb} {kind:<14} {_rel(info['path'])}")
+                for extra in info["files"]:
+                    print(f"  {'':<{len(verb)}} {'':<14} {_rel(extra)}")
+            for item in result.enqueued:
+                print(f"  queued {item['kind']} -> {item['target']}")
+    code = max(r.exit_code for r in results)
+    raise typer.Exit(code if code == 2 else max(code, published_code))
+
+
+def schema(
+    session_type: Annotated[Optional[str], typer.Argument(help="A session type, e.g. build.")] = None,
+) -> None:
+    """Print the JSON Schema (draft 2020-12) of the envelope, or merged with a session type's."""
+    from flywheel_core.plugins import get_host
+    from flywheel_core.validation import schema_for
+
+    host = get_host()
+    if session_type is not None:
+        host.session_type(session_type)  # a UsageError names the distribution to install
+    print(json.dumps(schema_for(session_type, host), indent=2, ensure_ascii=False))
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(validate)
+    app.command()(run)
+    app.command()(schema)

@@ -1,0 +1,152 @@
+"""Configuration: ``--config``, else ``./flywheel.toml``, else ``[tool.flywheel]``, else defaults."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from flywheel_core.errors import UsageError
+
+__all__ = ["Config", "load_config", "resolve_secrets", "CONFIG_SCHEMA"]
+
+CONFIG_SCHEMA: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "type": "object",
+    "properties": {
+        "out_dir": {"type": "string", "minLength": 1},
+        "state_dir": {"type": "string", "minLength": 1},
+        "templates_dir": {"type": "string", "minLength": 1},
+        "max_input_bytes": {"type": "integer", "minimum": 1},
+        "media_roots": {"type": "array", "items": {"type": "string"}},
+        "queue": {
+            "type": "object",
+            "properties": {
+                "max_attempts": {"type": "integer", "minimum": 1},
+                "lease_seconds": {"type": "number", "exclusiveMinimum": 0},
+                "backoff_seconds": {"type": "number", "minimum": 0},
+                "backoff_max_seconds": {"type": "number", "minimum": 0},
+            },
+            "additionalProperties": False,
+        },
+        "targets": {"type": "object", "additionalProperties": {"type": "object"}},
+        "plugins": {"type": "object", "additionalProperties": {"type": "object"}},
+    },
+    "additionalProperties": False,
+}
+
+
+@attrs.define
+class Config:
+    """The loaded configuration; relative paths are resolved against ``base_dir``."""
+
+    base_dir: Path
+    source: str = "defaults"
+    data: dict[str, Any] = attrs.field(factory=dict)
+
+    def _path(self, key: str, default: str) -> Path:
+        return (self.base_dir / self.data.get(key, default)).resolve()
+
+    @property
+    def out_dir(self) -> Path:
+        return self._path("out_dir", "flywheel-out")
+
+    @property
+    def state_dir(self) -> Path:
+        return self._path("state_dir", ".flywheel")
+
+    @property
+    def templates_dir(self) -> Path | None:
+        return self._path("templates_dir", "") if self.data.get("templates_dir") else None
+
+    @property
+    def max_input_bytes(self) -> int:
+        return int(self.data.get("max_input_bytes", 64 * 1024 * 1024))
+
+    @property
+    def media_roots(self) -> list[Path]:
+        return [(self.base_dir / p).resolve() for p in self.data.get("media_roots", [])]
+
+    @property
+    def queue(self) -> dict[str, Any]:
+        return {
+            "max_attempts": 8,
+            "lease_seconds": 300.0,
+            "backoff_seconds": 30.0,
+            "backoff_max_seconds": 3600.0,
+            **self.data.get("queue", {}),
+        }
+
+    @property
+    def targets(self) -> dict[str, dict[str, Any]]:
+        """Every ``[targets.<name>]`` table, enabled or not."""
+        return dict(self.data.get("targets", {}))
+
+    def enabled_targets(self) -> list[str]:
+        return [n for n, t in self.targets.items() if t.get("enabled", True) is not False]
+
+    def target_config(self, name: str) -> dict[str, Any]:
+        """A target's table with ``{"$env": NAME}`` secrets resolved (never stored back)."""
+        table = self.targets.get(name)
+        if table is None:
+            raise UsageError(f"target {name!r} is not configured (add a [targets.{name}] table)")
+        return resolve_secrets(table, f"targets.{name}")
+
+    def plugin_config(self, name: str) -> dict[str, Any]:
+        return resolve_secrets(self.data.get("plugins", {}).get(name, {}), f"plugins.{name}")
+
+
+def resolve_secrets(value: Any, where: str) -> Any:
+    """Return a copy of ``value`` with every ``{"$env": "NAME"}`` replaced by that variable."""
+    if isinstance(value, dict):
+        if set(value) == {"$env"}:
+            name = value["$env"]
+            if not isinstance(name, str) or name not in os.environ:
+                raise UsageError(f"{where}: environment variable {name!r} is not set")
+            return os.environ[name]
+        return {k: resolve_secrets(v, f"{where}.{k}") for k, v in value.items()}
+    if isinstance(value, list):
+        return [resolve_secrets(v, f"{where}[{i}]") for i, v in enumerate(value)]
+    return value
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UsageError(f"{path}: config file not found") from None
+    except IsADirectoryError:
+        raise UsageError(f"{path}: is a directory, expected a TOML file") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{path}: invalid TOML: {exc}") from None
+
+
+def load_config(explicit: Path | None = None, cwd: Path | None = None) -> Config:
+    """Find and load the configuration, validating its core keys."""
+    cwd = (cwd or Path.cwd()).resolve()
+    if explicit is not None:
+        path = explicit.resolve()
+        data = _read_toml(path)
+        if path.name == "pyproject.toml":
+            data = data.get("tool", {}).get("flywheel", {})
+        config = Config(path.parent, str(path), data)
+    elif (cwd / "flywheel.toml").is_file():
+        config = Config(cwd, str(cwd / "flywheel.toml"), _read_toml(cwd / "flywheel.toml"))
+    elif (cwd / "pyproject.toml").is_file() and "flywheel" in (
+        tool := _read_toml(cwd / "pyproject.toml").get("tool", {})
+    ):
+        config = Config(cwd, f"{cwd / 'pyproject.toml'} [tool.flywheel]", tool["flywheel"])
+    else:
+        config = Config(cwd)
+    _check(config)
+    return config
+
+
+def _check(config: Config) -> None:
+    from flywheel_core.schema import first_errors
+
+    for path, message in first_errors(CONFIG_SCHEMA, config.data):
+        raise UsageError(f"{config.source}: {path}: {message}")

@@ -1,0 +1,78 @@
+"""What hooks receive besides the session: the run context and the publish context."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from flywheel_core.types import Problem
+
+if TYPE_CHECKING:
+    from flywheel_core.config import Config
+    from flywheel_core.plugins import PluginHost
+
+__all__ = ["RunContext", "PublishContext"]
+
+
+@attrs.define
+class RunContext:
+    """Everything a pipeline hook may need, so hooks gain abilities without new arguments.
+
+    ``session_path`` is the session file (None when the session came from elsewhere, e.g.
+    ``flywheel collect``); ``artifact_dir`` is ``<out>/<session_type>/<session_id>``.
+    """
+
+    config: Config
+    host: PluginHost
+    session_path: Path | None = None
+    artifact_dir: Path | None = None
+    dry_run: bool = False
+    problems: list[Problem] = attrs.field(factory=list)
+    log: logging.Logger = attrs.field(factory=lambda: logging.getLogger("flywheel"))
+
+    @property
+    def session_dir(self) -> Path:
+        """The folder untrusted relative paths in the session are resolved against."""
+        return self.session_path.parent.resolve() if self.session_path else Path.cwd().resolve()
+
+    @property
+    def allowed_roots(self) -> list[Path]:
+        """Folders a session may name files in: its own folder and the config's media_roots."""
+        return [self.session_dir, *self.config.media_roots]
+
+    def warn(self, message: str, path: str = "$") -> None:
+        """Record a warning about the session; printed by the CLI, never fatal."""
+        self.problems.append(Problem.warning(message, path))
+
+    def render(self, template: str, /, **context: Any) -> str:
+        """Render a template by name (e.g. ``build/readme.md.j2``) with StrictUndefined.
+
+        Names ending in ``.html``/``.htm`` (before ``.j2``) are autoescaped; Markdown and text
+        are not, so ``P&L`` stays ``P&L``. The user's ``templates_dir`` wins over packages.
+        """
+        from flywheel_core.render import get_renderer
+
+        return get_renderer(self.config, self.host).render(template, **context)
+
+    def plugin_config(self, name: str) -> dict[str, Any]:
+        """The ``[plugins.<name>]`` table, validated against the plugin's schema, secrets resolved."""
+        return self.config.plugin_config(name)
+
+
+@attrs.define
+class PublishContext:
+    """Passed to ``flywheel_publish``: where the target keeps its state and how to behave."""
+
+    config: Config
+    state_dir: Path
+    dry_run: bool = False
+    log: logging.Logger = attrs.field(factory=lambda: logging.getLogger("flywheel.publish"))
+
+    def target_state_dir(self, target: str) -> Path:
+        """A private folder for one target (its cache clone, its site content)."""
+        path = self.state_dir / "targets" / target
+        path.mkdir(parents=True, exist_ok=True)
+        return path

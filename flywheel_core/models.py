@@ -1,0 +1,157 @@
+"""The session document as attrs models, with a cattrs converter that keeps unknown fields.
+
+Every model carries ``extra`` (fields flywheel does not know, kept verbatim) and the key order
+it was read in, so a session file that flywheel rewrites loses nothing and keeps its shape.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, timezone
+from typing import Any
+
+import attrs
+import cattrs
+
+__all__ = [
+    "ArtifactRecord",
+    "Session",
+    "converter",
+    "parse_timestamp",
+]
+
+_FIXED = ("extra", "key_order")
+
+
+@attrs.define(eq=True)
+class ArtifactRecord:
+    """``artifacts.<kind>`` in the session file: where the artifact is and what became of it."""
+
+    generated: bool = False
+    path: str | None = None
+    status: str | None = None
+    sha256: str | None = None
+    generator: str | None = None
+    generated_at: str | None = None
+    files: list[str] = attrs.field(factory=list)
+    published_to: dict[str, Any] = attrs.field(factory=dict)
+    errors: list[str] = attrs.field(factory=list)
+    extra: dict[str, Any] = attrs.field(factory=dict)
+    key_order: tuple[str, ...] = attrs.field(default=(), eq=False, repr=False)
+
+
+@attrs.define(eq=True)
+class Session:
+    """One ``work_session.json``: the envelope fields, the type's data, and everything else."""
+
+    session_id: str
+    session_type: str
+    timestamp: str
+    agent_id: str
+    metadata: dict[str, Any] = attrs.field(factory=dict)
+    source_data: dict[str, Any] = attrs.field(factory=dict)
+    artifacts: dict[str, ArtifactRecord] = attrs.field(factory=dict)
+    pipeline_status: dict[str, Any] = attrs.field(factory=dict)
+    errors: list[Any] = attrs.field(factory=list)
+    extra: dict[str, Any] = attrs.field(factory=dict)
+    key_order: tuple[str, ...] = attrs.field(default=(), eq=False, repr=False)
+
+    def get(self, name: str, default: Any = None) -> Any:
+        """A top-level field by name, known or not (``overview``, ``lessons``, ...)."""
+        if name in _field_names(Session) and name not in _FIXED:
+            return getattr(self, name)
+        return self.extra.get(name, default)
+
+    @property
+    def when(self) -> datetime:
+        """The session's timestamp as an aware UTC datetime (a naive one is read as UTC)."""
+        return parse_timestamp(self.timestamp)[0]
+
+    @property
+    def date(self) -> str:
+        """The session's date, ``YYYY-MM-DD`` (UTC): the date artifacts carry, never today's."""
+        return self.when.date().isoformat()
+
+    @property
+    def status_key(self) -> str:
+        return f"{self.session_type}_artifact"
+
+
+_TS_RE = re.compile(
+    r"^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d{1,9})?)?(?:Z|z|[+-]\d{2}(?::?\d{2})?)?)?$"
+)
+
+
+def parse_timestamp(value: str) -> tuple[datetime, bool]:
+    """Parse an ISO 8601 timestamp; return (aware UTC datetime, whether it was naive).
+
+    Accepts a date alone, ``T`` or space, fractions up to nanoseconds, ``Z`` or an offset.
+    Raises ValueError with a plain message otherwise.
+    """
+    if not isinstance(value, str) or not _TS_RE.match(value.strip()):
+        raise ValueError(f"{value!r} is not an ISO 8601 timestamp (e.g. 2025-12-02T05:20:00Z)")
+    text = value.strip().replace(",", ".")
+    if len(text) == 10:
+        parsed = datetime.combine(date.fromisoformat(text), datetime.min.time())
+    else:
+        # Python parses at most microseconds: cut longer fractions instead of refusing them.
+        text = re.sub(r"(\.\d{6})\d+", r"\1", text)
+        text = re.sub(r"[zZ]$", "+00:00", text)
+        text = re.sub(r"([+-]\d{2})$", r"\1:00", text)
+        try:
+            parsed = datetime.fromisoformat(text)
+        except ValueError as exc:
+            raise ValueError(f"{value!r} is not a valid timestamp: {exc}") from None
+    naive = parsed.tzinfo is None
+    if naive:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return parsed.astimezone(timezone.utc), naive
+
+
+def _field_names(cls: type) -> tuple[str, ...]:
+    return tuple(f.name for f in attrs.fields(cls))
+
+
+converter = cattrs.Converter()
+
+
+def _register_open_model(cls: type) -> None:
+    """Teach the converter to keep unknown keys of ``cls`` in ``extra`` and the key order."""
+    fields = [f for f in attrs.fields(cls) if f.name not in _FIXED]
+    known = {f.name for f in fields}
+    required = [f.name for f in fields if f.default is attrs.NOTHING]
+
+    def structure(data: Any, _: type) -> Any:
+        if not isinstance(data, dict):
+            raise cattrs.errors.StructureHandlerNotFoundError(f"expected an object, got {data!r}", cls)
+        kwargs: dict[str, Any] = {}
+        for f in fields:
+            if f.name in data:
+                kwargs[f.name] = converter.structure(data[f.name], f.type)
+        missing = [name for name in required if name not in kwargs]
+        if missing:
+            raise ValueError(f"missing required field(s): {', '.join(missing)}")
+        extra = {k: v for k, v in data.items() if k not in known}
+        return cls(**kwargs, extra=extra, key_order=tuple(data))
+
+    def unstructure(obj: Any) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        for f in fields:
+            value = getattr(obj, f.name)
+            present = f.name in obj.key_order or f.name in required
+            if not present and (value is None or value == [] or value == {} or value is False):
+                continue  # do not add empty fields the file never had
+            values[f.name] = converter.unstructure(value)
+        for k, v in obj.extra.items():
+            values.setdefault(k, v)
+        out = {k: values.pop(k) for k in obj.key_order if k in values}
+        out.update(values)
+        return out
+
+    converter.register_structure_hook(cls, structure)
+    converter.register_unstructure_hook(cls, unstructure)
+
+
+converter.register_structure_hook(Any, lambda v, _: v)
+_register_open_model(ArtifactRecord)
+_register_open_model(Session)

@@ -1,0 +1,185 @@
+"""The envelope JSON Schema (draft 2020-12), merging in a session type's schema, and checking.
+
+jsonschema is imported only when something is actually validated.
+"""
+
+from __future__ import annotations
+
+import copy
+from functools import lru_cache
+from typing import Any, Iterator
+
+__all__ = ["ENVELOPE_SCHEMA", "merged_schema", "first_errors", "iter_errors"]
+
+SESSION_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
+
+_ARTIFACT_RECORD = {
+    "type": "object",
+    "properties": {
+        "generated": {"type": "boolean"},
+        "path": {"type": ["string", "null"]},
+        "status": {
+            "type": ["string", "null"],
+            "enum": ["pending", "ready", "queued", "published", "failed", None],
+        },
+        "sha256": {"type": ["string", "null"]},
+        "generator": {"type": ["string", "null"]},
+        "generated_at": {"type": ["string", "null"]},
+        "files": {"type": "array", "items": {"type": "string"}},
+        "published_to": {"type": "object"},
+        "errors": {"type": "array"},
+    },
+}
+
+ENVELOPE_SCHEMA: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "$id": "urn:flywheel:work_session",
+    "title": "work_session.json",
+    "description": "The record of one work session, as written by an agent or `flywheel collect`. "
+    "Fields not listed here are allowed and kept.",
+    "type": "object",
+    "required": ["session_id", "session_type", "timestamp", "agent_id"],
+    "properties": {
+        "session_id": {
+            "type": "string",
+            "pattern": SESSION_ID_PATTERN,
+            "description": "Unique id, safe in file names (a UUID or any slug).",
+            "x-error": "must be 1-128 letters, digits, '.', '_' or '-', starting with a letter "
+            "or digit (it names files and folders)",
+        },
+        "session_type": {
+            "type": "string",
+            "pattern": r"^[a-z][a-z0-9_]{0,63}$",
+            "description": "build, trade, life_aria, or a type a plugin registers.",
+        },
+        "timestamp": {
+            "type": "string",
+            "format": "flywheel-timestamp",
+            "description": "ISO 8601; a timestamp without a zone is read as UTC.",
+            "x-error": "must be an ISO 8601 timestamp such as 2025-12-02T05:20:00Z",
+        },
+        "agent_id": {
+            "type": "string",
+            "minLength": 1,
+            "pattern": r"\S",
+            "x-error": "must be a non-empty string",
+        },
+        "metadata": {
+            "type": "object",
+            "properties": {"duration_minutes": {"type": "number", "minimum": 0}},
+        },
+        "source_data": {"type": "object"},
+        "artifacts": {"type": "object", "additionalProperties": _ARTIFACT_RECORD},
+        "pipeline_status": {
+            "type": "object",
+            "additionalProperties": {
+                "enum": ["pending", "running", "complete", "failed", "not_applicable", "skipped"]
+            },
+        },
+        "errors": {"type": "array"},
+    },
+}
+
+
+def merged_schema(type_schema: dict[str, Any] | None, title: str | None = None) -> dict[str, Any]:
+    """The envelope with a session type's schema deep-merged in (``required`` lists unioned)."""
+    merged = copy.deepcopy(ENVELOPE_SCHEMA)
+    if type_schema:
+        _merge(merged, copy.deepcopy(type_schema))
+    if title:
+        merged["title"] = title
+    return merged
+
+
+def _merge(into: dict[str, Any], extra: dict[str, Any]) -> None:
+    for key, value in extra.items():
+        if key in ("$schema", "$id"):
+            continue
+        if key == "required" and isinstance(into.get(key), list):
+            into[key] = into[key] + [v for v in value if v not in into[key]]
+        elif isinstance(value, dict) and isinstance(into.get(key), dict):
+            _merge(into[key], value)
+        else:
+            into[key] = value
+
+
+def _timestamp_ok(value: object) -> bool:
+    if not isinstance(value, str):
+        return True
+    from flywheel_core.models import parse_timestamp
+
+    try:
+        parse_timestamp(value)
+    except ValueError:
+        return False
+    return True
+
+
+@lru_cache(maxsize=32)
+def _validator(key: str):
+    import json
+
+    import jsonschema
+
+    checker = jsonschema.FormatChecker(formats=())
+    checker.checks("flywheel-timestamp")(_timestamp_ok)
+    return jsonschema.Draft202012Validator(json.loads(key), format_checker=checker)
+
+
+def _fmt_path(base: str, parts: Any) -> str:
+    from flywheel_core.jsonload import _child
+
+    path = base
+    for part in parts:
+        path = _child(path, part)
+    return path
+
+
+def iter_errors(schema: dict[str, Any], instance: Any) -> Iterator[tuple[str, str]]:
+    """Yield ``(json_path, message)`` for every schema violation, sorted by path."""
+    import json
+
+    validator = _validator(json.dumps(schema, sort_keys=True))
+    found: list[tuple[str, str]] = []
+    for error in validator.iter_errors(instance):
+        if error.validator in ("anyOf", "oneOf") and error.context:
+            import jsonschema
+
+            error = jsonschema.exceptions.best_match(error.context)
+        path = _fmt_path("$", error.absolute_path)
+        if error.validator == "required":
+            missing = [k for k in error.validator_value if k not in error.instance]
+            found.extend((_fmt_path(path, [k]), "required field is missing") for k in missing)
+            continue
+        if error.validator == "additionalProperties" and error.validator_value is False:
+            extras = sorted(set(error.instance) - set(error.schema.get("properties", {})))
+            found.extend((_fmt_path(path, [k]), "unknown key") for k in extras)
+            continue
+        custom = error.schema.get("x-error") if isinstance(error.schema, dict) else None
+        if custom and error.validator not in ("type", "required"):
+            found.append((path, f"{custom} (got {_short(error.instance)})"))
+        else:
+            found.append((path, _oneline(error.message)))
+    yield from sorted(set(found))
+
+
+def first_errors(schema: dict[str, Any], instance: Any, limit: int = 1) -> list[tuple[str, str]]:
+    out = []
+    for item in iter_errors(schema, instance):
+        out.append(item)
+        if len(out) >= limit:
+            break
+    return out
+
+
+def _short(value: Any) -> str:
+    import json
+
+    text = json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _oneline(message: str, limit: int = 240) -> str:
+    """Keep a message on one line and short, whatever value it quotes."""
+    message = " ".join(message.split())
+    return message if len(message) <= limit else message[: limit - 3] + "..."

@@ -1,0 +1,140 @@
+"""pytest fixtures for plugin authors (and flywheel's own tests).
+
+Installed as a pytest plugin with flywheel-core, so these fixtures are available in any test
+suite: ``flywheel_host``, ``register_plugin``, ``flywheel_cli``, ``make_session``,
+``session_file``. Nothing here touches the user's real config, cache or output folders.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import sys
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import attrs
+import pytest
+
+__all__ = ["CliResult", "build_session", "run_cli"]
+
+
+def build_session(session_type: str = "build", **fields: Any) -> dict[str, Any]:
+    """A minimal valid session document of ``session_type``; ``fields`` override or add keys."""
+    doc: dict[str, Any] = {
+        "session_id": f"test-{session_type}-001",
+        "session_type": session_type,
+        "timestamp": "2025-12-02T05:20:00Z",
+        "agent_id": "Agent-Test",
+        "metadata": {},
+        "source_data": {},
+        "artifacts": {},
+        "pipeline_status": {f"{session_type}_artifact": "pending"},
+    }
+    doc.update(fields)
+    return doc
+
+
+@attrs.define
+class CliResult:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+    def json(self) -> Any:
+        return json.loads(self.stdout)
+
+
+def run_cli(args: list[str], host: Any | None = None) -> CliResult:
+    """Run ``flywheel ARGS`` in-process against ``host`` (default: the entry-point host)."""
+    from flywheel_core import cli
+    from flywheel_core.plugins import reset_host
+
+    out, err = io.StringIO(), io.StringIO()
+    if host is not None:
+        reset_host(host)
+    code = 0
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                cli.main([str(a) for a in args])
+            except SystemExit as exc:
+                code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    finally:
+        if host is not None:
+            reset_host(None)
+    return CliResult(code, out.getvalue(), err.getvalue())
+
+
+@pytest.fixture(autouse=True)
+def _flywheel_isolation(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keep lock files in a temp cache folder and start each test with a fresh host."""
+    from flywheel_core.plugins import reset_host
+
+    cache = tmp_path_factory.mktemp("flywheel-cache")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(cache))
+    reset_host(None)
+    yield
+    reset_host(None)
+
+
+@pytest.fixture
+def flywheel_host():
+    """A fresh PluginHost with the installed entry points loaded (honours FLYWHEEL_LOAD_PLUGINS)."""
+    from flywheel_core.plugins import PluginHost
+
+    host = PluginHost()
+    host.load_entry_points()
+    return host
+
+
+@pytest.fixture
+def empty_host():
+    """A PluginHost with no plugins at all."""
+    from flywheel_core.plugins import PluginHost
+
+    return PluginHost()
+
+
+@pytest.fixture
+def register_plugin(flywheel_host) -> Callable[..., Any]:
+    """Register a plugin object on ``flywheel_host`` for one test: ``register_plugin(obj, name=...)``."""
+
+    def register(plugin: Any, name: str = "test-plugin") -> Any:
+        flywheel_host.register(plugin, name=name, distribution=name, version="0")
+        return plugin
+
+    return register
+
+
+@pytest.fixture
+def flywheel_cli(flywheel_host) -> Callable[..., CliResult]:
+    """Run the CLI in-process against ``flywheel_host``: ``flywheel_cli("run", path)``."""
+
+    def invoke(*args: Any) -> CliResult:
+        return run_cli(list(args), host=flywheel_host)
+
+    return invoke
+
+
+@pytest.fixture
+def make_session() -> Callable[..., dict[str, Any]]:
+    """Build a minimal valid session dict: ``make_session("trade", source_data={...})``."""
+    return build_session
+
+
+@pytest.fixture
+def session_file(tmp_path: Path) -> Callable[..., Path]:
+    """Write a session dict to a file in tmp_path and return its path."""
+
+    def write(doc: dict[str, Any] | str, name: str = "work_session.json") -> Path:
+        path = tmp_path / name
+        path.write_text(doc if isinstance(doc, str) else json.dumps(doc, indent=2), encoding="utf-8")
+        return path
+
+    return write

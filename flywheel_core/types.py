@@ -1,0 +1,146 @@
+"""Value types that plugins return to the host: registrations, problems, artifacts, receipts."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+import attrs
+
+__all__ = [
+    "Artifact",
+    "Problem",
+    "PublishItem",
+    "PublishResult",
+    "SessionType",
+    "Target",
+]
+
+NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+ATTACHMENT_RE = re.compile(r"^(?!/)(?!.*(^|/)\.\.?(/|$))[A-Za-z0-9._/-]{1,200}$")
+
+
+def _check_name(instance: object, attribute: attrs.Attribute, value: str) -> None:
+    if not NAME_RE.match(value):
+        raise ValueError(f"{attribute.name} {value!r} must match {NAME_RE.pattern}")
+
+
+@attrs.frozen
+class SessionType:
+    """A session type a plugin owns: its name, its JSON Schema fragment and the artifacts it makes.
+
+    ``schema`` is a JSON Schema (draft 2020-12) for the whole session document; core merges it
+    into the envelope schema. Typically it only describes ``metadata`` and ``source_data``.
+    """
+
+    name: str = attrs.field(validator=_check_name)
+    description: str = ""
+    schema: dict[str, Any] = attrs.field(factory=dict)
+    artifacts: tuple[str, ...] = ()
+
+
+@attrs.frozen
+class Target:
+    """A publication target a plugin owns, with the JSON Schema of its ``[targets.<name>]`` table."""
+
+    name: str = attrs.field(validator=_check_name)
+    description: str = ""
+    config_schema: dict[str, Any] = attrs.field(factory=dict)
+
+
+@attrs.frozen
+class Problem:
+    """One finding about a session: an error fails validation, a warning is printed only.
+
+    ``path`` is a JSON path into the session document (``$.source_data.trades[2].price``).
+    """
+
+    message: str
+    path: str = "$"
+    severity: Literal["error", "warning"] = "error"
+
+    @classmethod
+    def warning(cls, message: str, path: str = "$") -> Problem:
+        return cls(message, path, "warning")
+
+    @classmethod
+    def error(cls, message: str, path: str = "$") -> Problem:
+        return cls(message, path, "error")
+
+    def format(self, file: str) -> str:
+        prefix = "warning: " if self.severity == "warning" else ""
+        return f"{file}: {self.path}: {prefix}{self.message}"
+
+
+def _check_attachments(instance: object, attribute: attrs.Attribute, value: dict) -> None:
+    for name in value:
+        if not ATTACHMENT_RE.match(name):
+            raise ValueError(f"attachment name {name!r} must be a plain relative path")
+
+
+@attrs.define
+class Artifact:
+    """One generated artifact, returned by ``flywheel_generate``.
+
+    Core writes ``content`` to ``<out>/<session_type>/<session_id>/<kind>.<ext>`` and each
+    attachment (a relative path such as ``media/ab12.png`` or ``social_post.json``) beside it.
+    ``title``, ``summary``, ``tags``, ``draft`` and ``meta`` travel with the artifact into the
+    publication queue, so targets (a website, a repository) can present it.
+    """
+
+    kind: str = attrs.field(validator=_check_name)
+    content: str | bytes
+    ext: str = attrs.field(default="md", validator=attrs.validators.matches_re(r"^[a-z0-9]{1,10}$"))
+    title: str = ""
+    summary: str = ""
+    tags: list[str] = attrs.field(factory=list)
+    draft: bool = False
+    attachments: dict[str, str | bytes] = attrs.field(factory=dict, validator=_check_attachments)
+    meta: dict[str, Any] = attrs.field(factory=dict)
+    generator: str = ""
+
+    @property
+    def filename(self) -> str:
+        return f"{self.kind}.{self.ext}"
+
+    def data(self) -> bytes:
+        return self.content.encode("utf-8") if isinstance(self.content, str) else self.content
+
+
+@attrs.define
+class PublishItem:
+    """One due (artifact, target) entry handed to ``flywheel_publish``.
+
+    ``files`` maps a path relative to the artifact's folder to its bytes: the main file
+    (``<kind>.<ext>``) and every attachment. ``meta`` holds the artifact's title, summary,
+    date, tags, draft flag, session provenance and whatever its generator put in ``meta``.
+    """
+
+    id: int
+    target: str
+    session_id: str
+    session_type: str
+    kind: str
+    ext: str
+    sha256: str
+    files: dict[str, bytes]
+    meta: dict[str, Any] = attrs.field(factory=dict)
+    attempts: int = 0
+
+    @property
+    def filename(self) -> str:
+        return f"{self.kind}.{self.ext}"
+
+    @property
+    def content(self) -> bytes:
+        return self.files[self.filename]
+
+
+@attrs.define
+class PublishResult:
+    """What a target reports for one item: ``ok`` with a receipt (commit, url), or an error."""
+
+    item_id: int
+    ok: bool
+    receipt: dict[str, Any] = attrs.field(factory=dict)
+    error: str = ""

@@ -1,0 +1,64 @@
+"""Checking one session document: envelope and type schema, then the plugins' own checks."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from flywheel_core.models import Session, converter, parse_timestamp
+from flywheel_core.plugins import KNOWN_SESSION_TYPES
+from flywheel_core.schema import iter_errors, merged_schema
+from flywheel_core.types import Problem
+
+if TYPE_CHECKING:
+    from flywheel_core.context import RunContext
+    from flywheel_core.plugins import PluginHost
+
+__all__ = ["check_schema", "plugin_problems", "schema_for"]
+
+
+def schema_for(session_type: str | None, host: PluginHost) -> dict[str, Any]:
+    """The envelope schema, merged with the type's own schema when a plugin registers it."""
+    registered = host.session_types.get(session_type or "")
+    if registered is None:
+        return merged_schema(None)
+    return merged_schema(registered[1].schema, title=f"work_session.json ({session_type})")
+
+
+def check_schema(raw: Any, host: PluginHost) -> tuple[Session | None, list[Problem]]:
+    """Validate a parsed document; return the structured session (None if invalid) and problems."""
+    if not isinstance(raw, dict):
+        return None, [Problem.error(f"expected a JSON object, got {type(raw).__name__}")]
+    problems: list[Problem] = []
+    session_type = raw.get("session_type") if isinstance(raw.get("session_type"), str) else None
+    if session_type and session_type not in host.session_types:
+        if session_type in KNOWN_SESSION_TYPES:
+            problems.append(
+                Problem.warning(
+                    f"no installed plugin handles {session_type!r}, so only the envelope was "
+                    f"checked (pip install {KNOWN_SESSION_TYPES[session_type]})",
+                    "$.session_type",
+                )
+            )
+        else:
+            known = ", ".join(sorted(set(host.session_types) | set(KNOWN_SESSION_TYPES)))
+            problems.append(Problem.error(f"unknown session type {session_type!r} (known: {known})", "$.session_type"))
+    for path, message in iter_errors(schema_for(session_type, host), raw):
+        problems.append(Problem.error(message, path))
+    if any(p.severity == "error" for p in problems):
+        return None, problems
+    if parse_timestamp(raw["timestamp"])[1]:
+        problems.append(Problem.warning("timestamp has no time zone; read as UTC", "$.timestamp"))
+    return converter.structure(raw, Session), problems
+
+
+def plugin_problems(session: Session, ctx: RunContext) -> list[Problem]:
+    """Problems from every plugin's ``flywheel_validate``; a plugin that raises becomes a warning."""
+    problems: list[Problem] = []
+    for plugin, result, error in ctx.host.call_each("flywheel_validate", session=session, ctx=ctx):
+        if error is not None:
+            problems.append(
+                Problem.warning(f"plugin {ctx.host.describe(plugin)} failed in flywheel_validate: {error!r}")
+            )
+        elif result:
+            problems.extend(result)
+    return problems
