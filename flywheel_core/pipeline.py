@@ -123,28 +123,30 @@ def write_artifacts(artifacts: list[Artifact], folder: Path) -> dict[str, dict[s
             target = folder / name
             atomic_write(target, content.encode("utf-8") if isinstance(content, str) else content)
             files.append(str(target))
-        written[artifact.kind] = {
-            "path": str(main),
-            "sha256": sha256_bytes(data),
-            "generator": artifact.generator,
-            "files": files,
-            "bytes": len(data),
-        }
+        written[artifact.kind] = _record_of(artifact, main, files)
     return written
+
+
+def _record_of(artifact: Artifact, main: Path, files: list[str]) -> dict[str, Any]:
+    data = artifact.data()
+    return {
+        "path": str(main),
+        "sha256": sha256_bytes(data),
+        "generator": artifact.generator,
+        "files": files,
+        "bytes": len(data),
+        "ext": artifact.ext,
+        "title": artifact.title,
+        "summary": artifact.summary,
+        "tags": list(artifact.tags),
+        "draft": artifact.draft,
+        "meta": artifact.meta,
+    }
 
 
 def plan_artifacts(artifacts: list[Artifact], folder: Path) -> dict[str, dict[str, Any]]:
     """The records ``write_artifacts`` would return, without writing (``--dry-run``)."""
-    return {
-        a.kind: {
-            "path": str(folder / a.filename),
-            "sha256": sha256_bytes(a.data()),
-            "generator": a.generator,
-            "files": [str(folder / n) for n in sorted(a.attachments)],
-            "bytes": len(a.data()),
-        }
-        for a in artifacts
-    }
+    return {a.kind: _record_of(a, folder / a.filename, [str(folder / n) for n in sorted(a.attachments)]) for a in artifacts}
 
 
 def run_session(
@@ -194,7 +196,7 @@ def run_session(
     if not failed:
         from flywheel_core.queue import enqueue_result
 
-        result.enqueued = enqueue_result(result, config, host)
+        result.enqueued = enqueue_result(result, session, config, host)
     return result
 
 

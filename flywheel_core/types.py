@@ -86,6 +86,12 @@ class Artifact:
     attachment (a relative path such as ``media/ab12.png`` or ``social_post.json``) beside it.
     ``title``, ``summary``, ``tags``, ``draft`` and ``meta`` travel with the artifact into the
     publication queue, so targets (a website, a repository) can present it.
+
+    Conventional ``meta`` keys that targets understand (all optional, JSON-serialisable):
+    ``project`` (groups sessions of one project, e.g. the repository name: prev/next links),
+    ``image`` (an attachment path used as the preview/OpenGraph image),
+    ``images`` (attachment paths shown as a gallery: ``[{"src", "thumb", "caption"}]``),
+    ``provenance`` (what the artifact was made from: ``{"commits": [...], "trades": N, ...}``).
     """
 
     kind: str = attrs.field(validator=_check_name)
