@@ -26,6 +26,8 @@ _LAZY = {
     "RunContext": "flywheel_core.context",
     "PublishContext": "flywheel_core.context",
     "Config": "flywheel_core.config",
+    "load_config": "flywheel_core.config",
+    "get_host": "flywheel_core.plugins",
     "FlywheelError": "flywheel_core.errors",
     "InputError": "flywheel_core.errors",
     "PluginError": "flywheel_core.errors",
@@ -59,7 +61,8 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
-    from flywheel_core.config import Config
+    from flywheel_core.config import Config, load_config
+    from flywheel_core.plugins import get_host
     from flywheel_core.context import PublishContext, RunContext
     from flywheel_core.errors import FlywheelError, InputError, PluginError, UsageError
     from flywheel_core.fsutil import PathRefused, atomic_write, confine, sha256_bytes

@@ -32,6 +32,8 @@ class RunContext:
     dry_run: bool = False
     problems: list[Problem] = attrs.field(factory=list)
     log: logging.Logger = attrs.field(factory=lambda: logging.getLogger("flywheel"))
+    #: Every (template name, context) rendered in this run, in order: ``flywheel context`` shows them.
+    rendered: list[tuple[str, dict[str, Any]]] = attrs.field(factory=list)
 
     @property
     def session_dir(self) -> Path:
@@ -55,6 +57,7 @@ class RunContext:
         """
         from flywheel_core.render import get_renderer
 
+        self.rendered.append((template, context))
         return get_renderer(self.config, self.host).render(template, **context)
 
     def plugin_config(self, name: str) -> dict[str, Any]:
