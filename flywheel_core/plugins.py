@@ -86,6 +86,7 @@ class PluginHost:
         self.failures: list[LoadFailure] = []
         self._session_types: dict[str, tuple[str, SessionType]] | None = None
         self._targets: dict[str, tuple[str, Target]] | None = None
+        self._template_dirs: list[Path] | None = None
 
     # -- loading -----------------------------------------------------------------------
 
@@ -143,12 +144,12 @@ class PluginHost:
             module=getattr(plugin, "__name__", type(plugin).__name__),
             hooks=hooks,
         )
-        self._session_types = self._targets = None
+        self._session_types = self._targets = self._template_dirs = None
 
     def unregister(self, name: str) -> None:
         self.pm.unregister(name=name)
         self.infos.pop(name, None)
-        self._session_types = self._targets = None
+        self._session_types = self._targets = self._template_dirs = None
 
     # -- calling hooks -----------------------------------------------------------------
 
@@ -238,11 +239,14 @@ class PluginHost:
         raise UsageError(f"no installed plugin provides publication target {name!r}{hint}")
 
     def template_dirs(self) -> list[Path]:
-        dirs: list[Path] = []
-        for plugin, result, error in self.call_each("flywheel_template_dirs"):
-            if error is None and result:
-                dirs.extend(Path(p) for p in result)
-        return dirs
+        """Every plugin's packaged template folders, in plugin order (asked once)."""
+        if self._template_dirs is None:
+            dirs: list[Path] = []
+            for plugin, result, error in self.call_each("flywheel_template_dirs"):
+                if error is None and result:
+                    dirs.extend(Path(p) for p in result)
+            self._template_dirs = dirs
+        return self._template_dirs
 
     def config_schemas(self) -> dict[str, dict[str, Any]]:
         out = {}

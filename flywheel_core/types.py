@@ -67,9 +67,13 @@ class Problem:
     def error(cls, message: str, path: str = "$") -> Problem:
         return cls(message, path, "error")
 
-    def format(self, file: str) -> str:
+    def format(self, file: str, limit: int = 400) -> str:
+        """``FILE: $.path: message`` on one line, however long or multi-line the message."""
         prefix = "warning: " if self.severity == "warning" else ""
-        return f"{file}: {self.path}: {prefix}{self.message}"
+        message = " ".join(self.message.split())
+        if len(message) > limit:
+            message = message[: limit - 3] + "..."
+        return f"{file}: {self.path}: {prefix}{message}"
 
 
 def _check_attachments(instance: object, attribute: attrs.Attribute, value: dict) -> None:

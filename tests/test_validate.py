@@ -1,0 +1,205 @@
+"""`flywheel validate`: the shared examples pass; a corpus of malformed files fails cleanly."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from core_support import EXAMPLES, FLYWHEEL, ROOT
+from flywheel_core.testing import build_session, run_cli
+
+SHARED = ROOT.parent / "shared" / "examples"
+
+
+def example_files() -> list[Path]:
+    files = sorted(EXAMPLES.glob("*.json"))
+    assert len(files) >= 4
+    return files
+
+
+@pytest.mark.parametrize("path", example_files(), ids=lambda p: p.name)
+def test_every_bundled_example_is_valid(path: Path, empty_host) -> None:
+    result = run_cli(["validate", path], host=empty_host)
+    assert result.exit_code == 0, result.output
+    assert f"{path}: valid" in result.stdout
+
+
+def test_bundled_examples_are_the_shared_ones() -> None:
+    if not SHARED.is_dir():
+        pytest.skip("../shared is not beside this checkout")
+    for shared in SHARED.glob("*.json"):
+        assert (EXAMPLES / shared.name).read_bytes() == shared.read_bytes(), shared.name
+
+
+def _doc(**changes) -> dict:
+    doc = build_session("build")
+    for key, value in changes.items():
+        if value is _DELETE:
+            doc.pop(key)
+        else:
+            doc[key] = value
+    return doc
+
+
+_DELETE = object()
+
+# (name, file content, expected JSON path in the error line)
+CORPUS: list[tuple[str, bytes | dict | list | str, str]] = [
+    ("empty", b"", "$"),
+    ("whitespace", b"  \n\t ", "$"),
+    ("truncated", b'{"session_id": "x", "session_type": "build", ', "$"),
+    ("truncated-string", b'{"session_id": "x', "$"),
+    ("trailing-comma", b'{"session_id": "x",}', "$"),
+    ("single-quotes", b"{'session_id': 'x'}", "$"),
+    ("comment", b'{"session_id": "x" // c\n}', "$"),
+    ("nan", b'{"session_id": "x", "metadata": {"duration_minutes": NaN}}', "$.metadata.duration_minutes"),
+    ("infinity", b'{"a": [1, Infinity]}', "$.a[1]"),
+    ("neg-infinity", b'{"a": {"b": -Infinity}}', "$.a.b"),
+    ("duplicate-key", b'{"session_id": "a", "session_id": "b"}', "$.session_id"),
+    ("nested-duplicate", b'{"metadata": {"x": 1, "x": 2}}', "$.metadata.x"),
+    ("invalid-utf8", b'{"session_id": "\xff\xfe"}', "$"),
+    ("latin1", '{"agent_id": "Jos\u00e9"}'.encode("latin-1"), "$"),
+    ("utf16", '{"a": 1}'.encode("utf-16"), "$"),
+    ("deep", b"[" * 500 + b"]" * 500, "$"),
+    ("deep-objects", b'{"a":' * 300 + b"1" + b"}" * 300, "$"),
+    ("array-top", [], "$"),
+    ("string-top", "just a string", "$"),
+    ("number-top", b"42", "$"),
+    ("null-top", b"null", "$"),
+    ("missing-id", _doc(session_id=_DELETE), "$.session_id"),
+    ("missing-type", _doc(session_type=_DELETE), "$.session_type"),
+    ("missing-timestamp", _doc(timestamp=_DELETE), "$.timestamp"),
+    ("missing-agent", _doc(agent_id=_DELETE), "$.agent_id"),
+    ("id-with-slash", _doc(session_id="../../etc/passwd"), "$.session_id"),
+    ("id-with-space", _doc(session_id="my session"), "$.session_id"),
+    ("id-leading-dot", _doc(session_id=".hidden"), "$.session_id"),
+    ("id-too-long", _doc(session_id="a" * 129), "$.session_id"),
+    ("id-number", _doc(session_id=12345), "$.session_id"),
+    ("id-empty", _doc(session_id=""), "$.session_id"),
+    ("agent-empty", _doc(agent_id=""), "$.agent_id"),
+    ("agent-blank", _doc(agent_id="   "), "$.agent_id"),
+    ("agent-null", _doc(agent_id=None), "$.agent_id"),
+    ("type-unknown", _doc(session_type="bild"), "$.session_type"),
+    ("type-upper", _doc(session_type="BUILD"), "$.session_type"),
+    ("type-number", _doc(session_type=7), "$.session_type"),
+    ("timestamp-garbage", _doc(timestamp="yesterday"), "$.timestamp"),
+    ("timestamp-month-13", _doc(timestamp="2025-13-02T05:20:00Z"), "$.timestamp"),
+    ("timestamp-number", _doc(timestamp=1733116800), "$.timestamp"),
+    ("metadata-list", _doc(metadata=[1, 2]), "$.metadata"),
+    ("duration-negative", _doc(metadata={"duration_minutes": -5}), "$.metadata.duration_minutes"),
+    ("duration-string", _doc(metadata={"duration_minutes": "120"}), "$.metadata.duration_minutes"),
+    ("source-data-string", _doc(source_data="D:/repo"), "$.source_data"),
+    ("artifacts-list", _doc(artifacts=[]), "$.artifacts"),
+    ("artifact-not-object", _doc(artifacts={"readme": "x.md"}), "$.artifacts.readme"),
+    ("artifact-generated-string", _doc(artifacts={"readme": {"generated": "yes"}}), "$.artifacts.readme.generated"),
+    ("artifact-bad-status", _doc(artifacts={"readme": {"status": "done"}}), "$.artifacts.readme.status"),
+    ("pipeline-status-bad", _doc(pipeline_status={"build_artifact": "finished"}), "$.pipeline_status.build_artifact"),
+]
+
+
+def _write(tmp_path: Path, name: str, content) -> Path:
+    path = tmp_path / f"{name}.json"
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(json.dumps(content), encoding="utf-8")
+    return path
+
+
+def test_corpus_is_big_enough() -> None:
+    assert len(CORPUS) >= 40
+
+
+@pytest.mark.parametrize("name,content,json_path", CORPUS, ids=[c[0] for c in CORPUS])
+def test_malformed_file_exits_2_with_path(tmp_path: Path, empty_host, name, content, json_path) -> None:
+    path = _write(tmp_path, name, content)
+    result = run_cli(["validate", path], host=empty_host)
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    errors = [line for line in result.stderr.splitlines() if "warning:" not in line]
+    assert errors, result.output
+    assert errors[0].startswith(f"{path}: {json_path}: "), errors
+
+
+def test_malformed_corpus_in_real_processes(tmp_path: Path) -> None:
+    """The installed command, not just the in-process app: exit 2, one line each, no traceback."""
+    paths = [_write(tmp_path, name, content) for name, content, _ in CORPUS]
+    proc = subprocess.run([FLYWHEEL, "validate", *paths], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    for path in paths:
+        assert f"{path}: $" in proc.stderr, path
+
+
+def test_run_rejects_the_corpus_too(tmp_path: Path, echo_host) -> None:
+    for name, content, json_path in CORPUS:
+        path = _write(tmp_path, name, content)
+        before = path.read_bytes()
+        result = run_cli(["run", path, "--out", tmp_path / "out"], host=echo_host)
+        assert result.exit_code == 2, (name, result.output)
+        assert "Traceback" not in result.output
+        assert path.read_bytes() == before, "a rejected file must not be rewritten"
+    assert not (tmp_path / "out").exists()
+
+
+def test_missing_file_and_directory(tmp_path: Path, empty_host) -> None:
+    result = run_cli(["validate", tmp_path / "nope.json", tmp_path], host=empty_host)
+    assert result.exit_code == 2
+    assert f"{tmp_path / 'nope.json'}: $: no such file" in result.stderr
+    assert f"{tmp_path}: $: is a directory" in result.stderr
+
+
+def test_size_limit_is_checked_before_parsing(tmp_path: Path, empty_host) -> None:
+    (tmp_path / "flywheel.toml").write_text("max_input_bytes = 100\n")
+    path = _write(tmp_path, "big", _doc(overview="x" * 200))
+    result = run_cli(["validate", path, "--config", tmp_path / "flywheel.toml"], host=empty_host)
+    assert result.exit_code == 2
+    assert "the limit is 100" in result.stderr
+
+
+def test_lenient_where_agents_differ(tmp_path: Path, empty_host) -> None:
+    doc = _doc(
+        session_id="a5-2025-12-02-guardrail-impl",
+        agent_id="claude code (opus)",
+        timestamp="2025-12-02T03:00:00.000000",
+        deliverables=["x"],
+        lessons=[{"title": "t", "description": "d"}],
+        artifacts={"readme": {"generated": False, "path": None}},
+    )
+    doc["source_data"] = {"repo_path": "D:\\Repo", "files_changed": ["a.py"], "weird": {"nested": [1]}}
+    path = _write(tmp_path, "wild", doc)
+    result = run_cli(["validate", path], host=empty_host)
+    assert result.exit_code == 0, result.output
+    assert f"{path}: $.timestamp: warning: timestamp has no time zone; read as UTC" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "stamp",
+    ["2025-12-02", "2025-12-02T05:20", "2025-12-02 05:20:00", "2025-12-02T05:20:00.123456789Z",
+     "2025-12-02T05:20:00+0530", "2025-12-02T05:20:00-08:00", "2025-12-02T05:20:00z"],
+)
+def test_timestamp_forms_accepted(tmp_path: Path, empty_host, stamp: str) -> None:
+    path = _write(tmp_path, "ts", _doc(timestamp=stamp))
+    assert run_cli(["validate", path], host=empty_host).exit_code == 0
+
+
+def test_validate_json_output(tmp_path: Path, empty_host) -> None:
+    good, bad = _write(tmp_path, "good", _doc()), _write(tmp_path, "bad", _doc(session_id="a b"))
+    result = run_cli(["validate", good, bad, "--json"], host=empty_host)
+    assert result.exit_code == 2
+    data = result.json()
+    assert [r["exit_code"] for r in data] == [0, 2]
+    errors = [p for p in data[1]["problems"] if p["severity"] == "error"]
+    assert [p["path"] for p in errors] == ["$.session_id"]
+
+
+def test_messages_stay_on_one_line(tmp_path: Path, empty_host) -> None:
+    path = _write(tmp_path, "multi", _doc(session_type="line1\nline2" + "x" * 5000))
+    result = run_cli(["validate", path], host=empty_host)
+    lines = result.stderr.strip().splitlines()
+    assert result.exit_code == 2
+    assert all(line.startswith(str(path)) for line in lines)
+    assert all(len(line) < 600 for line in lines)
