@@ -2,6 +2,7 @@
 # Runs the whole suite (soak tests excluded: `make soak`). pytest's exit 5 (no tests ran) fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+bash scripts/install-system-deps.sh
 git config --global user.name >/dev/null 2>&1 || git config --global user.name "flywheel tests"
 git config --global user.email >/dev/null 2>&1 || git config --global user.email "tests@flywheel.invalid"
 set +e

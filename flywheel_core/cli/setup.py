@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import json
-from importlib.resources import files
 from pathlib import Path
 from typing import Annotated, Optional
 
-import attrs
 import typer
 
 from flywheel_core.cli.options import JsonOpt
@@ -16,6 +14,8 @@ from flywheel_core.errors import UsageError
 
 def plugins(json_out: JsonOpt = False) -> None:
     """List installed plugins: distribution, version, hooks, session types and targets."""
+    import attrs
+
     from flywheel_core.plugins import KNOWN_SESSION_TYPES, KNOWN_TARGETS, get_host
 
     host = get_host()
@@ -44,6 +44,8 @@ def init(
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing flywheel.toml.")] = False,
 ) -> None:
     """Write a commented flywheel.toml with working defaults."""
+    from importlib.resources import files
+
     from flywheel_core.fsutil import atomic_write
 
     target = (directory or Path.cwd()) / "flywheel.toml"
