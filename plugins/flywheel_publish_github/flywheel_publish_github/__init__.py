@@ -1,0 +1,1 @@
+"""flywheel target ``github``: artifacts committed to a git repository, optionally GitHub Releases."""

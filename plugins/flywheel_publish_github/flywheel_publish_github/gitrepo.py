@@ -1,0 +1,199 @@
+"""A bare cache repository driven by the ``git`` command: fetch, build a commit without a work tree, push."""
+
+from __future__ import annotations
+
+import base64
+import os
+import subprocess
+import tempfile
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from flywheel_core import FlywheelError
+from flywheel_core.redact import redact  # not `from flywheel_core import redact`: the submodule shadows it
+
+__all__ = ["CacheRepo", "GitError", "PushRejected", "auth_env", "git_env"]
+
+#: Inherited GIT_* variables that are safe to keep (transport settings); every other one, such as
+#: GIT_DIR or GIT_INDEX_FILE set by a hook that runs flywheel, could point git at the user's repo.
+_KEEP_GIT_ENV = {"GIT_SSH", "GIT_SSH_COMMAND", "GIT_SSH_VARIANT", "GIT_SSL_CAINFO", "GIT_SSL_CAPATH", "GIT_PROXY_COMMAND"}
+_CONFIG = (
+    "-c", "core.hooksPath=/dev/null",
+    "-c", "gc.auto=0",
+    "-c", "maintenance.auto=false",
+    "-c", "commit.gpgSign=false",
+    "-c", "core.fsmonitor=false",
+)
+
+
+class GitError(FlywheelError):
+    """A git command failed; the message is redacted and names the command."""
+
+
+class PushRejected(GitError):
+    """The remote moved on (non-fast-forward): fetch, rebuild the commit on the new tip, retry."""
+
+
+def git_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_") or k in _KEEP_GIT_ENV}
+    env.update(
+        GIT_TERMINAL_PROMPT="0",
+        GIT_LITERAL_PATHSPECS="1",  # paths are file names, never glob patterns
+        LC_ALL="C",
+    )
+    env.update(extra or {})
+    return env
+
+
+def auth_env(url: str, token: str | None) -> dict[str, str]:
+    """Environment that makes git send ``token`` to the remote's host only, and to no other.
+
+    The header travels in ``GIT_CONFIG_*`` variables: never in argv, a config file or a URL.
+    Plain http gets a token only on the loopback interface (local test servers).
+    """
+    parts = urlsplit(url)
+    if not token or parts.scheme not in ("https", "http"):
+        return {}
+    if parts.scheme == "http" and parts.hostname not in ("127.0.0.1", "localhost", "::1"):
+        return {}
+    basic = base64.b64encode(f"x-access-token:{token}".encode()).decode()
+    netloc = parts.hostname + (f":{parts.port}" if parts.port else "")
+    return {
+        "GIT_CONFIG_COUNT": "2",
+        "GIT_CONFIG_KEY_0": f"http.{parts.scheme}://{netloc}/.extraHeader",
+        "GIT_CONFIG_VALUE_0": f"Authorization: Basic {basic}",
+        # No credential helper may store or offer anything for this remote.
+        "GIT_CONFIG_KEY_1": "credential.helper",
+        "GIT_CONFIG_VALUE_1": "",
+    }
+
+
+class CacheRepo:
+    """flywheel's own bare clone of the remote: the user's work tree and index are never involved."""
+
+    def __init__(self, path: Path, remote: str, branch: str, network_env: dict[str, str]) -> None:
+        self.path = path
+        self.remote = remote
+        self.branch = branch
+        self.network_env = network_env
+        self.tracking = f"refs/remotes/origin/{branch}"
+
+    def git(
+        self, *args: str, input: bytes | None = None, env: dict[str, str] | None = None, network: bool = False,
+        check: bool = True,
+    ) -> subprocess.CompletedProcess[bytes]:
+        extra = dict(env or {})
+        if network:
+            extra.update(self.network_env)
+        proc = subprocess.run(
+            ["git", *_CONFIG, f"--git-dir={self.path}", *args],
+            input=input, capture_output=True, env=git_env(extra), check=False,
+        )
+        if check and proc.returncode != 0:
+            raise GitError(f"git {args[0]} failed: {redact(_text(proc.stderr) or _text(proc.stdout))}")
+        return proc
+
+    def ensure(self) -> None:
+        if not (self.path / "HEAD").is_file():
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            subprocess.run(
+                ["git", *_CONFIG, "init", "--quiet", "--bare", str(self.path)],
+                capture_output=True, env=git_env(), check=True,
+            )
+
+    def fetch(self) -> str | None:
+        """Bring the remote branch's tip into the cache; return it (None: the branch does not exist)."""
+        listed = self.git("ls-remote", "--heads", "--end-of-options", self.remote, f"refs/heads/{self.branch}",
+                          network=True)
+        tip = next((line.split()[0] for line in _text(listed.stdout).splitlines()
+                    if line.endswith(f"\trefs/heads/{self.branch}")), None)
+        if tip is None:
+            return None
+        if self.git("cat-file", "-e", f"{tip}^{{commit}}", check=False).returncode != 0:
+            self.git("fetch", "--quiet", "--no-tags", "--no-write-fetch-head", "--end-of-options", self.remote,
+                     f"+refs/heads/{self.branch}:{self.tracking}", network=True)
+            tip = _text(self.git("rev-parse", "--verify", "--end-of-options", f"{self.tracking}^{{commit}}").stdout).strip()
+        self.git("update-ref", self.tracking, tip)
+        return tip
+
+    def hash_blobs(self, contents: list[bytes]) -> list[str]:
+        """Write each content as a blob (one git process for all); return their object ids."""
+        if not contents:
+            return []
+        with tempfile.TemporaryDirectory(dir=self.path) as tmp:
+            names = []
+            for i, data in enumerate(contents):
+                name = Path(tmp) / str(i)
+                name.write_bytes(data)
+                names.append(str(name))
+            out = self.git("hash-object", "-w", "--no-filters", "--stdin-paths", input="\n".join(names).encode() + b"\n")
+        ids = _text(out.stdout).split()
+        if len(ids) != len(contents):
+            raise GitError("git hash-object returned an unexpected number of ids")
+        return ids
+
+    def tree_entries(self, base: str | None, paths: list[str]) -> dict[str, tuple[str, str]]:
+        """``{path: (mode, object id)}`` at ``base`` for those of ``paths`` that exist there."""
+        found: dict[str, tuple[str, str]] = {}
+        if base is None or not paths:
+            return found
+        for start in range(0, len(paths), 500):
+            out = self.git("ls-tree", "-r", "-z", "--full-tree", "--end-of-options", base, "--", *paths[start:start + 500])
+            for record in out.stdout.split(b"\0"):
+                if not record:
+                    continue
+                head, _, name = record.partition(b"\t")
+                mode, _, oid = head.decode().split(" ")
+                found[name.decode("utf-8", "surrogateescape")] = (mode, oid)
+        return found
+
+    def last_commit_touching(self, base: str, path: str) -> str:
+        out = self.git("log", "-1", "--format=%H", "--end-of-options", base, "--", path)
+        return _text(out.stdout).strip() or base
+
+    def commit(
+        self, base: str | None, writes: dict[str, str], deletes: set[str], message: str, author: tuple[str, str]
+    ) -> str:
+        """A commit on ``base`` with ``writes`` (path -> blob id) and ``deletes``; no work tree used."""
+        index = self.path / "flywheel.index"
+        index.unlink(missing_ok=True)
+        env = {"GIT_INDEX_FILE": str(index)}
+        try:
+            if base is None:
+                self.git("read-tree", "--empty", env=env)
+            else:
+                self.git("read-tree", "--end-of-options", f"{base}^{{tree}}", env=env)
+            zero = "0" * len(next(iter(writes.values()), "0" * 40))
+            lines = [f"100644 {oid}\t{path}" for path, oid in sorted(writes.items())]
+            lines += [f"0 {zero}\t{path}" for path in sorted(deletes)]
+            self.git("update-index", "-z", "--index-info", input="".join(f"{line}\0" for line in lines).encode(), env=env)
+            tree = _text(self.git("write-tree", env=env).stdout).strip()
+        finally:
+            index.unlink(missing_ok=True)
+        name, email = author
+        who = {"GIT_AUTHOR_NAME": name, "GIT_AUTHOR_EMAIL": email, "GIT_COMMITTER_NAME": name, "GIT_COMMITTER_EMAIL": email}
+        parents = ["-p", base] if base else []
+        out = self.git("commit-tree", *parents, "-F", "-", "--end-of-options", tree, input=message.encode(), env=who)
+        return _text(out.stdout).strip()
+
+    def push(self, commit: str) -> None:
+        """Fast-forward the remote branch to ``commit``; PushRejected when the remote moved on."""
+        proc = self.git("push", "--porcelain", "--quiet", "--end-of-options", self.remote,
+                        f"{commit}:refs/heads/{self.branch}", network=True, check=False)
+        report = _text(proc.stdout)
+        if proc.returncode == 0:
+            self.git("update-ref", self.tracking, commit)
+            return
+        detail = redact(" ".join((_text(proc.stderr) + " " + report).split()))
+        if "[rejected]" in report and ("non-fast-forward" in report or "fetch first" in report):
+            raise PushRejected(f"push to {self.branch!r} rejected as non-fast-forward: {detail}")
+        if "checked out" in detail or "denyCurrentBranch" in detail:
+            raise GitError(
+                f"the remote has branch {self.branch!r} checked out in its work tree, so git refuses the push; "
+                "publish to another branch, or use a bare repository"
+            )
+        raise GitError(f"git push failed: {detail}")
+
+
+def _text(data: bytes) -> str:
+    return data.decode("utf-8", "replace")

@@ -1,0 +1,66 @@
+"""The hookimpls of the ``github`` target (light: the git and HTTP work is imported on use)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flywheel_core import hookimpl
+
+__all__ = ["CONFIG_SCHEMA", "flywheel_publish", "flywheel_targets"]
+
+CONFIG_SCHEMA: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "type": "object",
+    "required": ["remote"],
+    "properties": {
+        "remote": {
+            "type": "string",
+            "minLength": 1,
+            "pattern": "^[^-]",
+            "description": "https://github.com/owner/repo.git, an ssh URL, or a local path to a git repository.",
+        },
+        "branch": {
+            "type": "string",
+            "pattern": r"^(?!-)(?!.*\.\.)(?!.*//)(?!.*@\{)(?!/)(?!.*\.lock$)[A-Za-z0-9._/-]{1,200}(?<![/.])$",
+            "default": "main",
+        },
+        "path_template": {
+            "type": "string",
+            "minLength": 1,
+            "default": "sessions/{session_type}/{date}/{session_id}/{kind}.{ext}",
+        },
+        "readme_path": {"type": "string", "minLength": 1},
+        "commit_message": {"type": "string", "minLength": 1},
+        "author_name": {"type": "string", "minLength": 1},
+        "author_email": {"type": "string", "minLength": 1},
+        "release": {"type": "boolean", "default": False},
+        "release_kind": {"type": "string", "pattern": "^[a-z][a-z0-9_]{0,63}$", "default": "build_log"},
+        "tag_template": {"type": "string", "minLength": 1, "default": "flywheel-{session_id}"},
+        "repository": {"type": "string", "pattern": r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$"},
+        "api_url": {"type": "string", "pattern": "^https?://", "default": "https://api.github.com"},
+        "rate_limit_max_wait": {"type": "number", "minimum": 0, "default": 60},
+    },
+    "additionalProperties": False,
+}
+
+
+@hookimpl
+def flywheel_targets():
+    from flywheel_core import Target
+
+    return [
+        Target(
+            "github",
+            "Commit artifacts to a git repository (GitHub or any remote); optionally a GitHub Release per build.",
+            CONFIG_SCHEMA,
+        )
+    ]
+
+
+@hookimpl
+def flywheel_publish(target, items, config, ctx):
+    if target != "github":
+        return None
+    from flywheel_publish_github.publisher import publish
+
+    return publish(items, config, ctx)
