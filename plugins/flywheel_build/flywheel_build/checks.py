@@ -1,0 +1,46 @@
+"""Checks the schema cannot express: declared totals against the listed commits, odd timestamps."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from flywheel_build.facts import parse_when
+
+if TYPE_CHECKING:
+    from flywheel_core import Problem, Session
+
+__all__ = ["check_session"]
+
+
+def check_session(session: Session) -> list[Problem]:
+    """Warnings only: an agent's session is never refused for disagreeing with itself."""
+    from flywheel_core import Problem
+
+    problems: list[Problem] = []
+    meta: dict[str, Any] = session.metadata
+    commits = session.source_data.get("git_commits")
+    commits = [c for c in commits if isinstance(c, dict)] if isinstance(commits, list) else []
+    declared = meta.get("commits")
+    if commits and isinstance(declared, int) and declared != len(commits):
+        problems.append(
+            Problem.warning(f"metadata.commits is {declared} but {len(commits)} commits are listed", "$.metadata.commits")
+        )
+    seen: set[str] = set()
+    for i, commit in enumerate(commits):
+        sha = commit.get("hash")
+        if isinstance(sha, str) and sha in seen:
+            problems.append(Problem.warning(f"commit {sha!r} is listed twice", f"$.source_data.git_commits[{i}].hash"))
+        seen.add(sha)
+        when = commit.get("timestamp")
+        if isinstance(when, str) and when.strip() and parse_when(when) is None:
+            problems.append(
+                Problem.warning("not an ISO 8601 timestamp; the commit's time is left out", f"$.source_data.git_commits[{i}].timestamp")
+            )
+    for key, attr in (("lines_added", "insertions"), ("lines_removed", "deletions")):
+        values = [c.get(attr) for c in commits if not c.get("merge")]
+        if commits and isinstance(meta.get(key), int) and values and all(isinstance(v, int) for v in values):
+            if sum(values) != meta[key]:
+                problems.append(
+                    Problem.warning(f"metadata.{key} is {meta[key]} but the listed commits add up to {sum(values)}", f"$.metadata.{key}")
+                )
+    return problems

@@ -1,0 +1,221 @@
+"""Collecting commits: ``flywheel collect build`` and the ``flywheel_collect`` hook of ``flywheel run``."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta, timezone
+from pathlib import Path, PureWindowsPath
+from typing import TYPE_CHECKING, Any
+
+from flywheel_build.git import GitError, Repo, open_repo, run_git
+from flywheel_build.gitlog import iso_utc, log_commits, lookup_commits, resolve_revisions, totals
+from flywheel_build.remote import clean_remote
+
+if TYPE_CHECKING:
+    from flywheel_core import RunContext, Session
+
+__all__ = ["collect_session", "enrich_session", "locate_repo", "session_id_for", "git_time"]
+
+_SAFE_ID = re.compile(r"[^A-Za-z0-9._-]+")
+_NOW_WORDS = re.compile(r"^\s*(now|0+\s+\w+\s+ago)\s*$", re.I)
+_FILLABLE = ("author", "email", "timestamp", "message", "body", "files", "insertions", "deletions")
+
+
+def session_id_for(repo_name: str, end: datetime, sha: str) -> str:
+    """``build-<repo>-<yyyymmddHHMMSS>-<shorthash>``, safe as a file name."""
+    slug = _SAFE_ID.sub("-", repo_name).strip("-._")[:60] or "repo"
+    return f"build-{slug}-{end.astimezone(timezone.utc):%Y%m%d%H%M%S}-{sha[:7]}"
+
+
+def git_time(value: str, option: str, repo: Repo) -> int:
+    """Seconds since the epoch for an ISO date (naive = UTC) or a git date ("2 hours ago")."""
+    from flywheel_core import UsageError, parse_timestamp
+
+    if not value.strip() or value.lstrip().startswith("-"):
+        raise UsageError(f"{option} {value!r}: expected a date such as 2025-12-02T05:20:00Z or '2 hours ago'")
+    try:
+        return int(parse_timestamp(value)[0].timestamp())
+    except ValueError:
+        pass
+    # git's approxidate reads relative forms; it silently reads garbage as "now", so compare.
+    out = run_git(repo.cwd, "rev-parse", f"--since={value}", "--since=now").decode("ascii", "replace").split()
+    stamps = [int(x.split("=", 1)[1]) for x in out if x.startswith("--max-age=")]
+    if len(stamps) != 2 or (stamps[0] == stamps[1] and not _NOW_WORDS.match(value)):
+        raise UsageError(f"{option} {value!r}: not a date git understands (try 2025-12-02T05:20:00Z or '2 hours ago')")
+    return stamps[0]
+
+
+def collect_session(
+    repo_path: Path,
+    *,
+    since: str | None = None,
+    until: str | None = None,
+    rev_range: str | None = None,
+    author: str | None = None,
+    agent_id: str | None = None,
+    duration: float | None = None,
+    warn: Any = None,
+) -> dict[str, Any]:
+    """A build session document from the repository's history (UsageError on bad input)."""
+    from flywheel_core import UsageError
+
+    if rev_range is not None and rev_range.lstrip().startswith("-"):
+        raise UsageError(f"--rev-range {rev_range!r}: expected a revision or range such as v1.0..HEAD")
+    if author is not None and (not author.strip() or author.startswith("-")):
+        raise UsageError(f"--author {author!r}: expected a name or e-mail pattern")
+    if duration is not None and duration < 0:
+        raise UsageError(f"--duration {duration}: must be zero or more minutes")
+    try:
+        repo = open_repo(repo_path.expanduser())
+        max_age = git_time(since, "--since", repo) if since is not None else None
+        min_age = git_time(until, "--until", repo) if until is not None else None
+        revisions = resolve_revisions(repo, rev_range)
+        commits = log_commits(repo, revisions, max_age=max_age, min_age=min_age, author=author)
+        remote = clean_remote(repo.remote_url())
+    except (GitError, ValueError) as exc:
+        raise UsageError(str(exc)) from None
+    if not commits:
+        what = ", ".join(
+            f"{k} {v!r}" for k, v in (("--rev-range", rev_range), ("--since", since), ("--until", until), ("--author", author)) if v
+        )
+        raise UsageError(f"{repo.cwd}: no commits match{' ' + what if what else ''}; nothing to collect")
+    boundary = [c["hash"][:12] for c in commits if c.get("shallow_boundary")]
+    if boundary and warn is not None:
+        warn(f"shallow clone: history stops at {', '.join(boundary)}; its line counts are left out")
+    times = sorted(datetime.fromisoformat(c["timestamp"]) for c in commits)
+    end = times[-1]
+    if duration is None:
+        duration = round((times[-1] - times[0]).total_seconds() / 60)
+    counts = totals(commits)
+    source: dict[str, Any] = {"repo_path": str(repo.cwd)}
+    if remote:
+        source["remote_url"] = remote
+    source["git_commits"] = commits
+    source["collected"] = {
+        k: v for k, v in (("rev_range", rev_range), ("since", since), ("until", until), ("author", author)) if v
+    } or {"rev_range": "HEAD"}
+    return {
+        "session_id": session_id_for(repo.name, end, commits[0]["hash"]),
+        "session_type": "build",
+        "timestamp": iso_utc(end),
+        "agent_id": (agent_id or commits[0]["author"] or "unknown").strip() or "unknown",
+        "metadata": {"duration_minutes": duration, **counts},
+        "source_data": source,
+        "artifacts": {},
+        "pipeline_status": {"build_artifact": "pending"},
+    }
+
+
+# -- the flywheel_collect hook ---------------------------------------------------------------
+
+
+def _repo_roots(ctx: RunContext) -> list[Path]:
+    roots = list(ctx.allowed_roots)
+    for entry in ctx.plugin_config("build").get("repo_roots", []) or []:
+        roots.append((ctx.config.base_dir / entry).resolve())
+    return roots
+
+
+def locate_repo(session: Session, ctx: RunContext) -> tuple[Repo | None, str | None]:
+    """The session's repository if it is on this machine and allowed; else (None, why not).
+
+    ``repo_path`` is untrusted: it must lie in the session's folder, a ``media_roots`` folder or
+    a ``[plugins.build] repo_roots`` folder, or be a folder that contains the session file
+    (a session kept inside the repository it describes).
+    """
+    name = session.source_data.get("repo_path") if isinstance(session.source_data, dict) else None
+    if not isinstance(name, str) or not name.strip():
+        return None, None
+    fallback = "using the session's own data"
+    if PureWindowsPath(name).drive or name.startswith("\\\\") or "\x00" in name:
+        return None, f"repo_path {name!r} is not on this machine; {fallback}"
+    path = Path(name.replace("\\", "/")).expanduser()
+    resolved = (path if path.is_absolute() else ctx.session_dir / path).resolve()
+    if not resolved.is_dir():
+        return None, f"repo_path {name!r} does not exist on this machine; {fallback}"
+    inside = any(resolved == r or resolved.is_relative_to(r) for r in _repo_roots(ctx))
+    if not inside and not ctx.session_dir.is_relative_to(resolved):
+        return None, (
+            f"repo_path {name!r} is outside the allowed folders (the session's folder, media_roots, "
+            f"[plugins.build] repo_roots); {fallback}"
+        )
+    try:
+        return open_repo(resolved), None
+    except GitError as exc:
+        return None, f"repo_path {name!r}: {exc}; {fallback}"
+
+
+def _warn_once(ctx: RunContext, message: str, path: str) -> None:
+    if not any(p.message == message and p.path == path for p in ctx.problems):
+        ctx.warn(message, path)
+
+
+def enrich_session(session: Session, ctx: RunContext) -> None:
+    """Fill a build session from its repository: the window's commits when none are listed,
+    else only what the listed commits lack (they are the truth). Never fails the run."""
+    source = session.source_data
+    repo, why = locate_repo(session, ctx)
+    if repo is None:
+        if why:
+            _warn_once(ctx, why, "$.source_data.repo_path")
+        return
+    try:
+        if not source.get("remote_url"):
+            remote = clean_remote(repo.remote_url())
+            if remote:
+                source["remote_url"] = remote
+        listed = source.get("git_commits")
+        if isinstance(listed, list) and listed:
+            _fill_listed(repo, listed, ctx)
+        else:
+            _collect_window(repo, session, ctx)
+    except GitError as exc:
+        _warn_once(ctx, f"reading {repo.cwd} failed: {exc}; using the session's own data", "$.source_data.repo_path")
+
+
+def _fill_listed(repo: Repo, listed: list[Any], ctx: RunContext) -> None:
+    entries = [c for c in listed if isinstance(c, dict) and isinstance(c.get("hash"), str)]
+    found, missing = lookup_commits(repo, [c["hash"].strip() for c in entries])
+    for entry in entries:
+        commit = found.get(entry["hash"].strip())
+        if commit is None:
+            continue
+        for key in _FILLABLE:
+            if entry.get(key) in (None, "") and key in commit:
+                entry[key] = commit[key]
+        if commit.get("merge") and "merge" not in entry:
+            entry["merge"] = True
+    if missing:
+        shown = ", ".join(repr(h[:12]) for h in missing[:5]) + (" ..." if len(missing) > 5 else "")
+        _warn_once(ctx, f"{len(missing)} listed commit(s) not found in {repo.cwd}: {shown}; kept as listed", "$.source_data.git_commits")
+
+
+def _collect_window(repo: Repo, session: Session, ctx: RunContext) -> None:
+    """Collect the commits of the session's window: it ENDS at ``timestamp`` (written when the
+    session is over, as in the seed guide) and began ``duration_minutes`` earlier."""
+    meta = session.metadata
+    minutes = meta.get("duration_minutes")
+    if isinstance(minutes, bool) or not isinstance(minutes, (int, float)) or minutes <= 0:
+        _warn_once(
+            ctx,
+            "no commits listed and no metadata.duration_minutes, so the session's commits are unknown; "
+            "record them with `flywheel collect build`",
+            "$.source_data.git_commits",
+        )
+        return
+    end = session.when
+    start = end - timedelta(minutes=float(minutes))
+    try:
+        revisions = resolve_revisions(repo, None)
+    except ValueError as exc:
+        _warn_once(ctx, f"{exc}; using the session's own data", "$.source_data.repo_path")
+        return
+    commits = log_commits(repo, revisions, max_age=int(start.timestamp()), min_age=int(end.timestamp()))
+    if not commits:
+        _warn_once(ctx, f"no commits in {repo.cwd} between {iso_utc(start)} and {iso_utc(end)}", "$.source_data.git_commits")
+        return
+    if any(c.get("shallow_boundary") for c in commits):
+        _warn_once(ctx, "shallow clone: the oldest commit's line counts are left out", "$.source_data.git_commits")
+    session.source_data["git_commits"] = commits
+    for key, value in totals(commits).items():
+        meta.setdefault(key, value)

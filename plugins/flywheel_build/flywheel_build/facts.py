@@ -1,0 +1,572 @@
+"""One computed fact set for a build session: every template reads ``BuildFacts``, nothing else."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from datetime import datetime, timezone
+from pathlib import PurePosixPath, PureWindowsPath
+from typing import Any
+
+import attrs
+
+from flywheel_build.remote import commit_url, is_network_remote, web_base
+
+__all__ = [
+    "BuildFacts",
+    "CommitFact",
+    "Group",
+    "Language",
+    "Lesson",
+    "Project",
+    "Stats",
+    "build_facts",
+    "classify",
+    "language_of",
+    "md_code",
+    "parse_when",
+]
+
+# Conventional Commit types in the order a changelog shows them; aliases agents really use.
+GROUP_TITLES = {
+    "feat": "Features",
+    "fix": "Bug fixes",
+    "perf": "Performance",
+    "refactor": "Refactoring",
+    "docs": "Documentation",
+    "test": "Tests",
+    "build": "Build system",
+    "ci": "Continuous integration",
+    "chore": "Chores",
+    "other": "Other changes",
+}
+_ALIASES = {"feature": "feat", "bugfix": "fix", "hotfix": "fix", "doc": "docs", "tests": "test", "deps": "build"}
+_CC = re.compile(r"^(?P<type>[A-Za-z]+)(?:\((?P<scope>[^()\r\n]{1,60})\))?(?P<bang>!)?:[ \t]*(?P<desc>\S.*)$")
+_BREAKING = re.compile(r"^BREAKING[ -]CHANGE:[ \t]*(?P<note>.+)$", re.M)
+_MERGE = re.compile(r"^Merge (?:branch|pull request|remote-tracking branch|tag|commit) ")
+_SAFE_URL = re.compile(r"^[A-Za-z0-9@:/._~+-]{1,300}$")
+_BOTS = {"dependabot", "renovate", "renovate-bot", "github-actions", "pre-commit-ci", "greenkeeper", "snyk-bot", "mergify"}
+
+# Languages by file extension (programming and markup only: docs and data files are not counted).
+_LANGUAGES = {
+    ".py": "Python", ".pyi": "Python", ".ipynb": "Jupyter Notebook", ".js": "JavaScript", ".mjs": "JavaScript",
+    ".cjs": "JavaScript", ".jsx": "JavaScript", ".ts": "TypeScript", ".tsx": "TypeScript", ".go": "Go",
+    ".rs": "Rust", ".java": "Java", ".kt": "Kotlin", ".kts": "Kotlin", ".scala": "Scala", ".rb": "Ruby",
+    ".php": "PHP", ".c": "C", ".h": "C", ".cc": "C++", ".cpp": "C++", ".cxx": "C++", ".hpp": "C++",
+    ".cs": "C#", ".fs": "F#", ".swift": "Swift", ".m": "Objective-C", ".mm": "Objective-C", ".dart": "Dart",
+    ".lua": "Lua", ".r": "R", ".jl": "Julia", ".ex": "Elixir", ".exs": "Elixir", ".erl": "Erlang",
+    ".hs": "Haskell", ".ml": "OCaml", ".clj": "Clojure", ".zig": "Zig", ".nim": "Nim", ".pl": "Perl",
+    ".sh": "Shell", ".bash": "Shell", ".zsh": "Shell", ".ps1": "PowerShell", ".sql": "SQL",
+    ".html": "HTML", ".htm": "HTML", ".css": "CSS", ".scss": "SCSS", ".sass": "Sass", ".less": "Less",
+    ".vue": "Vue", ".svelte": "Svelte", ".tf": "HCL", ".sol": "Solidity", ".vim": "Vim script",
+}
+_FILENAMES = {"Dockerfile": "Dockerfile", "Makefile": "Makefile", "CMakeLists.txt": "CMake"}
+
+@attrs.frozen
+class Project:
+    """The project's name and description, and where they were found."""
+
+    name: str
+    description: str | None = None
+    source: str | None = None  # e.g. "pyproject.toml"
+
+
+@attrs.frozen
+class Language:
+    name: str
+    files: int
+    percent: int
+
+
+@attrs.frozen
+class Lesson:
+    title: str | None
+    description: str | None
+
+
+@attrs.frozen
+class CommitFact:
+    """One commit as the templates see it; text fields are untrusted (escape them)."""
+
+    hash: str
+    short: str
+    code: str  # the short hash as a safe Markdown code span
+    url: str | None
+    subject: str
+    body: str
+    type: str
+    scope: str | None
+    description: str
+    breaking: bool
+    breaking_note: str | None
+    author: str | None
+    bot: bool
+    merge: bool
+    when: str | None  # ISO 8601 UTC
+    files: tuple[str, ...]
+    insertions: int | None
+    deletions: int | None
+
+
+@attrs.frozen
+class Group:
+    key: str
+    title: str
+    commits: tuple[CommitFact, ...]
+
+
+@attrs.frozen
+class Stats:
+    """The numbers every artifact quotes, with display text precomputed so they always agree."""
+
+    commits: int | None
+    commits_listed: int
+    files_changed: int | None
+    lines_added: int | None
+    lines_removed: int | None
+    duration_minutes: float | None
+    merges: int
+    commits_text: str | None  # "3 commits (2 listed)"
+    files_text: str | None  # "8 files changed"
+    lines_text: str | None  # "+450 / -120 lines"
+    duration_text: str | None  # "2 h"
+
+
+@attrs.frozen
+class BuildFacts:
+    """Everything the build templates may show, computed once from the session (and its repo)."""
+
+    session_id: str
+    session_code: str  # the id as a Markdown code span
+    date: str
+    agent_id: str
+    agent_name: str | None
+    project: Project
+    repo_name: str | None
+    remote_url: str | None  # cleaned, shown only when someone else can clone it
+    web_url: str | None
+    languages: tuple[Language, ...]
+    languages_source: str | None  # "repository" | "changes"
+    commits: tuple[CommitFact, ...]  # newest first
+    groups: tuple[Group, ...]  # breaking first, then by type; bots and merges left out
+    breaking: tuple[CommitFact, ...]
+    bot_commits: tuple[CommitFact, ...]
+    bot_line: str | None
+    merges: tuple[CommitFact, ...]
+    authors: tuple[tuple[str, int], ...]
+    stats: Stats
+    title: str
+    headline: str
+    summary: str
+    overview: str | None
+    problem: str | None
+    solution: str | None
+    key_achievements: tuple[str, ...]
+    deliverables: tuple[str, ...]
+    lessons: tuple[Lesson, ...]
+    next_steps: tuple[str, ...]
+    highlights: tuple[str, ...]
+    social_name: str  # clipped for social posts
+    social_highlights: tuple[str, ...]  # clipped, without the headline
+    hashtags: tuple[str, ...]
+    tags: tuple[str, ...]
+    provenance: tuple[dict[str, str], ...]
+
+    @property
+    def many_authors(self) -> bool:
+        return len(self.authors) > 1
+
+
+# -- small helpers ---------------------------------------------------------------------------
+
+
+def md_code(text: str) -> str:
+    """``text`` as a Markdown code span that no backtick in it can close early."""
+    text = " ".join(str(text).split())
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def _text(value: Any) -> str | None:
+    """A non-empty stripped string, or None."""
+    if isinstance(value, str) and value.strip():
+        return value.strip()
+    return None
+
+
+def _int(value: Any) -> int | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return int(value) if value >= 0 else None
+
+
+def _texts(value: Any) -> tuple[str, ...]:
+    """A list of short texts from what agents write: strings, or objects with a title/name."""
+    items = value if isinstance(value, list) else [value] if isinstance(value, str) else []
+    out = []
+    for item in items:
+        if isinstance(item, dict):
+            head = _text(item.get("title")) or _text(item.get("name")) or _text(item.get("path"))
+            desc = _text(item.get("description")) or _text(item.get("summary"))
+            item = f"{head}: {desc}" if head and desc else head or desc
+        text = _text(item)
+        if text:
+            out.append(" ".join(text.split()))
+    return tuple(out)
+
+
+def _lessons(value: Any) -> tuple[Lesson, ...]:
+    out = []
+    for item in value if isinstance(value, list) else []:
+        if isinstance(item, dict):
+            title, desc = _text(item.get("title")), _text(item.get("description") or item.get("lesson"))
+            if title or desc:
+                out.append(Lesson(title, desc))
+        elif _text(item):
+            out.append(Lesson(None, _text(item)))
+    return tuple(out)
+
+
+def _paragraph(value: Any) -> str | None:
+    """The first paragraph of a free-text field, on one line."""
+    text = _text(value)
+    if not text:
+        return None
+    return " ".join(re.split(r"\n\s*\n", text, maxsplit=1)[0].split())
+
+
+_GIT_ISO = re.compile(r"^(\d{4}-\d{2}-\d{2})[ T](\d{2}:\d{2}(?::\d{2})?) ?([+-]\d{2}):?(\d{2})Z?$")
+
+
+def parse_when(value: Any) -> datetime | None:
+    """An aware UTC datetime from ISO 8601 (naive = UTC) or git's ``--date=iso`` form; else None."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    from flywheel_core import parse_timestamp
+
+    try:
+        return parse_timestamp(value)[0]
+    except ValueError:
+        pass
+    match = _GIT_ISO.match(value.strip())
+    if match:
+        try:
+            return parse_timestamp(f"{match[1]}T{match[2]}{match[3]}:{match[4]}")[0]
+        except ValueError:
+            return None
+    return None
+
+
+def _duration_text(minutes: float | None) -> str | None:
+    if minutes is None or minutes <= 0:
+        return None
+    total = max(1, round(minutes))
+    hours, mins = divmod(total, 60)
+    if not hours:
+        return f"{mins} min"
+    return f"{hours} h {mins} min" if mins else f"{hours} h"
+
+
+def _slug_tag(text: str) -> str:
+    tag = re.sub(r"[^0-9A-Za-z_]", "", text)
+    return "" if tag.isdigit() else tag
+
+
+def _repo_basename(path: Any) -> str | None:
+    text = _text(path)
+    if not text:
+        return None
+    pure = PureWindowsPath(text) if re.match(r"^[A-Za-z]:|\\", text) else PurePosixPath(text)
+    name = pure.name
+    return name[:-4] if name.endswith(".git") and len(name) > 4 else (name or None)
+
+
+def language_of(path: str) -> str | None:
+    name = path.rsplit("/", 1)[-1]
+    if name in _FILENAMES:
+        return _FILENAMES[name]
+    dot = name.rfind(".")
+    return _LANGUAGES.get(name[dot:].lower()) if dot > 0 else None
+
+
+def languages(paths: list[str]) -> tuple[Language, ...]:
+    counts = Counter(lang for lang in map(language_of, paths) if lang)
+    total = sum(counts.values())
+    ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    return tuple(Language(name, n, round(100 * n / total)) for name, n in ranked)
+
+
+def classify(subject: str, body: str = "") -> tuple[str, str | None, str, bool, str | None]:
+    """``(type, scope, description, breaking, breaking_note)`` of a Conventional Commit subject."""
+    match = _CC.match(subject)
+    note_match = _BREAKING.search(body or "")
+    note = " ".join(note_match["note"].split()) if note_match else None
+    if not match:
+        return "other", None, subject, bool(note), note
+    kind = match["type"].lower()
+    kind = _ALIASES.get(kind, kind)
+    if kind not in GROUP_TITLES:
+        return "other", None, subject, bool(note), note
+    desc = match["desc"].strip()
+    return kind, (match["scope"] or "").strip() or None, desc, bool(match["bang"] or note), note
+
+
+def _is_bot(author: str | None, email: str | None) -> bool:
+    name = (author or "").strip().lower()
+    return name.endswith("[bot]") or name in _BOTS or (email or "").lower().endswith("[bot]@users.noreply.github.com")
+
+
+def clip(text: str, limit: int) -> str:
+    """``text`` cut at a word boundary to at most ``limit`` characters, with an ellipsis."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    space = cut.rfind(" ")
+    if space > limit // 3:
+        cut = cut[:space]
+    elif re.match(r"https?://", text, re.I):
+        return ""
+    return cut.rstrip(" ,;:.-") + "…"
+
+
+# -- the fact set ----------------------------------------------------------------------------
+
+
+def _commit_fact(raw: dict[str, Any], base: tuple[str, str] | None) -> CommitFact | None:
+    sha = _text(raw.get("hash"))
+    if not sha:
+        return None
+    sha = " ".join(sha.split())
+    subject_full = _text(raw.get("message")) or ""
+    lines = subject_full.splitlines()
+    subject = " ".join(lines[0].split()) if lines else ""
+    body = _text(raw.get("body")) or ("\n".join(lines[1:]).strip() if len(lines) > 1 else "")
+    kind, scope, desc, breaking, note = classify(subject, body)
+    author = _text(raw.get("author"))
+    when = parse_when(raw.get("timestamp"))
+    files = raw.get("files")
+    files = tuple(f for f in files if isinstance(f, str) and f) if isinstance(files, list) else ()
+    short = sha[:7] if re.match(r"^[0-9a-fA-F]{8,}$", sha) else sha[:12]
+    return CommitFact(
+        hash=sha,
+        short=short,
+        code=md_code(short),
+        url=commit_url(base, sha),
+        subject=subject,
+        body=body,
+        type=kind,
+        scope=scope,
+        description=desc,
+        breaking=breaking,
+        breaking_note=note,
+        author=author,
+        bot=_is_bot(author, _text(raw.get("email"))),
+        merge=raw.get("merge") is True or bool(_MERGE.match(subject)),
+        when=when.isoformat().replace("+00:00", "Z") if when else None,
+        files=files,
+        insertions=_int(raw.get("insertions")),
+        deletions=_int(raw.get("deletions")),
+    )
+
+
+def _sorted_newest_first(commits: list[CommitFact]) -> list[CommitFact]:
+    """Newest first when every commit has a time; otherwise as listed (stable either way)."""
+    if commits and all(c.when for c in commits):
+        return sorted(commits, key=lambda c: c.when or "", reverse=True)
+    return commits
+
+
+def _stats(session: Any, commits: list[CommitFact]) -> Stats:
+    meta = session.metadata if isinstance(session.metadata, dict) else {}
+    counted = [c for c in commits if not c.merge]
+    declared_files = meta.get("files_changed")
+    if isinstance(declared_files, list):
+        files: int | None = len({f for f in declared_files if isinstance(f, str)})
+    else:
+        files = _int(declared_files)
+    if files is None and any(c.files for c in counted):
+        files = len({f for c in counted for f in c.files})
+
+    def summed(key: str, attr: str) -> int | None:
+        declared = _int(meta.get(key))
+        if declared is not None:
+            return declared
+        values = [getattr(c, attr) for c in counted]
+        return sum(values) if values and all(v is not None for v in values) else None
+
+    added, removed = summed("lines_added", "insertions"), summed("lines_removed", "deletions")
+    total = _int(meta.get("commits"))
+    if total is None:
+        total = len(commits) if commits else None
+    duration = meta.get("duration_minutes")
+    duration = float(duration) if _int(duration) is not None else None
+    if duration is None:
+        times = sorted(c.when for c in commits if c.when)
+        if len(times) >= 2:
+            span = parse_when(times[-1]) - parse_when(times[0])  # type: ignore[operator]
+            duration = span.total_seconds() / 60
+    commits_text = _plural(total, "commit") if total is not None else None
+    if commits_text and total != len(commits) and commits:
+        commits_text += f" ({len(commits)} listed)"
+    lines_text = None
+    if added is not None or removed is not None:
+        shown = [f"+{added:,}" if added is not None else "", f"-{removed:,}" if removed is not None else ""]
+        lines_text = " / ".join(p for p in shown if p) + " lines"
+    return Stats(
+        commits=total,
+        commits_listed=len(commits),
+        files_changed=files,
+        lines_added=added,
+        lines_removed=removed,
+        duration_minutes=duration,
+        merges=sum(c.merge for c in commits),
+        commits_text=commits_text,
+        files_text=_plural(files, "file") + " changed" if files is not None else None,
+        lines_text=lines_text,
+        duration_text=_duration_text(duration),
+    )
+
+
+def _plural(n: int, word: str, plural: str | None = None) -> str:
+    return f"{n:,} {word}" if n == 1 else f"{n:,} {plural or word + 's'}"
+
+
+def build_facts(session: Any, repo_info: dict[str, Any] | None = None) -> BuildFacts:
+    """Compute the fact set from a build ``Session`` and, when the repository is on this
+    machine, what was read from it (``project``, ``paths``, ``remote_url``)."""
+    repo_info = repo_info or {}
+    source = session.source_data if isinstance(session.source_data, dict) else {}
+    meta = session.metadata if isinstance(session.metadata, dict) else {}
+    remote = _text(source.get("remote_url")) or repo_info.get("remote_url")
+    base = web_base(remote)
+    raw_commits = source.get("git_commits") if isinstance(source.get("git_commits"), list) else []
+    commits = _sorted_newest_first([c for c in (_commit_fact(r, base) for r in raw_commits if isinstance(r, dict)) if c])
+
+    repo_name = repo_info.get("name") or (web_base(remote)[1].rsplit("/", 1)[-1] if base else None)
+    repo_name = repo_name or _repo_basename(source.get("repo_path"))
+    project: Project = repo_info.get("project") or Project(
+        _text(session.get("project")) or _text(meta.get("project")) or repo_name or f"Build session {session.session_id}"
+    )
+
+    bots = tuple(c for c in commits if c.bot)
+    merges = tuple(c for c in commits if c.merge and not c.bot)
+    human = [c for c in commits if not c.bot and not c.merge]
+    breaking = tuple(c for c in human if c.breaking)
+    groups = [Group("breaking", "Breaking changes", breaking)] if breaking else []
+    for key, title in GROUP_TITLES.items():
+        members = tuple(c for c in human if c.type == key and not c.breaking)
+        if members:
+            groups.append(Group(key, title, members))
+    bot_line = None
+    if bots:
+        names = Counter(c.author or "bot" for c in bots)
+        who = ", ".join(f"{name} ({n})" if len(names) > 1 else name for name, n in sorted(names.items()))
+        bot_line = f"{_plural(len(bots), 'automated commit')} by {who}"
+    authors = tuple(sorted(Counter(c.author for c in human + list(merges) if c.author).items(), key=lambda kv: (-kv[1], kv[0])))
+
+    stats = _stats(session, commits)
+    paths = repo_info.get("paths")
+    if paths:
+        langs, lang_source = languages(paths), "repository"
+    else:
+        touched = [f for c in commits for f in c.files]
+        listed = meta.get("files_changed") if isinstance(meta.get("files_changed"), list) else []
+        extra = source.get("files_changed") if isinstance(source.get("files_changed"), list) else []
+        touched += [f for f in listed + extra if isinstance(f, str)]
+        langs, lang_source = languages(sorted(set(touched))), "changes"
+
+    achievements = _texts(session.get("key_achievements")) or _texts(meta.get("achievements"))
+    features = [c for c in human if c.type == "feat" or c.breaking]
+    if achievements:
+        headline = achievements[0]
+    elif features:
+        ranked = sorted(
+            enumerate(features),
+            key=lambda ic: (-((ic[1].insertions or 0) + (ic[1].deletions or 0)), -ic[0]),
+        )
+        headline = ranked[0][1].description
+    elif human:
+        headline = human[-1].description
+    else:
+        headline = f"{_plural(stats.commits or 0, 'commit')}" if stats.commits else "work session"
+    headline = clip(headline[:1].upper() + headline[1:], 120).rstrip(" .") or "Work session"
+    title = _text(session.get("title")) or f"{project.name}: {headline}"
+    title = " ".join(title.split())
+
+    overview = _paragraph(session.get("overview")) or _paragraph(session.get("work_summary")) or _paragraph(
+        meta.get("work_summary")
+    )
+    summary = overview or _generated_summary(session, project, stats, human)
+    highlights = achievements or tuple(c.description for c in (list(breaking) + [c for c in features if not c.breaking])[:5])
+
+    tags = ["build"]
+    if repo_name:
+        tags.append(repo_name.lower())
+    tags += [lang.name.lower() for lang in langs[:3]]
+    hashtags = ["buildinpublic", _slug_tag(project.name), *(_slug_tag(lang.name) for lang in langs[:2])]
+
+    return BuildFacts(
+        session_id=session.session_id,
+        session_code=md_code(session.session_id),
+        date=session.date,
+        agent_id=session.agent_id,
+        agent_name=_text(meta.get("agent_name")),
+        project=project,
+        repo_name=repo_name,
+        remote_url=remote if is_network_remote(remote) and _SAFE_URL.match(remote or "") else None,
+        web_url=base[1] if base else None,
+        languages=langs,
+        languages_source=lang_source if langs else None,
+        commits=tuple(commits),
+        groups=tuple(groups),
+        breaking=breaking,
+        bot_commits=bots,
+        bot_line=bot_line,
+        merges=merges,
+        authors=authors,
+        stats=stats,
+        title=title,
+        headline=headline,
+        summary=summary,
+        overview=overview,
+        problem=_paragraph(session.get("problem")),
+        solution=_paragraph(session.get("solution")),
+        key_achievements=achievements,
+        deliverables=_texts(session.get("deliverables")),
+        lessons=_lessons(session.get("lessons")),
+        next_steps=_texts(session.get("next_steps")) or _texts(session.get("next_goals")),
+        highlights=highlights,
+        social_name=clip(project.name, 60) or "Build",
+        social_highlights=tuple(
+            h for h in (clip(x, 100) for x in highlights if clip(x[:1].upper() + x[1:], 120).rstrip(" .") != headline) if h
+        )[:3],
+        hashtags=tuple(dict.fromkeys(t for t in hashtags if t)),
+        tags=tuple(dict.fromkeys(t for t in tags if t)),
+        provenance=tuple(
+            {"hash": c.hash, "message": c.subject, **({"url": c.url} if c.url else {})} for c in commits
+        ),
+    )
+
+
+def _generated_summary(session: Any, project: Project, stats: Stats, human: list[CommitFact]) -> str:
+    """A one-sentence summary from the numbers when the session wrote none."""
+    who = _text(session.metadata.get("agent_name")) if isinstance(session.metadata, dict) else None
+    who = who or session.agent_id
+    parts = [f"{who} made {_plural(stats.commits, 'commit')} to {project.name}" if stats.commits else f"{who} worked on {project.name}"]
+    if stats.duration_text:
+        parts.append(f" in {stats.duration_text}")
+    kinds = Counter(c.type for c in human)
+    named = [
+        _plural(kinds[k], word, plural)
+        for k, word, plural in (("feat", "feature", None), ("fix", "fix", "fixes"), ("perf", "performance change", None))
+        if kinds[k]
+    ]
+    if named:
+        parts.append(", including " + " and ".join(named))
+    return "".join(parts) + "."

@@ -1,0 +1,179 @@
+"""The four build artifacts (readme, build_log, blog_post, social_post) from one ``BuildFacts``."""
+
+from __future__ import annotations
+
+import configparser
+import json
+import re
+import tomllib
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from flywheel_build.facts import BuildFacts, Project, build_facts
+from flywheel_build.git import GitError, Repo
+
+if TYPE_CHECKING:
+    from flywheel_core import Artifact, RunContext, Session
+
+__all__ = ["generate_artifacts", "read_repo", "splice_region", "START", "END"]
+
+START, END = "<!-- flywheel:start -->", "<!-- flywheel:end -->"
+_MAX_FILE = 1024 * 1024
+_README = ("readme.md", "readme.markdown")
+
+
+def _read_small(root: Path, name: str) -> str | None:
+    """A text file of the repository, refused when a symlink leads outside it or it is huge."""
+    from flywheel_core import PathRefused, confine
+
+    try:
+        path = confine(name, [root])
+        if not path.is_file() or path.stat().st_size > _MAX_FILE:
+            return None
+        return path.read_text(encoding="utf-8")
+    except (PathRefused, OSError, UnicodeDecodeError):
+        return None
+
+
+def _project(root: Path) -> Project | None:
+    """Name and description from pyproject.toml, package.json, Cargo.toml or setup.cfg."""
+    text = _read_small(root, "pyproject.toml")
+    if text:
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError:
+            data = {}
+        for table in (data.get("project"), data.get("tool", {}).get("poetry")):
+            if isinstance(table, dict) and _str(table.get("name")):
+                return Project(_str(table.get("name")), _str(table.get("description")), "pyproject.toml")
+    text = _read_small(root, "package.json")
+    if text:
+        try:
+            data = json.loads(text)
+        except ValueError:
+            data = None
+        if isinstance(data, dict) and _str(data.get("name")):
+            return Project(_str(data.get("name")), _str(data.get("description")), "package.json")
+    text = _read_small(root, "Cargo.toml")
+    if text:
+        try:
+            table = tomllib.loads(text).get("package")
+        except tomllib.TOMLDecodeError:
+            table = None
+        if isinstance(table, dict) and _str(table.get("name")):
+            return Project(_str(table.get("name")), _str(table.get("description")), "Cargo.toml")
+    text = _read_small(root, "setup.cfg")
+    if text:
+        parser = configparser.ConfigParser(interpolation=None)
+        try:
+            parser.read_string(text)
+            name = _str(parser.get("metadata", "name", fallback=None))
+            if name:
+                return Project(name, _str(parser.get("metadata", "description", fallback=None)), "setup.cfg")
+        except configparser.Error:
+            pass
+    return None
+
+
+def _str(value: Any) -> str | None:
+    return " ".join(value.split()) if isinstance(value, str) and value.strip() else None
+
+
+def read_repo(repo: Repo) -> dict[str, Any]:
+    """What the README needs from a repository on this machine (one ``git ls-tree`` process)."""
+    from flywheel_build.remote import clean_remote
+
+    info: dict[str, Any] = {"name": repo.name}
+    try:
+        listing = repo.git("ls-tree", "-r", "-z", "--name-only", "--full-tree", "HEAD")
+        info["paths"] = [p for p in listing.decode("utf-8", "replace").split("\0") if p]
+        info["remote_url"] = clean_remote(repo.remote_url())
+    except GitError:
+        pass
+    if repo.root is not None:
+        info["project"] = _project(repo.root)
+        try:
+            names = {p.name.lower(): p.name for p in repo.root.iterdir()}
+        except OSError:
+            names = {}
+        for candidate in _README:
+            if candidate in names:
+                text = _read_small(repo.root, names[candidate])
+                if text is not None:
+                    info["readme"] = (names[candidate], text)
+                break
+    return {k: v for k, v in info.items() if v is not None}
+
+
+def splice_region(readme: str, activity: str) -> str | None:
+    """``readme`` with only the flywheel region replaced by ``activity``; None without a region."""
+    start = readme.find(START)
+    end = readme.find(END, start + len(START)) if start >= 0 else -1
+    if start < 0 or end < 0:
+        return None
+    body = activity.strip("\n")
+    if "\r\n" in readme:
+        body = body.replace("\r\n", "\n").replace("\n", "\r\n")
+    newline = "\r\n" if "\r\n" in readme else "\n"
+    return f"{readme[: start + len(START)]}{newline}{newline}{body}{newline}{newline}{readme[end:]}"
+
+
+def _tidy(text: str) -> str:
+    """One blank line at most between blocks, no trailing spaces, one final newline."""
+    text = re.sub(r"[ \t]+\n", "\n", text)
+    return re.sub(r"\n{3,}", "\n\n", text).strip("\n") + "\n"
+
+
+def _social_text(ctx: RunContext, facts: BuildFacts) -> str:
+    return " ".join(ctx.render("build/_social_text.txt.j2", facts=facts).split())
+
+
+def generate_artifacts(session: Session, ctx: RunContext, repo: Repo | None) -> list[Artifact]:
+    """Render every build artifact from one fact set."""
+    from flywheel_core import Artifact
+    from flywheel_core.social import social_variants
+
+    info = read_repo(repo) if repo is not None else {}
+    facts = build_facts(session, info)
+    meta = {"project": facts.repo_name or facts.project.name, "provenance": {"commits": list(facts.provenance), "session": facts.session_id}}
+    tags = list(facts.tags)
+
+    readme_name, readme_text = info.get("readme", (None, None))
+    spliced = None
+    if readme_text is not None:
+        activity = ctx.render("build/_recent_activity.md.j2", facts=facts)
+        spliced = splice_region(readme_text, activity)
+        if spliced is None and START in readme_text:
+            ctx.warn(f"{readme_name} has {START} without a following {END}; wrote a new README instead", "$.source_data.repo_path")
+    readme = spliced if spliced is not None else _tidy(ctx.render("build/readme.md.j2", facts=facts))
+
+    social_text = _social_text(ctx, facts)
+    variants = social_variants(social_text, hashtags=facts.hashtags)
+    social_md = _tidy(ctx.render("build/social_post.md.j2", facts=facts, variants=variants, fences=_fences(variants)))
+
+    common = {"tags": tags, "meta": meta}
+    return [
+        Artifact("readme", readme, title=f"{facts.project.name} README", summary=facts.project.description or facts.summary, **common),
+        Artifact(
+            "build_log",
+            _tidy(ctx.render("build/build_log.md.j2", facts=facts)),
+            title=f"Build log: {facts.project.name}, {facts.date}",
+            summary=facts.summary,
+            **common,
+        ),
+        Artifact("blog_post", _tidy(ctx.render("build/blog_post.md.j2", facts=facts)), title=facts.title, summary=facts.summary, **common),
+        Artifact(
+            "social_post",
+            social_md,
+            title=f"Social posts: {facts.title}",
+            summary=social_text,
+            attachments={"social_post.json": json.dumps(variants, indent=2, ensure_ascii=False) + "\n"},
+            **common,
+        ),
+    ]
+
+
+def _fences(variants: dict[str, list[str]]) -> str:
+    """A code fence longer than any backtick run in the posts, so none can close it."""
+    longest = max((len(run) for posts in variants.values() for p in posts for run in re.findall(r"`+", p)), default=0)
+    return "`" * max(3, longest + 1)

@@ -1,0 +1,120 @@
+"""Running git on repositories we do not trust: no hooks, no fsmonitor, no external programs."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import attrs
+
+__all__ = ["GitError", "Repo", "open_repo", "run_git", "SAFE_CONFIG"]
+
+#: Overrides given on every git command line (they beat any repository or user config).
+#: A hostile repository can name programs in its config: hooks, an fsmonitor, a gpg program run
+#: to show signatures, a transport run to lazy-fetch missing objects, textconv and external diff
+#: drivers (those two are also refused per command with --no-textconv/--no-ext-diff).
+SAFE_CONFIG: tuple[str, ...] = (
+    "-c", "core.hooksPath=/dev/null",
+    "-c", "core.fsmonitor=false",
+    "-c", "core.pager=cat",
+    "-c", "log.showSignature=false",
+    "-c", "protocol.allow=never",
+    "-c", "color.ui=false",
+    "-c", "i18n.logOutputEncoding=UTF-8",
+    "-c", "maintenance.auto=false",
+    "-c", "gc.auto=0",
+)
+
+
+class GitError(Exception):
+    """git failed or is missing; ``str()`` is git's own one-line reason."""
+
+
+def _env() -> dict[str, str]:
+    # Variables such as GIT_DIR or GIT_CONFIG_PARAMETERS would point git elsewhere or add config.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    env.update(GIT_TERMINAL_PROMPT="0", GIT_OPTIONAL_LOCKS="0", GIT_PAGER="cat", GIT_ASKPASS="true")
+    return env
+
+
+def run_git(cwd: Path, *args: str, input: bytes | None = None, check: bool = True) -> bytes:
+    """Run ``git <SAFE_CONFIG> ARGS`` in ``cwd``; return stdout bytes (GitError on failure)."""
+    cmd = ["git", "--no-pager", *SAFE_CONFIG, *args]
+    try:
+        proc = subprocess.run(
+            cmd, cwd=cwd, input=input, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env()
+        )
+    except FileNotFoundError:
+        raise GitError("git is not installed (no `git` on PATH)") from None
+    except NotADirectoryError:
+        raise GitError(f"{cwd}: not a directory") from None
+    if check and proc.returncode != 0:
+        raise GitError(_reason(proc.stderr) or f"git {args[0]} exited with {proc.returncode}")
+    return proc.stdout
+
+
+def _reason(stderr: bytes) -> str:
+    """git's last ``fatal:``/``error:`` line, else its first line."""
+    lines = [ln.strip() for ln in stderr.decode("utf-8", "replace").splitlines() if ln.strip()]
+    for line in reversed(lines):
+        if line.startswith(("fatal:", "error:")):
+            return line.split(":", 1)[1].strip()
+    return lines[0] if lines else ""
+
+
+@attrs.frozen
+class Repo:
+    """A repository found on this machine: its work tree (None when bare) and git dir."""
+
+    root: Path | None
+    git_dir: Path
+    shallow: bool
+
+    @property
+    def cwd(self) -> Path:
+        return self.root or self.git_dir
+
+    @property
+    def name(self) -> str:
+        base = self.root or self.git_dir
+        name = base.name
+        return name[:-4] if not self.root and name.endswith(".git") else name
+
+    def git(self, *args: str, input: bytes | None = None) -> bytes:
+        return run_git(self.cwd, *args, input=input)
+
+    def remote_url(self) -> str | None:
+        """``remote.origin.url`` as configured (not yet cleaned of credentials)."""
+        out = run_git(self.cwd, "config", "-z", "--get", "remote.origin.url", check=False)
+        value = out.split(b"\0", 1)[0].decode("utf-8", "replace").strip()
+        return value or None
+
+    def shallow_commits(self) -> set[str]:
+        """The boundary commits of a shallow clone (their parents are missing here)."""
+        if not self.shallow:
+            return set()
+        try:
+            return set((self.git_dir / "shallow").read_text(encoding="ascii").split())
+        except (OSError, UnicodeDecodeError):
+            return set()
+
+
+def open_repo(path: Path) -> Repo:
+    """The repository at (or above) ``path``; GitError with a plain reason otherwise."""
+    if not path.exists():
+        raise GitError(f"{path}: no such directory")
+    if not path.is_dir():
+        raise GitError(f"{path}: not a directory")
+    try:
+        out = run_git(path, "rev-parse", "--absolute-git-dir", "--is-shallow-repository", "--show-toplevel")
+    except GitError as exc:
+        text = str(exc)
+        if "not a git repository" in text:
+            raise GitError(f"{path}: not a git repository") from None
+        if "work tree" not in text:
+            raise GitError(f"{path}: {text}") from None
+        out = run_git(path, "rev-parse", "--absolute-git-dir", "--is-shallow-repository")
+    lines = out.decode("utf-8", "surrogateescape").splitlines()
+    root = Path(lines[2]) if len(lines) > 2 and lines[2] else None
+    return Repo(root=root, git_dir=Path(lines[0]), shallow=lines[1] == "true")

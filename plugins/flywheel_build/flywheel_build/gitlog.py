@@ -1,0 +1,199 @@
+"""Reading commits with one ``git log --numstat -z`` process and parsing its output fast."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+from typing import Any, Iterable
+
+from flywheel_build.git import GitError, Repo
+
+__all__ = [
+    "LOG_FORMAT",
+    "HEX_RE",
+    "parse_log",
+    "log_commits",
+    "lookup_commits",
+    "resolve_revisions",
+    "totals",
+]
+
+# Each record starts with \x1e; fields are NUL-separated, so no commit text can shift a field
+# (git output never holds a NUL inside a message or a path).
+LOG_FORMAT = "%x1e%H%x00%P%x00%aN%x00%aE%x00%aI%x00%s%x00%b"
+_LOG_ARGS = ("log", "--numstat", "-z", "--no-color", "--no-ext-diff", "--no-textconv", f"--format={LOG_FORMAT}")
+
+HEX_RE = re.compile(r"^[0-9a-fA-F]{4,64}$")
+_REV_BAD = re.compile(r"[\x00-\x20\x7f]")
+
+
+def parse_log(data: bytes, shallow: Iterable[str] = ()) -> list[dict[str, Any]]:
+    """Commits (newest first, as git printed them) from ``git log -z --numstat --format=LOG_FORMAT``.
+
+    A rename counts as its new path; a binary file (``-\\t-``) as a file with 0 lines; a merge
+    has no numstat (git shows none by default) and gets ``merge: true``. A shallow clone's
+    boundary commit would show its whole tree as added: it gets ``shallow_boundary: true`` and
+    no files or line counts.
+    """
+    tokens = data.decode("utf-8", "replace").split("\0")
+    boundary = set(shallow)
+    commits: list[dict[str, Any]] = []
+    append = commits.append
+    n = len(tokens)
+    i = 0
+    while i < n:
+        tok = tokens[i]
+        if not tok.startswith("\x1e") or i + 6 >= n:
+            i += 1
+            continue
+        sha = tok[1:]
+        parents, author, email, when, subject, body = tokens[i + 1 : i + 7]
+        i += 7
+        files: list[str] = []
+        added = removed = 0
+        while i < n:
+            tok = tokens[i]
+            if not tok:
+                i += 1
+                continue
+            first = tok[0]
+            if first == "\x1e":
+                break
+            if first == "\n":
+                tok = tok[1:]
+            parts = tok.split("\t", 2)
+            if len(parts) != 3:  # not a numstat line: skip it rather than misread the rest
+                i += 1
+                continue
+            a, d, path = parts
+            if path:
+                i += 1
+            else:  # rename or copy: "A\tD\t" NUL old NUL new
+                path = tokens[i + 2] if i + 2 < n else ""
+                i += 3
+            files.append(path)
+            if a != "-":
+                added += int(a)
+            if d != "-":
+                removed += int(d)
+        commit: dict[str, Any] = {
+            "hash": sha,
+            "author": author,
+            "email": email,
+            "timestamp": when,
+            "message": subject,
+            "body": body.strip(),
+            "files": files,
+            "insertions": added,
+            "deletions": removed,
+        }
+        if " " in parents:
+            commit["merge"] = True
+        if sha in boundary:
+            commit.update(files=[], insertions=0, deletions=0, shallow_boundary=True)
+        append(commit)
+    return commits
+
+
+def totals(commits: list[dict[str, Any]]) -> dict[str, int]:
+    """``commits``, ``files_changed`` (distinct paths), ``lines_added``, ``lines_removed``."""
+    paths: set[str] = set()
+    added = removed = 0
+    for c in commits:
+        paths.update(c["files"])
+        added += c["insertions"]
+        removed += c["deletions"]
+    return {"commits": len(commits), "files_changed": len(paths), "lines_added": added, "lines_removed": removed}
+
+
+def resolve_revisions(repo: Repo, rev_range: str | None) -> list[str]:
+    """Turn ``A..B``, ``A...B``, ``A`` (default HEAD) into verified commit ids for ``git log``.
+
+    Raises ValueError with a message for the user; nothing from ``rev_range`` reaches git as an
+    option (it is refused when it starts with ``-`` and passed after ``--end-of-options``).
+    """
+    text = (rev_range or "HEAD").strip()
+    if "..." in text:
+        sides, op = text.split("...", 1), "..."
+    elif ".." in text:
+        sides, op = text.split("..", 1), ".."
+    else:
+        sides, op = [text], ""
+    sides = [s or "HEAD" for s in sides]
+    for side in sides:
+        if side.startswith("-") or _REV_BAD.search(side):
+            raise ValueError(f"{rev_range!r} is not a revision or range (e.g. v1.0..HEAD)")
+    out = _rev_parse(repo, [f"{s}^{{commit}}" for s in sides])
+    if out is None:
+        if rev_range is None:
+            raise ValueError(f"{repo.cwd}: the repository has no commits yet")
+        bad = next(s for s in sides if _rev_parse(repo, [f"{s}^{{commit}}"]) is None)
+        raise ValueError(f"{bad!r} is not a commit in {repo.cwd}")
+    if op == "..":
+        return [out[1], f"^{out[0]}"]
+    if op == "...":
+        return [f"{out[0]}...{out[1]}"]
+    return out
+
+
+def _rev_parse(repo: Repo, revs: list[str]) -> list[str] | None:
+    try:
+        out = repo.git("rev-parse", "--end-of-options", *revs, "--")
+    except GitError:
+        return None
+    # Older git echoes the separators back: keep only object ids.
+    return [ln for ln in out.decode("ascii", "replace").split() if HEX_RE.match(ln)]
+
+
+def log_commits(
+    repo: Repo,
+    revisions: list[str],
+    *,
+    max_age: int | None = None,
+    min_age: int | None = None,
+    author: str | None = None,
+) -> list[dict[str, Any]]:
+    """Every commit reachable from ``revisions`` (verified ids), filtered by committer time."""
+    args = list(_LOG_ARGS)
+    if max_age is not None:
+        args.append(f"--max-age={int(max_age)}")
+    if min_age is not None:
+        args.append(f"--min-age={int(min_age)}")
+    if author:
+        args.append(f"--author={author}")
+    args += ["--end-of-options", *revisions, "--"]
+    return parse_log(repo.git(*args), repo.shallow_commits())
+
+
+def lookup_commits(repo: Repo, hashes: list[str]) -> tuple[dict[str, dict[str, Any]], list[str]]:
+    """Look listed hashes up in ``repo``: ({listed hash: commit}, hashes not found there).
+
+    Two processes whatever the count: ``cat-file --batch-check`` resolves (possibly short)
+    hashes, then one ``git log --no-walk --stdin`` reads them all.
+    """
+    wanted = [h for h in dict.fromkeys(hashes) if HEX_RE.match(h)]
+    missing = [h for h in dict.fromkeys(hashes) if not HEX_RE.match(h)]
+    if not wanted:
+        return {}, missing
+    query = "".join(f"{h}^{{commit}}\n" for h in wanted).encode("ascii")
+    lines = repo.git("cat-file", "--batch-check", input=query).decode("ascii", "replace").splitlines()
+    full: dict[str, str] = {}
+    for listed, line in zip(wanted, lines):
+        parts = line.split()
+        if len(parts) == 3 and parts[1] == "commit" and HEX_RE.match(parts[0]):
+            full[listed] = parts[0]
+        else:
+            missing.append(listed)
+    if not full:
+        return {}, missing
+    data = repo.git(
+        *_LOG_ARGS, "--no-walk=unsorted", "--stdin",
+        input="".join(f"{f}\n" for f in dict.fromkeys(full.values())).encode("ascii"),
+    )
+    by_full = {c["hash"]: c for c in parse_log(data, repo.shallow_commits())}
+    return {listed: by_full[f] for listed, f in full.items() if f in by_full}, missing
+
+
+def iso_utc(moment: datetime) -> str:
+    """``2025-12-02T05:20:00Z``."""
+    return moment.astimezone(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")

@@ -1,0 +1,53 @@
+"""The JSON Schema fragment of a build session: ``metadata`` counts and ``source_data`` commits."""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["BUILD_SCHEMA", "COMMIT_SCHEMA"]
+
+_COUNT: dict[str, Any] = {"type": "integer", "minimum": 0}
+_TEXT: dict[str, Any] = {"type": ["string", "null"]}
+_PATHS: dict[str, Any] = {"type": "array", "items": {"type": "string"}}
+
+#: One entry of ``source_data.git_commits``; only ``hash`` is required, extra fields are kept.
+COMMIT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["hash"],
+    "properties": {
+        "hash": {"type": "string", "minLength": 1, "x-error": "must be a non-empty commit hash"},
+        "message": _TEXT,
+        "body": _TEXT,
+        "author": _TEXT,
+        "email": _TEXT,
+        "timestamp": _TEXT,
+        "files": _PATHS,
+        "insertions": _COUNT,
+        "deletions": _COUNT,
+        "merge": {"type": "boolean"},
+    },
+}
+
+BUILD_SCHEMA: dict[str, Any] = {
+    "properties": {
+        "metadata": {
+            "type": "object",
+            "properties": {
+                "commits": _COUNT,
+                # Agents in the wild write either a count or the list of paths.
+                "files_changed": {"anyOf": [_COUNT, _PATHS]},
+                "lines_added": _COUNT,
+                "lines_removed": _COUNT,
+            },
+        },
+        "source_data": {
+            "type": "object",
+            "properties": {
+                "repo_path": _TEXT,
+                "remote_url": _TEXT,
+                "git_commits": {"type": "array", "items": COMMIT_SCHEMA},
+                "files_changed": {"anyOf": [_COUNT, _PATHS]},
+            },
+        },
+    },
+}

@@ -1,0 +1,258 @@
+"""``flywheel collect build`` against real repositories, checked against git's own numbers."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+SESSION_ID = re.compile(r"^build-[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+
+
+def independent_numbers(repo, *revs: str) -> dict[str, int]:
+    """What plain `git log --numstat` / `--name-only` say about a range, parsed the simple way."""
+    revs = revs or ("HEAD",)
+    count = int(repo.git("rev-list", "--count", *revs, "--").strip())
+    added = removed = 0
+    for line in repo.git("log", "--numstat", "--format=", *revs, "--").splitlines():
+        if not line.strip():
+            continue
+        a, d, _ = line.split("\t", 2)
+        added += 0 if a == "-" else int(a)
+        removed += 0 if d == "-" else int(d)
+    names = repo.git("-c", "core.quotePath=false", "log", "--name-only", "--format=", *revs, "--")
+    paths = {line for line in names.splitlines() if line.strip()}
+    return {"commits": count, "files_changed": len(paths), "lines_added": added, "lines_removed": removed}
+
+
+@pytest.fixture
+def history(git_repo):
+    """Renames, a binary file, unicode authors and paths, an empty commit, a merge, hostile text."""
+    repo = git_repo()
+    repo.commit("feat: initial import", {"app.py": "print('hi')\n" * 5, "docs/guide.md": "# Guide\n", "naïve file.txt": "a\nb\n"},
+                when="2025-12-02T03:00:00Z")
+    (repo.path / "src").mkdir()
+    repo.git("mv", "app.py", "src/app.py")
+    repo.commit("refactor(core): move app into src", {"src/app.py": "print('hi')\n" * 5 + "print('more')\n"},
+                when="2025-12-02T03:30:00Z")
+    repo.commit("feat: add logo", {"logo.png": b"\x89PNG\r\n\x1a\n\x00\x00binary\x00data"}, when="2025-12-02T04:00:00Z",
+                author=("Zoë 山田", "zoe@example.com"))
+    repo.commit("chore: empty marker", when="2025-12-02T04:10:00Z", allow_empty=True)
+    repo.git("checkout", "-q", "-b", "topic")
+    repo.commit("fix: repair guide\n\nBody line one.\n\x1e\t1\t2\tfake-numstat-line\n",
+                {"docs/guide.md": "# Guide\n\nFixed.\n"}, when="2025-12-02T04:20:00Z")
+    repo.git("checkout", "-q", "main")
+    repo.commit("docs: readme", {"README.md": "# Demo\n"}, when="2025-12-02T04:30:00Z")
+    env = repo.env("2025-12-02T04:40:00Z", "Ann Example", "ann@example.com")
+    repo.git("merge", "-q", "--no-ff", "-m", "Merge branch 'topic'", "topic", env=env)
+    repo.commit("feat: delete text file and add [x](javascript:alert(1)) <script>x</script> {{ 7*7 }}",
+                {"naïve file.txt": "a\nb\nc\n"}, when="2025-12-02T05:15:00Z")
+    return repo
+
+
+def collect(fw, *args):
+    result = fw("collect", "build", *args)
+    assert "Traceback" not in result.output
+    return result
+
+
+def test_counts_equal_git_log_numstat(fw, history):
+    result = collect(fw, "--repo", history.path)
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    meta = doc["metadata"]
+    assert {k: meta[k] for k in ("commits", "files_changed", "lines_added", "lines_removed")} == independent_numbers(history)
+
+    commits = doc["source_data"]["git_commits"]
+    assert [c["hash"] for c in commits] == history.git("rev-list", "HEAD").split()  # newest first
+    by_subject = {c["message"]: c for c in commits}
+    moved = by_subject["refactor(core): move app into src"]
+    assert moved["files"] == ["src/app.py"] and "app.py" not in moved["files"]
+    assert (moved["insertions"], moved["deletions"]) == (1, 0)
+    logo = by_subject["feat: add logo"]
+    assert logo["files"] == ["logo.png"] and logo["insertions"] == logo["deletions"] == 0
+    assert logo["author"] == "Zoë 山田" and logo["email"] == "zoe@example.com"
+    assert by_subject["chore: empty marker"]["files"] == []
+    merge = by_subject["Merge branch 'topic'"]
+    assert merge["merge"] is True and merge["files"] == [] and merge["insertions"] == 0
+    assert sum(1 for c in commits if c.get("merge")) == 1
+    fix = by_subject["fix: repair guide"]
+    assert fix["files"] == ["docs/guide.md"] and "fake-numstat-line" in fix["body"]
+    assert fix["timestamp"] == "2025-12-02T04:20:00+00:00"
+
+    assert SESSION_ID.match(doc["session_id"])
+    assert doc["session_id"] == f"build-repo-20251202051500-{commits[0]['hash'][:7]}"
+    assert doc["timestamp"] == "2025-12-02T05:15:00Z"
+    assert doc["agent_id"] == "Ann Example"
+    assert meta["duration_minutes"] == 135
+    assert doc["source_data"]["repo_path"] == str(history.path)
+    assert "remote_url" not in doc["source_data"]
+
+
+def test_output_file_validates(fw, history, tmp_path):
+    out = tmp_path / "session.json"
+    result = collect(fw, "--repo", history.path, "-o", out, "--agent-id", "Agent-7", "--duration", "90")
+    assert result.exit_code == 0, result.output
+    assert result.stdout == ""
+    doc = json.loads(out.read_text(encoding="utf-8"))
+    assert doc["agent_id"] == "Agent-7" and doc["metadata"]["duration_minutes"] == 90
+    check = fw("validate", out)
+    assert check.exit_code == 0, check.output
+
+
+def test_ranges_dates_and_author(fw, history):
+    first, third = history.git("rev-list", "--reverse", "HEAD").split()[0:3:2]
+    doc = json.loads(collect(fw, "--repo", history.path, "--rev-range", f"{first}..HEAD").stdout)
+    assert doc["metadata"]["commits"] == independent_numbers(history, f"{first}..HEAD")["commits"]
+    assert doc["metadata"] == {"duration_minutes": doc["metadata"]["duration_minutes"], **independent_numbers(history, f"{first}..HEAD")}
+
+    doc = json.loads(collect(fw, "--repo", history.path, "--since", "2025-12-02T04:05:00Z", "--until", "2025-12-02T04:35").stdout)
+    assert [c["message"] for c in doc["source_data"]["git_commits"]] == ["docs: readme", "fix: repair guide", "chore: empty marker"]
+
+    doc = json.loads(collect(fw, "--repo", history.path, "--author", "Zoë").stdout)
+    assert [c["message"] for c in doc["source_data"]["git_commits"]] == ["feat: add logo"]
+
+    doc = json.loads(collect(fw, "--repo", history.path, "--rev-range", third).stdout)
+    assert doc["metadata"]["commits"] == 3
+
+
+def test_relative_since(fw, git_repo):
+    repo = git_repo()
+    repo.commit("feat: old", {"a.py": "1\n"}, when="2020-01-01T00:00:00Z")
+    recent = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 3600))
+    repo.commit("feat: recent", {"a.py": "2\n"}, when=recent)
+    doc = json.loads(collect(fw, "--repo", repo.path, "--since", "2 hours ago").stdout)
+    assert [c["message"] for c in doc["source_data"]["git_commits"]] == ["feat: recent"]
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--since=-x"], "--since '-x'"),
+        (["--until=--output=x"], "--until '--output=x'"),
+        (["--since", "not a date at all"], "not a date git understands"),
+        (["--rev-range=--output=OUT"], "--rev-range '--output=OUT'"),
+        (["--rev-range", "HEAD..--output=OUT"], "is not a revision or range"),
+        (["--rev-range", "no-such-branch"], "'no-such-branch' is not a commit"),
+        (["--rev-range", "HEAD..HEAD"], "no commits match"),
+        (["--since", "2031-01-01"], "no commits match"),
+        (["--author=--all"], "--author"),
+    ],
+)
+def test_hostile_and_bad_options(fw, history, tmp_path, args, message):
+    sentinel = tmp_path / "written-by-git"
+    args = [a.replace("OUT", str(sentinel)) for a in args]
+    result = collect(fw, "--repo", history.path, *args)
+    assert result.exit_code == 2, result.output
+    assert message.replace("OUT", str(sentinel)) in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert not sentinel.exists()
+
+
+def test_bad_repositories(fw, git_repo, tmp_path):
+    result = collect(fw, "--repo", tmp_path / "missing")
+    assert result.exit_code == 2 and "no such directory" in result.stderr
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    result = collect(fw, "--repo", plain)
+    assert result.exit_code == 2 and "not a git repository" in result.stderr
+    empty = git_repo("empty")
+    result = collect(fw, "--repo", empty.path)
+    assert result.exit_code == 2 and "no commits yet" in result.stderr
+    result = collect(fw, "--repo", tmp_path / "plain" / "file.txt")
+    assert result.exit_code == 2
+
+
+def test_shallow_clone_leaves_out_the_boundary(fw, history, tmp_path):
+    clone = tmp_path / "shallow"
+    subprocess.run(["git", "clone", "-q", "--depth", "2", f"file://{history.path}", str(clone)], check=True)
+    result = collect(fw, "--repo", clone)
+    assert result.exit_code == 0, result.output
+    assert "shallow clone" in result.stderr
+    commits = json.loads(result.stdout)["source_data"]["git_commits"]
+    assert len(commits) == 2
+    boundary = [c for c in commits if c.get("shallow_boundary")]
+    assert len(boundary) == 1 and boundary[0]["files"] == [] and boundary[0]["insertions"] == 0
+    newest = commits[0]
+    assert newest["files"] == ["naïve file.txt"] and newest["insertions"] == 1
+
+
+def test_remote_credentials_are_stripped(fw, history):
+    history.git("remote", "add", "origin", "https://bob:ghp_abcdefghijklmnopqrstuvwxyz0123@github.com/acme/demo.git?x=1")
+    doc = json.loads(collect(fw, "--repo", history.path).stdout)
+    assert doc["source_data"]["remote_url"] == "https://github.com/acme/demo.git"
+    assert "ghp_" not in json.dumps(doc)
+
+
+def test_long_and_unicode_messages(fw, git_repo):
+    repo = git_repo("ünïcødé repo")
+    long_subject = "feat: " + "très long 🚀 " * 800
+    repo.commit(long_subject, {"x.rs": "fn main() {}\n"}, author=("Имя Фамилия", "i@example.com"))
+    result = collect(fw, "--repo", repo.path)
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert doc["source_data"]["git_commits"][0]["message"] == long_subject.strip()
+    assert SESSION_ID.match(doc["session_id"])
+
+
+def test_parse_log_handles_renames_binary_and_tricky_text():
+    from flywheel_build.gitlog import parse_log
+
+    data = (
+        b"\x1eaaa\x00p1\x00A\x00a@x\x002025-01-01T00:00:00+00:00\x00subject \x1e with RS\x00body\n\x00"
+        b"\n3\t1\t\x00old name\x00new name\x00-\t-\tbin.dat\x002\t0\t\x1estrange\x00"
+        b"\x1ebbb\x00p1 p2\x00B\x00b@x\x002025-01-01T00:00:00+00:00\x00Merge\x00"
+    )
+    first, merge = parse_log(data)
+    assert first["files"] == ["new name", "bin.dat", "\x1estrange"]
+    assert (first["insertions"], first["deletions"]) == (5, 1)
+    assert first["message"] == "subject \x1e with RS" and first["body"] == "body"
+    assert merge["merge"] is True and merge["files"] == []
+
+
+def test_git_runs_no_program_named_by_the_repository(fw, history, tmp_path, run_session):
+    """A hostile repository's config names programs; plain git runs one, flywheel runs none."""
+    sentinel = tmp_path / "sentinel"
+    evil = tmp_path / "evil.sh"
+    evil.write_text(f"#!/bin/sh\necho \"$0 $*\" >> '{sentinel}'\ncat \"$1\" 2>/dev/null\nexit 0\n")
+    evil.chmod(0o755)
+    hooks = tmp_path / "hooks"
+    hooks.mkdir()
+    for hook in ("post-checkout", "pre-commit", "post-index-change", "reference-transaction", "pre-auto-gc"):
+        (hooks / hook).write_text(f"#!/bin/sh\necho {hook} >> '{sentinel}'\n")
+        (hooks / hook).chmod(0o755)
+    # A commit carrying a signature makes `git log` run gpg.program when log.showSignature is on.
+    tree = history.git("rev-parse", "HEAD^{tree}").strip()
+    raw = (
+        f"tree {tree}\nparent {history.head()}\nauthor Eve <e@x> 1764652500 +0000\ncommitter Eve <e@x> 1764652500 +0000\n"
+        "gpgsig -----BEGIN PGP SIGNATURE-----\n \n abc\n -----END PGP SIGNATURE-----\n\nfeat: signed\n"
+    )
+    signed = history.git("hash-object", "-t", "commit", "-w", "--stdin", input=raw.encode()).strip()
+    history.git("update-ref", "HEAD", signed)
+    history.write(".gitattributes", "* diff=evil\n")
+    for key, value in [
+        ("core.hooksPath", str(hooks)), ("core.fsmonitor", str(evil)), ("log.showSignature", "true"),
+        ("gpg.program", str(evil)), ("diff.evil.textconv", str(evil)), ("diff.external", str(evil)),
+        ("core.pager", f"{evil} pager"), ("pager.log", "true"), ("core.sshCommand", str(evil)),
+    ]:
+        history.git("config", key, value)
+
+    subprocess.run(["git", "log", "--numstat", "-1"], cwd=history.path, capture_output=True)
+    assert sentinel.exists(), "precondition: plain git log runs the repository's gpg.program"
+    sentinel.unlink()
+
+    result = collect(fw, "--repo", history.path)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["source_data"]["git_commits"][0]["message"] == "feat: signed"
+    doc = {
+        "session_id": "hostile", "session_type": "build", "timestamp": "2025-12-02T05:20:00Z", "agent_id": "A",
+        "metadata": {"duration_minutes": 120}, "source_data": {"repo_path": "repo"},
+    }
+    run, arts, _ = run_session(doc)
+    assert run.exit_code == 0, run.output
+    assert "feat: signed" in arts["blog_post.md"]
+    assert not sentinel.exists(), sentinel.read_text()
