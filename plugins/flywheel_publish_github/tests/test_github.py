@@ -1,0 +1,250 @@
+"""The github target against real git: layout, one commit per batch, idempotence, non-fast-forward, safety."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+
+from flywheel_core import PublishItem, PublishResult, Target, hookimpl
+
+GIT = "/usr/bin/git"
+ID_A = "sess-a-2025-12-02"
+ID_B = "sess-b-2025-12-03"
+DIR_A = f"sessions/build/2025-12-02/{ID_A}"
+#: Run by the git shim before flywheel's push: a second clone commits and pushes first.
+THEIRS = (
+    "cd {other} && echo $RANDOM$RANDOM >> theirs.txt && {git} add theirs.txt && "
+    "{git} -c user.name=O -c user.email=o@x commit -q -m theirs && {git} push -q origin HEAD:main\n"
+)
+
+
+def test_publishes_each_artifact_and_its_attachments_in_one_commit(ws) -> None:
+    ws.run(ws.session(ID_A), ws.session(ID_B, timestamp="2025-12-03T10:00:00Z"))
+    result = ws.publish()
+    assert result.exit_code == 0, result.output
+    assert result.stdout.count("published ") == 4
+    assert len(ws.log()) == 1, "one commit for the whole batch"
+    assert sorted(ws.tree()) == sorted([
+        f"{DIR_A}/readme.md", f"{DIR_A}/media/logo.svg", f"{DIR_A}/build_log.md",
+        f"sessions/build/2025-12-03/{ID_B}/readme.md", f"sessions/build/2025-12-03/{ID_B}/media/logo.svg",
+        f"sessions/build/2025-12-03/{ID_B}/build_log.md",
+    ])
+    assert ws.show(f"{DIR_A}/readme.md") == f"# {ID_A}\n\nfirst\n".encode()
+    message = ws.git(f"--git-dir={ws.remote}", "log", "-1", "--format=%B", "main")
+    assert message.startswith("flywheel: publish 4 artifact(s) from 2 session(s)\n\n")
+    assert f"- build {ID_A}: build_log, readme\n" in message and f"- build {ID_B}: build_log, readme\n" in message
+    commit = ws.log()[0]
+    entries = ws.queue()
+    assert {e["status"] for e in entries} == {"published"}
+    assert {e["receipt"]["commit"] for e in entries} == {commit}
+    record = json.loads((ws.root / f"{ID_A}.json").read_text())["artifacts"]["readme"]
+    assert record["status"] == "published"
+    assert record["published_to"]["github"]["commit"] == commit
+    assert record["published_to"]["github"]["path"] == f"{DIR_A}/readme.md"
+
+
+def test_republishing_identical_content_makes_no_commit_and_succeeds(ws) -> None:
+    session = ws.session()
+    ws.run(session)
+    assert ws.publish().exit_code == 0
+    first = ws.log()
+    # Forget the queue entirely: the content is on the branch, so publishing it again is a no-op.
+    for path in (ws.root / "state").glob("queue.sqlite3*"):
+        path.unlink()
+    ws.run(session)
+    result = ws.publish()
+    assert result.exit_code == 0, result.output
+    assert "nothing to commit" not in result.output
+    assert ws.log() == first
+    assert {e["receipt"]["commit"] for e in ws.queue()} == {first[0]}
+
+
+def test_a_new_version_replaces_the_old_one_and_drops_its_removed_files(ws) -> None:
+    session = ws.session(overview="v1")
+    ws.run(session)
+    assert ws.publish().exit_code == 0
+    assert ws.show(f"{DIR_A}/media/logo.svg")
+    ws.session(overview="v2", no_logo=True)
+    ws.run(session)
+    assert ws.publish().exit_code == 0
+    assert ws.show(f"{DIR_A}/readme.md") == f"# {ID_A}\n\nv2\n".encode()
+    assert f"{DIR_A}/media/logo.svg" not in ws.tree(), "the old version's attachment is gone"
+    assert len(ws.log()) == 2
+    assert ws.log(f"{DIR_A}/build_log.md") == ws.log(), "the build log changed too, once per version"
+
+
+def test_readme_path_only_when_set_and_the_newest_session_wins(ws) -> None:
+    ws.run(ws.session(ID_A))
+    assert ws.publish().exit_code == 0
+    assert "README.md" not in ws.tree()
+    ws.configure(readme_path="README.md")
+    ws.run(ws.session(ID_B, overview="newest", timestamp="2025-12-03T10:00:00Z"),
+           ws.session("sess-old", overview="older", timestamp="2025-11-01T10:00:00Z"))
+    assert ws.publish().exit_code == 0
+    assert ws.show("README.md") == f"# {ID_B}\n\nnewest\n".encode()
+    assert ws.show("media/logo.svg") == b"<svg><!-- newest --></svg>\n"
+
+
+def test_path_template_and_commit_message_are_configurable(ws) -> None:
+    ws.configure(path_template="{year}/{month}/{session_id}-{kind}.{ext}", commit_message="sessions: {session_ids}",
+                 author_name="Pub Bot", author_email="bot@example.invalid")
+    ws.run(ws.session())
+    assert ws.publish().exit_code == 0
+    assert f"2025/12/{ID_A}-readme.md" in ws.tree()
+    assert f"2025/12/media/logo.svg" in ws.tree()
+    assert ws.git(f"--git-dir={ws.remote}", "log", "-1", "--format=%s|%an|%ae", "main").strip() == \
+        f"sessions: {ID_A}|Pub Bot|bot@example.invalid"
+
+
+@pytest.mark.parametrize("template,message", [
+    ("{session_id.__class__}/x.md", "unknown field"),
+    ("{nope}/{kind}.{ext}", "unknown field {nope}"),
+])
+def test_bad_templates_fail_the_batch_with_a_clear_error(ws, template: str, message: str) -> None:
+    ws.configure(path_template=template)
+    ws.run(ws.session())
+    result = ws.publish()
+    assert result.exit_code == 1
+    assert message in result.stderr and "Traceback" not in result.output
+    assert not (ws.remote / "refs" / "heads" / "main").exists()
+
+
+def test_colliding_paths_fail_only_the_later_item(ws) -> None:
+    ws.configure(path_template="flat/{kind}.{ext}")
+    ws.run(ws.session(ID_A), ws.session(ID_B))
+    result = ws.publish()
+    assert result.exit_code == 1
+    assert "is also written by queue entry" in result.stderr
+    statuses = sorted(e["status"] for e in ws.queue())
+    assert statuses == ["failed", "failed", "published", "published"]
+
+
+def test_users_work_tree_index_and_staged_files_are_never_touched(ws) -> None:
+    user = ws.root / "user-repo"
+    ws.git("init", "--quiet", "--initial-branch=main", str(user))
+    (user / "README.md").write_text("my own readme\n")
+    ws.git("add", "README.md", cwd=user)
+    ws.git("commit", "--quiet", "-m", "mine", cwd=user)
+    (user / "staged.txt").write_text("staged, not for publishing\n")
+    ws.git("add", "staged.txt", cwd=user)
+    (user / "README.md").write_text("my own readme, edited\n")
+    status_before = ws.git("status", "--porcelain", cwd=user)
+    ws.configure(remote=str(user), branch="flywheel", readme_path="README.md")
+    ws.run(ws.session())
+    result = ws.publish()
+    assert result.exit_code == 0, result.output
+    assert ws.git("status", "--porcelain", cwd=user) == status_before
+    assert (user / "README.md").read_text() == "my own readme, edited\n"
+    assert ws.git("log", "--format=%s", "main", cwd=user).split("\n")[0] == "mine"
+    published = ws.git("ls-tree", "-r", "--name-only", "flywheel", cwd=user).split()
+    assert "staged.txt" not in published and "README.md" in published
+
+
+def test_pushing_to_the_checked_out_branch_of_a_work_tree_is_a_clear_error(ws) -> None:
+    user = ws.root / "user-repo"
+    ws.git("init", "--quiet", "--initial-branch=main", str(user))
+    ws.git("commit", "--quiet", "--allow-empty", "-m", "init", cwd=user)
+    ws.configure(remote=str(user), branch="main")
+    ws.run(ws.session())
+    result = ws.publish()
+    assert result.exit_code == 1
+    assert "checked out" in result.stderr and "bare repository" in result.stderr
+    assert {e["status"] for e in ws.queue()} == {"failed"}
+
+
+def test_non_fast_forward_is_rebuilt_on_the_new_tip(ws, git_shim) -> None:
+    _, script = git_shim
+    other = ws.root / "other"
+    ws.git("clone", "--quiet", str(ws.remote), str(other))
+    ws.git("commit", "--quiet", "--allow-empty", "-m", "seed", cwd=other)
+    ws.git("push", "--quiet", "origin", "HEAD:main", cwd=other)
+    # Before flywheel's first two pushes, a second clone pushes a commit of its own.
+    script.write_text(THEIRS.format(other=other, git=GIT))
+    Path(f"{script}.count").write_text("2")
+    ws.run(ws.session())
+    result = ws.publish()
+    assert result.exit_code == 0, result.output
+    subjects = ws.git(f"--git-dir={ws.remote}", "log", "--format=%s", "main").split("\n")[:-1]
+    assert subjects == ["flywheel: publish 2 artifact(s) from 1 session(s)", "theirs", "theirs", "seed"]
+    assert len(ws.log(f"{DIR_A}/readme.md")) == 1
+    assert "theirs.txt" in ws.tree(), "the other clone's work is kept"
+
+
+def test_too_many_rejections_fail_and_the_next_publish_succeeds(ws, git_shim) -> None:
+    _, script = git_shim
+    other = ws.root / "other"
+    ws.git("clone", "--quiet", str(ws.remote), str(other))
+    script.write_text(THEIRS.format(other=other, git=GIT))
+    Path(f"{script}.count").write_text("5")
+    ws.run(ws.session())
+    result = ws.publish()
+    assert result.exit_code == 1
+    assert "non-fast-forward" in result.stderr
+    assert ws.cli("queue", "retry", "--failed").exit_code == 0
+    assert ws.publish().exit_code == 0
+    assert len(ws.log(f"{DIR_A}/readme.md")) == 1
+
+
+def test_dry_run_shows_paths_and_touches_nothing(ws) -> None:
+    ws.run(ws.session())
+    before = sorted(p.relative_to(ws.root) for p in (ws.root / "state").rglob("*"))
+    result = ws.publish("--dry-run")
+    assert result.exit_code == 0, result.output
+    assert f"would publish readme of {ID_A} -> github: {DIR_A}/media/logo.svg, {DIR_A}/readme.md" in result.stdout
+    assert not (ws.remote / "refs/heads/main").exists()
+    assert not (ws.root / "state" / "targets").exists()
+    assert {e["status"] for e in ws.queue()} == {"queued"}
+    after = sorted(p.relative_to(ws.root) for p in (ws.root / "state").rglob("*") if "sqlite3-" not in p.name)
+    assert [p for p in after if "sqlite3-" not in p.name] == [p for p in before if "sqlite3-" not in p.name]
+
+
+def test_remote_with_credentials_in_the_url_is_refused_without_echoing_them(ws) -> None:
+    ws.configure(remote="https://user:s3cret-pass@github.com/o/r.git")
+    ws.run(ws.session())
+    result = ws.publish()
+    assert result.exit_code == 1
+    assert "do not put credentials in the URL" in result.stderr
+    assert "s3cret-pass" not in result.output
+    assert "s3cret-pass" not in json.dumps(ws.queue())
+
+
+def test_env_from_a_git_hook_cannot_redirect_publishing_to_the_users_repo(ws, monkeypatch) -> None:
+    user = ws.root / "user-repo"
+    ws.git("init", "--quiet", "--initial-branch=main", str(user))
+    ws.git("commit", "--quiet", "--allow-empty", "-m", "mine", cwd=user)
+    monkeypatch.setenv("GIT_DIR", str(user / ".git"))
+    monkeypatch.setenv("GIT_INDEX_FILE", str(user / ".git" / "index"))
+    ws.run(ws.session())
+    assert ws.publish().exit_code == 0
+    monkeypatch.delenv("GIT_DIR")
+    monkeypatch.delenv("GIT_INDEX_FILE")
+    assert ws.git("log", "--format=%s", cwd=user).split() == ["mine"]
+    assert len(ws.log()) == 1
+
+
+def test_hook_answers_only_for_its_own_target(tmp_path) -> None:
+    from flywheel_publish_github import plugin
+
+    item = PublishItem(1, "web", "s", "build", "readme", "md", "0" * 64, {"readme.md": b"x"})
+    assert plugin.flywheel_publish(target="web", items=[item], config={}, ctx=None) is None
+    [target] = plugin.flywheel_targets()
+    assert isinstance(target, Target) and target.name == "github" and target.config_schema["required"] == ["remote"]
+    assert isinstance(PublishResult(1, True), PublishResult)
+
+
+def test_invalid_config_is_a_usage_error_naming_the_key(ws) -> None:
+    ws.configure(branch="-evil", colour="red")
+    result = ws.cli("run", ws.session())
+    assert result.exit_code == 2
+    assert "$.targets.github.branch" in result.stderr or "$.targets.github.colour" in result.stderr
+
+
+def test_local_remote_path_is_relative_to_the_config(ws) -> None:
+    ws.configure(remote="remote.git")
+    ws.run(ws.session())
+    assert ws.publish().exit_code == 0
+    assert len(ws.log()) == 1
