@@ -5,13 +5,16 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from flywheel_core.errors import UsageError
 
-__all__ = ["Config", "load_config", "resolve_secrets", "CONFIG_SCHEMA"]
+if TYPE_CHECKING:
+    from flywheel_core.plugins import PluginHost
+
+__all__ = ["Config", "load_config", "resolve_secrets", "check_plugin_configs", "CONFIG_SCHEMA"]
 
 CONFIG_SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -150,3 +153,47 @@ def _check(config: Config) -> None:
 
     for path, message in first_errors(CONFIG_SCHEMA, config.data):
         raise UsageError(f"{config.source}: {path}: {message}")
+
+
+def check_plugin_configs(config: Config, host: PluginHost) -> None:
+    """Validate each ``[plugins.<name>]`` table against the schema its plugin declares.
+
+    Secrets are resolved first (a missing variable is an error), so the values plugins will
+    read are what is checked; a secret's value never appears in a message. Raises
+    ``UsageError("<source>: plugins.<name>.<path>: message")`` for the first problem.
+    """
+    import json
+
+    import jsonschema
+
+    from flywheel_core.errors import PluginError
+    from flywheel_core.schema import first_errors
+
+    tables = config.data.get("plugins", {})
+    for name, schema in host.config_schemas().items():
+        try:
+            jsonschema.Draft202012Validator.check_schema(schema)
+        except jsonschema.SchemaError as exc:
+            raise PluginError(f"plugin {host.describe(name)} declares an invalid config schema: {exc.message}") from None
+        where = f"plugins.{name}"
+        table = tables.get(name, {})
+        try:
+            resolved = resolve_secrets(table, where)
+        except UsageError as exc:
+            raise UsageError(f"{config.source}: {exc}") from None
+        for path, message in first_errors(schema, resolved):
+            for variable, secret in _secrets(table, resolved):
+                for shown in (repr(secret), json.dumps(secret, ensure_ascii=False)):
+                    message = message.replace(shown, f"${{{variable}}}")
+            raise UsageError(f"{config.source}: {where}{path[1:]}: {message}")
+
+
+def _secrets(raw: Any, resolved: Any) -> list[tuple[str, Any]]:
+    """``(VARIABLE, value)`` of every ``{"$env": VARIABLE}`` in a raw table."""
+    if isinstance(raw, dict):
+        if set(raw) == {"$env"}:
+            return [(str(raw["$env"]), resolved)]
+        return [found for k, v in raw.items() for found in _secrets(v, resolved[k])]
+    if isinstance(raw, list):
+        return [found for v, r in zip(raw, resolved) for found in _secrets(v, r)]
+    return []
