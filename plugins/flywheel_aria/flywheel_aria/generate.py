@@ -1,0 +1,197 @@
+"""Build the devlog and social post of a life_aria session from one computed fact set."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import TYPE_CHECKING, Any
+
+from flywheel_core import Artifact, UsageError
+
+from flywheel_aria.facts import (
+    built_items,
+    conversations,
+    duration_text,
+    join_words,
+    text_items,
+    trim_sentences,
+)
+from flywheel_aria.gallery import GalleryImage, Refusal, build_gallery
+from flywheel_aria.schema import CONFIG_DEFAULTS, CONFIG_SCHEMA
+
+if TYPE_CHECKING:
+    from flywheel_core import RunContext, Session
+
+__all__ = ["devlog_facts", "generate_artifacts", "settings"]
+
+PLUGIN_NAME = "aria"
+SUMMARY_CHARS = 280
+SOCIAL_CHARS = 400
+PLATFORM_NAMES = {"x": "X", "bluesky": "Bluesky", "mastodon": "Mastodon", "linkedin": "LinkedIn"}
+
+
+def settings(ctx: RunContext) -> dict[str, Any]:
+    """The ``[plugins.aria]`` table checked against its schema, with defaults filled in."""
+    import jsonschema
+
+    table = ctx.plugin_config(PLUGIN_NAME)
+    error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(CONFIG_SCHEMA).iter_errors(table))
+    if error is not None:
+        where = ".".join(str(p) for p in error.absolute_path)
+        raise UsageError(f"[plugins.{PLUGIN_NAME}]{' ' + where if where else ''}: {error.message}")
+    return {**CONFIG_DEFAULTS, **table}
+
+
+def _subject(session: Session, built: list[dict[str, Any]]) -> tuple[str, bool]:
+    """What the session is about, and whether the session named it itself (its ``title``)."""
+    explicit = session.get("title")
+    if isinstance(explicit, str) and explicit.strip():
+        return " ".join(explicit.split()), True
+    names = list(dict.fromkeys(b["name"] for b in built))
+    if names:
+        shown = names[:3] + ([f"{len(names) - 3} more"] if len(names) > 3 else [])
+        return join_words(shown), False
+    return f"{session.agent_id}, {session.date}", False
+
+
+def _built_sentence(built: list[dict[str, Any]]) -> str | None:
+    """``Built SpaceExplorer (game) with React, Three.js and WebSocket.``"""
+    if not built:
+        return None
+    names = [f"{b['name']} ({b['type']})" if b["type"] else b["name"] for b in built[:3]]
+    if len(built) > 3:
+        names.append(f"{len(built) - 3} more")
+    techs = list(dict.fromkeys(t for b in built for t in b["technologies"]))
+    if len(techs) > 5:
+        techs = techs[:5] + [f"{len(techs) - 5} more"]
+    return f"Built {join_words(names)}" + (f" with {join_words(techs)}." if techs else ".")
+
+
+def _hashtag(word: str) -> str | None:
+    """A technology as a hashtag: letters and digits only (``Three.js`` -> ``Threejs``)."""
+    tag = re.sub(r"[^\w]", "", word, flags=re.UNICODE).replace("_", "")
+    return tag if tag and not tag.isdigit() else None
+
+
+def devlog_facts(
+    session: Session, images: list[GalleryImage], refused: list[Refusal], quote_chars: int
+) -> dict[str, Any]:
+    """Everything the devlog and social post say, computed once."""
+    source = session.source_data if isinstance(session.source_data, dict) else {}
+    built = built_items(source)
+    convs = conversations(source, quote_chars)
+    overview = session.get("overview")
+    overview = overview.strip() if isinstance(overview, str) and overview.strip() else None
+    first_content = next((c["text"] for c in convs if c["text"]), None)
+    built_sentence = _built_sentence(built)
+    lead = overview or built_sentence or first_content
+    summary = trim_sentences(" ".join(lead.split()), SUMMARY_CHARS)[0] if lead else ""
+    technologies = list(dict.fromkeys(t for b in built for t in b["technologies"]))
+    problem, solution = session.get("problem"), session.get("solution")
+    subject, explicit = _subject(session, built)
+    return {
+        "title": subject if explicit else f"Devlog: {subject}",
+        "subject": subject,
+        "date": session.date,
+        "agent_id": session.agent_id,
+        "duration": duration_text(session.metadata.get("duration_minutes")),
+        "overview": overview,
+        "summary": summary,
+        "built_sentence": built_sentence,
+        "first_content": first_content,
+        "built": built,
+        "technologies": technologies,
+        "conversations": convs,
+        "quote_chars": quote_chars,
+        "problem": problem.strip() if isinstance(problem, str) and problem.strip() else None,
+        "solution": solution.strip() if isinstance(solution, str) and solution.strip() else None,
+        "key_achievements": text_items(session.get("key_achievements")),
+        "lessons": text_items(session.get("lessons")),
+        "next_steps": text_items(session.get("next_steps")),
+        "images": [{"src": i.src, "thumb": i.thumb, "caption": i.caption} for i in images],
+        "refused": [{"index": r.index, "name": r.name, "reason": r.reason} for r in refused],
+        "hashtags": [h for h in dict.fromkeys(map(_hashtag, technologies)) if h][:4] + ["devlog"],
+    }
+
+
+def _social_text(facts: dict[str, Any]) -> str:
+    """``New devlog: <subject>.`` and what happened, cut at a sentence end (hashtags come on top)."""
+    body = facts["overview"] or facts["first_content"] or facts["built_sentence"] or ""
+    subject = facts["subject"]
+    lead = subject if subject.endswith((".", "!", "?", "…")) else f"{subject}."
+    text = " ".join(f"New devlog: {lead} {body}".split())
+    return trim_sentences(text, SOCIAL_CHARS)[0]
+
+
+def generate_artifacts(session: Session, ctx: RunContext) -> list[Artifact]:
+    """The ``devlog`` (with its gallery) and ``social_post`` artifacts of one session."""
+    conf = settings(ctx)
+    source = session.source_data if isinstance(session.source_data, dict) else {}
+    images, refused = build_gallery(
+        source,
+        ctx.allowed_roots,
+        ctx.session_dir,
+        max_bytes=conf["max_image_bytes"],
+        max_pixels=conf["max_pixels"],
+        thumbnail_px=conf["thumbnail_px"],
+    )
+    for r in refused:
+        ctx.warn(f"screenshot {r.name!r} left out: {r.reason}", f"$.source_data.screenshots[{r.index}]")
+    facts = devlog_facts(session, images, refused, conf["quote_chars"])
+    tags = [*facts["technologies"], "life_aria"]
+    meta: dict[str, Any] = {"project": facts["built"][0]["name"] if facts["built"] else "life"}
+    if images:
+        meta["image"] = images[0].src
+        meta["images"] = facts["images"]
+    meta["provenance"] = {"conversations": len(facts["conversations"]), "screenshots": len(images)}
+    attachments: dict[str, str | bytes] = {}
+    for image in images:
+        attachments[image.src] = image.data
+        attachments[image.thumb] = image.thumb_data
+    devlog = Artifact(
+        kind="devlog",
+        content=_tidy(ctx.render("life_aria/devlog.md.j2", **facts)),
+        title=facts["title"],
+        summary=facts["summary"],
+        tags=tags,
+        attachments=attachments,
+        meta=meta,
+    )
+    text = _social_text(facts)
+    variants = _variants(text, facts["hashtags"])
+    social_attachments: dict[str, str | bytes] = {
+        "social_post.json": json.dumps(variants, indent=2, ensure_ascii=False) + "\n"
+    }
+    social_meta: dict[str, Any] = {"project": meta["project"], "provenance": meta["provenance"]}
+    if images:
+        social_meta["image"] = images[0].src
+        social_attachments[images[0].src] = images[0].data
+    social = Artifact(
+        kind="social_post",
+        content=_tidy(ctx.render(
+            "life_aria/social_post.md.j2",
+            **facts,
+            text=text,
+            variants=variants,
+            single=join_words([PLATFORM_NAMES[p] for p, posts in variants.items() if len(posts) == 1]),
+            threads=[(PLATFORM_NAMES[p], posts) for p, posts in variants.items() if len(posts) > 1],
+            image=facts["images"][0] if images else None,
+        )),
+        title=f"Social post: {facts['subject']}",
+        summary=trim_sentences(text, SUMMARY_CHARS)[0],
+        tags=tags,
+        attachments=social_attachments,
+        meta=social_meta,
+    )
+    return [devlog, social]
+
+
+def _tidy(text: str) -> str:
+    """One blank line at most between blocks, one newline at the end."""
+    return re.sub(r"\n{3,}", "\n\n", text).strip("\n") + "\n"
+
+
+def _variants(text: str, hashtags: list[str]) -> dict[str, list[str]]:
+    from flywheel_core.social import social_variants
+
+    return social_variants(text, hashtags=hashtags)

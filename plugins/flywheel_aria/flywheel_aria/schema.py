@@ -1,0 +1,117 @@
+"""JSON Schemas of the life_aria session fragment and of the ``[plugins.aria]`` config table."""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["CONFIG_DEFAULTS", "CONFIG_SCHEMA", "SESSION_SCHEMA"]
+
+_TEXT_ITEMS = {
+    "description": "A string, or a list of strings or {title, description} objects.",
+    "anyOf": [
+        {"type": "string"},
+        {"type": "array", "items": {"anyOf": [{"type": "string"}, {"type": "object"}]}},
+    ],
+}
+
+_CREATED = {
+    "type": "object",
+    "description": "Something made in the session (a game, a site, a drawing).",
+    "properties": {
+        "type": {"type": "string"},
+        "name": {"type": "string"},
+        "path": {"type": ["string", "null"]},
+        "technologies": {"type": "array", "items": {"type": "string"}},
+        "url": {"type": ["string", "null"]},
+    },
+}
+
+_CONVERSATION = {
+    "type": "object",
+    "properties": {
+        "source": {"type": "string", "description": "Who spoke or wrote it (aria, notes, ...)."},
+        "content": {"type": "string"},
+        "timestamp": {
+            "type": "string",
+            "format": "flywheel-timestamp",
+            "x-error": "must be an ISO 8601 timestamp such as 2025-12-02T03:00:00Z",
+        },
+        "title": {"type": "string"},
+        "artifacts": {"type": "array", "items": _CREATED},
+    },
+}
+
+_SCREENSHOT = {
+    "description": "A path relative to the session file (or inside a media root), or {path, caption}.",
+    "anyOf": [
+        {"type": "string", "minLength": 1},
+        {
+            "type": "object",
+            "required": ["path"],
+            "properties": {"path": {"type": "string", "minLength": 1}, "caption": {"type": "string"}},
+        },
+    ],
+}
+
+SESSION_SCHEMA: dict[str, Any] = {
+    "properties": {
+        "metadata": {
+            "type": "object",
+            "properties": {
+                "artifacts_created": {"type": "integer", "minimum": 0},
+                "screenshots_taken": {"type": "integer", "minimum": 0},
+            },
+        },
+        "source_data": {
+            "type": "object",
+            "properties": {
+                "conversations": {"type": "array", "items": _CONVERSATION},
+                "screenshots": {"type": "array", "items": _SCREENSHOT},
+            },
+        },
+        "title": {"type": "string"},
+        "overview": {"type": "string"},
+        "problem": {"type": "string"},
+        "solution": {"type": "string"},
+        "lessons": _TEXT_ITEMS,
+        "next_steps": _TEXT_ITEMS,
+        "key_achievements": _TEXT_ITEMS,
+    },
+}
+
+CONFIG_DEFAULTS: dict[str, Any] = {
+    "max_image_bytes": 20 * 1024 * 1024,
+    "max_pixels": 50_000_000,
+    "thumbnail_px": 480,
+    "quote_chars": 600,
+}
+
+CONFIG_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "max_image_bytes": {
+            "type": "integer",
+            "minimum": 1,
+            "description": "Screenshots larger than this are left out (default 20 MiB).",
+        },
+        "max_pixels": {
+            "type": "integer",
+            "minimum": 1,
+            # Pillow itself refuses images past about 89 million pixels as decompression bombs.
+            "maximum": 89_000_000,
+            "description": "Screenshots with more pixels than this are left out (default 50 million).",
+        },
+        "thumbnail_px": {
+            "type": "integer",
+            "minimum": 16,
+            "maximum": 4096,
+            "description": "Longest side of gallery thumbnails (default 480).",
+        },
+        "quote_chars": {
+            "type": "integer",
+            "minimum": 80,
+            "description": "Conversation highlights longer than this are trimmed at a sentence (default 600).",
+        },
+    },
+    "additionalProperties": False,
+}

@@ -1,0 +1,228 @@
+"""The devlog and social post: golden files on the shared example, content rules, hostile text."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+HOSTILE = (
+    "<script>alert(1)</script> [click](javascript:alert(1)) {{ 7*7 }} {% raw %}x{% endraw %} "
+    "<img src=x onerror=alert(2)> ![p](javascript:alert(3))"
+)
+
+
+def _outputs(tmp_path: Path, session_id: str) -> tuple[str, str, dict]:
+    folder = tmp_path / "out" / "life_aria" / session_id
+    return (
+        (folder / "devlog.md").read_text(encoding="utf-8"),
+        (folder / "social_post.md").read_text(encoding="utf-8"),
+        json.loads((folder / "social_post.json").read_text(encoding="utf-8")),
+    )
+
+
+def _html(markdown: str) -> str:
+    """Render like a permissive site would (raw HTML allowed), to prove the escaping holds."""
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt("commonmark", {"html": True}).render(markdown)
+
+
+def test_golden_example_without_its_screenshots(tmp_path, example_doc, golden, run_json):
+    folder = tmp_path / "example"
+    folder.mkdir()
+    path = folder / "life_aria_session.json"
+    path.write_text(json.dumps(example_doc, indent=2), encoding="utf-8")
+
+    data = run_json(path)
+
+    devlog, social, variants = _outputs(tmp_path, example_doc["session_id"])
+    golden("example_devlog.md", devlog)
+    golden("example_social_post.md", social)
+    golden("example_social_post.json", json.dumps(variants, indent=2, ensure_ascii=False) + "\n")
+    assert "3 screenshots could not be included: screenshots/gameplay\\_001.png (not found)" in devlog
+    warnings = {p["path"]: p["message"] for p in data["problems"]}
+    assert warnings["$.metadata.screenshots_taken"] == "metadata.screenshots_taken is 5 but source_data.screenshots lists 3"
+    assert warnings["$.source_data.screenshots[2]"] == "screenshot 'screenshots/gameplay_003.png' left out: not found"
+    record = data["artifacts"]["devlog"]
+    assert record["title"] == "Devlog: SpaceExplorer"
+    assert record["summary"] == "Built SpaceExplorer (game) with React, Three.js and WebSocket."
+    assert record["tags"] == ["React", "Three.js", "WebSocket", "life_aria"]
+    assert record["meta"] == {"project": "SpaceExplorer", "provenance": {"conversations": 1, "screenshots": 0}}
+    assert "image" not in data["artifacts"]["social_post"]["meta"]
+    # Pattern 1 of the seed guide: agents read artifacts[kind]["generated"] and ["path"] back
+    saved = json.loads(path.read_text(encoding="utf-8"))
+    assert saved["artifacts"]["devlog"]["generated"] is True
+    assert Path(saved["artifacts"]["devlog"]["path"]).read_text(encoding="utf-8") == devlog
+    assert saved["pipeline_status"]["life_aria_artifact"] == "complete"
+
+
+def test_golden_example_with_real_screenshots(tmp_path, example_doc, golden, pics, run_json):
+    folder = tmp_path / "example"
+    (folder / "screenshots").mkdir(parents=True)
+    for i in (1, 2, 3):
+        image = pics.pattern(640 + 80 * i, 360, seed=i)
+        (folder / "screenshots" / f"gameplay_00{i}.png").write_bytes(pics.encode(image, "PNG", exif=pics.exif()))
+    path = folder / "life_aria_session.json"
+    path.write_text(json.dumps(example_doc, indent=2), encoding="utf-8")
+
+    data = run_json(path)
+
+    devlog, social, _ = _outputs(tmp_path, example_doc["session_id"])
+    golden("example_devlog_with_images.md", devlog)
+    golden("example_social_post_with_images.md", social)
+    meta = data["artifacts"]["devlog"]["meta"]
+    assert [i["caption"] for i in meta["images"]] == ["gameplay_001.png", "gameplay_002.png", "gameplay_003.png"]
+    assert meta["image"] == meta["images"][0]["src"]
+    assert meta["provenance"] == {"conversations": 1, "screenshots": 3}
+    social_meta = data["artifacts"]["social_post"]["meta"]
+    assert social_meta["image"] == meta["images"][0]["src"]
+    social_files = data["artifacts"]["social_post"]["files"]
+    assert any(f.endswith(meta["image"]) for f in social_files), "the post's image travels with it"
+    for image in meta["images"]:
+        thumb = f"[![{image['caption'].replace('_', chr(92) + '_')}]({image['thumb']})]({image['src']})"
+        assert thumb in devlog
+    assert "could not be included" not in devlog
+
+
+def test_hostile_content_is_shown_literally(tmp_path, write_session, run_json):
+    path = write_session(
+        title=f"Title {HOSTILE}",
+        overview=HOSTILE,
+        problem=HOSTILE,
+        lessons=[{"title": "<b>bold</b>", "description": HOSTILE}, HOSTILE],
+        next_steps=[HOSTILE],
+        key_achievements=HOSTILE,
+        source_data={
+            "conversations": [
+                {
+                    "source": "<i>aria</i>",
+                    "title": "## not a heading",
+                    "content": f"{HOSTILE}\n# heading?\n> quote\n\n<div>\n{{{{ config }}}}\n</div>",
+                    "timestamp": "2025-12-02T03:00:00Z",
+                    "artifacts": [
+                        {"type": "<b>t</b>", "name": "[evil](javascript:alert(4))", "path": "<p>",
+                         "url": "javascript:alert(5)", "technologies": ["<script>"]},
+                        {"type": "site", "name": "ok", "url": "https://example.com/a_(b)"},
+                    ],
+                }
+            ],
+            "screenshots": [{"path": "missing <img src=x onerror=alert(6)>.png", "caption": HOSTILE}],
+        },
+    )
+    run_json(path)
+    devlog, social, _ = _outputs(tmp_path, "test-life_aria-001")
+    for markdown in (devlog, social):
+        html = _html(markdown)
+        assert "<script" not in html and "<img" not in html and "<div" not in html and "<b>" not in html
+        assert "](javascript:" not in markdown and 'src="x"' not in html
+        assert "49" not in markdown, "template syntax in content must not be evaluated"
+    assert "\\{\\{ 7\\*7 \\}\\}" in devlog and "\\{% raw %\\}" in devlog
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in _html(devlog)
+    assert "\n# heading" not in devlog and "\n> \\# heading?" in devlog
+    # a URL that could break out of the link is not made a link
+    assert "](https://example.com/a_(b))" not in devlog and "**ok** (site)" in devlog
+
+
+def test_only_http_urls_become_links_and_paths_are_text(tmp_path, write_session, run_json):
+    arts = [
+        {"type": "site", "name": "Portfolio", "url": "https://me.example/portfolio", "path": "D:/sites/p",
+         "technologies": ["Astro"]},
+        {"type": "game", "name": "Local", "path": "games/local", "technologies": []},
+        {"type": "app", "name": "Data", "url": "data:text/html,hi"},
+    ]
+    path = write_session(source_data={"conversations": [{"content": "Made things.", "artifacts": arts}]})
+    run_json(path)
+    devlog, _, _ = _outputs(tmp_path, "test-life_aria-001")
+    assert "- [**Portfolio**](https://me.example/portfolio) (site): Astro\n" in devlog
+    assert "- **Local** (game). Location: games/local\n" in devlog
+    assert "- **Data** (app)\n" in devlog
+    assert "games/local)" not in devlog and "(data:" not in devlog
+
+
+def test_narrative_fields_and_order(tmp_path, write_session, run_json):
+    long = " ".join(f"Step {i} went well." for i in range(200))
+    path = write_session(
+        overview="We made a garden planner.\n\nIt has two parts.",
+        problem="Plans were on paper.",
+        solution="A small web app.",
+        key_achievements=["Planner works offline"],
+        lessons=[{"title": "Start small", "description": "One bed first."}, "Measure twice"],
+        next_steps="Add a watering calendar",
+        metadata={"duration_minutes": 125, "artifacts_created": 0, "screenshots_taken": 0},
+        source_data={
+            "conversations": [
+                {"source": "aria", "content": "Later entry.", "timestamp": "2025-12-02T09:00:00Z"},
+                {"source": "notes", "content": long, "timestamp": "2025-12-02T08:00:00+02:00", "title": "Morning"},
+            ]
+        },
+    )
+    data = run_json(path)
+    devlog, _, _ = _outputs(tmp_path, "test-life_aria-001")
+    assert devlog.startswith("# Devlog: Agent-Test, 2025-12-02\n\n*2025-12-02 · Agent-Test · 2 h 5 min*\n")
+    assert "We made a garden planner.\n\nIt has two parts." in devlog
+    sections = re.findall(r"^## (.+)$", devlog, re.M)
+    assert sections == ["Problem", "Solution", "Key achievements", "Conversation highlights", "Lessons", "Next steps"]
+    assert "- **Start small**: One bed first.\n- Measure twice\n" in devlog
+    assert "- Add a watering calendar\n" in devlog
+    # ordered by time: 06:00 UTC (the +02:00 entry) before 09:00 UTC
+    assert devlog.index("**Morning**") < devlog.index("> Later entry.")
+    assert "> — notes, 2025-12-02 06:00 UTC" in devlog
+    quoted = re.search(r"\*\*Morning\*\*\n\n((?:>.*\n)+)", devlog).group(1)
+    assert quoted.rstrip().splitlines()[0].endswith("went well.")  # cut at a sentence end
+    assert len(quoted.splitlines()[0]) <= 600 + 2
+    assert re.search(r"\*Trimmed to \d+ of 3,889 characters; the full text is in the session file\.\*", devlog)
+    assert data["artifacts"]["devlog"]["summary"] == "We made a garden planner. It has two parts."
+    assert data["artifacts"]["devlog"]["meta"]["project"] == "life"
+
+
+def test_nearly_empty_session_has_no_placeholders(tmp_path, write_session, run_json):
+    path = write_session(source_data={"conversations": [{"source": "aria"}]})
+    run_json(path)
+    devlog, social, variants = _outputs(tmp_path, "test-life_aria-001")
+    for text in (devlog, social):
+        assert "None" not in text and "[]" not in text and "  " not in text.replace("  \n", "")
+        headings = re.findall(r"^(#+ .*)\n\n(#+ |\Z)", text, re.M)
+        assert not headings, f"empty section: {headings}"
+    assert "## Gallery" not in devlog and "## What was built" not in devlog
+    assert "*No text recorded (aria).*" in devlog
+    assert variants["x"] == ["New devlog: Agent-Test, 2025-12-02.\n\n#devlog"]
+
+
+@pytest.mark.parametrize(
+    "field, value, path",
+    [
+        ("conversations", [{"content": "x", "timestamp": "yesterday"}], "$.source_data.conversations[0].timestamp"),
+        ("conversations", [{"content": 5}], "$.source_data.conversations[0].content"),
+        ("screenshots", [3], "$.source_data.screenshots[0]"),
+        ("screenshots", [{"caption": "no path"}], "$.source_data.screenshots[0]"),
+    ],
+)
+def test_schema_errors_name_the_path(write_session, flywheel_cli, field, value, path):
+    session = write_session(source_data={field: value})
+    result = flywheel_cli("validate", session)
+    assert result.exit_code == 2
+    assert f"{session}: {path}: " in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_declared_counts_are_cross_checked(write_session, flywheel_cli):
+    conv = [{"content": "a", "artifacts": [{"name": "A"}, {"name": "B"}]}, {"content": "b", "artifacts": [{"name": "C"}]}]
+    ok = write_session(
+        name="ok.json",
+        metadata={"artifacts_created": 3, "screenshots_taken": 1},
+        source_data={"conversations": conv, "screenshots": ["a.png"]},
+    )
+    result = flywheel_cli("validate", ok)
+    assert result.exit_code == 0 and "warning" not in result.stderr, result.output
+    bad = write_session(
+        name="bad.json",
+        metadata={"artifacts_created": 1, "screenshots_taken": 0},
+        source_data={"conversations": conv, "screenshots": ["a.png"]},
+    )
+    result = flywheel_cli("validate", bad)
+    assert result.exit_code == 0
+    assert f"{bad}: $.metadata.artifacts_created: warning: metadata.artifacts_created is 1 but the conversations list 3 created artifacts" in result.stderr
+    assert f"{bad}: $.metadata.screenshots_taken: warning: metadata.screenshots_taken is 0 but source_data.screenshots lists 1" in result.stderr
