@@ -116,8 +116,8 @@ def equity_svg(cumulative: Sequence[float], *, title: str = "Equity curve", subt
         out.append(f'<text class="muted" x="{WIDTH - RIGHT}" y="20" text-anchor="end">{escape(subtitle)}</text>')
 
     def panel(values: list[float], top: float, height: float, low: float, high: float, cls: str, area: bool) -> None:
-        if high - low < 1e-12:
-            low, high = low - 1.0, high + 1.0
+        if high - low < 1e-12:  # a flat line: give it a unit range (drawdown stays at the top)
+            low, high = (low - 1.0, high) if area else (low - 1.0, high + 1.0)
         ticks = nice_ticks(low, high, 5 if height > 120 else 3)
         low, high = min(low, ticks[0]), max(high, ticks[-1])
         decimals = _decimals(ticks)

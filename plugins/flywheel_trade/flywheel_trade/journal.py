@@ -265,7 +265,7 @@ def journal_facts(session: Session, trades: list[Trade], metrics: dict[str, Any]
         "metrics": metrics,
         "symbols": symbols,
         "symbols_text": _list_text(symbols),
-        "summary": [r for r in summary if r is not None],
+        "summary": [r for r in summary if r is not None] if trades else [],
         "net_pnl": signed(m["net_pnl"]),
         "win_rate": _opt(m["win_rate"], pct),
         "max_drawdown": money(m["max_drawdown"]),
@@ -277,7 +277,11 @@ def journal_facts(session: Session, trades: list[Trade], metrics: dict[str, Any]
         "by_side": [group_row(name.capitalize(), m[name]) for name in ("long", "short") if m[name]["trades"]],
         "market_conditions": _narrative_items(conditions),
         "narrative": [
-            {"title": _human(name).replace("didnt", "didn't"), "items": items}
+            {
+                "title": _human(name).replace("didnt", "didn't"),
+                "items": items,
+                "paragraph": isinstance(_field(session, name), str),
+            }
             for name in NARRATIVE
             if (items := _narrative_items(_field(session, name)))
         ],

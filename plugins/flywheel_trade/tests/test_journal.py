@@ -1,0 +1,205 @@
+"""The artifacts of a trade session: golden files on the seed example, and what every journal must hold."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from flywheel_core.social import LIMITS, post_length
+
+EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
+GOLDEN = Path(__file__).resolve().parent / "golden"
+FILES = ("trade_journal.md", "equity_curve.svg", "trade_metrics.json", "social_post.md", "social_post.json")
+
+
+@pytest.fixture
+def seed_run(run_trade):
+    result, folder = run_trade(EXAMPLES / "trade_session.json")
+    assert result.exit_code == 0, result.output
+    return result, folder
+
+
+@pytest.mark.parametrize("name", FILES)
+def test_golden_seed_example(seed_run, name: str) -> None:
+    """Regenerate deliberately with FLYWHEEL_UPDATE_GOLDEN=1, then read the diff before committing."""
+    _, folder = seed_run
+    got = (folder / name).read_bytes()
+    golden = GOLDEN / name
+    if os.environ.get("FLYWHEEL_UPDATE_GOLDEN") == "1":
+        golden.parent.mkdir(parents=True, exist_ok=True)
+        golden.write_bytes(got)
+    assert got == golden.read_bytes(), f"{name} differs from tests/golden/{name}"
+
+
+def test_seed_journal_facts(seed_run) -> None:
+    result, folder = seed_run
+    journal = (folder / "trade_journal.md").read_text()
+    assert journal.startswith("# Trading journal: 2025-12-02\n"), "the session's date, not today's"
+    assert "| Net P&L | +75.00 |" in journal and "P&amp;L" not in journal
+    assert "![Equity curve](equity_curve.svg)" in journal
+    assert "| 2 | MSFT | short | 5 | 380.25 at 2025-12-02 04:00 | 370.25 at 2025-12-02 04:30 | +50.00 |" in journal
+    assert "| Trades | 5 | 2 | differs |" in journal
+    assert "| Net P&L | 325.75 | 75.00 | differs |" in journal
+    assert "| Win rate | 80.0% | 100.0% | differs |" in journal
+    assert "- **Market sentiment:** positive" in journal
+    assert "## How computed" in journal
+    for placeholder in ("None", "nan", "{{", "  minutes", "## \n"):
+        assert placeholder not in journal
+    metrics = json.loads((folder / "trade_metrics.json").read_text())
+    assert metrics["net_pnl"] == 75.0 and metrics["win_rate"] == 100.0 and metrics["profit_factor"] is None
+    assert "declared total_pnl 325.75 disagrees" in result.stderr, "run prints the validation warnings too"
+
+
+def test_seed_artifacts_are_recorded_with_meta(seed_run, tmp_path: Path) -> None:
+    saved = json.loads((tmp_path / "trade_session.json").read_text())
+    assert set(saved["artifacts"]) == {"trade_journal", "trade_metrics", "social_post"}
+    journal = saved["artifacts"]["trade_journal"]
+    assert journal["generated"] is True and journal["status"] == "ready"
+    assert journal["path"].endswith("trade_journal.md") and journal["files"][0].endswith("equity_curve.svg")
+    assert saved["pipeline_status"]["trade_artifact"] == "complete"
+
+
+def test_rerun_is_byte_identical(run_trade) -> None:
+    _, folder = run_trade(EXAMPLES / "trade_session.json")
+    first = {p.name: p.read_bytes() for p in folder.iterdir()}
+    _, folder = run_trade(EXAMPLES / "trade_session.json")
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == first
+
+
+def test_artifact_meta_and_tags(trade_doc, make_trade, tmp_path: Path) -> None:
+    from flywheel_core import RunContext, load_config
+    from flywheel_core.models import converter, Session
+    from flywheel_core.plugins import PluginHost
+
+    from flywheel_trade.journal import build_artifacts
+
+    doc = trade_doc(
+        [make_trade("NVDA", exit_price=101, exit_timestamp="2025-12-02T03:10:00Z"),
+         make_trade("AAPL", timestamp="2025-12-02T04:00:00Z", exit_price=99, exit_timestamp="2025-12-02T04:10:00Z"),
+         make_trade("AAPL", timestamp="2025-12-02T05:00:00Z")],
+        metadata={"account": "IBKR paper"},
+    )
+    host = PluginHost()
+    host.load_entry_points()
+    ctx = RunContext(config=load_config(None), host=host, session_path=tmp_path / "s.json")
+    arts = {a.kind: a for a in build_artifacts(converter.structure(doc, Session), ctx)}
+    journal = arts["trade_journal"]
+    assert journal.meta == {
+        "project": "IBKR paper",
+        "provenance": {"trades": 3, "symbols": ["AAPL", "NVDA"]},
+        "image": "equity_curve.svg",
+    }
+    assert journal.tags == ["trade", "AAPL", "NVDA"], "most traded symbol first"
+    assert journal.title == "Trading journal 2025-12-02"
+    assert journal.summary == "2 closed trades on AAPL and NVDA: net P&L 0.00, win rate 50.0%, max drawdown 10.00."
+    assert arts["trade_metrics"].ext == "json" and "image" not in arts["trade_metrics"].meta
+    assert set(arts["social_post"].attachments) == {"social_post.json"}
+
+
+def test_untrusted_text_is_escaped(run_trade, trade_doc, make_trade) -> None:
+    evil = "<img src=x onerror=alert(1)> [click](javascript:alert(1)) | *bold*"
+    doc = trade_doc(
+        [make_trade("<script>alert(1)</script>", exit_price=101, exit_timestamp="2025-12-02T03:10:00Z", notes=evil)],
+        agent_id="Agent <b>7</b>",
+        lessons=[{"title": "[x](javascript:alert(2))", "description": "Tom's P&L <svg onload=alert(3)>"}],
+    )
+    result, folder = run_trade(doc)
+    assert result.exit_code == 0, result.output
+    journal = (folder / "trade_journal.md").read_text()
+    assert not re.search(r"(?<!\\)[<>]", journal), "every angle bracket from the session is escaped"
+    assert "](javascript:" not in journal
+    assert r"\<img src=x onerror=alert\(1\)\> \[click\]\(javascript:alert\(1\)\) \| \*bold\*" in journal
+    assert "Tom's P&L" in journal, "Markdown is not HTML-escaped"
+    svg = (folder / "equity_curve.svg").read_text()
+    assert "<script>" not in svg and "&lt;script&gt;" in svg
+    ET.fromstring(svg)  # well-formed XML whatever the symbols
+
+
+def test_narrative_fields_and_charts(run_trade, trade_doc, make_trade, tmp_path: Path) -> None:
+    (tmp_path / "shots").mkdir()
+    (tmp_path / "shots" / "setup 1.png").write_bytes(b"\x89PNG\r\n\x1a\nfake")
+    (tmp_path.parent / "outside.png").write_bytes(b"\x89PNG")
+    doc = trade_doc(
+        [make_trade(exit_price=101, exit_timestamp="2025-12-02T03:10:00Z")],
+        lessons=[{"title": "Patience", "description": "Wait for the retest."}, "Size down after two losses"],
+        market_analysis="Range day.\nVolume dried up after 11:00.",
+        what_worked=["Scaling out"],
+        what_didnt_work=["Chasing the open"],
+        next_goals={"risk": "max 1R per trade"},
+        charts=[{"title": "Setup", "path": "shots/setup 1.png"}, {"title": "Escape", "path": "../outside.png"},
+                {"title": "Missing", "path": "shots/none.png"}],
+    )
+    result, folder = run_trade(doc)
+    assert result.exit_code == 0, result.output
+    journal = (folder / "trade_journal.md").read_text()
+    assert "## Market analysis\n\nRange day.\nVolume dried up after 11:00.\n" in journal
+    assert "## What worked\n\n- Scaling out\n" in journal
+    assert "## What didn't work\n\n- Chasing the open\n" in journal
+    assert "## Lessons\n\n- **Patience:** Wait for the retest.\n- Size down after two losses\n" in journal
+    assert "## Next goals\n\n- **Risk:** max 1R per trade\n" in journal
+    assert "![Setup](charts/01-setup_1.png)" in journal
+    assert (folder / "charts" / "01-setup_1.png").read_bytes().startswith(b"\x89PNG")
+    assert "- Escape\n" in journal and "- Missing\n" in journal
+    assert not (folder / "charts" / "02-outside.png").exists(), "a path outside the session's folder is refused"
+    assert "$.charts[1].path: warning: chart not attached: '../outside.png' is outside the allowed folders" in result.stderr
+    assert "$.charts[2].path: warning: chart not attached: 'shots/none.png' does not exist" in result.stderr
+
+
+def test_open_positions_fees_and_r_in_the_journal(run_trade, trade_doc, make_trade) -> None:
+    doc = trade_doc([
+        make_trade("ES", quantity=2, price=5000, exit_price=4990, exit_timestamp="2025-12-02T03:20:00Z",
+                   multiplier=50, fees=4.5, stop_loss=4980, notes="stopped at the low"),
+        make_trade("NQ", action="sell", quantity=1, price=21000, timestamp="2025-12-02T04:00:00Z", stop_loss=21050),
+    ])
+    result, folder = run_trade(doc)
+    assert result.exit_code == 0, result.output
+    journal = (folder / "trade_journal.md").read_text()
+    assert "| 1 | ES | long | 2 | 5,000.00 at 2025-12-02 03:00 | 4,990.00 at 2025-12-02 03:20 | -1,004.50 | -0.50R | 20 min | stopped at the low |" in journal
+    assert "## Open positions" in journal
+    assert "| NQ | short | 1 | 21,000.00 at 2025-12-02 04:00 | 21,050.00 |  |" in journal
+    assert "| Fees | 4.50 |" in journal and "| Open trades | 1 |" in journal
+    assert "| Average R | -0.50R (1 trades with a stop) |" in journal
+
+
+def test_session_without_trades_still_makes_honest_artifacts(run_trade, trade_doc) -> None:
+    result, folder = run_trade(trade_doc([]))
+    assert result.exit_code == 0, result.output
+    journal = (folder / "trade_journal.md").read_text()
+    assert "No trades were listed in this session." in journal
+    assert "## Summary" not in journal and "equity_curve" not in journal
+    assert not (folder / "equity_curve.svg").exists()
+    assert json.loads((folder / "trade_metrics.json").read_text())["trades"] == 0
+    assert (folder / "social_post.md").read_text().startswith("Trading session 2025-12-02: no trades today.")
+
+
+def test_social_posts_fit_every_platform(run_trade, trade_doc, make_trade) -> None:
+    trades = [make_trade(f"SYM{i:03d}-LONG-NAME", timestamp=f"2025-12-02T03:{i:02d}:00Z", exit_price=100 + (i % 3) - 1,
+                         exit_timestamp=f"2025-12-02T04:{i:02d}:00Z") for i in range(40)]
+    result, folder = run_trade(trade_doc(trades))
+    assert result.exit_code == 0, result.output
+    variants = json.loads((folder / "social_post.json").read_text())
+    assert set(variants) == set(LIMITS)
+    for platform, posts in variants.items():
+        assert posts and all(post_length(p, platform) <= LIMITS[platform] for p in posts), platform
+    text = (folder / "social_post.md").read_text()
+    assert text.startswith("Trading session 2025-12-02: 40 closed trades on SYM000-LONG-NAME")
+    assert "and 35 more" in text and text.rstrip().endswith("#trading #SYM000LONGNAME #SYM001LONGNAME #SYM002LONGNAME")
+
+
+def test_numbers_in_journal_match_metrics(run_trade, trade_doc, make_trade) -> None:
+    trades = [make_trade(timestamp=f"2025-12-02T0{i}:00:00Z", exit_price=p, exit_timestamp=f"2025-12-02T0{i}:30:00Z")
+              for i, p in enumerate([103.333, 98.1, 100, 101.25])]
+    result, folder = run_trade(trade_doc(trades))
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((folder / "trade_metrics.json").read_text())
+    journal = (folder / "trade_journal.md").read_text()
+    assert metrics["net_pnl"] == pytest.approx(26.83)
+    assert f"| Net P&L | +{metrics['net_pnl']:,.2f} |" in journal
+    assert f"| Max drawdown | {metrics['max_drawdown']:,.2f} |" in journal
+    assert "| Win rate | 50.0% |" in journal and "1 break-even" in journal
+    assert re.search(r"\| Profit factor \| 2\.41 \|", journal)

@@ -1,0 +1,160 @@
+"""`flywheel validate` on trade sessions: schema errors and semantic checks, each with its JSON path."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
+
+
+def lines(result) -> list[str]:
+    return [line for line in result.stderr.splitlines() if line.strip()]
+
+
+def test_seed_example_is_valid_but_its_declared_totals_are_flagged(flywheel_cli, tmp_path: Path) -> None:
+    path = tmp_path / "trade_session.json"
+    path.write_bytes((EXAMPLES / "trade_session.json").read_bytes())
+    result = flywheel_cli("validate", path)
+    assert result.exit_code == 0, result.output
+    assert f"{path}: valid (trade)" in result.stdout
+    warnings = lines(result)
+    assert f"{path}: $.metadata.trades_executed: warning: declared trades_executed 5 disagrees with 2 trades listed" in warnings
+    assert f"{path}: $.metadata.total_pnl: warning: declared total_pnl 325.75 disagrees with 75.00 computed from the trades" in warnings
+    assert f"{path}: $.metadata.win_rate: warning: declared win_rate 80.0% disagrees with 100.0% computed from the trades" in warnings
+    assert f"{path}: $.metadata.max_drawdown: warning: declared max_drawdown 50.00 disagrees with 0.00 computed from the trades" in warnings
+    assert len(warnings) == 4
+
+
+def validate(flywheel_cli, session_file, doc: dict):
+    path = session_file(doc)
+    return path, flywheel_cli("validate", path)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "path", "message"),
+    [
+        ("price", "abc", "$.source_data.trades[3].price", "'abc' is not of type 'number'"),
+        ("price", 0, "$.source_data.trades[3].price", "0 is less than or equal to the minimum of 0"),
+        ("quantity", -5, "$.source_data.trades[3].quantity", "-5 is less than or equal to the minimum of 0"),
+        ("quantity", 0, "$.source_data.trades[3].quantity", "0 is less than or equal to the minimum of 0"),
+        ("action", "hold", "$.source_data.trades[3].action", "must be buy or sell"),
+        ("symbol", " ", "$.source_data.trades[3].symbol", "must be a non-empty string"),
+        ("timestamp", "yesterday", "$.source_data.trades[3].timestamp", "must be an ISO 8601 timestamp"),
+        ("fees", "1.5", "$.source_data.trades[3].fees", "is not of type"),
+        ("exit_price", -1, "$.source_data.trades[3].exit_price", "less than or equal to the minimum of 0"),
+    ],
+)
+def test_schema_errors_name_the_trade_and_field(
+    flywheel_cli, session_file, trade_doc, make_trade, field, value, path, message
+) -> None:
+    trades = [make_trade(timestamp=f"2025-12-02T0{i}:00:00Z") for i in range(5)]
+    trades[3][field] = value
+    file, result = validate(flywheel_cli, session_file, trade_doc(trades))
+    assert result.exit_code == 2, result.output
+    errors = [line for line in lines(result) if "warning" not in line]
+    assert errors and errors[0].startswith(f"{file}: {path}: ") and message in errors[0], errors
+    assert "Traceback" not in result.output
+
+
+def test_missing_fields_and_trades_are_errors(flywheel_cli, session_file, trade_doc, make_trade) -> None:
+    item = make_trade()
+    del item["price"]
+    _, result = validate(flywheel_cli, session_file, trade_doc([item]))
+    assert result.exit_code == 2
+    assert "$.source_data.trades[0].price: required field is missing" in result.stderr
+    doc = trade_doc([])
+    del doc["source_data"]["trades"]
+    _, result = validate(flywheel_cli, session_file, doc)
+    assert result.exit_code == 2 and "$.source_data.trades: required field is missing" in result.stderr
+
+
+def test_nan_and_infinity_are_refused_before_the_schema(flywheel_cli, session_file, trade_doc, make_trade) -> None:
+    text = json.dumps(trade_doc([make_trade(price=1.5)])).replace("1.5", "NaN")
+    path = session_file(text)
+    result = flywheel_cli("validate", path)
+    assert result.exit_code == 2 and "$.source_data.trades[0].price: NaN is not valid JSON" in result.stderr
+    path = session_file(text.replace("NaN", "-Infinity"))
+    result = flywheel_cli("validate", path)
+    assert result.exit_code == 2 and "-Infinity is not valid JSON" in result.stderr
+
+
+def test_action_is_case_insensitive_and_long_short_are_accepted(flywheel_cli, session_file, trade_doc, make_trade) -> None:
+    trades = [
+        make_trade(action=a, timestamp=f"2025-12-02T0{i}:00:00Z", exit_price=101, exit_timestamp=f"2025-12-02T0{i}:30:00Z")
+        for i, a in enumerate(["BUY", "Sell", "long", " SHORT "])
+    ]
+    _, result = validate(flywheel_cli, session_file, trade_doc(trades))
+    assert result.exit_code == 0, result.output
+    assert "warning" not in result.stderr
+
+
+def test_exit_before_entry_is_an_error(flywheel_cli, session_file, trade_doc, make_trade) -> None:
+    bad = make_trade(timestamp="2025-12-02T04:00:00Z", exit_price=110, exit_timestamp="2025-12-02T03:59:59Z")
+    file, result = validate(flywheel_cli, session_file, trade_doc([make_trade(), bad]))
+    assert result.exit_code == 2
+    assert (
+        f"{file}: $.source_data.trades[1].exit_timestamp: exit_timestamp 2025-12-02T03:59:59Z is before "
+        "the entry timestamp 2025-12-02T04:00:00Z"
+    ) in lines(result)
+
+
+def test_run_stops_on_exit_before_entry(run_trade, trade_doc, make_trade) -> None:
+    bad = make_trade(exit_price=110, exit_timestamp="2025-12-01T00:00:00Z")
+    result, folder = run_trade(trade_doc([bad]))
+    assert result.exit_code == 2
+    assert not folder.exists(), "nothing is generated from an invalid session"
+
+
+def test_warnings_out_of_order_pnl_mismatch_open_with_exit_time_and_bad_stop(
+    flywheel_cli, session_file, trade_doc, make_trade
+) -> None:
+    trades = [
+        make_trade(timestamp="2025-12-02T05:00:00Z", exit_price=110, exit_timestamp="2025-12-02T06:00:00Z"),
+        make_trade(timestamp="2025-12-02T04:00:00Z", exit_price=110, exit_timestamp="2025-12-02T04:10:00Z",
+                   profit_loss=90.0),
+        make_trade(timestamp="2025-12-02T07:00:00Z", exit_timestamp="2025-12-02T07:10:00Z"),
+        make_trade(timestamp="2025-12-02T08:00:00Z", stop_loss=120),
+        make_trade(timestamp="2025-12-02T09:00:00Z", exit_price=110, profit_loss=100.004),
+    ]
+    file, result = validate(flywheel_cli, session_file, trade_doc(trades))
+    assert result.exit_code == 0, result.output
+    got = lines(result)
+    assert any(l.startswith(f"{file}: $.source_data.trades[1].timestamp: warning: entry at 2025-12-02T04:00:00Z is earlier") for l in got)
+    assert (
+        f"{file}: $.source_data.trades[1].profit_loss: warning: profit_loss 90.00 differs from the P&L computed "
+        "from prices (100.00 = (exit - entry) x quantity x +1 long - fees); profit_loss is used"
+    ) in got
+    assert any(l.startswith(f"{file}: $.source_data.trades[2]: warning: has an exit_timestamp but neither") for l in got)
+    assert any(l.startswith(f"{file}: $.source_data.trades[3].stop_loss: warning: stop_loss 120 is not on the losing side") for l in got)
+    assert not any("trades[4]" in l for l in got), "a difference within a cent is rounding"
+
+
+def test_declared_totals_that_agree_are_silent(flywheel_cli, session_file, trade_doc, make_trade) -> None:
+    trades = [
+        make_trade(exit_price=110, exit_timestamp="2025-12-02T03:10:00Z"),
+        make_trade(timestamp="2025-12-02T04:00:00Z", exit_price=95, exit_timestamp="2025-12-02T04:10:00Z"),
+        make_trade(timestamp="2025-12-02T05:00:00Z", exit_price=102, exit_timestamp="2025-12-02T05:10:00Z"),
+    ]
+    meta = {"trades_executed": 3, "total_pnl": 70.004, "win_rate": 66.7, "max_drawdown": -50}
+    _, result = validate(flywheel_cli, session_file, trade_doc(trades, metadata=meta))
+    assert result.exit_code == 0 and "warning" not in result.stderr, result.output
+
+
+def test_no_trades_is_a_warning(flywheel_cli, session_file, trade_doc) -> None:
+    file, result = validate(flywheel_cli, session_file, trade_doc([]))
+    assert result.exit_code == 0
+    assert f"{file}: $.source_data.trades: warning: no trades listed: the journal will be empty" in lines(result)
+
+
+def test_unknown_fields_are_kept(run_trade, trade_doc, make_trade, tmp_path: Path) -> None:
+    doc = trade_doc([make_trade(exit_price=101, exit_timestamp="2025-12-02T03:30:00Z", strategy="breakout")],
+                    overview="quiet day")
+    result, _ = run_trade(doc)
+    assert result.exit_code == 0, result.output
+    saved = json.loads((tmp_path / "work_session.json").read_text())
+    assert saved["source_data"]["trades"][0]["strategy"] == "breakout"
+    assert saved["overview"] == "quiet day"
+    assert saved["pipeline_status"]["trade_artifact"] == "complete"
