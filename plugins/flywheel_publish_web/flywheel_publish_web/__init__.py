@@ -1,0 +1,1 @@
+"""flywheel publication target ``web``: a static website built from published artifacts."""

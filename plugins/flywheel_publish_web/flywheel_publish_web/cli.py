@@ -1,0 +1,121 @@
+"""``flywheel site build`` and ``flywheel site serve``: rebuild from the stored content, preview locally."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Optional
+
+import typer
+
+if TYPE_CHECKING:
+    from flywheel_publish_web.settings import Settings
+
+__all__ = ["site_app", "load_settings"]
+
+ConfigOpt = Annotated[
+    Optional[Path],
+    typer.Option("--config", "-c", help="Config file (default: ./flywheel.toml, else [tool.flywheel] in ./pyproject.toml).", dir_okay=False),
+]
+
+
+def load_settings(config_path: Path | None) -> Settings:
+    """The web target's settings from the config (``[targets.web]``, defaults when absent)."""
+    from flywheel_core import PublishContext, load_config
+
+    from flywheel_publish_web.settings import settings_from_config, validate_table
+
+    config = load_config(config_path)
+    table = config.target_config("web") if "web" in config.targets else {}
+    validate_table(table)
+    state = PublishContext(config=config, state_dir=config.state_dir).target_state_dir("web")
+    return settings_from_config(table, config, state)
+
+
+def _build(settings: Settings, full: bool) -> None:
+    from flywheel_publish_web.build import build_site, site_lock
+
+    with site_lock(settings):
+        report = build_site(settings, full=full)
+    typer.echo(
+        f"built {report.pages} pages: {len(report.written)} files written, {len(report.removed)} removed"
+        f"{' (full rebuild)' if report.full else ''}"
+    )
+    typer.echo(str(report.index))
+
+
+def site_app() -> typer.Typer:
+    app = typer.Typer(help="Build and preview the static website of the 'web' target.", no_args_is_help=True)
+
+    @app.command("build")
+    def build(
+        full: Annotated[bool, typer.Option("--full", help="Render every page, ignoring what the last build wrote.")] = False,
+        config: ConfigOpt = None,
+    ) -> None:
+        """Rebuild the site from the stored content; prints the path of index.html."""
+        _build(load_settings(config), full)
+
+    @app.command("serve")
+    def serve(
+        port: Annotated[int, typer.Option("--port", "-p", min=0, max=65535, help="Port on 127.0.0.1 (0: any free port).")] = 8000,
+        interval: Annotated[float, typer.Option("--interval", min=0.1, help="Seconds between checks for new content.")] = 1.0,
+        config: ConfigOpt = None,
+    ) -> None:
+        """Serve the site on 127.0.0.1 and rebuild it when new content is published (Ctrl-C stops)."""
+        settings = load_settings(config)
+        _build(settings, False)
+        _serve(settings, port, interval)
+
+    return app
+
+
+def _serve(settings: Settings, port: int, interval: float) -> None:
+    import functools
+    import http.server
+    import threading
+
+    from flywheel_core import FlywheelError
+
+    from flywheel_publish_web.store import ContentStore
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - quiet preview
+            pass
+
+    def signature() -> tuple:
+        templates = settings.templates_dir / "web" if settings.templates_dir else None
+        extra = tuple(sorted((p.name, p.stat().st_mtime_ns) for p in templates.iterdir())) if templates and templates.is_dir() else ()
+        return ContentStore(settings.state_dir).signature() + extra
+
+    handler = functools.partial(Handler, directory=str(settings.site_dir))
+    try:
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)
+    except OSError as exc:
+        from flywheel_core import UsageError
+
+        raise UsageError(f"cannot listen on 127.0.0.1:{port}: {exc.strerror}") from None
+    stop = threading.Event()
+
+    def watch() -> None:
+        seen = signature()
+        while not stop.wait(interval):
+            now = signature()
+            if now == seen:
+                continue
+            seen = now
+            try:
+                _build(settings, False)
+            except (FlywheelError, OSError, ValueError) as exc:  # keep serving the last good site
+                typer.echo(f"flywheel: warning: rebuild failed: {exc}", err=True)
+
+    watcher = threading.Thread(target=watch, name="site-watch", daemon=True)
+    watcher.start()
+    typer.echo(f"serving {settings.site_dir} at http://127.0.0.1:{server.server_port}/ (Ctrl-C to stop)")
+    try:
+        server.serve_forever(poll_interval=0.2)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stop.set()
+        server.server_close()
+        watcher.join(timeout=5)
+        typer.echo("stopped")

@@ -1,0 +1,184 @@
+"""Markdown to safe HTML: markdown-it-py with raw HTML off, Pygments code, and vetted URLs."""
+
+from __future__ import annotations
+
+import html
+import posixpath
+import re
+from functools import lru_cache
+from typing import Any, Callable
+from urllib.parse import quote, unquote
+
+__all__ = ["MarkdownRenderer", "safe_url", "clean_text", "pygments_css"]
+
+#: Schemes a link or image may use; anything else (javascript:, data:, vbscript:, file:) is dropped.
+SAFE_SCHEMES = frozenset({"http", "https", "mailto"})
+
+_SCHEME = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.\-]*):")
+# Browsers ignore ASCII tab/newline anywhere in a URL and strip leading controls and spaces,
+# so "jav\tascript:" is "javascript:"; for the check, remove every control, raw or %-encoded.
+_CONTROLS = re.compile(r"[\x00-\x20\x7f-\x9f\u00ad\u200b-\u200f\u2028\u2029\ufeff]+")
+_ENCODED_CONTROLS = re.compile(r"%(?:[01][0-9a-f]|20|7f)", re.IGNORECASE)
+# Characters XML 1.0 forbids: they would break the feeds (and mean nothing on a page).
+_XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
+
+
+def clean_text(text: str) -> str:
+    """Remove characters that are invalid in XML (controls, lone surrogates)."""
+    return _XML_INVALID.sub("", text)
+
+
+def url_scheme(url: str) -> str | None:
+    """The scheme a browser would see in ``url`` (lower case), or None for a relative URL."""
+    text = url
+    for _ in range(4):  # entity-encoded twice or more ("&amp;#x6a;") is still unescaped
+        unescaped = html.unescape(text)
+        if unescaped == text:
+            break
+        text = unescaped
+    text = _CONTROLS.sub("", _ENCODED_CONTROLS.sub("", text))
+    match = _SCHEME.match(text)
+    return match.group(1).lower() if match else None
+
+
+def safe_url(url: str | None) -> bool:
+    """True when ``url`` is relative or uses http, https or mailto."""
+    if not isinstance(url, str):
+        return False
+    scheme = url_scheme(url)
+    return scheme is None or scheme in SAFE_SCHEMES
+
+
+def _is_local(url: str) -> bool:
+    """A relative path to a file (not a fragment, not protocol-relative, no scheme)."""
+    return url_scheme(url) is None and not url.startswith(("#", "//", "/", "\\"))
+
+
+@lru_cache(maxsize=256)
+def _lexer(lang: str) -> Any:
+    from pygments.lexers import get_lexer_by_name
+    from pygments.lexers.special import TextLexer
+    from pygments.util import ClassNotFound
+
+    try:
+        return get_lexer_by_name(lang, stripnl=False, ensurenl=False) if lang else TextLexer()
+    except ClassNotFound:
+        return TextLexer()
+
+
+@lru_cache(maxsize=1)
+def _formatter() -> Any:
+    from pygments.formatters import HtmlFormatter
+
+    return HtmlFormatter(nowrap=True)
+
+
+def highlight(code: str, lang: str, _attrs: str = "") -> str:
+    """Pygments with CSS classes, as ``<pre class="highlight">`` (markdown-it keeps it as is)."""
+    import pygments
+
+    lang = lang.strip().lower()
+    body = pygments.highlight(code, _lexer(lang), _formatter())
+    return f'<pre class="highlight"><code>{body}</code></pre>'
+
+
+def pygments_css(light: str = "default", dark: str = "github-dark") -> str:
+    """Class-based highlighting CSS: ``light`` by default, ``dark`` when the reader prefers dark."""
+    from pygments.formatters import HtmlFormatter
+    from pygments.util import ClassNotFound
+
+    def defs(style: str) -> str:
+        try:
+            formatter = HtmlFormatter(style=style)
+        except ClassNotFound:
+            formatter = HtmlFormatter(style="monokai")
+        # Backgrounds come from the site's own palette, so both themes match the page.
+        lines = formatter.get_style_defs(".highlight").splitlines()
+        return "\n".join(l for l in lines if not l.startswith(("pre {", ".highlight {", ".highlight  {", "td.linenos", "span.linenos")))
+
+    dark_rules = "\n".join("  " + line for line in defs(dark).splitlines())
+    return f"{defs(light)}\n@media (prefers-color-scheme: dark) {{\n{dark_rules}\n}}\n"
+
+
+class MarkdownRenderer:
+    """CommonMark + tables + strikethrough, raw HTML off, links and images vetted and resolved."""
+
+    def __init__(self) -> None:
+        from markdown_it import MarkdownIt
+
+        self.md = MarkdownIt("commonmark", {"html": False, "highlight": highlight})
+        self.md.enable(["table", "strikethrough"])
+        self.md.validateLink = safe_url
+
+    def parse(self, text: str) -> list[Any]:
+        return self.md.parse(text)
+
+    def render(
+        self,
+        text: str,
+        *,
+        files: frozenset[str] | set[str] = frozenset(),
+        prefix: str = "",
+        drop_title: bool = True,
+    ) -> tuple[str, str | None, set[str]]:
+        """Return (body HTML, text of a leading ``# heading`` removed, files the body shows).
+
+        Relative links and images resolve to ``files`` (the post's own attachments, copied
+        beside its page) and are prefixed with ``prefix`` (``../`` for a page one folder
+        deeper, the page's absolute URL in feeds); anything else relative is dropped.
+        """
+        tokens = self.parse(text)
+        heading = None
+        if drop_title and len(tokens) >= 3 and tokens[0].type == "heading_open" and tokens[0].tag == "h1":
+            heading = tokens[1].content.strip()
+            tokens = tokens[3:]
+        used: set[str] = set()
+        _vet(tokens, lambda url: _resolve(url, files, prefix, used))
+        return self.md.renderer.render(tokens, self.md.options, {}), heading, used
+
+
+def _resolve(url: str, files: frozenset[str] | set[str], prefix: str, used: set[str]) -> str | None:
+    if not safe_url(url):
+        return None
+    if not _is_local(url):
+        return url
+    cut = re.search(r"[?#]", url)
+    path, rest = (url[: cut.start()], url[cut.start() :]) if cut else (url, "")
+    name = posixpath.normpath(unquote(path))
+    if name not in files:
+        return None
+    used.add(name)
+    return prefix + quote(name) + rest
+
+
+def _vet(tokens: list[Any], resolve: Callable[[str], str | None]) -> None:
+    """Rewrite link and image URLs in place; a refused link becomes plain text."""
+    for token in tokens:
+        if token.children:
+            _vet_inline(token.children, resolve)
+
+
+def _vet_inline(children: list[Any], resolve: Callable[[str], str | None]) -> None:
+    dropped: list[bool] = []
+    for token in children:
+        if token.type == "link_open":
+            href = resolve(str(token.attrGet("href") or ""))
+            if href is None:
+                token.tag, token.attrs = "span", {}
+            else:
+                token.attrSet("href", href)
+                if not _is_local(href) and url_scheme(href) in ("http", "https"):
+                    token.attrSet("rel", "nofollow noopener")
+            dropped.append(href is None)
+        elif token.type == "link_close":
+            if dropped and dropped.pop():
+                token.tag = "span"
+        elif token.type == "image":
+            src = resolve(str(token.attrGet("src") or ""))
+            if src is None:
+                token.type, token.tag, token.attrs = "text", "", {}
+                token.content = "".join(c.content for c in token.children or [])
+                token.children = None
+            else:
+                token.attrSet("src", src)
+                token.attrSet("loading", "lazy")

@@ -1,0 +1,39 @@
+"""flywheel-publish-web hooks: the ``web`` target and the ``flywheel site`` commands (imports stay light)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from flywheel_core import Target, hookimpl
+
+if TYPE_CHECKING:
+    import typer
+
+    from flywheel_core import PublishContext, PublishItem, PublishResult
+
+__all__ = ["flywheel_targets", "flywheel_publish", "flywheel_register_commands"]
+
+
+@hookimpl
+def flywheel_targets() -> list[Target]:
+    from flywheel_publish_web.settings import CONFIG_SCHEMA
+
+    return [Target("web", "A static website: index, post pages, tags, archive, Atom/RSS feeds, sitemap.", CONFIG_SCHEMA)]
+
+
+@hookimpl
+def flywheel_publish(
+    target: str, items: list[PublishItem], config: dict[str, Any], ctx: PublishContext
+) -> list[PublishResult] | None:
+    if target != "web":
+        return None
+    from flywheel_publish_web.publish import publish
+
+    return publish(items, config, ctx)
+
+
+@hookimpl
+def flywheel_register_commands(cli: typer.Typer, collect: typer.Typer) -> None:
+    from flywheel_publish_web.cli import site_app
+
+    cli.add_typer(site_app(), name="site")

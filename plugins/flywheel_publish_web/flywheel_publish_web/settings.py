@@ -1,0 +1,120 @@
+"""The ``[targets.web]`` table: its JSON Schema and the resolved settings a build uses."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+if TYPE_CHECKING:
+    from flywheel_core import Config
+
+__all__ = ["CONFIG_SCHEMA", "DEFAULT_KINDS", "DEFAULT_DOWNLOADS", "Settings", "settings_from_config"]
+
+#: Markdown kinds that make a page, in order of preference: a session's first kind in this list
+#: is its page (in the index, feeds and tags); its other listed kinds become companion pages
+#: linked from it. ``readme`` and ``social_post`` are not here: a reader wants the story, not
+#: the repository's front page or a tweet.
+DEFAULT_KINDS = ("blog_post", "devlog", "trade_journal", "build_log")
+#: Kinds whose files are offered for download on their session's page.
+DEFAULT_DOWNLOADS = ("trade_metrics",)
+
+_NAME = {"type": "string", "pattern": "^[a-z][a-z0-9_]{0,63}$"}
+
+CONFIG_SCHEMA: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "type": "object",
+    "properties": {
+        "enabled": {"type": "boolean"},
+        "site_dir": {"type": "string", "minLength": 1},
+        "base_url": {"type": "string", "pattern": "^https?://[^\\s]+$"},
+        "title": {"type": "string"},
+        "description": {"type": "string"},
+        "author": {"type": "string"},
+        "language": {"type": "string", "pattern": "^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$"},
+        "per_page": {"type": "integer", "minimum": 1, "maximum": 1000},
+        "feed_size": {"type": "integer", "minimum": 1, "maximum": 1000},
+        "kinds": {"type": "array", "items": _NAME, "uniqueItems": True},
+        "downloads": {"type": "array", "items": _NAME, "uniqueItems": True},
+        "deploy": {
+            "type": "object",
+            "properties": {
+                "method": {"enum": ["dir", "git"]},
+                "remote": {"type": "string", "minLength": 1},
+                "branch": {"type": "string", "pattern": "^[A-Za-z0-9._/-]{1,100}$"},
+                "token": {"type": "string"},
+                "author_name": {"type": "string", "minLength": 1},
+                "author_email": {"type": "string", "minLength": 1},
+            },
+            "additionalProperties": False,
+            "if": {"properties": {"method": {"const": "git"}}, "required": ["method"]},
+            "then": {"required": ["remote"]},
+        },
+    },
+    "additionalProperties": False,
+}
+
+
+@attrs.frozen
+class Settings:
+    """What a build needs to know, with every default filled in and paths resolved."""
+
+    site_dir: Path
+    state_dir: Path
+    base_url: str = "http://127.0.0.1:8000/"
+    title: str = "Flywheel"
+    description: str = "What the agents built, traded and made, session by session."
+    author: str = ""
+    language: str = "en"
+    per_page: int = 20
+    feed_size: int = 20
+    kinds: tuple[str, ...] = DEFAULT_KINDS
+    downloads: tuple[str, ...] = DEFAULT_DOWNLOADS
+    deploy: dict[str, Any] = attrs.field(factory=dict)
+    templates_dir: Path | None = None
+
+    def url(self, path: str) -> str:
+        """The absolute URL of a site path such as ``build/2025/12/x/``."""
+        return self.base_url + path
+
+
+def validate_table(table: dict[str, Any], where: str = "targets.web") -> None:
+    """Raise UsageError naming the first key of ``table`` that breaks the schema."""
+    import jsonschema
+
+    from flywheel_core import UsageError
+
+    validator = jsonschema.Draft202012Validator(CONFIG_SCHEMA)
+    for error in sorted(validator.iter_errors(table), key=lambda e: list(e.absolute_path)):
+        path = ".".join([where, *map(str, error.absolute_path)])
+        raise UsageError(f"{path}: {error.message}")
+
+
+def settings_from_config(table: dict[str, Any], config: Config, state_dir: Path) -> Settings:
+    """Resolve a (validated) ``[targets.web]`` table against the config's base folder."""
+    base_url = table.get("base_url", Settings.__attrs_attrs__.base_url.default)
+    if not base_url.endswith("/"):
+        base_url += "/"
+    site_dir = Path(os.path.abspath(config.base_dir / table.get("site_dir", "site")))
+    deploy = dict(table.get("deploy", {}))
+    remote = deploy.get("remote")
+    if isinstance(remote, str) and "://" not in remote and not re.match(r"^[\w.-]+@[\w.-]+:", remote):
+        deploy["remote"] = os.path.abspath(config.base_dir / remote)  # a local repository
+    return Settings(
+        site_dir=site_dir,
+        state_dir=state_dir,
+        base_url=base_url,
+        title=table.get("title", Settings.__attrs_attrs__.title.default),
+        description=table.get("description", Settings.__attrs_attrs__.description.default),
+        author=table.get("author", ""),
+        language=table.get("language", "en"),
+        per_page=int(table.get("per_page", 20)),
+        feed_size=int(table.get("feed_size", 20)),
+        kinds=tuple(table.get("kinds", DEFAULT_KINDS)),
+        downloads=tuple(table.get("downloads", DEFAULT_DOWNLOADS)),
+        deploy=deploy,
+        templates_dir=config.templates_dir,
+    )

@@ -1,0 +1,363 @@
+"""The site model (posts, tags, archive) and the page plan: what each page shows, keyed by its inputs."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import uuid
+from collections import defaultdict
+from pathlib import Path
+from typing import Any, Callable
+
+import attrs
+
+from flywheel_publish_web.settings import Settings
+from flywheel_publish_web.store import COPIED_EXTS, ContentStore, slugify
+
+__all__ = ["Page", "Post", "SiteModel", "plan_pages", "THEME_VERSION"]
+
+#: Bump when the page-making code changes in a way templates do not show, to rebuild every page.
+THEME_VERSION = "1"
+TEMPLATES = Path(__file__).parent / "templates"
+TEMPLATE_NAMES = (
+    "web/base.html.j2",
+    "web/index.html.j2",
+    "web/post.html.j2",
+    "web/list.html.j2",
+    "web/tags.html.j2",
+    "web/archive.html.j2",
+    "web/404.html.j2",
+    "web/style.css",
+)
+TYPE_LABELS = {"build": "Build", "trade": "Trade", "life_aria": "Aria"}
+MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
+          "September", "October", "November", "December")
+RASTER = (".png", ".jpg", ".jpeg", ".gif", ".webp")
+FEED_NS = uuid.UUID("6f1c1f5e-8a41-4d38-9a0e-5b3f4f0e7a21")
+
+
+def copyable(name: str) -> bool:
+    """Only types a browser will not run as a document are copied into the site."""
+    return "." in name and name.rsplit(".", 1)[1].lower() in COPIED_EXTS
+
+
+def type_label(session_type: str) -> str:
+    return TYPE_LABELS.get(session_type, session_type.replace("_", " ").title())
+
+
+def kind_label(kind: str) -> str:
+    return kind.replace("_", " ").capitalize()
+
+
+def human_date(iso: str) -> str:
+    return f"{int(iso[8:10])} {MONTHS[int(iso[5:7]) - 1][:3]} {iso[:4]}"
+
+
+def entry_id(session_id: str, kind: str) -> str:
+    """The feed id of a page: from session id and kind only, so it survives any rebuild or move."""
+    return uuid.uuid5(FEED_NS, f"{session_id}\x00{kind}").urn
+
+
+def _text(value: Any, limit: int = 500) -> str:
+    """One line of untrusted text (HTML escaping happens in the template)."""
+    if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+        return ""
+    text = " ".join(str(value).split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+@attrs.define(eq=False)
+class Post:
+    """One session's page: its main record, companion pages and downloads."""
+
+    main: dict[str, Any]
+    path: str
+    title: str
+    date: str
+    draft: bool
+    summary: str
+    project: str
+    tags: list[tuple[str, str]]  # (name, slug)
+    companions: list[dict[str, Any]] = attrs.field(factory=list)
+    downloads: list[dict[str, Any]] = attrs.field(factory=list)
+    prev: Post | None = None
+    next: Post | None = None
+
+    @property
+    def meta(self) -> dict[str, Any]:
+        return self.main["meta"]
+
+    @property
+    def session_type(self) -> str:
+        return self.main["session_type"]
+
+    def companion_path(self, record: dict[str, Any]) -> str:
+        return f"{self.path}{record['kind'].replace('_', '-')}/"
+
+    def local_image(self) -> str | None:
+        """The post's preview image (an attachment name): ``meta.image``, else the first gallery thumb."""
+        files = self.main["files"]
+        image = self.meta.get("image")
+        if isinstance(image, str) and image in files:
+            return image
+        for entry in self.meta.get("images") or []:
+            if isinstance(entry, dict):
+                for key in ("thumb", "src"):
+                    if isinstance(entry.get(key), str) and entry[key] in files:
+                        return entry[key]
+        return None
+
+
+def _post_tags(record: dict[str, Any]) -> list[tuple[str, str]]:
+    """Explicit tags, then session type, project, symbols and technologies; one per slug."""
+    meta = record["meta"]
+    provenance = meta.get("provenance") if isinstance(meta.get("provenance"), dict) else {}
+    names: list[Any] = []
+    for source in (meta.get("tags"), [record["session_type"]], [meta.get("project")],
+                   provenance.get("symbols"), meta.get("technologies"), provenance.get("technologies")):
+        if isinstance(source, list):
+            names.extend(source)
+    seen: dict[str, str] = {}
+    for name in names:
+        text = _text(name, 60).lstrip("#")
+        if not text:
+            continue
+        slug = slugify(text, 60) or "t-" + hashlib.sha256(text.encode()).hexdigest()[:8]
+        seen.setdefault(slug, text)
+    return [(name, slug) for slug, name in seen.items()]
+
+
+class SiteModel:
+    """Every post, newest first, with tags and prev/next links, from the stored records."""
+
+    def __init__(self, settings: Settings, store: ContentStore, records: list[dict[str, Any]]) -> None:
+        self.settings = settings
+        self.store = store
+        by_session: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
+        for record in records:
+            by_session[record["session_id"]][record["kind"]] = record
+        posts = []
+        for kinds in by_session.values():
+            pages = [kinds[k] for k in settings.kinds if k in kinds and kinds[k]["ext"] == "md"]
+            if not pages:
+                continue
+            main = pages[0]
+            meta = main["meta"]
+            post = Post(
+                main=main,
+                path=main["permalink"],
+                title=_text(meta.get("title"), 300) or self._heading(main) or f"{type_label(main['session_type'])} session",
+                date=meta["date"],
+                draft=meta.get("draft") is True,
+                summary=_text(meta.get("summary"), 600),
+                project=_text(meta.get("project"), 100),
+                tags=_post_tags(main),
+                companions=pages[1:],
+                downloads=[kinds[k] for k in settings.downloads if k in kinds],
+            )
+            posts.append(post)
+        posts.sort(key=lambda p: (p.date, p.path), reverse=True)
+        self.posts = posts
+        self.listed = [p for p in posts if not p.draft]
+        by_project: dict[str, list[Post]] = defaultdict(list)
+        for post in self.listed:
+            if post.project:
+                by_project[post.project].append(post)
+        for group in by_project.values():  # newest first: the next post is the newer one
+            for newer, older in zip(group, group[1:]):
+                older.next, newer.prev = newer, older
+        tags: dict[str, dict[str, Any]] = {}
+        for post in self.listed:
+            for name, slug in post.tags:
+                tags.setdefault(slug, {"name": name, "slug": slug, "posts": []})["posts"].append(post)
+        self.tags = dict(sorted(tags.items()))
+
+    def _heading(self, record: dict[str, Any]) -> str:
+        text = self.store.read_text(record["files"][f"{record['kind']}.{record['ext']}"])
+        match = re.search(r"^#[ \t]+(.+?)[ \t#]*$", text, re.MULTILINE)
+        return _text(match.group(1), 300) if match else ""
+
+
+@attrs.define
+class Page:
+    """A page to write: ``key`` hashes every input, ``render`` makes its bytes when needed."""
+
+    key: str
+    render: Callable[[], bytes]
+    sitemap: bool = False
+    lastmod: str | None = None
+
+
+def _key(*parts: Any) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def root_of(path: str) -> str:
+    """The relative prefix from a page folder back to the site root (``./`` at the root)."""
+    return "../" * path.count("/") or "./"
+
+
+def plan_pages(model: SiteModel, theme: Any) -> tuple[dict[str, Page], dict[str, str]]:
+    """Every page of the site (``path/index.html`` -> Page) and every copied file (path -> blob)."""
+    s = model.settings
+    site = theme.site_context()
+    pages: dict[str, Page] = {}
+    files: dict[str, str] = {}
+
+    def page(folder: str, template: str, ctx: dict[str, Any], *, listed: bool = True,
+             lastmod: str | None = None, extra: Callable[[], dict[str, Any]] | None = None) -> None:
+        """Add ``folder/index.html``; ``extra`` adds context that ``ctx`` already determines."""
+        ctx = {"site": site, "root": root_of(folder), **ctx}
+        key = _key(theme.version, template, ctx)
+
+        def render() -> bytes:
+            return theme.render(template, **ctx, **(extra() if extra else {})).encode("utf-8")
+
+        pages[f"{folder}index.html"] = Page(key, render, sitemap=listed, lastmod=lastmod)
+
+    def entry(post: Post, root: str) -> dict[str, Any]:
+        image = post.local_image()
+        return {
+            "title": post.title,
+            "url": root + post.path,
+            "date": post.date,
+            "date_human": human_date(post.date),
+            "session_type": post.session_type,
+            "type_label": type_label(post.session_type),
+            "summary": post.summary,
+            "image": root + post.path + image if image else None,
+            "tags": [{"name": n, "url": f"{root}tags/{t}/"} for n, t in post.tags[:6]],
+        }
+
+    def head(folder: str, title: str, description: str, **more: Any) -> dict[str, Any]:
+        return {"title": title, "description": description or s.description, "canonical": s.url(folder),
+                "image": None, "og_type": "website", "noindex": False, "published": None, **more}
+
+    # Index pages, newest first.
+    chunks = [model.listed[i : i + s.per_page] for i in range(0, len(model.listed), s.per_page)] or [[]]
+    for number, chunk in enumerate(chunks, 1):
+        folder = "" if number == 1 else f"page/{number}/"
+        root = root_of(folder)
+        def link(n: int) -> str | None:
+            if n < 1 or n > len(chunks):
+                return None
+            return root if n == 1 else f"{root}page/{n}/"
+        page(folder, "web/index.html.j2", {
+            "page": head(folder, s.title if number == 1 else f"{s.title}: page {number}", s.description),
+            "entries": [entry(p, root) for p in chunk],
+            "pager": {"number": number, "count": len(chunks), "newer": link(number - 1), "older": link(number + 1)},
+        })
+
+    # Post pages and their companions, downloads and attachments.
+    for post in model.posts:
+        _plan_post(post, model, theme, page, files)
+
+    # Tags and archive.
+    tag_root = root_of("tags/x/")
+    for slug, tag in model.tags.items():
+        folder = f"tags/{slug}/"
+        page(folder, "web/list.html.j2", {
+            "page": head(folder, f"#{tag['name']}", f"Sessions tagged {tag['name']}."),
+            "heading": f"#{tag['name']}",
+            "entries": [entry(p, tag_root) for p in tag["posts"]],
+        })
+    page("tags/", "web/tags.html.j2", {
+        "page": head("tags/", "Tags", "Every tag on the site."),
+        "tags": [{"name": t["name"], "url": f"../tags/{slug}/", "count": len(t["posts"])} for slug, t in model.tags.items()],
+    })
+    months: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for post in model.listed:
+        months[post.date[:7]].append(entry(post, "../"))
+    page("archive/", "web/archive.html.j2", {
+        "page": head("archive/", "Archive", "Every session, by month."),
+        "months": [{"id": m, "label": f"{MONTHS[int(m[5:7]) - 1]} {m[:4]}", "entries": e} for m, e in months.items()],
+    })
+    # GitHub Pages serves 404.html at any depth, so its links are absolute.
+    pages["404.html"] = Page(_key(theme.version, "404", site), lambda: theme.render(
+        "web/404.html.j2", site=site, root=s.base_url, page=head("404.html", "Not found", "")).encode())
+    css = theme.css()
+    pages["style.css"] = Page(_key(theme.version, "css"), lambda: css)
+    return pages, files
+
+
+def _plan_post(post: Post, model: SiteModel, theme: Any, page: Callable[..., None], files: dict[str, str]) -> None:
+    s = model.settings
+    root = root_of(post.path)
+    meta = post.meta
+    provenance = meta.get("provenance") if isinstance(meta.get("provenance"), dict) else {}
+    commits = []
+    for commit in provenance.get("commits") or []:
+        if not isinstance(commit, dict):
+            continue
+        url = commit.get("url")
+        from flywheel_publish_web.markup import url_scheme
+
+        url = url if isinstance(url, str) and url_scheme(url) in ("http", "https") else None
+        message = _text(str(commit.get("message") or "").splitlines()[0] if commit.get("message") else "", 200)
+        commits.append({"hash": _text(commit.get("hash"), 12), "message": message, "url": url})
+    counts = []
+    for key, label in (("trades", "trades"), ("conversations", "conversations")):
+        value = provenance.get(key)
+        if isinstance(value, int) and not isinstance(value, bool):
+            counts.append(f"{value} {label if value != 1 else label[:-1]}")
+    symbols = [_text(x, 20) for x in provenance.get("symbols") or [] if _text(x, 20)]
+    image = post.local_image()
+    neighbour = lambda p: {"title": p.title, "url": root + p.path} if p else None  # noqa: E731
+
+    for record in [post.main, *post.companions]:
+        companion = record is not post.main
+        folder = post.companion_path(record) if companion else post.path
+        here = root_of(folder)
+        rmeta = record["meta"]
+        draft = rmeta.get("draft") is True
+        title = (_text(rmeta.get("title"), 300) or kind_label(record["kind"])) if companion else post.title
+        ctx = {
+            "page": {
+                "title": title,
+                "description": _text(rmeta.get("summary"), 300) or post.summary or s.description,
+                "canonical": s.url(folder),
+                "image": s.url(post.path + image) if image and image.lower().endswith(RASTER) else None,
+                "og_type": "article",
+                "noindex": draft,
+                "published": post.date,
+            },
+            "post": {
+                "title": title,
+                "summary": _text(rmeta.get("summary"), 600) if companion else post.summary,
+                "date": post.date,
+                "date_human": human_date(post.date),
+                "session_id": _text(record["session_id"], 200),
+                "session_type": post.session_type,
+                "type_label": type_label(post.session_type),
+                "kind_label": kind_label(record["kind"]),
+                "draft": draft,
+                "agent": _text(rmeta.get("agent_id"), 100),
+                "project": post.project,
+                "tags": [] if companion else [{"name": n, "url": f"{here}tags/{t}/"} for n, t in post.tags],
+                "parent": {"title": post.title, "url": "../"} if companion else None,
+                "companions": [] if companion else [
+                    {"label": kind_label(r["kind"]), "url": post.companion_path(r)[len(post.path):]}
+                    for r in post.companions
+                ],
+                "downloads": [] if companion else [
+                    {"name": name, "url": name} for r in post.downloads for name in sorted(r["files"]) if copyable(name)
+                ],
+                "commits": commits,
+                "counts": counts,
+                "symbols": symbols,
+                "prev": None if companion else neighbour(post.prev),
+                "next": None if companion else neighbour(post.next),
+                "sha256": record["sha256"],
+                "files": sorted(record["files"]),
+            },
+        }
+        page(folder, "web/post.html.j2", ctx, listed=not draft and not post.draft, lastmod=post.date[:10],
+             extra=lambda record=record, folder=folder: theme.post_extra(record, folder, post))
+        for name, blob in record["files"].items():
+            if name != f"{record['kind']}.{record['ext']}" and copyable(name):
+                files[folder + name] = blob
+    for record in post.downloads:
+        for name, blob in record["files"].items():
+            if copyable(name):
+                files[post.path + name] = blob

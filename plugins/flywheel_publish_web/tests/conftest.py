@@ -1,0 +1,229 @@
+"""Shared fixtures: real PublishItems, a real config and publish context, a local HTTP server."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import http.server
+import itertools
+import struct
+import threading
+import zlib
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import pytest
+
+_ids = itertools.count(1)
+
+
+def png(width: int, height: int, rgb: tuple[int, int, int]) -> bytes:
+    """A real PNG (a vertical gradient of ``rgb``), without any imaging library."""
+    rows = b"".join(
+        b"\x00" + bytes([min(255, c + y // 2) for c in rgb]) * width for y in range(height)
+    )
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+
+
+EQUITY_SVG = (
+    b'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 640 220" width="640" height="220">'
+    b'<rect width="640" height="220" fill="#ffffff"/>'
+    b'<g stroke="#e5e7eb">' + b"".join(b'<line x1="40" x2="620" y1="%d" y2="%d"/>' % (y, y) for y in (30, 80, 130, 180)) + b"</g>"
+    b'<polyline fill="none" stroke="#17804a" stroke-width="3" points="40,180 120,160 200,170 280,120 360,130 440,80 520,90 620,40"/>'
+    b'<text x="40" y="20" font-family="sans-serif" font-size="13" fill="#374151">Equity curve (USD)</text></svg>'
+)
+
+
+def make_item(
+    session_id: str = "s-001",
+    kind: str = "blog_post",
+    *,
+    session_type: str = "build",
+    ext: str = "md",
+    body: str | bytes = "# Title\n\nHello.\n",
+    attachments: dict[str, bytes] | None = None,
+    **meta: Any,
+) -> Any:
+    """A PublishItem as the queue would hand it over; ``meta`` overrides the defaults."""
+    from flywheel_core import PublishItem
+
+    content = body.encode() if isinstance(body, str) else body
+    files = {f"{kind}.{ext}": content, **(attachments or {})}
+    full_meta = {
+        "title": "A session",
+        "summary": "What happened.",
+        "tags": [],
+        "draft": False,
+        "date": "2025-12-02T05:20:00Z",
+        "session_id": session_id,
+        "session_type": session_type,
+        "agent_id": "Agent-7",
+        "kind": kind,
+        "ext": ext,
+        **meta,
+    }
+    return PublishItem(
+        id=next(_ids), target="web", session_id=session_id, session_type=session_type, kind=kind,
+        ext=ext, sha256=hashlib.sha256(content).hexdigest(), files=files, meta=full_meta,
+    )
+
+
+BLOG = """# Shipping a durable publication queue
+
+The queue now survives crashes: every change is one SQLite transaction, and a killed
+publisher's lease simply expires.
+
+## What changed
+
+| Area | Before | After |
+|------|--------|-------|
+| Storage | one JSON file | SQLite (WAL) |
+| Retries | none | exponential backoff |
+| P&L of bugs | high | ~~high~~ low |
+
+```python
+def lease(conn, seconds: float) -> int:
+    \"\"\"Take the next due item for a while.\"\"\"
+    with conn:  # BEGIN IMMEDIATE
+        return conn.execute("UPDATE queue SET state = 'publishing'").rowcount
+```
+
+> Nothing is marked published until the target confirms.
+
+![Architecture](media/diagram.png)
+"""
+
+JOURNAL = """# Trading journal: AAPL and MSFT
+
+| Metric | Value |
+|--------|-------|
+| Net P&L | 325.75 |
+| Win rate | 80.0% |
+| Max drawdown | 50.00 |
+
+Two clean trend days; one stop hit on MSFT.
+"""
+
+DEVLOG = """# SpaceExplorer: multiplayer and physics
+
+Built a small game with React and Three.js: real-time multiplayer over WebSocket,
+a physics step at 60 Hz and dynamic lighting.
+
+- `WebSocket` rooms of up to eight players
+- fixed-step physics, interpolated rendering
+"""
+
+
+@pytest.fixture
+def sample_items() -> list[Any]:
+    """A build post (with a companion build log), a trade journal with its chart, a devlog with a gallery."""
+    return [
+        make_item("build-1", "blog_post", body=BLOG, title="Shipping a durable publication queue",
+                  summary="Crash-safe publishing with SQLite, leases and backoff.", tags=["python", "sqlite"],
+                  project="flywheel", attachments={"media/diagram.png": png(320, 120, (60, 110, 200))},
+                  provenance={"commits": [
+                      {"hash": "abc123def4567890", "message": "feat: add publication queue", "url": "https://github.com/o/r/commit/abc123"},
+                      {"hash": "def456abc1234567", "message": "fix: retry on lock", "url": "https://github.com/o/r/commit/def456"},
+                  ]}),
+        make_item("build-1", "build_log", body="# Build log\n\n- 3 commits\n- 8 files changed\n",
+                  title="Build log", project="flywheel"),
+        make_item("build-1", "social_post", body="Shipped a queue!", title="Social"),
+        make_item("trade-1", "trade_journal", session_type="trade", body=JOURNAL, date="2025-12-03T21:00:00Z",
+                  title="Trading journal: AAPL and MSFT", summary="5 trades, net P&L +325.75, win rate 80%.",
+                  project="desk", image="equity_curve.svg", attachments={"equity_curve.svg": EQUITY_SVG},
+                  provenance={"trades": 5, "symbols": ["AAPL", "MSFT"]}),
+        make_item("trade-1", "trade_metrics", session_type="trade", ext="json", body=b'{"net_pnl": 325.75}',
+                  date="2025-12-03T21:00:00Z"),
+        make_item("aria-1", "devlog", session_type="life_aria", body=DEVLOG, date="2025-12-04T09:30:00Z",
+                  title="SpaceExplorer: multiplayer and physics", summary="A game with real-time multiplayer.",
+                  technologies=["React", "Three.js", "WebSocket"], project="spaceexplorer",
+                  attachments={f"media/shot{i}.png": png(480, 300, (40 + 60 * i, 90, 160)) for i in range(3)}
+                  | {f"media/shot{i}.thumb.png": png(240, 150, (40 + 60 * i, 90, 160)) for i in range(3)},
+                  images=[{"src": f"media/shot{i}.png", "thumb": f"media/shot{i}.thumb.png", "caption": f"Gameplay {i + 1}"}
+                          for i in range(3)],
+                  provenance={"conversations": 1}),
+    ]
+
+
+@pytest.fixture
+def web(tmp_path: Path) -> Callable[..., Any]:
+    """``web(**table)`` -> a Site helper with a real config file, publish context and settings."""
+
+    class Site:
+        def __init__(self, **table: Any) -> None:
+            from flywheel_core import PublishContext, load_config
+
+            from flywheel_publish_web.publish import settings_for
+
+            self.table = {"base_url": "https://example.org/log/", "title": "Agent log", **table}
+            self.config_path = tmp_path / "flywheel.toml"
+            self.config_path.write_text(_toml(self.table), encoding="utf-8")
+            self.config = load_config(self.config_path)
+            self.ctx = PublishContext(config=self.config, state_dir=self.config.state_dir)
+            self.settings = settings_for(self.config.target_config("web"), self.ctx)
+            self.dir = self.settings.site_dir
+
+        def publish(self, items: list[Any], **kw: Any) -> list[Any]:
+            from flywheel_publish_web.plugin import flywheel_publish
+
+            ctx = self.ctx if not kw.get("dry_run") else type(self.ctx)(
+                config=self.config, state_dir=self.config.state_dir, dry_run=True)
+            return flywheel_publish(target="web", items=items, config=self.config.target_config("web"), ctx=ctx)
+
+        def build(self, full: bool = False) -> Any:
+            from flywheel_publish_web.build import build_site
+
+            return build_site(self.settings, full=full)
+
+        def read(self, path: str) -> str:
+            return (self.dir / path).read_text(encoding="utf-8")
+
+        def html_pages(self) -> set[str]:
+            return {str(p.relative_to(self.dir)) for p in self.dir.rglob("*.html")}
+
+    return Site
+
+
+def _toml(table: dict[str, Any], prefix: str = "targets.web") -> str:
+    import json
+
+    flat = {k: v for k, v in table.items() if not isinstance(v, dict)}
+    lines = [f"[{prefix}]"] + [f"{k} = {json.dumps(v)}" for k, v in flat.items()]
+    for key, sub in table.items():
+        if isinstance(sub, dict):
+            lines.append(_toml(sub, f"{prefix}.{key}"))
+    return "\n".join(lines) + "\n"
+
+
+@pytest.fixture
+def serve_dir() -> Iterator[Callable[[Path], str]]:
+    """Serve a folder on 127.0.0.1 (a real HTTP server in a thread); returns its base URL."""
+    servers: list[http.server.ThreadingHTTPServer] = []
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    def start(folder: Path) -> str:
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(folder)))
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        return f"http://127.0.0.1:{server.server_port}/"
+
+    yield start
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def kit() -> Any:
+    """Helpers for tests: ``kit.item(...)``, ``kit.png(w, h, rgb)``, ``kit.svg``."""
+    import types
+
+    return types.SimpleNamespace(item=make_item, png=png, svg=EQUITY_SVG)
