@@ -273,8 +273,9 @@ def _duration_text(minutes: float | None) -> str | None:
 
 
 def _slug_tag(text: str) -> str:
+    """A hashtag from a name: ASCII letters, digits and _, at most 30 long (else none)."""
     tag = re.sub(r"[^0-9A-Za-z_]", "", text)
-    return "" if tag.isdigit() else tag
+    return "" if tag.isdigit() or len(tag) > 30 else tag
 
 
 def _repo_basename(path: Any) -> str | None:

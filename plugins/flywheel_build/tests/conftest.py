@@ -111,7 +111,7 @@ def run_session(fw, tmp_path: Path):
         arts = {}
         folder_out = out / "build" / doc["session_id"]
         if folder_out.is_dir():
-            arts = {p.name: p.read_text(encoding="utf-8") for p in sorted(folder_out.iterdir())}
+            arts = {p.name: p.read_bytes().decode("utf-8") for p in sorted(folder_out.iterdir())}
         return result, arts, json.loads(path.read_text(encoding="utf-8"))
 
     return run
