@@ -209,12 +209,16 @@ def build_gallery(
     max_bytes: int,
     max_pixels: int,
     thumbnail_px: int,
+    max_count: int = 100,
 ) -> tuple[list[GalleryImage], list[Refusal]]:
     """Every screenshot of a session, accepted (copied, thumbnailed) or refused with a reason."""
     images: list[GalleryImage] = []
     refused: list[Refusal] = []
     seen: set[str] = set()
-    for index, name, caption in screenshot_entries(source_data):
+    for n, (index, name, caption) in enumerate(screenshot_entries(source_data)):
+        if n >= max_count:
+            refused.append(Refusal(index, name, f"beyond the first {max_count} screenshots"))
+            continue
         try:
             try:
                 path = confine(name, roots, base=base)

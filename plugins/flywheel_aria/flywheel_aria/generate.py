@@ -134,6 +134,7 @@ def generate_artifacts(session: Session, ctx: RunContext) -> list[Artifact]:
         max_bytes=conf["max_image_bytes"],
         max_pixels=conf["max_pixels"],
         thumbnail_px=conf["thumbnail_px"],
+        max_count=conf["max_screenshots"],
     )
     for r in refused:
         ctx.warn(f"screenshot {r.name!r} left out: {r.reason}", f"$.source_data.screenshots[{r.index}]")

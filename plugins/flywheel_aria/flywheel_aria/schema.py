@@ -84,6 +84,7 @@ CONFIG_DEFAULTS: dict[str, Any] = {
     "max_pixels": 50_000_000,
     "thumbnail_px": 480,
     "quote_chars": 600,
+    "max_screenshots": 100,
 }
 
 CONFIG_SCHEMA: dict[str, Any] = {
@@ -106,6 +107,11 @@ CONFIG_SCHEMA: dict[str, Any] = {
             "minimum": 16,
             "maximum": 4096,
             "description": "Longest side of gallery thumbnails (default 480).",
+        },
+        "max_screenshots": {
+            "type": "integer",
+            "minimum": 0,
+            "description": "Screenshots past this many are left out, bounding memory and time (default 100).",
         },
         "quote_chars": {
             "type": "integer",

@@ -193,14 +193,19 @@ def test_size_limit_from_plugin_config(tmp_path, pics, write_session, flywheel_c
     folder = tmp_path / "session"
     folder.mkdir()
     (folder / "a.png").write_bytes(pics.encode(pics.pattern(200, 200), "PNG"))
+    (folder / "b.png").write_bytes(pics.encode(pics.pattern(2, 2), "PNG"))
     (tmp_path / "flywheel.toml").write_text(
-        "[plugins.aria]\nmax_image_bytes = 100\nthumbnail_px = 64\n", encoding="utf-8"
+        "[plugins.aria]\nmax_image_bytes = 100\nmax_screenshots = 2\n", encoding="utf-8"
     )
-    path = write_session(source_data={"screenshots": ["a.png"]})
+    path = write_session(source_data={"screenshots": ["a.png", "b.png", "b.png"]})
     result = flywheel_cli("run", "--json", "--out", tmp_path / "out", path)
     assert result.exit_code == 0, result.output
-    (problem,) = [p for p in result.json()[0]["problems"] if p["path"] == "$.source_data.screenshots[0]"]
-    assert problem["message"].endswith("left out: larger than 100 bytes")
+    (data,) = result.json()
+    messages = {p["path"]: p["message"] for p in data["problems"]}
+    assert messages["$.source_data.screenshots[0]"].endswith("left out: larger than 100 bytes")
+    assert "$.source_data.screenshots[1]" not in messages
+    assert messages["$.source_data.screenshots[2]"].endswith("left out: beyond the first 2 screenshots")
+    assert len(data["artifacts"]["devlog"]["meta"]["images"]) == 1
 
 
 def test_bad_plugin_config_is_one_line_exit_2(tmp_path, write_session, flywheel_cli):
@@ -208,8 +213,8 @@ def test_bad_plugin_config_is_one_line_exit_2(tmp_path, write_session, flywheel_
     path = write_session(source_data={"screenshots": []})
     result = flywheel_cli("run", "--out", tmp_path / "out", path)
     assert result.exit_code == 2, result.output
-    assert "[plugins.aria] thumbnail_px: 'big' is not of type 'integer'" in result.stderr
-    assert "Traceback" not in result.output
+    assert "thumbnail_px" in result.stderr and "'big' is not of type 'integer'" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.output
 
 
 def test_rerun_is_byte_identical(tmp_path, pics, write_session, flywheel_cli):
@@ -229,3 +234,17 @@ def test_rerun_is_byte_identical(tmp_path, pics, write_session, flywheel_cli):
     assert len([n for n in first if n.startswith("media/")]) == 4
     assert snapshot() == first
     assert json.loads(first["social_post.json"])["x"]
+
+
+def test_animated_gif_keeps_its_first_frame(tmp_path, pics):
+    frames = [pics.pattern(32, 32, seed=s).convert("P") for s in (1, 2, 3)]
+    buf = io.BytesIO()
+    frames[0].save(buf, "GIF", save_all=True, append_images=frames[1:], duration=100, loop=0, comment=b"private")
+    (tmp_path / "anim.gif").write_bytes(buf.getvalue())
+    images, refused = build_gallery(
+        {"screenshots": ["anim.gif"]}, [tmp_path], tmp_path, max_bytes=10**6, max_pixels=10**6, thumbnail_px=480
+    )
+    assert refused == []
+    copy = Image.open(io.BytesIO(images[0].data))
+    assert getattr(copy, "n_frames", 1) == 1 and "comment" not in copy.info
+    assert copy.convert("RGB").tobytes() == frames[0].convert("RGB").tobytes()

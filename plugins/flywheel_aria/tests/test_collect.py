@@ -1,0 +1,149 @@
+"""``flywheel collect aria``: Markdown notes and a screenshot folder to a valid life_aria session."""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import datetime, timezone
+from pathlib import Path
+
+NOTE_WITH_HEADINGS = """---
+timestamp: 2025-12-02T09:30:00+01:00
+source: "aria"
+title: ignored when headings exist
+---
+# Game night
+
+Set the scene first.
+
+## Physics
+
+Gravity feels right now.
+
+```python
+## not a heading: inside a code fence
+```
+
+## Lighting
+
+Dynamic lights <b>work</b>.
+"""
+
+PLAIN_NOTE = "Sketched the level map. It has 3 zones.\n"
+
+
+def _notes(tmp_path: Path) -> Path:
+    notes = tmp_path / "notes"
+    (notes / "day1").mkdir(parents=True)
+    (notes / "day1" / "game.md").write_text(NOTE_WITH_HEADINGS, encoding="utf-8")
+    (notes / "sketch.markdown").write_text(PLAIN_NOTE, encoding="utf-8")
+    (notes / ".hidden.md").write_text("secret draft\n", encoding="utf-8")
+    (notes / "todo.txt").write_text("not a note\n", encoding="utf-8")
+    os.utime(notes / "sketch.markdown", (1764660000, 1764660000))  # 2025-12-02T07:20:00Z
+    return notes
+
+
+def _screens(folder: Path, pics) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "b.png").write_bytes(pics.encode(pics.pattern(64, 48, seed=2), "PNG"))
+    (folder / "a.JPG").write_bytes(pics.encode(pics.pattern(64, 48, seed=1), "JPEG", exif=pics.exif()))
+    (folder / "readme.txt").write_text("not an image", encoding="utf-8")
+    return folder
+
+
+def test_collect_writes_a_session_that_runs(tmp_path, pics, flywheel_cli):
+    notes = _notes(tmp_path)
+    out_dir = tmp_path / "sessions"
+    _screens(out_dir / "shots", pics)
+    target = out_dir / "aria.json"
+
+    result = flywheel_cli("collect", "aria", "--notes", notes, "--screenshots", out_dir / "shots",
+                          "--agent-id", "Agent-7", "-o", target)
+
+    assert result.exit_code == 0, result.output
+    assert "wrote" in result.stdout and "4 entries, 2 screenshots" in result.stdout
+    doc = json.loads(target.read_text(encoding="utf-8"))
+    convs = doc["source_data"]["conversations"]
+    assert [(c.get("title"), c["source"], c["timestamp"]) for c in convs] == [
+        ("Game night", "aria", "2025-12-02T08:30:00Z"),
+        ("Physics", "aria", "2025-12-02T08:30:00Z"),
+        ("Lighting", "aria", "2025-12-02T08:30:00Z"),
+        (None, "notes", "2025-12-02T07:20:00Z"),
+    ]
+    assert convs[0]["content"] == "Set the scene first."
+    assert "## not a heading: inside a code fence" in convs[1]["content"]
+    assert convs[2]["content"] == "Dynamic lights <b>work</b>."
+    assert convs[3]["content"] == "Sketched the level map. It has 3 zones."
+    assert doc["source_data"]["screenshots"] == ["shots/a.JPG", "shots/b.png"]
+    assert doc["session_type"] == "life_aria" and doc["agent_id"] == "Agent-7"
+    assert doc["timestamp"] == "2025-12-02T08:30:00Z"
+    assert doc["metadata"] == {"artifacts_created": 0, "screenshots_taken": 2}
+    assert "secret draft" not in target.read_text(encoding="utf-8")
+
+    assert flywheel_cli("validate", target).exit_code == 0
+    run = flywheel_cli("run", "--json", "--out", tmp_path / "out", target)
+    assert run.exit_code == 0, run.output
+    (data,) = run.json()
+    assert [p for p in data["problems"] if p["severity"] == "warning"] == []
+    images = data["artifacts"]["devlog"]["meta"]["images"]
+    assert [i["caption"] for i in images] == ["a.JPG", "b.png"]
+    devlog = Path(data["artifacts"]["devlog"]["path"]).read_text(encoding="utf-8")
+    assert "**Physics**" in devlog and "> Dynamic lights \\<b\\>work\\</b\\>." in devlog
+
+
+def test_collect_is_deterministic_and_prints_without_output(tmp_path, flywheel_cli):
+    notes = _notes(tmp_path)
+    first = flywheel_cli("collect", "aria", "--notes", notes)
+    second = flywheel_cli("collect", "aria", "--notes", notes)
+    assert first.exit_code == 0, first.output
+    assert first.stdout == second.stdout
+    doc = json.loads(first.stdout)
+    assert doc["session_id"].startswith("aria-2025-12-02-") and doc["agent_id"] == "aria"
+    assert doc["source_data"]["screenshots"] == []
+
+
+def test_single_file_uses_its_mtime_in_utc(tmp_path, flywheel_cli):
+    note = tmp_path / "one.md"
+    note.write_text("# Walk\n\nWent for a walk.\n", encoding="utf-8")
+    moment = datetime(2025, 6, 1, 12, 34, 56, tzinfo=timezone.utc).timestamp()
+    os.utime(note, (moment, moment))
+    doc = json.loads(flywheel_cli("collect", "aria", "--notes", note).stdout)
+    (conv,) = doc["source_data"]["conversations"]
+    assert conv == {"source": "notes", "title": "Walk", "content": "Went for a walk.",
+                    "timestamp": "2025-06-01T12:34:56Z", "artifacts": []}
+
+
+def test_screenshots_outside_the_output_folder_are_absolute_with_a_hint(tmp_path, pics, flywheel_cli):
+    notes = _notes(tmp_path)
+    shots = _screens(tmp_path / "elsewhere", pics)
+    target = tmp_path / "sessions" / "s.json"
+    result = flywheel_cli("collect", "aria", "--notes", notes, "--screenshots", shots, "-o", target)
+    assert result.exit_code == 0, result.output
+    doc = json.loads(target.read_text(encoding="utf-8"))
+    assert doc["source_data"]["screenshots"] == [str((shots / "a.JPG").resolve()), str((shots / "b.png").resolve())]
+    assert "media_roots" in result.stderr
+
+
+def test_bad_input_is_one_line_exit_2(tmp_path, flywheel_cli):
+    missing = flywheel_cli("collect", "aria", "--notes", tmp_path / "nope")
+    assert missing.exit_code == 2 and "notes file or folder not found" in missing.stderr
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = flywheel_cli("collect", "aria", "--notes", empty)
+    assert result.exit_code == 2 and "no notes found" in result.stderr
+
+    bad = tmp_path / "bad.md"
+    bad.write_text("---\ntimestamp: next tuesday\n---\ntext\n", encoding="utf-8")
+    result = flywheel_cli("collect", "aria", "--notes", bad)
+    assert result.exit_code == 2
+    assert f"{bad}: front matter timestamp:" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+    binary = tmp_path / "bin.md"
+    binary.write_bytes(b"\xff\xfe\x00bad")
+    result = flywheel_cli("collect", "aria", "--notes", binary)
+    assert result.exit_code == 2 and "not UTF-8 text" in result.stderr
+
+    result = flywheel_cli("collect", "aria", "--notes", _notes(tmp_path), "--screenshots", tmp_path / "none")
+    assert result.exit_code == 2 and "screenshots folder not found" in result.stderr
