@@ -1,0 +1,420 @@
+"""`flywheel run` enqueueing, `flywheel publish` and `flywheel queue ...` end to end, with a real test target."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import types
+from pathlib import Path
+
+import pytest
+
+from core_support import FLYWHEEL, load
+from flywheel_core.testing import run_cli
+
+ID = "a1b2c3d4-e5f6-7890-abcd-ef1234567890"
+TOKEN = "ghp_" + "PublishCanary" * 3
+
+#: A publication target that shelves each item's files in a folder and logs every publication.
+SHELF = textwrap.dedent('''
+    """Test target ``shelf``: files under ``dir``, one log line per publication."""
+    import json
+    import os
+    from pathlib import Path
+
+    from flywheel_core import PublishResult, Target, hookimpl
+
+    SCHEMA = {
+        "type": "object",
+        "required": ["dir"],
+        "properties": {"dir": {"type": "string"}, "fail_when": {"type": "string"}, "raise_when": {"type": "string"}},
+        "additionalProperties": False,
+    }
+
+    @hookimpl
+    def flywheel_targets():
+        return [Target("shelf", "files on a shelf", SCHEMA)]
+
+    @hookimpl
+    def flywheel_publish(target, items, config, ctx):
+        if target != "shelf":
+            return None
+        base = ctx.config.base_dir
+        if config.get("raise_when") and (base / config["raise_when"]).exists():
+            raise RuntimeError((base / config["raise_when"]).read_text())
+        shelf = base / config["dir"]
+        results = []
+        for item in items:
+            receipt = {"path": f"{item.session_id}/{item.filename}"}
+            if ctx.dry_run:
+                results.append(PublishResult(item.id, True, receipt=receipt))
+                continue
+            if config.get("fail_when") and (base / config["fail_when"]).exists():
+                results.append(PublishResult(item.id, False, error=(base / config["fail_when"]).read_text()))
+                continue
+            for name, data in item.files.items():
+                path = shelf / item.session_id / name
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(data)
+            with open(shelf / "log.jsonl", "a") as fh:
+                fh.write(json.dumps({"id": item.id, "sha": item.sha256, "kind": item.kind, "meta": item.meta}) + "\\n")
+            results.append(PublishResult(item.id, True, receipt=receipt))
+        return results
+''')
+
+
+class Project:
+    def __init__(self, root: Path, host) -> None:
+        self.root = root
+        self.host = host
+        self.config = root / "flywheel.toml"
+        self.configure()
+
+    def configure(self, targets: str = '[targets.shelf]\ndir = "shelf"\nfail_when = "FAIL"\nraise_when = "RAISE"\n',
+                  queue: str = "") -> None:
+        self.config.write_text(f'out_dir = "out"\nstate_dir = "state"\n[queue]\n{queue}\n{targets}', encoding="utf-8")
+
+    def cli(self, *args):
+        return run_cli([*map(str, args), "--config", self.config], host=self.host)
+
+    def entries(self) -> list[dict]:
+        result = self.cli("queue", "list", "--json")
+        assert result.exit_code == 0, result.output
+        return result.json()
+
+    def shelf_log(self) -> list[dict]:
+        path = self.root / "shelf" / "log.jsonl"
+        return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def _shelf_module():
+    module = types.ModuleType("shelf_target")
+    exec(compile(SHELF, "shelf_target.py", "exec"), module.__dict__)
+    return module
+
+
+@pytest.fixture
+def project(tmp_path: Path, echo_host) -> Project:
+    echo_host.register(_shelf_module(), name="shelf", distribution="flywheel-shelf", version="1")
+    return Project(tmp_path, echo_host)
+
+
+def test_run_enqueues_each_artifact_for_each_enabled_target(project: Project, example) -> None:
+    session = example()
+    result = project.cli("run", session)
+    assert result.exit_code == 0, result.output
+    assert "  queued summary -> shelf" in result.stdout
+    [entry] = project.entries()
+    assert entry["status"] == "queued" and entry["kind"] == "summary" and entry["session_id"] == ID
+    assert entry["files"] == ["data.json", "summary.md"]
+    record = load(session)["artifacts"]["summary"]
+    assert record["status"] == "queued" and not record.get("published_to")
+    again = project.cli("run", session)
+    assert again.exit_code == 0
+    assert len(project.entries()) == 1, "the same content is not enqueued twice"
+
+
+def test_publish_sends_the_enqueued_bytes_once_and_mirrors_the_session(project: Project, example) -> None:
+    session = example()
+    assert project.cli("run", session).exit_code == 0
+    summary = project.root / "out" / "build" / ID / "summary.md"
+    original = summary.read_bytes()
+    summary.write_text("changed after enqueueing")  # the queue publishes what it was given
+    result = project.cli("publish")
+    assert result.exit_code == 0, result.output
+    assert result.stdout == f"published summary of {ID} -> shelf: path {ID}/summary.md\n"
+    assert (project.root / "shelf" / ID / "summary.md").read_bytes() == original
+    assert (project.root / "shelf" / ID / "data.json").read_text() == "{}\n"
+    [logged] = project.shelf_log()
+    meta = logged["meta"]
+    assert meta["date"] == "2025-12-02T05:20:00Z" and meta["session_type"] == "build" and meta["agent_id"]
+    assert meta["title"] == f"Session {ID}" and meta["generator"] == "echo" and meta["kind"] == "summary"
+    assert meta["session_path"] == str(session.resolve())
+    record = load(session)["artifacts"]["summary"]
+    assert record["status"] == "published"
+    assert record["published_to"] == {"shelf": {"path": f"{ID}/summary.md"}}
+    second = project.cli("publish")
+    assert second.exit_code == 0 and second.stdout == "nothing is due\n"
+    assert len(project.shelf_log()) == 1
+
+
+def test_run_publish_does_both(project: Project, example) -> None:
+    result = project.cli("run", example(), "--publish")
+    assert result.exit_code == 0, result.output
+    assert f"published summary of {ID} -> shelf" in result.stdout
+    assert [e["status"] for e in project.entries()] == ["published"]
+
+
+def test_dry_run_says_what_and_where_and_changes_nothing(project: Project, example) -> None:
+    session = example()
+    project.cli("run", session)
+    before = (session.read_bytes(), project.entries())
+    result = project.cli("publish", "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert result.stdout == f"would publish summary of {ID} -> shelf: path {ID}/summary.md\n"
+    assert (session.read_bytes(), project.entries()) == before
+    assert not (project.root / "shelf").exists()
+
+
+def test_dry_run_without_a_queue_creates_nothing(project: Project) -> None:
+    result = project.cli("publish", "--dry-run")
+    assert result.exit_code == 0 and "nothing is due" in result.stdout
+    assert not (project.root / "state").exists()
+
+
+def test_failure_is_printed_redacted_backed_off_mirrored_and_retried(project: Project, example) -> None:
+    session = example()
+    project.cli("run", session)
+    (project.root / "FAIL").write_text(f"shelf full (auth {TOKEN})")
+    result = project.cli("publish")
+    assert result.exit_code == 1
+    assert f"FAILED summary of {ID} -> shelf (failed, attempt 1; next attempt after " in result.stderr
+    assert "shelf full (auth ***)" in result.stderr and TOKEN not in result.output
+    [entry] = project.entries()
+    assert entry["status"] == "failed" and entry["attempts"] == 1 and entry["next_attempt_at"]
+    record = load(session)["artifacts"]["summary"]
+    assert record["status"] == "failed"
+    assert record["published_to"]["shelf"]["error"] == "shelf full (auth ***)"
+    assert TOKEN not in session.read_text()
+    assert project.cli("publish").stdout == "nothing is due\n", "backing off, not due yet"
+    (project.root / "FAIL").unlink()
+    retry = project.cli("queue", "retry", str(entry["id"]))
+    assert retry.exit_code == 0 and retry.stdout == f"1 entry queued again: {entry['id']}\n"
+    assert project.cli("publish").exit_code == 0
+    record = load(session)["artifacts"]["summary"]
+    assert record["status"] == "published" and record["errors"] == []
+
+
+def test_dead_after_max_attempts_and_revived_by_retry_failed(project: Project, example) -> None:
+    project.configure(queue="max_attempts = 2\nbackoff_seconds = 0")
+    project.cli("run", example())
+    (project.root / "FAIL").write_text("nope")
+    assert project.cli("publish").exit_code == 1
+    assert project.cli("publish").exit_code == 1
+    [entry] = project.entries()
+    assert entry["status"] == "dead" and entry["attempts"] == 2
+    assert project.cli("publish").stdout == "nothing is due\n"
+    listed = project.cli("queue", "list", "--status", "dead")
+    assert f"dead        shelf     {ID}" in listed.stdout
+    (project.root / "FAIL").unlink()
+    assert project.cli("queue", "retry", "--failed").stdout == f"1 entry queued again: {entry['id']}\n"
+    assert project.cli("publish").exit_code == 0
+
+
+def test_exception_in_the_target_fails_the_whole_batch_redacted(project: Project, example, tmp_path) -> None:
+    project.cli("run", example())
+    other = tmp_path / "second.json"
+    other.write_text(example().read_text().replace(ID, "second-session"))
+    project.cli("run", other)
+    (project.root / "RAISE").write_text(f"remote said https://bob:{TOKEN}@example.com")
+    result = project.cli("publish")
+    assert result.exit_code == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 2
+    for line in lines:
+        assert "target 'shelf' failed: RuntimeError: remote said https://***@example.com" in line
+    assert {e["status"] for e in project.entries()} == {"failed"}
+
+
+def test_a_newer_version_supersedes_the_queued_one(project: Project, example) -> None:
+    session = example()
+    project.cli("run", session)
+    data = load(session)
+    data["source_data"]["git_commits"][0]["message"] = "feat: a changed message"
+    session.write_text(json.dumps(data))
+    project.cli("run", session)
+    statuses = [e["status"] for e in project.entries()]
+    assert statuses == ["superseded", "queued"]
+    assert project.cli("publish").exit_code == 0
+    [logged] = project.shelf_log()
+    assert logged["sha"] == load(session)["artifacts"]["summary"]["sha256"]
+    assert "a changed message" in (project.root / "shelf" / ID / "summary.md").read_text()
+
+
+def test_unknown_target_is_an_error_at_enqueue_time(project: Project, example) -> None:
+    project.configure(targets='[targets.github]\nremote = "x"\n')
+    result = project.cli("run", example())
+    assert result.exit_code == 2
+    assert "no installed plugin provides publication target 'github'" in result.stderr
+    assert "pip install flywheel-publish-github" in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_target_table_is_checked_against_the_targets_schema(project: Project, example) -> None:
+    project.configure(targets='[targets.shelf]\ncolour = "red"\n')
+    result = project.cli("run", example())
+    assert result.exit_code == 2
+    assert result.stderr.strip().endswith("$.targets.shelf.colour: unknown key") or \
+        "$.targets.shelf.dir: required field is missing" in result.stderr
+
+
+def test_disabled_target_is_not_enqueued_and_refused_by_name(project: Project, example) -> None:
+    project.configure(targets='[targets.shelf]\ndir = "shelf"\nenabled = false\n')
+    session = example()
+    result = project.cli("run", session)
+    assert result.exit_code == 0 and "queued" not in result.stdout
+    path = project.root / "out" / "build" / ID / "summary.md"
+    added = project.cli("queue", "add", path, "--kind", "summary", "--targets", "shelf")
+    assert added.exit_code == 2 and "target 'shelf' is disabled" in added.stderr
+    assert project.cli("publish", "--target", "shelf").exit_code == 2
+
+
+def test_queue_add_only_takes_files_from_the_output_folder(project: Project, example, tmp_path) -> None:
+    session = example()
+    project.cli("run", session)
+    outside = tmp_path / "notes.md"
+    outside.write_text("not an artifact")
+    result = project.cli("queue", "add", outside, "--kind", "notes", "--targets", "shelf")
+    assert result.exit_code == 2 and "is outside the output folder" in result.stderr
+    sneaky = project.root / "out" / ".." / "notes.md"
+    assert project.cli("queue", "add", sneaky, "--kind", "notes", "--targets", "shelf").exit_code == 2
+    assert project.cli("queue", "add", project.root / "out/build/x.md", "--kind", "n", "--targets", "shelf").exit_code == 2
+    assert project.cli("queue", "add", session, "--kind", "bad kind", "--targets", "shelf").exit_code == 2
+
+
+def test_queue_add_with_session_records_the_outcome(project: Project, example) -> None:
+    session = example()
+    project.configure(targets='[targets.shelf]\ndir = "shelf"\nenabled = false\n')
+    project.cli("run", session)
+    project.configure()
+    notes = project.root / "out" / "build" / ID / "notes.md"
+    notes.write_text("# Notes\n")
+    added = project.cli("queue", "add", notes, "--kind", "notes", "--targets", "shelf", "--session", session)
+    assert added.exit_code == 0, added.output
+    assert added.stdout.startswith("queued: entry 1 notes -> shelf")
+    again = project.cli("queue", "add", notes, "--kind", "notes", "--targets", "shelf", "--session", session)
+    assert again.stdout.startswith("already queued: entry 1")
+    assert project.cli("publish").exit_code == 0
+    assert (project.root / "shelf" / ID / "notes.md").read_text() == "# Notes\n"
+    record = load(session)["artifacts"]["notes"]
+    assert record["status"] == "published" and record["path"] == str(notes)
+    assert project.shelf_log()[0]["meta"]["date"] == "2025-12-02T05:20:00Z"
+
+
+def test_queue_add_without_session_infers_it_from_the_path(project: Project) -> None:
+    path = project.root / "out" / "trade" / "t-1" / "journal.md"
+    path.parent.mkdir(parents=True)
+    path.write_text("# Journal\n")
+    result = project.cli("queue", "add", path, "--kind", "trade_journal", "--targets", "shelf", "--json")
+    assert result.exit_code == 0, result.output
+    [entry] = project.entries()
+    assert (entry["session_id"], entry["session_type"], entry["files"]) == ("t-1", "trade", ["trade_journal.md"])
+
+
+def test_missing_session_file_is_a_warning_not_a_failure(project: Project, example) -> None:
+    session = example()
+    project.cli("run", session)
+    session.unlink()
+    result = project.cli("publish")
+    assert result.exit_code == 0, result.output
+    assert [e["status"] for e in project.entries()] == ["published"]
+
+
+def test_list_stats_and_usage_errors(project: Project, example) -> None:
+    assert project.cli("queue", "list").stdout == "the queue is empty\n"
+    assert not (project.root / "state").exists(), "listing does not create a queue"
+    project.cli("run", example())
+    listed = project.cli("queue", "list")
+    assert listed.stdout.splitlines()[0].split() == ["ID", "STATUS", "TARGET", "SESSION", "KIND", "TRIES", "DETAIL"]
+    assert project.cli("queue", "list", "--status", "bogus").exit_code == 2
+    stats = project.cli("queue", "stats", "--json").json()
+    assert stats["targets"]["shelf"]["queued"] == 1 and stats["due_now"] == 1
+    text = project.cli("queue", "stats").stdout
+    assert "due now: 1" in text
+    assert project.cli("queue", "retry").exit_code == 2
+    assert project.cli("queue", "retry", "1", "--failed").exit_code == 2
+    assert project.cli("publish", "--target", "nope").exit_code == 2
+    published = project.cli("publish", "--json")
+    assert published.exit_code == 0
+    [outcome] = published.json()
+    assert outcome["status"] == "published" and outcome["receipt"] == {"path": f"{ID}/summary.md"}
+
+
+def test_corrupt_queue_is_a_one_line_error_in_a_real_process(tmp_path: Path) -> None:
+    (tmp_path / "state").mkdir()
+    (tmp_path / "state" / "queue.sqlite3").write_bytes(b"garbage" * 1000)
+    (tmp_path / "flywheel.toml").write_text('state_dir = "state"\n')
+    env = dict(os.environ, FLYWHEEL_LOAD_PLUGINS="")
+    proc = subprocess.run([FLYWHEEL, "queue", "list"], capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert proc.returncode == 1
+    assert "the publication queue cannot be opened" in proc.stderr and "Traceback" not in proc.stderr
+    assert (tmp_path / "state" / "queue.sqlite3").read_bytes() == b"garbage" * 1000
+
+
+# -- many processes at once ---------------------------------------------------------------------
+
+WORKER = textwrap.dedent('''
+    import sys
+    from pathlib import Path
+    from flywheel_core.config import load_config
+    from flywheel_core.plugins import get_host
+    from flywheel_core.queue import enqueue_file, publish
+
+    config, host = load_config(Path(sys.argv[1])), get_host()
+    worker, count = int(sys.argv[2]), int(sys.argv[3])
+    for i in range(count):
+        enqueue_file(config, host, config.out_dir / "build" / f"s{worker}-{i}" / "readme.md", "readme", ["shelf"])
+        if i % 4 == 3:
+            outcomes, _ = publish(config, host)
+            assert all(o.status == "published" for o in outcomes), outcomes
+    outcomes, _ = publish(config, host)
+    assert all(o.status == "published" for o in outcomes), outcomes
+''')
+
+
+def _shelf_project(tmp_path: Path, fake_dist) -> tuple[Path, dict[str, str]]:
+    env = fake_dist("shelf-target", SHELF)
+    config = tmp_path / "flywheel.toml"
+    config.write_text('out_dir = "out"\nstate_dir = "state"\n[queue]\nbackoff_seconds = 0\n'
+                      '[targets.shelf]\ndir = "shelf"\n')
+    return config, env
+
+
+def test_many_processes_enqueue_and_publish_at_once(tmp_path: Path, fake_dist) -> None:
+    config, env = _shelf_project(tmp_path, fake_dist)
+    workers, count = 4, 12
+    for w in range(workers):
+        for i in range(count):
+            path = tmp_path / "out" / "build" / f"s{w}-{i}" / "readme.md"
+            path.parent.mkdir(parents=True)
+            path.write_text(f"# {w}-{i}\n")
+    procs = [subprocess.Popen([sys.executable, "-c", WORKER, str(config), str(w), str(count)], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+             for w in range(workers)]
+    for proc in procs:
+        out, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err
+        assert "locked" not in err
+    result = subprocess.run([FLYWHEEL, "queue", "list", "--json", "--config", config], env=env,
+                            capture_output=True, text=True, check=True)
+    entries = json.loads(result.stdout)
+    assert len(entries) == workers * count
+    assert {e["status"] for e in entries} == {"published"}
+    logged = [json.loads(line)["id"] for line in (tmp_path / "shelf" / "log.jsonl").read_text().splitlines()]
+    assert sorted(logged) == sorted(e["id"] for e in entries), "each entry published exactly once"
+
+
+def test_concurrent_publish_commands_never_publish_twice(tmp_path: Path, fake_dist) -> None:
+    config, env = _shelf_project(tmp_path, fake_dist)
+    for i in range(30):
+        path = tmp_path / "out" / "build" / f"s-{i}" / "readme.md"
+        path.parent.mkdir(parents=True)
+        path.write_text(f"# {i}\n")
+    script = ("import sys; from pathlib import Path; from flywheel_core.config import load_config; "
+              "from flywheel_core.plugins import get_host; from flywheel_core.queue import enqueue_file; "
+              "c = load_config(Path(sys.argv[1])); h = get_host(); "
+              "[enqueue_file(c, h, p, 'readme', ['shelf']) for p in sorted(c.out_dir.rglob('readme.md'))]")
+    subprocess.run([sys.executable, "-c", script, str(config)], env=env, check=True, cwd=tmp_path)
+    procs = [subprocess.Popen([FLYWHEEL, "publish", "--config", config], env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True, cwd=tmp_path) for _ in range(3)]
+    published = 0
+    for proc in procs:
+        out, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err
+        published += out.count("published readme")
+    assert published == 30
+    logged = [json.loads(line)["id"] for line in (tmp_path / "shelf" / "log.jsonl").read_text().splitlines()]
+    assert sorted(logged) == list(range(1, 31))

@@ -1,0 +1,205 @@
+"""PublicationQueue on real SQLite: idempotency, versions, leases, backoff, dead entries, corruption."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from flywheel_core import PublishResult
+from flywheel_core.errors import FlywheelError, UsageError
+from flywheel_core.fsutil import sha256_bytes
+from flywheel_core.queue import PublicationQueue, idempotency_key
+
+TOKEN = "ghp_" + "QueueCanary1" * 3
+
+
+def add(queue: PublicationQueue, text: str = "hello", *, target: str = "shelf", session: str = "s1",
+        kind: str = "readme", extra: dict[str, bytes] | None = None):
+    files = {f"{kind}.md": text.encode(), **(extra or {})}
+    return queue.enqueue(target=target, session_id=session, session_type="build", kind=kind, ext="md",
+                         files=files, meta={"title": text})
+
+
+@pytest.fixture
+def queue(tmp_path: Path):
+    with PublicationQueue(tmp_path / "state", {"backoff_seconds": 10, "backoff_max_seconds": 100}) as q:
+        yield q
+
+
+def test_database_is_wal_versioned_and_rows_are_keyed(queue: PublicationQueue) -> None:
+    entry, new = add(queue)
+    assert new and entry.status == "queued" and entry.seq == 1
+    db = sqlite3.connect(queue.path)
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert db.execute("PRAGMA user_version").fetchone()[0] == 1
+    digest = sha256_bytes(b"hello")
+    assert entry.sha256 == digest
+    assert entry.files == {"readme.md": digest}
+    assert (queue.blob_dir / digest).read_bytes() == b"hello"
+    version = sha256_bytes(f"readme.md\0{digest}\n".encode())
+    assert entry.key == idempotency_key("shelf", "s1", "readme", version)
+
+
+def test_same_version_twice_is_a_no_op_and_each_target_gets_a_row(queue: PublicationQueue) -> None:
+    first, _ = add(queue)
+    again, new = add(queue)
+    assert not new and again.id == first.id
+    other, new = add(queue, target="web")
+    assert new and other.id != first.id
+    assert len(queue.entries()) == 2
+
+
+def test_a_new_version_supersedes_unpublished_older_ones(queue: PublicationQueue) -> None:
+    v1, _ = add(queue, "v1")
+    v2, _ = add(queue, "v2")
+    assert queue.get(v1.id).status == "superseded"
+    assert v2.seq == 2 and v2.status == "queued"
+    assert [e.id for e in queue.due()] == [v2.id]
+    # Going back to v1 makes it the newest version again (the target holds v2 by then).
+    back, new = add(queue, "v1")
+    assert new and back.id == v1.id and back.seq == 3 and back.status == "queued"
+    assert queue.get(v2.id).status == "superseded"
+
+
+def test_changed_attachment_is_a_new_version_and_removed_files_are_reported(queue: PublicationQueue) -> None:
+    v1, _ = add(queue, extra={"media/a.png": b"png"})
+    [claimed] = queue.claim("shelf")
+    queue.record(PublishResult(claimed.id, True, receipt={"at": "1"}))
+    v2, new = add(queue)  # same main file, attachment gone
+    assert new and v2.id != v1.id
+    [claimed] = queue.claim("shelf")
+    item = queue.item(claimed)
+    assert item.files == {"readme.md": b"hello"}
+    assert item.meta["previous_files"] == ["media/a.png"]
+
+
+def test_claim_leases_and_record_publishes(queue: PublicationQueue) -> None:
+    entry, _ = add(queue)
+    [claimed] = queue.claim("shelf")
+    assert claimed.status == "publishing" and claimed.attempts == 1 and claimed.lease_owner == queue.owner
+    assert queue.claim("shelf") == [], "a leased entry is not handed out twice"
+    item = queue.item(claimed)
+    assert item.content == b"hello" and item.meta == {"title": "hello"} and item.attempts == 1
+    done = queue.record(PublishResult(entry.id, True, receipt={"commit": "abc", "note": f"token {TOKEN}"}))
+    assert done.status == "published" and done.receipt["commit"] == "abc"
+    assert TOKEN not in json.dumps(done.receipt)
+    assert queue.due() == []
+    assert add(queue)[1] is False, "re-enqueueing what is published changes nothing"
+
+
+def test_failure_backs_off_then_dies_after_max_attempts(tmp_path: Path) -> None:
+    queue = PublicationQueue(tmp_path, {"max_attempts": 3, "backoff_seconds": 10, "backoff_max_seconds": 15})
+    entry, _ = add(queue)
+    delays = []
+    for attempt in (1, 2, 3):
+        queue.db.execute("UPDATE items SET next_attempt_at = 0 WHERE id = ?", (entry.id,))
+        [claimed] = queue.claim("shelf")
+        assert claimed.attempts == attempt
+        before = time.time()
+        failed = queue.record(PublishResult(entry.id, False, error=f"boom with {TOKEN}"))
+        delays.append(failed.next_attempt_at - before)
+    assert failed.status == "dead" and failed.attempts == 3
+    assert TOKEN not in failed.last_error and "***" in failed.last_error
+    assert 5 - 1 <= delays[0] <= 10 + 1 and 7.5 - 1 <= delays[1] <= 15 + 1, "capped at backoff_max_seconds"
+    assert queue.claim("shelf") == [], "dead entries are not retried on their own"
+    assert queue.retry(entry.id) == [entry.id]
+    revived = queue.get(entry.id)
+    assert revived.status == "queued" and revived.attempts == 0
+
+
+def test_backoff_grows_exponentially_within_jitter_and_cap(queue: PublicationQueue) -> None:
+    for attempts, full in ((1, 10), (2, 20), (3, 40), (4, 80), (5, 100), (9, 100)):
+        for _ in range(20):
+            assert full * 0.5 <= queue.backoff(attempts) <= full
+
+
+def test_retry_refuses_what_is_not_failed(queue: PublicationQueue) -> None:
+    entry, _ = add(queue)
+    queue.claim("shelf")
+    with pytest.raises(UsageError, match="is publishing"):
+        queue.retry(entry.id)
+    with pytest.raises(UsageError, match="no queue entry with id 99"):
+        queue.retry(99)
+
+
+def test_expired_lease_is_claimable_again_but_a_live_one_is_not(queue: PublicationQueue) -> None:
+    entry, _ = add(queue)
+    future = time.time() + 600
+    queue.db.execute("UPDATE items SET status = 'publishing', lease_owner = 'other-host:1:x', lease_until = ? "
+                     "WHERE id = ?", (future, entry.id))
+    assert queue.claim("shelf") == [], "another machine's live lease is respected"
+    queue.db.execute("UPDATE items SET lease_until = ? WHERE id = ?", (time.time() - 1, entry.id))
+    [claimed] = queue.claim("shelf")
+    assert claimed.lease_owner == queue.owner
+
+
+def test_lease_of_a_dead_local_publisher_is_taken_over_at_once(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    with PublicationQueue(state) as queue:
+        entry, _ = add(queue)
+    script = f"from flywheel_core.queue import PublicationQueue; PublicationQueue({str(state)!r}).claim('shelf')"
+    subprocess.run([sys.executable, "-c", script], check=True)
+    with PublicationQueue(state) as queue:
+        assert queue.get(entry.id).status == "publishing"
+        [claimed] = queue.claim("shelf")
+        assert claimed.id == entry.id and claimed.attempts == 2
+
+
+def test_a_newer_version_waits_while_an_older_one_is_being_published(tmp_path: Path) -> None:
+    a = PublicationQueue(tmp_path)
+    b = PublicationQueue(tmp_path)
+    v1, _ = add(a, "v1")
+    [claimed] = a.claim("shelf")
+    v2, _ = add(b, "v2")
+    assert a.get(v1.id).status == "superseded"
+    assert b.claim("shelf") == [], "v2 must not overtake v1 at the target"
+    done = a.record(PublishResult(v1.id, True, receipt={"n": 1}))
+    assert done.status == "superseded" and done.receipt == {"n": 1}
+    assert [e.id for e in b.claim("shelf")] == [v2.id]
+
+
+def test_missing_blob_is_reported_not_guessed(queue: PublicationQueue) -> None:
+    entry, _ = add(queue)
+    (queue.blob_dir / entry.sha256).unlink()
+    [claimed] = queue.claim("shelf")
+    with pytest.raises(FlywheelError, match="is missing"):
+        queue.item(claimed)
+    (queue.blob_dir / entry.sha256).write_bytes(b"tampered")
+    with pytest.raises(FlywheelError, match="is corrupt"):
+        queue.item(claimed)
+    dead = queue.fail(entry.id, "content gone", permanent=True)
+    assert dead.status == "dead"
+
+
+def test_corrupt_database_is_an_error_and_left_untouched(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    state.mkdir()
+    (state / "queue.sqlite3").write_bytes(b"this is not a database" * 100)
+    before = (state / "queue.sqlite3").read_bytes()
+    with pytest.raises(FlywheelError, match="cannot be opened"):
+        PublicationQueue(state).entries()
+    assert (state / "queue.sqlite3").read_bytes() == before
+
+
+def test_queue_from_a_newer_flywheel_is_refused(tmp_path: Path) -> None:
+    with PublicationQueue(tmp_path) as queue:
+        add(queue)
+        queue.db.execute("PRAGMA user_version = 99")
+    with pytest.raises(FlywheelError, match="newer flywheel"):
+        PublicationQueue(tmp_path).entries()
+
+
+def test_stats_count_by_target_and_state(queue: PublicationQueue) -> None:
+    add(queue, "a")
+    add(queue, "b")
+    add(queue, "c", target="web")
+    stats = queue.stats()
+    assert stats["targets"]["shelf"]["queued"] == 1 and stats["targets"]["shelf"]["superseded"] == 1
+    assert stats["targets"]["web"]["queued"] == 1
+    assert stats["due_now"] == 2 and stats["blobs"] == 3 and stats["oldest_pending"].endswith("Z")
