@@ -71,6 +71,14 @@ def check_trades(raw_trades: list[Any]) -> tuple[list[Trade], list[Problem]]:
                         _path(i, "profit_loss"),
                     )
                 )
+        if trade.fees < 0:
+            problems.append(
+                Problem.warning(
+                    f"fees {trade.fees:g} is negative: read as a net rebate that adds to the P&L "
+                    "(fees are a positive cost)",
+                    _path(i, "fees"),
+                )
+            )
         if trade.is_open and trade.exit_time is not None:
             problems.append(
                 Problem.warning(

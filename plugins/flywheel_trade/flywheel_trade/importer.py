@@ -474,6 +474,7 @@ class _Lot:
     price: float
     time: datetime
     fees: float  # entry fees not yet allocated to a closed part
+    line: int
 
 
 @attrs.define
@@ -524,7 +525,7 @@ def round_trips(fills: list[Fill]) -> list[dict[str, Any]]:
             if trip is None:
                 trip = open_trips[fill.symbol] = _RoundTrip(fill.symbol, direction, fill.multiplier, fill.currency)
                 trip.first_entry = fill.time
-            trip.lots.append(_Lot(fill.quantity, fill.price, fill.time, fill.fees))
+            trip.lots.append(_Lot(fill.quantity, fill.price, fill.time, fill.fees, fill.line))
             trip.lines.append(fill.line)
             continue
         remaining = fill.quantity
@@ -552,7 +553,7 @@ def round_trips(fills: list[Fill]) -> list[dict[str, Any]]:
             if not _flat(remaining, fill.quantity):
                 flipped = open_trips[fill.symbol] = _RoundTrip(fill.symbol, direction, fill.multiplier, fill.currency)
                 flipped.first_entry = fill.time
-                flipped.lots.append(_Lot(remaining, fill.price, fill.time, per_unit_fee * remaining))
+                flipped.lots.append(_Lot(remaining, fill.price, fill.time, per_unit_fee * remaining, fill.line))
                 flipped.lines.append(fill.line)
     for trip in open_trips.values():
         if trip.closed_qty > 0:
@@ -598,7 +599,7 @@ def _open_trade(trip: _RoundTrip) -> dict[str, Any]:
         "timestamp": _iso(trip.lots[0].time),
         "fees": _clean(sum(lot.fees for lot in trip.lots)),
     }
-    return _extras(trade, trip, trip.lines)
+    return _extras(trade, trip, [lot.line for lot in trip.lots])
 
 
 def _extras(trade: dict[str, Any], trip: _RoundTrip, lines: list[int]) -> dict[str, Any]:

@@ -38,7 +38,8 @@ _TRADE: dict[str, Any] = {
             "type": ["number", "null"],
             "description": "Net P&L of the trade after fees; 0 is break-even. Wins over a P&L computed from prices.",
         },
-        "fees": {"type": ["number", "null"], "minimum": 0, "description": "Commissions and fees, a positive amount."},
+        # Not "minimum": 0: a broker import can net to a rebate. validate warns about a negative value.
+        "fees": {"type": ["number", "null"], "description": "Commissions and fees as a positive cost; negative is a net rebate."},
         "stop_loss": {**_OPTIONAL_POSITIVE, "description": "Initial stop price; gives the trade's R multiple."},
         "multiplier": {**_OPTIONAL_POSITIVE, "description": "Contract multiplier (point value); 1 when absent."},
         "notes": {"type": ["string", "null"]},

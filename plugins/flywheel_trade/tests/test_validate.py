@@ -118,6 +118,7 @@ def test_warnings_out_of_order_pnl_mismatch_open_with_exit_time_and_bad_stop(
         make_trade(timestamp="2025-12-02T07:00:00Z", exit_timestamp="2025-12-02T07:10:00Z"),
         make_trade(timestamp="2025-12-02T08:00:00Z", stop_loss=120),
         make_trade(timestamp="2025-12-02T09:00:00Z", exit_price=110, profit_loss=100.004),
+        make_trade(timestamp="2025-12-02T10:00:00Z", exit_price=110, fees=-0.35),
     ]
     file, result = validate(flywheel_cli, session_file, trade_doc(trades))
     assert result.exit_code == 0, result.output
@@ -130,6 +131,7 @@ def test_warnings_out_of_order_pnl_mismatch_open_with_exit_time_and_bad_stop(
     assert any(l.startswith(f"{file}: $.source_data.trades[2]: warning: has an exit_timestamp but neither") for l in got)
     assert any(l.startswith(f"{file}: $.source_data.trades[3].stop_loss: warning: stop_loss 120 is not on the losing side") for l in got)
     assert not any("trades[4]" in l for l in got), "a difference within a cent is rounding"
+    assert f"{file}: $.source_data.trades[5].fees: warning: fees -0.35 is negative: read as a net rebate that adds to the P&L (fees are a positive cost)" in got
 
 
 def test_declared_totals_that_agree_are_silent(flywheel_cli, session_file, trade_doc, make_trade) -> None:

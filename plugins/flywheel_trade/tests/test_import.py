@@ -1,0 +1,320 @@
+"""`flywheel collect trade`: CSV executions from three formats paired FIFO into round trips, bad rows refused."""
+
+from __future__ import annotations
+
+import json
+from datetime import timezone
+from pathlib import Path
+
+import pytest
+
+from flywheel_core import InputError
+from flywheel_trade.importer import Fill, read_fills, round_trips, session_from_csv
+
+DATA = Path(__file__).resolve().parent / "data"
+
+
+def by_symbol(trades: list[dict]) -> dict[str, list[dict]]:
+    out: dict[str, list[dict]] = {}
+    for t in trades:
+        out.setdefault(t["symbol"], []).append(t)
+    return out
+
+
+def collect(flywheel_cli, tmp_path: Path, csv: Path, *args: str):
+    out = tmp_path / "session.json"
+    result = flywheel_cli("collect", "trade", "--csv", csv, "-o", out, "--agent-id", "Agent-9", *args)
+    return result, out
+
+
+# -- generic ------------------------------------------------------------------------------------
+
+
+def test_generic_scale_in_out_flip_fees_and_open_position(flywheel_cli, tmp_path: Path) -> None:
+    result, out = collect(flywheel_cli, tmp_path, DATA / "generic.csv")
+    assert result.exit_code == 0, result.output
+    session = json.loads(out.read_text())
+    trades = by_symbol(session["source_data"]["trades"])
+    # AAPL: 60 @100 + 40 @100.50 in, 50 @102 + 50 @101 out: one round trip.
+    assert trades["AAPL"] == [{
+        "symbol": "AAPL", "action": "buy", "quantity": 100, "price": 100.2, "timestamp": "2025-12-02T14:30:00Z",
+        "exit_price": 101.5, "exit_timestamp": "2025-12-02T15:00:00Z", "profit_loss": 128, "fees": 2,
+        "csv_lines": [2, 3, 4, 5],
+    }]
+    # TSLA: short 10, then a buy of 25 closes the short and opens a long of 15 (its 2.50 fee split 1.00 / 1.50).
+    short, long = trades["TSLA"]
+    assert (short["action"], short["quantity"], short["price"], short["exit_price"]) == ("sell", 10, 250, 245)
+    assert (short["profit_loss"], short["fees"], short["csv_lines"]) == (48, 2, [6, 7])
+    assert (long["action"], long["quantity"], long["price"], long["exit_price"]) == ("buy", 15, 245, 249)
+    assert (long["profit_loss"], long["fees"], long["timestamp"]) == (57, 3, "2025-12-02T15:20:00Z")
+    # NVDA never closed: an open trade carrying its entry fee.
+    assert trades["NVDA"] == [{"symbol": "NVDA", "action": "buy", "quantity": 5, "price": 900, "timestamp": "2025-12-02T16:00:00Z",
+                               "fees": 0.5, "csv_lines": [9]}]
+    assert session["session_type"] == "trade" and session["agent_id"] == "Agent-9"
+    assert session["timestamp"] == "2025-12-02T16:00:00Z", "the session is dated by its data"
+    assert session["metadata"]["duration_minutes"] == 90
+    assert session["metadata"]["import"]["executions"] == 8
+    assert f"{out}: 4 trade(s) (1 open) from 8 execution(s)" in result.stderr
+
+
+def test_imported_session_validates_and_runs(flywheel_cli, tmp_path: Path) -> None:
+    _, out = collect(flywheel_cli, tmp_path, DATA / "generic.csv")
+    result = flywheel_cli("validate", out)
+    assert result.exit_code == 0 and "warning" not in result.stderr, result.output
+    result = flywheel_cli("run", out, "--out", tmp_path / "site")
+    assert result.exit_code == 0, result.output
+    metrics = json.loads(next((tmp_path / "site").rglob("trade_metrics.json")).read_text())
+    assert (metrics["trades"], metrics["open_trades"], metrics["net_pnl"], metrics["fees"]) == (3, 1, 233.0, 7.0)
+
+
+def test_same_file_gives_the_same_session(flywheel_cli, tmp_path: Path) -> None:
+    first = flywheel_cli("collect", "trade", "--csv", DATA / "generic.csv", "--agent-id", "A")
+    second = flywheel_cli("collect", "trade", "--csv", DATA / "generic.csv", "--agent-id", "A")
+    assert first.exit_code == 0 and first.stdout == second.stdout, "stdout without -o, deterministic"
+    assert json.loads(first.stdout)["session_id"].startswith("trade-20251202-")
+
+
+def fills(*rows: tuple) -> list[Fill]:
+    from datetime import datetime
+
+    return [
+        Fill(line=i + 2, time=datetime(2025, 1, 1, 10, i, tzinfo=timezone.utc), symbol=s, side=side, quantity=q, price=p, fees=f)
+        for i, (s, side, q, p, f) in enumerate(rows)
+    ]
+
+
+def test_partial_close_at_the_end_is_split_fifo() -> None:
+    # Lots 100 @10 then 100 @12; selling 150 closes the whole first lot and half the second.
+    trades = round_trips(fills(("X", "buy", 100, 10, 1.0), ("X", "buy", 100, 12, 1.0), ("X", "sell", 150, 15, 1.5)))
+    closed, still_open = trades
+    assert (closed["quantity"], closed["price"], closed["exit_price"]) == (150, pytest.approx(32 / 3), 15)
+    assert closed["profit_loss"] == pytest.approx(500 + 150 - (1.0 + 0.5 + 1.5))
+    assert (still_open["quantity"], still_open["price"], still_open["fees"]) == (50, 12, 0.5)
+    assert "exit_price" not in still_open and still_open["timestamp"] == "2025-01-01T10:01:00Z"
+
+
+def test_flip_from_long_to_short_and_back() -> None:
+    trades = round_trips(fills(("X", "buy", 2, 100, 0), ("X", "sell", 5, 110, 0), ("X", "buy", 3, 105, 0)))
+    assert [(t["action"], t["quantity"], t["price"], t["exit_price"], t["profit_loss"]) for t in trades] == [
+        ("buy", 2, 100, 110, 20),
+        ("sell", 3, 110, 105, 15),
+    ]
+
+
+def test_fractional_quantities_close_exactly() -> None:
+    trades = round_trips(fills(("BTC", "buy", 0.1, 100, 0), ("BTC", "buy", 0.2, 100, 0), ("BTC", "sell", 0.3, 110, 0)))
+    assert len(trades) == 1 and trades[0]["quantity"] == pytest.approx(0.3) and trades[0]["profit_loss"] == pytest.approx(3)
+
+
+def test_symbols_are_paired_independently() -> None:
+    trades = round_trips(fills(("A", "buy", 1, 10, 0), ("B", "sell", 1, 20, 0), ("A", "sell", 1, 11, 0), ("B", "buy", 1, 19, 0)))
+    assert {t["symbol"]: t["profit_loss"] for t in trades} == {"A": 1, "B": 1}
+
+
+# -- IBKR ---------------------------------------------------------------------------------------
+
+
+def test_ibkr_flex_trades(flywheel_cli, tmp_path: Path) -> None:
+    result, out = collect(flywheel_cli, tmp_path, DATA / "ibkr_trades.csv", "--format", "ibkr", "--tz", "America/New_York")
+    assert result.exit_code == 0, result.output
+    assert "skipped 1 IBKR row(s) that are not executions (LevelOfDetail SYMBOL_SUMMARY)" in result.stderr
+    session = json.loads(out.read_text())
+    trades = by_symbol(session["source_data"]["trades"])
+    aapl = trades["AAPL"][0]
+    assert aapl["timestamp"] == "2025-01-15T14:30:00Z", "09:30 in New York"
+    assert (aapl["quantity"], aapl["price"], aapl["exit_price"]) == (150, pytest.approx(151 / 3), 54.8)
+    assert (aapl["profit_loss"], aapl["fees"], aapl["currency"]) == (667, 3, "USD")
+    assert aapl["csv_lines"] == [3, 4, 5, 6], "line numbers count the MSG line and the header"
+    # ESH5, multiplier 50: short 2 flipped to long 1 by a buy of 3, then closed.
+    short, long = trades["ESH5"]
+    assert (short["action"], short["quantity"], short["multiplier"]) == ("sell", 2, 50)
+    assert (short["profit_loss"], short["fees"]) == (pytest.approx(991.6), pytest.approx(8.4))
+    assert (long["action"], long["quantity"], long["profit_loss"], long["fees"]) == ("buy", 1, pytest.approx(245.8), pytest.approx(4.2))
+    closed, still_open = trades["MSFT"]
+    assert (closed["quantity"], closed["profit_loss"]) == (4, pytest.approx(19.2))
+    assert (still_open["quantity"], still_open["fees"], "exit_price" in still_open) == (6, pytest.approx(0.6), False)
+    assert (closed["csv_lines"], still_open["csv_lines"]) == ([10, 11], [10])
+    assert session["metadata"]["currency"] == "USD"
+
+
+def test_ibkr_without_tz_says_times_were_read_as_utc(flywheel_cli, tmp_path: Path) -> None:
+    result, out = collect(flywheel_cli, tmp_path, DATA / "ibkr_trades.csv", "--format", "ibkr")
+    assert result.exit_code == 0
+    assert "time(s) without a zone were read as UTC (use --tz" in result.stderr
+    assert json.loads(out.read_text())["source_data"]["trades"][0]["timestamp"] == "2025-01-15T09:30:00Z"
+
+
+def ibkr_csv(tmp_path: Path, rows: list[str], header: str = '"Symbol","DateTime","Quantity","TradePrice","IBCommission","Buy/Sell","Multiplier"') -> Path:
+    path = tmp_path / "flex.csv"
+    path.write_text(header + "\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    return path
+
+
+def test_ibkr_variants_trade_date_and_time_and_section_codes(tmp_path: Path) -> None:
+    path = ibkr_csv(tmp_path, [
+        '"HEADER","TRNT","Symbol","TradeDate","TradeTime","Quantity","TradePrice"',
+        '"DATA","TRNT","SPY","2025-01-15","09:30:00","10","580.5"',
+        '"DATA","TRNT","SPY","2025-01-15","10:00:00","-10","581.5"',
+        '"EOS","TRNT","2",""',
+    ], header='"BOF","U1234567","Trades","1"')
+    got = read_fills(path, "ibkr")
+    assert [(f.side, f.quantity, f.time.hour) for f in got.fills] == [("buy", 10, 9), ("sell", 10, 10)]
+
+
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        ('"AAPL","20250115;093000","abc","50","-1","BUY","1"', "line 2: column Quantity: 'abc' is not a number"),
+        ('"AAPL","20250115;093000","10","NaN","-1","BUY","1"', "line 2: column TradePrice: 'NaN' is not a finite number"),
+        ('"AAPL","20250115;093000","10","inf","-1","BUY","1"', "line 2: column TradePrice: 'inf' is not a finite number"),
+        ('"AAPL","20250115;093000","0","50","-1","BUY","1"', "line 2: column Quantity: is 0"),
+        ('"AAPL","20250115;093000","10","-50","-1","BUY","1"', "line 2: column TradePrice: must be greater than 0, got -50"),
+        ('"AAPL","20250115;093000","-10","50","-1","BUY","1"', "line 2: column Buy/Sell: says BUY but Quantity is -10"),
+        ('"AAPL","01/15/2025 09:30","10","50","-1","BUY","1"', "line 2: column DateTime: '01/15/2025 09:30' is not a date-time"),
+        ('"AAPL","20250115;093000","10","50","-1","BUY (Ca.)","1"', "line 2: column Buy/Sell: 'BUY (Ca.)' is a cancelled execution"),
+        ('"","20250115;093000","10","50","-1","BUY","1"', "line 2: column Symbol: is empty"),
+        ('"AAPL","20250115;093000","10","50","-1","BUY","0"', "line 2: column Multiplier: must be greater than 0"),
+        ('"AAPL","20250115;093000","10","50"', "line 2: has 4 fields but the header has 7"),
+    ],
+)
+def test_ibkr_bad_rows(tmp_path: Path, row: str, message: str) -> None:
+    path = ibkr_csv(tmp_path, [row])
+    with pytest.raises(InputError) as err:
+        read_fills(path, "ibkr")
+    assert str(err.value) == f"{path}: {message}" or str(err.value).startswith(f"{path}: {message}"), str(err.value)
+
+
+def test_ibkr_missing_column(tmp_path: Path) -> None:
+    path = ibkr_csv(tmp_path, ['"AAPL","10"'], header='"Symbol","Quantity"')
+    with pytest.raises(InputError, match=r"line 1: column TradePrice: missing \(expected 'TradePrice' or 'Price'; the header has Symbol, Quantity\)"):
+        read_fills(path, "ibkr")
+
+
+# -- Tradovate ----------------------------------------------------------------------------------
+
+
+def test_tradovate_fills_partial_fills_point_values_and_utc(flywheel_cli, tmp_path: Path) -> None:
+    result, out = collect(flywheel_cli, tmp_path, DATA / "tradovate_fills.csv", "--format", "tradovate")
+    assert result.exit_code == 0, result.output
+    assert "without a zone" not in result.stderr, "the UTC _timestamp column is used"
+    trades = by_symbol(json.loads(out.read_text())["source_data"]["trades"])
+    mes = trades["MESH6"][0]
+    # Two partial fills of one buy order (6961.25, 6961.50), one sell of 2 @6966; MES is $5 a point.
+    assert (mes["quantity"], mes["price"], mes["exit_price"], mes["multiplier"]) == (2, 6961.375, 6966, 5)
+    assert (mes["profit_loss"], mes["fees"]) == (45.25, 1)
+    assert (mes["timestamp"], mes["exit_timestamp"]) == ("2026-02-11T16:33:16.562Z", "2026-02-11T16:40:02Z")
+    mnq = trades["MNQH6"][0]
+    assert (mnq["action"], mnq["profit_loss"], mnq["multiplier"]) == ("sell", 18.5, 2)
+
+
+def test_tradovate_local_timestamp_with_tz(tmp_path: Path) -> None:
+    path = tmp_path / "fills.csv"
+    path.write_text(
+        "Fill ID,Order ID,Timestamp,Date,Account,B/S,Quantity,Price,Contract,Product,Product Description,commission\n"
+        "1,1,06/12/2026 09:49:42,6/12/26,acct, Buy,1,29320.00,MNQM6,MNQ,Micro,0.5\n"
+        "2,2,06/12/2026 09:50:11,6/12/26,acct, Sell,1,29330.00,MNQM6,MNQ,Micro,0.5\n",
+        encoding="utf-8",
+    )
+    from zoneinfo import ZoneInfo
+
+    got = read_fills(path, "tradovate", tz=ZoneInfo("America/Chicago"))
+    assert got.fills[0].time.isoformat() == "2026-06-12T14:49:42+00:00"
+    assert round_trips(got.fills)[0]["profit_loss"] == 19.0, "10 points x $2 - 1.00 commission"
+
+
+def test_tradovate_orders_export(flywheel_cli, tmp_path: Path) -> None:
+    result, out = collect(flywheel_cli, tmp_path, DATA / "tradovate_orders.csv", "--format", "tradovate", "--tz", "America/New_York")
+    assert result.exit_code == 0, result.output
+    assert "skipped 1 Tradovate order(s) with nothing filled" in result.stderr
+    assert "Orders export has no commissions" in result.stderr
+    trades = by_symbol(json.loads(out.read_text())["source_data"]["trades"])
+    assert trades["MESU6"][0]["profit_loss"] == -15, "3 points x $5 lost"
+    assert trades["MNQU6"][0]["profit_loss"] == 150, "75 points x $2"
+    assert trades["MESU6"][0]["timestamp"] == "2026-06-17T13:29:32Z"
+
+
+def test_tradovate_unknown_product_needs_a_multiplier(flywheel_cli, tmp_path: Path) -> None:
+    path = tmp_path / "fills.csv"
+    path.write_text("Timestamp,B/S,Quantity,Price,Contract\n06/12/2026 09:49:42, Buy,1,10.5,ZRZ6\n", encoding="utf-8")
+    result = flywheel_cli("collect", "trade", "--csv", path, "--format", "tradovate")
+    assert result.exit_code == 2
+    assert f"{path}: line 2: column Contract: no point value known for 'ZR'; pass --multiplier ZR=VALUE" in result.stderr
+    result = flywheel_cli("collect", "trade", "--csv", path, "--format", "tradovate", "--multiplier", "ZR=50")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["source_data"]["trades"][0]["multiplier"] == 50
+
+
+# -- bad input, any format ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("timestamp,symbol,side,price\n2025-12-02T14:30:00Z,AAPL,buy,100\n",
+         "line 1: column quantity: missing (expected 'quantity'; the header has timestamp, symbol, side, price)"),
+        ("timestamp,symbol,side,quantity,price\n2025-12-02T14:30:00Z,AAPL,buy,ten,100\n",
+         "line 2: column quantity: 'ten' is not a number"),
+        ("timestamp,symbol,side,quantity,price\n2025-12-02T14:30:00Z,AAPL,buy,10,100\n2025-12-02T14:31:00Z,AAPL,sell,-10,101\n",
+         "line 3: column quantity: must be greater than 0, got -10"),
+        ("timestamp,symbol,side,quantity,price\n2025-12-02T14:30:00Z,AAPL,buy,0,100\n",
+         "line 2: column quantity: must be greater than 0, got 0"),
+        ("timestamp,symbol,side,quantity,price\n2025-12-02T14:30:00Z,AAPL,buy,10,Infinity\n",
+         "line 2: column price: 'Infinity' is not a finite number"),
+        ("timestamp,symbol,side,quantity,price\n2025-12-02T14:30:00Z,AAPL,buy,10,nan\n",
+         "line 2: column price: 'nan' is not a finite number"),
+        ("timestamp,symbol,side,quantity,price\n2025-12-02T14:30:00Z,AAPL,hold,10,100\n",
+         "line 2: column side: 'hold' is not a side (expected buy or sell)"),
+        ("timestamp,symbol,side,quantity,price\nyesterday,AAPL,buy,10,100\n",
+         "line 2: column timestamp: 'yesterday' is not an ISO 8601 timestamp"),
+        ("timestamp,symbol,side,quantity,price,fees\n2025-12-02T14:30:00Z,AAPL,buy,10,100,1e999\n",
+         "line 2: column fees: '1e999' is not a finite number"),
+        ("timestamp,symbol,side,quantity,price\n2025-12-02T14:30:00Z,AAPL,buy,10,100,extra\n",
+         "line 2: has 6 fields but the header has 5"),
+        ("timestamp,symbol,side,quantity,price\n\n\n2025-12-02T14:30:00Z,\"AAPL,buy,10,100\n",
+         "line 4: malformed CSV"),
+        ("timestamp,symbol,side,quantity,price\n", "$: no executions found in the file"),
+        ("", "line 1: the file is empty"),
+    ],
+)
+def test_bad_generic_csv_exits_2_with_line_and_column(flywheel_cli, tmp_path: Path, content: str, message: str) -> None:
+    path = tmp_path / "fills.csv"
+    path.write_text(content, encoding="utf-8")
+    result = flywheel_cli("collect", "trade", "--csv", path, "-o", tmp_path / "s.json")
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith(f"flywheel: error: {path}: {message}"), result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.output
+    assert not (tmp_path / "s.json").exists(), "a failed import writes nothing"
+
+
+def test_bad_invocations(flywheel_cli, tmp_path: Path) -> None:
+    result = flywheel_cli("collect", "trade", "--csv", tmp_path / "nope.csv")
+    assert result.exit_code == 2 and f"{tmp_path / 'nope.csv'}: $: no such file" in result.stderr
+    result = flywheel_cli("collect", "trade", "--csv", DATA / "generic.csv", "--format", "schwab")
+    assert result.exit_code == 2 and "unknown CSV format 'schwab' (known: generic, ibkr, tradovate)" in result.stderr
+    result = flywheel_cli("collect", "trade", "--csv", DATA / "generic.csv", "--tz", "Mars/Olympus")
+    assert result.exit_code == 2 and "--tz 'Mars/Olympus' is not a known time zone" in result.stderr
+    result = flywheel_cli("collect", "trade", "--csv", DATA / "generic.csv", "--multiplier", "ES")
+    assert result.exit_code == 2 and "--multiplier 'ES': expected SYMBOL=VALUE" in result.stderr
+    path = tmp_path / "latin1.csv"
+    path.write_bytes(b"timestamp,symbol,side,quantity,price\n2025-12-02T14:30:00Z,caf\xe9,buy,1,1\n")
+    result = flywheel_cli("collect", "trade", "--csv", path)
+    assert result.exit_code == 2 and f"{path}: line 2: invalid UTF-8" in result.stderr
+
+
+def test_session_from_csv_is_pure(tmp_path: Path) -> None:
+    session, notes = session_from_csv(DATA / "generic.csv", agent_id="X")
+    assert notes == [] and session["pipeline_status"] == {"trade_artifact": "pending"}
+    assert len(session["source_data"]["trades"]) == 4
+
+
+def test_ibkr_rebate_becomes_negative_fees_and_validates_with_a_warning(flywheel_cli, tmp_path: Path) -> None:
+    path = ibkr_csv(tmp_path, [
+        '"AAPL","20250115;093000","10","50","0.35","BUY","1"',
+        '"AAPL","20250115;094000","-10","51","0.35","SELL","1"',
+    ])
+    result, out = collect(flywheel_cli, tmp_path, path, "--format", "ibkr")
+    assert result.exit_code == 0, result.output
+    trade = json.loads(out.read_text())["source_data"]["trades"][0]
+    assert (trade["fees"], trade["profit_loss"]) == (-0.7, 10.7)
+    result = flywheel_cli("validate", out)
+    assert result.exit_code == 0 and "read as a net rebate" in result.stderr
