@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import html
 import json
 import os
 import shutil
@@ -189,12 +190,13 @@ def _feeds(model: SiteModel, theme: Theme) -> dict[str, Page]:
             fe.updated(post.date)
             author = s.author or str(post.meta.get("agent_id") or "") or s.title
             fe.author({"name": author})
-            if post.summary:
-                fe.summary(post.summary)
+            if post.summary:  # RSS readers treat <description> as HTML: escape the plain text
+                fe.summary(html.escape(post.summary, quote=False), type="html")
             fe.content(theme.feed_body(post), type="html")
             for name, slug in post.tags:
                 fe.category(term=slug, label=name)
         made["feed.xml"] = fg.atom_str(pretty=True)
+        fg.subtitle(html.escape(s.description or s.title, quote=False))  # RSS: HTML; Atom: text
         made["rss.xml"] = fg.rss_str(pretty=True)
         return made
 

@@ -1,0 +1,81 @@
+"""``flywheel site build`` and ``flywheel site serve`` through the real CLI."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+
+def test_site_build_prints_index_and_full_rewrites_everything(web, sample_items, flywheel_cli) -> None:
+    site = web()
+    site.publish(sample_items)
+    result = flywheel_cli("site", "build", "--config", site.config_path)
+    assert result.exit_code == 0, result.output
+    assert "0 files written" in result.stdout
+    assert result.stdout.strip().splitlines()[-1] == str(site.dir / "index.html")
+    (site.dir / "index.html").unlink()
+    result = flywheel_cli("site", "build", "--config", site.config_path)
+    assert "1 files written" in result.stdout
+    full = flywheel_cli("site", "build", "--full", "--config", site.config_path)
+    assert full.exit_code == 0 and "(full rebuild)" in full.stdout
+
+
+def test_bad_config_is_one_line_exit_2(tmp_path, flywheel_cli) -> None:
+    config = tmp_path / "flywheel.toml"
+    config.write_text('[targets.web]\nper_page = "many"\n')
+    result = flywheel_cli("site", "build", "--config", config)
+    assert result.exit_code == 2
+    assert "targets.web.per_page" in result.stderr and "Traceback" not in result.output
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_web_target_is_registered(flywheel_host) -> None:
+    owner, target = flywheel_host.target("web")
+    assert target.config_schema["properties"]["per_page"]["minimum"] == 1
+
+
+def _fetch(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return response.read().decode()
+
+
+def test_serve_on_loopback_rebuilds_on_new_content_and_stops_cleanly(web, kit, tmp_path) -> None:
+    site = web()
+    site.publish([kit.item("first", title="First post")])
+    flywheel = Path(sys.executable).with_name("flywheel")
+    proc = subprocess.Popen(
+        [str(flywheel), "site", "serve", "--port", "0", "--interval", "0.2", "--config", str(site.config_path)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        url = None
+        for line in proc.stdout:
+            match = re.search(r"at (http://127\.0\.0\.1:\d+/)", line)
+            if match:
+                url = match.group(1)
+                break
+        assert url, proc.stderr.read()
+        assert "First post" in _fetch(url)
+        # Store new content without building: only the server's watcher can put it on the site.
+        from flywheel_publish_web.store import ContentStore
+
+        store = ContentStore(site.settings.state_dir)
+        store.put(kit.item("second", title="Second post", date="2025-12-05T00:00:00Z"), store.records())
+        assert "Second post" not in _fetch(url)
+        # The server notices and rebuilds on its own; wait (bounded) for the rebuilt page.
+        for _ in range(100):
+            if "Second post" in _fetch(url):
+                break
+            time.sleep(0.1)
+        assert "Second post" in _fetch(url)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=20)
+    assert proc.returncode == 0, err
+    assert "stopped" in out and "Traceback" not in err

@@ -1,0 +1,59 @@
+"""Markdown rendering: URL vetting, highlighting, tables, relative files, slugs."""
+
+from __future__ import annotations
+
+import pytest
+
+from flywheel_publish_web.markup import MarkdownRenderer, pygments_css, safe_url
+from flywheel_publish_web.store import slugify
+
+
+@pytest.mark.parametrize("url", [
+    "javascript:alert(1)", "JAVASCRIPT:alert(1)", " javascript:alert(1)", "\x01javascript:alert(1)",
+    "jav\tascript:alert(1)", "jav\nascript:alert(1)", "jav&#x09;ascript:alert(1)", "&#106;avascript:alert(1)",
+    "javascript&colon;alert(1)", "&amp;#106;avascript:alert(1)", "jav%09ascript:alert(1)", "java\u200bscript:x",
+    "vbscript:msgbox(1)", "VbScRiPt:x", "data:text/html,<script>alert(1)</script>", "DATA:image/png;base64,AAAA",
+    "file:///etc/passwd", "blob:https://x/y",
+])
+def test_unsafe_urls_are_refused(url: str) -> None:
+    assert not safe_url(url)
+
+
+@pytest.mark.parametrize("url", ["https://example.org/a?b=c", "http://x", "mailto:a@b.c", "media/a.png", "#top",
+                                 "./x.svg", "//cdn.example/x.png", "javascript-notes.md"])
+def test_safe_urls_pass(url: str) -> None:
+    assert safe_url(url)
+
+
+def test_render_tables_code_strikethrough_and_relative_files() -> None:
+    md = MarkdownRenderer()
+    text = ("# Heading\n\n| a | b |\n|---|---|\n| 1 | ~~2~~ |\n\n```rust\nfn main() {}\n```\n\n"
+            "![c](chart.svg) ![x](other.png) [doc](notes.txt#L3) <b>raw</b> P&L\n")
+    body, heading, used = md.render(text, files={"chart.svg", "notes.txt"}, prefix="../")
+    assert heading == "Heading" and "<h1>" not in body
+    assert "<table>" in body and "<s>2</s>" in body
+    assert '<pre class="highlight"><code><span class="k">fn</span>' in body
+    assert '<img src="../chart.svg" alt="c" loading="lazy" />' in body
+    assert "other.png" not in body and 'loading="lazy" /> x <a' in body  # unknown file: alt text only
+    assert '<a href="../notes.txt#L3">doc</a>' in body
+    assert "&lt;b&gt;raw&lt;/b&gt; P&amp;L" in body
+    assert used == {"chart.svg", "notes.txt"}
+
+
+def test_unknown_language_is_plain_escaped_code() -> None:
+    body, _, _ = MarkdownRenderer().render("```nosuchlang\n<script>x</script>\n```\n")
+    assert body == '<pre class="highlight"><code>&lt;script&gt;x&lt;/script&gt;\n</code></pre>\n'
+
+
+def test_highlight_css_has_a_dark_variant() -> None:
+    css = pygments_css()
+    light, dark = css.split("@media (prefers-color-scheme: dark)")
+    assert ".highlight .k" in light and ".highlight .k" in dark
+
+
+@pytest.mark.parametrize("title, slug", [
+    ("Shipping the Queue!", "shipping-the-queue"), ("Café & crème", "cafe-creme"), ("日本語", ""),
+    ("a" * 80, "a" * 60), ("word " * 30, ("word-" * 12).rstrip("-")),
+])
+def test_slugs_are_ascii_and_bounded(title: str, slug: str) -> None:
+    assert slugify(title) == slug

@@ -1,0 +1,262 @@
+"""Publishing to the web target: receipts, pages, tags, drafts, feeds, sitemap, incremental and atomic builds."""
+
+from __future__ import annotations
+
+import os
+import re
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+ATOM = "{http://www.w3.org/2005/Atom}"
+
+
+def _snapshot(folder: Path) -> dict[str, tuple[int, int, bytes]]:
+    """path -> (inode, mtime_ns, bytes) of every file: what a rewrite would change."""
+    out = {}
+    for path in folder.rglob("*"):
+        if path.is_file():
+            st = path.stat()
+            out[str(path.relative_to(folder))] = (st.st_ino, st.st_mtime_ns, path.read_bytes())
+    return out
+
+
+def test_receipts_are_urls_and_republishing_is_a_no_op(web, sample_items) -> None:
+    site = web()
+    first = site.publish(sample_items)
+    assert all(r.ok for r in first)
+    receipts = {r.item_id: r.receipt for r in first}
+    blog, log, social, journal, metrics, devlog = sample_items
+    url = receipts[blog.id]["url"]
+    assert re.fullmatch(r"https://example\.org/log/build/2025/12/shipping-a-durable-publication-queue-[0-9a-f]{8}/", url)
+    assert receipts[log.id]["url"] == url + "build-log/"
+    assert receipts[social.id]["skipped"] and receipts[social.id]["url"] == url
+    assert receipts[metrics.id]["url"].endswith("/trade_metrics.json")
+    assert Path(receipts[blog.id]["path"]).read_text().count("Shipping a durable publication queue") >= 2
+
+    before = _snapshot(site.dir)
+    again = site.publish(sample_items)
+    assert [r.receipt for r in again] == [r.receipt for r in first]
+    assert _snapshot(site.dir) == before  # not one file rewritten
+
+
+def test_new_version_replaces_the_page_at_the_same_permalink(web, kit) -> None:
+    site = web()
+    v1 = site.publish([kit.item("s1", body="# Old\n\nfirst version\n", title="Old title", tags=["alpha"])])[0]
+    v2 = site.publish([kit.item("s1", body="# New\n\nsecond version\n", title="New title", tags=["beta"])])[0]
+    assert v1.receipt["url"] == v2.receipt["url"]
+    page = Path(v2.receipt["path"]).read_text()
+    assert "second version" in page and "first version" not in page and "New title" in page
+    assert not (site.dir / "tags/alpha").exists()  # the old tag page went with the old version
+    assert (site.dir / "tags/beta/index.html").exists()
+    assert len(list(site.dir.glob("build/2025/12/*/index.html"))) == 1
+
+
+def test_bad_items_fail_alone(web, kit) -> None:
+    site = web()
+    good = kit.item("ok")
+    no_date = kit.item("nodate", date="")
+    bad_type = kit.item("badtype", session_type="../etc")
+    missing = kit.item("missing")
+    missing.files = {}
+    results = site.publish([good, no_date, bad_type, missing])
+    assert [r.ok for r in results] == [True, False, False, False]
+    assert "meta.date" in results[1].error
+    assert "session type" in results[2].error
+    assert "missing" in results[3].error
+    assert not (site.dir.parent / "etc").exists()
+
+
+def test_index_pagination_newest_first_and_prev_next_within_a_project(web, kit) -> None:
+    site = web(per_page=2)
+    items = [kit.item(f"s{i}", title=f"Post {i}", date=f"2025-12-0{i}T10:00:00Z",
+                      project="alpha" if i % 2 else "beta") for i in range(1, 6)]
+    site.publish(items)
+    titles = lambda page: re.findall(r'<h2><a href="[^"]+">([^<]+)</a></h2>', site.read(page))  # noqa: E731
+    assert titles("index.html") == ["Post 5", "Post 4"]
+    assert titles("page/2/index.html") == ["Post 3", "Post 2"]
+    assert titles("page/3/index.html") == ["Post 1"]
+    assert 'href="../../page/3/"' in site.read("page/2/index.html") and 'href="../../"' in site.read("page/2/index.html")
+    post3 = next(site.dir.glob("build/2025/12/post-3-*/index.html")).read_text()
+    assert "Previous in alpha" in post3 and "Post 1" in post3 and "Next in alpha" in post3 and "Post 5" in post3
+    assert "Post 2" not in post3  # another project
+
+
+def test_tags_from_type_project_symbols_technologies_and_explicit(web, sample_items) -> None:
+    site = web()
+    site.publish(sample_items)
+    tags = {p.parent.name for p in site.dir.glob("tags/*/index.html")}
+    assert {"python", "sqlite", "build", "flywheel", "trade", "desk", "aapl", "msft", "life-aria",
+            "react", "three-js", "websocket", "spaceexplorer"} <= tags
+    aapl = site.read("tags/aapl/index.html")
+    assert "Trading journal: AAPL and MSFT" in aapl and "Shipping" not in aapl
+    assert "#AAPL" in site.read("tags/index.html")
+
+
+def test_drafts_are_built_but_not_listed(web, kit, sample_items) -> None:
+    site = web()
+    draft = kit.item("draft-1", title="Secret draft", tags=["hidden-tag"], draft=True, date="2025-12-09T00:00:00Z")
+    results = site.publish([*sample_items, draft])
+    receipt = results[-1].receipt
+    assert receipt["draft"] is True
+    page = Path(receipt["path"]).read_text()
+    assert '<meta name="robots" content="noindex">' in page and "Draft:" in page
+    for listing in ("index.html", "archive/index.html", "tags/index.html", "feed.xml", "rss.xml", "sitemap.xml"):
+        assert "Secret draft" not in site.read(listing) and "draft-1" not in site.read(listing), listing
+    assert not (site.dir / "tags/hidden-tag").exists()
+
+
+def test_sitemap_lists_exactly_the_non_draft_pages(web, kit, sample_items) -> None:
+    site = web(per_page=2)
+    site.publish([*sample_items, kit.item("d", draft=True, title="Draft one")])
+    locs = {e.text for e in ET.fromstring(site.read("sitemap.xml")).iter("{http://www.sitemaps.org/schemas/sitemap/0.9}loc")}
+    expected = set()
+    for path in site.html_pages():
+        if path == "404.html" or "noindex" in site.read(path):
+            continue
+        expected.add("https://example.org/log/" + path[: -len("index.html")])
+    assert locs == expected
+    assert "https://example.org/log/page/2/" in locs
+    assert site.read("robots.txt").endswith("Sitemap: https://example.org/log/sitemap.xml\n")
+
+
+def test_feeds_parse_and_ids_never_change_on_rebuild(web, sample_items) -> None:
+    import feedparser
+
+    site = web()
+    site.publish(sample_items)
+    atom = feedparser.parse(site.read("feed.xml"))
+    rss = feedparser.parse(site.read("rss.xml"))
+    assert atom.bozo == 0 and rss.bozo == 0
+    assert [e.title for e in atom.entries] == ["SpaceExplorer: multiplayer and physics",
+                                               "Trading journal: AAPL and MSFT", "Shipping a durable publication queue"]
+    ids = [e.id for e in atom.entries]
+    assert all(i.startswith("urn:uuid:") for i in ids) and [e.id for e in rss.entries] == ids
+    assert atom.feed.updated == "2025-12-04T09:30:00+00:00"  # the newest session, not the clock
+    entry = atom.entries[2]
+    assert 'src="https://example.org/log/build/2025/12/' in entry.content[0].value  # absolute image URLs
+    before = {n: site.read(n) for n in ("feed.xml", "rss.xml", "index.html")}
+    site.build(full=True)
+    assert {n: site.read(n) for n in before} == before
+    moved = web(base_url="https://elsewhere.example/")  # same content store, another address
+    moved.build(full=True)
+    assert [e.id for e in feedparser.parse(moved.read("feed.xml")).entries] == ids
+
+
+def test_full_rebuild_is_byte_identical(web, sample_items) -> None:
+    site = web()
+    site.publish(sample_items)
+    before = {k: v[2] for k, v in _snapshot(site.dir).items()}
+    report = site.build(full=True)
+    assert report.full and len(report.written) == len(before)
+    assert {k: v[2] for k, v in _snapshot(site.dir).items()} == before
+
+
+def test_adding_one_post_rewrites_only_what_shows_it(web, kit) -> None:
+    site = web(per_page=3)
+    site.publish([kit.item(f"s{i}", title=f"Post {i}", date=f"2025-11-{10 + i}T10:00:00Z", tags=[f"t{i}", "common"],
+                           project="proj") for i in range(8)]
+                 + [kit.item("other", title="Other project", date="2025-10-01T00:00:00Z", tags=["solo"], project="x")])
+    before = _snapshot(site.dir)
+    new = kit.item("s8", title="Post 8", date="2025-12-01T10:00:00Z", tags=["t8", "common"], project="proj")
+    site.publish([new])
+    after = _snapshot(site.dir)
+    changed = {p for p in after if p not in before or after[p][:2] != before[p][:2]}
+    post8 = next(p for p in after if p.startswith("build/2025/12/post-8-"))
+    post7 = next(p for p in after if p.startswith("build/2025/11/post-7-") and p.endswith("index.html"))
+    assert changed == {
+        post8,
+        post7,  # its "next in proj" link now points to the new post
+        "index.html", "page/2/index.html", "page/3/index.html", "page/4/index.html",  # everything shifts by one
+        "tags/t8/index.html", "tags/common/index.html", "tags/build/index.html", "tags/proj/index.html",
+        "tags/index.html", "archive/index.html", "feed.xml", "rss.xml", "sitemap.xml",
+    }
+    # Untouched pages keep their inode and mtime: they were not rewritten, not even with equal bytes.
+    for path in set(before) - changed:
+        assert after[path][:2] == before[path][:2], path
+
+
+def test_dir_deploy_swaps_atomically_and_leaves_no_temp_folders(web, kit) -> None:
+    site = web()
+    site.publish([kit.item("a", title="First")])
+    live_inode = site.dir.stat().st_ino
+    site.publish([kit.item("b", title="Second")])
+    assert site.dir.stat().st_ino != live_inode  # a new folder was swapped in, not edited in place
+    assert sorted(p.name for p in site.dir.parent.iterdir() if p.name.startswith("site")) == ["site"]
+    assert "Second" in site.read("index.html") and "First" in site.read("index.html")
+
+
+def test_a_killed_build_leaves_the_live_site_whole(web, kit, monkeypatch) -> None:
+    from flywheel_publish_web import build
+
+    site = web()
+    site.publish([kit.item("a", title="First")])
+    before = _snapshot(site.dir)
+
+    def crash(*args, **kwargs):
+        raise KeyboardInterrupt("killed between staging and swap")
+
+    monkeypatch.setattr(build, "swap_in", crash)
+    with pytest.raises(KeyboardInterrupt):
+        site.publish([kit.item("b", title="Second")])
+    assert _snapshot(site.dir) == before  # readers still see the whole old site
+    monkeypatch.undo()
+    site.build()
+    assert "Second" in site.read("index.html")
+    assert not (site.dir.parent / "site.new").exists()
+
+
+def test_refuses_to_replace_a_folder_it_did_not_build(web, kit, tmp_path) -> None:
+    from flywheel_core import UsageError
+
+    (tmp_path / "site").mkdir()
+    (tmp_path / "site" / "precious.txt").write_text("mine")
+    site = web()
+    with pytest.raises(UsageError, match="not built by flywheel"):
+        site.publish([kit.item("a")])
+    assert (tmp_path / "site" / "precious.txt").read_text() == "mine"
+
+
+def test_dry_run_touches_nothing(web, kit) -> None:
+    site = web()
+    results = site.publish([kit.item("a", title="Dry")], dry_run=True)
+    assert results[0].ok and results[0].receipt["dry_run"] is True
+    assert results[0].receipt["url"].startswith("https://example.org/log/build/2025/12/dry-")
+    assert not site.dir.exists() and not (site.settings.state_dir / "posts").exists()
+
+
+def test_kinds_config_chooses_the_page(web, sample_items) -> None:
+    site = web(kinds=["build_log", "trade_journal"], downloads=[])
+    results = {r.item_id: r.receipt for r in site.publish(sample_items)}
+    blog, log, _social, journal, metrics, devlog = sample_items
+    assert "skipped" in results[blog.id] and "skipped" in results[devlog.id] and "skipped" in results[metrics.id]
+    assert re.fullmatch(r"https://example\.org/log/build/2025/12/shipping-a-durable-publication-queue-[0-9a-f]{8}/",
+                        results[log.id]["url"])  # the build log is now the session's page
+    assert "Build log" in site.read("index.html") and "SpaceExplorer" not in site.read("index.html")
+
+
+def test_attachments_are_confined_and_svg_is_sanitized(web, kit) -> None:
+    site = web()
+    svg = (b'<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" onload="alert(1)">'
+           b'<script>alert(1)</script><foreignObject><p>x</p></foreignObject>'
+           b'<a xlink:href="javascript:alert(1)"><rect width="5" height="5"/></a><circle r="3"/></svg>')
+    item = kit.item("a", body="![c](chart.svg)\n", attachments={
+        "chart.svg": svg, "page.html": b"<script>alert(1)</script>", "run.js": b"alert(1)",
+        "../../outside.png": b"x", "/abs.png": b"x", "doc.xml": b"<x/>", "entity.svg": b'<!DOCTYPE x [<!ENTITY a "b">]><svg/>'})
+    receipt = site.publish([item])[0].receipt
+    folder = Path(receipt["path"]).parent
+    assert sorted(p.name for p in folder.iterdir()) == ["chart.svg", "index.html"]
+    clean = (folder / "chart.svg").read_text()
+    assert "<circle" in clean and "script" not in clean and "onload" not in clean
+    assert "foreignObject" not in clean and "javascript" not in clean
+    assert not list(site.settings.state_dir.parent.parent.rglob("outside.png"))
+
+
+def test_unsafe_links_in_markdown_never_reach_a_page(web, kit) -> None:
+    site = web()
+    body = ("[a](javascript:alert(1)) [b](jav&#x09;ascript:alert(1)) [c](data:text/html,x) [d](VBSCRIPT:x)\n\n"
+            "[e](https://ok.example/) [f](#section) [g](missing.png) ![h](../../etc/passwd)\n")
+    page = Path(site.publish([kit.item("a", body=body)])[0].receipt["path"]).read_text()
+    hrefs = re.findall(r'(?:href|src)="([^"]*)"', page.split('<div class="prose">')[1].split("</div>")[0])
+    assert hrefs == ["https://ok.example/", "#section"]
