@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import os
 import subprocess
-import tempfile
+import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -97,7 +98,7 @@ class CacheRepo:
         if not (self.path / "HEAD").is_file():
             self.path.parent.mkdir(parents=True, exist_ok=True)
             subprocess.run(
-                ["git", *_CONFIG, "init", "--quiet", "--bare", str(self.path)],
+                ["git", *_CONFIG, "init", "--quiet", "--bare", "--object-format=sha1", str(self.path)],
                 capture_output=True, env=git_env(), check=True,
             )
 
@@ -116,21 +117,10 @@ class CacheRepo:
         self.git("update-ref", self.tracking, tip)
         return tip
 
-    def hash_blobs(self, contents: list[bytes]) -> list[str]:
-        """Write each content as a blob (one git process for all); return their object ids."""
-        if not contents:
-            return []
-        with tempfile.TemporaryDirectory(dir=self.path) as tmp:
-            names = []
-            for i, data in enumerate(contents):
-                name = Path(tmp) / str(i)
-                name.write_bytes(data)
-                names.append(str(name))
-            out = self.git("hash-object", "-w", "--no-filters", "--stdin-paths", input="\n".join(names).encode() + b"\n")
-        ids = _text(out.stdout).split()
-        if len(ids) != len(contents):
-            raise GitError("git hash-object returned an unexpected number of ids")
-        return ids
+    @staticmethod
+    def blob_id(data: bytes) -> str:
+        """The object id git gives ``data`` as a blob (the cache is always a SHA-1 repository)."""
+        return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
 
     def tree_entries(self, base: str | None, paths: list[str]) -> dict[str, tuple[str, str]]:
         """``{path: (mode, object id)}`` at ``base`` for those of ``paths`` that exist there."""
@@ -152,29 +142,32 @@ class CacheRepo:
         return _text(out.stdout).strip() or base
 
     def commit(
-        self, base: str | None, writes: dict[str, str], deletes: set[str], message: str, author: tuple[str, str]
+        self, base: str | None, writes: dict[str, bytes], deletes: set[str], message: str, author: tuple[str, str]
     ) -> str:
-        """A commit on ``base`` with ``writes`` (path -> blob id) and ``deletes``; no work tree used."""
-        index = self.path / "flywheel.index"
-        index.unlink(missing_ok=True)
-        env = {"GIT_INDEX_FILE": str(index)}
-        try:
-            if base is None:
-                self.git("read-tree", "--empty", env=env)
-            else:
-                self.git("read-tree", "--end-of-options", f"{base}^{{tree}}", env=env)
-            zero = "0" * len(next(iter(writes.values()), "0" * 40))
-            lines = [f"100644 {oid}\t{path}" for path, oid in sorted(writes.items())]
-            lines += [f"0 {zero}\t{path}" for path in sorted(deletes)]
-            self.git("update-index", "-z", "--index-info", input="".join(f"{line}\0" for line in lines).encode(), env=env)
-            tree = _text(self.git("write-tree", env=env).stdout).strip()
-        finally:
-            index.unlink(missing_ok=True)
+        """A commit on ``base`` writing ``writes`` (path -> bytes) and removing ``deletes``.
+
+        One ``git fast-import`` process builds blobs, tree and commit into a pack: no work tree,
+        no index, no hooks. The stream ends with ``done``, so a truncated one is refused.
+        """
         name, email = author
-        who = {"GIT_AUTHOR_NAME": name, "GIT_AUTHOR_EMAIL": email, "GIT_COMMITTER_NAME": name, "GIT_COMMITTER_EMAIL": email}
-        parents = ["-p", base] if base else []
-        out = self.git("commit-tree", *parents, "-F", "-", "--end-of-options", tree, input=message.encode(), env=who)
-        return _text(out.stdout).strip()
+        stamp = f"{int(time.time())} +0000"
+        ref = "refs/flywheel/batch"
+        chunks = [b"feature done\n"]
+        marks = {}
+        for i, (path, data) in enumerate(sorted(writes.items()), start=1):
+            marks[path] = i
+            chunks.append(b"blob\nmark :%d\ndata %d\n%s\n" % (i, len(data), data))
+        text = message.encode()
+        chunks.append(f"reset {ref}\ncommit {ref}\n".encode())
+        chunks.append(f"author {name} <{email}> {stamp}\ncommitter {name} <{email}> {stamp}\n".encode())
+        chunks.append(b"data %d\n%s\n" % (len(text), text))
+        if base:
+            chunks.append(f"from {base}\n".encode())
+        chunks += [f"M 100644 :{marks[path]} {path}\n".encode() for path in sorted(writes)]
+        chunks += [f"D {path}\n".encode() for path in sorted(deletes)]
+        chunks.append(b"\ndone\n")
+        self.git("fast-import", "--quiet", "--force", input=b"".join(chunks))  # the ref is scratch
+        return _text(self.git("rev-parse", "--verify", f"{ref}^{{commit}}").stdout).strip()
 
     def push(self, commit: str) -> None:
         """Fast-forward the remote branch to ``commit``; PushRejected when the remote moved on."""

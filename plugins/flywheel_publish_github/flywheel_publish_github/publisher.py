@@ -52,7 +52,7 @@ def _safe_path(path: str, what: str) -> str:
     """A relative POSIX path inside the repository, never into ``.git*`` (no hooks, no workflows)."""
     parts = path.split("/")
     if (
-        not path or path.startswith("/") or "\\" in path or "\0" in path
+        not path or path.startswith(("/", '"')) or any(c in path for c in "\\\0\n\r")
         or any(p in ("", ".", "..") for p in parts)
         or any(p.lower().startswith(".git") for p in parts)
     ):
@@ -275,18 +275,16 @@ def publish(items: list[PublishItem], config: dict[str, Any], ctx: Any) -> list[
 def _build(repo: Any, base: str | None, placements: list[Placement], settings: Settings) -> tuple[str | None, dict[int, str]]:
     """The commit to push on ``base`` (None when the branch already holds everything) and, per
     item, the commit that holds its content."""
-    contents = [data for p in placements for data in p.writes.values()]
-    ids = iter(repo.hash_blobs(contents))
-    wanted = [{path: next(ids) for path in p.writes} for p in placements]
+    wanted = [{path: repo.blob_id(data) for path, data in p.writes.items()} for p in placements]
     paths = sorted({path for w in wanted for path in w} | {d for p in placements for d in p.deletes})
     present = repo.tree_entries(base, paths)
-    writes: dict[str, str] = {}
+    writes: dict[str, bytes] = {}
     deletes: set[str] = set()
     changed: set[int] = set()
     for p, want in zip(placements, wanted):
         for path, oid in want.items():
             if present.get(path) != ("100644", oid):
-                writes[path] = oid
+                writes[path] = p.writes[path]
                 changed.add(p.item.id)
         for path in p.deletes:
             if path in present:
