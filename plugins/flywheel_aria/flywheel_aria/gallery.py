@@ -21,7 +21,7 @@ import attrs
 
 from flywheel_core.fsutil import PathRefused, confine
 
-__all__ = ["GalleryImage", "Refusal", "build_gallery", "process_image", "screenshot_entries"]
+__all__ = ["GalleryImage", "Refusal", "build_gallery", "check_paths", "locate", "process_image", "screenshot_entries"]
 
 #: Pillow format name -> file extension of the copy (the copy keeps its format).
 FORMATS = {"PNG": "png", "JPEG": "jpg", "WEBP": "webp", "GIF": "gif"}
@@ -69,6 +69,30 @@ def screenshot_entries(source_data: dict[str, Any]) -> list[tuple[int, str, str 
 def display_name(path: str) -> str:
     """The file name part of an untrusted path, whichever separator it uses."""
     return PureWindowsPath(path).name or path
+
+
+def locate(name: str, roots: list[Path], base: Path) -> Path:
+    """Resolve an untrusted screenshot path inside ``roots`` (symlinks followed) or raise Refused."""
+    try:
+        return confine(name, roots, base=base)
+    except PathRefused as exc:
+        if "another machine" in str(exc):
+            raise Refused("a path on another machine") from None
+        raise Refused("outside the allowed folders") from None
+    except (OSError, RuntimeError, ValueError):  # e.g. a symlink loop
+        raise Refused("cannot be resolved") from None
+
+
+def check_paths(source_data: dict[str, Any], roots: list[Path], base: Path) -> list[Refusal]:
+    """The screenshots refused by path alone (outside the roots, missing), without reading any."""
+    refused = []
+    for index, name, _ in screenshot_entries(source_data):
+        try:
+            if not os.path.exists(locate(name, roots, base)):
+                raise Refused("not found")
+        except Refused as exc:
+            refused.append(Refusal(index, name, str(exc)))
+    return refused
 
 
 def _read_bounded(path: Path, limit: int) -> bytes:
@@ -220,15 +244,7 @@ def build_gallery(
             refused.append(Refusal(index, name, f"beyond the first {max_count} screenshots"))
             continue
         try:
-            try:
-                path = confine(name, roots, base=base)
-            except PathRefused as exc:
-                reason = str(exc)
-                raise Refused(
-                    "a path on another machine" if "another machine" in reason else "outside the allowed folders"
-                ) from None
-            except (OSError, RuntimeError, ValueError):  # e.g. a symlink loop
-                raise Refused("cannot be resolved") from None
+            path = locate(name, roots, base)
             data = _read_bounded(path, max_bytes)
             digest, ext, copy, thumb, (width, height) = process_image(
                 data, thumbnail_px=thumbnail_px, max_pixels=max_pixels

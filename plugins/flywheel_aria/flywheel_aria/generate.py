@@ -6,7 +6,7 @@ import json
 import re
 from typing import TYPE_CHECKING, Any
 
-from flywheel_core import Artifact, UsageError
+from flywheel_core import Artifact, Problem, UsageError
 
 from flywheel_aria.facts import (
     built_items,
@@ -22,7 +22,7 @@ from flywheel_aria.schema import CONFIG_DEFAULTS, CONFIG_SCHEMA
 if TYPE_CHECKING:
     from flywheel_core import RunContext, Session
 
-__all__ = ["devlog_facts", "generate_artifacts", "settings"]
+__all__ = ["devlog_facts", "generate_artifacts", "refusal_problems", "settings"]
 
 PLUGIN_NAME = "aria"
 SUMMARY_CHARS = 280
@@ -40,6 +40,14 @@ def settings(ctx: RunContext) -> dict[str, Any]:
         where = ".".join(str(p) for p in error.absolute_path)
         raise UsageError(f"[plugins.{PLUGIN_NAME}]{' ' + where if where else ''}: {error.message}")
     return {**CONFIG_DEFAULTS, **table}
+
+
+def refusal_problems(refused: list[Refusal]) -> list[Problem]:
+    """One warning per left-out screenshot, at its JSON path."""
+    return [
+        Problem.warning(f"screenshot {r.name!r} left out: {r.reason}", f"$.source_data.screenshots[{r.index}]")
+        for r in refused
+    ]
 
 
 def _subject(session: Session, built: list[dict[str, Any]]) -> tuple[str, bool]:
@@ -136,8 +144,9 @@ def generate_artifacts(session: Session, ctx: RunContext) -> list[Artifact]:
         thumbnail_px=conf["thumbnail_px"],
         max_count=conf["max_screenshots"],
     )
-    for r in refused:
-        ctx.warn(f"screenshot {r.name!r} left out: {r.reason}", f"$.source_data.screenshots[{r.index}]")
+    for problem in refusal_problems(refused):
+        if problem not in ctx.problems:  # flywheel_validate may have reported it already
+            ctx.problems.append(problem)
     facts = devlog_facts(session, images, refused, conf["quote_chars"])
     tags = [*facts["technologies"], "life_aria"]
     meta: dict[str, Any] = {"project": facts["built"][0]["name"] if facts["built"] else "life"}

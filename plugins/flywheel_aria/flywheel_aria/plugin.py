@@ -62,13 +62,14 @@ def flywheel_register_commands(cli: typer.Typer, collect: typer.Typer) -> None:
 
 @hookimpl
 def flywheel_validate(session: Session, ctx: RunContext) -> list[Problem] | None:
-    """Warn when the declared counts in ``metadata`` disagree with the data."""
+    """Warn when declared counts disagree with the data, or a screenshot path is refused or missing."""
     if session.session_type != SESSION_TYPE:
         return None
     from flywheel_core import Problem, UsageError
 
     from flywheel_aria.facts import count_created
-    from flywheel_aria.generate import settings
+    from flywheel_aria.gallery import check_paths
+    from flywheel_aria.generate import refusal_problems, settings
 
     problems = []
     try:
@@ -89,6 +90,8 @@ def flywheel_validate(session: Session, ctx: RunContext) -> list[Problem] | None
                     f"$.metadata.{key}",
                 )
             )
+    # Cheap checks only (no file is read): content is checked when the gallery is built.
+    problems.extend(refusal_problems(check_paths(source, ctx.allowed_roots, ctx.session_dir)))
     return problems
 
 

@@ -208,7 +208,9 @@ def test_schema_errors_name_the_path(write_session, flywheel_cli, field, value, 
     assert len(result.stderr.strip().splitlines()) == 1
 
 
-def test_declared_counts_are_cross_checked(write_session, flywheel_cli):
+def test_declared_counts_are_cross_checked(tmp_path, write_session, flywheel_cli):
+    (tmp_path / "session").mkdir()
+    (tmp_path / "session" / "a.png").write_bytes(b"checked by flywheel run, not by validate")
     conv = [{"content": "a", "artifacts": [{"name": "A"}, {"name": "B"}]}, {"content": "b", "artifacts": [{"name": "C"}]}]
     ok = write_session(
         name="ok.json",
@@ -226,3 +228,21 @@ def test_declared_counts_are_cross_checked(write_session, flywheel_cli):
     assert result.exit_code == 0
     assert f"{bad}: $.metadata.artifacts_created: warning: metadata.artifacts_created is 1 but the conversations list 3 created artifacts" in result.stderr
     assert f"{bad}: $.metadata.screenshots_taken: warning: metadata.screenshots_taken is 0 but source_data.screenshots lists 1" in result.stderr
+
+
+def test_validate_reports_refused_paths_without_reading(tmp_path, write_session, flywheel_cli):
+    (tmp_path / "session").mkdir()
+    (tmp_path / "session" / "here.png").write_bytes(b"not read by validate")
+    names = ["here.png", "gone.png", "../../etc/passwd", "C:\\Users\\me\\a.png"]
+    path = write_session(source_data={"screenshots": names})
+    result = flywheel_cli("validate", path)
+    assert result.exit_code == 0
+    lines = result.stderr.strip().splitlines()
+    assert lines == [
+        f"{path}: $.source_data.screenshots[1]: warning: screenshot 'gone.png' left out: not found",
+        f"{path}: $.source_data.screenshots[2]: warning: screenshot '../../etc/passwd' left out: outside the allowed folders",
+        f"{path}: $.source_data.screenshots[3]: warning: screenshot 'C:\\\\Users\\\\me\\\\a.png' left out: a path on another machine",
+    ]
+    run = flywheel_cli("run", "--json", "--out", tmp_path / "out", path)
+    paths = [p["path"] for p in run.json()[0]["problems"]]
+    assert sorted(paths) == [f"$.source_data.screenshots[{i}]" for i in range(4)], "each warning once"

@@ -158,6 +158,7 @@ def test_every_refused_screenshot_is_a_warning_and_a_note(tmp_path, pics, write_
     assert result.exit_code == 0, result.output
     (data,) = result.json()
     warnings = {p["path"]: p["message"] for p in data["problems"] if p["severity"] == "warning"}
+    assert len(warnings) == len(data["problems"]) == len(cases), "one warning per refused screenshot"
     for i, (name, reason) in enumerate(cases.values()):
         assert f"left out: {reason}" in warnings[f"$.source_data.screenshots[{i}]"], (name, warnings)
     assert f"$.source_data.screenshots[{len(cases)}]" not in warnings
