@@ -9,7 +9,21 @@ from typing import Annotated, Optional
 
 import typer
 
-__all__ = ["collect_build"]
+__all__ = ["collect_build", "dumps_collected"]
+
+
+def dumps_collected(session: dict) -> str:
+    """The session as indented JSON with one commit per line.
+
+    Readable and diffable, and fast: ``json.dumps(indent=...)`` falls back to the pure-Python
+    encoder, which costs more than parsing git's output on a long history.
+    """
+    commits = session["source_data"]["git_commits"]
+    marker = "\u0000flywheel-commits\u0000"
+    shell = {**session, "source_data": {**session["source_data"], "git_commits": marker}}
+    text = json.dumps(shell, indent=2, ensure_ascii=False)
+    lines = ",\n".join("      " + json.dumps(c, ensure_ascii=False) for c in commits)
+    return text.replace(json.dumps(marker), f"[\n{lines}\n    ]", 1) + "\n"
 
 
 def collect_build(
@@ -39,7 +53,7 @@ def collect_build(
         repo, since=since, until=until, rev_range=rev_range, author=author,
         agent_id=agent_id, duration=duration, warn=warn,
     )
-    text = json.dumps(session, indent=2, ensure_ascii=False) + "\n"
+    text = dumps_collected(session)
     if output is None:
         sys.stdout.write(text)
         return

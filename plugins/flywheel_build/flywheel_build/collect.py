@@ -112,7 +112,7 @@ def collect_session(
 def _repo_roots(ctx: RunContext) -> list[Path]:
     roots = list(ctx.allowed_roots)
     for entry in ctx.plugin_config("build").get("repo_roots", []) or []:
-        roots.append((ctx.config.base_dir / entry).resolve())
+        roots.append((ctx.config.base_dir / Path(entry).expanduser()).resolve())
     return roots
 
 

@@ -86,6 +86,15 @@ def test_repo_elsewhere_is_not_read(run_session, git_repo, tmp_path):
     assert "secret" not in "".join(arts.values())
 
 
+def test_repo_roots_config_allows_a_repo(run_session, git_repo, tmp_path):
+    other = git_repo("elsewhere")
+    other.commit("feat: allowed", {"s.py": "1\n"}, when="2025-12-02T05:00:00Z")
+    (tmp_path / "flywheel.toml").write_text('[plugins.build]\nrepo_roots = ["elsewhere"]\n', encoding="utf-8")
+    result, arts, saved = run_session(session(source_data={"repo_path": str(other.path)}), folder=tmp_path / "sessions")
+    assert result.exit_code == 0, result.output
+    assert [c["message"] for c in saved["source_data"]["git_commits"]] == ["feat: allowed"]
+
+
 def test_repo_containing_the_session_is_read(run_session, windowed):
     result, _, saved = run_session(session(source_data={"repo_path": ".."}), folder=windowed.path / "sessions")
     assert result.exit_code == 0, result.output

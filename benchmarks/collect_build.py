@@ -1,0 +1,168 @@
+"""`flywheel collect build` vs raw `git log --numstat` on a synthetic 20,000-commit repository.
+
+Run: .venv/bin/python benchmarks/collect_build.py [--commits N] [--runs N]
+
+The repository is made once with `git fast-import` (renames, binary files, merges, unicode
+authors) and cached under benchmarks/.cache/. Each figure is the median wall time of whole
+processes over --runs runs, reported as a ratio to raw `git log --numstat` on the same range,
+measured in the same run. Target: <= 1.5x on the full history and on the last 100 commits.
+The in-process line separates the collector itself from interpreter and CLI start-up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+CACHE = HERE / ".cache"
+FLYWHEEL = Path(sys.executable).parent / "flywheel"
+VERSION = 1  # bump when the generator changes, so the cache is rebuilt
+
+AUTHORS = [("Ann Example", "ann@example.com"), ("Zoë 山田", "zoe@example.com"), ("Bob", "bob@example.com"),
+           ("dependabot[bot]", "49699333+dependabot[bot]@users.noreply.github.com")]
+TYPES = ["feat", "fix", "docs", "refactor", "test", "chore", "perf", "build(deps)", "ci"]
+
+
+def _blob(lines: list[str]) -> bytes:
+    return ("\n".join(lines) + "\n").encode()
+
+
+def fast_import_stream(commits: int, seed: int = 42) -> bytes:
+    """A fast-import stream: ~2,000 files of ~30 lines, 1-4 files touched per commit."""
+    rng = random.Random(seed)
+    files: dict[str, list[str]] = {}
+    out: list[bytes] = []
+    when = 1_600_000_000
+    mark = 0
+    main_tip = 0
+
+    def commit(ref: str, message: str, changes: list[bytes], parents: list[int]) -> int:
+        nonlocal mark, when
+        mark += 1
+        when += rng.randint(30, 900)
+        name, email = AUTHORS[rng.randrange(len(AUTHORS))]
+        msg = message.encode()
+        head = [f"commit {ref}\nmark :{mark}\n".encode(),
+                f"author {name} <{email}> {when} +0000\ncommitter {name} <{email}> {when} +0000\n".encode(),
+                b"data %d\n" % len(msg), msg, b"\n"]
+        if parents:
+            head.append(f"from :{parents[0]}\n".encode())
+            head += [f"merge :{p}\n".encode() for p in parents[1:]]
+        out.extend(head + changes + [b"\n"])
+        return mark
+
+    def modify(path: str, data: bytes) -> bytes:
+        return b"M 100644 inline " + path.encode() + b"\ndata %d\n" % len(data) + data + b"\n"
+
+    for i in range(commits):
+        changes: list[bytes] = []
+        roll = rng.random()
+        if not files or roll < 0.15:  # new file
+            path = f"pkg{rng.randrange(40)}/mod_{len(files)}.py"
+            files[path] = [f"line {rng.random():.6f}" for _ in range(rng.randint(5, 60))]
+            changes.append(modify(path, _blob(files[path])))
+        elif roll < 0.18:  # rename with a small edit
+            old = rng.choice(list(files))
+            new = f"moved/{old.replace('/', '_')}_{i}"
+            files[new] = files.pop(old)
+            files[new][0] = f"renamed {i}"
+            changes += [f"R {old} {new}\n".encode(), modify(new, _blob(files[new]))]
+        elif roll < 0.19:  # binary asset
+            data = bytes(rng.randrange(256) for _ in range(200)) + b"\0"
+            changes.append(modify(f"assets/img_{i}.png", data))
+        else:
+            for path in rng.sample(list(files), min(len(files), rng.randint(1, 4))):
+                lines = files[path]
+                for _ in range(rng.randint(1, 4)):
+                    if lines and rng.random() < 0.3:
+                        lines.pop(rng.randrange(len(lines)))
+                    else:
+                        lines.insert(rng.randrange(len(lines) + 1), f"edit {i} {rng.random():.5f}")
+                changes.append(modify(path, _blob(lines)))
+        message = f"{rng.choice(TYPES)}: change {i} with ünïcode ✓\n\nBody of commit {i}.\n"
+        if i and i % 200 == 0:  # a side branch of one commit, merged back with --no-ff
+            side = commit("refs/heads/side", message, changes, [main_tip])
+            main_tip = commit("refs/heads/main", f"Merge branch 'side' ({i})\n", [], [main_tip, side])
+        else:
+            main_tip = commit("refs/heads/main", message, changes, [main_tip] if main_tip else [])
+    return b"".join(out)
+
+
+def synthetic_repo(commits: int) -> Path:
+    repo = CACHE / f"collect_build_v{VERSION}_{commits}"
+    ok = repo.is_dir() and subprocess.run(
+        ["git", "-C", str(repo), "rev-parse", "--verify", "-q", "main"], capture_output=True
+    ).returncode == 0
+    if ok:
+        return repo
+    CACHE.mkdir(exist_ok=True)
+    subprocess.run(["rm", "-rf", str(repo)], check=True)
+    subprocess.run(["git", "init", "-q", "-b", "main", str(repo)], check=True)
+    start = time.perf_counter()
+    stream = fast_import_stream(commits)
+    subprocess.run(["git", "-C", str(repo), "fast-import", "--quiet"], input=stream, check=True)
+    subprocess.run(["git", "-C", str(repo), "gc", "-q", "--aggressive"], check=True)
+    print(f"built {repo} in {time.perf_counter() - start:.1f} s", flush=True)
+    return repo
+
+
+def median_seconds(cmd: list[str], runs: int, env: dict[str, str] | None = None) -> float:
+    subprocess.run(cmd, capture_output=True, check=True, env=env)  # warm caches, fail loudly
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        subprocess.run(cmd, capture_output=True, check=True, env=env)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def in_process_seconds(repo: Path, rev_range: str | None, runs: int) -> float:
+    from flywheel_build.cli import dumps_collected
+    from flywheel_build.collect import collect_session
+
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        dumps_collected(collect_session(repo, rev_range=rev_range))
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--commits", type=int, default=20_000)
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    repo = synthetic_repo(args.commits)
+    count = subprocess.run(["git", "-C", str(repo), "rev-list", "--count", "main"], capture_output=True, text=True, check=True).stdout.strip()
+    print(f"repository: {repo.relative_to(HERE.parent)} ({count} commits)")
+    out = Path(tempfile.mkdtemp()) / "session.json"
+    ok = True
+    for label, rev_range, runs in (("full history", None, args.runs), ("last 100 commits", "main~100..main", args.runs * 3)):
+        raw_cmd = ["git", "-C", str(repo), "log", "--numstat"] + ([rev_range] if rev_range else [])
+        fw_cmd = [str(FLYWHEEL), "collect", "build", "--repo", str(repo), "-o", str(out)] + (["--rev-range", rev_range] if rev_range else [])
+        raw = median_seconds(raw_cmd, runs)
+        ours = median_seconds(fw_cmd, runs)
+        only = median_seconds(fw_cmd, runs, env={**os.environ, "FLYWHEEL_LOAD_PLUGINS": "build"})
+        inproc = in_process_seconds(repo, rev_range, runs)
+        ratio = ours / raw
+        ok &= ratio <= 1.5
+        print(f"\n{label} (median of {runs}):")
+        print(f"  git log --numstat                 {raw:8.3f} s   1.00x (reference)")
+        print(f"  flywheel collect build            {ours:8.3f} s   {ratio:.2f}x  {'ok' if ratio <= 1.5 else 'OVER the 1.5x target'}")
+        print(f"  ... with only the build plugin    {only:8.3f} s   {only / raw:.2f}x")
+        print(f"  ... collector in-process          {inproc:8.3f} s   {inproc / raw:.2f}x  (no interpreter/CLI start-up)")
+    print("\nall within target" if ok else "\nsome figures are over the 1.5x target (see above)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
