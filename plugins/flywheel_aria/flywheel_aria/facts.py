@@ -14,6 +14,7 @@ __all__ = [
     "count_created",
     "duration_text",
     "join_words",
+    "printable",
     "safe_url",
     "text_items",
     "trim_sentences",
@@ -44,6 +45,11 @@ def trim_sentences(text: str, limit: int) -> tuple[str, bool]:
     space = text.rfind(" ", 0, limit)
     head = text[: space if space > 0 else limit].rstrip()
     return head + "…", True
+
+
+def printable(text: str) -> str:
+    """A file name fit to show: control characters (NUL, escapes) become U+FFFD."""
+    return "".join(ch if ch.isprintable() else "\ufffd" for ch in text)
 
 
 def safe_url(value: Any) -> str | None:

@@ -73,11 +73,13 @@ def display_name(path: str) -> str:
 
 def locate(name: str, roots: list[Path], base: Path) -> Path:
     """Resolve an untrusted screenshot path inside ``roots`` (symlinks followed) or raise Refused."""
+    if "\x00" in name:
+        raise Refused("not a valid path")
+    if PureWindowsPath(name).drive or name.startswith("\\\\"):
+        raise Refused("a path on another machine")
     try:
         return confine(name, roots, base=base)
-    except PathRefused as exc:
-        if "another machine" in str(exc):
-            raise Refused("a path on another machine") from None
+    except PathRefused:
         raise Refused("outside the allowed folders") from None
     except (OSError, RuntimeError, ValueError):  # e.g. a symlink loop
         raise Refused("cannot be resolved") from None

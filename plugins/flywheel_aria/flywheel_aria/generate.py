@@ -13,6 +13,7 @@ from flywheel_aria.facts import (
     conversations,
     duration_text,
     join_words,
+    printable,
     text_items,
     trim_sentences,
 )
@@ -116,8 +117,8 @@ def devlog_facts(
         "key_achievements": text_items(session.get("key_achievements")),
         "lessons": text_items(session.get("lessons")),
         "next_steps": text_items(session.get("next_steps")),
-        "images": [{"src": i.src, "thumb": i.thumb, "caption": i.caption} for i in images],
-        "refused": [{"index": r.index, "name": r.name, "reason": r.reason} for r in refused],
+        "images": [{"src": i.src, "thumb": i.thumb, "caption": printable(i.caption)} for i in images],
+        "refused": [{"index": r.index, "name": printable(r.name), "reason": r.reason} for r in refused],
         "hashtags": [h for h in dict.fromkeys(map(_hashtag, technologies)) if h][:4] + ["devlog"],
     }
 

@@ -130,6 +130,8 @@ def _refusal_cases(base: Path, pics) -> dict[str, tuple[str, str]]:
     (session / "truncated.png").write_bytes(pics.encode(pics.pattern(200, 200), "PNG")[:300])
     (session / "folder.png").mkdir()
     os.mkfifo(session / "pipe.png")
+    os.symlink("loop-b.png", session / "loop-a.png")
+    os.symlink("loop-a.png", session / "loop-b.png")
     return {
         "etc_passwd": ("../../etc/passwd", "outside the allowed folders"),
         "absolute_outside": (str(outside / "secret.png"), "outside the allowed folders"),
@@ -143,6 +145,9 @@ def _refusal_cases(base: Path, pics) -> dict[str, tuple[str, str]]:
         "windows_drive": ("D:/shots/a.png", "a path on another machine"),
         "directory": ("folder.png", "not a regular file"),
         "fifo": ("pipe.png", "not a regular file"),
+        "symlink_loop": ("loop-a.png", "cannot be resolved"),
+        "nul_byte": ("a\x00.png", "not a valid path"),
+        "unc_share": ("\\\\server\\share\\a.png", "a path on another machine"),
     }
 
 
@@ -165,6 +170,7 @@ def test_every_refused_screenshot_is_a_warning_and_a_note(tmp_path, pics, write_
     devlog = (_artifact_dir(tmp_path) / "devlog.md").read_text(encoding="utf-8")
     assert f"{len(cases)} screenshots could not be included:" in devlog
     assert "etc/passwd (outside the allowed folders)" in devlog
+    assert "a\ufffd.png (not a valid path)" in devlog and "\x00" not in devlog
     assert "SECRET-TEXT-CONTENT" not in devlog + result.output
     # only the good picture was copied: nothing from outside the session folder
     media = sorted(p.name for p in (_artifact_dir(tmp_path) / "media").iterdir())
