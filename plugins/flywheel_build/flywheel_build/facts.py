@@ -11,7 +11,7 @@ from typing import Any
 
 import attrs
 
-from flywheel_build.remote import commit_url, is_network_remote, web_base
+from flywheel_build.remote import clean_remote, commit_url, is_network_remote, web_base
 
 __all__ = [
     "BuildFacts",
@@ -444,7 +444,7 @@ def build_facts(session: Any, repo_info: dict[str, Any] | None = None) -> BuildF
     repo_info = repo_info or {}
     source = session.source_data if isinstance(session.source_data, dict) else {}
     meta = session.metadata if isinstance(session.metadata, dict) else {}
-    remote = _text(source.get("remote_url")) or repo_info.get("remote_url")
+    remote = clean_remote(_text(source.get("remote_url"))) or repo_info.get("remote_url")
     base = web_base(remote)
     raw_commits = source.get("git_commits") if isinstance(source.get("git_commits"), list) else []
     commits = _sorted_newest_first([c for c in (_commit_fact(r, base) for r in raw_commits if isinstance(r, dict)) if c])
@@ -504,7 +504,9 @@ def build_facts(session: Any, repo_info: dict[str, Any] | None = None) -> BuildF
         meta.get("work_summary")
     )
     summary = overview or _generated_summary(session, project, stats, human)
-    highlights = achievements or tuple(c.description for c in (list(breaking) + [c for c in features if not c.breaking])[:5])
+    highlights = achievements or tuple(
+        c.description[:1].upper() + c.description[1:] for c in (list(breaking) + [c for c in features if not c.breaking])[:5]
+    )
 
     tags = ["build"]
     if repo_name:
@@ -569,5 +571,6 @@ def _generated_summary(session: Any, project: Project, stats: Stats, human: list
         if kinds[k]
     ]
     if named:
-        parts.append(", including " + " and ".join(named))
+        listing = named[0] if len(named) == 1 else ", ".join(named[:-1]) + " and " + named[-1]
+        parts.append(", including " + listing)
     return "".join(parts) + "."

@@ -181,6 +181,16 @@ def test_shallow_clone_leaves_out_the_boundary(fw, history, tmp_path):
     assert newest["files"] == ["naïve file.txt"] and newest["insertions"] == 1
 
 
+def test_bare_clone_and_symmetric_range(fw, history, tmp_path):
+    bare = tmp_path / "mirror.git"
+    subprocess.run(["git", "clone", "-q", "--bare", str(history.path), str(bare)], check=True)
+    doc = json.loads(collect(fw, "--repo", bare).stdout)
+    assert doc["session_id"].startswith("build-mirror-") and doc["metadata"]["commits"] == 8
+    first = history.git("rev-list", "--reverse", "HEAD").split()[0]
+    doc = json.loads(collect(fw, "--repo", history.path, "--rev-range", f"{first}...HEAD").stdout)
+    assert doc["metadata"]["commits"] == independent_numbers(history, f"{first}...HEAD")["commits"] == 7
+
+
 def test_remote_credentials_are_stripped(fw, history):
     history.git("remote", "add", "origin", "https://bob:ghp_abcdefghijklmnopqrstuvwxyz0123@github.com/acme/demo.git?x=1")
     doc = json.loads(collect(fw, "--repo", history.path).stdout)

@@ -173,6 +173,17 @@ def assert_clean(text: str) -> None:
             assert following and (deeper or not following.startswith("#")), f"empty section {line!r}"
 
 
+def test_credentials_in_a_listed_remote_never_reach_artifacts(run_session):
+    token = "ghp_abcdefghijklmnopqrstuvwxyz0123456789"
+    doc = session(source_data={"remote_url": f"https://me:{token}@github.com/acme/demo.git", "git_commits": [
+        {"hash": "0123456789abcdef0123456789abcdef01234567", "message": "feat: x"}]})
+    result, arts, _ = run_session(doc)
+    assert result.exit_code == 0, result.output
+    assert token not in "".join(arts.values()) and "me:" not in "".join(arts.values())
+    assert "git clone https://github.com/acme/demo.git" in arts["readme.md"]
+    assert "https://github.com/acme/demo/commit/0123456789abcdef0123456789abcdef01234567" in arts["build_log.md"]
+
+
 def test_bare_session_has_no_placeholders(run_session):
     doc = session(metadata={}, source_data={})
     result, arts, _ = run_session(doc)
