@@ -130,11 +130,14 @@ def conversations(source_data: dict[str, Any], quote_chars: int) -> list[dict[st
         entry = raw[i]
         content = _clean(entry.get("content"))
         text, trimmed = trim_sentences(content, quote_chars)
+        source, title = _clean(entry.get("source")) or None, _clean(entry.get("title")) or None
+        if not (text or source or title or times[i]):
+            continue  # nothing to show
         out.append(
             {
                 "index": i,
-                "source": _clean(entry.get("source")) or None,
-                "title": _clean(entry.get("title")) or None,
+                "source": source,
+                "title": title,
                 "when": times[i].strftime("%Y-%m-%d %H:%M UTC") if times[i] else None,
                 "text": text,
                 "lines": text.splitlines() if text else [],

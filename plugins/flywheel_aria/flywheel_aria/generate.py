@@ -154,7 +154,8 @@ def generate_artifacts(session: Session, ctx: RunContext) -> list[Artifact]:
     if images:
         meta["image"] = images[0].src
         meta["images"] = facts["images"]
-    meta["provenance"] = {"conversations": len(facts["conversations"]), "screenshots": len(images)}
+    listed = [c for c in source.get("conversations") or [] if isinstance(c, dict)]
+    meta["provenance"] = {"conversations": len(listed), "screenshots": len(images)}
     attachments: dict[str, str | bytes] = {}
     for image in images:
         attachments[image.src] = image.data

@@ -179,15 +179,17 @@ def test_narrative_fields_and_order(tmp_path, write_session, run_json):
 
 
 def test_nearly_empty_session_has_no_placeholders(tmp_path, write_session, run_json):
-    path = write_session(source_data={"conversations": [{"source": "aria"}]})
-    run_json(path)
+    path = write_session(source_data={"conversations": [{"source": "aria"}, {}, {"content": "  "}]})
+    data = run_json(path)
+    assert data["artifacts"]["devlog"]["meta"]["provenance"] == {"conversations": 3, "screenshots": 0}
     devlog, social, variants = _outputs(tmp_path, "test-life_aria-001")
     for text in (devlog, social):
         assert "None" not in text and "[]" not in text and "  " not in text.replace("  \n", "")
         headings = re.findall(r"^(#+ .*)\n\n(#+ |\Z)", text, re.M)
         assert not headings, f"empty section: {headings}"
     assert "## Gallery" not in devlog and "## What was built" not in devlog
-    assert "*No text recorded (aria).*" in devlog
+    assert "## Conversation highlights\n\n*No text recorded (aria).*\n" in devlog
+    assert devlog.count("No text recorded") == 1
     assert variants["x"] == ["New devlog: Agent-Test, 2025-12-02.\n\n#devlog"]
 
 
