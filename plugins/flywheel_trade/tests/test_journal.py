@@ -203,3 +203,23 @@ def test_numbers_in_journal_match_metrics(run_trade, trade_doc, make_trade) -> N
     assert f"| Max drawdown | {metrics['max_drawdown']:,.2f} |" in journal
     assert "| Win rate | 50.0% |" in journal and "1 break-even" in journal
     assert re.search(r"\| Profit factor \| 2\.41 \|", journal)
+
+
+def test_metrics_json_round_trips_in_order(trade_doc, make_trade) -> None:
+    from flywheel_core.models import Session, converter
+
+    from flywheel_trade.journal import metrics_json, validation_problems
+    from flywheel_trade.metrics import compute_metrics, trades_from_source
+
+    doc = trade_doc([make_trade(timestamp=f"2025-12-02T0{i}:00:00Z", exit_price=100 + i * 1.1,
+                                exit_timestamp=f"2025-12-02T0{i}:30:00Z") for i in range(4)] + [make_trade("OPEN")])
+    metrics = compute_metrics(trades_from_source(doc["source_data"]))
+    text = metrics_json(metrics)
+    assert json.loads(text) == metrics and list(json.loads(text)) == list(metrics)
+    assert sum('"closed_at"' in line for line in text.splitlines()) == 4, "one line per trade"
+    # validate then generate reuse one reading, yet a session changed in between is read again
+    session = converter.structure(doc, Session)
+    assert validation_problems(session) == []
+    session.source_data["trades"][0]["price"] = "not checked by the schema here"
+    problems = validation_problems(session)
+    assert problems and problems[0].path == "$.source_data.trades[0]" and problems[0].severity == "error"
