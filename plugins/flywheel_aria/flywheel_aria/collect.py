@@ -180,14 +180,24 @@ def build_session(
 def collect_aria(
     notes: Annotated[
         Path,
-        typer.Option("--notes", help="A Markdown file, or a folder of them (each file or '## ' heading is an entry).", show_default=False),
+        typer.Option(
+            "--notes",
+            help="A Markdown file, or a folder of them (each file or '## ' heading is an entry).",
+            show_default=False,
+        ),
     ],
     screenshots: Annotated[
-        Optional[Path], typer.Option("--screenshots", help="A folder of PNG/JPEG/WebP/GIF screenshots.")
+        Optional[Path],
+        typer.Option("--screenshots", help="A folder of PNG/JPEG/WebP/GIF screenshots."),
     ] = None,
-    agent_id: Annotated[str, typer.Option("--agent-id", help="The agent_id of the session.")] = "aria",
+    agent_id: Annotated[
+        str, typer.Option("--agent-id", help="The agent_id of the session.")
+    ] = "aria",
     output: Annotated[
-        Optional[Path], typer.Option("--output", "-o", help="Write the session here (default: print it).", dir_okay=False)
+        Optional[Path],
+        typer.Option(
+            "--output", "-o", help="Write the session here (default: print it).", dir_okay=False
+        ),
     ] = None,
 ) -> None:
     """Write a life_aria work_session.json from Markdown notes and a folder of screenshots."""
@@ -206,4 +216,6 @@ def collect_aria(
     atomic_write(output, text)
     entries = len(session["source_data"]["conversations"])
     shots = len(session["source_data"]["screenshots"])
-    print(f"wrote {output} ({entries} entr{'y' if entries == 1 else 'ies'}, {shots} screenshot{'s' if shots != 1 else ''})")
+    print(
+        f"wrote {output} ({entries} entr{'y' if entries == 1 else 'ies'}, {shots} screenshot{'s' if shots != 1 else ''})"
+    )

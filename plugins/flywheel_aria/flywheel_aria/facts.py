@@ -102,7 +102,9 @@ def text_items(value: Any) -> list[dict[str, str | None]]:
             text = _clean(item.get("description")) or _clean(item.get("text")) or None
             if title or text:
                 items.append({"title": title, "text": text})
-        elif isinstance(item, (str, int, float)) and not isinstance(item, bool) and str(item).strip():
+        elif (
+            isinstance(item, (str, int, float)) and not isinstance(item, bool) and str(item).strip()
+        ):
             items.append({"title": None, "text": str(item).strip()})
     return items
 

@@ -21,7 +21,15 @@ import attrs
 
 from flywheel_core.fsutil import PathRefused, confine
 
-__all__ = ["GalleryImage", "Refusal", "build_gallery", "check_paths", "locate", "process_image", "screenshot_entries"]
+__all__ = [
+    "GalleryImage",
+    "Refusal",
+    "build_gallery",
+    "check_paths",
+    "locate",
+    "process_image",
+    "screenshot_entries",
+]
 
 #: Pillow format name -> file extension of the copy (the copy keeps its format).
 FORMATS = {"PNG": "png", "JPEG": "jpg", "WEBP": "webp", "GIF": "gif"}
@@ -62,7 +70,9 @@ def screenshot_entries(source_data: dict[str, Any]) -> list[tuple[int, str, str 
             out.append((i, item, None))
         elif isinstance(item, dict) and isinstance(item.get("path"), str):
             caption = item.get("caption")
-            out.append((i, item["path"], caption if isinstance(caption, str) and caption.strip() else None))
+            out.append(
+                (i, item["path"], caption if isinstance(caption, str) and caption.strip() else None)
+            )
     return out
 
 
@@ -137,7 +147,9 @@ def _open(data: bytes, max_pixels: int):
             image = Image.open(io.BytesIO(data), formats=list(FORMATS))
         except (Image.DecompressionBombWarning, Image.DecompressionBombError):
             raise Refused(f"more than {max_pixels:,} pixels") from None
-        except Exception:
+        except (
+            Exception
+        ):  # Pillow raises many types (OSError, SyntaxError, ValueError...) for bad data
             raise Refused("not a PNG, JPEG, WebP or GIF image") from None
     width, height = image.size
     if width < 1 or height < 1:
@@ -197,7 +209,9 @@ def _pixel_hash(image, fmt: str) -> str:
     return digest.hexdigest()
 
 
-def process_image(data: bytes, *, thumbnail_px: int, max_pixels: int) -> tuple[str, str, bytes, bytes, tuple[int, int]]:
+def process_image(
+    data: bytes, *, thumbnail_px: int, max_pixels: int
+) -> tuple[str, str, bytes, bytes, tuple[int, int]]:
     """Verify and re-encode image bytes; return (hash, ext, copy, thumbnail, size) or raise Refused."""
     from PIL import Image, ImageOps
 

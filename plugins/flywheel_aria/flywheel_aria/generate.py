@@ -36,7 +36,9 @@ def settings(ctx: RunContext) -> dict[str, Any]:
     import jsonschema
 
     table = ctx.plugin_config(PLUGIN_NAME)
-    error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(CONFIG_SCHEMA).iter_errors(table))
+    error = jsonschema.exceptions.best_match(
+        jsonschema.Draft202012Validator(CONFIG_SCHEMA).iter_errors(table)
+    )
     if error is not None:
         where = ".".join(str(p) for p in error.absolute_path)
         raise UsageError(f"[plugins.{PLUGIN_NAME}]{' ' + where if where else ''}: {error.message}")
@@ -46,7 +48,9 @@ def settings(ctx: RunContext) -> dict[str, Any]:
 def refusal_problems(refused: list[Refusal]) -> list[Problem]:
     """One warning per left-out screenshot, at its JSON path."""
     return [
-        Problem.warning(f"screenshot {r.name!r} left out: {r.reason}", f"$.source_data.screenshots[{r.index}]")
+        Problem.warning(
+            f"screenshot {r.name!r} left out: {r.reason}", f"$.source_data.screenshots[{r.index}]"
+        )
         for r in refused
     ]
 
@@ -117,8 +121,12 @@ def devlog_facts(
         "key_achievements": text_items(session.get("key_achievements")),
         "lessons": text_items(session.get("lessons")),
         "next_steps": text_items(session.get("next_steps")),
-        "images": [{"src": i.src, "thumb": i.thumb, "caption": printable(i.caption)} for i in images],
-        "refused": [{"index": r.index, "name": printable(r.name), "reason": r.reason} for r in refused],
+        "images": [
+            {"src": i.src, "thumb": i.thumb, "caption": printable(i.caption)} for i in images
+        ],
+        "refused": [
+            {"index": r.index, "name": printable(r.name), "reason": r.reason} for r in refused
+        ],
         "hashtags": [h for h in dict.fromkeys(map(_hashtag, technologies)) if h][:4] + ["devlog"],
     }
 
@@ -180,15 +188,21 @@ def generate_artifacts(session: Session, ctx: RunContext) -> list[Artifact]:
         social_attachments[images[0].src] = images[0].data
     social = Artifact(
         kind="social_post",
-        content=_tidy(ctx.render(
-            "life_aria/social_post.md.j2",
-            **facts,
-            text=text,
-            variants=variants,
-            single=join_words([PLATFORM_NAMES[p] for p, posts in variants.items() if len(posts) == 1]),
-            threads=[(PLATFORM_NAMES[p], posts) for p, posts in variants.items() if len(posts) > 1],
-            image=facts["images"][0] if images else None,
-        )),
+        content=_tidy(
+            ctx.render(
+                "life_aria/social_post.md.j2",
+                **facts,
+                text=text,
+                variants=variants,
+                single=join_words(
+                    [PLATFORM_NAMES[p] for p, posts in variants.items() if len(posts) == 1]
+                ),
+                threads=[
+                    (PLATFORM_NAMES[p], posts) for p, posts in variants.items() if len(posts) > 1
+                ],
+                image=facts["images"][0] if images else None,
+            )
+        ),
         title=f"Social post: {facts['subject']}",
         summary=trim_sentences(text, SUMMARY_CHARS)[0],
         tags=tags,

@@ -73,20 +73,29 @@ def flywheel_validate(session: Session, ctx: RunContext) -> list[Problem] | None
 
     problems = []
     try:
-        settings(ctx)  # core does not check [plugins.aria] yet: a bad table stops the run here (exit 2)
+        settings(
+            ctx
+        )  # core does not check [plugins.aria] yet: a bad table stops the run here (exit 2)
     except UsageError as exc:
         problems.append(Problem.error(str(exc), "$"))
     source = session.source_data if isinstance(session.source_data, dict) else {}
     actual = {
-        "artifacts_created": (count_created(source), "the conversations list {n} created artifact{s}"),
-        "screenshots_taken": (len(source.get("screenshots") or []), "source_data.screenshots lists {n}"),
+        "artifacts_created": (
+            count_created(source),
+            "the conversations list {n} created artifact{s}",
+        ),
+        "screenshots_taken": (
+            len(source.get("screenshots") or []),
+            "source_data.screenshots lists {n}",
+        ),
     }
     for key, (count, says) in actual.items():
         declared = session.metadata.get(key)
         if isinstance(declared, int) and not isinstance(declared, bool) and declared != count:
             problems.append(
                 Problem.warning(
-                    f"metadata.{key} is {declared} but " + says.format(n=count, s="" if count == 1 else "s"),
+                    f"metadata.{key} is {declared} but "
+                    + says.format(n=count, s="" if count == 1 else "s"),
                     f"$.metadata.{key}",
                 )
             )

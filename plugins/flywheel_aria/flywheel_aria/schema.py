@@ -48,7 +48,10 @@ _SCREENSHOT = {
         {
             "type": "object",
             "required": ["path"],
-            "properties": {"path": {"type": "string", "minLength": 1}, "caption": {"type": "string"}},
+            "properties": {
+                "path": {"type": "string", "minLength": 1},
+                "caption": {"type": "string"},
+            },
         },
     ],
 }

@@ -50,10 +50,17 @@ def png_bomb(width: int, height: int) -> bytes:
     """A valid PNG header claiming huge dimensions, with almost no data behind it."""
 
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
 
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"")) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", ihdr)
+        + chunk(b"IDAT", zlib.compress(b""))
+        + chunk(b"IEND", b"")
+    )
 
 
 def image_bytes(image, fmt: str, **options: Any) -> bytes:
@@ -95,7 +102,9 @@ def pics():
     """Image helpers: ``pics.pattern(w, h)``, ``pics.exif()``, ``pics.bomb(w, h)``, ``pics.encode(img, fmt)``."""
     from types import SimpleNamespace
 
-    return SimpleNamespace(pattern=pattern_image, exif=exif_with_gps, bomb=png_bomb, encode=image_bytes)
+    return SimpleNamespace(
+        pattern=pattern_image, exif=exif_with_gps, bomb=png_bomb, encode=image_bytes
+    )
 
 
 @pytest.fixture

@@ -46,7 +46,9 @@ def _notes(tmp_path: Path) -> Path:
 def _screens(folder: Path, pics) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "b.png").write_bytes(pics.encode(pics.pattern(64, 48, seed=2), "PNG"))
-    (folder / "a.JPG").write_bytes(pics.encode(pics.pattern(64, 48, seed=1), "JPEG", exif=pics.exif()))
+    (folder / "a.JPG").write_bytes(
+        pics.encode(pics.pattern(64, 48, seed=1), "JPEG", exif=pics.exif())
+    )
     (folder / "readme.txt").write_text("not an image", encoding="utf-8")
     return folder
 
@@ -57,8 +59,18 @@ def test_collect_writes_a_session_that_runs(tmp_path, pics, flywheel_cli):
     _screens(out_dir / "shots", pics)
     target = out_dir / "aria.json"
 
-    result = flywheel_cli("collect", "aria", "--notes", notes, "--screenshots", out_dir / "shots",
-                          "--agent-id", "Agent-7", "-o", target)
+    result = flywheel_cli(
+        "collect",
+        "aria",
+        "--notes",
+        notes,
+        "--screenshots",
+        out_dir / "shots",
+        "--agent-id",
+        "Agent-7",
+        "-o",
+        target,
+    )
 
     assert result.exit_code == 0, result.output
     assert "wrote" in result.stdout and "4 entries, 2 screenshots" in result.stdout
@@ -109,18 +121,28 @@ def test_single_file_uses_its_mtime_in_utc(tmp_path, flywheel_cli):
     os.utime(note, (moment, moment))
     doc = json.loads(flywheel_cli("collect", "aria", "--notes", note).stdout)
     (conv,) = doc["source_data"]["conversations"]
-    assert conv == {"source": "notes", "title": "Walk", "content": "Went for a walk.",
-                    "timestamp": "2025-06-01T12:34:56Z", "artifacts": []}
+    assert conv == {
+        "source": "notes",
+        "title": "Walk",
+        "content": "Went for a walk.",
+        "timestamp": "2025-06-01T12:34:56Z",
+        "artifacts": [],
+    }
 
 
-def test_screenshots_outside_the_output_folder_are_absolute_with_a_hint(tmp_path, pics, flywheel_cli):
+def test_screenshots_outside_the_output_folder_are_absolute_with_a_hint(
+    tmp_path, pics, flywheel_cli
+):
     notes = _notes(tmp_path)
     shots = _screens(tmp_path / "elsewhere", pics)
     target = tmp_path / "sessions" / "s.json"
     result = flywheel_cli("collect", "aria", "--notes", notes, "--screenshots", shots, "-o", target)
     assert result.exit_code == 0, result.output
     doc = json.loads(target.read_text(encoding="utf-8"))
-    assert doc["source_data"]["screenshots"] == [str((shots / "a.JPG").resolve()), str((shots / "b.png").resolve())]
+    assert doc["source_data"]["screenshots"] == [
+        str((shots / "a.JPG").resolve()),
+        str((shots / "b.png").resolve()),
+    ]
     assert "media_roots" in result.stderr
 
 
@@ -145,5 +167,7 @@ def test_bad_input_is_one_line_exit_2(tmp_path, flywheel_cli):
     result = flywheel_cli("collect", "aria", "--notes", binary)
     assert result.exit_code == 2 and "not UTF-8 text" in result.stderr
 
-    result = flywheel_cli("collect", "aria", "--notes", _notes(tmp_path), "--screenshots", tmp_path / "none")
+    result = flywheel_cli(
+        "collect", "aria", "--notes", _notes(tmp_path), "--screenshots", tmp_path / "none"
+    )
     assert result.exit_code == 2 and "screenshots folder not found" in result.stderr

@@ -42,15 +42,26 @@ def test_golden_example_without_its_screenshots(tmp_path, example_doc, golden, r
     golden("example_devlog.md", devlog)
     golden("example_social_post.md", social)
     golden("example_social_post.json", json.dumps(variants, indent=2, ensure_ascii=False) + "\n")
-    assert "3 screenshots could not be included: screenshots/gameplay\\_001.png (not found)" in devlog
+    assert (
+        "3 screenshots could not be included: screenshots/gameplay\\_001.png (not found)" in devlog
+    )
     warnings = {p["path"]: p["message"] for p in data["problems"]}
-    assert warnings["$.metadata.screenshots_taken"] == "metadata.screenshots_taken is 5 but source_data.screenshots lists 3"
-    assert warnings["$.source_data.screenshots[2]"] == "screenshot 'screenshots/gameplay_003.png' left out: not found"
+    assert (
+        warnings["$.metadata.screenshots_taken"]
+        == "metadata.screenshots_taken is 5 but source_data.screenshots lists 3"
+    )
+    assert (
+        warnings["$.source_data.screenshots[2]"]
+        == "screenshot 'screenshots/gameplay_003.png' left out: not found"
+    )
     record = data["artifacts"]["devlog"]
     assert record["title"] == "Devlog: SpaceExplorer"
     assert record["summary"] == "Built SpaceExplorer (game) with React, Three.js and WebSocket."
     assert record["tags"] == ["React", "Three.js", "WebSocket", "life_aria"]
-    assert record["meta"] == {"project": "SpaceExplorer", "provenance": {"conversations": 1, "screenshots": 0}}
+    assert record["meta"] == {
+        "project": "SpaceExplorer",
+        "provenance": {"conversations": 1, "screenshots": 0},
+    }
     assert "image" not in data["artifacts"]["social_post"]["meta"]
     # Pattern 1 of the seed guide: agents read artifacts[kind]["generated"] and ["path"] back
     saved = json.loads(path.read_text(encoding="utf-8"))
@@ -64,7 +75,9 @@ def test_golden_example_with_real_screenshots(tmp_path, example_doc, golden, pic
     (folder / "screenshots").mkdir(parents=True)
     for i in (1, 2, 3):
         image = pics.pattern(640 + 80 * i, 360, seed=i)
-        (folder / "screenshots" / f"gameplay_00{i}.png").write_bytes(pics.encode(image, "PNG", exif=pics.exif()))
+        (folder / "screenshots" / f"gameplay_00{i}.png").write_bytes(
+            pics.encode(image, "PNG", exif=pics.exif())
+        )
     path = folder / "life_aria_session.json"
     path.write_text(json.dumps(example_doc, indent=2), encoding="utf-8")
 
@@ -74,7 +87,11 @@ def test_golden_example_with_real_screenshots(tmp_path, example_doc, golden, pic
     golden("example_devlog_with_images.md", devlog)
     golden("example_social_post_with_images.md", social)
     meta = data["artifacts"]["devlog"]["meta"]
-    assert [i["caption"] for i in meta["images"]] == ["gameplay_001.png", "gameplay_002.png", "gameplay_003.png"]
+    assert [i["caption"] for i in meta["images"]] == [
+        "gameplay_001.png",
+        "gameplay_002.png",
+        "gameplay_003.png",
+    ]
     assert meta["image"] == meta["images"][0]["src"]
     assert meta["provenance"] == {"conversations": 1, "screenshots": 3}
     social_meta = data["artifacts"]["social_post"]["meta"]
@@ -82,7 +99,9 @@ def test_golden_example_with_real_screenshots(tmp_path, example_doc, golden, pic
     social_files = data["artifacts"]["social_post"]["files"]
     assert any(f.endswith(meta["image"]) for f in social_files), "the post's image travels with it"
     for image in meta["images"]:
-        thumb = f"[![{image['caption'].replace('_', chr(92) + '_')}]({image['thumb']})]({image['src']})"
+        thumb = (
+            f"[![{image['caption'].replace('_', chr(92) + '_')}]({image['thumb']})]({image['src']})"
+        )
         assert thumb in devlog
     assert "could not be included" not in devlog
 
@@ -103,20 +122,32 @@ def test_hostile_content_is_shown_literally(tmp_path, write_session, run_json):
                     "content": f"{HOSTILE}\n# heading?\n> quote\n\n<div>\n{{{{ config }}}}\n</div>",
                     "timestamp": "2025-12-02T03:00:00Z",
                     "artifacts": [
-                        {"type": "<b>t</b>", "name": "[evil](javascript:alert(4))", "path": "<p>",
-                         "url": "javascript:alert(5)", "technologies": ["<script>"]},
+                        {
+                            "type": "<b>t</b>",
+                            "name": "[evil](javascript:alert(4))",
+                            "path": "<p>",
+                            "url": "javascript:alert(5)",
+                            "technologies": ["<script>"],
+                        },
                         {"type": "site", "name": "ok", "url": "https://example.com/a_(b)"},
                     ],
                 }
             ],
-            "screenshots": [{"path": "missing <img src=x onerror=alert(6)>.png", "caption": HOSTILE}],
+            "screenshots": [
+                {"path": "missing <img src=x onerror=alert(6)>.png", "caption": HOSTILE}
+            ],
         },
     )
     run_json(path)
     devlog, social, _ = _outputs(tmp_path, "test-life_aria-001")
     for markdown in (devlog, social):
         html = _html(markdown)
-        assert "<script" not in html and "<img" not in html and "<div" not in html and "<b>" not in html
+        assert (
+            "<script" not in html
+            and "<img" not in html
+            and "<div" not in html
+            and "<b>" not in html
+        )
         assert "](javascript:" not in markdown and 'src="x"' not in html
         assert "49" not in markdown, "template syntax in content must not be evaluated"
     assert "\\{\\{ 7\\*7 \\}\\}" in devlog and "\\{% raw %\\}" in devlog
@@ -128,12 +159,19 @@ def test_hostile_content_is_shown_literally(tmp_path, write_session, run_json):
 
 def test_only_http_urls_become_links_and_paths_are_text(tmp_path, write_session, run_json):
     arts = [
-        {"type": "site", "name": "Portfolio", "url": "https://me.example/portfolio", "path": "D:/sites/p",
-         "technologies": ["Astro"]},
+        {
+            "type": "site",
+            "name": "Portfolio",
+            "url": "https://me.example/portfolio",
+            "path": "D:/sites/p",
+            "technologies": ["Astro"],
+        },
         {"type": "game", "name": "Local", "path": "games/local", "technologies": []},
         {"type": "app", "name": "Data", "url": "data:text/html,hi"},
     ]
-    path = write_session(source_data={"conversations": [{"content": "Made things.", "artifacts": arts}]})
+    path = write_session(
+        source_data={"conversations": [{"content": "Made things.", "artifacts": arts}]}
+    )
     run_json(path)
     devlog, _, _ = _outputs(tmp_path, "test-life_aria-001")
     assert "- [**Portfolio**](https://me.example/portfolio) (site): Astro\n" in devlog
@@ -155,16 +193,30 @@ def test_narrative_fields_and_order(tmp_path, write_session, run_json):
         source_data={
             "conversations": [
                 {"source": "aria", "content": "Later entry.", "timestamp": "2025-12-02T09:00:00Z"},
-                {"source": "notes", "content": long, "timestamp": "2025-12-02T08:00:00+02:00", "title": "Morning"},
+                {
+                    "source": "notes",
+                    "content": long,
+                    "timestamp": "2025-12-02T08:00:00+02:00",
+                    "title": "Morning",
+                },
             ]
         },
     )
     data = run_json(path)
     devlog, _, _ = _outputs(tmp_path, "test-life_aria-001")
-    assert devlog.startswith("# Devlog: Agent-Test, 2025-12-02\n\n*2025-12-02 · Agent-Test · 2 h 5 min*\n")
+    assert devlog.startswith(
+        "# Devlog: Agent-Test, 2025-12-02\n\n*2025-12-02 · Agent-Test · 2 h 5 min*\n"
+    )
     assert "We made a garden planner.\n\nIt has two parts." in devlog
     sections = re.findall(r"^## (.+)$", devlog, re.M)
-    assert sections == ["Problem", "Solution", "Key achievements", "Conversation highlights", "Lessons", "Next steps"]
+    assert sections == [
+        "Problem",
+        "Solution",
+        "Key achievements",
+        "Conversation highlights",
+        "Lessons",
+        "Next steps",
+    ]
     assert "- **Start small**: One bed first.\n- Measure twice\n" in devlog
     assert "- Add a watering calendar\n" in devlog
     # ordered by time: 06:00 UTC (the +02:00 entry) before 09:00 UTC
@@ -173,7 +225,9 @@ def test_narrative_fields_and_order(tmp_path, write_session, run_json):
     quoted = re.search(r"\*\*Morning\*\*\n\n((?:>.*\n)+)", devlog).group(1)
     assert quoted.rstrip().splitlines()[0].endswith("went well.")  # cut at a sentence end
     assert len(quoted.splitlines()[0]) <= 600 + 2
-    assert re.search(r"\*Trimmed to \d+ of 3,889 characters; the full text is in the session file\.\*", devlog)
+    assert re.search(
+        r"\*Trimmed to \d+ of 3,889 characters; the full text is in the session file\.\*", devlog
+    )
     assert data["artifacts"]["devlog"]["summary"] == "We made a garden planner. It has two parts."
     assert data["artifacts"]["devlog"]["meta"]["project"] == "life"
 
@@ -181,7 +235,10 @@ def test_narrative_fields_and_order(tmp_path, write_session, run_json):
 def test_nearly_empty_session_has_no_placeholders(tmp_path, write_session, run_json):
     path = write_session(source_data={"conversations": [{"source": "aria"}, {}, {"content": "  "}]})
     data = run_json(path)
-    assert data["artifacts"]["devlog"]["meta"]["provenance"] == {"conversations": 3, "screenshots": 0}
+    assert data["artifacts"]["devlog"]["meta"]["provenance"] == {
+        "conversations": 3,
+        "screenshots": 0,
+    }
     devlog, social, variants = _outputs(tmp_path, "test-life_aria-001")
     for text in (devlog, social):
         assert "None" not in text and "[]" not in text and "  " not in text.replace("  \n", "")
@@ -196,7 +253,11 @@ def test_nearly_empty_session_has_no_placeholders(tmp_path, write_session, run_j
 @pytest.mark.parametrize(
     "field, value, path",
     [
-        ("conversations", [{"content": "x", "timestamp": "yesterday"}], "$.source_data.conversations[0].timestamp"),
+        (
+            "conversations",
+            [{"content": "x", "timestamp": "yesterday"}],
+            "$.source_data.conversations[0].timestamp",
+        ),
         ("conversations", [{"content": 5}], "$.source_data.conversations[0].content"),
         ("screenshots", [3], "$.source_data.screenshots[0]"),
         ("screenshots", [{"caption": "no path"}], "$.source_data.screenshots[0]"),
@@ -213,7 +274,10 @@ def test_schema_errors_name_the_path(write_session, flywheel_cli, field, value, 
 def test_declared_counts_are_cross_checked(tmp_path, write_session, flywheel_cli):
     (tmp_path / "session").mkdir()
     (tmp_path / "session" / "a.png").write_bytes(b"checked by flywheel run, not by validate")
-    conv = [{"content": "a", "artifacts": [{"name": "A"}, {"name": "B"}]}, {"content": "b", "artifacts": [{"name": "C"}]}]
+    conv = [
+        {"content": "a", "artifacts": [{"name": "A"}, {"name": "B"}]},
+        {"content": "b", "artifacts": [{"name": "C"}]},
+    ]
     ok = write_session(
         name="ok.json",
         metadata={"artifacts_created": 3, "screenshots_taken": 1},
@@ -228,8 +292,14 @@ def test_declared_counts_are_cross_checked(tmp_path, write_session, flywheel_cli
     )
     result = flywheel_cli("validate", bad)
     assert result.exit_code == 0
-    assert f"{bad}: $.metadata.artifacts_created: warning: metadata.artifacts_created is 1 but the conversations list 3 created artifacts" in result.stderr
-    assert f"{bad}: $.metadata.screenshots_taken: warning: metadata.screenshots_taken is 0 but source_data.screenshots lists 1" in result.stderr
+    assert (
+        f"{bad}: $.metadata.artifacts_created: warning: metadata.artifacts_created is 1 but the conversations list 3 created artifacts"
+        in result.stderr
+    )
+    assert (
+        f"{bad}: $.metadata.screenshots_taken: warning: metadata.screenshots_taken is 0 but source_data.screenshots lists 1"
+        in result.stderr
+    )
 
 
 def test_validate_reports_refused_paths_without_reading(tmp_path, write_session, flywheel_cli):
@@ -247,4 +317,6 @@ def test_validate_reports_refused_paths_without_reading(tmp_path, write_session,
     ]
     run = flywheel_cli("run", "--json", "--out", tmp_path / "out", path)
     paths = [p["path"] for p in run.json()[0]["problems"]]
-    assert sorted(paths) == [f"$.source_data.screenshots[{i}]" for i in range(4)], "each warning once"
+    assert sorted(paths) == [f"$.source_data.screenshots[{i}]" for i in range(4)], (
+        "each warning once"
+    )

@@ -23,11 +23,15 @@ def _artifact_dir(tmp_path: Path, session_id: str = "test-life_aria-001") -> Pat
     return tmp_path / "out" / "life_aria" / session_id
 
 
-def test_jpeg_copy_drops_exif_and_gps_and_applies_orientation(tmp_path, pics, write_session, run_json):
+def test_jpeg_copy_drops_exif_and_gps_and_applies_orientation(
+    tmp_path, pics, write_session, run_json
+):
     folder = tmp_path / "session"
     (folder / "shots").mkdir(parents=True)
     source = pics.pattern(240, 160)
-    (folder / "shots" / "phone.jpg").write_bytes(pics.encode(source, "JPEG", exif=pics.exif(orientation=6), quality=95))
+    (folder / "shots" / "phone.jpg").write_bytes(
+        pics.encode(source, "JPEG", exif=pics.exif(orientation=6), quality=95)
+    )
     original = Image.open(folder / "shots" / "phone.jpg")
     assert original.getexif().get_ifd(0x8825), "the test image must carry GPS data"
 
@@ -82,8 +86,12 @@ def test_same_input_gives_same_bytes(tmp_path, pics):
 def test_same_pixels_with_other_metadata_share_a_name(pics):
     image = pics.pattern(64, 64)
     plain = process_image(pics.encode(image, "PNG"), thumbnail_px=480, max_pixels=10**7)
-    tagged = process_image(pics.encode(image, "PNG", exif=pics.exif()), thumbnail_px=480, max_pixels=10**7)
-    other = process_image(pics.encode(pics.pattern(64, 64, seed=9), "PNG"), thumbnail_px=480, max_pixels=10**7)
+    tagged = process_image(
+        pics.encode(image, "PNG", exif=pics.exif()), thumbnail_px=480, max_pixels=10**7
+    )
+    other = process_image(
+        pics.encode(pics.pattern(64, 64, seed=9), "PNG"), thumbnail_px=480, max_pixels=10**7
+    )
     assert plain[0] == tagged[0] and plain[2] == tagged[2]
     assert other[0] != plain[0]
 
@@ -93,7 +101,12 @@ def test_gif_and_webp_keep_their_format(tmp_path, pics, fmt, ext):
     image = pics.pattern(100, 50).convert("P") if fmt == "GIF" else pics.pattern(100, 50)
     (tmp_path / f"a.{ext}").write_bytes(pics.encode(image, fmt))
     images, refused = build_gallery(
-        {"screenshots": [f"a.{ext}"]}, [tmp_path], tmp_path, max_bytes=10**6, max_pixels=10**6, thumbnail_px=40
+        {"screenshots": [f"a.{ext}"]},
+        [tmp_path],
+        tmp_path,
+        max_bytes=10**6,
+        max_pixels=10**6,
+        thumbnail_px=40,
     )
     assert refused == []
     (img,) = images
@@ -108,7 +121,12 @@ def test_object_items_with_caption_and_duplicates(tmp_path, pics):
     (tmp_path / "copy of a.png").write_bytes(data)
     items = [{"path": "a.png", "caption": "The <b>menu</b>"}, "copy of a.png", {"path": "a.png"}]
     images, refused = build_gallery(
-        {"screenshots": items}, [tmp_path], tmp_path, max_bytes=10**6, max_pixels=10**6, thumbnail_px=480
+        {"screenshots": items},
+        [tmp_path],
+        tmp_path,
+        max_bytes=10**6,
+        max_pixels=10**6,
+        thumbnail_px=480,
     )
     assert refused == [] and len(images) == 1, "the same picture is shown once"
     assert images[0].caption == "The <b>menu</b>"  # escaped by the template, kept raw in meta
@@ -123,7 +141,9 @@ def _refusal_cases(base: Path, pics) -> dict[str, tuple[str, str]]:
     secret = pics.encode(pics.pattern(30, 30, seed=7), "PNG")
     (outside / "secret.png").write_bytes(secret)
     os.symlink(outside / "secret.png", session / "link.png")
-    (session / "notes.png").write_text("plain text, SECRET-TEXT-CONTENT, not a picture\n", encoding="utf-8")
+    (session / "notes.png").write_text(
+        "plain text, SECRET-TEXT-CONTENT, not a picture\n", encoding="utf-8"
+    )
     (session / "empty.png").write_bytes(b"")
     (session / "bomb.png").write_bytes(pics.bomb(100_000, 100_000))
     (session / "wide.png").write_bytes(pics.bomb(12_000, 5_000))
@@ -151,7 +171,9 @@ def _refusal_cases(base: Path, pics) -> dict[str, tuple[str, str]]:
     }
 
 
-def test_every_refused_screenshot_is_a_warning_and_a_note(tmp_path, pics, write_session, flywheel_cli):
+def test_every_refused_screenshot_is_a_warning_and_a_note(
+    tmp_path, pics, write_session, flywheel_cli
+):
     cases = _refusal_cases(tmp_path, pics)
     good = pics.encode(pics.pattern(40, 30), "PNG")
     (tmp_path / "session" / "good.png").write_bytes(good)
@@ -163,9 +185,14 @@ def test_every_refused_screenshot_is_a_warning_and_a_note(tmp_path, pics, write_
     assert result.exit_code == 0, result.output
     (data,) = result.json()
     warnings = {p["path"]: p["message"] for p in data["problems"] if p["severity"] == "warning"}
-    assert len(warnings) == len(data["problems"]) == len(cases), "one warning per refused screenshot"
+    assert len(warnings) == len(data["problems"]) == len(cases), (
+        "one warning per refused screenshot"
+    )
     for i, (name, reason) in enumerate(cases.values()):
-        assert f"left out: {reason}" in warnings[f"$.source_data.screenshots[{i}]"], (name, warnings)
+        assert f"left out: {reason}" in warnings[f"$.source_data.screenshots[{i}]"], (
+            name,
+            warnings,
+        )
     assert f"$.source_data.screenshots[{len(cases)}]" not in warnings
     devlog = (_artifact_dir(tmp_path) / "devlog.md").read_text(encoding="utf-8")
     assert f"{len(cases)} screenshots could not be included:" in devlog
@@ -178,10 +205,15 @@ def test_every_refused_screenshot_is_a_warning_and_a_note(tmp_path, pics, write_
     secret_pixels = pics.pattern(30, 30, seed=7).tobytes()
     for name in media:
         assert _open(_artifact_dir(tmp_path) / "media" / name).tobytes() != secret_pixels
-    assert data["artifacts"]["devlog"]["meta"]["provenance"] == {"conversations": 0, "screenshots": 1}
+    assert data["artifacts"]["devlog"]["meta"]["provenance"] == {
+        "conversations": 0,
+        "screenshots": 1,
+    }
 
 
-def test_media_roots_admit_a_folder_outside_the_session(tmp_path, pics, write_session, flywheel_cli):
+def test_media_roots_admit_a_folder_outside_the_session(
+    tmp_path, pics, write_session, flywheel_cli
+):
     shared = tmp_path / "shared-shots"
     shared.mkdir()
     (shared / "a.png").write_bytes(pics.encode(pics.pattern(50, 50), "PNG"))
@@ -211,12 +243,16 @@ def test_size_limit_from_plugin_config(tmp_path, pics, write_session, flywheel_c
     messages = {p["path"]: p["message"] for p in data["problems"]}
     assert messages["$.source_data.screenshots[0]"].endswith("left out: larger than 100 bytes")
     assert "$.source_data.screenshots[1]" not in messages
-    assert messages["$.source_data.screenshots[2]"].endswith("left out: beyond the first 2 screenshots")
+    assert messages["$.source_data.screenshots[2]"].endswith(
+        "left out: beyond the first 2 screenshots"
+    )
     assert len(data["artifacts"]["devlog"]["meta"]["images"]) == 1
 
 
 def test_bad_plugin_config_is_one_line_exit_2(tmp_path, write_session, flywheel_cli):
-    (tmp_path / "flywheel.toml").write_text('[plugins.aria]\nthumbnail_px = "big"\n', encoding="utf-8")
+    (tmp_path / "flywheel.toml").write_text(
+        '[plugins.aria]\nthumbnail_px = "big"\n', encoding="utf-8"
+    )
     path = write_session(source_data={"screenshots": []})
     result = flywheel_cli("run", "--out", tmp_path / "out", path)
     assert result.exit_code == 2, result.output
@@ -235,7 +271,9 @@ def test_rerun_is_byte_identical(tmp_path, pics, write_session, flywheel_cli):
         result = flywheel_cli("run", "--out", tmp_path / "out", path)
         assert result.exit_code == 0, result.output
         root = _artifact_dir(tmp_path)
-        return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+        return {
+            str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()
+        }
 
     first = snapshot()
     assert len([n for n in first if n.startswith("media/")]) == 4
@@ -246,10 +284,23 @@ def test_rerun_is_byte_identical(tmp_path, pics, write_session, flywheel_cli):
 def test_animated_gif_keeps_its_first_frame(tmp_path, pics):
     frames = [pics.pattern(32, 32, seed=s).convert("P") for s in (1, 2, 3)]
     buf = io.BytesIO()
-    frames[0].save(buf, "GIF", save_all=True, append_images=frames[1:], duration=100, loop=0, comment=b"private")
+    frames[0].save(
+        buf,
+        "GIF",
+        save_all=True,
+        append_images=frames[1:],
+        duration=100,
+        loop=0,
+        comment=b"private",
+    )
     (tmp_path / "anim.gif").write_bytes(buf.getvalue())
     images, refused = build_gallery(
-        {"screenshots": ["anim.gif"]}, [tmp_path], tmp_path, max_bytes=10**6, max_pixels=10**6, thumbnail_px=480
+        {"screenshots": ["anim.gif"]},
+        [tmp_path],
+        tmp_path,
+        max_bytes=10**6,
+        max_pixels=10**6,
+        thumbnail_px=480,
     )
     assert refused == []
     copy = Image.open(io.BytesIO(images[0].data))

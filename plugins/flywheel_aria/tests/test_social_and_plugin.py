@@ -16,20 +16,42 @@ from flywheel_core.social import PLATFORMS, fits
 from flywheel_aria.generate import generate_artifacts
 
 WORDS = st.sampled_from(
-    ["game", "Three.js", "ok.", "Done!", "really?", "日本語のテキスト", "🚀🔥", "👩‍💻", "https://example.com/a/very/long/path?q=1",
-     "x" * 300, "<b>", "[x](javascript:alert(1))", "{{ 7*7 }}", "\n", "\n\n", "é", "a_b", "#tag"]
+    [
+        "game",
+        "Three.js",
+        "ok.",
+        "Done!",
+        "really?",
+        "日本語のテキスト",
+        "🚀🔥",
+        "👩‍💻",
+        "https://example.com/a/very/long/path?q=1",
+        "x" * 300,
+        "<b>",
+        "[x](javascript:alert(1))",
+        "{{ 7*7 }}",
+        "\n",
+        "\n\n",
+        "é",
+        "a_b",
+        "#tag",
+    ]
 )
 TEXT = st.lists(st.one_of(WORDS, st.text(min_size=1, max_size=30)), max_size=80).map(" ".join)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     overview=st.one_of(st.none(), TEXT),
     title=st.one_of(st.none(), TEXT),
     contents=st.lists(TEXT, max_size=3),
     technologies=st.lists(st.one_of(WORDS, st.text(max_size=20)), max_size=8),
 )
-def test_every_social_post_fits_its_platform(flywheel_host, tmp_path, overview, title, contents, technologies):
+def test_every_social_post_fits_its_platform(
+    flywheel_host, tmp_path, overview, title, contents, technologies
+):
     extra = {k: v for k, v in {"overview": overview, "title": title}.items() if v is not None}
     session = Session(
         session_id="prop-1",
@@ -38,13 +60,19 @@ def test_every_social_post_fits_its_platform(flywheel_host, tmp_path, overview, 
         agent_id="Agent-7",
         source_data={
             "conversations": [
-                {"source": "aria", "content": c, "artifacts": [{"name": "Thing", "technologies": technologies}]}
+                {
+                    "source": "aria",
+                    "content": c,
+                    "artifacts": [{"name": "Thing", "technologies": technologies}],
+                }
                 for c in contents
             ]
         },
         extra=extra,
     )
-    ctx = RunContext(config=load_config(cwd=tmp_path), host=flywheel_host, session_path=tmp_path / "s.json")
+    ctx = RunContext(
+        config=load_config(cwd=tmp_path), host=flywheel_host, session_path=tmp_path / "s.json"
+    )
     artifacts = {a.kind: a for a in generate_artifacts(session, ctx)}
     variants = json.loads(artifacts["social_post"].attachments["social_post.json"])
     assert set(variants) == set(PLATFORMS)
@@ -84,4 +112,7 @@ def test_templates_are_packaged():
     import flywheel_aria.plugin as plugin
 
     (folder,) = plugin.flywheel_template_dirs()
-    assert sorted(p.name for p in Path(folder, "life_aria").iterdir()) == ["devlog.md.j2", "social_post.md.j2"]
+    assert sorted(p.name for p in Path(folder, "life_aria").iterdir()) == [
+        "devlog.md.j2",
+        "social_post.md.j2",
+    ]
