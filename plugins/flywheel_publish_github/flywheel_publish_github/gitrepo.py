@@ -18,6 +18,8 @@ __all__ = ["CacheRepo", "GitError", "PushRejected", "auth_env", "git_env"]
 #: Inherited GIT_* variables that are safe to keep (transport settings); every other one, such as
 #: GIT_DIR or GIT_INDEX_FILE set by a hook that runs flywheel, could point git at the user's repo.
 _KEEP_GIT_ENV = {"GIT_SSH", "GIT_SSH_COMMAND", "GIT_SSH_VARIANT", "GIT_SSL_CAINFO", "GIT_SSL_CAPATH", "GIT_PROXY_COMMAND"}
+#: A network command that hangs (an unreachable host) fails the batch instead of the publisher.
+NETWORK_TIMEOUT = 900
 _CONFIG = (
     "-c", "core.hooksPath=/dev/null",
     "-c", "gc.auto=0",
@@ -86,10 +88,14 @@ class CacheRepo:
         extra = dict(env or {})
         if network:
             extra.update(self.network_env)
-        proc = subprocess.run(
-            ["git", *_CONFIG, f"--git-dir={self.path}", *args],
-            input=input, capture_output=True, env=git_env(extra), check=False,
-        )
+        try:
+            proc = subprocess.run(
+                ["git", *_CONFIG, f"--git-dir={self.path}", *args],
+                input=input, stdin=None if input is not None else subprocess.DEVNULL,
+                capture_output=True, env=git_env(extra), check=False, timeout=NETWORK_TIMEOUT if network else None,
+            )
+        except subprocess.TimeoutExpired:
+            raise GitError(f"git {args[0]} gave no answer within {NETWORK_TIMEOUT} s") from None
         if check and proc.returncode != 0:
             raise GitError(f"git {args[0]} failed: {redact(_text(proc.stderr) or _text(proc.stdout))}")
         return proc
