@@ -157,7 +157,7 @@ def generate_artifacts(session: Session, ctx: RunContext) -> list[Artifact]:
         if problem not in ctx.problems:  # flywheel_validate may have reported it already
             ctx.problems.append(problem)
     facts = devlog_facts(session, images, refused, conf["quote_chars"])
-    tags = [*facts["technologies"], "life_aria"]
+    tags = [*facts["technologies"][:10], "life_aria"]  # a tag page each: keep them few
     meta: dict[str, Any] = {"project": facts["built"][0]["name"] if facts["built"] else "life"}
     if images:
         meta["image"] = images[0].src
