@@ -7,6 +7,8 @@ from datetime import timezone
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from flywheel_core import InputError
 from flywheel_trade.importer import Fill, read_fills, round_trips, session_from_csv
@@ -318,3 +320,65 @@ def test_ibkr_rebate_becomes_negative_fees_and_validates_with_a_warning(flywheel
     assert (trade["fees"], trade["profit_loss"]) == (-0.7, 10.7)
     result = flywheel_cli("validate", out)
     assert result.exit_code == 0 and "read as a net rebate" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("Timestamp,Quantity,Price,Contract\n06/12/2026 09:49:42,1,10,MESM6\n",
+         "line 1: column B/S: missing (expected 'B/S' or 'action' or 'Side'"),
+        ("Timestamp,B/S,Quantity,Price,Contract\n06/12/2026 09:49:42, Buy,1,abc,MESM6\n",
+         "line 2: column Price: 'abc' is not a number"),
+        ("Timestamp,B/S,Quantity,Price,Contract\n06/12/2026 09:49:42, Buy,-1,10,MESM6\n",
+         "line 2: column Quantity: must be greater than 0, got -1"),
+        ("Timestamp,B/S,Quantity,Price,Contract\n13/45/2026 09:49:42, Buy,1,10,MESM6\n",
+         "line 2: column Timestamp: '13/45/2026 09:49:42' is not a valid date-time"),
+        ("Timestamp,B/S,Quantity,Price,Contract\n06/12/2026 09:49:42, Hold,1,10,MESM6\n",
+         "line 2: column B/S: 'Hold' is not a side"),
+    ],
+)
+def test_tradovate_bad_rows(tmp_path: Path, content: str, message: str) -> None:
+    path = tmp_path / "fills.csv"
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(InputError) as err:
+        read_fills(path, "tradovate")
+    assert str(err.value).startswith(f"{path}: {message}"), str(err.value)
+
+
+# -- pairing invariants on generated fills ---------------------------------------------------------
+
+fill_rows = st.lists(
+    st.tuples(st.sampled_from(["A", "B"]), st.sampled_from(["buy", "sell"]), st.integers(1, 7),
+              st.integers(90, 110), st.sampled_from([0.0, 0.5, 1.25])),
+    min_size=1, max_size=40,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(fill_rows)
+def test_pairing_conserves_cash_and_quantity(rows: list[tuple]) -> None:
+    from datetime import datetime, timedelta
+
+    start = datetime(2025, 1, 1, tzinfo=timezone.utc)
+    made = [Fill(line=i + 2, time=start + timedelta(minutes=i), symbol=s, side=side, quantity=q, price=p, fees=f)
+            for i, (s, side, q, p, f) in enumerate(rows)]
+    # Flatten every symbol at the end, so every fill is part of a closed trade.
+    for symbol in ("A", "B"):
+        position = sum(f.quantity * (1 if f.side == "buy" else -1) for f in made if f.symbol == symbol)
+        if position:
+            made.append(Fill(line=len(made) + 2, time=start + timedelta(days=1), symbol=symbol,
+                             side="sell" if position > 0 else "buy", quantity=abs(position), price=100, fees=0.75))
+    trades = round_trips(made)
+    assert all("exit_price" in t for t in trades), "flat at the end: nothing open"
+    cash = sum(f.price * f.quantity * (-1 if f.side == "buy" else 1) for f in made)
+    fees = sum(f.fees for f in made)
+    assert sum(t["profit_loss"] for t in trades) == pytest.approx(cash - fees, abs=1e-6)
+    assert sum(t["fees"] for t in trades) == pytest.approx(fees, abs=1e-6)
+    for t in trades:
+        direction = 1 if t["action"] == "buy" else -1
+        computed = (t["exit_price"] - t["price"]) * t["quantity"] * direction - t["fees"]
+        assert t["profit_loss"] == pytest.approx(computed, abs=1e-6), "profit_loss agrees with the prices"
+        assert t["timestamp"] <= t["exit_timestamp"]
+    opened = sum(t["quantity"] for t in trades)
+    traded = sum(f.quantity for f in made)
+    assert opened * 2 == traded, "every unit is opened once and closed once"
