@@ -1,0 +1,143 @@
+"""Checks the schema cannot express: time order, P&L consistency, declared totals vs computed."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from flywheel_trade.metrics import Trade, price_pnl, trade_from_dict
+
+if TYPE_CHECKING:
+    from flywheel_core import Problem
+
+__all__ = ["DECLARED", "PNL_TOLERANCE", "RATE_TOLERANCE", "check_trades", "declared_problems", "declared_vs_computed", "shown"]
+
+#: Money differences up to a cent are rounding, not disagreement.
+PNL_TOLERANCE = 0.01
+#: A declared win rate rounded to one decimal (66.7 for 66.67%) still agrees.
+RATE_TOLERANCE = 0.05
+
+#: metadata key -> (metric key, label, tolerance)
+DECLARED = {
+    "trades_executed": ("trades_listed", "Trades", 0.0),
+    "total_pnl": ("net_pnl", "Net P&L", PNL_TOLERANCE),
+    "win_rate": ("win_rate", "Win rate", RATE_TOLERANCE),
+    "max_drawdown": ("max_drawdown", "Max drawdown", PNL_TOLERANCE),
+}
+
+
+def _path(index: int, field: str = "") -> str:
+    return f"$.source_data.trades[{index}]" + (f".{field}" if field else "")
+
+
+def check_trades(raw_trades: list[Any]) -> tuple[list[Trade], list[Problem]]:
+    """Read every trade and report problems by JSON path; returns the trades that could be read."""
+    from flywheel_core import Problem
+
+    trades: list[Trade] = []
+    problems: list[Problem] = []
+    previous: Trade | None = None
+    for i, raw in enumerate(raw_trades):
+        try:
+            trade = trade_from_dict(raw, i)
+        except (KeyError, TypeError, ValueError) as exc:
+            problems.append(Problem.error(f"cannot read this trade: {exc}", _path(i)))
+            continue
+        trades.append(trade)
+        if trade.exit_time is not None and trade.exit_time < trade.entry_time:
+            problems.append(
+                Problem.error(
+                    f"exit_timestamp {raw['exit_timestamp']} is before the entry timestamp {raw['timestamp']}",
+                    _path(i, "exit_timestamp"),
+                )
+            )
+        if previous is not None and trade.entry_time < previous.entry_time:
+            problems.append(
+                Problem.warning(
+                    f"entry at {raw['timestamp']} is earlier than trade {previous.index}'s entry; "
+                    "trades are listed out of order (metrics order them by exit time)",
+                    _path(i, "timestamp"),
+                )
+            )
+        previous = trade
+        given = raw.get("profit_loss")
+        if given is not None and trade.exit_price is not None:
+            computed = price_pnl(trade.side, trade.quantity, trade.entry_price, trade.exit_price, trade.fees, trade.multiplier)
+            if abs(float(given) - computed) > PNL_TOLERANCE:
+                problems.append(
+                    Problem.warning(
+                        f"profit_loss {float(given):.2f} differs from the P&L computed from prices "
+                        f"({computed:.2f} = (exit - entry) x quantity{' x multiplier' if trade.multiplier != 1 else ''}"
+                        f" x {'+1 long' if trade.side == 'long' else '-1 short'} - fees); profit_loss is used",
+                        _path(i, "profit_loss"),
+                    )
+                )
+        if trade.fees < 0:
+            problems.append(
+                Problem.warning(
+                    f"fees {trade.fees:g} is negative: read as a net rebate that adds to the P&L "
+                    "(fees are a positive cost)",
+                    _path(i, "fees"),
+                )
+            )
+        if trade.is_open and trade.exit_time is not None:
+            problems.append(
+                Problem.warning(
+                    "has an exit_timestamp but neither exit_price nor profit_loss: listed as an open trade",
+                    _path(i),
+                )
+            )
+        if trade.stop_loss is not None and trade.risk is None:
+            problems.append(
+                Problem.warning(
+                    f"stop_loss {trade.stop_loss:g} is not on the losing side of a {trade.side} entry at "
+                    f"{trade.entry_price:g}: no R multiple for this trade",
+                    _path(i, "stop_loss"),
+                )
+            )
+    return trades, problems
+
+
+def declared_vs_computed(metadata: dict[str, Any], metrics: dict[str, Any], trades_listed: int) -> list[dict[str, Any]]:
+    """One row per declared total: ``{key, label, declared, computed, agrees}``.
+
+    A declared drawdown is compared by size, since some write it as a negative number.
+    """
+    rows = []
+    for key, (metric, label, tolerance) in DECLARED.items():
+        declared = metadata.get(key)
+        if not isinstance(declared, (int, float)) or isinstance(declared, bool):
+            continue
+        computed = trades_listed if metric == "trades_listed" else metrics.get(metric)
+        compare = abs(declared) if key == "max_drawdown" else declared
+        agrees = computed is not None and abs(compare - computed) <= tolerance
+        rows.append({"key": key, "label": label, "declared": declared, "computed": computed, "agrees": agrees})
+    return rows
+
+
+def declared_problems(rows: list[dict[str, Any]]) -> list[Problem]:
+    """A warning for each declared total that disagrees with the computed one."""
+    from flywheel_core import Problem
+
+    problems = []
+    for row in rows:
+        if row["agrees"]:
+            continue
+        key = row["key"]
+        computed = "not defined (no closed trades)" if row["computed"] is None else shown(key, row["computed"])
+        what = "trades listed" if row["key"] == "trades_executed" else "computed from the trades"
+        problems.append(
+            Problem.warning(
+                f"declared {key} {shown(key, row['declared'])} disagrees with {computed} {what}",
+                f"$.metadata.{row['key']}",
+            )
+        )
+    return problems
+
+
+def shown(key: str, value: float) -> str:
+    """A declared or computed total as the journal prints it."""
+    if key == "trades_executed":
+        return str(int(value)) if float(value).is_integer() else str(value)
+    if key == "win_rate":
+        return f"{value:.1f}%"
+    return f"{round(value, 2) + 0.0:,.2f}"

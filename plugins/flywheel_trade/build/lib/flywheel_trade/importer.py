@@ -1,0 +1,669 @@
+"""Broker CSV executions (generic, IBKR Flex, Tradovate) to fills, and fills to round-trip trades.
+
+Every row either becomes a fill or is reported: a row that cannot be read stops the import with
+``FILE: line N: column X: ...`` (exit 2); rows that are not executions (IBKR summary rows,
+Tradovate orders that never filled) are counted in the notes printed to stderr.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import math
+import re
+from collections import deque
+from datetime import datetime, timezone, tzinfo
+from pathlib import Path
+from typing import Any, Iterator
+
+import attrs
+
+from flywheel_core import InputError, UsageError
+
+__all__ = [
+    "FORMATS",
+    "Fill",
+    "POINT_VALUES",
+    "ImportResult",
+    "parse_multipliers",
+    "read_fills",
+    "round_trips",
+    "session_from_csv",
+]
+
+FORMATS = ("generic", "ibkr", "tradovate")
+
+#: Dollar value of one point for common CME-group futures (Tradovate exports have no multiplier
+#: column). Anything else needs ``--multiplier ROOT=VALUE``; a guess would silently scale P&L.
+POINT_VALUES: dict[str, float] = {
+    # equity indexes
+    "ES": 50, "MES": 5, "NQ": 20, "MNQ": 2, "YM": 5, "MYM": 0.5, "RTY": 50, "M2K": 5, "EMD": 100, "NKD": 5,
+    # energy
+    "CL": 1000, "MCL": 100, "QM": 500, "NG": 10000, "QG": 2500, "RB": 42000, "HO": 42000,
+    # metals
+    "GC": 100, "MGC": 10, "SI": 5000, "SIL": 1000, "HG": 25000, "MHG": 2500, "PL": 50, "PA": 100,
+    # interest rates
+    "ZB": 1000, "UB": 1000, "ZN": 1000, "TN": 1000, "ZF": 1000, "ZT": 2000,
+    # agriculture (grains quoted in cents)
+    "ZC": 50, "ZS": 50, "ZW": 50, "ZL": 600, "ZM": 100, "HE": 400, "LE": 400, "GF": 500,
+    # currencies
+    "6E": 125000, "M6E": 12500, "6J": 12500000, "6B": 62500, "M6B": 6250, "6A": 100000, "M6A": 10000,
+    "6C": 100000, "6S": 125000, "6N": 100000, "6M": 500000,
+    # crypto
+    "BTC": 5, "MBT": 0.1, "ETH": 50, "MET": 0.1,
+}
+
+_EPS = 1e-9
+_IBKR_ENVELOPE = {"MSG", "BOF", "BOA", "BOS", "EOS", "EOA", "EOF"}
+_THOUSANDS = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$")
+_MONTH_CODE = re.compile(r"^(?P<root>[A-Z0-9]+?)[FGHJKMNQUVXZ]\d{1,2}$")
+
+
+@attrs.frozen
+class Fill:
+    """One execution: ``side`` is buy or sell, ``quantity`` positive, ``fees`` a cost (negative: rebate)."""
+
+    line: int
+    time: datetime
+    symbol: str
+    side: str
+    quantity: float
+    price: float
+    fees: float = 0.0
+    multiplier: float = 1.0
+    currency: str = ""
+
+
+@attrs.define
+class ImportResult:
+    """What an import produced: the fills, and notes for the user about rows that were not fills."""
+
+    fills: list[Fill]
+    notes: list[str] = attrs.field(factory=list)
+
+
+# -- reading cells ------------------------------------------------------------------------------
+
+
+class _Rows:
+    """A CSV file's rows with the header's columns found by name, and errors that name line and column."""
+
+    def __init__(self, path: Path, file: str, tz: tzinfo) -> None:
+        self.path, self.file, self.tz = path, file, tz
+        self.naive_times = 0
+
+    def fail(self, line: int, message: str, column: str | None = None) -> InputError:
+        return InputError(self.file, f"line {line}", f"column {column}: {message}" if column else message)
+
+    def records(self) -> Iterator[tuple[int, list[str]]]:
+        """(line number, cells) for every non-blank record; invalid UTF-8 is an error with its line."""
+        try:
+            raw = self.path.read_bytes()
+        except FileNotFoundError:
+            raise InputError(self.file, "$", "no such file") from None
+        except IsADirectoryError:
+            raise InputError(self.file, "$", "is a directory, expected a CSV file") from None
+        except OSError as exc:
+            raise InputError(self.file, "$", f"cannot read: {exc.strerror or exc}") from None
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            line = raw[: exc.start].count(b"\n") + 1
+            raise InputError(self.file, f"line {line}", f"invalid UTF-8 at byte {exc.start}") from None
+        reader = csv.reader(text.splitlines(keepends=True), strict=True)
+        start = 1
+        try:
+            for cells in reader:
+                line = start
+                start = reader.line_num + 1
+                if any(c.strip() for c in cells):
+                    yield line, cells
+        except csv.Error as exc:
+            raise InputError(self.file, f"line {reader.line_num}", f"malformed CSV: {exc}") from None
+
+    def number(self, line: int, column: str, value: str, *, positive: bool = False, default: float | None = None) -> float:
+        text = value.strip().replace("\u2212", "-")
+        if not text:
+            if default is not None:
+                return default
+            raise self.fail(line, "is empty, expected a number", column)
+        if _THOUSANDS.match(text):
+            text = text.replace(",", "")
+        try:
+            number = float(text)
+        except ValueError:
+            raise self.fail(line, f"{value.strip()!r} is not a number", column) from None
+        if not math.isfinite(number):
+            raise self.fail(line, f"{value.strip()!r} is not a finite number", column)
+        if positive and number <= 0:
+            raise self.fail(line, f"must be greater than 0, got {value.strip()}", column)
+        return number
+
+    def iso_time(self, line: int, column: str, value: str) -> datetime:
+        """An ISO 8601 timestamp; one without a zone is read in ``--tz``."""
+        from flywheel_core import parse_timestamp
+
+        try:
+            moment, naive = parse_timestamp(value.strip())
+        except ValueError:
+            raise self.fail(line, f"{value.strip()!r} is not an ISO 8601 timestamp", column) from None
+        return self.localize(moment.replace(tzinfo=None)) if naive else moment
+
+    def localize(self, naive: datetime) -> datetime:
+        self.naive_times += 1
+        return naive.replace(tzinfo=self.tz).astimezone(timezone.utc)
+
+
+class _Header:
+    """Column lookup: exact names first, then case- and space-insensitive when that is unambiguous."""
+
+    def __init__(self, cells: list[str]) -> None:
+        self.cells = [c.strip() for c in cells]
+        self.exact = {c: i for i, c in reversed(list(enumerate(self.cells)))}
+        loose: dict[str, list[int]] = {}
+        for i, c in enumerate(self.cells):
+            loose.setdefault(_loose(c), []).append(i)
+        self.loose = loose
+
+    def find(self, *names: str) -> tuple[str, int] | None:
+        for name in names:
+            if name in self.exact:
+                return name, self.exact[name]
+        for name in names:
+            hits = self.loose.get(_loose(name), [])
+            if len(hits) == 1:
+                return self.cells[hits[0]], hits[0]
+        return None
+
+    def require(self, rows: _Rows, line: int, *names: str) -> tuple[str, int]:
+        found = self.find(*names)
+        if found is None:
+            wanted = " or ".join(repr(n) for n in names)
+            raise rows.fail(line, f"missing (expected {wanted}; the header has {', '.join(self.cells)})", names[0])
+        return found
+
+
+def _loose(name: str) -> str:
+    return re.sub(r"[\s_]+", "", name).lower()
+
+
+def _cell(cells: list[str], index: int) -> str:
+    return cells[index] if index < len(cells) else ""
+
+
+def _side(rows: _Rows, line: int, column: str, value: str) -> str:
+    text = value.strip().lower()
+    if text in ("buy", "b", "bot", "bought", "long"):
+        return "buy"
+    if text in ("sell", "s", "sld", "sold", "short"):
+        return "sell"
+    raise rows.fail(line, f"{value.strip()!r} is not a side (expected buy or sell)", column)
+
+
+# -- formats ------------------------------------------------------------------------------------
+
+
+def _generic(rows: _Rows, records: Iterator[tuple[int, list[str]]], notes: list[str]) -> list[Fill]:
+    first = next(records, None)
+    if first is None:
+        raise InputError(rows.file, "line 1", "the file is empty (expected a header: timestamp,symbol,side,quantity,price,fees)")
+    hline, hcells = first
+    header = _Header(hcells)
+    col = {name: header.require(rows, hline, name) for name in ("timestamp", "symbol", "side", "quantity", "price")}
+    fees = header.find("fees", "fee", "commission")
+    mult = header.find("multiplier")
+    fills = []
+    for line, cells in records:
+        _check_width(rows, line, cells, header)
+        symbol = _symbol(rows, line, col["symbol"][0], _cell(cells, col["symbol"][1]))
+        fills.append(
+            Fill(
+                line=line,
+                time=rows.iso_time(line, col["timestamp"][0], _cell(cells, col["timestamp"][1])),
+                symbol=symbol,
+                side=_side(rows, line, col["side"][0], _cell(cells, col["side"][1])),
+                quantity=rows.number(line, col["quantity"][0], _cell(cells, col["quantity"][1]), positive=True),
+                price=rows.number(line, col["price"][0], _cell(cells, col["price"][1]), positive=True),
+                fees=rows.number(line, fees[0], _cell(cells, fees[1]), default=0.0) if fees else 0.0,
+                multiplier=rows.number(line, mult[0], _cell(cells, mult[1]), positive=True, default=1.0) if mult else 1.0,
+            )
+        )
+    return fills
+
+
+def _check_width(rows: _Rows, line: int, cells: list[str], header: _Header) -> None:
+    if len(cells) != len(header.cells):
+        raise rows.fail(line, f"has {len(cells)} fields but the header has {len(header.cells)}")
+
+
+def _symbol(rows: _Rows, line: int, column: str, value: str) -> str:
+    symbol = value.strip()
+    if not symbol:
+        raise rows.fail(line, "is empty, expected a symbol", column)
+    return symbol
+
+
+_IBKR_DATE = re.compile(r"^(?P<date>\d{8}|\d{4}-\d{2}-\d{2})(?:[;,T ]+(?P<time>\d{6}|\d{2}:\d{2}(?::\d{2})?))?$")
+
+
+def _ibkr_time(rows: _Rows, line: int, column: str, value: str) -> datetime:
+    """IBKR's ``yyyyMMdd;HHmmss`` (the Flex default) or ``yyyy-MM-dd`` with ``;``, ``,``, space or T."""
+    match = _IBKR_DATE.match(value.strip())
+    if not match:
+        raise rows.fail(
+            line,
+            f"{value.strip()!r} is not a date-time flywheel reads (set the Flex query's date format to "
+            "yyyyMMdd or yyyy-MM-dd and time format to HHmmss or HH:mm:ss)",
+            column,
+        )
+    date = match["date"].replace("-", "")
+    time = (match["time"] or "000000").replace(":", "").ljust(6, "0")
+    try:
+        naive = datetime.strptime(date + time, "%Y%m%d%H%M%S")
+    except ValueError:
+        raise rows.fail(line, f"{value.strip()!r} is not a valid date-time", column) from None
+    return rows.localize(naive)
+
+
+def _ibkr(rows: _Rows, records: Iterator[tuple[int, list[str]]], notes: list[str], multipliers: dict[str, float]) -> list[Fill]:
+    header: _Header | None = None
+    hline = 0
+    data: list[tuple[int, list[str]]] = []
+    for line, cells in records:
+        first = cells[0].strip().upper()
+        if first in ("HEADER", "DATA") and len(cells) > 2:
+            cells = cells[2:]  # "section code and line descriptor" columns
+        elif first in _IBKR_ENVELOPE:
+            continue  # statement envelope records and messages, not executions
+        if header is None:
+            header, hline = _Header(cells), line
+            continue
+        if [c.strip() for c in cells] == header.cells:
+            continue  # the header repeated for the next account or section
+        data.append((line, cells))
+    if header is None:
+        raise InputError(rows.file, "line 1", "the file is empty (expected an IBKR Flex Query trades CSV)")
+    sym = header.require(rows, hline, "Symbol")
+    qty = header.require(rows, hline, "Quantity")
+    price = header.require(rows, hline, "TradePrice", "Price")
+    when = header.find("DateTime", "Date/Time")
+    date = header.find("TradeDate")
+    clock = header.find("TradeTime")
+    if when is None and date is None:
+        raise rows.fail(hline, "missing (expected 'DateTime', or 'TradeDate' with 'TradeTime')", "DateTime")
+    buy_sell = header.find("Buy/Sell")
+    commission = header.find("IBCommission", "Commission")
+    taxes = header.find("Taxes")
+    mult = header.find("Multiplier")
+    currency = header.find("CurrencyPrimary", "Currency")
+    level = header.find("LevelOfDetail")
+    if level is not None:
+        levels = {_cell(c, level[1]).strip().upper() for _, c in data}
+        keep = "EXECUTION" if "EXECUTION" in levels else "ORDER"
+        kept = [(line, c) for line, c in data if _cell(c, level[1]).strip().upper() in (keep, "")]
+        skipped = len(data) - len(kept)
+        if skipped:
+            other = sorted(levels - {keep, ""})
+            notes.append(f"skipped {skipped} IBKR row(s) that are not executions (LevelOfDetail {', '.join(other)})")
+        data = kept
+    fills = []
+    for line, cells in data:
+        _check_width(rows, line, cells, header)
+        symbol = _symbol(rows, line, sym[0], _cell(cells, sym[1]))
+        signed_qty = rows.number(line, qty[0], _cell(cells, qty[1]))
+        if signed_qty == 0:
+            raise rows.fail(line, "is 0, expected a signed non-zero quantity", qty[0])
+        side = "buy" if signed_qty > 0 else "sell"
+        if buy_sell is not None:
+            stated = _cell(cells, buy_sell[1]).strip()
+            if "(CA.)" in stated.upper():
+                raise rows.fail(line, f"{stated!r} is a cancelled execution; run the Flex query without cancelled trades", buy_sell[0])
+            if stated and _side(rows, line, buy_sell[0], stated.split()[0]) != side:
+                raise rows.fail(line, f"says {stated} but {qty[0]} is {_cell(cells, qty[1]).strip()}", buy_sell[0])
+        if when is not None and _cell(cells, when[1]).strip():
+            moment = _ibkr_time(rows, line, when[0], _cell(cells, when[1]))
+        elif date is not None:
+            stamp = _cell(cells, date[1]).strip() + (";" + _cell(cells, clock[1]).strip() if clock and _cell(cells, clock[1]).strip() else "")
+            moment = _ibkr_time(rows, line, date[0], stamp)
+        else:
+            raise rows.fail(line, "is empty, expected the execution time", when[0] if when else "DateTime")
+        # IBKR writes commissions and taxes as negative cash amounts: a cost is their negation.
+        fees = 0.0
+        if commission is not None:
+            fees -= rows.number(line, commission[0], _cell(cells, commission[1]), default=0.0)
+        if taxes is not None:
+            fees -= rows.number(line, taxes[0], _cell(cells, taxes[1]), default=0.0)
+        multiplier = rows.number(line, mult[0], _cell(cells, mult[1]), positive=True, default=1.0) if mult else 1.0
+        fills.append(
+            Fill(
+                line=line,
+                time=moment,
+                symbol=symbol,
+                side=side,
+                quantity=abs(signed_qty),
+                price=rows.number(line, price[0], _cell(cells, price[1]), positive=True),
+                fees=fees,
+                multiplier=multipliers.get(symbol, multiplier),
+                currency=_cell(cells, currency[1]).strip() if currency else "",
+            )
+        )
+    return fills
+
+
+_TRADOVATE_LOCAL = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4}) (\d{1,2}):(\d{2})(?::(\d{2}))?$")
+
+
+def _tradovate_time(rows: _Rows, line: int, column: str, value: str) -> datetime:
+    """``_timestamp`` is UTC (``2026-06-17 13:29:32.166Z``); ``Timestamp`` is local ``MM/DD/YYYY HH:MM:SS``."""
+    text = value.strip()
+    match = _TRADOVATE_LOCAL.match(text)
+    if match:
+        month, day, year, hour, minute, second = match.groups()
+        try:
+            naive = datetime(int(year), int(month), int(day), int(hour), int(minute), int(second or 0))
+        except ValueError:
+            raise rows.fail(line, f"{text!r} is not a valid date-time", column) from None
+        return rows.localize(naive)
+    return rows.iso_time(line, column, text)
+
+
+def _root(contract: str) -> str:
+    match = _MONTH_CODE.match(contract.upper())
+    return match["root"] if match else contract.upper()
+
+
+def _tradovate(rows: _Rows, records: Iterator[tuple[int, list[str]]], notes: list[str], multipliers: dict[str, float]) -> list[Fill]:
+    first = next(records, None)
+    if first is None:
+        raise InputError(rows.file, "line 1", "the file is empty (expected a Tradovate Fills or Orders CSV)")
+    hline, hcells = first
+    header = _Header(hcells)
+    orders = header.find("Fill ID", "_id", "id") is None and header.find("Status") is not None
+    if orders:
+        when = header.require(rows, hline, "Fill Time", "Timestamp")
+        qty = header.require(rows, hline, "filledQty", "Filled Qty")
+        price = header.require(rows, hline, "avgPrice", "Avg Fill Price")
+        commission = None
+        notes.append("a Tradovate Orders export has no commissions: fees are 0 (export Fills to include them)")
+    else:
+        # Prefer the UTC `_timestamp` over the local `Timestamp`; exact names first, since the
+        # older export has both `timestamp` (UTC) and `Timestamp` (local).
+        when = header.find("_timestamp", "timestamp") or header.require(rows, hline, "Timestamp")
+        qty = header.require(rows, hline, "Quantity", "_qty", "qty")
+        price = header.require(rows, hline, "Price", "_price", "price")
+        commission = header.find("commission", "Commission", "Fees")
+    side_col = header.require(rows, hline, "B/S", "action", "Side")
+    contract = header.require(rows, hline, "Contract", "Symbol")
+    product = header.find("Product")
+    status = header.find("Status")
+    fills, unfilled = [], 0
+    for line, cells in records:
+        _check_width(rows, line, cells, header)
+        if orders:
+            filled = rows.number(line, qty[0], _cell(cells, qty[1]), default=0.0)
+            if filled == 0:
+                unfilled += 1
+                continue
+            if filled < 0:
+                raise rows.fail(line, f"must not be negative, got {_cell(cells, qty[1]).strip()}", qty[0])
+        symbol = _symbol(rows, line, contract[0], _cell(cells, contract[1]))
+        root = (_cell(cells, product[1]).strip() if product else "") or _root(symbol)
+        multiplier = multipliers.get(symbol, multipliers.get(root, POINT_VALUES.get(root.upper())))
+        if multiplier is None:
+            raise rows.fail(
+                line,
+                f"no point value known for {root!r}; pass --multiplier {root}=VALUE (dollars per point)",
+                product[0] if product else contract[0],
+            )
+        fills.append(
+            Fill(
+                line=line,
+                time=_tradovate_time(rows, line, when[0], _cell(cells, when[1])),
+                symbol=symbol,
+                side=_side(rows, line, side_col[0], _cell(cells, side_col[1])),
+                quantity=rows.number(line, qty[0], _cell(cells, qty[1]), positive=True),
+                price=rows.number(line, price[0], _cell(cells, price[1]), positive=True),
+                fees=rows.number(line, commission[0], _cell(cells, commission[1]), default=0.0) if commission else 0.0,
+                multiplier=float(multiplier),
+            )
+        )
+    if unfilled:
+        states = f" ({status[0]} other than filled)" if status else ""
+        notes.append(f"skipped {unfilled} Tradovate order(s) with nothing filled{states}")
+    return fills
+
+
+def read_fills(
+    path: Path,
+    fmt: str = "generic",
+    *,
+    tz: tzinfo = timezone.utc,
+    multipliers: dict[str, float] | None = None,
+    file: str | None = None,
+) -> ImportResult:
+    """Read every execution of a CSV export; InputError (exit 2) at the first row that cannot be read."""
+    if fmt not in FORMATS:
+        raise UsageError(f"unknown CSV format {fmt!r} (known: {', '.join(FORMATS)})")
+    rows = _Rows(path, file or str(path), tz)
+    notes: list[str] = []
+    records = rows.records()
+    if fmt == "generic":
+        fills = _generic(rows, records, notes)
+    elif fmt == "ibkr":
+        fills = _ibkr(rows, records, notes, multipliers or {})
+    else:
+        fills = _tradovate(rows, records, notes, multipliers or {})
+    if fmt == "generic" and multipliers:
+        fills = [attrs.evolve(f, multiplier=multipliers.get(f.symbol, f.multiplier)) for f in fills]
+    if not fills:
+        raise InputError(rows.file, "$", "no executions found in the file")
+    currencies = sorted({f.currency for f in fills if f.currency})
+    if len(currencies) > 1:
+        notes.append(f"executions are in several currencies ({', '.join(currencies)}): P&L is summed without conversion")
+    if rows.naive_times and tz is timezone.utc:
+        notes.append(f"{rows.naive_times} time(s) without a zone were read as UTC (use --tz to name the export's zone)")
+    return ImportResult(fills, notes)
+
+
+# -- pairing ------------------------------------------------------------------------------------
+
+
+@attrs.define
+class _Lot:
+    quantity: float
+    price: float
+    time: datetime
+    fees: float  # entry fees not yet allocated to a closed part
+    line: int
+
+
+@attrs.define
+class _RoundTrip:
+    """A position in one symbol from flat (or a flip) back to flat."""
+
+    symbol: str
+    side: str  # long | short
+    multiplier: float
+    currency: str
+    lots: deque[_Lot] = attrs.field(factory=deque)
+    closed_qty: float = 0.0
+    entry_value: float = 0.0  # sum of quantity x entry price over the closed part
+    exit_value: float = 0.0
+    gross: float = 0.0
+    fees: float = 0.0
+    first_entry: datetime | None = None
+    last_exit: datetime | None = None
+    lines: list[int] = attrs.field(factory=list)
+
+    @property
+    def open_qty(self) -> float:
+        return sum(lot.quantity for lot in self.lots)
+
+
+def _flat(quantity: float, scale: float) -> bool:
+    return quantity <= _EPS * max(1.0, scale)
+
+
+def round_trips(fills: list[Fill]) -> list[dict[str, Any]]:
+    """Pair fills into trades per symbol, first in first out.
+
+    A round trip runs from flat back to flat: its entry is the volume-weighted price of what was
+    opened, its exit that of what closed it. A fill that crosses zero closes the position and
+    opens the opposite one with the remainder; each fill's fees are split pro rata to the
+    quantities each part covers. A position still open at the end becomes a closed trade for
+    the part already closed (its oldest lots, FIFO) and an open trade for the rest.
+    """
+    ordered = sorted(fills, key=lambda f: (f.time, f.line))
+    open_trips: dict[str, _RoundTrip] = {}
+    done: list[dict[str, Any]] = []
+    for fill in ordered:
+        trip = open_trips.get(fill.symbol)
+        direction = "long" if fill.side == "buy" else "short"
+        if trip is not None and trip.multiplier != fill.multiplier:
+            raise InputError("", f"line {fill.line}", f"multiplier {fill.multiplier:g} differs from {trip.multiplier:g} of earlier {fill.symbol} fills")
+        if trip is None or trip.side == direction:
+            if trip is None:
+                trip = open_trips[fill.symbol] = _RoundTrip(fill.symbol, direction, fill.multiplier, fill.currency)
+                trip.first_entry = fill.time
+            trip.lots.append(_Lot(fill.quantity, fill.price, fill.time, fill.fees, fill.line))
+            trip.lines.append(fill.line)
+            continue
+        remaining = fill.quantity
+        per_unit_fee = fill.fees / fill.quantity
+        sign = 1.0 if trip.side == "long" else -1.0
+        trip.lines.append(fill.line)
+        while trip.lots and not _flat(remaining, fill.quantity):
+            lot = trip.lots[0]
+            q = min(lot.quantity, remaining)
+            entry_fee = lot.fees * q / lot.quantity
+            lot.fees -= entry_fee
+            lot.quantity -= q
+            remaining -= q
+            trip.closed_qty += q
+            trip.entry_value += q * lot.price
+            trip.exit_value += q * fill.price
+            trip.gross += (fill.price - lot.price) * q * trip.multiplier * sign
+            trip.fees += entry_fee + per_unit_fee * q
+            trip.last_exit = fill.time
+            if _flat(lot.quantity, q):
+                trip.lots.popleft()
+        if not trip.lots:
+            done.append(_closed_trade(trip))
+            del open_trips[fill.symbol]
+            if not _flat(remaining, fill.quantity):
+                flipped = open_trips[fill.symbol] = _RoundTrip(fill.symbol, direction, fill.multiplier, fill.currency)
+                flipped.first_entry = fill.time
+                flipped.lots.append(_Lot(remaining, fill.price, fill.time, per_unit_fee * remaining, fill.line))
+                flipped.lines.append(fill.line)
+    for trip in open_trips.values():
+        if trip.closed_qty > 0:
+            done.append(_closed_trade(trip))
+        done.append(_open_trade(trip))
+    done.sort(key=lambda t: (t["timestamp"], t["symbol"], t["csv_lines"][0]))
+    return done
+
+
+def _clean(value: float) -> float | int:
+    value = round(value, 10) + 0.0
+    return int(value) if value.is_integer() and abs(value) < 2**53 else value
+
+
+def _iso(moment: datetime) -> str:
+    text = moment.astimezone(timezone.utc).isoformat(timespec="milliseconds" if moment.microsecond else "seconds")
+    return text.replace("+00:00", "Z")
+
+
+def _closed_trade(trip: _RoundTrip) -> dict[str, Any]:
+    q = trip.closed_qty
+    trade: dict[str, Any] = {
+        "symbol": trip.symbol,
+        "action": "buy" if trip.side == "long" else "sell",
+        "quantity": _clean(q),
+        "price": _clean(trip.entry_value / q),
+        "timestamp": _iso(trip.first_entry),
+        "exit_price": _clean(trip.exit_value / q),
+        "exit_timestamp": _iso(trip.last_exit),
+        "profit_loss": _clean(trip.gross - trip.fees),
+        "fees": _clean(trip.fees),
+    }
+    return _extras(trade, trip, trip.lines)
+
+
+def _open_trade(trip: _RoundTrip) -> dict[str, Any]:
+    q = trip.open_qty
+    trade: dict[str, Any] = {
+        "symbol": trip.symbol,
+        "action": "buy" if trip.side == "long" else "sell",
+        "quantity": _clean(q),
+        "price": _clean(sum(lot.quantity * lot.price for lot in trip.lots) / q),
+        "timestamp": _iso(trip.lots[0].time),
+        "fees": _clean(sum(lot.fees for lot in trip.lots)),
+    }
+    return _extras(trade, trip, [lot.line for lot in trip.lots])
+
+
+def _extras(trade: dict[str, Any], trip: _RoundTrip, lines: list[int]) -> dict[str, Any]:
+    if trip.multiplier != 1:
+        trade["multiplier"] = _clean(trip.multiplier)
+    if trip.currency:
+        trade["currency"] = trip.currency
+    trade["csv_lines"] = sorted(set(lines))
+    return trade
+
+
+# -- session ------------------------------------------------------------------------------------
+
+
+def parse_multipliers(values: list[str]) -> dict[str, float]:
+    """``["MES=5", "ZR=50"]`` -> ``{"MES": 5.0, "ZR": 50.0}``; UsageError on anything else."""
+    out = {}
+    for value in values:
+        name, sep, number = value.partition("=")
+        try:
+            parsed = float(number)
+        except ValueError:
+            parsed = math.nan
+        if not sep or not name.strip() or not math.isfinite(parsed) or parsed <= 0:
+            raise UsageError(f"--multiplier {value!r}: expected SYMBOL=VALUE with a positive VALUE, e.g. MES=5")
+        out[name.strip()] = parsed
+    return out
+
+
+def session_from_csv(
+    path: Path,
+    fmt: str = "generic",
+    *,
+    agent_id: str,
+    tz: tzinfo = timezone.utc,
+    multipliers: dict[str, float] | None = None,
+    file: str | None = None,
+) -> tuple[dict[str, Any], list[str]]:
+    """A trade ``work_session.json`` document from a CSV export, and notes for stderr.
+
+    The session id and timestamp come from the data (the last execution), so importing the same
+    file twice gives the same session.
+    """
+    result = read_fills(path, fmt, tz=tz, multipliers=multipliers, file=file)
+    try:
+        trades = round_trips(result.fills)
+    except InputError as exc:
+        raise InputError(file or str(path), exc.path, exc.message) from None
+    first = min(f.time for f in result.fills)
+    last = max(f.time for f in result.fills)
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    currencies = sorted({f.currency for f in result.fills if f.currency})
+    metadata: dict[str, Any] = {"duration_minutes": _clean((last - first).total_seconds() / 60.0)}
+    if len(currencies) == 1:
+        metadata["currency"] = currencies[0]
+    metadata["import"] = {"format": fmt, "file": path.name, "sha256": digest, "executions": len(result.fills)}
+    session = {
+        "session_id": f"trade-{last:%Y%m%d}-{digest[:10]}",
+        "session_type": "trade",
+        "timestamp": _iso(last),
+        "agent_id": agent_id,
+        "metadata": metadata,
+        "source_data": {"trades": trades},
+        "artifacts": {},
+        "pipeline_status": {"trade_artifact": "pending"},
+    }
+    return session, result.notes

@@ -1,0 +1,428 @@
+"""One fact set from a trade session, and the artifacts made from it: journal, metrics JSON, social post."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from flywheel_trade.checks import check_trades, declared_problems, declared_vs_computed, shown
+from flywheel_trade.metrics import Trade, compute_metrics
+
+if TYPE_CHECKING:
+    from flywheel_core import Artifact, Problem, RunContext, Session
+
+__all__ = ["build_artifacts", "journal_facts", "validation_problems", "money", "signed"]
+
+ARTIFACT_KINDS = ("trade_journal", "trade_metrics", "social_post")
+NARRATIVE = ("market_analysis", "what_worked", "what_didnt_work", "lessons", "next_goals")
+CHART_IMAGE = "equity_curve.svg"
+MAX_TAG_SYMBOLS = 20
+MAX_CHART_BYTES = 10 * 1024 * 1024
+_IMAGE_EXT = {".png", ".jpg", ".jpeg", ".gif", ".svg", ".webp"}
+
+
+# -- formatting (money rounded to cents only here, never in the JSON) -------------------------
+
+
+def money(value: float) -> str:
+    """``1,234.50``; never ``-0.00``."""
+    return f"{round(value, 2) + 0.0:,.2f}"
+
+
+def signed(value: float) -> str:
+    """``+1,234.50`` / ``-50.00`` / ``0.00``."""
+    text = money(value)
+    return text if text.startswith("-") or text == "0.00" else f"+{text}"
+
+
+def pct(value: float) -> str:
+    return f"{value:.1f}%"
+
+
+def ratio(value: float) -> str:
+    return f"{value:,.2f}"
+
+
+def number(value: float) -> str:
+    """A size or price: as many decimals as it has (2 to 8), with thousands separators."""
+    if float(value).is_integer():
+        return f"{int(value):,}"
+    text = f"{value:,.8f}".rstrip("0")
+    whole, _, frac = text.partition(".")
+    return f"{whole}.{frac.ljust(2, '0')}"
+
+
+def price(value: float) -> str:
+    """A price: at least 2 decimals, up to 8 when it has them (FX, crypto)."""
+    text = number(value)
+    return text if "." in text else f"{text}.00"
+
+
+def duration(minutes: float) -> str:
+    seconds = round(minutes * 60)
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{round(seconds / 60)} min"
+    hours, rest = divmod(round(seconds / 60), 60)
+    if hours < 24:
+        return f"{hours} h {rest:02d} min"
+    days, hours = divmod(hours, 24)
+    return f"{days} d {hours} h"
+
+
+def when(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M:%S" if moment.second else "%Y-%m-%d %H:%M")
+
+
+def r_text(value: float) -> str:
+    return f"{round(value, 2) + 0.0:+.2f}R"
+
+
+def _opt(value: Any, fmt: Any) -> str:
+    return "" if value is None else fmt(value)
+
+
+# -- facts ------------------------------------------------------------------------------------
+
+
+def _narrative_items(value: Any) -> list[dict[str, str]]:
+    """Whatever shape an agent used (text, list of text, list of {title, description}, mapping) as items."""
+    if value is None or value == "" or value == [] or value == {}:
+        return []
+    if isinstance(value, str):
+        return [{"title": "", "text": value.strip()}] if value.strip() else []
+    if isinstance(value, dict):
+        return [{"title": _human(k), "text": _text(v)} for k, v in value.items() if _text(v)]
+    if isinstance(value, list):
+        items = []
+        for entry in value:
+            if isinstance(entry, dict):
+                title = _text(entry.get("title") or entry.get("name") or "")
+                body = entry.get("description", entry.get("text", entry.get("content", entry.get("lesson"))))
+                if body is None:
+                    rest = {k: v for k, v in entry.items() if k not in ("title", "name")}
+                    body = "; ".join(f"{_human(k)}: {_text(v)}" for k, v in rest.items())
+                if title or _text(body):
+                    items.append({"title": title, "text": _text(body)})
+            elif _text(entry):
+                items.append({"title": "", "text": _text(entry)})
+        return items
+    return [{"title": "", "text": _text(value)}]
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value.strip()
+    if isinstance(value, (list, dict)):
+        return json.dumps(value, ensure_ascii=False, sort_keys=True)
+    return str(value)
+
+
+def _human(key: Any) -> str:
+    text = str(key).replace("_", " ").strip()
+    return text[:1].upper() + text[1:]
+
+
+def _field(session: Session, name: str) -> Any:
+    """A narrative field at the top level (the seed's place) or, failing that, in source_data."""
+    value = session.get(name)
+    return value if value is not None else session.source_data.get(name)
+
+
+def _symbols_by_activity(trades: list[Trade]) -> list[str]:
+    counts = Counter(t.symbol for t in trades)
+    return [s for s, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
+
+
+def _hashtag(symbol: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_]", "", symbol)
+
+
+def _charts(session: Session, ctx: RunContext | None) -> tuple[list[dict[str, str]], dict[str, bytes]]:
+    """The session's ``charts`` entries: local images inside the allowed roots are attached."""
+    from flywheel_core import PathRefused, confine
+
+    charts = _field(session, "charts")
+    if not isinstance(charts, list):
+        return [], {}
+    base = "$.charts" if session.get("charts") is not None else "$.source_data.charts"
+    items, files = [], {}
+    for i, entry in enumerate(charts):
+        entry = entry if isinstance(entry, dict) else {"path": entry}
+        title = _text(entry.get("title") or entry.get("caption") or "")
+        path = entry.get("path") or entry.get("src")
+        item = {"title": title or f"Chart {i + 1}", "src": ""}
+        if isinstance(path, str) and path.strip() and ctx is not None:
+            try:
+                resolved = confine(path.strip(), ctx.allowed_roots, base=ctx.session_dir)
+                if resolved.suffix.lower() not in _IMAGE_EXT:
+                    raise PathRefused(f"{path!r} is not an image ({', '.join(sorted(_IMAGE_EXT))})")
+                if not resolved.is_file():
+                    raise PathRefused(f"{path!r} does not exist")
+                if resolved.stat().st_size > MAX_CHART_BYTES:
+                    raise PathRefused(f"{path!r} is larger than {MAX_CHART_BYTES // (1024 * 1024)} MiB")
+                name = f"charts/{i + 1:02d}-{re.sub(r'[^A-Za-z0-9._-]', '_', resolved.name).lstrip('.')}"
+                files[name] = resolved.read_bytes()
+                item["src"] = name
+            except (PathRefused, OSError) as exc:
+                ctx.warn(f"chart not attached: {exc}", f"{base}[{i}].path")
+        if title or item["src"]:
+            items.append(item)
+    return items, files
+
+
+def journal_facts(session: Session, trades: list[Trade], metrics: dict[str, Any], declared: list[dict[str, Any]]) -> dict[str, Any]:
+    """Everything the templates show, computed once, JSON-serialisable, already formatted for print."""
+    m = metrics
+    closed = {row["index"]: row for row in m["per_trade"]}
+    by_index = {t.index: t for t in trades}
+    symbols = _symbols_by_activity(trades)
+    trade_rows = []
+    for order, row in enumerate(m["per_trade"], 1):
+        t = by_index[row["index"]]
+        trade_rows.append(
+            {
+                "n": order,
+                "index": t.index,
+                "symbol": t.symbol,
+                "side": t.side,
+                "size": number(t.quantity),
+                "entry": f"{price(t.entry_price)} at {when(t.entry_time)}",
+                "exit": " at ".join(
+                    p for p in (_opt(t.exit_price, price), _opt(t.exit_time, when)) if p
+                ),
+                "pnl": signed(t.pnl),
+                "r": _opt(t.r_multiple, r_text),
+                "held": _opt(t.holding_minutes, duration),
+                "notes": t.notes,
+            }
+        )
+    open_rows = [
+        {
+            "index": t.index,
+            "symbol": t.symbol,
+            "side": t.side,
+            "size": number(t.quantity),
+            "entry": f"{price(t.entry_price)} at {when(t.entry_time)}",
+            "stop": _opt(t.stop_loss, price),
+            "notes": t.notes,
+        }
+        for t in sorted((t for t in trades if t.index not in closed), key=lambda t: (t.entry_time, t.index))
+    ]
+
+    def row(label: str, value: Any, fmt: Any, extra: str = "") -> dict[str, str] | None:
+        if value is None:
+            return None
+        return {"label": label, "value": fmt(value) + (f" {extra}" if extra else "")}
+
+    best = max(m["per_trade"], key=lambda r: (r["pnl"], -r["index"]), default=None)
+    summary = [
+        row("Closed trades", m["trades"], str, f"({m['wins']} won, {m['losses']} lost, {m['breakeven']} break-even)"),
+        row("Open trades", m["open_trades"] or None, str),
+        row("Net P&L", m["net_pnl"] if m["trades"] else None, signed),
+        row("Gross profit", m["gross_profit"] if m["wins"] else None, money),
+        row("Gross loss", m["gross_loss"] if m["losses"] else None, signed),
+        row("Fees", m["fees"] or None, money),
+        row("Win rate", m["win_rate"], pct),
+        row("Profit factor", m["profit_factor"], ratio),
+        row("Expectancy per trade", m["expectancy"], signed),
+        row("Average win", m["avg_win"], signed),
+        row("Average loss", m["avg_loss"], signed),
+        row("Payoff ratio (avg win / avg loss)", m["payoff_ratio"], ratio),
+        row("Largest win", m["largest_win"], signed),
+        row("Largest loss", m["largest_loss"], signed),
+        row("Max drawdown", m["max_drawdown"] if m["trades"] else None, money),
+        row("Longest winning streak", m["max_consecutive_wins"] if m["trades"] else None, str, "trades"),
+        row("Longest losing streak", m["max_consecutive_losses"] if m["trades"] else None, str, "trades"),
+        row("Average holding time", m["avg_holding_minutes"], duration),
+        row("Average R", m["avg_r"], r_text, f"({sum(1 for r in m['per_trade'] if r['r_multiple'] is not None)} trades with a stop)"),
+    ]
+
+    def group_row(name: str, g: dict[str, Any]) -> dict[str, str]:
+        return {
+            "name": name,
+            "trades": str(g["trades"]),
+            "win_rate": _opt(g["win_rate"], pct),
+            "net_pnl": signed(g["net_pnl"]),
+            "profit_factor": _opt(g.get("profit_factor"), ratio),
+        }
+
+    conditions = session.source_data.get("market_conditions")
+    duration_minutes = session.metadata.get("duration_minutes")
+    return {
+        "session": {
+            "id": session.session_id,
+            "date": session.date,
+            "agent": session.agent_id,
+            "duration": duration(duration_minutes) if isinstance(duration_minutes, (int, float)) and duration_minutes > 0 else "",
+        },
+        "metrics": metrics,
+        "symbols": symbols,
+        "symbols_text": _list_text(symbols),
+        "summary": [r for r in summary if r is not None] if trades else [],
+        "net_pnl": signed(m["net_pnl"]),
+        "win_rate": _opt(m["win_rate"], pct),
+        "max_drawdown": money(m["max_drawdown"]),
+        "best": {"symbol": best["symbol"], "pnl": signed(best["pnl"])} if best and best["pnl"] > 0 else None,
+        "chart": CHART_IMAGE if m["trades"] else "",
+        "trades": trade_rows,
+        "open_trades": open_rows,
+        "by_symbol": [group_row(s, g) for s, g in m["by_symbol"].items()],
+        "by_side": [group_row(name.capitalize(), m[name]) for name in ("long", "short") if m[name]["trades"]],
+        "market_conditions": _narrative_items(conditions),
+        "narrative": [
+            {
+                "title": _human(name).replace("didnt", "didn't"),
+                "items": items,
+                "paragraph": isinstance(_field(session, name), str),
+            }
+            for name in NARRATIVE
+            if (items := _narrative_items(_field(session, name)))
+        ],
+        "charts": [],
+        "declared": [
+            {
+                "label": d["label"],
+                "declared": shown(d["key"], d["declared"]),
+                "computed": "" if d["computed"] is None else shown(d["key"], d["computed"]),
+                "agrees": d["agrees"],
+            }
+            for d in declared
+        ],
+        "declared_disagree": sum(1 for d in declared if not d["agrees"]),
+        "trades_listed": len(trades),
+    }
+
+
+def _list_text(items: list[str], limit: int = 5) -> str:
+    """``A``, ``A and B``, ``A, B and C``, ``A, B, C, D, E and 3 more``."""
+    if not items:
+        return ""
+    head, rest = items[:limit], len(items) - limit
+    if rest > 0:
+        return f"{', '.join(head)} and {rest} more"
+    return head[0] if len(head) == 1 else f"{', '.join(head[:-1])} and {head[-1]}"
+
+
+# -- hooks' work --------------------------------------------------------------------------------
+
+
+_LAST_READ: dict[str, Any] = {}
+
+
+def _read(session: Session) -> tuple[list[Trade], list[Problem], dict[str, Any], list[dict[str, Any]]]:
+    """Trades, problems, metrics and declared totals; ``flywheel run`` asks twice (validate, generate).
+
+    The last result is reused while the trades and metadata serialise to the same JSON, so a
+    session changed in between is always read again.
+    """
+    key = json.dumps([session.source_data.get("trades"), session.metadata], sort_keys=True, default=repr)
+    if _LAST_READ.get("key") != key:
+        trades, problems = check_trades(session.source_data.get("trades") or [])
+        metrics = compute_metrics(trades)
+        declared = declared_vs_computed(session.metadata, metrics, len(trades))
+        _LAST_READ.clear()
+        _LAST_READ.update(key=key, value=(trades, problems, metrics, declared))
+    trades, problems, metrics, declared = _LAST_READ["value"]
+    return list(trades), list(problems), metrics, list(declared)  # metrics is shared: never mutate it
+
+
+def validation_problems(session: Session) -> list[Problem]:
+    """Everything ``flywheel validate`` reports about a trade session beyond its schema."""
+    from flywheel_core import Problem
+
+    trades, problems, _, declared = _read(session)
+    if not trades and not problems:
+        problems.append(Problem.warning("no trades listed: the journal will be empty", "$.source_data.trades"))
+    return problems + declared_problems(declared)
+
+
+def metrics_json(metrics: dict[str, Any]) -> str:
+    """The ``trade_metrics`` file: fixed key order, full precision, no NaN, one line per trade.
+
+    Per-trade rows are written one per line with the C encoder (``indent`` would switch
+    ``json`` to its pure-Python encoder, ten times slower on 10,000 trades).
+    """
+
+    def compact(value: Any) -> str:
+        return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(", ", ": "))
+
+    parts = []
+    for key, value in metrics.items():
+        if isinstance(value, list) and value:
+            rows = ",\n".join(f"    {compact(row)}" for row in value)
+            parts.append(f"  {compact(key)}: [\n{rows}\n  ]")
+        elif isinstance(value, dict) and value:
+            nested = json.dumps(value, indent=2, ensure_ascii=False, allow_nan=False).replace("\n", "\n  ")
+            parts.append(f"  {compact(key)}: {nested}")
+        else:
+            parts.append(f"  {compact(key)}: {compact(value)}")
+    return "{\n" + ",\n".join(parts) + "\n}\n"
+
+
+def build_artifacts(session: Session, ctx: RunContext) -> list[Artifact]:
+    """The three artifacts of a trade session, all from one fact set."""
+    from flywheel_core import Artifact, social_variants
+
+    trades, problems, metrics, declared = _read(session)
+    if any(p.severity == "error" for p in problems):
+        return []  # validate already stopped the run; never publish half-read trades
+    facts = journal_facts(session, trades, metrics, declared)
+    facts["charts"], chart_files = _charts(session, ctx)
+    account = session.metadata.get("account") or session.source_data.get("account")
+    symbols = facts["symbols"]
+    meta: dict[str, Any] = {
+        "project": account if isinstance(account, str) and account.strip() else "trading",
+        "provenance": {"trades": len(trades), "symbols": sorted(symbols)},
+    }
+    tags = ["trade", *symbols[:MAX_TAG_SYMBOLS]]
+    title = f"Trading journal {session.date}"
+    if metrics["trades"]:
+        summary = (
+            f"{metrics['trades']} closed trade{'s' if metrics['trades'] != 1 else ''} on {facts['symbols_text']}: "
+            f"net P&L {facts['net_pnl']}, win rate {facts['win_rate']}, max drawdown {facts['max_drawdown']}."
+        )
+    elif trades:
+        summary = f"{len(trades)} open position{'s' if len(trades) != 1 else ''} on {facts['symbols_text']}, none closed."
+    else:
+        summary = "No trades in this session."
+
+    attachments: dict[str, str | bytes] = dict(chart_files)
+    journal_meta = dict(meta)
+    if facts["chart"]:
+        from flywheel_trade.chart import equity_svg
+
+        curve = [r["cumulative_pnl"] for r in metrics["per_trade"]]
+        attachments[CHART_IMAGE] = equity_svg(
+            curve,
+            title="Equity curve: cumulative net P&L",
+            subtitle=f"{session.date} · {metrics['trades']} closed trades · {_list_text(sorted(symbols), 3)}",
+        )
+        journal_meta["image"] = CHART_IMAGE
+    journal = ctx.render("trade/trade_journal.md.j2", **facts)
+    post = ctx.render("trade/social_post.md.j2", **facts).strip()
+    hashtags = ["trading", *[h for h in (_hashtag(s) for s in symbols[:3]) if h and not h[0].isdigit()]]
+    variants = social_variants(post, hashtags=hashtags)
+    social_md = post + "\n\n" + " ".join(f"#{h}" for h in hashtags) + "\n"
+    return [
+        Artifact(
+            kind="trade_journal", content=journal, ext="md", title=title, summary=summary,
+            tags=tags, attachments=attachments, meta=journal_meta,
+        ),
+        Artifact(
+            kind="trade_metrics", content=metrics_json(metrics), ext="json", title=f"Trade metrics {session.date}",
+            summary=summary, tags=tags, meta=dict(meta),
+        ),
+        Artifact(
+            kind="social_post", content=social_md, ext="md", title=f"Trading session {session.date}",
+            summary=summary, tags=tags,
+            attachments={"social_post.json": json.dumps(variants, indent=2, ensure_ascii=False) + "\n"},
+            meta=dict(meta),
+        ),
+    ]

@@ -1,0 +1,75 @@
+"""The JSON Schema fragment of a trade session (merged by core into the envelope schema)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["TRADE_SCHEMA", "ACTION_PATTERN"]
+
+# ECMA-262 has no inline (?i) flag, so case-insensitivity is spelled out: editors and other
+# validators reading `flywheel schema trade` must understand the pattern too.
+ACTION_PATTERN = r"^\s*([Bb][Uu][Yy]|[Ss][Ee][Ll][Ll]|[Ll][Oo][Nn][Gg]|[Ss][Hh][Oo][Rr][Tt])\s*$"
+
+_POSITIVE = {"type": "number", "exclusiveMinimum": 0}
+_OPTIONAL_POSITIVE = {"type": ["number", "null"], "exclusiveMinimum": 0}
+_TIMESTAMP = {
+    "type": "string",
+    "format": "flywheel-timestamp",
+    "x-error": "must be an ISO 8601 timestamp such as 2025-12-02T03:00:00Z",
+}
+
+_TRADE: dict[str, Any] = {
+    "type": "object",
+    "description": "One trade. buy = long, sell = short. Fields not listed here are kept.",
+    "required": ["symbol", "action", "quantity", "price", "timestamp"],
+    "properties": {
+        "symbol": {"type": "string", "minLength": 1, "pattern": r"\S", "x-error": "must be a non-empty string"},
+        "action": {
+            "type": "string",
+            "pattern": ACTION_PATTERN,
+            "x-error": "must be buy or sell (long and short are accepted too, in any case)",
+        },
+        "quantity": {**_POSITIVE, "description": "Size (shares, contracts, units); always positive."},
+        "price": {**_POSITIVE, "description": "Entry price."},
+        "timestamp": {**_TIMESTAMP, "description": "Entry time; without a zone it is read as UTC."},
+        "exit_price": {**_OPTIONAL_POSITIVE, "description": "Exit price; with it the P&L can be computed."},
+        "exit_timestamp": {**_TIMESTAMP, "type": ["string", "null"], "description": "Exit time."},
+        "profit_loss": {
+            "type": ["number", "null"],
+            "description": "Net P&L of the trade after fees; 0 is break-even. Wins over a P&L computed from prices.",
+        },
+        # Not "minimum": 0: a broker import can net to a rebate. validate warns about a negative value.
+        "fees": {"type": ["number", "null"], "description": "Commissions and fees as a positive cost; negative is a net rebate."},
+        "stop_loss": {**_OPTIONAL_POSITIVE, "description": "Initial stop price; gives the trade's R multiple."},
+        "multiplier": {**_OPTIONAL_POSITIVE, "description": "Contract multiplier (point value); 1 when absent."},
+        "notes": {"type": ["string", "null"]},
+        "tags": {"type": "array", "items": {"type": "string"}},
+    },
+}
+
+_DECLARED = {"type": ["number", "null"]}
+
+TRADE_SCHEMA: dict[str, Any] = {
+    "required": ["source_data"],
+    "properties": {
+        "metadata": {
+            "type": "object",
+            "description": "Totals the agent declared; flywheel recomputes and compares them.",
+            "properties": {
+                "trades_executed": {"type": ["integer", "null"], "minimum": 0},
+                "total_pnl": _DECLARED,
+                "win_rate": {"type": ["number", "null"], "minimum": 0, "maximum": 100},
+                "max_drawdown": _DECLARED,
+                "account": {"type": "string"},
+            },
+        },
+        "source_data": {
+            "type": "object",
+            "required": ["trades"],
+            "properties": {
+                "trades": {"type": "array", "items": _TRADE},
+                "market_conditions": {"type": "object"},
+            },
+        },
+    },
+}

@@ -1,0 +1,175 @@
+"""Fills paired into round-trip trades per symbol: FIFO lots, partial fills, scaling, flips, fees pro rata."""
+
+from __future__ import annotations
+
+from collections import deque
+from datetime import datetime, timezone
+from typing import Any
+
+import attrs
+
+from flywheel_core import InputError
+
+__all__ = ["Fill", "clean_number", "iso_utc", "round_trips"]
+
+_EPS = 1e-9
+
+
+@attrs.frozen
+class Fill:
+    """One execution: ``side`` is buy or sell, ``quantity`` positive, ``fees`` a cost (negative: rebate)."""
+
+    line: int
+    time: datetime
+    symbol: str
+    side: str
+    quantity: float
+    price: float
+    fees: float = 0.0
+    multiplier: float = 1.0
+    currency: str = ""
+
+
+@attrs.define
+class _Lot:
+    quantity: float
+    price: float
+    time: datetime
+    fees: float  # entry fees not yet allocated to a closed part
+    line: int
+
+
+@attrs.define
+class _RoundTrip:
+    """A position in one symbol from flat (or a flip) back to flat."""
+
+    symbol: str
+    side: str  # long | short
+    multiplier: float
+    currency: str
+    lots: deque[_Lot] = attrs.field(factory=deque)
+    closed_qty: float = 0.0
+    entry_value: float = 0.0  # sum of quantity x entry price over the closed part
+    exit_value: float = 0.0
+    gross: float = 0.0
+    fees: float = 0.0
+    first_entry: datetime | None = None
+    last_exit: datetime | None = None
+    lines: list[int] = attrs.field(factory=list)
+
+    @property
+    def open_qty(self) -> float:
+        return sum(lot.quantity for lot in self.lots)
+
+
+def _flat(quantity: float, scale: float) -> bool:
+    return quantity <= _EPS * max(1.0, scale)
+
+
+def round_trips(fills: list[Fill]) -> list[dict[str, Any]]:
+    """Pair fills into trades per symbol, first in first out.
+
+    A round trip runs from flat back to flat: its entry is the volume-weighted price of what was
+    opened, its exit that of what closed it. A fill that crosses zero closes the position and
+    opens the opposite one with the remainder; each fill's fees are split pro rata to the
+    quantities each part covers. A position still open at the end becomes a closed trade for
+    the part already closed (its oldest lots, FIFO) and an open trade for the rest.
+    """
+    ordered = sorted(fills, key=lambda f: (f.time, f.line))
+    open_trips: dict[str, _RoundTrip] = {}
+    done: list[dict[str, Any]] = []
+    for fill in ordered:
+        trip = open_trips.get(fill.symbol)
+        direction = "long" if fill.side == "buy" else "short"
+        if trip is not None and trip.multiplier != fill.multiplier:
+            raise InputError("", f"line {fill.line}", f"multiplier {fill.multiplier:g} differs from {trip.multiplier:g} of earlier {fill.symbol} fills")
+        if trip is None or trip.side == direction:
+            if trip is None:
+                trip = open_trips[fill.symbol] = _RoundTrip(fill.symbol, direction, fill.multiplier, fill.currency)
+                trip.first_entry = fill.time
+            trip.lots.append(_Lot(fill.quantity, fill.price, fill.time, fill.fees, fill.line))
+            trip.lines.append(fill.line)
+            continue
+        remaining = fill.quantity
+        per_unit_fee = fill.fees / fill.quantity
+        sign = 1.0 if trip.side == "long" else -1.0
+        trip.lines.append(fill.line)
+        while trip.lots and not _flat(remaining, fill.quantity):
+            lot = trip.lots[0]
+            q = min(lot.quantity, remaining)
+            entry_fee = lot.fees * q / lot.quantity
+            lot.fees -= entry_fee
+            lot.quantity -= q
+            remaining -= q
+            trip.closed_qty += q
+            trip.entry_value += q * lot.price
+            trip.exit_value += q * fill.price
+            trip.gross += (fill.price - lot.price) * q * trip.multiplier * sign
+            trip.fees += entry_fee + per_unit_fee * q
+            trip.last_exit = fill.time
+            if _flat(lot.quantity, q):
+                trip.lots.popleft()
+        if not trip.lots:
+            done.append(_closed_trade(trip))
+            del open_trips[fill.symbol]
+            if not _flat(remaining, fill.quantity):
+                flipped = open_trips[fill.symbol] = _RoundTrip(fill.symbol, direction, fill.multiplier, fill.currency)
+                flipped.first_entry = fill.time
+                flipped.lots.append(_Lot(remaining, fill.price, fill.time, per_unit_fee * remaining, fill.line))
+                flipped.lines.append(fill.line)
+    for trip in open_trips.values():
+        if trip.closed_qty > 0:
+            done.append(_closed_trade(trip))
+        done.append(_open_trade(trip))
+    done.sort(key=lambda t: (t["timestamp"], t["symbol"], t["csv_lines"][0]))
+    return done
+
+
+def clean_number(value: float) -> float | int:
+    """Float noise removed (10 decimals), and whole numbers as ints, for a readable session file."""
+    value = round(value, 10) + 0.0
+    return int(value) if value.is_integer() and abs(value) < 2**53 else value
+
+
+def iso_utc(moment: datetime) -> str:
+    """``2025-12-02T14:30:00Z``, with milliseconds only when the time has them."""
+    text = moment.astimezone(timezone.utc).isoformat(timespec="milliseconds" if moment.microsecond else "seconds")
+    return text.replace("+00:00", "Z")
+
+
+def _closed_trade(trip: _RoundTrip) -> dict[str, Any]:
+    q = trip.closed_qty
+    trade: dict[str, Any] = {
+        "symbol": trip.symbol,
+        "action": "buy" if trip.side == "long" else "sell",
+        "quantity": clean_number(q),
+        "price": clean_number(trip.entry_value / q),
+        "timestamp": iso_utc(trip.first_entry),
+        "exit_price": clean_number(trip.exit_value / q),
+        "exit_timestamp": iso_utc(trip.last_exit),
+        "profit_loss": clean_number(trip.gross - trip.fees),
+        "fees": clean_number(trip.fees),
+    }
+    return _extras(trade, trip, trip.lines)
+
+
+def _open_trade(trip: _RoundTrip) -> dict[str, Any]:
+    q = trip.open_qty
+    trade: dict[str, Any] = {
+        "symbol": trip.symbol,
+        "action": "buy" if trip.side == "long" else "sell",
+        "quantity": clean_number(q),
+        "price": clean_number(sum(lot.quantity * lot.price for lot in trip.lots) / q),
+        "timestamp": iso_utc(trip.lots[0].time),
+        "fees": clean_number(sum(lot.fees for lot in trip.lots)),
+    }
+    return _extras(trade, trip, [lot.line for lot in trip.lots])
+
+
+def _extras(trade: dict[str, Any], trip: _RoundTrip, lines: list[int]) -> dict[str, Any]:
+    if trip.multiplier != 1:
+        trade["multiplier"] = clean_number(trip.multiplier)
+    if trip.currency:
+        trade["currency"] = trip.currency
+    trade["csv_lines"] = sorted(set(lines))
+    return trade
