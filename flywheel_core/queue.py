@@ -635,7 +635,10 @@ def enqueue_result(result: SessionResult, session: Session, config: Config, host
                     target=name, session_id=session.session_id, session_type=session.session_type,
                     kind=kind, ext=info["ext"], files=files, meta=meta, session_path=str(session_path),
                 )
-                if entry.status != "published":
+                if entry.status == "dead":
+                    log.warning("%s -> %s: this version already failed %d times; `flywheel queue retry %d` "
+                                "tries it again", kind, name, entry.attempts, entry.id)
+                elif entry.status != "published":
                     enqueued.append({"id": entry.id, "kind": kind, "target": name, "status": entry.status,
                                      "new": changed, "sha256": entry.sha256})
         mirror_sessions(config, queue, [(str(session_path), session.session_id, k) for k in result.artifacts])

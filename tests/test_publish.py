@@ -188,15 +188,19 @@ def test_failure_is_printed_redacted_backed_off_mirrored_and_retried(project: Pr
     assert record["status"] == "published" and record["errors"] == []
 
 
-def test_dead_after_max_attempts_and_revived_by_retry_failed(project: Project, example) -> None:
+def test_dead_after_max_attempts_and_revived_by_retry_failed(project: Project, example, caplog) -> None:
     project.configure(queue="max_attempts = 2\nbackoff_seconds = 0")
-    project.cli("run", example())
+    session = example()
+    project.cli("run", session)
     (project.root / "FAIL").write_text("nope")
     assert project.cli("publish").exit_code == 1
     assert project.cli("publish").exit_code == 1
     [entry] = project.entries()
     assert entry["status"] == "dead" and entry["attempts"] == 2
     assert project.cli("publish").stdout == "nothing is due\n"
+    rerun = project.cli("run", session)
+    assert rerun.exit_code == 0 and "queued" not in rerun.stdout
+    assert f"`flywheel queue retry {entry['id']}` tries it again" in caplog.text
     listed = project.cli("queue", "list", "--status", "dead")
     assert f"dead        shelf     {ID}" in listed.stdout
     (project.root / "FAIL").unlink()
@@ -303,13 +307,14 @@ def test_queue_add_without_session_infers_it_from_the_path(project: Project) -> 
     assert (entry["session_id"], entry["session_type"], entry["files"]) == ("t-1", "trade", ["trade_journal.md"])
 
 
-def test_missing_session_file_is_a_warning_not_a_failure(project: Project, example) -> None:
+def test_missing_session_file_is_a_warning_not_a_failure(project: Project, example, caplog) -> None:
     session = example()
     project.cli("run", session)
     session.unlink()
     result = project.cli("publish")
     assert result.exit_code == 0, result.output
     assert [e["status"] for e in project.entries()] == ["published"]
+    assert f"could not record publication state in {session.resolve()}" in caplog.text
 
 
 def test_list_stats_and_usage_errors(project: Project, example) -> None:
