@@ -123,14 +123,12 @@ def declared_problems(rows: list[dict[str, Any]]) -> list[Problem]:
         if row["agrees"]:
             continue
         key = row["key"]
-        computed = "not defined (no closed trades)" if row["computed"] is None else shown(key, row["computed"])
-        what = "trades listed" if row["key"] == "trades_executed" else "computed from the trades"
-        problems.append(
-            Problem.warning(
-                f"declared {key} {shown(key, row['declared'])} disagrees with {computed} {what}",
-                f"$.metadata.{row['key']}",
-            )
-        )
+        if row["computed"] is None:
+            message = f"declared {key} {shown(key, row['declared'])}, but there are no closed trades to compute it from"
+        else:
+            what = "trades listed" if key == "trades_executed" else "computed from the trades"
+            message = f"declared {key} {shown(key, row['declared'])} disagrees with {shown(key, row['computed'])} {what}"
+        problems.append(Problem.warning(message, f"$.metadata.{key}"))
     return problems
 
 

@@ -290,7 +290,7 @@ def journal_facts(session: Session, trades: list[Trade], metrics: dict[str, Any]
             {
                 "label": d["label"],
                 "declared": shown(d["key"], d["declared"]),
-                "computed": "" if d["computed"] is None else shown(d["key"], d["computed"]),
+                "computed": "not defined" if d["computed"] is None else shown(d["key"], d["computed"]),
                 "agrees": d["agrees"],
             }
             for d in declared

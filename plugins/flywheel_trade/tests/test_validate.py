@@ -160,3 +160,9 @@ def test_unknown_fields_are_kept(run_trade, trade_doc, make_trade, tmp_path: Pat
     assert saved["source_data"]["trades"][0]["strategy"] == "breakout"
     assert saved["overview"] == "quiet day"
     assert saved["pipeline_status"]["trade_artifact"] == "complete"
+
+
+def test_declared_rate_without_closed_trades(flywheel_cli, session_file, trade_doc, make_trade) -> None:
+    file, result = validate(flywheel_cli, session_file, trade_doc([make_trade()], metadata={"win_rate": 50}))
+    assert result.exit_code == 0
+    assert f"{file}: $.metadata.win_rate: warning: declared win_rate 50.0%, but there are no closed trades to compute it from" in lines(result)
