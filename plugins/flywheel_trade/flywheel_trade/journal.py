@@ -16,7 +16,6 @@ if TYPE_CHECKING:
 
 __all__ = ["build_artifacts", "journal_facts", "validation_problems", "money", "signed"]
 
-ARTIFACT_KINDS = ("trade_journal", "trade_metrics", "social_post")
 NARRATIVE = ("market_analysis", "what_worked", "what_didnt_work", "lessons", "next_goals")
 CHART_IMAGE = "equity_curve.svg"
 MAX_TAG_SYMBOLS = 20
@@ -80,6 +79,10 @@ def when(moment: datetime) -> str:
 
 def r_text(value: float) -> str:
     return f"{round(value, 2) + 0.0:+.2f}R"
+
+
+def _trades(count: int) -> str:
+    return f"{count} trade{'' if count == 1 else 's'}"
 
 
 def _opt(value: Any, fmt: Any) -> str:
@@ -167,7 +170,8 @@ def _charts(session: Session, ctx: RunContext | None) -> tuple[list[dict[str, st
                     raise PathRefused(f"{path!r} does not exist")
                 if resolved.stat().st_size > MAX_CHART_BYTES:
                     raise PathRefused(f"{path!r} is larger than {MAX_CHART_BYTES // (1024 * 1024)} MiB")
-                name = f"charts/{i + 1:02d}-{re.sub(r'[^A-Za-z0-9._-]', '_', resolved.name).lstrip('.')}"
+                safe = re.sub(r"[^A-Za-z0-9._-]", "_", resolved.stem).strip("._")[:80] or "chart"
+                name = f"charts/{i + 1:02d}-{safe}{resolved.suffix.lower()}"
                 files[name] = resolved.read_bytes()
                 item["src"] = name
             except (PathRefused, OSError) as exc:
@@ -238,10 +242,10 @@ def journal_facts(session: Session, trades: list[Trade], metrics: dict[str, Any]
         row("Largest win", m["largest_win"], signed),
         row("Largest loss", m["largest_loss"], signed),
         row("Max drawdown", m["max_drawdown"] if m["trades"] else None, money),
-        row("Longest winning streak", m["max_consecutive_wins"] if m["trades"] else None, str, "trades"),
-        row("Longest losing streak", m["max_consecutive_losses"] if m["trades"] else None, str, "trades"),
+        row("Longest winning streak", m["max_consecutive_wins"] if m["trades"] else None, _trades),
+        row("Longest losing streak", m["max_consecutive_losses"] if m["trades"] else None, _trades),
         row("Average holding time", m["avg_holding_minutes"], duration),
-        row("Average R", m["avg_r"], r_text, f"({sum(1 for r in m['per_trade'] if r['r_multiple'] is not None)} trades with a stop)"),
+        row("Average R", m["avg_r"], r_text, f"({_trades(sum(1 for r in m['per_trade'] if r['r_multiple'] is not None))} with a stop)"),
     ]
 
     def group_row(name: str, g: dict[str, Any]) -> dict[str, str]:

@@ -163,7 +163,7 @@ def test_open_positions_fees_and_r_in_the_journal(run_trade, trade_doc, make_tra
     assert "## Open positions" in journal
     assert "| NQ | short | 1 | 21,000.00 at 2025-12-02 04:00 | 21,050.00 |  |" in journal
     assert "| Fees | 4.50 |" in journal and "| Open trades | 1 |" in journal
-    assert "| Average R | -0.50R (1 trades with a stop) |" in journal
+    assert "| Average R | -0.50R (1 trade with a stop) |" in journal
 
 
 def test_session_without_trades_still_makes_honest_artifacts(run_trade, trade_doc) -> None:
