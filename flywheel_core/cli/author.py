@@ -136,11 +136,14 @@ def new_plugin(
 # -- flywheel context / flywheel render ------------------------------------------------
 
 
-def template_contexts(session_path: Path, config_path: Path | None = None) -> tuple[Any, Any, dict[str, list[tuple[str, dict[str, Any]]]]]:
-    """Run collect, validate and generate dry for one session; return (config, host, contexts).
+def template_contexts(
+    session_path: Path, config_path: Path | None = None
+) -> tuple[Any, Any, dict[str, list[tuple[str, dict[str, Any]]]], bool]:
+    """Run collect, validate and generate dry for one session; return (config, host, contexts, ok).
 
     ``contexts`` maps an artifact kind (a template's file name before its first dot) to the
-    ``(template name, context)`` pairs rendered for it, in order. Nothing is written.
+    ``(template name, context)`` pairs rendered for it, in order; ``ok`` is False when a plugin
+    failed (its errors are printed). Nothing is written.
     """
     from flywheel_core.config import check_plugin_configs, load_config
     from flywheel_core.context import RunContext
@@ -171,7 +174,7 @@ def template_contexts(session_path: Path, config_path: Path | None = None) -> tu
     contexts: dict[str, list[tuple[str, dict[str, Any]]]] = {}
     for template, context in rendered:
         contexts.setdefault(Path(template).name.split(".")[0], []).append((template, context))
-    return config, host, contexts
+    return config, host, contexts, not result.errors
 
 
 def _select(contexts: dict[str, list], kind: str | None) -> dict[str, list]:
@@ -216,18 +219,23 @@ def context(session: SessionArg, kind: KindOpt = None, config: ConfigOpt = None)
 
     Runs collect, validate and generate without writing anything. The output maps each
     artifact kind to a list of {"template": name, "context": {...}}; --kind keeps one kind.
+    Exit 1 when a plugin failed (what did render is still printed), 2 for an invalid session.
     """
-    _, _, contexts = template_contexts(session, config)
+    _, _, contexts, ok = template_contexts(session, config)
     data = {
         k: [{"template": t, "context": to_jsonable(c)} for t, c in pairs] for k, pairs in _select(contexts, kind).items()
     }
     print(json.dumps(data, indent=2, ensure_ascii=False))
+    if not ok:
+        raise typer.Exit(1)  # what did render is shown; a failing plugin still fails the command
 
 
 def render(
     session: SessionArg,
     template: Annotated[Path, typer.Option("--template", "-t", help="Your Jinja2 template file.", dir_okay=False)],
-    kind: KindOpt = None,
+    kind: Annotated[
+        Optional[str], typer.Option("--kind", "-k", help="Use the context of this artifact kind's template.")
+    ] = None,
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write here instead of stdout.", dir_okay=False)] = None,
     config: ConfigOpt = None,
 ) -> None:
@@ -242,7 +250,7 @@ def render(
         source = template.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageError(f"{template}: cannot read the template: {exc}") from None
-    cfg, host, contexts = template_contexts(session, config)
+    cfg, host, contexts, _ = template_contexts(session, config)
     if kind is None:
         guess = template.name.split(".")[0]
         if len(contexts) == 1:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 
-from flywheel_changelog_md.changelog import MARKER, insert_entry, parse_commit, sections_of
+from flywheel_changelog_md.changelog import MARKER, TYPE_SECTION, insert_entry, parse_commit, sections_of
 
 
 @pytest.mark.parametrize(
@@ -101,3 +104,12 @@ def test_marker_at_the_end_of_the_file():
 def test_no_marker_is_an_error():
     with pytest.raises(ValueError, match="changelog:insert"):
         insert_entry("# Changelog\n", "s", "x")
+
+
+def test_readme_table_is_the_mapping():
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    documented = {}
+    for types, section in re.findall(r"^\| (`.+?) \| (\w+) \|$", readme, re.M):
+        for kind in re.findall(r"`(\w+)`", types.split(" or any type")[0]):
+            documented[kind] = section
+    assert documented == TYPE_SECTION
