@@ -16,10 +16,12 @@ GOLDEN = Path(__file__).resolve().parent / "golden"
 
 
 @pytest.fixture(autouse=True)
-def _only_trade_plugin(monkeypatch: pytest.MonkeyPatch) -> None:
-    # What the journal contains must not depend on which other plugins are installed.
+def _only_trade_plugin(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    # What the journal contains must not depend on which other plugins are installed, nor on
+    # a flywheel.toml that happens to be in the current folder.
     monkeypatch.setenv("FLYWHEEL_LOAD_PLUGINS", "trade")
     monkeypatch.delenv("FLYWHEEL_STRICT_PLUGINS", raising=False)
+    monkeypatch.chdir(tmp_path_factory.mktemp("cwd"))
 
 
 def trade(symbol: str = "AAPL", action: str = "buy", quantity: float = 10, price: float = 100.0,
