@@ -8,7 +8,7 @@ from pathlib import Path, PureWindowsPath
 from typing import TYPE_CHECKING, Any
 
 from flywheel_build.git import GitError, Repo, open_repo, run_git
-from flywheel_build.gitlog import iso_utc, log_commits, lookup_commits, resolve_revisions, totals
+from flywheel_build.gitlog import iso_utc, log_commits, lookup_commits, open_range, resolve_revisions, totals
 from flywheel_build.remote import clean_remote
 
 if TYPE_CHECKING:
@@ -66,12 +66,12 @@ def collect_session(
     if duration is not None and duration < 0:
         raise UsageError(f"--duration {duration}: must be zero or more minutes")
     try:
-        repo = open_repo(repo_path.expanduser())
+        repo, revisions = open_range(repo_path.expanduser(), rev_range)
         max_age = git_time(since, "--since", repo) if since is not None else None
         min_age = git_time(until, "--until", repo) if until is not None else None
-        revisions = resolve_revisions(repo, rev_range)
+        remote_later = repo.remote_url_later()  # runs beside git log
         commits = log_commits(repo, revisions, max_age=max_age, min_age=min_age, author=author)
-        remote = clean_remote(repo.remote_url())
+        remote = clean_remote(remote_later())
     except (GitError, ValueError) as exc:
         raise UsageError(str(exc)) from None
     if not commits:

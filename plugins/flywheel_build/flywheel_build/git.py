@@ -8,7 +8,7 @@ from pathlib import Path
 
 import attrs
 
-__all__ = ["GitError", "Repo", "open_repo", "run_git", "SAFE_CONFIG"]
+__all__ = ["GitError", "Repo", "open_repo", "run_git", "start_git", "finish_git", "SAFE_CONFIG"]
 
 #: Overrides given on every git command line (they beat any repository or user config).
 #: A hostile repository can name programs in its config: hooks, an fsmonitor, a gpg program run
@@ -38,20 +38,31 @@ def _env() -> dict[str, str]:
     return env
 
 
-def run_git(cwd: Path, *args: str, input: bytes | None = None, check: bool = True) -> bytes:
-    """Run ``git <SAFE_CONFIG> ARGS`` in ``cwd``; return stdout bytes (GitError on failure)."""
+def start_git(cwd: Path, *args: str, stdin: bool = False) -> subprocess.Popen:
+    """Start ``git <SAFE_CONFIG> ARGS`` in ``cwd`` without waiting (finish with ``finish_git``)."""
     cmd = ["git", "--no-pager", *SAFE_CONFIG, *args]
     try:
-        proc = subprocess.run(
-            cmd, cwd=cwd, input=input, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env()
+        return subprocess.Popen(
+            cmd, cwd=cwd, stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env(),
         )
     except FileNotFoundError:
         raise GitError("git is not installed (no `git` on PATH)") from None
     except NotADirectoryError:
         raise GitError(f"{cwd}: not a directory") from None
+
+
+def finish_git(proc: subprocess.Popen, input: bytes | None = None, check: bool = True) -> bytes:
+    out, err = proc.communicate(input)
     if check and proc.returncode != 0:
-        raise GitError(_reason(proc.stderr) or f"git {args[0]} exited with {proc.returncode}")
-    return proc.stdout
+        name = proc.args[len(SAFE_CONFIG) + 2] if isinstance(proc.args, list) else "git"
+        raise GitError(_reason(err) or f"git {name} exited with {proc.returncode}")
+    return out
+
+
+def run_git(cwd: Path, *args: str, input: bytes | None = None, check: bool = True) -> bytes:
+    """Run ``git <SAFE_CONFIG> ARGS`` in ``cwd``; return stdout bytes (GitError on failure)."""
+    return finish_git(start_git(cwd, *args, stdin=input is not None), input, check)
 
 
 def _reason(stderr: bytes) -> str:
@@ -86,9 +97,18 @@ class Repo:
 
     def remote_url(self) -> str | None:
         """``remote.origin.url`` as configured (not yet cleaned of credentials)."""
-        out = run_git(self.cwd, "config", "-z", "--get", "remote.origin.url", check=False)
-        value = out.split(b"\0", 1)[0].decode("utf-8", "replace").strip()
-        return value or None
+        return self.remote_url_later()()
+
+    def remote_url_later(self):
+        """Start reading ``remote.origin.url`` now; the returned function waits for it, so the
+        lookup runs while another git process works."""
+        proc = start_git(self.cwd, "config", "-z", "--get", "remote.origin.url")
+
+        def result() -> str | None:
+            out = finish_git(proc, check=False)
+            return out.split(b"\0", 1)[0].decode("utf-8", "replace").strip() or None
+
+        return result
 
     def shallow_commits(self) -> set[str]:
         """The boundary commits of a shallow clone (their parents are missing here)."""

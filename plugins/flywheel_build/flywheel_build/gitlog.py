@@ -6,7 +6,9 @@ import re
 from datetime import datetime, timezone
 from typing import Any, Iterable
 
-from flywheel_build.git import GitError, Repo
+from pathlib import Path
+
+from flywheel_build.git import GitError, Repo, open_repo, run_git
 
 __all__ = [
     "LOG_FORMAT",
@@ -15,6 +17,8 @@ __all__ = [
     "log_commits",
     "lookup_commits",
     "resolve_revisions",
+    "open_range",
+    "split_range",
     "totals",
 ]
 
@@ -117,12 +121,8 @@ def totals(commits: list[dict[str, Any]]) -> dict[str, int]:
     return {"commits": len(commits), "files_changed": len(paths), "lines_added": added, "lines_removed": removed}
 
 
-def resolve_revisions(repo: Repo, rev_range: str | None) -> list[str]:
-    """Turn ``A..B``, ``A...B``, ``A`` (default HEAD) into verified commit ids for ``git log``.
-
-    Raises ValueError with a message for the user; nothing from ``rev_range`` reaches git as an
-    option (it is refused when it starts with ``-`` and passed after ``--end-of-options``).
-    """
+def split_range(rev_range: str | None) -> tuple[list[str], str]:
+    """``(sides, operator)`` of ``A..B``, ``A...B`` or ``A`` (default HEAD); ValueError if unsafe."""
     text = (rev_range or "HEAD").strip()
     if "..." in text:
         sides, op = text.split("...", 1), "..."
@@ -134,17 +134,52 @@ def resolve_revisions(repo: Repo, rev_range: str | None) -> list[str]:
     for side in sides:
         if side.startswith("-") or _REV_BAD.search(side):
             raise ValueError(f"{rev_range!r} is not a revision or range (e.g. v1.0..HEAD)")
+    return sides, op
+
+
+def as_revisions(ids: list[str], op: str) -> list[str]:
+    """Verified commit ids back into ``git log`` arguments for the operator."""
+    if op == "..":
+        return [ids[1], f"^{ids[0]}"]
+    if op == "...":
+        return [f"{ids[0]}...{ids[1]}"]
+    return ids
+
+
+def resolve_revisions(repo: Repo, rev_range: str | None) -> list[str]:
+    """Turn ``A..B``, ``A...B``, ``A`` (default HEAD) into verified commit ids for ``git log``.
+
+    Raises ValueError with a message for the user; nothing from ``rev_range`` reaches git as an
+    option (it is refused when it starts with ``-`` and passed after ``--end-of-options``).
+    """
+    sides, op = split_range(rev_range)
     out = _rev_parse(repo, [f"{s}^{{commit}}" for s in sides])
     if out is None:
         if rev_range is None:
             raise ValueError(f"{repo.cwd}: the repository has no commits yet")
         bad = next(s for s in sides if _rev_parse(repo, [f"{s}^{{commit}}"]) is None)
         raise ValueError(f"{bad!r} is not a commit in {repo.cwd}")
-    if op == "..":
-        return [out[1], f"^{out[0]}"]
-    if op == "...":
-        return [f"{out[0]}...{out[1]}"]
-    return out
+    return as_revisions(out, op)
+
+
+def open_range(path: Path, rev_range: str | None) -> tuple[Repo, list[str]]:
+    """The repository at ``path`` and the verified revisions of ``rev_range``, in one git process
+    when all is well (the slower step-by-step path runs only to explain a failure)."""
+    sides, op = split_range(rev_range)
+    if path.is_dir():
+        try:
+            out = run_git(
+                path, "rev-parse", "--absolute-git-dir", "--is-shallow-repository", "--show-toplevel",
+                "--end-of-options", *(f"{s}^{{commit}}" for s in sides), "--",
+            )
+        except GitError:
+            out = None
+        lines = [ln for ln in (out or b"").decode("utf-8", "surrogateescape").splitlines() if ln not in ("--end-of-options", "--")]
+        if out is not None and len(lines) == 3 + len(sides) and all(HEX_RE.match(h) for h in lines[3:]):
+            repo = Repo(root=Path(lines[2]), git_dir=Path(lines[0]), shallow=lines[1] == "true")
+            return repo, as_revisions(lines[3:], op)
+    repo = open_repo(path)  # GitError with the reason (missing, not a repository, ...)
+    return repo, resolve_revisions(repo, rev_range)
 
 
 def _rev_parse(repo: Repo, revs: list[str]) -> list[str] | None:
