@@ -214,30 +214,26 @@ def log_commits(
 def lookup_commits(repo: Repo, hashes: list[str]) -> tuple[dict[str, dict[str, Any]], list[str]]:
     """Look listed hashes up in ``repo``: ({listed hash: commit}, hashes not found there).
 
-    Two processes whatever the count: ``cat-file --batch-check`` resolves (possibly short)
-    hashes, then one ``git log --no-walk --stdin`` reads them all.
+    One ``git log --no-walk --stdin --ignore-missing`` process whatever the count: git resolves
+    short hashes and skips unknown, ambiguous or non-commit ones; each listed hash is then
+    matched to the full hash it is a prefix of.
     """
-    wanted = [h for h in dict.fromkeys(hashes) if HEX_RE.match(h)]
-    missing = [h for h in dict.fromkeys(hashes) if not HEX_RE.match(h)]
-    if not wanted:
-        return {}, missing
-    query = "".join(f"{h}^{{commit}}\n" for h in wanted).encode("ascii")
-    lines = repo.git("cat-file", "--batch-check", input=query).decode("ascii", "replace").splitlines()
-    full: dict[str, str] = {}
-    for listed, line in zip(wanted, lines):
-        parts = line.split()
-        if len(parts) == 3 and parts[1] == "commit" and HEX_RE.match(parts[0]):
-            full[listed] = parts[0]
-        else:
-            missing.append(listed)
-    if not full:
-        return {}, missing
-    data = repo.git(
-        *_LOG_ARGS, "--no-walk=unsorted", "--stdin",
-        input="".join(f"{f}\n" for f in dict.fromkeys(full.values())).encode("ascii"),
-    )
-    by_full = {c["hash"]: c for c in parse_log(data, repo.shallow_commits())}
-    return {listed: by_full[f] for listed, f in full.items() if f in by_full}, missing
+    listed = list(dict.fromkeys(hashes))
+    wanted = [h for h in listed if HEX_RE.match(h)]
+    found: dict[str, dict[str, Any]] = {}
+    if wanted:
+        data = repo.git(
+            *_LOG_ARGS, "--no-walk=unsorted", "--ignore-missing", "--stdin",
+            input="".join(f"{h}^{{commit}}\n" for h in wanted).encode("ascii"),
+        )
+        commits = parse_log(data, repo.shallow_commits())
+        by_full = {c["hash"]: c for c in commits}
+        for h in wanted:
+            key = h.lower()
+            match = by_full.get(key) or next((c for full, c in by_full.items() if full.startswith(key)), None)
+            if match is not None:
+                found[h] = match
+    return found, [h for h in listed if h not in found]
 
 
 def iso_utc(moment: datetime) -> str:
