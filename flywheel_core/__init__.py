@@ -41,7 +41,7 @@ _LAZY = {
     "social_variants": "flywheel_core.social",
     "split_post": "flywheel_core.social",
     "PLATFORMS": "flywheel_core.social",
-    "redact": "flywheel_core.redact",
+    "redact": "flywheel_core.redaction",
 }
 
 __all__ = ["__version__", "hookimpl", "hookspec", *_LAZY]
@@ -67,7 +67,7 @@ if TYPE_CHECKING:
     from flywheel_core.errors import FlywheelError, InputError, PluginError, UsageError
     from flywheel_core.fsutil import PathRefused, atomic_write, confine, sha256_bytes
     from flywheel_core.models import ArtifactRecord, Session, parse_timestamp
-    from flywheel_core.redact import redact
+    from flywheel_core.redaction import redact
     from flywheel_core.render import md_escape, md_inline
     from flywheel_core.social import PLATFORMS, social_variants, split_post
     from flywheel_core.types import Artifact, Problem, PublishItem, PublishResult, SessionType, Target

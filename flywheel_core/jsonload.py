@@ -33,15 +33,25 @@ class _DupDict(dict):
     duplicates: list[str]
 
 
-def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out = _DupDict()
-    dups = []
-    for key, value in pairs:
-        if key in out:
-            dups.append(key)
-        out[key] = value
-    out.duplicates = dups
-    return out
+class _Parse:
+    """Parse hooks that note duplicates and NaN/Infinity, so clean files skip the tree walk."""
+
+    def __init__(self) -> None:
+        self.suspect = False
+
+    def pairs(self, pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        out = dict(pairs)
+        if len(out) == len(pairs):
+            return out
+        self.suspect = True
+        marked = _DupDict(out)
+        seen: set[str] = set()
+        marked.duplicates = [k for k, _ in pairs if k in seen or seen.add(k)]
+        return marked
+
+    def constant(self, name: str) -> _Constant:
+        self.suspect = True
+        return _Constant(name)
 
 
 def _depth(raw: bytes) -> int:
@@ -103,15 +113,16 @@ def loads_strict(raw: bytes, file: str = "<input>", *, max_depth: int = MAX_DEPT
     deepest = _depth(raw)
     if deepest > max_depth:
         raise InputError(file, "$", f"nested {deepest} levels deep; the limit is {max_depth}")
+    hooks = _Parse()
     try:
-        value = json.loads(text, object_pairs_hook=_pairs, parse_constant=_Constant)
+        value = json.loads(text, object_pairs_hook=hooks.pairs, parse_constant=hooks.constant)
     except json.JSONDecodeError as exc:
         raise InputError(
             file, "$", f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
         ) from None
     except RecursionError:
         raise InputError(file, "$", "nested too deeply to parse") from None
-    return _plain(_check_tree(value, file))
+    return _plain(_check_tree(value, file)) if hooks.suspect else value
 
 
 def load_json_file(path: Path, *, max_bytes: int = MAX_BYTES, max_depth: int = MAX_DEPTH) -> Any:

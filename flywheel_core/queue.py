@@ -19,7 +19,7 @@ import attrs
 
 from flywheel_core.errors import FlywheelError, InputError, UsageError
 from flywheel_core.fsutil import atomic_write, sha256_bytes
-from flywheel_core.redact import redact
+from flywheel_core.redaction import redact
 from flywheel_core.types import NAME_RE, PublishItem, PublishResult
 
 if TYPE_CHECKING:

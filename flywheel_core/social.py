@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 from typing import Callable, Iterable
 
 __all__ = ["PLATFORMS", "LIMITS", "post_length", "fits", "split_post", "social_variants"]
@@ -35,9 +36,28 @@ def _graphemes(text: str) -> list[str]:
 
 
 def _x_length(text: str) -> int:
-    from twitter_text import parse_tweet
+    return _parse_tweet()(text).weightedLength
 
-    return parse_tweet(text).weightedLength
+
+@lru_cache(maxsize=1)
+def _parse_tweet() -> Callable:
+    """Import twitter-text's parser. It reads one data file through ``pkg_resources``, which new
+    environments lack (and which is slow to import): lend it a two-line stand-in while it loads."""
+    import sys
+    import types
+    from pathlib import Path
+
+    saved = sys.modules.get("pkg_resources")
+    if saved is None:
+        shim = types.ModuleType("pkg_resources")
+        shim.resource_string = lambda module, name: (Path(sys.modules[module].__file__).parent / name).read_bytes()
+        sys.modules["pkg_resources"] = shim
+    try:
+        from twitter_text import parse_tweet
+    finally:
+        if saved is None:
+            del sys.modules["pkg_resources"]
+    return parse_tweet
 
 
 def _bluesky_length(text: str) -> int:

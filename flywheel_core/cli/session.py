@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -16,6 +17,16 @@ if TYPE_CHECKING:
     from flywheel_core.pipeline import SessionResult
 
 FilesArg = Annotated[list[Path], typer.Argument(help="Session files (work_session.json).", show_default=False)]
+
+
+def _setup(config: Path | None):
+    """Load the config and plugins, and check every plugin's config table once."""
+    from flywheel_core.config import check_plugin_configs, load_config
+    from flywheel_core.plugins import get_host
+
+    cfg, host = load_config(config), get_host()
+    check_plugin_configs(cfg, host)
+    return cfg, host
 
 
 def _rel(path: str) -> str:
@@ -39,11 +50,9 @@ def validate(files: FilesArg, config: ConfigOpt = None, json_out: JsonOpt = Fals
     Exit 0 when all are valid; otherwise 2, with one line per problem: FILE: $.json.path: message.
     Warnings are printed but do not fail.
     """
-    from flywheel_core.config import load_config
     from flywheel_core.pipeline import validate_file
-    from flywheel_core.plugins import get_host
 
-    cfg, host = load_config(config), get_host()
+    cfg, host = _setup(config)
     results = [validate_file(f, cfg, host)[1] for f in files]
     if json_out:
         print(json.dumps([r.to_json() for r in results], indent=2, ensure_ascii=False))
@@ -68,17 +77,20 @@ def run(
     Artifacts go to OUT/<session_type>/<session_id>/<kind>.<ext>. Exit 0 when every session
     completed, 1 when something failed at run time, 2 for bad input.
     """
-    from flywheel_core.config import load_config
     from flywheel_core.pipeline import run_session
-    from flywheel_core.plugins import get_host
+    from flywheel_core.queue import check_target
 
-    cfg, host = load_config(config), get_host()
+    cfg, host = _setup(config)
+    for name in cfg.enabled_targets():
+        check_target(cfg, host, name)  # a bad target is a usage error before anything is written
     results = [run_session(f, cfg, host, out_dir=out, dry_run=dry_run) for f in files]
     published_code = 0
     if publish and not dry_run and any(r.enqueued for r in results):
         from flywheel_core.cli.queue import publish_due
 
-        published_code = publish_due(cfg, host, target=None, dry_run=False, json_out=json_out)
+        # With --json, stdout carries one document (the run results); publish reports go to stderr.
+        with contextlib.redirect_stdout(sys.stderr if json_out else sys.stdout):
+            published_code = publish_due(cfg, host, target=None, dry_run=False, json_out=False)
     if json_out:
         print(json.dumps([r.to_json() for r in results], indent=2, ensure_ascii=False))
     else:
@@ -94,7 +106,7 @@ def run(
                 for extra in info["files"]:
                     print(f"  {'':<{len(verb)}} {'':<14} {_rel(extra)}")
             for item in result.enqueued:
-                print(f"  queued {item['kind']} -> {item['target']}")
+                print(f"  {item.get('status', 'queued')} {item['kind']} -> {item['target']}")
     code = max(r.exit_code for r in results)
     raise typer.Exit(code if code == 2 else max(code, published_code))
 

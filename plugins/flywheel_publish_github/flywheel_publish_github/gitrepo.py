@@ -11,7 +11,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from flywheel_core import FlywheelError
-from flywheel_core.redact import redact  # not `from flywheel_core import redact`: the submodule shadows it
+from flywheel_core.redaction import redact
 
 __all__ = ["CacheRepo", "GitError", "PushRejected", "auth_env", "git_env"]
 

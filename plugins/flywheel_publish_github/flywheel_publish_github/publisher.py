@@ -15,7 +15,7 @@ from urllib.parse import quote, urlsplit
 import attrs
 
 from flywheel_core import PublishItem, PublishResult, UsageError
-from flywheel_core.redact import redact  # not `from flywheel_core import redact`: the submodule shadows it
+from flywheel_core.redaction import redact
 
 __all__ = ["Settings", "plan_batch", "publish"]
 

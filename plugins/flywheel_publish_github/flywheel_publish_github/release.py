@@ -7,7 +7,7 @@ from typing import Any, Callable
 from urllib.parse import quote
 
 from flywheel_core import FlywheelError
-from flywheel_core.redact import redact  # not `from flywheel_core import redact`: the submodule shadows it
+from flywheel_core.redaction import redact
 
 __all__ = ["ReleaseClient", "ReleaseError"]
 
