@@ -64,29 +64,45 @@ class Theme:
     """Templates (user's ``templates_dir/web/`` first), Markdown, CSS and feed bodies."""
 
     def __init__(self, settings: Settings, store: ContentStore) -> None:
-        import jinja2
+        from importlib.metadata import version
 
         self.settings = settings
         self.store = store
-        search = [str(settings.templates_dir)] if settings.templates_dir else []
-        cache = settings.state_dir / "cache" / "jinja"
-        cache.mkdir(parents=True, exist_ok=True)
-        self.env = jinja2.Environment(
-            loader=jinja2.FileSystemLoader([*search, str(TEMPLATES)]),
-            autoescape=True,
-            undefined=jinja2.StrictUndefined,
-            trim_blocks=True,
-            lstrip_blocks=True,
-            bytecode_cache=jinja2.FileSystemBytecodeCache(str(cache)),
-        )
-        import markdown_it
-        import pygments
-
-        digest = hashlib.sha256(f"{THEME_VERSION}|{pygments.__version__}|{markdown_it.__version__}".encode())
+        self.search = [*([settings.templates_dir] if settings.templates_dir else []), TEMPLATES]
+        # The version covers every input of every page that is not in its context: templates,
+        # CSS, and the libraries that turn Markdown and code into HTML.
+        digest = hashlib.sha256(f"{THEME_VERSION}|{version('pygments')}|{version('markdown-it-py')}".encode())
         for name in TEMPLATE_NAMES:
-            digest.update(self.env.loader.get_source(self.env, name)[0].encode())
+            digest.update(self.source(name).encode())
         self.version = digest.hexdigest()
         self._md: Any = None
+        self._env: Any = None
+
+    def source(self, name: str) -> str:
+        """A template's text: the user's ``templates_dir/web/...`` first, then the packaged one."""
+        for folder in self.search:
+            path = Path(folder) / name
+            if path.is_file():
+                return path.read_text(encoding="utf-8")
+        raise FileNotFoundError(f"template {name!r} not found in {', '.join(map(str, self.search))}")
+
+    @property
+    def env(self) -> Any:
+        """Jinja2 with autoescape and StrictUndefined, made on first render (a no-op build needs none)."""
+        if self._env is None:
+            import jinja2
+
+            cache = self.settings.state_dir / "cache" / "jinja"
+            cache.mkdir(parents=True, exist_ok=True)
+            self._env = jinja2.Environment(
+                loader=jinja2.FileSystemLoader([str(p) for p in self.search]),
+                autoescape=True,
+                undefined=jinja2.StrictUndefined,
+                trim_blocks=True,
+                lstrip_blocks=True,
+                bytecode_cache=jinja2.FileSystemBytecodeCache(str(cache)),
+            )
+        return self._env
 
     @property
     def md(self) -> Any:
@@ -107,8 +123,7 @@ class Theme:
     def css(self) -> bytes:
         from flywheel_publish_web.markup import pygments_css
 
-        source = self.env.loader.get_source(self.env, "web/style.css")[0]
-        return (source + "\n/* code highlighting (Pygments) */\n" + pygments_css()).encode()
+        return (self.source("web/style.css") + "\n/* code highlighting (Pygments) */\n" + pygments_css()).encode()
 
     def _markdown(self, record: dict[str, Any], prefix: str) -> tuple[str, set[str]]:
         main = f"{record['kind']}.{record['ext']}"
@@ -148,7 +163,10 @@ class Theme:
         except FileNotFoundError:
             pass
         body, _ = self._markdown(post.main, url)
-        atomic_write(path, body)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(body, encoding="utf-8")
+        os.replace(tmp, path)  # a cache: atomic, not worth an fsync
         return body
 
 
@@ -216,23 +234,6 @@ def _sitemap(s: Settings, pages: dict[str, Page]) -> bytes:
     return "\n".join(lines).encode()
 
 
-def _clone(src: Path, dst: Path) -> None:
-    """Hard-link every file of the live site into ``dst``: a copy that costs no data.
-
-    Pages are then replaced (unlink + write), never written in place, so the live site's
-    files are untouched until the swap.
-    """
-    for dirpath, _dirs, names in os.walk(src):
-        rel = os.path.relpath(dirpath, src)
-        target = dst if rel == "." else dst / rel
-        target.mkdir(exist_ok=True)
-        for name in names:
-            try:
-                os.link(os.path.join(dirpath, name), target / name)
-            except OSError:
-                shutil.copy2(os.path.join(dirpath, name), target / name)
-
-
 def _exchange(a: Path, b: Path) -> bool:
     """Swap two folders in one step (Linux ``renameat2(RENAME_EXCHANGE)``); False if unsupported."""
     import ctypes
@@ -248,27 +249,71 @@ def _exchange(a: Path, b: Path) -> bool:
 
 
 def swap_in(staging: Path, live: Path) -> None:
-    """Make ``staging`` the live site: readers see the old site or the new one, never a mix."""
+    """Make ``staging`` the live site and the old site the staging folder, in one atomic step.
+
+    Where the kernel cannot exchange two folders, fall back to three renames (the site is
+    then briefly absent, but never half-built).
+    """
     if not live.exists():
         os.rename(staging, live)
         return
     if _exchange(staging, live):
-        shutil.rmtree(staging)
         return
     old = live.with_name(live.name + ".old")
     shutil.rmtree(old, ignore_errors=True)
     os.rename(live, old)
     os.rename(staging, live)
-    shutil.rmtree(old)
+    os.rename(old, staging)
 
 
 def _write(path: Path, data: bytes) -> None:
+    """Write a page of the (not live) mirror in place: pages are never hard links, so no other
+    tree shares its inode (attachments are links and go through ``_link``)."""
     try:
-        path.unlink()  # may be a hard link into the live site: never write through it
+        fh = open(path, "wb")
     except FileNotFoundError:
         path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "wb") as fh:
+        fh = open(path, "wb")
+    with fh:
         fh.write(data)
+
+
+def _link(source: Path, target: Path) -> None:
+    """Hard-link an unchanging file (a blob, a page of the other tree); copy where links fail."""
+    try:
+        target.unlink()
+    except FileNotFoundError:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copyfile(source, target)
+
+
+def _remove(root: Path, paths: list[str]) -> None:
+    for path in paths:
+        try:
+            (root / path).unlink()
+        except FileNotFoundError:
+            continue
+        parent = (root / path).parent
+        while parent != root:
+            try:
+                parent.rmdir()  # only succeeds once the folder is empty
+            except OSError:
+                break
+            parent = parent.parent
+
+
+def _marker_id(tree: Path) -> str | None:
+    try:
+        return (tree / MARKER).read_text(encoding="utf-8").rsplit(" ", 1)[-1].strip()
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+
+
+def _write_marker(tree: Path, build_id: str) -> None:
+    _write(tree / MARKER, f"built by flywheel-publish-web, replaced whole on every build: {build_id}\n".encode())
 
 
 def _check_site_dir(site: Path) -> None:
@@ -278,48 +323,67 @@ def _check_site_dir(site: Path) -> None:
         raise UsageError(f"{site}: exists and was not built by flywheel; refusing to replace it (set site_dir)")
 
 
-def _stage_and_swap(site: Path, store: ContentStore, incremental: bool, writes: dict[str, bytes],
-                    links: dict[str, str], removed: list[str]) -> None:
-    """Apply the changes to a copy of the live site beside it, then swap the copy in."""
-    staging = site.with_name(site.name + ".new")
-    shutil.rmtree(staging, ignore_errors=True)  # left over from a build that was killed
-    if incremental:
-        _clone(site, staging)
-    else:
-        staging.mkdir(parents=True)
-    for path, data in writes.items():
-        _write(staging / path, data)
-    for path, blob in links.items():
-        target = staging / path
+@attrs.define
+class _Change:
+    """The new state of the site and how it differs from what readers see now."""
+
+    pages: dict[str, list[str]]  # path -> [input key, sha256 of bytes]
+    files: dict[str, str]  # path -> blob sha256
+    rendered: dict[str, bytes]  # the bytes of every page rendered this build
+    changed: list[str]  # paths whose bytes differ from the live site (or all, when it is unknown)
+    removed: list[str]  # paths the live site has and the new one does not
+
+
+def _apply(tree: Path, store: ContentStore, change: _Change, removed: list[str]) -> None:
+    """Bring a tree that matches the old live site up to the new one: only changed paths."""
+    for path in change.changed:
+        if path in change.files:
+            _link(store.blob_path(change.files[path]), tree / path)
+        else:
+            _write(tree / path, change.rendered[path])
+    _remove(tree, removed)
+
+
+def _sync(tree: Path, live: Path, store: ContentStore, change: _Change) -> None:
+    """Bring a tree of unknown content to the new site, comparing actual bytes (slow path)."""
+    tree.mkdir(parents=True, exist_ok=True)
+    for path, (_key, digest) in change.pages.items():
+        target = tree / path
+        if target.is_file() and sha256_bytes(target.read_bytes()) == digest:
+            continue
+        if path in change.rendered:
+            _write(target, change.rendered[path])
+        else:  # not rendered: its bytes are the live site's (copied: pages never share an inode)
+            _write(target, (live / path).read_bytes())
+    for path, blob in change.files.items():
+        target = tree / path
+        if target.is_file() and sha256_bytes(target.read_bytes()) == blob:
+            continue
+        _link(store.blob_path(blob), target)
+    wanted = set(change.pages) | set(change.files) | {MARKER}
+    extra = [str(p.relative_to(tree)) for p in tree.rglob("*") if not p.is_dir() and str(p.relative_to(tree)) not in wanted]
+    _remove(tree, extra)
+    for folder in sorted((p for p in tree.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts)):
         try:
-            target.unlink()
-        except FileNotFoundError:
-            target.parent.mkdir(parents=True, exist_ok=True)
-        try:  # content-addressed blobs are never modified, so sharing their inode is safe
-            os.link(store.blob_path(blob), target)
+            folder.rmdir()
         except OSError:
-            shutil.copyfile(store.blob_path(blob), target)
-    for path in removed:
-        try:
-            (staging / path).unlink()
-        except FileNotFoundError:
             pass
-        parent = (staging / path).parent
-        while parent != staging:
-            try:
-                parent.rmdir()  # only succeeds once the folder is empty
-            except OSError:
-                break
-            parent = parent.parent
-    os.sync()  # the new site is on disk before it becomes the live one
-    swap_in(staging, site)
 
 
 def build_site(settings: Settings, *, full: bool = False) -> BuildReport:
-    """Build the site from the content store; only pages whose inputs changed are rendered."""
+    """Build the site from the content store, rendering only pages whose inputs changed.
+
+    Two trees: the live ``site_dir`` and a mirror beside it (``<site_dir>.staging``). Changes
+    go into the mirror, which is then exchanged with the live folder in one atomic rename,
+    and the old live folder receives the same changes to become the next mirror. Readers
+    never see a half-built site, and each build writes only what changed (creating or
+    deleting a folder per page would cost more than rendering, on some disks).
+    """
     store = ContentStore(settings.state_dir)
     site = settings.site_dir
+    mirror = site.with_name(site.name + ".staging")
     _check_site_dir(site)
+    _check_site_dir(mirror)
     model = SiteModel(settings, store, store.records())
     theme = Theme(settings, store)
     pages, files = plan_pages(model, theme)
@@ -328,40 +392,60 @@ def build_site(settings: Settings, *, full: bool = False) -> BuildReport:
         (p, pg.lastmod) for p, pg in pages.items() if pg.sitemap)), lambda: _sitemap(settings, pages))
     robots = f"User-agent: *\nAllow: /\n\nSitemap: {settings.url('sitemap.xml')}\n".encode()
     pages["robots.txt"] = Page(sha256_bytes(robots), lambda: robots)
-    pages[MARKER] = Page("marker", lambda: b"built by flywheel-publish-web; replaced whole on every build\n")
     pages[".nojekyll"] = Page("nojekyll", lambda: b"")  # GitHub Pages: serve the files as they are
 
     manifest_path = settings.state_dir / MANIFEST
-    old: dict[str, Any] = {}
-    if not full and site.is_dir():
-        try:
-            old = json.loads(manifest_path.read_text(encoding="utf-8"))
-        except (FileNotFoundError, ValueError):
-            old = {}
-        if old.get("site_dir") != str(site):
-            old = {}
-    old_pages, old_files = old.get("pages", {}), old.get("files", {})
-    writes: dict[str, bytes] = {}
+    try:
+        state = json.loads(manifest_path.read_text(encoding="utf-8"))
+    except (FileNotFoundError, ValueError):
+        state = {}
+    live = state if (not full and state.get("site_dir") == str(site) and _marker_id(site) == state.get("id")) else None
+    mirror_known = live is not None and _marker_id(mirror) == live["id"]
     new_pages: dict[str, list[str]] = {}
+    rendered: dict[str, bytes] = {}
+    missing: set[str] = set()  # deleted from the live site by hand: put back
     for path, page in pages.items():
-        before = old_pages.get(path)
-        live = bool(before) and (site / path).exists()
-        if live and before[0] == page.key:
-            new_pages[path] = before
-            continue
-        data = page.render()
-        new_pages[path] = [page.key, sha256_bytes(data)]
-        if not (live and before[1] == new_pages[path][1]):
-            writes[path] = data
-    links = {p: b for p, b in files.items() if not (old_files.get(p) == b and (site / p).exists())}
-    removed = sorted((set(old_pages) | set(old_files)) - set(new_pages) - set(files))
-    if writes or links or removed or not site.exists():
-        _stage_and_swap(site, store, bool(old), writes, links, removed)
-    manifest = json.dumps({"site_dir": str(site), "pages": new_pages, "files": files}, sort_keys=True)
-    if manifest != json.dumps(old, sort_keys=True):
-        atomic_write(manifest_path, manifest.encode())
-    written = sorted([*writes, *links])
-    report = BuildReport(site, sum(p.endswith(".html") for p in pages), written, removed, full or not old)
+        before = live["pages"].get(path) if live else None
+        if before and before[0] == page.key:
+            if os.path.exists(site / path):
+                new_pages[path] = before
+                continue
+            missing.add(path)
+        rendered[path] = page.render()
+        new_pages[path] = [page.key, sha256_bytes(rendered[path])]
+    if live:
+        old_pages, old_files = live["pages"], live["files"]
+        missing |= {p for p, b in files.items() if old_files.get(p) == b and not os.path.exists(site / p)}
+        changed = [p for p, v in new_pages.items() if old_pages.get(p, [None, None])[1] != v[1] or p in missing]
+        changed += [p for p, b in files.items() if old_files.get(p) != b or p in missing]
+        removed = sorted((set(old_pages) | set(old_files)) - set(new_pages) - set(files))
+    else:
+        changed, removed = [*new_pages, *files], []
+    change = _Change(new_pages, files, rendered, sorted(changed), removed)
+    report = BuildReport(site, sum(p.endswith(".html") for p in pages), change.changed, removed, live is None)
+    _record_urls(report, model)
+    build_id = _key({p: v[1] for p, v in new_pages.items()}, files)[:16]  # of the content only
+    manifest = {"site_dir": str(site), "id": build_id, "pages": new_pages, "files": files}
+    if live and not changed and not removed:
+        if new_pages != live["pages"]:  # same bytes from new inputs: remember, to skip rendering next time
+            atomic_write(manifest_path, json.dumps(manifest, sort_keys=True).encode())
+        return report
+    if mirror_known:
+        _apply(mirror, store, change, removed)
+    else:
+        _sync(mirror, site, store, change)
+    _write_marker(mirror, build_id)
+    os.sync()  # the new site is on disk before it becomes the live one
+    swap_in(mirror, site)
+    atomic_write(manifest_path, json.dumps(manifest, sort_keys=True).encode())
+    if live is not None and mirror.exists():
+        # The old live site is now the mirror: give it the same changes for the next build.
+        _apply(mirror, store, change, removed)
+        _write_marker(mirror, build_id)
+    return report
+
+
+def _record_urls(report: BuildReport, model: SiteModel) -> None:
     for post in model.posts:
         for record in [post.main, *post.companions]:
             key = (record["session_id"], record["kind"])
@@ -370,4 +454,3 @@ def build_site(settings: Settings, *, full: bool = False) -> BuildReport:
                 report.drafts.add(key)
         for record in post.downloads:
             report.urls[(record["session_id"], record["kind"])] = post.path + f"{record['kind']}.{record['ext']}"
-    return report

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 import uuid
 from collections import defaultdict
@@ -190,7 +189,9 @@ class Page:
 
 
 def _key(*parts: Any) -> str:
-    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+    """A digest of a page's inputs. ``repr`` of plain dicts, lists and strings is stable for
+    the same inputs (dicts are built in a fixed order) and much cheaper than sorted JSON."""
+    return hashlib.sha256(repr(parts).encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def root_of(path: str) -> str:
@@ -216,7 +217,15 @@ def plan_pages(model: SiteModel, theme: Any) -> tuple[dict[str, Page], dict[str,
 
         pages[f"{folder}index.html"] = Page(key, render, sitemap=listed, lastmod=lastmod)
 
+    entries: dict[tuple[int, str], dict[str, Any]] = {}
+
     def entry(post: Post, root: str) -> dict[str, Any]:
+        key = (id(post), root)
+        if key not in entries:
+            entries[key] = _entry(post, root)
+        return entries[key]
+
+    def _entry(post: Post, root: str) -> dict[str, Any]:
         image = post.local_image()
         return {
             "title": post.title,
@@ -234,19 +243,38 @@ def plan_pages(model: SiteModel, theme: Any) -> tuple[dict[str, Page], dict[str,
         return {"title": title, "description": description or s.description, "canonical": s.url(folder),
                 "image": None, "og_type": "website", "noindex": False, "published": None, **more}
 
-    # Index pages, newest first.
-    chunks = [model.listed[i : i + s.per_page] for i in range(0, len(model.listed), s.per_page)] or [[]]
-    for number, chunk in enumerate(chunks, 1):
-        folder = "" if number == 1 else f"page/{number}/"
-        root = root_of(folder)
+    # The front page shows the newest per_page posts. Older posts fill /page/N/ counted from
+    # the oldest, so a page keeps its posts forever (stable links) and a new post rewrites only
+    # the front page and the newest numbered page.
+    front, rest = model.listed[: s.per_page], model.listed[s.per_page :]
+    oldest_first = rest[::-1]
+    chunks = [oldest_first[i : i + s.per_page][::-1] for i in range(0, len(oldest_first), s.per_page)]
+
+    def pager(number: int, root: str) -> dict[str, Any]:
+        """Links from page ``number`` (0 is the front page) to its newer and older neighbours."""
         def link(n: int) -> str | None:
-            if n < 1 or n > len(chunks):
+            if n < 0 or n > len(chunks):
                 return None
-            return root if n == 1 else f"{root}page/{n}/"
+            return root if n == 0 else f"{root}page/{n}/"
+        newer = 0 if number == len(chunks) else number + 1
+        older = len(chunks) if number == 0 else number - 1
+        return {"number": number, "newer": None if number == 0 else link(newer), "older": link(older) if older else None}
+
+    page("", "web/index.html.j2", {
+        "page": head("", s.title, s.description),
+        "heading": None,
+        "entries": [entry(p, "./") for p in front],
+        "pager": pager(0, "./"),
+    })
+    for number, chunk in enumerate(chunks, 1):
+        folder = f"page/{number}/"
+        root = root_of(folder)
+        span = f"{human_date(chunk[-1].date)} to {human_date(chunk[0].date)}"
         page(folder, "web/index.html.j2", {
-            "page": head(folder, s.title if number == 1 else f"{s.title}: page {number}", s.description),
+            "page": head(folder, f"{s.title}: {span}", s.description),
+            "heading": f"Sessions from {span}",
             "entries": [entry(p, root) for p in chunk],
-            "pager": {"number": number, "count": len(chunks), "newer": link(number - 1), "older": link(number + 1)},
+            "pager": pager(number, root),
         })
 
     # Post pages and their companions, downloads and attachments.
@@ -276,8 +304,7 @@ def plan_pages(model: SiteModel, theme: Any) -> tuple[dict[str, Page], dict[str,
     # GitHub Pages serves 404.html at any depth, so its links are absolute.
     pages["404.html"] = Page(_key(theme.version, "404", site), lambda: theme.render(
         "web/404.html.j2", site=site, root=s.base_url, page=head("404.html", "Not found", "")).encode())
-    css = theme.css()
-    pages["style.css"] = Page(_key(theme.version, "css"), lambda: css)
+    pages["style.css"] = Page(_key(theme.version, "css"), theme.css)
     return pages, files
 
 

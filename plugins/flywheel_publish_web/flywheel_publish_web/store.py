@@ -123,26 +123,49 @@ class ContentStore:
         self.posts = root / "posts"
         self.blobs = root / "blobs"
 
-    def records(self) -> list[dict[str, Any]]:
-        """Every stored record, in a stable order."""
-        out = []
+    def _entries(self) -> dict[str, list[int]]:
+        """Each record file's (inode, mtime, size): a new version is always a new inode."""
         try:
-            names = sorted(os.listdir(self.posts))
+            scan = list(os.scandir(self.posts))
         except FileNotFoundError:
-            return []
-        for name in names:
-            if name.endswith(".json"):
-                with open(self.posts / name, "rb") as fh:
-                    out.append(json.loads(fh.read()))
+            return {}
+        out = {}
+        for entry in scan:
+            if entry.name.endswith(".json"):
+                st = entry.stat()
+                out[entry.name] = [st.st_ino, st.st_mtime_ns, st.st_size]
         return out
+
+    def records(self) -> list[dict[str, Any]]:
+        """Every stored record, in a stable order.
+
+        Reading a thousand small files costs more than the rest of a no-change build, so the
+        records are also kept in one cache file, trusted only for files whose inode, mtime and
+        size are unchanged.
+        """
+        entries = self._entries()
+        cache_path = self.root / "cache" / "records.json"
+        try:
+            cache = json.loads(cache_path.read_bytes())
+        except (FileNotFoundError, ValueError):
+            cache = {"entries": {}, "records": {}}
+        records: dict[str, Any] = {}
+        for name, signature in entries.items():
+            if cache["entries"].get(name) == signature and name in cache["records"]:
+                records[name] = cache["records"][name]
+            else:
+                with open(self.posts / name, "rb") as fh:
+                    records[name] = json.loads(fh.read())
+        if entries != cache["entries"]:
+            cache_path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = cache_path.with_name(f".records.{os.getpid()}.tmp")
+            tmp.write_text(json.dumps({"entries": entries, "records": records}), encoding="utf-8")
+            os.replace(tmp, cache_path)  # a cache: atomic, but not worth an fsync
+        return [records[name] for name in sorted(records)]
 
     def signature(self) -> tuple:
         """Changes whenever a record is added or replaced (``site serve`` polls this)."""
-        try:
-            entries = sorted((e.name, e.stat().st_mtime_ns, e.stat().st_size) for e in os.scandir(self.posts))
-        except FileNotFoundError:
-            return ()
-        return tuple(entries)
+        return tuple(sorted((name, *sig) for name, sig in self._entries().items()))
 
     def blob_path(self, sha: str) -> Path:
         return self.blobs / sha[:2] / sha

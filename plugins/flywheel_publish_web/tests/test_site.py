@@ -74,10 +74,13 @@ def test_index_pagination_newest_first_and_prev_next_within_a_project(web, kit) 
                       project="alpha" if i % 2 else "beta") for i in range(1, 6)]
     site.publish(items)
     titles = lambda page: re.findall(r'<h2><a href="[^"]+">([^<]+)</a></h2>', site.read(page))  # noqa: E731
+    # The front page has the newest per_page; /page/N/ count from the oldest, so they never shift.
     assert titles("index.html") == ["Post 5", "Post 4"]
-    assert titles("page/2/index.html") == ["Post 3", "Post 2"]
-    assert titles("page/3/index.html") == ["Post 1"]
-    assert 'href="../../page/3/"' in site.read("page/2/index.html") and 'href="../../"' in site.read("page/2/index.html")
+    assert titles("page/2/index.html") == ["Post 3"]
+    assert titles("page/1/index.html") == ["Post 2", "Post 1"]
+    assert 'href="./page/2/"' in site.read("index.html")
+    assert 'href="../../page/1/"' in site.read("page/2/index.html") and 'href="../../"' in site.read("page/2/index.html")
+    assert "Older" not in site.read("page/1/index.html") and "Sessions from 1 Dec 2025 to 2 Dec 2025" in site.read("page/1/index.html")
     post3 = next(site.dir.glob("build/2025/12/post-3-*/index.html")).read_text()
     assert "Previous in alpha" in post3 and "Post 1" in post3 and "Next in alpha" in post3 and "Post 5" in post3
     assert "Post 2" not in post3  # another project
@@ -117,7 +120,7 @@ def test_sitemap_lists_exactly_the_non_draft_pages(web, kit, sample_items) -> No
             continue
         expected.add("https://example.org/log/" + path[: -len("index.html")])
     assert locs == expected
-    assert "https://example.org/log/page/2/" in locs
+    assert "https://example.org/log/page/1/" in locs
     assert site.read("robots.txt").endswith("Sitemap: https://example.org/log/sitemap.xml\n")
 
 
@@ -149,42 +152,60 @@ def test_full_rebuild_is_byte_identical(web, sample_items) -> None:
     site.publish(sample_items)
     before = {k: v[2] for k, v in _snapshot(site.dir).items()}
     report = site.build(full=True)
-    assert report.full and len(report.written) == len(before)
+    assert report.full and len(report.written) == len(before) - 1  # every file but the build marker
     assert {k: v[2] for k, v in _snapshot(site.dir).items()} == before
 
 
 def test_adding_one_post_rewrites_only_what_shows_it(web, kit) -> None:
+    from flywheel_publish_web.build import build_site
+    from flywheel_publish_web.store import ContentStore
+
     site = web(per_page=3)
     site.publish([kit.item(f"s{i}", title=f"Post {i}", date=f"2025-11-{10 + i}T10:00:00Z", tags=[f"t{i}", "common"],
-                           project="proj") for i in range(8)]
+                           project="proj") for i in range(9)]
                  + [kit.item("other", title="Other project", date="2025-10-01T00:00:00Z", tags=["solo"], project="x")])
-    before = _snapshot(site.dir)
-    new = kit.item("s8", title="Post 8", date="2025-12-01T10:00:00Z", tags=["t8", "common"], project="proj")
-    site.publish([new])
+    site.publish([kit.item("s0", title="Post 0", date="2025-11-10T10:00:00Z", tags=["t0", "common", "late"],
+                           project="proj")])  # a build whose changes the mirror must also receive
+    live_before = _snapshot(site.dir)
+    # The mirror becomes the live site by one rename, so its files keep their inodes if untouched.
+    mirror = site.dir.with_name("site.staging")
+    mirror_before = _snapshot(mirror)
+    assert {k: v[2] for k, v in mirror_before.items()} == {k: v[2] for k, v in live_before.items()}
+
+    store = ContentStore(site.settings.state_dir)
+    store.put(kit.item("s9", title="Post 9", date="2025-12-01T10:00:00Z", tags=["t9", "common"], project="proj"),
+              store.records())
+    report = build_site(site.settings)
     after = _snapshot(site.dir)
-    changed = {p for p in after if p not in before or after[p][:2] != before[p][:2]}
-    post8 = next(p for p in after if p.startswith("build/2025/12/post-8-"))
-    post7 = next(p for p in after if p.startswith("build/2025/11/post-7-") and p.endswith("index.html"))
-    assert changed == {
-        post8,
-        post7,  # its "next in proj" link now points to the new post
-        "index.html", "page/2/index.html", "page/3/index.html", "page/4/index.html",  # everything shifts by one
-        "tags/t8/index.html", "tags/common/index.html", "tags/build/index.html", "tags/proj/index.html",
+    post9 = next(p for p in after if p.startswith("build/2025/12/post-9-"))
+    post8 = next(p for p in after if p.startswith("build/2025/11/post-8-") and p.endswith("index.html"))
+    expected = {
+        post9,
+        post8,  # its "next in proj" link now points to the new post
+        "index.html", "page/3/index.html",  # the front page, and the newest numbered page gains Post 6
+        "tags/t9/index.html", "tags/common/index.html", "tags/build/index.html", "tags/proj/index.html",
         "tags/index.html", "archive/index.html", "feed.xml", "rss.xml", "sitemap.xml",
     }
-    # Untouched pages keep their inode and mtime: they were not rewritten, not even with equal bytes.
-    for path in set(before) - changed:
-        assert after[path][:2] == before[path][:2], path
+    assert set(report.written) == expected and report.removed == []  # the write log
+    rewritten = {p for p in after if p not in mirror_before or after[p][:2] != mirror_before[p][:2]}
+    assert rewritten == expected | {".flywheel-site"}  # on disk: every other file kept its inode and mtime
+    changed_bytes = {p for p in after if p not in live_before or after[p][2] != live_before[p][2]}
+    assert changed_bytes == expected | {".flywheel-site"}
+    # The old live tree, now the mirror, got the same changes: both trees are equal again.
+    assert {k: v[2] for k, v in _snapshot(mirror).items()} == {k: v[2] for k, v in after.items()}
 
 
-def test_dir_deploy_swaps_atomically_and_leaves_no_temp_folders(web, kit) -> None:
+def test_dir_deploy_swaps_atomically(web, kit) -> None:
     site = web()
     site.publish([kit.item("a", title="First")])
-    live_inode = site.dir.stat().st_ino
+    first = site.dir.stat().st_ino
     site.publish([kit.item("b", title="Second")])
-    assert site.dir.stat().st_ino != live_inode  # a new folder was swapped in, not edited in place
-    assert sorted(p.name for p in site.dir.parent.iterdir() if p.name.startswith("site")) == ["site"]
-    assert "Second" in site.read("index.html") and "First" in site.read("index.html")
+    second = site.dir.stat().st_ino
+    site.publish([kit.item("c", title="Third")])
+    # The folder named site_dir is a different folder after each build: swapped in whole, never edited.
+    assert len({first, second, site.dir.stat().st_ino}) >= 2 and second != site.dir.stat().st_ino
+    assert sorted(p.name for p in site.dir.parent.iterdir() if p.name.startswith("site")) == ["site", "site.staging"]
+    assert all(t in site.read("index.html") for t in ("First", "Second", "Third"))
 
 
 def test_a_killed_build_leaves_the_live_site_whole(web, kit, monkeypatch) -> None:
@@ -204,7 +225,7 @@ def test_a_killed_build_leaves_the_live_site_whole(web, kit, monkeypatch) -> Non
     monkeypatch.undo()
     site.build()
     assert "Second" in site.read("index.html")
-    assert not (site.dir.parent / "site.new").exists()
+    assert sorted(p.name for p in site.dir.parent.iterdir() if p.name.startswith("site")) == ["site", "site.staging"]
 
 
 def test_refuses_to_replace_a_folder_it_did_not_build(web, kit, tmp_path) -> None:
