@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import sys
 from datetime import date, datetime, time
 from enum import Enum
@@ -86,23 +87,24 @@ def new_plugin_project(name: str, directory: Path, kind: str = "generator", sess
     files: dict[Path, str] = {}
     for layer in ("common", kind):
         for source in sorted((TEMPLATE_ROOT / layer).rglob("*.j2")):
-            relative = source.relative_to(TEMPLATE_ROOT / layer).with_suffix("")  # drop one ".j2"
-            parts = [_fill(part, values) for part in relative.parts]
-            files[Path(*parts)] = env.get_template(f"{layer}/{source.relative_to(TEMPLATE_ROOT / layer).as_posix()}").render(variables)
-    # Write everything into a hidden sibling first, then rename: no half-made project on failure.
-    directory.mkdir(parents=True, exist_ok=True)
+            name_in_layer = source.relative_to(TEMPLATE_ROOT / layer)
+            target = Path(*(_fill(part, values) for part in name_in_layer.with_suffix("").parts))  # one ".j2" off
+            files[target] = env.get_template(f"{layer}/{name_in_layer.as_posix()}").render(variables)
+    # Write into a hidden sibling, then rename: never a half-made project, never an overwrite.
     staging = directory / f".{dist}.partial"
-    if staging.exists():
-        import shutil
-
-        shutil.rmtree(staging)
-    for relative, text in files.items():
-        (staging / relative).parent.mkdir(parents=True, exist_ok=True)
-        (staging / relative).write_text(text, encoding="utf-8")
     try:
-        staging.rename(project)  # fails if project appeared meanwhile (a non-empty folder)
-    except OSError:
-        raise UsageError(f"{project} already exists; not overwriting it") from None
+        directory.mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(staging, ignore_errors=True)
+        for relative, text in files.items():
+            (staging / relative).parent.mkdir(parents=True, exist_ok=True)
+            (staging / relative).write_text(text, encoding="utf-8")
+        staging.rename(project)  # fails if a non-empty folder appeared there meanwhile
+    except OSError as exc:
+        if project.exists():
+            raise UsageError(f"{project} already exists; not overwriting it") from None
+        raise UsageError(f"{project}: cannot create the project: {exc}") from None
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     return project
 
 
