@@ -6,6 +6,7 @@ import hashlib
 import html
 import json
 import os
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,7 @@ from flywheel_publish_web.store import ContentStore
 __all__ = ["BuildReport", "Theme", "build_site", "site_lock"]
 
 MARKER = ".flywheel-site"
+_RELATIVE_ATTR = re.compile(r'\b(href|src)="(?![a-zA-Z][a-zA-Z0-9+.-]*:|#|/)')
 MANIFEST = "manifest.json"
 
 
@@ -77,6 +79,7 @@ class Theme:
         self.version = digest.hexdigest()
         self._md: Any = None
         self._env: Any = None
+        self._bodies: dict[tuple, tuple[str, set[str]]] = {}
 
     def source(self, name: str) -> str:
         """A template's text: the user's ``templates_dir/web/...`` first, then the packaged one."""
@@ -125,18 +128,22 @@ class Theme:
 
         return (self.source("web/style.css") + "\n/* code highlighting (Pygments) */\n" + pygments_css()).encode()
 
-    def _markdown(self, record: dict[str, Any], prefix: str) -> tuple[str, set[str]]:
-        main = f"{record['kind']}.{record['ext']}"
-        text = self.store.read_text(record["files"][main])
-        files = {n for n in record["files"] if n != main}
-        body, _heading, used = self.md.render(text, files=files, prefix=prefix)
-        return body, used
+    def _markdown(self, record: dict[str, Any]) -> tuple[str, set[str]]:
+        """A record's body HTML (links relative to its page) and the files it shows; once per process."""
+        key = (record["sha256"], tuple(sorted(record["files"].items())))
+        if key not in self._bodies:
+            main = f"{record['kind']}.{record['ext']}"
+            text = self.store.read_text(record["files"][main])
+            files = {n for n in record["files"] if n != main}
+            body, _heading, used = self.md.render(text, files=files)
+            self._bodies[key] = (body, used)
+        return self._bodies[key]
 
     def post_extra(self, record: dict[str, Any], folder: str, post: Post) -> dict[str, Any]:
         """The rendered body, and the chart and gallery images the body does not already show."""
         from markupsafe import Markup
 
-        body, used = self._markdown(record, "")
+        body, used = self._markdown(record)
         files, meta = record["files"], record["meta"]
         image = meta.get("image")
         figure = None
@@ -162,7 +169,8 @@ class Theme:
             return path.read_text(encoding="utf-8")
         except FileNotFoundError:
             pass
-        body, _ = self._markdown(post.main, url)
+        # The only relative URLs left in a body are the post's own files: make them absolute.
+        body = _RELATIVE_ATTR.sub(lambda m: f'{m.group(1)}="{url}', self._markdown(post.main)[0])
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         tmp.write_text(body, encoding="utf-8")
