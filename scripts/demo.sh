@@ -1,12 +1,51 @@
 #!/usr/bin/env bash
-# The demo: validate and run every bundled example session into ./demo, from a clean slate.
+# The demo: from a clean folder, collect sessions, validate and run the bundled examples,
+# publish every artifact to a local git repository and a static website, and show the results.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-FW="$PWD/.venv/bin/flywheel"
+ROOT="$PWD"
+FW="$ROOT/.venv/bin/flywheel"
+say() { printf '\n== %s\n' "$*"; }
+
 rm -rf demo && mkdir -p demo/sessions
 cp examples/*.json demo/sessions/
 cd demo
-echo "== flywheel plugins"; "$FW" plugins
-echo; echo "== flywheel validate"; "$FW" validate sessions/*.json
-echo; echo "== flywheel run"; "$FW" run sessions/*.json --out out
-echo; echo "Artifacts are in $PWD/out; the session files in $PWD/sessions now record them."
+git init --quiet --bare --initial-branch=main published.git
+cat > flywheel.toml <<'TOML'
+# The demo's config: artifacts into out/, state (queue, caches, site content) into .flywheel/.
+out_dir = "out"
+state_dir = ".flywheel"
+
+[targets.github]          # a local bare repository stands in for GitHub
+remote = "published.git"
+
+[targets.web]             # a static site with feeds, built into site/
+site_dir = "site"
+title = "flywheel demo"
+TOML
+
+say "flywheel plugins"
+"$FW" plugins
+
+say "flywheel collect: sessions from real sources"
+if git -C "$ROOT" rev-parse -q --verify 'HEAD~12' >/dev/null; then
+  "$FW" collect build --repo "$ROOT" --rev-range 'HEAD~12..HEAD' --agent-id demo -o sessions/flywheel_repo_build.json
+  echo "sessions/flywheel_repo_build.json: the last 12 commits of this repository"
+fi
+"$FW" collect trade --csv "$ROOT/examples/exports/ibkr_trades.csv" --format ibkr --agent-id demo -o sessions/ibkr_trade.json
+echo "sessions/ibkr_trade.json: from an Interactive Brokers Flex export"
+
+say "flywheel validate sessions/*.json"
+"$FW" validate sessions/*.json
+
+say "flywheel run sessions/*.json --publish"
+"$FW" run sessions/*.json --publish
+
+say "What landed in the repository (git log of published.git)"
+git --git-dir=published.git log --stat=100 --format='%h %s%n%n%b' main | head -60
+
+say "The website"
+echo "index: $PWD/site/index.html"
+echo "browse it: cd $PWD && $FW site serve   # then open http://127.0.0.1:8000/"
+echo
+echo "Artifacts: $PWD/out   Session files (now recording what was made and published): $PWD/sessions"

@@ -152,7 +152,7 @@ def test_flywheel_publish_sends_to_the_generated_target(venv: Venv, projects: di
     shutil.copy(projects["tally"] / "examples" / "work_session.json", tmp_path / "work_session.json")
     (tmp_path / "flywheel.toml").write_text('[targets.shelf]\nfolder = "published"\n', encoding="utf-8")
     ran = venv.run(venv.bin("flywheel"), "run", "work_session.json", cwd=tmp_path)
-    assert ran.returncode == 0 and "queued summary -> shelf" in ran.stdout, ran.stdout + ran.stderr
+    assert ran.returncode == 0 and "queued for shelf: notes, summary" in ran.stdout, ran.stdout + ran.stderr
     published = venv.run(venv.bin("flywheel"), "publish", cwd=tmp_path)
     assert published.returncode == 0, published.stdout + published.stderr
     for kind in ("summary", "notes"):

@@ -106,7 +106,7 @@ def test_run_enqueues_each_artifact_for_each_enabled_target(project: Project, ex
     session = example()
     result = project.cli("run", session)
     assert result.exit_code == 0, result.output
-    assert "  queued summary -> shelf" in result.stdout
+    assert "  queued for shelf: summary" in result.stdout
     [entry] = project.entries()
     assert entry["status"] == "queued" and entry["kind"] == "summary" and entry["session_id"] == ID
     assert entry["files"] == ["data.json", "summary.md"]

@@ -84,13 +84,6 @@ def run(
     for name in cfg.enabled_targets():
         check_target(cfg, host, name)  # a bad target is a usage error before anything is written
     results = [run_session(f, cfg, host, out_dir=out, dry_run=dry_run) for f in files]
-    published_code = 0
-    if publish and not dry_run and any(r.enqueued for r in results):
-        from flywheel_core.cli.queue import publish_due
-
-        # With --json, stdout carries one document (the run results); publish reports go to stderr.
-        with contextlib.redirect_stdout(sys.stderr if json_out else sys.stdout):
-            published_code = publish_due(cfg, host, target=None, dry_run=False, json_out=False)
     if json_out:
         print(json.dumps([r.to_json() for r in results], indent=2, ensure_ascii=False))
     else:
@@ -105,8 +98,20 @@ def run(
                 print(f"  {verb} {kind:<14} {_rel(info['path'])}")
                 for extra in info["files"]:
                     print(f"  {'':<{len(verb)}} {'':<14} {_rel(extra)}")
+            by_target: dict[str, list[str]] = {}
             for item in result.enqueued:
-                print(f"  {item.get('status', 'queued')} {item['kind']} -> {item['target']}")
+                by_target.setdefault(item["target"], []).append(item["kind"])
+            for target, kinds in by_target.items():
+                print(f"  queued for {target}: {', '.join(kinds)}")
+    published_code = 0
+    if publish and not dry_run and any(r.enqueued for r in results):
+        from flywheel_core.cli.queue import publish_due
+
+        # With --json, stdout carries one document (the run results); publish reports go to stderr.
+        if not json_out:
+            print("\npublishing:")
+        with contextlib.redirect_stdout(sys.stderr if json_out else sys.stdout):
+            published_code = publish_due(cfg, host, target=None, dry_run=False, json_out=False)
     code = max(r.exit_code for r in results)
     raise typer.Exit(code if code == 2 else max(code, published_code))
 
