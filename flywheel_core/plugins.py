@@ -7,13 +7,13 @@ others from loading (unless ``FLYWHEEL_STRICT_PLUGINS=1``), duplicate names are 
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
-import attrs
 import pluggy
 
 from flywheel_core import hookspecs
@@ -45,7 +45,8 @@ KNOWN_SESSION_TYPES = {"build": "flywheel-build", "trade": "flywheel-trade", "li
 KNOWN_TARGETS = {"github": "flywheel-publish-github", "web": "flywheel-publish-web"}
 
 
-@attrs.define
+# Plain dataclasses, not attrs: this module loads for `flywheel --help`, which must start fast.
+@dataclasses.dataclass
 class PluginInfo:
     """What ``flywheel plugins`` reports about one loaded plugin."""
 
@@ -53,12 +54,12 @@ class PluginInfo:
     distribution: str
     version: str
     module: str
-    hooks: list[str] = attrs.field(factory=list)
-    session_types: list[str] = attrs.field(factory=list)
-    targets: list[str] = attrs.field(factory=list)
+    hooks: list[str] = dataclasses.field(default_factory=list)
+    session_types: list[str] = dataclasses.field(default_factory=list)
+    targets: list[str] = dataclasses.field(default_factory=list)
 
 
-@attrs.define
+@dataclasses.dataclass
 class LoadFailure:
     name: str
     distribution: str

@@ -14,7 +14,7 @@ from flywheel_core.errors import UsageError
 
 def plugins(json_out: JsonOpt = False) -> None:
     """List installed plugins: distribution, version, hooks, session types and targets."""
-    import attrs
+    import dataclasses
 
     from flywheel_core.plugins import KNOWN_SESSION_TYPES, KNOWN_TARGETS, get_host
 
@@ -22,7 +22,7 @@ def plugins(json_out: JsonOpt = False) -> None:
     host.session_types, host.targets  # fill in what each plugin registers
     infos = list(host.infos.values())
     if json_out:
-        print(json.dumps([attrs.asdict(i) for i in infos], indent=2))
+        print(json.dumps([dataclasses.asdict(i) for i in infos], indent=2))
         return
     if not infos:
         dists = sorted(set(KNOWN_SESSION_TYPES.values()) | set(KNOWN_TARGETS.values()))
