@@ -9,12 +9,13 @@
 #
 # Distributions are installed as wheels (not editable), built once per run. Third-party wheels
 # come from a wheelhouse (FLYWHEEL_WHEELHOUSE, default ~/.cache/flywheel/wheelhouse) filled from
-# PyPI the first time and reused offline afterwards. JOBS (default 2) venvs are tested at once.
+# PyPI the first time and reused offline afterwards. JOBS (default: the number of cores) venvs
+# are tested at once.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 PYTHON=${PYTHON:-python3}
-JOBS=${JOBS:-2}
+JOBS=${JOBS:-$(nproc 2>/dev/null || echo 2)}
 WHEELHOUSE=${FLYWHEEL_WHEELHOUSE:-${XDG_CACHE_HOME:-$HOME/.cache}/flywheel/wheelhouse}
 LOGS=$ROOT/test-artifacts/isolated  # one log per distribution, kept after the run
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/flywheel-isolated.XXXXXX")

@@ -197,7 +197,17 @@ def test_context_of_an_invalid_session_exits_2(echo_host, tmp_path: Path) -> Non
 
 
 def test_context_serialises_any_value(empty_host, tmp_path: Path, echo_templates: Path) -> None:
+    from dataclasses import dataclass
     from datetime import date, datetime, timezone
+
+    @dataclass
+    class Point:
+        x: int
+        y: int
+
+        @property
+        def total(self) -> int:
+            return self.x + self.y
 
     class Odd:
         @hookimpl
@@ -211,7 +221,8 @@ def test_context_serialises_any_value(empty_host, tmp_path: Path, echo_templates
         @hookimpl
         def flywheel_generate(self, session, ctx):
             ctx.render("build/summary.md.j2", session=session, commits=[], path=tmp_path, when=datetime(2025, 1, 2, tzinfo=timezone.utc),
-                       day=date(2025, 1, 2), raw=b"\x00\x01", items={1, 2} - {2}, art=Artifact("x", "y"))
+                       day=date(2025, 1, 2), raw=b"\x00\x01", items={1, 2} - {2}, art=Artifact("x", "y"),
+                       point=Point(1, 2))
             return []
 
     empty_host.register(Odd(), name="odd")
@@ -223,6 +234,7 @@ def test_context_serialises_any_value(empty_host, tmp_path: Path, echo_templates
     assert context["when"] == "2025-01-02T00:00:00+00:00" and context["day"] == "2025-01-02"
     assert context["raw"] == "<2 bytes>" and context["items"] == [1]
     assert context["art"]["kind"] == "x" and context["art"]["filename"] == "x.md"
+    assert context["point"] == {"x": 1, "y": 2, "total": 3}
 
 
 def test_render_uses_the_same_context(echo_host, build_session: Path, tmp_path: Path) -> None:

@@ -151,8 +151,10 @@ def test_flywheel_run_shows_the_new_artifacts(venv: Venv, projects: dict[str, Pa
 def test_flywheel_publish_sends_to_the_generated_target(venv: Venv, projects: dict[str, Path], tmp_path: Path) -> None:
     shutil.copy(projects["tally"] / "examples" / "work_session.json", tmp_path / "work_session.json")
     (tmp_path / "flywheel.toml").write_text('[targets.shelf]\nfolder = "published"\n', encoding="utf-8")
-    ran = venv.run(venv.bin("flywheel"), "run", "work_session.json", cwd=tmp_path)
-    assert ran.returncode == 0 and "queued for shelf: notes, summary" in ran.stdout, ran.stdout + ran.stderr
+    ran = venv.run(venv.bin("flywheel"), "run", "work_session.json", "--json", cwd=tmp_path)
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert sorted((e["kind"], e["target"]) for e in json.loads(ran.stdout)[0]["enqueued"]) == [
+        ("notes", "shelf"), ("summary", "shelf")]
     published = venv.run(venv.bin("flywheel"), "publish", cwd=tmp_path)
     assert published.returncode == 0, published.stdout + published.stderr
     for kind in ("summary", "notes"):

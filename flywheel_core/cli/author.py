@@ -189,11 +189,18 @@ def _select(contexts: dict[str, list], kind: str | None) -> dict[str, list]:
 
 
 def to_jsonable(value: Any) -> Any:
-    """What a template sees, as JSON: attrs objects with their fields and properties, dates as ISO text."""
+    """What a template sees, as JSON: attrs/dataclass objects as their fields and properties, dates as ISO text."""
+    import dataclasses
+
     import attrs
 
+    fields = None
     if attrs.has(type(value)):
-        out = {f.name: to_jsonable(getattr(value, f.name)) for f in attrs.fields(type(value)) if f.repr}
+        fields = [f.name for f in attrs.fields(type(value)) if f.repr]
+    elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+        fields = [f.name for f in dataclasses.fields(value) if f.repr]
+    if fields is not None:
+        out = {name: to_jsonable(getattr(value, name)) for name in fields}
         for name in dir(type(value)):
             if not name.startswith("_") and isinstance(getattr(type(value), name), property):
                 try:
