@@ -109,6 +109,9 @@ class MarkdownRenderer:
         self.md = MarkdownIt("commonmark", {"html": False, "highlight": highlight})
         self.md.enable(["table", "strikethrough"])
         self.md.validateLink = safe_url
+        # Wide tables scroll inside their own box instead of widening the page.
+        self.md.add_render_rule("table_open", lambda self, tokens, idx, options, env: '<div class="table-wrap">\n<table>\n')
+        self.md.add_render_rule("table_close", lambda self, tokens, idx, options, env: "</table>\n</div>\n")
 
     def parse(self, text: str) -> list[Any]:
         return self.md.parse(text)
@@ -152,8 +155,14 @@ def _resolve(url: str, files: frozenset[str] | set[str], prefix: str, used: set[
 
 
 def _vet(tokens: list[Any], resolve: Callable[[str], str | None]) -> None:
-    """Rewrite link and image URLs in place; a refused link becomes plain text."""
+    """Rewrite link and image URLs in place; a refused link becomes plain text.
+
+    Column alignment becomes a class: the pages' Content-Security-Policy forbids inline styles.
+    """
     for token in tokens:
+        if token.type in ("th_open", "td_open") and token.attrGet("style"):
+            align = str(token.attrGet("style")).rsplit(":", 1)[-1]
+            token.attrs = {"class": f"align-{align}"} if align in ("left", "right", "center") else {}
         if token.children:
             _vet_inline(token.children, resolve)
 

@@ -34,9 +34,11 @@ def publish(items: list[PublishItem], table: dict[str, Any], ctx: PublishContext
     accepted: list[tuple[PublishItem, dict[str, Any]]] = []
     with site_lock(settings):
         existing = store.records()
-        for item in items:
+        # The most preferred page kind of a session is stored first, so its title names the permalink.
+        rank = {kind: i for i, kind in enumerate(settings.kinds)}
+        for item in sorted(items, key=lambda i: rank.get(i.kind, len(rank))):
             try:
-                record, _changed = store.put(item, existing)
+                record, _changed = store.put(item, existing, settings.kinds)
             except ItemRefused as exc:
                 results[item.id] = PublishResult(item.id, False, error=f"{item.session_id}/{item.kind}: {exc}")
                 continue
@@ -71,13 +73,14 @@ def publish(items: list[PublishItem], table: dict[str, Any], ctx: PublishContext
 
 def _dry_run(item: PublishItem, settings: Settings) -> PublishResult:
     """What publishing would do, touching nothing: the URL the session's page would have."""
-    from flywheel_publish_web.store import ContentStore as Store, _clean, _parse_date
+    from flywheel_publish_web.store import ContentStore as Store, _clean, _parse_date, permalink_for
 
     try:
         meta = _clean(dict(item.meta or {}))
         meta["date"] = _parse_date(meta.get("date"))
     except ItemRefused as exc:
         return PublishResult(item.id, False, error=f"{item.session_id}/{item.kind}: {exc}")
-    existing = [r for r in Store(settings.state_dir).records() if r["session_id"] == item.session_id]
-    path = existing[0]["permalink"] if existing else Store._permalink(item, meta)
+    fixed = [r["permalink"] for r in Store(settings.state_dir).records()
+             if r["session_id"] == item.session_id and r.get("permalink")]
+    path = fixed[0] if fixed else permalink_for(item.session_type, item.session_id, meta.get("title"), meta["date"])
     return PublishResult(item.id, True, {"dry_run": True, "url": settings.url(path)})

@@ -12,7 +12,7 @@ from typing import Any, Callable
 import attrs
 
 from flywheel_publish_web.settings import Settings
-from flywheel_publish_web.store import COPIED_EXTS, ContentStore, slugify
+from flywheel_publish_web.store import COPIED_EXTS, ContentStore, permalink_for, slugify
 
 __all__ = ["Page", "Post", "SiteModel", "plan_pages", "THEME_VERSION"]
 
@@ -28,6 +28,7 @@ TEMPLATE_NAMES = (
     "web/archive.html.j2",
     "web/404.html.j2",
     "web/style.css",
+    "web/favicon.svg",
 )
 TYPE_LABELS = {"build": "Build", "trade": "Trade", "life_aria": "Aria"}
 MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
@@ -145,7 +146,9 @@ class SiteModel:
             meta = main["meta"]
             post = Post(
                 main=main,
-                path=main["permalink"],
+                # Stored before its kind made pages (a config change): derive the same way.
+                path=main.get("permalink") or permalink_for(
+                    main["session_type"], main["session_id"], meta.get("title"), meta["date"]),
                 title=_text(meta.get("title"), 300) or self._heading(main) or f"{type_label(main['session_type'])} session",
                 date=meta["date"],
                 draft=meta.get("draft") is True,
@@ -305,6 +308,7 @@ def plan_pages(model: SiteModel, theme: Any) -> tuple[dict[str, Page], dict[str,
     pages["404.html"] = Page(_key(theme.version, "404", site), lambda: theme.render(
         "web/404.html.j2", site=site, root=s.base_url, page=head("404.html", "Not found", "")).encode())
     pages["style.css"] = Page(_key(theme.version, "css"), theme.css)
+    pages["favicon.svg"] = Page(_key(theme.version, "favicon"), lambda: theme.source("web/favicon.svg").encode())
     return pages, files
 
 

@@ -21,7 +21,7 @@ from flywheel_publish_web.markup import clean_text
 if TYPE_CHECKING:
     from flywheel_core import PublishItem
 
-__all__ = ["ContentStore", "ItemRefused", "slugify", "record_key"]
+__all__ = ["ContentStore", "ItemRefused", "permalink_for", "slugify", "record_key"]
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 ATTACHMENT_RE = re.compile(r"^(?!/)(?!.*(^|/)\.\.?(/|$))[A-Za-z0-9._/-]{1,200}$")
@@ -115,6 +115,13 @@ def _sanitize_svg(data: bytes) -> bytes | None:
     return ET.tostring(root, encoding="utf-8", xml_declaration=True)
 
 
+def permalink_for(session_type: str, session_id: str, title: Any, date: str) -> str:
+    """``<type>/<yyyy>/<mm>/<title words>-<8 hex of the session id>/``: ASCII, unique, stable."""
+    words = slugify(title if isinstance(title, str) else "") or "session"
+    short = hashlib.sha256(session_id.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+    return f"{session_type}/{date[:4]}/{date[5:7]}/{words}-{short}/"
+
+
 class ContentStore:
     """Records under ``posts/<key>.json``, file bytes under ``blobs/<sha256>``."""
 
@@ -177,11 +184,13 @@ class ContentStore:
             atomic_write(path, data)
         return sha
 
-    def put(self, item: PublishItem, existing: list[dict[str, Any]]) -> tuple[dict[str, Any], bool]:
+    def put(self, item: PublishItem, existing: list[dict[str, Any]],
+            page_kinds: tuple[str, ...] = ()) -> tuple[dict[str, Any], bool]:
         """Store one item; return (record, changed). Same content again changes nothing.
 
-        The permalink is fixed the first time any artifact of the session is stored, so a
-        new version (even with a new title) replaces the old page at the same address.
+        The session's permalink is fixed by the first artifact stored for it whose kind makes
+        a page (``page_kinds``), from that artifact's title; a new version (even retitled)
+        replaces the old page at the same address. Other kinds carry no permalink.
         """
         if not NAME_RE.match(item.session_type or ""):
             raise ItemRefused(f"session type {item.session_type!r} is not a plain name")
@@ -206,8 +215,13 @@ class ContentStore:
                 if data is None:
                     continue
             files[name] = self._put_blob(data)
-        same_session = [r for r in existing if r["session_id"] == item.session_id]
-        permalink = same_session[0]["permalink"] if same_session else self._permalink(item, meta)
+        fixed = [r["permalink"] for r in existing if r["session_id"] == item.session_id and r.get("permalink")]
+        if fixed:
+            permalink = fixed[0]
+        elif item.kind in page_kinds:
+            permalink = permalink_for(item.session_type, item.session_id, meta.get("title"), meta["date"])
+        else:
+            permalink = None
         record = {
             "session_id": clean_text(item.session_id),
             "session_type": item.session_type,
@@ -227,14 +241,6 @@ class ContentStore:
             pass
         atomic_write(path, data)
         return record, True
-
-    @staticmethod
-    def _permalink(item: PublishItem, meta: dict[str, Any]) -> str:
-        title = meta.get("title") if isinstance(meta.get("title"), str) else ""
-        words = slugify(title or f"{item.session_type} session")
-        short = hashlib.sha256(item.session_id.encode("utf-8", "surrogatepass")).hexdigest()[:8]
-        year, month = meta["date"][:4], meta["date"][5:7]
-        return f"{item.session_type}/{year}/{month}/{words or 'session'}-{short}/"
 
     def read_text(self, sha: str) -> str:
         return self.blob_path(sha).read_text(encoding="utf-8")

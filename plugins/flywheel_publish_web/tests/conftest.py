@@ -81,7 +81,7 @@ publisher's lease simply expires.
 ## What changed
 
 | Area | Before | After |
-|------|--------|-------|
+|------|--------|------:|
 | Storage | one JSON file | SQLite (WAL) |
 | Retries | none | exponential backoff |
 | P&L of bugs | high | ~~high~~ low |

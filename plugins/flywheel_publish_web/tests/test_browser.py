@@ -34,6 +34,8 @@ def _page(browser: Any, scheme: str = "light") -> Any:
     page = context.new_page()
     page.dialogs = []  # every alert/confirm/prompt that fires
     page.on("dialog", lambda d: (page.dialogs.append(d.message), d.dismiss()))
+    page.console_errors = []  # CSP violations (an inline style, say) and missing files show up here
+    page.on("console", lambda m: page.console_errors.append(m.text) if m.type in ("error", "warning") else None)
     return page
 
 
@@ -62,6 +64,8 @@ def test_index_to_post_table_code_image_and_screenshots(browser, web, sample_ite
     # Highlighting is styled by the stylesheet (class-based), not inline styles.
     color = page.eval_on_selector("pre.highlight .k", "e => getComputedStyle(e).color")
     assert color not in ("", "rgb(31, 35, 40)")
+    align = page.eval_on_selector(".prose td:last-child", "td => getComputedStyle(td).textAlign")
+    assert align == "right"  # alignment survives the CSP that forbids inline styles
     image = page.locator(".prose img")
     assert image.get_attribute("src") == "media/diagram.png"
     assert page.eval_on_selector(".prose img", "img => img.complete && img.naturalWidth") == 320
@@ -69,6 +73,7 @@ def test_index_to_post_table_code_image_and_screenshots(browser, web, sample_ite
     page.get_by_role("link", name="Build log").click()
     page.wait_for_load_state()
     assert page.locator("h1").inner_text() == "Build log"
+    assert page.console_errors == [] and page.dialogs == []
     page.context.close()
 
     dark = _page(browser, "dark")
@@ -76,7 +81,7 @@ def test_index_to_post_table_code_image_and_screenshots(browser, web, sample_ite
     background = dark.eval_on_selector("body", "b => getComputedStyle(b).backgroundColor")
     assert background == "rgb(16, 19, 24)"  # the dark palette follows the system setting
     dark.screenshot(path=str(ARTIFACTS / "index-dark.png"), full_page=True)
-    dark.goto(base + "build/" if False else base)
+    dark.goto(base)
     dark.get_by_role("link", name="Shipping a durable publication queue").click()
     dark.wait_for_load_state()
     dark.screenshot(path=str(ARTIFACTS / "post-dark.png"), full_page=True)
@@ -102,4 +107,5 @@ def test_trade_chart_and_devlog_gallery_render(browser, web, sample_items, serve
     assert page.eval_on_selector_all(".gallery img", "imgs => imgs.map(i => i.naturalWidth)") == [240, 240, 240]
     assert page.locator(".gallery a").first.get_attribute("href") == "media/shot0.png"
     assert page.locator(".gallery figcaption").all_inner_texts() == ["Gameplay 1", "Gameplay 2", "Gameplay 3"]
+    assert page.console_errors == []
     page.context.close()

@@ -252,8 +252,8 @@ def test_kinds_config_chooses_the_page(web, sample_items) -> None:
     results = {r.item_id: r.receipt for r in site.publish(sample_items)}
     blog, log, _social, journal, metrics, devlog = sample_items
     assert "skipped" in results[blog.id] and "skipped" in results[devlog.id] and "skipped" in results[metrics.id]
-    assert re.fullmatch(r"https://example\.org/log/build/2025/12/shipping-a-durable-publication-queue-[0-9a-f]{8}/",
-                        results[log.id]["url"])  # the build log is now the session's page
+    assert re.fullmatch(r"https://example\.org/log/build/2025/12/build-log-[0-9a-f]{8}/",
+                        results[log.id]["url"])  # the build log is now the session's page, and names it
     assert "Build log" in site.read("index.html") and "SpaceExplorer" not in site.read("index.html")
 
 
@@ -281,3 +281,13 @@ def test_unsafe_links_in_markdown_never_reach_a_page(web, kit) -> None:
     page = Path(site.publish([kit.item("a", body=body)])[0].receipt["path"]).read_text()
     hrefs = re.findall(r'(?:href|src)="([^"]*)"', page.split('<div class="prose">')[1].split("</div>")[0])
     assert hrefs == ["https://ok.example/", "#section"]
+
+
+def test_the_sessions_page_title_names_its_permalink_whatever_the_batch_order(web, kit) -> None:
+    site = web()
+    batch = [kit.item("s", "readme", title="Repo README"), kit.item("s", "build_log", title="Build log"),
+             kit.item("s", "blog_post", title="Shipping the queue"), kit.item("s", "social_post", title="Tweet")]
+    results = site.publish(batch)
+    urls = [r.receipt["url"] for r in results]
+    assert re.fullmatch(r"https://example\.org/log/build/2025/12/shipping-the-queue-[0-9a-f]{8}/", urls[2])
+    assert urls == [urls[2], urls[2] + "build-log/", urls[2], urls[2]]
