@@ -8,7 +8,6 @@ from importlib.metadata import entry_points
 import pytest
 
 from flywheel_core import SessionType, hookimpl
-from flywheel_core.config import load_config
 from flywheel_changelog_md import plugin
 from flywheel_changelog_md.changelog import MARKER
 
@@ -136,9 +135,9 @@ def test_other_session_types_are_ignored(register_plugin, flywheel_cli, make_ses
     assert not (tmp_path / "out/trade").exists()
 
 
-def test_config_is_checked_against_the_declared_schema(registered, flywheel_host, tmp_path):
-    from flywheel_core.config import check_plugin_configs
-
+def test_config_is_checked_against_the_declared_schema(registered, flywheel_cli, project, tmp_path):
     (tmp_path / "flywheel.toml").write_text("[plugins.changelog_md]\nchangelog = 3\n")
-    with pytest.raises(Exception, match=r"plugins\.changelog_md\.changelog: 3 is not of type 'string'"):
-        check_plugin_configs(load_config(tmp_path / "flywheel.toml"), flywheel_host)
+    result = run(flywheel_cli, tmp_path, project)
+    assert result.exit_code == 2
+    assert "plugins.changelog_md.changelog: 3 is not of type 'string'" in result.stderr
+    assert not (tmp_path / "out").exists()
