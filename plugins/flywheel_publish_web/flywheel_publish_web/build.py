@@ -352,9 +352,28 @@ def _apply(tree: Path, store: ContentStore, change: _Change, removed: list[str])
     _remove(tree, removed)
 
 
+def _fill(tree: Path, store: ContentStore, change: _Change) -> None:
+    """Write every page and file into a new, empty tree (a cold build): no checks needed."""
+    made: set[str] = set()
+    for path in [*change.pages, *change.files]:
+        folder = os.path.dirname(path)
+        if folder not in made:
+            os.makedirs(tree / folder, exist_ok=True)
+            made.add(folder)
+        if path in change.files:
+            _link(store.blob_path(change.files[path]), tree / path)
+        else:
+            with open(tree / path, "wb") as fh:
+                fh.write(change.rendered[path])
+
+
 def _sync(tree: Path, live: Path, store: ContentStore, change: _Change) -> None:
     """Bring a tree of unknown content to the new site, comparing actual bytes (slow path)."""
-    tree.mkdir(parents=True, exist_ok=True)
+    if not tree.exists():
+        tree.mkdir(parents=True)
+        if len(change.rendered) == len(change.pages):
+            _fill(tree, store, change)
+            return
     for path, (_key, digest) in change.pages.items():
         target = tree / path
         if target.is_file() and sha256_bytes(target.read_bytes()) == digest:
