@@ -29,5 +29,8 @@ soak: setup
 bench: setup
 	$(PY) benchmarks/run_all.py
 
+check-isolated: setup
+	bash scripts/test-isolated.sh
+
 clean:
 	rm -rf $(VENV) $(DEMO) flywheel-out .flywheel

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from flywheel_core.config import Config
     from flywheel_core.plugins import PluginHost
 
-__all__ = ["SessionResult", "run_session", "generate", "validate_file"]
+__all__ = ["SessionResult", "generate", "load_for_run", "run_session", "validate_file"]
 
 
 @attrs.define
@@ -158,7 +158,7 @@ def run_session(
     dry_run: bool = False,
 ) -> SessionResult:
     """Run the whole pipeline on one session file and update it in place (unless dry-run)."""
-    session, result = _load_for_run(path, config, host)
+    session, result = load_for_run(path, config, host)
     if session is None:
         return result
     out_dir = (out_dir or config.out_dir).resolve()
@@ -200,7 +200,7 @@ def run_session(
     return result
 
 
-def _load_for_run(path: Path, config: Config, host: PluginHost) -> tuple[Session | None, SessionResult]:
+def load_for_run(path: Path, config: Config, host: PluginHost) -> tuple[Session | None, SessionResult]:
     """Schema-check a file and make sure a plugin handles its type (exit 2 otherwise)."""
     result = SessionResult(file=str(path))
     try:

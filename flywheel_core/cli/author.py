@@ -149,12 +149,12 @@ def template_contexts(
     """
     from flywheel_core.config import check_plugin_configs, load_config
     from flywheel_core.context import RunContext
-    from flywheel_core.pipeline import _load_for_run, generate
+    from flywheel_core.pipeline import load_for_run, generate
     from flywheel_core.plugins import get_host
 
     config, host = load_config(config_path), get_host()
     check_plugin_configs(config, host)
-    session, result = _load_for_run(session_path, config, host)
+    session, result = load_for_run(session_path, config, host)
     rendered: list[tuple[str, dict[str, Any]]] = []
     if session is not None:
         ctx = RunContext(
