@@ -275,14 +275,13 @@ def swap_in(staging: Path, live: Path) -> None:
 
 
 def _write(path: Path, data: bytes) -> None:
-    """Write a page of the (not live) mirror in place: pages are never hard links, so no other
-    tree shares its inode (attachments are links and go through ``_link``)."""
+    """Write a file of the (not live) mirror in place, unless the live tree shares its inode."""
     try:
-        fh = open(path, "wb")
+        if os.stat(path).st_nlink > 1:
+            os.unlink(path)  # a hard link into the other tree: never write through it
     except FileNotFoundError:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fh = open(path, "wb")
-    with fh:
+    with open(path, "wb") as fh:
         fh.write(data)
 
 
@@ -352,8 +351,9 @@ def _apply(tree: Path, store: ContentStore, change: _Change, removed: list[str])
     _remove(tree, removed)
 
 
-def _fill(tree: Path, store: ContentStore, change: _Change) -> None:
-    """Write every page and file into a new, empty tree (a cold build): no checks needed."""
+def _fill(tree: Path, live: Path, store: ContentStore, change: _Change) -> None:
+    """Fill a new, empty tree: rendered pages are written, the others hard-linked from the live
+    site (no data copied), attachments linked from the content store."""
     made: set[str] = set()
     for path in [*change.pages, *change.files]:
         folder = os.path.dirname(path)
@@ -362,26 +362,27 @@ def _fill(tree: Path, store: ContentStore, change: _Change) -> None:
             made.add(folder)
         if path in change.files:
             _link(store.blob_path(change.files[path]), tree / path)
-        else:
+        elif path in change.rendered:
             with open(tree / path, "wb") as fh:
                 fh.write(change.rendered[path])
+        else:
+            _link(live / path, tree / path)
 
 
 def _sync(tree: Path, live: Path, store: ContentStore, change: _Change) -> None:
     """Bring a tree of unknown content to the new site, comparing actual bytes (slow path)."""
     if not tree.exists():
         tree.mkdir(parents=True)
-        if len(change.rendered) == len(change.pages):
-            _fill(tree, store, change)
-            return
+        _fill(tree, live, store, change)
+        return
     for path, (_key, digest) in change.pages.items():
         target = tree / path
         if target.is_file() and sha256_bytes(target.read_bytes()) == digest:
             continue
         if path in change.rendered:
             _write(target, change.rendered[path])
-        else:  # not rendered: its bytes are the live site's (copied: pages never share an inode)
-            _write(target, (live / path).read_bytes())
+        else:  # not rendered: its bytes are the live site's
+            _link(live / path, target)
     for path, blob in change.files.items():
         target = tree / path
         if target.is_file() and sha256_bytes(target.read_bytes()) == blob:

@@ -209,14 +209,22 @@ def plan_pages(model: SiteModel, theme: Any) -> tuple[dict[str, Page], dict[str,
     pages: dict[str, Page] = {}
     files: dict[str, str] = {}
 
-    def page(folder: str, template: str, ctx: dict[str, Any], *, listed: bool = True,
-             lastmod: str | None = None, extra: Callable[[], dict[str, Any]] | None = None) -> None:
-        """Add ``folder/index.html``; ``extra`` adds context that ``ctx`` already determines."""
-        ctx = {"site": site, "root": root_of(folder), **ctx}
-        key = _key(theme.version, template, ctx)
+    def page(folder: str, template: str, ctx: dict[str, Any] | None, *, listed: bool = True,
+             lastmod: str | None = None, extra: Callable[[], dict[str, Any]] | None = None,
+             key_parts: Any = None, make_ctx: Callable[[], dict[str, Any]] | None = None) -> None:
+        """Add ``folder/index.html`` keyed by its context, or by ``key_parts`` that determine
+        ``make_ctx()``; ``extra`` adds context that the key already determines (the body)."""
+        root = root_of(folder)
+        if make_ctx is None:
+            full = {"site": site, "root": root, **(ctx or {})}
+            key = _key(theme.version, template, full)
+            make_ctx = lambda: full  # noqa: E731
+        else:
+            key = _key(theme.version, template, site, root, key_parts)
 
         def render() -> bytes:
-            return theme.render(template, **ctx, **(extra() if extra else {})).encode("utf-8")
+            context = {"site": site, "root": root, **make_ctx()}
+            return theme.render(template, **context, **(extra() if extra else {})).encode("utf-8")
 
         pages[f"{folder}index.html"] = Page(key, render, sitemap=listed, lastmod=lastmod)
 
@@ -246,63 +254,62 @@ def plan_pages(model: SiteModel, theme: Any) -> tuple[dict[str, Page], dict[str,
         return {"title": title, "description": description or s.description, "canonical": s.url(folder),
                 "image": None, "og_type": "website", "noindex": False, "published": None, **more}
 
-    # The front page shows the newest per_page posts. Older posts fill /page/N/ counted from
-    # the oldest, so a page keeps its posts forever (stable links) and a new post rewrites only
-    # the front page and the newest numbered page.
-    front, rest = model.listed[: s.per_page], model.listed[s.per_page :]
-    oldest_first = rest[::-1]
-    chunks = [oldest_first[i : i + s.per_page][::-1] for i in range(0, len(oldest_first), s.per_page)]
+    def paginated(base: str, posts: list[Post], template: str, title: str, description: str,
+                  heading: str | None, label: str) -> None:
+        """A front page at ``base`` with the newest per_page posts, older ones on ``base/page/N/``.
 
-    def pager(number: int, root: str) -> dict[str, Any]:
-        """Links from page ``number`` (0 is the front page) to its newer and older neighbours."""
-        def link(n: int) -> str | None:
-            if n < 0 or n > len(chunks):
-                return None
-            return root if n == 0 else f"{root}page/{n}/"
-        newer = 0 if number == len(chunks) else number + 1
-        older = len(chunks) if number == 0 else number - 1
-        return {"number": number, "newer": None if number == 0 else link(newer), "older": link(older) if older else None}
+        Numbered pages count from the oldest, so a page keeps its posts forever (stable links)
+        and a new post rewrites only the front page and the newest numbered page.
+        """
+        front, rest = posts[: s.per_page], posts[s.per_page :][::-1]
+        chunks = [rest[i : i + s.per_page][::-1] for i in range(0, len(rest), s.per_page)]
 
-    page("", "web/index.html.j2", {
-        "page": head("", s.title, s.description),
-        "heading": None,
-        "entries": [entry(p, "./") for p in front],
-        "pager": pager(0, "./"),
-    })
-    for number, chunk in enumerate(chunks, 1):
-        folder = f"page/{number}/"
-        root = root_of(folder)
-        span = f"{human_date(chunk[-1].date)} to {human_date(chunk[0].date)}"
-        page(folder, "web/index.html.j2", {
-            "page": head(folder, f"{s.title}: {span}", s.description),
-            "heading": f"Sessions from {span}",
-            "entries": [entry(p, root) for p in chunk],
-            "pager": pager(number, root),
-        })
+        def link(root: str, n: int) -> str:
+            return f"{root}{base}" if n == 0 else f"{root}{base}page/{n}/"
+
+        for number, chunk in enumerate([front, *chunks]):
+            folder = base if number == 0 else f"{base}page/{number}/"
+            root = root_of(folder)
+            span = f"{human_date(chunk[-1].date)} to {human_date(chunk[0].date)}" if number else ""
+            newer = None if number == 0 else link(root, 0 if number == len(chunks) else number + 1)
+            older = link(root, len(chunks) if number == 0 else number - 1) if (chunks if number == 0 else number > 1) else None
+            page(folder, template, {
+                "page": head(folder, f"{title}: {span}" if number else title, description),
+                "heading": f"{label} from {span}" if number else heading,
+                "entries": [entry(p, root) for p in chunk],
+                "pager": {"newer": newer, "older": older},
+            })
+
+    paginated("", model.listed, "web/index.html.j2", s.title, s.description, None, "Sessions")
 
     # Post pages and their companions, downloads and attachments.
     for post in model.posts:
         _plan_post(post, model, theme, page, files)
 
-    # Tags and archive.
-    tag_root = root_of("tags/x/")
+    # Tags, and the archive by month.
     for slug, tag in model.tags.items():
-        folder = f"tags/{slug}/"
-        page(folder, "web/list.html.j2", {
-            "page": head(folder, f"#{tag['name']}", f"Sessions tagged {tag['name']}."),
-            "heading": f"#{tag['name']}",
-            "entries": [entry(p, tag_root) for p in tag["posts"]],
-        })
+        paginated(f"tags/{slug}/", tag["posts"], "web/list.html.j2", f"#{tag['name']}",
+                  f"Sessions tagged {tag['name']}.", f"#{tag['name']}", f"#{tag['name']}")
     page("tags/", "web/tags.html.j2", {
         "page": head("tags/", "Tags", "Every tag on the site."),
-        "tags": [{"name": t["name"], "url": f"../tags/{slug}/", "count": len(t["posts"])} for slug, t in model.tags.items()],
+        "tags": [{"name": t["name"], "url": f"{slug}/", "count": len(t["posts"])} for slug, t in model.tags.items()],
     })
-    months: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    months: dict[str, list[Post]] = defaultdict(list)
     for post in model.listed:
-        months[post.date[:7]].append(entry(post, "../"))
+        months[post.date[:7]].append(post)
+    for month, posts in months.items():
+        folder = f"archive/{month[:4]}/{month[5:7]}/"
+        label = f"{MONTHS[int(month[5:7]) - 1]} {month[:4]}"
+        page(folder, "web/list.html.j2", {
+            "page": head(folder, label, f"Sessions of {label}."),
+            "heading": label,
+            "entries": [entry(p, "../../../") for p in posts],
+            "pager": {"newer": None, "older": None},
+        })
     page("archive/", "web/archive.html.j2", {
         "page": head("archive/", "Archive", "Every session, by month."),
-        "months": [{"id": m, "label": f"{MONTHS[int(m[5:7]) - 1]} {m[:4]}", "entries": e} for m, e in months.items()],
+        "months": [{"label": f"{MONTHS[int(m[5:7]) - 1]} {m[:4]}", "url": f"{m[:4]}/{m[5:7]}/", "count": len(p)}
+                   for m, p in months.items()],
     })
     # GitHub Pages serves 404.html at any depth, so its links are absolute.
     pages["404.html"] = Page(_key(theme.version, "404", site), lambda: theme.render(
@@ -313,7 +320,36 @@ def plan_pages(model: SiteModel, theme: Any) -> tuple[dict[str, Page], dict[str,
 
 
 def _plan_post(post: Post, model: SiteModel, theme: Any, page: Callable[..., None], files: dict[str, str]) -> None:
-    s = model.settings
+    """A page per record of the session, keyed by the records and neighbours it is made from.
+
+    The key uses the raw inputs, and the page's context is built only when it is rendered:
+    on an incremental build that is a handful of the thousand post pages.
+    """
+    records = [post.main, *post.companions, *post.downloads]
+    inputs = [(r["session_id"], r["session_type"], r["kind"], r["ext"], r["sha256"], r.get("permalink"), r["files"], r["meta"])
+              for r in records]
+    neighbours = [(p.path, p.title) if p else None for p in (post.prev, post.next)]
+    for record in [post.main, *post.companions]:
+        companion = record is not post.main
+        folder = post.companion_path(record) if companion else post.path
+        draft = record["meta"].get("draft") is True
+        page(folder, "web/post.html.j2", None, listed=not draft and not post.draft, lastmod=post.date[:10],
+             key_parts=(record["kind"], post.path, post.title, inputs, neighbours),
+             make_ctx=lambda record=record, folder=folder: _post_context(post, record, folder, model.settings),
+             extra=lambda record=record, folder=folder: theme.post_extra(record, folder, post))
+        for name, blob in record["files"].items():
+            if name != f"{record['kind']}.{record['ext']}" and copyable(name):
+                files[folder + name] = blob
+    for record in post.downloads:
+        for name, blob in record["files"].items():
+            if copyable(name):
+                files[post.path + name] = blob
+
+
+def _post_context(post: Post, record: dict[str, Any], folder: str, s: Settings) -> dict[str, Any]:
+    """What ``web/post.html.j2`` shows for one record (the session's page or a companion)."""
+    from flywheel_publish_web.markup import url_scheme
+
     root = root_of(post.path)
     meta = post.meta
     provenance = meta.get("provenance") if isinstance(meta.get("provenance"), dict) else {}
@@ -322,8 +358,6 @@ def _plan_post(post: Post, model: SiteModel, theme: Any, page: Callable[..., Non
         if not isinstance(commit, dict):
             continue
         url = commit.get("url")
-        from flywheel_publish_web.markup import url_scheme
-
         url = url if isinstance(url, str) and url_scheme(url) in ("http", "https") else None
         message = _text(str(commit.get("message") or "").splitlines()[0] if commit.get("message") else "", 200)
         commits.append({"hash": _text(commit.get("hash"), 12), "message": message, "url": url})
@@ -335,60 +369,46 @@ def _plan_post(post: Post, model: SiteModel, theme: Any, page: Callable[..., Non
     symbols = [_text(x, 20) for x in provenance.get("symbols") or [] if _text(x, 20)]
     image = post.local_image()
     neighbour = lambda p: {"title": p.title, "url": root + p.path} if p else None  # noqa: E731
-
-    for record in [post.main, *post.companions]:
-        companion = record is not post.main
-        folder = post.companion_path(record) if companion else post.path
-        here = root_of(folder)
-        rmeta = record["meta"]
-        draft = rmeta.get("draft") is True
-        title = (_text(rmeta.get("title"), 300) or kind_label(record["kind"])) if companion else post.title
-        ctx = {
-            "page": {
-                "title": title,
-                "description": _text(rmeta.get("summary"), 300) or post.summary or s.description,
-                "canonical": s.url(folder),
-                "image": s.url(post.path + image) if image and image.lower().endswith(RASTER) else None,
-                "og_type": "article",
-                "noindex": draft,
-                "published": post.date,
-            },
-            "post": {
-                "title": title,
-                "summary": _text(rmeta.get("summary"), 600) if companion else post.summary,
-                "date": post.date,
-                "date_human": human_date(post.date),
-                "session_id": _text(record["session_id"], 200),
-                "session_type": post.session_type,
-                "type_label": type_label(post.session_type),
-                "kind_label": kind_label(record["kind"]),
-                "draft": draft,
-                "agent": _text(rmeta.get("agent_id"), 100),
-                "project": post.project,
-                "tags": [] if companion else [{"name": n, "url": f"{here}tags/{t}/"} for n, t in post.tags],
-                "parent": {"title": post.title, "url": "../"} if companion else None,
-                "companions": [] if companion else [
-                    {"label": kind_label(r["kind"]), "url": post.companion_path(r)[len(post.path):]}
-                    for r in post.companions
-                ],
-                "downloads": [] if companion else [
-                    {"name": name, "url": name} for r in post.downloads for name in sorted(r["files"]) if copyable(name)
-                ],
-                "commits": commits,
-                "counts": counts,
-                "symbols": symbols,
-                "prev": None if companion else neighbour(post.prev),
-                "next": None if companion else neighbour(post.next),
-                "sha256": record["sha256"],
-                "files": sorted(record["files"]),
-            },
-        }
-        page(folder, "web/post.html.j2", ctx, listed=not draft and not post.draft, lastmod=post.date[:10],
-             extra=lambda record=record, folder=folder: theme.post_extra(record, folder, post))
-        for name, blob in record["files"].items():
-            if name != f"{record['kind']}.{record['ext']}" and copyable(name):
-                files[folder + name] = blob
-    for record in post.downloads:
-        for name, blob in record["files"].items():
-            if copyable(name):
-                files[post.path + name] = blob
+    companion = record is not post.main
+    here = root_of(folder)
+    rmeta = record["meta"]
+    draft = rmeta.get("draft") is True
+    title = (_text(rmeta.get("title"), 300) or kind_label(record["kind"])) if companion else post.title
+    return {
+        "page": {
+            "title": title,
+            "description": _text(rmeta.get("summary"), 300) or post.summary or s.description,
+            "canonical": s.url(folder),
+            "image": s.url(post.path + image) if image and image.lower().endswith(RASTER) else None,
+            "og_type": "article",
+            "noindex": draft,
+            "published": post.date,
+        },
+        "post": {
+            "title": title,
+            "summary": _text(rmeta.get("summary"), 600) if companion else post.summary,
+            "date": post.date,
+            "date_human": human_date(post.date),
+            "session_id": _text(record["session_id"], 200),
+            "session_type": post.session_type,
+            "type_label": type_label(post.session_type),
+            "kind_label": kind_label(record["kind"]),
+            "draft": draft,
+            "agent": _text(rmeta.get("agent_id"), 100),
+            "project": post.project,
+            "tags": [] if companion else [{"name": n, "url": f"{here}tags/{t}/"} for n, t in post.tags],
+            "parent": {"title": post.title, "url": "../"} if companion else None,
+            "companions": [] if companion else [
+                {"label": kind_label(r["kind"]), "url": post.companion_path(r)[len(post.path):]}
+                for r in post.companions
+            ],
+            "downloads": [] if companion else [
+                {"name": name, "url": name} for r in post.downloads for name in sorted(r["files"]) if copyable(name)
+            ],
+            "commits": commits,
+            "counts": counts,
+            "symbols": symbols,
+            "prev": None if companion else neighbour(post.prev),
+            "next": None if companion else neighbour(post.next),
+        },
+    }

@@ -105,7 +105,8 @@ def test_drafts_are_built_but_not_listed(web, kit, sample_items) -> None:
     assert receipt["draft"] is True
     page = Path(receipt["path"]).read_text()
     assert '<meta name="robots" content="noindex">' in page and "Draft:" in page
-    for listing in ("index.html", "archive/index.html", "tags/index.html", "feed.xml", "rss.xml", "sitemap.xml"):
+    for listing in ("index.html", "archive/index.html", "archive/2025/12/index.html", "tags/index.html", "feed.xml",
+                    "rss.xml", "sitemap.xml"):
         assert "Secret draft" not in site.read(listing) and "draft-1" not in site.read(listing), listing
     assert not (site.dir / "tags/hidden-tag").exists()
 
@@ -182,9 +183,14 @@ def test_adding_one_post_rewrites_only_what_shows_it(web, kit) -> None:
     expected = {
         post9,
         post8,  # its "next in proj" link now points to the new post
-        "index.html", "page/3/index.html",  # the front page, and the newest numbered page gains Post 6
-        "tags/t9/index.html", "tags/common/index.html", "tags/build/index.html", "tags/proj/index.html",
-        "tags/index.html", "archive/index.html", "feed.xml", "rss.xml", "sitemap.xml",
+        "index.html", "page/3/index.html",  # 11 posts: the front page, and the newest numbered page gains one
+        "tags/build/index.html", "tags/build/page/3/index.html",  # the same 11 posts
+        # 10 posts: a third numbered page appears, and the second's "newer" link now points to it.
+        "tags/common/index.html", "tags/common/page/2/index.html", "tags/common/page/3/index.html",
+        "tags/proj/index.html", "tags/proj/page/2/index.html", "tags/proj/page/3/index.html",
+        "tags/t9/index.html", "tags/index.html",  # a new tag; the counts
+        "archive/index.html", "archive/2025/12/index.html",  # a new month
+        "feed.xml", "rss.xml", "sitemap.xml",
     }
     assert set(report.written) == expected and report.removed == []  # the write log
     rewritten = {p for p in after if p not in mirror_before or after[p][:2] != mirror_before[p][:2]}

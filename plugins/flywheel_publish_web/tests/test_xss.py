@@ -138,7 +138,7 @@ def test_no_page_contains_anything_that_runs(xss_site) -> None:
         text = page.read_text(encoding="utf-8")
         assert audit(text) == [], page
         assert "49" not in text.split("{{ 7*7 }}")[0][-5:]  # template syntax in content is never evaluated
-    assert "{{ 7*7 }}" in xss_site.read("archive/index.html")
+    assert "{{ 7*7 }}" in xss_site.read("archive/2025/12/index.html")
     # Only plain relative attachment names of harmless types were copied; SVG scripts are gone.
     copied = {p.name for p in xss_site.dir.rglob("*") if p.is_file() and not p.name.endswith((".html", ".xml"))}
     assert "evil.html" not in copied and "escape.svg" not in copied
@@ -195,7 +195,7 @@ def test_corpus_in_chromium_fires_nothing(xss_site, serve_dir) -> None:
             })""")
             assert state == {"sentinel": "undefined", "scripts": 0, "handlers": [], "links": [], "frames": 0}, path
         # Title and text show the payloads literally.
-        page.goto(base + "archive/index.html")
+        page.goto(base + "archive/2025/12/index.html")
         assert "<script>window.__xss=1</script>" in page.inner_text("main")
         browser.close()
     assert dialogs == []
