@@ -217,8 +217,13 @@ def plan_pages(model: SiteModel, theme: Any) -> tuple[dict[str, Page], dict[str,
         root = root_of(folder)
         if make_ctx is None:
             full = {"site": site, "root": root, **(ctx or {})}
-            key = _key(theme.version, template, full)
-            make_ctx = lambda: full  # noqa: E731
+            listing = full.pop("entries", None)
+            if listing is None:
+                key = _key(theme.version, template, full)
+                make_ctx = lambda: full  # noqa: E731
+            else:  # posts: keyed by what their entries show, entries made only to render
+                key = _key(theme.version, template, full, [listed_key(p) for p in listing])
+                make_ctx = lambda: {**full, "entries": [entry(p, root) for p in listing]}  # noqa: E731
         else:
             key = _key(theme.version, template, site, root, key_parts)
 
@@ -229,6 +234,14 @@ def plan_pages(model: SiteModel, theme: Any) -> tuple[dict[str, Page], dict[str,
         pages[f"{folder}index.html"] = Page(key, render, sitemap=listed, lastmod=lastmod)
 
     entries: dict[tuple[int, str], dict[str, Any]] = {}
+    listed_keys: dict[int, str] = {}
+
+    def listed_key(post: Post) -> str:
+        """Everything an entry in a listing shows of ``post`` (its root aside)."""
+        if id(post) not in listed_keys:
+            listed_keys[id(post)] = repr((post.title, post.path, post.date, post.session_type, post.summary,
+                                          post.local_image(), post.tags[:6]))
+        return listed_keys[id(post)]
 
     def entry(post: Post, root: str) -> dict[str, Any]:
         key = (id(post), root)
@@ -276,7 +289,7 @@ def plan_pages(model: SiteModel, theme: Any) -> tuple[dict[str, Page], dict[str,
             page(folder, template, {
                 "page": head(folder, f"{title}: {span}" if number else title, description),
                 "heading": f"{label} from {span}" if number else heading,
-                "entries": [entry(p, root) for p in chunk],
+                "entries": chunk,
                 "pager": {"newer": newer, "older": older},
             })
 
@@ -303,7 +316,7 @@ def plan_pages(model: SiteModel, theme: Any) -> tuple[dict[str, Page], dict[str,
         page(folder, "web/list.html.j2", {
             "page": head(folder, label, f"Sessions of {label}."),
             "heading": label,
-            "entries": [entry(p, "../../../") for p in posts],
+            "entries": posts,
             "pager": {"newer": None, "older": None},
         })
     page("archive/", "web/archive.html.j2", {

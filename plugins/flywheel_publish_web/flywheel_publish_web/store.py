@@ -6,6 +6,7 @@ so ``flywheel site build --full`` reproduces it byte for byte.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -34,6 +35,7 @@ class ItemRefused(ValueError):
     """An item the site cannot take (bad type name, missing file, no date); its result fails."""
 
 
+@functools.lru_cache(maxsize=4096)
 def slugify(text: str, limit: int = 60) -> str:
     """ASCII, lower case, words joined by ``-``, cut at a word boundary; may be empty."""
     ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
