@@ -36,6 +36,7 @@ _LAZY = {
     "atomic_write": "flywheel_core.fsutil",
     "confine": "flywheel_core.fsutil",
     "sha256_bytes": "flywheel_core.fsutil",
+    "emit_session": "flywheel_core.store",
     "md_escape": "flywheel_core.render",
     "md_inline": "flywheel_core.render",
     "social_variants": "flywheel_core.social",
@@ -69,5 +70,6 @@ if TYPE_CHECKING:
     from flywheel_core.models import ArtifactRecord, Session, parse_timestamp
     from flywheel_core.redaction import redact
     from flywheel_core.render import md_escape, md_inline
+    from flywheel_core.store import emit_session
     from flywheel_core.social import PLATFORMS, social_variants, split_post
     from flywheel_core.types import Artifact, Problem, PublishItem, PublishResult, SessionType, Target

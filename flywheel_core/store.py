@@ -10,12 +10,23 @@ from flywheel_core.fsutil import atomic_write, lock_for
 from flywheel_core.jsonload import MAX_BYTES, load_json_file
 from flywheel_core.models import Session, converter
 
-__all__ = ["SessionStore", "dumps_session"]
+__all__ = ["SessionStore", "dumps_session", "emit_session"]
 
 
 def dumps_session(data: dict[str, Any]) -> str:
     """The on-disk form: 2-space indent, UTF-8 kept readable, trailing newline."""
     return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+
+def emit_session(doc: dict[str, Any], output: Path | None) -> None:
+    """Write a collected session to ``output`` atomically, or to stdout when it is None."""
+    import sys
+
+    text = dumps_session(doc)
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        atomic_write(output, text)
 
 
 class SessionStore:

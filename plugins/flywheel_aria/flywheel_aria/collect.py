@@ -201,7 +201,7 @@ def collect_aria(
     ] = None,
 ) -> None:
     """Write a life_aria work_session.json from Markdown notes and a folder of screenshots."""
-    from flywheel_core.fsutil import atomic_write
+    from flywheel_core import emit_session
 
     if not agent_id.strip():
         raise _usage("--agent-id must not be empty")
@@ -209,11 +209,9 @@ def collect_aria(
     session, warnings = build_session(notes, screenshots, agent_id.strip(), base)
     for warning in warnings:
         print(f"flywheel: warning: {warning}", file=sys.stderr)
-    text = json.dumps(session, indent=2, ensure_ascii=False) + "\n"
+    emit_session(session, output)
     if output is None:
-        sys.stdout.write(text)
         return
-    atomic_write(output, text)
     entries = len(session["source_data"]["conversations"])
     shots = len(session["source_data"]["screenshots"])
     print(

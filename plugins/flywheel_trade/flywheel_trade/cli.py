@@ -39,10 +39,9 @@ def collect_trade(
     its line and column (exit 2); nothing is dropped silently.
     """
     import getpass
-    import json
     from datetime import timezone
 
-    from flywheel_core import UsageError, atomic_write
+    from flywheel_core import UsageError, emit_session
 
     from flywheel_trade.importer import parse_multipliers, session_from_csv
 
@@ -62,11 +61,9 @@ def collect_trade(
     )
     for note in notes:
         print(f"flywheel: note: {csv_file}: {note}", file=sys.stderr)
-    text = json.dumps(session, indent=2, ensure_ascii=False) + "\n"
+    emit_session(session, output)
     if output is None:
-        sys.stdout.write(text)
         return
-    atomic_write(output, text)
     trades = session["source_data"]["trades"]
     still_open = sum(1 for t in trades if "exit_timestamp" not in t)
     print(
