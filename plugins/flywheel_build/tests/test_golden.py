@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import EXAMPLES
+EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 FILES = ["readme.md", "build_log.md", "blog_post.md", "social_post.md", "social_post.json"]

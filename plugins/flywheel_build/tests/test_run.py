@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import pytest
+
+EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
 
 
 def session(**fields):
@@ -102,8 +105,6 @@ def test_repo_containing_the_session_is_read(run_session, windowed):
 
 
 def test_example_without_its_repo_warns_once(run_session):
-    from conftest import EXAMPLES
-
     doc = json.loads((EXAMPLES / "build_session.json").read_text(encoding="utf-8"))
     result, arts, saved = run_session(doc)
     assert result.exit_code == 0, result.output
