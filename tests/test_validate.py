@@ -95,8 +95,9 @@ CORPUS: list[tuple[str, bytes | dict | list | str, str]] = [
     ("artifacts-list", _doc(artifacts=[]), "$.artifacts"),
     ("artifact-not-object", _doc(artifacts={"readme": "x.md"}), "$.artifacts.readme"),
     ("artifact-generated-string", _doc(artifacts={"readme": {"generated": "yes"}}), "$.artifacts.readme.generated"),
-    ("artifact-bad-status", _doc(artifacts={"readme": {"status": "done"}}), "$.artifacts.readme.status"),
-    ("pipeline-status-bad", _doc(pipeline_status={"build_artifact": "finished"}), "$.pipeline_status.build_artifact"),
+    ("artifact-status-number", _doc(artifacts={"readme": {"status": 3}}), "$.artifacts.readme.status"),
+    ("artifact-path-number", _doc(artifacts={"readme": {"path": 3}}), "$.artifacts.readme.path"),
+    ("pipeline-status-list", _doc(pipeline_status={"build_artifact": ["x"]}), "$.pipeline_status.build_artifact"),
 ]
 
 
@@ -167,7 +168,8 @@ def test_lenient_where_agents_differ(tmp_path: Path, empty_host) -> None:
         timestamp="2025-12-02T03:00:00.000000",
         deliverables=["x"],
         lessons=[{"title": "t", "description": "d"}],
-        artifacts={"readme": {"generated": False, "path": None}},
+        artifacts={"readme": {"generated": False, "path": None, "status": "processing"}},
+        pipeline_status={"build_artifact": "in_progress"},
     )
     doc["source_data"] = {"repo_path": "D:\\Repo", "files_changed": ["a.py"], "weird": {"nested": [1]}}
     path = _write(tmp_path, "wild", doc)
