@@ -40,8 +40,8 @@ def check_schema(raw: Any, host: PluginHost) -> tuple[Session | None, list[Probl
                 )
             )
         else:
-            known = ", ".join(sorted(set(host.session_types) | set(KNOWN_SESSION_TYPES)))
-            problems.append(Problem.error(f"unknown session type {session_type!r} (known: {known})", "$.session_type"))
+            names = sorted(set(host.session_types) | set(KNOWN_SESSION_TYPES))
+            problems.append(Problem.error(_unknown_type(session_type, names), "$.session_type"))
     for path, message in iter_errors(schema_for(session_type, host), raw):
         problems.append(Problem.error(message, path))
     if any(p.severity == "error" for p in problems):
@@ -49,6 +49,14 @@ def check_schema(raw: Any, host: PluginHost) -> tuple[Session | None, list[Probl
     if parse_timestamp(raw["timestamp"])[1]:
         problems.append(Problem.warning("timestamp has no time zone; read as UTC", "$.timestamp"))
     return converter.structure(raw, Session), problems
+
+
+def _unknown_type(name: str, known: list[str]) -> str:
+    import difflib
+
+    guess = difflib.get_close_matches(name.lower().replace("-", "_"), known, n=1, cutoff=0.6)
+    hint = f"; did you mean {guess[0]!r}?" if guess else ""
+    return f"unknown session type {name!r} (known: {', '.join(known)}){hint}"
 
 
 def plugin_problems(session: Session, ctx: RunContext) -> list[Problem]:

@@ -205,3 +205,10 @@ def test_messages_stay_on_one_line(tmp_path: Path, empty_host) -> None:
     assert result.exit_code == 2
     assert all(line.startswith(str(path)) for line in lines)
     assert all(len(line) < 600 for line in lines)
+
+
+@pytest.mark.parametrize("wrong,right", [("BUILD", "build"), ("life-aria", "life_aria"), ("trades", "trade")])
+def test_unknown_session_type_suggests_the_closest(tmp_path: Path, empty_host, wrong: str, right: str) -> None:
+    result = run_cli(["validate", _write(tmp_path, "t", _doc(session_type=wrong))], host=empty_host)
+    assert result.exit_code == 2
+    assert f"did you mean {right!r}?" in result.stderr
