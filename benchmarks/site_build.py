@@ -2,7 +2,8 @@
 
 Run: ``.venv/bin/python benchmarks/site_build.py [--posts N] [--repeat R] [--no-pelican]``
 
-Measured in one run, each as a whole process (interpreter start included):
+Measured in one run, each as a whole process (interpreter start included), best of --repeat runs
+(the machine is shared: other processes only ever add time), floor and full build interleaved:
 - floor: markdown-it-py (tables, Pygments for fenced code) + one Jinja2 template, writing the same N pages;
 - full: ``flywheel site build --full`` from the content store;
 - add one: publishing one new post through the web target's ``flywheel_publish`` hook (store, incremental build,
@@ -19,7 +20,6 @@ import os
 import random
 import resource
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -98,10 +98,8 @@ def post_text(rng: random.Random, i: int) -> tuple[str, str]:
 
 
 def timed(cmd: list[str], repeat: int, before=None) -> tuple[float, float]:
-    """Median wall time and median CPU time (user + sys) of ``cmd``; ``before`` runs untimed first.
-
-    CPU time is reported too because this machine is shared: wall time swings with the load
-    of other processes, CPU time much less.
+    """Best wall time and best CPU time (user + sys) of ``cmd`` over ``repeat`` runs, as timeit
+    reports: other processes share this machine and only ever add time. ``before`` runs untimed.
     """
     walls, cpus = [], []
     for _ in range(repeat):
@@ -113,7 +111,7 @@ def timed(cmd: list[str], repeat: int, before=None) -> tuple[float, float]:
         walls.append(time.perf_counter() - start)
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         cpus.append(after.ru_utime - usage.ru_utime + after.ru_stime - usage.ru_stime)
-    return statistics.median(walls), statistics.median(cpus)
+    return min(walls), min(cpus)
 
 
 def setup(work: Path, n: int) -> tuple[Path, Path]:
@@ -210,8 +208,7 @@ def main() -> None:
             runs["full"].append(timed([FLYWHEEL, "site", "build", "--full", "--config", str(config)], 1, clean_site))
             runs["plain"].append(timed([PY, str(floor_py), str(plain), str(work / "floor-out"), "0"], 1, clean_floor))
         floor, full, floor_plain = (
-            (statistics.median(w for w, _ in runs[k]), statistics.median(c for _, c in runs[k]))
-            for k in ("floor", "full", "plain"))
+            (min(w for w, _ in runs[k]), min(c for _, c in runs[k])) for k in ("floor", "full", "plain"))
         pages = sum(1 for _ in site.rglob("*.html"))
         first_add = timed([PY, "-c", PUBLISH_ONE, str(config), str(work / "md/post-00001.md"), "first", "First extra"], 1)
         noop = timed([FLYWHEEL, "site", "build", "--config", str(config)], args.repeat)
@@ -219,7 +216,7 @@ def main() -> None:
         extra.write_text(post_text(random.Random(7), 99999)[1])
         adds = [timed([PY, "-c", PUBLISH_ONE, str(config), str(extra), f"extra-{k}", f"Extra post {k}"], 1)
                 for k in range(args.repeat)]
-        add = (statistics.median(a[0] for a in adds), statistics.median(a[1] for a in adds))
+        add = (min(a[0] for a in adds), min(a[1] for a in adds))
 
         def show(label: str, value: tuple[float, float], ref: tuple[float, float] | None = None, unit: str = "",
                  target: str = "") -> None:
@@ -231,7 +228,7 @@ def main() -> None:
                     text += f"   {value[0] / ref[0]:5.2f}x / {value[1] / ref[1]:5.2f}x floor"
             print(text + (f"  (target {target})" if target else ""))
 
-        print(f"posts: {args.posts} ({pages} HTML pages in the built site), median of {args.repeat}, whole processes")
+        print(f"posts: {args.posts} ({pages} HTML pages in the built site), best of {args.repeat}, whole processes")
         show("floor: markdown-it + Pygments + Jinja2, same pages", floor)
         show("floor without Pygments", floor_plain)
         show("flywheel site build --full (cold)", full, floor, target="<= 1.5x")

@@ -297,3 +297,32 @@ def test_the_sessions_page_title_names_its_permalink_whatever_the_batch_order(we
     urls = [r.receipt["url"] for r in results]
     assert re.fullmatch(r"https://example\.org/log/build/2025/12/shipping-the-queue-[0-9a-f]{8}/", urls[2])
     assert urls == [urls[2], urls[2] + "build-log/", urls[2], urls[2]]
+
+
+def test_concurrent_publishers_both_land(web, tmp_path) -> None:
+    import subprocess
+    import sys
+
+    site = web()
+    script = """
+import hashlib, sys
+from pathlib import Path
+from flywheel_core import PublishContext, PublishItem, load_config
+from flywheel_publish_web.plugin import flywheel_publish
+config = load_config(Path(sys.argv[1]))
+for n in range(3):
+    body = f"# {sys.argv[2]} {n}\\n\\nText.\\n".encode()
+    item = PublishItem(id=n, target="web", session_id=f"{sys.argv[2]}-{n}", session_type="build", kind="blog_post",
+        ext="md", sha256=hashlib.sha256(body).hexdigest(), files={"blog_post.md": body},
+        meta={"title": f"{sys.argv[2]} {n}", "date": f"2025-12-0{n + 1}T00:00:00Z"})
+    [r] = flywheel_publish(target="web", items=[item], config=config.target_config("web"),
+                           ctx=PublishContext(config=config, state_dir=config.state_dir))
+    assert r.ok, r.error
+"""
+    procs = [subprocess.Popen([sys.executable, "-c", script, str(site.config_path), name],
+                              stderr=subprocess.PIPE, text=True) for name in ("alpha", "beta")]
+    for proc in procs:
+        assert proc.wait(timeout=120) == 0, proc.stderr.read()
+    index = site.read("index.html")
+    assert all(f"{name} {n}" in index for name in ("alpha", "beta") for n in range(3))
+    assert site.build().written == []  # the last build left nothing stale
