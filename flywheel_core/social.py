@@ -23,6 +23,7 @@ from typing import Callable, Iterable
 __all__ = ["PLATFORMS", "LIMITS", "post_length", "fits", "split_post", "social_variants"]
 
 LIMITS = {"x": 280, "bluesky": 300, "mastodon": 500, "linkedin": 3000}
+MAX_POSTS = 12
 PLATFORMS = tuple(LIMITS)
 
 _URL = re.compile(r"https?://[^\s<>\"]+[^\s<>\".,;:!?)\]'’]", re.I)
@@ -106,16 +107,30 @@ def _pieces(text: str, limit: int, platform: str) -> list[str]:
         for word in _tokens(sentence):
             if post_length(word, platform) <= limit or _URL.fullmatch(word):
                 out.append(word)
-                continue
-            chunk = ""
-            for g in _graphemes(word):
-                if chunk and post_length(chunk + g, platform) > limit:
-                    out.append(chunk)
-                    chunk = ""
-                chunk += g
-            if chunk:
-                out.append(chunk)
+            else:
+                out.extend(_cut(word, limit, platform))
     return out
+
+
+def _cut(word: str, limit: int, platform: str) -> list[str]:
+    """Cut one over-long word into chunks that fit, at grapheme boundaries.
+
+    Each chunk is found by bisection over at most ``limit`` graphemes (every grapheme counts at
+    least 1), so a 100,000-character word costs O(n log limit) length checks, not O(n^2).
+    """
+    graphemes = _graphemes(word)
+    chunks = []
+    while graphemes:
+        lo, hi = 1, min(limit, len(graphemes))
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            if post_length("".join(graphemes[:mid]), platform) <= limit:
+                lo = mid
+            else:
+                hi = mid - 1
+        chunks.append("".join(graphemes[:lo]))
+        graphemes = graphemes[lo:]
+    return chunks
 
 
 def _pack(pieces: list[str], limit: int, platform: str) -> list[str]:
@@ -133,17 +148,23 @@ def _pack(pieces: list[str], limit: int, platform: str) -> list[str]:
     return posts
 
 
-def split_post(text: str, platform: str, *, hashtags: Iterable[str] = ()) -> list[str]:
+def split_post(
+    text: str, platform: str, *, hashtags: Iterable[str] = (), max_posts: int = MAX_POSTS
+) -> list[str]:
     """Return ``text`` (plus hashtags) as one post, or as a numbered thread that fits ``platform``.
 
     Hashtags (with or without ``#``) count towards the limit; they close the last post, or get a
-    post of their own when they do not fit there.
+    post of their own when they do not fit there. Text longer than ``max_posts`` posts could
+    hold ends with "…" after the last post that fits: nobody reads a 200-post thread,
+    and untrusted text must not make this slow.
     """
     if platform not in LIMITS:
         raise ValueError(f"unknown platform {platform!r} (known: {', '.join(PLATFORMS)})")
     limit = LIMITS[platform]
     text = unicodedata.normalize("NFC", " ".join(text.split()) if "\n" not in text else text.strip())
+    text = _truncate(text, limit * max_posts * 2)  # cheap first cut; URLs weigh less than they are long
     tags = " ".join(t if t.startswith("#") else f"#{t}" for t in hashtags if t)
+    tags = _truncate(tags, limit // 2)
     whole = f"{text}\n\n{tags}" if tags and text else (text or tags)
     if post_length(whole, platform) <= limit:
         return [whole]
@@ -157,6 +178,11 @@ def split_post(text: str, platform: str, *, hashtags: Iterable[str] = ()) -> lis
                 posts[-1] = last
             else:
                 posts.extend(_pack(_pieces(tags, limit - reserve, platform), limit - reserve, platform))
+        if len(posts) > max_posts:
+            posts = posts[:max_posts]
+            while posts[-1] and post_length(posts[-1] + " …", platform) > limit - reserve:
+                posts[-1] = posts[-1].rsplit(" ", 1)[0] if " " in posts[-1] else posts[-1][:-1]
+            posts[-1] += " …"
         if len(posts) <= total:
             break
         total = len(posts)
@@ -164,6 +190,15 @@ def split_post(text: str, platform: str, *, hashtags: Iterable[str] = ()) -> lis
     if n == 1:
         return posts
     return [f"{post} {i}/{n}" for i, post in enumerate(posts, 1)]
+
+
+def _truncate(text: str, size: int) -> str:
+    """At most ``size`` characters, cut at a space when there is one, marked with "…"."""
+    if len(text) <= size:
+        return text
+    cut = text[: size - 1]
+    space = cut.rfind(" ")
+    return (cut[:space] if space > size // 2 else cut).rstrip() + "…"
 
 
 def social_variants(text: str, *, hashtags: Iterable[str] = ()) -> dict[str, list[str]]:

@@ -67,3 +67,16 @@ def test_every_variant_fits_its_platform(text: str, tags: list[str]) -> None:
 def test_unknown_platform() -> None:
     with pytest.raises(ValueError, match="unknown platform"):
         split_post("x", "myspace")
+
+
+def test_hostile_input_is_bounded() -> None:
+    variants = social_variants("#" + "a" * 28000 + " " + "word " * 50000, hashtags=["x" * 5000])
+    for platform, posts in variants.items():
+        assert 1 < len(posts) <= 12, platform
+        assert all(fits(p, platform) for p in posts)
+
+
+def test_long_text_is_cut_with_an_ellipsis() -> None:
+    posts = split_post("word " * 5000, "x")
+    assert len(posts) <= 12
+    assert "…" in posts[-1]
