@@ -71,6 +71,7 @@ def site_app() -> typer.Typer:
 def _serve(settings: Settings, port: int, interval: float) -> None:
     import functools
     import http.server
+    import signal
     import threading
 
     from flywheel_core import FlywheelError
@@ -107,6 +108,10 @@ def _serve(settings: Settings, port: int, interval: float) -> None:
             except (FlywheelError, OSError, ValueError) as exc:  # keep serving the last good site
                 typer.echo(f"flywheel: warning: rebuild failed: {exc}", err=True)
 
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt  # SIGTERM (a service manager, ``timeout``) stops as cleanly as Ctrl-C
+
+    signal.signal(signal.SIGTERM, interrupt)
     watcher = threading.Thread(target=watch, name="site-watch", daemon=True)
     watcher.start()
     typer.echo(f"serving {settings.site_dir} at http://127.0.0.1:{server.server_port}/ (Ctrl-C to stop)")
