@@ -21,6 +21,10 @@ __all__ = ["CONFIG_SCHEMA", "DEFAULT_KINDS", "DEFAULT_DOWNLOADS", "Settings", "s
 DEFAULT_KINDS = ("blog_post", "devlog", "trade_journal", "build_log")
 #: Kinds whose files are offered for download on their session's page.
 DEFAULT_DOWNLOADS = ("trade_metrics",)
+#: The address ``flywheel site serve`` previews at; set ``base_url`` to where the site is hosted.
+DEFAULT_BASE_URL = "http://127.0.0.1:8000/"
+DEFAULT_TITLE = "Flywheel"
+DEFAULT_DESCRIPTION = "What the agents built, traded and made, session by session."
 
 _NAME = {"type": "string", "pattern": "^[a-z][a-z0-9_]{0,63}$"}
 
@@ -64,9 +68,9 @@ class Settings:
 
     site_dir: Path
     state_dir: Path
-    base_url: str = "http://127.0.0.1:8000/"
-    title: str = "Flywheel"
-    description: str = "What the agents built, traded and made, session by session."
+    base_url: str = DEFAULT_BASE_URL
+    title: str = DEFAULT_TITLE
+    description: str = DEFAULT_DESCRIPTION
     author: str = ""
     language: str = "en"
     per_page: int = 20
@@ -95,7 +99,7 @@ def validate_table(table: dict[str, Any], where: str = "targets.web") -> None:
 
 def settings_from_config(table: dict[str, Any], config: Config, state_dir: Path) -> Settings:
     """Resolve a (validated) ``[targets.web]`` table against the config's base folder."""
-    base_url = table.get("base_url", Settings.__attrs_attrs__.base_url.default)
+    base_url = table.get("base_url", DEFAULT_BASE_URL)
     if not base_url.endswith("/"):
         base_url += "/"
     site_dir = Path(os.path.abspath(config.base_dir / table.get("site_dir", "site")))
@@ -107,8 +111,8 @@ def settings_from_config(table: dict[str, Any], config: Config, state_dir: Path)
         site_dir=site_dir,
         state_dir=state_dir,
         base_url=base_url,
-        title=table.get("title", Settings.__attrs_attrs__.title.default),
-        description=table.get("description", Settings.__attrs_attrs__.description.default),
+        title=table.get("title", DEFAULT_TITLE),
+        description=table.get("description", DEFAULT_DESCRIPTION),
         author=table.get("author", ""),
         language=table.get("language", "en"),
         per_page=int(table.get("per_page", 20)),
