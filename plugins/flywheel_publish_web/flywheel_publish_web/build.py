@@ -66,14 +66,15 @@ class Theme:
     """Templates (user's ``templates_dir/web/`` first), Markdown, CSS and feed bodies."""
 
     def __init__(self, settings: Settings, store: ContentStore) -> None:
-        from importlib.metadata import version
+        import markdown_it
+        import pygments
 
         self.settings = settings
         self.store = store
         self.search = [*([settings.templates_dir] if settings.templates_dir else []), TEMPLATES]
         # The version covers every input of every page that is not in its context: templates,
         # CSS, and the libraries that turn Markdown and code into HTML.
-        digest = hashlib.sha256(f"{THEME_VERSION}|{version('pygments')}|{version('markdown-it-py')}".encode())
+        digest = hashlib.sha256(f"{THEME_VERSION}|{pygments.__version__}|{markdown_it.__version__}".encode())
         for name in TEMPLATE_NAMES:
             digest.update(self.source(name).encode())
         self.version = digest.hexdigest()
@@ -203,7 +204,8 @@ def _feeds(model: SiteModel, theme: Theme) -> dict[str, Page]:
         if s.author:
             fg.author({"name": s.author})
         # Feed dates come from the sessions, never from the clock, so rebuilds are identical.
-        newest = posts[0].date if posts else "2000-01-01T00:00:00Z"
+        # (datetime objects: feedgen would parse strings with dateutil, slowly.)
+        newest = _utc(posts[0].date if posts else "2000-01-01T00:00:00Z")
         fg.updated(newest)
         fg.lastBuildDate(newest)
         for post in reversed(posts):  # feedgen prepends: add oldest first for newest-first output
@@ -212,8 +214,8 @@ def _feeds(model: SiteModel, theme: Theme) -> dict[str, Page]:
             fe.guid(entry_id(post.main["session_id"], post.main["kind"]), permalink=False)
             fe.title(post.title)
             fe.link(href=s.url(post.path))
-            fe.published(post.date)
-            fe.updated(post.date)
+            fe.published(_utc(post.date))
+            fe.updated(_utc(post.date))
             author = s.author or str(post.meta.get("agent_id") or "") or s.title
             fe.author({"name": author})
             if post.summary:  # RSS readers treat <description> as HTML: escape the plain text
@@ -227,6 +229,12 @@ def _feeds(model: SiteModel, theme: Theme) -> dict[str, Page]:
         return made
 
     return {name: Page(key, lambda name=name: make()[name]) for name in ("feed.xml", "rss.xml")}
+
+
+def _utc(iso: str) -> Any:
+    from datetime import datetime, timezone
+
+    return datetime.strptime(iso, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
 
 
 def _sitemap(s: Settings, pages: dict[str, Page]) -> bytes:
@@ -398,7 +406,7 @@ def _sync(tree: Path, live: Path, store: ContentStore, change: _Change) -> None:
             pass
 
 
-def build_site(settings: Settings, *, full: bool = False) -> BuildReport:
+def build_site(settings: Settings, *, full: bool = False, records: list[dict[str, Any]] | None = None) -> BuildReport:
     """Build the site from the content store, rendering only pages whose inputs changed.
 
     Two trees: the live ``site_dir`` and a mirror beside it (``<site_dir>.staging``). Changes
@@ -412,7 +420,7 @@ def build_site(settings: Settings, *, full: bool = False) -> BuildReport:
     mirror = site.with_name(site.name + ".staging")
     _check_site_dir(site)
     _check_site_dir(mirror)
-    model = SiteModel(settings, store, store.records())
+    model = SiteModel(settings, store, store.records() if records is None else records)
     theme = Theme(settings, store)
     pages, files = plan_pages(model, theme)
     pages.update(_feeds(model, theme))
