@@ -406,7 +406,8 @@ def _sync(tree: Path, live: Path, store: ContentStore, change: _Change) -> None:
             pass
 
 
-def build_site(settings: Settings, *, full: bool = False, records: list[dict[str, Any]] | None = None) -> BuildReport:
+def build_site(settings: Settings, *, full: bool = False, records: list[dict[str, Any]] | None = None,
+               verify: bool = True) -> BuildReport:
     """Build the site from the content store, rendering only pages whose inputs changed.
 
     Two trees: the live ``site_dir`` and a mirror beside it (``<site_dir>.staging``). Changes
@@ -414,6 +415,9 @@ def build_site(settings: Settings, *, full: bool = False, records: list[dict[str
     and the old live folder receives the same changes to become the next mirror. Readers
     never see a half-built site, and each build writes only what changed (creating or
     deleting a folder per page would cost more than rendering, on some disks).
+
+    ``verify`` also checks that every file the manifest lists is still in the live site (and
+    puts back what was deleted by hand); publishing skips it, ``flywheel site build`` does it.
     """
     store = ContentStore(settings.state_dir)
     site = settings.site_dir
@@ -443,7 +447,7 @@ def build_site(settings: Settings, *, full: bool = False, records: list[dict[str
     for path, page in pages.items():
         before = live["pages"].get(path) if live else None
         if before and before[0] == page.key:
-            if os.path.exists(site / path):
+            if not verify or os.path.exists(site / path):
                 new_pages[path] = before
                 continue
             missing.add(path)
@@ -451,7 +455,8 @@ def build_site(settings: Settings, *, full: bool = False, records: list[dict[str
         new_pages[path] = [page.key, sha256_bytes(rendered[path])]
     if live:
         old_pages, old_files = live["pages"], live["files"]
-        missing |= {p for p, b in files.items() if old_files.get(p) == b and not os.path.exists(site / p)}
+        if verify:
+            missing |= {p for p, b in files.items() if old_files.get(p) == b and not os.path.exists(site / p)}
         changed = [p for p, v in new_pages.items() if old_pages.get(p, [None, None])[1] != v[1] or p in missing]
         changed += [p for p, b in files.items() if old_files.get(p) != b or p in missing]
         removed = sorted((set(old_pages) | set(old_files)) - set(new_pages) - set(files))

@@ -45,7 +45,7 @@ def publish(items: list[PublishItem], table: dict[str, Any], ctx: PublishContext
             existing = [r for r in existing if (r["session_id"], r["kind"]) != (item.session_id, item.kind)]
             existing.append(record)
             accepted.append((item, record))
-        report = build_site(settings, records=existing)
+        report = build_site(settings, records=existing, verify=False)
         commit = None
         if settings.deploy.get("method") == "git":
             from flywheel_publish_web.deploy import deploy_git

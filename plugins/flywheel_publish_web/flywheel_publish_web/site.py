@@ -194,7 +194,7 @@ class Page:
 def _key(*parts: Any) -> str:
     """A digest of a page's inputs. ``repr`` of plain dicts, lists and strings is stable for
     the same inputs (dicts are built in a fixed order) and much cheaper than sorted JSON."""
-    return hashlib.sha256(repr(parts).encode("utf-8", "surrogatepass")).hexdigest()
+    return hashlib.sha256(repr(parts).encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
 def root_of(path: str) -> str:
