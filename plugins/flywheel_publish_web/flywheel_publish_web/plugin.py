@@ -4,18 +4,19 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from flywheel_core import Target, hookimpl
+from flywheel_core import hookimpl
 
 if TYPE_CHECKING:
     import typer
 
-    from flywheel_core import PublishContext, PublishItem, PublishResult
+    from flywheel_core import PublishContext, PublishItem, PublishResult, Target
 
 __all__ = ["flywheel_targets", "flywheel_publish", "flywheel_register_commands"]
 
 
 @hookimpl
 def flywheel_targets() -> list[Target]:
+    from flywheel_core import Target
     from flywheel_publish_web.settings import CONFIG_SCHEMA
 
     return [Target("web", "A static website: index, post pages, tags, archive, Atom/RSS feeds, sitemap.", CONFIG_SCHEMA)]
