@@ -46,6 +46,7 @@ _CC = re.compile(r"^(?P<type>[A-Za-z]+)(?:\((?P<scope>[^()\r\n]{1,60})\))?(?P<ba
 _BREAKING = re.compile(r"^BREAKING[ -]CHANGE:[ \t]*(?P<note>.+)$", re.M)
 _MERGE = re.compile(r"^Merge (?:branch|pull request|remote-tracking branch|tag|commit) ")
 _SAFE_URL = re.compile(r"^[A-Za-z0-9@:/._~+-]{1,300}$")
+_MAX_SUBJECT = 200
 _BOTS = {"dependabot", "renovate", "renovate-bot", "github-actions", "pre-commit-ci", "greenkeeper", "snyk-bot", "mergify"}
 
 # Languages by file extension (programming and markup only: docs and data files are not counted).
@@ -346,7 +347,8 @@ def _commit_fact(raw: dict[str, Any], base: tuple[str, str] | None) -> CommitFac
     sha = " ".join(sha.split())
     subject_full = _text(raw.get("message")) or ""
     lines = subject_full.splitlines()
-    subject = " ".join(lines[0].split()) if lines else ""
+    # A subject is one line; an agent's 100 KB "subject" is clipped so artifacts stay readable.
+    subject = clip(lines[0], _MAX_SUBJECT) if lines else ""
     body = _text(raw.get("body")) or ("\n".join(lines[1:]).strip() if len(lines) > 1 else "")
     kind, scope, desc, breaking, note = classify(subject, body)
     author = _text(raw.get("author"))
@@ -447,7 +449,11 @@ def build_facts(session: Any, repo_info: dict[str, Any] | None = None) -> BuildF
     remote = clean_remote(_text(source.get("remote_url"))) or repo_info.get("remote_url")
     base = web_base(remote)
     raw_commits = source.get("git_commits") if isinstance(source.get("git_commits"), list) else []
-    commits = _sorted_newest_first([c for c in (_commit_fact(r, base) for r in raw_commits if isinstance(r, dict)) if c])
+    unique: dict[str, CommitFact] = {}
+    for fact in (_commit_fact(r, base) for r in raw_commits if isinstance(r, dict)):
+        if fact:
+            unique.setdefault(fact.hash, fact)  # a hash listed twice is one commit; validate warns
+    commits = _sorted_newest_first(list(unique.values()))
 
     repo_name = repo_info.get("name") or (web_base(remote)[1].rsplit("/", 1)[-1] if base else None)
     repo_name = repo_name or _repo_basename(source.get("repo_path"))

@@ -1,0 +1,56 @@
+"""Sloppy commit lists agents write in the wild: duplicates, missing messages, huge subjects."""
+
+from __future__ import annotations
+
+import re
+
+
+
+def session(**fields):
+    doc = {
+        "session_id": "s-001",
+        "session_type": "build",
+        "timestamp": "2025-12-02T05:20:00Z",
+        "agent_id": "Agent-7",
+        "metadata": {"duration_minutes": 120},
+        "source_data": {},
+    }
+    doc.update(fields)
+    return doc
+
+
+def test_duplicate_hashes_count_once_and_show_once(run_session):
+    commits = [
+        {"hash": "abc123", "message": "feat: first"},
+        {"hash": "abc123", "message": "feat: first again"},
+        {"hash": "def456", "message": "fix: second"},
+    ]
+    doc = session(metadata={}, source_data={"git_commits": commits})
+    result, arts, _ = run_session(doc)
+    assert result.exit_code == 0, result.output
+    assert "listed twice" in result.output
+    for name in ("readme.md", "build_log.md", "blog_post.md"):
+        assert "2 commits" in arts[name], (name, arts[name])
+        assert "3 commits" not in arts[name]
+        assert "first again" not in arts[name]
+        assert arts[name].count("`abc123`") == arts[name].count("`def456`"), arts[name]
+
+
+def test_commit_without_message_has_no_empty_entry(run_session):
+    commits = [{"hash": "def456", "message": None}, {"hash": "abc123", "message": "   "}, {"hash": "0a1b2c", "message": "feat: ok"}]
+    result, arts, _ = run_session(session(metadata={}, source_data={"git_commits": commits}))
+    assert result.exit_code == 0, result.output
+    for name, text in arts.items():
+        if name.endswith(".md"):
+            assert not re.search(r"^- +\(|^- \s|\*\*:\*\*", text, re.M), (name, text)
+            assert "`def456`" in text or name == "social_post.md", (name, text)
+
+
+def test_huge_subject_is_clipped_everywhere(run_session):
+    big = "feat: " + "word " * 20_000 + "\n\nbody"
+    commits = [{"hash": "abc123", "message": big}, {"hash": "def456", "message": "A" * 100_000}]
+    result, arts, saved = run_session(session(metadata={}, source_data={"git_commits": commits}))
+    assert result.exit_code == 0, result.output
+    for name, text in arts.items():
+        assert len(text) < 10_000, (name, len(text))
+    assert saved["source_data"]["git_commits"][1]["message"] == "A" * 100_000
