@@ -170,20 +170,25 @@ def plan_batch(items: list[PublishItem], settings: Settings) -> tuple[list[Place
     placements: list[Placement] = []
     errors: dict[int, str] = {}
     owner: dict[str, int] = {}
+    written: dict[str, bytes] = {}
     for item in items:
         try:
             placement = _placement(item, settings)
         except (ValueError, KeyError) as exc:
             errors[item.id] = str(exc)
             continue
-        clash = next((p for p in placement.writes if p in owner), None)
+        # Two artifacts of one session may share an attachment (the devlog and the social post
+        # both carry the first screenshot): the same bytes at the same path are no collision.
+        clash = next((p for p, data in placement.writes.items() if p in owner and written[p] != data), None)
         if clash is not None:
             errors[item.id] = (
                 f"path {clash!r} is also written by queue entry {owner[clash]}; "
                 "make path_template unique per artifact (use {session_id} and {kind})"
             )
             continue
-        owner.update(dict.fromkeys(placement.writes, item.id))
+        for path in placement.writes:
+            owner.setdefault(path, item.id)
+        written.update(placement.writes)
         placements.append(placement)
     if settings.readme_path:
         readmes = [p for p in placements if p.item.session_type == "build" and p.item.kind == "readme"]
@@ -276,7 +281,8 @@ def _build(repo: Any, base: str | None, placements: list[Placement], settings: S
     """The commit to push on ``base`` (None when the branch already holds everything) and, per
     item, the commit that holds its content."""
     wanted = [{path: repo.blob_id(data) for path, data in p.writes.items()} for p in placements]
-    paths = sorted({path for w in wanted for path in w} | {d for p in placements for d in p.deletes})
+    kept = {path for w in wanted for path in w}
+    paths = sorted(kept | {d for p in placements for d in p.deletes})
     present = repo.tree_entries(base, paths)
     writes: dict[str, bytes] = {}
     deletes: set[str] = set()
@@ -287,7 +293,7 @@ def _build(repo: Any, base: str | None, placements: list[Placement], settings: S
                 writes[path] = p.writes[path]
                 changed.add(p.item.id)
         for path in p.deletes:
-            if path in present:
+            if path in present and path not in kept:  # another artifact of the batch still uses it
                 deletes.add(path)
                 changed.add(p.item.id)
     holders: dict[int, str] = {}

@@ -33,11 +33,14 @@ class Generator:
     @hookimpl
     def flywheel_generate(self, session, ctx):
         text = session.get("overview", "nothing")
-        logo = {} if session.get("no_logo") else {"media/logo.svg": f"<svg><!-- {text} --></svg>\n"}
+        shared = {"media/logo.svg": f"<svg><!-- {text} --></svg>\n"}
+        logo = {} if session.get("no_logo") else shared
         return [
             Artifact("readme", f"# {session.session_id}\n\n{text}\n", title=f"Build {session.session_id}",
                      attachments=logo),
-            Artifact("build_log", f"# Build log {session.session_id}\n\n- {text}\n", title=f"Log {session.session_id}"),
+            # ``log_logo``: the build log carries the same attachment (as a devlog and its social post do).
+            Artifact("build_log", f"# Build log {session.session_id}\n\n- {text}\n", title=f"Log {session.session_id}",
+                     attachments=shared if session.get("log_logo") else {}),
         ]
 
 

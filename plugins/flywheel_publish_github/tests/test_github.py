@@ -122,6 +122,22 @@ def test_colliding_paths_fail_only_the_later_item(ws) -> None:
     assert statuses == ["failed", "failed", "published", "published"]
 
 
+def test_two_artifacts_sharing_an_identical_attachment_both_publish(ws) -> None:
+    # A devlog and its social post both attach the first screenshot: same path, same bytes.
+    session = ws.session(overview="v1", log_logo=True)
+    ws.run(session)
+    result = ws.publish()
+    assert result.exit_code == 0, result.output
+    assert {e["status"] for e in ws.queue()} == {"published"}
+    assert ws.show(f"{DIR_A}/media/logo.svg") == b"<svg><!-- v1 --></svg>\n"
+    # The readme's new version drops the attachment, the build log still carries it: it stays.
+    ws.session(overview="v2", log_logo=True, no_logo=True)
+    ws.run(session)
+    result = ws.publish()
+    assert result.exit_code == 0, result.output
+    assert ws.show(f"{DIR_A}/media/logo.svg") == b"<svg><!-- v2 --></svg>\n"
+
+
 def test_users_work_tree_index_and_staged_files_are_never_touched(ws) -> None:
     user = ws.root / "user-repo"
     ws.git("init", "--quiet", "--initial-branch=main", str(user))
