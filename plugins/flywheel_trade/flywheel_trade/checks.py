@@ -9,10 +9,13 @@ from flywheel_trade.metrics import Trade, price_pnl, trade_from_dict
 if TYPE_CHECKING:
     from flywheel_core import Problem
 
-__all__ = ["DECLARED", "PNL_TOLERANCE", "RATE_TOLERANCE", "check_trades", "declared_problems", "declared_vs_computed", "shown"]
+__all__ = ["DECLARED", "MAX_PNL", "PNL_TOLERANCE", "RATE_TOLERANCE", "check_trades", "declared_problems", "declared_vs_computed", "shown"]
 
 #: Money differences up to a cent are rounding, not disagreement.
 PNL_TOLERANCE = 0.01
+#: Largest P&L a trade may have: far above any real trade, small enough that 10**6 of them
+#: still add up to a finite float.
+MAX_PNL = 1e15
 #: A declared win rate rounded to one decimal (66.7 for 66.67%) still agrees.
 RATE_TOLERANCE = 0.05
 
@@ -42,6 +45,16 @@ def check_trades(raw_trades: list[Any]) -> tuple[list[Trade], list[Problem]]:
         except (KeyError, TypeError, ValueError) as exc:
             problems.append(Problem.error(f"cannot read this trade: {exc}", _path(i)))
             continue
+        if trade.pnl is not None and not abs(trade.pnl) <= MAX_PNL:
+            given = raw.get("profit_loss") is not None
+            problems.append(
+                Problem.error(
+                    f"{'profit_loss' if given else 'the P&L computed from its prices'} ({trade.pnl:.6g}) is beyond "
+                    f"±{MAX_PNL:.0e}: not a plausible amount",
+                    _path(i, "profit_loss" if given else ""),
+                )
+            )
+            continue  # never summed: it would overflow every total
         trades.append(trade)
         if trade.exit_time is not None and trade.exit_time < trade.entry_time:
             problems.append(

@@ -79,9 +79,9 @@ class Trade:
         if self.stop_loss is None:
             return None
         per_unit = self.entry_price - self.stop_loss if self.side == "long" else self.stop_loss - self.entry_price
-        if per_unit <= 0:
-            return None
-        return per_unit * self.quantity * self.multiplier
+        risk = per_unit * self.quantity * self.multiplier
+        # A product that underflows to 0 or overflows has no usable R: None rather than a crash.
+        return risk if 0 < risk < math.inf else None
 
     @property
     def r_multiple(self) -> float | None:
@@ -89,7 +89,8 @@ class Trade:
         risk = self.risk
         if risk is None or self.pnl is None:
             return None
-        return self.pnl / risk
+        r = self.pnl / risk
+        return r if math.isfinite(r) else None
 
 
 def _num(value: Any) -> float | None:

@@ -166,3 +166,26 @@ def test_declared_rate_without_closed_trades(flywheel_cli, session_file, trade_d
     file, result = validate(flywheel_cli, session_file, trade_doc([make_trade()], metadata={"win_rate": 50}))
     assert result.exit_code == 0
     assert f"{file}: $.metadata.win_rate: warning: declared win_rate 50.0%, but there are no closed trades to compute it from" in lines(result)
+
+
+def test_amounts_too_large_to_add_up_are_errors_not_crashes(flywheel_cli, run_trade, session_file, trade_doc, make_trade) -> None:
+    trades = [
+        make_trade(quantity=1e308, price=1e308, exit_price=1e-300, exit_timestamp="2025-12-02T04:00:00Z"),
+        make_trade(timestamp="2025-12-02T05:00:00Z", profit_loss=1.7e308),
+        make_trade(timestamp="2025-12-02T06:00:00Z", profit_loss=1.7e308),
+    ]
+    file, result = validate(flywheel_cli, session_file, trade_doc(trades))
+    assert result.exit_code == 2, result.output
+    got = lines(result)
+    assert "failed" not in result.stderr, got
+    assert any(l.startswith(f"{file}: $.source_data.trades[0]: ") and "P&L" in l for l in got), got
+    assert any(l.startswith(f"{file}: $.source_data.trades[1].profit_loss: ") for l in got), got
+    result, folder = run_trade(trade_doc(trades))
+    assert result.exit_code == 2 and not folder.exists(), result.output
+
+
+def test_a_risk_too_small_to_represent_gives_no_r_multiple(run_trade, trade_doc, make_trade) -> None:
+    tiny = make_trade(quantity=1e-200, price=1e-200, stop_loss=0.5e-200, profit_loss=1.0)
+    result, folder = run_trade(trade_doc([tiny]))
+    assert result.exit_code == 0, result.output
+    assert json.loads((folder / "trade_metrics.json").read_text())["avg_r"] is None
