@@ -196,6 +196,7 @@ def _generic(rows: _Rows, records: Iterator[tuple[int, list[str]]], notes: list[
     col = {name: header.require(rows, hline, name) for name in ("timestamp", "symbol", "side", "quantity", "price")}
     fees = header.find("fees", "fee", "commission")
     mult = header.find("multiplier")
+    account = header.find("account")
     fills = []
     for line, cells in records:
         _check_width(rows, line, cells, header)
@@ -210,6 +211,7 @@ def _generic(rows: _Rows, records: Iterator[tuple[int, list[str]]], notes: list[
                 price=rows.number(line, col["price"][0], _cell(cells, col["price"][1]), positive=True),
                 fees=rows.number(line, fees[0], _cell(cells, fees[1]), default=0.0) if fees else 0.0,
                 multiplier=rows.number(line, mult[0], _cell(cells, mult[1]), positive=True, default=1.0) if mult else 1.0,
+                account=_cell(cells, account[1]).strip() if account else "",
             )
         )
     return fills
@@ -281,6 +283,7 @@ def _ibkr(rows: _Rows, records: Iterator[tuple[int, list[str]]], notes: list[str
     mult = header.find("Multiplier")
     currency = header.find("CurrencyPrimary", "Currency")
     level = header.find("LevelOfDetail")
+    account = header.find("ClientAccountID", "AccountId", "Account")
     if level is not None:
         levels = {_cell(c, level[1]).strip().upper() for _, c in data}
         keep = "EXECUTION" if "EXECUTION" in levels else "ORDER"
@@ -329,6 +332,7 @@ def _ibkr(rows: _Rows, records: Iterator[tuple[int, list[str]]], notes: list[str
                 fees=fees,
                 multiplier=multipliers.get(symbol, multiplier),
                 currency=_cell(cells, currency[1]).strip() if currency else "",
+                account=_cell(cells, account[1]).strip() if account else "",
             )
         )
     return fills
@@ -380,6 +384,7 @@ def _tradovate(rows: _Rows, records: Iterator[tuple[int, list[str]]], notes: lis
     contract = header.require(rows, hline, "Contract", "Symbol")
     product = header.find("Product")
     status = header.find("Status")
+    account = header.find("Account", "_accountId")
     fills, unfilled = [], 0
     for line, cells in records:
         _check_width(rows, line, cells, header)
@@ -409,6 +414,7 @@ def _tradovate(rows: _Rows, records: Iterator[tuple[int, list[str]]], notes: lis
                 price=rows.number(line, price[0], _cell(cells, price[1]), positive=True),
                 fees=rows.number(line, commission[0], _cell(cells, commission[1]), default=0.0) if commission else 0.0,
                 multiplier=float(multiplier),
+                account=_cell(cells, account[1]).strip() if account else "",
             )
         )
     if unfilled:

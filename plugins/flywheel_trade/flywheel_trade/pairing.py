@@ -28,6 +28,7 @@ class Fill:
     fees: float = 0.0
     multiplier: float = 1.0
     currency: str = ""
+    account: str = ""
 
 
 @attrs.define
@@ -41,12 +42,13 @@ class _Lot:
 
 @attrs.define
 class _RoundTrip:
-    """A position in one symbol from flat (or a flip) back to flat."""
+    """A position in one symbol of one account from flat (or a flip) back to flat."""
 
     symbol: str
     side: str  # long | short
     multiplier: float
     currency: str
+    account: str = ""
     lots: deque[_Lot] = attrs.field(factory=deque)
     closed_qty: float = 0.0
     entry_value: float = 0.0  # sum of quantity x entry price over the closed part
@@ -76,16 +78,18 @@ def round_trips(fills: list[Fill]) -> list[dict[str, Any]]:
     the part already closed (its oldest lots, FIFO) and an open trade for the rest.
     """
     ordered = sorted(fills, key=lambda f: (f.time, f.line))
-    open_trips: dict[str, _RoundTrip] = {}
+    # Keyed by account too: a sell in one account never closes a buy in another.
+    open_trips: dict[tuple[str, str], _RoundTrip] = {}
     done: list[dict[str, Any]] = []
     for fill in ordered:
-        trip = open_trips.get(fill.symbol)
+        key = (fill.account, fill.symbol)
+        trip = open_trips.get(key)
         direction = "long" if fill.side == "buy" else "short"
         if trip is not None and trip.multiplier != fill.multiplier:
             raise InputError("", f"line {fill.line}", f"multiplier {fill.multiplier:g} differs from {trip.multiplier:g} of earlier {fill.symbol} fills")
         if trip is None or trip.side == direction:
             if trip is None:
-                trip = open_trips[fill.symbol] = _RoundTrip(fill.symbol, direction, fill.multiplier, fill.currency)
+                trip = open_trips[key] = _RoundTrip(fill.symbol, direction, fill.multiplier, fill.currency, fill.account)
                 trip.first_entry = fill.time
             trip.lots.append(_Lot(fill.quantity, fill.price, fill.time, fill.fees, fill.line))
             trip.lines.append(fill.line)
@@ -111,9 +115,9 @@ def round_trips(fills: list[Fill]) -> list[dict[str, Any]]:
                 trip.lots.popleft()
         if not trip.lots:
             done.append(_closed_trade(trip))
-            del open_trips[fill.symbol]
+            del open_trips[key]
             if not _flat(remaining, fill.quantity):
-                flipped = open_trips[fill.symbol] = _RoundTrip(fill.symbol, direction, fill.multiplier, fill.currency)
+                flipped = open_trips[key] = _RoundTrip(fill.symbol, direction, fill.multiplier, fill.currency, fill.account)
                 flipped.first_entry = fill.time
                 flipped.lots.append(_Lot(remaining, fill.price, fill.time, per_unit_fee * remaining, fill.line))
                 flipped.lines.append(fill.line)
@@ -171,5 +175,7 @@ def _extras(trade: dict[str, Any], trip: _RoundTrip, lines: list[int]) -> dict[s
         trade["multiplier"] = clean_number(trip.multiplier)
     if trip.currency:
         trade["currency"] = trip.currency
+    if trip.account:
+        trade["account"] = trip.account
     trade["csv_lines"] = sorted(set(lines))
     return trade

@@ -382,3 +382,23 @@ def test_pairing_conserves_cash_and_quantity(rows: list[tuple]) -> None:
     opened = sum(t["quantity"] for t in trades)
     traded = sum(f.quantity for f in made)
     assert opened * 2 == traded, "every unit is opened once and closed once"
+
+
+def test_accounts_are_paired_separately(tmp_path: Path) -> None:
+    # A buy in one account is never closed by a sell in another; each trade names its account.
+    path = ibkr_csv(tmp_path, [
+        '"U1","AAPL","20250115;093000","100","150","-1","BUY"',
+        '"U2","AAPL","20250115;100000","-100","160","-1","SELL"',
+        '"U1","AAPL","20250115;110000","-100","155","-1","SELL"',
+    ], header='"ClientAccountID","Symbol","DateTime","Quantity","TradePrice","IBCommission","Buy/Sell"')
+    session, _ = session_from_csv(path, "ibkr", agent_id="a")
+    got = sorted((t["account"], t["action"], t.get("exit_price"), t.get("profit_loss")) for t in session["source_data"]["trades"])
+    assert got == [("U1", "buy", 155, 498), ("U2", "sell", None, None)]
+
+
+def test_generic_and_tradovate_accounts_are_kept_apart(tmp_path: Path) -> None:
+    path = tmp_path / "g.csv"
+    path.write_text("timestamp,symbol,side,quantity,price,account\n"
+                    "2025-01-15T09:30:00Z,AAPL,buy,1,10,A\n2025-01-15T09:31:00Z,AAPL,sell,1,11,B\n")
+    trades = round_trips(read_fills(path).fills)
+    assert sorted((t["account"], t["action"], "exit_price" in t) for t in trades) == [("A", "buy", False), ("B", "sell", False)]
