@@ -88,9 +88,13 @@ class Repo:
 
     @property
     def name(self) -> str:
-        base = self.root or self.git_dir
-        name = base.name
-        return name[:-4] if not self.root and name.endswith(".git") else name
+        if self.root:
+            return self.root.name
+        # A bare "demo.git" is named "demo"; the ".git" folder of a work tree is named after its parent.
+        name = self.git_dir.name
+        if name == ".git":
+            return self.git_dir.parent.name
+        return name[:-4] if name.endswith(".git") and len(name) > 4 else name
 
     def git(self, *args: str, input: bytes | None = None) -> bytes:
         return run_git(self.cwd, *args, input=input)

@@ -191,6 +191,12 @@ def test_bare_clone_and_symmetric_range(fw, history, tmp_path):
     assert doc["metadata"]["commits"] == independent_numbers(history, f"{first}...HEAD")["commits"] == 7
 
 
+def test_git_dir_of_a_work_tree_is_named_after_the_work_tree(fw, history):
+    doc = json.loads(collect(fw, "--repo", history.path / ".git").stdout)
+    assert doc["session_id"].startswith(f"build-{history.path.name}-"), doc["session_id"]
+    assert doc["metadata"]["commits"] == 8
+
+
 def test_remote_credentials_are_stripped(fw, history):
     history.git("remote", "add", "origin", "https://bob:ghp_abcdefghijklmnopqrstuvwxyz0123@github.com/acme/demo.git?x=1")
     doc = json.loads(collect(fw, "--repo", history.path).stdout)
