@@ -251,24 +251,40 @@ def _ibkr_time(rows: _Rows, line: int, column: str, value: str) -> datetime:
     return rows.localize(naive)
 
 
-def _ibkr(rows: _Rows, records: Iterator[tuple[int, list[str]]], notes: list[str], multipliers: dict[str, float]) -> list[Fill]:
-    header: _Header | None = None
-    hline = 0
-    data: list[tuple[int, list[str]]] = []
+def _ibkr_section(rows: _Rows, records: Iterator[tuple[int, list[str]]], notes: list[str]) -> tuple[_Header, int, list[tuple[int, list[str]]]]:
+    """The header and data rows of the trades section (all rows when the file has no section codes)."""
+    # code -> [header, header line, rows]; code "" holds rows without HEADER/DATA section codes.
+    sections: dict[str, list] = {}
     for line, cells in records:
         first = cells[0].strip().upper()
+        code = ""
         if first in ("HEADER", "DATA") and len(cells) > 2:
+            code = cells[1].strip().upper()
             cells = cells[2:]  # "section code and line descriptor" columns
         elif first in _IBKR_ENVELOPE:
             continue  # statement envelope records and messages, not executions
-        if header is None:
-            header, hline = _Header(cells), line
-            continue
-        if [c.strip() for c in cells] == header.cells:
-            continue  # the header repeated for the next account or section
-        data.append((line, cells))
-    if header is None:
+        section = sections.setdefault(code, [None, 0, []])
+        if section[0] is None:
+            section[0], section[1] = _Header(cells), line
+        elif [c.strip() for c in cells] != section[0].cells:  # else the header repeated for the next account
+            section[2].append((line, cells))
+    if not sections:
         raise InputError(rows.file, "line 1", "the file is empty (expected an IBKR Flex Query trades CSV)")
+    # Several Flex sections: the Trades one (code TRNT), else the first with a trade price column.
+    code = next(
+        (c for c in sections if c == "TRNT"),
+        next((c for c in sections if sections[c][0].find("TradePrice")), next(iter(sections))),
+    )
+    others = sorted(c for c in sections if c != code)
+    if others:
+        skipped = sum(len(sections[c][2]) for c in others)
+        notes.append(f"skipped {skipped} row(s) of other Flex sections ({', '.join(others)})")
+    header, hline, data = sections[code]
+    return header, hline, data
+
+
+def _ibkr(rows: _Rows, records: Iterator[tuple[int, list[str]]], notes: list[str], multipliers: dict[str, float]) -> list[Fill]:
+    header, hline, data = _ibkr_section(rows, records, notes)
     sym = header.require(rows, hline, "Symbol")
     qty = header.require(rows, hline, "Quantity")
     price = header.require(rows, hline, "TradePrice", "Price")

@@ -402,3 +402,24 @@ def test_generic_and_tradovate_accounts_are_kept_apart(tmp_path: Path) -> None:
                     "2025-01-15T09:30:00Z,AAPL,buy,1,10,A\n2025-01-15T09:31:00Z,AAPL,sell,1,11,B\n")
     trades = round_trips(read_fills(path).fills)
     assert sorted((t["account"], t["action"], "exit_price" in t) for t in trades) == [("A", "buy", False), ("B", "sell", False)]
+
+
+def test_ibkr_multi_section_flex_reads_the_trades_section(tmp_path: Path) -> None:
+    # A Flex query with several sections: only the Trades section (TRNT) holds executions.
+    path = ibkr_csv(tmp_path, [
+        '"BOS","POST","Open Positions"',
+        '"HEADER","POST","ClientAccountID","Symbol","Position","MarkPrice"',
+        '"DATA","POST","U1","QQQ","5","500"',
+        '"EOS","POST","1"',
+        '"BOS","TRNT","Trades"',
+        '"HEADER","TRNT","ClientAccountID","Symbol","TradeDate","TradeTime","Quantity","TradePrice"',
+        '"DATA","TRNT","U1","SPY","20250115","093000","10","580.5"',
+        '"DATA","TRNT","U1","SPY","20250115","100000","-10","581.5"',
+        '"EOS","TRNT","2"',
+        '"BOS","CNFT","Trade Confirms"',
+        '"HEADER","CNFT","Symbol","Quantity"',
+        '"DATA","CNFT","SPY","10"',
+    ], header='"BOF","U1","Trades","1"')
+    got = read_fills(path, "ibkr")
+    assert [(f.symbol, f.side, f.line) for f in got.fills] == [("SPY", "buy", 8), ("SPY", "sell", 9)]
+    assert "skipped 2 row(s) of other Flex sections (CNFT, POST)" in got.notes
