@@ -55,6 +55,10 @@ POINT_VALUES: dict[str, float] = {
 
 _IBKR_ENVELOPE = {"MSG", "BOF", "BOA", "BOS", "EOS", "EOA", "EOF"}
 _THOUSANDS = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$")
+#: A number written with a decimal comma (``150,25``, ``1.234,5``): only read in ``;``-separated files.
+_DECIMAL_COMMA = re.compile(r"^[+-]?(\d+|\d{1,3}(\.\d{3})+),\d+$")
+#: A whole number grouped with dots (``1.500``) in such a file.
+_DOT_THOUSANDS = re.compile(r"^[+-]?\d{1,3}(\.\d{3})+$")
 _MONTH_CODE = re.compile(r"^(?P<root>[A-Z0-9]+?)[FGHJKMNQUVXZ]\d{1,2}$")
 
 
@@ -75,6 +79,7 @@ class _Rows:
     def __init__(self, path: Path, file: str, tz: tzinfo) -> None:
         self.path, self.file, self.tz = path, file, tz
         self.naive_times = 0
+        self.decimal_comma = False  # set by records() for a `;` file that writes 150,25
 
     def fail(self, line: int, message: str, column: str | None = None) -> InputError:
         return InputError(self.file, f"line {line}", f"column {column}: {message}" if column else message)
@@ -94,7 +99,17 @@ class _Rows:
         except UnicodeDecodeError as exc:
             line = raw[: exc.start].count(b"\n") + 1
             raise InputError(self.file, f"line {line}", f"invalid UTF-8 at byte {exc.start}") from None
-        reader = csv.reader(text.splitlines(keepends=True), strict=True)
+        lines = text.splitlines(keepends=True)
+        first = next((line for line in lines if line.strip()), "")
+        # Spreadsheets set to a locale with a decimal comma export `;`-separated files.
+        delimiter = ";" if first.count(";") > first.count(",") else ","
+        if delimiter == ";":
+            cells = (c.strip() for row in csv.reader(lines, delimiter=";") for c in row)
+            try:
+                self.decimal_comma = any(_DECIMAL_COMMA.match(c) for c in cells)
+            except csv.Error:
+                pass  # the strict read below reports it with its line
+        reader = csv.reader(lines, delimiter=delimiter, strict=True)
         start = 1
         try:
             for cells in reader:
@@ -111,7 +126,13 @@ class _Rows:
             if default is not None:
                 return default
             raise self.fail(line, "is empty, expected a number", column)
-        if _THOUSANDS.match(text):
+        if self.decimal_comma:
+            # Every number is read the file's way: a point here is a thousands separator or a mistake.
+            if _DECIMAL_COMMA.match(text) or _DOT_THOUSANDS.match(text):
+                text = text.replace(".", "").replace(",", ".")
+            elif "." in text or "," in text:
+                raise self.fail(line, f"{value.strip()!r} is not a number (this file writes decimals with a comma)", column)
+        elif _THOUSANDS.match(text):
             text = text.replace(",", "")
         try:
             number = float(text)

@@ -423,3 +423,27 @@ def test_ibkr_multi_section_flex_reads_the_trades_section(tmp_path: Path) -> Non
     got = read_fills(path, "ibkr")
     assert [(f.symbol, f.side, f.line) for f in got.fills] == [("SPY", "buy", 8), ("SPY", "sell", 9)]
     assert "skipped 2 row(s) of other Flex sections (CNFT, POST)" in got.notes
+
+
+def test_semicolon_export_with_decimal_commas(tmp_path: Path) -> None:
+    # A European spreadsheet's CSV: `;` between fields, `,` as the decimal mark, `.` grouping thousands.
+    path = tmp_path / "fills.csv"
+    path.write_text("timestamp;symbol;side;quantity;price;fees\n"
+                    "2025-01-15T09:30:00Z;SAP;buy;1.500;150,25;1,5\n"
+                    "2025-01-15T10:30:00.250Z;SAP;sell;1500;151,75;2\n", encoding="utf-8")
+    got = read_fills(path).fills
+    assert [(f.quantity, f.price, f.fees) for f in got] == [(1500, 150.25, 1.5), (1500, 151.75, 2)]
+
+
+def test_semicolon_export_with_decimal_points(tmp_path: Path) -> None:
+    path = tmp_path / "fills.csv"
+    path.write_text("timestamp;symbol;side;quantity;price\n2025-01-15T09:30:00Z;EUR.USD;buy;20000;1.085\n", encoding="utf-8")
+    assert [(f.symbol, f.quantity, f.price) for f in read_fills(path).fills] == [("EUR.USD", 20000, 1.085)]
+
+
+def test_semicolon_export_mixing_decimal_marks_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "fills.csv"
+    path.write_text("timestamp;symbol;side;quantity;price\n2025-01-15T09:30:00Z;SAP;buy;1,5;150\n"
+                    "2025-01-15T09:31:00Z;SAP;sell;1;151.75\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"line 3: column price: '151.75' is not a number \(this file writes decimals with a comma\)"):
+        read_fills(path)
