@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 
 
@@ -54,3 +55,24 @@ def test_huge_subject_is_clipped_everywhere(run_session):
     for name, text in arts.items():
         assert len(text) < 10_000, (name, len(text))
     assert saved["source_data"]["git_commits"][1]["message"] == "A" * 100_000
+
+
+def test_blog_post_stays_readable_with_thousands_of_commits(run_session):
+    commits = [{"hash": hashlib.sha1(str(i).encode()).hexdigest(), "message": f"{('feat', 'fix')[i % 2]}: change number {i}"} for i in range(5000)]
+    result, arts, _ = run_session(session(metadata={}, source_data={"git_commits": commits}))
+    assert result.exit_code == 0, result.output
+    blog = arts["blog_post.md"]
+    assert len(blog.splitlines()) < 120, len(blog.splitlines())
+    assert "5,000 commits" in blog
+    assert "and 2,490 more" in blog  # per group: 2,500 features, 10 shown
+    assert "and 4,970 more commits" in blog  # the provenance footer
+    assert "change number 4998" in arts["build_log.md"] and "change number 0 " in arts["build_log.md"]  # the log keeps all
+
+
+def test_highlights_do_not_repeat_what_changed(run_session):
+    commits = [{"hash": "abc123", "message": "feat: add the parser"}, {"hash": "def456", "message": "fix: empty input"}]
+    result, arts, _ = run_session(session(metadata={}, source_data={"git_commits": commits}))
+    blog = arts["blog_post.md"]
+    assert blog.lower().count("add the parser") == 3, blog  # the title, What changed and the footer
+    result, arts, _ = run_session(session(metadata={}, key_achievements=["Parser ships"], source_data={"git_commits": commits}))
+    assert "## Highlights\n\n- Parser ships" in arts["blog_post.md"]
