@@ -117,7 +117,7 @@ def trade_from_dict(raw: dict[str, Any], index: int = 0) -> Trade:
         pnl = price_pnl(side, quantity, price, exit_price, fees, multiplier)
     notes = raw.get("notes")
     return Trade(
-        symbol=str(raw["symbol"]).strip(),
+        symbol=" ".join(str(raw["symbol"]).split()),  # a stray newline or tab must not split a symbol
         side=side,
         quantity=quantity,
         entry_price=price,

@@ -223,3 +223,13 @@ def test_metrics_json_round_trips_in_order(trade_doc, make_trade) -> None:
     session.source_data["trades"][0]["price"] = "not checked by the schema here"
     problems = validation_problems(session)
     assert problems and problems[0].path == "$.source_data.trades[0]" and problems[0].severity == "error"
+
+
+def test_whitespace_inside_a_symbol_is_one_space_everywhere(run_trade, trade_doc, make_trade) -> None:
+    trades = [make_trade("BTC\nUSD", exit_price=101, exit_timestamp="2025-12-02T03:10:00Z"),
+              make_trade(" BTC  USD\t", timestamp="2025-12-02T04:00:00Z", exit_price=99, exit_timestamp="2025-12-02T04:10:00Z")]
+    result, folder = run_trade(trade_doc(trades))
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((folder / "trade_metrics.json").read_text())
+    assert list(metrics["by_symbol"]) == ["BTC USD"] and metrics["by_symbol"]["BTC USD"]["trades"] == 2
+    assert "BTC\nUSD" not in (folder / "social_post.md").read_text()
