@@ -132,7 +132,8 @@ def locate_repo(session: Session, ctx: RunContext) -> tuple[Repo | None, str | N
     path = Path(name.replace("\\", "/")).expanduser()
     resolved = (path if path.is_absolute() else ctx.session_dir / path).resolve()
     if not resolved.is_dir():
-        return None, f"repo_path {name!r} does not exist on this machine; {fallback}"
+        what = "is a file, not a repository folder" if resolved.exists() else "does not exist on this machine"
+        return None, f"repo_path {name!r} {what}; {fallback}"
     inside = any(resolved == r or resolved.is_relative_to(r) for r in _repo_roots(ctx))
     if not inside and not ctx.session_dir.is_relative_to(resolved):
         return None, (

@@ -261,3 +261,9 @@ def test_artifact_metadata(fw, windowed, tmp_path):
     assert blog["meta"]["project"] == "repo"
     assert records["social_post"]["files"][0].endswith("social_post.json")
     assert records["build_log"]["title"] == "Build log: repo, 2025-12-02"
+
+
+def test_repo_path_naming_a_file_says_so(run_session, windowed):
+    result, _, _ = run_session(session(source_data={"repo_path": "repo/a.py"}))
+    assert result.exit_code == 0, result.output
+    assert "repo_path 'repo/a.py' is a file, not a repository folder; using the session's own data" in result.output
