@@ -164,7 +164,16 @@ def _owner_alive(owner: str | None) -> bool:
         return False
     except PermissionError:
         return True
-    return True
+    return not _zombie(int(pid))
+
+
+def _zombie(pid: int) -> bool:
+    """Whether ``pid`` has exited but not been reaped yet (kill(pid, 0) still succeeds on it)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False  # no /proc (macOS): trust kill()
+    return stat.rpartition(")")[2].split()[:1] == ["Z"]
 
 
 def _version_digest(files: dict[str, str]) -> str:

@@ -151,6 +151,25 @@ def test_lease_of_a_dead_local_publisher_is_taken_over_at_once(tmp_path: Path) -
         assert claimed.id == entry.id and claimed.attempts == 2
 
 
+def test_lease_of_a_killed_publisher_not_yet_reaped_is_taken_over_at_once(tmp_path: Path) -> None:
+    # `timeout -s KILL 1 flywheel publish` kills timeout too: the publisher stays a zombie until
+    # init reaps it, and kill(pid, 0) still succeeds on a zombie.
+    state = tmp_path / "state"
+    with PublicationQueue(state) as queue:
+        entry, _ = add(queue)
+    script = f"from flywheel_core.queue import PublicationQueue; PublicationQueue({str(state)!r}).claim('shelf')"
+    zombie = subprocess.Popen([sys.executable, "-c", script])
+    try:
+        while not Path(f"/proc/{zombie.pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z":
+            time.sleep(0.05)  # exited, and not waited for: a zombie
+        with PublicationQueue(state) as queue:
+            assert queue.get(entry.id).status == "publishing"
+            [claimed] = queue.claim("shelf")
+            assert claimed.id == entry.id and claimed.attempts == 2
+    finally:
+        zombie.wait()
+
+
 def test_a_newer_version_waits_while_an_older_one_is_being_published(tmp_path: Path) -> None:
     a = PublicationQueue(tmp_path)
     b = PublicationQueue(tmp_path)
