@@ -34,17 +34,19 @@ def _path(index: int, field: str = "") -> str:
 
 def check_trades(raw_trades: list[Any]) -> tuple[list[Trade], list[Problem]]:
     """Read every trade and report problems by JSON path; returns the trades that could be read."""
-    from flywheel_core import Problem
+    from flywheel_core import Problem, parse_timestamp
 
     trades: list[Trade] = []
     problems: list[Problem] = []
     previous: Trade | None = None
+    naive: list[str] = []  # JSON paths of timestamps without a zone
     for i, raw in enumerate(raw_trades):
         try:
             trade = trade_from_dict(raw, i)
         except (KeyError, TypeError, ValueError) as exc:
             problems.append(Problem.error(f"cannot read this trade: {exc}", _path(i)))
             continue
+        naive.extend(_path(i, f) for f in ("timestamp", "exit_timestamp") if raw.get(f) and parse_timestamp(raw[f])[1])
         if trade.pnl is not None and not abs(trade.pnl) <= MAX_PNL:
             given = raw.get("profit_loss") is not None
             problems.append(
@@ -107,6 +109,15 @@ def check_trades(raw_trades: list[Any]) -> tuple[list[Trade], list[Problem]]:
                     _path(i, "stop_loss"),
                 )
             )
+    if naive:
+        # One warning, not one per trade: an agent that omits the zone omits it everywhere.
+        problems.append(
+            Problem.warning(
+                f"{len(naive)} trade timestamp{'s have' if len(naive) != 1 else ' has'} no time zone and "
+                f"{'are' if len(naive) != 1 else 'is'} read as UTC (this is the first; add Z or an offset such as -05:00)",
+                naive[0],
+            )
+        )
     return trades, problems
 
 

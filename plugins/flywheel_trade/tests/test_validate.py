@@ -189,3 +189,17 @@ def test_a_risk_too_small_to_represent_gives_no_r_multiple(run_trade, trade_doc,
     result, folder = run_trade(trade_doc([tiny]))
     assert result.exit_code == 0, result.output
     assert json.loads((folder / "trade_metrics.json").read_text())["avg_r"] is None
+
+
+def test_timestamps_without_a_zone_are_read_as_utc_with_one_warning(flywheel_cli, session_file, trade_doc, make_trade) -> None:
+    trades = [
+        make_trade(),
+        make_trade(timestamp="2025-12-02T04:00:00", exit_price=101, exit_timestamp="2025-12-02T04:30:00"),
+        make_trade(timestamp="2025-12-02 05:00:00", exit_price=101, exit_timestamp="2025-12-02T05:30:00-01:00"),
+    ]
+    file, result = validate(flywheel_cli, session_file, trade_doc(trades))
+    assert result.exit_code == 0, result.output
+    assert lines(result) == [
+        f"{file}: $.source_data.trades[1].timestamp: warning: 3 trade timestamps have no time zone and are read as UTC "
+        "(this is the first; add Z or an offset such as -05:00)"
+    ]
