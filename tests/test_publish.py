@@ -179,7 +179,9 @@ def test_failure_is_printed_redacted_backed_off_mirrored_and_retried(project: Pr
     assert record["status"] == "failed"
     assert record["published_to"]["shelf"]["error"] == "shelf full (auth ***)"
     assert TOKEN not in session.read_text()
-    assert project.cli("publish").stdout == "nothing is due\n", "backing off, not due yet"
+    waiting = project.cli("publish").stdout
+    assert waiting.startswith("nothing is due; 1 waiting for their next attempt (the first at "), "backing off"
+    assert "`flywheel queue retry --failed` retries failed ones now" in waiting
     (project.root / "FAIL").unlink()
     retry = project.cli("queue", "retry", str(entry["id"]))
     assert retry.exit_code == 0 and retry.stdout == f"1 entry queued again: {entry['id']}\n"

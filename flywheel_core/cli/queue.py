@@ -55,8 +55,28 @@ def publish_due(config: Config, host: PluginHost, *, target: str | None, dry_run
             later = f"; next attempt after {o.next_attempt_at}" if o.next_attempt_at else ""
             print(f"FAILED {what} ({o.status}, attempt {o.attempts}{later}): {o.error}", file=sys.stderr)
     if not outcomes:
-        print("nothing is due" + (" (dry run)" if dry_run else ""))
+        print("nothing is due" + (" (dry run)" if dry_run else "") + _waiting(config, target))
     return 1 if failed else 0
+
+
+def _waiting(config: Config, target: str | None) -> str:
+    """Why pending entries are not due yet (a live lease, a backoff), so "nothing is due" is not a mystery."""
+    from flywheel_core.queue import PublicationQueue, iso
+
+    if not (config.state_dir / "queue.sqlite3").is_file():
+        return ""
+    with PublicationQueue.for_config(config) as queue:
+        pending = [e for e in queue.entries() if e.status in ("publishing", "failed", "queued")
+                   and (target is None or e.target == target)]
+    leased = [e.lease_until or 0 for e in pending if e.status == "publishing"]
+    later = [e.next_attempt_at for e in pending if e.status != "publishing"]
+    parts = []
+    if leased:
+        parts.append(f"{len(leased)} being published by another publisher (lease until {iso(max(leased))})")
+    if later:
+        parts.append(f"{len(later)} waiting for their next attempt (the first at {iso(min(later))}; "
+                     "`flywheel queue retry --failed` retries failed ones now)")
+    return "; " + "; ".join(parts) if parts else ""
 
 
 def publish_cmd(
