@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -47,7 +48,7 @@ def collect_build(
     def warn(message: str) -> None:
         print(f"flywheel: warning: {message}", file=sys.stderr)
 
-    if duration is not None and duration == int(duration):
+    if duration is not None and math.isfinite(duration) and duration == int(duration):
         duration = int(duration)
     session = collect_session(
         repo, since=since, until=until, rev_range=rev_range, author=author,

@@ -63,14 +63,19 @@ def collect_session(
         raise UsageError(f"--rev-range {rev_range!r}: expected a revision or range such as v1.0..HEAD")
     if author is not None and (not author.strip() or author.startswith("-")):
         raise UsageError(f"--author {author!r}: expected a name or e-mail pattern")
-    if duration is not None and duration < 0:
-        raise UsageError(f"--duration {duration}: must be zero or more minutes")
+    if duration is not None and not (0 <= duration < 1e7):  # also refuses nan and inf
+        raise UsageError(f"--duration {duration}: expected minutes, from 0 to 10,000,000")
     try:
         repo, revisions = open_range(repo_path.expanduser(), rev_range)
         max_age = git_time(since, "--since", repo) if since is not None else None
         min_age = git_time(until, "--until", repo) if until is not None else None
         remote_later = repo.remote_url_later()  # runs beside git log
-        commits = log_commits(repo, revisions, max_age=max_age, min_age=min_age, author=author)
+        try:
+            commits = log_commits(repo, revisions, max_age=max_age, min_age=min_age, author=author)
+        except GitError as exc:
+            if author is not None and "regular expression" in str(exc):  # git names only "header"
+                raise GitError(f"--author {author!r}: not a valid pattern ({exc})") from None
+            raise
         remote = clean_remote(remote_later())
     except (GitError, ValueError) as exc:
         raise UsageError(str(exc)) from None

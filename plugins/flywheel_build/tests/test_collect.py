@@ -141,6 +141,10 @@ def test_relative_since(fw, git_repo):
         (["--rev-range", "HEAD..HEAD"], "no commits match"),
         (["--since", "2031-01-01"], "no commits match"),
         (["--author=--all"], "--author"),
+        (["--author", "["], "--author '[': not a valid pattern"),
+        (["--duration", "nan"], "--duration nan: expected minutes"),
+        (["--duration", "inf"], "--duration inf: expected minutes"),
+        (["--duration", "-5"], "--duration -5: expected minutes"),
     ],
 )
 def test_hostile_and_bad_options(fw, history, tmp_path, args, message):
