@@ -134,6 +134,9 @@ def declared_vs_computed(metadata: dict[str, Any], metrics: dict[str, Any], trad
         computed = trades_listed if metric == "trades_listed" else metrics.get(metric)
         compare = abs(declared) if key == "max_drawdown" else declared
         agrees = computed is not None and abs(compare - computed) <= tolerance
+        if key == "win_rate" and 0 < declared <= 1 and computed is not None and computed > 1:
+            # 0.67 for 67%: a fraction, compared to the nearest percent it can stand for.
+            agrees = abs(declared * 100 - computed) <= 0.5
         rows.append({"key": key, "label": label, "declared": declared, "computed": computed, "agrees": agrees})
     return rows
 
@@ -148,18 +151,19 @@ def declared_problems(rows: list[dict[str, Any]]) -> list[Problem]:
             continue
         key = row["key"]
         if row["computed"] is None:
-            message = f"declared {key} {shown(key, row['declared'])}, but there are no closed trades to compute it from"
+            message = f"declared {key} {shown(key, row['declared'], declared=True)}, but there are no closed trades to compute it from"
         else:
             what = "trades listed" if key == "trades_executed" else "computed from the trades"
-            message = f"declared {key} {shown(key, row['declared'])} disagrees with {shown(key, row['computed'])} {what}"
+            message = f"declared {key} {shown(key, row['declared'], declared=True)} disagrees with {shown(key, row['computed'])} {what}"
         problems.append(Problem.warning(message, f"$.metadata.{key}"))
     return problems
 
 
-def shown(key: str, value: float) -> str:
+def shown(key: str, value: float, declared: bool = False) -> str:
     """A declared or computed total as the journal prints it."""
     if key == "trades_executed":
         return str(int(value)) if float(value).is_integer() else str(value)
     if key == "win_rate":
-        return f"{value:.1f}%"
+        # A declared rate of at most 1 may be a fraction: both readings are shown.
+        return f"{value:g} ({value * 100:.1f}%)" if declared and 0 < value <= 1 else f"{value:.1f}%"
     return f"{round(value, 2) + 0.0:,.2f}"

@@ -293,7 +293,7 @@ def journal_facts(session: Session, trades: list[Trade], metrics: dict[str, Any]
         "declared": [
             {
                 "label": d["label"],
-                "declared": shown(d["key"], d["declared"]),
+                "declared": shown(d["key"], d["declared"], declared=True),
                 "computed": "not defined" if d["computed"] is None else shown(d["key"], d["computed"]),
                 "agrees": d["agrees"],
             }

@@ -203,3 +203,24 @@ def test_timestamps_without_a_zone_are_read_as_utc_with_one_warning(flywheel_cli
         f"{file}: $.source_data.trades[1].timestamp: warning: 3 trade timestamps have no time zone and are read as UTC "
         "(this is the first; add Z or an offset such as -05:00)"
     ]
+
+
+def test_a_win_rate_declared_as_a_fraction_agrees(run_trade, flywheel_cli, session_file, trade_doc, make_trade) -> None:
+    trades = [
+        make_trade(exit_price=110, exit_timestamp="2025-12-02T03:10:00Z"),
+        make_trade(timestamp="2025-12-02T04:00:00Z", exit_price=95, exit_timestamp="2025-12-02T04:10:00Z"),
+        make_trade(timestamp="2025-12-02T05:00:00Z", exit_price=102, exit_timestamp="2025-12-02T05:10:00Z"),
+    ]
+    _, result = validate(flywheel_cli, session_file, trade_doc(trades, metadata={"win_rate": 0.67}))
+    assert result.exit_code == 0 and "warning" not in result.stderr, result.output
+    result, folder = run_trade(trade_doc(trades, metadata={"win_rate": 0.67}))
+    assert "| Win rate | 0.67 (67.0%) | 66.7% | agrees |" in (folder / "trade_journal.md").read_text()
+    _, result = validate(flywheel_cli, session_file, trade_doc(trades, metadata={"win_rate": 0.5}))
+    assert "declared win_rate 0.5 (50.0%) disagrees with 66.7% computed from the trades" in result.stderr
+
+
+def test_a_computed_win_rate_below_one_percent_is_a_percent(flywheel_cli, session_file, trade_doc, make_trade) -> None:
+    trades = [make_trade(timestamp=f"2025-12-02T{3 + i // 60:02d}:{i % 60:02d}:00Z", exit_price=101 if i == 0 else 99)
+              for i in range(150)]
+    _, result = validate(flywheel_cli, session_file, trade_doc(trades, metadata={"win_rate": 5}))
+    assert "declared win_rate 5.0% disagrees with 0.7% computed from the trades" in result.stderr, result.stderr
