@@ -105,14 +105,23 @@ def parse_note(path: Path, text: str, mtime: float) -> list[dict[str, Any]]:
     return entries
 
 
-def _files(folder: Path, suffixes: tuple[str, ...]) -> list[Path]:
-    """Regular, non-hidden files under ``folder`` with one of ``suffixes``, in a stable order."""
+def _files(folder: Path, suffixes: tuple[str, ...], warnings: list[str] | None = None) -> list[Path]:
+    """Regular, non-hidden files under ``folder`` with one of ``suffixes``, in a stable order.
+
+    Symlinked folders are not entered. With ``warnings``, a file symlinked from outside ``folder``
+    is left out (a note is published: a link must not smuggle in a file from elsewhere).
+    """
+    root = folder.resolve()
     found = []
-    for path in folder.rglob("*"):
-        rel = path.relative_to(folder)
-        if any(part.startswith(".") for part in rel.parts):
-            continue
-        if path.suffix.lower() in suffixes and path.is_file():
+    for dirpath, dirnames, filenames in os.walk(folder):
+        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+        for name in filenames:
+            path = Path(dirpath) / name
+            if name.startswith(".") or path.suffix.lower() not in suffixes or not path.is_file():
+                continue
+            if warnings is not None and not path.resolve().is_relative_to(root):
+                warnings.append(f"{path}: left out: a symlink to a file outside {folder}")
+                continue
             found.append(path)
     return sorted(found, key=lambda p: p.relative_to(folder).as_posix())
 
@@ -130,8 +139,9 @@ def build_session(
     notes: Path, screenshots: Path | None, agent_id: str, base: Path
 ) -> tuple[dict[str, Any], list[str]]:
     """A life_aria session document, and warnings for the user (paths flywheel run will refuse)."""
+    warnings: list[str] = []
     if notes.is_dir():
-        files = _files(notes, NOTE_SUFFIXES)
+        files = _files(notes, NOTE_SUFFIXES, warnings)
     elif notes.is_file():
         files = [notes]
     else:
@@ -148,7 +158,6 @@ def build_session(
     if not conversations:
         raise _usage(f"{notes}: no notes found (Markdown files with text)")
     images: list[str] = []
-    warnings: list[str] = []
     if screenshots is not None:
         if not screenshots.is_dir():
             raise _usage(f"{screenshots}: screenshots folder not found")

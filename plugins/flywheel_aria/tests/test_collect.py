@@ -171,3 +171,20 @@ def test_bad_input_is_one_line_exit_2(tmp_path, flywheel_cli):
         "collect", "aria", "--notes", _notes(tmp_path), "--screenshots", tmp_path / "none"
     )
     assert result.exit_code == 2 and "screenshots folder not found" in result.stderr
+
+
+def test_notes_symlinked_out_of_the_folder_and_fifos_are_left_out(tmp_path, flywheel_cli):
+    # A note is published: a symlink in the notes folder must not smuggle in a file from elsewhere.
+    secret = tmp_path / "secret.md"
+    secret.write_text("SECRET-CANARY\n", encoding="utf-8")
+    notes = _notes(tmp_path)
+    (notes / "leak.md").symlink_to(secret)
+    (notes / "outside").symlink_to(tmp_path, target_is_directory=True)
+    (notes / "inside.md").symlink_to(notes / "sketch.markdown")
+    os.mkfifo(notes / "pipe.md")
+    result = flywheel_cli("collect", "aria", "--notes", notes)
+    assert result.exit_code == 0, result.output
+    assert "SECRET-CANARY" not in result.stdout
+    assert f"{notes / 'leak.md'}: left out: a symlink to a file outside {notes}" in result.stderr
+    contents = [c["content"] for c in json.loads(result.stdout)["source_data"]["conversations"]]
+    assert contents.count(PLAIN_NOTE.strip()) == 2, "a symlink that stays inside the folder is kept"
