@@ -15,7 +15,7 @@ COMMIT_SCHEMA: dict[str, Any] = {
     "type": "object",
     "required": ["hash"],
     "properties": {
-        "hash": {"type": "string", "minLength": 1, "x-error": "must be a non-empty commit hash"},
+        "hash": {"type": "string", "pattern": r"\S", "x-error": "must be a non-empty commit hash"},
         "message": _TEXT,
         "body": _TEXT,
         "author": _TEXT,

@@ -44,6 +44,7 @@ def test_lenient_shapes_agents_write(fw, tmp_path, data):
         (doc(source_data={"git_commits": [{"hash": "a", "insertions": "3"}]}), "$.source_data.git_commits[0].insertions"),
         (doc(source_data={"git_commits": [{"hash": "a", "files": "a.py"}]}), "$.source_data.git_commits[0].files"),
         (doc(source_data={"git_commits": "abc"}), "$.source_data.git_commits"),
+        (doc(source_data={"git_commits": [{"hash": "  ", "message": "x"}]}), "$.source_data.git_commits[0].hash"),
     ],
 )
 def test_errors_name_the_json_path(fw, tmp_path, data, path):
