@@ -424,3 +424,13 @@ def test_concurrent_publish_commands_never_publish_twice(tmp_path: Path, fake_di
     assert published == 30
     logged = [json.loads(line)["id"] for line in (tmp_path / "shelf" / "log.jsonl").read_text().splitlines()]
     assert sorted(logged) == list(range(1, 31))
+
+
+def test_a_receipt_that_says_skipped_is_not_shown_as_a_url() -> None:
+    # The web target stores a social post but shows no page for it; its receipt still has the
+    # session's url, which must not read as "the social post is at this url".
+    from flywheel_core.cli.queue import _summary
+
+    receipt = {"url": "https://x.example/p/", "skipped": "kind 'social_post' is not shown on the site"}
+    assert _summary(receipt) == "stored, not shown: kind 'social_post' is not shown on the site"
+    assert _summary({"url": "https://x.example/p/"}) == "url https://x.example/p/"
