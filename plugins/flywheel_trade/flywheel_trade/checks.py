@@ -9,7 +9,7 @@ from flywheel_trade.metrics import Trade, price_pnl, trade_from_dict
 if TYPE_CHECKING:
     from flywheel_core import Problem
 
-__all__ = ["DECLARED", "MAX_PNL", "PNL_TOLERANCE", "RATE_TOLERANCE", "check_trades", "declared_problems", "declared_vs_computed", "shown"]
+__all__ = ["DECLARED", "currencies_of", "MAX_PNL", "PNL_TOLERANCE", "RATE_TOLERANCE", "check_trades", "declared_problems", "declared_vs_computed", "shown"]
 
 #: Money differences up to a cent are rounding, not disagreement.
 PNL_TOLERANCE = 0.01
@@ -109,6 +109,14 @@ def check_trades(raw_trades: list[Any]) -> tuple[list[Trade], list[Problem]]:
                     _path(i, "stop_loss"),
                 )
             )
+    currencies = currencies_of(raw_trades)
+    if len(currencies) > 1:
+        problems.append(
+            Problem.warning(
+                f"trades are in several currencies ({', '.join(currencies)}): P&L is summed without conversion",
+                "$.source_data.trades",
+            )
+        )
     if naive:
         # One warning, not one per trade: an agent that omits the zone omits it everywhere.
         problems.append(
@@ -119,6 +127,16 @@ def check_trades(raw_trades: list[Any]) -> tuple[list[Trade], list[Problem]]:
             )
         )
     return trades, problems
+
+
+def currencies_of(raw_trades: list[Any]) -> list[str]:
+    """The distinct ``currency`` values the trades name (an imported session records them)."""
+    found = {
+        raw["currency"].strip().upper()
+        for raw in raw_trades
+        if isinstance(raw, dict) and isinstance(raw.get("currency"), str) and raw["currency"].strip()
+    }
+    return sorted(found)
 
 
 def declared_vs_computed(metadata: dict[str, Any], metrics: dict[str, Any], trades_listed: int) -> list[dict[str, Any]]:

@@ -8,7 +8,7 @@ from collections import Counter
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from flywheel_trade.checks import check_trades, declared_problems, declared_vs_computed, shown
+from flywheel_trade.checks import check_trades, currencies_of, declared_problems, declared_vs_computed, shown
 from flywheel_trade.metrics import Trade, compute_metrics
 
 if TYPE_CHECKING:
@@ -299,6 +299,7 @@ def journal_facts(session: Session, trades: list[Trade], metrics: dict[str, Any]
             }
             for d in declared
         ],
+        "currencies": currencies_of(session.source_data.get("trades") or []),
         "declared_disagree": sum(1 for d in declared if not d["agrees"]),
         "trades_listed": len(trades),
     }

@@ -233,3 +233,15 @@ def test_whitespace_inside_a_symbol_is_one_space_everywhere(run_trade, trade_doc
     metrics = json.loads((folder / "trade_metrics.json").read_text())
     assert list(metrics["by_symbol"]) == ["BTC USD"] and metrics["by_symbol"]["BTC USD"]["trades"] == 2
     assert "BTC\nUSD" not in (folder / "social_post.md").read_text()
+
+
+def test_mixed_currencies_are_flagged_not_silently_summed(run_trade, trade_doc, make_trade) -> None:
+    trades = [make_trade("SAP", exit_price=101, exit_timestamp="2025-12-02T03:10:00Z", currency="EUR"),
+              make_trade("AAPL", timestamp="2025-12-02T04:00:00Z", exit_price=99, exit_timestamp="2025-12-02T04:10:00Z", currency="usd")]
+    result, folder = run_trade(trade_doc(trades))
+    assert result.exit_code == 0, result.output
+    assert "$.source_data.trades: warning: trades are in several currencies (EUR, USD): P&L is summed without conversion" in result.stderr
+    journal = (folder / "trade_journal.md").read_text()
+    assert "The trades are in several currencies (EUR, USD): every total adds them without conversion." in journal
+    result, folder = run_trade(trade_doc([dict(t, currency="USD") for t in trades]))
+    assert "currencies" not in result.stderr and "currencies" not in (folder / "trade_journal.md").read_text()
