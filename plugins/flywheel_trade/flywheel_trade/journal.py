@@ -268,7 +268,8 @@ def journal_facts(session: Session, trades: list[Trade], metrics: dict[str, Any]
         },
         "metrics": metrics,
         "symbols": symbols,
-        "symbols_text": _list_text(symbols),
+        # Sentences about closed trades name their symbols only; with none closed, the open ones.
+        "symbols_text": _list_text(_symbols_by_activity([t for t in trades if not t.is_open]) or symbols),
         "summary": [r for r in summary if r is not None] if trades else [],
         "net_pnl": signed(m["net_pnl"]),
         "win_rate": _opt(m["win_rate"], pct),

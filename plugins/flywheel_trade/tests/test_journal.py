@@ -245,3 +245,12 @@ def test_mixed_currencies_are_flagged_not_silently_summed(run_trade, trade_doc, 
     assert "The trades are in several currencies (EUR, USD): every total adds them without conversion." in journal
     result, folder = run_trade(trade_doc([dict(t, currency="USD") for t in trades]))
     assert "currencies" not in result.stderr and "currencies" not in (folder / "trade_journal.md").read_text()
+
+
+def test_the_closed_trades_sentence_names_only_symbols_with_closed_trades(run_trade, trade_doc, make_trade) -> None:
+    trades = [make_trade("AAPL", exit_price=101, exit_timestamp="2025-12-02T03:10:00Z"),
+              make_trade("NVDA", timestamp="2025-12-02T04:00:00Z")]
+    result, folder = run_trade(trade_doc(trades))
+    assert result.exit_code == 0, result.output
+    assert "1 closed trade on AAPL: net P&L +10.00" in (folder / "trade_journal.md").read_text()
+    assert "1 closed trade on AAPL. Net P&L" in (folder / "social_post.md").read_text()
