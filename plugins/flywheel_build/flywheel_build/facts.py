@@ -457,9 +457,8 @@ def build_facts(session: Any, repo_info: dict[str, Any] | None = None) -> BuildF
 
     repo_name = repo_info.get("name") or (web_base(remote)[1].rsplit("/", 1)[-1] if base else None)
     repo_name = repo_name or _repo_basename(source.get("repo_path"))
-    project: Project = repo_info.get("project") or Project(
-        _text(session.get("project")) or _text(meta.get("project")) or repo_name or f"Build session {session.session_id}"
-    )
+    named = _text(session.get("project")) or _text(meta.get("project")) or repo_name
+    project: Project = repo_info.get("project") or Project(named or f"Build session {session.session_id}")
 
     bots = tuple(c for c in commits if c.bot)
     merges = tuple(c for c in commits if c.merge and not c.bot)
@@ -518,7 +517,9 @@ def build_facts(session: Any, repo_info: dict[str, Any] | None = None) -> BuildF
     if repo_name:
         tags.append(repo_name.lower())
     tags += [lang.name.lower() for lang in langs[:3]]
-    hashtags = ["buildinpublic", _slug_tag(project.name), *(_slug_tag(lang.name) for lang in langs[:2])]
+    # "Build session <id>" is no name to tag.
+    name_tag = _slug_tag(project.name) if repo_info.get("project") or named else ""
+    hashtags = ["buildinpublic", name_tag, *(_slug_tag(lang.name) for lang in langs[:2])]
 
     return BuildFacts(
         session_id=session.session_id,

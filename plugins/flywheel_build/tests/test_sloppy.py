@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 
 
@@ -76,3 +77,14 @@ def test_highlights_do_not_repeat_what_changed(run_session):
     assert blog.lower().count("add the parser") == 3, blog  # the title, What changed and the footer
     result, arts, _ = run_session(session(metadata={}, key_achievements=["Parser ships"], source_data={"git_commits": commits}))
     assert "## Highlights\n\n- Parser ships" in arts["blog_post.md"]
+
+
+def test_clipped_social_text_has_no_stop_after_the_ellipsis_and_no_fallback_hashtag(run_session):
+    commits = [{"hash": "abc123", "message": "feat: " + "very long feature name " * 20}]
+    result, arts, _ = run_session(session(metadata={}, key_achievements=["ach " * 100, "second " * 40], source_data={"git_commits": commits}))
+    assert result.exit_code == 0, result.output
+    posts = json.loads(arts["social_post.json"])
+    text = " ".join(p for ps in posts.values() for p in ps)
+    assert "…." not in text and "…" in text, text
+    assert "#Buildsession" not in text, text
+    assert "#buildinpublic" in text
