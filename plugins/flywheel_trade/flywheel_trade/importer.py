@@ -278,6 +278,10 @@ def _ibkr_section(rows: _Rows, records: Iterator[tuple[int, list[str]]], notes: 
     sections: dict[str, list] = {}
     for line, cells in records:
         first = cells[0].strip().upper()
+        if first == "STATEMENT" and len(cells) > 1 and cells[1].strip().upper() == "HEADER":
+            # Its Trades section has no multiplier column: option and futures P&L would be off by 100x.
+            raise rows.fail(line, "this is an IBKR Activity Statement, not a Flex Query: export the Trades "
+                            "section with a Flex Query (Reports > Flex Queries)")
         code = ""
         if first in ("HEADER", "DATA") and len(cells) > 2:
             code = cells[1].strip().upper()

@@ -447,3 +447,13 @@ def test_semicolon_export_mixing_decimal_marks_is_refused(tmp_path: Path) -> Non
                     "2025-01-15T09:31:00Z;SAP;sell;1;151.75\n", encoding="utf-8")
     with pytest.raises(InputError, match=r"line 3: column price: '151.75' is not a number \(this file writes decimals with a comma\)"):
         read_fills(path)
+
+
+def test_ibkr_activity_statement_is_named_and_refused(tmp_path: Path) -> None:
+    path = ibkr_csv(tmp_path, [
+        'Trades,Header,DataDiscriminator,Asset Category,Currency,Symbol,Date/Time,Quantity,T. Price,Comm/Fee',
+        'Trades,Data,Order,Stocks,USD,AAPL,"2025-01-15, 09:30:00",100,150,-1',
+    ], header="Statement,Header,Field Name,Field Value")
+    with pytest.raises(InputError, match=r"line 1: this is an IBKR Activity Statement, not a Flex Query: "
+                                         r"export the Trades section with a Flex Query \(Reports > Flex Queries\)"):
+        read_fills(path, "ibkr")
