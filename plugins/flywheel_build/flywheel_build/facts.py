@@ -496,9 +496,9 @@ def build_facts(session: Any, repo_info: dict[str, Any] | None = None) -> BuildF
             enumerate(features),
             key=lambda ic: (-((ic[1].insertions or 0) + (ic[1].deletions or 0)), -ic[0]),
         )
-        headline = ranked[0][1].description
+        headline = _said(ranked[0][1])
     elif human:
-        headline = human[-1].description
+        headline = _said(human[-1])
     else:
         headline = f"{_plural(stats.commits or 0, 'commit')}" if stats.commits else "work session"
     headline = clip(headline[:1].upper() + headline[1:], 120).rstrip(" .") or "Work session"
@@ -510,7 +510,7 @@ def build_facts(session: Any, repo_info: dict[str, Any] | None = None) -> BuildF
     )
     summary = overview or _generated_summary(session, project, stats, human)
     highlights = achievements or tuple(
-        c.description[:1].upper() + c.description[1:] for c in (list(breaking) + [c for c in features if not c.breaking])[:5]
+        _said(c)[:1].upper() + _said(c)[1:] for c in (list(breaking) + [c for c in features if not c.breaking])[:5]
     )
 
     tags = ["build"]
@@ -562,6 +562,11 @@ def build_facts(session: Any, repo_info: dict[str, Any] | None = None) -> BuildF
             {"hash": c.hash, "message": c.subject, **({"url": c.url} if c.url else {})} for c in commits
         ),
     )
+
+
+def _said(c: CommitFact) -> str:
+    """A commit's description with its scope, which alone ("one") would lose its context."""
+    return f"{c.description} ({c.scope})" if c.scope and c.description else c.description
 
 
 def _generated_summary(session: Any, project: Project, stats: Stats, human: list[CommitFact]) -> str:

@@ -252,7 +252,7 @@ def test_artifact_metadata(fw, windowed, tmp_path):
     records = result.json()[0]["artifacts"]
     assert sorted(records) == ["blog_post", "build_log", "readme", "social_post"]
     blog = records["blog_post"]
-    assert blog["title"] == "repo: Add endpoint"
+    assert blog["title"] == "repo: Add endpoint (api)"  # the scope keeps its context
     assert blog["summary"] == "Agent-7 made 2 commits to repo in 2 h, including 1 feature and 1 fix."
     assert blog["tags"] == ["build", "repo", "python"]
     commits = blog["meta"]["provenance"]["commits"]

@@ -88,3 +88,10 @@ def test_clipped_social_text_has_no_stop_after_the_ellipsis_and_no_fallback_hash
     assert "…." not in text and "…" in text, text
     assert "#Buildsession" not in text, text
     assert "#buildinpublic" in text
+
+
+def test_social_highlights_keep_their_scope(run_session):
+    commits = [{"hash": "abc123", "message": "feat(f1): one"}, {"hash": "def456", "message": "feat(f2): two"}]
+    result, arts, _ = run_session(session(metadata={}, source_data={"git_commits": commits}))
+    text = json.loads(arts["social_post.json"])["x"][0]
+    assert "(f1)" in text and "(f2)" in text, text
