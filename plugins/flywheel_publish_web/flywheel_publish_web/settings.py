@@ -103,6 +103,12 @@ def settings_from_config(table: dict[str, Any], config: Config, state_dir: Path)
     if not base_url.endswith("/"):
         base_url += "/"
     site_dir = Path(os.path.abspath(config.base_dir / table.get("site_dir", "site")))
+    if site_dir.parent == site_dir or config.base_dir.resolve().is_relative_to(site_dir.resolve()):
+        from flywheel_core import UsageError
+
+        # The site folder is replaced as a whole: it cannot be a root or hold the project itself.
+        raise UsageError(f"targets.web.site_dir: {site_dir} is a root or contains {config.base_dir}; "
+                         "name a folder of its own, such as \"site\"")
     deploy = dict(table.get("deploy", {}))
     remote = deploy.get("remote")
     if isinstance(remote, str) and "://" not in remote and not re.match(r"^[\w.-]+@[\w.-]+:", remote):

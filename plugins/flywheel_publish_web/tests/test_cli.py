@@ -35,6 +35,16 @@ def test_bad_config_is_one_line_exit_2(tmp_path, flywheel_cli) -> None:
     assert len(result.stderr.strip().splitlines()) == 1
 
 
+def test_a_site_dir_that_is_a_root_or_holds_the_project_is_one_line_exit_2(tmp_path, flywheel_cli) -> None:
+    config = tmp_path / "flywheel.toml"
+    for site_dir in ("/", ".", ".."):
+        config.write_text(f'[targets.web]\nsite_dir = "{site_dir}"\n')
+        result = flywheel_cli("site", "build", "--config", config)
+        assert result.exit_code == 2, (site_dir, result.output)
+        assert "targets.web.site_dir: " in result.stderr and "a folder of its own" in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1
+
+
 def test_web_target_is_registered(flywheel_host) -> None:
     owner, target = flywheel_host.target("web")
     assert target.config_schema["properties"]["per_page"]["minimum"] == 1
