@@ -210,7 +210,9 @@ def _collect_window(repo: Repo, session: Session, ctx: RunContext) -> None:
         )
         return
     end = session.when
-    start = end - timedelta(minutes=float(minutes))
+    # git reads a --max-age before 1970 as no limit at all and finds nothing: start at the epoch at most.
+    epoch = datetime(1970, 1, 1, tzinfo=timezone.utc)
+    start = end - timedelta(minutes=max(0.0, min(float(minutes), (end - epoch).total_seconds() / 60)))
     try:
         revisions = resolve_revisions(repo, None)
     except ValueError as exc:

@@ -51,6 +51,13 @@ def test_naive_timestamp_is_utc(run_session, windowed):
     assert [c["message"] for c in saved["source_data"]["git_commits"]] == ["feat(api): add endpoint"]
 
 
+@pytest.mark.parametrize("minutes", [60_000_000, 1e15])  # back to 1910, and beyond any date
+def test_window_reaching_before_1970_starts_at_the_epoch(run_session, windowed, minutes):
+    result, _, saved = run_session(session(metadata={"duration_minutes": minutes}))
+    assert result.exit_code == 0, result.output
+    assert [c["message"] for c in saved["source_data"]["git_commits"]][-1] == "chore: before the session"
+
+
 def test_empty_window_and_missing_duration_warn(run_session, windowed):
     result, arts, saved = run_session(session(timestamp="2025-11-01T00:00:00Z"))
     assert result.exit_code == 0 and "no commits in" in result.stderr
