@@ -34,7 +34,8 @@ def git_time(value: str, option: str, repo: Repo) -> int:
     if not value.strip() or value.lstrip().startswith("-"):
         raise UsageError(f"{option} {value!r}: expected a date such as 2025-12-02T05:20:00Z or '2 hours ago'")
     try:
-        return int(parse_timestamp(value)[0].timestamp())
+        # git reads an age before 1970 as no limit at all, and then finds nothing: clamp to the epoch.
+        return max(0, int(parse_timestamp(value)[0].timestamp()))
     except ValueError:
         pass
     # git's approxidate reads relative forms; it silently reads garbage as "now", so compare.
@@ -42,7 +43,7 @@ def git_time(value: str, option: str, repo: Repo) -> int:
     stamps = [int(x.split("=", 1)[1]) for x in out if x.startswith("--max-age=")]
     if len(stamps) != 2 or (stamps[0] == stamps[1] and not _NOW_WORDS.match(value)):
         raise UsageError(f"{option} {value!r}: not a date git understands (try 2025-12-02T05:20:00Z or '2 hours ago')")
-    return stamps[0]
+    return max(0, stamps[0])
 
 
 def collect_session(

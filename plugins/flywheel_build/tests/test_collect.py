@@ -120,6 +120,13 @@ def test_ranges_dates_and_author(fw, history):
     assert doc["metadata"]["commits"] == 3
 
 
+def test_dates_before_1970(fw, history):
+    doc = json.loads(collect(fw, "--repo", history.path, "--since", "1960-01-01").stdout)
+    assert doc["metadata"]["commits"] == independent_numbers(history, "HEAD")["commits"]
+    result = collect(fw, "--repo", history.path, "--until", "1960-01-01")
+    assert result.exit_code == 2 and "no commits match" in result.stderr
+
+
 def test_relative_since(fw, git_repo):
     repo = git_repo()
     repo.commit("feat: old", {"a.py": "1\n"}, when="2020-01-01T00:00:00Z")
