@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
 
 from flywheel_trade.metrics import Trade, price_pnl, trade_from_dict
@@ -9,7 +10,7 @@ from flywheel_trade.metrics import Trade, price_pnl, trade_from_dict
 if TYPE_CHECKING:
     from flywheel_core import Problem
 
-__all__ = ["DECLARED", "currencies_of", "MAX_PNL", "PNL_TOLERANCE", "RATE_TOLERANCE", "check_trades", "declared_problems", "declared_vs_computed", "shown"]
+__all__ = ["DECLARED", "currencies_of", "declared_number", "MAX_PNL", "PNL_TOLERANCE", "RATE_TOLERANCE", "check_trades", "declared_problems", "declared_vs_computed", "shown"]
 
 #: Money differences up to a cent are rounding, not disagreement.
 PNL_TOLERANCE = 0.01
@@ -147,9 +148,15 @@ def declared_vs_computed(metadata: dict[str, Any], metrics: dict[str, Any], trad
     rows = []
     for key, (metric, label, tolerance) in DECLARED.items():
         declared = metadata.get(key)
+        computed = trades_listed if metric == "trades_listed" else metrics.get(metric)
+        if isinstance(declared, str):
+            number = declared_number(declared)
+            if number is None:
+                rows.append({"key": key, "label": label, "declared": declared, "computed": computed, "agrees": None})
+                continue
+            declared = number
         if not isinstance(declared, (int, float)) or isinstance(declared, bool):
             continue
-        computed = trades_listed if metric == "trades_listed" else metrics.get(metric)
         compare = abs(declared) if key == "max_drawdown" else declared
         agrees = computed is not None and abs(compare - computed) <= tolerance
         if key == "win_rate" and 0 < declared <= 1 and computed is not None and computed > 1:
@@ -157,6 +164,15 @@ def declared_vs_computed(metadata: dict[str, Any], metrics: dict[str, Any], trad
             agrees = abs(declared * 100 - computed) <= 0.5
         rows.append({"key": key, "label": label, "declared": declared, "computed": computed, "agrees": agrees})
     return rows
+
+
+_DECLARED_TEXT = re.compile(r"^([+-]?)\s*\$?\s*(\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|\.\d+)\s*%?$")
+
+
+def declared_number(text: str) -> float | None:
+    """``"$1,050.50"`` -> 1050.5, ``"80%"`` -> 80.0, ``"-50"`` -> -50.0; None for anything else."""
+    match = _DECLARED_TEXT.match(text.strip())
+    return float(match[1] + match[2].replace(",", "")) if match else None
 
 
 def declared_problems(rows: list[dict[str, Any]]) -> list[Problem]:
@@ -168,7 +184,9 @@ def declared_problems(rows: list[dict[str, Any]]) -> list[Problem]:
         if row["agrees"]:
             continue
         key = row["key"]
-        if row["computed"] is None:
+        if row["agrees"] is None:
+            message = f"declared {key} {row['declared']!r} is not a number: not compared"
+        elif row["computed"] is None:
             message = f"declared {key} {shown(key, row['declared'], declared=True)}, but there are no closed trades to compute it from"
         else:
             what = "trades listed" if key == "trades_executed" else "computed from the trades"

@@ -183,6 +183,8 @@ def _charts(session: Session, ctx: RunContext | None) -> tuple[list[dict[str, st
 
 def journal_facts(session: Session, trades: list[Trade], metrics: dict[str, Any], declared: list[dict[str, Any]]) -> dict[str, Any]:
     """Everything the templates show, computed once, JSON-serialisable, already formatted for print."""
+    from flywheel_core.render import md_inline
+
     m = metrics
     closed = {row["index"]: row for row in m["per_trade"]}
     by_index = {t.index: t for t in trades}
@@ -294,14 +296,16 @@ def journal_facts(session: Session, trades: list[Trade], metrics: dict[str, Any]
         "declared": [
             {
                 "label": d["label"],
-                "declared": shown(d["key"], d["declared"], declared=True),
+                "declared": md_inline(d["declared"]) if d["agrees"] is None else shown(d["key"], d["declared"], declared=True),
                 "computed": "not defined" if d["computed"] is None else shown(d["key"], d["computed"]),
                 "agrees": d["agrees"],
+                "verdict": "not a number" if d["agrees"] is None else "agrees" if d["agrees"] else "differs",
             }
             for d in declared
         ],
         "currencies": currencies_of(session.source_data.get("trades") or []),
-        "declared_disagree": sum(1 for d in declared if not d["agrees"]),
+        "declared_disagree": sum(1 for d in declared if d["agrees"] is False),
+        "declared_unread": sum(1 for d in declared if d["agrees"] is None),
         "trades_listed": len(trades),
     }
 

@@ -47,7 +47,9 @@ _TRADE: dict[str, Any] = {
     },
 }
 
-_DECLARED = {"type": ["number", "null"]}
+# Declared totals are only compared, never used: text such as "$1,050.50" or "80%" is read as the
+# number it writes, and text that is no number is a warning, not a refused session.
+_DECLARED = {"type": ["number", "string", "null"]}
 
 TRADE_SCHEMA: dict[str, Any] = {
     "required": ["source_data"],
@@ -56,9 +58,9 @@ TRADE_SCHEMA: dict[str, Any] = {
             "type": "object",
             "description": "Totals the agent declared; flywheel recomputes and compares them.",
             "properties": {
-                "trades_executed": {"type": ["integer", "null"], "minimum": 0},
+                "trades_executed": {"type": ["integer", "string", "null"], "minimum": 0},
                 "total_pnl": _DECLARED,
-                "win_rate": {"type": ["number", "null"], "minimum": 0, "maximum": 100},
+                "win_rate": {"type": ["number", "string", "null"], "minimum": 0, "maximum": 100},
                 "max_drawdown": _DECLARED,
                 "account": {"type": "string"},
             },

@@ -254,3 +254,14 @@ def test_the_closed_trades_sentence_names_only_symbols_with_closed_trades(run_tr
     assert result.exit_code == 0, result.output
     assert "1 closed trade on AAPL: net P&L +10.00" in (folder / "trade_journal.md").read_text()
     assert "1 closed trade on AAPL. Net P&L" in (folder / "social_post.md").read_text()
+
+
+def test_a_declared_total_that_is_no_number_is_shown_escaped_and_not_compared(run_trade, trade_doc, make_trade) -> None:
+    doc = trade_doc([make_trade(exit_price=110, exit_timestamp="2025-12-02T03:10:00Z")],
+                    metadata={"total_pnl": "100", "max_drawdown": "lots | <b>"})
+    result, folder = run_trade(doc)
+    assert result.exit_code == 0, result.output
+    journal = (folder / "trade_journal.md").read_text()
+    assert "| Max drawdown | lots \\| \\<b\\> | 0.00 | not a number |" in journal
+    assert "| Net P&L | 100.00 | 100.00 | agrees |" in journal
+    assert "declared totals that are numbers agree with the listed trades; the others were not compared." in journal

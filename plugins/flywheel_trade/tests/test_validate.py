@@ -224,3 +224,18 @@ def test_a_computed_win_rate_below_one_percent_is_a_percent(flywheel_cli, sessio
               for i in range(150)]
     _, result = validate(flywheel_cli, session_file, trade_doc(trades, metadata={"win_rate": 5}))
     assert "declared win_rate 5.0% disagrees with 0.7% computed from the trades" in result.stderr, result.stderr
+
+
+def test_declared_totals_written_as_text_are_compared_or_skipped_with_a_warning(flywheel_cli, session_file, trade_doc, make_trade) -> None:
+    trades = [
+        make_trade(exit_price=110, exit_timestamp="2025-12-02T03:10:00Z"),
+        make_trade(timestamp="2025-12-02T04:00:00Z", exit_price=95, exit_timestamp="2025-12-02T04:10:00Z"),
+    ]
+    meta = {"trades_executed": "2", "total_pnl": "$50.00", "win_rate": "50%", "max_drawdown": "about fifty"}
+    file, result = validate(flywheel_cli, session_file, trade_doc(trades, metadata=meta))
+    assert result.exit_code == 0, result.output
+    assert lines(result) == [
+        f"{file}: $.metadata.max_drawdown: warning: declared max_drawdown 'about fifty' is not a number: not compared"
+    ]
+    _, result = validate(flywheel_cli, session_file, trade_doc(trades, metadata={"total_pnl": "1,050.5"}))
+    assert "declared total_pnl 1,050.50 disagrees with 50.00 computed from the trades" in result.stderr
