@@ -340,7 +340,17 @@ def clip(text: str, limit: int) -> str:
 # -- the fact set ----------------------------------------------------------------------------
 
 
-def _commit_fact(raw: dict[str, Any], base: tuple[str, str] | None) -> CommitFact | None:
+def _short_length(raw_commits: list[Any]) -> int:
+    """Like git's abbreviations: 7 hex digits, more when two of the session's hashes share them."""
+    hashes = {" ".join(r["hash"].split()).lower() for r in raw_commits if isinstance(r, dict) and isinstance(r.get("hash"), str)}
+    hashes = {h for h in hashes if re.match(r"^[0-9a-f]{8,}$", h)}
+    length = 7
+    while length < 40 and len({h[:length] for h in hashes}) < len(hashes):
+        length += 1
+    return length
+
+
+def _commit_fact(raw: dict[str, Any], base: tuple[str, str] | None, short_length: int = 7) -> CommitFact | None:
     sha = _text(raw.get("hash"))
     if not sha:
         return None
@@ -355,7 +365,7 @@ def _commit_fact(raw: dict[str, Any], base: tuple[str, str] | None) -> CommitFac
     when = parse_when(raw.get("timestamp"))
     files = raw.get("files")
     files = tuple(f for f in files if isinstance(f, str) and f) if isinstance(files, list) else ()
-    short = sha[:7] if re.match(r"^[0-9a-fA-F]{8,}$", sha) else sha[:12]
+    short = sha[:short_length] if re.match(r"^[0-9a-fA-F]{8,}$", sha) else sha[:12]
     return CommitFact(
         hash=sha,
         short=short,
@@ -450,7 +460,8 @@ def build_facts(session: Any, repo_info: dict[str, Any] | None = None) -> BuildF
     base = web_base(remote)
     raw_commits = source.get("git_commits") if isinstance(source.get("git_commits"), list) else []
     unique: dict[str, CommitFact] = {}
-    for fact in (_commit_fact(r, base) for r in raw_commits if isinstance(r, dict)):
+    short_length = _short_length(raw_commits)
+    for fact in (_commit_fact(r, base, short_length) for r in raw_commits if isinstance(r, dict)):
         if fact:
             unique.setdefault(fact.hash, fact)  # a hash listed twice is one commit; validate warns
     commits = _sorted_newest_first(list(unique.values()))
@@ -500,7 +511,8 @@ def build_facts(session: Any, repo_info: dict[str, Any] | None = None) -> BuildF
     elif human:
         headline = _said(human[-1])
     else:
-        headline = f"{_plural(stats.commits or 0, 'commit')}" if stats.commits else "work session"
+        # Not the commit count: the social post says the numbers right after the headline.
+        headline = "merges and automated updates" if merges or bots else "work session"
     headline = clip(headline[:1].upper() + headline[1:], 120).rstrip(" .") or "Work session"
     title = _text(session.get("title")) or f"{project.name}: {headline}"
     title = " ".join(title.split())

@@ -95,3 +95,21 @@ def test_social_highlights_keep_their_scope(run_session):
     result, arts, _ = run_session(session(metadata={}, source_data={"git_commits": commits}))
     text = json.loads(arts["social_post.json"])["x"][0]
     assert "(f1)" in text and "(f2)" in text, text
+
+
+def test_short_hashes_stay_unique_and_bot_only_sessions_read_well(run_session):
+    commits = [
+        {"hash": "abcdef1234", "message": "Bump x from 1 to 2", "author": "dependabot[bot]"},
+        {"hash": "abcdef1235", "message": "Merge pull request #1 from a/b", "merge": True},
+        {"hash": "abcdef1236", "message": "chore(deps): update", "author": "renovate[bot]"},
+    ]
+    result, arts, _ = run_session(session(metadata={}, source_data={"git_commits": commits}))
+    assert result.exit_code == 0, result.output
+    for short in ("`abcdef1234`", "`abcdef1235`", "`abcdef1236`"):
+        assert short in arts["blog_post.md"], arts["blog_post.md"]
+    assert "`abcdef1`" not in "".join(arts.values())
+    blog = arts["blog_post.md"]
+    assert "## What changed\n\n1 merge commit.\n\nAlso 2 automated commits" in blog, blog
+    post = json.loads(arts["social_post.json"])["x"][0]
+    assert post.count("3 commits") == 1, post
+    assert post.startswith("Build session s-001: Merges and automated updates. 3 commits."), post
