@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import re
 from typing import TYPE_CHECKING, Any
 
-from flywheel_trade.metrics import Trade, price_pnl, trade_from_dict
+from flywheel_trade.metrics import NUMERIC_FIELDS, Trade, number_of, price_pnl, trade_from_dict
 
 if TYPE_CHECKING:
     from flywheel_core import Problem
@@ -41,11 +42,21 @@ def check_trades(raw_trades: list[Any]) -> tuple[list[Trade], list[Problem]]:
     problems: list[Problem] = []
     previous: Trade | None = None
     naive: list[str] = []  # JSON paths of timestamps without a zone
+    texts: list[str] = []  # JSON paths of numbers written as text
     for i, raw in enumerate(raw_trades):
         try:
             trade = trade_from_dict(raw, i)
         except (KeyError, TypeError, ValueError) as exc:
             problems.append(Problem.error(f"cannot read this trade: {exc}", _path(i)))
+            continue
+        text_fields = [f for f in NUMERIC_FIELDS if isinstance(raw.get(f), str)]
+        texts.extend(_path(i, f) for f in text_fields)
+        # The schema's exclusiveMinimum only applies to JSON numbers: text such as "0.00" is checked here.
+        bad = [f for f in text_fields if f not in ("profit_loss", "fees") and number_of(raw[f]) <= 0]
+        if bad:
+            problems.extend(
+                Problem.error(f"must be a number greater than 0 (got {json.dumps(raw[f])})", _path(i, f)) for f in bad
+            )
             continue
         naive.extend(_path(i, f) for f in ("timestamp", "exit_timestamp") if raw.get(f) and parse_timestamp(raw[f])[1])
         if trade.pnl is not None and not abs(trade.pnl) <= MAX_PNL:
@@ -75,13 +86,13 @@ def check_trades(raw_trades: list[Any]) -> tuple[list[Trade], list[Problem]]:
                 )
             )
         previous = trade
-        given = raw.get("profit_loss")
+        given = number_of(raw.get("profit_loss"))
         if given is not None and trade.exit_price is not None:
             computed = price_pnl(trade.side, trade.quantity, trade.entry_price, trade.exit_price, trade.fees, trade.multiplier)
-            if abs(float(given) - computed) > PNL_TOLERANCE:
+            if abs(given - computed) > PNL_TOLERANCE:
                 problems.append(
                     Problem.warning(
-                        f"profit_loss {float(given):.2f} differs from the P&L computed from prices "
+                        f"profit_loss {given:.2f} differs from the P&L computed from prices "
                         f"({computed:.2f} = (exit - entry) x quantity{' x multiplier' if trade.multiplier != 1 else ''}"
                         f" x {'+1 long' if trade.side == 'long' else '-1 short'} - fees); profit_loss is used",
                         _path(i, "profit_loss"),
@@ -118,6 +129,14 @@ def check_trades(raw_trades: list[Any]) -> tuple[list[Trade], list[Problem]]:
                 "$.source_data.trades",
             )
         )
+    if texts:
+        hint = 'write 175.5, not "175.50"'
+        message = (
+            f"{len(texts)} numbers are written as text and read as numbers (this is the first; {hint})"
+            if len(texts) > 1
+            else f"a number written as text is read as a number ({hint})"
+        )
+        problems.append(Problem.warning(message, texts[0]))
     if naive:
         # One warning, not one per trade: an agent that omits the zone omits it everywhere.
         problems.append(

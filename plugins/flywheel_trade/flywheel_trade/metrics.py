@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from datetime import datetime
 from typing import Any, Iterable, Literal
 
@@ -10,9 +11,11 @@ import attrs
 
 __all__ = [
     "BREAKEVEN_NOISE",
+    "NUMERIC_FIELDS",
     "Trade",
     "closed_in_order",
     "compute_metrics",
+    "number_of",
     "price_pnl",
     "side_of",
     "trade_from_dict",
@@ -93,8 +96,25 @@ class Trade:
         return r if math.isfinite(r) else None
 
 
-def _num(value: Any) -> float | None:
-    return None if value is None else float(value)
+#: Same text as the schema's NUMBER_TEXT_PATTERN, with the sign and the digits captured.
+_NUMBER_TEXT = re.compile(r"^\s*([+-]?)\s*\$?\s*(\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d*)?|\.\d+)\s*$")
+#: Numeric fields of a trade, in the order they are checked.
+NUMERIC_FIELDS = ("quantity", "price", "exit_price", "profit_loss", "fees", "stop_loss", "multiplier")
+
+
+def number_of(value: Any) -> float | None:
+    """A JSON number, or a number written as text (``"175.50"``, ``"$1,234.5"``), as a float."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        match = _NUMBER_TEXT.match(value)
+        if not match:
+            raise ValueError(f"{value!r} is not a number")
+        return float(match[1] + match[2].replace(",", ""))
+    return float(value)
+
+
+_num = number_of
 
 
 def trade_from_dict(raw: dict[str, Any], index: int = 0) -> Trade:
@@ -106,10 +126,10 @@ def trade_from_dict(raw: dict[str, Any], index: int = 0) -> Trade:
     from flywheel_core import parse_timestamp
 
     side = side_of(raw["action"])
-    quantity = float(raw["quantity"])
-    price = float(raw["price"])
-    fees = float(raw.get("fees") or 0.0)
-    multiplier = float(raw.get("multiplier") or 1.0)
+    quantity = number_of(raw["quantity"])
+    price = number_of(raw["price"])
+    fees = number_of(raw.get("fees")) or 0.0
+    multiplier = number_of(raw.get("multiplier")) or 1.0
     exit_price = _num(raw.get("exit_price"))
     exit_ts = raw.get("exit_timestamp")
     pnl = _num(raw.get("profit_loss"))

@@ -4,14 +4,23 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["TRADE_SCHEMA", "ACTION_PATTERN"]
+__all__ = ["TRADE_SCHEMA", "ACTION_PATTERN", "NUMBER_TEXT_PATTERN"]
 
 # ECMA-262 has no inline (?i) flag, so case-insensitivity is spelled out: editors and other
 # validators reading `flywheel schema trade` must understand the pattern too.
 ACTION_PATTERN = r"^\s*([Bb][Uu][Yy]|[Ss][Ee][Ll][Ll]|[Ll][Oo][Nn][Gg]|[Ss][Hh][Oo][Rr][Tt])\s*$"
 
-_POSITIVE = {"type": "number", "exclusiveMinimum": 0}
-_OPTIONAL_POSITIVE = {"type": ["number", "null"], "exclusiveMinimum": 0}
+#: A number an agent wrote as text: "175.50", "$175.50", "1,234.5" (US grouping). Read as the number,
+#: with a warning; "1.234,5", "NaN" or "175.50 USD" are refused.
+NUMBER_TEXT_PATTERN = r"^\s*[+-]?\s*\$?\s*(\d{1,3}(,\d{3})+(\.\d+)?|\d+(\.\d*)?|\.\d+)\s*$"
+_POSITIVE = {
+    "type": ["number", "string"],
+    "exclusiveMinimum": 0,
+    "pattern": NUMBER_TEXT_PATTERN,
+    "x-error": "must be a number greater than 0",
+}
+_OPTIONAL_POSITIVE = {**_POSITIVE, "type": ["number", "string", "null"]}
+_AMOUNT = {"type": ["number", "string", "null"], "pattern": NUMBER_TEXT_PATTERN, "x-error": "must be a number"}
 _TIMESTAMP = {
     "type": "string",
     "format": "flywheel-timestamp",
@@ -35,11 +44,11 @@ _TRADE: dict[str, Any] = {
         "exit_price": {**_OPTIONAL_POSITIVE, "description": "Exit price; with it the P&L can be computed."},
         "exit_timestamp": {**_TIMESTAMP, "type": ["string", "null"], "description": "Exit time."},
         "profit_loss": {
-            "type": ["number", "null"],
+            **_AMOUNT,
             "description": "Net P&L of the trade after fees; 0 is break-even. Wins over a P&L computed from prices.",
         },
         # Not "minimum": 0: a broker import can net to a rebate. validate warns about a negative value.
-        "fees": {"type": ["number", "null"], "description": "Commissions and fees as a positive cost; negative is a net rebate."},
+        "fees": {**_AMOUNT, "description": "Commissions and fees as a positive cost; negative is a net rebate."},
         "stop_loss": {**_OPTIONAL_POSITIVE, "description": "Initial stop price; gives the trade's R multiple."},
         "multiplier": {**_OPTIONAL_POSITIVE, "description": "Contract multiplier (point value); 1 when absent."},
         "notes": {"type": ["string", "null"]},

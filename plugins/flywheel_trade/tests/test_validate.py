@@ -36,15 +36,20 @@ def validate(flywheel_cli, session_file, doc: dict):
 @pytest.mark.parametrize(
     ("field", "value", "path", "message"),
     [
-        ("price", "abc", "$.source_data.trades[3].price", "'abc' is not of type 'number'"),
-        ("price", 0, "$.source_data.trades[3].price", "0 is less than or equal to the minimum of 0"),
-        ("quantity", -5, "$.source_data.trades[3].quantity", "-5 is less than or equal to the minimum of 0"),
-        ("quantity", 0, "$.source_data.trades[3].quantity", "0 is less than or equal to the minimum of 0"),
+        ("price", "abc", "$.source_data.trades[3].price", 'must be a number greater than 0 (got "abc")'),
+        ("price", "1.234,5", "$.source_data.trades[3].price", 'must be a number greater than 0 (got "1.234,5")'),
+        ("price", 0, "$.source_data.trades[3].price", "must be a number greater than 0 (got 0)"),
+        ("price", "0.00", "$.source_data.trades[3].price", 'must be a number greater than 0 (got "0.00")'),
+        ("quantity", -5, "$.source_data.trades[3].quantity", "must be a number greater than 0 (got -5)"),
+        ("quantity", "-5", "$.source_data.trades[3].quantity", 'must be a number greater than 0 (got "-5")'),
+        ("quantity", 0, "$.source_data.trades[3].quantity", "must be a number greater than 0 (got 0)"),
+        ("quantity", True, "$.source_data.trades[3].quantity", "True is not of type"),
         ("action", "hold", "$.source_data.trades[3].action", "must be buy or sell"),
         ("symbol", " ", "$.source_data.trades[3].symbol", "must be a non-empty string"),
         ("timestamp", "yesterday", "$.source_data.trades[3].timestamp", "must be an ISO 8601 timestamp"),
-        ("fees", "1.5", "$.source_data.trades[3].fees", "is not of type"),
-        ("exit_price", -1, "$.source_data.trades[3].exit_price", "less than or equal to the minimum of 0"),
+        ("fees", "1.5 USD", "$.source_data.trades[3].fees", 'must be a number (got "1.5 USD")'),
+        ("exit_price", -1, "$.source_data.trades[3].exit_price", "must be a number greater than 0 (got -1)"),
+        ("profit_loss", "NaN", "$.source_data.trades[3].profit_loss", 'must be a number (got "NaN")'),
     ],
 )
 def test_schema_errors_name_the_trade_and_field(
@@ -239,3 +244,26 @@ def test_declared_totals_written_as_text_are_compared_or_skipped_with_a_warning(
     ]
     _, result = validate(flywheel_cli, session_file, trade_doc(trades, metadata={"total_pnl": "1,050.5"}))
     assert "declared total_pnl 1,050.50 disagrees with 50.00 computed from the trades" in result.stderr
+
+
+def test_numbers_written_as_text_are_read_with_one_warning(run_trade, flywheel_cli, session_file, trade_doc, make_trade) -> None:
+    trades = [
+        make_trade(price="175.50", quantity="10", exit_price="$178.00", exit_timestamp="2025-12-02T03:30:00Z", fees="0.5"),
+        make_trade(timestamp="2025-12-02T04:00:00Z", price="1,234.5", profit_loss="-12.25"),
+    ]
+    file, result = validate(flywheel_cli, session_file, trade_doc(trades))
+    assert result.exit_code == 0, result.output
+    assert lines(result) == [
+        f"{file}: $.source_data.trades[0].quantity: warning: 6 numbers are written as text and read as numbers "
+        '(this is the first; write 175.5, not "175.50")'
+    ]
+    result, folder = run_trade(trade_doc(trades))
+    metrics = json.loads((folder / "trade_metrics.json").read_text())
+    assert metrics["net_pnl"] == pytest.approx(25 - 0.5 - 12.25)
+    assert "1,234.50 at 2025-12-02 04:00" in (folder / "trade_journal.md").read_text()
+
+
+def test_one_number_written_as_text(flywheel_cli, session_file, trade_doc, make_trade) -> None:
+    file, result = validate(flywheel_cli, session_file, trade_doc([make_trade(price="175.50")]))
+    assert result.exit_code == 0, result.output
+    assert lines(result) == [f'{file}: $.source_data.trades[0].price: warning: a number written as text is read as a number (write 175.5, not "175.50")']
