@@ -57,6 +57,8 @@ def _root(
         format="flywheel: %(levelname)s: %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    # markdown-it logs each block rule it tries at DEBUG: thousands of lines per page, no news.
+    logging.getLogger("markdown_it").setLevel(logging.INFO)
     if verbose or debug:
         from flywheel_core.plugins import get_host
 

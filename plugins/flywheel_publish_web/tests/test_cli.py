@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -43,6 +44,19 @@ def test_a_site_dir_that_is_a_root_or_holds_the_project_is_one_line_exit_2(tmp_p
         assert result.exit_code == 2, (site_dir, result.output)
         assert "targets.web.site_dir: " in result.stderr and "a folder of its own" in result.stderr
         assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_verbose_shows_flywheel_debug_lines_not_markdown_it_internals(web, sample_items) -> None:
+    # markdown-it logs every block rule it tries at DEBUG: thousands of lines per page under -v.
+    site = web()
+    site.publish(sample_items)
+    shutil.rmtree(site.dir)  # every page is rendered again, from the Markdown
+    flywheel = Path(sys.executable).with_name("flywheel")
+    proc = subprocess.run([str(flywheel), "-v", "site", "build", "--config", str(site.config_path)],
+                          capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert "flywheel: DEBUG: " in proc.stderr
+    assert "markdown_it" not in proc.stderr
 
 
 def test_web_target_is_registered(flywheel_host) -> None:
