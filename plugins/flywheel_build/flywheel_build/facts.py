@@ -270,7 +270,7 @@ def _duration_text(minutes: float | None) -> str | None:
     hours, mins = divmod(total, 60)
     if not hours:
         return f"{mins} min"
-    return f"{hours} h {mins} min" if mins else f"{hours} h"
+    return f"{hours:,} h {mins} min" if mins else f"{hours:,} h"  # "1,139,568 h" like every other number
 
 
 def _slug_tag(text: str) -> str:

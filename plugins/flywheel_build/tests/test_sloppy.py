@@ -113,3 +113,8 @@ def test_short_hashes_stay_unique_and_bot_only_sessions_read_well(run_session):
     post = json.loads(arts["social_post.json"])["x"][0]
     assert post.count("3 commits") == 1, post
     assert post.startswith("Build session s-001: Merges and automated updates. 3 commits."), post
+
+
+def test_long_durations_have_thousands_separators(run_session):
+    result, arts, _ = run_session(session(metadata={"duration_minutes": 68_374_080}))
+    assert "1,139,568 h of work" in arts["blog_post.md"], arts["blog_post.md"]
