@@ -536,7 +536,7 @@ class PublicationQueue:
         now = time.time()
         with self._tx() as db:
             if entry_id is None:
-                ids = [r[0] for r in db.execute("SELECT id FROM items WHERE status IN ('failed', 'dead')")]
+                ids = [r[0] for r in db.execute("SELECT id FROM items WHERE status IN ('failed', 'dead') ORDER BY id")]
             else:
                 entry = self._one(db, "id = ?", (entry_id,))
                 if entry is None:

@@ -119,6 +119,14 @@ def test_backoff_grows_exponentially_within_jitter_and_cap(queue: PublicationQue
             assert full * 0.5 <= queue.backoff(attempts) <= full
 
 
+def test_retry_failed_lists_ids_in_order(queue: PublicationQueue) -> None:
+    entries = [add(queue, f"v{i}", session=f"s{i}")[0] for i in range(3)]
+    queue.claim("shelf")
+    for entry in reversed(entries):  # failed in reverse order: row order follows the updates
+        queue.fail(entry.id, "down", permanent=True)
+    assert queue.retry() == sorted(e.id for e in entries)
+
+
 def test_retry_refuses_what_is_not_failed(queue: PublicationQueue) -> None:
     entry, _ = add(queue)
     queue.claim("shelf")
