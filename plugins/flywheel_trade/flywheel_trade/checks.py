@@ -43,6 +43,8 @@ def check_trades(raw_trades: list[Any]) -> tuple[list[Trade], list[Problem]]:
     previous: Trade | None = None
     naive: list[str] = []  # JSON paths of timestamps without a zone
     texts: list[str] = []  # JSON paths of numbers written as text
+    # One warning for trades listed out of time order, not one per trade (a shuffled list gave thousands).
+    disorder, first_disorder = 0, ("", "")
     for i, raw in enumerate(raw_trades):
         try:
             trade = trade_from_dict(raw, i)
@@ -78,13 +80,13 @@ def check_trades(raw_trades: list[Any]) -> tuple[list[Trade], list[Problem]]:
                 )
             )
         if previous is not None and trade.entry_time < previous.entry_time:
-            problems.append(
-                Problem.warning(
+            if not disorder:
+                first_disorder = (
                     f"entry at {raw['timestamp']} is earlier than trade {previous.index}'s entry; "
-                    "trades are listed out of order (metrics order them by exit time)",
+                    "trades are listed out of order",
                     _path(i, "timestamp"),
                 )
-            )
+            disorder += 1
         previous = trade
         given = number_of(raw.get("profit_loss"))
         if given is not None and trade.exit_price is not None:
@@ -121,6 +123,9 @@ def check_trades(raw_trades: list[Any]) -> tuple[list[Trade], list[Problem]]:
                     _path(i, "stop_loss"),
                 )
             )
+    if disorder:
+        count = f"{disorder} trades in all; " if disorder > 1 else ""
+        problems.append(Problem.warning(f"{first_disorder[0]} ({count}metrics order them by exit time)", first_disorder[1]))
     currencies = currencies_of(raw_trades)
     if len(currencies) > 1:
         problems.append(

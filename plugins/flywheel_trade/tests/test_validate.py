@@ -267,3 +267,13 @@ def test_one_number_written_as_text(flywheel_cli, session_file, trade_doc, make_
     file, result = validate(flywheel_cli, session_file, trade_doc([make_trade(price="175.50")]))
     assert result.exit_code == 0, result.output
     assert lines(result) == [f'{file}: $.source_data.trades[0].price: warning: a number written as text is read as a number (write 175.5, not "175.50")']
+
+
+def test_many_trades_out_of_order_give_one_warning(flywheel_cli, session_file, trade_doc, make_trade) -> None:
+    trades = [make_trade(timestamp=f"2025-12-02T0{9 - i}:00:00Z") for i in range(6)]
+    file, result = validate(flywheel_cli, session_file, trade_doc(trades))
+    assert result.exit_code == 0, result.output
+    assert lines(result) == [
+        f"{file}: $.source_data.trades[1].timestamp: warning: entry at 2025-12-02T08:00:00Z is earlier than trade 0's "
+        "entry; trades are listed out of order (5 trades in all; metrics order them by exit time)"
+    ]
