@@ -25,7 +25,12 @@ __all__ = [
 # Each record starts with \x1e; fields are NUL-separated, so no commit text can shift a field
 # (git output never holds a NUL inside a message or a path).
 LOG_FORMAT = "%x1e%H%x00%P%x00%aN%x00%aE%x00%aI%x00%s%x00%b"
-_LOG_ARGS = ("log", "--numstat", "-z", "--no-color", "--no-ext-diff", "--no-textconv", f"--format={LOG_FORMAT}")
+# --root, --find-renames, --no-relative: a user's log.showRoot=false, diff.renames=false or
+# diff.relative=true must not change the counts.
+_LOG_ARGS = (
+    "log", "--numstat", "-z", "--root", "--find-renames", "--no-relative", "--no-color", "--no-ext-diff", "--no-textconv",
+    f"--format={LOG_FORMAT}",
+)
 
 HEX_RE = re.compile(r"^[0-9a-fA-F]{4,64}$")
 _REV_BAD = re.compile(r"[\x00-\x20\x7f]")

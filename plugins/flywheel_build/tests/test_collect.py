@@ -120,6 +120,23 @@ def test_ranges_dates_and_author(fw, history):
     assert doc["metadata"]["commits"] == 3
 
 
+def test_user_git_config_does_not_change_the_counts(fw, history, tmp_path, monkeypatch):
+    expected = independent_numbers(history)
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / ".gitconfig").write_text(
+        "[log]\n\tshowRoot = false\n\tabbrevCommit = true\n\tdate = relative\n[diff]\n\trenames = false\n"
+        "\trelative = true\n\tnoprefix = true\n[color]\n\tdiff = always\n[format]\n\tpretty = oneline\n",
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home))
+    doc = json.loads(collect(fw, "--repo", history.path).stdout)
+    assert {k: doc["metadata"][k] for k in expected} == expected
+    moved = {c["message"]: c for c in doc["source_data"]["git_commits"]}["refactor(core): move app into src"]
+    assert moved["files"] == ["src/app.py"]
+
+
 def test_dates_before_1970(fw, history):
     doc = json.loads(collect(fw, "--repo", history.path, "--since", "1960-01-01").stdout)
     assert doc["metadata"]["commits"] == independent_numbers(history, "HEAD")["commits"]
