@@ -123,6 +123,7 @@ def check_trades(raw_trades: list[Any]) -> tuple[list[Trade], list[Problem]]:
                     _path(i, "stop_loss"),
                 )
             )
+    problems = _capped(problems)
     if disorder:
         count = f"{disorder} trades in all; " if disorder > 1 else ""
         problems.append(Problem.warning(f"{first_disorder[0]} ({count}metrics order them by exit time)", first_disorder[1]))
@@ -152,6 +153,31 @@ def check_trades(raw_trades: list[Any]) -> tuple[list[Trade], list[Problem]]:
             )
         )
     return trades, problems
+
+
+#: Per-trade warnings of one kind shown before the rest are counted in one line.
+MAX_SAME_WARNING = 5
+
+
+def _capped(problems: list[Problem]) -> list[Problem]:
+    """The first few per-trade warnings of each kind (the field they name), then one line counting the rest."""
+    from flywheel_core import Problem
+
+    shown: dict[str, list[Problem]] = {}
+    hidden: dict[str, int] = {}
+    kept = []
+    for problem in problems:
+        kind = problem.path.partition("]")[2] if problem.severity == "warning" else None
+        if kind is not None and len(shown.setdefault(kind, [])) >= MAX_SAME_WARNING:
+            hidden[kind] = hidden.get(kind, 0) + 1
+            continue
+        if kind is not None:
+            shown[kind].append(problem)
+        kept.append(problem)
+    for kind, count in hidden.items():
+        last = shown[kind][-1].path
+        kept.append(Problem.warning(f"{count} more trade{'s have' if count != 1 else ' has'} the warning shown for {last}", "$.source_data.trades"))
+    return kept
 
 
 def currencies_of(raw_trades: list[Any]) -> list[str]:

@@ -277,3 +277,14 @@ def test_many_trades_out_of_order_give_one_warning(flywheel_cli, session_file, t
         f"{file}: $.source_data.trades[1].timestamp: warning: entry at 2025-12-02T08:00:00Z is earlier than trade 0's "
         "entry; trades are listed out of order (5 trades in all; metrics order them by exit time)"
     ]
+
+
+def test_the_same_warning_on_many_trades_is_capped(flywheel_cli, session_file, trade_doc, make_trade) -> None:
+    trades = [make_trade(timestamp=f"2025-12-02T{10 + i}:00:00Z", fees=-0.1) for i in range(9)]
+    file, result = validate(flywheel_cli, session_file, trade_doc(trades))
+    assert result.exit_code == 0, result.output
+    got = lines(result)
+    assert [l.split(": warning:")[0] for l in got] == [f"{file}: $.source_data.trades[{i}].fees" for i in range(5)] + [
+        f"{file}: $.source_data.trades"
+    ]
+    assert got[-1].endswith("warning: 4 more trades have the warning shown for $.source_data.trades[4].fees")
