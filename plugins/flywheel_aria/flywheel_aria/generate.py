@@ -86,6 +86,15 @@ def _hashtag(word: str) -> str | None:
     return tag if tag and not tag.isdigit() else None
 
 
+def _public_name(name: str) -> str:
+    """How the (published) devlog names a left-out screenshot: as written when it lies in the
+    session's folder, else only its file name, so no local path outside it is published."""
+    parts = re.split(r"[\\/]", name)
+    if name.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", name) or ".." in parts:
+        return next((p for p in reversed(parts) if p), name)
+    return name
+
+
 def devlog_facts(
     session: Session, images: list[GalleryImage], refused: list[Refusal], quote_chars: int
 ) -> dict[str, Any]:
@@ -125,7 +134,8 @@ def devlog_facts(
             {"src": i.src, "thumb": i.thumb, "caption": printable(i.caption)} for i in images
         ],
         "refused": [
-            {"index": r.index, "name": printable(r.name), "reason": r.reason} for r in refused
+            {"index": r.index, "name": printable(_public_name(r.name)), "reason": r.reason}
+            for r in refused
         ],
         "hashtags": [h for h in dict.fromkeys(map(_hashtag, technologies)) if h][:4] + ["devlog"],
     }

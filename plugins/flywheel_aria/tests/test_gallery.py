@@ -196,7 +196,12 @@ def test_every_refused_screenshot_is_a_warning_and_a_note(
     assert f"$.source_data.screenshots[{len(cases)}]" not in warnings
     devlog = (_artifact_dir(tmp_path) / "devlog.md").read_text(encoding="utf-8")
     assert f"{len(cases)} screenshots could not be included:" in devlog
-    assert "etc/passwd (outside the allowed folders)" in devlog
+    # The devlog is published: a path outside the session's folder shows only its file name
+    # (the run's warning names it in full, for the user).
+    assert "passwd (outside the allowed folders)" in devlog and "etc/passwd" not in devlog
+    assert "secret.png (outside the allowed folders)" in devlog and str(tmp_path) not in devlog
+    assert "D:/shots" not in devlog and "server" not in devlog
+    assert "nowhere/missing.png (not found)" in devlog, "a path inside the session folder stays as written"
     assert "a\ufffd.png (not a valid path)" in devlog and "\x00" not in devlog
     assert "SECRET-TEXT-CONTENT" not in devlog + result.output
     # only the good picture was copied: nothing from outside the session folder
