@@ -54,10 +54,17 @@ def check_trades(raw_trades: list[Any]) -> tuple[list[Trade], list[Problem]]:
         text_fields = [f for f in NUMERIC_FIELDS if isinstance(raw.get(f), str)]
         texts.extend(_path(i, f) for f in text_fields)
         # The schema's exclusiveMinimum only applies to JSON numbers: text such as "0.00" is checked here.
-        bad = [f for f in text_fields if f not in ("profit_loss", "fees") and number_of(raw[f]) <= 0]
+        bad = [
+            f for f in text_fields
+            if f not in ("profit_loss", "fees") and (number_of(raw[f]) < 0 if f == "exit_price" else number_of(raw[f]) <= 0)
+        ]
         if bad:
             problems.extend(
-                Problem.error(f"must be a number greater than 0 (got {json.dumps(raw[f])})", _path(i, f)) for f in bad
+                Problem.error(
+                    f"must be a number{', 0 or more' if f == 'exit_price' else ' greater than 0'} (got {json.dumps(raw[f])})",
+                    _path(i, f),
+                )
+                for f in bad
             )
             continue
         naive.extend(_path(i, f) for f in ("timestamp", "exit_timestamp") if raw.get(f) and parse_timestamp(raw[f])[1])

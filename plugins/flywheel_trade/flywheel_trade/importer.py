@@ -120,7 +120,9 @@ class _Rows:
         except csv.Error as exc:
             raise InputError(self.file, f"line {reader.line_num}", f"malformed CSV: {exc}") from None
 
-    def number(self, line: int, column: str, value: str, *, positive: bool = False, default: float | None = None) -> float:
+    def number(
+        self, line: int, column: str, value: str, *, positive: bool = False, zero_ok: bool = False, default: float | None = None
+    ) -> float:
         text = value.strip().replace("\u2212", "-")
         if not text:
             if default is not None:
@@ -140,8 +142,9 @@ class _Rows:
             raise self.fail(line, f"{value.strip()!r} is not a number", column) from None
         if not math.isfinite(number):
             raise self.fail(line, f"{value.strip()!r} is not a finite number", column)
-        if positive and number <= 0:
-            raise self.fail(line, f"must be greater than 0, got {value.strip()}", column)
+        if positive and number <= 0 and not (zero_ok and number == 0):
+            wanted = "0 or more" if zero_ok else "greater than 0"
+            raise self.fail(line, f"must be {wanted}, got {value.strip()}", column)
         return number
 
     def iso_time(self, line: int, column: str, value: str) -> datetime:
@@ -229,7 +232,7 @@ def _generic(rows: _Rows, records: Iterator[tuple[int, list[str]]], notes: list[
                 symbol=symbol,
                 side=_side(rows, line, col["side"][0], _cell(cells, col["side"][1])),
                 quantity=rows.number(line, col["quantity"][0], _cell(cells, col["quantity"][1]), positive=True),
-                price=rows.number(line, col["price"][0], _cell(cells, col["price"][1]), positive=True),
+                price=rows.number(line, col["price"][0], _cell(cells, col["price"][1]), positive=True, zero_ok=True),
                 fees=rows.number(line, fees[0], _cell(cells, fees[1]), default=0.0) if fees else 0.0,
                 multiplier=rows.number(line, mult[0], _cell(cells, mult[1]), positive=True, default=1.0) if mult else 1.0,
                 account=_cell(cells, account[1]).strip() if account else "",
@@ -369,7 +372,7 @@ def _ibkr(rows: _Rows, records: Iterator[tuple[int, list[str]]], notes: list[str
                 symbol=symbol,
                 side=side,
                 quantity=abs(signed_qty),
-                price=rows.number(line, price[0], _cell(cells, price[1]), positive=True),
+                price=rows.number(line, price[0], _cell(cells, price[1]), positive=True, zero_ok=True),
                 fees=fees,
                 multiplier=multipliers.get(symbol, multiplier),
                 currency=_cell(cells, currency[1]).strip() if currency else "",
@@ -452,7 +455,7 @@ def _tradovate(rows: _Rows, records: Iterator[tuple[int, list[str]]], notes: lis
                 symbol=symbol,
                 side=_side(rows, line, side_col[0], _cell(cells, side_col[1])),
                 quantity=rows.number(line, qty[0], _cell(cells, qty[1]), positive=True),
-                price=rows.number(line, price[0], _cell(cells, price[1]), positive=True),
+                price=rows.number(line, price[0], _cell(cells, price[1]), positive=True, zero_ok=True),
                 fees=rows.number(line, commission[0], _cell(cells, commission[1]), default=0.0) if commission else 0.0,
                 multiplier=float(multiplier),
                 account=_cell(cells, account[1]).strip() if account else "",

@@ -88,6 +88,7 @@ def round_trips(fills: list[Fill]) -> list[dict[str, Any]]:
         if trip is not None and trip.multiplier != fill.multiplier:
             raise InputError("", f"line {fill.line}", f"multiplier {fill.multiplier:g} differs from {trip.multiplier:g} of earlier {fill.symbol} fills")
         if trip is None or trip.side == direction:
+            _opening_price(fill)
             if trip is None:
                 trip = open_trips[key] = _RoundTrip(fill.symbol, direction, fill.multiplier, fill.currency, fill.account)
                 trip.first_entry = fill.time
@@ -117,6 +118,7 @@ def round_trips(fills: list[Fill]) -> list[dict[str, Any]]:
             done.append(_closed_trade(trip))
             del open_trips[key]
             if not _flat(remaining, fill.quantity):
+                _opening_price(fill)
                 flipped = open_trips[key] = _RoundTrip(fill.symbol, direction, fill.multiplier, fill.currency, fill.account)
                 flipped.first_entry = fill.time
                 flipped.lots.append(_Lot(remaining, fill.price, fill.time, per_unit_fee * remaining, fill.line))
@@ -127,6 +129,12 @@ def round_trips(fills: list[Fill]) -> list[dict[str, Any]]:
         done.append(_open_trade(trip))
     done.sort(key=lambda t: (t["timestamp"], t["symbol"], t["csv_lines"][0]))
     return done
+
+
+def _opening_price(fill: Fill) -> None:
+    # Brokers book an option expiring worthless as a fill at 0: it may close a position, never open one.
+    if fill.price <= 0:
+        raise InputError("", f"line {fill.line}", "a price of 0 can only close a position (an expiry), not open one")
 
 
 def clean_number(value: float) -> float | int:

@@ -41,7 +41,13 @@ _TRADE: dict[str, Any] = {
         "quantity": {**_POSITIVE, "description": "Size (shares, contracts, units); always positive."},
         "price": {**_POSITIVE, "description": "Entry price."},
         "timestamp": {**_TIMESTAMP, "description": "Entry time; without a zone it is read as UTC."},
-        "exit_price": {**_OPTIONAL_POSITIVE, "description": "Exit price; with it the P&L can be computed."},
+        "exit_price": {
+            "type": ["number", "string", "null"],
+            "minimum": 0,
+            "pattern": NUMBER_TEXT_PATTERN,
+            "x-error": "must be a number, 0 or more",
+            "description": "Exit price (0 for an option that expired worthless); with it the P&L can be computed.",
+        },
         "exit_timestamp": {**_TIMESTAMP, "type": ["string", "null"], "description": "Exit time."},
         "profit_loss": {
             **_AMOUNT,

@@ -170,7 +170,7 @@ def test_ibkr_variants_trade_date_and_time_and_section_codes(tmp_path: Path) -> 
         ('"AAPL","20250115;093000","10","NaN","-1","BUY","1"', "line 2: column TradePrice: 'NaN' is not a finite number"),
         ('"AAPL","20250115;093000","10","inf","-1","BUY","1"', "line 2: column TradePrice: 'inf' is not a finite number"),
         ('"AAPL","20250115;093000","0","50","-1","BUY","1"', "line 2: column Quantity: is 0"),
-        ('"AAPL","20250115;093000","10","-50","-1","BUY","1"', "line 2: column TradePrice: must be greater than 0, got -50"),
+        ('"AAPL","20250115;093000","10","-50","-1","BUY","1"', "line 2: column TradePrice: must be 0 or more, got -50"),
         ('"AAPL","20250115;093000","-10","50","-1","BUY","1"', "line 2: column Buy/Sell: says BUY but Quantity is -10"),
         ('"AAPL","01/15/2025 09:30","10","50","-1","BUY","1"', "line 2: column DateTime: '01/15/2025 09:30' is not a date-time"),
         ('"AAPL","20250115;093000","10","50","-1","BUY (Ca.)","1"', "line 2: column Buy/Sell: 'BUY (Ca.)' is a cancelled execution"),
@@ -457,3 +457,24 @@ def test_ibkr_activity_statement_is_named_and_refused(tmp_path: Path) -> None:
     with pytest.raises(InputError, match=r"line 1: this is an IBKR Activity Statement, not a Flex Query: "
                                          r"export the Trades section with a Flex Query \(Reports > Flex Queries\)"):
         read_fills(path, "ibkr")
+
+
+def test_an_option_expiring_worthless_closes_at_price_0(tmp_path: Path, flywheel_cli) -> None:
+    # IBKR books an expiry as a trade at price 0; it closes the position, and the session validates.
+    path = ibkr_csv(tmp_path, [
+        '"SPY  250117C00600000","20250110;100000","2","1.50","-1.3","BUY","100"',
+        '"SPY  250117C00600000","20250117;162000","-2","0","0","SELL","100"',
+    ])
+    session, _ = session_from_csv(path, "ibkr", agent_id="a")
+    (trade,) = session["source_data"]["trades"]
+    assert (trade["exit_price"], trade["profit_loss"]) == (0, -301.3)
+    out = tmp_path / "s.json"
+    out.write_text(json.dumps(session))
+    result = flywheel_cli("validate", out)
+    assert result.exit_code == 0, result.output
+
+
+def test_a_price_of_0_cannot_open_a_position(tmp_path: Path) -> None:
+    path = ibkr_csv(tmp_path, ['"SPY","20250110;100000","2","0","0","BUY","1"'])
+    with pytest.raises(InputError, match=r"line 2: a price of 0 can only close a position \(an expiry\), not open one"):
+        session_from_csv(path, "ibkr", agent_id="a")

@@ -48,7 +48,8 @@ def validate(flywheel_cli, session_file, doc: dict):
         ("symbol", " ", "$.source_data.trades[3].symbol", "must be a non-empty string"),
         ("timestamp", "yesterday", "$.source_data.trades[3].timestamp", "must be an ISO 8601 timestamp"),
         ("fees", "1.5 USD", "$.source_data.trades[3].fees", 'must be a number (got "1.5 USD")'),
-        ("exit_price", -1, "$.source_data.trades[3].exit_price", "must be a number greater than 0 (got -1)"),
+        ("exit_price", -1, "$.source_data.trades[3].exit_price", "must be a number, 0 or more (got -1)"),
+        ("exit_price", "-1", "$.source_data.trades[3].exit_price", 'must be a number, 0 or more (got "-1")'),
         ("profit_loss", "NaN", "$.source_data.trades[3].profit_loss", 'must be a number (got "NaN")'),
     ],
 )
