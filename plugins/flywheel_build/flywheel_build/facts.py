@@ -191,10 +191,17 @@ def md_code(text: str) -> str:
     return f"{fence}{pad}{text}{pad}{fence}"
 
 
+# Bidi overrides/isolates can make published text read differently from what it says ("Trojan
+# Source"); control characters have no business in prose. Zero-width joiners stay (emoji need them).
+_INVISIBLE = re.compile("[\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
 def _text(value: Any) -> str | None:
-    """A non-empty stripped string, or None."""
-    if isinstance(value, str) and value.strip():
-        return value.strip()
+    """A non-empty stripped string without bidi controls or control characters, or None."""
+    if isinstance(value, str):
+        value = _INVISIBLE.sub("", value).strip()
+        if value:
+            return value
     return None
 
 

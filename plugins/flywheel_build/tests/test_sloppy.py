@@ -118,3 +118,13 @@ def test_short_hashes_stay_unique_and_bot_only_sessions_read_well(run_session):
 def test_long_durations_have_thousands_separators(run_session):
     result, arts, _ = run_session(session(metadata={"duration_minutes": 68_374_080}))
     assert "1,139,568 h of work" in arts["blog_post.md"], arts["blog_post.md"]
+
+
+def test_bidi_and_control_characters_are_dropped_emoji_kept(run_session):
+    commits = [{"hash": "abc123", "message": "fix: \u202eevil\u202c \x1b[31mred \u200bzero 👩\u200d💻 coder", "author": "Ann\u2066"}]
+    result, arts, _ = run_session(session(metadata={}, title="Title \u202e reversed", source_data={"git_commits": commits}))
+    assert result.exit_code == 0, result.output
+    text = "".join(arts.values())
+    for bad in ("\u202e", "\u202c", "\u2066", "\x1b"):
+        assert bad not in text
+    assert "👩\u200d💻 coder" in arts["build_log.md"] and "evil" in arts["build_log.md"]
