@@ -127,7 +127,10 @@ def round_trips(fills: list[Fill]) -> list[dict[str, Any]]:
         if trip.closed_qty > 0:
             done.append(_closed_trade(trip))
         done.append(_open_trade(trip))
-    done.sort(key=lambda t: (t["timestamp"], t["symbol"], t["csv_lines"][0]))
+    # By entry time as a datetime: ISO strings misorder "10:00:00.500Z" before "10:00:00Z".
+    done.sort(key=lambda t: (t["_entry"], t["symbol"], t["csv_lines"][0]))
+    for t in done:
+        del t["_entry"]
     return done
 
 
@@ -156,6 +159,7 @@ def _closed_trade(trip: _RoundTrip) -> dict[str, Any]:
         "action": "buy" if trip.side == "long" else "sell",
         "quantity": clean_number(q),
         "price": clean_number(trip.entry_value / q),
+        "_entry": trip.first_entry,
         "timestamp": iso_utc(trip.first_entry),
         "exit_price": clean_number(trip.exit_value / q),
         "exit_timestamp": iso_utc(trip.last_exit),
@@ -172,6 +176,7 @@ def _open_trade(trip: _RoundTrip) -> dict[str, Any]:
         "action": "buy" if trip.side == "long" else "sell",
         "quantity": clean_number(q),
         "price": clean_number(sum(lot.quantity * lot.price for lot in trip.lots) / q),
+        "_entry": trip.lots[0].time,
         "timestamp": iso_utc(trip.lots[0].time),
         "fees": clean_number(sum(lot.fees for lot in trip.lots)),
     }

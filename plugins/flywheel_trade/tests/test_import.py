@@ -478,3 +478,17 @@ def test_a_price_of_0_cannot_open_a_position(tmp_path: Path) -> None:
     path = ibkr_csv(tmp_path, ['"SPY","20250110;100000","2","0","0","BUY","1"'])
     with pytest.raises(InputError, match=r"line 2: a price of 0 can only close a position \(an expiry\), not open one"):
         session_from_csv(path, "ibkr", agent_id="a")
+
+
+def test_trades_are_listed_in_time_order_with_fractional_seconds() -> None:
+    from datetime import datetime
+
+    def at(second: float) -> datetime:
+        return datetime(2025, 1, 1, 10, 0, tzinfo=timezone.utc).replace(second=int(second), microsecond=int(second % 1 * 1e6))
+
+    rows = [Fill(line=2, time=at(0), symbol="B", side="buy", quantity=1, price=10),
+            Fill(line=3, time=at(0.5), symbol="A", side="buy", quantity=1, price=10),
+            Fill(line=4, time=at(30), symbol="A", side="sell", quantity=1, price=11),
+            Fill(line=5, time=at(40), symbol="B", side="sell", quantity=1, price=11)]
+    trades = round_trips(rows)
+    assert [(t["symbol"], t["timestamp"]) for t in trades] == [("B", "2025-01-01T10:00:00Z"), ("A", "2025-01-01T10:00:00.500Z")]
