@@ -119,8 +119,10 @@ class Repo:
         if not self.shallow:
             return set()
         try:
-            return set((self.git_dir / "shallow").read_text(encoding="ascii").split())
-        except (OSError, UnicodeDecodeError):
+            # Not git_dir/shallow: a linked worktree's git dir has none, the common dir holds it.
+            where = self.git("rev-parse", "--git-path", "shallow").decode("utf-8", "surrogateescape").strip()
+            return set((self.cwd / where).read_text(encoding="ascii").split())
+        except (GitError, OSError, UnicodeDecodeError):
             return set()
 
 

@@ -209,6 +209,16 @@ def test_shallow_clone_leaves_out_the_boundary(fw, history, tmp_path):
     assert newest["files"] == ["naïve file.txt"] and newest["insertions"] == 1
 
 
+def test_worktree_of_a_shallow_clone_leaves_out_the_boundary(fw, history, tmp_path):
+    clone, tree = tmp_path / "shallow", tmp_path / "tree"
+    subprocess.run(["git", "clone", "-q", "--depth", "2", f"file://{history.path}", str(clone)], check=True)
+    subprocess.run(["git", "-C", str(clone), "worktree", "add", "-q", str(tree), "HEAD"], check=True, capture_output=True)
+    result = collect(fw, "--repo", tree)
+    assert result.exit_code == 0 and "shallow clone" in result.stderr, result.output
+    commits = json.loads(result.stdout)["source_data"]["git_commits"]
+    assert [bool(c.get("shallow_boundary")) for c in commits] == [False, True]
+
+
 def test_bare_clone_and_symmetric_range(fw, history, tmp_path):
     bare = tmp_path / "mirror.git"
     subprocess.run(["git", "clone", "-q", "--bare", str(history.path), str(bare)], check=True)
