@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections import Counter
 from datetime import datetime
@@ -46,10 +47,12 @@ def ratio(value: float) -> str:
 
 
 def number(value: float) -> str:
-    """A size or price: as many decimals as it has (2 to 8), with thousands separators."""
+    """A size or price: as many decimals as it has (2 to 8; more for values below 0.001, up to 4
+    significant digits, so 0.000000123 is not shown as 0), with thousands separators."""
     if float(value).is_integer():
         return f"{int(value):,}"
-    text = f"{value:,.8f}".rstrip("0")
+    decimals = 8 if abs(value) >= 1e-3 else min(15, 3 - math.floor(math.log10(abs(value))))
+    text = f"{value:,.{decimals}f}".rstrip("0")
     whole, _, frac = text.partition(".")
     return f"{whole}.{frac.ljust(2, '0')}"
 

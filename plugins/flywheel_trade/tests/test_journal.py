@@ -265,3 +265,11 @@ def test_a_declared_total_that_is_no_number_is_shown_escaped_and_not_compared(ru
     assert "| Max drawdown | lots \\| \\<b\\> | 0.00 | not a number |" in journal
     assert "| Net P&L | 100.00 | 100.00 | agrees |" in journal
     assert "declared totals that are numbers agree with the listed trades; the others were not compared." in journal
+
+
+def test_tiny_sizes_and_prices_keep_their_significant_digits() -> None:
+    from flywheel_trade.journal import number, price
+
+    assert number(0.0015) == "0.0015" and number(1234.5) == "1,234.50" and number(12) == "12"
+    assert number(0.000000123) == "0.000000123", "a meme coin's price is not rounded away"
+    assert number(1e-9) == "0.000000001" and price(0.12345678912) == "0.12345679"
