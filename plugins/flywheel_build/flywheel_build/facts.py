@@ -527,7 +527,8 @@ def build_facts(session: Any, repo_info: dict[str, Any] | None = None) -> BuildF
     overview = _paragraph(session.get("overview")) or _paragraph(session.get("work_summary")) or _paragraph(
         meta.get("work_summary")
     )
-    summary = overview or _generated_summary(session, project, stats, human)
+    has_name = bool(repo_info.get("project") or named)
+    summary = overview or _generated_summary(session, project if has_name else None, stats, human)
     highlights = achievements or tuple(
         _said(c)[:1].upper() + _said(c)[1:] for c in (list(breaking) + [c for c in features if not c.breaking])[:5]
     )
@@ -537,7 +538,7 @@ def build_facts(session: Any, repo_info: dict[str, Any] | None = None) -> BuildF
         tags.append(repo_name.lower())
     tags += [lang.name.lower() for lang in langs[:3]]
     # "Build session <id>" is no name to tag.
-    name_tag = _slug_tag(project.name) if repo_info.get("project") or named else ""
+    name_tag = _slug_tag(project.name) if has_name else ""
     hashtags = ["buildinpublic", name_tag, *(_slug_tag(lang.name) for lang in langs[:2])]
 
     return BuildFacts(
@@ -588,11 +589,13 @@ def _said(c: CommitFact) -> str:
     return f"{c.description} ({c.scope})" if c.scope and c.description else c.description
 
 
-def _generated_summary(session: Any, project: Project, stats: Stats, human: list[CommitFact]) -> str:
-    """A one-sentence summary from the numbers when the session wrote none."""
+def _generated_summary(session: Any, project: Project | None, stats: Stats, human: list[CommitFact]) -> str:
+    """A one-sentence summary from the numbers when the session wrote none (``project`` None:
+    the project has no name, and "made 3 commits to Build session s-1" would read oddly)."""
     who = _text(session.metadata.get("agent_name")) if isinstance(session.metadata, dict) else None
     who = who or session.agent_id
-    parts = [f"{who} made {_plural(stats.commits, 'commit')} to {project.name}" if stats.commits else f"{who} worked on {project.name}"]
+    to = f" to {project.name}" if project else ""
+    parts = [f"{who} made {_plural(stats.commits, 'commit')}{to}" if stats.commits else f"{who} worked{' on ' + project.name if project else ''}"]
     if stats.duration_text:
         parts.append(f" in {stats.duration_text}")
     kinds = Counter(c.type for c in human)
