@@ -47,11 +47,13 @@ def ratio(value: float) -> str:
 
 
 def number(value: float) -> str:
-    """A size or price: as many decimals as it has (2 to 8; more for values below 0.001, up to 4
-    significant digits, so 0.000000123 is not shown as 0), with thousands separators."""
+    """A size or price: as many decimals as it has, 2 to 5 from 1 up (an FX quote), 8 below (crypto
+    sizes), and 4 significant digits below 0.001 (0.000000123 is not shown as 0); thousands separated.
+    An imported volume-weighted price such as 50.3333333333 prints as 50.33333."""
     if float(value).is_integer():
         return f"{int(value):,}"
-    decimals = 8 if abs(value) >= 1e-3 else min(15, 3 - math.floor(math.log10(abs(value))))
+    magnitude = abs(value)
+    decimals = 5 if magnitude >= 1 else 8 if magnitude >= 1e-3 else min(15, 3 - math.floor(math.log10(magnitude)))
     text = f"{value:,.{decimals}f}".rstrip("0")
     whole, _, frac = text.partition(".")
     return f"{whole}.{frac.ljust(2, '0')}"

@@ -273,3 +273,4 @@ def test_tiny_sizes_and_prices_keep_their_significant_digits() -> None:
     assert number(0.0015) == "0.0015" and number(1234.5) == "1,234.50" and number(12) == "12"
     assert number(0.000000123) == "0.000000123", "a meme coin's price is not rounded away"
     assert number(1e-9) == "0.000000001" and price(0.12345678912) == "0.12345679"
+    assert price(50.3333333333) == "50.33333" and price(1.08505) == "1.08505" and price(97000.1) == "97,000.10"
