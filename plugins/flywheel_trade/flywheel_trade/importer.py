@@ -374,7 +374,7 @@ def _ibkr(rows: _Rows, records: Iterator[tuple[int, list[str]]], notes: list[str
                 quantity=abs(signed_qty),
                 price=rows.number(line, price[0], _cell(cells, price[1]), positive=True, zero_ok=True),
                 fees=fees,
-                multiplier=multipliers.get(symbol, multiplier),
+                multiplier=multipliers.get(symbol, multipliers.get(_root(symbol), multiplier)),
                 currency=_cell(cells, currency[1]).strip() if currency else "",
                 account=_cell(cells, account[1]).strip() if account else "",
             )
@@ -488,7 +488,15 @@ def read_fills(
     else:
         fills = _tradovate(rows, records, notes, multipliers or {})
     if fmt == "generic" and multipliers:
-        fills = [attrs.evolve(f, multiplier=multipliers.get(f.symbol, f.multiplier)) for f in fills]
+        # Futures symbols carry a month code (MESZ5): a root given with --multiplier applies to them.
+        fills = [
+            attrs.evolve(f, multiplier=multipliers.get(f.symbol, multipliers.get(_root(f.symbol), f.multiplier)))
+            for f in fills
+        ]
+    known = {f.symbol for f in fills} | {_root(f.symbol) for f in fills}
+    for name in sorted(set(multipliers or {}) - known):
+        # A typo here would silently leave P&L unscaled.
+        notes.append(f"--multiplier {name} matched no symbol or futures root in the file")
     if not fills:
         raise InputError(rows.file, "$", "no executions found in the file")
     currencies = sorted({f.currency for f in fills if f.currency})

@@ -492,3 +492,12 @@ def test_trades_are_listed_in_time_order_with_fractional_seconds() -> None:
             Fill(line=5, time=at(40), symbol="B", side="sell", quantity=1, price=11)]
     trades = round_trips(rows)
     assert [(t["symbol"], t["timestamp"]) for t in trades] == [("B", "2025-01-01T10:00:00Z"), ("A", "2025-01-01T10:00:00.500Z")]
+
+
+def test_generic_multiplier_by_futures_root_and_unused_ones_noted(tmp_path: Path) -> None:
+    path = tmp_path / "fills.csv"
+    path.write_text("timestamp,symbol,side,quantity,price\n"
+                    "2025-01-15T14:30:00Z,MESZ5,buy,1,6000\n2025-01-15T14:40:00Z,MESZ5,sell,1,6010\n")
+    got = read_fills(path, multipliers={"MES": 5, "ZZZ": 7})
+    assert [f.multiplier for f in got.fills] == [5, 5]
+    assert "--multiplier ZZZ matched no symbol or futures root in the file" in got.notes
