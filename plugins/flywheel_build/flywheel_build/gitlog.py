@@ -161,6 +161,13 @@ def resolve_revisions(repo: Repo, rev_range: str | None) -> list[str]:
     out = _rev_parse(repo, [f"{s}^{{commit}}" for s in sides])
     if out is None:
         if rev_range is None:
+            # HEAD can be unborn (an orphan branch) while other branches have commits.
+            try:
+                has_any = bool(repo.git("rev-list", "-n1", "--all").strip())
+            except GitError:
+                has_any = False
+            if has_any:
+                raise ValueError(f"{repo.cwd}: the current branch has no commits yet; name one with --rev-range")
             raise ValueError(f"{repo.cwd}: the repository has no commits yet")
         bad = next(s for s in sides if _rev_parse(repo, [f"{s}^{{commit}}"]) is None)
         raise ValueError(f"{bad!r} is not a commit in {repo.cwd}")

@@ -137,6 +137,13 @@ def test_user_git_config_does_not_change_the_counts(fw, history, tmp_path, monke
     assert moved["files"] == ["src/app.py"]
 
 
+def test_orphan_branch_says_to_name_a_revision(fw, history):
+    history.git("checkout", "-q", "--orphan", "fresh")
+    result = collect(fw, "--repo", history.path)
+    assert result.exit_code == 2 and "the current branch has no commits yet; name one with --rev-range" in result.stderr
+    assert json.loads(collect(fw, "--repo", history.path, "--rev-range", "main").stdout)["metadata"]["commits"] == 8
+
+
 def test_dates_before_1970(fw, history):
     doc = json.loads(collect(fw, "--repo", history.path, "--since", "1960-01-01").stdout)
     assert doc["metadata"]["commits"] == independent_numbers(history, "HEAD")["commits"]
