@@ -101,6 +101,8 @@ def read_repo(repo: Repo) -> dict[str, Any]:
                 text = _read_small(repo.root, names[candidate])
                 if text is not None:
                     info["readme"] = (names[candidate], text)
+                else:
+                    info["readme_unread"] = names[candidate]
                 break
     return {k: v for k, v in info.items() if v is not None}
 
@@ -138,6 +140,11 @@ def generate_artifacts(session: Session, ctx: RunContext, repo: Repo | None) -> 
     meta = {"project": facts.repo_name or facts.project.name, "provenance": {"commits": list(facts.provenance), "session": facts.session_id}}
     tags = list(facts.tags)
 
+    if "readme_unread" in info:
+        ctx.warn(
+            f"{info['readme_unread']} is over 1 MB, not UTF-8 or a link out of the repository; wrote a new README instead",
+            "$.source_data.repo_path",
+        )
     readme_name, readme_text = info.get("readme", (None, None))
     spliced = None
     if readme_text is not None:

@@ -274,3 +274,11 @@ def test_repo_path_naming_a_file_says_so(run_session, windowed):
     result, _, _ = run_session(session(source_data={"repo_path": "repo/a.py"}))
     assert result.exit_code == 0, result.output
     assert "repo_path 'repo/a.py' is a file, not a repository folder; using the session's own data" in result.output
+
+
+def test_unreadable_readme_is_reported(run_session, windowed):
+    (windowed.path / "README.md").write_bytes(b"# Caf\xe9\n<!-- flywheel:start -->\n<!-- flywheel:end -->\n")
+    result, arts, _ = run_session(session())
+    assert result.exit_code == 0, result.output
+    assert "README.md is over 1 MB, not UTF-8 or a link out of the repository; wrote a new README instead" in result.output
+    assert arts["readme.md"].startswith("# repo\n")
