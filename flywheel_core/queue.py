@@ -666,6 +666,22 @@ def _artifact_files(info: dict[str, Any]) -> dict[str, bytes]:
         raise FlywheelError(f"cannot read artifact file for the queue: {exc.strerror}: {exc.filename}") from None
 
 
+def _recorded_attachments(names: list[str], folder: Path) -> dict[str, bytes]:
+    """The attachments a session's record lists (images of a devlog...), read only inside ``folder``."""
+    from flywheel_core.fsutil import PathRefused, confine
+
+    found: dict[str, bytes] = {}
+    for name in names:
+        try:
+            path = confine(str(name), [folder], base=folder)
+        except PathRefused:
+            log.warning("%s: left out of the queue entry: not inside %s", name, folder)
+            continue
+        if path.is_file():
+            found[path.relative_to(folder.resolve()).as_posix()] = path.read_bytes()
+    return found
+
+
 def enqueue_file(
     config: Config, host: PluginHost, file: Path, kind: str, targets: list[str], session_path: Path | None = None
 ) -> list[dict[str, Any]]:
@@ -700,13 +716,17 @@ def enqueue_file(
         if len(rel) != 3:
             raise UsageError(f"{file}: not at <out>/<session_type>/<session_id>/<file>; pass --session SESSION_FILE")
         session_type, session_id = rel[0], rel[1]
-    data = path.read_bytes()
+    files = {f"{kind}.{ext}": path.read_bytes()}
+    if session_path is not None:
+        record = session.artifacts.get(kind)
+        if record is not None and record.path and Path(record.path).resolve() == path.resolve():
+            files.update(_recorded_attachments(record.files, path.parent))
     out = []
     with PublicationQueue.for_config(config) as queue:
         for name in targets:
             entry, changed = queue.enqueue(
                 target=name, session_id=session_id, session_type=session_type, kind=kind, ext=ext,
-                files={f"{kind}.{ext}": data}, meta=meta, session_path=str(session_path) if session_path else None,
+                files=files, meta=meta, session_path=str(session_path) if session_path else None,
             )
             out.append({"id": entry.id, "kind": kind, "target": name, "status": entry.status, "new": changed,
                         "sha256": entry.sha256})

@@ -434,3 +434,29 @@ def test_a_receipt_that_says_skipped_is_not_shown_as_a_url() -> None:
     receipt = {"url": "https://x.example/p/", "skipped": "kind 'social_post' is not shown on the site"}
     assert _summary(receipt) == "stored, not shown: kind 'social_post' is not shown on the site"
     assert _summary({"url": "https://x.example/p/"}) == "url https://x.example/p/"
+
+
+def test_queue_add_with_session_brings_the_recorded_attachments_and_nothing_else(project: Project, example) -> None:
+    # A devlog without its gallery images would publish broken images.
+    session = example()
+    project.configure(targets='[targets.shelf]\ndir = "shelf"\nenabled = false\n')
+    project.cli("run", session)
+    project.configure()
+    folder = project.root / "out" / "build" / ID
+    (folder / "media").mkdir()
+    (folder / "media" / "pic.png").write_bytes(b"png bytes")
+    notes = folder / "notes.md"
+    notes.write_text("# Notes\n\n![pic](media/pic.png)\n")
+    secret = project.root / "secret.txt"
+    secret.write_text("SECRET")
+    doc = load(session)
+    doc["artifacts"]["notes"] = {"generated": True, "path": str(notes),
+                                 "files": [str(folder / "media" / "pic.png"), str(secret), "../../../secret.txt"]}
+    session.write_text(json.dumps(doc))
+    added = project.cli("queue", "add", notes, "--kind", "notes", "--targets", "shelf", "--session", session)
+    assert added.exit_code == 0, added.output
+    [entry] = [e for e in project.entries() if e["kind"] == "notes"]
+    assert sorted(entry["files"]) == ["media/pic.png", "notes.md"]
+    assert project.cli("publish").exit_code == 0
+    assert (project.root / "shelf" / ID / "media" / "pic.png").read_bytes() == b"png bytes"
+    assert not (project.root / "shelf" / ID / "secret.txt").exists()
