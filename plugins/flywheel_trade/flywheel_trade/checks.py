@@ -36,7 +36,7 @@ def _path(index: int, field: str = "") -> str:
 
 def check_trades(raw_trades: list[Any]) -> tuple[list[Trade], list[Problem]]:
     """Read every trade and report problems by JSON path; returns the trades that could be read."""
-    from flywheel_core import Problem, parse_timestamp
+    from flywheel_core import Problem
 
     trades: list[Trade] = []
     problems: list[Problem] = []
@@ -67,7 +67,6 @@ def check_trades(raw_trades: list[Any]) -> tuple[list[Trade], list[Problem]]:
                 for f in bad
             )
             continue
-        naive.extend(_path(i, f) for f in ("timestamp", "exit_timestamp") if raw.get(f) and parse_timestamp(raw[f])[1])
         if trade.pnl is not None and not abs(trade.pnl) <= MAX_PNL:
             given = raw.get("profit_loss") is not None
             problems.append(
@@ -79,6 +78,7 @@ def check_trades(raw_trades: list[Any]) -> tuple[list[Trade], list[Problem]]:
             )
             continue  # never summed: it would overflow every total
         trades.append(trade)
+        naive.extend(_path(i, f) for f in trade.naive_fields)
         if trade.exit_time is not None and trade.exit_time < trade.entry_time:
             problems.append(
                 Problem.error(

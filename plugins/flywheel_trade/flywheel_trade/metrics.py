@@ -60,6 +60,8 @@ class Trade:
     multiplier: float = 1.0
     notes: str = ""
     index: int = 0
+    #: Which of ``timestamp``/``exit_timestamp`` had no zone (read as UTC), for validate's warning.
+    naive_fields: tuple[str, ...] = ()
 
     @property
     def is_open(self) -> bool:
@@ -136,20 +138,23 @@ def trade_from_dict(raw: dict[str, Any], index: int = 0) -> Trade:
     if pnl is None and exit_price is not None:
         pnl = price_pnl(side, quantity, price, exit_price, fees, multiplier)
     notes = raw.get("notes")
+    entry_time, entry_naive = parse_timestamp(raw["timestamp"])
+    exit_time, exit_naive = parse_timestamp(exit_ts) if exit_ts else (None, False)
     return Trade(
         symbol=" ".join(str(raw["symbol"]).split()),  # a stray newline or tab must not split a symbol
         side=side,
         quantity=quantity,
         entry_price=price,
-        entry_time=parse_timestamp(raw["timestamp"])[0],
+        entry_time=entry_time,
         exit_price=exit_price,
-        exit_time=parse_timestamp(exit_ts)[0] if exit_ts else None,
+        exit_time=exit_time,
         pnl=pnl,
         fees=fees,
         stop_loss=_num(raw.get("stop_loss")),
         multiplier=multiplier,
         notes=notes if isinstance(notes, str) else "",
         index=index,
+        naive_fields=tuple(f for f, naive in (("timestamp", entry_naive), ("exit_timestamp", exit_naive)) if naive),
     )
 
 
