@@ -357,7 +357,8 @@ def _ibkr(rows: _Rows, records: Iterator[tuple[int, list[str]]], notes: list[str
             stamp = _cell(cells, date[1]).strip() + (";" + _cell(cells, clock[1]).strip() if clock and _cell(cells, clock[1]).strip() else "")
             moment = _ibkr_time(rows, line, date[0], stamp)
         else:
-            raise rows.fail(line, "is empty, expected the execution time", when[0] if when else "DateTime")
+            hint = "" if level else " (a summary row? add LevelOfDetail to the Flex query so flywheel can skip them)"
+            raise rows.fail(line, f"is empty, expected the execution time{hint}", when[0] if when else "DateTime")
         # IBKR writes commissions and taxes as negative cash amounts: a cost is their negation.
         fees = 0.0
         if commission is not None:

@@ -501,3 +501,10 @@ def test_generic_multiplier_by_futures_root_and_unused_ones_noted(tmp_path: Path
     got = read_fills(path, multipliers={"MES": 5, "ZZZ": 7})
     assert [f.multiplier for f in got.fills] == [5, 5]
     assert "--multiplier ZZZ matched no symbol or futures root in the file" in got.notes
+
+
+def test_ibkr_summary_row_without_level_of_detail_says_what_to_add(tmp_path: Path) -> None:
+    path = ibkr_csv(tmp_path, ['"AAPL","20250115;093000","10","50","-1","BUY","1"', '"AAPL","","10","50","","",""'])
+    with pytest.raises(InputError, match=r"line 3: column DateTime: is empty, expected the execution time "
+                                         r"\(a summary row\? add LevelOfDetail to the Flex query so flywheel can skip them\)"):
+        read_fills(path, "ibkr")
