@@ -11,6 +11,8 @@ if TYPE_CHECKING:
 
 __all__ = ["check_session"]
 
+_MAX_EACH = 5
+
 
 def check_session(session: Session) -> list[Problem]:
     """Warnings only: an agent's session is never refused for disagreeing with itself."""
@@ -26,16 +28,23 @@ def check_session(session: Session) -> list[Problem]:
             Problem.warning(f"metadata.commits is {declared} but {len(commits)} commits are listed", "$.metadata.commits")
         )
     seen: set[str] = set()
+    twice: list[Problem] = []
+    undated: list[Problem] = []
     for i, commit in enumerate(commits):
         sha = commit.get("hash")
         if isinstance(sha, str) and sha in seen:
-            problems.append(Problem.warning(f"commit {sha!r} is listed twice", f"$.source_data.git_commits[{i}].hash"))
+            twice.append(Problem.warning(f"commit {sha!r} is listed twice", f"$.source_data.git_commits[{i}].hash"))
         seen.add(sha)
         when = commit.get("timestamp")
         if isinstance(when, str) and when.strip() and parse_when(when) is None:
-            problems.append(
+            undated.append(
                 Problem.warning("not an ISO 8601 timestamp; the commit's time is left out", f"$.source_data.git_commits[{i}].timestamp")
             )
+    # 5,000 sloppy entries must not print 5,000 lines: the first few, then a count.
+    for found, what in ((twice, "commits are listed twice"), (undated, "commits have no ISO 8601 timestamp")):
+        problems += found[:_MAX_EACH]
+        if len(found) > _MAX_EACH:
+            problems.append(Problem.warning(f"{len(found) - _MAX_EACH} more {what}", "$.source_data.git_commits"))
     for key, attr in (("lines_added", "insertions"), ("lines_removed", "deletions")):
         values = [c.get(attr) for c in commits if not c.get("merge")]
         if commits and isinstance(meta.get(key), int) and values and all(isinstance(v, int) for v in values):

@@ -85,3 +85,11 @@ def test_plugin_import_is_light():
 def test_collect_command_is_registered(fw):
     result = fw("collect", "build", "--help")
     assert result.exit_code == 0 and "--rev-range" in result.stdout
+
+
+def test_many_duplicates_give_few_warnings(fw, tmp_path):
+    result = validate(fw, tmp_path, doc(source_data={"git_commits": [{"hash": "a1"}] * 5000}))
+    assert result.exit_code == 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 6, lines
+    assert lines[-1].endswith("$.source_data.git_commits: warning: 4994 more commits are listed twice")
