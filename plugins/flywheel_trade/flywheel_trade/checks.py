@@ -122,7 +122,10 @@ def check_trades(raw_trades: list[Any]) -> tuple[list[Trade], list[Problem]]:
                     _path(i),
                 )
             )
-        if trade.stop_loss is not None and trade.risk is None:
+        wrong_side = trade.stop_loss is not None and (
+            trade.stop_loss >= trade.entry_price if trade.side == "long" else trade.stop_loss <= trade.entry_price
+        )
+        if wrong_side:
             problems.append(
                 Problem.warning(
                     f"stop_loss {trade.stop_loss:g} is not on the losing side of a {trade.side} entry at "

@@ -194,6 +194,7 @@ def test_a_risk_too_small_to_represent_gives_no_r_multiple(run_trade, trade_doc,
     tiny = make_trade(quantity=1e-200, price=1e-200, stop_loss=0.5e-200, profit_loss=1.0)
     result, folder = run_trade(trade_doc([tiny]))
     assert result.exit_code == 0, result.output
+    assert "losing side" not in result.stderr, "the stop is on the right side; only its risk is too small"
     assert json.loads((folder / "trade_metrics.json").read_text())["avg_r"] is None
 
 
