@@ -432,7 +432,7 @@ def test_a_receipt_that_says_skipped_is_not_shown_as_a_url() -> None:
     from flywheel_core.cli.queue import _summary
 
     receipt = {"url": "https://x.example/p/", "skipped": "kind 'social_post' is not shown on the site"}
-    assert _summary(receipt) == "stored, not shown: kind 'social_post' is not shown on the site"
+    assert _summary(receipt) == "stored; kind 'social_post' is not shown on the site"
     assert _summary({"url": "https://x.example/p/"}) == "url https://x.example/p/"
 
 

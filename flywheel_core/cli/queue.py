@@ -24,7 +24,7 @@ TargetOpt = Annotated[Optional[str], typer.Option("--target", "-t", help="Publis
 def _summary(receipt: dict[str, Any]) -> str:
     """The most telling part of a receipt, for one line of output."""
     if receipt.get("skipped"):
-        return f"stored, not shown: {receipt['skipped']}"
+        return f"stored; {receipt['skipped']}"
     for key in ("url", "commit", "path"):
         if receipt.get(key):
             value = str(receipt[key])
