@@ -7,8 +7,17 @@ ROOT="$PWD"
 FW="$ROOT/.venv/bin/flywheel"
 say() { printf '\n== %s\n' "$*"; }
 
-rm -rf demo && mkdir -p demo/sessions
+rm -rf demo && mkdir -p demo/sessions/screenshots
 cp examples/*.json demo/sessions/
+# The life_aria example names three screenshots that are not shipped: draw stand-ins, so the
+# devlog has a gallery (EXIF stripped, thumbnails made, as for real screenshots).
+"$ROOT/.venv/bin/python" - <<'PY'
+from PIL import Image, ImageDraw
+for i, colour in enumerate([(30, 60, 120), (120, 40, 90), (20, 110, 70)], 1):
+    image = Image.new("RGB", (1280, 720), colour)
+    ImageDraw.Draw(image).text((40, 40), f"SpaceExplorer gameplay {i}", fill="white")
+    image.save(f"demo/sessions/screenshots/gameplay_{i:03d}.png")
+PY
 cd demo
 git init --quiet --bare --initial-branch=main published.git
 cat > flywheel.toml <<'TOML'
@@ -36,6 +45,8 @@ fi
 echo "sessions/ibkr_trade.json: from an Interactive Brokers Flex export"
 
 say "flywheel validate sessions/*.json"
+echo "(the bundled examples contain the mistakes agents make: declared totals that disagree with"
+echo " the data, paths from another machine. flywheel warns, says why, and carries on.)"
 "$FW" validate sessions/*.json
 
 say "flywheel run sessions/*.json --publish"
