@@ -135,11 +135,16 @@ def locate_repo(session: Session, ctx: RunContext) -> tuple[Repo | None, str | N
     fallback = "using the session's own data"
     if PureWindowsPath(name).drive or name.startswith("\\\\") or "\x00" in name:
         return None, f"repo_path {name!r} is not on this machine; {fallback}"
-    path = Path(name.replace("\\", "/")).expanduser()
-    resolved = (path if path.is_absolute() else ctx.session_dir / path).resolve()
-    if not resolved.is_dir():
-        what = "is a file, not a repository folder" if resolved.exists() else "does not exist on this machine"
-        return None, f"repo_path {name!r} {what}; {fallback}"
+    try:
+        path = Path(name.replace("\\", "/")).expanduser()
+        resolved = (path if path.is_absolute() else ctx.session_dir / path).resolve()
+        is_dir, exists = resolved.is_dir(), resolved.exists()
+    except (OSError, RuntimeError) as exc:  # a symlink loop, a name too long, no such user for "~x"
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        return None, f"repo_path {name[:200]!r} cannot be read ({reason[:200]}); {fallback}"
+    if not is_dir:
+        what = "is a file, not a repository folder" if exists else "does not exist on this machine"
+        return None, f"repo_path {name[:200]!r} {what}; {fallback}"
     inside = any(resolved == r or resolved.is_relative_to(r) for r in _repo_roots(ctx))
     if not inside and not ctx.session_dir.is_relative_to(resolved):
         return None, (

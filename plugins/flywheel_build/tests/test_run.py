@@ -282,3 +282,12 @@ def test_unreadable_readme_is_reported(run_session, windowed):
     assert result.exit_code == 0, result.output
     assert "README.md is over 1 MB, not UTF-8 or a link out of the repository; wrote a new README instead" in result.output
     assert arts["readme.md"].startswith("# repo\n")
+
+
+def test_repo_path_symlink_loop_or_long_name_only_warns(run_session, tmp_path):
+    (tmp_path / "loop_a").symlink_to(tmp_path / "loop_b")
+    (tmp_path / "loop_b").symlink_to(tmp_path / "loop_a")
+    for name in ("loop_a", "a" * 5000):
+        result, arts, _ = run_session(session(source_data={"repo_path": name}))
+        assert result.exit_code == 0, result.output
+        assert "cannot be read" in result.output and "readme.md" in arts
