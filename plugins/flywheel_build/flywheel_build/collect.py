@@ -80,6 +80,9 @@ def collect_session(
         remote = clean_remote(remote_later())
     except (GitError, ValueError) as exc:
         raise UsageError(str(exc)) from None
+    except (OSError, RuntimeError) as exc:  # a symlink loop, a name too long
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise UsageError(f"{str(repo_path)[:200]}: cannot be read ({reason[:200]})") from None
     if not commits:
         what = ", ".join(
             f"{k} {v!r}" for k, v in (("--rev-range", rev_range), ("--since", since), ("--until", until), ("--author", author)) if v

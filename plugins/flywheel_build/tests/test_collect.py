@@ -144,6 +144,15 @@ def test_orphan_branch_says_to_name_a_revision(fw, history):
     assert json.loads(collect(fw, "--repo", history.path, "--rev-range", "main").stdout)["metadata"]["commits"] == 8
 
 
+def test_unreadable_repo_paths_are_usage_errors(fw, tmp_path):
+    (tmp_path / "loop_a").symlink_to(tmp_path / "loop_b")
+    (tmp_path / "loop_b").symlink_to(tmp_path / "loop_a")
+    for path in (tmp_path / "loop_a", tmp_path / ("a" * 5000)):
+        result = collect(fw, "--repo", path)
+        assert result.exit_code == 2, result.output
+        assert len(result.stderr.strip().splitlines()) == 1 and "internal error" not in result.stderr
+
+
 def test_dates_before_1970(fw, history):
     doc = json.loads(collect(fw, "--repo", history.path, "--since", "1960-01-01").stdout)
     assert doc["metadata"]["commits"] == independent_numbers(history, "HEAD")["commits"]
