@@ -64,4 +64,5 @@ def collect_build(
         atomic_write(output, text)
     except OSError as exc:
         raise UsageError(f"{output}: cannot write: {exc.strerror or exc}") from None
-    print(f"{output}: {session['metadata']['commits']} commits collected ({session['session_id']})", file=sys.stderr)
+    count = session["metadata"]["commits"]
+    print(f"{output}: {count:,} commit{'' if count == 1 else 's'} collected ({session['session_id']})", file=sys.stderr)

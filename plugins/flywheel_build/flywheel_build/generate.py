@@ -31,7 +31,7 @@ def _read_small(root: Path, name: str) -> str | None:
         if not path.is_file() or path.stat().st_size > _MAX_FILE:
             return None
         return path.read_bytes().decode("utf-8")  # bytes: keep CRLF line endings as they are
-    except (PathRefused, OSError, UnicodeDecodeError):
+    except (PathRefused, OSError, RuntimeError, UnicodeDecodeError):  # RuntimeError: a symlink loop
         return None
 
 

@@ -291,3 +291,11 @@ def test_repo_path_symlink_loop_or_long_name_only_warns(run_session, tmp_path):
         result, arts, _ = run_session(session(source_data={"repo_path": name}))
         assert result.exit_code == 0, result.output
         assert "cannot be read" in result.output and "readme.md" in arts
+
+
+def test_symlink_loops_in_the_repository_are_skipped(run_session, windowed):
+    for name in ("README.md", "pyproject.toml", "package.json"):
+        (windowed.path / name).symlink_to(windowed.path / name)
+    result, arts, _ = run_session(session())
+    assert result.exit_code == 0, result.output
+    assert arts["readme.md"].startswith("# repo\n")
