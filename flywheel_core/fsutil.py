@@ -89,7 +89,10 @@ def confine(name: str, roots: list[Path], *, base: Path | None = None) -> Path:
     parts = PurePosixPath(name.replace("\\", "/"))
     base = (base or roots[0]).resolve()
     candidate = Path(parts) if parts.is_absolute() else base / parts
-    resolved = candidate.resolve()
+    try:
+        resolved = candidate.resolve()
+    except (OSError, RuntimeError) as exc:  # a symlink loop (RuntimeError before 3.13), a name too long
+        raise PathRefused(f"{name[:200]!r} cannot be resolved ({exc.__class__.__name__})") from None
     for root in roots:
         root = root.resolve()
         if resolved == root or resolved.is_relative_to(root):

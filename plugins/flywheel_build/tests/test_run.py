@@ -299,3 +299,11 @@ def test_symlink_loops_in_the_repository_are_skipped(run_session, windowed):
     result, arts, _ = run_session(session())
     assert result.exit_code == 0, result.output
     assert arts["readme.md"].startswith("# repo\n")
+
+
+def test_confine_refuses_a_symlink_loop(tmp_path):
+    from flywheel_core.fsutil import PathRefused, confine
+
+    (tmp_path / "loop").symlink_to(tmp_path / "loop")
+    with pytest.raises(PathRefused):
+        confine("loop", [tmp_path])
