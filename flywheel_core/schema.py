@@ -153,7 +153,12 @@ def iter_errors(schema: dict[str, Any], instance: Any) -> Iterator[tuple[str, st
             found.extend((_fmt_path(path, [k]), "unknown key") for k in extras)
             continue
         custom = error.schema.get("x-error") if isinstance(error.schema, dict) else None
-        if custom and error.validator not in ("type", "required"):
+        if error.validator == "type":
+            wanted = error.validator_value if isinstance(error.validator_value, list) else [error.validator_value]
+            got = _short(error.instance) if error.instance is None or isinstance(error.instance, bool) else (
+                f"{_json_type(error.instance)} {_short(error.instance)}")
+            found.append((path, f"expected {' or '.join(map(str, wanted))}, got {got}"))
+        elif custom and error.validator != "required":
             found.append((path, f"{custom} (got {_short(error.instance)})"))
         else:
             found.append((path, _oneline(error.message)))
@@ -167,6 +172,17 @@ def first_errors(schema: dict[str, Any], instance: Any, limit: int = 1) -> list[
         if len(out) >= limit:
             break
     return out
+
+
+def _json_type(value: Any) -> str:
+    """The JSON name of a value's type (``null``, not Python's ``None``)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    return {str: "string", list: "array", dict: "object"}.get(type(value), type(value).__name__)
 
 
 def _short(value: Any) -> str:

@@ -350,9 +350,9 @@ def test_valid_plugin_config_passes(configured, tmp_path: Path, monkeypatch) -> 
     ("table", "message"),
     [
         ("", "plugins.shelf.folder: required field is missing"),
-        ('folder = 3', "plugins.shelf.folder: 3 is not of type 'string'"),
+        ('folder = 3', "plugins.shelf.folder: expected string, got number 3"),
         ('folder = "x"\nflder = "y"', "plugins.shelf.flder: unknown key"),
-        ('folder = "x"\nlimits = {max = "ten"}', "plugins.shelf.limits.max: 'ten' is not of type 'integer'"),
+        ('folder = "x"\nlimits = {max = "ten"}', 'plugins.shelf.limits.max: expected integer, got string "ten"'),
     ],
 )
 def test_invalid_plugin_config_is_one_line(configured, tmp_path: Path, table: str, message: str) -> None:

@@ -89,9 +89,9 @@ def locate(name: str, roots: list[Path], base: Path) -> Path:
         raise Refused("a path on another machine")
     try:
         return confine(name, roots, base=base)
-    except PathRefused:
-        raise Refused("outside the allowed folders") from None
-    except (OSError, RuntimeError, ValueError):  # e.g. a symlink loop
+    except PathRefused as exc:  # fixed reasons only: the devlog is published
+        raise Refused("cannot be resolved" if "cannot be resolved" in str(exc) else "outside the allowed folders") from None
+    except (OSError, ValueError):
         raise Refused("cannot be resolved") from None
 
 

@@ -261,7 +261,7 @@ def test_bad_plugin_config_is_one_line_exit_2(tmp_path, write_session, flywheel_
     path = write_session(source_data={"screenshots": []})
     result = flywheel_cli("run", "--out", tmp_path / "out", path)
     assert result.exit_code == 2, result.output
-    assert "thumbnail_px" in result.stderr and "'big' is not of type 'integer'" in result.stderr
+    assert "thumbnail_px" in result.stderr and 'expected integer, got string "big"' in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.output
 
 

@@ -104,6 +104,11 @@ def test_trade_chart_and_devlog_gallery_render(browser, web, sample_items, serve
     page.goto(urls[devlog.id].replace("https://example.org/log/", base))
     thumbs = page.locator(".gallery img")
     assert thumbs.count() == 3
+    for i in range(3):  # lazily loaded images load once they are near the viewport
+        thumbs.nth(i).scroll_into_view_if_needed()
+    page.wait_for_function(
+        "Array.from(document.querySelectorAll('.gallery img')).every(i => i.complete)", timeout=15000
+    )
     assert page.eval_on_selector_all(".gallery img", "imgs => imgs.map(i => i.naturalWidth)") == [240, 240, 240]
     assert page.locator(".gallery a").first.get_attribute("href") == "media/shot0.png"
     assert page.locator(".gallery figcaption").all_inner_texts() == ["Gameplay 1", "Gameplay 2", "Gameplay 3"]

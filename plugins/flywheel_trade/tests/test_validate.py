@@ -43,7 +43,7 @@ def validate(flywheel_cli, session_file, doc: dict):
         ("quantity", -5, "$.source_data.trades[3].quantity", "must be a number greater than 0 (got -5)"),
         ("quantity", "-5", "$.source_data.trades[3].quantity", 'must be a number greater than 0 (got "-5")'),
         ("quantity", 0, "$.source_data.trades[3].quantity", "must be a number greater than 0 (got 0)"),
-        ("quantity", True, "$.source_data.trades[3].quantity", "True is not of type"),
+        ("quantity", True, "$.source_data.trades[3].quantity", "expected number or string, got true"),
         ("action", "hold", "$.source_data.trades[3].action", "must be buy or sell"),
         ("symbol", " ", "$.source_data.trades[3].symbol", "must be a non-empty string"),
         ("timestamp", "yesterday", "$.source_data.trades[3].timestamp", "must be an ISO 8601 timestamp"),

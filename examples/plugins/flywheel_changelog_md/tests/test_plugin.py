@@ -139,5 +139,5 @@ def test_config_is_checked_against_the_declared_schema(registered, flywheel_cli,
     (tmp_path / "flywheel.toml").write_text("[plugins.changelog_md]\nchangelog = 3\n")
     result = run(flywheel_cli, tmp_path, project)
     assert result.exit_code == 2
-    assert "plugins.changelog_md.changelog: 3 is not of type 'string'" in result.stderr
+    assert "plugins.changelog_md.changelog: expected string, got number 3" in result.stderr
     assert not (tmp_path / "out").exists()
