@@ -7,23 +7,16 @@ import re
 from pathlib import Path
 
 import pytest
+from flywheel_core.testing import build_session
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
 
 
 def session(**fields):
-    doc = {
-        "session_id": "s-001",
-        "session_type": "build",
-        "timestamp": "2025-12-02T05:20:00Z",
-        "agent_id": "Agent-7",
-        "metadata": {"duration_minutes": 120},
-        "source_data": {"repo_path": "repo"},
-        "artifacts": {},
-        "pipeline_status": {"build_artifact": "pending"},
-    }
-    doc.update(fields)
-    return doc
+    """A build session document: core's test builder with this suite's defaults."""
+    defaults = {"session_id": "s-001", "agent_id": "Agent-7", "metadata": {"duration_minutes": 120},
+                "source_data": {"repo_path": "repo"}}
+    return build_session("build", **{**defaults, **fields})
 
 
 @pytest.fixture

@@ -5,20 +5,15 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from flywheel_core.testing import build_session
 
 
 
 def session(**fields):
-    doc = {
-        "session_id": "s-001",
-        "session_type": "build",
-        "timestamp": "2025-12-02T05:20:00Z",
-        "agent_id": "Agent-7",
-        "metadata": {"duration_minutes": 120},
-        "source_data": {},
-    }
-    doc.update(fields)
-    return doc
+    """A build session document: core's test builder with this suite's defaults."""
+    defaults = {"session_id": "s-001", "agent_id": "Agent-7", "metadata": {"duration_minutes": 120},
+                "source_data": {}}
+    return build_session("build", **{**defaults, **fields})
 
 
 def test_duplicate_hashes_count_once_and_show_once(run_session):
