@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
+
 from flywheel_core.testing import build_session
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples"

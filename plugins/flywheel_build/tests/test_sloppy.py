@@ -5,8 +5,8 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from flywheel_core.testing import build_session
 
+from flywheel_core.testing import build_session
 
 
 def session(**fields):
