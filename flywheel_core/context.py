@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 import attrs
 
-from flywheel_core.types import Problem
+from flywheel_core.types import Problem, PublishItem
 
 if TYPE_CHECKING:
     from flywheel_core.config import Config
@@ -73,6 +73,20 @@ class PublishContext:
     state_dir: Path
     dry_run: bool = False
     log: logging.Logger = attrs.field(factory=lambda: logging.getLogger("flywheel.publish"))
+    #: Set by the queue: stores an entry's progress durably (see :meth:`checkpoint`).
+    saver: Callable[[int, dict[str, Any]], None] | None = None
+
+    def checkpoint(self, item: PublishItem, progress: dict[str, Any]) -> None:
+        """Record, durably and at once, how far publishing ``item`` got (JSON-serialisable).
+
+        A target that publishes an item in several steps (the parts of a thread, an upload
+        then a post) calls this after each confirmed step; if the process dies, the next
+        attempt receives it as ``item.progress`` and resumes instead of repeating. Replaces
+        the previous progress; ``item.progress`` is updated too. A no-op in a dry run.
+        """
+        item.progress = dict(progress)
+        if self.saver is not None and not self.dry_run:
+            self.saver(item.id, item.progress)
 
     def target_state_dir(self, target: str) -> Path:
         """A private folder for one target (its cache clone, its site content)."""

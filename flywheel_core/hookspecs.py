@@ -140,9 +140,12 @@ def flywheel_publish(
     Called by ``flywheel publish`` once per target with every item due for it. Return None
     when ``target`` is not yours. Otherwise return one :class:`~flywheel_core.PublishResult`
     per item: ``ok=True`` only once the target has confirmed (a commit id, a URL) and with
-    that receipt; ``ok=False`` with an error for an item that failed. Raising fails the whole
+    that receipt; ``ok=False`` with an error for an item that failed (``permanent=True`` when
+    no retry can help, ``retry_after=seconds`` for a rate limit). Raising fails the whole
     batch; it is retried with backoff. Publishing content that is already there must succeed
-    without a duplicate.
+    without a duplicate. A target publishing an item in several steps calls
+    ``ctx.checkpoint(item, progress)`` after each confirmed step and resumes from
+    ``item.progress`` on the next attempt.
 
     :param target: the target name, e.g. ``github``.
     :param items: the due items, each with its files and metadata.

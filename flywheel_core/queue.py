@@ -42,7 +42,7 @@ __all__ = [
 log = logging.getLogger("flywheel.queue")
 
 STATUSES = ("queued", "publishing", "published", "failed", "dead", "superseded")
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 _MIGRATIONS = {
     1: """
     CREATE TABLE items (
@@ -72,13 +72,15 @@ _MIGRATIONS = {
     CREATE INDEX items_due ON items (target, status, next_attempt_at);
     CREATE INDEX items_slot ON items (target, session_id, kind, seq);
     """,
+    # What a target checkpointed while publishing an entry in several steps (a thread's parts).
+    2: "ALTER TABLE items ADD COLUMN progress TEXT",
 }
 #: Only this process's own crash tests set it: the publisher SIGKILLs itself at the named step.
 CRASH_ENV = "FLYWHEEL_TEST_CRASH_AT"
 _OWNER_HOST = socket.gethostname()
 _COLUMNS = (
     "id key target session_id session_type kind ext sha256 seq files meta session_path status attempts "
-    "last_error next_attempt_at lease_owner lease_until receipt created_at updated_at published_at"
+    "last_error next_attempt_at lease_owner lease_until receipt created_at updated_at published_at progress"
 ).split()
 
 
@@ -120,11 +122,12 @@ class QueueEntry:
     created_at: float
     updated_at: float
     published_at: float | None
+    progress: dict[str, Any] | None = None
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> QueueEntry:
         data = dict(zip(_COLUMNS, row))
-        for name in ("files", "meta", "receipt"):
+        for name in ("files", "meta", "receipt", "progress"):
             if data[name] is not None:
                 data[name] = json.loads(data[name])
         return cls(**data)
@@ -143,6 +146,7 @@ class QueueEntry:
             "next_attempt_at": iso(self.next_attempt_at) if self.status in ("queued", "failed") else None,
             "lease_until": iso(self.lease_until) if self.status == "publishing" else None,
             "receipt": self.receipt,
+            "progress": self.progress,
             "files": sorted(self.files),
             "session_path": self.session_path,
             "created_at": iso(self.created_at),
@@ -336,7 +340,8 @@ class PublicationQueue:
             if existing is not None:
                 db.execute(
                     "UPDATE items SET status = 'queued', seq = ?, attempts = 0, last_error = NULL, "
-                    "next_attempt_at = ?, receipt = NULL, published_at = NULL, meta = ?, session_path = ?, "
+                    "next_attempt_at = ?, receipt = NULL, published_at = NULL, progress = NULL, meta = ?, "
+                    "session_path = ?, "
                     "updated_at = ? WHERE id = ?",
                     (seq, now, json.dumps(meta), session_path, now, existing.id),
                 )
@@ -456,7 +461,16 @@ class PublicationQueue:
             files=files,
             meta=meta,
             attempts=entry.attempts,
+            key=entry.key,
+            progress=dict(entry.progress or {}),
         )
+
+    def save_progress(self, entry_id: int, progress: dict[str, Any]) -> None:
+        """Store a target's checkpoint for an entry this publisher holds the lease of."""
+        text = json.dumps(_redact_json(progress), allow_nan=False)
+        with self._tx() as db:
+            db.execute("UPDATE items SET progress = ?, updated_at = ? WHERE id = ? AND lease_owner = ?",
+                       (text, time.time(), entry_id, self.owner))
 
     def record(self, result: PublishResult) -> QueueEntry | None:
         """Store a target's answer for an entry this publisher leased."""
@@ -479,8 +493,23 @@ class PublicationQueue:
                         "lease_owner = NULL, lease_until = NULL, updated_at = ? WHERE id = ?",
                         (receipt, now, now, entry.id))
             elif entry.lease_owner == self.owner:
-                self._fail(db, entry, result.error or "the target reported a failure without a message", now)
+                error = result.error or "the target reported a failure without a message"
+                if result.retry_after is not None and not result.permanent:
+                    self._defer(db, entry, error, now, max(0.0, float(result.retry_after)))
+                else:
+                    self._fail(db, entry, error, now, permanent=result.permanent)
             return self._one(db, "id = ?", (entry.id,))
+
+    @staticmethod
+    def _defer(db: sqlite3.Connection, entry: QueueEntry, error: str, now: float, delay: float) -> None:
+        """The target asked to wait (a rate limit): try again after ``delay``, attempt not spent."""
+        message = " ".join(redact(error).split())[:2000]
+        status = "superseded" if entry.status == "superseded" else "failed"
+        db.execute(
+            "UPDATE items SET status = ?, last_error = ?, next_attempt_at = ?, attempts = MAX(0, attempts - 1), "
+            "lease_owner = NULL, lease_until = NULL, updated_at = ? WHERE id = ?",
+            (status, message, now + delay, now, entry.id),
+        )
 
     def fail(self, entry_id: int, error: str, *, permanent: bool = False) -> QueueEntry | None:
         """Record a failure of an entry this publisher leased (``permanent``: straight to dead)."""
@@ -640,6 +669,8 @@ def enqueue_result(result: SessionResult, session: Session, config: Config, host
                 "ext": info["ext"],
             }
             for name in targets:
+                if not host.target(name)[1].takes(kind):
+                    continue
                 entry, changed = queue.enqueue(
                     target=name, session_id=session.session_id, session_type=session.session_type,
                     kind=kind, ext=info["ext"], files=files, meta=meta, session_path=str(session_path),
@@ -705,6 +736,9 @@ def enqueue_file(
         raise UsageError(f"{file}: needs a short file extension such as .md")
     for name in targets:
         check_target(config, host, name)
+        if not host.target(name)[1].takes(kind):
+            raise UsageError(f"target {name!r} does not take {kind!r} artifacts "
+                             f"(it takes: {', '.join(host.target(name)[1].kinds)})")
     meta: dict[str, Any] = {"kind": kind, "ext": ext, "title": "", "summary": "", "tags": [], "draft": False}
     if session_path is not None:
         session = SessionStore(config.max_input_bytes).load(session_path)
@@ -778,6 +812,7 @@ def publish(
     if dry_run and not (config.state_dir / "queue.sqlite3").is_file():
         return outcomes, warnings  # nothing was ever enqueued; do not create the queue
     with PublicationQueue.for_config(config) as queue:
+        ctx.saver = queue.save_progress
         if target is None:
             for name in sorted({e.target for e in queue.due()} - set(names)):
                 warnings.append(f"entries for target {name!r} are waiting, but it is not enabled in {config.source}")

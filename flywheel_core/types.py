@@ -41,11 +41,20 @@ class SessionType:
 
 @attrs.frozen
 class Target:
-    """A publication target a plugin owns, with the JSON Schema of its ``[targets.<name>]`` table."""
+    """A publication target a plugin owns, with the JSON Schema of its ``[targets.<name>]`` table.
+
+    ``kinds`` names the artifact kinds the target takes (e.g. ``("social_post",)`` for a social
+    network); only those are enqueued for it. Empty means every kind.
+    """
 
     name: str = attrs.field(validator=_check_name)
     description: str = ""
     config_schema: dict[str, Any] = attrs.field(factory=dict)
+    kinds: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+
+    def takes(self, kind: str) -> bool:
+        """Whether an artifact of ``kind`` is published to this target."""
+        return not self.kinds or kind in self.kinds
 
 
 @attrs.frozen
@@ -124,6 +133,12 @@ class PublishItem:
     ``files`` maps a path relative to the artifact's folder to its bytes: the main file
     (``<kind>.<ext>``) and every attachment. ``meta`` holds the artifact's title, summary,
     date, tags, draft flag, session provenance and whatever its generator put in ``meta``.
+
+    ``key`` is the entry's idempotency key (a hex sha256, the same on every attempt): derive an
+    ``Idempotency-Key`` header or a record key from it. ``progress`` is what the target saved
+    with ``ctx.checkpoint(item, ...)`` on an earlier attempt (e.g. the ids of the parts of a
+    thread already posted); ``attempts`` > 1 with an empty ``progress`` means an earlier attempt
+    may or may not have reached the target: look before posting again.
     """
 
     id: int
@@ -136,6 +151,8 @@ class PublishItem:
     files: dict[str, bytes]
     meta: dict[str, Any] = attrs.field(factory=dict)
     attempts: int = 0
+    key: str = ""
+    progress: dict[str, Any] = attrs.field(factory=dict)
 
     @property
     def filename(self) -> str:
@@ -148,9 +165,16 @@ class PublishItem:
 
 @attrs.define
 class PublishResult:
-    """What a target reports for one item: ``ok`` with a receipt (commit, url), or an error."""
+    """What a target reports for one item: ``ok`` with a receipt (commit, url), or an error.
+
+    A failure is retried with backoff, unless ``permanent`` (no retry can help: the server
+    refused the content) or ``retry_after`` is set (seconds to wait, e.g. a rate limit's
+    ``Retry-After``: the entry is deferred without spending one of its attempts).
+    """
 
     item_id: int
     ok: bool
     receipt: dict[str, Any] = attrs.field(factory=dict)
     error: str = ""
+    permanent: bool = False
+    retry_after: float | None = None
