@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from flywheel_trade.checks import check_trades, currencies_of, declared_problems, declared_vs_computed, shown
-from flywheel_trade.metrics import Trade, compute_metrics
+from flywheel_trade.metrics import Trade, compute_metrics, number_of, side_of
 
 if TYPE_CHECKING:
     from flywheel_core import Artifact, Problem, RunContext, Session
@@ -148,6 +148,19 @@ def _symbols_by_activity(trades: list[Trade]) -> list[str]:
     return [s for s, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
 
 
+def pnl_symbols(trades: list[Trade]) -> list[str]:
+    """The symbols that carry the session's P&L: those with closed trades, most closed trades
+    first, then the larger P&L either way; with nothing closed, the open positions' symbols."""
+    closed = [t for t in trades if not t.is_open]
+    if not closed:
+        return _symbols_by_activity(trades)
+    counts = Counter(t.symbol for t in closed)
+    net: dict[str, float] = {}
+    for t in closed:
+        net[t.symbol] = net.get(t.symbol, 0.0) + t.pnl
+    return sorted(counts, key=lambda s: (-counts[s], -abs(net[s]), s))
+
+
 def _hashtag(symbol: str) -> str:
     return re.sub(r"[^A-Za-z0-9_]", "", symbol)
 
@@ -188,10 +201,11 @@ def _charts(session: Session, ctx: RunContext | None) -> tuple[list[dict[str, st
 
 def journal_facts(session: Session, trades: list[Trade], metrics: dict[str, Any], declared: list[dict[str, Any]]) -> dict[str, Any]:
     """Everything the templates show, computed once, JSON-serialisable, already formatted for print."""
-    from flywheel_core.render import md_inline
+    from flywheel_core import md_inline
 
     m = metrics
     closed = {row["index"]: row for row in m["per_trade"]}
+    carried = carried_in(session)
     by_index = {t.index: t for t in trades}
     symbols = _symbols_by_activity(trades)
     trade_rows = []
@@ -237,10 +251,11 @@ def journal_facts(session: Session, trades: list[Trade], metrics: dict[str, Any]
         row("Closed trades", m["trades"], str, f"({m['wins']} won, {m['losses']} lost, {m['breakeven']} break-even)"),
         row("Open trades", m["open_trades"] or None, str),
         row("Net P&L", m["net_pnl"] if m["trades"] else None, signed),
-        row("Gross profit", m["gross_profit"] if m["wins"] else None, money),
-        row("Gross loss", m["gross_loss"] if m["losses"] else None, signed),
-        row("Fees", m["fees"] or None, money),
-        row("Win rate", m["win_rate"], pct),
+        # Definitions that differ between journals are stated where the number is (see "How computed").
+        row("Gross profit (after fees)", m["gross_profit"] if m["wins"] else None, money),
+        row("Gross loss (after fees)", m["gross_loss"] if m["losses"] else None, signed),
+        row("Fees (closed trades)", m["fees"] or None, money),
+        row("Win rate (break-even = not won)" if m["breakeven"] else "Win rate", m["win_rate"], pct),
         row("Profit factor", m["profit_factor"], ratio),
         row("Expectancy per trade", m["expectancy"], signed),
         row("Average win", m["avg_win"], signed),
@@ -248,7 +263,7 @@ def journal_facts(session: Session, trades: list[Trade], metrics: dict[str, Any]
         row("Payoff ratio (avg win / avg loss)", m["payoff_ratio"], ratio),
         row("Largest win", m["largest_win"], signed),
         row("Largest loss", m["largest_loss"], signed),
-        row("Max drawdown", m["max_drawdown"] if m["trades"] else None, money),
+        row("Max drawdown (closed-trade P&L)", m["max_drawdown"] if m["trades"] else None, money),
         row("Longest winning streak", m["max_consecutive_wins"] if m["trades"] else None, _trades),
         row("Longest losing streak", m["max_consecutive_losses"] if m["trades"] else None, _trades),
         row("Average holding time", m["avg_holding_minutes"], duration),
@@ -275,8 +290,9 @@ def journal_facts(session: Session, trades: list[Trade], metrics: dict[str, Any]
         },
         "metrics": metrics,
         "symbols": symbols,
-        # Sentences about closed trades name their symbols only; with none closed, the open ones.
-        "symbols_text": _list_text(_symbols_by_activity([t for t in trades if not t.is_open]) or symbols),
+        # Sentences, hashtags and the chart name the symbols with closed trades; with none closed, the open ones.
+        "pnl_symbols": pnl_symbols(trades),
+        "symbols_text": _list_text(pnl_symbols(trades)),
         "summary": [r for r in summary if r is not None] if trades else [],
         "net_pnl": signed(m["net_pnl"]),
         "win_rate": _opt(m["win_rate"], pct),
@@ -286,6 +302,8 @@ def journal_facts(session: Session, trades: list[Trade], metrics: dict[str, Any]
         "trades": trade_rows,
         "open_trades": open_rows,
         "by_symbol": [group_row(s, g) for s, g in m["by_symbol"].items()],
+        "carried_in": carried,
+        "import_notes": _import_notes(session),
         "by_side": [group_row(name.capitalize(), m[name]) for name in ("long", "short") if m[name]["trades"]],
         "market_conditions": _narrative_items(conditions),
         "narrative": [
@@ -312,6 +330,47 @@ def journal_facts(session: Session, trades: list[Trade], metrics: dict[str, Any]
         "declared_disagree": sum(1 for d in declared if d["agrees"] is False),
         "declared_unread": sum(1 for d in declared if d["agrees"] is None),
         "trades_listed": len(trades),
+    }
+
+
+def carried_in(session: Session) -> list[dict[str, str]]:
+    """``source_data.carried_in``: closes of positions opened before the session, for the journal."""
+    from flywheel_core import parse_timestamp
+
+    rows = []
+    for raw in session.source_data.get("carried_in") or []:
+        if not isinstance(raw, dict):
+            continue
+        try:
+            side = side_of(raw.get("action", ""))
+            exit_price = number_of(raw.get("exit_price"))
+            quantity = number_of(raw.get("quantity"))
+            closed = when(parse_timestamp(raw["exit_timestamp"])[0]) if raw.get("exit_timestamp") else ""
+        except (TypeError, ValueError):
+            continue  # the schema reports it
+        rows.append(
+            {
+                "symbol": " ".join(str(raw.get("symbol", "")).split()),
+                "side": side,
+                "size": number(quantity) if quantity is not None else "",
+                "exit": price(exit_price) if exit_price is not None else "",
+                "closed": closed,
+            }
+        )
+    return rows
+
+
+def _import_notes(session: Session) -> dict[str, Any] | None:
+    """What ``collect trade`` recorded about the export: its name and the warnings it gave."""
+    record = session.metadata.get("import")
+    if not isinstance(record, dict):
+        return None
+    warnings = [w for w in record.get("warnings") or [] if isinstance(w, str) and w.strip()]
+    return {
+        "file": str(record.get("file") or ""),
+        "format": str(record.get("format") or ""),
+        "executions": record.get("executions") if isinstance(record.get("executions"), int) else None,
+        "warnings": warnings,
     }
 
 
@@ -355,6 +414,17 @@ def validation_problems(session: Session) -> list[Problem]:
     trades, problems, _, declared = _read(session)
     if not trades and not problems:
         problems.append(Problem.warning("no trades listed: the journal will be empty", "$.source_data.trades"))
+    carried = carried_in(session)
+    if carried:
+        names = _list_text(sorted({c["symbol"] for c in carried}))
+        problems.append(
+            Problem.warning(
+                f"{len(carried)} close{'s' if len(carried) != 1 else ''} of positions opened before this session "
+                f"({names}): left out of every metric, since {'their entry prices are' if len(carried) != 1 else 'its entry price is'} "
+                "not in the session",
+                "$.source_data.carried_in",
+            )
+        )
     return problems + declared_problems(declared)
 
 
@@ -391,12 +461,12 @@ def build_artifacts(session: Session, ctx: RunContext) -> list[Artifact]:
     facts = journal_facts(session, trades, metrics, declared)
     facts["charts"], chart_files = _charts(session, ctx)
     account = session.metadata.get("account") or session.source_data.get("account")
-    symbols = facts["symbols"]
+    symbols, named = facts["symbols"], facts["pnl_symbols"]
     meta: dict[str, Any] = {
         "project": account if isinstance(account, str) and account.strip() else "trading",
         "provenance": {"trades": len(trades), "symbols": sorted(symbols)},
     }
-    tags = ["trade", *symbols[:MAX_TAG_SYMBOLS]]
+    tags = ["trade", *(named + [s for s in symbols if s not in named])[:MAX_TAG_SYMBOLS]]
     title = f"Trading journal {session.date}"
     if metrics["trades"]:
         summary = (
@@ -417,12 +487,12 @@ def build_artifacts(session: Session, ctx: RunContext) -> list[Artifact]:
         attachments[CHART_IMAGE] = equity_svg(
             curve,
             title="Equity curve: cumulative net P&L",
-            subtitle=f"{session.date} · {metrics['trades']} closed trades · {_list_text(sorted(symbols), 3)}",
+            subtitle=f"{session.date} · {metrics['trades']} closed trade{'s' if metrics['trades'] != 1 else ''} · {_list_text(named, 3)}",
         )
         journal_meta["image"] = CHART_IMAGE
     journal = ctx.render("trade/trade_journal.md.j2", **facts)
     post = ctx.render("trade/social_post.md.j2", **facts).strip()
-    hashtags = ["trading", *[h for h in (_hashtag(s) for s in symbols[:3]) if h and not h[0].isdigit()]]
+    hashtags = ["trading", *[h for h in (_hashtag(s) for s in named) if h and not h[0].isdigit()][:3]]
     variants = social_variants(post, hashtags=hashtags)
     social_md = post + "\n\n" + " ".join(f"#{h}" for h in hashtags) + "\n"
     return [

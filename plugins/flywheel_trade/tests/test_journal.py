@@ -162,7 +162,7 @@ def test_open_positions_fees_and_r_in_the_journal(run_trade, trade_doc, make_tra
     assert "| 1 | ES | long | 2 | 5,000.00 at 2025-12-02 03:00 | 4,990.00 at 2025-12-02 03:20 | -1,004.50 | -0.50R | 20 min | stopped at the low |" in journal
     assert "## Open positions" in journal
     assert "| NQ | short | 1 | 21,000.00 at 2025-12-02 04:00 | 21,050.00 |  |" in journal
-    assert "| Fees | 4.50 |" in journal and "| Open trades | 1 |" in journal
+    assert "| Fees (closed trades) | 4.50 |" in journal and "| Open trades | 1 |" in journal
     assert "| Average R | -0.50R (1 trade with a stop) |" in journal
 
 
@@ -188,7 +188,7 @@ def test_social_posts_fit_every_platform(run_trade, trade_doc, make_trade) -> No
         assert posts and all(post_length(p, platform) <= LIMITS[platform] for p in posts), platform
     text = (folder / "social_post.md").read_text()
     assert text.startswith("Trading session 2025-12-02: 40 closed trades on SYM000-LONG-NAME")
-    assert "and 35 more" in text and text.rstrip().endswith("#trading #SYM000LONGNAME #SYM001LONGNAME #SYM002LONGNAME")
+    assert "and 35 more" in text and text.rstrip().endswith("#trading #SYM000LONGNAME #SYM002LONGNAME #SYM003LONGNAME"), "break-even SYM001 carries no P&L"
 
 
 def test_numbers_in_journal_match_metrics(run_trade, trade_doc, make_trade) -> None:
@@ -200,8 +200,8 @@ def test_numbers_in_journal_match_metrics(run_trade, trade_doc, make_trade) -> N
     journal = (folder / "trade_journal.md").read_text()
     assert metrics["net_pnl"] == pytest.approx(26.83)
     assert f"| Net P&L | +{metrics['net_pnl']:,.2f} |" in journal
-    assert f"| Max drawdown | {metrics['max_drawdown']:,.2f} |" in journal
-    assert "| Win rate | 50.0% |" in journal and "1 break-even" in journal
+    assert f"| Max drawdown (closed-trade P&L) | {metrics['max_drawdown']:,.2f} |" in journal
+    assert "| Win rate (break-even = not won) | 50.0% |" in journal and "1 break-even" in journal
     assert re.search(r"\| Profit factor \| 2\.41 \|", journal)
 
 
@@ -274,3 +274,139 @@ def test_tiny_sizes_and_prices_keep_their_significant_digits() -> None:
     assert number(0.000000123) == "0.000000123", "a meme coin's price is not rounded away"
     assert number(1e-9) == "0.000000001" and price(0.12345678912) == "0.12345679"
     assert price(50.3333333333) == "50.33333" and price(1.08505) == "1.08505" and price(97000.1) == "97,000.10"
+
+
+# -- every table of the journal against the metrics JSON (issue 11) --------------------------------
+
+
+def journal_tables(text: str) -> dict[str, list[dict[str, str]]]:
+    """Each ``## Heading``'s first Markdown table as rows keyed by column name (escapes undone)."""
+    tables: dict[str, list[dict[str, str]]] = {}
+    heading = ""
+    lines = text.splitlines()
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        if line.startswith("## "):
+            heading = line[3:]
+        elif line.startswith("| ") and i + 1 < len(lines) and re.match(r"^\|( ?:?-+:? ?\|)+$", lines[i + 1]) and heading not in tables:
+            header = cells(line)
+            rows = []
+            i += 2
+            while i < len(lines) and lines[i].startswith("|"):
+                rows.append(dict(zip(header, cells(lines[i]), strict=True)))
+                i += 1
+            tables[heading] = rows
+            continue
+        i += 1
+    return tables
+
+
+def cells(line: str) -> list[str]:
+    parts = re.split(r"(?<!\\)\|", line.strip())[1:-1]
+    return [re.sub(r"\\(.)", r"\1", p.strip()).replace("\u00a0", " ") for p in parts]
+
+
+def cents(value: float | None, sign: bool = False) -> str:
+    if value is None:
+        return ""
+    text = f"{round(value, 2) + 0.0:{'+' if sign else ''},.2f}"
+    return "0.00" if text in ("+0.00", "-0.00") else text
+
+
+def rate(value: float | None) -> str:
+    return "" if value is None else f"{value:.1f}%"
+
+
+def factor(value: float | None) -> str:
+    return "" if value is None else f"{value:,.2f}"
+
+
+@pytest.fixture
+def busy_session(run_trade, trade_doc, make_trade):
+    """Wins, losses, a break-even, fees, stops, shorts, a futures multiplier, two open positions, declared totals."""
+    t = make_trade
+    trades = [
+        t("AAPL", quantity=10, price=100, exit_price=110, exit_timestamp="2025-12-02T03:30:00Z", fees=2, stop_loss=95),
+        t("MSFT", "sell", 5, 200, "2025-12-02T03:10:00Z", exit_price=210, exit_timestamp="2025-12-02T04:10:00Z", stop_loss=220),
+        t("AAPL", quantity=1, price=50, timestamp="2025-12-02T03:20:00Z", profit_loss=0.0, exit_timestamp="2025-12-02T03:50:00Z"),
+        t("ESH6", "sell", 2, 5000, "2025-12-02T04:00:00Z", exit_price=4990.25, exit_timestamp="2025-12-02T04:05:00Z",
+          multiplier=50, fees=4.2),
+        t("MSFT", "buy", 3, 100, "2025-12-02T05:00:00Z", exit_price=90, exit_timestamp="2025-12-02T06:00:00Z", fees=1),
+        t("ESH6", "buy", 1, 5001, "2025-12-02T06:10:00Z", exit_price=5003.5, exit_timestamp="2025-12-02T06:20:00Z",
+          multiplier=50, fees=2.1),
+        t("NVDA", quantity=4, price=130.5, timestamp="2025-12-02T07:00:00Z", stop_loss=120),
+        t("AMD", "sell", 7, 150, "2025-12-02T07:30:00Z"),
+    ]
+    result, folder = run_trade(trade_doc(trades, metadata={"trades_executed": 8, "total_pnl": 1000, "win_rate": 0.5}))
+    assert result.exit_code == 0, result.output
+    return json.loads((folder / "trade_metrics.json").read_text()), (folder / "trade_journal.md").read_text(), folder
+
+
+def test_every_table_of_the_journal_agrees_with_the_metrics(busy_session) -> None:
+    metrics, journal, _ = busy_session
+    tables = journal_tables(journal)
+    assert set(tables) >= {"Summary", "Trades", "Open positions", "By symbol", "Long and short", "Declared vs computed"}
+
+    summary = {row["Metric"]: row["Value"] for row in tables["Summary"]}
+    m = metrics
+    expected = {
+        "Net P&L": cents(m["net_pnl"], sign=True),
+        "Gross profit (after fees)": cents(m["gross_profit"]),
+        "Gross loss (after fees)": cents(m["gross_loss"], sign=True),
+        "Profit factor": factor(m["profit_factor"]),
+        "Expectancy per trade": cents(m["expectancy"], sign=True),
+        "Average win": cents(m["avg_win"], sign=True),
+        "Average loss": cents(m["avg_loss"], sign=True),
+        "Payoff ratio (avg win / avg loss)": factor(m["payoff_ratio"]),
+        "Largest win": cents(m["largest_win"], sign=True),
+        "Largest loss": cents(m["largest_loss"], sign=True),
+        "Max drawdown (closed-trade P&L)": cents(m["max_drawdown"]),
+        "Fees (closed trades)": cents(m["fees"]),
+    }
+    for label, value in expected.items():
+        assert summary.get(label) == value, label
+    assert summary["Closed trades"].split()[0] == str(m["trades"])
+    assert summary["Win rate (break-even = not won)"] == rate(m["win_rate"])
+    assert summary["Open trades"] == str(m["open_trades"])
+    assert summary["Longest winning streak"].split()[0] == str(m["max_consecutive_wins"])
+    assert summary["Longest losing streak"].split()[0] == str(m["max_consecutive_losses"])
+    assert summary["Average R"].startswith(f"{m['avg_r']:+.2f}R")
+
+    rows = tables["Trades"]
+    assert [int(r["#"]) for r in rows] == list(range(1, m["trades"] + 1))
+    for row, want in zip(rows, m["per_trade"], strict=True):
+        assert (row["Symbol"], row["Side"], row["P&L"]) == (want["symbol"], want["side"], cents(want["pnl"], sign=True))
+        assert row["R"] == ("" if want["r_multiple"] is None else f"{want['r_multiple']:+.2f}R")
+
+    opened = tables["Open positions"]
+    assert [(r["Symbol"], r["Side"]) for r in opened] == [(p["symbol"], p["side"]) for p in m["open_positions"]]
+
+    by_symbol = {r["Symbol"]: r for r in tables["By symbol"]}
+    assert set(by_symbol) == set(m["by_symbol"])
+    for symbol, want in m["by_symbol"].items():
+        row = by_symbol[symbol]
+        assert (row["Trades"], row["Win rate"], row["Net P&L"]) == (str(want["trades"]), rate(want["win_rate"]), cents(want["net_pnl"], sign=True))
+        assert row["Profit factor"] == factor(want["profit_factor"]), symbol
+    assert by_symbol["MSFT"]["Profit factor"] == "0.00", "losses only: a profit factor of 0, shown"
+
+    sides = {r["Side"].lower(): r for r in tables["Long and short"]}
+    for side in ("long", "short"):
+        want = m[side]
+        row = sides[side]
+        assert (row["Trades"], row["Win rate"], row["Net P&L"], row["Profit factor"]) == (
+            str(want["trades"]), rate(want["win_rate"]), cents(want["net_pnl"], sign=True), factor(want["profit_factor"]))
+
+    declared = {r["Total"]: r["Computed"] for r in tables["Declared vs computed"]}
+    assert declared == {"Trades": "8", "Net P&L": cents(m["net_pnl"]), "Win rate": rate(m["win_rate"])}
+
+
+def test_hashtags_and_chart_name_the_symbols_that_carry_the_pnl(busy_session) -> None:
+    # The issue's case: an open AMD position was named and a closed SPY trade was not.
+    metrics, _, folder = busy_session
+    post = (folder / "social_post.md").read_text()
+    assert post.rstrip().endswith("#trading #ESH6 #AAPL #MSFT"), "most closed trades first, then the larger P&L"
+    assert "AMD" not in post and "NVDA" not in post, "open positions carry no P&L"
+    svg = (folder / "equity_curve.svg").read_text()
+    assert "6 closed trades · ESH6, AAPL and MSFT" in svg
+    assert "AMD" not in svg
