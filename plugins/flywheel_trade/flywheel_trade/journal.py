@@ -491,10 +491,12 @@ def build_artifacts(session: Session, ctx: RunContext) -> list[Artifact]:
         )
         journal_meta["image"] = CHART_IMAGE
     journal = ctx.render("trade/trade_journal.md.j2", **facts)
-    post = ctx.render("trade/social_post.md.j2", **facts).strip()
+    # Plain text for the platforms; the Markdown file escapes the session's values (a symbol may be "<script>").
+    post = ctx.render("trade/_social_text.txt.j2", markdown=False, **facts).strip()
+    post_md = ctx.render("trade/social_post.md.j2", markdown=True, **facts).strip()
     hashtags = ["trading", *[h for h in (_hashtag(s) for s in named) if h and not h[0].isdigit()][:3]]
     variants = social_variants(post, hashtags=hashtags)
-    social_md = post + "\n\n" + " ".join(f"#{h}" for h in hashtags) + "\n"
+    social_md = post_md + "\n\n" + " ".join(f"#{h}" for h in hashtags) + "\n"
     return [
         Artifact(
             kind="trade_journal", content=journal, ext="md", title=title, summary=summary,

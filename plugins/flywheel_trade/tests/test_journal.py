@@ -410,3 +410,43 @@ def test_hashtags_and_chart_name_the_symbols_that_carry_the_pnl(busy_session) ->
     svg = (folder / "equity_curve.svg").read_text()
     assert "6 closed trades · ESH6, AAPL and MSFT" in svg
     assert "AMD" not in svg
+
+
+# -- session values escaped in every Markdown file (issue 12, item 15) ------------------------------
+
+HOSTILE = [
+    "<script>alert(1)</script>",
+    "[x](javascript:alert(1))",
+    "A|B *em* _u_ `tick` ![i](http://e.x/i.png)",
+    "<img src=x onerror=alert(2)>\n# heading",
+]
+
+
+def unescaped(text: str, pattern: str) -> list[str]:
+    return re.findall(rf"(?<!\\){pattern}", text)
+
+
+def test_hostile_symbols_and_notes_are_escaped_in_every_markdown_file(run_trade, trade_doc, make_trade) -> None:
+    trades = [make_trade(symbol, timestamp=f"2025-12-02T0{i}:00:00Z", exit_price=101 + i,
+                         exit_timestamp=f"2025-12-02T0{i}:30:00Z", notes=symbol)
+              for i, symbol in enumerate(HOSTILE)]
+    trades.append(make_trade(HOSTILE[0], timestamp="2025-12-02T08:00:00Z", notes=HOSTILE[1]))  # open
+    doc = trade_doc(trades, agent_id="<b>agent</b>", metadata={"account": "<i>acct</i>", "import": {
+        "file": "<svg onload=alert(3)>.csv", "format": "ibkr", "executions": 3, "warnings": [HOSTILE[1]]}},
+        source={"carried_in": [{"symbol": HOSTILE[0], "action": "buy", "quantity": 1, "exit_price": 0,
+                                "exit_timestamp": "2025-12-02T09:00:00Z"}]})
+    result, folder = run_trade(doc)
+    assert result.exit_code == 0, result.output
+    post = (folder / "social_post.md").read_text()
+    assert "Best trade: \\<img src=x onerror=alert\\(2\\)\\> \\# heading" in post
+    for name in ("trade_journal.md", "social_post.md"):
+        text = (folder / name).read_text()
+        assert not unescaped(text, "[<>]"), f"{name}: an angle bracket from the session is not escaped"
+        assert not unescaped(text, r"\]\((?!equity_curve)"), f"{name}: a link from the session is live"
+        assert "\n# heading" not in text, f"{name}: a newline in a value started a block"
+    journal = (folder / "trade_journal.md").read_text()
+    for heading in ("Trades", "Open positions", "By symbol", "Positions carried in"):
+        rows = journal_tables(journal)[heading]  # a stray | would break zip(strict=True)
+        assert rows, heading
+    variants = json.loads((folder / "social_post.json").read_text())
+    assert "<img src=x onerror=alert(2)> # heading" in variants["x"][0], "plain text for the platforms, not escaped"
