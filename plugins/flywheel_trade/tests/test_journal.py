@@ -42,7 +42,7 @@ def test_seed_journal_facts(seed_run) -> None:
     assert journal.startswith("# Trading journal: 2025-12-02\n"), "the session's date, not today's"
     assert "| Net P&L | +75.00 |" in journal and "P&amp;L" not in journal
     assert "![Equity curve](equity_curve.svg)" in journal
-    assert "| 2 | MSFT | short | 5 | 380.25 at 2025-12-02 04:00 | 370.25 at 2025-12-02 04:30 | +50.00 |" in journal
+    assert "| 2 | MSFT | +50.00 | short | 5 | 380.25 | 370.25 | 04:30 | 30m |" in journal
     assert "| Trades | 5 | 2 | differs |" in journal
     assert "| Net P&L | 325.75 | 75.00 | differs |" in journal
     assert "| Win rate | 80.0% | 100.0% | differs |" in journal
@@ -60,7 +60,8 @@ def test_seed_artifacts_are_recorded_with_meta(seed_run, tmp_path: Path) -> None
     assert set(saved["artifacts"]) == {"trade_journal", "trade_metrics", "social_post"}
     journal = saved["artifacts"]["trade_journal"]
     assert journal["generated"] is True and journal["status"] == "ready"
-    assert journal["path"].endswith("trade_journal.md") and journal["files"][0].endswith("equity_curve.svg")
+    assert journal["path"].endswith("trade_journal.md")
+    assert sorted(f.rsplit("/", 1)[-1] for f in journal["files"]) == ["equity_curve.png", "equity_curve.svg"]
     assert saved["pipeline_status"]["trade_artifact"] == "complete"
 
 
@@ -92,8 +93,10 @@ def test_artifact_meta_and_tags(trade_doc, make_trade, tmp_path: Path) -> None:
     assert journal.meta == {
         "project": "IBKR paper",
         "provenance": {"trades": 3, "symbols": ["AAPL", "NVDA"]},
-        "image": "equity_curve.svg",
+        "image": "equity_curve.png",
     }
+    assert set(journal.attachments) == {"equity_curve.svg", "equity_curve.png"}
+    assert journal.attachments["equity_curve.png"].startswith(b"\x89PNG"), "og:image: networks ignore SVG previews"
     assert journal.tags == ["trade", "AAPL", "NVDA"], "most traded symbol first"
     assert journal.title == "Trading journal 2025-12-02"
     assert journal.summary == "2 closed trades on AAPL and NVDA: net P&L 0.00, win rate 50.0%, max drawdown 10.00."
@@ -159,11 +162,13 @@ def test_open_positions_fees_and_r_in_the_journal(run_trade, trade_doc, make_tra
     result, folder = run_trade(doc)
     assert result.exit_code == 0, result.output
     journal = (folder / "trade_journal.md").read_text()
-    assert "| 1 | ES | long | 2 | 5,000.00 at 2025-12-02 03:00 | 4,990.00 at 2025-12-02 03:20 | -1,004.50 | -0.50R | 20 min | stopped at the low |" in journal
+    assert "Times are UTC (all on 2025-12-02)." in journal
+    assert "| 1 | ES | -1,004.50 | long | 2 | 5,000.00 | 4,990.00 | 03:20 | 20m | -0.50 | 4.50 |" in journal
+    assert "\nNotes:\n\n- Trade 1, ES: stopped at the low\n" in journal, "notes below the table, not in it"
     assert "## Open positions" in journal
-    assert "| NQ | short | 1 | 21,000.00 at 2025-12-02 04:00 | 21,050.00 |  |" in journal
-    assert "| Fees (closed trades) | 4.50 |" in journal and "| Open trades | 1 |" in journal
-    assert "| Average R | -0.50R (1 trade with a stop) |" in journal
+    assert "| NQ | short | 1 | 21,000.00 | 04:00 | 21,050.00 |" in journal
+    assert "| Fees (closed trades) | 4.50 |" in journal and "| Open positions | 1 |" in journal
+    assert "| Average R (1 trade with a stop) | -0.50R |" in journal
 
 
 def test_session_without_trades_still_makes_honest_artifacts(run_trade, trade_doc) -> None:
@@ -201,7 +206,7 @@ def test_numbers_in_journal_match_metrics(run_trade, trade_doc, make_trade) -> N
     assert metrics["net_pnl"] == pytest.approx(26.83)
     assert f"| Net P&L | +{metrics['net_pnl']:,.2f} |" in journal
     assert f"| Max drawdown (closed-trade P&L) | {metrics['max_drawdown']:,.2f} |" in journal
-    assert "| Win rate (break-even = not won) | 50.0% |" in journal and "1 break-even" in journal
+    assert "| Win rate (break-even = not won) | 50.0% |" in journal and "| Break-even | 1 |" in journal
     assert re.search(r"\| Profit factor \| 2\.41 \|", journal)
 
 
@@ -307,6 +312,10 @@ def cells(line: str) -> list[str]:
     return [re.sub(r"\\(.)", r"\1", p.strip()).replace("\u00a0", " ") for p in parts]
 
 
+def plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
 def cents(value: float | None, sign: bool = False) -> str:
     if value is None:
         return ""
@@ -344,6 +353,8 @@ def busy_session(run_trade, trade_doc, make_trade):
 
 
 def test_every_table_of_the_journal_agrees_with_the_metrics(busy_session) -> None:
+    from flywheel_trade.journal import duration, short_duration
+
     metrics, journal, _ = busy_session
     tables = journal_tables(journal)
     assert set(tables) >= {"Summary", "Trades", "Open positions", "By symbol", "Long and short", "Declared vs computed"}
@@ -351,6 +362,11 @@ def test_every_table_of_the_journal_agrees_with_the_metrics(busy_session) -> Non
     summary = {row["Metric"]: row["Value"] for row in tables["Summary"]}
     m = metrics
     expected = {
+        "Closed trades": str(m["trades"]),
+        "Won": str(m["wins"]),
+        "Lost": str(m["losses"]),
+        "Break-even": str(m["breakeven"]),
+        "Open positions": str(m["open_trades"]),
         "Net P&L": cents(m["net_pnl"], sign=True),
         "Gross profit (after fees)": cents(m["gross_profit"]),
         "Gross loss (after fees)": cents(m["gross_loss"], sign=True),
@@ -366,21 +382,28 @@ def test_every_table_of_the_journal_agrees_with_the_metrics(busy_session) -> Non
     }
     for label, value in expected.items():
         assert summary.get(label) == value, label
-    assert summary["Closed trades"].split()[0] == str(m["trades"])
     assert summary["Win rate (break-even = not won)"] == rate(m["win_rate"])
-    assert summary["Open trades"] == str(m["open_trades"])
-    assert summary["Longest winning streak"].split()[0] == str(m["max_consecutive_wins"])
-    assert summary["Longest losing streak"].split()[0] == str(m["max_consecutive_losses"])
-    assert summary["Average R"].startswith(f"{m['avg_r']:+.2f}R")
+    assert summary["Longest winning streak"] == plural(m["max_consecutive_wins"], "trade")
+    assert summary["Longest losing streak"] == plural(m["max_consecutive_losses"], "trade")
+    assert summary["Average holding time"] == duration(m["avg_holding_minutes"])
+    with_stop = sum(1 for r in m["per_trade"] if r["r_multiple"] is not None)
+    assert summary[f"Average R ({with_stop} trades with a stop)"] == f"{m['avg_r']:+.2f}R"
+    assert len(summary) == len(expected) + 5, "every row of the summary is checked"
 
     rows = tables["Trades"]
     assert [int(r["#"]) for r in rows] == list(range(1, m["trades"] + 1))
     for row, want in zip(rows, m["per_trade"], strict=True):
         assert (row["Symbol"], row["Side"], row["P&L"]) == (want["symbol"], want["side"], cents(want["pnl"], sign=True))
-        assert row["R"] == ("" if want["r_multiple"] is None else f"{want['r_multiple']:+.2f}R")
+        assert row["R"] == ("" if want["r_multiple"] is None else f"{want['r_multiple']:+.2f}")
+        assert row["Held"] == short_duration(want["holding_minutes"])
+        assert row["Closed"] == want["closed_at"][11:16], "times within one day: the time alone"
+    assert list(rows[0]) == ["#", "Symbol", "P&L", "Side", "Qty", "Entry", "Exit", "Closed", "Held", "R", "Fees"]
+    assert [r["Fees"] for r in rows] == ["2.00", "", "4.20", "", "1.00", "2.10"]
 
     opened = tables["Open positions"]
-    assert [(r["Symbol"], r["Side"]) for r in opened] == [(p["symbol"], p["side"]) for p in m["open_positions"]]
+    assert [(r["Symbol"], r["Side"], r["Qty"], r["Entry"], r["Opened"]) for r in opened] == [
+        (p["symbol"], p["side"], f"{p['quantity']:g}", f"{p['entry_price']:,.2f}", p["opened_at"][11:16]) for p in m["open_positions"]]
+    assert [r["Stop"] for r in opened] == ["120.00", ""]
 
     by_symbol = {r["Symbol"]: r for r in tables["By symbol"]}
     assert set(by_symbol) == set(m["by_symbol"])
@@ -397,6 +420,8 @@ def test_every_table_of_the_journal_agrees_with_the_metrics(busy_session) -> Non
         assert (row["Trades"], row["Win rate"], row["Net P&L"], row["Profit factor"]) == (
             str(want["trades"]), rate(want["win_rate"]), cents(want["net_pnl"], sign=True), factor(want["profit_factor"]))
 
+    assert {r["Total"]: r["Declared"] for r in tables["Declared vs computed"]} == {
+        "Trades": "8", "Net P&L": "1,000.00", "Win rate": "0.5 (50.0%)"}
     declared = {r["Total"]: r["Computed"] for r in tables["Declared vs computed"]}
     assert declared == {"Trades": "8", "Net P&L": cents(m["net_pnl"]), "Win rate": rate(m["win_rate"])}
 
@@ -450,3 +475,12 @@ def test_hostile_symbols_and_notes_are_escaped_in_every_markdown_file(run_trade,
         assert rows, heading
     variants = json.loads((folder / "social_post.json").read_text())
     assert "<img src=x onerror=alert(2)> # heading" in variants["x"][0], "plain text for the platforms, not escaped"
+
+
+def test_empty_columns_are_left_out_and_notes_are_outside_the_tables(seed_run) -> None:
+    _, folder = seed_run
+    tables = journal_tables((folder / "trade_journal.md").read_text())
+    assert list(tables["Trades"][0]) == ["#", "Symbol", "P&L", "Side", "Qty", "Entry", "Exit", "Closed", "Held"], (
+        "no fees, R or notes column: no trade has them")
+    assert list(tables["By symbol"][0]) == ["Symbol", "Net P&L", "Trades", "Win rate"], "no profit factor: no losses"
+    assert all("Notes" not in rows[0] for rows in tables.values())
