@@ -101,8 +101,11 @@ class _Multipliers:
     def __call__(
         self, line: int, column: str, symbol: str, stated: float | None, *, asset_class: str = "", root: str = "", futures: bool = False
     ) -> float:
-        root = (root or contract_root(symbol)).upper()
-        for name in (symbol, root):
+        # The export may name the root too (IBKR UnderlyingSymbol: EUR for 6EH5; Tradovate Product):
+        # the first root the table knows is used, else the symbol's own.
+        roots = [contract_root(symbol)] + ([root.strip().upper()] if root.strip() else [])
+        root = next((r for r in roots if r in POINT_VALUES), roots[0])
+        for name in (symbol, *roots):
             if name in self.overrides:
                 self.used.add(name)
                 return self.overrides[name]
@@ -461,7 +464,7 @@ def _ibkr(rows: _Rows, records: Iterator[tuple[int, list[str]]], notes: list[str
         kind = _cell(cells, asset_class[1]).strip().upper() if asset_class else ""
         multiplier = multipliers(
             line, mult[0] if mult else sym[0], symbol, _known(stated), asset_class=kind,
-            root=_cell(cells, underlying[1]).strip() if underlying and kind == "FUT" else "",
+            root=_cell(cells, underlying[1]) if underlying and kind == "FUT" else "",
         )
         fills.append(
             Fill(

@@ -536,6 +536,8 @@ def test_ibkr_without_multiplier_column_options_and_futures_are_scaled_with_a_wa
         flex_row("OPT", "AAPL  250117C00150000", "AAPL", "20250110;110000", "-1", "4.00", "-1.00", "C"),
         flex_row("FUT", "ESH5", "ES", "20250110;120000", "-1", "5000.00", "-2.10"),
         flex_row("FUT", "ESH5", "ES", "20250110;130000", "1", "4990.00", "-2.10", "C"),
+        flex_row("FUT", "6EH5", "EUR", "20250110;120000", "1", "1.0300", "-2.10"),  # IBKR's underlying is EUR
+        flex_row("FUT", "6EH5", "EUR", "20250110;130000", "-1", "1.0310", "-2.10", "C"),
         flex_row("STK", "MSFT", "", "20250110;140000", "10", "400", "-1"),
         flex_row("STK", "MSFT", "", "20250110;150000", "-10", "401", "-1", "C"),
     ], header=FLEX_NO_MULTIPLIER)
@@ -546,9 +548,12 @@ def test_ibkr_without_multiplier_column_options_and_futures_are_scaled_with_a_wa
     assert (option["multiplier"], option["profit_loss"], option["fees"]) == (100, 98.5, 1.5)
     assert (still_open["quantity"], still_open["multiplier"], "exit_price" in still_open) == (1, 100, False)
     assert (trades["ESH5"][0]["multiplier"], trades["ESH5"][0]["profit_loss"]) == (50, 495.8)
+    assert (trades["6EH5"][0]["multiplier"], trades["6EH5"][0]["profit_loss"]) == (125000, pytest.approx(120.8))
     assert "multiplier" not in trades["MSFT"][0] and trades["MSFT"][0]["profit_loss"] == 8
     warnings = [line for line in result.stderr.splitlines() if ": warning: " in line]
     assert warnings == [
+        f"flywheel: warning: {path}: 6EH5: multiplier 125000, the point value of 6E futures in flywheel's table, "
+        "since the export gives none; check it, or pass --multiplier ROOT=N",
         f"flywheel: warning: {path}: AAPL  250117C00150000: multiplier 100, the standard for OCC option symbols, "
         "since the export gives none; check it, or pass --multiplier ROOT=N",
         f"flywheel: warning: {path}: ESH5: multiplier 50, the point value of ES futures in flywheel's table, "
@@ -557,7 +562,7 @@ def test_ibkr_without_multiplier_column_options_and_futures_are_scaled_with_a_wa
     result = flywheel_cli("run", out, "--out", tmp_path / "site")
     assert result.exit_code == 0, result.output
     metrics = json.loads(next((tmp_path / "site").rglob("trade_metrics.json")).read_text())
-    assert metrics["net_pnl"] == pytest.approx(98.5 + 495.8 + 8)
+    assert metrics["net_pnl"] == pytest.approx(98.5 + 495.8 + 120.8 + 8)
     journal = next((tmp_path / "site").rglob("trade_journal.md")).read_text()
     assert "multiplier 100, the standard for OCC option symbols" in journal, "the journal says what was assumed"
 
