@@ -217,8 +217,8 @@ def _charts(session: Session, ctx: RunContext | None) -> tuple[list[dict[str, st
     return items, files
 
 
-#: A space that never breaks: a cell such as "45 min" stays on one line, so a narrow screen
-#: scrolls the table instead of stacking a cell's words into a tall column.
+#: A space that never breaks: a cell such as "2 trades" or "Dec 02" stays on one line, so a
+#: narrow screen scrolls the table instead of stacking a cell's words into a tall column.
 NBSP = "\u00a0"
 
 
@@ -269,6 +269,7 @@ def journal_facts(session: Session, trades: list[Trade], metrics: dict[str, Any]
     carried = carried_in(session)
     by_index = {t.index: t for t in trades}
     symbols = _symbols_by_activity(trades)
+    named = pnl_symbols(trades)
     closed_trades = [by_index[row["index"]] for row in m["per_trade"]]
     open_trades = sorted((t for t in trades if t.index not in closed), key=lambda t: (t.entry_time, t.index))
     clock, times = _clock(
@@ -348,8 +349,8 @@ def journal_facts(session: Session, trades: list[Trade], metrics: dict[str, Any]
         "metrics": metrics,
         "symbols": symbols,
         # Sentences, hashtags and the chart name the symbols with closed trades; with none closed, the open ones.
-        "pnl_symbols": pnl_symbols(trades),
-        "symbols_text": _list_text(pnl_symbols(trades)),
+        "pnl_symbols": named,
+        "symbols_text": _list_text(named),
         "summary": table([("Metric", "left"), ("Value", "right")], [r for r in summary if r is not None]) if trades else None,
         "net_pnl": signed(m["net_pnl"]),
         "win_rate": _opt(m["win_rate"], pct),
