@@ -3,7 +3,7 @@
 Run: .venv/bin/python benchmarks/trade_journal.py [--trades N] [--runs R]
 
 Figures (median of R runs, wall time):
-* `flywheel run` on a session of N closed trades (journal, metrics JSON, SVG equity chart,
+* `flywheel run` on a session of N closed trades (journal, metrics JSON, SVG and PNG equity chart,
   social post), the whole process, only the trade plugin loaded;
 * reference 1: `python -c pass` (interpreter start-up);
 * reference 2: a plain Python process that loads the same session, sums the P&L with a loop and
@@ -134,7 +134,7 @@ def main() -> int:
         in_process, kinds = probe.stdout.split()
         folder = work / "out" / "trade" / f"bench-{args.trades}"
         sizes = {p.name: p.stat().st_size for p in folder.iterdir() if p.is_file()}
-        assert kinds == "3" and len(sizes) == 5, "the benchmark produced nothing"
+        assert kinds == "3" and len(sizes) == 6, "the benchmark produced nothing"
 
         print(f"trades: {args.trades}, runs: {args.runs} (median wall time)")
         print(f"{'python -c pass':<44} {start_up:7.3f} s  {1:6.2f}x")

@@ -1,33 +1,159 @@
-"""A small, deterministic SVG writer for the equity curve and its drawdown (no plotting library)."""
+"""The equity curve and its drawdown as one deterministic layout, written as SVG text or as a PNG."""
 
 from __future__ import annotations
 
 import math
+from datetime import datetime, timedelta, timezone
 from typing import Sequence
 from xml.sax.saxutils import escape
 
-__all__ = ["equity_svg", "nice_ticks"]
+import attrs
 
-WIDTH, HEIGHT = 760, 420
-LEFT, RIGHT, TOP = 78, 16, 40
-EQUITY_H, GAP, DRAWDOWN_H = 230, 44, 80
+__all__ = ["Chart", "equity_chart", "equity_svg", "nice_ticks", "time_ticks"]
 
-_STYLE = """
-svg { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; font-size: 12px; }
-.bg { fill: #ffffff; } .fg { fill: #24292f; } .muted { fill: #57606a; }
-.grid { stroke: #d0d7de; stroke-width: 1; } .zero { stroke: #8c959f; stroke-width: 1; }
-.equity { fill: none; stroke: #0969da; stroke-width: 1.6; stroke-linejoin: round; }
-.dd { fill: none; stroke: #cf222e; stroke-width: 1; } .dd-area { fill: #cf222e; fill-opacity: 0.3; }
-@media (prefers-color-scheme: dark) {
-  .bg { fill: #0d1117; } .fg { fill: #c9d1d9; } .muted { fill: #8b949e; }
-  .grid { stroke: #30363d; } .zero { stroke: #6e7681; } .equity { stroke: #58a6ff; }
-  .dd { stroke: #f85149; } .dd-area { fill: #f85149; }
+#: Layout units. The PNG is drawn at 1.5 units per pixel: 1200 x 630, the size networks show
+#: link previews at. The SVG scales to its box; on a phone its labels grow (see _STYLE).
+WIDTH, HEIGHT = 800, 420
+PNG_SCALE = 1.5
+LEFT, RIGHT, TOP = 100, 24, 56
+EQUITY_H, GAP, DRAWDOWN_H = 196, 64, 60
+#: Font sizes in units: (wide, big). Big is for a box under ~520 px wide (a phone, 390 px) and
+#: for the PNG, which networks show about 500 px wide: labels stay 11 px or more on screen.
+SIZES = {"label": (13, 28), "title": (15, 30), "subtitle": (13, 20)}
+#: The SVG's light theme, and the PNG's colours.
+COLOURS = {
+    "bg": "#ffffff", "fg": "#24292f", "muted": "#57606a", "grid": "#d0d7de", "zero": "#8c959f",
+    "equity": "#0969da", "dd": "#cf222e",
 }
+_WIDTHS = {"equity": 2.0, "dd": 1.2, "grid": 1.0, "zero": 1.0}
+
+_STYLE = f"""
+svg {{ font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; font-size: {SIZES["label"][0]}px; }}
+.bg {{ fill: #ffffff; }} .fg {{ fill: #24292f; }} .muted {{ fill: #57606a; }}
+.grid {{ stroke: #d0d7de; stroke-width: 1; }} .zero {{ stroke: #8c959f; stroke-width: 1; }}
+.equity {{ fill: none; stroke: #0969da; stroke-width: 2; stroke-linejoin: round; }}
+.dd {{ fill: none; stroke: #cf222e; stroke-width: 1.2; }} .dd-area {{ fill: #cf222e; fill-opacity: 0.3; }}
+.title {{ font-size: {SIZES["title"][0]}px; font-weight: 600; }}
+@media (max-width: 520px) {{
+  svg {{ font-size: {SIZES["label"][1]}px; }} .title {{ font-size: {SIZES["title"][1]}px; }}
+  .subtitle, .alt {{ display: none; }}
+}}
+@media (prefers-color-scheme: dark) {{
+  .bg {{ fill: #0d1117; }} .fg {{ fill: #c9d1d9; }} .muted {{ fill: #8b949e; }}
+  .grid {{ stroke: #30363d; }} .zero {{ stroke: #6e7681; }} .equity {{ stroke: #58a6ff; }}
+  .dd {{ stroke: #f85149; }} .dd-area {{ fill: #f85149; }}
+}}
 """
 
 
-def _attr(text: str) -> str:
-    return escape(text, {'"': "&quot;"})
+@attrs.frozen
+class Shape:
+    """One piece of the drawing. ``alt``: left out where labels are big (every other tick label)."""
+
+    kind: str  # line | polyline | polygon | text
+    cls: str
+    points: tuple[tuple[float, float], ...] = ()
+    text: str = ""
+    anchor: str = "start"  # start | middle | end
+    baseline: str = "alphabetic"  # alphabetic | middle | hanging
+    size: str = "label"
+    alt: bool = False
+
+
+@attrs.frozen
+class Chart:
+    """The laid-out chart: ``svg()`` for the page, ``png()`` for link previews."""
+
+    title: str
+    subtitle: str
+    shapes: tuple[Shape, ...]
+
+    def svg(self) -> str:
+        """SVG text; every piece of text is XML-escaped, so symbols or notes cannot inject markup."""
+        out = [
+            f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" '
+            f'viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-labelledby="chart-title chart-desc">',
+            f'<title id="chart-title">{escape(self.title)}</title>',
+            f'<desc id="chart-desc">{escape(self.subtitle or self.title)}</desc>',
+            f"<style>{_STYLE}</style>",
+            f'<rect class="bg" x="0" y="0" width="{WIDTH}" height="{HEIGHT}"/>',
+        ]
+        for s in self.shapes:
+            cls = s.cls + (" alt" if s.alt else "")
+            if s.kind == "line":
+                (x1, y1), (x2, y2) = s.points
+                out.append(f'<line class="{cls}" x1="{_n(x1)}" x2="{_n(x2)}" y1="{_n(y1)}" y2="{_n(y2)}"/>')
+            elif s.kind in ("polyline", "polygon"):
+                points = " ".join(f"{_n(x)},{_n(y)}" for x, y in s.points)
+                out.append(f'<{s.kind} class="{cls}" points="{points}"/>')
+            else:
+                (x, y), = s.points
+                attrs_ = f' text-anchor="{s.anchor}"' if s.anchor != "start" else ""
+                attrs_ += f' dominant-baseline="{s.baseline}"' if s.baseline != "alphabetic" else ""
+                size = f" {s.size}" if s.size != "label" else ""
+                out.append(f'<text class="{cls}{size}" x="{_n(x)}" y="{_n(y)}"{attrs_}>{escape(s.text)}</text>')
+        out.append("</svg>")
+        return "\n".join(out) + "\n"
+
+    def png(self) -> bytes:
+        """PNG bytes (1200 x 630, big labels, light theme); the same input gives the same bytes:
+        Pillow writes no time stamp, and text uses the font Pillow ships, not the system's."""
+        import io
+
+        from PIL import Image, ImageDraw, ImageFont
+
+        supersample = 2  # drawn twice as large, then reduced: smooth lines without antialiasing support
+        k = PNG_SCALE * supersample
+        image = Image.new("RGB", (round(WIDTH * k), round(HEIGHT * k)), COLOURS["bg"])
+        draw = ImageDraw.Draw(image, "RGBA")
+        fonts: dict[str, ImageFont.FreeTypeFont] = {}
+
+        def font(size: str) -> ImageFont.FreeTypeFont:
+            if size not in fonts:
+                fonts[size] = ImageFont.load_default(size=SIZES[size][1] * k)
+            return fonts[size]
+
+        def xy(points: Sequence[tuple[float, float]]) -> list[tuple[float, float]]:
+            return [(x * k, y * k) for x, y in points]
+
+        title_right = LEFT * k
+        for s in self.shapes:
+            if s.kind == "polygon":
+                r, g, b = _rgb(COLOURS[s.cls.removesuffix("-area")])
+                draw.polygon(xy(s.points), fill=(r, g, b, 77))
+            elif s.kind in ("line", "polyline"):
+                draw.line(xy(s.points), fill=COLOURS[s.cls], width=max(1, round(_WIDTHS[s.cls] * k)), joint="curve")
+        for s in self.shapes:
+            if s.kind != "text" or s.alt:
+                continue
+            (x, y), = xy(s.points)
+            anchor = {"start": "l", "middle": "m", "end": "r"}[s.anchor] + {"alphabetic": "s", "middle": "m", "hanging": "t"}[s.baseline]
+            # The font Pillow ships has no minus sign (U+2212): a hyphen stands in.
+            text, face = s.text.replace("\u2212", "-"), font(s.size)
+            if s.size == "subtitle":
+                # Right-aligned beside the title: shortened word by word to the room left, never over it.
+                room = x - title_right - 24 * k
+                words = text.split(" ")
+                while words and draw.textlength(text, font=face) > room:
+                    words.pop()
+                    text = " ".join(words).rstrip(" ·,") + "…"
+                if not words:
+                    continue
+            draw.text((x, y), text, font=face, anchor=anchor, fill=COLOURS["fg" if s.cls == "fg" else "muted"])
+            if s.size == "title":
+                title_right = x + draw.textlength(text, font=face)
+        image = image.resize((round(WIDTH * PNG_SCALE), round(HEIGHT * PNG_SCALE)), Image.Resampling.BOX)
+        out = io.BytesIO()
+        image.save(out, format="PNG", optimize=False)
+        return out.getvalue()
+
+
+def _rgb(colour: str) -> tuple[int, int, int]:
+    return int(colour[1:3], 16), int(colour[3:5], 16), int(colour[5:7], 16)
+
+
+def _n(x: float) -> str:
+    return f"{x:.2f}".rstrip("0").rstrip(".")
 
 
 def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
@@ -48,6 +174,50 @@ def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
     return ticks
 
 
+_MINUTE, _HOUR, _DAY = 60, 3600, 86400
+#: Candidate steps between time ticks, in seconds, with the label each step reads best with.
+_TIME_STEPS = [
+    (s, "%H:%M:%S") for s in (1, 2, 5, 10, 15, 30)
+] + [
+    (s * _MINUTE, "%H:%M") for s in (1, 2, 5, 10, 15, 30)
+] + [
+    (s * _HOUR, "%H:%M") for s in (1, 2, 3, 6, 12)
+] + [
+    (s * _DAY, "%b %d") for s in (1, 2, 7, 14)
+]
+
+
+def time_ticks(start: datetime, end: datetime, count: int = 6) -> tuple[list[datetime], str]:
+    """Round instants (UTC) covering [start, end] at most ``count`` + 1 apart, and their strftime
+    format: clock times within a day, dates across days; months or years for long spans."""
+    span = (end - start).total_seconds()
+    for step, fmt in _TIME_STEPS:
+        if span / step <= count:
+            break
+    else:
+        months = next(m for m in (1, 2, 3, 6, 12, 24, 60, 120, 1200) if span / (m * 30.44 * _DAY) <= count)
+        year, month = start.year, start.month
+        month = ((month - 1) // months) * months + 1 if months < 12 else 1
+        year = year if months <= 12 else year - year % (months // 12)
+        ticks = []
+        while True:
+            moment = datetime(year, month, 1, tzinfo=timezone.utc)
+            if moment > end:
+                break
+            if moment >= start:
+                ticks.append(moment)
+            month += months
+            year, month = year + (month - 1) // 12, (month - 1) % 12 + 1
+        return ticks, "%b %Y" if months < 12 else "%Y"
+    epoch = datetime(1970, 1, 5, tzinfo=timezone.utc)  # a Monday: weekly ticks fall on Mondays
+    first = math.ceil((start - epoch).total_seconds() / step)
+    last = math.floor((end - epoch).total_seconds() / step)
+    ticks = [epoch + timedelta(seconds=i * step) for i in range(first, last + 1)]
+    if step < _DAY and start.date() != end.date():
+        fmt = "%b %d %H:%M" if step >= _MINUTE else "%b %d %H:%M:%S"
+    return ticks, fmt
+
+
 def _decimals(ticks: list[float]) -> int:
     """The fewest decimals that print every tick exactly (0.25 needs 2, 2.5 needs 1, 500 needs 0)."""
     span = max(abs(t) for t in ticks) or 1.0
@@ -61,88 +231,130 @@ def _label(value: float, decimals: int) -> str:
     return f"{value + 0.0:,.{decimals}f}".replace("-", "\u2212")
 
 
-def _decimate(values: Sequence[float], columns: int) -> list[tuple[int, float]]:
-    """At most ~2 points per pixel column (each column's first extreme, then the other), so peaks survive."""
-    n = len(values)
-    if n <= columns * 2:
-        return list(enumerate(values))
-    points: list[tuple[int, float]] = []
-    per = n / columns
-    for c in range(columns):
-        start, stop = int(c * per), min(n, int((c + 1) * per))
-        if start >= stop:
-            continue
-        chunk = range(start, stop)
-        lo = min(chunk, key=lambda i: values[i])
-        hi = max(chunk, key=lambda i: values[i])
-        for i in sorted({lo, hi}):
-            points.append((i, values[i]))
-    if points[-1][0] != n - 1:
-        points.append((n - 1, values[n - 1]))
-    return points
+def _decimate(points: list[tuple[float, float]], width: float) -> list[tuple[float, float]]:
+    """At most 4 points per unit column (first, lowest, highest, last, in order), so peaks survive."""
+    if len(points) <= width * 2:
+        return points
+    out: list[tuple[float, float]] = []
+    column: list[tuple[int, tuple[float, float]]] = []
+
+    def flush() -> None:
+        if column:
+            keep = {0, len(column) - 1, min(range(len(column)), key=lambda i: column[i][1][1]),
+                    max(range(len(column)), key=lambda i: column[i][1][1])}
+            out.extend(column[i][1] for i in sorted(keep))
+            column.clear()
+
+    current = None
+    for i, point in enumerate(points):
+        cell = math.floor(point[0])
+        if cell != current:
+            flush()
+            current = cell
+        column.append((i, point))
+    flush()
+    return out
 
 
-def _fmt(x: float) -> str:
-    return f"{x:.2f}".rstrip("0").rstrip(".")
+def equity_chart(
+    cumulative: Sequence[float],
+    *,
+    times: Sequence[datetime] | None = None,
+    start: datetime | None = None,
+    title: str = "Equity curve",
+    subtitle: str = "",
+) -> Chart:
+    """The chart of a cumulative P&L curve (starting at 0) above its drawdown from the running peak.
 
-
-def equity_svg(cumulative: Sequence[float], *, title: str = "Equity curve", subtitle: str = "") -> str:
-    """The SVG text of a cumulative P&L curve (starting at 0) above its drawdown from the running peak.
-
-    ``cumulative`` holds the curve after each closed trade; the point before the first trade
-    (0) is added here. Every piece of text is XML-escaped, so symbols or notes cannot inject markup.
+    ``cumulative`` holds the curve after each closed trade, ``times`` (UTC) when each closed; the
+    curve starts at 0 at ``start`` (the first entry) and steps at each close, on a time axis.
+    Without times the x axis counts closed trades.
     """
-    curve = [0.0, *map(float, cumulative)]
+    values = [0.0, *map(float, cumulative)]
+    plot_w = WIDTH - LEFT - RIGHT
+    if times is not None and len(times) == len(cumulative) and times:
+        first = min(start or times[0], times[0])
+        end = max(times)
+        if end <= first:  # everything at one instant: give it an hour to stand in
+            first, end = first - timedelta(minutes=30), end + timedelta(minutes=30)
+        seconds = (end - first).total_seconds()
+        xs = [LEFT + plot_w * (t - first).total_seconds() / seconds for t in (first, *times)]
+        step = True
+    else:
+        n = len(values) - 1 or 1
+        xs = [LEFT + plot_w * i / n for i in range(len(values))]
+        step = False
     peak, drawdown = 0.0, []
-    for value in curve:
+    for value in values:
         peak = max(peak, value)
         drawdown.append(value - peak)
-    plot_w = WIDTH - LEFT - RIGHT
-    n = len(curve) - 1 or 1
 
-    def x_of(i: float) -> float:
-        return LEFT + plot_w * i / n
-
-    out = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" '
-        f'viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-labelledby="chart-title chart-desc">',
-        f'<title id="chart-title">{escape(title)}</title>',
-        f'<desc id="chart-desc">{escape(subtitle or title)}</desc>',
-        f"<style>{_STYLE}</style>",
-        f'<rect class="bg" x="0" y="0" width="{WIDTH}" height="{HEIGHT}"/>',
-        f'<text class="fg" x="{LEFT}" y="20" font-weight="600" font-size="14">{escape(title)}</text>',
+    shapes: list[Shape] = [
+        Shape("text", "fg", ((LEFT, 30),), title, size="title"),
     ]
     if subtitle:
-        out.append(f'<text class="muted" x="{WIDTH - RIGHT}" y="20" text-anchor="end">{escape(subtitle)}</text>')
+        shapes.append(Shape("text", "muted", ((WIDTH - RIGHT, 30),), subtitle, anchor="end", size="subtitle"))
 
-    def panel(values: list[float], top: float, height: float, low: float, high: float, cls: str, area: bool) -> None:
+    def path(ys: list[float], y_of) -> list[tuple[float, float]]:
+        points = []
+        for i, (x, y) in enumerate(zip(xs, ys)):
+            if step and i:
+                points.append((x, y_of(ys[i - 1])))  # P&L changes at the close, not before
+            points.append((x, y_of(y)))
+        return _decimate(points, plot_w)
+
+    def panel(ys: list[float], top: float, height: float, low: float, high: float, cls: str, area: bool) -> None:
         if high - low < 1e-12:  # a flat line: give it a unit range (drawdown stays at the top)
             low, high = (low - 1.0, high) if area else (low - 1.0, high + 1.0)
-        ticks = nice_ticks(low, high, 5 if height > 120 else 3)
+        ticks = nice_ticks(low, high, 5 if height > 120 else 2)
         low, high = min(low, ticks[0]), max(high, ticks[-1])
+        if area:
+            ticks = [ticks[0], 0.0] if min(ys) < 0 else [0.0]  # a short panel: its depth and 0
         decimals = _decimals(ticks)
 
         def y_of(v: float) -> float:
             return top + height * (high - v) / (high - low)
 
-        for tick in ticks:
-            y = _fmt(y_of(tick))
-            out.append(f'<line class="{"zero" if tick == 0 else "grid"}" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y}" y2="{y}"/>')
-            out.append(f'<text class="muted" x="{LEFT - 6}" y="{_fmt(y_of(tick) + 4)}" text-anchor="end">{_label(tick, decimals)}</text>')
-        points = _decimate(values, plot_w)
-        path = " ".join(f"{_fmt(x_of(i))},{_fmt(y_of(v))}" for i, v in points)
+        # Where labels are big, every other one is left out (0 always stays) so none overlap.
+        keep = {i for i, t in enumerate(ticks) if t == 0} or {0}
+        stride = 1 if len(ticks) <= 3 else 2
+        anchor_index = min(keep)
+        for i, tick in enumerate(ticks):
+            y = y_of(tick)
+            shapes.append(Shape("line", "zero" if tick == 0 else "grid", ((LEFT, y), (WIDTH - RIGHT, y))))
+            shapes.append(Shape("text", "muted", ((LEFT - 8, y),), _label(tick, decimals), anchor="end",
+                                baseline="middle", alt=(i - anchor_index) % stride != 0))
+        points = path(ys, y_of)
         if area:
-            base = _fmt(y_of(0.0))
-            out.append(f'<polygon class="{cls}-area" points="{_fmt(x_of(0))},{base} {path} {_fmt(x_of(points[-1][0]))},{base}"/>')
-        out.append(f'<polyline class="{cls}" points="{path}"/>')
+            base = y_of(0.0)
+            shapes.append(Shape("polygon", f"{cls}-area", ((points[0][0], base), *points, (points[-1][0], base))))
+        shapes.append(Shape("polyline", cls, tuple(points)))
 
-    panel(curve, TOP, EQUITY_H, min(curve), max(curve), "equity", False)
+    panel(values, TOP, EQUITY_H, min(values), max(values), "equity", False)
     dd_top = TOP + EQUITY_H + GAP
-    out.append(f'<text class="fg" x="{LEFT}" y="{dd_top - 10}" font-weight="600">Drawdown from peak</text>')
+    shapes.append(Shape("text", "fg", ((LEFT, dd_top - 18),), "Drawdown from peak"))
     panel(drawdown, dd_top, DRAWDOWN_H, min(drawdown), 0.0, "dd", True)
-    out.append(
-        f'<text class="muted" x="{_fmt(LEFT + plot_w / 2)}" y="{HEIGHT - 8}" text-anchor="middle">'
-        f"Closed trades, in order of exit (0 to {len(curve) - 1})</text>"
-    )
-    out.append("</svg>")
-    return "\n".join(out) + "\n"
+    if min(drawdown) == 0:
+        shapes.append(Shape("text", "muted", ((LEFT + plot_w / 2, dd_top + DRAWDOWN_H / 2),), "none: every close was a new high",
+                            anchor="middle", baseline="middle"))
+    axis_y = dd_top + DRAWDOWN_H + 10
+    if step:
+        ticks, fmt = time_ticks(first, end)
+        for i, moment in enumerate(ticks):
+            x = LEFT + plot_w * (moment - first).total_seconds() / seconds
+            # Labels at the edges grow inwards, so none is cut off; the first names the zone.
+            edge = "start" if x - LEFT < 60 else "end" if WIDTH - RIGHT - x < 60 else "middle"
+            text = moment.strftime(fmt) + (" UTC" if i == 0 else "")
+            shapes.append(Shape("line", "grid", ((x, dd_top + DRAWDOWN_H), (x, dd_top + DRAWDOWN_H + 5))))
+            shapes.append(Shape("text", "muted", ((x, axis_y),), text, anchor=edge, baseline="hanging",
+                                alt=i % 2 == 1 and len(ticks) > 3))
+    else:
+        shapes.append(Shape("text", "muted", ((LEFT + plot_w / 2, axis_y),),
+                            f"Closed trades, in order of exit (0 to {len(values) - 1})", anchor="middle", baseline="hanging"))
+    return Chart(title, subtitle, tuple(shapes))
+
+
+def equity_svg(cumulative: Sequence[float], *, times: Sequence[datetime] | None = None, start: datetime | None = None,
+               title: str = "Equity curve", subtitle: str = "") -> str:
+    """The SVG text of :func:`equity_chart`."""
+    return equity_chart(cumulative, times=times, start=start, title=title, subtitle=subtitle).svg()

@@ -56,19 +56,22 @@ def collect_trade(
     agent = agent_id if agent_id is not None else _user(getpass)
     if not agent.strip():
         raise UsageError("--agent-id must not be empty")
-    session, notes = session_from_csv(
+    session, result = session_from_csv(
         csv_file, fmt.strip().lower(), agent_id=agent, tz=zone, multipliers=parse_multipliers(multiplier or [])
     )
-    for note in notes:
+    for note in result.notes:
         print(f"flywheel: note: {csv_file}: {note}", file=sys.stderr)
+    for warning in result.warnings:
+        print(f"flywheel: warning: {csv_file}: {warning}", file=sys.stderr)
     emit_session(session, output)
     if output is None:
         return
     trades = session["source_data"]["trades"]
     still_open = sum(1 for t in trades if "exit_timestamp" not in t)
+    carried = len(session["source_data"].get("carried_in", []))
     print(
-        f"{output}: {len(trades)} trade(s) ({still_open} open) from "
-        f"{session['metadata']['import']['executions']} execution(s)",
+        f"{output}: {len(trades)} trade(s) ({still_open} open{f', {carried} carried-in position(s) closed' if carried else ''}) "
+        f"from {session['metadata']['import']['executions']} execution(s)",
         file=sys.stderr,
     )
 

@@ -2,7 +2,8 @@
 
 Every row either becomes a fill or is reported: a row that cannot be read stops the import with
 ``FILE: line N: column X: ...`` (exit 2); rows that are not executions (IBKR summary rows,
-Tradovate orders that never filled) are counted in the notes printed to stderr.
+Tradovate orders that never filled) are counted in the notes printed to stderr. A multiplier the
+export does not give is derived only where it is certain (and warned about), else refused.
 """
 
 from __future__ import annotations
@@ -18,13 +19,16 @@ from typing import Any, Iterator
 import attrs
 
 from flywheel_core import InputError, UsageError
-from flywheel_trade.pairing import Fill, clean_number, iso_utc, round_trips
+from flywheel_trade.pairing import Fill, clean_number, iso_utc, pair, round_trips
 
 __all__ = [
     "FORMATS",
     "Fill",
     "POINT_VALUES",
+    "UNIT_ASSET_CLASSES",
     "ImportResult",
+    "contract_root",
+    "pair",
     "parse_multipliers",
     "read_fills",
     "round_trips",
@@ -33,25 +37,38 @@ __all__ = [
 
 FORMATS = ("generic", "ibkr", "tradovate")
 
-#: Dollar value of one point for common CME-group futures (Tradovate exports have no multiplier
-#: column). Anything else needs ``--multiplier ROOT=VALUE``; a guess would silently scale P&L.
+#: Dollars per 1.00 of price of CME-group (CME, CBOT, NYMEX, COMEX) futures, by root: the exchange's
+#: contract unit, for prices quoted in dollars. Used only when the export gives no multiplier
+#: (Tradovate never does), with a warning. Left out on purpose: contracts quoted in cents (grains,
+#: livestock), where brokers differ on the price unit. Anything else needs ``--multiplier ROOT=N``.
 POINT_VALUES: dict[str, float] = {
     # equity indexes
     "ES": 50, "MES": 5, "NQ": 20, "MNQ": 2, "YM": 5, "MYM": 0.5, "RTY": 50, "M2K": 5, "EMD": 100, "NKD": 5,
-    # energy
+    # energy (per barrel, per MMBtu, per gallon)
     "CL": 1000, "MCL": 100, "QM": 500, "NG": 10000, "QG": 2500, "RB": 42000, "HO": 42000,
-    # metals
+    # metals (per troy ounce, per pound)
     "GC": 100, "MGC": 10, "SI": 5000, "SIL": 1000, "HG": 25000, "MHG": 2500, "PL": 50, "PA": 100,
-    # interest rates
+    # interest rates (per point of par)
     "ZB": 1000, "UB": 1000, "ZN": 1000, "TN": 1000, "ZF": 1000, "ZT": 2000,
-    # agriculture (grains quoted in cents)
-    "ZC": 50, "ZS": 50, "ZW": 50, "ZL": 600, "ZM": 100, "HE": 400, "LE": 400, "GF": 500,
-    # currencies
+    # soybean meal (per short ton; the other grains are quoted in cents)
+    "ZM": 100,
+    # currencies (per US dollar of the quote)
     "6E": 125000, "M6E": 12500, "6J": 12500000, "6B": 62500, "M6B": 6250, "6A": 100000, "M6A": 10000,
     "6C": 100000, "6S": 125000, "6N": 100000, "6M": 500000,
     # crypto
     "BTC": 5, "MBT": 0.1, "ETH": 50, "MET": 0.1,
 }
+
+#: IBKR asset classes traded one unit per contract (shares, currency, coins, spot metal).
+UNIT_ASSET_CLASSES = frozenset({"STK", "CASH", "CRYPTO", "CFD", "FUND", "CMDTY"})
+#: A standard OCC option symbol (IBKR pads the root with spaces): 100 shares per contract. An
+#: adjusted option after a split or merger gets a root with a digit (``AAPL1``) and another deliverable.
+_OCC = re.compile(r"^(?P<root>[A-Z]{1,6}) *\d{6}[CP]\d{8}$")
+#: Anything with an expiry, a right and a strike: an option, whatever its layout.
+_OPTION_LIKE = re.compile(r"^(?P<root>[A-Z0-9.]+?)[\s_.-]*\d{6}\s*[CP]\s*\d", re.I)
+#: A futures contract: a root (a letter, maybe a digit before, 2 more at most), a month code and
+#: the year (MESZ5, 6EH25, M2KU5).
+_FUTURE = re.compile(r"^(?P<root>\d?[A-Z][A-Z0-9]{0,2}?)[FGHJKMNQUVXZ]\d{1,2}$")
 
 _IBKR_ENVELOPE = {"MSG", "BOF", "BOA", "BOS", "EOS", "EOA", "EOF"}
 _THOUSANDS = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$")
@@ -59,15 +76,84 @@ _THOUSANDS = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$")
 _DECIMAL_COMMA = re.compile(r"^[+-]?(\d+|\d{1,3}(\.\d{3})+),\d+$")
 #: A whole number grouped with dots (``1.500``) in such a file.
 _DOT_THOUSANDS = re.compile(r"^[+-]?\d{1,3}(\.\d{3})+$")
-_MONTH_CODE = re.compile(r"^(?P<root>[A-Z0-9]+?)[FGHJKMNQUVXZ]\d{1,2}$")
 
 
 @attrs.define
 class ImportResult:
-    """What an import produced: the fills, and notes for the user about rows that were not fills."""
+    """What an import produced: the fills; notes about rows that were not fills; warnings about
+    what was assumed (multipliers derived from the symbol) or left out (positions carried in)."""
 
     fills: list[Fill]
     notes: list[str] = attrs.field(factory=list)
+    warnings: list[str] = attrs.field(factory=list)
+
+
+class _Multipliers:
+    """Each fill's multiplier: ``--multiplier`` (by symbol or root), else the export's own column,
+    else derived where certain (noted for a warning), else refused naming the symbol."""
+
+    def __init__(self, rows: _Rows, overrides: dict[str, float]) -> None:
+        self.rows, self.overrides = rows, overrides
+        self.used: set[str] = set()
+        #: (value, why) -> symbols: one warning per assumption, naming every symbol it covers.
+        self.assumed: dict[tuple[float, str], set[str]] = {}
+
+    def __call__(
+        self, line: int, column: str, symbol: str, stated: float | None, *, asset_class: str = "", root: str = "", futures: bool = False
+    ) -> float:
+        # The export may name the root too (IBKR UnderlyingSymbol: EUR for 6EH5; Tradovate Product):
+        # the first root the table knows is used, else the symbol's own.
+        roots = [contract_root(symbol)] + ([root.strip().upper()] if root.strip() else [])
+        root = next((r for r in roots if r in POINT_VALUES), roots[0])
+        for name in (symbol, *roots):
+            if name in self.overrides:
+                self.used.add(name)
+                return self.overrides[name]
+        if stated is not None:
+            return stated
+        value, why = _derive_multiplier(symbol, root, asset_class.strip().upper(), futures)
+        if value is None:
+            name = root if re.fullmatch(r"[A-Za-z0-9._-]+", root) else repr(root)
+            raise self.rows.fail(line, f"no multiplier for {symbol!r} in the export and {why}; pass --multiplier {name}=N "
+                                 "(dollars per 1.00 of price)", column)
+        if why:
+            self.assumed.setdefault((value, why), set()).add(symbol)
+        return value
+
+    def warnings(self) -> list[str]:
+        out = []
+        for (value, why), symbols in sorted(self.assumed.items(), key=lambda kv: sorted(kv[1])[0]):
+            names = sorted(symbols)
+            shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+            out.append(f"{shown}: multiplier {value:g}, {why}, since the export gives none; "
+                       "check it, or pass --multiplier ROOT=N")
+        return out
+
+
+def contract_root(symbol: str) -> str:
+    """The root ``--multiplier`` may name: a futures root (``MES`` of ``MESZ5``), an option's
+    underlying (``AAPL1`` of ``AAPL1 250117C00150000``), else the symbol itself."""
+    text = " ".join(symbol.split()).upper()
+    match = _FUTURE.match(text) or _OPTION_LIKE.match(text)
+    return match["root"] if match else text
+
+
+def _derive_multiplier(symbol: str, root: str, asset_class: str, futures: bool) -> tuple[float | None, str]:
+    """(value, why it was assumed; "" when there is nothing to say), or (None, why it cannot be)."""
+    text = " ".join(symbol.split()).upper()
+    if asset_class in UNIT_ASSET_CLASSES:
+        return 1.0, ""
+    if asset_class in ("", "OPT") and not futures and _OCC.match(symbol.strip().upper()):
+        return 100.0, "the standard for OCC option symbols"
+    if asset_class == "FUT" or (not asset_class and (futures or _FUTURE.match(text))):
+        if root in POINT_VALUES:
+            return float(POINT_VALUES[root]), f"the point value of {root} futures in flywheel's table"
+        return None, f"{root} is not in flywheel's table of futures point values"
+    if asset_class == "OPT" or _OPTION_LIKE.match(text):
+        return None, "it is not a standard OCC option symbol (an adjusted option may deliver other than 100 shares)"
+    if asset_class:
+        return None, f"asset class {asset_class} has no standard multiplier"
+    return 1.0, ""
 
 
 # -- reading cells ------------------------------------------------------------------------------
@@ -211,7 +297,7 @@ def _side(rows: _Rows, line: int, column: str, value: str) -> str:
 # -- formats ------------------------------------------------------------------------------------
 
 
-def _generic(rows: _Rows, records: Iterator[tuple[int, list[str]]], notes: list[str]) -> list[Fill]:
+def _generic(rows: _Rows, records: Iterator[tuple[int, list[str]]], multipliers: _Multipliers) -> list[Fill]:
     first = next(records, None)
     if first is None:
         raise InputError(rows.file, "line 1", "the file is empty (expected a header: timestamp,symbol,side,quantity,price,fees)")
@@ -225,6 +311,7 @@ def _generic(rows: _Rows, records: Iterator[tuple[int, list[str]]], notes: list[
     for line, cells in records:
         _check_width(rows, line, cells, header)
         symbol = _symbol(rows, line, col["symbol"][0], _cell(cells, col["symbol"][1]))
+        stated = rows.number(line, mult[0], _cell(cells, mult[1]), positive=True, default=math.nan) if mult else math.nan
         fills.append(
             Fill(
                 line=line,
@@ -234,11 +321,16 @@ def _generic(rows: _Rows, records: Iterator[tuple[int, list[str]]], notes: list[
                 quantity=rows.number(line, col["quantity"][0], _cell(cells, col["quantity"][1]), positive=True),
                 price=rows.number(line, col["price"][0], _cell(cells, col["price"][1]), positive=True, zero_ok=True),
                 fees=rows.number(line, fees[0], _cell(cells, fees[1]), default=0.0) if fees else 0.0,
-                multiplier=rows.number(line, mult[0], _cell(cells, mult[1]), positive=True, default=1.0) if mult else 1.0,
+                multiplier=multipliers(line, mult[0] if mult else col["symbol"][0], symbol, _known(stated)),
                 account=_cell(cells, account[1]).strip() if account else "",
             )
         )
     return fills
+
+
+def _known(value: float) -> float | None:
+    """A number read with ``default=nan`` for an empty cell: None when the cell was empty."""
+    return None if math.isnan(value) else value
 
 
 def _check_width(rows: _Rows, line: int, cells: list[str], header: _Header) -> None:
@@ -311,7 +403,7 @@ def _ibkr_section(rows: _Rows, records: Iterator[tuple[int, list[str]]], notes: 
     return header, hline, data
 
 
-def _ibkr(rows: _Rows, records: Iterator[tuple[int, list[str]]], notes: list[str], multipliers: dict[str, float]) -> list[Fill]:
+def _ibkr(rows: _Rows, records: Iterator[tuple[int, list[str]]], notes: list[str], multipliers: _Multipliers) -> list[Fill]:
     header, hline, data = _ibkr_section(rows, records, notes)
     sym = header.require(rows, hline, "Symbol")
     qty = header.require(rows, hline, "Quantity")
@@ -325,6 +417,9 @@ def _ibkr(rows: _Rows, records: Iterator[tuple[int, list[str]]], notes: list[str
     commission = header.find("IBCommission", "Commission")
     taxes = header.find("Taxes")
     mult = header.find("Multiplier")
+    asset_class = header.find("AssetClass", "Asset Class")
+    underlying = header.find("UnderlyingSymbol")
+    indicator = header.find("Open/CloseIndicator", "Open/Close")
     currency = header.find("CurrencyPrimary", "Currency")
     level = header.find("LevelOfDetail")
     account = header.find("ClientAccountID", "AccountId", "Account")
@@ -365,7 +460,12 @@ def _ibkr(rows: _Rows, records: Iterator[tuple[int, list[str]]], notes: list[str
             fees -= rows.number(line, commission[0], _cell(cells, commission[1]), default=0.0)
         if taxes is not None:
             fees -= rows.number(line, taxes[0], _cell(cells, taxes[1]), default=0.0)
-        multiplier = rows.number(line, mult[0], _cell(cells, mult[1]), positive=True, default=1.0) if mult else 1.0
+        stated = rows.number(line, mult[0], _cell(cells, mult[1]), positive=True, default=math.nan) if mult else math.nan
+        kind = _cell(cells, asset_class[1]).strip().upper() if asset_class else ""
+        multiplier = multipliers(
+            line, mult[0] if mult else sym[0], symbol, _known(stated), asset_class=kind,
+            root=_cell(cells, underlying[1]) if underlying and kind == "FUT" else "",
+        )
         fills.append(
             Fill(
                 line=line,
@@ -375,9 +475,10 @@ def _ibkr(rows: _Rows, records: Iterator[tuple[int, list[str]]], notes: list[str
                 quantity=abs(signed_qty),
                 price=rows.number(line, price[0], _cell(cells, price[1]), positive=True, zero_ok=True),
                 fees=fees,
-                multiplier=multipliers.get(symbol, multipliers.get(_root(symbol), multiplier)),
+                multiplier=multiplier,
                 currency=_cell(cells, currency[1]).strip() if currency else "",
                 account=_cell(cells, account[1]).strip() if account else "",
+                open_close=_open_close(rows, line, indicator, cells),
             )
         )
     return fills
@@ -400,12 +501,19 @@ def _tradovate_time(rows: _Rows, line: int, column: str, value: str) -> datetime
     return rows.iso_time(line, column, text)
 
 
-def _root(contract: str) -> str:
-    match = _MONTH_CODE.match(contract.upper())
-    return match["root"] if match else contract.upper()
+def _open_close(rows: _Rows, line: int, indicator: tuple[str, int] | None, cells: list[str]) -> str:
+    """IBKR's Open/CloseIndicator: ``O``, ``C``, ``C;O`` (a close that opens the other side), or ""."""
+    if indicator is None:
+        return ""
+    value = _cell(cells, indicator[1]).strip().upper().replace(" ", "")
+    if value in ("", "O", "C", "C;O"):
+        return value
+    if value == "O;C":
+        return "C;O"
+    raise rows.fail(line, f"{value!r} is not an open/close indicator (expected O, C or C;O)", indicator[0])
 
 
-def _tradovate(rows: _Rows, records: Iterator[tuple[int, list[str]]], notes: list[str], multipliers: dict[str, float]) -> list[Fill]:
+def _tradovate(rows: _Rows, records: Iterator[tuple[int, list[str]]], notes: list[str], multipliers: _Multipliers) -> list[Fill]:
     first = next(records, None)
     if first is None:
         raise InputError(rows.file, "line 1", "the file is empty (expected a Tradovate Fills or Orders CSV)")
@@ -441,14 +549,9 @@ def _tradovate(rows: _Rows, records: Iterator[tuple[int, list[str]]], notes: lis
             if filled < 0:
                 raise rows.fail(line, f"must not be negative, got {_cell(cells, qty[1]).strip()}", qty[0])
         symbol = _symbol(rows, line, contract[0], _cell(cells, contract[1]))
-        root = (_cell(cells, product[1]).strip() if product else "") or _root(symbol)
-        multiplier = multipliers.get(symbol, multipliers.get(root, POINT_VALUES.get(root.upper())))
-        if multiplier is None:
-            raise rows.fail(
-                line,
-                f"no point value known for {root!r}; pass --multiplier {root}=VALUE (dollars per point)",
-                product[0] if product else contract[0],
-            )
+        # Tradovate trades futures only, and its exports carry no multiplier.
+        root = _cell(cells, product[1]).strip() if product else ""
+        multiplier = multipliers(line, product[0] if product else contract[0], symbol, None, root=root, futures=True)
         fills.append(
             Fill(
                 line=line,
@@ -458,7 +561,7 @@ def _tradovate(rows: _Rows, records: Iterator[tuple[int, list[str]]], notes: lis
                 quantity=rows.number(line, qty[0], _cell(cells, qty[1]), positive=True),
                 price=rows.number(line, price[0], _cell(cells, price[1]), positive=True, zero_ok=True),
                 fees=rows.number(line, commission[0], _cell(cells, commission[1]), default=0.0) if commission else 0.0,
-                multiplier=float(multiplier),
+                multiplier=multiplier,
                 account=_cell(cells, account[1]).strip() if account else "",
             )
         )
@@ -482,20 +585,14 @@ def read_fills(
     rows = _Rows(path, file or str(path), tz)
     notes: list[str] = []
     records = rows.records()
+    points = _Multipliers(rows, multipliers or {})
     if fmt == "generic":
-        fills = _generic(rows, records, notes)
+        fills = _generic(rows, records, points)
     elif fmt == "ibkr":
-        fills = _ibkr(rows, records, notes, multipliers or {})
+        fills = _ibkr(rows, records, notes, points)
     else:
-        fills = _tradovate(rows, records, notes, multipliers or {})
-    if fmt == "generic" and multipliers:
-        # Futures symbols carry a month code (MESZ5): a root given with --multiplier applies to them.
-        fills = [
-            attrs.evolve(f, multiplier=multipliers.get(f.symbol, multipliers.get(_root(f.symbol), f.multiplier)))
-            for f in fills
-        ]
-    known = {f.symbol for f in fills} | {_root(f.symbol) for f in fills}
-    for name in sorted(set(multipliers or {}) - known):
+        fills = _tradovate(rows, records, notes, points)
+    for name in sorted(set(multipliers or {}) - points.used):
         # A typo here would silently leave P&L unscaled.
         notes.append(f"--multiplier {name} matched no symbol or futures root in the file")
     if not fills:
@@ -505,7 +602,7 @@ def read_fills(
         notes.append(f"executions are in several currencies ({', '.join(currencies)}): P&L is summed without conversion")
     if rows.naive_times and tz is timezone.utc:
         notes.append(f"{rows.naive_times} time(s) without a zone were read as UTC (use --tz to name the export's zone)")
-    return ImportResult(fills, notes)
+    return ImportResult(fills, notes, points.warnings())
 
 
 # -- session ------------------------------------------------------------------------------------
@@ -534,17 +631,19 @@ def session_from_csv(
     tz: tzinfo = timezone.utc,
     multipliers: dict[str, float] | None = None,
     file: str | None = None,
-) -> tuple[dict[str, Any], list[str]]:
-    """A trade ``work_session.json`` document from a CSV export, and notes for stderr.
+) -> tuple[dict[str, Any], ImportResult]:
+    """A trade ``work_session.json`` document from a CSV export, and the import's notes and warnings.
 
     The session id and timestamp come from the data (the last execution), so importing the same
-    file twice gives the same session.
+    file twice gives the same session. Closes of positions opened before the export go to
+    ``source_data.carried_in``, outside every metric, with a warning each.
     """
+    name = file or str(path)
     result = read_fills(path, fmt, tz=tz, multipliers=multipliers, file=file)
     try:
-        trades = round_trips(result.fills)
+        paired = pair(result.fills)
     except InputError as exc:
-        raise InputError(file or str(path), exc.path, exc.message) from None
+        raise InputError(name, exc.path, exc.message) from None
     first = min(f.time for f in result.fills)
     last = max(f.time for f in result.fills)
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
@@ -553,14 +652,28 @@ def session_from_csv(
     if len(currencies) == 1:
         metadata["currency"] = currencies[0]
     metadata["import"] = {"format": fmt, "file": path.name, "sha256": digest, "executions": len(result.fills)}
+    if result.warnings:
+        # Kept with the session: the journal tells its readers which multipliers were assumed.
+        metadata["import"]["warnings"] = list(result.warnings)
+    for close in paired.carried_in:
+        side = "long" if close["action"] == "buy" else "short"
+        lines = ", ".join(map(str, close["csv_lines"]))
+        result.warnings.append(
+            f"line{'s' if len(close['csv_lines']) > 1 else ''} {lines}: {close['symbol']} closes {clean_number(close['quantity'])} "
+            f"of a {side} position opened before the export's first execution (nothing in the file opens it): "
+            "recorded as carried in and left out of every metric, since its entry price is not in the file"
+        )
+    source: dict[str, Any] = {"trades": paired.trades}
+    if paired.carried_in:
+        source["carried_in"] = paired.carried_in
     session = {
         "session_id": f"trade-{last:%Y%m%d}-{digest[:10]}",
         "session_type": "trade",
         "timestamp": iso_utc(last),
         "agent_id": agent_id,
         "metadata": metadata,
-        "source_data": {"trades": trades},
+        "source_data": source,
         "artifacts": {},
         "pipeline_status": {"trade_artifact": "pending"},
     }
-    return session, result.notes
+    return session, result

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from flywheel_trade.checks import check_trades, currencies_of, declared_problems, declared_vs_computed, shown
-from flywheel_trade.metrics import Trade, compute_metrics
+from flywheel_trade.metrics import Trade, compute_metrics, number_of, side_of
 
 if TYPE_CHECKING:
     from flywheel_core import Artifact, Problem, RunContext, Session
@@ -19,6 +19,8 @@ __all__ = ["build_artifacts", "journal_facts", "validation_problems", "money", "
 
 NARRATIVE = ("market_analysis", "what_worked", "what_didnt_work", "lessons", "next_goals")
 CHART_IMAGE = "equity_curve.svg"
+#: The same chart as a PNG: social networks ignore SVG previews (the artifact's ``meta["image"]``).
+CHART_PNG = "equity_curve.png"
 MAX_TAG_SYMBOLS = 20
 MAX_CHART_BYTES = 10 * 1024 * 1024
 _IMAGE_EXT = {".png", ".jpg", ".jpeg", ".gif", ".svg", ".webp"}
@@ -76,6 +78,22 @@ def duration(minutes: float) -> str:
         return f"{hours} h {rest:02d} min"
     days, hours = divmod(hours, 24)
     return f"{days} d {hours} h"
+
+
+def short_duration(minutes: float) -> str:
+    """``45s``, ``12m``, ``1h 05m``, ``2d 3h``: a table cell's holding time (the summary spells it out);
+    it may take two lines."""
+    seconds = round(minutes * 60)
+    if seconds < 60:
+        return f"{seconds}s"
+    total = round(seconds / 60)
+    if total < 60:
+        return f"{total}m"
+    hours, rest = divmod(total, 60)
+    if hours < 24:
+        return f"{hours}h {rest:02d}m"
+    days, hours = divmod(hours, 24)
+    return f"{days}d {hours}h"
 
 
 def when(moment: datetime) -> str:
@@ -148,6 +166,19 @@ def _symbols_by_activity(trades: list[Trade]) -> list[str]:
     return [s for s, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
 
 
+def pnl_symbols(trades: list[Trade]) -> list[str]:
+    """The symbols that carry the session's P&L: those with closed trades, most closed trades
+    first, then the larger P&L either way; with nothing closed, the open positions' symbols."""
+    closed = [t for t in trades if not t.is_open]
+    if not closed:
+        return _symbols_by_activity(trades)
+    counts = Counter(t.symbol for t in closed)
+    net: dict[str, float] = {}
+    for t in closed:
+        net[t.symbol] = net.get(t.symbol, 0.0) + t.pnl
+    return sorted(counts, key=lambda s: (-counts[s], -abs(net[s]), s))
+
+
 def _hashtag(symbol: str) -> str:
     return re.sub(r"[^A-Za-z0-9_]", "", symbol)
 
@@ -186,61 +217,104 @@ def _charts(session: Session, ctx: RunContext | None) -> tuple[list[dict[str, st
     return items, files
 
 
+#: A space that never breaks: a cell such as "2 trades" or "Dec 02" stays on one line, so a
+#: narrow screen scrolls the table instead of stacking a cell's words into a tall column.
+NBSP = "\u00a0"
+
+
+def _nowrap(text: str) -> str:
+    return text.replace(" ", NBSP)
+
+
+def table(columns: list[tuple[str, str]], rows: list[list[str]], keep: tuple[str, ...] = ()) -> dict[str, Any]:
+    """A Markdown table (``columns`` as (name, "left"|"right"), cells already escaped) without
+    the columns that are empty in every row, except those named in ``keep``."""
+    kept = [i for i, (name, _) in enumerate(columns) if name in keep or any(r[i] for r in rows)]
+    return {
+        "header": [columns[i][0] for i in kept],
+        "align": [columns[i][1] for i in kept],
+        "rows": [[r[i] for i in kept] for r in rows],
+    }
+
+
+def _clock(moments: list[datetime]) -> tuple[Any, str]:
+    """How to print the tables' times: (formatter, sentence). Within one UTC day the date is said once."""
+    days = {m.date() for m in moments}
+    if len(days) <= 1:
+        day = f" (all on {next(iter(days)).isoformat()})" if days else ""
+        return (lambda m: m.strftime("%H:%M:%S" if m.second else "%H:%M")), f"Times are UTC{day}."
+    # A date and a time may go on two lines (never more): the table then fits a wide screen.
+    if len({d.year for d in days}) == 1:
+        return (lambda m: _nowrap(m.strftime("%b %d")) + m.strftime(" %H:%M:%S" if m.second else " %H:%M")), "Times are UTC."
+    return (lambda m: when(m)), "Times are UTC."
+
+
+def _notes(items: list[tuple[str, str, str]]) -> list[str]:
+    """Notes kept out of the tables (long text would make tall cells): "Trade 3, AAPL: text"."""
+    from flywheel_core import md_inline
+
+    return [f"{label}, {md_inline(symbol)}: {md_inline(text)}" for label, symbol, text in items if text.strip()]
+
+
 def journal_facts(session: Session, trades: list[Trade], metrics: dict[str, Any], declared: list[dict[str, Any]]) -> dict[str, Any]:
-    """Everything the templates show, computed once, JSON-serialisable, already formatted for print."""
-    from flywheel_core.render import md_inline
+    """Everything the templates show, computed once, JSON-serialisable, already formatted for print.
+
+    Tables come ready to print (cells escaped, empty columns left out) and narrow: the P&L column
+    comes right after the symbol, so it is on screen on a phone, and long notes go below the table.
+    """
+    from flywheel_core import md_inline
 
     m = metrics
     closed = {row["index"]: row for row in m["per_trade"]}
+    carried = carried_in(session)
     by_index = {t.index: t for t in trades}
     symbols = _symbols_by_activity(trades)
-    trade_rows = []
-    for order, row in enumerate(m["per_trade"], 1):
-        t = by_index[row["index"]]
-        trade_rows.append(
-            {
-                "n": order,
-                "index": t.index,
-                "symbol": t.symbol,
-                "side": t.side,
-                "size": number(t.quantity),
-                "entry": f"{price(t.entry_price)} at {when(t.entry_time)}",
-                "exit": " at ".join(
-                    p for p in (_opt(t.exit_price, price), _opt(t.exit_time, when)) if p
-                ),
-                "pnl": signed(t.pnl),
-                "r": _opt(t.r_multiple, r_text),
-                "held": _opt(t.holding_minutes, duration),
-                "notes": t.notes,
-            }
-        )
-    open_rows = [
-        {
-            "index": t.index,
-            "symbol": t.symbol,
-            "side": t.side,
-            "size": number(t.quantity),
-            "entry": f"{price(t.entry_price)} at {when(t.entry_time)}",
-            "stop": _opt(t.stop_loss, price),
-            "notes": t.notes,
-        }
-        for t in sorted((t for t in trades if t.index not in closed), key=lambda t: (t.entry_time, t.index))
-    ]
+    named = pnl_symbols(trades)
+    closed_trades = [by_index[row["index"]] for row in m["per_trade"]]
+    open_trades = sorted((t for t in trades if t.index not in closed), key=lambda t: (t.entry_time, t.index))
+    clock, times = _clock(
+        [t.exit_time or t.entry_time for t in closed_trades] + [t.entry_time for t in open_trades] + [c["_closed"] for c in carried if c["_closed"]]
+    )
+    trade_table = table(
+        [("#", "right"), ("Symbol", "left"), ("P&L", "right"), ("Side", "left"), ("Qty", "right"), ("Entry", "right"),
+         ("Exit", "right"), ("Closed", "left"), ("Held", "right"), ("R", "right"), ("Fees", "right")],
+        [
+            [str(n), md_inline(t.symbol), signed(t.pnl), t.side, number(t.quantity), price(t.entry_price),
+             _opt(t.exit_price, price), _opt(t.exit_time, clock), _opt(t.holding_minutes, short_duration),
+             _opt(t.r_multiple, lambda r: r_text(r)[:-1]), money(t.fees) if t.fees else ""]
+            for n, t in enumerate(closed_trades, 1)
+        ],
+        keep=("#", "Symbol", "P&L", "Side", "Qty"),
+    )
+    open_table = table(
+        [("Symbol", "left"), ("Side", "left"), ("Qty", "right"), ("Entry", "right"), ("Opened", "left"), ("Stop", "right")],
+        [[md_inline(t.symbol), t.side, number(t.quantity), price(t.entry_price), clock(t.entry_time), _opt(t.stop_loss, price)]
+         for t in open_trades],
+        keep=("Symbol", "Side", "Qty", "Entry"),
+    )
+    carried_table = table(
+        [("Symbol", "left"), ("Side", "left"), ("Qty", "right"), ("Exit", "right"), ("Closed", "left")],
+        [[md_inline(c["symbol"]), c["side"], c["size"], c["exit"], clock(c["_closed"]) if c["_closed"] else ""] for c in carried],
+        keep=("Symbol", "Side", "Qty"),
+    )
 
-    def row(label: str, value: Any, fmt: Any, extra: str = "") -> dict[str, str] | None:
-        if value is None:
-            return None
-        return {"label": label, "value": fmt(value) + (f" {extra}" if extra else "")}
+    def row(label: str, value: Any, fmt: Any) -> list[str] | None:
+        return None if value is None else [label, fmt(value)]
 
+    with_stop = sum(1 for r in m["per_trade"] if r["r_multiple"] is not None)
     best = max(m["per_trade"], key=lambda r: (r["pnl"], -r["index"]), default=None)
     summary = [
-        row("Closed trades", m["trades"], str, f"({m['wins']} won, {m['losses']} lost, {m['breakeven']} break-even)"),
-        row("Open trades", m["open_trades"] or None, str),
+        row("Closed trades", m["trades"], str),
+        row("Won", m["wins"] if m["trades"] else None, str),
+        row("Lost", m["losses"] if m["trades"] else None, str),
+        row("Break-even", m["breakeven"] or None, str),
+        row("Open positions", m["open_trades"] or None, str),
         row("Net P&L", m["net_pnl"] if m["trades"] else None, signed),
-        row("Gross profit", m["gross_profit"] if m["wins"] else None, money),
-        row("Gross loss", m["gross_loss"] if m["losses"] else None, signed),
-        row("Fees", m["fees"] or None, money),
-        row("Win rate", m["win_rate"], pct),
+        # Definitions that differ between journals are stated where the number is (see "How computed").
+        row("Gross profit (after fees)", m["gross_profit"] if m["wins"] else None, money),
+        row("Gross loss (after fees)", m["gross_loss"] if m["losses"] else None, signed),
+        row("Fees (closed trades)", m["fees"] or None, money),
+        row("Win rate (break-even = not won)" if m["breakeven"] else "Win rate", m["win_rate"], pct),
         row("Profit factor", m["profit_factor"], ratio),
         row("Expectancy per trade", m["expectancy"], signed),
         row("Average win", m["avg_win"], signed),
@@ -248,21 +322,20 @@ def journal_facts(session: Session, trades: list[Trade], metrics: dict[str, Any]
         row("Payoff ratio (avg win / avg loss)", m["payoff_ratio"], ratio),
         row("Largest win", m["largest_win"], signed),
         row("Largest loss", m["largest_loss"], signed),
-        row("Max drawdown", m["max_drawdown"] if m["trades"] else None, money),
-        row("Longest winning streak", m["max_consecutive_wins"] if m["trades"] else None, _trades),
-        row("Longest losing streak", m["max_consecutive_losses"] if m["trades"] else None, _trades),
-        row("Average holding time", m["avg_holding_minutes"], duration),
-        row("Average R", m["avg_r"], r_text, f"({_trades(sum(1 for r in m['per_trade'] if r['r_multiple'] is not None))} with a stop)"),
+        row("Max drawdown (closed-trade P&L)", m["max_drawdown"] if m["trades"] else None, money),
+        row("Longest winning streak", m["max_consecutive_wins"] if m["trades"] else None, lambda v: _nowrap(_trades(v))),
+        row("Longest losing streak", m["max_consecutive_losses"] if m["trades"] else None, lambda v: _nowrap(_trades(v))),
+        row("Average holding time", m["avg_holding_minutes"], lambda v: _nowrap(duration(v))),
+        row(f"Average R ({_trades(with_stop)} with a stop)", m["avg_r"], r_text),
     ]
 
-    def group_row(name: str, g: dict[str, Any]) -> dict[str, str]:
-        return {
-            "name": name,
-            "trades": str(g["trades"]),
-            "win_rate": _opt(g["win_rate"], pct),
-            "net_pnl": signed(g["net_pnl"]),
-            "profit_factor": _opt(g.get("profit_factor"), ratio),
-        }
+    def group_table(first: str, groups: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
+        return table(
+            [(first, "left"), ("Net P&L", "right"), ("Trades", "right"), ("Win rate", "right"), ("Profit factor", "right")],
+            [[name, signed(g["net_pnl"]), str(g["trades"]), _opt(g["win_rate"], pct), _opt(g.get("profit_factor"), ratio)]
+             for name, g in groups],
+            keep=(first, "Net P&L", "Trades", "Win rate"),
+        )
 
     conditions = session.source_data.get("market_conditions")
     duration_minutes = session.metadata.get("duration_minutes")
@@ -275,18 +348,25 @@ def journal_facts(session: Session, trades: list[Trade], metrics: dict[str, Any]
         },
         "metrics": metrics,
         "symbols": symbols,
-        # Sentences about closed trades name their symbols only; with none closed, the open ones.
-        "symbols_text": _list_text(_symbols_by_activity([t for t in trades if not t.is_open]) or symbols),
-        "summary": [r for r in summary if r is not None] if trades else [],
+        # Sentences, hashtags and the chart name the symbols with closed trades; with none closed, the open ones.
+        "pnl_symbols": named,
+        "symbols_text": _list_text(named),
+        "summary": table([("Metric", "left"), ("Value", "right")], [r for r in summary if r is not None]) if trades else None,
         "net_pnl": signed(m["net_pnl"]),
         "win_rate": _opt(m["win_rate"], pct),
         "max_drawdown": money(m["max_drawdown"]),
         "best": {"symbol": best["symbol"], "pnl": signed(best["pnl"])} if best and best["pnl"] > 0 else None,
         "chart": CHART_IMAGE if m["trades"] else "",
-        "trades": trade_rows,
-        "open_trades": open_rows,
-        "by_symbol": [group_row(s, g) for s, g in m["by_symbol"].items()],
-        "by_side": [group_row(name.capitalize(), m[name]) for name in ("long", "short") if m[name]["trades"]],
+        "chart_png": CHART_PNG if m["trades"] else "",
+        "times": times,
+        "trades": trade_table if closed_trades else None,
+        "trade_notes": _notes([(f"Trade {n}", t.symbol, t.notes) for n, t in enumerate(closed_trades, 1)]),
+        "open_trades": open_table if open_trades else None,
+        "open_notes": _notes([("Open", t.symbol, t.notes) for t in open_trades]),
+        "carried_in": carried_table if carried else None,
+        "by_symbol": group_table("Symbol", [(md_inline(s), g) for s, g in m["by_symbol"].items()]) if m["by_symbol"] else None,
+        "by_side": group_table("Side", [(n.capitalize(), m[n]) for n in ("long", "short") if m[n]["trades"]]) if m["trades"] else None,
+        "import_notes": _import_notes(session),
         "market_conditions": _narrative_items(conditions),
         "narrative": [
             {
@@ -298,20 +378,69 @@ def journal_facts(session: Session, trades: list[Trade], metrics: dict[str, Any]
             if (items := _narrative_items(_field(session, name)))
         ],
         "charts": [],
-        "declared": [
-            {
-                "label": d["label"],
-                "declared": md_inline(d["declared"]) if d["agrees"] is None else shown(d["key"], d["declared"], declared=True),
-                "computed": "not defined" if d["computed"] is None else shown(d["key"], d["computed"]),
-                "agrees": d["agrees"],
-                "verdict": "not a number" if d["agrees"] is None else "agrees" if d["agrees"] else "differs",
-            }
-            for d in declared
-        ],
+        "declared": table(
+            [("Total", "left"), ("Declared", "right"), ("Computed", "right"), ("", "left")],
+            [
+                [
+                    d["label"],
+                    md_inline(_clip(str(d["declared"]), 40)) if d["agrees"] is None else shown(d["key"], d["declared"], declared=True),
+                    "not defined" if d["computed"] is None else shown(d["key"], d["computed"]),
+                    "not a number" if d["agrees"] is None else "agrees" if d["agrees"] else "differs",
+                ]
+                for d in declared
+            ],
+            keep=("Total", "Declared", "Computed", ""),
+        ) if declared else None,
         "currencies": currencies_of(session.source_data.get("trades") or []),
         "declared_disagree": sum(1 for d in declared if d["agrees"] is False),
         "declared_unread": sum(1 for d in declared if d["agrees"] is None),
         "trades_listed": len(trades),
+    }
+
+
+def _clip(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def carried_in(session: Session) -> list[dict[str, Any]]:
+    """``source_data.carried_in``: closes of positions opened before the session, for the journal."""
+    from flywheel_core import parse_timestamp
+
+    rows = []
+    for raw in session.source_data.get("carried_in") or []:
+        if not isinstance(raw, dict):
+            continue
+        try:
+            side = side_of(raw.get("action", ""))
+            exit_price = number_of(raw.get("exit_price"))
+            quantity = number_of(raw.get("quantity"))
+            moment = parse_timestamp(raw["exit_timestamp"])[0] if raw.get("exit_timestamp") else None
+        except (TypeError, ValueError):
+            continue  # the schema reports it
+        rows.append(
+            {
+                "symbol": " ".join(str(raw.get("symbol", "")).split()),
+                "side": side,
+                "size": number(quantity) if quantity is not None else "",
+                "exit": price(exit_price) if exit_price is not None else "",
+                "_closed": moment,
+            }
+        )
+    return rows
+
+
+def _import_notes(session: Session) -> dict[str, Any] | None:
+    """What ``collect trade`` recorded about the export: its name and the warnings it gave."""
+    record = session.metadata.get("import")
+    if not isinstance(record, dict):
+        return None
+    warnings = [w for w in record.get("warnings") or [] if isinstance(w, str) and w.strip()]
+    return {
+        "file": str(record.get("file") or ""),
+        "format": str(record.get("format") or ""),
+        "executions": record.get("executions") if isinstance(record.get("executions"), int) else None,
+        "warnings": warnings,
     }
 
 
@@ -355,6 +484,17 @@ def validation_problems(session: Session) -> list[Problem]:
     trades, problems, _, declared = _read(session)
     if not trades and not problems:
         problems.append(Problem.warning("no trades listed: the journal will be empty", "$.source_data.trades"))
+    carried = carried_in(session)
+    if carried:
+        names = _list_text(sorted({c["symbol"] for c in carried}))
+        problems.append(
+            Problem.warning(
+                f"{len(carried)} close{'s' if len(carried) != 1 else ''} of positions opened before this session "
+                f"({names}): left out of every metric, since {'their entry prices are' if len(carried) != 1 else 'its entry price is'} "
+                "not in the session",
+                "$.source_data.carried_in",
+            )
+        )
     return problems + declared_problems(declared)
 
 
@@ -391,12 +531,12 @@ def build_artifacts(session: Session, ctx: RunContext) -> list[Artifact]:
     facts = journal_facts(session, trades, metrics, declared)
     facts["charts"], chart_files = _charts(session, ctx)
     account = session.metadata.get("account") or session.source_data.get("account")
-    symbols = facts["symbols"]
+    symbols, named = facts["symbols"], facts["pnl_symbols"]
     meta: dict[str, Any] = {
         "project": account if isinstance(account, str) and account.strip() else "trading",
         "provenance": {"trades": len(trades), "symbols": sorted(symbols)},
     }
-    tags = ["trade", *symbols[:MAX_TAG_SYMBOLS]]
+    tags = ["trade", *(named + [s for s in symbols if s not in named])[:MAX_TAG_SYMBOLS]]
     title = f"Trading journal {session.date}"
     if metrics["trades"]:
         summary = (
@@ -411,20 +551,28 @@ def build_artifacts(session: Session, ctx: RunContext) -> list[Artifact]:
     attachments: dict[str, str | bytes] = dict(chart_files)
     journal_meta = dict(meta)
     if facts["chart"]:
-        from flywheel_trade.chart import equity_svg
+        from flywheel_trade.chart import equity_chart
 
-        curve = [r["cumulative_pnl"] for r in metrics["per_trade"]]
-        attachments[CHART_IMAGE] = equity_svg(
-            curve,
-            title="Equity curve: cumulative net P&L",
-            subtitle=f"{session.date} · {metrics['trades']} closed trades · {_list_text(sorted(symbols), 3)}",
+        by_index = {t.index: t for t in trades}
+        closed = [by_index[r["index"]] for r in metrics["per_trade"]]
+        chart = equity_chart(
+            [r["cumulative_pnl"] for r in metrics["per_trade"]],
+            times=[t.closed_at for t in closed],
+            start=min(t.entry_time for t in closed),
+            title="Cumulative net P&L",
+            subtitle=f"{session.date} · {metrics['trades']} closed trade{'s' if metrics['trades'] != 1 else ''} · {_list_text(named, 3)}",
         )
-        journal_meta["image"] = CHART_IMAGE
+        attachments[CHART_IMAGE] = chart.svg()
+        attachments[CHART_PNG] = chart.png()
+        # Networks ignore SVG link previews: the page's og:image is the PNG (the journal shows the SVG).
+        journal_meta["image"] = CHART_PNG
     journal = ctx.render("trade/trade_journal.md.j2", **facts)
-    post = ctx.render("trade/social_post.md.j2", **facts).strip()
-    hashtags = ["trading", *[h for h in (_hashtag(s) for s in symbols[:3]) if h and not h[0].isdigit()]]
+    # Plain text for the platforms; the Markdown file escapes the session's values (a symbol may be "<script>").
+    post = ctx.render("trade/_social_text.txt.j2", markdown=False, **facts).strip()
+    post_md = ctx.render("trade/social_post.md.j2", markdown=True, **facts).strip()
+    hashtags = ["trading", *[h for h in (_hashtag(s) for s in named) if h and not h[0].isdigit()][:3]]
     variants = social_variants(post, hashtags=hashtags)
-    social_md = post + "\n\n" + " ".join(f"#{h}" for h in hashtags) + "\n"
+    social_md = post_md + "\n\n" + " ".join(f"#{h}" for h in hashtags) + "\n"
     return [
         Artifact(
             kind="trade_journal", content=journal, ext="md", title=title, summary=summary,

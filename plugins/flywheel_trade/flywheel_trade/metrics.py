@@ -194,7 +194,7 @@ def _summary(trades: list[Trade]) -> dict[str, Any]:
     }
 
 
-_SYMBOL_KEYS = ("trades", "wins", "losses", "net_pnl", "win_rate")
+_SYMBOL_KEYS = ("trades", "wins", "losses", "net_pnl", "win_rate", "profit_factor")
 
 
 def _streaks(pnls: list[float]) -> tuple[int, int]:

@@ -1,7 +1,9 @@
-"""Fills paired into round-trip trades per symbol: FIFO lots, partial fills, scaling, flips, fees pro rata."""
+"""Fills paired into round-trip trades per symbol: FIFO lots, partial fills, scaling, flips, fees pro rata,
+and closes of positions carried in from before the export."""
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from datetime import datetime, timezone
 from typing import Any
@@ -10,7 +12,7 @@ import attrs
 
 from flywheel_core import InputError
 
-__all__ = ["Fill", "clean_number", "iso_utc", "round_trips"]
+__all__ = ["Fill", "Pairing", "clean_number", "iso_utc", "pair", "round_trips"]
 
 _EPS = 1e-9
 
@@ -29,15 +31,26 @@ class Fill:
     multiplier: float = 1.0
     currency: str = ""
     account: str = ""
+    #: IBKR's Open/CloseIndicator: ``O`` opens, ``C`` closes, ``C;O`` closes and opens; empty when unknown.
+    open_close: str = ""
+
+    @property
+    def closes(self) -> bool:
+        """Marked as closing, or at price 0: brokers book an expiry or an exercised option so, and it cannot open."""
+        return self.open_close == "C" or (self.price <= 0 and not self.open_close)
 
 
 @attrs.define
 class _Lot:
     quantity: float
     price: float
-    time: datetime
+    time: datetime | None  # None: carried in from before the export (price and time unknown)
     fees: float  # entry fees not yet allocated to a closed part
     line: int
+
+    @property
+    def carried(self) -> bool:
+        return self.time is None
 
 
 @attrs.define
@@ -68,7 +81,68 @@ def _flat(quantity: float, scale: float) -> bool:
     return quantity <= _EPS * max(1.0, scale)
 
 
-def round_trips(fills: list[Fill]) -> list[dict[str, Any]]:
+@attrs.frozen
+class Pairing:
+    """Round-trip trades, and closes of positions opened before the export (``carried_in``)."""
+
+    trades: list[dict[str, Any]]
+    carried_in: list[dict[str, Any]]
+
+
+@attrs.define
+class _CarriedClose:
+    """What the fills of one export closed of a position opened before its first fill."""
+
+    symbol: str
+    side: str  # of the position: long | short
+    multiplier: float
+    currency: str
+    account: str
+    quantity: float = 0.0
+    exit_value: float = 0.0
+    fees: float = 0.0
+    last_exit: datetime | None = None
+    lines: list[int] = attrs.field(factory=list)
+
+
+def carried_positions(ordered: list[Fill]) -> dict[tuple[str, str], float]:
+    """The smallest position (signed: + long) each account and symbol must have held before the
+    export's first fill so that every closing fill (:attr:`Fill.closes`) closes rather than opens.
+
+    With ``held`` the position the file built before it, a sell of ``q`` marked closing needs
+    ``carried >= q - held`` and a buy ``carried <= -(q + held)``. Bounds that cannot both hold mean
+    the export lacks executions: refused, since flywheel will not guess which.
+    """
+    position: dict[tuple[str, str], float] = {}
+    # key -> [lower bound, its line, upper bound, its line]
+    bounds: dict[tuple[str, str], list] = {}
+    for fill in ordered:
+        key = (fill.account, fill.symbol)
+        held = position.get(key, 0.0)
+        if fill.closes:
+            bound = bounds.setdefault(key, [-math.inf, 0, math.inf, 0])
+            if fill.side == "sell" and fill.quantity - held > bound[0]:
+                bound[0:2] = [fill.quantity - held, fill.line]
+            elif fill.side == "buy" and -(fill.quantity + held) < bound[2]:
+                bound[2:4] = [-(fill.quantity + held), fill.line]
+        position[key] = held + (fill.quantity if fill.side == "buy" else -fill.quantity)
+    carried = {}
+    for key, (lower, lower_line, upper, upper_line) in bounds.items():
+        if lower > upper and not _flat(lower - upper, max(abs(lower), abs(upper))):
+            first, last = sorted((lower_line, upper_line))
+            raise InputError(
+                "", f"line {last}",
+                f"{key[1]}: this closing execution and the one on line {first} cannot both close a position "
+                "(whatever was held before the export); the export misses executions",
+            )
+        if lower > 0 and not _flat(lower, lower):
+            carried[key] = lower
+        elif upper < 0 and not _flat(-upper, -upper):
+            carried[key] = upper
+    return carried
+
+
+def pair(fills: list[Fill]) -> Pairing:
     """Pair fills into trades per symbol, first in first out.
 
     A round trip runs from flat back to flat: its entry is the volume-weighted price of what was
@@ -76,21 +150,32 @@ def round_trips(fills: list[Fill]) -> list[dict[str, Any]]:
     opens the opposite one with the remainder; each fill's fees are split pro rata to the
     quantities each part covers. A position still open at the end becomes a closed trade for
     the part already closed (its oldest lots, FIFO) and an open trade for the rest.
+
+    A closing fill with nothing to close in the file (see :func:`carried_positions`) closes a
+    position carried in from before the export: as the oldest lot it is closed first (FIFO), and
+    what closes it goes to ``carried_in``, never into a trade, since its entry price is unknown.
     """
     ordered = sorted(fills, key=lambda f: (f.time, f.line))
+    carried = carried_positions(ordered)
     # Keyed by account too: a sell in one account never closes a buy in another.
     open_trips: dict[tuple[str, str], _RoundTrip] = {}
+    closes: dict[tuple[str, str], _CarriedClose] = {}
     done: list[dict[str, Any]] = []
     for fill in ordered:
         key = (fill.account, fill.symbol)
         trip = open_trips.get(key)
         direction = "long" if fill.side == "buy" else "short"
+        if trip is None and key in carried:
+            size = carried.pop(key)
+            trip = open_trips[key] = _RoundTrip(fill.symbol, "long" if size > 0 else "short", fill.multiplier, fill.currency, fill.account)
+            trip.lots.append(_Lot(abs(size), 0.0, None, 0.0, 0))
         if trip is not None and trip.multiplier != fill.multiplier:
             raise InputError("", f"line {fill.line}", f"multiplier {fill.multiplier:g} differs from {trip.multiplier:g} of earlier {fill.symbol} fills")
         if trip is None or trip.side == direction:
             _opening_price(fill)
             if trip is None:
                 trip = open_trips[key] = _RoundTrip(fill.symbol, direction, fill.multiplier, fill.currency, fill.account)
+            if trip.first_entry is None:
                 trip.first_entry = fill.time
             trip.lots.append(_Lot(fill.quantity, fill.price, fill.time, fill.fees, fill.line))
             trip.lines.append(fill.line)
@@ -98,24 +183,36 @@ def round_trips(fills: list[Fill]) -> list[dict[str, Any]]:
         remaining = fill.quantity
         per_unit_fee = fill.fees / fill.quantity
         sign = 1.0 if trip.side == "long" else -1.0
-        trip.lines.append(fill.line)
+        in_file = False
         while trip.lots and not _flat(remaining, fill.quantity):
             lot = trip.lots[0]
             q = min(lot.quantity, remaining)
-            entry_fee = lot.fees * q / lot.quantity
-            lot.fees -= entry_fee
             lot.quantity -= q
             remaining -= q
-            trip.closed_qty += q
-            trip.entry_value += q * lot.price
-            trip.exit_value += q * fill.price
-            trip.gross += (fill.price - lot.price) * q * trip.multiplier * sign
-            trip.fees += entry_fee + per_unit_fee * q
-            trip.last_exit = fill.time
+            if lot.carried:
+                close = closes.setdefault(key, _CarriedClose(fill.symbol, trip.side, trip.multiplier, fill.currency, fill.account))
+                close.quantity += q
+                close.exit_value += q * fill.price
+                close.fees += per_unit_fee * q
+                close.last_exit = fill.time
+                close.lines.append(fill.line)
+            else:
+                in_file = True
+                entry_fee = lot.fees * q / (lot.quantity + q)
+                lot.fees -= entry_fee
+                trip.closed_qty += q
+                trip.entry_value += q * lot.price
+                trip.exit_value += q * fill.price
+                trip.gross += (fill.price - lot.price) * q * trip.multiplier * sign
+                trip.fees += entry_fee + per_unit_fee * q
+                trip.last_exit = fill.time
             if _flat(lot.quantity, q):
                 trip.lots.popleft()
+        if in_file:
+            trip.lines.append(fill.line)
         if not trip.lots:
-            done.append(_closed_trade(trip))
+            if trip.closed_qty > 0:
+                done.append(_closed_trade(trip))
             del open_trips[key]
             if not _flat(remaining, fill.quantity):
                 _opening_price(fill)
@@ -126,12 +223,21 @@ def round_trips(fills: list[Fill]) -> list[dict[str, Any]]:
     for trip in open_trips.values():
         if trip.closed_qty > 0:
             done.append(_closed_trade(trip))
-        done.append(_open_trade(trip))
+        if trip.lots:
+            done.append(_open_trade(trip))
     # By entry time as a datetime: ISO strings misorder "10:00:00.500Z" before "10:00:00Z".
     done.sort(key=lambda t: (t["_entry"], t["symbol"], t["csv_lines"][0]))
     for t in done:
         del t["_entry"]
-    return done
+    carried_in = sorted((_carried_close(c) for c in closes.values()), key=lambda c: (c["_exit"], c["symbol"], c["csv_lines"][0]))
+    for c in carried_in:
+        del c["_exit"]
+    return Pairing(done, carried_in)
+
+
+def round_trips(fills: list[Fill]) -> list[dict[str, Any]]:
+    """The trades of :func:`pair` (closes of positions carried in are in ``pair(fills).carried_in``)."""
+    return pair(fills).trades
 
 
 def _opening_price(fill: Fill) -> None:
@@ -183,7 +289,20 @@ def _open_trade(trip: _RoundTrip) -> dict[str, Any]:
     return _extras(trade, trip, [lot.line for lot in trip.lots])
 
 
-def _extras(trade: dict[str, Any], trip: _RoundTrip, lines: list[int]) -> dict[str, Any]:
+def _carried_close(close: _CarriedClose) -> dict[str, Any]:
+    record: dict[str, Any] = {
+        "symbol": close.symbol,
+        "action": "buy" if close.side == "long" else "sell",
+        "quantity": clean_number(close.quantity),
+        "_exit": close.last_exit,
+        "exit_price": clean_number(close.exit_value / close.quantity),
+        "exit_timestamp": iso_utc(close.last_exit),
+        "fees": clean_number(close.fees),
+    }
+    return _extras(record, close, close.lines)
+
+
+def _extras(trade: dict[str, Any], trip: _RoundTrip | _CarriedClose, lines: list[int]) -> dict[str, Any]:
     if trip.multiplier != 1:
         trade["multiplier"] = clean_number(trip.multiplier)
     if trip.currency:

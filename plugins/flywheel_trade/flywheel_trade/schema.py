@@ -62,6 +62,23 @@ _TRADE: dict[str, Any] = {
     },
 }
 
+#: A close of a position opened before the session (``collect trade`` writes them): listed in the
+#: journal, left out of every metric, since its entry price is unknown.
+_CARRIED: dict[str, Any] = {
+    "type": "object",
+    "description": "Part of a position opened before the session and closed in it; in no metric.",
+    "required": ["symbol", "action", "quantity"],
+    "properties": {
+        "symbol": _TRADE["properties"]["symbol"],
+        "action": {**_TRADE["properties"]["action"], "description": "Side of the position: buy = it was long."},
+        "quantity": _TRADE["properties"]["quantity"],
+        "exit_price": _TRADE["properties"]["exit_price"],
+        "exit_timestamp": _TRADE["properties"]["exit_timestamp"],
+        "fees": _TRADE["properties"]["fees"],
+        "multiplier": _TRADE["properties"]["multiplier"],
+    },
+}
+
 # Declared totals are only compared, never used: text such as "$1,050.50" or "80%" is read as the
 # number it writes, and text that is no number is a warning, not a refused session.
 _DECLARED = {"type": ["number", "string", "null"]}
@@ -85,6 +102,7 @@ TRADE_SCHEMA: dict[str, Any] = {
             "required": ["trades"],
             "properties": {
                 "trades": {"type": "array", "items": _TRADE},
+                "carried_in": {"type": "array", "items": _CARRIED},
                 "market_conditions": {"type": "object"},
             },
         },

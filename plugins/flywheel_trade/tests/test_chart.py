@@ -1,14 +1,17 @@
-"""The hand-written SVG chart: valid XML, escaped text, extremes kept; and a light plugin import."""
+"""The equity chart: valid escaped SVG, extremes kept, time ticks, a deterministic PNG; a light plugin import."""
 
 from __future__ import annotations
 
+import io
+import struct
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from flywheel_trade.chart import equity_svg, nice_ticks
+from flywheel_trade.chart import equity_chart, equity_svg, nice_ticks, time_ticks
 
 NS = {"svg": "http://www.w3.org/2000/svg"}
 
@@ -37,7 +40,7 @@ def test_svg_is_well_formed_and_escapes_text() -> None:
     root = ET.fromstring(svg)
     assert root.find("svg:title", NS).text == "P&L <script>"
     assert "<script>" not in svg and "&lt;script&gt;" in svg
-    assert root.get("viewBox") == "0 0 760 420"
+    assert root.get("viewBox") == "0 0 800 420"
 
 
 def test_curve_starts_at_zero_and_drawdown_follows_the_peak() -> None:
@@ -57,7 +60,7 @@ def test_long_curves_are_decimated_but_keep_their_extremes() -> None:
     values[8765] = -5_000.0
     svg = equity_svg(values)
     points = polyline_points(svg, "equity")
-    assert len(points) < 2_000 and len(svg) < 120_000
+    assert len(points) < 3_000 and len(svg) < 150_000
     ys = [y for _, y in points]
     top, bottom = min(ys), max(ys)
     full = polyline_points(equity_svg([5_000.0, -5_000.0]), "equity")
@@ -76,3 +79,77 @@ def test_plugin_import_is_light() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+UTC = timezone.utc
+
+
+def at(day: int, hour: int, minute: int = 0) -> datetime:
+    return datetime(2025, 12, day, hour, minute, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "labels"),
+    [
+        (at(2, 9, 30), at(2, 16, 0), ["10:00", "12:00", "14:00", "16:00"]),
+        (at(2, 14, 2), at(2, 14, 41), ["14:10", "14:20", "14:30", "14:40"]),
+        (at(1, 20), at(2, 3), ["Dec 01 20:00", "Dec 01 22:00", "Dec 02 00:00", "Dec 02 02:00"]),
+        (at(1, 9), at(12, 9), ["Dec 02", "Dec 04", "Dec 06", "Dec 08", "Dec 10", "Dec 12"]),
+        (datetime(2024, 1, 10, tzinfo=UTC), datetime(2025, 11, 20, tzinfo=UTC), ["Jul 2024", "Jan 2025", "Jul 2025"]),
+        (datetime(2020, 1, 10, tzinfo=UTC), datetime(2025, 11, 20, tzinfo=UTC), ["2021", "2022", "2023", "2024", "2025"]),
+    ],
+)
+def test_time_ticks_are_round_and_say_what_they_need(start: datetime, end: datetime, labels: list[str]) -> None:
+    ticks, fmt = time_ticks(start, end)
+    assert [t.strftime(fmt) for t in ticks] == labels
+    assert all(start <= t <= end for t in ticks)
+
+
+def curve_times(n: int) -> list[datetime]:
+    return [at(2, 14) + timedelta(minutes=17 * i) for i in range(n)]
+
+
+def test_x_axis_is_time_and_the_curve_steps_at_each_close() -> None:
+    chart = equity_chart([10, -5, 20], times=curve_times(3), start=at(2, 13, 30))
+    root = ET.fromstring(chart.svg())
+    labels = [t.text for t in root.iterfind("svg:text", NS) if t.get("dominant-baseline") == "hanging"]
+    assert labels == ["13:30 UTC", "13:45", "14:00", "14:15", "14:30"], "round times, the zone on the first"
+    equity = polyline_points(chart.svg(), "equity")
+    assert len(equity) == 7, "0 at the first entry, then a horizontal and a vertical step per close"
+    assert equity[1][1] == equity[0][1] and equity[1][0] > equity[0][0], "flat until the first close"
+
+
+def png_chunks(data: bytes) -> list[str]:
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    chunks, i = [], 8
+    while i < len(data):
+        (length,) = struct.unpack(">I", data[i:i + 4])
+        chunks.append(data[i + 4:i + 8].decode())
+        i += 12 + length
+    return chunks
+
+
+def test_png_is_a_1200_by_630_preview_with_no_time_stamp_and_same_bytes_each_time() -> None:
+    from PIL import Image
+
+    kwargs = dict(times=curve_times(40), start=at(2, 13), title="Cumulative net P&L", subtitle="2025-12-02 · 40 closed trades · AAPL")
+    values = [((i * 37) % 23 - 11) * 3.5 for i in range(40)]
+    first = equity_chart(values, **kwargs).png()
+    assert equity_chart(values, **kwargs).png() == first
+    assert Image.open(io.BytesIO(first)).size == (1200, 630)
+    assert set(png_chunks(first)) <= {"IHDR", "IDAT", "IEND"}, "no tIME, tEXt or other metadata"
+    code = ("import sys; from datetime import datetime, timedelta, timezone; from flywheel_trade.chart import equity_chart;"
+            "t = [datetime(2025,12,2,14,tzinfo=timezone.utc) + timedelta(minutes=17*i) for i in range(40)];"
+            "v = [((i * 37) % 23 - 11) * 3.5 for i in range(40)];"
+            "sys.stdout.buffer.write(equity_chart(v, times=t, start=datetime(2025,12,2,13,tzinfo=timezone.utc),"
+            "title='Cumulative net P&L', subtitle='2025-12-02 · 40 closed trades · AAPL').png())")
+    other = subprocess.run([sys.executable, "-c", code], capture_output=True, check=True).stdout
+    assert other == first, "another process draws the same bytes"
+
+
+def test_png_draws_any_text_without_interpreting_it() -> None:
+    from PIL import Image
+
+    for text in ("$\\frac{1}{2}$ <script>", "\ud800 lone surrogate", "日本語 😀", "x" * 500):
+        data = equity_chart([1, -2, 3], times=curve_times(3), title=text, subtitle=text).png()
+        assert Image.open(io.BytesIO(data)).size == (1200, 630)

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from flywheel_core import InputError
-from flywheel_trade.importer import Fill, read_fills, round_trips, session_from_csv
+from flywheel_trade.importer import Fill, pair, read_fills, round_trips, session_from_csv
 
 DATA = Path(__file__).resolve().parent / "data"
 
@@ -240,7 +240,9 @@ def test_tradovate_unknown_product_needs_a_multiplier(flywheel_cli, tmp_path: Pa
     path.write_text("Timestamp,B/S,Quantity,Price,Contract\n06/12/2026 09:49:42, Buy,1,10.5,ZRZ6\n", encoding="utf-8")
     result = flywheel_cli("collect", "trade", "--csv", path, "--format", "tradovate")
     assert result.exit_code == 2
-    assert f"{path}: line 2: column Contract: no point value known for 'ZR'; pass --multiplier ZR=VALUE" in result.stderr
+    assert (f"{path}: line 2: column Contract: no multiplier for 'ZRZ6' in the export and ZR is not in flywheel's table "
+            "of futures point values; pass --multiplier ZR=N (dollars per 1.00 of price)") in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
     result = flywheel_cli("collect", "trade", "--csv", path, "--format", "tradovate", "--multiplier", "ZR=50")
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["source_data"]["trades"][0]["multiplier"] == 50
@@ -304,8 +306,8 @@ def test_bad_invocations(flywheel_cli, tmp_path: Path) -> None:
 
 
 def test_session_from_csv_is_pure(tmp_path: Path) -> None:
-    session, notes = session_from_csv(DATA / "generic.csv", agent_id="X")
-    assert notes == [] and session["pipeline_status"] == {"trade_artifact": "pending"}
+    session, result = session_from_csv(DATA / "generic.csv", agent_id="X")
+    assert result.notes == result.warnings == [] and session["pipeline_status"] == {"trade_artifact": "pending"}
     assert len(session["source_data"]["trades"]) == 4
 
 
@@ -474,8 +476,9 @@ def test_an_option_expiring_worthless_closes_at_price_0(tmp_path: Path, flywheel
     assert result.exit_code == 0, result.output
 
 
-def test_a_price_of_0_cannot_open_a_position(tmp_path: Path) -> None:
-    path = ibkr_csv(tmp_path, ['"SPY","20250110;100000","2","0","0","BUY","1"'])
+def test_a_price_of_0_marked_opening_is_refused(tmp_path: Path) -> None:
+    path = ibkr_csv(tmp_path, ['"SPY","20250110;100000","2","0","0","BUY","1","O"'],
+                    header='"Symbol","DateTime","Quantity","TradePrice","IBCommission","Buy/Sell","Multiplier","Open/CloseIndicator"')
     with pytest.raises(InputError, match=r"line 2: a price of 0 can only close a position \(an expiry\), not open one"):
         session_from_csv(path, "ibkr", agent_id="a")
 
@@ -508,3 +511,225 @@ def test_ibkr_summary_row_without_level_of_detail_says_what_to_add(tmp_path: Pat
     with pytest.raises(InputError, match=r"line 3: column DateTime: is empty, expected the execution time "
                                          r"\(a summary row\? add LevelOfDetail to the Flex query so flywheel can skip them\)"):
         read_fills(path, "ibkr")
+
+
+# -- multipliers the export does not give (issue 11) ---------------------------------------------
+
+#: A Flex query's Trades section as IBKR writes it when the query leaves out `Multiplier`.
+FLEX_NO_MULTIPLIER = (
+    '"ClientAccountID","CurrencyPrimary","AssetClass","Symbol","Description","UnderlyingSymbol","DateTime",'
+    '"Quantity","TradePrice","IBCommission","Buy/Sell","Open/CloseIndicator","Notes/Codes","LevelOfDetail"'
+)
+
+
+def flex_row(asset: str, symbol: str, underlying: str, when: str, qty: str, price: str, commission: str,
+             open_close: str = "O", codes: str = "") -> str:
+    side = "BUY" if not qty.startswith("-") else "SELL"
+    return (f'"U1234567","USD","{asset}","{symbol}","{symbol} TEST","{underlying}","{when}",'
+            f'"{qty}","{price}","{commission}","{side}","{open_close}","{codes}","EXECUTION"')
+
+
+def test_ibkr_without_multiplier_column_options_and_futures_are_scaled_with_a_warning(flywheel_cli, tmp_path: Path) -> None:
+    # The issue's case: options bought 2 @ 3.00 and sold 1 @ 4.00 showed -0.50; the truth is +98.50.
+    path = ibkr_csv(tmp_path, [
+        flex_row("OPT", "AAPL  250117C00150000", "AAPL", "20250110;100000", "2", "3.00", "-1.00"),
+        flex_row("OPT", "AAPL  250117C00150000", "AAPL", "20250110;110000", "-1", "4.00", "-1.00", "C"),
+        flex_row("FUT", "ESH5", "ES", "20250110;120000", "-1", "5000.00", "-2.10"),
+        flex_row("FUT", "ESH5", "ES", "20250110;130000", "1", "4990.00", "-2.10", "C"),
+        flex_row("FUT", "6EH5", "EUR", "20250110;120000", "1", "1.0300", "-2.10"),  # IBKR's underlying is EUR
+        flex_row("FUT", "6EH5", "EUR", "20250110;130000", "-1", "1.0310", "-2.10", "C"),
+        flex_row("STK", "MSFT", "", "20250110;140000", "10", "400", "-1"),
+        flex_row("STK", "MSFT", "", "20250110;150000", "-10", "401", "-1", "C"),
+    ], header=FLEX_NO_MULTIPLIER)
+    result, out = collect(flywheel_cli, tmp_path, path, "--format", "ibkr")
+    assert result.exit_code == 0, result.output
+    trades = by_symbol(json.loads(out.read_text())["source_data"]["trades"])
+    option, still_open = trades["AAPL  250117C00150000"]
+    assert (option["multiplier"], option["profit_loss"], option["fees"]) == (100, 98.5, 1.5)
+    assert (still_open["quantity"], still_open["multiplier"], "exit_price" in still_open) == (1, 100, False)
+    assert (trades["ESH5"][0]["multiplier"], trades["ESH5"][0]["profit_loss"]) == (50, 495.8)
+    assert (trades["6EH5"][0]["multiplier"], trades["6EH5"][0]["profit_loss"]) == (125000, pytest.approx(120.8))
+    assert "multiplier" not in trades["MSFT"][0] and trades["MSFT"][0]["profit_loss"] == 8
+    warnings = [line for line in result.stderr.splitlines() if ": warning: " in line]
+    assert warnings == [
+        f"flywheel: warning: {path}: 6EH5: multiplier 125000, the point value of 6E futures in flywheel's table, "
+        "since the export gives none; check it, or pass --multiplier ROOT=N",
+        f"flywheel: warning: {path}: AAPL  250117C00150000: multiplier 100, the standard for OCC option symbols, "
+        "since the export gives none; check it, or pass --multiplier ROOT=N",
+        f"flywheel: warning: {path}: ESH5: multiplier 50, the point value of ES futures in flywheel's table, "
+        "since the export gives none; check it, or pass --multiplier ROOT=N",
+    ]
+    result = flywheel_cli("run", out, "--out", tmp_path / "site")
+    assert result.exit_code == 0, result.output
+    metrics = json.loads(next((tmp_path / "site").rglob("trade_metrics.json")).read_text())
+    assert metrics["net_pnl"] == pytest.approx(98.5 + 495.8 + 120.8 + 8)
+    journal = next((tmp_path / "site").rglob("trade_journal.md")).read_text()
+    assert "multiplier 100, the standard for OCC option symbols" in journal, "the journal says what was assumed"
+
+
+@pytest.mark.parametrize(
+    ("asset", "symbol", "underlying", "name"),
+    [
+        ("FUT", "ZRH5", "ZR", "ZR"),  # rough rice: not in the table
+        ("FOP", "ESH5 C5000", "ES", "'ESH5 C5000'"),  # options on futures: no standard multiplier
+        ("OPT", "AAPL1 250117C00150000", "AAPL", "AAPL1"),  # adjusted after a corporate action
+        ("BOND", "US-T 4.5 2034", "", "'US-T 4.5 2034'"),
+    ],
+)
+def test_ibkr_multiplier_that_is_not_certain_is_refused(flywheel_cli, tmp_path: Path, asset: str, symbol: str,
+                                                        underlying: str, name: str) -> None:
+    path = ibkr_csv(tmp_path, [flex_row(asset, symbol, underlying, "20250110;100000", "1", "3.00", "-1.00")],
+                    header=FLEX_NO_MULTIPLIER)
+    result = flywheel_cli("collect", "trade", "--csv", path, "--format", "ibkr", "-o", tmp_path / "s.json")
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith(f"flywheel: error: {path}: line 2: column Symbol: no multiplier for {symbol!r} in the export")
+    assert f"pass --multiplier {name}=N" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "s.json").exists()
+    result = flywheel_cli("collect", "trade", "--csv", path, "--format", "ibkr", "--multiplier", f"{name.strip(chr(39))}=10")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["source_data"]["trades"][0]["multiplier"] == 10
+
+
+def test_ibkr_multiplier_column_wins_and_an_empty_cell_is_derived(tmp_path: Path) -> None:
+    path = ibkr_csv(tmp_path, [
+        '"OPT","SPY   250117C00600000","20250110;100000","1","2","-1","BUY","10"',  # a mini option: the column says 10
+        '"FUT","MESH5","20250110;100000","1","6000","-1","BUY",""',
+    ], header='"AssetClass","Symbol","DateTime","Quantity","TradePrice","IBCommission","Buy/Sell","Multiplier"')
+    got = read_fills(path, "ibkr")
+    assert [f.multiplier for f in got.fills] == [10, 5]
+    assert got.warnings == ["MESH5: multiplier 5, the point value of MES futures in flywheel's table, since the export "
+                            "gives none; check it, or pass --multiplier ROOT=N"]
+
+
+def test_generic_futures_and_options_without_multiplier_column(tmp_path: Path) -> None:
+    path = tmp_path / "fills.csv"
+    path.write_text("timestamp,symbol,side,quantity,price\n"
+                    "2025-01-15T14:30:00Z,MESZ5,buy,1,6000\n2025-01-15T14:40:00Z,MESZ5,sell,1,6010\n"
+                    "2025-01-15T14:30:00Z,SPY 250117P00580000,buy,1,2.5\n2025-01-15T14:40:00Z,SPY 250117P00580000,sell,1,3\n"
+                    "2025-01-15T14:30:00Z,AAPL,buy,1,200\n2025-01-15T14:40:00Z,AAPL,sell,1,201\n")
+    trades = by_symbol(session_from_csv(path, agent_id="a")[0]["source_data"]["trades"])
+    assert [trades[s][0]["profit_loss"] for s in ("MESZ5", "SPY 250117P00580000", "AAPL")] == [50, 50, 1]
+    path.write_text("timestamp,symbol,side,quantity,price\n2025-01-15T14:30:00Z,ZRZ5,buy,1,15\n")
+    with pytest.raises(InputError, match=r"line 2: column symbol: no multiplier for 'ZRZ5' in the export and ZR is not "
+                                         r"in flywheel's table of futures point values; pass --multiplier ZR=N"):
+        read_fills(path)
+
+
+def test_tradovate_point_values_from_the_table_are_warned_about(tmp_path: Path) -> None:
+    got = read_fills(DATA / "tradovate_fills.csv", "tradovate")
+    assert [w.split(":")[0] for w in got.warnings] == ["MESH6", "MNQH6"]
+    assert "multiplier 5, the point value of MES futures in flywheel's table" in got.warnings[0]
+
+
+# -- positions carried in from before the export (issue 11) ---------------------------------------
+
+
+def test_ibkr_closes_of_positions_carried_in_are_reported_not_invented(flywheel_cli, tmp_path: Path) -> None:
+    # A short of 16 opened before the period is bought back (C); a long call carried in expires at 0
+    # (C, Ep); a new round trip in the same stock follows. Neither close may open a position.
+    path = ibkr_csv(tmp_path, [
+        flex_row("STK", "TSLA", "", "20250110;100000", "16", "250.00", "-1.00", "C"),
+        flex_row("OPT", "SPY   250110C00600000", "SPY", "20250110;162000", "-2", "0", "0", "C", "Ep"),
+        flex_row("STK", "TSLA", "", "20250110;110000", "5", "251.00", "-0.50", "O"),
+        flex_row("STK", "TSLA", "", "20250110;120000", "-5", "255.00", "-0.50", "C"),
+    ], header=FLEX_NO_MULTIPLIER)
+    result, out = collect(flywheel_cli, tmp_path, path, "--format", "ibkr")
+    assert result.exit_code == 0, result.output
+    session = json.loads(out.read_text())
+    trades = session["source_data"]["trades"]
+    assert [(t["symbol"], t["action"], t["quantity"], t["profit_loss"]) for t in trades] == [("TSLA", "buy", 5, 19)]
+    assert session["source_data"]["carried_in"] == [
+        {"symbol": "TSLA", "action": "sell", "quantity": 16, "exit_price": 250, "exit_timestamp": "2025-01-10T10:00:00Z",
+         "fees": 1, "currency": "USD", "account": "U1234567", "csv_lines": [2]},
+        {"symbol": "SPY   250110C00600000", "action": "buy", "quantity": 2, "exit_price": 0,
+         "exit_timestamp": "2025-01-10T16:20:00Z", "fees": 0, "multiplier": 100, "currency": "USD", "account": "U1234567",
+         "csv_lines": [3]},
+    ]
+    assert (f"flywheel: warning: {path}: line 2: TSLA closes 16 of a short position opened before the export's first "
+            "execution (nothing in the file opens it): recorded as carried in and left out of every metric, since its "
+            "entry price is not in the file") in result.stderr
+    assert "1 trade(s) (0 open, 2 carried-in position(s) closed) from 4 execution(s)" in result.stderr
+    result = flywheel_cli("validate", out)
+    assert result.exit_code == 0, result.output
+    assert (f"{out}: $.source_data.carried_in: warning: 2 closes of positions opened before this session "
+            "(SPY 250110C00600000 and TSLA): left out of every metric, since their entry prices are not in the session") in result.stderr
+    result = flywheel_cli("run", out, "--out", tmp_path / "site")
+    assert result.exit_code == 0, result.output
+    metrics = json.loads(next((tmp_path / "site").rglob("trade_metrics.json")).read_text())
+    assert (metrics["trades"], metrics["open_trades"], metrics["net_pnl"]) == (1, 0, 19)
+    journal = next((tmp_path / "site").rglob("trade_journal.md")).read_text()
+    assert "## Positions carried in" in journal and "| TSLA | short | 16 | 250.00 | 10:00 |" in journal
+
+
+def test_carried_in_lots_are_closed_first_fifo(tmp_path: Path) -> None:
+    # Long 16 carried in, 5 more bought in the file, 21 sold: the old 16 close first, then the 5.
+    path = ibkr_csv(tmp_path, [
+        '"TSLA","20250110;100000","5","240","-1","BUY","1","O"',
+        '"TSLA","20250110;110000","-21","250","-2.1","SELL","1","C"',
+    ], header='"Symbol","DateTime","Quantity","TradePrice","IBCommission","Buy/Sell","Multiplier","Open/CloseIndicator"')
+    session, result = session_from_csv(path, "ibkr", agent_id="a")
+    (trade,) = session["source_data"]["trades"]
+    assert (trade["quantity"], trade["price"], trade["exit_price"], trade["profit_loss"]) == (5, 240, 250, 48.5)
+    (carried,) = session["source_data"]["carried_in"]
+    assert (carried["action"], carried["quantity"], carried["fees"], carried["csv_lines"]) == ("buy", 16, 1.6, [3])
+    assert len(result.warnings) == 1 and "warnings" not in session["metadata"]["import"], "carried_in says it already"
+
+
+def test_an_expiry_without_indicator_closes_a_carried_position(tmp_path: Path) -> None:
+    # Any format: a fill at price 0 never opens; with nothing to close in the file, it closes a carried position.
+    path = tmp_path / "fills.csv"
+    path.write_text("timestamp,symbol,side,quantity,price,multiplier\n"
+                    "2025-01-17T21:00:00Z,SPY 250117P00580000,buy,3,0,100\n"
+                    "2025-01-17T14:30:00Z,AAPL,buy,1,200,1\n2025-01-17T14:40:00Z,AAPL,sell,1,201,1\n")
+    session, result = session_from_csv(path, agent_id="a")
+    assert [t["symbol"] for t in session["source_data"]["trades"]] == ["AAPL"]
+    assert [(c["symbol"], c["action"], c["quantity"]) for c in session["source_data"]["carried_in"]] == [
+        ("SPY 250117P00580000", "sell", 3)]
+    assert result.warnings[0].startswith("line 2: SPY 250117P00580000 closes 3 of a short position opened before")
+
+
+def test_closing_fills_that_no_carried_position_explains_are_refused(flywheel_cli, tmp_path: Path) -> None:
+    # Selling 5 to close needs a long of 5 carried in; buying 3 to close right after needs a short: both cannot be.
+    path = ibkr_csv(tmp_path, [
+        '"TSLA","20250110;100000","-5","240","-1","SELL","1","C"',
+        '"TSLA","20250110;110000","3","250","-1","BUY","1","C"',
+    ], header='"Symbol","DateTime","Quantity","TradePrice","IBCommission","Buy/Sell","Multiplier","Open/CloseIndicator"')
+    result = flywheel_cli("collect", "trade", "--csv", path, "--format", "ibkr")
+    assert result.exit_code == 2
+    assert result.stderr.strip() == (f"flywheel: error: {path}: line 3: TSLA: this closing execution and the one on "
+                                     "line 2 cannot both close a position (whatever was held before the export); the "
+                                     "export misses executions")
+
+
+def test_unknown_open_close_indicator_is_refused(tmp_path: Path) -> None:
+    path = ibkr_csv(tmp_path, ['"TSLA","20250110;100000","5","240","-1","BUY","1","X"'],
+                    header='"Symbol","DateTime","Quantity","TradePrice","IBCommission","Buy/Sell","Multiplier","Open/CloseIndicator"')
+    with pytest.raises(InputError, match=r"line 2: column Open/CloseIndicator: 'X' is not an open/close indicator"):
+        read_fills(path, "ibkr")
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(-8, 8), st.lists(st.tuples(st.sampled_from(["buy", "sell"]), st.integers(1, 6)), min_size=1, max_size=25))
+def test_indicators_from_a_hidden_carried_position_never_invent_one(start: int, rows: list[tuple]) -> None:
+    """Fills marked as a broker would, given a position held before the export: every unit is accounted for,
+    no more is reported carried in than was held, and what stays open is what the broker holds at the end."""
+    from datetime import datetime, timedelta
+
+    t0 = datetime(2025, 1, 1, tzinfo=timezone.utc)
+    made, true = [], start
+    for i, (side, q) in enumerate(rows):
+        after = true + (q if side == "buy" else -q)
+        if true == 0 or (true > 0) == (side == "buy"):
+            mark = "O"
+        else:
+            mark = "C" if (after == 0 or (after > 0) == (true > 0)) else "C;O"
+        made.append(Fill(line=i + 2, time=t0 + timedelta(minutes=i), symbol="X", side=side, quantity=q, price=100 + i, open_close=mark))
+        true = after
+    paired = pair(made)
+    closed = sum(t["quantity"] for t in paired.trades if "exit_price" in t)
+    still_open = sum(t["quantity"] * (1 if t["action"] == "buy" else -1) for t in paired.trades if "exit_price" not in t)
+    carried = sum(c["quantity"] for c in paired.carried_in)
+    assert 2 * closed + abs(still_open) + carried == sum(q for _, q in rows)
+    assert carried <= abs(start)
+    if carried == abs(start):
+        assert still_open == true, "once the carried position is closed, what stays open is what the broker holds"

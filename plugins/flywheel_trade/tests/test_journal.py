@@ -42,7 +42,7 @@ def test_seed_journal_facts(seed_run) -> None:
     assert journal.startswith("# Trading journal: 2025-12-02\n"), "the session's date, not today's"
     assert "| Net P&L | +75.00 |" in journal and "P&amp;L" not in journal
     assert "![Equity curve](equity_curve.svg)" in journal
-    assert "| 2 | MSFT | short | 5 | 380.25 at 2025-12-02 04:00 | 370.25 at 2025-12-02 04:30 | +50.00 |" in journal
+    assert "| 2 | MSFT | +50.00 | short | 5 | 380.25 | 370.25 | 04:30 | 30m |" in journal
     assert "| Trades | 5 | 2 | differs |" in journal
     assert "| Net P&L | 325.75 | 75.00 | differs |" in journal
     assert "| Win rate | 80.0% | 100.0% | differs |" in journal
@@ -60,7 +60,8 @@ def test_seed_artifacts_are_recorded_with_meta(seed_run, tmp_path: Path) -> None
     assert set(saved["artifacts"]) == {"trade_journal", "trade_metrics", "social_post"}
     journal = saved["artifacts"]["trade_journal"]
     assert journal["generated"] is True and journal["status"] == "ready"
-    assert journal["path"].endswith("trade_journal.md") and journal["files"][0].endswith("equity_curve.svg")
+    assert journal["path"].endswith("trade_journal.md")
+    assert sorted(f.rsplit("/", 1)[-1] for f in journal["files"]) == ["equity_curve.png", "equity_curve.svg"]
     assert saved["pipeline_status"]["trade_artifact"] == "complete"
 
 
@@ -92,8 +93,10 @@ def test_artifact_meta_and_tags(trade_doc, make_trade, tmp_path: Path) -> None:
     assert journal.meta == {
         "project": "IBKR paper",
         "provenance": {"trades": 3, "symbols": ["AAPL", "NVDA"]},
-        "image": "equity_curve.svg",
+        "image": "equity_curve.png",
     }
+    assert set(journal.attachments) == {"equity_curve.svg", "equity_curve.png"}
+    assert journal.attachments["equity_curve.png"].startswith(b"\x89PNG"), "og:image: networks ignore SVG previews"
     assert journal.tags == ["trade", "AAPL", "NVDA"], "most traded symbol first"
     assert journal.title == "Trading journal 2025-12-02"
     assert journal.summary == "2 closed trades on AAPL and NVDA: net P&L 0.00, win rate 50.0%, max drawdown 10.00."
@@ -159,11 +162,13 @@ def test_open_positions_fees_and_r_in_the_journal(run_trade, trade_doc, make_tra
     result, folder = run_trade(doc)
     assert result.exit_code == 0, result.output
     journal = (folder / "trade_journal.md").read_text()
-    assert "| 1 | ES | long | 2 | 5,000.00 at 2025-12-02 03:00 | 4,990.00 at 2025-12-02 03:20 | -1,004.50 | -0.50R | 20 min | stopped at the low |" in journal
+    assert "Times are UTC (all on 2025-12-02)." in journal
+    assert "| 1 | ES | -1,004.50 | long | 2 | 5,000.00 | 4,990.00 | 03:20 | 20m | -0.50 | 4.50 |" in journal
+    assert "\nNotes:\n\n- Trade 1, ES: stopped at the low\n" in journal, "notes below the table, not in it"
     assert "## Open positions" in journal
-    assert "| NQ | short | 1 | 21,000.00 at 2025-12-02 04:00 | 21,050.00 |  |" in journal
-    assert "| Fees | 4.50 |" in journal and "| Open trades | 1 |" in journal
-    assert "| Average R | -0.50R (1 trade with a stop) |" in journal
+    assert "| NQ | short | 1 | 21,000.00 | 04:00 | 21,050.00 |" in journal
+    assert "| Fees (closed trades) | 4.50 |" in journal and "| Open positions | 1 |" in journal
+    assert "| Average R (1 trade with a stop) | -0.50R |" in journal
 
 
 def test_session_without_trades_still_makes_honest_artifacts(run_trade, trade_doc) -> None:
@@ -188,7 +193,7 @@ def test_social_posts_fit_every_platform(run_trade, trade_doc, make_trade) -> No
         assert posts and all(post_length(p, platform) <= LIMITS[platform] for p in posts), platform
     text = (folder / "social_post.md").read_text()
     assert text.startswith("Trading session 2025-12-02: 40 closed trades on SYM000-LONG-NAME")
-    assert "and 35 more" in text and text.rstrip().endswith("#trading #SYM000LONGNAME #SYM001LONGNAME #SYM002LONGNAME")
+    assert "and 35 more" in text and text.rstrip().endswith("#trading #SYM000LONGNAME #SYM002LONGNAME #SYM003LONGNAME"), "break-even SYM001 carries no P&L"
 
 
 def test_numbers_in_journal_match_metrics(run_trade, trade_doc, make_trade) -> None:
@@ -200,8 +205,8 @@ def test_numbers_in_journal_match_metrics(run_trade, trade_doc, make_trade) -> N
     journal = (folder / "trade_journal.md").read_text()
     assert metrics["net_pnl"] == pytest.approx(26.83)
     assert f"| Net P&L | +{metrics['net_pnl']:,.2f} |" in journal
-    assert f"| Max drawdown | {metrics['max_drawdown']:,.2f} |" in journal
-    assert "| Win rate | 50.0% |" in journal and "1 break-even" in journal
+    assert f"| Max drawdown (closed-trade P&L) | {metrics['max_drawdown']:,.2f} |" in journal
+    assert "| Win rate (break-even = not won) | 50.0% |" in journal and "| Break-even | 1 |" in journal
     assert re.search(r"\| Profit factor \| 2\.41 \|", journal)
 
 
@@ -274,3 +279,208 @@ def test_tiny_sizes_and_prices_keep_their_significant_digits() -> None:
     assert number(0.000000123) == "0.000000123", "a meme coin's price is not rounded away"
     assert number(1e-9) == "0.000000001" and price(0.12345678912) == "0.12345679"
     assert price(50.3333333333) == "50.33333" and price(1.08505) == "1.08505" and price(97000.1) == "97,000.10"
+
+
+# -- every table of the journal against the metrics JSON (issue 11) --------------------------------
+
+
+def journal_tables(text: str) -> dict[str, list[dict[str, str]]]:
+    """Each ``## Heading``'s first Markdown table as rows keyed by column name (escapes undone)."""
+    tables: dict[str, list[dict[str, str]]] = {}
+    heading = ""
+    lines = text.splitlines()
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        if line.startswith("## "):
+            heading = line[3:]
+        elif line.startswith("| ") and i + 1 < len(lines) and re.match(r"^\|( ?:?-+:? ?\|)+$", lines[i + 1]) and heading not in tables:
+            header = cells(line)
+            rows = []
+            i += 2
+            while i < len(lines) and lines[i].startswith("|"):
+                rows.append(dict(zip(header, cells(lines[i]), strict=True)))
+                i += 1
+            tables[heading] = rows
+            continue
+        i += 1
+    return tables
+
+
+def cells(line: str) -> list[str]:
+    parts = re.split(r"(?<!\\)\|", line.strip())[1:-1]
+    return [re.sub(r"\\(.)", r"\1", p.strip()).replace("\u00a0", " ") for p in parts]
+
+
+def plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def cents(value: float | None, sign: bool = False) -> str:
+    if value is None:
+        return ""
+    text = f"{round(value, 2) + 0.0:{'+' if sign else ''},.2f}"
+    return "0.00" if text in ("+0.00", "-0.00") else text
+
+
+def rate(value: float | None) -> str:
+    return "" if value is None else f"{value:.1f}%"
+
+
+def factor(value: float | None) -> str:
+    return "" if value is None else f"{value:,.2f}"
+
+
+@pytest.fixture
+def busy_session(run_trade, trade_doc, make_trade):
+    """Wins, losses, a break-even, fees, stops, shorts, a futures multiplier, two open positions, declared totals."""
+    t = make_trade
+    trades = [
+        t("AAPL", quantity=10, price=100, exit_price=110, exit_timestamp="2025-12-02T03:30:00Z", fees=2, stop_loss=95),
+        t("MSFT", "sell", 5, 200, "2025-12-02T03:10:00Z", exit_price=210, exit_timestamp="2025-12-02T04:10:00Z", stop_loss=220),
+        t("AAPL", quantity=1, price=50, timestamp="2025-12-02T03:20:00Z", profit_loss=0.0, exit_timestamp="2025-12-02T03:50:00Z"),
+        t("ESH6", "sell", 2, 5000, "2025-12-02T04:00:00Z", exit_price=4990.25, exit_timestamp="2025-12-02T04:05:00Z",
+          multiplier=50, fees=4.2),
+        t("MSFT", "buy", 3, 100, "2025-12-02T05:00:00Z", exit_price=90, exit_timestamp="2025-12-02T06:00:00Z", fees=1),
+        t("ESH6", "buy", 1, 5001, "2025-12-02T06:10:00Z", exit_price=5003.5, exit_timestamp="2025-12-02T06:20:00Z",
+          multiplier=50, fees=2.1),
+        t("NVDA", quantity=4, price=130.5, timestamp="2025-12-02T07:00:00Z", stop_loss=120),
+        t("AMD", "sell", 7, 150, "2025-12-02T07:30:00Z"),
+    ]
+    result, folder = run_trade(trade_doc(trades, metadata={"trades_executed": 8, "total_pnl": 1000, "win_rate": 0.5}))
+    assert result.exit_code == 0, result.output
+    return json.loads((folder / "trade_metrics.json").read_text()), (folder / "trade_journal.md").read_text(), folder
+
+
+def test_every_table_of_the_journal_agrees_with_the_metrics(busy_session) -> None:
+    from flywheel_trade.journal import duration, short_duration
+
+    metrics, journal, _ = busy_session
+    tables = journal_tables(journal)
+    assert set(tables) >= {"Summary", "Trades", "Open positions", "By symbol", "Long and short", "Declared vs computed"}
+
+    summary = {row["Metric"]: row["Value"] for row in tables["Summary"]}
+    m = metrics
+    expected = {
+        "Closed trades": str(m["trades"]),
+        "Won": str(m["wins"]),
+        "Lost": str(m["losses"]),
+        "Break-even": str(m["breakeven"]),
+        "Open positions": str(m["open_trades"]),
+        "Net P&L": cents(m["net_pnl"], sign=True),
+        "Gross profit (after fees)": cents(m["gross_profit"]),
+        "Gross loss (after fees)": cents(m["gross_loss"], sign=True),
+        "Profit factor": factor(m["profit_factor"]),
+        "Expectancy per trade": cents(m["expectancy"], sign=True),
+        "Average win": cents(m["avg_win"], sign=True),
+        "Average loss": cents(m["avg_loss"], sign=True),
+        "Payoff ratio (avg win / avg loss)": factor(m["payoff_ratio"]),
+        "Largest win": cents(m["largest_win"], sign=True),
+        "Largest loss": cents(m["largest_loss"], sign=True),
+        "Max drawdown (closed-trade P&L)": cents(m["max_drawdown"]),
+        "Fees (closed trades)": cents(m["fees"]),
+    }
+    for label, value in expected.items():
+        assert summary.get(label) == value, label
+    assert summary["Win rate (break-even = not won)"] == rate(m["win_rate"])
+    assert summary["Longest winning streak"] == plural(m["max_consecutive_wins"], "trade")
+    assert summary["Longest losing streak"] == plural(m["max_consecutive_losses"], "trade")
+    assert summary["Average holding time"] == duration(m["avg_holding_minutes"])
+    with_stop = sum(1 for r in m["per_trade"] if r["r_multiple"] is not None)
+    assert summary[f"Average R ({with_stop} trades with a stop)"] == f"{m['avg_r']:+.2f}R"
+    assert len(summary) == len(expected) + 5, "every row of the summary is checked"
+
+    rows = tables["Trades"]
+    assert [int(r["#"]) for r in rows] == list(range(1, m["trades"] + 1))
+    for row, want in zip(rows, m["per_trade"], strict=True):
+        assert (row["Symbol"], row["Side"], row["P&L"]) == (want["symbol"], want["side"], cents(want["pnl"], sign=True))
+        assert row["R"] == ("" if want["r_multiple"] is None else f"{want['r_multiple']:+.2f}")
+        assert row["Held"] == short_duration(want["holding_minutes"])
+        assert row["Closed"] == want["closed_at"][11:16], "times within one day: the time alone"
+    assert list(rows[0]) == ["#", "Symbol", "P&L", "Side", "Qty", "Entry", "Exit", "Closed", "Held", "R", "Fees"]
+    assert [r["Fees"] for r in rows] == ["2.00", "", "4.20", "", "1.00", "2.10"]
+
+    opened = tables["Open positions"]
+    assert [(r["Symbol"], r["Side"], r["Qty"], r["Entry"], r["Opened"]) for r in opened] == [
+        (p["symbol"], p["side"], f"{p['quantity']:g}", f"{p['entry_price']:,.2f}", p["opened_at"][11:16]) for p in m["open_positions"]]
+    assert [r["Stop"] for r in opened] == ["120.00", ""]
+
+    by_symbol = {r["Symbol"]: r for r in tables["By symbol"]}
+    assert set(by_symbol) == set(m["by_symbol"])
+    for symbol, want in m["by_symbol"].items():
+        row = by_symbol[symbol]
+        assert (row["Trades"], row["Win rate"], row["Net P&L"]) == (str(want["trades"]), rate(want["win_rate"]), cents(want["net_pnl"], sign=True))
+        assert row["Profit factor"] == factor(want["profit_factor"]), symbol
+    assert by_symbol["MSFT"]["Profit factor"] == "0.00", "losses only: a profit factor of 0, shown"
+
+    sides = {r["Side"].lower(): r for r in tables["Long and short"]}
+    for side in ("long", "short"):
+        want = m[side]
+        row = sides[side]
+        assert (row["Trades"], row["Win rate"], row["Net P&L"], row["Profit factor"]) == (
+            str(want["trades"]), rate(want["win_rate"]), cents(want["net_pnl"], sign=True), factor(want["profit_factor"]))
+
+    assert {r["Total"]: r["Declared"] for r in tables["Declared vs computed"]} == {
+        "Trades": "8", "Net P&L": "1,000.00", "Win rate": "0.5 (50.0%)"}
+    declared = {r["Total"]: r["Computed"] for r in tables["Declared vs computed"]}
+    assert declared == {"Trades": "8", "Net P&L": cents(m["net_pnl"]), "Win rate": rate(m["win_rate"])}
+
+
+def test_hashtags_and_chart_name_the_symbols_that_carry_the_pnl(busy_session) -> None:
+    # The issue's case: an open AMD position was named and a closed SPY trade was not.
+    metrics, _, folder = busy_session
+    post = (folder / "social_post.md").read_text()
+    assert post.rstrip().endswith("#trading #ESH6 #AAPL #MSFT"), "most closed trades first, then the larger P&L"
+    assert "AMD" not in post and "NVDA" not in post, "open positions carry no P&L"
+    svg = (folder / "equity_curve.svg").read_text()
+    assert "6 closed trades · ESH6, AAPL and MSFT" in svg
+    assert "AMD" not in svg
+
+
+# -- session values escaped in every Markdown file (issue 12, item 15) ------------------------------
+
+HOSTILE = [
+    "<script>alert(1)</script>",
+    "[x](javascript:alert(1))",
+    "A|B *em* _u_ `tick` ![i](http://e.x/i.png)",
+    "<img src=x onerror=alert(2)>\n# heading",
+]
+
+
+def unescaped(text: str, pattern: str) -> list[str]:
+    return re.findall(rf"(?<!\\){pattern}", text)
+
+
+def test_hostile_symbols_and_notes_are_escaped_in_every_markdown_file(run_trade, trade_doc, make_trade) -> None:
+    trades = [make_trade(symbol, timestamp=f"2025-12-02T0{i}:00:00Z", exit_price=101 + i,
+                         exit_timestamp=f"2025-12-02T0{i}:30:00Z", notes=symbol)
+              for i, symbol in enumerate(HOSTILE)]
+    trades.append(make_trade(HOSTILE[0], timestamp="2025-12-02T08:00:00Z", notes=HOSTILE[1]))  # open
+    doc = trade_doc(trades, agent_id="<b>agent</b>", metadata={"account": "<i>acct</i>", "import": {
+        "file": "<svg onload=alert(3)>.csv", "format": "ibkr", "executions": 3, "warnings": [HOSTILE[1]]}},
+        source={"carried_in": [{"symbol": HOSTILE[0], "action": "buy", "quantity": 1, "exit_price": 0,
+                                "exit_timestamp": "2025-12-02T09:00:00Z"}]})
+    result, folder = run_trade(doc)
+    assert result.exit_code == 0, result.output
+    post = (folder / "social_post.md").read_text()
+    assert "Best trade: \\<img src=x onerror=alert\\(2\\)\\> \\# heading" in post
+    for name in ("trade_journal.md", "social_post.md"):
+        text = (folder / name).read_text()
+        assert not unescaped(text, "[<>]"), f"{name}: an angle bracket from the session is not escaped"
+        assert not unescaped(text, r"\]\((?!equity_curve)"), f"{name}: a link from the session is live"
+        assert "\n# heading" not in text, f"{name}: a newline in a value started a block"
+    journal = (folder / "trade_journal.md").read_text()
+    for heading in ("Trades", "Open positions", "By symbol", "Positions carried in"):
+        rows = journal_tables(journal)[heading]  # a stray | would break zip(strict=True)
+        assert rows, heading
+    variants = json.loads((folder / "social_post.json").read_text())
+    assert "<img src=x onerror=alert(2)> # heading" in variants["x"][0], "plain text for the platforms, not escaped"
+
+
+def test_empty_columns_are_left_out_and_notes_are_outside_the_tables(seed_run) -> None:
+    _, folder = seed_run
+    tables = journal_tables((folder / "trade_journal.md").read_text())
+    assert list(tables["Trades"][0]) == ["#", "Symbol", "P&L", "Side", "Qty", "Entry", "Exit", "Closed", "Held"], (
+        "no fees, R or notes column: no trade has them")
+    assert list(tables["By symbol"][0]) == ["Symbol", "Net P&L", "Trades", "Win rate"], "no profit factor: no losses"
+    assert all("Notes" not in rows[0] for rows in tables.values())

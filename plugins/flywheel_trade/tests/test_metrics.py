@@ -99,9 +99,9 @@ def test_sides_symbols_and_open_positions(hand: dict) -> None:
         "win_rate": 50.0, "profit_factor": pytest.approx(19 / 50), "expectancy": -15.5,
     }
     assert hand["by_symbol"] == {
-        "AAPL": {"trades": 2, "wins": 1, "losses": 0, "net_pnl": 98.0, "win_rate": 50.0},
-        "MSFT": {"trades": 2, "wins": 0, "losses": 2, "net_pnl": -80.0, "win_rate": 0.0},
-        "TSLA": {"trades": 1, "wins": 1, "losses": 0, "net_pnl": 19.0, "win_rate": 100.0},
+        "AAPL": {"trades": 2, "wins": 1, "losses": 0, "net_pnl": 98.0, "win_rate": 50.0, "profit_factor": None},
+        "MSFT": {"trades": 2, "wins": 0, "losses": 2, "net_pnl": -80.0, "win_rate": 0.0, "profit_factor": 0.0},
+        "TSLA": {"trades": 1, "wins": 1, "losses": 0, "net_pnl": 19.0, "win_rate": 100.0, "profit_factor": None},
     }
     assert hand["open_positions"] == [
         {"index": 5, "symbol": "NVDA", "side": "long", "quantity": 4.0, "entry_price": 10.0, "opened_at": "2025-12-02T10:40:00Z"}

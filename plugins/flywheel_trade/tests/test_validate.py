@@ -262,7 +262,7 @@ def test_numbers_written_as_text_are_read_with_one_warning(run_trade, flywheel_c
     result, folder = run_trade(trade_doc(trades))
     metrics = json.loads((folder / "trade_metrics.json").read_text())
     assert metrics["net_pnl"] == pytest.approx(25 - 0.5 - 12.25)
-    assert "1,234.50 at 2025-12-02 04:00" in (folder / "trade_journal.md").read_text()
+    assert "| 2 | AAPL | -12.25 | long | 10 | 1,234.50 |" in (folder / "trade_journal.md").read_text()
 
 
 def test_one_number_written_as_text(flywheel_cli, session_file, trade_doc, make_trade) -> None:
