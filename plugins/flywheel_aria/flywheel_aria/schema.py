@@ -72,7 +72,12 @@ SESSION_SCHEMA: dict[str, Any] = {
                 "screenshots": {"type": "array", "items": _SCREENSHOT},
             },
         },
-        "title": {"type": "string"},
+        "title": {"type": "string", "description": "The devlog's title."},
+        "summary": {
+            "type": "string",
+            "description": "One or two sentences: what the session made (the devlog's opening line).",
+        },
+        "tags": {"type": "array", "items": {"type": "string"}},
         "overview": {"type": "string"},
         "problem": {"type": "string"},
         "solution": {"type": "string"},
