@@ -162,7 +162,10 @@ def count_created(source_data: dict[str, Any]) -> int:
 
 
 def built_items(source_data: dict[str, Any]) -> list[dict[str, Any]]:
-    """Each created artifact: ``name``, ``type``, ``technologies``, ``url`` (http(s) only), ``path``."""
+    """Each created artifact: ``name``, ``type``, ``technologies``, ``url`` (http(s) only).
+
+    Its local ``path`` is left out: it means nothing to a reader and names the author's folders.
+    """
     items = []
     for art in _created(source_data):
         techs = art.get("technologies") if isinstance(art.get("technologies"), list) else []
@@ -172,7 +175,6 @@ def built_items(source_data: dict[str, Any]) -> list[dict[str, Any]]:
                 "type": _clean(art.get("type")) or None,
                 "technologies": [t.strip() for t in techs if isinstance(t, str) and t.strip()],
                 "url": safe_url(art.get("url")),
-                "path": _clean(art.get("path")) or None,
             }
         )
     return items

@@ -18,6 +18,7 @@ from flywheel_aria.facts import (
     trim_sentences,
 )
 from flywheel_aria.gallery import GalleryImage, Refusal, build_gallery
+from flywheel_aria.localpaths import scrub_paths, scrub_tree
 from flywheel_aria.schema import CONFIG_DEFAULTS, CONFIG_SCHEMA
 
 if TYPE_CHECKING:
@@ -28,6 +29,11 @@ __all__ = ["devlog_facts", "generate_artifacts", "refusal_problems", "settings"]
 PLUGIN_NAME = "aria"
 SUMMARY_CHARS = 280
 SOCIAL_CHARS = 400
+#: The session's own narrative fields (beyond source_data) that the devlog reads.
+NARRATIVE = (
+    "title", "summary", "overview", "problem", "solution", "key_achievements", "lessons",
+    "next_steps", "tags",
+)
 PLATFORM_NAMES = {"x": "X", "bluesky": "Bluesky", "mastodon": "Mastodon", "linkedin": "LinkedIn"}
 
 
@@ -55,16 +61,16 @@ def refusal_problems(refused: list[Refusal]) -> list[Problem]:
     ]
 
 
-def _subject(session: Session, built: list[dict[str, Any]]) -> tuple[str, bool]:
+def _subject(fields: dict[str, Any], built: list[dict[str, Any]], fallback: str) -> tuple[str, bool]:
     """What the session is about, and whether the session named it itself (its ``title``)."""
-    explicit = session.get("title")
+    explicit = fields.get("title")
     if isinstance(explicit, str) and explicit.strip():
         return " ".join(explicit.split()), True
     names = list(dict.fromkeys(b["name"] for b in built))
     if names:
         shown = names[:3] + ([f"{len(names) - 3} more"] if len(names) > 3 else [])
         return join_words(shown), False
-    return f"{session.agent_id}, {session.date}", False
+    return fallback, False
 
 
 def _built_sentence(built: list[dict[str, Any]]) -> str | None:
@@ -98,24 +104,29 @@ def _public_name(name: str) -> str:
 def devlog_facts(
     session: Session, images: list[GalleryImage], refused: list[Refusal], quote_chars: int
 ) -> dict[str, Any]:
-    """Everything the devlog and social post say, computed once."""
-    source = session.source_data if isinstance(session.source_data, dict) else {}
+    """Everything the devlog and social post say, computed once.
+
+    Every string from the session goes through ``scrub_tree`` first: no local path is published.
+    """
+    source = scrub_tree(session.source_data if isinstance(session.source_data, dict) else {})
+    fields = scrub_tree({key: session.get(key) for key in NARRATIVE})
+    agent_id = scrub_paths(session.agent_id)
     built = built_items(source)
     convs = conversations(source, quote_chars)
-    overview = session.get("overview")
+    overview = fields["overview"]
     overview = overview.strip() if isinstance(overview, str) and overview.strip() else None
     first_content = next((c["text"] for c in convs if c["text"]), None)
     built_sentence = _built_sentence(built)
     lead = overview or built_sentence or first_content
     summary = trim_sentences(" ".join(lead.split()), SUMMARY_CHARS)[0] if lead else ""
     technologies = list(dict.fromkeys(t for b in built for t in b["technologies"]))
-    problem, solution = session.get("problem"), session.get("solution")
-    subject, explicit = _subject(session, built)
+    problem, solution = fields["problem"], fields["solution"]
+    subject, explicit = _subject(fields, built, f"{agent_id}, {session.date}")
     return {
         "title": subject if explicit else f"Devlog: {subject}",
         "subject": subject,
         "date": session.date,
-        "agent_id": session.agent_id,
+        "agent_id": agent_id,
         "duration": duration_text(session.metadata.get("duration_minutes")),
         "overview": overview,
         "summary": summary,
@@ -127,14 +138,15 @@ def devlog_facts(
         "quote_chars": quote_chars,
         "problem": problem.strip() if isinstance(problem, str) and problem.strip() else None,
         "solution": solution.strip() if isinstance(solution, str) and solution.strip() else None,
-        "key_achievements": text_items(session.get("key_achievements")),
-        "lessons": text_items(session.get("lessons")),
-        "next_steps": text_items(session.get("next_steps")),
+        "key_achievements": text_items(fields["key_achievements"]),
+        "lessons": text_items(fields["lessons"]),
+        "next_steps": text_items(fields["next_steps"]),
         "images": [
-            {"src": i.src, "thumb": i.thumb, "caption": printable(i.caption)} for i in images
+            {"src": i.src, "thumb": i.thumb, "caption": printable(scrub_paths(i.caption))}
+            for i in images
         ],
         "refused": [
-            {"index": r.index, "name": printable(_public_name(r.name)), "reason": r.reason}
+            {"index": r.index, "name": printable(scrub_paths(_public_name(r.name))), "reason": r.reason}
             for r in refused
         ],
         "hashtags": [h for h in dict.fromkeys(map(_hashtag, technologies)) if h][:4] + ["devlog"],

@@ -157,7 +157,9 @@ def test_hostile_content_is_shown_literally(tmp_path, write_session, run_json):
     assert "](https://example.com/a_(b))" not in devlog and "**ok** (site)" in devlog
 
 
-def test_only_http_urls_become_links_and_paths_are_text(tmp_path, write_session, run_json):
+def test_only_http_urls_become_links_and_local_paths_are_not_shown(
+    tmp_path, write_session, run_json
+):
     arts = [
         {
             "type": "site",
@@ -175,9 +177,11 @@ def test_only_http_urls_become_links_and_paths_are_text(tmp_path, write_session,
     run_json(path)
     devlog, _, _ = _outputs(tmp_path, "test-life_aria-001")
     assert "- [**Portfolio**](https://me.example/portfolio) (site): Astro\n" in devlog
-    assert "- **Local** (game). Location: games/local\n" in devlog
+    assert "- **Local** (game)\n" in devlog
     assert "- **Data** (app)\n" in devlog
-    assert "games/local)" not in devlog and "(data:" not in devlog
+    # issue 13: "Location: D:/games/SpaceExplorer" was published
+    assert "Location" not in devlog and "games/local" not in devlog and "D:/sites" not in devlog
+    assert "(data:" not in devlog
 
 
 def test_narrative_fields_and_order(tmp_path, write_session, run_json):
