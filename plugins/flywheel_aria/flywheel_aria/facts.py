@@ -119,9 +119,11 @@ def _when(value: Any) -> Any:
 def conversations(source_data: dict[str, Any], quote_chars: int) -> list[dict[str, Any]]:
     """Conversation entries in time order (document order unless every one has a timestamp).
 
-    Each: ``source``, ``title``, ``when`` (``YYYY-MM-DD HH:MM UTC`` or None), ``text`` (trimmed),
-    ``lines`` (the trimmed text split for quoting), ``trimmed`` and ``chars`` (full length).
+    Each: ``source``, ``title``, ``when`` (``YYYY-MM-DD HH:MM UTC`` or None), ``text`` (the
+    Markdown, trimmed at a block end past ``quote_chars``), ``trimmed`` and ``chars`` (full length).
     """
+    from flywheel_aria.prose import trim_blocks
+
     raw = [c for c in source_data.get("conversations") or [] if isinstance(c, dict)]
     times = [_when(c.get("timestamp")) for c in raw]
     order = list(range(len(raw)))
@@ -131,7 +133,7 @@ def conversations(source_data: dict[str, Any], quote_chars: int) -> list[dict[st
     for i in order:
         entry = raw[i]
         content = _clean(entry.get("content"))
-        text, trimmed = trim_sentences(content, quote_chars)
+        text, trimmed = trim_blocks(content, quote_chars)
         source, title = _clean(entry.get("source")) or None, _clean(entry.get("title")) or None
         if not (text or source or title or times[i]):
             continue  # nothing to show
@@ -142,7 +144,6 @@ def conversations(source_data: dict[str, Any], quote_chars: int) -> list[dict[st
                 "title": title,
                 "when": times[i].strftime("%Y-%m-%d %H:%M UTC") if times[i] else None,
                 "text": text,
-                "lines": text.splitlines() if text else [],
                 "trimmed": trimmed,
                 "chars": len(content),
             }

@@ -19,6 +19,7 @@ from flywheel_aria.facts import (
 )
 from flywheel_aria.gallery import GalleryImage, Refusal, build_gallery
 from flywheel_aria.localpaths import scrub_paths, scrub_tree
+from flywheel_aria.prose import plain_text, safe_inline, safe_markdown
 from flywheel_aria.schema import CONFIG_DEFAULTS, CONFIG_SCHEMA
 
 if TYPE_CHECKING:
@@ -101,6 +102,19 @@ def _public_name(name: str) -> str:
     return name
 
 
+def _block(value: Any) -> str | None:
+    """A prose field as safe Markdown under a ``## `` section, or None when empty."""
+    return safe_markdown(value, heading_top=3) if isinstance(value, str) and value.strip() else None
+
+
+def _items(value: Any) -> list[dict[str, str | None]]:
+    """Lessons, next steps or achievements with their text as one safe line of Markdown."""
+    return [
+        {"title": item["title"], "text": safe_inline(item["text"]) if item["text"] else None}
+        for item in text_items(value)
+    ]
+
+
 def devlog_facts(
     session: Session, images: list[GalleryImage], refused: list[Refusal], quote_chars: int
 ) -> dict[str, Any]:
@@ -115,9 +129,11 @@ def devlog_facts(
     convs = conversations(source, quote_chars)
     overview = fields["overview"]
     overview = overview.strip() if isinstance(overview, str) and overview.strip() else None
-    first_content = next((c["text"] for c in convs if c["text"]), None)
+    for conv in convs:
+        conv["lines"] = safe_markdown(conv["text"], heading_top=4).splitlines() if conv["text"] else []
+    first_content = next((plain_text(c["text"]) for c in convs if c["text"]), None)
     built_sentence = _built_sentence(built)
-    lead = overview or built_sentence or first_content
+    lead = plain_text(overview) if overview else built_sentence or first_content
     summary = trim_sentences(" ".join(lead.split()), SUMMARY_CHARS)[0] if lead else ""
     technologies = list(dict.fromkeys(t for b in built for t in b["technologies"]))
     problem, solution = fields["problem"], fields["solution"]
@@ -129,6 +145,7 @@ def devlog_facts(
         "agent_id": agent_id,
         "duration": duration_text(session.metadata.get("duration_minutes")),
         "overview": overview,
+        "overview_md": safe_markdown(overview, heading_top=2) if overview else None,
         "summary": summary,
         "built_sentence": built_sentence,
         "first_content": first_content,
@@ -136,11 +153,11 @@ def devlog_facts(
         "technologies": technologies,
         "conversations": convs,
         "quote_chars": quote_chars,
-        "problem": problem.strip() if isinstance(problem, str) and problem.strip() else None,
-        "solution": solution.strip() if isinstance(solution, str) and solution.strip() else None,
-        "key_achievements": text_items(fields["key_achievements"]),
-        "lessons": text_items(fields["lessons"]),
-        "next_steps": text_items(fields["next_steps"]),
+        "problem": _block(problem),
+        "solution": _block(solution),
+        "key_achievements": _items(fields["key_achievements"]),
+        "lessons": _items(fields["lessons"]),
+        "next_steps": _items(fields["next_steps"]),
         "images": [
             {"src": i.src, "thumb": i.thumb, "caption": printable(scrub_paths(i.caption))}
             for i in images

@@ -101,7 +101,7 @@ def test_collect_writes_a_session_that_runs(tmp_path, pics, flywheel_cli):
     images = data["artifacts"]["devlog"]["meta"]["images"]
     assert [i["caption"] for i in images] == ["a.JPG", "b.png"]
     devlog = Path(data["artifacts"]["devlog"]["path"]).read_text(encoding="utf-8")
-    assert "**Physics**" in devlog and "> Dynamic lights \\<b\\>work\\</b\\>." in devlog
+    assert "**Physics**" in devlog and "> Dynamic lights \\<b>work\\</b>." in devlog
 
 
 def test_collect_is_deterministic_and_prints_without_output(tmp_path, flywheel_cli):
@@ -256,7 +256,8 @@ def test_the_devlog_is_titled_by_the_notes_heading(tmp_path, flywheel_cli):
     notes = tmp_path / "notes"
     notes.mkdir()
     (notes / "garden.md").write_text(
-        "---\ndate: 2026-11-29\n---\n# Pixel Garden\n\nSeeds grow over real hours.\n",
+        "---\ndate: 2026-11-29\n---\n# Pixel Garden\n\n**Date**: 2026-11-29\n\n"
+        "Seeds grow over real hours.\n\n## Sprites\n\n### Colours\n\nFour per plant.\n",
         encoding="utf-8",
     )
     target = tmp_path / "aria.json"
@@ -268,3 +269,6 @@ def test_the_devlog_is_titled_by_the_notes_heading(tmp_path, flywheel_cli):
     devlog = Path(record["path"]).read_text(encoding="utf-8")
     assert devlog.startswith("# Pixel Garden\n")
     assert "Devlog: aria" not in devlog
+    # issue 13: the notes' Markdown showed escaped (\*\*Date\*\*)
+    assert "**Date**: 2026-11-29" in devlog and "\\*" not in devlog
+    assert "\n#### Colours\n" in devlog or "\n> #### Colours\n" in devlog, "nested, not a section"
