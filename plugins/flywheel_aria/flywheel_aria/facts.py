@@ -116,14 +116,12 @@ def _when(value: Any) -> Any:
         return None
 
 
-def conversations(source_data: dict[str, Any], quote_chars: int) -> list[dict[str, Any]]:
+def conversations(source_data: dict[str, Any]) -> list[dict[str, Any]]:
     """Conversation entries in time order (document order unless every one has a timestamp).
 
-    Each: ``source``, ``title``, ``when`` (``YYYY-MM-DD HH:MM UTC`` or None), ``text`` (the
-    Markdown, trimmed at a block end past ``quote_chars``), ``trimmed`` and ``chars`` (full length).
+    Each: ``index``, ``source``, ``title``, ``when`` (``YYYY-MM-DD HH:MM UTC`` or None) and
+    ``content`` (Markdown).
     """
-    from flywheel_aria.prose import trim_blocks
-
     raw = [c for c in source_data.get("conversations") or [] if isinstance(c, dict)]
     times = [_when(c.get("timestamp")) for c in raw]
     order = list(range(len(raw)))
@@ -133,9 +131,8 @@ def conversations(source_data: dict[str, Any], quote_chars: int) -> list[dict[st
     for i in order:
         entry = raw[i]
         content = _clean(entry.get("content"))
-        text, trimmed = trim_blocks(content, quote_chars)
         source, title = _clean(entry.get("source")) or None, _clean(entry.get("title")) or None
-        if not (text or source or title or times[i]):
+        if not (content or source or title or times[i]):
             continue  # nothing to show
         out.append(
             {
@@ -143,9 +140,7 @@ def conversations(source_data: dict[str, Any], quote_chars: int) -> list[dict[st
                 "source": source,
                 "title": title,
                 "when": times[i].strftime("%Y-%m-%d %H:%M UTC") if times[i] else None,
-                "text": text,
-                "trimmed": trimmed,
-                "chars": len(content),
+                "content": content,
             }
         )
     return out

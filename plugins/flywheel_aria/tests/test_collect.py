@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -101,7 +102,10 @@ def test_collect_writes_a_session_that_runs(tmp_path, pics, flywheel_cli):
     images = data["artifacts"]["devlog"]["meta"]["images"]
     assert [i["caption"] for i in images] == ["a.JPG", "b.png"]
     devlog = Path(data["artifacts"]["devlog"]["path"]).read_text(encoding="utf-8")
-    assert "**Physics**" in devlog and "> Dynamic lights \\<b>work\\</b>." in devlog
+    # entries from "source: aria" are quoted, the author's notes are the body
+    assert "### Physics\n\n> Gravity feels right now." in devlog
+    assert "> Dynamic lights \\<b>work\\</b>." in devlog
+    assert "\nSketched the level map. It has 3 zones.\n" in devlog
 
 
 def test_collect_is_deterministic_and_prints_without_output(tmp_path, flywheel_cli):
@@ -271,4 +275,75 @@ def test_the_devlog_is_titled_by_the_notes_heading(tmp_path, flywheel_cli):
     assert "Devlog: aria" not in devlog
     # issue 13: the notes' Markdown showed escaped (\*\*Date\*\*)
     assert "**Date**: 2026-11-29" in devlog and "\\*" not in devlog
-    assert "\n#### Colours\n" in devlog or "\n> #### Colours\n" in devlog, "nested, not a section"
+    assert "\n## Sprites\n\n### Colours\n\nFour per plant.\n" in devlog, "nested under its note"
+
+
+GARDEN = """# Pixel Garden
+
+**Date**: 2026-11-29
+**Mood**: curious
+
+Aria and I made a small garden game in the browser. Seeds are planted with a click and
+grow over real hours, so the page is different each time you come back.
+
+## Why
+
+I wanted something calm to open between tasks, with no score and no timer at all.
+
+## How it looks
+
+- 16x16 sprites, four colours per plant, drawn by hand in one evening
+- A day/night palette swap every ten minutes of real time
+"""
+
+
+def _sentences(markdown: str) -> list[str]:
+    """Sentences (or lines) of 40+ characters as a reader sees them (markup characters dropped)."""
+    text = re.sub(r"[*_`>#\\\\]", "", markdown)
+    parts = re.split(r"(?<=[.!?])\s+|\n", text)
+    return [" ".join(p.split()) for p in parts if len(" ".join(p.split())) >= 40]
+
+
+def test_collected_devlog_says_each_thing_once(tmp_path, flywheel_cli):
+    # issue 13: a devlog made by collect aria showed the whole note three times
+    note = tmp_path / "garden.md"
+    note.write_text(GARDEN, encoding="utf-8")
+    target = tmp_path / "aria.json"
+    assert flywheel_cli("collect", "aria", "--notes", note, "-o", target).exit_code == 0
+    run = flywheel_cli("run", "--json", "--out", tmp_path / "out", target)
+    assert run.exit_code == 0, run.output
+    record = run.json()[0]["artifacts"]["devlog"]
+    devlog = Path(record["path"]).read_text(encoding="utf-8")
+    sentences = _sentences(devlog)
+    assert sentences and len(sentences) == len(set(sentences)), sentences
+    assert devlog.count("Pixel Garden") == 1, "the note's heading is the title, not a section too"
+    # one short summary, from the first paragraph of prose (not the "Date:" lines)
+    assert record["summary"] == (
+        "Aria and I made a small garden game in the browser. Seeds are planted with a click "
+        "and grow over real hours, so the page is different each time you come back."
+    )
+    body = devlog.split("\n\n", 2)[2]
+    assert body.startswith("Aria and I made a small garden game in the browser."), body
+    assert "**Date**: 2026-11-29\n**Mood**: curious" in body
+    assert re.findall(r"^## (.+)$", devlog, re.M) == ["Why", "How it looks"]
+
+
+def test_front_matter_summary_opens_the_devlog_and_the_notes_follow_whole(tmp_path, flywheel_cli):
+    note = tmp_path / "garden.md"
+    note.write_text(
+        "---\nsummary: A tiny pixel-art garden that grows while you are away.\n---\n" + GARDEN,
+        encoding="utf-8",
+    )
+    target = tmp_path / "aria.json"
+    assert flywheel_cli("collect", "aria", "--notes", note, "-o", target).exit_code == 0
+    run = flywheel_cli("run", "--json", "--out", tmp_path / "out", target)
+    record = run.json()[0]["artifacts"]["devlog"]
+    devlog = Path(record["path"]).read_text(encoding="utf-8")
+    assert record["summary"] == "A tiny pixel-art garden that grows while you are away."
+    body = devlog.split("\n\n", 2)[2]
+    assert body.startswith(
+        "A tiny pixel-art garden that grows while you are away.\n\n**Date**: 2026-11-29\n"
+    )
+    assert devlog.count("Aria and I made a small garden game") == 1
+    sentences = _sentences(devlog)
+    assert len(sentences) == len(set(sentences)), sentences

@@ -171,7 +171,7 @@ def _refusal_cases(base: Path, pics) -> dict[str, tuple[str, str]]:
     }
 
 
-def test_every_refused_screenshot_is_a_warning_and_a_note(
+def test_every_refused_screenshot_is_a_warning_and_not_published(
     tmp_path, pics, write_session, flywheel_cli
 ):
     cases = _refusal_cases(tmp_path, pics)
@@ -195,14 +195,11 @@ def test_every_refused_screenshot_is_a_warning_and_a_note(
         )
     assert f"$.source_data.screenshots[{len(cases)}]" not in warnings
     devlog = (_artifact_dir(tmp_path) / "devlog.md").read_text(encoding="utf-8")
-    assert f"{len(cases)} screenshots could not be included:" in devlog
-    # The devlog is published: a path outside the session's folder shows only its file name
-    # (the run's warning names it in full, for the user).
-    assert "passwd (outside the allowed folders)" in devlog and "etc/passwd" not in devlog
-    assert "secret.png (outside the allowed folders)" in devlog and str(tmp_path) not in devlog
-    assert "D:/shots" not in devlog and "server" not in devlog
-    assert "nowhere/missing.png (not found)" in devlog, "a path inside the session folder stays as written"
-    assert "a\ufffd.png (not a valid path)" in devlog and "\x00" not in devlog
+    # The devlog is published and read by strangers: what was left out is the author's
+    # business (the run's warnings name it in full), not the reader's.
+    assert "could not be included" not in devlog and "missing" not in devlog
+    assert "passwd" not in devlog and "secret" not in devlog and str(tmp_path) not in devlog
+    assert "D:/shots" not in devlog and "server" not in devlog and "\x00" not in devlog
     assert "SECRET-TEXT-CONTENT" not in devlog + result.output
     # only the good picture was copied: nothing from outside the session folder
     media = sorted(p.name for p in (_artifact_dir(tmp_path) / "media").iterdir())
