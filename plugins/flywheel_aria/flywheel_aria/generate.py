@@ -212,7 +212,16 @@ def devlog_facts(session: Session, images: list[GalleryImage], quote_chars: int)
         "lessons": _items(fields["lessons"]),
         "next_steps": _items(fields["next_steps"]),
         "images": [
-            {"src": i.src, "thumb": i.thumb, "caption": printable(scrub_paths(i.caption))}
+            {
+                "src": i.src,
+                "thumb": i.thumb,
+                "caption": printable(scrub_paths(i.caption)),
+                "alt": printable(scrub_paths(i.alt)),
+                "width": i.width,
+                "height": i.height,
+                "thumb_width": i.thumb_width,
+                "thumb_height": i.thumb_height,
+            }
             for i in images
         ],
         "hashtags": [h for h in dict.fromkeys(map(_hashtag, topics)) if h][:4] + ["devlog"],

@@ -42,7 +42,8 @@ _CONVERSATION = {
 }
 
 _SCREENSHOT = {
-    "description": "A path relative to the session file (or inside a media root), or {path, caption}.",
+    "description": "A path relative to the session file (or inside a media root), or "
+    "{path, caption, alt}.",
     "anyOf": [
         {"type": "string", "minLength": 1},
         {
@@ -50,7 +51,13 @@ _SCREENSHOT = {
             "required": ["path"],
             "properties": {
                 "path": {"type": "string", "minLength": 1},
-                "caption": {"type": "string"},
+                "caption": {"type": "string", "description": "Shown under the picture."},
+                "alt": {
+                    "type": "string",
+                    "description": "What the picture shows, for people who cannot see it "
+                    "(`description` is read too); default: the caption, else the file name.",
+                },
+                "description": {"type": "string"},
             },
         },
     ],

@@ -100,7 +100,7 @@ def test_collect_writes_a_session_that_runs(tmp_path, pics, flywheel_cli):
     (data,) = run.json()
     assert [p for p in data["problems"] if p["severity"] == "warning"] == []
     images = data["artifacts"]["devlog"]["meta"]["images"]
-    assert [i["caption"] for i in images] == ["a.JPG", "b.png"]
+    assert [i["caption"] for i in images] == ["A", "B"]
     devlog = Path(data["artifacts"]["devlog"]["path"]).read_text(encoding="utf-8")
     # entries from "source: aria" are quoted, the author's notes are the body
     assert "### Physics\n\n> Gravity feels right now." in devlog

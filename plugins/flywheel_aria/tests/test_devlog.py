@@ -89,10 +89,15 @@ def test_golden_example_with_real_screenshots(tmp_path, example_doc, golden, pic
     golden("example_devlog_with_images.md", devlog)
     golden("example_social_post_with_images.md", social)
     meta = data["artifacts"]["devlog"]["meta"]
-    assert [i["caption"] for i in meta["images"]] == [
-        "gameplay_001.png",
-        "gameplay_002.png",
-        "gameplay_003.png",
+    assert [(i["caption"], i["alt"]) for i in meta["images"]] == [
+        ("Gameplay 001", "Gameplay 001"),
+        ("Gameplay 002", "Gameplay 002"),
+        ("Gameplay 003", "Gameplay 003"),
+    ]
+    assert [(i["width"], i["height"], i["thumb_width"], i["thumb_height"]) for i in meta["images"]] == [
+        (720, 360, 480, 240),
+        (800, 360, 480, 216),
+        (880, 360, 480, 196),
     ]
     assert meta["image"] == meta["images"][0]["src"]
     assert meta["provenance"] == {"conversations": 1, "screenshots": 3}
@@ -101,10 +106,7 @@ def test_golden_example_with_real_screenshots(tmp_path, example_doc, golden, pic
     social_files = data["artifacts"]["social_post"]["files"]
     assert any(f.endswith(meta["image"]) for f in social_files), "the post's image travels with it"
     for image in meta["images"]:
-        thumb = (
-            f"[![{image['caption'].replace('_', chr(92) + '_')}]({image['thumb']})]({image['src']})"
-        )
-        assert thumb in devlog
+        assert f"[![{image['alt']}]({image['thumb']})]({image['src']})  \n*{image['caption']}*" in devlog
     assert "could not be included" not in devlog
 
 

@@ -39,7 +39,7 @@ def test_jpeg_copy_drops_exif_and_gps_and_applies_orientation(
     data = run_json(path)
 
     images = data["artifacts"]["devlog"]["meta"]["images"]
-    assert len(images) == 1 and images[0]["caption"] == "phone.jpg"
+    assert len(images) == 1 and images[0]["caption"] == "Phone"
     copy_path = _artifact_dir(tmp_path) / images[0]["src"]
     raw = copy_path.read_bytes()
     copy = _open(copy_path)
@@ -130,6 +130,40 @@ def test_object_items_with_caption_and_duplicates(tmp_path, pics):
     )
     assert refused == [] and len(images) == 1, "the same picture is shown once"
     assert images[0].caption == "The <b>menu</b>"  # escaped by the template, kept raw in meta
+    assert images[0].alt == "The <b>menu</b>", "without a description the caption is the alt text"
+
+
+def test_gallery_entries_carry_captions_alt_text_and_sizes(tmp_path, pics, write_session, run_json):
+    folder = tmp_path / "session"
+    (folder / "shots").mkdir(parents=True)
+    for name, size in (("night-garden_01.png", (960, 540)), ("day.png", (300, 600)), ("x.png", (64, 64))):
+        (folder / "shots" / name).write_bytes(pics.encode(pics.pattern(*size, seed=len(name)), "PNG"))
+    path = write_session(
+        source_data={
+            "screenshots": [
+                "shots/night-garden_01.png",
+                {"path": "shots/day.png", "caption": "The garden by day", "description": "Tall green plants under a blue sky, four [flowers]"},
+                {"path": "shots/x.png", "alt": "A single *red* pixel sprite", "description": "ignored when alt is given"},
+            ]
+        }
+    )
+    data = run_json(path)
+    images = data["artifacts"]["devlog"]["meta"]["images"]
+    assert [{k: v for k, v in i.items() if k not in ("src", "thumb")} for i in images] == [
+        {"caption": "Night garden 01", "alt": "Night garden 01", "width": 960, "height": 540, "thumb_width": 480, "thumb_height": 270},
+        {"caption": "The garden by day", "alt": "Tall green plants under a blue sky, four [flowers]", "width": 300, "height": 600, "thumb_width": 240, "thumb_height": 480},
+        {"caption": "X", "alt": "A single *red* pixel sprite", "width": 64, "height": 64, "thumb_width": 64, "thumb_height": 64},
+    ]  # fmt: skip
+    folder = _artifact_dir(tmp_path)
+    for image in images:
+        assert _open(folder / image["src"]).size == (image["width"], image["height"])
+        assert _open(folder / image["thumb"]).size == (image["thumb_width"], image["thumb_height"])
+    devlog = (folder / "devlog.md").read_text(encoding="utf-8")
+    assert (
+        f"[![Tall green plants under a blue sky, four \\[flowers\\]]({images[1]['thumb']})]({images[1]['src']})  \n"
+        "*The garden by day*\n"
+    ) in devlog
+    assert f"[![A single \\*red\\* pixel sprite]({images[2]['thumb']})]" in devlog
 
 
 def _refusal_cases(base: Path, pics) -> dict[str, tuple[str, str]]:
@@ -227,7 +261,7 @@ def test_media_roots_admit_a_folder_outside_the_session(
     config.write_text(f'media_roots = ["{shared.name}"]\n', encoding="utf-8")
     result = flywheel_cli("run", "--json", "--config", config, "--out", tmp_path / "out", path)
     assert result.exit_code == 0, result.output
-    assert result.json()[0]["artifacts"]["devlog"]["meta"]["images"][0]["caption"] == "a.png"
+    assert result.json()[0]["artifacts"]["devlog"]["meta"]["images"][0]["caption"] == "A"
 
 
 def test_size_limit_from_plugin_config(tmp_path, pics, write_session, flywheel_cli):
@@ -308,3 +342,19 @@ def test_animated_gif_keeps_its_first_frame(tmp_path, pics):
     copy = Image.open(io.BytesIO(images[0].data))
     assert getattr(copy, "n_frames", 1) == 1 and "comment" not in copy.info
     assert copy.convert("RGB").tobytes() == frames[0].convert("RGB").tobytes()
+
+
+@pytest.mark.parametrize(
+    "path, readable",
+    [
+        ("screenshots/gameplay_001.png", "Gameplay 001"),
+        ("C:\\shots\\pixel-garden-night.webp", "Pixel garden night"),
+        ("Screenshot 2025-12-02 at 10.31.22.png", "Screenshot 2025-12-02 at 10.31.22"),
+        ("IMG_2034.JPG", "IMG 2034"),
+        ("__.png", "__.png"),
+    ],
+)
+def test_readable_name(path, readable):
+    from flywheel_aria.gallery import readable_name
+
+    assert readable_name(path) == readable
