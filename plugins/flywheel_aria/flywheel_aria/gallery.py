@@ -99,7 +99,7 @@ def display_name(path: str) -> str:
 def readable_name(path: str) -> str:
     """A file name made readable, for a caption or alt text: ``gameplay_001.png`` -> ``Gameplay 001``."""
     stem = PureWindowsPath(display_name(path)).stem or display_name(path)
-    words = re.sub(r"(?<=[^\W\d_])-(?=[^\W\d_])", " ", stem.replace("_", " "))
+    words = re.sub(r"-(?!\d)|(?<!\d)-", " ", stem.replace("_", " "))  # "2025-12-02" stays
     words = " ".join(words.split())
     return words[:1].upper() + words[1:] if words else path
 

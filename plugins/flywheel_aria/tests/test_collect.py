@@ -347,3 +347,26 @@ def test_front_matter_summary_opens_the_devlog_and_the_notes_follow_whole(tmp_pa
     assert devlog.count("Aria and I made a small garden game") == 1
     sentences = _sentences(devlog)
     assert len(sentences) == len(set(sentences)), sentences
+
+
+def test_golden_devlog_of_collected_notes(tmp_path, pics, flywheel_cli, golden):
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "garden.md").write_text(
+        "---\ntitle: Pixel Garden\ndate: 2026-11-29T21:40:00+01:00\ntags: [pixel-art, garden]\n---\n"
+        + GARDEN
+        + "\n## Next\n\n1. Watering with the mouse wheel\n2. Save the garden in `localStorage`\n",
+        encoding="utf-8",
+    )
+    shots = tmp_path / "shots"
+    shots.mkdir()
+    (shots / "garden-day.png").write_bytes(pics.encode(pics.pattern(640, 360, seed=3), "PNG"))
+    (shots / "garden-night.png").write_bytes(pics.encode(pics.pattern(640, 360, seed=4), "PNG"))
+    target = tmp_path / "aria.json"
+    result = flywheel_cli("collect", "aria", "--notes", notes, "--screenshots", shots, "-o", target)
+    assert result.exit_code == 0, result.output
+    run = flywheel_cli("run", "--json", "--out", tmp_path / "out", target)
+    assert run.exit_code == 0, run.output
+    record = run.json()[0]["artifacts"]["devlog"]
+    golden("collected_devlog.md", Path(record["path"]).read_text(encoding="utf-8"))
+    assert record["tags"] == ["pixel-art", "garden", "life_aria"]

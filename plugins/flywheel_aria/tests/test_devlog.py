@@ -336,3 +336,16 @@ def test_validate_reports_refused_paths_without_reading(tmp_path, write_session,
     assert sorted(paths) == [f"$.source_data.screenshots[{i}]" for i in range(4)], (
         "each warning once"
     )
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["example_devlog_with_images.md", "example_social_post_with_images.md", "collected_devlog.md"],
+)
+def test_readme_shows_the_rendered_examples(name):
+    tests = Path(__file__).resolve().parent
+    readme = (tests.parent / "README.md").read_text(encoding="utf-8")
+    expected = (tests / "golden" / name).read_text(encoding="utf-8")
+    assert f"````markdown\n{expected}````\n" in readme, (
+        f"README.md's copy of {name} is out of date"
+    )

@@ -351,6 +351,7 @@ def test_animated_gif_keeps_its_first_frame(tmp_path, pics):
         ("C:\\shots\\pixel-garden-night.webp", "Pixel garden night"),
         ("Screenshot 2025-12-02 at 10.31.22.png", "Screenshot 2025-12-02 at 10.31.22"),
         ("IMG_2034.JPG", "IMG 2034"),
+        ("level-2.png", "Level 2"),
         ("__.png", "__.png"),
     ],
 )
