@@ -314,6 +314,6 @@ def _tidy(text: str) -> str:
 
 
 def _variants(text: str, hashtags: list[str]) -> dict[str, list[str]]:
-    from flywheel_core.social import social_variants
+    from flywheel_core import social_variants
 
     return social_variants(text, hashtags=hashtags)

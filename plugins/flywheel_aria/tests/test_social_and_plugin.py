@@ -116,3 +116,21 @@ def test_templates_are_packaged():
         "devlog.md.j2",
         "social_post.md.j2",
     ]
+
+
+def test_social_posts_are_plain_text_and_the_markdown_copy_is_escaped(
+    tmp_path, write_session, run_json
+):
+    path = write_session(
+        title="Pixel *Garden*",
+        overview="We made **Pixel Garden** with `canvas` and [a link](javascript:x) <b>raw</b>.",
+        tags=["pixel-art"],
+    )
+    run_json(path)
+    folder = tmp_path / "out" / "life_aria" / "test-life_aria-001"
+    variants = json.loads((folder / "social_post.json").read_text(encoding="utf-8"))
+    text = "New devlog: Pixel *Garden*. We made Pixel Garden with canvas and a link <b>raw</b>."
+    assert variants["mastodon"] == [f"{text}\n\n#pixelart #devlog"], "networks show text as is"
+    social = (folder / "social_post.md").read_text(encoding="utf-8")
+    assert social.startswith("# Social post: Pixel \\*Garden\\*\n\nNew devlog: Pixel \\*Garden\\*. ")
+    assert "\\<b\\>raw\\</b\\>" in social and "\\#pixelart \\#devlog" in social
