@@ -89,8 +89,11 @@ def _text(value: Any) -> str | None:
 
 def _tags(value: Any) -> list[str]:
     """``tags: [a, b]``, a YAML list, or ``tags: a, b`` as a string."""
-    items = value if isinstance(value, list) else str(value).split(",") if isinstance(value, str) else []
-    return [tag for tag in (_text(item) for item in items) if tag]
+    if isinstance(value, str):
+        value = value.split(",")
+    if not isinstance(value, list):
+        return []
+    return [tag for tag in (_text(item) for item in value) if tag]
 
 
 def _sections(body: str) -> list[tuple[str | None, str]]:
@@ -142,7 +145,9 @@ def parse_note(path: Path, text: str, mtime: float, warnings: list[str]) -> dict
     }
 
 
-def _files(folder: Path, suffixes: tuple[str, ...], warnings: list[str] | None = None) -> list[Path]:
+def _files(
+    folder: Path, suffixes: tuple[str, ...], warnings: list[str] | None = None
+) -> list[Path]:
     """Regular, non-hidden files under ``folder`` with one of ``suffixes``, in a stable order.
 
     Symlinked folders are not entered. With ``warnings``, a file symlinked from outside ``folder``
@@ -222,7 +227,9 @@ def build_session(
             images.append(name)
     latest = max(conversations, key=lambda c: c["timestamp"])["timestamp"]
     digest = hashlib.sha256(
-        json.dumps([agent_id, narrative, conversations, images], sort_keys=True, ensure_ascii=False).encode()
+        json.dumps(
+            [agent_id, narrative, conversations, images], sort_keys=True, ensure_ascii=False
+        ).encode()
     ).hexdigest()[:10]
     session = {
         "session_id": f"aria-{latest[:10]}-{digest}",

@@ -113,7 +113,11 @@ def locate(name: str, roots: list[Path], base: Path) -> Path:
     try:
         return confine(name, roots, base=base)
     except PathRefused as exc:  # fixed reasons only: the devlog is published
-        raise Refused("cannot be resolved" if "cannot be resolved" in str(exc) else "outside the allowed folders") from None
+        raise Refused(
+            "cannot be resolved"
+            if "cannot be resolved" in str(exc)
+            else "outside the allowed folders"
+        ) from None
     except (OSError, ValueError):
         raise Refused("cannot be resolved") from None
 

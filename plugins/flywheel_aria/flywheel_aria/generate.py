@@ -32,8 +32,15 @@ SUMMARY_CHARS = 280
 SOCIAL_CHARS = 400
 #: The session's own narrative fields (beyond source_data) that the devlog reads.
 NARRATIVE = (
-    "title", "summary", "overview", "problem", "solution", "key_achievements", "lessons",
-    "next_steps", "tags",
+    "title",
+    "summary",
+    "overview",
+    "problem",
+    "solution",
+    "key_achievements",
+    "lessons",
+    "next_steps",
+    "tags",
 )
 #: The conversation ``source`` of the author's own notes (``flywheel collect aria`` writes it):
 #: they are the devlog's body, not quotes.
@@ -65,7 +72,9 @@ def refusal_problems(refused: list[Refusal]) -> list[Problem]:
     ]
 
 
-def _subject(fields: dict[str, Any], built: list[dict[str, Any]], fallback: str) -> tuple[str, bool]:
+def _subject(
+    fields: dict[str, Any], built: list[dict[str, Any]], fallback: str
+) -> tuple[str, bool]:
     """What the session is about, and whether the session named it itself (its ``title``)."""
     explicit = fields.get("title")
     if isinstance(explicit, str) and explicit.strip():
@@ -185,10 +194,12 @@ def devlog_facts(session: Session, images: list[GalleryImage], quote_chars: int)
     title = subject if explicit else f"Devlog: {subject}"
     opening, said = _opening(fields, convs)
     built_sentence = _built_sentence(built)
-    said = said or built_sentence or next((plain_text(c["content"]) for c in convs), "")
+    texts = (plain_text(c["content"]) for c in convs)
+    said = said or built_sentence or next((text for text in texts if text), "")
     technologies = list(dict.fromkeys(t for b in built for t in b["technologies"]))
     tags = fields["tags"] if isinstance(fields["tags"], list) else []
-    topics = list(dict.fromkeys(t.strip() for t in [*tags, *technologies] if isinstance(t, str) and t.strip()))
+    words = [t.strip() for t in [*tags, *technologies] if isinstance(t, str) and t.strip()]
+    topics = list(dict.fromkeys(words))
     notes = [c for c in convs if c["source"] == NOTES_SOURCE]
     others = [c for c in convs if c["source"] != NOTES_SOURCE]
     return {

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
@@ -98,7 +98,9 @@ def _neutralise_inline(children: list[Token]) -> list[Token]:
         elif token.type == "link_close":
             if not (dropped and dropped.pop()):
                 out.append(token)
-        elif token.type == "image" and not _safe(str(token.attrGet("src") or ""), ("http", "https")):
+        elif token.type == "image" and not _safe(
+            str(token.attrGet("src") or ""), ("http", "https")
+        ):
             out.append(Token("text", "", 0, content=" ".join(_inline_text(token.children).split())))
         else:
             out.append(token)
@@ -119,8 +121,8 @@ def _escape_less_than(text: str, _node: Any, _context: Any) -> str:
 class _Extension:
     """An mdformat parser extension holding the text postprocessor above."""
 
-    RENDERERS: dict[str, Any] = {}
-    POSTPROCESSORS = {"text": _escape_less_than}
+    RENDERERS: ClassVar[dict[str, Any]] = {}
+    POSTPROCESSORS: ClassVar[dict[str, Any]] = {"text": _escape_less_than}
 
 
 @lru_cache(maxsize=1)

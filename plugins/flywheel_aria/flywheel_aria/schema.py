@@ -131,7 +131,8 @@ CONFIG_SCHEMA: dict[str, Any] = {
         "quote_chars": {
             "type": "integer",
             "minimum": 80,
-            "description": "Conversation highlights longer than this are trimmed at a sentence (default 600).",
+            "description": "Conversation highlights longer than this are trimmed at a block or "
+            "sentence end (default 600).",
         },
     },
     "additionalProperties": False,

@@ -353,7 +353,8 @@ def test_golden_devlog_of_collected_notes(tmp_path, pics, flywheel_cli, golden):
     notes = tmp_path / "notes"
     notes.mkdir()
     (notes / "garden.md").write_text(
-        "---\ntitle: Pixel Garden\ndate: 2026-11-29T21:40:00+01:00\ntags: [pixel-art, garden]\n---\n"
+        "---\ntitle: Pixel Garden\ndate: 2026-11-29T21:40:00+01:00\n"
+        "tags: [pixel-art, garden]\n---\n"
         + GARDEN
         + "\n## Next\n\n1. Watering with the mouse wheel\n2. Save the garden in `localStorage`\n",
         encoding="utf-8",

@@ -94,7 +94,9 @@ def test_golden_example_with_real_screenshots(tmp_path, example_doc, golden, pic
         ("Gameplay 002", "Gameplay 002"),
         ("Gameplay 003", "Gameplay 003"),
     ]
-    assert [(i["width"], i["height"], i["thumb_width"], i["thumb_height"]) for i in meta["images"]] == [
+    assert [
+        (i["width"], i["height"], i["thumb_width"], i["thumb_height"]) for i in meta["images"]
+    ] == [
         (720, 360, 480, 240),
         (800, 360, 480, 216),
         (880, 360, 480, 196),
@@ -106,7 +108,10 @@ def test_golden_example_with_real_screenshots(tmp_path, example_doc, golden, pic
     social_files = data["artifacts"]["social_post"]["files"]
     assert any(f.endswith(meta["image"]) for f in social_files), "the post's image travels with it"
     for image in meta["images"]:
-        assert f"[![{image['alt']}]({image['thumb']})]({image['src']})  \n*{image['caption']}*" in devlog
+        assert (
+            f"[![{image['alt']}]({image['thumb']})]({image['src']})  \n*{image['caption']}*"
+            in devlog
+        )
     assert "could not be included" not in devlog
 
 
@@ -346,6 +351,4 @@ def test_readme_shows_the_rendered_examples(name):
     tests = Path(__file__).resolve().parent
     readme = (tests.parent / "README.md").read_text(encoding="utf-8")
     expected = (tests / "golden" / name).read_text(encoding="utf-8")
-    assert f"````markdown\n{expected}````\n" in readme, (
-        f"README.md's copy of {name} is out of date"
-    )
+    assert f"````markdown\n{expected}````\n" in readme, f"README.md's copy of {name} is out of date"

@@ -136,33 +136,52 @@ def test_object_items_with_caption_and_duplicates(tmp_path, pics):
 def test_gallery_entries_carry_captions_alt_text_and_sizes(tmp_path, pics, write_session, run_json):
     folder = tmp_path / "session"
     (folder / "shots").mkdir(parents=True)
-    for name, size in (("night-garden_01.png", (960, 540)), ("day.png", (300, 600)), ("x.png", (64, 64))):
-        (folder / "shots" / name).write_bytes(pics.encode(pics.pattern(*size, seed=len(name)), "PNG"))
+    for name, size in (
+        ("night-garden_01.png", (960, 540)),
+        ("day.png", (300, 600)),
+        ("x.png", (64, 64)),
+    ):
+        (folder / "shots" / name).write_bytes(
+            pics.encode(pics.pattern(*size, seed=len(name)), "PNG")
+        )
     path = write_session(
         source_data={
             "screenshots": [
                 "shots/night-garden_01.png",
-                {"path": "shots/day.png", "caption": "The garden by day", "description": "Tall green plants under a blue sky, four [flowers]"},
-                {"path": "shots/x.png", "alt": "A single *red* pixel sprite", "description": "ignored when alt is given"},
+                {
+                    "path": "shots/day.png",
+                    "caption": "The garden by day",
+                    "description": "Tall green plants under a blue sky, four [flowers]",
+                },
+                {
+                    "path": "shots/x.png",
+                    "alt": "A single *red* pixel sprite",
+                    "description": "ignored when alt is given",
+                },
             ]
         }
     )
     data = run_json(path)
     images = data["artifacts"]["devlog"]["meta"]["images"]
-    assert [{k: v for k, v in i.items() if k not in ("src", "thumb")} for i in images] == [
-        {"caption": "Night garden 01", "alt": "Night garden 01", "width": 960, "height": 540, "thumb_width": 480, "thumb_height": 270},
-        {"caption": "The garden by day", "alt": "Tall green plants under a blue sky, four [flowers]", "width": 300, "height": 600, "thumb_width": 240, "thumb_height": 480},
-        {"caption": "X", "alt": "A single *red* pixel sprite", "width": 64, "height": 64, "thumb_width": 64, "thumb_height": 64},
-    ]  # fmt: skip
+    assert [(i["caption"], i["alt"]) for i in images] == [
+        ("Night garden 01", "Night garden 01"),  # the file name made readable
+        ("The garden by day", "Tall green plants under a blue sky, four [flowers]"),
+        ("X", "A single *red* pixel sprite"),
+    ]
+    sizes = ["width", "height", "thumb_width", "thumb_height"]
+    assert [[i[k] for k in sizes] for i in images] == [
+        [960, 540, 480, 270],
+        [300, 600, 240, 480],
+        [64, 64, 64, 64],  # never upscaled
+    ]
     folder = _artifact_dir(tmp_path)
     for image in images:
         assert _open(folder / image["src"]).size == (image["width"], image["height"])
         assert _open(folder / image["thumb"]).size == (image["thumb_width"], image["thumb_height"])
     devlog = (folder / "devlog.md").read_text(encoding="utf-8")
-    assert (
-        f"[![Tall green plants under a blue sky, four \\[flowers\\]]({images[1]['thumb']})]({images[1]['src']})  \n"
-        "*The garden by day*\n"
-    ) in devlog
+    alt = "Tall green plants under a blue sky, four \\[flowers\\]"
+    day = f"[![{alt}]({images[1]['thumb']})]({images[1]['src']})  \n*The garden by day*\n"
+    assert day in devlog
     assert f"[![A single \\*red\\* pixel sprite]({images[2]['thumb']})]" in devlog
 
 

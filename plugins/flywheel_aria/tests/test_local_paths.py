@@ -49,7 +49,9 @@ def _hostile(text: str) -> str:
 def _scan(text: str, where: str, extra: list[str]) -> None:
     for pattern in LEAKS + [re.escape(e) for e in extra]:
         match = re.search(pattern, text, re.IGNORECASE)
-        assert match is None, f"{where}: {match.group()!r} in ...{text[max(0, match.start() - 60):match.end() + 60]!r}"
+        if match:
+            context = text[max(0, match.start() - 60) : match.end() + 60]
+            raise AssertionError(f"{where}: {match.group()!r} in ...{context!r}")
 
 
 def test_no_artifact_file_holds_a_local_path(tmp_path, pics, write_session, flywheel_cli):

@@ -72,7 +72,12 @@ def test_what_would_inject_markup_is_neutralised():
 def test_headings_nest_under_the_devlog():
     note = "# Big\n\ntext\n\n## Smaller\n\nSetext\n------\n\n###### deepest"
     out = safe_markdown(note, heading_top=3)
-    assert re.findall(r"^#+ \w+", out, re.M) == ["### Big", "#### Smaller", "#### Setext", "###### deepest"]
+    assert re.findall(r"^#+ \w+", out, re.M) == [
+        "### Big",
+        "#### Smaller",
+        "#### Setext",
+        "###### deepest",
+    ]
     assert safe_markdown("### Already deep", heading_top=2) == "### Already deep", "never moved up"
     assert safe_markdown("Not # a heading\n\\# nor this") == "Not # a heading\n\\# nor this"
 
@@ -87,8 +92,14 @@ def test_inline_text_stays_one_line_and_safe():
 
 
 def test_plain_text_and_lede():
-    note = "**Date**: 2026-11-29\n**Mood**: curious\n\nAria and I made a *small* game.\nIt grows.\n\n## Why\n\nCalm."
-    assert plain_text("A *small* `game` [link](https://x.y) ![pic](a.png).") == "A small game link pic."
+    note = (
+        "**Date**: 2026-11-29\n**Mood**: curious\n\n"
+        "Aria and I made a *small* game.\nIt grows.\n\n## Why\n\nCalm."
+    )
+    assert (
+        plain_text("A *small* `game` [link](https://x.y) ![pic](a.png).")
+        == "A small game link pic."
+    )
     lede = split_lede(note)
     assert lede is not None
     assert lede.markdown == "Aria and I made a *small* game.\nIt grows."
@@ -111,7 +122,8 @@ def test_trim_blocks_cuts_between_blocks_or_sentences():
 
 FRAGMENTS = st.sampled_from(
     [
-        "<script>alert(1)</script>", "<img src=x onerror=alert(2)>", "<div>", "</div>", "<!-- c -->",
+        "<script>alert(1)</script>", "<img src=x onerror=alert(2)>", "<div>", "</div>",
+        "<!-- c -->",
         "<a href='javascript:x'>", "[x](javascript:alert(1))", "![i](file:///etc/passwd)",
         "![i](a.png)", "[r]", "[r]: javascript:y", "<javascript:z>", "&lt;b&gt;", "&#60;i&#62;",
         "**", "*", "_", "`", "```", "~~~", "\n", "\n\n", "    ", "# ", "> ", "- ", "1. ", "---",
