@@ -15,10 +15,15 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlsplit
 
+import attrs
+from markdown_it import MarkdownIt
+from markdown_it.token import Token
+from mdformat.renderer import MDRenderer
+
+from flywheel_aria.facts import trim_sentences
+
 if TYPE_CHECKING:
-    from markdown_it import MarkdownIt
     from markdown_it.rules_core import StateCore
-    from markdown_it.token import Token
 
 __all__ = ["Lede", "plain_text", "safe_markdown", "split_lede", "trim_blocks"]
 
@@ -28,7 +33,7 @@ _SAFE_LINK_SCHEMES = ("http", "https", "mailto")
 
 
 def _safe(url: str, schemes: tuple[str, ...]) -> bool:
-    """An absolute URL with one of ``schemes`` (http(s) with a host); relative ones are local files."""
+    """An absolute URL with one of ``schemes`` (http(s) with a host); a relative one is local."""
     try:
         parts = urlsplit(url.strip())
     except ValueError:
@@ -52,8 +57,6 @@ def _inline_text(tokens: list[Token] | None) -> str:
 
 def _neutralise(state: StateCore) -> None:
     """A markdown-it core rule: vet the token tree in place (see the module docstring)."""
-    from markdown_it.token import Token
-
     shift = 0
     levels = [int(t.tag[1]) for t in state.tokens if t.type == "heading_open"]
     if levels:
@@ -83,8 +86,6 @@ def _neutralise(state: StateCore) -> None:
 
 
 def _neutralise_inline(children: list[Token]) -> list[Token]:
-    from markdown_it.token import Token
-
     out: list[Token] = []
     dropped: list[bool] = []  # for each open link: was it unwrapped?
     for token in children:
@@ -127,9 +128,6 @@ class _Extension:
 
 @lru_cache(maxsize=1)
 def _parser() -> MarkdownIt:
-    from markdown_it import MarkdownIt
-    from mdformat.renderer import MDRenderer
-
     md = MarkdownIt("commonmark", renderer_cls=MDRenderer)
     # Every link and image is parsed as one (even javascript:), so _neutralise sees and vets it.
     md.validateLink = lambda url: True
@@ -156,8 +154,6 @@ def safe_inline(text: str) -> str:
     md = _parser()
     env: dict[str, Any] = {}
     inline = md.parseInline(" ".join(text.split()), env)
-    from markdown_it.token import Token
-
     tokens = [
         Token("paragraph_open", "p", 1, block=True),
         *inline,
@@ -176,11 +172,13 @@ def plain_text(text: str) -> str:
     return " ".join(" ".join(parts).split())
 
 
+@attrs.frozen
 class Lede:
     """The first prose paragraph of a Markdown text: its Markdown, its plain text, and the rest."""
 
-    def __init__(self, markdown: str, plain: str, rest: str) -> None:
-        self.markdown, self.plain, self.rest = markdown, plain, rest
+    markdown: str
+    plain: str
+    rest: str
 
 
 def _is_prose(lines: list[str]) -> bool:
@@ -213,8 +211,6 @@ def trim_blocks(text: str, limit: int) -> tuple[str, bool]:
     Whole blocks (paragraphs, lists, code) are kept while they fit; a first paragraph that
     is too long on its own is cut at a sentence end.
     """
-    from flywheel_aria.facts import trim_sentences
-
     source = _source(text).strip("\n")
     if len(source) <= limit:
         return source, False
