@@ -19,7 +19,14 @@ from flywheel_aria.facts import (
 )
 from flywheel_aria.gallery import GalleryImage, Refusal, build_gallery
 from flywheel_aria.localpaths import scrub_paths, scrub_tree
-from flywheel_aria.prose import plain_text, safe_inline, safe_markdown, split_lede, trim_blocks
+from flywheel_aria.prose import (
+    LEDE_SEARCH,
+    plain_text,
+    safe_inline,
+    safe_markdown,
+    split_lede,
+    trim_blocks,
+)
 from flywheel_aria.schema import CONFIG_DEFAULTS, CONFIG_SCHEMA
 
 if TYPE_CHECKING:
@@ -29,6 +36,8 @@ __all__ = ["devlog_facts", "generate_artifacts", "refusal_problems", "settings"]
 
 PLUGIN_NAME = "aria"
 SUMMARY_CHARS = 280
+#: A note longer than this is trimmed (at a block end): it bounds the time to render a devlog.
+NOTE_CHARS = 100_000
 SOCIAL_CHARS = 400
 #: The session's own narrative fields (beyond source_data) that the devlog reads.
 NARRATIVE = (
@@ -152,9 +161,19 @@ def _notes(convs: list[dict[str, Any]], title: str) -> list[dict[str, Any]]:
     sections = []
     for conv in convs:
         heading = conv["title"] if conv["title"] and conv["title"] != title else None
-        markdown = _block(conv["content"], heading_top=3 if heading else 2)
+        text, trimmed = trim_blocks(conv["content"], NOTE_CHARS)
+        markdown = _block(text, heading_top=3 if heading else 2)
         if heading or markdown:
-            sections.append({"heading": heading, "markdown": markdown, "rule": bool(sections)})
+            sections.append(
+                {
+                    "heading": heading,
+                    "markdown": markdown,
+                    "rule": bool(sections),
+                    "trimmed": trimmed,
+                    "shown": len(text),
+                    "chars": len(conv["content"]),
+                }
+            )
     return sections
 
 
@@ -194,7 +213,7 @@ def devlog_facts(session: Session, images: list[GalleryImage], quote_chars: int)
     title = subject if explicit else f"Devlog: {subject}"
     opening, said = _opening(fields, convs)
     built_sentence = _built_sentence(built)
-    texts = (plain_text(c["content"]) for c in convs)
+    texts = (plain_text(c["content"][:LEDE_SEARCH]) for c in convs)
     said = said or built_sentence or next((text for text in texts if text), "")
     technologies = list(dict.fromkeys(t for b in built for t in b["technologies"]))
     tags = fields["tags"] if isinstance(fields["tags"], list) else []

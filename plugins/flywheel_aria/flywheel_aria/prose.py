@@ -30,6 +30,8 @@ __all__ = ["Lede", "plain_text", "safe_markdown", "split_lede", "trim_blocks"]
 # "Date: 2026-11-29": a line of facts, not prose (a summary is made of prose).
 _LABEL_LINE = re.compile(r"^[^\W\d][\w '-]{0,24}:\s*\S")
 _SAFE_LINK_SCHEMES = ("http", "https", "mailto")
+#: How far into a text its opening paragraph is looked for.
+LEDE_SEARCH = 20_000
 
 
 def _safe(url: str, schemes: tuple[str, ...]) -> bool:
@@ -79,6 +81,8 @@ def _neutralise(state: StateCore) -> None:
                 Token("paragraph_close", "p", -1, block=True),
             ]
             continue
+        if token.type in ("fence", "code_block") and not token.content.endswith("\n"):
+            token.content += "\n"  # a fence left open at the end: its closing line stands alone
         if token.children:
             token.children = _neutralise_inline(token.children)
         tokens.append(token)
@@ -141,19 +145,37 @@ def _source(text: str) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
+def _head(source: str, chars: int) -> str:
+    """The start of ``source`` up to a line end past ``chars``: enough to find a first
+    paragraph or the blocks that fit a trim, without parsing a huge text whole."""
+    end = source.find("\n", chars)
+    return source if end < 0 else source[:end]
+
+
+def _literal(text: str) -> str:
+    """Text shown exactly as written, every Markdown character escaped (the last resort)."""
+    from flywheel_core import md_escape
+
+    return "\n".join(md_escape(line) for line in _source(text).split("\n")).strip("\n")
+
+
 def safe_markdown(text: str, *, heading_top: int = 2) -> str:
     """Untrusted Markdown, vetted and re-written; its highest heading becomes ``heading_top``."""
     md = _parser()
     env: dict[str, Any] = {"heading_top": heading_top}
     tokens = md.parse(_source(text), env)
-    return md.renderer.render(tokens, md.options, env).strip("\n")
+    try:
+        return md.renderer.render(tokens, md.options, env).strip("\n")
+    except RecursionError:  # thousands of nested "*": mdformat's tree is recursive
+        return _literal(text)
 
 
 def safe_inline(text: str) -> str:
     """Untrusted text as one safe line of Markdown (a list item's text, a summary)."""
     md = _parser()
     env: dict[str, Any] = {}
-    inline = md.parseInline(" ".join(text.split()), env)
+    line = " ".join(text.split())
+    inline = md.parseInline(line, env)
     tokens = [
         Token("paragraph_open", "p", 1, block=True),
         *inline,
@@ -162,7 +184,10 @@ def safe_inline(text: str) -> str:
     for token in tokens:
         if token.children:
             token.children = _neutralise_inline(token.children)
-    return md.renderer.render(tokens, md.options, env).strip("\n")
+    try:
+        return md.renderer.render(tokens, md.options, env).strip("\n")
+    except RecursionError:
+        return _literal(line)
 
 
 def plain_text(text: str) -> str:
@@ -189,9 +214,12 @@ def _is_prose(lines: list[str]) -> bool:
 
 
 def split_lede(text: str) -> Lede | None:
-    """The first top-level paragraph that is prose (not ``Date: ...`` lines), or None."""
+    """The first top-level paragraph that is prose (not ``Date: ...`` lines), or None.
+
+    Only the first ``LEDE_SEARCH`` characters are searched.
+    """
     source = _source(text)
-    tokens = _parser().parse(source)
+    tokens = _parser().parse(_head(source, LEDE_SEARCH))
     for i, token in enumerate(tokens):
         if token.type != "paragraph_open" or token.level != 0 or token.map is None:
             continue
@@ -214,8 +242,10 @@ def trim_blocks(text: str, limit: int) -> tuple[str, bool]:
     source = _source(text).strip("\n")
     if len(source) <= limit:
         return source, False
-    lines = source.split("\n")
-    blocks = [t for t in _parser().parse(source) if t.level == 0 and t.nesting >= 0 and t.map]
+    # A block that ends past 2 * limit cannot fit: parse no further than that.
+    head = _head(source, 2 * limit)
+    lines = head.split("\n")
+    blocks = [t for t in _parser().parse(head) if t.level == 0 and t.nesting >= 0 and t.map]
     kept = ""
     for block in blocks:
         candidate = "\n".join(lines[: block.map[1]]).rstrip()
@@ -225,7 +255,7 @@ def trim_blocks(text: str, limit: int) -> tuple[str, bool]:
     if kept:
         return kept, True
     first = blocks[0] if blocks else None
-    head = "\n".join(lines[: first.map[1]]) if first else source
+    block = ("\n".join(lines[: first.map[1]]) if first else head).rstrip()
     if first is not None and first.type == "paragraph_open":
-        return trim_sentences(head, limit)[0], True
-    return head.rstrip(), head.rstrip() != source
+        return trim_sentences(block, limit)[0], True
+    return block, block != source

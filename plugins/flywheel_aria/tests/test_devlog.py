@@ -352,3 +352,22 @@ def test_readme_shows_the_rendered_examples(name):
     readme = (tests.parent / "README.md").read_text(encoding="utf-8")
     expected = (tests / "golden" / name).read_text(encoding="utf-8")
     assert f"````markdown\n{expected}````\n" in readme, f"README.md's copy of {name} is out of date"
+
+
+def test_a_huge_note_is_trimmed_and_a_note_left_open_does_not_swallow_the_devlog(
+    tmp_path, write_session, run_json
+):
+    huge = "\n\n".join(f"Paragraph {i} of a very long note." for i in range(5000))
+    path = write_session(
+        next_steps=["Ship it"],
+        source_data={
+            "conversations": [
+                {"source": "notes", "title": "Long", "content": f"Intro.\n\n{huge}"},
+                {"source": "notes", "title": "Code", "content": "Run:\n\n```sh\nmake demo"},
+            ]
+        },
+    )
+    run_json(path)
+    devlog, _, _ = _outputs(tmp_path, "test-life_aria-001")
+    assert re.search(r"\*Trimmed to 99,\d{3} of 183,\d{3} characters\.\*", devlog)
+    assert "```sh\nmake demo\n```\n\n## Next steps\n\n- Ship it\n" in devlog

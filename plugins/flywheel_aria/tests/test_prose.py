@@ -116,8 +116,10 @@ def test_trim_blocks_cuts_between_blocks_or_sentences():
     long = " ".join(f"Sentence {i} is here." for i in range(20))
     cut, trimmed = trim_blocks(long, 60)
     assert trimmed and cut.endswith("is here.") and len(cut) <= 60
-    fence = "```\n" + "x\n" * 100 + "```"
-    assert trim_blocks(fence, 20) == (fence, False), "a code block is never cut in half"
+    fence = "```\n" + "x = 1\n" * 100 + "```"
+    cut, trimmed = trim_blocks(fence, 20)
+    assert trimmed and cut.startswith("```\nx = 1\n") and len(cut) < 60, "bounded, at a line end"
+    assert safe_markdown(cut).endswith("x = 1\n```"), "the rendered copy closes its fence"
 
 
 FRAGMENTS = st.sampled_from(
@@ -138,3 +140,17 @@ FRAGMENTS = st.sampled_from(
 def test_any_text_renders_inert(text):
     _assert_inert(safe_markdown(text, heading_top=3))
     _assert_inert(safe_inline(text))
+
+
+def test_pathological_nesting_is_shown_literally_not_a_crash():
+    text = "*" * 3000 + "a" + "*" * 3000
+    for out in (safe_markdown(text), safe_inline(text)):
+        assert out.startswith("\\*\\*") and "a" in out
+        _assert_inert(out)
+
+
+def test_lede_and_trim_read_only_the_start_of_a_huge_text():
+    huge = "- item\n" * 200_000
+    assert split_lede(huge + "\nA paragraph far away.") is None
+    cut, trimmed = trim_blocks(huge, 600)
+    assert trimmed and len(cut) <= 2 * 600 + len("- item"), "one long block: twice the limit"
