@@ -97,7 +97,7 @@ def display_name(path: str) -> str:
 
 
 def readable_name(path: str) -> str:
-    """A file name made readable, for a caption or alt text: ``gameplay_001.png`` -> ``Gameplay 001``."""
+    """A file name as words, for captions and alt text (``gameplay_001.png``: ``Gameplay 001``)."""
     stem = PureWindowsPath(display_name(path)).stem or display_name(path)
     words = re.sub(r"-(?!\d)|(?<!\d)-", " ", stem.replace("_", " "))  # "2025-12-02" stays
     words = " ".join(words.split())

@@ -178,7 +178,7 @@ def _notes(convs: list[dict[str, Any]], title: str) -> list[dict[str, Any]]:
 
 
 def _quotes(convs: list[dict[str, Any]], title: str, quote_chars: int) -> list[dict[str, Any]]:
-    """Conversation highlights: each quoted in Markdown, trimmed at a block end (none without text)."""
+    """Conversation highlights: each quoted in Markdown, trimmed at a block end (none if empty)."""
     quotes = []
     for conv in convs:
         text, trimmed = trim_blocks(conv["content"], quote_chars)

@@ -16,17 +16,21 @@ __all__ = ["display_name", "scrub_paths", "scrub_tree"]
 
 # What may follow in a path: not space, quotes, brackets or Markdown link syntax.
 _PART = r"[^\s\"'`<>()\[\]{}|*?,;]"
+# Each alternative says what may come before it only where a URL or a word must be told
+# apart from a path: whatever else precedes a path (a backslash, a colon, a bracket) does not
+# make it any less local.
 _LOCAL_PATH = re.compile(
     "|".join(
         [
-            rf"file:{_PART}*",  # file:///home/a/b, file://server/share/x
-            rf"(?<![\w\\])[A-Za-z]:[\\/]{_PART}*",  # C:\Users\a, D:/games/x
-            rf"(?<![\w:\\/])(?:\\\\|//)[\w.$-]+[\\/]{_PART}*",  # \\server\share, //server/share
-            rf"(?<![\w/\\])~(?:[A-Za-z][\w.-]*)?[\\/]{_PART}*",  # ~/notes, ~alice/x
-            # /a/b (two parts or more: "km/h" and "and/or" are preceded by a letter), and
-            # a single part when it is a system root (/home, /tmp, ...).
-            rf"(?<![\w.~:/\\-])/{_PART}+?/{_PART}*",
-            r"(?<![\w.~:/\\-])/(?:home|Users|root|tmp|var|etc|opt|srv|mnt|media|usr|Volumes|private)\b",
+            rf"file:[\\/]{_PART}*",  # file:///home/a/b, file://server/share/x
+            rf"[A-Za-z]:\\{_PART}*",  # C:\Users\a
+            rf"(?<![A-Za-z])[A-Za-z]:/(?!/){_PART}*",  # D:/games/x (not the "s:/" of "https://")
+            rf"(?<![:/])(?:\\\\|//)[\w.$-]+[\\/]{_PART}*",  # \\server\share, //server/share
+            rf"~(?:[A-Za-z][\w.-]*)?[\\/]{_PART}*",  # ~/notes, ~alice/x (not ~5/10)
+            # /a/b (two parts or more: "km/h" and "and/or" are preceded by a letter, "./a/b"
+            # is relative), and a single part when it is a system root (/home, /tmp, ...).
+            rf"(?<![\w./~])/(?!/){_PART}+?/{_PART}*",
+            r"(?<![\w./~])/(?:home|Users|root|tmp|var|etc|opt|srv|mnt|media|usr|Volumes|private)\b",
         ]
     ),
     re.IGNORECASE,

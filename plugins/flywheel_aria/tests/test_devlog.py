@@ -7,6 +7,8 @@ import re
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 HOSTILE = (
     "<script>alert(1)</script> [click](javascript:alert(1)) {{ 7*7 }} {% raw %}x{% endraw %} "
@@ -371,3 +373,64 @@ def test_a_huge_note_is_trimmed_and_a_note_left_open_does_not_swallow_the_devlog
     devlog, _, _ = _outputs(tmp_path, "test-life_aria-001")
     assert re.search(r"\*Trimmed to 99,\d{3} of 183,\d{3} characters\.\*", devlog)
     assert "```sh\nmake demo\n```\n\n## Next steps\n\n- Ship it\n" in devlog
+
+
+PIECES = st.sampled_from(
+    [
+        "<script>alert(1)</script>", "<img src=x onerror=alert(2)>", "<div>\n", "\n</div>",
+        "[x](javascript:alert(1))", "![i](/home/zz/a.png)", "![i](a.png)", "<file:///etc/x>",
+        "```", "\n```\n", "~~~", "# ", "\n## ", "> ", "\n- ", "\n1. ", "**", "*", "_", "`",
+        "\n\n", "\n", "[", "]", "(", ")", "<", "\\", "C:\\Users\\zz\\x", "{{ 7*7 }}",
+        "Date: 2026-11-29", "A sentence of prose.", "https://ok.example/a", "---",
+    ]
+)  # fmt: skip
+PROSE = st.lists(st.one_of(PIECES, st.text(max_size=6)), max_size=25).map("".join)
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    fields=st.fixed_dictionaries(
+        {},
+        optional={
+            k: PROSE
+            for k in (
+                "title",
+                "summary",
+                "overview",
+                "problem",
+                "solution",
+                "lessons",
+                "next_steps",
+            )
+        },
+    ),
+    convs=st.lists(
+        st.fixed_dictionaries(
+            {"content": PROSE, "source": st.sampled_from(["notes", "aria"])},
+            optional={"title": PROSE},
+        ),
+        max_size=3,
+    ),
+)
+def test_any_session_gives_an_inert_devlog(flywheel_host, tmp_path, inert, fields, convs):
+    from flywheel_core import RunContext, Session, load_config
+
+    from flywheel_aria.generate import generate_artifacts
+
+    session = Session(
+        session_id="prop-1",
+        session_type="life_aria",
+        timestamp="2025-12-02T05:20:00Z",
+        agent_id="Agent-7",
+        source_data={"conversations": convs},
+        extra=fields,
+    )
+    ctx = RunContext(
+        config=load_config(cwd=tmp_path), host=flywheel_host, session_path=tmp_path / "s.json"
+    )
+    for artifact in generate_artifacts(session, ctx):
+        inert(artifact.content)
+        assert "zz" not in artifact.content, "no local path"
+        assert "49" not in artifact.content
