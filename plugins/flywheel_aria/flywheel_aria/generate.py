@@ -216,7 +216,8 @@ def devlog_facts(session: Session, images: list[GalleryImage], quote_chars: int)
     texts = (plain_text(c["content"][:LEDE_SEARCH]) for c in convs)
     said = said or built_sentence or next((text for text in texts if text), "")
     technologies = list(dict.fromkeys(t for b in built for t in b["technologies"]))
-    tags = fields["tags"] if isinstance(fields["tags"], list) else []
+    tags = fields["tags"]
+    tags = tags.split(",") if isinstance(tags, str) else tags if isinstance(tags, list) else []
     words = [t.strip() for t in [*tags, *technologies] if isinstance(t, str) and t.strip()]
     topics = list(dict.fromkeys(words))
     notes = [c for c in convs if c["source"] == NOTES_SOURCE]

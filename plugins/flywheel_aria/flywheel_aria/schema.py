@@ -84,7 +84,10 @@ SESSION_SCHEMA: dict[str, Any] = {
             "type": "string",
             "description": "One or two sentences: what the session made (the devlog's opening line).",
         },
-        "tags": {"type": "array", "items": {"type": "string"}},
+        "tags": {
+            "description": "Topics: a list of strings, or one string of comma-separated tags.",
+            "anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}],
+        },
         "overview": {"type": "string"},
         "problem": {"type": "string"},
         "solution": {"type": "string"},

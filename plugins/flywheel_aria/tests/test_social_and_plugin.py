@@ -125,7 +125,7 @@ def test_social_posts_are_plain_text_and_the_markdown_copy_is_escaped(
     path = write_session(
         title="Pixel *Garden*",
         overview="We made **Pixel Garden** with `canvas` and [a link](javascript:x) <b>raw</b>.",
-        tags=["pixel-art"],
+        tags="pixel-art, ",
     )
     run_json(path)
     folder = tmp_path / "out" / "life_aria" / "test-life_aria-001"
