@@ -1,9 +1,8 @@
 """``flywheel collect aria``: a life_aria session from Markdown notes and a folder of screenshots.
 
 Each Markdown file is one conversation entry, or, when it has ``## `` headings, each heading
-is one. A front matter block (``---`` lines around ``key: value`` lines) gives ``timestamp``
-(or ``date``), ``source`` and ``title``; without a timestamp the file's modification time is
-used (UTC).
+is one. YAML front matter gives ``timestamp`` (or ``date``), ``source``, ``title``, ``summary``
+and ``tags``; without a timestamp the file's modification time is used (UTC).
 """
 
 from __future__ import annotations
@@ -13,7 +12,7 @@ import json
 import os
 import re
 import sys
-from datetime import datetime, timezone
+from datetime import date, datetime, time, timezone
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
@@ -36,25 +35,65 @@ def _iso(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
-def _front_matter(text: str) -> tuple[dict[str, str], str]:
-    """Split a leading ``---`` block of ``key: value`` lines from the body."""
-    lines = text.splitlines()
-    if not lines or lines[0].strip() != "---":
+def _front_matter(path: Path, text: str, warnings: list[str]) -> tuple[dict[str, Any], str]:
+    """Split a leading YAML front matter block from the body (python-frontmatter, safe loader).
+
+    Front matter that is not valid YAML, or not a mapping, is left out with a warning naming
+    the note: a typo must not stop the collection, nor be published as text.
+    """
+    import frontmatter
+    import yaml
+
+    handler = frontmatter.YAMLHandler()
+    if not handler.detect(text):
         return {}, text
-    for end in range(1, len(lines)):
-        if lines[end].strip() in ("---", "..."):
-            break
-    else:
+    try:
+        block, body = handler.split(text)
+    except ValueError:
         return {}, text  # no closing line: it was a thematic break, not front matter
-    meta: dict[str, str] = {}
-    for line in lines[1:end]:
-        key, sep, value = line.partition(":")
-        if sep and key.strip() and not key.startswith((" ", "\t", "#")):
-            value = value.strip()
-            if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-                value = value[1:-1]
-            meta[key.strip().lower()] = value
-    return meta, "\n".join(lines[end + 1 :])
+    try:
+        meta = handler.load(block)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark is not None else ""
+        warnings.append(f"{path}: front matter is not valid YAML{where}: ignored")
+        return {}, body
+    if meta is None:
+        return {}, body
+    if not isinstance(meta, dict):
+        warnings.append(f"{path}: front matter is not a list of 'key: value' lines: ignored")
+        return {}, body
+    return {str(key).strip().lower(): value for key, value in meta.items()}, body
+
+
+def _when(path: Path, value: Any) -> datetime:
+    """A front matter ``timestamp``/``date``: YAML gives datetimes and dates, or a string."""
+    from flywheel_core import parse_timestamp
+
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    if isinstance(value, date):
+        return datetime.combine(value, time(), timezone.utc)
+    try:
+        return parse_timestamp(str(value))[0]
+    except ValueError as exc:
+        raise _usage(f"{path}: front matter timestamp: {exc}") from None
+
+
+def _text(value: Any) -> str | None:
+    """A front matter scalar as one line of text (``title: 1984`` is a number in YAML)."""
+    if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+        return " ".join(str(value).split()) or None
+    return None
+
+
+def _tags(value: Any) -> list[str]:
+    """``tags: [a, b]``, a YAML list, or ``tags: a, b`` as a string."""
+    if isinstance(value, str):
+        value = value.split(",")
+    if not isinstance(value, list):
+        return []
+    return [tag for tag in (_text(item) for item in value) if tag]
 
 
 def _sections(body: str) -> list[tuple[str | None, str]]:
@@ -71,28 +110,24 @@ def _sections(body: str) -> list[tuple[str | None, str]]:
     return [(title, "\n".join(lines).strip()) for title, lines in sections]
 
 
-def parse_note(path: Path, text: str, mtime: float) -> list[dict[str, Any]]:
-    """The conversation entries of one Markdown note."""
-    from flywheel_core import parse_timestamp
+def parse_note(path: Path, text: str, mtime: float, warnings: list[str]) -> dict[str, Any]:
+    """One Markdown note: its conversation ``entries``, and its ``title``, ``summary`` and ``tags``.
 
-    meta, body = _front_matter(text)
+    The title is the front matter ``title``, else the note's leading ``# `` heading.
+    """
+    meta, body = _front_matter(path, text, warnings)
     stamp = meta.get("timestamp") or meta.get("date")
-    if stamp:
-        try:
-            when = parse_timestamp(stamp)[0]
-        except ValueError as exc:
-            raise _usage(f"{path}: front matter timestamp: {exc}") from None
-    else:
-        when = datetime.fromtimestamp(mtime, timezone.utc)
-    source = meta.get("source") or "notes"
+    when = _when(path, stamp) if stamp else datetime.fromtimestamp(mtime, timezone.utc)
+    source = _text(meta.get("source")) or "notes"
+    heading = None
     entries = []
     for title, content in _sections(body):
         if title is None:
             # Text before the first heading: a leading "# Title" line names the note.
             first, _, rest = content.partition("\n")
             if first.startswith("# "):
-                title, content = first[2:].strip() or None, rest.strip()
-            title = title or meta.get("title") or None
+                heading, content = first[2:].strip().rstrip("#").strip() or None, rest.strip()
+            title = heading or _text(meta.get("title"))
         if not content and title is None:
             continue
         entry: dict[str, Any] = {"source": source}
@@ -102,10 +137,17 @@ def parse_note(path: Path, text: str, mtime: float) -> list[dict[str, Any]]:
         entry["timestamp"] = _iso(when)
         entry["artifacts"] = []
         entries.append(entry)
-    return entries
+    return {
+        "entries": entries,
+        "title": _text(meta.get("title")) or heading,
+        "summary": _text(meta.get("summary")),
+        "tags": _tags(meta.get("tags")),
+    }
 
 
-def _files(folder: Path, suffixes: tuple[str, ...], warnings: list[str] | None = None) -> list[Path]:
+def _files(
+    folder: Path, suffixes: tuple[str, ...], warnings: list[str] | None = None
+) -> list[Path]:
     """Regular, non-hidden files under ``folder`` with one of ``suffixes``, in a stable order.
 
     Symlinked folders are not entered. With ``warnings``, a file symlinked from outside ``folder``
@@ -136,9 +178,13 @@ def _relative(path: Path, base: Path) -> str:
 
 
 def build_session(
-    notes: Path, screenshots: Path | None, agent_id: str, base: Path
+    notes: Path, screenshots: Path | None, agent_id: str, base: Path, title: str | None = None
 ) -> tuple[dict[str, Any], list[str]]:
-    """A life_aria session document, and warnings for the user (paths flywheel run will refuse)."""
+    """A life_aria session document, and warnings for the user (paths flywheel run will refuse).
+
+    The session's ``title`` is ``title`` if given, else the first note's that has one; its
+    ``summary`` the first front matter ``summary``; its ``tags`` every note's, once each.
+    """
     warnings: list[str] = []
     if notes.is_dir():
         files = _files(notes, NOTE_SUFFIXES, warnings)
@@ -147,6 +193,7 @@ def build_session(
     else:
         raise _usage(f"{notes}: notes file or folder not found")
     conversations: list[dict[str, Any]] = []
+    parsed = []
     for path in files:
         try:
             text = path.read_text(encoding="utf-8-sig")
@@ -154,9 +201,18 @@ def build_session(
             raise _usage(f"{path}: not UTF-8 text") from None
         except OSError as exc:
             raise _usage(f"{path}: cannot be read: {exc.strerror}") from None
-        conversations.extend(parse_note(path, text, path.stat().st_mtime))
+        note = parse_note(path, text, path.stat().st_mtime, warnings)
+        conversations.extend(note["entries"])
+        parsed.append(note)
     if not conversations:
         raise _usage(f"{notes}: no notes found (Markdown files with text)")
+    narrative: dict[str, Any] = {}
+    title = title or next((n["title"] for n in parsed if n["title"]), None)
+    summary = next((n["summary"] for n in parsed if n["summary"]), None)
+    tags = list(dict.fromkeys(tag for n in parsed for tag in n["tags"]))
+    for key, value in (("title", title), ("summary", summary), ("tags", tags)):
+        if value:
+            narrative[key] = value
     images: list[str] = []
     if screenshots is not None:
         if not screenshots.is_dir():
@@ -171,13 +227,16 @@ def build_session(
             images.append(name)
     latest = max(conversations, key=lambda c: c["timestamp"])["timestamp"]
     digest = hashlib.sha256(
-        json.dumps([agent_id, conversations, images], sort_keys=True, ensure_ascii=False).encode()
+        json.dumps(
+            [agent_id, narrative, conversations, images], sort_keys=True, ensure_ascii=False
+        ).encode()
     ).hexdigest()[:10]
     session = {
         "session_id": f"aria-{latest[:10]}-{digest}",
         "session_type": "life_aria",
         "timestamp": latest,
         "agent_id": agent_id,
+        **narrative,
         "metadata": {"artifacts_created": 0, "screenshots_taken": len(images)},
         "source_data": {"conversations": conversations, "screenshots": images},
         "artifacts": {},
@@ -202,6 +261,12 @@ def collect_aria(
     agent_id: Annotated[
         str, typer.Option("--agent-id", help="The agent_id of the session.")
     ] = "aria",
+    title: Annotated[
+        Optional[str],
+        typer.Option(
+            "--title", help="The devlog's title (default: the first note's title or '# ' heading)."
+        ),
+    ] = None,
     output: Annotated[
         Optional[Path],
         typer.Option(
@@ -215,7 +280,8 @@ def collect_aria(
     if not agent_id.strip():
         raise _usage("--agent-id must not be empty")
     base = (output.parent if output is not None else Path.cwd()).resolve()
-    session, warnings = build_session(notes, screenshots, agent_id.strip(), base)
+    title = " ".join(title.split()) if title else None
+    session, warnings = build_session(notes, screenshots, agent_id.strip(), base, title)
     for warning in warnings:
         print(f"flywheel: warning: {warning}", file=sys.stderr)
     emit_session(session, output)

@@ -116,11 +116,11 @@ def _when(value: Any) -> Any:
         return None
 
 
-def conversations(source_data: dict[str, Any], quote_chars: int) -> list[dict[str, Any]]:
+def conversations(source_data: dict[str, Any]) -> list[dict[str, Any]]:
     """Conversation entries in time order (document order unless every one has a timestamp).
 
-    Each: ``source``, ``title``, ``when`` (``YYYY-MM-DD HH:MM UTC`` or None), ``text`` (trimmed),
-    ``lines`` (the trimmed text split for quoting), ``trimmed`` and ``chars`` (full length).
+    Each: ``index``, ``source``, ``title``, ``when`` (``YYYY-MM-DD HH:MM UTC`` or None) and
+    ``content`` (Markdown).
     """
     raw = [c for c in source_data.get("conversations") or [] if isinstance(c, dict)]
     times = [_when(c.get("timestamp")) for c in raw]
@@ -131,9 +131,8 @@ def conversations(source_data: dict[str, Any], quote_chars: int) -> list[dict[st
     for i in order:
         entry = raw[i]
         content = _clean(entry.get("content"))
-        text, trimmed = trim_sentences(content, quote_chars)
         source, title = _clean(entry.get("source")) or None, _clean(entry.get("title")) or None
-        if not (text or source or title or times[i]):
+        if not (content or source or title or times[i]):
             continue  # nothing to show
         out.append(
             {
@@ -141,10 +140,7 @@ def conversations(source_data: dict[str, Any], quote_chars: int) -> list[dict[st
                 "source": source,
                 "title": title,
                 "when": times[i].strftime("%Y-%m-%d %H:%M UTC") if times[i] else None,
-                "text": text,
-                "lines": text.splitlines() if text else [],
-                "trimmed": trimmed,
-                "chars": len(content),
+                "content": content,
             }
         )
     return out
@@ -162,7 +158,10 @@ def count_created(source_data: dict[str, Any]) -> int:
 
 
 def built_items(source_data: dict[str, Any]) -> list[dict[str, Any]]:
-    """Each created artifact: ``name``, ``type``, ``technologies``, ``url`` (http(s) only), ``path``."""
+    """Each created artifact: ``name``, ``type``, ``technologies``, ``url`` (http(s) only).
+
+    Its local ``path`` is left out: it means nothing to a reader and names the author's folders.
+    """
     items = []
     for art in _created(source_data):
         techs = art.get("technologies") if isinstance(art.get("technologies"), list) else []
@@ -172,7 +171,6 @@ def built_items(source_data: dict[str, Any]) -> list[dict[str, Any]]:
                 "type": _clean(art.get("type")) or None,
                 "technologies": [t.strip() for t in techs if isinstance(t, str) and t.strip()],
                 "url": safe_url(art.get("url")),
-                "path": _clean(art.get("path")) or None,
             }
         )
     return items

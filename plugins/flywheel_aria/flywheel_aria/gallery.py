@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import re
 import stat
 import warnings
 from pathlib import Path, PureWindowsPath
@@ -19,7 +20,7 @@ from typing import Any
 
 import attrs
 
-from flywheel_core.fsutil import PathRefused, confine
+from flywheel_core import PathRefused, confine
 
 __all__ = [
     "GalleryImage",
@@ -28,6 +29,7 @@ __all__ = [
     "check_paths",
     "locate",
     "process_image",
+    "readable_name",
     "screenshot_entries",
 ]
 
@@ -41,16 +43,19 @@ class Refused(Exception):
 
 @attrs.frozen
 class GalleryImage:
-    """One accepted screenshot: its attachment names, bytes and caption."""
+    """One accepted screenshot: its attachment names, bytes, sizes, caption and alt text."""
 
     index: int
     src: str
     thumb: str
     caption: str
+    alt: str
     data: bytes
     thumb_data: bytes
     width: int
     height: int
+    thumb_width: int
+    thumb_height: int
 
 
 @attrs.frozen
@@ -62,23 +67,41 @@ class Refusal:
     reason: str
 
 
-def screenshot_entries(source_data: dict[str, Any]) -> list[tuple[int, str, str | None]]:
-    """``(index, path, caption)`` for each screenshot item, strings or ``{path, caption}``."""
+def _text(value: Any) -> str | None:
+    """A caption or alt text on one line, or None when missing or blank."""
+    if not isinstance(value, str):
+        return None
+    return " ".join(value.split()) or None
+
+
+def screenshot_entries(
+    source_data: dict[str, Any],
+) -> list[tuple[int, str, str | None, str | None]]:
+    """``(index, path, caption, alt)`` for each item: a path, or ``{path, caption, alt}``.
+
+    ``alt`` is the item's ``alt``, else its ``description`` (what the picture shows).
+    """
     out = []
     for i, item in enumerate(source_data.get("screenshots") or []):
         if isinstance(item, str):
-            out.append((i, item, None))
+            out.append((i, item, None, None))
         elif isinstance(item, dict) and isinstance(item.get("path"), str):
-            caption = item.get("caption")
-            out.append(
-                (i, item["path"], caption if isinstance(caption, str) and caption.strip() else None)
-            )
+            alt = _text(item.get("alt")) or _text(item.get("description"))
+            out.append((i, item["path"], _text(item.get("caption")), alt))
     return out
 
 
 def display_name(path: str) -> str:
     """The file name part of an untrusted path, whichever separator it uses."""
     return PureWindowsPath(path).name or path
+
+
+def readable_name(path: str) -> str:
+    """A file name as words, for captions and alt text (``gameplay_001.png``: ``Gameplay 001``)."""
+    stem = PureWindowsPath(display_name(path)).stem or display_name(path)
+    words = re.sub(r"-(?!\d)|(?<!\d)-", " ", stem.replace("_", " "))  # "2025-12-02" stays
+    words = " ".join(words.split())
+    return words[:1].upper() + words[1:] if words else path
 
 
 def locate(name: str, roots: list[Path], base: Path) -> Path:
@@ -90,7 +113,11 @@ def locate(name: str, roots: list[Path], base: Path) -> Path:
     try:
         return confine(name, roots, base=base)
     except PathRefused as exc:  # fixed reasons only: the devlog is published
-        raise Refused("cannot be resolved" if "cannot be resolved" in str(exc) else "outside the allowed folders") from None
+        raise Refused(
+            "cannot be resolved"
+            if "cannot be resolved" in str(exc)
+            else "outside the allowed folders"
+        ) from None
     except (OSError, ValueError):
         raise Refused("cannot be resolved") from None
 
@@ -98,7 +125,7 @@ def locate(name: str, roots: list[Path], base: Path) -> Path:
 def check_paths(source_data: dict[str, Any], roots: list[Path], base: Path) -> list[Refusal]:
     """The screenshots refused by path alone (outside the roots, missing), without reading any."""
     refused = []
-    for index, name, _ in screenshot_entries(source_data):
+    for index, name, _, _ in screenshot_entries(source_data):
         try:
             if not os.path.exists(locate(name, roots, base)):
                 raise Refused("not found")
@@ -211,8 +238,11 @@ def _pixel_hash(image, fmt: str) -> str:
 
 def process_image(
     data: bytes, *, thumbnail_px: int, max_pixels: int
-) -> tuple[str, str, bytes, bytes, tuple[int, int]]:
-    """Verify and re-encode image bytes; return (hash, ext, copy, thumbnail, size) or raise Refused."""
+) -> tuple[str, str, bytes, bytes, tuple[int, int], tuple[int, int]]:
+    """Verify and re-encode image bytes, or raise Refused.
+
+    Returns (hash, ext, copy, thumbnail, the copy's size, the thumbnail's size).
+    """
     from PIL import Image, ImageOps
 
     image = _open(data, max_pixels)
@@ -234,7 +264,8 @@ def process_image(
         thumb.info = dict(clean.info)
         thumb.thumbnail((thumbnail_px, thumbnail_px), Image.Resampling.LANCZOS)
         digest = _pixel_hash(clean, fmt)
-        return digest, FORMATS[fmt], _encode(clean, fmt), _encode(thumb, fmt), clean.size
+        copy, small = _encode(clean, fmt), _encode(thumb, fmt)
+        return digest, FORMATS[fmt], copy, small, clean.size, thumb.size
     except Refused:
         raise
     except Exception:
@@ -255,14 +286,14 @@ def build_gallery(
     images: list[GalleryImage] = []
     refused: list[Refusal] = []
     seen: set[str] = set()
-    for n, (index, name, caption) in enumerate(screenshot_entries(source_data)):
+    for n, (index, name, caption, alt) in enumerate(screenshot_entries(source_data)):
         if n >= max_count:
             refused.append(Refusal(index, name, f"beyond the first {max_count} screenshots"))
             continue
         try:
             path = locate(name, roots, base)
             data = _read_bounded(path, max_bytes)
-            digest, ext, copy, thumb, (width, height) = process_image(
+            digest, ext, copy, thumb, (width, height), (thumb_width, thumb_height) = process_image(
                 data, thumbnail_px=thumbnail_px, max_pixels=max_pixels
             )
         except Refused as exc:
@@ -277,11 +308,14 @@ def build_gallery(
                 index=index,
                 src=f"media/{key}.{ext}",
                 thumb=f"media/{key}_thumb.{ext}",
-                caption=caption or display_name(name),
+                caption=caption or readable_name(name),
+                alt=alt or caption or readable_name(name),
                 data=copy,
                 thumb_data=thumb,
                 width=width,
                 height=height,
+                thumb_width=thumb_width,
+                thumb_height=thumb_height,
             )
         )
     return images, refused

@@ -18,6 +18,15 @@ from flywheel_aria.facts import (
     trim_sentences,
 )
 from flywheel_aria.gallery import GalleryImage, Refusal, build_gallery
+from flywheel_aria.localpaths import scrub_paths, scrub_tree
+from flywheel_aria.prose import (
+    LEDE_SEARCH,
+    plain_text,
+    safe_inline,
+    safe_markdown,
+    split_lede,
+    trim_blocks,
+)
 from flywheel_aria.schema import CONFIG_DEFAULTS, CONFIG_SCHEMA
 
 if TYPE_CHECKING:
@@ -27,7 +36,24 @@ __all__ = ["devlog_facts", "generate_artifacts", "refusal_problems", "settings"]
 
 PLUGIN_NAME = "aria"
 SUMMARY_CHARS = 280
+#: A note longer than this is trimmed (at a block end): it bounds the time to render a devlog.
+NOTE_CHARS = 100_000
 SOCIAL_CHARS = 400
+#: The session's own narrative fields (beyond source_data) that the devlog reads.
+NARRATIVE = (
+    "title",
+    "summary",
+    "overview",
+    "problem",
+    "solution",
+    "key_achievements",
+    "lessons",
+    "next_steps",
+    "tags",
+)
+#: The conversation ``source`` of the author's own notes (``flywheel collect aria`` writes it):
+#: they are the devlog's body, not quotes.
+NOTES_SOURCE = "notes"
 PLATFORM_NAMES = {"x": "X", "bluesky": "Bluesky", "mastodon": "Mastodon", "linkedin": "LinkedIn"}
 
 
@@ -55,16 +81,18 @@ def refusal_problems(refused: list[Refusal]) -> list[Problem]:
     ]
 
 
-def _subject(session: Session, built: list[dict[str, Any]]) -> tuple[str, bool]:
+def _subject(
+    fields: dict[str, Any], built: list[dict[str, Any]], fallback: str
+) -> tuple[str, bool]:
     """What the session is about, and whether the session named it itself (its ``title``)."""
-    explicit = session.get("title")
+    explicit = fields.get("title")
     if isinstance(explicit, str) and explicit.strip():
         return " ".join(explicit.split()), True
     names = list(dict.fromkeys(b["name"] for b in built))
     if names:
         shown = names[:3] + ([f"{len(names) - 3} more"] if len(names) > 3 else [])
         return join_words(shown), False
-    return f"{session.agent_id}, {session.date}", False
+    return fallback, False
 
 
 def _built_sentence(built: list[dict[str, Any]]) -> str | None:
@@ -86,67 +114,156 @@ def _hashtag(word: str) -> str | None:
     return tag if tag and not tag.isdigit() else None
 
 
-def _public_name(name: str) -> str:
-    """How the (published) devlog names a left-out screenshot: as written when it lies in the
-    session's folder, else only its file name, so no local path outside it is published."""
-    parts = re.split(r"[\\/]", name)
-    if name.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", name) or ".." in parts:
-        return next((p for p in reversed(parts) if p), name)
-    return name
+def _block(value: Any, heading_top: int = 3) -> str | None:
+    """A prose field as safe Markdown, or None when empty."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    return safe_markdown(value, heading_top=heading_top) or None
 
 
-def devlog_facts(
-    session: Session, images: list[GalleryImage], refused: list[Refusal], quote_chars: int
-) -> dict[str, Any]:
-    """Everything the devlog and social post say, computed once."""
-    source = session.source_data if isinstance(session.source_data, dict) else {}
+def _items(value: Any) -> list[dict[str, str | None]]:
+    """Lessons, next steps or achievements with their text as one safe line of Markdown."""
+    return [
+        {"title": item["title"], "text": safe_inline(item["text"]) if item["text"] else None}
+        for item in text_items(value)
+    ]
+
+
+def _opening(fields: dict[str, Any], convs: list[dict[str, Any]]) -> tuple[str | None, str]:
+    """The devlog's opening paragraph (Markdown) and the plain text its summary is cut from.
+
+    The session's ``summary`` first, else the first paragraph of its ``overview`` (which the
+    devlog shows whole), else the first prose paragraph of the first conversation, which is
+    then taken out of that conversation so the devlog says it once.
+    """
+    summary, overview = fields["summary"], fields["overview"]
+    if isinstance(summary, str) and summary.strip():
+        return _block(summary), plain_text(summary)
+    if isinstance(overview, str) and overview.strip():
+        lede = split_lede(overview)
+        return None, lede.plain if lede else plain_text(overview)
+    for conv in convs:
+        if conv["content"]:
+            lede = split_lede(conv["content"])
+            if lede is None:
+                break
+            conv["content"] = lede.rest
+            return _block(lede.markdown), lede.plain
+    return None, ""
+
+
+def _notes(convs: list[dict[str, Any]], title: str) -> list[dict[str, Any]]:
+    """The author's own notes (``source: notes``) as the devlog's sections, each said once.
+
+    A note's heading is left out when it repeats the devlog's title; its own headings nest
+    under its section.
+    """
+    sections = []
+    for conv in convs:
+        heading = conv["title"] if conv["title"] and conv["title"] != title else None
+        text, trimmed = trim_blocks(conv["content"], NOTE_CHARS)
+        markdown = _block(text, heading_top=3 if heading else 2)
+        if heading or markdown:
+            sections.append(
+                {
+                    "heading": heading,
+                    "markdown": markdown,
+                    "rule": bool(sections),
+                    "trimmed": trimmed,
+                    "shown": len(text),
+                    "chars": len(conv["content"]),
+                }
+            )
+    return sections
+
+
+def _quotes(convs: list[dict[str, Any]], title: str, quote_chars: int) -> list[dict[str, Any]]:
+    """Conversation highlights: each quoted in Markdown, trimmed at a block end (none if empty)."""
+    quotes = []
+    for conv in convs:
+        text, trimmed = trim_blocks(conv["content"], quote_chars)
+        markdown = _block(text, heading_top=4)
+        if not markdown:
+            continue
+        quotes.append(
+            {
+                "title": conv["title"] if conv["title"] != title else None,
+                "source": conv["source"],
+                "when": conv["when"],
+                "lines": markdown.splitlines(),
+                "trimmed": trimmed,
+                "shown": len(text),
+                "chars": len(conv["content"]),
+            }
+        )
+    return quotes
+
+
+def devlog_facts(session: Session, images: list[GalleryImage], quote_chars: int) -> dict[str, Any]:
+    """Everything the devlog and social post say, computed once.
+
+    Every string from the session goes through ``scrub_tree`` first: no local path is published.
+    """
+    source = scrub_tree(session.source_data if isinstance(session.source_data, dict) else {})
+    fields = scrub_tree({key: session.get(key) for key in NARRATIVE})
+    agent_id = scrub_paths(session.agent_id)
     built = built_items(source)
-    convs = conversations(source, quote_chars)
-    overview = session.get("overview")
-    overview = overview.strip() if isinstance(overview, str) and overview.strip() else None
-    first_content = next((c["text"] for c in convs if c["text"]), None)
+    convs = conversations(source)
+    subject, explicit = _subject(fields, built, f"{agent_id}, {session.date}")
+    title = subject if explicit else f"Devlog: {subject}"
+    opening, said = _opening(fields, convs)
     built_sentence = _built_sentence(built)
-    lead = overview or built_sentence or first_content
-    summary = trim_sentences(" ".join(lead.split()), SUMMARY_CHARS)[0] if lead else ""
+    texts = (plain_text(c["content"][:LEDE_SEARCH]) for c in convs)
+    said = said or built_sentence or next((text for text in texts if text), "")
     technologies = list(dict.fromkeys(t for b in built for t in b["technologies"]))
-    problem, solution = session.get("problem"), session.get("solution")
-    subject, explicit = _subject(session, built)
+    tags = fields["tags"]
+    tags = tags.split(",") if isinstance(tags, str) else tags if isinstance(tags, list) else []
+    words = [t.strip() for t in [*tags, *technologies] if isinstance(t, str) and t.strip()]
+    topics = list(dict.fromkeys(words))
+    notes = [c for c in convs if c["source"] == NOTES_SOURCE]
+    others = [c for c in convs if c["source"] != NOTES_SOURCE]
     return {
-        "title": subject if explicit else f"Devlog: {subject}",
+        "title": title,
         "subject": subject,
         "date": session.date,
-        "agent_id": session.agent_id,
+        "agent_id": agent_id,
         "duration": duration_text(session.metadata.get("duration_minutes")),
-        "overview": overview,
-        "summary": summary,
-        "built_sentence": built_sentence,
-        "first_content": first_content,
+        "opening": opening,
+        "overview": _block(fields["overview"], heading_top=2),
+        "summary": trim_sentences(said, SUMMARY_CHARS)[0] if said else "",
+        "said": said,
         "built": built,
         "technologies": technologies,
-        "conversations": convs,
-        "quote_chars": quote_chars,
-        "problem": problem.strip() if isinstance(problem, str) and problem.strip() else None,
-        "solution": solution.strip() if isinstance(solution, str) and solution.strip() else None,
-        "key_achievements": text_items(session.get("key_achievements")),
-        "lessons": text_items(session.get("lessons")),
-        "next_steps": text_items(session.get("next_steps")),
+        "topics": topics,
+        "problem": _block(fields["problem"]),
+        "solution": _block(fields["solution"]),
+        "key_achievements": _items(fields["key_achievements"]),
+        "notes": _notes(notes, title),
+        "conversations": _quotes(others, title, quote_chars),
+        "lessons": _items(fields["lessons"]),
+        "next_steps": _items(fields["next_steps"]),
         "images": [
-            {"src": i.src, "thumb": i.thumb, "caption": printable(i.caption)} for i in images
+            {
+                "src": i.src,
+                "thumb": i.thumb,
+                "caption": printable(scrub_paths(i.caption)),
+                "alt": printable(scrub_paths(i.alt)),
+                "width": i.width,
+                "height": i.height,
+                "thumb_width": i.thumb_width,
+                "thumb_height": i.thumb_height,
+            }
+            for i in images
         ],
-        "refused": [
-            {"index": r.index, "name": printable(_public_name(r.name)), "reason": r.reason}
-            for r in refused
-        ],
-        "hashtags": [h for h in dict.fromkeys(map(_hashtag, technologies)) if h][:4] + ["devlog"],
+        "hashtags": [h for h in dict.fromkeys(map(_hashtag, topics)) if h][:4] + ["devlog"],
     }
 
 
 def _social_text(facts: dict[str, Any]) -> str:
     """``New devlog: <subject>.`` and what happened, cut at a sentence end (hashtags come on top)."""
-    body = facts["overview"] or facts["first_content"] or facts["built_sentence"] or ""
     subject = facts["subject"]
     lead = subject if subject.endswith((".", "!", "?", "…")) else f"{subject}."
-    text = " ".join(f"New devlog: {lead} {body}".split())
+    text = " ".join(f"New devlog: {lead} {facts['said']}".split())
     return trim_sentences(text, SOCIAL_CHARS)[0]
 
 
@@ -166,8 +283,8 @@ def generate_artifacts(session: Session, ctx: RunContext) -> list[Artifact]:
     for problem in refusal_problems(refused):
         if problem not in ctx.problems:  # flywheel_validate may have reported it already
             ctx.problems.append(problem)
-    facts = devlog_facts(session, images, refused, conf["quote_chars"])
-    tags = [*facts["technologies"][:10], "life_aria"]  # a tag page each: keep them few
+    facts = devlog_facts(session, images, conf["quote_chars"])
+    tags = [*facts["topics"][:10], "life_aria"]  # a tag page each: keep them few
     meta: dict[str, Any] = {"project": facts["built"][0]["name"] if facts["built"] else "life"}
     if images:
         meta["image"] = images[0].src
@@ -228,6 +345,6 @@ def _tidy(text: str) -> str:
 
 
 def _variants(text: str, hashtags: list[str]) -> dict[str, list[str]]:
-    from flywheel_core.social import social_variants
+    from flywheel_core import social_variants
 
     return social_variants(text, hashtags=hashtags)

@@ -42,7 +42,8 @@ _CONVERSATION = {
 }
 
 _SCREENSHOT = {
-    "description": "A path relative to the session file (or inside a media root), or {path, caption}.",
+    "description": "A path relative to the session file (or inside a media root), or "
+    "{path, caption, alt}.",
     "anyOf": [
         {"type": "string", "minLength": 1},
         {
@@ -50,7 +51,13 @@ _SCREENSHOT = {
             "required": ["path"],
             "properties": {
                 "path": {"type": "string", "minLength": 1},
-                "caption": {"type": "string"},
+                "caption": {"type": "string", "description": "Shown under the picture."},
+                "alt": {
+                    "type": "string",
+                    "description": "What the picture shows, for people who cannot see it "
+                    "(`description` is read too); default: the caption, else the file name.",
+                },
+                "description": {"type": "string"},
             },
         },
     ],
@@ -72,7 +79,15 @@ SESSION_SCHEMA: dict[str, Any] = {
                 "screenshots": {"type": "array", "items": _SCREENSHOT},
             },
         },
-        "title": {"type": "string"},
+        "title": {"type": "string", "description": "The devlog's title."},
+        "summary": {
+            "type": "string",
+            "description": "One or two sentences: what the session made (the devlog's opening line).",
+        },
+        "tags": {
+            "description": "Topics: a list of strings, or one string of comma-separated tags.",
+            "anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}],
+        },
         "overview": {"type": "string"},
         "problem": {"type": "string"},
         "solution": {"type": "string"},
@@ -119,7 +134,8 @@ CONFIG_SCHEMA: dict[str, Any] = {
         "quote_chars": {
             "type": "integer",
             "minimum": 80,
-            "description": "Conversation highlights longer than this are trimmed at a sentence (default 600).",
+            "description": "Conversation highlights longer than this are trimmed at a block or "
+            "sentence end (default 600).",
         },
     },
     "additionalProperties": False,

@@ -126,3 +126,31 @@ def golden() -> Callable[[str, str], None]:
         assert text == path.read_text(encoding="utf-8"), f"{name} differs from its golden file"
 
     return check
+
+
+# Tags markdown-it itself emits for CommonMark; anything else would be raw HTML getting through.
+MARKDOWN_TAGS = {
+    "p", "em", "strong", "code", "pre", "a", "img", "ul", "ol", "li", "blockquote", "hr", "br",
+    "h1", "h2", "h3", "h4", "h5", "h6",
+}  # fmt: skip
+
+
+def assert_inert(markdown: str) -> None:
+    """Render as the most permissive site would (raw HTML allowed) and check nothing is raw:
+    only CommonMark's own tags, no event handler, only http(s)/mailto links and images."""
+    import re
+
+    from markdown_it import MarkdownIt
+
+    html = MarkdownIt("commonmark", {"html": True}).render(markdown)
+    tags = set(re.findall(r"</?([A-Za-z][\w-]*)", html))
+    assert tags <= MARKDOWN_TAGS, (tags - MARKDOWN_TAGS, markdown)
+    for url in re.findall(r'\b(?:href|src)="([^"]*)"', html):
+        assert re.match(r"(https?://|mailto:|media/)", url), (url, markdown)
+    assert not re.search(r"<[^>]*\son\w+=", html), markdown
+
+
+@pytest.fixture
+def inert() -> Callable[[str], None]:
+    """``inert(markdown)``: fail if the Markdown would render any raw HTML or unsafe URL."""
+    return assert_inert

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from datetime import datetime, timezone
 from pathlib import Path
 
 NOTE_WITH_HEADINGS = """---
 timestamp: 2025-12-02T09:30:00+01:00
 source: "aria"
-title: ignored when headings exist
+title: Game night notes
 ---
 # Game night
 
@@ -90,6 +91,7 @@ def test_collect_writes_a_session_that_runs(tmp_path, pics, flywheel_cli):
     assert doc["session_type"] == "life_aria" and doc["agent_id"] == "Agent-7"
     assert doc["timestamp"] == "2025-12-02T08:30:00Z"
     assert doc["metadata"] == {"artifacts_created": 0, "screenshots_taken": 2}
+    assert doc["title"] == "Game night notes", "front matter title names the session"
     assert "secret draft" not in target.read_text(encoding="utf-8")
 
     assert flywheel_cli("validate", target).exit_code == 0
@@ -98,9 +100,12 @@ def test_collect_writes_a_session_that_runs(tmp_path, pics, flywheel_cli):
     (data,) = run.json()
     assert [p for p in data["problems"] if p["severity"] == "warning"] == []
     images = data["artifacts"]["devlog"]["meta"]["images"]
-    assert [i["caption"] for i in images] == ["a.JPG", "b.png"]
+    assert [i["caption"] for i in images] == ["A", "B"]
     devlog = Path(data["artifacts"]["devlog"]["path"]).read_text(encoding="utf-8")
-    assert "**Physics**" in devlog and "> Dynamic lights \\<b\\>work\\</b\\>." in devlog
+    # entries from "source: aria" are quoted, the author's notes are the body
+    assert "### Physics\n\n> Gravity feels right now." in devlog
+    assert "> Dynamic lights \\<b>work\\</b>." in devlog
+    assert "\nSketched the level map. It has 3 zones.\n" in devlog
 
 
 def test_collect_is_deterministic_and_prints_without_output(tmp_path, flywheel_cli):
@@ -188,3 +193,181 @@ def test_notes_symlinked_out_of_the_folder_and_fifos_are_left_out(tmp_path, flyw
     assert f"{notes / 'leak.md'}: left out: a symlink to a file outside {notes}" in result.stderr
     contents = [c["content"] for c in json.loads(result.stdout)["source_data"]["conversations"]]
     assert contents.count(PLAIN_NOTE.strip()) == 2, "a symlink that stays inside the folder is kept"
+
+
+def test_front_matter_is_yaml_lists_and_folded_values_work(tmp_path, flywheel_cli):
+    note = tmp_path / "garden.md"
+    note.write_text(
+        "---\n"
+        "title: Pixel Garden\n"
+        "date: 2026-11-29\n"
+        "tags: [pixel-art, garden, 2026]\n"
+        "summary: >\n"
+        "  A tiny pixel-art garden that grows\n"
+        "  while you are away.\n"
+        "---\n"
+        "Seeds grow over real hours.\n",
+        encoding="utf-8",
+    )
+    result = flywheel_cli("collect", "aria", "--notes", note)
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert doc["title"] == "Pixel Garden"
+    assert doc["summary"] == "A tiny pixel-art garden that grows while you are away."
+    assert doc["tags"] == ["pixel-art", "garden", "2026"]
+    (conv,) = doc["source_data"]["conversations"]
+    assert conv["timestamp"] == "2026-11-29T00:00:00Z", "a YAML date is midnight UTC"
+    assert conv["content"] == "Seeds grow over real hours."
+    assert flywheel_cli("validate", _write(tmp_path / "s.json", doc)).exit_code == 0
+
+
+def _write(path: Path, doc: dict) -> Path:
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    return path
+
+
+def test_bad_front_matter_is_a_warning_naming_the_note(tmp_path, flywheel_cli):
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "a.md").write_text(
+        "---\ntitle: [unclosed\nprivate: do not publish\n---\nKept text.\n", encoding="utf-8"
+    )
+    (notes / "b.md").write_text("---\n- a list\n- not a mapping\n---\nB text.\n", encoding="utf-8")
+    (notes / "c.md").write_text("---\nA thematic break, no closing line.\n", encoding="utf-8")
+    result = flywheel_cli("collect", "aria", "--notes", notes)
+    assert result.exit_code == 0, result.output
+    assert f"{notes / 'a.md'}: front matter is not valid YAML (line 3): ignored" in result.stderr
+    assert f"{notes / 'b.md'}: front matter is not a list of 'key: value' lines: ignored" in (
+        result.stderr
+    )
+    assert "Traceback" not in result.output
+    contents = [c["content"] for c in json.loads(result.stdout)["source_data"]["conversations"]]
+    assert contents == ["Kept text.", "B text.", "---\nA thematic break, no closing line."]
+    assert "do not publish" not in result.stdout, "a broken block is left out, not published"
+
+
+def test_title_comes_from_the_notes_and_the_option_wins(tmp_path, flywheel_cli):
+    note = tmp_path / "garden.md"
+    note.write_text("# Pixel Garden\n\n**Date**: 2026-11-29\n\n## Why\n\nCalm.\n", encoding="utf-8")
+    doc = json.loads(flywheel_cli("collect", "aria", "--notes", note).stdout)
+    assert doc["title"] == "Pixel Garden"
+    forced = flywheel_cli("collect", "aria", "--notes", note, "--title", "  My   garden ")
+    assert json.loads(forced.stdout)["title"] == "My garden"
+
+
+def test_the_devlog_is_titled_by_the_notes_heading(tmp_path, flywheel_cli):
+    # issue 13: "# Pixel Garden" became "Devlog: aria, 2026-11-29"
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "garden.md").write_text(
+        "---\ndate: 2026-11-29\n---\n# Pixel Garden\n\n**Date**: 2026-11-29\n\n"
+        "Seeds grow over real hours.\n\n## Sprites\n\n### Colours\n\nFour per plant.\n",
+        encoding="utf-8",
+    )
+    target = tmp_path / "aria.json"
+    assert flywheel_cli("collect", "aria", "--notes", notes, "-o", target).exit_code == 0
+    run = flywheel_cli("run", "--json", "--out", tmp_path / "out", target)
+    assert run.exit_code == 0, run.output
+    record = run.json()[0]["artifacts"]["devlog"]
+    assert record["title"] == "Pixel Garden"
+    devlog = Path(record["path"]).read_text(encoding="utf-8")
+    assert devlog.startswith("# Pixel Garden\n")
+    assert "Devlog: aria" not in devlog
+    # issue 13: the notes' Markdown showed escaped (\*\*Date\*\*)
+    assert "**Date**: 2026-11-29" in devlog and "\\*" not in devlog
+    assert "\n## Sprites\n\n### Colours\n\nFour per plant.\n" in devlog, "nested under its note"
+
+
+GARDEN = """# Pixel Garden
+
+**Date**: 2026-11-29
+**Mood**: curious
+
+Aria and I made a small garden game in the browser. Seeds are planted with a click and
+grow over real hours, so the page is different each time you come back.
+
+## Why
+
+I wanted something calm to open between tasks, with no score and no timer at all.
+
+## How it looks
+
+- 16x16 sprites, four colours per plant, drawn by hand in one evening
+- A day/night palette swap every ten minutes of real time
+"""
+
+
+def _sentences(markdown: str) -> list[str]:
+    """Sentences (or lines) of 40+ characters as a reader sees them (markup characters dropped)."""
+    text = re.sub(r"[*_`>#\\\\]", "", markdown)
+    parts = re.split(r"(?<=[.!?])\s+|\n", text)
+    return [" ".join(p.split()) for p in parts if len(" ".join(p.split())) >= 40]
+
+
+def test_collected_devlog_says_each_thing_once(tmp_path, flywheel_cli):
+    # issue 13: a devlog made by collect aria showed the whole note three times
+    note = tmp_path / "garden.md"
+    note.write_text(GARDEN, encoding="utf-8")
+    target = tmp_path / "aria.json"
+    assert flywheel_cli("collect", "aria", "--notes", note, "-o", target).exit_code == 0
+    run = flywheel_cli("run", "--json", "--out", tmp_path / "out", target)
+    assert run.exit_code == 0, run.output
+    record = run.json()[0]["artifacts"]["devlog"]
+    devlog = Path(record["path"]).read_text(encoding="utf-8")
+    sentences = _sentences(devlog)
+    assert sentences and len(sentences) == len(set(sentences)), sentences
+    assert devlog.count("Pixel Garden") == 1, "the note's heading is the title, not a section too"
+    # one short summary, from the first paragraph of prose (not the "Date:" lines)
+    assert record["summary"] == (
+        "Aria and I made a small garden game in the browser. Seeds are planted with a click "
+        "and grow over real hours, so the page is different each time you come back."
+    )
+    body = devlog.split("\n\n", 2)[2]
+    assert body.startswith("Aria and I made a small garden game in the browser."), body
+    assert "**Date**: 2026-11-29\n**Mood**: curious" in body
+    assert re.findall(r"^## (.+)$", devlog, re.M) == ["Why", "How it looks"]
+
+
+def test_front_matter_summary_opens_the_devlog_and_the_notes_follow_whole(tmp_path, flywheel_cli):
+    note = tmp_path / "garden.md"
+    note.write_text(
+        "---\nsummary: A tiny pixel-art garden that grows while you are away.\n---\n" + GARDEN,
+        encoding="utf-8",
+    )
+    target = tmp_path / "aria.json"
+    assert flywheel_cli("collect", "aria", "--notes", note, "-o", target).exit_code == 0
+    run = flywheel_cli("run", "--json", "--out", tmp_path / "out", target)
+    record = run.json()[0]["artifacts"]["devlog"]
+    devlog = Path(record["path"]).read_text(encoding="utf-8")
+    assert record["summary"] == "A tiny pixel-art garden that grows while you are away."
+    body = devlog.split("\n\n", 2)[2]
+    assert body.startswith(
+        "A tiny pixel-art garden that grows while you are away.\n\n**Date**: 2026-11-29\n"
+    )
+    assert devlog.count("Aria and I made a small garden game") == 1
+    sentences = _sentences(devlog)
+    assert len(sentences) == len(set(sentences)), sentences
+
+
+def test_golden_devlog_of_collected_notes(tmp_path, pics, flywheel_cli, golden):
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "garden.md").write_text(
+        "---\ntitle: Pixel Garden\ndate: 2026-11-29T21:40:00+01:00\n"
+        "tags: [pixel-art, garden]\n---\n"
+        + GARDEN
+        + "\n## Next\n\n1. Watering with the mouse wheel\n2. Save the garden in `localStorage`\n",
+        encoding="utf-8",
+    )
+    shots = tmp_path / "shots"
+    shots.mkdir()
+    (shots / "garden-day.png").write_bytes(pics.encode(pics.pattern(640, 360, seed=3), "PNG"))
+    (shots / "garden-night.png").write_bytes(pics.encode(pics.pattern(640, 360, seed=4), "PNG"))
+    target = tmp_path / "aria.json"
+    result = flywheel_cli("collect", "aria", "--notes", notes, "--screenshots", shots, "-o", target)
+    assert result.exit_code == 0, result.output
+    run = flywheel_cli("run", "--json", "--out", tmp_path / "out", target)
+    assert run.exit_code == 0, run.output
+    record = run.json()[0]["artifacts"]["devlog"]
+    golden("collected_devlog.md", Path(record["path"]).read_text(encoding="utf-8"))
+    assert record["tags"] == ["pixel-art", "garden", "life_aria"]

@@ -101,7 +101,8 @@ def test_entry_point_registers_the_session_type(flywheel_host, flywheel_cli):
 def test_plugin_module_imports_nothing_heavy():
     code = (
         "import sys, flywheel_aria.plugin as p; p.flywheel_session_types(); p.flywheel_template_dirs();"
-        "heavy = [m for m in ('PIL', 'jinja2', 'jsonschema', 'markdown_it', 'httpx', 'matplotlib') if m in sys.modules];"
+        "heavy = [m for m in ('PIL', 'jinja2', 'jsonschema', 'markdown_it', 'mdformat', "
+        "'frontmatter', 'yaml', 'httpx', 'matplotlib') if m in sys.modules];"
         "print(','.join(heavy))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -116,3 +117,23 @@ def test_templates_are_packaged():
         "devlog.md.j2",
         "social_post.md.j2",
     ]
+
+
+def test_social_posts_are_plain_text_and_the_markdown_copy_is_escaped(
+    tmp_path, write_session, run_json
+):
+    path = write_session(
+        title="Pixel *Garden*",
+        overview="We made **Pixel Garden** with `canvas` and [a link](javascript:x) <b>raw</b>.",
+        tags="pixel-art, ",
+    )
+    run_json(path)
+    folder = tmp_path / "out" / "life_aria" / "test-life_aria-001"
+    variants = json.loads((folder / "social_post.json").read_text(encoding="utf-8"))
+    text = "New devlog: Pixel *Garden*. We made Pixel Garden with canvas and a link <b>raw</b>."
+    assert variants["mastodon"] == [f"{text}\n\n#pixelart #devlog"], "networks show text as is"
+    social = (folder / "social_post.md").read_text(encoding="utf-8")
+    assert social.startswith(
+        "# Social post: Pixel \\*Garden\\*\n\nNew devlog: Pixel \\*Garden\\*. "
+    )
+    assert "\\<b\\>raw\\</b\\>" in social and "\\#pixelart \\#devlog" in social
