@@ -132,19 +132,16 @@ def fingerprint(rule: str, value: str) -> str:
 
 
 def mask(value: str, keep: str = "") -> str:
-    """``value`` with at most 4 characters shown: ``ghp_`` + stars + the last 2.
+    """``value`` with at most its last 2 characters shown: ``ghp_`` + stars + ``9f``.
 
     ``keep`` is a public prefix of the format (``ghp_``, ``AKIA``, ``xoxb-``) shown as it is.
-    Under 12 characters nothing of the value is shown; from 12 the last 2, from 24 also the first 2.
+    Under 12 characters nothing of the value is shown; the stars stop at 24.
     """
-    body = value[len(keep):] if keep and value.startswith(keep) else value
-    prefix = keep if body is not value else ""
-    n = len(body)
-    if n < 12:
+    prefix = keep if keep and value.startswith(keep) else ""
+    body = value[len(prefix):]
+    if len(body) < 12:
         return prefix + "********"
-    head = body[:2] if n >= 24 else ""
-    tail = body[-2:]
-    return prefix + head + "*" * min(n - len(head) - 2, 24) + tail
+    return prefix + "*" * min(len(body) - 2, 24) + body[-2:]
 
 
 def rule_slug(rule: str) -> str:

@@ -171,7 +171,7 @@ DETECT_SECRETS_TYPES: dict[str, dict[str, Any]] = {
     "GitLab Token": {"extend": True, "gate": ("glpat-", "gldt-", "glft-", "glsoat-", "glrt-",
                                               "gr1348941", "glcbt-", "glimt-", "glptt-",
                                               "glagent-", "gloas-")},
-    "JSON Web Token": {"gate": ("eyj",)},
+    "JSON Web Token": {"extend": True, "gate": ("eyj",)},  # its regex stops before the signature
     "Mailchimp Access Key": {"boundary": True, "gate": re.compile(r"[0-9a-z]-us\d")},
     "NPM tokens": {"extend": True, "gate": ("_authtoken",)},
     "OpenAI Token": {"extend": True, "gate": ("t3blbkfj",)},
@@ -181,7 +181,8 @@ DETECT_SECRETS_TYPES: dict[str, dict[str, Any]] = {
     "Slack Token": {"extend": True, "gate": ("xox", "hooks.slack.com")},
     "Square OAuth Secret": {"extend": True, "gate": ("sq0csp-",)},
     "Stripe Access Key": {"extend": True, "gate": ("k_live_",)},
-    "Telegram Bot Token": {"extend": True, "boundary": True, "gate": _TELEGRAM_GATE},
+    # Found in ".../bot<token>/getMe": only a digit before it means a longer number.
+    "Telegram Bot Token": {"extend": True, "boundary": "digit", "gate": _TELEGRAM_GATE},
     "Twilio API Key": {"extend": True, "boundary": True},
 }
 #: detect-secrets' names shown differently here (its own name reads as a plural).
@@ -195,6 +196,9 @@ def _detect_secrets_plugins() -> dict[str, Any]:
 
     classes = get_mapping_from_secret_type_to_class()
     return {name: classes[name]() for name in DETECT_SECRETS_TYPES if name in classes}
+
+
+_VALUE_CUT = re.compile(r"[^\"'`<>\s\\]*")
 
 
 def _gated(gate: Any, text: str, low: str) -> bool:
@@ -223,11 +227,22 @@ def _ds_matches(secret_type: str, text: str, low: str) -> Iterator[tuple[int, in
         for m in regex.finditer(text):
             whole = m.group()
             for value in dict.fromkeys(plugin.analyze_string(whole)):
-                offset = whole.find(value)
+                # Some values run to the end of the line (.npmrc's "npm_.+"): a value never
+                # takes in a quote, a bracket or a backslash, so a span stays inside its string.
+                if secret_type != "Private Key":  # its value is the words BEGIN … KEY
+                    value = _VALUE_CUT.match(value).group()
+                # The value's own group if it has one ("postgres://postgres:postgres@" holds the
+                # password's text twice), else its first occurrence in the match.
+                group = next((g for g in range(1, (m.re.groups or 0) + 1)
+                              if m.group(g) and m.group(g).startswith(value)), None)
+                offset = m.start(group) - m.start() if group else whole.find(value)
                 if not value or offset < 0:
                     continue
                 start, end = m.start() + offset, m.start() + offset + len(value)
-                if how.get("boundary") and not _boundary_before(text, start):
+                boundary = how.get("boundary")
+                if boundary == "digit" and start > 0 and text[start - 1].isdigit():
+                    continue
+                if boundary is True and not _boundary_before(text, start):
                     continue
                 if how.get("extend"):
                     end = _TOKEN_TAIL.match(text, end).end()
@@ -249,6 +264,22 @@ def _named_detector(secret_type: str) -> Callable[[str, str, ScanContext], Itera
 
 _PEM_END = re.compile(r"-----END [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----")
 _PEM_BODY = re.compile(r"[A-Za-z0-9+/=]{16,}")
+
+
+_PEM_LINE = re.compile(r"[ \t]*(?:[A-Za-z0-9+/=]*|Proc-Type:.*|DEK-Info:.*|Comment:.*)\r?(?:\n|\Z)")
+_B64_RUN = re.compile(r"[ \t]*[A-Za-z0-9+/=]*")
+
+
+def _pem_body_end(text: str, pos: int) -> int:
+    """Where a key block without its END line stops: after the last line of key material
+    (and the key material that starts the first line that is something else, such as the
+    closing quote of a JSON string)."""
+    while pos < len(text):
+        m = _PEM_LINE.match(text, pos)
+        if not m or m.end() == pos:
+            break
+        pos = m.end()
+    return _B64_RUN.match(text, pos).end()
 
 
 def _private_keys(text: str, low: str, ctx: ScanContext) -> Iterator[Hit]:
@@ -275,7 +306,7 @@ def _private_keys(text: str, low: str, ctx: ScanContext) -> Iterator[Hit]:
                 continue
             start = armour
             end_match = _PEM_END.search(text, end, end + 100_000)
-            stop = end_match.end() if end_match else len(text)
+            stop = end_match.end() if end_match else _pem_body_end(text, end + 5)
             head = text[start:end + 5]
         body = "".join(_PEM_BODY.findall(text, end + 5, stop))
         if len(body) < 32 or is_placeholder(body):
@@ -403,7 +434,7 @@ _SEPARATOR = re.compile(
         | [ \t]+(?:is|was)(?:[ \t]+(?:set[ \t]+to|now))?[ \t]*:?
         | [ \t]+for[ \t]+[\w.@-]{1,64}[ \t]+(?:is|was)[ \t]*:?
     )[ \t]*
-    (?:"(?P<dq>[^"\n]{1,256})"|'(?P<sq>[^'\n]{1,256})'|`(?P<bq>[^`\n]{1,256})`|(?P<bare>[^\s"'`,;]{1,256}))
+    (?:"(?P<dq>[^"\n]{1,256})"|'(?P<sq>[^'\n]{1,256})'|`(?P<bq>[^`\n]{1,256})`|(?P<bare>[^\s"'`,;<>]{1,256}))
     """,
     re.VERBOSE,
 )
@@ -443,6 +474,11 @@ def _keywords(text: str, low: str, ctx: ScanContext) -> Iterator[Hit]:
         if group == "bare" and sep.group("op") not in ("=", ":="):
             # Prose: a sentence's last word carries its full stop; an assignment keeps all.
             value = value.rstrip(".,;:!?)]}>") or value
+        elif group == "bare":
+            # f(password=pw) or [token=x]: a closing bracket with no opening one is the code's.
+            for close, open_ in ((")", "("), ("]", "["), ("}", "{")):
+                while value.endswith(close) and value.count(close) > value.count(open_):
+                    value = value[:-1]
         elif not value.strip():
             continue
         v_end = v_start + len(value)
@@ -636,7 +672,7 @@ def _paths(text: str, low: str, ctx: ScanContext) -> Iterator[Hit]:
         if not m or text[i + 3:i + 4] in ("/", "\\"):
             continue
         path = text[i:m.end()]
-        if _WINDOWS_SYSTEM.match(path):
+        if _WINDOWS_SYSTEM.match(text, i):
             continue
         yield Hit("Absolute path", "private", i, m.end(), path, mask(path, path[:3]))
     for m in _UNC.finditer(text) if "\\\\" in text else ():
@@ -667,6 +703,9 @@ _PRIVATE_NETS = [ipaddress.ip_network(n) for n in ("10.0.0.0/8", "172.16.0.0/12"
                                                    "100.64.0.0/10", "fc00::/7")]
 
 
+_PRIVATE_RANGES = frozenset(str(n) for n in _PRIVATE_NETS) | {"fd00::/8"}
+
+
 def _private_ips(text: str, low: str, ctx: ScanContext) -> Iterator[Hit]:
     """10/8, 172.16/12, 192.168/16, 100.64/10 (carrier-grade NAT, Tailscale) and fc00::/7.
     Loopback (127/8, ::1) and link-local (169.254/16) addresses are the same on every machine:
@@ -681,6 +720,9 @@ def _private_ips(text: str, low: str, ctx: ScanContext) -> Iterator[Hit]:
                 continue
             if any(address in net for net in _PRIVATE_NETS):
                 value = m.group()
+                cidr = re.match(r"/(\d{1,3})(?!\d)", text[m.end():m.end() + 4])
+                if cidr and f"{value}/{cidr.group(1)}" in _PRIVATE_RANGES:
+                    continue  # "10.0.0.0/8" names the range, not a machine
                 shown = ".".join(value.split(".")[:2]) + ".*.*" if address.version == 4 else value[:4] + ":****"
                 yield Hit("Private IP address", "private", m.start(), m.end(), value, shown)
 
@@ -763,7 +805,8 @@ def _rules() -> dict[str, Rule]:
 #: Every rule, keyed by name (a second rule of the same name is ``Name#2``).
 RULES: dict[str, Rule] = _rules()
 #: The rule names a scan finds (``Env assignment`` is reported by the ``Secret keyword`` rule).
-RULE_NAMES: frozenset[str] = frozenset(r.name for r in RULES.values()) | {"Env assignment"}
+RULE_NAMES: frozenset[str] = frozenset(r.name for r in RULES.values()) | {
+    "Env assignment", "Image location", "Image metadata"}
 DEFAULT_RULES = RULE_NAMES
 
 
