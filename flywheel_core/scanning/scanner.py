@@ -168,6 +168,9 @@ def _json_string(key: str) -> str:
     return json.dumps(key, ensure_ascii=False)
 
 
+_KEY = "\0key"  # marks a dict key among the strings of a document
+
+
 def _strings(doc: Any) -> Iterable[tuple[str, str, str | None]]:
     """(path, string, key) of every string in ``doc``, keys included, records skipped."""
     stack: list[tuple[str, Any, str | None]] = [("$", doc, None)]
@@ -178,7 +181,7 @@ def _strings(doc: Any) -> Iterable[tuple[str, str, str | None]]:
         if isinstance(node, dict):
             for k, v in reversed(list(node.items())):
                 child = _child(path, str(k))
-                yield child, str(k), None
+                yield child, str(k), _KEY
                 stack.append((child, v, str(k)))
         elif isinstance(node, list):
             stack.extend((_child(path, i), v, key) for i, v in reversed(list(enumerate(node))))
@@ -231,12 +234,20 @@ def scan_session(doc: dict[str, Any], *, context: ScanContext | None = None) -> 
         where.append(k)
     index = {id(h): k for h, k in zip(local, where)}
     lines: dict[int, _Lines] = {}
+    bad_keys: dict[str, str] = {}
     for hit, fp in _accept(local, ctx):
         k = index[id(hit)]
-        path, s, _ = strings[k]
+        path, s, key = strings[k]
         start, end = hit.start - starts[k], hit.end - starts[k]
         line, column = lines.setdefault(k, _Lines(s)).position(start)
         out.append(Finding(hit.rule, path, line, column, hit.preview, fp, hit.severity, start, end))
+        if key is _KEY:
+            bad_keys.setdefault(path, path[:len(path) - len(_child("", s))] + f"[<key: {hit.preview}>]")
+    # A key with a finding must not reappear in the paths that name it or what is below it.
+    for path in sorted(bad_keys, key=len, reverse=True):
+        masked = bad_keys[path]
+        out = [attrs.evolve(f, file=masked + f.file[len(path):])
+               if f.file == path or f.file.startswith((path + ".", path + "[")) else f for f in out]
     return out
 
 
