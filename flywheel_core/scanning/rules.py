@@ -521,6 +521,11 @@ _FILE_TLDS = frozenset(
 )
 
 
+#: A git trailer naming a person (Co-authored-by, Signed-off-by…): authorship, which git
+#: publishes with the commit like its author field.
+_TRAILER = re.compile(r"(?i)\b(?:[a-z]+-)+by:[^:\n]{0,100}\Z")
+
+
 def _emails(text: str, low: str, ctx: ScanContext) -> Iterator[Hit]:
     """An e-mail address, except example/test domains, no-reply and ``git@host`` addresses,
     URL user names (``https://user@host``) and ``ctx.known_people`` (commit authors)."""
@@ -535,6 +540,7 @@ def _emails(text: str, low: str, ctx: ScanContext) -> Iterator[Hit]:
             lhs = text[start:at]
             if (
                 text[max(0, start - 3):start] != "://"  # https://user@host: a user name
+                and not _TRAILER.search(text, max(0, start - 120), start)
                 and domain.group(2).lower() not in _FILE_TLDS
                 and not _NOT_EMAIL_DOMAINS.search(domain.group(1))
                 and not _NOT_EMAIL_LOCAL.fullmatch(lhs)
@@ -597,6 +603,7 @@ def _phones(text: str, low: str, ctx: ScanContext) -> Iterator[Hit]:
 _PLACEHOLDER_USERS = frozenset(
     "user username user1 you yourname your-name your_name me name runner ubuntu ec2-user vagrant "
     "docker node app example foo bar shared public guest default all username1 someone whoever "
+    "travis circleci jenkins buildkite vsts appveyor gitlab-runner build builder ci "
     "jdoe johndoe $user ${user} %username% <user> <username> <you> <name> *"
     .split()
 )
@@ -658,7 +665,9 @@ def _homes(text: str, low: str, ctx: ScanContext) -> Iterator[Hit]:
 # ---------------------------------------------------------------------------------------------
 
 _DRIVE_REST = re.compile(r"[^\s\"'`<>|*?\\/;,()\[\]][^\s\"'`<>|*?;,()\[\]]*")
-_WINDOWS_SYSTEM = re.compile(r"(?i)[a-z]:[\\/](?:windows|program files(?: \(x86\))?|programdata)(?:[\\/]|$)")
+_WINDOWS_SYSTEM = re.compile(
+    r"(?i)[a-z]:[\\/](?:windows|program files(?: \(x86\))?|programdata|python\d*|msys64|cygwin(?:64)?)(?:[\\/]|$)"
+)
 _UNC = re.compile(r"\\\\([A-Za-z0-9][A-Za-z0-9._$-]+)\\[A-Za-z0-9._$-]+[^\s\"'`<>|*?;,()\[\]]*")
 _FILE_URL = re.compile(r"(?i)\bfile://[^\s\"'`<>()\[\]]+")
 
@@ -739,8 +748,8 @@ _PUBLIC_INTERNAL = frozenset(
 
 def _hosts(text: str, low: str, ctx: ScanContext) -> Iterator[Hit]:
     """``build01.corp``, ``db.prod.internal``, ``nas.home.arpa``; ``.local`` and ``.lan`` names
-    only as a host (after ``://`` or ``@``, before ``:port``, or with two labels: ``db.prod.lan``),
-    since ``settings.local`` is a file. Docker's and Google's documented names and
+    only as a host (after ``://`` or ``@``, before ``:port``), since ``settings.local`` is a file
+    and ``fabric.operations.local`` a Python name. Docker's and Google's documented names and
     ``localhost`` (the same everywhere) are not findings."""
     for m in _INTERNAL_TLD.finditer(text):
         labels = _HOST_LABELS.search(text, max(0, m.start() - 253), m.start())
@@ -749,8 +758,8 @@ def _hosts(text: str, low: str, ctx: ScanContext) -> Iterator[Hit]:
         start, end = labels.start(), m.end()
         if start > 0 and re.match(r"[\w.-]", text[start - 1]) and text[start - 1] != ".":
             continue
-        if start > 0 and text[start - 1] == ".":
-            continue  # ".env.local": a file name
+        if start > 0 and text[start - 1] in ".#":
+            continue  # ".env.local": a file name; "#fabric.operations.local": a URL fragment
         host = text[start:end]
         if host.lower() in _PUBLIC_INTERNAL:
             continue
@@ -759,7 +768,6 @@ def _hosts(text: str, low: str, ctx: ScanContext) -> Iterator[Hit]:
                 text[max(0, start - 3):start] == "://"
                 or (start > 0 and text[start - 1] == "@")
                 or re.match(r":\d", text[end:end + 2]) is not None
-                or host.count(".") >= 2
             )
             if not hosted:
                 continue
