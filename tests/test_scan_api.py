@@ -295,3 +295,11 @@ def test_after_redaction_nothing_is_found_and_no_secret_is_left(parts: list[str]
     assert scan_text(redacted) == []
     for f in findings:
         assert text[f.start:f.end] not in redacted or len(text[f.start:f.end]) < 8
+
+
+def test_every_rule_is_documented() -> None:
+    from flywheel_core.scanning import RULE_NAMES
+
+    docs = (Path(__file__).resolve().parents[1] / "docs" / "secrets.md").read_text(encoding="utf-8")
+    missing = [rule for rule in sorted(RULE_NAMES) if f"\n| {rule} |" not in docs]
+    assert missing == []

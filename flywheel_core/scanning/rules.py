@@ -761,8 +761,8 @@ def _hosts(text: str, low: str, ctx: ScanContext) -> Iterator[Hit]:
         if start > 0 and text[start - 1] in ".#":
             continue  # ".env.local": a file name; "#fabric.operations.local": a URL fragment
         host = text[start:end]
-        if host.lower() in _PUBLIC_INTERNAL:
-            continue
+        if host.lower() in _PUBLIC_INTERNAL or _TRAILER.search(text, max(0, start - 120), start):
+            continue  # Docker's and Google's names; "Co-authored-by: X <x@MacBook.local>"
         if m.group(1).lower() in ("local", "lan"):
             hosted = (
                 text[max(0, start - 3):start] == "://"
