@@ -129,6 +129,7 @@ def looks_random(value: str, min_len: int = 16) -> bool:
         and not is_placeholder(value)
         and not _PATHLIKE.match(value)
         and not re.fullmatch(r"[A-Za-z_][\w]*(?:\.[A-Za-z_]\w*)+", value)
+        and not re.fullmatch(r"[a-z_.-]+|[A-Z_.-]+", value)  # a name: aws_access_key_id
     )
 
 
@@ -426,6 +427,13 @@ _TOKEN_WORDS = (
     r"|encryption|db|database|app|consumer)[_-]?key|apikey"
 )
 _KEYWORD = re.compile(rf"(?:{_TOKEN_WORDS}|{_PASSWORD_WORDS})(?![a-z0-9_-])")  # on lower-case text
+# The keywords' literal stems: one fast pass finds them, then the keyword is matched around each
+# (the alternation itself, tried at every position, costs ten times more).
+_STEMS = re.compile(r"token|key|pass|pwd|pw|secret|contrase")
+_KEY_WORD = re.compile(
+    r"(?:(?:api|access|secret|private|priv|client|service|account|auth|signing|master|encryption"
+    r"|db|database|app|consumer)[_-]?|api)key\Z"
+)
 _PASSWORD_ONLY = re.compile(rf"(?:{_PASSWORD_WORDS})")
 _KEY_CHARS = re.compile(r"[A-Za-z0-9_.-]*\Z")
 _SEPARATOR = re.compile(
@@ -455,19 +463,29 @@ def _keywords(text: str, low: str, ctx: ScanContext) -> Iterator[Hit]:
     ``max_tokens=4096`` and ``SSH_KEY_PATH=…`` name no secret. Entropy decides only for
     token-like keys; a declared hash after ``token:`` is dropped later by the scanner.
     """
-    for m in _KEYWORD.finditer(low):
-        kw_start, kw_end = m.span()
+    done = 0
+    for stem in _STEMS.finditer(low):
+        kw_start = stem.start()
+        if stem.group() == "key":  # api_key, secretKey: the keyword starts before its stem
+            before = _KEY_WORD.search(low, max(0, kw_start - 13), stem.end())
+            if not before:
+                continue
+            kw_start = before.start()
+        m = _KEYWORD.match(low, kw_start)
+        if not m or kw_start < done:
+            continue
+        kw_end = done = m.end()
+        sep = _SEPARATOR.match(text, kw_end)  # first: most keywords in prose are no assignment
+        if not sep:
+            continue
+        if kw_start > 0 and text[kw_start - 1].islower() and not text[kw_start].isupper():
+            continue  # "bypass", "compass": the keyword is inside a word
         # Walk back over the rest of the key name (DB_PASSWORD, client.secret, dbPassword).
         left = _KEY_CHARS.search(text, max(0, kw_start - 64), kw_start)
         key_start = left.start() if left else kw_start
         while key_start < kw_start and text[key_start] in "_.-":
             key_start += 1
         key = text[key_start:kw_end]
-        if kw_start > 0 and text[kw_start - 1].islower() and not text[kw_start].isupper():
-            continue  # "bypass", "compass": the keyword is inside a word
-        sep = _SEPARATOR.match(text, kw_end)
-        if not sep:
-            continue
         group = next(g for g in ("dq", "sq", "bq", "bare") if sep.group(g) is not None)
         value = sep.group(group)
         v_start = sep.start(group)
@@ -818,6 +836,7 @@ RULE_NAMES: frozenset[str] = frozenset(r.name for r in RULES.values()) | {
 DEFAULT_RULES = RULE_NAMES
 
 
+_MARKER = re.compile(r"\[redacted:[a-z0-9-]+\]")
 _ASCII_LOWER = {c: c + 32 for c in range(ord("A"), ord("Z") + 1)}
 
 
@@ -837,5 +856,8 @@ def find_hits(text: str, ctx: ScanContext, *, personal: bool = True) -> list[Hit
         for hit in rule.find(text, low, ctx):
             if ctx.rules is None or hit.rule in ctx.rules:
                 hits.append((rule.rank, hit))
+    if "[redacted:" in text:  # a marker of an earlier redaction is not a finding again
+        markers = [m.span() for m in _MARKER.finditer(text)]
+        hits = [(r, h) for r, h in hits if not any(s <= h.start < e for s, e in markers)]
     hits.sort(key=lambda rh: (rh[0], rh[1].start))
     return [h for _, h in hits]

@@ -73,21 +73,19 @@ class _View:
         if pattern is None or ("\\" not in raw and "&" not in raw):
             self.text = raw
             return
+        matches = [(m.start(), m.end(), m.group()) for m in pattern.finditer(raw)]
+        decoded = [self._decode(seq, kind) for _, _, seq in matches]
+        # An anchor before and after each escape: decoded offset -> raw offset.
         parts: list[str] = []
-        last = d = 0
-        for m in pattern.finditer(raw):
-            char = self._decode(m.group(), kind)
-            if char == m.group():
-                continue
-            parts.append(raw[last:m.start()])
-            d += m.start() - last
-            self._dec.append(d)
-            self._raw.append(m.start())
-            parts.append(char)
-            d += len(char)
-            self._dec.append(d)
-            self._raw.append(m.end())
-            last = m.end()
+        last = shrink = 0
+        for (start, end, seq), char in zip(matches, decoded):
+            if char == seq:
+                continue  # an unknown entity stays as written
+            parts += (raw[last:start], char)
+            self._dec += (start - shrink, start - shrink + len(char))
+            self._raw += (start, end)
+            shrink += end - start - len(char)
+            last = end
         parts.append(raw[last:])
         self.text = "".join(parts)
 
