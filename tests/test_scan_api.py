@@ -311,3 +311,9 @@ def test_a_redaction_marker_is_not_found_again() -> None:
     redacted = redact_text(text, scan_text(text))
     assert redacted.startswith('aws_access_key_id = "[redacted:aws-access-key]"')
     assert scan_text(redacted) == []
+
+
+def test_a_token_in_an_id_field_is_not_declared_away() -> None:
+    doc = _session({"hash": "c" * 40, "id": TOKEN, "message": f"see {TOKEN}"})
+    assert [f.file for f in scan_session(doc)] == ["$.source_data.git_commits[0].id",
+                                                   "$.source_data.git_commits[0].message"]

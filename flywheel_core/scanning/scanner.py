@@ -35,6 +35,7 @@ _DECLARING_KEYS = frozenset(
     ("hash", "sha", "sha1", "sha256", "commit", "commit_hash", "parent", "parents", "session_id",
      "id", "uuid", "digest", "tree")
 )
+_HASHLIKE = re.compile(r"(?:sha\d+[:-])?([0-9a-fA-F][0-9a-fA-F-]{6,127})")
 _AUTHOR_KEYS = frozenset(("author", "email", "author_email", "committer", "committer_email"))
 
 _KINDS = {
@@ -190,15 +191,17 @@ def _strings(doc: Any) -> Iterable[tuple[str, str, str | None]]:
 def scan_session(doc: dict[str, Any], *, context: ScanContext | None = None) -> list[Finding]:
     """Every finding in a session document's strings; ``Finding.file`` is the JSON path.
 
-    The session's own hashes and ids (commit ``hash``, ``session_id``, ``sha256``…) join
-    ``declared_hashes``; commit authors join ``known_people`` and, with the machine's
+    The session's own hashes and ids (hex or UUID values of a commit ``hash``, ``session_id``,
+    ``sha256``…) join ``declared_hashes``; commit authors join ``known_people`` and, with the machine's
     ``repo_path``, are exempt from the personal and private rules (``SESSION_EXEMPT_PATHS``).
     flywheel's own records (``$.artifacts``, ``$.pipeline_status``) are not scanned. Keys are
     scanned like values (a finding in a key names the key's path).
     """
     ctx = context or ScanContext()
     strings = list(_strings(doc))
-    declared = {s for _, s, k in strings if k in _DECLARING_KEYS and len(s) >= 7}
+    # Only hash-shaped values: a token written into an "id" field must still be found.
+    declared = {m.group(1) for _, s, k in strings if k in _DECLARING_KEYS
+                for m in [_HASHLIKE.fullmatch(s)] if m}
     people = {s for p, s, k in strings if k in _AUTHOR_KEYS and "git_commits" in p}
     ctx = attrs.evolve(
         ctx,
