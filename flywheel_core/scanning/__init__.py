@@ -1,0 +1,64 @@
+"""The publishing scan: secrets and personal data found before anything goes public.
+
+API (docs/secrets.md has every rule with examples)::
+
+    scan_text(text, *, name="<text>", context=None, kind=None) -> list[Finding]
+    scan_files(files: Mapping[str, bytes], *, context=None) -> list[Finding]
+    scan_session(doc: dict, *, context=None) -> list[Finding]      # file = JSON path
+    redact_text(text, findings) -> str                             # "[redacted:<rule-slug>]"
+    redact_files(files, findings) -> dict[str, bytes]              # raises Unredactable
+    load_allowlist(path) -> frozenset[(rule, fingerprint)]         # for ScanContext.allow
+    allowlist_entry(finding, note="") -> dict;  add_to_allowlist(path, findings, note="") -> int
+
+    Finding(rule, file, line, column, preview, fingerprint, severity, start, end)
+        .describe() -> "blog_post.md:3:14: GitHub Token ghp_****9f"; .to_dict() / from_dict()
+    ScanContext(declared_hashes, allow, exempt_paths, known_people, local_paths, rules)
+
+Severities: ``secret`` (credentials), ``personal`` (e-mail, phone, home folder, GPS),
+``private`` (local paths, private IPs, internal host names, image metadata). A preview shows
+at most 4 characters of a value; a fingerprint is a sha256 of rule and value; the value
+itself is never stored or returned.
+"""
+
+from __future__ import annotations
+
+from flywheel_core.scanning.allowlist import (
+    ALLOWLIST_VERSION,
+    add_to_allowlist,
+    allowlist_entry,
+    load_allowlist,
+)
+from flywheel_core.scanning.files import TEXT_EXTENSIONS, Unredactable, redact_files, scan_files
+from flywheel_core.scanning.model import Finding, ScanContext, Severity, fingerprint, mask, rule_slug
+from flywheel_core.scanning.rules import RULE_NAMES, is_placeholder
+from flywheel_core.scanning.scanner import (
+    SESSION_EXEMPT_PATHS,
+    SESSION_SKIPPED_PATHS,
+    redact_text,
+    scan_session,
+    scan_text,
+)
+
+__all__ = [
+    "ALLOWLIST_VERSION",
+    "Finding",
+    "RULE_NAMES",
+    "SESSION_EXEMPT_PATHS",
+    "SESSION_SKIPPED_PATHS",
+    "ScanContext",
+    "Severity",
+    "TEXT_EXTENSIONS",
+    "Unredactable",
+    "add_to_allowlist",
+    "allowlist_entry",
+    "fingerprint",
+    "is_placeholder",
+    "load_allowlist",
+    "mask",
+    "redact_files",
+    "redact_text",
+    "rule_slug",
+    "scan_files",
+    "scan_session",
+    "scan_text",
+]

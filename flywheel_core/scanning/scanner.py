@@ -1,0 +1,271 @@
+"""Scanning a text or a session document, and redacting what was found."""
+
+from __future__ import annotations
+
+import html
+import re
+from bisect import bisect_right
+from collections.abc import Iterable
+from typing import Any
+
+import attrs
+
+from flywheel_core.scanning.model import Finding, ScanContext, fingerprint, rule_slug
+from flywheel_core.scanning.rules import Hit, find_hits
+
+__all__ = ["scan_text", "scan_session", "redact_text", "text_kind", "SESSION_EXEMPT_PATHS",
+           "SESSION_SKIPPED_PATHS"]
+
+#: Session fields exempt from the personal and private rules (never from the secret rules):
+#: the commit authors the user publishes, and the machine folder flywheel reads the
+#: repository from (never rendered).
+SESSION_EXEMPT_PATHS: tuple[str, ...] = (
+    "$.agent_id",
+    "$.source_data.repo_path",
+    "$.source_data.git_commits[*].author",
+    "$.source_data.git_commits[*].email",
+    "$.source_data.git_commits[*].author_email",
+    "$.source_data.git_commits[*].committer",
+    "$.source_data.git_commits[*].committer_email",
+)
+#: flywheel's own records in a session (output paths, statuses): not scanned.
+SESSION_SKIPPED_PATHS: tuple[str, ...] = ("$.artifacts", "$.pipeline_status")
+
+_DECLARING_KEYS = frozenset(
+    ("hash", "sha", "sha1", "sha256", "commit", "commit_hash", "parent", "parents", "session_id",
+     "id", "uuid", "digest", "tree")
+)
+_HASHLIKE = re.compile(r"(?:sha\d+[:-])?([0-9a-fA-F][0-9a-fA-F-]{6,127})")
+_AUTHOR_KEYS = frozenset(("author", "email", "author_email", "committer", "committer_email"))
+
+_KINDS = {
+    ".md": "markdown", ".markdown": "markdown",
+    ".html": "html", ".htm": "html", ".svg": "html", ".xml": "html", ".atom": "html", ".rss": "html",
+    ".json": "json",
+}
+_ESCAPES = {
+    # CommonMark backslash escapes (md_escape writes them) and character references.
+    "markdown": re.compile(r"\\([!-/:-@\[-`{-~])|&(?:#\d{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});"),
+    "html": re.compile(r"&(?:#\d{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});"),
+    "json": re.compile(r"\\(?:u[0-9a-fA-F]{4}|[\"\\/bfnrt])"),
+}
+_JSON_SIMPLE = {'"': '"', "\\": "\\", "/": "/", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
+
+
+def text_kind(name: str) -> str:
+    """How a file's text is unescaped before scanning: markdown, html, json or plain."""
+    dot = name.rfind(".")
+    return _KINDS.get(name[dot:].lower(), "plain") if dot >= 0 else "plain"
+
+
+class _View:
+    """A text as people read it (escapes undone) and the way back to offsets in the original.
+
+    ``ghp\\_abc`` in Markdown, ``&#64;`` in SVG and ``\\u0040`` in JSON hide a token or an
+    address from a regex; the rules run on the unescaped view and every span is mapped back
+    to the stored text, where lines and columns are counted and redaction happens.
+    """
+
+    def __init__(self, raw: str, kind: str) -> None:
+        self.raw = raw
+        self._dec: list[int] = []
+        self._raw: list[int] = []
+        pattern = _ESCAPES.get(kind)
+        if pattern is None or ("\\" not in raw and "&" not in raw):
+            self.text = raw
+            return
+        matches = [(m.start(), m.end(), m.group()) for m in pattern.finditer(raw)]
+        decoded = [self._decode(seq, kind) for _, _, seq in matches]
+        # An anchor before and after each escape: decoded offset -> raw offset.
+        parts: list[str] = []
+        last = shrink = 0
+        for (start, end, seq), char in zip(matches, decoded):
+            if char == seq:
+                continue  # an unknown entity stays as written
+            parts += (raw[last:start], char)
+            self._dec += (start - shrink, start - shrink + len(char))
+            self._raw += (start, end)
+            shrink += end - start - len(char)
+            last = end
+        parts.append(raw[last:])
+        self.text = "".join(parts)
+
+    @staticmethod
+    def _decode(seq: str, kind: str) -> str:
+        if seq.startswith("&"):
+            return html.unescape(seq)
+        if kind == "json":
+            return chr(int(seq[2:], 16)) if seq[1] == "u" else _JSON_SIMPLE[seq[1]]
+        return seq[1]
+
+    def to_raw(self, i: int) -> int:
+        k = bisect_right(self._dec, i) - 1
+        return i if k < 0 else self._raw[k] + (i - self._dec[k])
+
+
+def _accept(hits: Iterable[Hit], ctx: ScanContext) -> list[tuple[Hit, str]]:
+    """Drop declared and allowed values, then any hit overlapping a stronger one (hits come
+    strongest first); return the rest in text order with their fingerprints."""
+    kept: list[tuple[Hit, str]] = []
+    starts: list[int] = []  # the kept spans, disjoint, sorted by start
+    ends: list[int] = []
+    for hit in hits:
+        if ctx.declared(hit.value):
+            continue
+        fp = fingerprint(hit.rule, hit.value)
+        if (hit.rule, fp) in ctx.allow:
+            continue
+        i = bisect_right(starts, hit.start)
+        if (i > 0 and ends[i - 1] > hit.start) or (i < len(starts) and starts[i] < hit.end):
+            continue
+        starts.insert(i, hit.start)
+        ends.insert(i, hit.end)
+        kept.append((hit, fp))
+    kept.sort(key=lambda hf: hf[0].start)
+    return kept
+
+
+class _Lines:
+    def __init__(self, text: str) -> None:
+        self.starts = [0] + [m.end() for m in re.finditer("\n", text)]
+
+    def position(self, offset: int) -> tuple[int, int]:
+        line = bisect_right(self.starts, offset)
+        return line, offset - self.starts[line - 1] + 1
+
+
+def scan_text(
+    text: str, *, name: str = "<text>", context: ScanContext | None = None, kind: str | None = None
+) -> list[Finding]:
+    """Every finding in ``text``, in order. ``name`` is what findings call the file (an
+    artifact file name or a JSON path); ``kind`` (markdown, html, json, plain) defaults to
+    what ``name``'s extension says, and decides which escapes are undone before scanning."""
+    ctx = context or ScanContext()
+    view = _View(text, kind or text_kind(name))
+    hits = find_hits(view.text, ctx, personal=not ctx.exempt(name))
+    lines: _Lines | None = None
+    out = []
+    for hit, fp in _accept(hits, ctx):
+        lines = lines or _Lines(text)
+        start, end = view.to_raw(hit.start), view.to_raw(hit.end)
+        line, column = lines.position(start)
+        out.append(Finding(hit.rule, name, line, column, hit.preview, fp, hit.severity, start, end))
+    return out
+
+
+def _child(path: str, key: str | int) -> str:
+    if isinstance(key, int):
+        return f"{path}[{key}]"
+    if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):
+        return f"{path}.{key}"
+    return f"{path}[{_json_string(key)}]"
+
+
+def _json_string(key: str) -> str:
+    import json
+
+    return json.dumps(key, ensure_ascii=False)
+
+
+_KEY = "\0key"  # marks a dict key among the strings of a document
+
+
+def _strings(doc: Any) -> Iterable[tuple[str, str, str | None]]:
+    """(path, string, key) of every string in ``doc``, keys included, records skipped."""
+    stack: list[tuple[str, Any, str | None]] = [("$", doc, None)]
+    while stack:
+        path, node, key = stack.pop()
+        if path in SESSION_SKIPPED_PATHS:
+            continue
+        if isinstance(node, dict):
+            for k, v in reversed(list(node.items())):
+                child = _child(path, str(k))
+                yield child, str(k), _KEY
+                stack.append((child, v, str(k)))
+        elif isinstance(node, list):
+            stack.extend((_child(path, i), v, key) for i, v in reversed(list(enumerate(node))))
+        elif isinstance(node, str):
+            yield path, node, key
+
+
+def scan_session(doc: dict[str, Any], *, context: ScanContext | None = None) -> list[Finding]:
+    """Every finding in a session document's strings; ``Finding.file`` is the JSON path.
+
+    The session's own hashes and ids (hex or UUID values of a commit ``hash``, ``session_id``,
+    ``sha256``…) join ``declared_hashes``; commit authors join ``known_people`` and, with the machine's
+    ``repo_path``, are exempt from the personal and private rules (``SESSION_EXEMPT_PATHS``).
+    flywheel's own records (``$.artifacts``, ``$.pipeline_status``) are not scanned. Keys are
+    scanned like values (a finding in a key names the key's path).
+    """
+    ctx = context or ScanContext()
+    strings = list(_strings(doc))
+    # Only hash-shaped values: a token written into an "id" field must still be found.
+    declared = {m.group(1) for _, s, k in strings if k in _DECLARING_KEYS
+                for m in [_HASHLIKE.fullmatch(s)] if m}
+    people = {s for p, s, k in strings if k in _AUTHOR_KEYS and "git_commits" in p}
+    ctx = attrs.evolve(
+        ctx,
+        declared_hashes=ctx.declared_hashes | {s.lower() for s in declared},
+        known_people=ctx.known_people | {s.lower() for s in people},
+        exempt_paths=(*SESSION_EXEMPT_PATHS, *ctx.exempt_paths),
+    )
+    # All strings are scanned as one text (a rule's regex runs once, not once per field);
+    # a separator no rule reads across keeps each hit inside its own string.
+    joined: list[str] = []
+    starts: list[int] = []
+    pos = 0
+    for _, s, _k in strings:
+        starts.append(pos)
+        joined.append(s)
+        pos += len(s) + 3
+    text = "\n\0\n".join(joined)
+    out: list[Finding] = []
+    hits = find_hits(text, ctx)
+    exempt = [ctx.exempt(p) for p, _, _ in strings]
+    local: list[Hit] = []
+    where: list[int] = []
+    for hit in hits:
+        k = bisect_right(starts, hit.start) - 1
+        s_len = len(strings[k][1])
+        rel = hit.start - starts[k]
+        if rel >= s_len or (hit.severity != "secret" and exempt[k]):
+            continue
+        end = min(hit.end - starts[k], s_len)
+        local.append(attrs.evolve(hit, start=hit.start, end=starts[k] + end))
+        where.append(k)
+    index = {id(h): k for h, k in zip(local, where)}
+    lines: dict[int, _Lines] = {}
+    bad_keys: dict[str, str] = {}
+    for hit, fp in _accept(local, ctx):
+        k = index[id(hit)]
+        path, s, key = strings[k]
+        start, end = hit.start - starts[k], hit.end - starts[k]
+        line, column = lines.setdefault(k, _Lines(s)).position(start)
+        out.append(Finding(hit.rule, path, line, column, hit.preview, fp, hit.severity, start, end))
+        if key is _KEY:
+            bad_keys.setdefault(path, path[:len(path) - len(_child("", s))] + f"[<key: {hit.preview}>]")
+    # A key with a finding must not reappear in the paths that name it or what is below it.
+    for path in sorted(bad_keys, key=len, reverse=True):
+        masked = bad_keys[path]
+        out = [attrs.evolve(f, file=masked + f.file[len(path):])
+               if f.file == path or f.file.startswith((path + ".", path + "[")) else f for f in out]
+    return out
+
+
+def redact_text(text: str, findings: Iterable[Finding]) -> str:
+    """``text`` with each finding's span replaced by ``[redacted:<rule-slug>]``.
+
+    ``findings`` are those of this very text (``scan_text`` on it, or the findings of one
+    file); overlapping spans are merged under the first rule.
+    """
+    out: list[str] = []
+    last = 0
+    for start, end, rule in sorted((f.start, f.end, f.rule) for f in findings):
+        if start < last:  # overlaps the span just replaced: extend it
+            last = max(last, end)
+            continue
+        out.append(text[last:start])
+        out.append(f"[redacted:{rule_slug(rule)}]")
+        last = end
+    out.append(text[last:])
+    return "".join(out)
