@@ -13,7 +13,7 @@ from typing import Any
 
 import attrs
 
-from flywheel_core.fsutil import atomic_write, lock_for, sha256_bytes
+from flywheel_core import atomic_write, lock_for, sha256_bytes
 
 from flywheel_publish_web.settings import Settings
 from flywheel_publish_web.site import (

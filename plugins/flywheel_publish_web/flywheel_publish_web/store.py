@@ -15,7 +15,7 @@ import unicodedata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from flywheel_core.fsutil import atomic_write, sha256_bytes
+from flywheel_core import atomic_write, sha256_bytes
 
 from flywheel_publish_web.markup import clean_text
 
