@@ -17,9 +17,10 @@ __all__ = ["flywheel_targets", "flywheel_publish", "flywheel_register_commands"]
 @hookimpl
 def flywheel_targets() -> list[Target]:
     from flywheel_core import Target
-    from flywheel_publish_web.settings import CONFIG_SCHEMA
+    from flywheel_publish_web.settings import CONFIG_SCHEMA, KINDS
 
-    return [Target("web", "A static website: index, post pages, tags, archive, Atom/RSS feeds, sitemap.", CONFIG_SCHEMA)]
+    return [Target("web", "A static website: index, post pages, tags, archive, Atom/RSS feeds, sitemap.",
+                   CONFIG_SCHEMA, kinds=KINDS)]
 
 
 @hookimpl

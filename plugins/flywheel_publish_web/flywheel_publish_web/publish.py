@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from flywheel_core import PublishResult
 
 from flywheel_publish_web.build import build_site, site_lock
-from flywheel_publish_web.settings import Settings, settings_from_config
+from flywheel_publish_web.settings import KINDS, PAGE_KINDS, Settings, settings_from_config
 from flywheel_publish_web.store import ContentStore, ItemRefused
 
 if TYPE_CHECKING:
@@ -23,8 +23,8 @@ def settings_for(table: dict[str, Any], ctx: PublishContext) -> Settings:
 def publish(items: list[PublishItem], table: dict[str, Any], ctx: PublishContext) -> list[PublishResult]:
     """One result per item; the receipt is the page's URL, the same every time for the same content.
 
-    Kinds that are neither pages nor downloads (``kinds``/``downloads`` in the config) are
-    stored, so a later config change can show them, and acknowledged with ``skipped``.
+    Only the kinds the target declares (``KINDS``) are enqueued for it; an entry of another
+    kind (enqueued before the declaration) fails for good, saying so.
     """
     settings = settings_for(table, ctx)
     store = ContentStore(settings.state_dir)
@@ -35,10 +35,15 @@ def publish(items: list[PublishItem], table: dict[str, Any], ctx: PublishContext
     with site_lock(settings):
         existing = store.records()
         # The most preferred page kind of a session is stored first, so its title names the permalink.
-        rank = {kind: i for i, kind in enumerate(settings.kinds)}
+        rank = {kind: i for i, kind in enumerate(PAGE_KINDS)}
         for item in sorted(items, key=lambda i: rank.get(i.kind, len(rank))):
+            if item.kind not in KINDS:
+                results[item.id] = PublishResult(item.id, False, permanent=True, error=(
+                    f"{item.session_id}/{item.kind}: the site does not show {item.kind!r} artifacts "
+                    f"(it shows: {', '.join(KINDS)})"))
+                continue
             try:
-                record, _changed = store.put(item, existing, settings.kinds)
+                record, _changed = store.put(item, existing, PAGE_KINDS)
             except ItemRefused as exc:
                 results[item.id] = PublishResult(item.id, False, error=f"{item.session_id}/{item.kind}: {exc}")
                 continue

@@ -11,7 +11,7 @@ from typing import Any, Callable
 
 import attrs
 
-from flywheel_publish_web.settings import Settings
+from flywheel_publish_web.settings import DOWNLOAD_KINDS, PAGE_KINDS, Settings
 from flywheel_publish_web.store import COPIED_EXTS, ContentStore, permalink_for, slugify
 
 __all__ = ["Page", "Post", "SiteModel", "plan_pages", "THEME_VERSION"]
@@ -139,7 +139,7 @@ class SiteModel:
             by_session[record["session_id"]][record["kind"]] = record
         posts = []
         for kinds in by_session.values():
-            pages = [kinds[k] for k in settings.kinds if k in kinds and kinds[k]["ext"] == "md"]
+            pages = [kinds[k] for k in PAGE_KINDS if k in kinds and kinds[k]["ext"] == "md"]
             if not pages:
                 continue
             main = pages[0]
@@ -156,7 +156,7 @@ class SiteModel:
                 project=_text(meta.get("project"), 100),
                 tags=_post_tags(main),
                 companions=pages[1:],
-                downloads=[kinds[k] for k in settings.downloads if k in kinds],
+                downloads=[kinds[k] for k in DOWNLOAD_KINDS if k in kinds],
             )
             posts.append(post)
         posts.sort(key=lambda p: (p.date, p.path), reverse=True)

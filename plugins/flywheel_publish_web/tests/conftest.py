@@ -132,7 +132,6 @@ def sample_items() -> list[Any]:
                   ]}),
         make_item("build-1", "build_log", body="# Build log\n\n- 3 commits\n- 8 files changed\n",
                   title="Build log", project="flywheel"),
-        make_item("build-1", "social_post", body="Shipped a queue!", title="Social"),
         make_item("trade-1", "trade_journal", session_type="trade", body=JOURNAL, date="2025-12-03T21:00:00Z",
                   title="Trading journal: AAPL and MSFT", summary="5 trades, net P&L +325.75, win rate 80%.",
                   project="desk", image="equity_curve.svg", attachments={"equity_curve.svg": EQUITY_SVG},

@@ -41,6 +41,10 @@ def test_run_publish_puts_the_session_on_the_site(tmp_path, monkeypatch, registe
     assert len(pages) == 1
     page = pages[0].read_text()
     assert "<table>" in page and "<script>" not in page and "&lt;script&gt;" in page
+    # The web target declares the kinds it shows: the social post was never enqueued for it.
+    listed = flywheel_cli("queue", "list", "--json")
+    assert listed.exit_code == 0, listed.output
+    assert [(e["target"], e["kind"]) for e in json.loads(listed.stdout)] == [("web", "blog_post")]
     recorded = json.loads(session.read_text())["artifacts"]["blog_post"]
     assert recorded["status"] == "published"
     assert recorded["published_to"]["web"]["url"].startswith("https://example.org/notes/2025/12/queue-day-")

@@ -27,11 +27,10 @@ def test_receipts_are_urls_and_republishing_is_a_no_op(web, sample_items) -> Non
     first = site.publish(sample_items)
     assert all(r.ok for r in first)
     receipts = {r.item_id: r.receipt for r in first}
-    blog, log, social, journal, metrics, devlog = sample_items
+    blog, log, journal, metrics, devlog = sample_items
     url = receipts[blog.id]["url"]
     assert re.fullmatch(r"https://example\.org/log/build/2025/12/shipping-a-durable-publication-queue-[0-9a-f]{8}/", url)
     assert receipts[log.id]["url"] == url + "build-log/"
-    assert receipts[social.id]["skipped"] and receipts[social.id]["url"] == url
     assert receipts[metrics.id]["url"].endswith("/trade_metrics.json")
     assert Path(receipts[blog.id]["path"]).read_text().count("Shipping a durable publication queue") >= 2
 
@@ -253,14 +252,15 @@ def test_dry_run_touches_nothing(web, kit) -> None:
     assert not site.dir.exists() and not (site.settings.state_dir / "posts").exists()
 
 
-def test_kinds_config_chooses_the_page(web, sample_items) -> None:
-    site = web(kinds=["build_log", "trade_journal"], downloads=[])
-    results = {r.item_id: r.receipt for r in site.publish(sample_items)}
-    blog, log, _social, journal, metrics, devlog = sample_items
-    assert "skipped" in results[blog.id] and "skipped" in results[devlog.id] and "skipped" in results[metrics.id]
-    assert re.fullmatch(r"https://example\.org/log/build/2025/12/build-log-[0-9a-f]{8}/",
-                        results[log.id]["url"])  # the build log is now the session's page, and names it
-    assert "Build log" in site.read("index.html") and "SpaceExplorer" not in site.read("index.html")
+def test_the_target_takes_only_the_kinds_the_site_shows(web, kit, flywheel_host) -> None:
+    _, target = flywheel_host.target("web")
+    assert target.kinds == ("blog_post", "devlog", "trade_journal", "build_log", "trade_metrics")
+    assert not target.takes("social_post") and not target.takes("readme")
+    # An entry of another kind (enqueued before the target declared its kinds) fails for good.
+    site = web()
+    [result] = site.publish([kit.item("s", "social_post", title="Tweet")])
+    assert not result.ok and result.permanent and "does not show 'social_post'" in result.error
+    assert not (site.settings.state_dir / "posts").exists()
 
 
 def test_attachments_are_confined_and_svg_is_sanitized(web, kit) -> None:
@@ -291,12 +291,11 @@ def test_unsafe_links_in_markdown_never_reach_a_page(web, kit) -> None:
 
 def test_the_sessions_page_title_names_its_permalink_whatever_the_batch_order(web, kit) -> None:
     site = web()
-    batch = [kit.item("s", "readme", title="Repo README"), kit.item("s", "build_log", title="Build log"),
-             kit.item("s", "blog_post", title="Shipping the queue"), kit.item("s", "social_post", title="Tweet")]
+    batch = [kit.item("s", "build_log", title="Build log"), kit.item("s", "blog_post", title="Shipping the queue")]
     results = site.publish(batch)
     urls = [r.receipt["url"] for r in results]
-    assert re.fullmatch(r"https://example\.org/log/build/2025/12/shipping-the-queue-[0-9a-f]{8}/", urls[2])
-    assert urls == [urls[2], urls[2] + "build-log/", urls[2], urls[2]]
+    assert re.fullmatch(r"https://example\.org/log/build/2025/12/shipping-the-queue-[0-9a-f]{8}/", urls[1])
+    assert urls == [urls[1] + "build-log/", urls[1]]
 
 
 def test_concurrent_publishers_both_land(web, tmp_path) -> None:
