@@ -47,10 +47,6 @@ class BuildReport:
     written: list[str]
     removed: list[str]
     full: bool
-    #: Site path of each stored artifact that is on the site: (session_id, kind) -> path.
-    urls: dict[tuple[str, str], str] = attrs.field(factory=dict)
-    #: (session_id, kind) of the artifacts whose page is a draft.
-    drafts: set[tuple[str, str]] = attrs.field(factory=set)
 
     @property
     def index(self) -> Path:
@@ -464,7 +460,6 @@ def build_site(settings: Settings, *, full: bool = False, records: list[dict[str
         changed, removed = [*new_pages, *files], []
     change = _Change(new_pages, files, rendered, sorted(changed), removed)
     report = BuildReport(site, sum(p.endswith(".html") for p in pages), change.changed, removed, live is None)
-    _record_urls(report, model)
     build_id = _key({p: v[1] for p, v in new_pages.items()}, files)[:16]  # of the content only
     manifest = {"site_dir": str(site), "id": build_id, "pages": new_pages, "files": files}
     if live and not changed and not removed:
@@ -484,14 +479,3 @@ def build_site(settings: Settings, *, full: bool = False, records: list[dict[str
         _apply(mirror, store, change, removed)
         _write_marker(mirror, build_id)
     return report
-
-
-def _record_urls(report: BuildReport, model: SiteModel) -> None:
-    for post in model.posts:
-        for record in [post.main, *post.companions]:
-            key = (record["session_id"], record["kind"])
-            report.urls[key] = post.path if record is post.main else post.companion_path(record)
-            if post.draft or record["meta"].get("draft") is True:
-                report.drafts.add(key)
-        for record in post.downloads:
-            report.urls[(record["session_id"], record["kind"])] = post.path + f"{record['kind']}.{record['ext']}"

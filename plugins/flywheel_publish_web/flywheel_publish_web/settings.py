@@ -93,11 +93,15 @@ def validate_table(table: dict[str, Any], where: str = "targets.web") -> None:
         raise UsageError(f"{path}: {error.message}")
 
 
+def base_url_of(table: dict[str, Any]) -> str:
+    """The site's address, ending in ``/``."""
+    base_url = table.get("base_url", DEFAULT_BASE_URL)
+    return base_url if base_url.endswith("/") else base_url + "/"
+
+
 def settings_from_config(table: dict[str, Any], config: Config, state_dir: Path) -> Settings:
     """Resolve a (validated) ``[targets.web]`` table against the config's base folder."""
-    base_url = table.get("base_url", DEFAULT_BASE_URL)
-    if not base_url.endswith("/"):
-        base_url += "/"
+    base_url = base_url_of(table)
     site_dir = Path(os.path.abspath(config.base_dir / table.get("site_dir", "site")))
     if site_dir.parent == site_dir or config.base_dir.resolve().is_relative_to(site_dir.resolve()):
         from flywheel_core import UsageError

@@ -137,7 +137,7 @@ def sample_items() -> list[Any]:
                   project="desk", image="equity_curve.svg", attachments={"equity_curve.svg": EQUITY_SVG},
                   provenance={"trades": 5, "symbols": ["AAPL", "MSFT"]}),
         make_item("trade-1", "trade_metrics", session_type="trade", ext="json", body=b'{"net_pnl": 325.75}',
-                  date="2025-12-03T21:00:00Z"),
+                  date="2025-12-03T21:00:00Z", title="Trade metrics 2025-12-03"),
         make_item("aria-1", "devlog", session_type="life_aria", body=DEVLOG, date="2025-12-04T09:30:00Z",
                   title="SpaceExplorer: multiplayer and physics", summary="A game with real-time multiplayer.",
                   technologies=["React", "Three.js", "WebSocket"], project="spaceexplorer",
@@ -151,16 +151,18 @@ def sample_items() -> list[Any]:
 
 @pytest.fixture
 def web(tmp_path: Path) -> Callable[..., Any]:
-    """``web(**table)`` -> a Site helper with a real config file, publish context and settings."""
+    """``web(**table)`` -> a Site helper with a real config file, publish context and settings
+    (in ``tmp_path``, or in the folder ``root=`` names, for a second site)."""
 
     class Site:
-        def __init__(self, **table: Any) -> None:
+        def __init__(self, *, root: Path | None = None, **table: Any) -> None:
             from flywheel_core import PublishContext, load_config
 
             from flywheel_publish_web.publish import settings_for
 
             self.table = {"base_url": "https://example.org/log/", "title": "Agent log", **table}
-            self.config_path = tmp_path / "flywheel.toml"
+            (root or tmp_path).mkdir(parents=True, exist_ok=True)
+            self.config_path = (root or tmp_path) / "flywheel.toml"
             self.config_path.write_text(_toml(self.table), encoding="utf-8")
             self.config = load_config(self.config_path)
             self.ctx = PublishContext(config=self.config, state_dir=self.config.state_dir)

@@ -90,7 +90,7 @@ def test_serve_on_loopback_rebuilds_on_new_content_and_stops_cleanly(web, kit, t
         from flywheel_publish_web.store import ContentStore
 
         store = ContentStore(site.settings.state_dir)
-        store.put(kit.item("second", title="Second post", date="2025-12-05T00:00:00Z"), store.records())
+        store.put(*store.prepare(kit.item("second", title="Second post", date="2025-12-05T00:00:00Z")))
         assert "Second post" not in _fetch(url)
         # The server notices and rebuilds on its own; wait (bounded) for the rebuilt page.
         for _ in range(100):

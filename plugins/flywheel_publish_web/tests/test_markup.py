@@ -52,8 +52,9 @@ def test_highlight_css_has_a_dark_variant() -> None:
 
 
 @pytest.mark.parametrize("title, slug", [
-    ("Shipping the Queue!", "shipping-the-queue"), ("Café & crème", "cafe-creme"), ("日本語", ""),
-    ("a" * 80, "a" * 60), ("word " * 30, ("word-" * 12).rstrip("-")),
+    ("Shipping the Queue!", "shipping-the-queue"), ("Café & crème", "cafe-creme"), ("Don’t panic: it's fine", "dont-panic-its-fine"),
+    ("Запуск очереди публикаций", "zapusk-ocheredi-publikatsii"), ("日本語のタイトル", "ri-ben-yu-notaitoru"),
+    ("🚀🚀", ""), ("a" * 80, "a" * 60), ("word " * 30, ("word-" * 12).rstrip("-")),
 ])
-def test_slugs_are_ascii_and_bounded(title: str, slug: str) -> None:
+def test_slugs_transliterate_any_script_and_are_bounded(title: str, slug: str) -> None:
     assert slugify(title) == slug
