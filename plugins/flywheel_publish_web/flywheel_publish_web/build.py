@@ -15,6 +15,7 @@ import attrs
 
 from flywheel_core import atomic_write, lock_for, sha256_bytes
 
+from flywheel_publish_web.markup import Rendered
 from flywheel_publish_web.settings import Settings
 from flywheel_publish_web.site import (
     TEMPLATE_NAMES,
@@ -24,6 +25,7 @@ from flywheel_publish_web.site import (
     Post,
     SiteModel,
     _key,
+    _text,
     entry_id,
     human_date,
     kind_label,
@@ -76,7 +78,7 @@ class Theme:
         self.version = digest.hexdigest()
         self._md: Any = None
         self._env: Any = None
-        self._bodies: dict[tuple, tuple[str, set[str]]] = {}
+        self._bodies: dict[tuple, Rendered] = {}
 
     def source(self, name: str) -> str:
         """A template's text: the user's ``templates_dir/web/...`` first, then the packaged one."""
@@ -125,37 +127,55 @@ class Theme:
 
         return (self.source("web/style.css") + "\n/* code highlighting (Pygments) */\n" + pygments_css()).encode()
 
-    def _markdown(self, record: dict[str, Any]) -> tuple[str, set[str]]:
-        """A record's body HTML (links relative to its page) and the files it shows; once per process."""
-        key = (record["sha256"], tuple(sorted(record["files"].items())))
+    def markdown(self, record: dict[str, Any]) -> Rendered:
+        """A record's body (links relative to its page), rendered once per process."""
+        key = (record["sha256"], tuple(sorted(record["files"].items())), record["meta"]["date"])
         if key not in self._bodies:
             main = f"{record['kind']}.{record['ext']}"
             text = self.store.read_text(record["files"][main])
             files = {n for n in record["files"] if n != main}
-            body, _heading, used = self.md.render(text, files=files)
-            self._bodies[key] = (body, used)
+            self._bodies[key] = self.md.render(text, files=files, date=record["meta"]["date"][:10])
         return self._bodies[key]
 
-    def post_extra(self, record: dict[str, Any], folder: str, post: Post) -> dict[str, Any]:
-        """The rendered body, and the chart and gallery images the body does not already show."""
+    def post_body(self, record: dict[str, Any], summary: str, commits: list[dict[str, Any]]) -> dict[str, Any]:
+        """The rendered body, and what the page around it adds: each thing once.
+
+        The summary (the lede) and commits (in the provenance) are left out when the body
+        already says them; a leading date line goes into the header, which shows the date.
+        The chart and gallery images are shown unless the body shows them.
+        """
         from markupsafe import Markup
 
-        body, used = self._markdown(record)
+        from flywheel_publish_web.markup import plain_text
+
+        rendered = self.markdown(record)
         files, meta = record["files"], record["meta"]
+        said = plain_text(rendered.body)
+        lede = summary if summary and plain_text(summary.rstrip("…")) not in said else ""
         image = meta.get("image")
         figure = None
-        if isinstance(image, str) and image in files and image not in used:
-            figure = {"src": image, "alt": f"{kind_label(record['kind'])} chart"}
+        if isinstance(image, str) and image in files and image not in rendered.used:
+            figure = {"src": image, "alt": _text(meta.get("image_alt"), 300) or f"{kind_label(record['kind'])} chart"}
         gallery = []
         for item in meta.get("images") or []:
             if not isinstance(item, dict) or not isinstance(item.get("src"), str) or item["src"] not in files:
                 continue
             thumb = item.get("thumb") if isinstance(item.get("thumb"), str) and item.get("thumb") in files else item["src"]
-            if item["src"] in used or thumb in used or item["src"] == (figure or {}).get("src"):
+            if item["src"] in rendered.used or thumb in rendered.used or item["src"] == (figure or {}).get("src"):
                 continue
-            caption = item.get("caption")
-            gallery.append({"src": item["src"], "thumb": thumb, "caption": " ".join(caption.split()) if isinstance(caption, str) else ""})
-        return {"body": Markup(body), "figure": figure, "gallery": gallery}
+            caption = _text(item.get("caption"), 300)
+            width, height = (item.get(k) if type(item.get(k)) is int and 0 < item[k] < 100_000 else None
+                             for k in ("width", "height"))
+            gallery.append({"src": item["src"], "thumb": thumb, "caption": caption, "width": width, "height": height,
+                            "alt": _text(item.get("alt"), 300) or caption or "Screenshot"})
+        return {
+            "body": Markup(rendered.body),
+            "figure": figure,
+            "gallery": gallery,
+            "lede": lede,
+            "dateline": rendered.dateline,
+            "commits": [c for c in commits if not c["hash"] or c["hash"][:7].lower() not in said],
+        }
 
     def feed_body(self, post: Post) -> str:
         """The post's HTML with absolute URLs, cached by content so a rebuild renders only new posts."""
@@ -167,7 +187,7 @@ class Theme:
         except FileNotFoundError:
             pass
         # The only relative URLs left in a body are the post's own files: make them absolute.
-        body = _RELATIVE_ATTR.sub(lambda m: f'{m.group(1)}="{url}', self._markdown(post.main)[0])
+        body = _RELATIVE_ATTR.sub(lambda m: f'{m.group(1)}="{url}', self.markdown(post.main).body)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         tmp.write_text(body, encoding="utf-8")

@@ -383,8 +383,7 @@ def _plan_post(post: Post, model: SiteModel, theme: Any, page: Callable[..., Non
         draft = record["meta"].get("draft") is True
         page(folder, "web/post.html.j2", None, listed=not draft and not post.draft, lastmod=post.date[:10],
              key_parts=(record["kind"], post.path, post.title, inputs, neighbours),
-             make_ctx=lambda record=record, folder=folder: _post_context(post, record, folder, model.settings),
-             extra=lambda record=record, folder=folder: theme.post_extra(record, folder, post))
+             make_ctx=lambda record=record, folder=folder: _post_context(post, record, folder, model.settings, theme))
         for name, blob in record["files"].items():
             if name != f"{record['kind']}.{record['ext']}" and copyable(name):
                 files[folder + name] = blob
@@ -399,7 +398,7 @@ def _plan_downloads(records: list[dict[str, Any]], files: dict[str, str]) -> Non
                 files[record["permalink"] + name] = blob
 
 
-def _post_context(post: Post, record: dict[str, Any], folder: str, s: Settings) -> dict[str, Any]:
+def _post_context(post: Post, record: dict[str, Any], folder: str, s: Settings, theme: Any) -> dict[str, Any]:
     """What ``web/post.html.j2`` shows for one record (the session's page or a companion)."""
     from flywheel_publish_web.markup import url_scheme
 
@@ -426,7 +425,13 @@ def _post_context(post: Post, record: dict[str, Any], folder: str, s: Settings) 
     rmeta = record["meta"]
     draft = rmeta.get("draft") is True
     title = (_text(rmeta.get("title"), 300) or kind_label(record["kind"])) if companion else post.title
+    summary = _text(rmeta.get("summary"), 600) if companion else post.summary
+    shown = theme.post_body(record, summary, commits)
+    agent = _text(rmeta.get("agent_id"), 100)
+    # What a date line in the body said beyond the header's date, agent and project (a duration).
+    known = {post.date[:10], human_date(post.date), agent, post.project, type_label(post.session_type)}
     return {
+        **shown,
         "page": {
             "title": title,
             "description": _text(rmeta.get("summary"), 300) or post.summary or s.description,
@@ -438,15 +443,15 @@ def _post_context(post: Post, record: dict[str, Any], folder: str, s: Settings) 
         },
         "post": {
             "title": title,
-            "summary": _text(rmeta.get("summary"), 600) if companion else post.summary,
             "date": post.date,
             "date_human": human_date(post.date),
+            "more": [p for p in shown["dateline"][1:] if p and p not in known],
             "session_id": _text(record["session_id"], 200),
             "session_type": post.session_type,
             "type_label": type_label(post.session_type),
             "kind_label": kind_label(record["kind"]),
             "draft": draft,
-            "agent": _text(rmeta.get("agent_id"), 100),
+            "agent": agent,
             "project": post.project,
             "tags": [] if companion else [{"name": n, "url": f"{root}tags/{t}/"} for n, t in post.tags],
             "parent": {"title": post.title, "url": root + post.path} if companion else None,
@@ -457,7 +462,6 @@ def _post_context(post: Post, record: dict[str, Any], folder: str, s: Settings) 
                 {"name": name, "url": root + r["permalink"] + name}
                 for r in post.downloads for name in sorted(r["files"]) if copyable(name)
             ],
-            "commits": commits,
             "counts": counts,
             "symbols": symbols,
             "prev": None if companion else neighbour(post.prev),
