@@ -183,15 +183,39 @@ def _resolve(url: str, files: frozenset[str] | set[str], prefix: str, used: set[
     return prefix + quote(name) + rest
 
 
+#: A table column whose longest cell is longer than this is text (notes): its cells wrap.
+#: Every other cell (numbers, dates, symbols) stays on one line and the table scrolls instead.
+TEXT_COLUMN = 32
+
+
 def _vet(tokens: list[Any], resolve: Callable[[str], str | None]) -> None:
     """Rewrite link and image URLs in place; a refused link becomes plain text.
 
-    Column alignment becomes a class: the pages' Content-Security-Policy forbids inline styles.
+    Column alignment becomes a class (the pages' Content-Security-Policy forbids inline
+    styles), and so does a column of long text (``wrap``): see ``TEXT_COLUMN``.
     """
-    for token in tokens:
-        if token.type in ("th_open", "td_open") and token.attrGet("style"):
-            align = str(token.attrGet("style")).rsplit(":", 1)[-1]
-            token.attrs = {"class": f"align-{align}"} if align in ("left", "right", "center") else {}
+    columns: dict[int, list[Any]] = {}
+    longest: dict[int, int] = {}
+    column = 0
+    for i, token in enumerate(tokens):
+        if token.type == "tr_open":
+            column = 0
+        elif token.type in ("th_open", "td_open"):
+            classes = []
+            if token.attrGet("style"):
+                align = str(token.attrGet("style")).rsplit(":", 1)[-1]
+                classes = [f"align-{align}"] if align in ("left", "right", "center") else []
+            token.attrs = {"class": " ".join(classes)} if classes else {}
+            text = "".join(c.content for c in tokens[i + 1].children or []) if i + 1 < len(tokens) else ""
+            columns.setdefault(column, []).append(token)
+            longest[column] = max(longest.get(column, 0), len(text))
+            column += 1
+        elif token.type == "table_close":
+            for n, cells in columns.items():
+                if longest[n] > TEXT_COLUMN:
+                    for cell in cells:
+                        cell.attrSet("class", " ".join(filter(None, [cell.attrGet("class"), "wrap"])))
+            columns, longest = {}, {}
         if token.children:
             _vet_inline(token.children, resolve)
 
