@@ -201,7 +201,7 @@ def _feeds(model: SiteModel, theme: Theme) -> dict[str, Page]:
     posts = model.listed[: s.feed_size]
     summary = [(p.main["session_id"], p.main["kind"], p.main["sha256"], p.title, p.summary, p.date, p.path, p.tags,
                 p.meta.get("agent_id")) for p in posts]
-    key = _key(theme.version, "feeds", theme.site_context(), summary)
+    key = _key(theme.version, "feeds", theme.site_context(), summary, s.base_url_set or str(s.site_dir))
     made: dict[str, bytes] = {}
 
     def make() -> dict[str, bytes]:
@@ -210,7 +210,8 @@ def _feeds(model: SiteModel, theme: Theme) -> dict[str, Page]:
         from feedgen.feed import FeedGenerator
 
         fg = FeedGenerator()
-        fg.id(entry_id(s.base_url, "site"))
+        # The feed's own id: from base_url, else from the site folder, so two sites never share one.
+        fg.id(entry_id(s.base_url if s.base_url_set else s.site_dir.as_uri(), "site"))
         fg.title(s.title)
         fg.subtitle(s.description or s.title)
         fg.link(href=s.base_url, rel="alternate")

@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING, Any
 from flywheel_core import PublishResult
 
 from flywheel_publish_web.build import build_site, site_lock
-from flywheel_publish_web.settings import KINDS, Settings, settings_from_config
-from flywheel_publish_web.store import ContentStore, ItemRefused, site_path
+from flywheel_publish_web.settings import KINDS, Settings, settings_from_config, warn_if_unaddressed
+from flywheel_publish_web.store import ContentStore, ItemRefused, is_draft, site_path
 
 if TYPE_CHECKING:
     from flywheel_core import PublishContext, PublishItem
@@ -29,7 +29,7 @@ def receipt_for(record: dict[str, Any], settings: Settings) -> dict[str, Any]:
         "path": str(settings.site_dir / (path + "index.html" if path.endswith("/") else path)),
         "sha256": record["sha256"],
     }
-    if record["meta"].get("draft") is True:
+    if is_draft(record):
         receipt["draft"] = True
     return receipt
 
@@ -42,6 +42,7 @@ def publish(items: list[PublishItem], table: dict[str, Any], ctx: PublishContext
     addresses every item exactly as publishing does, and writes nothing.
     """
     settings = settings_for(table, ctx)
+    warn_if_unaddressed(settings)
     store = ContentStore(settings.state_dir)
     results: dict[int, PublishResult] = {}
     accepted: list[tuple[PublishItem, dict[str, Any], dict[str, bytes]]] = []

@@ -12,7 +12,7 @@ import attrs
 if TYPE_CHECKING:
     from flywheel_core import Config
 
-__all__ = ["CONFIG_SCHEMA", "DOWNLOAD_KINDS", "KINDS", "PAGE_KINDS", "Settings", "settings_from_config"]
+__all__ = ["CONFIG_SCHEMA", "DOWNLOAD_KINDS", "KINDS", "PAGE_KINDS", "Settings", "settings_from_config", "warn_if_unaddressed"]
 
 #: Markdown kinds that make a page, in order of preference: a session's first kind in this list
 #: is its page (in the index, feeds and tags); its other kinds are companion pages linked from
@@ -75,10 +75,29 @@ class Settings:
     feed_size: int = 20
     deploy: dict[str, Any] = attrs.field(factory=dict)
     templates_dir: Path | None = None
+    #: False when ``base_url`` is not in the config: links point at the preview address.
+    base_url_set: bool = True
+    #: The config file, to name in messages.
+    source: str = "the config"
 
     def url(self, path: str) -> str:
         """The absolute URL of a site path such as ``build/2025/12/x/``."""
         return self.base_url + path
+
+
+_warned: set[str] = set()
+
+
+def warn_if_unaddressed(settings: Settings) -> None:
+    """Say once per process that the site's links point at the preview address (base_url unset)."""
+    if settings.base_url_set or settings.source in _warned:
+        return
+    _warned.add(settings.source)
+    import logging
+
+    logging.getLogger("flywheel.web").warning(
+        "targets.web.base_url is not set in %s: canonical links, feeds and the sitemap point at %s "
+        "(the preview address); set base_url to where the site is hosted", settings.source, settings.base_url)
 
 
 def validate_table(table: dict[str, Any], where: str = "targets.web") -> None:
@@ -125,4 +144,6 @@ def settings_from_config(table: dict[str, Any], config: Config, state_dir: Path)
         feed_size=int(table.get("feed_size", 20)),
         deploy=deploy,
         templates_dir=config.templates_dir,
+        base_url_set="base_url" in table,
+        source=str(config.source),
     )

@@ -12,7 +12,7 @@ from typing import Any, Callable
 import attrs
 
 from flywheel_publish_web.settings import DOWNLOAD_KINDS, PAGE_KINDS, Settings
-from flywheel_publish_web.store import COPIED_EXTS, ContentStore, permalink_for, slugify
+from flywheel_publish_web.store import COPIED_EXTS, ContentStore, is_draft, nothing_to_say, permalink_for, slugify
 
 __all__ = ["Page", "Post", "SiteModel", "plan_pages", "THEME_VERSION"]
 
@@ -109,6 +109,15 @@ class Post:
                         return entry[key]
         return None
 
+    def preview_image(self) -> str | None:
+        """The image networks show in a link preview (``og:image``): a raster one, since they
+        ignore SVG. ``meta.image`` if it is one, else a PNG/JPEG of the same name beside it."""
+        image = self.local_image()
+        if image is None or image.lower().endswith(RASTER):
+            return image
+        stem = image.rsplit(".", 1)[0]
+        return next((stem + ext for ext in RASTER if stem + ext in self.main["files"]), None)
+
 
 def _post_tags(record: dict[str, Any]) -> list[tuple[str, str]]:
     """Explicit tags, then session type, project, symbols and technologies; one per slug."""
@@ -169,7 +178,7 @@ class SiteModel:
                 path=main["permalink"],
                 title=_text(meta.get("title"), 300) or self._heading(main) or f"{type_label(main['session_type'])} session",
                 date=meta["date"],
-                draft=meta.get("draft") is True,
+                draft=is_draft(main),
                 summary=_text(meta.get("summary"), 600),
                 project=_text(meta.get("project"), 100),
                 tags=_post_tags(main),
@@ -374,13 +383,14 @@ def _plan_post(post: Post, model: SiteModel, theme: Any, page: Callable[..., Non
     on an incremental build that is a handful of the thousand post pages.
     """
     records = [post.main, *post.companions, *post.downloads]
-    inputs = [(r["session_id"], r["session_type"], r["kind"], r["ext"], r["sha256"], r["permalink"], r["files"], r["meta"])
+    inputs = [(r["session_id"], r["session_type"], r["kind"], r["ext"], r["sha256"], r["permalink"], r["files"], r["meta"],
+               is_draft(r))
               for r in records]
     neighbours = [(p.path, p.title) if p else None for p in (post.prev, post.next)]
     for record in [post.main, *post.companions]:
         companion = record is not post.main
         folder = record["permalink"]
-        draft = record["meta"].get("draft") is True
+        draft = is_draft(record)
         page(folder, "web/post.html.j2", None, listed=not draft and not post.draft, lastmod=post.date[:10],
              key_parts=(record["kind"], post.path, post.title, inputs, neighbours),
              make_ctx=lambda record=record, folder=folder: _post_context(post, record, folder, model.settings, theme))
@@ -419,11 +429,10 @@ def _post_context(post: Post, record: dict[str, Any], folder: str, s: Settings, 
         if isinstance(value, int) and not isinstance(value, bool):
             counts.append(f"{value} {label if value != 1 else label[:-1]}")
     symbols = [_text(x, 20) for x in provenance.get("symbols") or [] if _text(x, 20)]
-    image = post.local_image()
     neighbour = lambda p: {"title": p.title, "url": root + p.path} if p else None  # noqa: E731
     companion = record is not post.main
     rmeta = record["meta"]
-    draft = rmeta.get("draft") is True
+    draft = is_draft(record)
     title = (_text(rmeta.get("title"), 300) or kind_label(record["kind"])) if companion else post.title
     summary = _text(rmeta.get("summary"), 600) if companion else post.summary
     shown = theme.post_body(record, summary, commits)
@@ -436,7 +445,7 @@ def _post_context(post: Post, record: dict[str, Any], folder: str, s: Settings, 
             "title": title,
             "description": _text(rmeta.get("summary"), 300) or post.summary or s.description,
             "canonical": s.url(folder),
-            "image": s.url(post.path + image) if image and image.lower().endswith(RASTER) else None,
+            "image": s.url(post.path + preview) if (preview := post.preview_image()) else None,
             "og_type": "article",
             "noindex": draft,
             "published": post.date,
@@ -451,6 +460,7 @@ def _post_context(post: Post, record: dict[str, Any], folder: str, s: Settings, 
             "type_label": type_label(post.session_type),
             "kind_label": kind_label(record["kind"]),
             "draft": draft,
+            "empty": draft and nothing_to_say(rmeta) and rmeta.get("draft") is not True,
             "agent": agent,
             "project": post.project,
             "tags": [] if companion else [{"name": n, "url": f"{root}tags/{t}/"} for n, t in post.tags],

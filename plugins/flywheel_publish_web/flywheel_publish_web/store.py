@@ -22,7 +22,7 @@ from flywheel_publish_web.settings import PAGE_KINDS
 if TYPE_CHECKING:
     from flywheel_core import PublishItem
 
-__all__ = ["ContentStore", "ItemRefused", "permalink_for", "record_key", "site_path", "slugify"]
+__all__ = ["ContentStore", "ItemRefused", "is_draft", "nothing_to_say", "permalink_for", "record_key", "site_path", "slugify"]
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 ATTACHMENT_RE = re.compile(r"^(?!/)(?!.*(^|/)\.\.?(/|$))[A-Za-z0-9._/-]{1,200}$")
@@ -129,6 +129,18 @@ def permalink_for(session_type: str, session_id: str, kind: str, title: Any, dat
     words = slugify(clean_text(title) if isinstance(title, str) else "") or kind.replace("_", "-")
     day = _parse_date(date)
     return f"{session_type}/{day[:4]}/{day[5:7]}/{words}-{record_key(session_id, kind)[:8]}/"
+
+
+def nothing_to_say(meta: dict[str, Any]) -> bool:
+    """True when an artifact says it was made from nothing: its ``provenance`` names no source
+    (no commits, trades, conversations, screenshots, narrative: every entry but ``session`` empty)."""
+    provenance = meta.get("provenance")
+    return isinstance(provenance, dict) and not any(v for k, v in provenance.items() if k != "session")
+
+
+def is_draft(record: dict[str, Any]) -> bool:
+    """A draft is built but not listed: marked so, or made from nothing (until ``site build --force``)."""
+    return record["meta"].get("draft") is True or (nothing_to_say(record["meta"]) and not record.get("forced"))
 
 
 def site_path(record: dict[str, Any]) -> str:
@@ -238,7 +250,27 @@ class ContentStore:
             "files": files,
             "meta": meta,
         }
+        if nothing_to_say(meta) and self.get(item.session_id, item.kind).get("forced"):
+            record["forced"] = True  # listed by `site build --force`: a new version stays listed
         return record, blobs
+
+    def get(self, session_id: str, kind: str) -> dict[str, Any]:
+        """The stored record of one artifact, or ``{}``."""
+        try:
+            return json.loads((self.posts / f"{record_key(session_id, kind)}.json").read_bytes())
+        except FileNotFoundError:
+            return {}
+
+    def force(self) -> int:
+        """List every page kept as a draft for having nothing to say; return how many."""
+        count = 0
+        for record in self.records():
+            if nothing_to_say(record["meta"]) and not record.get("forced"):
+                record["forced"] = True
+                data = json.dumps(record, sort_keys=True, ensure_ascii=False, indent=1).encode("utf-8")
+                atomic_write(self.posts / f"{record_key(record['session_id'], record['kind'])}.json", data)
+                count += 1
+        return count
 
     def put(self, record: dict[str, Any], blobs: dict[str, bytes]) -> bool:
         """Store a prepared record and its files; True if it changed. Same content again changes nothing.

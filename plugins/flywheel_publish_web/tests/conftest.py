@@ -179,7 +179,8 @@ def web(tmp_path: Path) -> Callable[..., Any]:
 
             from flywheel_publish_web.publish import settings_for
 
-            self.table = {"base_url": "https://example.org/log/", "title": "Agent log", **table}
+            table = {"base_url": "https://example.org/log/", "title": "Agent log", **table}
+            self.table = {k: v for k, v in table.items() if v is not None}  # base_url=None: leave it out
             (root or tmp_path).mkdir(parents=True, exist_ok=True)
             self.config_path = (root or tmp_path) / "flywheel.toml"
             self.config_path.write_text(_toml(self.table), encoding="utf-8")

@@ -81,3 +81,63 @@ def test_the_page_adds_no_repeat_to_what_the_real_generators_wrote(example, tmp_
         # Whatever repeats on the page already repeats in the artifact itself (its generator's to fix).
         said_twice_by_the_body = {s for s in kit.repeated_sentences(page) if markdown.count(s[:30]) > 1}
         assert kit.repeated_sentences(page) == sorted(said_twice_by_the_body), kind
+
+
+def test_a_session_with_nothing_to_say_is_a_draft_until_forced(web, kit, flywheel_cli) -> None:
+    site = web()
+    empty = {"provenance": {"commits": [], "session": "uuid-here"}}
+    items = [kit.item("uuid-here", title="repo: Work session", **empty),
+             kit.item("uuid-here", "build_log", title="Build log: repo, 2025-12-02", **empty),
+             kit.item("real", title="Shipping the queue", date="2025-12-01T00:00:00Z",
+                      provenance={"commits": [{"hash": "abc1234", "message": "feat: queue"}]})]
+    dry = site.publish(items, dry_run=True)
+    results = site.publish(items)
+    assert [r.receipt for r in dry] == [r.receipt for r in results]
+    assert [r.receipt.get("draft") for r in results] == [True, True, None]
+    page = Path(results[0].receipt["path"]).read_text()
+    assert '<meta name="robots" content="noindex">' in page and "flywheel site build --force" in page
+    for listing in ("index.html", "feed.xml", "archive/2025/12/index.html"):
+        assert "Work session" not in site.read(listing) and "Shipping the queue" in site.read(listing), listing
+    sitemap = site.read("sitemap.xml")
+    assert results[0].receipt["url"] not in sitemap and results[2].receipt["url"] in sitemap
+
+    forced = flywheel_cli("site", "build", "--config", site.config_path)
+    assert forced.exit_code == 0 and "Work session" not in site.read("index.html")
+    forced = flywheel_cli("site", "build", "--force", "--config", site.config_path)
+    assert forced.exit_code == 0, forced.output
+    assert "listed 2 pages kept as drafts" in forced.stdout
+    assert "Work session" in site.read("index.html") and "noindex" not in Path(results[0].receipt["path"]).read_text()
+    # A new version of a listed page stays listed, and says so in its receipt.
+    again = site.publish([kit.item("uuid-here", title="repo: Work session", body="# v2\n", **empty)])
+    assert "draft" not in again[0].receipt and "Work session" in site.read("index.html")
+
+
+def test_the_seeds_minimal_session_is_kept_as_a_draft(tmp_path, monkeypatch, flywheel_cli) -> None:
+    pytest.importorskip("flywheel_build")
+    shutil.copy(ROOT / "examples" / "minimal_build_session.json", tmp_path / "s.json")
+    (tmp_path / "flywheel.toml").write_text('[targets.web]\nbase_url = "https://example.org/"\n')
+    monkeypatch.chdir(tmp_path)
+    result = flywheel_cli("run", "s.json", "--publish")
+    assert result.exit_code == 0, result.output
+    receipt = json.loads((tmp_path / "s.json").read_text())["artifacts"]["blog_post"]["published_to"]["web"]
+    assert receipt["draft"] is True
+    assert "Work session" not in (tmp_path / "site" / "index.html").read_text()
+
+
+@pytest.mark.parametrize("image, files, preview", [
+    ("equity_curve.png", ("equity_curve.svg", "equity_curve.png"), "equity_curve.png"),  # the trade plugin's PNG
+    ("equity_curve.svg", ("equity_curve.svg", "equity_curve.png"), "equity_curve.png"),  # a PNG beside the SVG
+    ("equity_curve.svg", ("equity_curve.svg",), None),  # networks ignore SVG previews: none
+])
+def test_link_previews_use_a_raster_image(web, kit, image, files, preview) -> None:
+    data = {"equity_curve.svg": kit.svg, "equity_curve.png": kit.png(640, 220, (23, 128, 74))}
+    site = web()
+    [result] = site.publish([kit.item("t", "trade_journal", session_type="trade", image=image,
+                                      attachments={name: data[name] for name in files})])
+    page = Path(result.receipt["path"]).read_text()
+    if preview:
+        assert f'<meta property="og:image" content="{result.receipt["url"]}{preview}">' in page
+        assert '<meta name="twitter:card" content="summary_large_image">' in page
+        assert (Path(result.receipt["path"]).parent / preview).is_file()
+    else:
+        assert "og:image" not in page and '<meta name="twitter:card" content="summary">' in page
