@@ -50,6 +50,7 @@ CONFIG_SCHEMA: dict[str, Any] = {
                 "token": {"type": "string"},
                 "author_name": {"type": "string", "minLength": 1},
                 "author_email": {"type": "string", "minLength": 1},
+                "timeout": {"type": "number", "exclusiveMinimum": 0, "maximum": 3600},
             },
             "additionalProperties": False,
             "if": {"properties": {"method": {"const": "git"}}, "required": ["method"]},

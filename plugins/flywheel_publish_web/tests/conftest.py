@@ -294,3 +294,33 @@ def kit() -> Any:
     import types
 
     return types.SimpleNamespace(item=make_item, png=png, svg=EQUITY_SVG, repeated_sentences=repeated_sentences)
+
+
+@pytest.fixture
+def silent_server():
+    """A TCP server on 127.0.0.1 that accepts connections and never answers."""
+    import socket
+    import threading
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        server.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                held.append(server.accept()[0])
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.getsockname()[1]}/pages.git"
+    stop.set()
+    thread.join()
+    for conn in held:
+        conn.close()
+    server.close()

@@ -113,3 +113,16 @@ def test_dry_run_reports_exactly_what_the_real_run_does(
     assert sorted(published) == [("blog_post", "published"), ("build_log", "published")]
     for receipt in published.values():  # and each is really there
         assert Path(receipt["path"]).is_file()
+
+
+def test_a_deploy_remote_that_never_answers_fails_the_batch_and_the_queue_retries_it(
+    tmp_path, monkeypatch, register_plugin, flywheel_cli, make_session, silent_server
+) -> None:
+    web = (f'[targets.web]\nbase_url = "https://example.org/"\n[targets.web.deploy]\nmethod = "git"\n'
+           f'remote = "{silent_server}"\ntimeout = 1\n')
+    session = _project(tmp_path, monkeypatch, register_plugin, make_session, web=web)
+    result = flywheel_cli("run", session, "--publish")
+    assert result.exit_code == 1
+    assert f"git fetch to the deploy remote {silent_server} got no answer in 1 s" in result.stderr
+    entries = json.loads(flywheel_cli("queue", "list", "--json").stdout)
+    assert {e["status"] for e in entries} == {"failed"} and all(e["next_attempt_at"] for e in entries)
