@@ -56,7 +56,12 @@ class BuildReport:
 
 
 def site_lock(settings: Settings) -> Any:
-    """One builder at a time per content store (publishers, ``site build``, ``site serve``)."""
+    """One builder at a time per content store (publishers, ``site build``, ``site serve``).
+
+    Core's ``lock_for`` says what a waiter waits for and whom, and gives up after
+    ``FLYWHEEL_LOCK_TIMEOUT`` seconds with one line naming this lock and its holder (a stopped
+    publisher too): the batch fails with that line and the queue tries it again later.
+    """
     return lock_for(settings.state_dir / "site.lock")
 
 

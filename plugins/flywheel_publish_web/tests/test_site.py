@@ -401,3 +401,40 @@ for n in range(3):
     index = site.read("index.html")
     assert all(f"{name} {n}" in index for name in ("alpha", "beta") for n in range(3))
     assert site.build().written == []  # the last build left nothing stale
+
+
+def test_a_stopped_publisher_holding_the_site_lock_fails_the_batch_in_one_line_naming_it(web, kit, monkeypatch) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    import flywheel_core
+
+    if "LockTimeout" not in flywheel_core.__all__:
+        pytest.skip("needs core's lock_for that names its holder (LockTimeout; the coreinput branch)")
+    site = web()
+    site.publish([kit.item("a", title="First")])
+    holder = subprocess.Popen([sys.executable, "-c", f"""
+import sys, time
+from pathlib import Path
+from flywheel_core import PublishContext, load_config
+from flywheel_publish_web.build import site_lock
+from flywheel_publish_web.publish import settings_for
+config = load_config(Path({str(site.config_path)!r}))
+with site_lock(settings_for(config.target_config("web"), PublishContext(config=config, state_dir=config.state_dir))):
+    print("locked", flush=True)
+    time.sleep(600)
+"""], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline() == "locked\n"
+        os.kill(holder.pid, signal.SIGSTOP)  # a publisher stopped while it builds the site
+        monkeypatch.setenv("FLYWHEEL_LOCK_TIMEOUT", "1")
+        with pytest.raises(flywheel_core.LockTimeout) as info:
+            site.publish([kit.item("b", title="Second")])
+    finally:
+        os.kill(holder.pid, signal.SIGKILL)
+        holder.wait()
+    message = str(info.value)
+    assert "\n" not in message and "targets/web/site.lock" in message
+    assert f"pid {holder.pid}" in message and "stopped" in message
+    assert "Second" not in site.read("index.html")
