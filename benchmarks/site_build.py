@@ -117,7 +117,6 @@ def timed(cmd: list[str], repeat: int, before=None) -> tuple[float, float]:
 def setup(work: Path, n: int) -> tuple[Path, Path]:
     """Write N posts as plain .md files (for the floor and Pelican) and into the web target's store."""
     from flywheel_core import PublishItem
-    from flywheel_publish_web.settings import DEFAULT_KINDS
     from flywheel_publish_web.store import ContentStore
 
     rng = random.Random(42)
@@ -137,7 +136,8 @@ def setup(work: Path, n: int) -> tuple[Path, Path]:
                            sha256=hashlib.sha256(data).hexdigest(), files={f"{('blog_post', 'trade_journal', 'devlog')[i % 3]}.md": data},
                            meta={"title": title, "summary": f"Summary of post {i}.", "tags": [f"t{i % 40}", "python"],
                                  "date": day, "project": f"p{i % 10}", "agent_id": f"Agent-{i % 8}"})
-        record, _ = store.put(item, [], DEFAULT_KINDS)
+        record, blobs = store.prepare(item)
+        store.put(record, blobs)
         records.append(record)
     return plain, config
 

@@ -12,6 +12,7 @@ from flywheel_core.types import Problem, PublishItem
 
 if TYPE_CHECKING:
     from flywheel_core.config import Config
+    from flywheel_core.models import Session
     from flywheel_core.plugins import PluginHost
 
 __all__ = ["RunContext", "PublishContext"]
@@ -63,6 +64,12 @@ class RunContext:
     def plugin_config(self, name: str) -> dict[str, Any]:
         """The ``[plugins.<name>]`` table, validated against the plugin's schema, secrets resolved."""
         return self.config.plugin_config(name)
+
+    def page_url(self, session: Session, kind: str, title: str) -> str | None:
+        """The URL the page of ``session``'s ``kind`` artifact titled ``title`` will have on the
+        configured website, before it is published (``flywheel_page_url``); None when no enabled
+        target gives that kind a page. Pass the same title the artifact gets."""
+        return self.host.pm.hook.flywheel_page_url(session=session, kind=kind, title=title, config=self.config)
 
 
 @attrs.define

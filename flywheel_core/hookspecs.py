@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
     import typer
 
+    from flywheel_core.config import Config
     from flywheel_core.context import PublishContext, RunContext
     from flywheel_core.models import Session
     from flywheel_core.types import Artifact, Problem, PublishItem, PublishResult, SessionType, Target
@@ -151,4 +152,22 @@ def flywheel_publish(
     :param items: the due items, each with its files and metadata.
     :param config: the ``[targets.<name>]`` table, validated, secrets resolved.
     :param ctx: the publish context: state folder, dry-run flag, logger.
+    """
+
+
+@hookspec(firstresult=True)
+def flywheel_page_url(session: Session, kind: str, title: str, config: Config) -> str | None:
+    """Return the URL the published page of one of a session's artifacts will have.
+
+    Called when a generator asks ``ctx.page_url(session, kind, title)``, before anything is
+    published: a social post links to the session's blog post this way. The plugin owning a
+    website target answers when that target is configured and enabled and shows ``kind`` on a
+    page of its own; otherwise return None (the first answer wins). The URL must be exactly the
+    one the target then reports for that artifact: a pure function of the arguments, never of
+    what was published before.
+
+    :param session: the session the artifact is made from.
+    :param kind: the artifact kind whose page is wanted, e.g. ``blog_post``.
+    :param title: the title the artifact will carry (its ``Artifact.title``); addresses may include it.
+    :param config: the loaded config (``config.targets`` holds each target's table).
     """

@@ -130,3 +130,36 @@ def test_a_session_type_plugin_end_to_end(tmp_path: Path, empty_host, session_fi
     result = run_cli(["run", good, "--out", tmp_path / "o"], host=empty_host)
     assert result.exit_code == 0
     assert (tmp_path / "o/diary/test-diary-001/page.md").read_text() == "a\nb\n"
+
+
+def test_generators_ask_for_page_urls_and_the_first_answer_wins(tmp_path: Path, empty_host, session_file,
+                                                               make_session) -> None:
+    class Site:
+        def __init__(self, base: str | None) -> None:
+            self.base = base
+
+        @hookimpl
+        def flywheel_page_url(self, session, kind, title, config):
+            if self.base is None or kind != "page":
+                return None
+            return f"{self.base}{session.session_type}/{session.session_id}/{title.lower()}/"
+
+    class Diary:
+        @hookimpl
+        def flywheel_session_types(self):
+            return [SessionType("diary")]
+
+        @hookimpl
+        def flywheel_generate(self, session, ctx):
+            links = [ctx.page_url(session, kind, "Day") for kind in ("page", "other")]
+            return [Artifact("page", "# Day\n"), Artifact("links", f"{links}\n")]
+
+    empty_host.register(Diary(), name="diary")
+    path = session_file(make_session("diary"))
+    assert run_cli(["run", path, "--out", tmp_path / "none"], host=empty_host).exit_code == 0
+    assert (tmp_path / "none/diary/test-diary-001/links.md").read_text() == "[None, None]\n"  # nobody answers
+    empty_host.register(Site(None), name="quiet")
+    empty_host.register(Site("https://a.example/"), name="site")
+    assert run_cli(["run", path, "--out", tmp_path / "o"], host=empty_host).exit_code == 0
+    links = (tmp_path / "o/diary/test-diary-001/links.md").read_text()
+    assert links == "['https://a.example/diary/test-diary-001/day/', None]\n"

@@ -13,8 +13,9 @@ from typing import Any
 
 import attrs
 
-from flywheel_core.fsutil import atomic_write, lock_for, sha256_bytes
+from flywheel_core import atomic_write, lock_for, sha256_bytes
 
+from flywheel_publish_web.markup import Rendered
 from flywheel_publish_web.settings import Settings
 from flywheel_publish_web.site import (
     TEMPLATE_NAMES,
@@ -24,6 +25,7 @@ from flywheel_publish_web.site import (
     Post,
     SiteModel,
     _key,
+    _text,
     entry_id,
     human_date,
     kind_label,
@@ -47,10 +49,6 @@ class BuildReport:
     written: list[str]
     removed: list[str]
     full: bool
-    #: Site path of each stored artifact that is on the site: (session_id, kind) -> path.
-    urls: dict[tuple[str, str], str] = attrs.field(factory=dict)
-    #: (session_id, kind) of the artifacts whose page is a draft.
-    drafts: set[tuple[str, str]] = attrs.field(factory=set)
 
     @property
     def index(self) -> Path:
@@ -58,7 +56,12 @@ class BuildReport:
 
 
 def site_lock(settings: Settings) -> Any:
-    """One builder at a time per content store (publishers, ``site build``, ``site serve``)."""
+    """One builder at a time per content store (publishers, ``site build``, ``site serve``).
+
+    Core's ``lock_for`` says what a waiter waits for and whom, and gives up after
+    ``FLYWHEEL_LOCK_TIMEOUT`` seconds with one line naming this lock and its holder (a stopped
+    publisher too): the batch fails with that line and the queue tries it again later.
+    """
     return lock_for(settings.state_dir / "site.lock")
 
 
@@ -80,7 +83,7 @@ class Theme:
         self.version = digest.hexdigest()
         self._md: Any = None
         self._env: Any = None
-        self._bodies: dict[tuple, tuple[str, set[str]]] = {}
+        self._bodies: dict[tuple, Rendered] = {}
 
     def source(self, name: str) -> str:
         """A template's text: the user's ``templates_dir/web/...`` first, then the packaged one."""
@@ -129,37 +132,55 @@ class Theme:
 
         return (self.source("web/style.css") + "\n/* code highlighting (Pygments) */\n" + pygments_css()).encode()
 
-    def _markdown(self, record: dict[str, Any]) -> tuple[str, set[str]]:
-        """A record's body HTML (links relative to its page) and the files it shows; once per process."""
-        key = (record["sha256"], tuple(sorted(record["files"].items())))
+    def markdown(self, record: dict[str, Any]) -> Rendered:
+        """A record's body (links relative to its page), rendered once per process."""
+        key = (record["sha256"], tuple(sorted(record["files"].items())), record["meta"]["date"])
         if key not in self._bodies:
             main = f"{record['kind']}.{record['ext']}"
             text = self.store.read_text(record["files"][main])
             files = {n for n in record["files"] if n != main}
-            body, _heading, used = self.md.render(text, files=files)
-            self._bodies[key] = (body, used)
+            self._bodies[key] = self.md.render(text, files=files, date=record["meta"]["date"][:10])
         return self._bodies[key]
 
-    def post_extra(self, record: dict[str, Any], folder: str, post: Post) -> dict[str, Any]:
-        """The rendered body, and the chart and gallery images the body does not already show."""
+    def post_body(self, record: dict[str, Any], summary: str, commits: list[dict[str, Any]]) -> dict[str, Any]:
+        """The rendered body, and what the page around it adds: each thing once.
+
+        The summary (the lede) and commits (in the provenance) are left out when the body
+        already says them; a leading date line goes into the header, which shows the date.
+        The chart and gallery images are shown unless the body shows them.
+        """
         from markupsafe import Markup
 
-        body, used = self._markdown(record)
+        from flywheel_publish_web.markup import plain_text
+
+        rendered = self.markdown(record)
         files, meta = record["files"], record["meta"]
+        said = plain_text(rendered.body)
+        lede = summary if summary and plain_text(summary.rstrip("…")) not in said else ""
         image = meta.get("image")
         figure = None
-        if isinstance(image, str) and image in files and image not in used:
-            figure = {"src": image, "alt": f"{kind_label(record['kind'])} chart"}
+        if isinstance(image, str) and image in files and image not in rendered.used:
+            figure = {"src": image, "alt": _text(meta.get("image_alt"), 300) or f"{kind_label(record['kind'])} chart"}
         gallery = []
         for item in meta.get("images") or []:
             if not isinstance(item, dict) or not isinstance(item.get("src"), str) or item["src"] not in files:
                 continue
             thumb = item.get("thumb") if isinstance(item.get("thumb"), str) and item.get("thumb") in files else item["src"]
-            if item["src"] in used or thumb in used or item["src"] == (figure or {}).get("src"):
+            if item["src"] in rendered.used or thumb in rendered.used or item["src"] == (figure or {}).get("src"):
                 continue
-            caption = item.get("caption")
-            gallery.append({"src": item["src"], "thumb": thumb, "caption": " ".join(caption.split()) if isinstance(caption, str) else ""})
-        return {"body": Markup(body), "figure": figure, "gallery": gallery}
+            caption = _text(item.get("caption"), 300)
+            width, height = (item.get(k) if type(item.get(k)) is int and 0 < item[k] < 100_000 else None
+                             for k in ("width", "height"))
+            gallery.append({"src": item["src"], "thumb": thumb, "caption": caption, "width": width, "height": height,
+                            "alt": _text(item.get("alt"), 300) or caption or "Screenshot"})
+        return {
+            "body": Markup(rendered.body),
+            "figure": figure,
+            "gallery": gallery,
+            "lede": lede,
+            "dateline": rendered.dateline,
+            "commits": [c for c in commits if not c["hash"] or c["hash"][:7].lower() not in said],
+        }
 
     def feed_body(self, post: Post) -> str:
         """The post's HTML with absolute URLs, cached by content so a rebuild renders only new posts."""
@@ -171,7 +192,7 @@ class Theme:
         except FileNotFoundError:
             pass
         # The only relative URLs left in a body are the post's own files: make them absolute.
-        body = _RELATIVE_ATTR.sub(lambda m: f'{m.group(1)}="{url}', self._markdown(post.main)[0])
+        body = _RELATIVE_ATTR.sub(lambda m: f'{m.group(1)}="{url}', self.markdown(post.main).body)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         tmp.write_text(body, encoding="utf-8")
@@ -185,7 +206,7 @@ def _feeds(model: SiteModel, theme: Theme) -> dict[str, Page]:
     posts = model.listed[: s.feed_size]
     summary = [(p.main["session_id"], p.main["kind"], p.main["sha256"], p.title, p.summary, p.date, p.path, p.tags,
                 p.meta.get("agent_id")) for p in posts]
-    key = _key(theme.version, "feeds", theme.site_context(), summary)
+    key = _key(theme.version, "feeds", theme.site_context(), summary, s.base_url_set or str(s.site_dir))
     made: dict[str, bytes] = {}
 
     def make() -> dict[str, bytes]:
@@ -194,7 +215,8 @@ def _feeds(model: SiteModel, theme: Theme) -> dict[str, Page]:
         from feedgen.feed import FeedGenerator
 
         fg = FeedGenerator()
-        fg.id(entry_id(s.base_url, "site"))
+        # The feed's own id: from base_url, else from the site folder, so two sites never share one.
+        fg.id(entry_id(s.base_url if s.base_url_set else s.site_dir.as_uri(), "site"))
         fg.title(s.title)
         fg.subtitle(s.description or s.title)
         fg.link(href=s.base_url, rel="alternate")
@@ -464,7 +486,6 @@ def build_site(settings: Settings, *, full: bool = False, records: list[dict[str
         changed, removed = [*new_pages, *files], []
     change = _Change(new_pages, files, rendered, sorted(changed), removed)
     report = BuildReport(site, sum(p.endswith(".html") for p in pages), change.changed, removed, live is None)
-    _record_urls(report, model)
     build_id = _key({p: v[1] for p, v in new_pages.items()}, files)[:16]  # of the content only
     manifest = {"site_dir": str(site), "id": build_id, "pages": new_pages, "files": files}
     if live and not changed and not removed:
@@ -484,14 +505,3 @@ def build_site(settings: Settings, *, full: bool = False, records: list[dict[str
         _apply(mirror, store, change, removed)
         _write_marker(mirror, build_id)
     return report
-
-
-def _record_urls(report: BuildReport, model: SiteModel) -> None:
-    for post in model.posts:
-        for record in [post.main, *post.companions]:
-            key = (record["session_id"], record["kind"])
-            report.urls[key] = post.path if record is post.main else post.companion_path(record)
-            if post.draft or record["meta"].get("draft") is True:
-                report.drafts.add(key)
-        for record in post.downloads:
-            report.urls[(record["session_id"], record["kind"])] = post.path + f"{record['kind']}.{record['ext']}"

@@ -31,10 +31,16 @@ def load_settings(config_path: Path | None) -> Settings:
     return settings_from_config(table, config, state)
 
 
-def _build(settings: Settings, full: bool) -> None:
+def _build(settings: Settings, full: bool, force: bool = False) -> None:
     from flywheel_publish_web.build import build_site, site_lock
+    from flywheel_publish_web.settings import warn_if_unaddressed
+    from flywheel_publish_web.store import ContentStore
 
+    warn_if_unaddressed(settings)
     with site_lock(settings):
+        if force:
+            listed = ContentStore(settings.state_dir).force()
+            typer.echo(f"listed {listed} pages kept as drafts for having nothing to say")
         report = build_site(settings, full=full)
     typer.echo(
         f"built {report.pages} pages: {len(report.written)} files written, {len(report.removed)} removed"
@@ -49,10 +55,13 @@ def site_app() -> typer.Typer:
     @app.command("build")
     def build(
         full: Annotated[bool, typer.Option("--full", help="Render every page, ignoring what the last build wrote.")] = False,
+        force: Annotated[bool, typer.Option(
+            "--force", help="List the pages kept as drafts because their session had nothing to say "
+                            "(no commits, trades, conversations or notes); they stay listed.")] = False,
         config: ConfigOpt = None,
     ) -> None:
         """Rebuild the site from the stored content; prints the path of index.html."""
-        _build(load_settings(config), full)
+        _build(load_settings(config), full, force)
 
     @app.command("serve")
     def serve(
@@ -81,6 +90,20 @@ def _serve(settings: Settings, port: int, interval: float) -> None:
     class Handler(http.server.SimpleHTTPRequestHandler):
         def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - quiet preview
             pass
+
+        def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+            """A missing page is answered with the site's own 404 page, as the host will."""
+            page = settings.site_dir / "404.html"
+            if code != 404 or not page.is_file():
+                super().send_error(code, message, explain)
+                return
+            body = page.read_bytes()
+            self.send_response(404)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(body)
 
     def signature() -> tuple:
         templates = settings.templates_dir / "web" if settings.templates_dir else None

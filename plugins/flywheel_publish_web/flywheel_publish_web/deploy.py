@@ -4,19 +4,27 @@ from __future__ import annotations
 
 import base64
 import os
+import re
+import signal
 import subprocess
+from pathlib import Path
 
 from flywheel_core import FlywheelError, redact
 
 from flywheel_publish_web.settings import Settings
 
-__all__ = ["DeployError", "deploy_git", "git_env"]
+__all__ = ["DEFAULT_TIMEOUT", "DeployError", "MANIFEST", "deploy_git", "git_env"]
 
 TOKEN_VARS = ("FLYWHEEL_GITHUB_TOKEN", "GITHUB_TOKEN")
+#: Seconds a fetch or push may take before it is stopped (``deploy.timeout``).
+DEFAULT_TIMEOUT = 60.0
+#: The file on the branch that lists the files flywheel put there: the only ones it ever removes.
+MANIFEST = ".flywheel-deployed"
+COMMIT_MESSAGE = "Update site (flywheel)"
 
 
 class DeployError(FlywheelError):
-    """git refused the deploy; the message has every secret redacted."""
+    """git refused the deploy, or the remote did not answer; the message has every secret redacted."""
 
 
 def git_env(remote: str, token: str | None) -> dict[str, str]:
@@ -26,7 +34,7 @@ def git_env(remote: str, token: str | None) -> dict[str, str]:
     user in ``ps``), in ``.git/config``, or in a remote URL that git could print.
     """
     env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_CONFIG_")}
-    env.update({"GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "true", "LC_ALL": "C"})
+    env.update({"GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "true", "LC_ALL": "C", "GIT_LITERAL_PATHSPECS": "1"})
     token = token or next((os.environ[v] for v in TOKEN_VARS if os.environ.get(v)), None)
     if token and remote.startswith("https://"):
         basic = base64.b64encode(f"x-access-token:{token}".encode()).decode()
@@ -35,59 +43,99 @@ def git_env(remote: str, token: str | None) -> dict[str, str]:
     return env
 
 
-def deploy_git(settings: Settings, *, attempts: int = 3) -> str:
-    """Commit the site folder as the whole tree of ``branch`` and push it; return the commit id.
+def _display(remote: str) -> str:
+    """The remote as messages may show it: without any ``user:password@``."""
+    return re.sub(r"//[^/@\s]*@", "//", remote)
 
-    Works in a bare repository in the state folder with the site as its work tree, so the
-    user's own repositories are never touched. Content already on the branch makes no commit.
-    A push that loses a race fetches the new tip and commits on top of it.
+
+class _Git:
+    """git in a bare repository of the state folder, with the site folder as its work tree and an
+    index of its own; a fetch or push still running after ``timeout`` seconds is stopped."""
+
+    def __init__(self, settings: Settings) -> None:
+        deploy = settings.deploy
+        self.remote = deploy["remote"]
+        self.timeout = float(deploy.get("timeout", DEFAULT_TIMEOUT))
+        self.gitdir = settings.state_dir / "deploy.git"
+        self.site = settings.site_dir
+        token = deploy.get("token")
+        self.env = git_env(self.remote, token)
+        name, email = deploy.get("author_name", "flywheel"), deploy.get("author_email", "flywheel@localhost")
+        self.env.update({"GIT_AUTHOR_NAME": name, "GIT_AUTHOR_EMAIL": email, "GIT_COMMITTER_NAME": name,
+                         "GIT_COMMITTER_EMAIL": email, "GIT_INDEX_FILE": str(settings.state_dir / "deploy.index")})
+        self.secrets = [s for s in (token, self.env.get("GIT_CONFIG_VALUE_0", "").rpartition(" ")[2]) if s]
+
+    def scrub(self, text: str) -> str:
+        for secret in self.secrets:
+            text = text.replace(secret, "***")
+        return redact(" ".join(text.split())[:500])
+
+    def __call__(self, *args: str, stdin: str | None = None, check: bool = True,
+                 network: bool = False) -> subprocess.CompletedProcess[str]:
+        argv = ["git", f"--git-dir={self.gitdir}", f"--work-tree={self.site}", "-c", "core.autocrlf=false", *args]
+        # A session of its own, so a stalled git and every helper it started (git-remote-https,
+        # ssh) are stopped together when the time is up.
+        proc = subprocess.Popen(argv, env=self.env, cwd=self.site, text=True, start_new_session=True,
+                                stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            out, err = proc.communicate(stdin, timeout=self.timeout if network else None)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+            raise DeployError(
+                f"git {args[0]} to the deploy remote {self.scrub(_display(self.remote))} got no answer in "
+                f"{self.timeout:g} s (deploy.timeout); the queue tries again later") from None
+        result = subprocess.CompletedProcess(argv, proc.returncode, out, err)
+        if check and result.returncode != 0:
+            raise DeployError(f"git {args[0]} failed: {self.scrub(err or out)}")
+        return result
+
+
+def _site_files(site: Path) -> list[str]:
+    return sorted(p.relative_to(site).as_posix() for p in site.rglob("*") if p.is_file() or p.is_symlink())
+
+
+def deploy_git(settings: Settings, *, attempts: int = 5) -> str:
+    """Put the site on ``branch`` of the remote, on top of what is there; return the commit id.
+
+    Each attempt fetches the branch, starts from its tree, removes only the files an earlier
+    deploy put there (listed in ``.flywheel-deployed`` on the branch) that the site no longer
+    has, adds the site's files, and pushes a commit on top. Files someone else committed (a
+    ``CNAME``) stay. Content already there makes no commit; a push that loses a race to
+    another pusher starts again from the new tip. The user's own repositories are never touched.
     """
-    deploy = settings.deploy
-    remote, branch = deploy["remote"], deploy.get("branch", "gh-pages")
-    gitdir = settings.state_dir / "deploy.git"
-    env = git_env(remote, deploy.get("token"))
-    env.update({
-        "GIT_AUTHOR_NAME": deploy.get("author_name", "flywheel"),
-        "GIT_AUTHOR_EMAIL": deploy.get("author_email", "flywheel@localhost"),
-    })
-    env["GIT_COMMITTER_NAME"], env["GIT_COMMITTER_EMAIL"] = env["GIT_AUTHOR_NAME"], env["GIT_AUTHOR_EMAIL"]
-
-    def git(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        proc = subprocess.run(
-            ["git", f"--git-dir={gitdir}", f"--work-tree={settings.site_dir}", *args],
-            env=env, capture_output=True, text=True, stdin=subprocess.DEVNULL, cwd=settings.site_dir,
-        )
-        if check and proc.returncode != 0:
-            raise DeployError(redact(f"git {args[0]} failed: {(proc.stderr or proc.stdout).strip()[:500]}"))
-        return proc
-
-    if not gitdir.exists():
-        subprocess.run(["git", "init", "--quiet", "--bare", str(gitdir)], check=True, env=env, capture_output=True)
+    git = _Git(settings)
+    branch = settings.deploy.get("branch", "gh-pages")
     tracking = f"refs/remotes/origin/{branch}"
-    for attempt in range(attempts):
-        fetched = git("fetch", "--quiet", "--no-tags", "--end-of-options", remote,
-                      f"+refs/heads/{branch}:{tracking}", check=False)
+    if not git.gitdir.exists():
+        subprocess.run(["git", "init", "--quiet", "--bare", str(git.gitdir)], check=True, env=git.env, capture_output=True)
+    files = _site_files(settings.site_dir)
+    for _attempt in range(attempts):
+        fetched = git("fetch", "--quiet", "--no-tags", "--end-of-options", git.remote,
+                      f"+refs/heads/{branch}:{tracking}", check=False, network=True)
         missing = fetched.returncode != 0 and "couldn't find remote ref" in fetched.stderr.lower()
         if fetched.returncode != 0 and not missing:
-            raise DeployError(redact(f"git fetch from the deploy remote failed: {fetched.stderr.strip()[:500]}"))
-        git("symbolic-ref", "HEAD", f"refs/heads/{branch}")
-        if missing:
-            git("update-ref", "-d", f"refs/heads/{branch}", check=False)
-            git("read-tree", "--empty")
-        else:
-            git("update-ref", f"refs/heads/{branch}", tracking)
-            git("read-tree", tracking)
-        git("add", "--all", "--", ".")
-        has_head = not missing
-        if has_head and git("diff", "--cached", "--quiet", check=False).returncode == 0:
-            return git("rev-parse", "HEAD").stdout.strip()
-        git("commit", "--quiet", "--no-verify", "-m", "Update site (flywheel)")
-        pushed = git("push", "--quiet", "--porcelain", "--end-of-options", remote,
-                     f"HEAD:refs/heads/{branch}", check=False)
+            raise DeployError(f"git fetch from the deploy remote failed: {git.scrub(fetched.stderr)}")
+        parent = None if missing else git("rev-parse", "--verify", f"{tracking}^{{commit}}").stdout.strip()
+        git("read-tree", *([parent] if parent else ["--empty"]))
+        before = git("cat-file", "blob", f"{parent}:{MANIFEST}", check=False).stdout.splitlines() if parent else []
+        stale = sorted(set(before) - set(files) - {MANIFEST})
+        if stale:
+            git("rm", "--cached", "--quiet", "--ignore-unmatch", "--pathspec-from-file=-", "--pathspec-file-nul",
+                stdin="\0".join(stale))
+        git("add", "--force", "--no-all", "--", ".")  # adds and updates; never removes what it did not write
+        listing = git("hash-object", "-w", "--stdin", stdin="".join(f"{f}\n" for f in files)).stdout.strip()
+        git("update-index", "--add", "--cacheinfo", f"100644,{listing},{MANIFEST}")
+        tree = git("write-tree").stdout.strip()
+        if parent and git("rev-parse", f"{parent}^{{tree}}").stdout.strip() == tree:
+            return parent
+        commit = git("commit-tree", tree, *(["-p", parent] if parent else []), "-m", COMMIT_MESSAGE).stdout.strip()
+        pushed = git("push", "--quiet", "--porcelain", "--end-of-options", git.remote,
+                     f"{commit}:refs/heads/{branch}", check=False, network=True)
         if pushed.returncode == 0:
-            return git("rev-parse", "HEAD").stdout.strip()
+            return commit
         text = (pushed.stderr + pushed.stdout).lower()
         if "rejected" not in text and "fetch first" not in text and "non-fast-forward" not in text:
-            raise DeployError(redact(f"git push to the deploy remote failed: {pushed.stderr.strip()[:500]}"))
+            raise DeployError(f"git push to the deploy remote failed: {git.scrub(pushed.stderr)}")
     raise DeployError(f"git push kept losing the race to other pushers after {attempts} attempts")
-

@@ -6,10 +6,10 @@ import html
 import posixpath
 import re
 from functools import lru_cache
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 from urllib.parse import quote, unquote
 
-__all__ = ["MarkdownRenderer", "safe_url", "clean_text", "pygments_css"]
+__all__ = ["MarkdownRenderer", "Rendered", "safe_url", "clean_text", "plain_text", "pygments_css"]
 
 #: Schemes a link or image may use; anything else (javascript:, data:, vbscript:, file:) is dropped.
 SAFE_SCHEMES = frozenset({"http", "https", "mailto"})
@@ -100,6 +100,22 @@ def pygments_css(light: str = "default", dark: str = "github-dark") -> str:
     return f"{defs(light)}\n@media (prefers-color-scheme: dark) {{\n{dark_rules}\n}}\n"
 
 
+def plain_text(text: str) -> str:
+    """Text as a reader sees it, for comparing: tags, Markdown emphasis and code marks and
+    spacing removed, entities decoded, lower case."""
+    text = html.unescape(re.sub(r"<[^>]+>", " ", text))
+    return " ".join(re.sub(r"[*_`~]+", "", text).split()).lower()
+
+
+class Rendered(NamedTuple):
+    """A Markdown document as HTML, and what was taken out of it or used by it."""
+
+    body: str
+    heading: str | None  # the leading ``# heading``, removed (the page shows it as its title)
+    used: set[str]  # the post's files the body shows
+    dateline: list[str]  # the parts of a leading date line, removed (the page header shows them)
+
+
 class MarkdownRenderer:
     """CommonMark + tables + strikethrough, raw HTML off, links and images vetted and resolved."""
 
@@ -123,21 +139,34 @@ class MarkdownRenderer:
         files: frozenset[str] | set[str] = frozenset(),
         prefix: str = "",
         drop_title: bool = True,
-    ) -> tuple[str, str | None, set[str]]:
-        """Return (body HTML, text of a leading ``# heading`` removed, files the body shows).
+        date: str | None = None,
+    ) -> Rendered:
+        """Render ``text``; see :class:`Rendered` for what comes back.
 
         Relative links and images resolve to ``files`` (the post's own attachments, copied
         beside its page) and are prefixed with ``prefix`` (``../`` for a page one folder
-        deeper, the page's absolute URL in feeds); anything else relative is dropped.
+        deeper, the page's absolute URL in feeds); anything else relative is dropped. With
+        ``date`` (the session's ``YYYY-MM-DD``), a first paragraph all in emphasis that starts
+        with it (``*2025-12-02 · Agent-7 · 1 h 30 min*``) is a date line: removed, its parts
+        returned, so the page shows the date once, in its header.
         """
         tokens = self.parse(text)
         heading = None
         if drop_title and len(tokens) >= 3 and tokens[0].type == "heading_open" and tokens[0].tag == "h1":
             heading = tokens[1].content.strip()
             tokens = tokens[3:]
+        dateline: list[str] = []
+        if date and len(tokens) >= 3 and tokens[0].type == "paragraph_open":
+            children = tokens[1].children or []
+            if len(children) >= 3 and children[0].type == "em_open" and children[-1].type == "em_close" \
+                    and not any(c.type == "em_close" for c in children[1:-1]):
+                line = "".join(c.content if c.type != "softbreak" else " " for c in children[1:-1])
+                parts = [" ".join(p.split()) for p in line.split("·")]
+                if parts[0] == date:
+                    dateline, tokens = parts, tokens[3:]
         used: set[str] = set()
         _vet(tokens, lambda url: _resolve(url, files, prefix, used))
-        return self.md.renderer.render(tokens, self.md.options, {}), heading, used
+        return Rendered(self.md.renderer.render(tokens, self.md.options, {}), heading, used, dateline)
 
 
 def _resolve(url: str, files: frozenset[str] | set[str], prefix: str, used: set[str]) -> str | None:
@@ -154,15 +183,39 @@ def _resolve(url: str, files: frozenset[str] | set[str], prefix: str, used: set[
     return prefix + quote(name) + rest
 
 
+#: A table column whose longest cell is longer than this is text (notes): its cells wrap.
+#: Every other cell (numbers, dates, symbols) stays on one line and the table scrolls instead.
+TEXT_COLUMN = 32
+
+
 def _vet(tokens: list[Any], resolve: Callable[[str], str | None]) -> None:
     """Rewrite link and image URLs in place; a refused link becomes plain text.
 
-    Column alignment becomes a class: the pages' Content-Security-Policy forbids inline styles.
+    Column alignment becomes a class (the pages' Content-Security-Policy forbids inline
+    styles), and so does a column of long text (``wrap``): see ``TEXT_COLUMN``.
     """
-    for token in tokens:
-        if token.type in ("th_open", "td_open") and token.attrGet("style"):
-            align = str(token.attrGet("style")).rsplit(":", 1)[-1]
-            token.attrs = {"class": f"align-{align}"} if align in ("left", "right", "center") else {}
+    columns: dict[int, list[Any]] = {}
+    longest: dict[int, int] = {}
+    column = 0
+    for i, token in enumerate(tokens):
+        if token.type == "tr_open":
+            column = 0
+        elif token.type in ("th_open", "td_open"):
+            classes = []
+            if token.attrGet("style"):
+                align = str(token.attrGet("style")).rsplit(":", 1)[-1]
+                classes = [f"align-{align}"] if align in ("left", "right", "center") else []
+            token.attrs = {"class": " ".join(classes)} if classes else {}
+            text = "".join(c.content for c in tokens[i + 1].children or []) if i + 1 < len(tokens) else ""
+            columns.setdefault(column, []).append(token)
+            longest[column] = max(longest.get(column, 0), len(text))
+            column += 1
+        elif token.type == "table_close":
+            for n, cells in columns.items():
+                if longest[n] > TEXT_COLUMN:
+                    for cell in cells:
+                        cell.attrSet("class", " ".join(filter(None, [cell.attrGet("class"), "wrap"])))
+            columns, longest = {}, {}
         if token.children:
             _vet_inline(token.children, resolve)
 

@@ -9,17 +9,18 @@ from flywheel_core import hookimpl
 if TYPE_CHECKING:
     import typer
 
-    from flywheel_core import PublishContext, PublishItem, PublishResult, Target
+    from flywheel_core import Config, PublishContext, PublishItem, PublishResult, Session, Target
 
-__all__ = ["flywheel_targets", "flywheel_publish", "flywheel_register_commands"]
+__all__ = ["flywheel_targets", "flywheel_publish", "flywheel_page_url", "flywheel_register_commands"]
 
 
 @hookimpl
 def flywheel_targets() -> list[Target]:
     from flywheel_core import Target
-    from flywheel_publish_web.settings import CONFIG_SCHEMA
+    from flywheel_publish_web.settings import CONFIG_SCHEMA, KINDS
 
-    return [Target("web", "A static website: index, post pages, tags, archive, Atom/RSS feeds, sitemap.", CONFIG_SCHEMA)]
+    return [Target("web", "A static website: index, post pages, tags, archive, Atom/RSS feeds, sitemap.",
+                   CONFIG_SCHEMA, kinds=KINDS)]
 
 
 @hookimpl
@@ -31,6 +32,20 @@ def flywheel_publish(
     from flywheel_publish_web.publish import publish
 
     return publish(items, config, ctx)
+
+
+@hookimpl
+def flywheel_page_url(session: Session, kind: str, title: str, config: Config) -> str | None:
+    """The URL the site will give the page of ``session``'s ``kind`` artifact titled ``title``."""
+    if "web" not in config.enabled_targets():
+        return None
+    from flywheel_publish_web.settings import PAGE_KINDS, base_url_of
+    from flywheel_publish_web.store import permalink_for
+
+    if kind not in PAGE_KINDS:
+        return None
+    path = permalink_for(session.session_type, session.session_id, kind, title, session.when.isoformat())
+    return base_url_of(config.targets["web"]) + path  # the raw table: no secret is needed here
 
 
 @hookimpl

@@ -7,80 +7,70 @@ from typing import TYPE_CHECKING, Any
 from flywheel_core import PublishResult
 
 from flywheel_publish_web.build import build_site, site_lock
-from flywheel_publish_web.settings import Settings, settings_from_config
-from flywheel_publish_web.store import ContentStore, ItemRefused
+from flywheel_publish_web.settings import KINDS, Settings, settings_from_config, warn_if_unaddressed
+from flywheel_publish_web.store import ContentStore, ItemRefused, is_draft, site_path
 
 if TYPE_CHECKING:
     from flywheel_core import PublishContext, PublishItem
 
-__all__ = ["publish", "settings_for"]
+__all__ = ["publish", "receipt_for", "settings_for"]
 
 
 def settings_for(table: dict[str, Any], ctx: PublishContext) -> Settings:
     return settings_from_config(table, ctx.config, ctx.target_state_dir("web"))
 
 
+def receipt_for(record: dict[str, Any], settings: Settings) -> dict[str, Any]:
+    """What publishing a record reports: its URL and file, from the record alone (so a dry run,
+    which stores nothing, reports exactly what the real run will)."""
+    path = site_path(record)
+    receipt: dict[str, Any] = {
+        "url": settings.url(path),
+        "path": str(settings.site_dir / (path + "index.html" if path.endswith("/") else path)),
+        "sha256": record["sha256"],
+    }
+    if is_draft(record):
+        receipt["draft"] = True
+    return receipt
+
+
 def publish(items: list[PublishItem], table: dict[str, Any], ctx: PublishContext) -> list[PublishResult]:
     """One result per item; the receipt is the page's URL, the same every time for the same content.
 
-    Kinds that are neither pages nor downloads (``kinds``/``downloads`` in the config) are
-    stored, so a later config change can show them, and acknowledged with ``skipped``.
+    Only the kinds the target declares (``KINDS``) are enqueued for it; an entry of another
+    kind (enqueued before the declaration) fails for good, saying so. A dry run checks and
+    addresses every item exactly as publishing does, and writes nothing.
     """
     settings = settings_for(table, ctx)
+    warn_if_unaddressed(settings)
     store = ContentStore(settings.state_dir)
-    if ctx.dry_run:
-        return [_dry_run(item, settings) for item in items]
     results: dict[int, PublishResult] = {}
-    accepted: list[tuple[PublishItem, dict[str, Any]]] = []
-    with site_lock(settings):
-        existing = store.records()
-        # The most preferred page kind of a session is stored first, so its title names the permalink.
-        rank = {kind: i for i, kind in enumerate(settings.kinds)}
-        for item in sorted(items, key=lambda i: rank.get(i.kind, len(rank))):
-            try:
-                record, _changed = store.put(item, existing, settings.kinds)
-            except ItemRefused as exc:
-                results[item.id] = PublishResult(item.id, False, error=f"{item.session_id}/{item.kind}: {exc}")
-                continue
-            existing = [r for r in existing if (r["session_id"], r["kind"]) != (item.session_id, item.kind)]
-            existing.append(record)
-            accepted.append((item, record))
-        report = build_site(settings, records=existing, verify=False)
-        commit = None
-        if settings.deploy.get("method") == "git":
-            from flywheel_publish_web.deploy import deploy_git
+    accepted: list[tuple[PublishItem, dict[str, Any], dict[str, bytes]]] = []
+    for item in items:
+        if item.kind not in KINDS:
+            results[item.id] = PublishResult(item.id, False, permanent=True, error=(
+                f"{item.session_id}/{item.kind}: the site does not show {item.kind!r} artifacts "
+                f"(it shows: {', '.join(KINDS)})"))
+            continue
+        try:
+            record, blobs = store.prepare(item)
+        except ItemRefused as exc:
+            results[item.id] = PublishResult(item.id, False, error=f"{item.session_id}/{item.kind}: {exc}")
+            continue
+        accepted.append((item, record, blobs))
+    commit = None
+    if accepted and not ctx.dry_run:
+        with site_lock(settings):
+            for _item, record, blobs in accepted:
+                store.put(record, blobs)
+            build_site(settings, verify=False)
+            if settings.deploy.get("method") == "git":
+                from flywheel_publish_web.deploy import deploy_git
 
-            commit = deploy_git(settings)
-    for item, record in accepted:
-        key = (item.session_id, item.kind)
-        path = report.urls.get(key)
-        receipt: dict[str, Any] = {"sha256": record["sha256"]}
-        if path is None:
-            main = next((p for (sid, _), p in report.urls.items() if sid == item.session_id), None)
-            receipt["skipped"] = f"kind {item.kind!r} is not shown on the site (see kinds/downloads)"
-            if main is not None:
-                receipt["url"] = settings.url(main)
-        else:
-            receipt["url"] = settings.url(path)
-            receipt["path"] = str(settings.site_dir / (path + "index.html" if path.endswith("/") else path))
-            if key in report.drafts:
-                receipt["draft"] = True
+                commit = deploy_git(settings)
+    for item, record, _blobs in accepted:
+        receipt = receipt_for(record, settings)
         if commit:
             receipt["commit"] = commit
         results[item.id] = PublishResult(item.id, True, receipt)
     return [results[item.id] for item in items]
-
-
-def _dry_run(item: PublishItem, settings: Settings) -> PublishResult:
-    """What publishing would do, touching nothing: the URL the session's page would have."""
-    from flywheel_publish_web.store import ContentStore as Store, _clean, _parse_date, permalink_for
-
-    try:
-        meta = _clean(dict(item.meta or {}))
-        meta["date"] = _parse_date(meta.get("date"))
-    except ItemRefused as exc:
-        return PublishResult(item.id, False, error=f"{item.session_id}/{item.kind}: {exc}")
-    fixed = [r["permalink"] for r in Store(settings.state_dir).records()
-             if r["session_id"] == item.session_id and r.get("permalink")]
-    path = fixed[0] if fixed else permalink_for(item.session_type, item.session_id, meta.get("title"), meta["date"])
-    return PublishResult(item.id, True, {"dry_run": True, "url": settings.url(path)})

@@ -12,21 +12,21 @@ import attrs
 if TYPE_CHECKING:
     from flywheel_core import Config
 
-__all__ = ["CONFIG_SCHEMA", "DEFAULT_KINDS", "DEFAULT_DOWNLOADS", "Settings", "settings_from_config"]
+__all__ = ["CONFIG_SCHEMA", "DOWNLOAD_KINDS", "KINDS", "PAGE_KINDS", "Settings", "settings_from_config", "warn_if_unaddressed"]
 
 #: Markdown kinds that make a page, in order of preference: a session's first kind in this list
-#: is its page (in the index, feeds and tags); its other listed kinds become companion pages
-#: linked from it. ``readme`` and ``social_post`` are not here: a reader wants the story, not
-#: the repository's front page or a tweet.
-DEFAULT_KINDS = ("blog_post", "devlog", "trade_journal", "build_log")
+#: is its page (in the index, feeds and tags); its other kinds are companion pages linked from
+#: it. ``readme`` and ``social_post`` are not here: a reader wants the story, not the
+#: repository's front page or a tweet.
+PAGE_KINDS = ("blog_post", "devlog", "trade_journal", "build_log")
 #: Kinds whose files are offered for download on their session's page.
-DEFAULT_DOWNLOADS = ("trade_metrics",)
+DOWNLOAD_KINDS = ("trade_metrics",)
+#: Every kind the site shows: the web target declares these, so only they are enqueued for it.
+KINDS = PAGE_KINDS + DOWNLOAD_KINDS
 #: The address ``flywheel site serve`` previews at; set ``base_url`` to where the site is hosted.
 DEFAULT_BASE_URL = "http://127.0.0.1:8000/"
 DEFAULT_TITLE = "Flywheel"
 DEFAULT_DESCRIPTION = "What the agents built, traded and made, session by session."
-
-_NAME = {"type": "string", "pattern": "^[a-z][a-z0-9_]{0,63}$"}
 
 CONFIG_SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -41,8 +41,6 @@ CONFIG_SCHEMA: dict[str, Any] = {
         "language": {"type": "string", "pattern": "^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$"},
         "per_page": {"type": "integer", "minimum": 1, "maximum": 1000},
         "feed_size": {"type": "integer", "minimum": 1, "maximum": 1000},
-        "kinds": {"type": "array", "items": _NAME, "uniqueItems": True},
-        "downloads": {"type": "array", "items": _NAME, "uniqueItems": True},
         "deploy": {
             "type": "object",
             "properties": {
@@ -52,6 +50,7 @@ CONFIG_SCHEMA: dict[str, Any] = {
                 "token": {"type": "string"},
                 "author_name": {"type": "string", "minLength": 1},
                 "author_email": {"type": "string", "minLength": 1},
+                "timeout": {"type": "number", "exclusiveMinimum": 0, "maximum": 3600},
             },
             "additionalProperties": False,
             "if": {"properties": {"method": {"const": "git"}}, "required": ["method"]},
@@ -75,14 +74,31 @@ class Settings:
     language: str = "en"
     per_page: int = 20
     feed_size: int = 20
-    kinds: tuple[str, ...] = DEFAULT_KINDS
-    downloads: tuple[str, ...] = DEFAULT_DOWNLOADS
     deploy: dict[str, Any] = attrs.field(factory=dict)
     templates_dir: Path | None = None
+    #: False when ``base_url`` is not in the config: links point at the preview address.
+    base_url_set: bool = True
+    #: The config file, to name in messages.
+    source: str = "the config"
 
     def url(self, path: str) -> str:
         """The absolute URL of a site path such as ``build/2025/12/x/``."""
         return self.base_url + path
+
+
+_warned: set[str] = set()
+
+
+def warn_if_unaddressed(settings: Settings) -> None:
+    """Say once per process that the site's links point at the preview address (base_url unset)."""
+    if settings.base_url_set or settings.source in _warned:
+        return
+    _warned.add(settings.source)
+    import logging
+
+    logging.getLogger("flywheel.web").warning(
+        "targets.web.base_url is not set in %s: canonical links, feeds and the sitemap point at %s "
+        "(the preview address); set base_url to where the site is hosted", settings.source, settings.base_url)
 
 
 def validate_table(table: dict[str, Any], where: str = "targets.web") -> None:
@@ -97,11 +113,15 @@ def validate_table(table: dict[str, Any], where: str = "targets.web") -> None:
         raise UsageError(f"{path}: {error.message}")
 
 
+def base_url_of(table: dict[str, Any]) -> str:
+    """The site's address, ending in ``/``."""
+    base_url = table.get("base_url", DEFAULT_BASE_URL)
+    return base_url if base_url.endswith("/") else base_url + "/"
+
+
 def settings_from_config(table: dict[str, Any], config: Config, state_dir: Path) -> Settings:
     """Resolve a (validated) ``[targets.web]`` table against the config's base folder."""
-    base_url = table.get("base_url", DEFAULT_BASE_URL)
-    if not base_url.endswith("/"):
-        base_url += "/"
+    base_url = base_url_of(table)
     site_dir = Path(os.path.abspath(config.base_dir / table.get("site_dir", "site")))
     if site_dir.parent == site_dir or config.base_dir.resolve().is_relative_to(site_dir.resolve()):
         from flywheel_core import UsageError
@@ -123,8 +143,8 @@ def settings_from_config(table: dict[str, Any], config: Config, state_dir: Path)
         language=table.get("language", "en"),
         per_page=int(table.get("per_page", 20)),
         feed_size=int(table.get("feed_size", 20)),
-        kinds=tuple(table.get("kinds", DEFAULT_KINDS)),
-        downloads=tuple(table.get("downloads", DEFAULT_DOWNLOADS)),
         deploy=deploy,
         templates_dir=config.templates_dir,
+        base_url_set="base_url" in table,
+        source=str(config.source),
     )

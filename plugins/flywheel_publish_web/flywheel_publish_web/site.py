@@ -11,8 +11,8 @@ from typing import Any, Callable
 
 import attrs
 
-from flywheel_publish_web.settings import Settings
-from flywheel_publish_web.store import COPIED_EXTS, ContentStore, permalink_for, slugify
+from flywheel_publish_web.settings import DOWNLOAD_KINDS, PAGE_KINDS, Settings
+from flywheel_publish_web.store import COPIED_EXTS, ContentStore, is_draft, nothing_to_say, permalink_for, slugify
 
 __all__ = ["Page", "Post", "SiteModel", "plan_pages", "THEME_VERSION"]
 
@@ -27,6 +27,7 @@ TEMPLATE_NAMES = (
     "web/tags.html.j2",
     "web/archive.html.j2",
     "web/404.html.j2",
+    "web/redirect.html.j2",
     "web/style.css",
     "web/favicon.svg",
 )
@@ -93,7 +94,7 @@ class Post:
         return self.main["session_type"]
 
     def companion_path(self, record: dict[str, Any]) -> str:
-        return f"{self.path}{record['kind'].replace('_', '-')}/"
+        return record["permalink"]
 
     def local_image(self) -> str | None:
         """The post's preview image (an attachment name): ``meta.image``, else the first gallery thumb."""
@@ -107,6 +108,15 @@ class Post:
                     if isinstance(entry.get(key), str) and entry[key] in files:
                         return entry[key]
         return None
+
+    def preview_image(self) -> str | None:
+        """The image networks show in a link preview (``og:image``): a raster one, since they
+        ignore SVG. ``meta.image`` if it is one, else a PNG/JPEG of the same name beside it."""
+        image = self.local_image()
+        if image is None or image.lower().endswith(RASTER):
+            return image
+        stem = image.rsplit(".", 1)[0]
+        return next((stem + ext for ext in RASTER if stem + ext in self.main["files"]), None)
 
 
 def _post_tags(record: dict[str, Any]) -> list[tuple[str, str]]:
@@ -128,6 +138,16 @@ def _post_tags(record: dict[str, Any]) -> list[tuple[str, str]]:
     return [(name, slug) for slug, name in seen.items()]
 
 
+def _current(record: dict[str, Any]) -> dict[str, Any]:
+    """A record stored before addresses were a pure function, given its address under today's rule."""
+    if "aliases" in record:
+        return record
+    meta = record["meta"]
+    return {**record, "aliases": [], "legacy": record.get("permalink"),
+            "permalink": permalink_for(record["session_type"], record["session_id"], record["kind"],
+                                       meta.get("title"), meta["date"])}
+
+
 class SiteModel:
     """Every post, newest first, with tags and prev/next links, from the stored records."""
 
@@ -136,29 +156,38 @@ class SiteModel:
         self.store = store
         by_session: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
         for record in records:
-            by_session[record["session_id"]][record["kind"]] = record
+            if record["kind"] in PAGE_KINDS and record["ext"] != "md":
+                continue  # stored before pages had to be Markdown
+            by_session[record["session_id"]][record["kind"]] = _current(record)
         posts = []
+        #: Downloads of sessions that have no page (yet): still at their own address.
+        self.loose: list[dict[str, Any]] = []
+        #: Old address -> the page now there (retitled pages, addresses of an earlier rule).
+        self.redirects: dict[str, str] = {}
         for kinds in by_session.values():
-            pages = [kinds[k] for k in settings.kinds if k in kinds and kinds[k]["ext"] == "md"]
+            pages = [kinds[k] for k in PAGE_KINDS if k in kinds]
+            downloads = [kinds[k] for k in DOWNLOAD_KINDS if k in kinds]
+            self._aliases(pages)
             if not pages:
+                self.loose.extend(downloads)
                 continue
             main = pages[0]
             meta = main["meta"]
             post = Post(
                 main=main,
-                # Stored before its kind made pages (a config change): derive the same way.
-                path=main.get("permalink") or permalink_for(
-                    main["session_type"], main["session_id"], meta.get("title"), meta["date"]),
+                path=main["permalink"],
                 title=_text(meta.get("title"), 300) or self._heading(main) or f"{type_label(main['session_type'])} session",
                 date=meta["date"],
-                draft=meta.get("draft") is True,
+                draft=is_draft(main),
                 summary=_text(meta.get("summary"), 600),
                 project=_text(meta.get("project"), 100),
                 tags=_post_tags(main),
                 companions=pages[1:],
-                downloads=[kinds[k] for k in settings.downloads if k in kinds],
+                downloads=downloads,
             )
             posts.append(post)
+        live = {r["permalink"] for kinds in by_session.values() for r in kinds.values()}
+        self.redirects = {old: new for old, new in sorted(self.redirects.items()) if old not in live}
         posts.sort(key=lambda p: (p.date, p.path), reverse=True)
         self.posts = posts
         self.listed = [p for p in posts if not p.draft]
@@ -174,6 +203,17 @@ class SiteModel:
             for name, slug in post.tags:
                 tags.setdefault(slug, {"name": name, "slug": slug, "posts": []})["posts"].append(post)
         self.tags = dict(sorted(tags.items()))
+
+    def _aliases(self, pages: list[dict[str, Any]]) -> None:
+        """Old addresses of a session's pages: earlier titles, and the rule before addresses were
+        pure (the session's first page at ``legacy``, its other pages at ``legacy/<kind>/``)."""
+        legacy = [r for r in pages if r.get("legacy")]
+        for record in pages:
+            old = list(record["aliases"])
+            if record.get("legacy"):
+                old.append(record["legacy"] if record is legacy[0] else f"{record['legacy']}{record['kind'].replace('_', '-')}/")
+            for path in old:
+                self.redirects.setdefault(path, record["permalink"])
 
     def _heading(self, record: dict[str, Any]) -> str:
         text = self.store.read_text(record["files"][f"{record['kind']}.{record['ext']}"])
@@ -295,9 +335,13 @@ def plan_pages(model: SiteModel, theme: Any) -> tuple[dict[str, Page], dict[str,
 
     paginated("", model.listed, "web/index.html.j2", s.title, s.description, None, "Sessions")
 
-    # Post pages and their companions, downloads and attachments.
+    # Post pages and their companions, downloads and attachments; old addresses redirect.
     for post in model.posts:
         _plan_post(post, model, theme, page, files)
+    _plan_downloads(model.loose, files)
+    for old, new in model.redirects.items():
+        page(old, "web/redirect.html.j2", {"page": {**head(old, "Moved", ""), "canonical": s.url(new), "noindex": True},
+                                           "target": root_of(old) + new}, listed=False)
 
     # Tags, and the archive by month.
     for slug, tag in model.tags.items():
@@ -339,31 +383,36 @@ def _plan_post(post: Post, model: SiteModel, theme: Any, page: Callable[..., Non
     on an incremental build that is a handful of the thousand post pages.
     """
     records = [post.main, *post.companions, *post.downloads]
-    inputs = [(r["session_id"], r["session_type"], r["kind"], r["ext"], r["sha256"], r.get("permalink"), r["files"], r["meta"])
+    inputs = [(r["session_id"], r["session_type"], r["kind"], r["ext"], r["sha256"], r["permalink"], r["files"], r["meta"],
+               is_draft(r))
               for r in records]
     neighbours = [(p.path, p.title) if p else None for p in (post.prev, post.next)]
     for record in [post.main, *post.companions]:
         companion = record is not post.main
-        folder = post.companion_path(record) if companion else post.path
-        draft = record["meta"].get("draft") is True
+        folder = record["permalink"]
+        draft = is_draft(record)
         page(folder, "web/post.html.j2", None, listed=not draft and not post.draft, lastmod=post.date[:10],
              key_parts=(record["kind"], post.path, post.title, inputs, neighbours),
-             make_ctx=lambda record=record, folder=folder: _post_context(post, record, folder, model.settings),
-             extra=lambda record=record, folder=folder: theme.post_extra(record, folder, post))
+             make_ctx=lambda record=record, folder=folder: _post_context(post, record, folder, model.settings, theme))
         for name, blob in record["files"].items():
             if name != f"{record['kind']}.{record['ext']}" and copyable(name):
                 files[folder + name] = blob
-    for record in post.downloads:
+    _plan_downloads(post.downloads, files)
+
+
+def _plan_downloads(records: list[dict[str, Any]], files: dict[str, str]) -> None:
+    """A download's files, in its own folder (its address does not depend on its session's page)."""
+    for record in records:
         for name, blob in record["files"].items():
             if copyable(name):
-                files[post.path + name] = blob
+                files[record["permalink"] + name] = blob
 
 
-def _post_context(post: Post, record: dict[str, Any], folder: str, s: Settings) -> dict[str, Any]:
+def _post_context(post: Post, record: dict[str, Any], folder: str, s: Settings, theme: Any) -> dict[str, Any]:
     """What ``web/post.html.j2`` shows for one record (the session's page or a companion)."""
     from flywheel_publish_web.markup import url_scheme
 
-    root = root_of(post.path)
+    root = root_of(folder)
     meta = post.meta
     provenance = meta.get("provenance") if isinstance(meta.get("provenance"), dict) else {}
     commits = []
@@ -380,45 +429,49 @@ def _post_context(post: Post, record: dict[str, Any], folder: str, s: Settings) 
         if isinstance(value, int) and not isinstance(value, bool):
             counts.append(f"{value} {label if value != 1 else label[:-1]}")
     symbols = [_text(x, 20) for x in provenance.get("symbols") or [] if _text(x, 20)]
-    image = post.local_image()
     neighbour = lambda p: {"title": p.title, "url": root + p.path} if p else None  # noqa: E731
     companion = record is not post.main
-    here = root_of(folder)
     rmeta = record["meta"]
-    draft = rmeta.get("draft") is True
+    draft = is_draft(record)
     title = (_text(rmeta.get("title"), 300) or kind_label(record["kind"])) if companion else post.title
+    summary = _text(rmeta.get("summary"), 600) if companion else post.summary
+    shown = theme.post_body(record, summary, commits)
+    agent = _text(rmeta.get("agent_id"), 100)
+    # What a date line in the body said beyond the header's date, agent and project (a duration).
+    known = {post.date[:10], human_date(post.date), agent, post.project, type_label(post.session_type)}
     return {
+        **shown,
         "page": {
             "title": title,
             "description": _text(rmeta.get("summary"), 300) or post.summary or s.description,
             "canonical": s.url(folder),
-            "image": s.url(post.path + image) if image and image.lower().endswith(RASTER) else None,
+            "image": s.url(post.path + preview) if (preview := post.preview_image()) else None,
             "og_type": "article",
             "noindex": draft,
             "published": post.date,
         },
         "post": {
             "title": title,
-            "summary": _text(rmeta.get("summary"), 600) if companion else post.summary,
             "date": post.date,
             "date_human": human_date(post.date),
+            "more": [p for p in shown["dateline"][1:] if p and p not in known],
             "session_id": _text(record["session_id"], 200),
             "session_type": post.session_type,
             "type_label": type_label(post.session_type),
             "kind_label": kind_label(record["kind"]),
             "draft": draft,
-            "agent": _text(rmeta.get("agent_id"), 100),
+            "empty": draft and nothing_to_say(rmeta) and rmeta.get("draft") is not True,
+            "agent": agent,
             "project": post.project,
-            "tags": [] if companion else [{"name": n, "url": f"{here}tags/{t}/"} for n, t in post.tags],
-            "parent": {"title": post.title, "url": "../"} if companion else None,
+            "tags": [] if companion else [{"name": n, "url": f"{root}tags/{t}/"} for n, t in post.tags],
+            "parent": {"title": post.title, "url": root + post.path} if companion else None,
             "companions": [] if companion else [
-                {"label": kind_label(r["kind"]), "url": post.companion_path(r)[len(post.path):]}
-                for r in post.companions
+                {"label": kind_label(r["kind"]), "url": root + r["permalink"]} for r in post.companions
             ],
             "downloads": [] if companion else [
-                {"name": name, "url": name} for r in post.downloads for name in sorted(r["files"]) if copyable(name)
+                {"name": name, "url": root + r["permalink"] + name}
+                for r in post.downloads for name in sorted(r["files"]) if copyable(name)
             ],
-            "commits": commits,
             "counts": counts,
             "symbols": symbols,
             "prev": None if companion else neighbour(post.prev),

@@ -11,18 +11,18 @@ import hashlib
 import json
 import os
 import re
-import unicodedata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from flywheel_core.fsutil import atomic_write, sha256_bytes
+from flywheel_core import atomic_write, sha256_bytes
 
 from flywheel_publish_web.markup import clean_text
+from flywheel_publish_web.settings import PAGE_KINDS
 
 if TYPE_CHECKING:
     from flywheel_core import PublishItem
 
-__all__ = ["ContentStore", "ItemRefused", "permalink_for", "slugify", "record_key"]
+__all__ = ["ContentStore", "ItemRefused", "is_draft", "nothing_to_say", "permalink_for", "record_key", "site_path", "slugify"]
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 ATTACHMENT_RE = re.compile(r"^(?!/)(?!.*(^|/)\.\.?(/|$))[A-Za-z0-9._/-]{1,200}$")
@@ -37,12 +37,12 @@ class ItemRefused(ValueError):
 
 @functools.lru_cache(maxsize=4096)
 def slugify(text: str, limit: int = 60) -> str:
-    """ASCII, lower case, words joined by ``-``, cut at a word boundary; may be empty."""
-    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
-    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
-    if len(slug) > limit:
-        slug = slug[:limit].rsplit("-", 1)[0] if "-" in slug[:limit] else slug[:limit]
-    return slug
+    """Words of any script transliterated to ASCII, lower case, joined by ``-``, cut at a word
+    boundary (``Запуск очереди`` -> ``zapusk-ocheredi``); may be empty (an emoji-only title)."""
+    from slugify import slugify as transliterate
+
+    # Apostrophes join words ("don't" -> "dont", not "don-t").
+    return transliterate(text, max_length=limit, word_boundary=True, replacements=[["'", ""], ["\u2019", ""]])
 
 
 def record_key(session_id: str, kind: str) -> str:
@@ -117,11 +117,36 @@ def _sanitize_svg(data: bytes) -> bytes | None:
     return ET.tostring(root, encoding="utf-8", xml_declaration=True)
 
 
-def permalink_for(session_type: str, session_id: str, title: Any, date: str) -> str:
-    """``<type>/<yyyy>/<mm>/<title words>-<8 hex of the session id>/``: ASCII, unique, stable."""
-    words = slugify(title if isinstance(title, str) else "") or "session"
-    short = hashlib.sha256(session_id.encode("utf-8", "surrogatepass")).hexdigest()[:8]
-    return f"{session_type}/{date[:4]}/{date[5:7]}/{words}-{short}/"
+def permalink_for(session_type: str, session_id: str, kind: str, title: Any, date: str) -> str:
+    """The site path of one artifact: ``<type>/<yyyy>/<mm>/<title words>-<8 hex>/``.
+
+    A pure function of the artifact's session (type, id, date) and its own kind and title,
+    nothing else: not what else is stored, not the order things arrived in. The 8 hex digits
+    come from the session id and kind, so sessions (and the kinds of one session) with the same
+    title get different addresses. ``date`` is the session's timestamp (ISO 8601, any zone).
+    Publishing, the dry run and the ``flywheel_page_url`` hook all call this one function.
+    """
+    words = slugify(clean_text(title) if isinstance(title, str) else "") or kind.replace("_", "-")
+    day = _parse_date(date)
+    return f"{session_type}/{day[:4]}/{day[5:7]}/{words}-{record_key(session_id, kind)[:8]}/"
+
+
+def nothing_to_say(meta: dict[str, Any]) -> bool:
+    """True when an artifact says it was made from nothing: its ``provenance`` names no source
+    (no commits, trades, conversations, screenshots, narrative: every entry but ``session`` empty)."""
+    provenance = meta.get("provenance")
+    return isinstance(provenance, dict) and not any(v for k, v in provenance.items() if k != "session")
+
+
+def is_draft(record: dict[str, Any]) -> bool:
+    """A draft is built but not listed: marked so, or made from nothing (until ``site build --force``)."""
+    return record["meta"].get("draft") is True or (nothing_to_say(record["meta"]) and not record.get("forced"))
+
+
+def site_path(record: dict[str, Any]) -> str:
+    """Where a stored artifact is on the site: its page folder, or its file for a download."""
+    folder = record["permalink"]
+    return folder if record["kind"] in PAGE_KINDS else folder + f"{record['kind']}.{record['ext']}"
 
 
 class ContentStore:
@@ -179,70 +204,102 @@ class ContentStore:
     def blob_path(self, sha: str) -> Path:
         return self.blobs / sha[:2] / sha
 
-    def _put_blob(self, data: bytes) -> str:
-        sha = sha256_bytes(data)
+    def _put_blob(self, sha: str, data: bytes) -> None:
         path = self.blob_path(sha)
         if not path.exists():
             atomic_write(path, data)
-        return sha
 
-    def put(self, item: PublishItem, existing: list[dict[str, Any]],
-            page_kinds: tuple[str, ...] = ()) -> tuple[dict[str, Any], bool]:
-        """Store one item; return (record, changed). Same content again changes nothing.
+    def prepare(self, item: PublishItem) -> tuple[dict[str, Any], dict[str, bytes]]:
+        """Check one item and make its record, writing nothing: (record, blob sha256 -> bytes).
 
-        The session's permalink is fixed by the first artifact stored for it whose kind makes
-        a page (``page_kinds``), from that artifact's title; a new version (even retitled)
-        replaces the old page at the same address. Other kinds carry no permalink.
+        Raises ItemRefused for an item the site cannot take. The dry run stops here.
         """
         if not NAME_RE.match(item.session_type or ""):
             raise ItemRefused(f"session type {item.session_type!r} is not a plain name")
         if not NAME_RE.match(item.kind or "") or not re.match(r"^[a-z0-9]{1,10}$", item.ext or ""):
             raise ItemRefused(f"artifact kind {item.kind!r} / ext {item.ext!r} is not a plain name")
+        if item.kind in PAGE_KINDS and item.ext != "md":
+            raise ItemRefused(f"a {item.kind} page must be Markdown (.md), not .{item.ext}")
         if item.filename not in item.files:
             raise ItemRefused(f"{item.filename} is missing from the item's files")
         meta = _clean(dict(item.meta or {}))
         meta["date"] = _parse_date(meta.get("date"))
         files: dict[str, str] = {}
+        blobs: dict[str, bytes] = {}
         for name, data in sorted(item.files.items()):
+            ext = name.rsplit(".", 1)[-1].lower() if "." in name else ""
             if name == item.filename:
                 if item.ext == "md":
                     data = clean_text(data.decode("utf-8", errors="replace")).encode("utf-8")
-                files[name] = self._put_blob(data)
-                continue
-            ext = name.rsplit(".", 1)[-1].lower() if "." in name else ""
-            if not ATTACHMENT_RE.match(name) or ext not in COPIED_EXTS:
+            elif not ATTACHMENT_RE.match(name) or ext not in COPIED_EXTS:
                 continue  # never copied: not a plain relative name, or a type a browser could run
-            if ext == "svg":
+            elif ext == "svg":
                 data = _sanitize_svg(data)
                 if data is None:
                     continue
-            files[name] = self._put_blob(data)
-        fixed = [r["permalink"] for r in existing if r["session_id"] == item.session_id and r.get("permalink")]
-        if fixed:
-            permalink = fixed[0]
-        elif item.kind in page_kinds:
-            permalink = permalink_for(item.session_type, item.session_id, meta.get("title"), meta["date"])
-        else:
-            permalink = None
+            files[name] = sha256_bytes(data)
+            blobs[files[name]] = data
         record = {
             "session_id": clean_text(item.session_id),
             "session_type": item.session_type,
             "kind": item.kind,
             "ext": item.ext,
             "sha256": item.sha256 or sha256_bytes(item.content),
-            "permalink": permalink,
+            "permalink": permalink_for(item.session_type, item.session_id, item.kind, meta.get("title"), meta["date"]),
+            "aliases": [],
             "files": files,
             "meta": meta,
         }
-        data = json.dumps(record, sort_keys=True, ensure_ascii=False, indent=1).encode("utf-8")
-        path = self.posts / f"{record_key(item.session_id, item.kind)}.json"
+        if nothing_to_say(meta) and self.get(item.session_id, item.kind).get("forced"):
+            record["forced"] = True  # listed by `site build --force`: a new version stays listed
+        return record, blobs
+
+    def get(self, session_id: str, kind: str) -> dict[str, Any]:
+        """The stored record of one artifact, or ``{}``."""
         try:
-            if path.read_bytes() == data:
-                return record, False
+            return json.loads((self.posts / f"{record_key(session_id, kind)}.json").read_bytes())
         except FileNotFoundError:
-            pass
+            return {}
+
+    def force(self) -> int:
+        """List every page kept as a draft for having nothing to say; return how many."""
+        count = 0
+        for record in self.records():
+            if nothing_to_say(record["meta"]) and not record.get("forced"):
+                record["forced"] = True
+                data = json.dumps(record, sort_keys=True, ensure_ascii=False, indent=1).encode("utf-8")
+                atomic_write(self.posts / f"{record_key(record['session_id'], record['kind'])}.json", data)
+                count += 1
+        return count
+
+    def put(self, record: dict[str, Any], blobs: dict[str, bytes]) -> bool:
+        """Store a prepared record and its files; True if it changed. Same content again changes nothing.
+
+        A new version of an artifact whose address changed (it was retitled, or it was stored
+        under the rule before permalinks were a pure function) keeps its old addresses as
+        ``aliases``: the site redirects them, so no published link breaks.
+        """
+        path = self.posts / f"{record_key(record['session_id'], record['kind'])}.json"
+        try:
+            before = path.read_bytes()
+        except FileNotFoundError:
+            before = None
+        if before is not None:
+            old = json.loads(before)
+            if "aliases" in old:  # stored under this rule
+                aliases, legacy = [*old["aliases"], old["permalink"]], old.get("legacy")
+            else:  # stored when a session's first page fixed its address: resolved by SiteModel
+                aliases, legacy = [], old.get("permalink")
+            record["aliases"] = sorted(set(aliases) - {record["permalink"]})
+            if legacy:
+                record["legacy"] = legacy
+        for sha, data in blobs.items():
+            self._put_blob(sha, data)
+        data = json.dumps(record, sort_keys=True, ensure_ascii=False, indent=1).encode("utf-8")
+        if data == before:
+            return False
         atomic_write(path, data)
-        return record, True
+        return True
 
     def read_text(self, sha: str) -> str:
         return self.blob_path(sha).read_text(encoding="utf-8")

@@ -75,6 +75,10 @@ def make_item(
 
 BLOG = """# Shipping a durable publication queue
 
+*2025-12-02 · Agent-7 · flywheel*
+
+Crash-safe publishing with SQLite, leases and backoff.
+
 The queue now survives crashes: every change is one SQLite transaction, and a killed
 publisher's lease simply expires.
 
@@ -96,9 +100,20 @@ def lease(conn, seconds: float) -> int:
 > Nothing is marked published until the target confirms.
 
 ![Architecture](media/diagram.png)
+
+---
+
+Made from session `build-1` and these commits:
+
+- `abc123def456` feat: add publication queue
+- `def456abc123` fix: retry on lock
 """
 
 JOURNAL = """# Trading journal: AAPL and MSFT
+
+Session `trade-1` by Agent-7, 3 h 00 min.
+
+5 trades, net P&L +325.75, win rate 80%, max drawdown 50.00.
 
 | Metric | Value |
 |--------|-------|
@@ -110,6 +125,10 @@ Two clean trend days; one stop hit on MSFT.
 """
 
 DEVLOG = """# SpaceExplorer: multiplayer and physics
+
+*2025-12-04 · Agent-7 · 1 h 30 min*
+
+A browser game with real-time multiplayer, physics and dynamic lighting.
 
 Built a small game with React and Three.js: real-time multiplayer over WebSocket,
 a physics step at 60 Hz and dynamic lighting.
@@ -132,15 +151,14 @@ def sample_items() -> list[Any]:
                   ]}),
         make_item("build-1", "build_log", body="# Build log\n\n- 3 commits\n- 8 files changed\n",
                   title="Build log", project="flywheel"),
-        make_item("build-1", "social_post", body="Shipped a queue!", title="Social"),
         make_item("trade-1", "trade_journal", session_type="trade", body=JOURNAL, date="2025-12-03T21:00:00Z",
-                  title="Trading journal: AAPL and MSFT", summary="5 trades, net P&L +325.75, win rate 80%.",
+                  title="Trading journal: AAPL and MSFT", summary="5 trades, net P&L +325.75, win rate 80%, max drawdown 50.00.",
                   project="desk", image="equity_curve.svg", attachments={"equity_curve.svg": EQUITY_SVG},
                   provenance={"trades": 5, "symbols": ["AAPL", "MSFT"]}),
         make_item("trade-1", "trade_metrics", session_type="trade", ext="json", body=b'{"net_pnl": 325.75}',
-                  date="2025-12-03T21:00:00Z"),
+                  date="2025-12-03T21:00:00Z", title="Trade metrics 2025-12-03"),
         make_item("aria-1", "devlog", session_type="life_aria", body=DEVLOG, date="2025-12-04T09:30:00Z",
-                  title="SpaceExplorer: multiplayer and physics", summary="A game with real-time multiplayer.",
+                  title="SpaceExplorer: multiplayer and physics", summary="A browser game with real-time multiplayer, physics and dynamic lighting.",
                   technologies=["React", "Three.js", "WebSocket"], project="spaceexplorer",
                   attachments={f"media/shot{i}.png": png(480, 300, (40 + 60 * i, 90, 160)) for i in range(3)}
                   | {f"media/shot{i}.thumb.png": png(240, 150, (40 + 60 * i, 90, 160)) for i in range(3)},
@@ -152,16 +170,19 @@ def sample_items() -> list[Any]:
 
 @pytest.fixture
 def web(tmp_path: Path) -> Callable[..., Any]:
-    """``web(**table)`` -> a Site helper with a real config file, publish context and settings."""
+    """``web(**table)`` -> a Site helper with a real config file, publish context and settings
+    (in ``tmp_path``, or in the folder ``root=`` names, for a second site)."""
 
     class Site:
-        def __init__(self, **table: Any) -> None:
+        def __init__(self, *, root: Path | None = None, **table: Any) -> None:
             from flywheel_core import PublishContext, load_config
 
             from flywheel_publish_web.publish import settings_for
 
-            self.table = {"base_url": "https://example.org/log/", "title": "Agent log", **table}
-            self.config_path = tmp_path / "flywheel.toml"
+            table = {"base_url": "https://example.org/log/", "title": "Agent log", **table}
+            self.table = {k: v for k, v in table.items() if v is not None}  # base_url=None: leave it out
+            (root or tmp_path).mkdir(parents=True, exist_ok=True)
+            self.config_path = (root or tmp_path) / "flywheel.toml"
             self.config_path.write_text(_toml(self.table), encoding="utf-8")
             self.config = load_config(self.config_path)
             self.ctx = PublishContext(config=self.config, state_dir=self.config.state_dir)
@@ -221,9 +242,85 @@ def serve_dir() -> Iterator[Callable[[Path], str]]:
         server.server_close()
 
 
+_BLOCKS = {"p", "li", "h1", "h2", "h3", "h4", "h5", "h6", "dd", "dt", "td", "th", "figcaption", "pre", "blockquote",
+           "div", "section", "article", "header", "footer", "nav", "main", "tr", "ul", "ol", "dl", "figure", "br"}
+
+
+def repeated_sentences(page: str, shortest: int = 40) -> list[str]:
+    """Sentences of ``shortest`` characters or more that a reader sees twice or more on a page."""
+    import collections
+    import html.parser
+    import re
+
+    class Text(html.parser.HTMLParser):
+        def __init__(self) -> None:
+            super().__init__()
+            self.blocks: list[str] = []
+            self.words: list[str] = []
+            self.hidden = 0
+            self.body = False
+
+        def handle_starttag(self, tag: str, attrs: Any) -> None:
+            self.body = self.body or tag == "body"
+            self.hidden += tag in ("script", "style", "template")
+            if tag in _BLOCKS:
+                self.flush()
+
+        def handle_endtag(self, tag: str) -> None:
+            self.hidden -= tag in ("script", "style", "template")
+            if tag in _BLOCKS:
+                self.flush()
+
+        def handle_data(self, data: str) -> None:
+            if self.body and not self.hidden:
+                self.words.append(data)
+
+        def flush(self) -> None:
+            if text := " ".join("".join(self.words).split()):
+                self.blocks.append(text)
+            self.words = []
+
+    parser = Text()
+    parser.feed(page)
+    parser.flush()
+    sentences = [s.strip() for block in parser.blocks for s in re.split(r"(?<=[.!?])\s+", block)]
+    counts = collections.Counter(s for s in sentences if len(s) >= shortest)
+    return sorted(s for s, n in counts.items() if n > 1)
+
+
 @pytest.fixture
 def kit() -> Any:
-    """Helpers for tests: ``kit.item(...)``, ``kit.png(w, h, rgb)``, ``kit.svg``."""
+    """Helpers for tests: ``kit.item(...)``, ``kit.png(w, h, rgb)``, ``kit.svg``, ``kit.repeated_sentences(html)``."""
     import types
 
-    return types.SimpleNamespace(item=make_item, png=png, svg=EQUITY_SVG)
+    return types.SimpleNamespace(item=make_item, png=png, svg=EQUITY_SVG, repeated_sentences=repeated_sentences)
+
+
+@pytest.fixture
+def silent_server():
+    """A TCP server on 127.0.0.1 that accepts connections and never answers."""
+    import socket
+    import threading
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        server.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                held.append(server.accept()[0])
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.getsockname()[1]}/pages.git"
+    stop.set()
+    thread.join()
+    for conn in held:
+        conn.close()
+    server.close()

@@ -114,3 +114,90 @@ def test_trade_chart_and_devlog_gallery_render(browser, web, sample_items, serve
     assert page.locator(".gallery figcaption").all_inner_texts() == ["Gameplay 1", "Gameplay 2", "Gameplay 3"]
     assert page.console_errors == []
     page.context.close()
+
+
+TRADES = """# Trading journal 2025-12-02
+
+## Trades
+
+| # | Symbol | Side | Size | Entry | Exit | P&L | R | Held | Notes |
+|--:|--------|------|-----:|------:|-----:|----:|--:|-----:|-------|
+""" + "".join(
+    f"| {n} | {sym} | {side} | {size} | 175.50 at 2025-12-0{n} 03:00 | 178.00 at 2025-12-0{n} 03:45 | {pnl} | 1.25R "
+    f"| 45 min | {note} |\n"
+    for n, (sym, side, size, pnl, note) in enumerate([
+        ("AAPL", "long", 10, "+25.00", "Breakout above the opening range with volume; trailed the stop to break-even"),
+        ("MSFT", "short", 5, "+50.00", ""),
+        ("ESZ5", "long", 1, "-1,250.00", "Stopped out"),
+    ], 1)
+) + """
+## By symbol
+
+| Symbol | Trades | Win rate | Net P&L | Profit factor |
+|--------|-------:|---------:|--------:|--------------:|
+| AAPL | 1 | 100.0% | +25.00 | ∞ |
+| ESZ5 | 1 | 0.0% | -1,250.00 | 0.00 |
+"""
+
+MEASURE = """() => {
+  const cells = [...document.querySelectorAll('.prose td, .prose th')].map(c => {
+    const range = document.createRange();  // the lines of the text itself, not the row's height
+    range.selectNodeContents(c);
+    const lines = new Set([...range.getClientRects()].map(r => Math.round(r.bottom))).size;
+    return {text: c.innerText, lines, wrap: c.classList.contains('wrap')};
+  });
+  const wraps = [...document.querySelectorAll('.table-wrap')].map(w => ({
+    client: w.clientWidth, scroll: w.scrollWidth, overflow: getComputedStyle(w).overflowX,
+    left: w.getBoundingClientRect().left, right: w.getBoundingClientRect().right}));
+  const pnl = [...document.querySelectorAll('.prose th')].find(th => th.innerText === 'P&L');
+  const box = pnl.closest('.table-wrap');
+  return {page: document.documentElement.scrollWidth, cells, wraps,
+          pnlRight: pnl.getBoundingClientRect().right - box.getBoundingClientRect().left, pnlBox: box.clientWidth};
+}"""
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_trade_tables_are_readable_at_desktop_and_phone_widths(browser, web, kit, serve_dir, width) -> None:
+    site = web()
+    [result] = site.publish([kit.item("t", "trade_journal", session_type="trade", body=TRADES, title="Journal")])
+    page = browser.new_context(viewport={"width": width, "height": 900}).new_page()
+    page.goto(result.receipt["url"].replace("https://example.org/log/", serve_dir(site.dir)))
+    got = page.evaluate(MEASURE)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"trade-tables-{width}.png"), full_page=True)
+    assert got["page"] == width  # the page itself never scrolls sideways
+    for box in got["wraps"]:
+        assert box["overflow"] == "auto" and box["left"] >= 0 and box["right"] <= width
+    numbers = [c for c in got["cells"] if not c["wrap"]]
+    assert {c["lines"] for c in numbers} == {1}, [c for c in numbers if c["lines"] != 1]  # no cell wraps...
+    notes = [c for c in got["cells"] if c["wrap"]]
+    assert notes and max(c["lines"] for c in notes) <= 3  # ...but a note, and it stays short
+    if width == 1280:  # the whole table is in view, P&L included
+        assert got["wraps"][0]["scroll"] == got["wraps"][0]["client"] and got["pnlRight"] <= got["pnlBox"]
+    else:  # the table scrolls inside its own box to reach P&L
+        assert got["wraps"][0]["scroll"] > got["wraps"][0]["client"]
+        page.eval_on_selector(".table-wrap", "w => { w.scrollLeft = w.scrollWidth; }")
+        assert page.evaluate("document.documentElement.scrollWidth") == width
+    page.context.close()
+
+
+@pytest.mark.parametrize("width, across", [(1280, 4), (390, 2)])
+def test_the_gallery_is_a_grid_of_captioned_thumbnails(browser, web, kit, serve_dir, width, across) -> None:
+    shots = {f"media/s{i}.png": kit.png(480, 300, (40 + 20 * i, 90, 160)) for i in range(6)}
+    thumbs = {f"media/s{i}.thumb.png": kit.png(240, 150, (40 + 20 * i, 90, 160)) for i in range(6)}
+    images = [{"src": f"media/s{i}.png", "thumb": f"media/s{i}.thumb.png", "caption": f"Level {i + 1}",
+               "alt": f"The game at level {i + 1}", "width": 240, "height": 150} for i in range(6)]
+    site = web()
+    [result] = site.publish([kit.item("a", "devlog", session_type="life_aria", body="# Devlog\n\nMade a game.\n",
+                                      attachments=shots | thumbs, images=images)])
+    page = browser.new_context(viewport={"width": width, "height": 900}).new_page()
+    page.goto(result.receipt["url"].replace("https://example.org/log/", serve_dir(site.dir)))
+    boxes = page.eval_on_selector_all(".gallery img", """imgs => imgs.map(i => {
+        const r = i.getBoundingClientRect(); return {x: Math.round(r.left), y: Math.round(r.top), w: r.width, alt: i.alt}; })""")
+    assert len(boxes) == 6 and [b["alt"] for b in boxes] == [f"The game at level {i + 1}" for i in range(6)]
+    first_row = [b for b in boxes if b["y"] == boxes[0]["y"]]
+    assert len(first_row) >= across and len({b["x"] for b in first_row}) == len(first_row)
+    assert page.locator(".gallery figcaption").all_inner_texts() == [f"Level {i + 1}" for i in range(6)]
+    assert page.evaluate("document.documentElement.scrollWidth") == width
+    page.screenshot(path=str(ARTIFACTS / f"gallery-{width}.png"), full_page=True)
+    page.context.close()

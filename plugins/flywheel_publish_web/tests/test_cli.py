@@ -9,8 +9,11 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
+
+import pytest
 
 
 def test_site_build_prints_index_and_full_rewrites_everything(web, sample_items, flywheel_cli) -> None:
@@ -86,11 +89,17 @@ def test_serve_on_loopback_rebuilds_on_new_content_and_stops_cleanly(web, kit, t
                 break
         assert url, proc.stderr.read()
         assert "First post" in _fetch(url)
+        # An unknown path gets the site's own 404 page, with status 404.
+        with pytest.raises(urllib.error.HTTPError) as missing:
+            _fetch(url + "no/such/page/")
+        assert missing.value.code == 404
+        body = missing.value.read().decode()
+        assert "<h1 class=\"page-title\">Not found</h1>" in body and "style.css" in body
         # Store new content without building: only the server's watcher can put it on the site.
         from flywheel_publish_web.store import ContentStore
 
         store = ContentStore(site.settings.state_dir)
-        store.put(kit.item("second", title="Second post", date="2025-12-05T00:00:00Z"), store.records())
+        store.put(*store.prepare(kit.item("second", title="Second post", date="2025-12-05T00:00:00Z")))
         assert "Second post" not in _fetch(url)
         # The server notices and rebuilds on its own; wait (bounded) for the rebuilt page.
         for _ in range(100):
@@ -103,3 +112,31 @@ def test_serve_on_loopback_rebuilds_on_new_content_and_stops_cleanly(web, kit, t
         out, err = proc.communicate(timeout=20)
     assert proc.returncode == 0, err
     assert "stopped" in out and "Traceback" not in err
+
+
+def test_without_base_url_build_and_publish_warn_once_and_sites_keep_their_own_feed_ids(
+    web, kit, tmp_path, caplog
+) -> None:
+    import logging
+
+    import feedparser
+
+    sites = [web(root=tmp_path / name, base_url=None) for name in ("one", "two")]
+    with caplog.at_level(logging.WARNING, logger="flywheel.web"):
+        for site in sites:
+            site.publish([kit.item("a", title="First")])
+            site.publish([kit.item("b", title="Second")])
+    warnings = [r.getMessage() for r in caplog.records if "base_url is not set" in r.getMessage()]
+    assert len(warnings) == 2  # once per site, not once per batch
+    assert "point at http://127.0.0.1:8000/" in warnings[0] and str(sites[0].config_path) in warnings[0]
+    ids = [feedparser.parse(site.read("feed.xml")).feed.id for site in sites]
+    assert ids[0] != ids[1]  # two preview sites never share a feed id
+    sites[0].build(full=True)
+    assert feedparser.parse(sites[0].read("feed.xml")).feed.id == ids[0]
+
+    flywheel = Path(sys.executable).with_name("flywheel")
+    for site, expected in ((sites[0], 1), (web(root=tmp_path / "three"), 0)):
+        proc = subprocess.run([str(flywheel), "site", "build", "--config", str(site.config_path)],
+                              capture_output=True, text=True, check=False)
+        assert proc.returncode == 0, proc.stderr
+        assert proc.stderr.count("base_url is not set") == expected, proc.stderr

@@ -38,31 +38,49 @@ def git_log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return log
 
 
+def _tree(remote: Path, branch: str = "gh-pages") -> set[str]:
+    return set(git("--git-dir", str(remote), "ls-tree", "-r", "--name-only", branch).split())
+
+
+def _push_from_elsewhere(remote: Path, work: Path, name: str, text: str, branch: str = "gh-pages") -> None:
+    """Someone else commits a file to the branch (a custom domain, a note) and pushes it."""
+    if not work.exists():
+        git("clone", "--quiet", "--branch", branch, str(remote), str(work))
+    git("pull", "--quiet", "origin", branch, cwd=work)
+    (work / name).parent.mkdir(parents=True, exist_ok=True)
+    (work / name).write_text(text)
+    git("add", name, cwd=work)
+    git("commit", "--quiet", "-m", f"add {name}", cwd=work)
+    git("push", "--quiet", "origin", branch, cwd=work)
+
+
 def test_deploy_pushes_the_site_to_the_branch_once(web, kit, remote, git_log, monkeypatch, tmp_path) -> None:
     monkeypatch.setenv("GITHUB_TOKEN", CANARY)
     site = web(deploy={"method": "git", "remote": "pages.git", "branch": "gh-pages"})
-    first = site.publish([kit.item("a", title="First post")])[0]
+    first = site.publish([kit.item("a", title="First post", tags=["alpha"])])[0]
     commit = first.receipt["commit"]
     assert git("--git-dir", str(remote), "rev-parse", "gh-pages").strip() == commit
-    files = set(git("--git-dir", str(remote), "ls-tree", "-r", "--name-only", "gh-pages").split())
-    assert {"index.html", "feed.xml", "sitemap.xml", ".nojekyll"} <= files
+    files = _tree(remote)
+    assert {"index.html", "feed.xml", "sitemap.xml", ".nojekyll", "tags/alpha/index.html", ".flywheel-deployed"} <= files
     assert "First post" in git("--git-dir", str(remote), "show", "gh-pages:index.html")
 
-    again = site.publish([kit.item("a", title="First post")])[0]
+    again = site.publish([kit.item("a", title="First post", tags=["alpha"])])[0]
     assert again.receipt == first.receipt  # same content: no new commit
     assert git("--git-dir", str(remote), "rev-list", "--count", "gh-pages").strip() == "1"
 
-    # Someone else pushes to the branch: the next deploy builds on top instead of failing.
-    other = tmp_path / "other"
-    git("clone", "--quiet", "--branch", "gh-pages", str(remote), str(other))
-    (other / "CNAME").write_text("example.org\n")
-    git("add", "CNAME", cwd=other)
-    git("commit", "--quiet", "-m", "custom domain", cwd=other)
-    git("push", "--quiet", "origin", "gh-pages", cwd=other)
-    third = site.publish([kit.item("b", title="Second post")])[0]
-    assert git("--git-dir", str(remote), "rev-list", "--count", "gh-pages").strip() == "3"
+    # Someone else commits a custom domain and a note: the next deploy builds on top and keeps them,
+    # while a page flywheel wrote and no longer has (the tag page of a dropped tag) goes.
+    _push_from_elsewhere(remote, tmp_path / "other", "CNAME", "example.org\n")
+    _push_from_elsewhere(remote, tmp_path / "other", "notes/keep.md", "mine\n")
+    third = site.publish([kit.item("a", title="First post", tags=["beta"]), kit.item("b", title="Second post")])[0]
+    assert git("--git-dir", str(remote), "rev-list", "--count", "gh-pages").strip() == "4"
     assert third.receipt["commit"] == git("--git-dir", str(remote), "rev-parse", "gh-pages").strip()
+    files = _tree(remote)
+    assert {"CNAME", "notes/keep.md", "tags/beta/index.html"} <= files and "tags/alpha/index.html" not in files
+    assert git("--git-dir", str(remote), "show", "gh-pages:CNAME") == "example.org\n"
     assert "Second post" in git("--git-dir", str(remote), "show", "gh-pages:index.html")
+    deployed = set(git("--git-dir", str(remote), "show", "gh-pages:.flywheel-deployed").split())
+    assert deployed == {str(p.relative_to(site.dir)) for p in site.dir.rglob("*") if p.is_file()}
 
     # The token is never in a git argument, the state folder or the site.
     assert CANARY not in git_log.read_text()
@@ -70,6 +88,51 @@ def test_deploy_pushes_the_site_to_the_branch_once(web, kit, remote, git_log, mo
         for path in folder.rglob("*"):
             if path.is_file():
                 assert CANARY.encode() not in path.read_bytes(), path
+
+
+def test_a_push_that_loses_a_race_starts_again_from_the_new_tip(web, kit, remote, tmp_path, monkeypatch) -> None:
+    """Another pusher wins the race between flywheel's fetch and its push (a real push to the real
+    remote, made by a ``git`` on PATH just before flywheel's first push goes out)."""
+    site = web(deploy={"method": "git", "remote": "pages.git"})
+    site.publish([kit.item("a", title="First post")])
+    other = tmp_path / "other"
+    git("clone", "--quiet", "--branch", "gh-pages", str(remote), str(other))
+    real = subprocess.run(["which", "git"], capture_output=True, text=True, check=True).stdout.strip()
+    shim = tmp_path / "bin" / "git"
+    shim.parent.mkdir()
+    shim.write_text(f"""#!/bin/sh
+case " $* " in *" push "*)
+  if [ ! -e "{tmp_path}/raced" ]; then
+    touch "{tmp_path}/raced"
+    unset GIT_INDEX_FILE  # flywheel's own index: not for the other pusher
+    cd "{other}" && echo example.org > CNAME && "{real}" add CNAME && "{real}" -c user.name=o -c user.email=o@o commit -qm cname \
+      && "{real}" push -q origin gh-pages || exit 99
+    cd - >/dev/null
+  fi;;
+esac
+exec "{real}" "$@"
+""")
+    shim.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{shim.parent}{os.pathsep}{os.environ['PATH']}")
+    [result] = site.publish([kit.item("b", title="Second post")])
+    assert (tmp_path / "raced").exists()
+    log = git("--git-dir", str(remote), "log", "--format=%s", "gh-pages").split("\n")
+    assert log[:3] == ["Update site (flywheel)", "cname", "Update site (flywheel)"]
+    assert result.receipt["commit"] == git("--git-dir", str(remote), "rev-parse", "gh-pages").strip()
+    assert {"CNAME", "index.html"} <= _tree(remote)
+    assert "Second post" in git("--git-dir", str(remote), "show", "gh-pages:index.html")
+
+
+def test_a_remote_that_never_answers_is_a_clear_failure_after_the_timeout(web, kit, silent_server) -> None:
+    from flywheel_publish_web.deploy import DeployError
+
+    site = web(deploy={"method": "git", "remote": silent_server, "timeout": 1})
+    with pytest.raises(DeployError) as info:
+        site.publish([kit.item("a")])
+    message = str(info.value)
+    assert message == (f"git fetch to the deploy remote {silent_server} got no answer in 1 s (deploy.timeout); "
+                       "the queue tries again later")
+    assert "First" not in message and "\n" not in message
 
 
 def test_token_reaches_git_only_through_its_environment() -> None:

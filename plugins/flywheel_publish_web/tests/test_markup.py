@@ -29,7 +29,7 @@ def test_render_tables_code_strikethrough_and_relative_files() -> None:
     md = MarkdownRenderer()
     text = ("# Heading\n\n| a | b |\n|---|---|\n| 1 | ~~2~~ |\n\n```rust\nfn main() {}\n```\n\n"
             "![c](chart.svg) ![x](other.png) [doc](notes.txt#L3) <b>raw</b> P&L\n")
-    body, heading, used = md.render(text, files={"chart.svg", "notes.txt"}, prefix="../")
+    body, heading, used, _ = md.render(text, files={"chart.svg", "notes.txt"}, prefix="../")
     assert heading == "Heading" and "<h1>" not in body
     assert "<table>" in body and "<s>2</s>" in body
     assert '<pre class="highlight"><code><span class="k">fn</span>' in body
@@ -41,7 +41,7 @@ def test_render_tables_code_strikethrough_and_relative_files() -> None:
 
 
 def test_unknown_language_is_plain_escaped_code() -> None:
-    body, _, _ = MarkdownRenderer().render("```nosuchlang\n<script>x</script>\n```\n")
+    body = MarkdownRenderer().render("```nosuchlang\n<script>x</script>\n```\n").body
     assert body == '<pre class="highlight"><code>&lt;script&gt;x&lt;/script&gt;\n</code></pre>\n'
 
 
@@ -52,8 +52,20 @@ def test_highlight_css_has_a_dark_variant() -> None:
 
 
 @pytest.mark.parametrize("title, slug", [
-    ("Shipping the Queue!", "shipping-the-queue"), ("Café & crème", "cafe-creme"), ("日本語", ""),
-    ("a" * 80, "a" * 60), ("word " * 30, ("word-" * 12).rstrip("-")),
+    ("Shipping the Queue!", "shipping-the-queue"), ("Café & crème", "cafe-creme"), ("Don’t panic: it's fine", "dont-panic-its-fine"),
+    ("Запуск очереди публикаций", "zapusk-ocheredi-publikatsii"), ("日本語のタイトル", "ri-ben-yu-notaitoru"),
+    ("🚀🚀", ""), ("a" * 80, "a" * 60), ("word " * 30, ("word-" * 12).rstrip("-")),
 ])
-def test_slugs_are_ascii_and_bounded(title: str, slug: str) -> None:
+def test_slugs_transliterate_any_script_and_are_bounded(title: str, slug: str) -> None:
     assert slugify(title) == slug
+
+
+def test_a_leading_date_line_is_taken_out_for_the_page_header() -> None:
+    md = MarkdownRenderer()
+    text = "# Title\n\n*2025-12-02 · Agent\\_7 · 1 h 30 min*\n\nBody.\n"
+    rendered = md.render(text, date="2025-12-02")
+    assert rendered.dateline == ["2025-12-02", "Agent_7", "1 h 30 min"] and rendered.body == "<p>Body.</p>\n"
+    assert md.render(text, date="2025-12-03").dateline == []  # another day: not the session's date line
+    assert md.render(text).dateline == []
+    partly = md.render("*2025-12-02* and more\n", date="2025-12-02")
+    assert partly.dateline == [] and "and more" in partly.body
