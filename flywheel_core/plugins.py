@@ -2,7 +2,9 @@
 
 Unlike ``pluggy.PluginManager.load_setuptools_entrypoints``, one broken plugin never stops the
 others from loading (unless ``FLYWHEEL_STRICT_PLUGINS=1``), duplicate names are reported, and
-``FLYWHEEL_LOAD_PLUGINS`` / ``FLYWHEEL_BLOCK_PLUGINS`` choose what loads.
+``FLYWHEEL_LOAD_PLUGINS`` / ``FLYWHEEL_BLOCK_PLUGINS`` choose what loads. Hooks are called one
+plugin at a time and each call is fenced: what the plugin returns is checked against the
+spec, ``sys.exit`` and stdout writes are contained, registration hooks have a time limit.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import logging
 import os
 import sys
 import threading
+from importlib import import_module
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
@@ -439,49 +442,45 @@ def _dumps_data(session: Any) -> tuple[str | None, str | None]:
 
 
 def _wrong_result(hook: str, result: Any) -> str | None:
-    """Why ``result`` is not what ``hook``'s spec says it returns, or None when it is."""
-    expected = _RESULT_TYPES.get(hook)
-    if expected is None:
+    """Why ``result`` is not what ``hook``'s spec says it returns, or None when it is.
+
+    Every hook but ``flywheel_collect`` and ``flywheel_register_commands`` returns a value
+    core uses: None, or a list of one type (a dict for ``flywheel_config_schema``). JSON
+    Schemas a plugin hands over are checked too, so a broken one fails its plugin, not the run.
+    """
+    kind = _RESULTS.get(hook)
+    if kind is None or result is None:
         return None
-    kind, optional = expected
-    if result is None and optional:
-        return None
-    item_types = _types(kind)
-    if kind == "dict":
-        ok = isinstance(result, dict)
-    else:
-        ok = isinstance(result, (list, tuple)) and all(isinstance(item, item_types) for item in result)
-    if ok:
-        if kind == "dict":
-            return _wrong_schema([result])
-        return _wrong_schema(result) if kind in ("SessionType", "Target") else None
-    if isinstance(result, (list, tuple)):
-        bad = next(item for item in result if not isinstance(item, item_types))
-        got = f"a list holding {_show(bad)}"
-    else:
-        got = _show(result)
-    wanted = "a JSON Schema object" if kind == "dict" else f"a list of {kind}"
-    return f"returned {got}, expected {wanted}{' or None' if optional else ''}"
+    if kind == "schema":
+        return _wrong_schema(result, "a JSON Schema object")
+    wanted = (str, os.PathLike) if kind == "path" else getattr(import_module("flywheel_core.types"), kind)
+    label = "folder paths" if kind == "path" else kind
+    if not isinstance(result, (list, tuple)):
+        return f"returned {_show(result)}, expected a list of {label} or None"
+    for item in result:
+        if not isinstance(item, wanted):
+            return f"returned a list holding {_show(item)}, expected a list of {label} or None"
+        if kind == "SessionType":
+            wrong = _wrong_schema(item.schema, f"SessionType {item.name!r} with a schema")
+        elif kind == "Target":
+            wrong = _wrong_schema(item.config_schema, f"Target {item.name!r} with a config_schema")
+        else:
+            wrong = None
+        if wrong:
+            return wrong
+    return None
 
 
-def _wrong_schema(items: Any) -> str | None:
-    """Why a registered session type's or target's JSON Schema is unusable, or None."""
+def _wrong_schema(schema: Any, what: str) -> str | None:
+    """Why ``schema`` is not a usable JSON Schema (draft 2020-12), or None."""
+    if not isinstance(schema, dict):
+        return f"returned {what} that is {_show(schema)}, not a JSON Schema object"
     import jsonschema
 
-    from flywheel_core.types import Target
-
-    for item in items:
-        if isinstance(item, dict):
-            schema, label = item, "a config schema"
-        else:
-            schema = item.config_schema if isinstance(item, Target) else item.schema
-            label = f"{type(item).__name__} {item.name!r}"
-        if not isinstance(schema, dict):
-            return f"returned {label} whose schema is {_show(schema)}, not a JSON Schema object"
-        try:
-            jsonschema.Draft202012Validator.check_schema(schema)
-        except jsonschema.SchemaError as exc:
-            return f"returned {label} with an invalid JSON Schema: {' '.join(exc.message.split())[:200]}"
+    try:
+        jsonschema.Draft202012Validator.check_schema(schema)
+    except jsonschema.SchemaError as exc:
+        return f"returned {what} that is not valid JSON Schema: {' '.join(exc.message.split())[:200]}"
     return None
 
 
@@ -490,25 +489,16 @@ def _show(value: Any) -> str:
     return f"{type(value).__name__} {text if len(text) <= 60 else text[:57] + '...'}"
 
 
-def _types(kind: str) -> Any:
-    from flywheel_core import types
-
-    if kind == "path":
-        return (str, os.PathLike)
-    if kind == "dict":
-        return dict
-    return getattr(types, kind)
-
-
-#: What each hook returns: (kind, None allowed). Hooks not listed return nothing of use.
-_RESULT_TYPES = {
-    "flywheel_session_types": ("SessionType", True),
-    "flywheel_targets": ("Target", True),
-    "flywheel_template_dirs": ("path", True),
-    "flywheel_config_schema": ("dict", True),
-    "flywheel_validate": ("Problem", True),
-    "flywheel_generate": ("Artifact", True),
-    "flywheel_publish": ("PublishResult", True),
+#: What each hook returns besides None: a list of this type from ``flywheel_core.types``,
+#: folder paths, or one JSON Schema. Hooks not listed return nothing core uses.
+_RESULTS = {
+    "flywheel_session_types": "SessionType",
+    "flywheel_targets": "Target",
+    "flywheel_template_dirs": "path",
+    "flywheel_config_schema": "schema",
+    "flywheel_validate": "Problem",
+    "flywheel_generate": "Artifact",
+    "flywheel_publish": "PublishResult",
 }
 
 

@@ -19,10 +19,13 @@ def dumps_session(data: dict[str, Any]) -> str:
 
 
 def emit_session(doc: dict[str, Any], output: Path | None) -> None:
-    """Write a collected session to ``output`` atomically, or to stdout when it is None."""
+    """Write a collected session to ``output`` atomically (through a symlink), or to stdout."""
     import sys
 
-    text = dumps_session(doc)
+    try:
+        text = dumps_session(doc)
+    except ValueError as exc:  # NaN or a huge integer from a collector: write nothing unreadable
+        raise FlywheelError(f"{output or '<stdout>'}: {exc}; nothing was written") from None
     if output is None:
         sys.stdout.write(text)
     else:

@@ -388,4 +388,4 @@ def test_an_invalid_schema_blames_the_plugin_and_stops_nothing(empty_host, tmp_p
     check_plugin_configs(_config(tmp_path, "[plugins.broken]\nx = 1\n"), empty_host)
     err = capsys.readouterr().err
     assert "plugin broken (flywheel-broken) failed in flywheel_config_schema" in err
-    assert "invalid JSON Schema" in err and "not checked" in err
+    assert "not valid JSON Schema" in err and "not checked" in err
