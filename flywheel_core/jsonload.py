@@ -15,7 +15,7 @@ import re
 import sys
 from itertools import accumulate
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from flywheel_core.errors import InputError
 from flywheel_core.fsutil import FileTooLarge, PathRefused, read_regular_file
@@ -164,30 +164,36 @@ def _child(path: str, key: str | int) -> str:
     return f"{path}[{json.dumps(_clip(key, 80))}]"
 
 
+def _at(parent: str, key: str | int | None) -> str:
+    return _child(parent, key) if parent and key is not None else "$"
+
+
 def _check_tree(value: Any, file: str, *, surrogates: bool) -> Any:
-    """Walk the parsed tree once: report the first duplicate key, unportable number or (when
-    ``surrogates``) lone surrogate, by JSON path."""
-    stack: list[tuple[str, str | int | None, Any]] = [("$", None, value)]
+    """Walk the parsed tree depth first: report the first duplicate key, unportable number or
+    (when ``surrogates``) lone surrogate, in document order, by JSON path.
+
+    The walk holds one iterator per level, so its memory follows the depth, not the size.
+    """
+    # Each level: the parent's JSON path and an iterator over (key, child); "" marks the root.
+    stack: list[tuple[str, Iterator[tuple[Any, Any]]]] = [("", iter([(None, value)]))]
     while stack:
-        parent, key, node = stack.pop()
-        if isinstance(node, (dict, list, _Bad)) or (surrogates and isinstance(node, str)):
-            path = parent if key is None else _child(parent, key)
+        parent, children = stack[-1]
+        for key, node in children:  # paths are built only for containers and problems
+            if surrogates and isinstance(key, str) and _SURROGATE.search(key):
+                raise InputError(file, _at(parent, key), _surrogate_message(key))
+            if isinstance(node, (dict, list)):
+                path = _at(parent, key)
+                dups = getattr(node, "duplicates", None)
+                if dups:
+                    raise InputError(file, _child(path, dups[0]), f"duplicate key {dups[0]!r}")
+                stack.append((path, iter(node.items()) if isinstance(node, dict) else enumerate(node)))
+                break
+            if isinstance(node, _Bad):
+                raise InputError(file, _at(parent, key), node.message)
+            if surrogates and isinstance(node, str) and _SURROGATE.search(node):
+                raise InputError(file, _at(parent, key), _surrogate_message(node))
         else:
-            continue
-        if isinstance(node, dict):
-            dups = getattr(node, "duplicates", None)
-            if dups:
-                raise InputError(file, _child(path, dups[0]), f"duplicate key {dups[0]!r}")
-            for k, v in node.items():
-                if surrogates and _SURROGATE.search(k):
-                    raise InputError(file, _child(path, k), _surrogate_message(k))
-                stack.append((path, k, v))
-        elif isinstance(node, list):
-            stack.extend((path, i, v) for i, v in enumerate(node))
-        elif isinstance(node, _Bad):
-            raise InputError(file, path, node.message)
-        elif _SURROGATE.search(node):
-            raise InputError(file, path, _surrogate_message(node))
+            stack.pop()
     return value
 
 
