@@ -96,6 +96,7 @@ def test_a_stopped_holder_is_named_as_stopped(tmp_path: Path, holder) -> None:
     path = tmp_path / "site.lock"
     proc = holder(path)
     proc.send_signal(signal.SIGSTOP)
+    os.waitpid(proc.pid, os.WUNTRACED)  # returns once it is stopped (the signal is asynchronous)
     try:
         with pytest.raises(LockTimeout, match=rf"it is stopped: resume it \(kill -CONT {proc.pid}\) or end it"):
             lock_for(path, timeout=0).acquire()

@@ -213,7 +213,7 @@ def flywheel_session_types():
 
 @hookimpl
 def flywheel_collect(session, ctx):
-    time.sleep(4)
+    time.sleep(6)  # five seconds past the notice, however busy the machine
 
 @hookimpl
 def flywheel_generate(session, ctx):
