@@ -37,7 +37,7 @@ _LAZY = {
     "PathRefused": "flywheel_core.fsutil",
     "atomic_write": "flywheel_core.fsutil",
     "confine": "flywheel_core.fsutil",
-    "lock_for": "flywheel_core.fsutil",
+    "lock_for": "flywheel_core.locks",
     "read_regular_file": "flywheel_core.fsutil",
     "sha256_bytes": "flywheel_core.fsutil",
     "dumps_strict": "flywheel_core.jsonload",
@@ -72,7 +72,8 @@ if TYPE_CHECKING:
     from flywheel_core.plugins import get_host
     from flywheel_core.context import PublishContext, RunContext
     from flywheel_core.errors import FileSystemError, FlywheelError, InputError, LockTimeout, PluginError, UsageError
-    from flywheel_core.fsutil import PathRefused, atomic_write, confine, lock_for, read_regular_file, sha256_bytes
+    from flywheel_core.fsutil import PathRefused, atomic_write, confine, read_regular_file, sha256_bytes
+    from flywheel_core.locks import lock_for
     from flywheel_core.jsonload import dumps_strict
     from flywheel_core.models import ArtifactRecord, Session, parse_timestamp
     from flywheel_core.redaction import redact, register_secret
