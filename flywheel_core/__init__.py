@@ -32,11 +32,15 @@ _LAZY = {
     "InputError": "flywheel_core.errors",
     "PluginError": "flywheel_core.errors",
     "UsageError": "flywheel_core.errors",
+    "FileSystemError": "flywheel_core.errors",
+    "LockTimeout": "flywheel_core.errors",
     "PathRefused": "flywheel_core.fsutil",
     "atomic_write": "flywheel_core.fsutil",
     "confine": "flywheel_core.fsutil",
-    "lock_for": "flywheel_core.fsutil",
+    "lock_for": "flywheel_core.locks",
+    "read_regular_file": "flywheel_core.fsutil",
     "sha256_bytes": "flywheel_core.fsutil",
+    "dumps_strict": "flywheel_core.jsonload",
     "emit_session": "flywheel_core.store",
     "md_escape": "flywheel_core.render",
     "md_inline": "flywheel_core.render",
@@ -44,6 +48,7 @@ _LAZY = {
     "split_post": "flywheel_core.social",
     "PLATFORMS": "flywheel_core.social",
     "redact": "flywheel_core.redaction",
+    "register_secret": "flywheel_core.redaction",
 }
 
 __all__ = ["__version__", "hookimpl", "hookspec", *_LAZY]
@@ -66,10 +71,12 @@ if TYPE_CHECKING:
     from flywheel_core.config import Config, load_config
     from flywheel_core.plugins import get_host
     from flywheel_core.context import PublishContext, RunContext
-    from flywheel_core.errors import FlywheelError, InputError, PluginError, UsageError
-    from flywheel_core.fsutil import PathRefused, atomic_write, confine, lock_for, sha256_bytes
+    from flywheel_core.errors import FileSystemError, FlywheelError, InputError, LockTimeout, PluginError, UsageError
+    from flywheel_core.fsutil import PathRefused, atomic_write, confine, read_regular_file, sha256_bytes
+    from flywheel_core.locks import lock_for
+    from flywheel_core.jsonload import dumps_strict
     from flywheel_core.models import ArtifactRecord, Session, parse_timestamp
-    from flywheel_core.redaction import redact
+    from flywheel_core.redaction import redact, register_secret
     from flywheel_core.render import md_escape, md_inline
     from flywheel_core.store import emit_session
     from flywheel_core.social import PLATFORMS, social_variants, split_post

@@ -9,12 +9,16 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from flywheel_core.errors import UsageError
+from flywheel_core.errors import UsageError, describe_os_error
+from flywheel_core.fsutil import PathRefused, read_regular_file
+from flywheel_core.redaction import register_secret
 
 if TYPE_CHECKING:
     from flywheel_core.plugins import PluginHost
 
 __all__ = ["Config", "load_config", "resolve_secrets", "check_plugin_configs", "CONFIG_SCHEMA"]
+
+MAX_CONFIG_BYTES = 16 * 1024 * 1024
 
 CONFIG_SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -103,12 +107,17 @@ class Config:
 
 
 def resolve_secrets(value: Any, where: str) -> Any:
-    """Return a copy of ``value`` with every ``{"$env": "NAME"}`` replaced by that variable."""
+    """Return a copy of ``value`` with every ``{"$env": "NAME"}`` replaced by that variable.
+
+    Each value is registered with the redactor, so it never appears in what flywheel prints,
+    logs or stores, in clear or in its base64 and URL-encoded forms.
+    """
     if isinstance(value, dict):
         if set(value) == {"$env"}:
             name = value["$env"]
             if not isinstance(name, str) or name not in os.environ:
                 raise UsageError(f"{where}: environment variable {name!r} is not set")
+            register_secret(os.environ[name])
             return os.environ[name]
         return {k: resolve_secrets(v, f"{where}.{k}") for k, v in value.items()}
     if isinstance(value, list):
@@ -116,13 +125,28 @@ def resolve_secrets(value: Any, where: str) -> Any:
     return value
 
 
+def _register_env_secrets(value: Any) -> None:
+    """Register every ``{"$env": NAME}`` value that is set, resolved or not yet."""
+    if isinstance(value, dict):
+        if set(value) == {"$env"}:
+            register_secret(os.environ.get(str(value["$env"])))
+            return
+        for item in value.values():
+            _register_env_secrets(item)
+    elif isinstance(value, list):
+        for item in value:
+            _register_env_secrets(item)
+
+
 def _read_toml(path: Path) -> dict[str, Any]:
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(read_regular_file(path, MAX_CONFIG_BYTES).decode("utf-8"))
     except FileNotFoundError:
         raise UsageError(f"{path}: config file not found") from None
-    except IsADirectoryError:
-        raise UsageError(f"{path}: is a directory, expected a TOML file") from None
+    except PathRefused as exc:
+        raise UsageError(f"{path}: {exc}") from None
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot read the config file: {describe_os_error(exc, with_path=False)}") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise UsageError(f"{path}: invalid TOML: {exc}") from None
 
@@ -145,6 +169,7 @@ def load_config(explicit: Path | None = None, cwd: Path | None = None) -> Config
     else:
         config = Config(cwd)
     _check(config)
+    _register_env_secrets({k: config.data.get(k) for k in ("targets", "plugins")})
     return config
 
 
@@ -164,17 +189,10 @@ def check_plugin_configs(config: Config, host: PluginHost) -> None:
     """
     import json
 
-    import jsonschema
-
-    from flywheel_core.errors import PluginError
     from flywheel_core.schema import first_errors
 
     tables = config.data.get("plugins", {})
     for name, schema in host.config_schemas().items():
-        try:
-            jsonschema.Draft202012Validator.check_schema(schema)
-        except jsonschema.SchemaError as exc:
-            raise PluginError(f"plugin {host.describe(name)} declares an invalid config schema: {exc.message}") from None
         where = f"plugins.{name}"
         table = tables.get(name, {})
         try:

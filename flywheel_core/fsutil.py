@@ -1,33 +1,112 @@
-"""File-system safety: atomic writes, cross-process locks, and confining untrusted paths."""
+"""File-system safety: atomic writes, bounded reads of regular files, and confining untrusted paths.
+
+``lock_for`` lives in :mod:`flywheel_core.locks` and is importable from here as before.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import os
+import re
+import stat
 import tempfile
+import time
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
-__all__ = ["atomic_write", "confine", "lock_for", "sha256_bytes", "PathRefused"]
+from flywheel_core.errors import FileSystemError
+from flywheel_core.locks import PathLock, lock_for
+
+__all__ = [
+    "FileTooLarge",
+    "PathLock",
+    "PathRefused",
+    "atomic_write",
+    "confine",
+    "lock_for",
+    "read_regular_file",
+    "remove_stale_temps",
+    "sha256_bytes",
+]
+
+#: A temp file older than this whose writer may still live is taken as abandoned too.
+STALE_TEMP_SECONDS = 60.0
 
 
 class PathRefused(ValueError):
     """An untrusted path that would leave its allowed roots (or is otherwise unsafe)."""
 
 
+class FileTooLarge(PathRefused):
+    """A file over the size limit a reader set."""
+
+
 def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def atomic_write(path: Path, data: bytes | str, *, mode: int | None = None) -> None:
+_KINDS = {
+    stat.S_IFDIR: "a directory",
+    stat.S_IFIFO: "a FIFO (named pipe)",
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+    stat.S_IFSOCK: "a socket",
+}
+
+
+def read_regular_file(path: Path, max_bytes: int) -> bytes:
+    """The bytes of a regular file of at most ``max_bytes``; never blocks on a FIFO or a device.
+
+    Raises :class:`PathRefused` for anything but a regular file (after a symlink),
+    :class:`FileTooLarge` over the limit, and OSError when the file cannot be opened.
+    """
+    # O_NONBLOCK: opening a FIFO with no writer returns at once instead of waiting for one.
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            kind = _KINDS.get(stat.S_IFMT(info.st_mode), "not a regular file")
+            raise PathRefused(f"is {kind}, expected a regular file")
+        if info.st_size > max_bytes:
+            raise FileTooLarge(f"file is {info.st_size} bytes; the limit is {max_bytes}")
+        with open(fd, "rb", closefd=False) as fh:
+            data = fh.read(max_bytes + 1)
+    finally:
+        os.close(fd)
+    if len(data) > max_bytes:
+        raise FileTooLarge(f"file is larger than the limit of {max_bytes} bytes")
+    return data
+
+
+def _temp_prefix(name: str) -> str:
+    # The writer's pid is in the name, so a later run can tell an abandoned temp file from a live one.
+    return f".{name[:100]}.{os.getpid()}."
+
+
+def atomic_write(path: Path, data: bytes | str, *, mode: int | None = None, follow_symlinks: bool = False) -> None:
     """Write ``data`` to ``path`` so readers see the old file or the new one, never a mix.
 
     Temp file in the same folder, fsync, ``os.replace``, then fsync of the folder, so a crash
-    at any point leaves either version intact.
+    at any point leaves either version intact. A symlink at ``path`` is replaced by the file,
+    unless ``follow_symlinks``: then the file it points to is written (atomically, in its
+    own folder) and the link stays. Any OSError becomes a :class:`FileSystemError` that names
+    the path and says what to do (a full disk, a read-only folder, a file in the way).
     """
     if isinstance(data, str):
         data = data.encode("utf-8")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    if follow_symlinks:
+        path = path.resolve()
+    try:
+        info = os.lstat(path)
+    except OSError:
+        info = None  # missing, or a folder on the way is wrong: mkdir below says which
+    if info is not None and not (stat.S_ISREG(info.st_mode) or stat.S_ISLNK(info.st_mode)):
+        kind = _KINDS.get(stat.S_IFMT(info.st_mode), "not a regular file")
+        raise FileSystemError(path, f"it is {kind}, not a regular file: choose a file path")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(path.name), suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise FileSystemError(path, exc) from None
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
@@ -37,11 +116,13 @@ def atomic_write(path: Path, data: bytes | str, *, mode: int | None = None) -> N
             mode = path.stat().st_mode & 0o7777
         os.chmod(tmp, mode if mode is not None else 0o644)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         try:
             os.unlink(tmp)
-        except FileNotFoundError:
+        except OSError:
             pass
+        if isinstance(exc, OSError):
+            raise FileSystemError(path, exc) from None
         raise
     _fsync_dir(path.parent)
 
@@ -59,19 +140,44 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def lock_for(path: Path, timeout: float = 120.0):  # -> filelock.FileLock
-    """A cross-process lock for ``path``, kept in the user's cache folder, not beside the file.
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # it exists, it is just not ours
+    return True
 
-    Every flywheel process on the machine agrees on the lock of a file whatever its config,
-    because the lock's name is a hash of the file's resolved path.
+
+def remove_stale_temps(path: Path, *, older_than: float = STALE_TEMP_SECONDS) -> list[Path]:
+    """Delete the temp files a killed ``atomic_write`` of ``path`` left beside it; return them.
+
+    Only stale ones go: the writer's pid (in the name) is dead, or the file is older than
+    ``older_than`` seconds. Call it while holding ``path``'s lock, so no live writer of this
+    path can be mid-write. Errors are ignored: a temp file left is harmless.
     """
-    import filelock
-    import platformdirs
-
-    key = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:32]
-    folder = Path(platformdirs.user_cache_dir("flywheel")) / "locks"
-    folder.mkdir(parents=True, exist_ok=True)
-    return filelock.FileLock(str(folder / f"{key}.lock"), timeout=timeout)
+    removed: list[Path] = []
+    prefix = f".{path.name[:100]}."
+    pattern = re.compile(re.escape(prefix) + r"(?:(\d+)\.)?[A-Za-z0-9_]+\.tmp")
+    now = time.time()
+    try:
+        entries = list(os.scandir(path.parent))
+    except OSError:
+        return removed
+    for entry in entries:
+        found = pattern.fullmatch(entry.name)
+        if not found:
+            continue
+        try:
+            old = now - entry.stat(follow_symlinks=False).st_mtime > older_than
+            dead = found.group(1) is not None and not _pid_alive(int(found.group(1)))
+            if (old or dead) and entry.is_file(follow_symlinks=False):
+                os.unlink(entry.path)
+                removed.append(Path(entry.path))
+        except OSError:
+            continue
+    return removed
 
 
 def confine(name: str, roots: list[Path], *, base: Path | None = None) -> Path:

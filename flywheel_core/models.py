@@ -18,6 +18,7 @@ __all__ = [
     "Session",
     "converter",
     "parse_timestamp",
+    "shape_problem",
 ]
 
 _FIXED = ("extra", "key_order")
@@ -75,6 +76,37 @@ class Session:
     @property
     def status_key(self) -> str:
         return f"{self.session_type}_artifact"
+
+
+_SHAPE = {
+    "session_id": str,
+    "session_type": str,
+    "timestamp": str,
+    "agent_id": str,
+    "metadata": dict,
+    "source_data": dict,
+    "artifacts": dict,
+    "pipeline_status": dict,
+    "errors": list,
+    "extra": dict,
+}
+_JSON_TYPES = {str: "string", dict: "object", list: "array"}
+
+
+def shape_problem(session: Session) -> str | None:
+    """What makes ``session`` unfit to write back, as ``$.path: expected X, got Y``, or None.
+
+    The JSON Schema checked the file; this checks the model after plugins handled it (a
+    collector that replaced ``source_data`` with a string, an artifact record made a list).
+    """
+    for name, kind in _SHAPE.items():
+        value = getattr(session, name, None)
+        if not isinstance(value, kind):
+            return f"$.{name}: expected {_JSON_TYPES[kind]}, got {type(value).__name__}"
+    for kind, record in session.artifacts.items():
+        if not isinstance(kind, str) or not isinstance(record, ArtifactRecord):
+            return f"$.artifacts[{kind!r}]: expected an artifact record, got {type(record).__name__}"
+    return None
 
 
 _TS_RE = re.compile(

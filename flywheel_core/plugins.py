@@ -2,22 +2,27 @@
 
 Unlike ``pluggy.PluginManager.load_setuptools_entrypoints``, one broken plugin never stops the
 others from loading (unless ``FLYWHEEL_STRICT_PLUGINS=1``), duplicate names are reported, and
-``FLYWHEEL_LOAD_PLUGINS`` / ``FLYWHEEL_BLOCK_PLUGINS`` choose what loads.
+``FLYWHEEL_LOAD_PLUGINS`` / ``FLYWHEEL_BLOCK_PLUGINS`` choose what loads. Hooks are called one
+plugin at a time and each call is fenced: what the plugin returns is checked against the
+spec, ``sys.exit`` and stdout writes are contained, registration hooks have a time limit.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import os
 import sys
+import threading
+from importlib import import_module
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
 import pluggy
 
 from flywheel_core import hookspecs
-from flywheel_core.errors import PluginError, UsageError
+from flywheel_core.errors import PluginError, UsageError, describe_exception
 
 if TYPE_CHECKING:
     from flywheel_core.types import SessionType, Target
@@ -28,7 +33,9 @@ __all__ = [
     "KNOWN_TARGETS",
     "PluginHost",
     "PluginInfo",
+    "REGISTRATION_HOOKS",
     "get_host",
+    "hook_timeout",
     "reset_host",
 ]
 
@@ -43,6 +50,18 @@ DEFAULT_PLUGINS: tuple[str, ...] = ()
 #: Which distribution to install for a session type or target that nothing handles.
 KNOWN_SESSION_TYPES = {"build": "flywheel-build", "trade": "flywheel-trade", "life_aria": "flywheel-aria"}
 KNOWN_TARGETS = {"github": "flywheel-publish-github", "web": "flywheel-publish-web"}
+
+#: Hooks called while plugins are registered (even for ``--help``): each has a time limit.
+REGISTRATION_HOOKS = frozenset({
+    "flywheel_session_types",
+    "flywheel_targets",
+    "flywheel_template_dirs",
+    "flywheel_config_schema",
+    "flywheel_register_commands",
+})
+#: Hooks given the session: a plugin that leaves it malformed has its changes undone.
+SESSION_HOOKS = frozenset({"flywheel_collect", "flywheel_validate", "flywheel_generate"})
+DEFAULT_HOOK_TIMEOUT = 10.0
 
 
 # Plain dataclasses, not attrs: this module loads for `flywheel --help`, which must start fast.
@@ -120,10 +139,12 @@ class PluginHost:
         try:
             module = loader()
             self.register(module, name=name, distribution=dist, version=version)
-        except Exception as exc:  # a broken plugin must not take the others down
+        except (Exception, SystemExit) as exc:  # a broken plugin must not take the others down
             if self.strict:
                 raise
-            self._fail(name, dist, f"{type(exc).__name__}: {exc}")
+            if isinstance(exc, SystemExit):
+                exc = PluginError(f"called sys.exit({exc.code!r}) while loading")
+            self._fail(name, dist, describe_exception(exc))
 
     def _fail(self, name: str, dist: str, error: str) -> None:
         self.failures.append(LoadFailure(name, dist, error))
@@ -162,22 +183,92 @@ class PluginHost:
     def call_each(self, hook: str, **kwargs: Any) -> Iterator[tuple[str, Any, BaseException | None]]:
         """Call ``hook`` plugin by plugin; yield (plugin, result, error) so one failure is isolated.
 
-        A plugin that raises is reported (with its distribution) and the others still run;
-        with ``FLYWHEEL_STRICT_PLUGINS=1`` the exception propagates.
+        A plugin that raises, calls ``sys.exit``, returns what its hook's spec does not allow,
+        or leaves the session it was given malformed yields an error (the others still run);
+        its contribution is dropped. While a plugin runs, what it prints goes to stderr, so
+        stdout carries only flywheel's own output. With ``FLYWHEEL_STRICT_PLUGINS=1`` the
+        error propagates.
         """
         for name in self.plugins_implementing(hook):
-            others = [p for n, p in self.pm.list_name_plugin() if n != name]
-            caller = self.pm.subset_hook_caller(hook, remove_plugins=others)
-            try:
-                results = caller(**kwargs)
-            except Exception as exc:
+            results, error = self._call(name, hook, kwargs)
+            if error is not None:
                 if self.strict:
-                    raise
-                log.debug("plugin %s raised in %s", name, hook, exc_info=True)
-                yield name, None, exc
+                    raise error
+                log.debug("plugin %s failed in %s", name, hook, exc_info=error)
+                yield name, None, error
                 continue
             for result in results:
                 yield name, result, None
+
+    def call_one(self, plugin: str, hook: str, **kwargs: Any) -> Any:
+        """Call ``hook`` on ``plugin`` alone, with ``call_each``'s protections; return its result.
+
+        The plugin's own exceptions propagate as they are; a ``sys.exit``, a result the spec
+        does not allow or a time-out is a :class:`PluginError` naming the distribution.
+        """
+        results, error = self._call(plugin, hook, kwargs)
+        if error is not None:
+            if isinstance(error, PluginError):
+                raise PluginError(f"plugin {self.describe(plugin)} failed in {hook}: {error}") from None
+            raise error
+        return results[0] if results else None
+
+    def _call(self, name: str, hook: str, kwargs: dict[str, Any]) -> tuple[list[Any], BaseException | None]:
+        """One plugin's results for ``hook`` (a list, even for firstresult hooks), or its error."""
+        others = [p for n, p in self.pm.list_name_plugin() if n != name]
+        caller = self.pm.subset_hook_caller(hook, remove_plugins=others)
+        session = kwargs.get("session") if hook in SESSION_HOOKS else None
+        before = _Snapshot(session, data=hook == "flywheel_collect") if session is not None else None
+        try:
+            returned = self._run(name, hook, lambda: caller(**kwargs))
+        except SystemExit as exc:
+            return [], PluginError(f"called sys.exit({exc.code!r})")
+        except Exception as exc:
+            return [], exc
+        if before is not None:
+            broken = before.problem()
+            if broken:
+                before.restore()
+                return [], PluginError(f"left the session malformed ({broken}); its changes were undone")
+        results = [returned] if caller.spec and caller.spec.opts.get("firstresult") else list(returned)
+        for result in results:
+            wrong = _wrong_result(hook, result)
+            if wrong:
+                return [], PluginError(wrong)
+        return results, None
+
+    def _run(self, name: str, hook: str, call: Any) -> Any:
+        """Run one hook call with stdout sent to stderr, under a time limit or a watch.
+
+        Registration hooks run while the CLI starts (even ``--help``): each gets
+        ``FLYWHEEL_HOOK_TIMEOUT`` seconds (default 10) in a daemon thread, and a plugin that
+        does not answer is skipped. Pipeline hooks may rightly take long (a git clone, a
+        push): they are never cut short, but one stderr line says which plugin is still
+        running after that many seconds, and again every minute.
+        """
+        limit = hook_timeout()
+        with contextlib.redirect_stdout(sys.stderr):
+            if hook not in REGISTRATION_HOOKS:
+                with _Watch(f"plugin {self.describe(name)} is still running {hook}", limit):
+                    return call()
+            outcome: dict[str, Any] = {}
+
+            def target() -> None:
+                try:
+                    outcome["value"] = call()
+                except BaseException as exc:  # handed to the caller's thread
+                    outcome["error"] = exc
+
+            worker = threading.Thread(target=target, name=f"flywheel {hook} {name}", daemon=True)
+            worker.start()
+            worker.join(limit)
+            if worker.is_alive():
+                raise PluginError(
+                    f"did not answer within {limit:g} s (FLYWHEEL_HOOK_TIMEOUT), so it was skipped"
+                )
+        if "error" in outcome:
+            raise outcome["error"]
+        return outcome.get("value")
 
     def describe(self, name: str) -> str:
         info = self.infos.get(name)
@@ -185,13 +276,16 @@ class PluginHost:
 
     # -- what plugins registered -------------------------------------------------------
 
+    def _warn(self, plugin: str, message: str) -> None:
+        print(f"flywheel: warning: plugin {self.describe(plugin)} {message}", file=sys.stderr)
+
     def _registrations(self, hook: str, kind: str) -> dict[str, tuple[str, Any]]:
         found: dict[str, tuple[str, Any]] = {}
         for plugin, result, error in self.call_each(hook):
             if error is not None:
-                self._fail(plugin, self.infos[plugin].distribution, f"{hook} raised {error!r}")
+                self._warn(plugin, f"failed in {hook}, so its {kind}s are not available: {describe_exception(error)}")
                 continue
-            for item in result if isinstance(result, (list, tuple)) else [result]:
+            for item in result or []:
                 if item.name in found and found[item.name][0] != plugin:
                     raise PluginError(
                         f"{kind} {item.name!r} is registered by both {self.describe(found[item.name][0])} "
@@ -244,17 +338,168 @@ class PluginHost:
         if self._template_dirs is None:
             dirs: list[Path] = []
             for plugin, result, error in self.call_each("flywheel_template_dirs"):
-                if error is None and result:
+                if error is not None:
+                    self._warn(plugin, f"failed in flywheel_template_dirs, so its templates are not available: "
+                                       f"{describe_exception(error)}")
+                elif result:
                     dirs.extend(Path(p) for p in result)
             self._template_dirs = dirs
         return self._template_dirs
 
     def config_schemas(self) -> dict[str, dict[str, Any]]:
+        """Each plugin's config schema, checked as JSON Schema; a plugin that fails or returns a
+        broken one is warned about and its table is not checked."""
         out = {}
         for plugin, result, error in self.call_each("flywheel_config_schema"):
-            if error is None and result:
+            if error is not None:
+                self._warn(plugin, f"failed in flywheel_config_schema, so its config table is not checked: "
+                                   f"{describe_exception(error)}")
+            elif result:
                 out[plugin] = result
         return out
+
+
+def hook_timeout() -> float:
+    """Seconds a registration hook may take, and after which a pipeline hook is reported."""
+    try:
+        value = float(os.environ.get("FLYWHEEL_HOOK_TIMEOUT", DEFAULT_HOOK_TIMEOUT))
+    except ValueError:
+        return DEFAULT_HOOK_TIMEOUT
+    return value if value > 0 else DEFAULT_HOOK_TIMEOUT
+
+
+class _Watch:
+    """Print ``message`` on stderr after ``first`` seconds and every minute after, until left."""
+
+    def __init__(self, message: str, first: float) -> None:
+        self.message, self.first = message, first
+        self.stream = sys.stderr
+        self.done = threading.Event()
+
+    def _run(self) -> None:
+        waited, wait = 0.0, self.first
+        while not self.done.wait(wait):
+            waited += wait
+            print(f"flywheel: {self.message} after {waited:.0f} s", file=self.stream, flush=True)
+            wait = 60.0
+
+    def __enter__(self) -> _Watch:
+        threading.Thread(target=self._run, name="flywheel hook watch", daemon=True).start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.done.set()
+
+
+class _Snapshot:
+    """A session as a plugin received it, to check what the plugin left and undo it if broken.
+
+    Every hook's plugin must leave the session's fields of the right JSON types; a collector
+    (``data``) must also leave ``source_data`` and ``metadata`` writable as JSON. Their
+    content is kept as JSON text, which is also how they are checked afterwards.
+    """
+
+    def __init__(self, session: Any, *, data: bool) -> None:
+        import attrs
+
+        self.session = session
+        self.fields = {f.name: getattr(session, f.name) for f in attrs.fields(type(session))}
+        self.data: str | None = None
+        if data:
+            self.data = _dumps_data(session)[0]
+
+    def problem(self) -> str | None:
+        """What is wrong with the session now, as ``$.path: message``, or None."""
+        from flywheel_core.models import shape_problem
+
+        problem = shape_problem(self.session)
+        if problem is None and self.data is not None:
+            problem = _dumps_data(self.session)[1]
+        return problem
+
+    def restore(self) -> None:
+        import json
+
+        for field, value in self.fields.items():
+            setattr(self.session, field, value)
+        if self.data is not None:
+            self.session.source_data, self.session.metadata = json.loads(self.data)
+
+
+def _dumps_data(session: Any) -> tuple[str | None, str | None]:
+    """``source_data`` and ``metadata`` as strict JSON text, or why they cannot be written."""
+    from flywheel_core.jsonload import dumps_strict
+
+    try:
+        return dumps_strict([session.source_data, session.metadata]), None
+    except (TypeError, ValueError) as exc:
+        text = " ".join(str(exc).split())[:200]
+    # "$[0].ratio: ..." names the field by its place in the list: say its name instead.
+    for index, field in enumerate(("source_data", "metadata")):
+        if text.startswith(f"$[{index}]"):
+            return None, f"$.{field}{text[len(f'$[{index}]'):]}"
+    return None, f"$.source_data or $.metadata: {text}"
+
+
+def _wrong_result(hook: str, result: Any) -> str | None:
+    """Why ``result`` is not what ``hook``'s spec says it returns, or None when it is.
+
+    Every hook but ``flywheel_collect`` and ``flywheel_register_commands`` returns a value
+    core uses: None, or a list of one type (a dict for ``flywheel_config_schema``). JSON
+    Schemas a plugin hands over are checked too, so a broken one fails its plugin, not the run.
+    """
+    kind = _RESULTS.get(hook)
+    if kind is None or result is None:
+        return None
+    if kind == "schema":
+        return _wrong_schema(result, "a JSON Schema object")
+    wanted = (str, os.PathLike) if kind == "path" else getattr(import_module("flywheel_core.types"), kind)
+    label = "folder paths" if kind == "path" else kind
+    if not isinstance(result, (list, tuple)):
+        return f"returned {_show(result)}, expected a list of {label} or None"
+    for item in result:
+        if not isinstance(item, wanted):
+            return f"returned a list holding {_show(item)}, expected a list of {label} or None"
+        if kind == "SessionType":
+            wrong = _wrong_schema(item.schema, f"SessionType {item.name!r} with a schema")
+        elif kind == "Target":
+            wrong = _wrong_schema(item.config_schema, f"Target {item.name!r} with a config_schema")
+        else:
+            wrong = None
+        if wrong:
+            return wrong
+    return None
+
+
+def _wrong_schema(schema: Any, what: str) -> str | None:
+    """Why ``schema`` is not a usable JSON Schema (draft 2020-12), or None."""
+    if not isinstance(schema, dict):
+        return f"returned {what} that is {_show(schema)}, not a JSON Schema object"
+    import jsonschema
+
+    try:
+        jsonschema.Draft202012Validator.check_schema(schema)
+    except jsonschema.SchemaError as exc:
+        return f"returned {what} that is not valid JSON Schema: {' '.join(exc.message.split())[:200]}"
+    return None
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return f"{type(value).__name__} {text if len(text) <= 60 else text[:57] + '...'}"
+
+
+#: What each hook returns besides None: a list of this type from ``flywheel_core.types``,
+#: folder paths, or one JSON Schema. Hooks not listed return nothing core uses.
+_RESULTS = {
+    "flywheel_session_types": "SessionType",
+    "flywheel_targets": "Target",
+    "flywheel_template_dirs": "path",
+    "flywheel_config_schema": "schema",
+    "flywheel_validate": "Problem",
+    "flywheel_generate": "Artifact",
+    "flywheel_publish": "PublishResult",
+}
 
 
 _HOST: PluginHost | None = None

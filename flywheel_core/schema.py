@@ -185,14 +185,24 @@ def _json_type(value: Any) -> str:
     return {str: "string", list: "array", dict: "object"}.get(type(value), type(value).__name__)
 
 
-def _short(value: Any) -> str:
+def _short(value: Any, limit: int = 60) -> str:
+    """A value as JSON, cut to ``limit`` characters without encoding all of a huge value."""
     import json
 
-    text = json.dumps(value, ensure_ascii=False)
-    return text if len(text) <= 60 else text[:57] + "..."
+    if isinstance(value, str) and len(value) > limit:
+        value = value[:limit]
+    chunks: list[str] = []
+    size = 0
+    for chunk in json.JSONEncoder(ensure_ascii=False).iterencode(value):
+        chunks.append(chunk[: limit + 1])
+        size += len(chunks[-1])
+        if size > limit:
+            break
+    text = "".join(chunks)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _oneline(message: str, limit: int = 240) -> str:
     """Keep a message on one line and short, whatever value it quotes."""
-    message = " ".join(message.split())
+    message = " ".join(message[: limit * 2].split())
     return message if len(message) <= limit else message[: limit - 3] + "..."

@@ -2,38 +2,44 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, Callable
 
-from flywheel_core.fsutil import atomic_write, lock_for
-from flywheel_core.jsonload import MAX_BYTES, load_json_file
+from flywheel_core.errors import FlywheelError
+from flywheel_core.fsutil import atomic_write, lock_for, remove_stale_temps
+from flywheel_core.jsonload import MAX_BYTES, dumps_strict, load_json_file
 from flywheel_core.models import Session, converter
 
 __all__ = ["SessionStore", "dumps_session", "emit_session"]
 
 
 def dumps_session(data: dict[str, Any]) -> str:
-    """The on-disk form: 2-space indent, UTF-8 kept readable, trailing newline."""
-    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    """The on-disk form: 2-space indent, UTF-8 kept readable, trailing newline, strict JSON."""
+    return dumps_strict(data, indent=2) + "\n"
 
 
 def emit_session(doc: dict[str, Any], output: Path | None) -> None:
-    """Write a collected session to ``output`` atomically, or to stdout when it is None."""
+    """Write a collected session to ``output`` atomically (through a symlink), or to stdout."""
     import sys
 
-    text = dumps_session(doc)
+    try:
+        text = dumps_session(doc)
+    except ValueError as exc:  # NaN or a huge integer from a collector: write nothing unreadable
+        raise FlywheelError(f"{output or '<stdout>'}: {exc}; nothing was written") from None
     if output is None:
         sys.stdout.write(text)
     else:
-        atomic_write(output, text)
+        atomic_write(output, text, follow_symlinks=True)
 
 
 class SessionStore:
     """Loads and saves ``work_session.json`` files; every save is atomic and locked.
 
     Concurrent ``flywheel run`` processes on one file serialise their read-modify-write through
-    a cross-process lock and re-read the file inside it, so no update is lost.
+    a cross-process lock and re-read the file inside it, so no update is lost. A session path
+    that is a symlink is written through: the file it points to gets the new content (replaced
+    atomically in its own folder, locked by its real path) and the link stays a link. Temp
+    files a killed writer left beside the file are removed on the next write.
     """
 
     def __init__(self, max_bytes: int = MAX_BYTES) -> None:
@@ -48,12 +54,21 @@ class SessionStore:
 
     def save(self, path: Path, session: Session) -> None:
         with lock_for(path):
-            atomic_write(path, dumps_session(converter.unstructure(session)))
+            self._write(path, session)
 
     def update(self, path: Path, change: Callable[[Session], None]) -> Session:
         """Re-read ``path`` under its lock, apply ``change`` to it, write it back atomically."""
         with lock_for(path):
             session = self.load(path)
             change(session)
-            atomic_write(path, dumps_session(converter.unstructure(session)))
+            self._write(path, session)
             return session
+
+    @staticmethod
+    def _write(path: Path, session: Session) -> None:
+        try:
+            text = dumps_session(converter.unstructure(session))
+        except ValueError as exc:  # a plugin put NaN or a huge integer in it: keep the old file
+            raise FlywheelError(f"{path}: {exc}; the session file was not rewritten") from None
+        remove_stale_temps(path.resolve())
+        atomic_write(path, text, follow_symlinks=True)

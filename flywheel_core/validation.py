@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from flywheel_core.errors import describe_exception
 from flywheel_core.models import Session, converter, parse_timestamp
 from flywheel_core.plugins import KNOWN_SESSION_TYPES
 from flywheel_core.schema import iter_errors, merged_schema
@@ -54,9 +55,11 @@ def check_schema(raw: Any, host: PluginHost) -> tuple[Session | None, list[Probl
 def _unknown_type(name: str, known: list[str]) -> str:
     import difflib
 
-    guess = difflib.get_close_matches(name.lower().replace("-", "_"), known, n=1, cutoff=0.6)
-    hint = f"; did you mean {guess[0]!r}?" if guess else ""
-    return f"unknown session type {name!r} (known: {', '.join(known)}){hint}"
+    # difflib indexes every character of the name: only a name of sane length gets a guess.
+    guesses = difflib.get_close_matches(name.lower().replace("-", "_"), known, n=1, cutoff=0.6) if len(name) <= 64 else []
+    hint = f"; did you mean {guesses[0]!r}?" if guesses else ""
+    shown = name if len(name) <= 64 else name[:61] + "..."
+    return f"unknown session type {shown!r} (known: {', '.join(known)}){hint}"
 
 
 def plugin_problems(session: Session, ctx: RunContext) -> list[Problem]:
@@ -64,9 +67,9 @@ def plugin_problems(session: Session, ctx: RunContext) -> list[Problem]:
     problems: list[Problem] = []
     for plugin, result, error in ctx.host.call_each("flywheel_validate", session=session, ctx=ctx):
         if error is not None:
-            problems.append(
-                Problem.warning(f"plugin {ctx.host.describe(plugin)} failed in flywheel_validate: {error!r}")
-            )
+            problems.append(Problem.warning(
+                f"plugin {ctx.host.describe(plugin)} failed in flywheel_validate: {describe_exception(error)}"
+            ))
         elif result:
-            problems.extend(result)
+            problems.extend(p for p in result if isinstance(p, Problem))  # the host checked; stay safe
     return problems

@@ -60,6 +60,17 @@ CORPUS: list[tuple[str, bytes | dict | list | str, str]] = [
     ("neg-infinity", b'{"a": {"b": -Infinity}}', "$.a.b"),
     ("duplicate-key", b'{"session_id": "a", "session_id": "b"}', "$.session_id"),
     ("nested-duplicate", b'{"metadata": {"x": 1, "x": 2}}', "$.metadata.x"),
+    # Numbers Python reads but JSON readers cannot round-trip: 1e400 became a bare Infinity on rewrite.
+    ("huge-exponent", b'{"metadata": {"duration_minutes": 1e400}}', "$.metadata.duration_minutes"),
+    ("huge-negative", b'{"source_data": {"pnl": [1, -2.5E+999]}}', "$.source_data.pnl[1]"),
+    ("huge-mantissa", b'{"a": ' + b"9" * 400 + b'.0}', "$.a"),
+    ("integer-5000-digits", b'{"source_data": {"n": ' + b"7" * 5000 + b"}}", "$.source_data.n"),
+    ("negative-integer-5000-digits", b'{"b": [-' + b"1" * 5000 + b"]}", "$.b[0]"),
+    # Lone surrogates pass json.loads and crash when encoded as UTF-8 (212 fuzz files did).
+    ("lone-high-surrogate", b'{"agent_id": "A\\ud800"}', "$.agent_id"),
+    ("lone-low-surrogate", b'{"source_data": {"m": ["ok", "x\\udfff"]}}', "$.source_data.m[1]"),
+    ("reversed-pair", b'{"s": "\\ude00\\ud83d"}', "$.s"),
+    ("surrogate-in-key", b'{"source_data": {"k\\ud800": 1}}', '$.source_data["k\\ud800"]'),
     ("invalid-utf8", b'{"session_id": "\xff\xfe"}', "$"),
     ("latin1", '{"agent_id": "Jos\u00e9"}'.encode("latin-1"), "$"),
     ("utf16", '{"a": 1}'.encode("utf-16"), "$"),

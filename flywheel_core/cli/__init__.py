@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
-from flywheel_core.errors import FlywheelError
+from flywheel_core.errors import FlywheelError, describe_exception
 
 if TYPE_CHECKING:
     from flywheel_core.plugins import PluginHost
@@ -51,12 +51,17 @@ def _root(
     ] = None,
 ) -> None:
     """Turn work_session.json files into publishable artifacts, then publish them exactly once."""
+    from flywheel_core.redaction import RedactingFilter
+
     _state["debug"] = debug
     logging.basicConfig(
         level=logging.DEBUG if (verbose or debug) else logging.WARNING,
         format="flywheel: %(levelname)s: %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    for handler in logging.getLogger().handlers:  # a plugin's log line may quote a secret
+        if not any(isinstance(f, RedactingFilter) for f in handler.filters):
+            handler.addFilter(RedactingFilter())
     # markdown-it logs each block rule it tries at DEBUG: thousands of lines per page, no news.
     logging.getLogger("markdown_it").setLevel(logging.INFO)
     if verbose or debug:
@@ -92,27 +97,45 @@ def build_app(host: PluginHost | None = None) -> typer.Typer:
     for plugin, _, error in host.call_each("flywheel_register_commands", cli=app, collect=collect):
         if error is not None:
             print(
-                f"flywheel: warning: plugin {host.describe(plugin)} failed to add its commands: {error!r}",
+                f"flywheel: warning: plugin {host.describe(plugin)} failed to add its commands: "
+                f"{describe_exception(error)}",
                 file=sys.stderr,
             )
     return app
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point of the ``flywheel`` script: exit 0 done, 1 run-time failure, 2 bad input."""
+    """Entry point of the ``flywheel`` script: exit 0 done, 1 run-time failure, 2 bad input.
+
+    Everything printed goes through the redactor, so no secret reaches the terminal; a file
+    system error (disk full, read-only folder, a file where a folder should be) is one line
+    naming the path and what to do, like every other error.
+    """
+    from flywheel_core.errors import describe_os_error
+    from flywheel_core.redaction import RedactingStream
+
+    stdout, stderr = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = RedactingStream(stdout), RedactingStream(stderr)
     try:
         build_app()(args=argv, prog_name="flywheel")
     except FlywheelError as exc:
-        print(f"flywheel: error: {exc}", file=sys.stderr)
-        sys.exit(exc.exit_code)
+        _fail(f"error: {exc}", exc.exit_code)
+    except OSError as exc:
+        if _state["debug"]:
+            raise
+        _fail(f"error: {describe_os_error(exc)}", 1)
     except KeyboardInterrupt:
-        print("flywheel: interrupted", file=sys.stderr)
-        sys.exit(130)
+        _fail("interrupted", 130)
     except Exception as exc:
         if _state["debug"]:
             raise
-        print(
-            f"flywheel: internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)",
-            file=sys.stderr,
-        )
-        sys.exit(1)
+        _fail(f"internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)", 1)
+    finally:
+        sys.stdout, sys.stderr = stdout, stderr
+
+
+def _fail(message: str, code: int) -> None:
+    # One line, whatever the message holds (a plugin's multi-line exception, a long value).
+    line = " ".join(message.split())
+    print(f"flywheel: {line[:2000]}", file=sys.stderr)
+    sys.exit(code)

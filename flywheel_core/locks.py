@@ -1,0 +1,164 @@
+"""Cross-process locks that die with their holder and say who holds them."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import socket
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from flywheel_core.errors import FileSystemError, LockTimeout
+from flywheel_core.redaction import redact
+
+__all__ = ["LOCK_NOTICE", "LOCK_TIMEOUT", "PathLock", "lock_for"]
+
+#: Seconds a lock is waited for before giving up (``FLYWHEEL_LOCK_TIMEOUT`` overrides).
+LOCK_TIMEOUT = 120.0
+#: Seconds of waiting after which one line says what is being waited for.
+LOCK_NOTICE = 2.0
+
+
+def _lock_timeout(timeout: float | None) -> float:
+    if timeout is not None:
+        return timeout
+    try:
+        return float(os.environ.get("FLYWHEEL_LOCK_TIMEOUT", LOCK_TIMEOUT))
+    except ValueError:
+        return LOCK_TIMEOUT
+
+
+def lock_for(path: Path, timeout: float | None = None) -> PathLock:
+    """A cross-process lock for ``path``, kept in the user's cache folder, not beside the file.
+
+    Every flywheel process on the machine agrees on the lock of a file whatever its config,
+    because the lock's name is a hash of the file's resolved path. ``timeout`` seconds
+    (default 120, ``FLYWHEEL_LOCK_TIMEOUT``; -1 waits for ever) before a :class:`LockTimeout`.
+    """
+    import platformdirs
+
+    key = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:32]
+    folder = Path(platformdirs.user_cache_dir("flywheel")) / "locks"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise FileSystemError(folder, exc, "create the lock folder") from None
+    return PathLock(path, folder / f"{key}.lock", _lock_timeout(timeout))
+
+
+class PathLock:
+    """An exclusive lock on one path across processes, that tells a waiter who holds it.
+
+    It is an ``flock`` on a lock file (through filelock): the system releases it the moment its
+    holder dies, however it dies, so a crashed process never leaves a lock behind. The holder
+    writes its pid, host and command beside the lock file (``<lock>.holder``), so a process
+    that waits says what for (after ``LOCK_NOTICE`` seconds, once, on stderr) and a timeout is
+    one line naming the locked path and its holder. Use it as a context manager.
+    """
+
+    def __init__(self, path: Path, lock_file: Path, timeout: float) -> None:
+        import filelock
+
+        self.path = path
+        self.lock_file = lock_file
+        self.holder_file = lock_file.with_name(lock_file.name + ".holder")
+        self.timeout = timeout
+        self._lock = filelock.FileLock(str(lock_file), timeout=timeout)
+        self._depth = 0
+
+    @property
+    def is_locked(self) -> bool:
+        return self._depth > 0
+
+    def acquire(self, timeout: float | None = None) -> PathLock:
+        """Take the lock, waiting up to ``timeout`` seconds (default: the lock's own)."""
+        if self._depth:
+            self._depth += 1
+            return self
+        timeout = self.timeout if timeout is None else timeout
+        first = LOCK_NOTICE if timeout < 0 else min(LOCK_NOTICE, timeout)
+        if not self._try(first):
+            if timeout >= 0 and timeout <= LOCK_NOTICE:
+                self._give_up(timeout)
+            print(f"flywheel: waiting for the lock on {self.path} held by {self.holder()}", file=sys.stderr, flush=True)
+            if not self._try(-1 if timeout < 0 else timeout - first):
+                self._give_up(timeout)
+        self._depth = 1
+        self._write_holder()
+        return self
+
+    def _try(self, timeout: float) -> bool:
+        import filelock
+
+        try:
+            self._lock.acquire(timeout=timeout)
+        except filelock.Timeout:
+            return False
+        except OSError as exc:
+            raise FileSystemError(self.lock_file, exc, "lock") from None
+        return True
+
+    def _give_up(self, timeout: float) -> None:
+        raise LockTimeout(
+            f"gave up after {timeout:g} s waiting for the lock on {self.path} (lock file {self.lock_file}), "
+            f"held by {self.holder()}; if that process is stuck, end it and run again"
+        )
+
+    def release(self) -> None:
+        if not self._depth:
+            return
+        self._depth -= 1
+        if self._depth:
+            return
+        try:
+            self.holder_file.unlink()  # before the lock goes: the next holder writes its own
+        except OSError:
+            pass
+        self._lock.release()
+
+    def __enter__(self) -> PathLock:
+        return self.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+    def _write_holder(self) -> None:
+        record = {
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "command": redact(" ".join(sys.argv))[:300],
+            "since": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "path": str(self.path),
+        }
+        try:  # advisory: a waiter that cannot read it says "an unknown process"
+            self.holder_file.write_text(json.dumps(record), encoding="utf-8")
+        except OSError:
+            pass
+
+    def holder(self) -> str:
+        """Who holds the lock, as recorded by its holder: ``pid N on HOST (COMMAND) since T``."""
+        try:
+            record: dict[str, Any] = json.loads(self.holder_file.read_text(encoding="utf-8"))
+            pid = int(record["pid"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return "an unknown process"
+        text = f"pid {pid}"
+        local = record.get("host") == socket.gethostname()
+        if not local:
+            text += f" on {record.get('host')}"
+        text += f" ({record.get('command') or '?'}) since {record.get('since', '?')}"
+        if local and _process_state(pid) == "T":
+            text += f"; it is stopped: resume it (kill -CONT {pid}) or end it"
+        return text
+
+
+def _process_state(pid: int) -> str | None:
+    """The one-letter state of a local process (``T`` is stopped), where /proc tells it."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return None

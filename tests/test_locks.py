@@ -1,0 +1,115 @@
+"""Cross-process locks: freed when the holder dies, waits say what for, time-outs name the holder."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from core_support import FLYWHEEL
+from flywheel_core import LockTimeout, lock_for
+from flywheel_core.testing import build_session
+
+HOLDER = """
+import sys, time
+from pathlib import Path
+from flywheel_core import lock_for
+with lock_for(Path(sys.argv[1])):
+    print("locked", flush=True)
+    time.sleep(600)
+"""
+
+
+@pytest.fixture
+def holder():
+    """Start a process that takes the lock of a path and keeps it; it is killed afterwards."""
+    procs: list[subprocess.Popen] = []
+
+    def start(path: Path) -> subprocess.Popen:
+        proc = subprocess.Popen([sys.executable, "-c", HOLDER, str(path), "--marker-arg"],
+                                stdout=subprocess.PIPE, text=True)
+        procs.append(proc)
+        assert proc.stdout is not None and proc.stdout.readline() == "locked\n"
+        return proc
+
+    yield start
+    for proc in procs:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGCONT)
+            proc.kill()
+        proc.wait()
+
+
+def test_a_lock_of_a_killed_process_is_free_at_once(tmp_path: Path, holder) -> None:
+    path = tmp_path / "work_session.json"
+    proc = holder(path)
+    with pytest.raises(LockTimeout):
+        lock_for(path, timeout=0).acquire()
+    proc.kill()
+    proc.wait()
+    with lock_for(path, timeout=0):  # no waiting at all: the system dropped the dead holder's flock
+        pass
+
+
+def test_a_timeout_names_the_path_and_the_holder(tmp_path: Path, holder) -> None:
+    path = tmp_path / "work_session.json"
+    proc = holder(path)
+    with pytest.raises(LockTimeout) as caught:
+        lock_for(path, timeout=0).acquire()
+    message = str(caught.value)
+    assert f"the lock on {path} (lock file " in message
+    assert f"held by pid {proc.pid} (" in message and "--marker-arg" in message
+    assert "if that process is stuck, end it and run again" in message
+
+
+def test_a_waiting_run_says_what_it_waits_for_and_gives_up_in_one_line(tmp_path: Path, holder, fake_dist) -> None:
+    env = fake_dist("flywheel-small", """
+from flywheel_core import Artifact, SessionType, hookimpl
+
+@hookimpl
+def flywheel_session_types():
+    return [SessionType("build", "test")]
+
+@hookimpl
+def flywheel_generate(session, ctx):
+    return [Artifact("summary", "# x\\n")]
+""")
+    session = tmp_path / "work_session.json"
+    session.write_text(__import__("json").dumps(build_session("build")))
+    proc = holder(session)
+    run = subprocess.run([FLYWHEEL, "run", session, "--out", tmp_path / "out"], capture_output=True, text=True,
+                         env=dict(env, FLYWHEEL_LOCK_TIMEOUT="3"), timeout=120)
+    assert run.returncode == 1
+    lines = run.stderr.strip().splitlines()
+    # Before: 120 s of silence, then "internal error: Timeout".
+    assert lines[0].startswith(f"flywheel: waiting for the lock on {session} held by pid {proc.pid} (")
+    assert lines[-1].startswith(f"flywheel: error: gave up after 3 s waiting for the lock on {session}")
+    assert f"held by pid {proc.pid}" in lines[-1] and "internal error" not in run.stderr
+    assert len(lines) == 2, run.stderr
+
+
+def test_a_stopped_holder_is_named_as_stopped(tmp_path: Path, holder) -> None:
+    path = tmp_path / "site.lock"
+    proc = holder(path)
+    proc.send_signal(signal.SIGSTOP)
+    os.waitpid(proc.pid, os.WUNTRACED)  # returns once it is stopped (the signal is asynchronous)
+    try:
+        with pytest.raises(LockTimeout, match=rf"it is stopped: resume it \(kill -CONT {proc.pid}\) or end it"):
+            lock_for(path, timeout=0).acquire()
+    finally:
+        proc.send_signal(signal.SIGCONT)
+
+
+def test_the_holder_record_goes_with_the_lock(tmp_path: Path) -> None:
+    lock = lock_for(tmp_path / "x")
+    with lock:
+        assert lock.holder().startswith(f"pid {os.getpid()} (")
+        with lock:  # re-entrant in one process
+            pass
+        assert lock.holder_file.exists()
+    assert not lock.holder_file.exists()
+    assert lock.holder() == "an unknown process"
