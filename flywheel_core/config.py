@@ -14,7 +14,7 @@ from flywheel_core.errors import UsageError
 if TYPE_CHECKING:
     from flywheel_core.plugins import PluginHost
 
-__all__ = ["Config", "load_config", "resolve_secrets", "check_plugin_configs", "CONFIG_SCHEMA"]
+__all__ = ["Config", "Secret", "load_config", "resolve_secrets", "check_plugin_configs", "CONFIG_SCHEMA"]
 
 CONFIG_SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -102,14 +102,28 @@ class Config:
         return resolve_secrets(self.data.get("plugins", {}).get(name, {}), f"plugins.{name}")
 
 
+class Secret(str):
+    """A value read from the environment for a ``{"$env": NAME}`` setting.
+
+    A plain string everywhere (headers, JSON, comparisons), except that ``repr`` shows ``'***'``:
+    a config table printed whole (``flywheel -v`` traces every hook call with its arguments, a
+    traceback shows locals) never shows the secret.
+    """
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "'***'"
+
+
 def resolve_secrets(value: Any, where: str) -> Any:
-    """Return a copy of ``value`` with every ``{"$env": "NAME"}`` replaced by that variable."""
+    """Return a copy of ``value`` with every ``{"$env": "NAME"}`` replaced by that variable (a :class:`Secret`)."""
     if isinstance(value, dict):
         if set(value) == {"$env"}:
             name = value["$env"]
             if not isinstance(name, str) or name not in os.environ:
                 raise UsageError(f"{where}: environment variable {name!r} is not set")
-            return os.environ[name]
+            return Secret(os.environ[name])
         return {k: resolve_secrets(v, f"{where}.{k}") for k, v in value.items()}
     if isinstance(value, list):
         return [resolve_secrets(v, f"{where}[{i}]") for i, v in enumerate(value)]

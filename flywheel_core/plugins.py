@@ -42,7 +42,12 @@ DEFAULT_PLUGINS: tuple[str, ...] = ()
 
 #: Which distribution to install for a session type or target that nothing handles.
 KNOWN_SESSION_TYPES = {"build": "flywheel-build", "trade": "flywheel-trade", "life_aria": "flywheel-aria"}
-KNOWN_TARGETS = {"github": "flywheel-publish-github", "web": "flywheel-publish-web"}
+KNOWN_TARGETS = {
+    "github": "flywheel-publish-github",
+    "web": "flywheel-publish-web",
+    "mastodon": "flywheel-publish-mastodon",
+    "bluesky": "flywheel-publish-bluesky",
+}
 
 
 # Plain dataclasses, not attrs: this module loads for `flywheel --help`, which must start fast.
