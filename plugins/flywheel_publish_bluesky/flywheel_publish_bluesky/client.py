@@ -150,9 +150,11 @@ class BlueskyClient:
         return answer.json() if answer.content else {}
 
     def put_record(self, collection: str, rkey: str, record: dict[str, Any]) -> dict[str, Any]:
+        if self._access is None:
+            self.login()  # the repository is the account's DID, known once logged in
         return self.call("POST", "com.atproto.repo.putRecord",
-                         json={"repo": self.did or self._identifier, "collection": collection, "rkey": rkey,
-                               "record": record, "validate": True})
+                         json={"repo": self.did, "collection": collection, "rkey": rkey, "record": record,
+                               "validate": True})
 
     def upload_blob(self, data: bytes, mime: str) -> dict[str, Any]:
         return self.call("POST", "com.atproto.repo.uploadBlob", content=data, headers={"Content-Type": mime})["blob"]

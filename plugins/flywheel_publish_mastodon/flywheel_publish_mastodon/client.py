@@ -134,10 +134,14 @@ class MastodonAPI:
 
     # -- one request, its answer sorted ------------------------------------------------------
 
-    def call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+    def check_budget(self) -> None:
+        """Raise :class:`RateLimited` if the last answer said no request is left until the reset."""
         now = time.time()
         if self.blocked_until > now:
             raise RateLimited("the rate limit is used up until it resets", self.blocked_until - now)
+
+    def call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        self.check_budget()
         try:
             answer = self.http.request(method, path, **kwargs)
         except httpx.TransportError as exc:

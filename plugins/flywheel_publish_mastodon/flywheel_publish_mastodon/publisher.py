@@ -182,6 +182,7 @@ class ThreadPoster:
             form = self._form(post, index, parent)
             if index == 0 and post.images:
                 form["media_ids[]"] = self._media(item, post, state)
+            self.api.check_budget()  # a part marked pending but never sent would cost a lookup later
             state.update(pending=index, pending_at=time.time())
             self.ctx.checkpoint(item, state)
             status = self.api.post_status(form, idempotency_key=f"flywheel-{item.key}-{index}")

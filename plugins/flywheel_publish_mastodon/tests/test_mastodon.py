@@ -163,7 +163,7 @@ def test_remaining_zero_stops_before_the_request_that_would_be_refused(project, 
     assert len(mastodon.requests) == 1, "no request was made once the limit said 0 remain"
     [entry] = project.queue()
     assert entry["status"] == "failed" and entry["attempts"] == 0
-    assert len(entry["progress"]["parts"]) == 1
+    assert len(entry["progress"]["parts"]) == 1 and "pending" not in entry["progress"], "part 2 was never sent"
 
     mastodon.limit, mastodon.window_start = 300, time.time() - 301  # the window resets
     assert project.cli("queue", "retry", entry["id"]).exit_code == 0
