@@ -13,7 +13,7 @@ import logging
 import struct
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from flywheel_core import PublishContext, PublishItem, PublishResult, post_length
@@ -31,7 +31,7 @@ from flywheel_publish_bluesky.post import Image, Post, PostError, read_post
 from flywheel_publish_bluesky.records import record_key
 from flywheel_publish_bluesky.richtext import facets, first_link
 
-__all__ = ["COLLECTION", "MAX_GRAPHEMES", "MAX_IMAGE_BYTES", "MAX_IMAGES", "Settings", "ThreadPoster", "publish"]
+__all__ = ["COLLECTION", "MAX_GRAPHEMES", "MAX_IMAGES", "MAX_IMAGE_BYTES", "Settings", "ThreadPoster", "publish"]
 
 log = logging.getLogger("flywheel.publish.bluesky")
 
@@ -134,16 +134,16 @@ def _session_seconds(item: PublishItem) -> int | None:
     """The session's time (whole seconds), the base of its posts' record keys."""
     value = item.meta.get("date")
     try:
-        when = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        when = datetime.fromisoformat(str(value))
     except ValueError:
         return None
     if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
+        when = when.replace(tzinfo=UTC)
     return int(when.timestamp())
 
 
 def _iso(seconds: float) -> str:
-    return datetime.fromtimestamp(seconds, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return datetime.fromtimestamp(seconds, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _dry_run(item: PublishItem, settings: Settings) -> PublishResult:

@@ -10,7 +10,8 @@ are at most 64 characters long.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import regex
 

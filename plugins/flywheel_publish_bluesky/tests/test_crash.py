@@ -25,7 +25,7 @@ def test_publisher_killed_between_parts_resumes_without_duplicates(proxied, prox
     assert len(pds.records(account.did)) == killed_at
 
     restarted = proxied.spawn("publish")
-    out, err = restarted.communicate(timeout=120)
+    _, err = restarted.communicate(timeout=120)
     assert restarted.returncode == 0, err
     records = pds.records(account.did)
     assert [r["value"]["text"] for r in records] == parts, "exactly one record per part"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
@@ -68,11 +68,11 @@ def _reset_in(headers: httpx.Headers, now: float) -> float | None:
     reset = headers.get("X-RateLimit-Reset")
     if reset:
         try:
-            when = datetime.fromisoformat(reset.replace("Z", "+00:00"))
+            when = datetime.fromisoformat(reset)
         except ValueError:
             return None
         if when.tzinfo is None:
-            when = when.replace(tzinfo=timezone.utc)
+            when = when.replace(tzinfo=UTC)
         return max(1.0, when.timestamp() - now)
     return None
 

@@ -145,7 +145,7 @@ def _dry_run(item: PublishItem, settings: Settings) -> PublishResult:
 
 def _timestamp(value: Any) -> float | None:
     try:
-        return datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp()
+        return datetime.fromisoformat(str(value)).timestamp()
     except ValueError:
         return None
 

@@ -24,7 +24,7 @@ import sys
 import threading
 import time
 import zlib
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -51,7 +51,7 @@ def png(width: int = 2, height: int = 2) -> bytes:
 
 
 def _iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class FakeMastodon:
@@ -113,7 +113,7 @@ class FakeMastodon:
             self.used, self.window_start = 0, now
         reset = self.window_start + self.period
         return {"X-RateLimit-Limit": str(self.limit), "X-RateLimit-Remaining": str(max(0, self.limit - self.used)),
-                "X-RateLimit-Reset": datetime.fromtimestamp(reset, timezone.utc).isoformat(timespec="microseconds")}
+                "X-RateLimit-Reset": datetime.fromtimestamp(reset, UTC).isoformat(timespec="microseconds")}
 
     def status_json(self, status_id: str) -> dict[str, Any]:
         status = self.statuses[status_id]

@@ -25,7 +25,7 @@ def test_publisher_killed_mid_thread_resumes_without_duplicates(project, mastodo
     assert len(mastodon.posts()) == killed_at
 
     restarted = project.spawn("publish")
-    out, err = restarted.communicate(timeout=120)
+    _, err = restarted.communicate(timeout=120)
     assert restarted.returncode == 0, err
     posts = mastodon.posts()
     assert [p["text"] for p in posts] == parts, "exactly one status per part"

@@ -8,7 +8,7 @@ from datetime import datetime
 
 
 def _when(text: str) -> float:
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+    return datetime.fromisoformat(text).timestamp()
 
 
 def test_a_thread_is_posted_in_order_each_part_replying_to_the_previous(project, mastodon, long_text) -> None:
@@ -221,9 +221,9 @@ def test_an_artifact_added_without_its_texts_is_a_clear_permanent_error(project,
     assert added.exit_code == 0, added.output
     project.cli("publish")
     errors = [e["last_error"] for e in project.queue() if e["status"] == "dead"]
-    assert errors == ["social_post of session sess-2025-12-02: has no social_post.json attachment "
-                      "(the per-network texts): enqueue it with `flywheel run`, or `flywheel queue add "
-                      "--session SESSION_FILE`"]
+    assert errors == [("social_post of session sess-2025-12-02: has no social_post.json attachment "
+                       "(the per-network texts): enqueue it with `flywheel run`, or `flywheel queue add "
+                       "--session SESSION_FILE`")]
 
 
 def test_dry_run_checks_and_sends_nothing(project, mastodon, long_text) -> None:
