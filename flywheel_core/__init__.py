@@ -46,6 +46,7 @@ _LAZY = {
     "md_inline": "flywheel_core.render",
     "social_variants": "flywheel_core.social",
     "split_post": "flywheel_core.social",
+    "post_length": "flywheel_core.social",
     "PLATFORMS": "flywheel_core.social",
     "redact": "flywheel_core.redaction",
     "register_secret": "flywheel_core.redaction",
@@ -79,5 +80,5 @@ if TYPE_CHECKING:
     from flywheel_core.redaction import redact, register_secret
     from flywheel_core.render import md_escape, md_inline
     from flywheel_core.store import emit_session
-    from flywheel_core.social import PLATFORMS, social_variants, split_post
+    from flywheel_core.social import PLATFORMS, post_length, social_variants, split_post
     from flywheel_core.types import Artifact, Problem, PublishItem, PublishResult, SessionType, Target

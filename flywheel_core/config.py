@@ -16,7 +16,7 @@ from flywheel_core.redaction import register_secret
 if TYPE_CHECKING:
     from flywheel_core.plugins import PluginHost
 
-__all__ = ["Config", "load_config", "resolve_secrets", "check_plugin_configs", "CONFIG_SCHEMA"]
+__all__ = ["Config", "Secret", "load_config", "resolve_secrets", "check_plugin_configs", "CONFIG_SCHEMA"]
 
 MAX_CONFIG_BYTES = 16 * 1024 * 1024
 
@@ -106,11 +106,26 @@ class Config:
         return resolve_secrets(self.data.get("plugins", {}).get(name, {}), f"plugins.{name}")
 
 
+class Secret(str):
+    """A value read from the environment for a ``{"$env": NAME}`` setting.
+
+    A plain string everywhere (headers, JSON, comparisons), except that ``repr`` shows ``'***'``:
+    a config table printed whole (``flywheel -v`` traces every hook call with its arguments, a
+    traceback shows locals) never shows the secret.
+    """
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "'***'"
+
+
 def resolve_secrets(value: Any, where: str) -> Any:
     """Return a copy of ``value`` with every ``{"$env": "NAME"}`` replaced by that variable.
 
-    Each value is registered with the redactor, so it never appears in what flywheel prints,
-    logs or stores, in clear or in its base64 and URL-encoded forms.
+    The value is a :class:`Secret` (its ``repr`` is ``'***'``) and is registered with the
+    redactor, so it never appears in what flywheel prints, logs or stores, in clear or in its
+    base64 and URL-encoded forms.
     """
     if isinstance(value, dict):
         if set(value) == {"$env"}:
@@ -118,7 +133,7 @@ def resolve_secrets(value: Any, where: str) -> Any:
             if not isinstance(name, str) or name not in os.environ:
                 raise UsageError(f"{where}: environment variable {name!r} is not set")
             register_secret(os.environ[name])
-            return os.environ[name]
+            return Secret(os.environ[name])
         return {k: resolve_secrets(v, f"{where}.{k}") for k, v in value.items()}
     if isinstance(value, list):
         return [resolve_secrets(v, f"{where}[{i}]") for i, v in enumerate(value)]

@@ -49,7 +49,12 @@ DEFAULT_PLUGINS: tuple[str, ...] = ()
 
 #: Which distribution to install for a session type or target that nothing handles.
 KNOWN_SESSION_TYPES = {"build": "flywheel-build", "trade": "flywheel-trade", "life_aria": "flywheel-aria"}
-KNOWN_TARGETS = {"github": "flywheel-publish-github", "web": "flywheel-publish-web"}
+KNOWN_TARGETS = {
+    "github": "flywheel-publish-github",
+    "web": "flywheel-publish-web",
+    "mastodon": "flywheel-publish-mastodon",
+    "bluesky": "flywheel-publish-bluesky",
+}
 
 #: Hooks called while plugins are registered (even for ``--help``): each has a time limit.
 REGISTRATION_HOOKS = frozenset({

@@ -3,6 +3,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-system-deps.sh
+# The Bluesky tests' reference PDS (Node 22 + @atproto/dev-env, cached in .cache/pds). If it cannot be
+# installed, those tests fail and say why; the rest of the suite still runs.
+bash scripts/install-pds.sh >/dev/null || echo "warning: scripts/install-pds.sh failed: the Bluesky tests will fail" >&2
 git config --global user.name >/dev/null 2>&1 || git config --global user.name "flywheel tests"
 git config --global user.email >/dev/null 2>&1 || git config --global user.email "tests@flywheel.invalid"
 set +e

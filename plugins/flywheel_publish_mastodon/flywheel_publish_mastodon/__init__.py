@@ -1,0 +1,1 @@
+"""flywheel target ``mastodon``: social posts to a Mastodon account (threads, images), exactly once."""
