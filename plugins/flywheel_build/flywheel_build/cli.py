@@ -33,8 +33,8 @@ def collect_build(
     until: Annotated[Optional[str], typer.Option("--until", help="Newest commit time, same forms as --since.")] = None,
     rev_range: Annotated[Optional[str], typer.Option("--rev-range", help="Revision or range: A..B, A...B or A (default HEAD).")] = None,
     author: Annotated[Optional[str], typer.Option("--author", help="Only commits whose author matches this pattern.")] = None,
-    agent_id: Annotated[Optional[str], typer.Option("--agent-id", help="agent_id of the session (default: the newest commit's author).")] = None,
-    duration: Annotated[Optional[float], typer.Option("--duration", help="Session length in minutes (default: first to last commit).")] = None,
+    agent_id: Annotated[Optional[str], typer.Option("--agent", "--agent-id", help="Who ran the session, its agent_id (default: git's user.name). The commits' authors are credited from the commits.")] = None,
+    duration: Annotated[Optional[float], typer.Option("--duration", help="Minutes the session took, if you know (default: none; the artifacts estimate working time from commit times and say so).")] = None,
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write here (atomically) instead of stdout.", dir_okay=False)] = None,
 ) -> None:
     """Collect the commits of a range into a build session (stdout, or -o FILE).

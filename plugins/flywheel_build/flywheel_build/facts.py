@@ -22,7 +22,11 @@ __all__ = [
     "Project",
     "Stats",
     "build_facts",
+    "capitalised",
     "classify",
+    "commit_hash",
+    "estimate_work_minutes",
+    "most_significant",
     "language_of",
     "md_code",
     "parse_when",
@@ -104,10 +108,16 @@ class CommitFact:
     author: str | None
     bot: bool
     merge: bool
+    merge_guessed: bool  # read as a merge from its subject: the session lists no parents
     when: str | None  # ISO 8601 UTC
     files: tuple[str, ...]
     insertions: int | None
     deletions: int | None
+    verified: bool | None  # found in the repository; False: looked up and not found; None: not looked up
+
+    @property
+    def size(self) -> int:
+        return (self.insertions or 0) + (self.deletions or 0)
 
 
 @attrs.frozen
@@ -127,11 +137,14 @@ class Stats:
     lines_added: int | None
     lines_removed: int | None
     duration_minutes: float | None
+    duration_estimated: bool  # from commit times (git-hours' way), not declared by the session
     merges: int
+    merges_guessed: int  # of ``merges``, read from their subjects (no parents listed)
     commits_text: str | None  # "3 commits (2 listed)"
     files_text: str | None  # "8 files changed"
     lines_text: str | None  # "+450 / -120 lines"
-    duration_text: str | None  # "2 h"
+    duration_text: str | None  # "2 h" (declared) or "about 5 h of work" (estimated)
+    work_text: str | None  # "2 h of work" or "about 5 h of work (estimated from commit times)"
 
 
 @attrs.frozen
@@ -155,7 +168,9 @@ class BuildFacts:
     bot_commits: tuple[CommitFact, ...]
     bot_line: str | None
     merges: tuple[CommitFact, ...]
-    authors: tuple[tuple[str, int], ...]
+    authors: tuple[tuple[str, int], ...]  # people (not bots), most commits first
+    bots: tuple[tuple[str, int], ...]
+    credits_text: str | None  # "Ann (7), Bob (3) and 2 bots"
     stats: Stats
     title: str
     headline: str
@@ -176,7 +191,7 @@ class BuildFacts:
 
     @property
     def many_authors(self) -> bool:
-        return len(self.authors) > 1
+        return len(self.authors) + len(self.bots) > 1
 
 
 # -- small helpers ---------------------------------------------------------------------------
@@ -357,11 +372,32 @@ def _short_length(raw_commits: list[Any]) -> int:
     return length
 
 
-def _commit_fact(raw: dict[str, Any], base: tuple[str, str] | None, short_length: int = 7) -> CommitFact | None:
-    sha = _text(raw.get("hash"))
+def _is_merge(raw: dict[str, Any], subject: str, files: tuple[str, ...]) -> tuple[bool, bool]:
+    """``(merge, guessed)``: from the parents when listed (``git log`` gives them), else from an
+    explicit ``merge`` flag; else a "Merge ..." subject on a commit without changes is read as
+    a merge, and the artifacts say it was guessed."""
+    parents = raw.get("parents")
+    if isinstance(parents, list):
+        return len(parents) > 1, False
+    if isinstance(raw.get("merge"), bool):
+        return raw["merge"], False
+    if _MERGE.match(subject) and not files and not _int(raw.get("insertions")) and not _int(raw.get("deletions")):
+        return True, True
+    return False, False
+
+
+def commit_hash(raw: Any) -> str | None:
+    """A listed commit's hash as the artifacts show it (cleaned of invisible characters)."""
+    sha = _text(raw.get("hash")) if isinstance(raw, dict) else None
+    return " ".join(sha.split()) if sha else None
+
+
+def _commit_fact(
+    raw: dict[str, Any], base: tuple[str, str] | None, short_length: int = 7, missing: frozenset[str] | None = None
+) -> CommitFact | None:
+    sha = commit_hash(raw)
     if not sha:
         return None
-    sha = " ".join(sha.split())
     subject_full = _text(raw.get("message")) or ""
     lines = subject_full.splitlines()
     # A subject is one line; an agent's 100 KB "subject" is clipped so artifacts stay readable.
@@ -373,11 +409,14 @@ def _commit_fact(raw: dict[str, Any], base: tuple[str, str] | None, short_length
     files = raw.get("files")
     files = tuple(f for f in files if isinstance(f, str) and f) if isinstance(files, list) else ()
     short = sha[:short_length] if re.match(r"^[0-9a-fA-F]{8,}$", sha) else sha[:12]
+    verified = None if missing is None else sha not in missing
+    merge, guessed = _is_merge(raw, subject, files)
     return CommitFact(
         hash=sha,
         short=short,
         code=md_code(short),
-        url=commit_url(base, sha),
+        # A commit the repository does not have would be a dead link.
+        url=commit_url(base, sha) if verified is not False else None,
         subject=subject,
         body=body,
         type=kind,
@@ -387,11 +426,13 @@ def _commit_fact(raw: dict[str, Any], base: tuple[str, str] | None, short_length
         breaking_note=note,
         author=author,
         bot=_is_bot(author, _text(raw.get("email"))),
-        merge=raw.get("merge") is True or bool(_MERGE.match(subject)),
+        merge=merge,
+        merge_guessed=guessed,
         when=when.isoformat().replace("+00:00", "Z") if when else None,
         files=files,
         insertions=_int(raw.get("insertions")),
         deletions=_int(raw.get("deletions")),
+        verified=verified,
     )
 
 
@@ -400,6 +441,32 @@ def _sorted_newest_first(commits: list[CommitFact]) -> list[CommitFact]:
     if commits and all(c.when for c in commits):
         return sorted(commits, key=lambda c: c.when or "", reverse=True)
     return commits
+
+
+#: git-hours' rule: commits less than 2 h apart are one stretch of work, and each stretch gets
+#: 30 minutes before its first commit (the work that led to it).
+STRETCH_GAP_MINUTES = 120
+FIRST_COMMIT_MINUTES = 30
+
+
+def estimate_work_minutes(commits: list[CommitFact]) -> float | None:
+    """Working time estimated from commit times, per author and summed (None when no commit has
+    a time). Bots and merges are left out: neither is someone's working time."""
+    by_author: dict[str, list[datetime]] = {}
+    for c in commits:
+        when = parse_when(c.when) if c.when and not c.bot and not c.merge else None
+        if when:
+            by_author.setdefault((c.author or "").casefold(), []).append(when)
+    if not by_author:
+        return None
+    total = 0.0
+    for times in by_author.values():
+        times.sort()
+        total += FIRST_COMMIT_MINUTES
+        for before, after in zip(times, times[1:]):
+            gap = (after - before).total_seconds() / 60
+            total += gap if gap < STRETCH_GAP_MINUTES else FIRST_COMMIT_MINUTES
+    return total
 
 
 def _stats(session: Any, commits: list[CommitFact]) -> Stats:
@@ -426,11 +493,9 @@ def _stats(session: Any, commits: list[CommitFact]) -> Stats:
         total = len(commits) if commits else None
     duration = meta.get("duration_minutes")
     duration = float(duration) if _int(duration) is not None else None
-    if duration is None:
-        times = sorted(c.when for c in commits if c.when)
-        if len(times) >= 2:
-            span = parse_when(times[-1]) - parse_when(times[0])  # type: ignore[operator]
-            duration = span.total_seconds() / 60
+    estimated = duration is None
+    if estimated:
+        duration = estimate_work_minutes(commits)
     commits_text = _plural(total, "commit") if total is not None else None
     if commits_text and total != len(commits) and commits:
         commits_text += f" ({len(commits)} listed)"
@@ -438,6 +503,7 @@ def _stats(session: Any, commits: list[CommitFact]) -> Stats:
     if added is not None or removed is not None:
         shown = [f"+{added:,}" if added is not None else "", f"-{removed:,}" if removed is not None else ""]
         lines_text = " / ".join(p for p in shown if p) + " lines"
+    length = _duration_text(duration)
     return Stats(
         commits=total,
         commits_listed=len(commits),
@@ -445,11 +511,14 @@ def _stats(session: Any, commits: list[CommitFact]) -> Stats:
         lines_added=added,
         lines_removed=removed,
         duration_minutes=duration,
+        duration_estimated=estimated and duration is not None,
         merges=sum(c.merge for c in commits),
+        merges_guessed=sum(c.merge_guessed for c in commits),
         commits_text=commits_text,
         files_text=_plural(files, "file") + " changed" if files is not None else None,
         lines_text=lines_text,
-        duration_text=_duration_text(duration),
+        duration_text=(f"about {length} of work" if estimated else length) if length else None,
+        work_text=(f"about {length} of work (estimated from commit times)" if estimated else f"{length} of work") if length else None,
     )
 
 
@@ -468,7 +537,9 @@ def build_facts(session: Any, repo_info: dict[str, Any] | None = None) -> BuildF
     raw_commits = source.get("git_commits") if isinstance(source.get("git_commits"), list) else []
     unique: dict[str, CommitFact] = {}
     short_length = _short_length(raw_commits)
-    for fact in (_commit_fact(r, base, short_length) for r in raw_commits if isinstance(r, dict)):
+    missing = repo_info.get("missing")
+    missing = frozenset(missing) if missing is not None else None
+    for fact in (_commit_fact(r, base, short_length, missing) for r in raw_commits if isinstance(r, dict)):
         if fact:
             unique.setdefault(fact.hash, fact)  # a hash listed twice is one commit; validate warns
     commits = _sorted_newest_first(list(unique.values()))
@@ -492,7 +563,7 @@ def build_facts(session: Any, repo_info: dict[str, Any] | None = None) -> BuildF
         names = Counter(c.author or "bot" for c in bots)
         who = ", ".join(f"{name} ({n})" if len(names) > 1 else name for name, n in sorted(names.items()))
         bot_line = f"{_plural(len(bots), 'automated commit')} by {who}"
-    authors = tuple(sorted(Counter(c.author for c in human + list(merges) if c.author).items(), key=lambda kv: (-kv[1], kv[0])))
+    authors, bot_credits = _credits(commits)
 
     stats = _stats(session, commits)
     paths = repo_info.get("paths")
@@ -506,21 +577,17 @@ def build_facts(session: Any, repo_info: dict[str, Any] | None = None) -> BuildF
         langs, lang_source = languages(sorted(set(touched))), "changes"
 
     achievements = _texts(session.get("key_achievements")) or _texts(meta.get("achievements"))
-    features = [c for c in human if c.type == "feat" or c.breaking]
+    # A commit the repository does not have is no one's achievement.
+    features = [c for c in human if (c.type == "feat" or c.breaking) and c.verified is not False]
+    top = most_significant(human)
     if achievements:
         headline = achievements[0]
-    elif features:
-        ranked = sorted(
-            enumerate(features),
-            key=lambda ic: (-((ic[1].insertions or 0) + (ic[1].deletions or 0)), -ic[0]),
-        )
-        headline = _said(ranked[0][1])
-    elif human:
-        headline = _said(human[-1])
+    elif top is not None:
+        headline = _said(top)
     else:
         # Not the commit count: the social post says the numbers right after the headline.
         headline = "merges and automated updates" if merges or bots else "work session"
-    headline = clip(headline[:1].upper() + headline[1:], 120).rstrip(" .") or "Work session"
+    headline = clip(capitalised(headline), 120).rstrip(" .") or "Work session"
     title = _text(session.get("title")) or f"{project.name}: {headline}"
     title = " ".join(title.split())
 
@@ -528,9 +595,10 @@ def build_facts(session: Any, repo_info: dict[str, Any] | None = None) -> BuildF
         meta.get("work_summary")
     )
     has_name = bool(repo_info.get("project") or named)
-    summary = overview or _generated_summary(session, project if has_name else None, stats, human)
+    credits_text = _credits_text(authors, bot_credits)
+    summary = overview or _generated_summary(session, project if has_name else None, stats, human, credits_text)
     highlights = achievements or tuple(
-        _said(c)[:1].upper() + _said(c)[1:] for c in (list(breaking) + [c for c in features if not c.breaking])[:5]
+        capitalised(_said(c)) for c in ([c for c in features if c.breaking] + [c for c in features if not c.breaking])[:5]
     )
 
     tags = ["build"]
@@ -560,6 +628,8 @@ def build_facts(session: Any, repo_info: dict[str, Any] | None = None) -> BuildF
         bot_line=bot_line,
         merges=merges,
         authors=authors,
+        bots=bot_credits,
+        credits_text=credits_text,
         stats=stats,
         title=title,
         headline=headline,
@@ -574,7 +644,7 @@ def build_facts(session: Any, repo_info: dict[str, Any] | None = None) -> BuildF
         highlights=highlights,
         social_name=clip(project.name, 60) or "Build",
         social_highlights=tuple(
-            h for h in (clip(x, 100) for x in highlights if clip(x[:1].upper() + x[1:], 120).rstrip(" .") != headline) if h
+            h for h in (clip(x, 100) for x in highlights if clip(capitalised(x), 120).rstrip(" .") != headline) if h
         )[:3],
         hashtags=tuple(dict.fromkeys(t for t in hashtags if t)),
         tags=tuple(dict.fromkeys(t for t in tags if t)),
@@ -589,15 +659,97 @@ def _said(c: CommitFact) -> str:
     return f"{c.description} ({c.scope})" if c.scope and c.description else c.description
 
 
-def _generated_summary(session: Any, project: Project | None, stats: Stats, human: list[CommitFact]) -> str:
+_PLAIN_WORD = re.compile(r"^[a-z]+(?=\s|$)")
+
+
+def capitalised(text: str) -> str:
+    """``text`` with its first word capitalised only when it is a plain lower-case word:
+    ``add()``, ``iOS`` or ``--verbose`` are identifiers and stay as written."""
+    return text[:1].upper() + text[1:] if _PLAIN_WORD.match(text) else text
+
+
+# Conventional types by weight; a subject without a type is weighed by its first word.
+_TIER = {"feat": 4, "fix": 3, "perf": 2, "refactor": 2, "other": 2, "docs": 1, "test": 1, "build": 1, "ci": 1, "chore": 1}
+_VERB = re.compile(
+    r"^(?:(?P<feat>add|adds|added|implement|implements|implemented|introduce|introduces|support|supports|allow|allows)"
+    r"|(?P<fix>fix|fixes|fixed|repair|repairs|resolve|resolves|correct|corrects|handle|handles))\b",
+    re.I,
+)
+_RELEASE = re.compile(
+    r"^(?:(?:start|prepare|release|bump|cut|tag|update)\b.{0,20}\bversion\b|release\b|v?\d+\.\d+(?:\.\d+)*\b|(?:update )?changelog\b)",
+    re.I,
+)
+
+
+def _tier(c: CommitFact) -> int:
+    if c.breaking:
+        return 5
+    if c.type != "other":
+        return _TIER[c.type]
+    if _RELEASE.match(c.subject):  # "Start version 3.1.3", "Release 2.0": bookkeeping, not the news
+        return 1
+    verb = _VERB.match(c.subject)
+    return (4 if verb["feat"] else 3) if verb else 2
+
+
+def most_significant(commits: list[CommitFact]) -> CommitFact | None:
+    """The change a reader should hear about first: breaking > feature > fix > the rest, then the
+    bigger change, then the newer one (``commits`` are newest first). Never a commit the
+    repository does not have."""
+    candidates = [(i, c) for i, c in enumerate(commits) if c.verified is not False and c.description]
+    if not candidates:
+        return None
+    # Size: lines changed, then files touched (sessions written by hand often list only files).
+    return max(candidates, key=lambda ic: (_tier(ic[1]), ic[1].size, len(ic[1].files), -ic[0]))[1]
+
+
+def _credits(commits: list[CommitFact]) -> tuple[tuple[tuple[str, int], ...], tuple[tuple[str, int], ...]]:
+    """``(people, bots)`` with their commit counts, most first: who wrote the commits (merges left
+    out: merging someone's work is not writing it)."""
+    people: Counter[str] = Counter()
+    bots: Counter[str] = Counter()
+    for c in commits:
+        if c.merge or not c.author:
+            continue
+        (bots if c.bot else people)[c.author] += 1
+    order = lambda kv: (-kv[1], kv[0].casefold())  # noqa: E731
+    return tuple(sorted(people.items(), key=order)), tuple(sorted(bots.items(), key=order))
+
+
+_NAMED = 5
+
+
+def _credits_text(people: tuple[tuple[str, int], ...], bots: tuple[tuple[str, int], ...]) -> str | None:
+    """"Ann (7), Bob (3) and 2 bots"; one person alone without a count; at most five names."""
+    if not people and not bots:
+        return None
+    counts = len(people) + len(bots) > 1
+    parts = [f"{name} ({n:,})" if counts else name for name, n in people[:_NAMED]]
+    if len(people) > _NAMED:
+        parts.append(_plural(len(people) - _NAMED, "other"))
+    if bots:
+        parts.append(bots[0][0] if not people and len(bots) == 1 else _plural(len(bots), "bot"))
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
+def _generated_summary(
+    session: Any, project: Project | None, stats: Stats, human: list[CommitFact], credits_text: str | None
+) -> str:
     """A one-sentence summary from the numbers when the session wrote none (``project`` None:
-    the project has no name, and "made 3 commits to Build session s-1" would read oddly)."""
+    the project has no name, and "3 commits to Build session s-1" would read oddly). The
+    commits' authors are credited, not the agent that collected them."""
     who = _text(session.metadata.get("agent_name")) if isinstance(session.metadata, dict) else None
     who = who or session.agent_id
     to = f" to {project.name}" if project else ""
-    parts = [f"{who} made {_plural(stats.commits, 'commit')}{to}" if stats.commits else f"{who} worked{' on ' + project.name if project else ''}"]
-    if stats.duration_text:
-        parts.append(f" in {stats.duration_text}")
+    if stats.commits:
+        text = _plural(stats.commits, "commit") + to
+        if credits_text:
+            listed = f"{stats.commits_listed:,} listed" if stats.commits_listed != stats.commits else ""
+            text += f" ({listed}, by {credits_text})" if listed else f" by {credits_text}"
+    else:
+        text = f"{who} worked{' on ' + project.name if project else ''}"
+    if stats.duration_text and not stats.duration_estimated:
+        text += f" in {stats.duration_text}"
     kinds = Counter(c.type for c in human)
     named = [
         _plural(kinds[k], word, plural)
@@ -606,5 +758,5 @@ def _generated_summary(session: Any, project: Project | None, stats: Stats, huma
     ]
     if named:
         listing = named[0] if len(named) == 1 else ", ".join(named[:-1]) + " and " + named[-1]
-        parts.append(", including " + listing)
-    return "".join(parts) + "."
+        text += ", including " + listing
+    return text[:1].upper() + text[1:] + "."

@@ -107,6 +107,20 @@ def read_repo(repo: Repo) -> dict[str, Any]:
     return {k: v for k, v in info.items() if v is not None}
 
 
+def _verify(repo: Repo, session: Session) -> dict[str, Any]:
+    """``{"missing": hashes}``: the listed commits this repository does not have (they get no
+    link and are never the headline); empty when git cannot tell."""
+    from flywheel_build.facts import commit_hash
+    from flywheel_build.gitlog import commits_not_found
+
+    listed = session.source_data.get("git_commits") if isinstance(session.source_data, dict) else None
+    hashes = [h for h in map(commit_hash, listed if isinstance(listed, list) else []) if h]
+    try:
+        return {"missing": commits_not_found(repo, hashes)}
+    except GitError:
+        return {}
+
+
 def splice_region(readme: str, activity: str) -> str | None:
     """``readme`` with only the flywheel region replaced by ``activity``; None without a region."""
     start = readme.find(START)
@@ -136,6 +150,8 @@ def generate_artifacts(session: Session, ctx: RunContext, repo: Repo | None) -> 
     from flywheel_core.social import social_variants
 
     info = read_repo(repo) if repo is not None else {}
+    if repo is not None:
+        info.update(_verify(repo, session))
     facts = build_facts(session, info)
     meta = {"project": facts.repo_name or facts.project.name, "provenance": {"commits": list(facts.provenance), "session": facts.session_id}}
     tags = list(facts.tags)

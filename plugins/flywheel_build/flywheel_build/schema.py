@@ -16,11 +16,17 @@ COMMIT_SCHEMA: dict[str, Any] = {
     "required": ["hash"],
     "properties": {
         "hash": {"type": "string", "pattern": r"\S", "x-error": "must be a non-empty commit hash"},
+        "parents": {
+            "type": "array",
+            "items": {"type": "string"},
+            "description": "Parent commit hashes; two or more make a merge. Without them, `merge` says so, "
+            "else a 'Merge ...' subject on a commit with no changes is read as a merge (the artifacts say so).",
+        },
         "message": _TEXT,
         "body": _TEXT,
         "author": _TEXT,
         "email": _TEXT,
-        "timestamp": _TEXT,
+        "timestamp": {**_TEXT, "description": "ISO 8601; null when git shows no readable date."},
         "files": _PATHS,
         "insertions": _COUNT,
         "deletions": _COUNT,

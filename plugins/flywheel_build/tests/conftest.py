@@ -64,6 +64,41 @@ class GitRepo:
     def head(self) -> str:
         return self.git("rev-parse", "HEAD").strip()
 
+    def raw_commit(
+        self,
+        message: str,
+        *,
+        date: str = "1764651600 +0000",
+        author: str = "Ann Example <ann@example.com>",
+        parents: list[str] | None = None,
+        files: dict[str, str] | None = None,
+    ) -> str:
+        """A commit object written byte for byte (``date`` as in the header, however odd, e.g.
+        ``1234567890 +051800``), made HEAD. Git's own commands would refuse such headers;
+        old tools wrote them and they live on in public histories."""
+        for name, content in (files or {}).items():
+            self.write(name, content)
+        self.git("add", "-A")
+        tree = self.git("write-tree").strip()
+        if parents is None:
+            head = subprocess.run(["git", "rev-parse", "-q", "--verify", "HEAD"], cwd=self.path, capture_output=True, text=True)
+            parents = [head.stdout.strip()] if head.returncode == 0 else []
+        lines = [f"tree {tree}", *(f"parent {p}" for p in parents), f"author {author} {date}".rstrip(),
+                 f"committer {author} {date}".rstrip(), "", message]
+        sha = self.git("hash-object", "--literally", "-t", "commit", "-w", "--stdin", input="\n".join(lines).encode()).strip()
+        self.git("update-ref", "HEAD", sha)
+        return sha
+
+
+@pytest.fixture(autouse=True)
+def own_git_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty HOME: the user's ~/.gitconfig (its user.name, log and diff settings) must not
+    change what these tests see."""
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    return home
+
 
 @pytest.fixture
 def git_repo(tmp_path: Path):

@@ -85,10 +85,11 @@ def test_counts_equal_git_log_numstat(fw, history):
     assert fix["timestamp"] == "2025-12-02T04:20:00+00:00"
 
     assert SESSION_ID.match(doc["session_id"])
-    assert doc["session_id"] == f"build-repo-20251202051500-{commits[0]['hash'][:7]}"
+    assert re.match(rf"^build-repo-20251202051500-{commits[0]['hash'][:7]}-[0-9a-f]{{8}}$", doc["session_id"])
     assert doc["timestamp"] == "2025-12-02T05:15:00Z"
-    assert doc["agent_id"] == "Ann Example"
-    assert meta["duration_minutes"] == 135
+    # Nobody said who ran it (no --agent, no user.name): not the newest commit's author, and a warning.
+    assert doc["agent_id"] == "unknown" and "say who ran the session with --agent" in result.stderr
+    assert "duration_minutes" not in meta  # the span of the commits is no measure of work
     assert doc["source_data"]["repo_path"] == str(history.path)
     assert "remote_url" not in doc["source_data"]
 
@@ -108,7 +109,7 @@ def test_ranges_dates_and_author(fw, history):
     first, third = history.git("rev-list", "--reverse", "HEAD").split()[0:3:2]
     doc = json.loads(collect(fw, "--repo", history.path, "--rev-range", f"{first}..HEAD").stdout)
     assert doc["metadata"]["commits"] == independent_numbers(history, f"{first}..HEAD")["commits"]
-    assert doc["metadata"] == {"duration_minutes": doc["metadata"]["duration_minutes"], **independent_numbers(history, f"{first}..HEAD")}
+    assert doc["metadata"] == independent_numbers(history, f"{first}..HEAD")
 
     doc = json.loads(collect(fw, "--repo", history.path, "--since", "2025-12-02T04:05:00Z", "--until", "2025-12-02T04:35").stdout)
     assert [c["message"] for c in doc["source_data"]["git_commits"]] == ["docs: readme", "fix: repair guide", "chore: empty marker"]

@@ -254,7 +254,8 @@ def test_artifact_metadata(fw, windowed, tmp_path):
     assert sorted(records) == ["blog_post", "build_log", "readme", "social_post"]
     blog = records["blog_post"]
     assert blog["title"] == "repo: Add endpoint (api)"  # the scope keeps its context
-    assert blog["summary"] == "Agent-7 made 2 commits to repo in 2 h, including 1 feature and 1 fix."
+    # The commits' author is credited, not the agent that ran the session.
+    assert blog["summary"] == "2 commits to repo by Ann Example in 2 h, including 1 feature and 1 fix."
     assert blog["tags"] == ["build", "repo", "python"]
     commits = blog["meta"]["provenance"]["commits"]
     assert [c["message"] for c in commits] == ["fix: handle empty input", "feat(api): add endpoint"]

@@ -105,7 +105,8 @@ def test_short_hashes_stay_unique_and_bot_only_sessions_read_well(run_session):
     assert "`abcdef1`" not in "".join(arts.values())
     blog = arts["blog_post.md"]
     assert "## What changed\n\n1 merge commit.\n\nAlso 2 automated commits" in blog, blog
-    assert "\nAgent-7 made 3 commits.\n" in blog, blog  # not "... to Build session s-001"
+    # Not "... to Build session s-001", and not credited to the agent: the bots wrote them.
+    assert "\n3 commits by 2 bots.\n" in blog, blog
     post = json.loads(arts["social_post.json"])["x"][0]
     assert post.count("3 commits") == 1, post
     assert post.startswith("Build session s-001: Merges and automated updates. 3 commits."), post
