@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 from flywheel_build.git import GitError, Repo, open_repo, run_git
 from flywheel_build.gitlog import iso_utc, log_commits, lookup_commits, open_range, resolve_revisions, totals
+from flywheel_build.project import project_from_remote
+from flywheel_build.project import project_later as read_project_later
 from flywheel_build.remote import clean_remote
 
 if TYPE_CHECKING:
@@ -26,15 +28,16 @@ UNKNOWN_AGENT = "unknown"
 
 
 def session_id_for(name: str, end: datetime, hashes: list[str]) -> str:
-    """``build-<name>-<yyyymmddHHMMSS>-<newest hash>-<digest>``, safe as a file name.
+    """``build-<project>-<yyyymmddHHMMSS>-<newest hash>-<digest>``, safe as a file name (no
+    ``<project>-`` when the project has no name: a folder's name is not the project's).
 
     ``hashes`` are the collected commits, newest first. The digest covers all of them, so two
     ranges ending at the same commit (``v1..HEAD``, ``v2..HEAD``) get different ids while the
     same range collected again gets the same one.
     """
-    slug = _SAFE_ID.sub("-", name).strip("-._")[:60] or "repo"
+    slug = _SAFE_ID.sub("-", name).strip("-._")[:60]
     digest = hashlib.sha256("\n".join(sorted(hashes)).encode("ascii", "replace")).hexdigest()[:8]
-    return f"build-{slug}-{end.astimezone(timezone.utc):%Y%m%d%H%M%S}-{hashes[0][:7]}-{digest}"
+    return "-".join(["build", *([slug] if slug else []), f"{end.astimezone(timezone.utc):%Y%m%d%H%M%S}", hashes[0][:7], digest])
 
 
 def _report(problems: list[str], say: Any) -> None:
@@ -88,7 +91,9 @@ def collect_session(
         repo, revisions = open_range(repo_path.expanduser(), rev_range)
         max_age = git_time(since, "--since", repo) if since is not None else None
         min_age = git_time(until, "--until", repo) if until is not None else None
-        config_later = repo.config_later("remote.origin.url", "user.name")  # runs beside git log
+        # Both run beside git log. The project is read as committed at the range's tip.
+        config_later = repo.config_later("remote.origin.url", "user.name")
+        project_later = read_project_later(repo, revisions[0].split("...")[-1])
         problems: list[str] = []
         try:
             commits = log_commits(repo, revisions, max_age=max_age, min_age=min_age, author=author, problems=problems)
@@ -98,6 +103,7 @@ def collect_session(
             raise
         config = config_later()
         remote = clean_remote(config.get("remote.origin.url"))
+        project = project_later() or project_from_remote(remote)
     except (GitError, ValueError) as exc:
         raise UsageError(str(exc)) from None
     except (OSError, RuntimeError) as exc:  # a symlink loop, a name too long
@@ -128,6 +134,8 @@ def collect_session(
     source: dict[str, Any] = {"repo_path": str(repo.cwd)}
     if remote:
         source["remote_url"] = remote
+    if project:
+        source["project"] = project.as_json()
     source["git_commits"] = commits
     source["collected"] = {
         k: v for k, v in (("rev_range", rev_range), ("since", since), ("until", until), ("author", author)) if v
@@ -136,7 +144,7 @@ def collect_session(
     # times themselves, and say it is an estimate; a calendar span is no measure of work.
     metadata: dict[str, Any] = {"duration_minutes": duration} if duration is not None else {}
     return {
-        "session_id": session_id_for(repo.name, end, [c["hash"] for c in commits]),
+        "session_id": session_id_for(project.name if project else "", end, [c["hash"] for c in commits]),
         "session_type": "build",
         "timestamp": iso_utc(end),
         "agent_id": " ".join(agent_id.split()),

@@ -6,11 +6,12 @@ import math
 import re
 from collections import Counter
 from datetime import datetime, timezone
-from pathlib import PurePosixPath, PureWindowsPath
 from typing import Any
 
 import attrs
 
+from flywheel_build.message import INVISIBLE, clean_body, person_name
+from flywheel_build.project import Project, project_from_remote
 from flywheel_build.remote import clean_remote, commit_url, is_network_remote, web_base
 
 __all__ = [
@@ -69,15 +70,6 @@ _LANGUAGES = {
 _FILENAMES = {"Dockerfile": "Dockerfile", "Makefile": "Makefile", "CMakeLists.txt": "CMake"}
 
 @attrs.frozen
-class Project:
-    """The project's name and description, and where they were found."""
-
-    name: str
-    description: str | None = None
-    source: str | None = None  # e.g. "pyproject.toml"
-
-
-@attrs.frozen
 class Language:
     name: str
     files: int
@@ -107,6 +99,7 @@ class CommitFact:
     breaking_note: str | None
     author: str | None
     bot: bool
+    co_authors: tuple[tuple[str, bool], ...]  # (name, is a bot) from Co-authored-by trailers
     merge: bool
     merge_guessed: bool  # read as a merge from its subject: the session lists no parents
     when: str | None  # ISO 8601 UTC
@@ -157,7 +150,8 @@ class BuildFacts:
     agent_id: str
     agent_name: str | None
     project: Project
-    repo_name: str | None
+    named: bool  # the project's name is known (else project.name is "Build session <id>")
+    repo_name: str | None  # the remote's repository name
     remote_url: str | None  # cleaned, shown only when someone else can clone it
     web_url: str | None
     languages: tuple[Language, ...]
@@ -206,15 +200,11 @@ def md_code(text: str) -> str:
     return f"{fence}{pad}{text}{pad}{fence}"
 
 
-# Bidi overrides/isolates can make published text read differently from what it says ("Trojan
-# Source"); control characters have no business in prose. Zero-width joiners stay (emoji need them).
-_INVISIBLE = re.compile("[\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
-
 
 def _text(value: Any) -> str | None:
     """A non-empty stripped string without bidi controls or control characters, or None."""
     if isinstance(value, str):
-        value = _INVISIBLE.sub("", value).strip()
+        value = INVISIBLE.sub("", value).strip()
         if value:
             return value
     return None
@@ -301,13 +291,25 @@ def _slug_tag(text: str) -> str:
     return "" if tag.isdigit() or len(tag) > 30 else tag
 
 
-def _repo_basename(path: Any) -> str | None:
-    text = _text(path)
-    if not text:
-        return None
-    pure = PureWindowsPath(text) if re.match(r"^[A-Za-z]:|\\", text) else PurePosixPath(text)
-    name = pure.name
-    return name[:-4] if name.endswith(".git") and len(name) > 4 else (name or None)
+def _project(session: Any, source: dict[str, Any], meta: dict[str, Any]) -> Project | None:
+    """The name the session gives: the agent's ``project`` (top level or metadata), else what
+    ``collect build`` read from the project's metadata (``source_data.project``)."""
+    declared = _text(session.get("project")) or _text(meta.get("project"))
+    if declared:
+        return Project(" ".join(declared.split()))
+    collected = source.get("project")
+    if isinstance(collected, str) and _text(collected):
+        return Project(" ".join(_text(collected).split()))  # type: ignore[union-attr]
+    if isinstance(collected, dict) and _text(collected.get("name")):
+        desc = _text(collected.get("description"))
+        return Project(" ".join(_text(collected["name"]).split()), " ".join(desc.split()) if desc else None, _text(collected.get("source")))  # type: ignore[union-attr]
+    return None
+
+
+def _topics(commits: list[CommitFact], limit: int = 3) -> list[str]:
+    """The scopes most commits name (``feat(parser): ...`` is about the parser), as tags."""
+    counts = Counter(c.scope.lower() for c in commits if c.scope and re.match(r"^[\w.-]{1,30}$", c.scope))
+    return [scope for scope, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]]
 
 
 def language_of(path: str) -> str | None:
@@ -392,6 +394,24 @@ def commit_hash(raw: Any) -> str | None:
     return " ".join(sha.split()) if sha else None
 
 
+def _co_authors(listed: Any, found: dict[str, list[str]], author: str | None) -> tuple[tuple[str, bool], ...]:
+    """Co-authors from the session's ``trailers`` and those still in the body, once each."""
+    values = list(found.get("Co-authored-by", []))
+    if isinstance(listed, dict):
+        for key, items in listed.items():
+            if isinstance(key, str) and key.lower() == "co-authored-by" and isinstance(items, list):
+                values += [v for v in items if isinstance(v, str)]
+    seen = {(author or "").casefold()}
+    out = []
+    for value in values:
+        name, email = person_name(_text(value) or "")
+        name = " ".join(name.split())
+        if name and name.casefold() not in seen:
+            seen.add(name.casefold())
+            out.append((name, _is_bot(name, email)))
+    return tuple(out)
+
+
 def _commit_fact(
     raw: dict[str, Any], base: tuple[str, str] | None, short_length: int = 7, missing: frozenset[str] | None = None
 ) -> CommitFact | None:
@@ -402,7 +422,8 @@ def _commit_fact(
     lines = subject_full.splitlines()
     # A subject is one line; an agent's 100 KB "subject" is clipped so artifacts stay readable.
     subject = clip(lines[0], _MAX_SUBJECT) if lines else ""
-    body = _text(raw.get("body")) or ("\n".join(lines[1:]).strip() if len(lines) > 1 else "")
+    raw_body = raw.get("body") if isinstance(raw.get("body"), str) and raw["body"].strip() else "\n".join(lines[1:])
+    body, trailers = clean_body(raw_body)  # collected bodies are clean already; agents' may not be
     kind, scope, desc, breaking, note = classify(subject, body)
     author = _text(raw.get("author"))
     when = parse_when(raw.get("timestamp"))
@@ -426,6 +447,7 @@ def _commit_fact(
         breaking_note=note,
         author=author,
         bot=_is_bot(author, _text(raw.get("email"))),
+        co_authors=_co_authors(raw.get("trailers"), trailers, author),
         merge=merge,
         merge_guessed=guessed,
         when=when.isoformat().replace("+00:00", "Z") if when else None,
@@ -544,10 +566,11 @@ def build_facts(session: Any, repo_info: dict[str, Any] | None = None) -> BuildF
             unique.setdefault(fact.hash, fact)  # a hash listed twice is one commit; validate warns
     commits = _sorted_newest_first(list(unique.values()))
 
-    repo_name = repo_info.get("name") or (web_base(remote)[1].rsplit("/", 1)[-1] if base else None)
-    repo_name = repo_name or _repo_basename(source.get("repo_path"))
-    named = _text(session.get("project")) or _text(meta.get("project")) or repo_name
-    project: Project = repo_info.get("project") or Project(named or f"Build session {session.session_id}")
+    found = _project(session, source, meta) or repo_info.get("project") or project_from_remote(remote)
+    has_name = found is not None
+    project: Project = found or Project(f"Build session {session.session_id}")
+    remote_project = project_from_remote(remote)
+    repo_name = remote_project.name if remote_project else None
 
     bots = tuple(c for c in commits if c.bot)
     merges = tuple(c for c in commits if c.merge and not c.bot)
@@ -588,23 +611,24 @@ def build_facts(session: Any, repo_info: dict[str, Any] | None = None) -> BuildF
         # Not the commit count: the social post says the numbers right after the headline.
         headline = "merges and automated updates" if merges or bots else "work session"
     headline = clip(capitalised(headline), 120).rstrip(" .") or "Work session"
-    title = _text(session.get("title")) or f"{project.name}: {headline}"
+    title = _text(session.get("title")) or (f"{project.name}: {headline}" if has_name else headline)
     title = " ".join(title.split())
 
     overview = _paragraph(session.get("overview")) or _paragraph(session.get("work_summary")) or _paragraph(
         meta.get("work_summary")
     )
-    has_name = bool(repo_info.get("project") or named)
     credits_text = _credits_text(authors, bot_credits)
     summary = overview or _generated_summary(session, project if has_name else None, stats, human, credits_text)
     highlights = achievements or tuple(
         capitalised(_said(c)) for c in ([c for c in features if c.breaking] + [c for c in features if not c.breaking])[:5]
     )
 
+    # Tags name the project and what the change is about: its languages and most used scopes.
     tags = ["build"]
-    if repo_name:
-        tags.append(repo_name.lower())
+    if has_name:
+        tags.append(project.name.lower())
     tags += [lang.name.lower() for lang in langs[:3]]
+    tags += _topics(human)
     # "Build session <id>" is no name to tag.
     name_tag = _slug_tag(project.name) if has_name else ""
     hashtags = ["buildinpublic", name_tag, *(_slug_tag(lang.name) for lang in langs[:2])]
@@ -616,6 +640,7 @@ def build_facts(session: Any, repo_info: dict[str, Any] | None = None) -> BuildF
         agent_id=session.agent_id,
         agent_name=_text(meta.get("agent_name")),
         project=project,
+        named=has_name,
         repo_name=repo_name,
         remote_url=remote if is_network_remote(remote) and _SAFE_URL.match(remote or "") else None,
         web_url=base[1] if base else None,
@@ -704,14 +729,15 @@ def most_significant(commits: list[CommitFact]) -> CommitFact | None:
 
 
 def _credits(commits: list[CommitFact]) -> tuple[tuple[tuple[str, int], ...], tuple[tuple[str, int], ...]]:
-    """``(people, bots)`` with their commit counts, most first: who wrote the commits (merges left
-    out: merging someone's work is not writing it)."""
+    """``(people, bots)`` with their commit counts, most first: who wrote the commits, co-authors
+    included (merges left out: merging someone's work is not writing it)."""
     people: Counter[str] = Counter()
     bots: Counter[str] = Counter()
     for c in commits:
-        if c.merge or not c.author:
+        if c.merge:
             continue
-        (bots if c.bot else people)[c.author] += 1
+        for name, bot in ([(c.author, c.bot)] if c.author else []) + list(c.co_authors):
+            (bots if bot else people)[name] += 1
     order = lambda kv: (-kv[1], kv[0].casefold())  # noqa: E731
     return tuple(sorted(people.items(), key=order)), tuple(sorted(bots.items(), key=order))
 

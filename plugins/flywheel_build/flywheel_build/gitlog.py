@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from flywheel_build.git import GitError, Repo, open_repo, run_git
+from flywheel_build.message import clean_body
 
 __all__ = [
     "LOG_FORMAT",
@@ -23,8 +24,10 @@ __all__ = [
     "commits_not_found",
 ]
 
-# Each record starts with \x1e; fields are NUL-separated, so no commit text can shift a field
-# (git output never holds a NUL inside a message or a path).
+# Fields are NUL-separated and git cuts a message at its first NUL, so no commit text (a body
+# holds anything else: tabs, "1\t2\tpath" lines, \x1e) can shift a field. Each record starts
+# with \x1e: the parser reads subject and body by position and looks for \x1e only where a
+# record can begin (after a commit's numstat), so a body starting with \x1e reads as text.
 LOG_FORMAT = "%x1e%H%x00%P%x00%aN%x00%aE%x00%aI%x00%s%x00%b"
 # --root, --find-renames, --no-relative: a user's log.showRoot=false, diff.renames=false or
 # diff.relative=true must not change the counts.
@@ -130,6 +133,9 @@ def _parse(tokens: list[str], boundary: set[str], problems: list[str] | None) ->
                 added += int(a)
             if d != "-":
                 removed += int(d)
+        trailers = None
+        if body:
+            body, trailers = clean_body(body)
         when, trouble = read_git_date(when)
         if trouble and problems is not None:
             problems.append(f"commit {sha[:12]} {trouble}")
@@ -141,11 +147,13 @@ def _parse(tokens: list[str], boundary: set[str], problems: list[str] | None) ->
             "email": email,
             "timestamp": when,
             "message": subject,
-            "body": body.strip(),
+            "body": body,
             "files": files,
             "insertions": added,
             "deletions": removed,
         }
+        if trailers:
+            commit["trailers"] = trailers
         if len(parents) > 1:
             commit["merge"] = True
         if sha in boundary:

@@ -22,8 +22,18 @@ COMMIT_SCHEMA: dict[str, Any] = {
             "description": "Parent commit hashes; two or more make a merge. Without them, `merge` says so, "
             "else a 'Merge ...' subject on a commit with no changes is read as a merge (the artifacts say so).",
         },
-        "message": _TEXT,
-        "body": _TEXT,
+        "message": {**_TEXT, "description": "The subject line (a longer message's first line is used)."},
+        "body": {
+            **_TEXT,
+            "description": "The message after the subject: what changed and why. `collect build` strips invisible "
+            "characters, moves credit trailers to `trailers` and cuts it at 4,000 characters.",
+        },
+        "trailers": {
+            "type": "object",
+            "additionalProperties": {"type": "array", "items": {"type": "string"}},
+            "description": "Credit trailers by key (Co-authored-by, Signed-off-by, Reviewed-by, ...). "
+            "Co-authors are credited as authors.",
+        },
         "author": _TEXT,
         "email": _TEXT,
         "timestamp": {**_TEXT, "description": "ISO 8601; null when git shows no readable date."},
@@ -51,6 +61,14 @@ BUILD_SCHEMA: dict[str, Any] = {
             "properties": {
                 "repo_path": _TEXT,
                 "remote_url": _TEXT,
+                "project": {
+                    "description": "The project's name (and description, and where it was read), from its "
+                    "pyproject.toml, package.json, Cargo.toml or setup.cfg, else its remote's name.",
+                    "anyOf": [
+                        {"type": "string"},
+                        {"type": "object", "properties": {"name": {"type": "string"}, "description": _TEXT, "source": _TEXT}},
+                    ],
+                },
                 "git_commits": {"type": "array", "items": COMMIT_SCHEMA},
                 "files_changed": {"anyOf": [_COUNT, _PATHS]},
             },

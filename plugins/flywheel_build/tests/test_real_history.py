@@ -124,7 +124,7 @@ def test_agent_is_who_ran_the_session_not_the_newest_author(fw, team, tmp_path):
     text = "".join(v for k, v in arts.items() if k.endswith(".md"))
     assert "mergify[bot] made" not in text and "made 7 commits" not in text and "Agent-7 made" not in text
     credits = "by Ann Example (4), Bob (1) and 1 bot"
-    assert f"7 commits to repo {credits}" in arts["blog_post.md"], arts["blog_post.md"]
+    assert f"7 commits {credits}" in arts["blog_post.md"], arts["blog_post.md"]
     assert f"7 commits {credits}" in arts["readme.md"], arts["readme.md"]
     log = arts["build_log.md"]
     assert "run by Agent-7" in log
@@ -202,14 +202,14 @@ def test_sessions_without_parents_fall_back_to_subjects_and_say_so(run_session):
 
 
 def test_unknown_commit_is_never_the_headline_nor_a_link(run_session, git_repo):
-    repo = git_repo()
+    repo = git_repo("checkout-folder")
     repo.git("remote", "add", "origin", "https://github.com/acme/repo.git")
     real = repo.commit("fix: small repair", {"a.py": "1\n"}, when="2025-12-02T05:00:00Z")
     fake = "f" * 40
     listed = [{"hash": fake, "message": "feat!: rewrite everything", "insertions": 5000},
               {"hash": real, "message": "fix: small repair"}]
     result, arts, _ = run_session(build_session("build", session_id="s-u", agent_id="A",
-                                                source_data={"repo_path": "repo", "git_commits": listed}))
+                                                source_data={"repo_path": "checkout-folder", "git_commits": listed}))
     assert result.exit_code == 0, result.output
     assert "1 listed commit(s) not found" in result.stderr
     assert arts["blog_post.md"].startswith("# repo: Small repair\n"), arts["blog_post.md"]
@@ -233,7 +233,7 @@ def test_headline_is_the_most_significant_change_as_written(fw, git_repo, tmp_pa
     doc, _ = collect(fw, "--repo", repo.path, "--rev-range", f"{base}..HEAD")
     assert doc["source_data"]["git_commits"][-1]["message"] == "Start version 3.1.3"
     arts = run_collected(fw, tmp_path, doc)
-    assert plain(arts["blog_post.md"]).startswith("# repo: add() drops the last item\n"), arts["blog_post.md"]
+    assert plain(arts["blog_post.md"]).startswith("# add() drops the last item\n"), arts["blog_post.md"]
 
 
 @pytest.mark.parametrize(
@@ -251,7 +251,7 @@ def test_headline_ranking(run_session, subjects, headline):
     commits = [{"hash": f"{i:040x}", "message": s, "timestamp": f"2025-12-02T0{i}:00:00Z"} for i, s in enumerate(subjects)]
     result, arts, _ = run_session(build_session("build", session_id="s-h", source_data={"git_commits": commits[::-1]}))
     assert result.exit_code == 0, result.output
-    assert plain(arts["blog_post.md"]).startswith(f"# Build session s-h: {headline}\n"), arts["blog_post.md"]
+    assert plain(arts["blog_post.md"]).startswith(f"# {headline}\n"), arts["blog_post.md"]
 
 
 # -- session ids -----------------------------------------------------------------------------
@@ -266,4 +266,34 @@ def test_ranges_ending_at_the_same_head_get_their_own_ids(fw, git_repo, tmp_path
     assert ids[0] != ids[1] and ids[0] == ids[2], ids
     whole = collect(fw, "--repo", repo.path)[0]["session_id"]
     assert whole not in ids and all(SESSION_ID.match(i) for i in ids + [whole])
-    assert len({i.rsplit("-", 2)[0] for i in ids + [whole]}) == 1  # same project and end time, told apart by the range
+    assert len({i.rsplit("-", 1)[0] for i in ids + [whole]}) == 1  # same end and newest commit, told apart by the range
+
+
+# -- commit bodies ---------------------------------------------------------------------------
+
+
+def test_bodies_are_collected_clean_with_trailers_apart(fw, git_repo, tmp_path):
+    repo = git_repo()
+    repo.commit(
+        "feat: parser\n\nThe parser now reads\u202e nested\x1b[31m lists.\r\n\r\nFixes: #12\n"
+        "Co-authored-by: Bob Builder <bob@example.com>\nCo-authored-by: pre-commit-ci[bot] <66853113+pre-commit-ci[bot]@users.noreply.github.com>\n"
+        "Signed-off-by: Ann Example <ann@example.com>\n",
+        {"p.py": "1\n"}, when="2025-12-02T01:00:00Z")
+    repo.commit("fix: odd body\n\n\x1e1\t2\tnot-a-file\n\tindented\n" + "long words " * 1000, {"q.py": "1\n"},
+                when="2025-12-02T02:00:00Z", author=("Bob Builder", "bob@example.com"))
+    repo.commit("docs: only a sign-off\n\nSigned-off-by: Ann Example <ann@example.com>", {"d.md": "1\n"}, when="2025-12-02T03:00:00Z")
+    doc, _ = collect(fw, "--repo", repo.path)
+    sign_off, odd, parser = doc["source_data"]["git_commits"]
+    assert parser["body"] == "The parser now reads nested[31m lists.\n\nFixes: #12"
+    assert parser["trailers"] == {
+        "Co-authored-by": ["Bob Builder <bob@example.com>", "pre-commit-ci[bot] <66853113+pre-commit-ci[bot]@users.noreply.github.com>"],
+        "Signed-off-by": ["Ann Example <ann@example.com>"],
+    }
+    assert odd["files"] == ["q.py"] and odd["body"].startswith("1\t2\tnot-a-file\n\tindented\nlong words")
+    assert len(odd["body"]) <= 4000 and odd["body"].endswith(" …") and "trailers" not in odd
+    assert sign_off["body"] == "" and sign_off["trailers"] == {"Signed-off-by": ["Ann Example <ann@example.com>"]}
+    assert fw("validate", _write(tmp_path, doc)).exit_code == 0
+    arts = run_collected(fw, tmp_path, doc)
+    # Co-authors are authors: Bob wrote one commit and co-wrote another.
+    assert "by Ann Example (2), Bob Builder (2) and 1 bot" in plain(arts["blog_post.md"]), arts["blog_post.md"]
+    assert "parser (`" in plain(arts["build_log.md"]) and "Ann Example with Bob Builder and pre-commit-ci[bot]" in plain(arts["build_log.md"])

@@ -138,7 +138,7 @@ def test_unterminated_region_builds_a_new_readme(run_session, windowed):
     windowed.write("README.md", "# Demo\n<!-- flywheel:start -->\n")
     result, arts, _ = run_session(session())
     assert "without a following" in result.stderr
-    assert arts["readme.md"].startswith("# repo\n")
+    assert arts["readme.md"].startswith("# Build session s-001\n")  # no metadata, no remote: not the folder's name
 
 
 @pytest.mark.parametrize(
@@ -256,7 +256,7 @@ def test_artifact_metadata(fw, windowed, tmp_path):
     assert blog["title"] == "repo: Add endpoint (api)"  # the scope keeps its context
     # The commits' author is credited, not the agent that ran the session.
     assert blog["summary"] == "2 commits to repo by Ann Example in 2 h, including 1 feature and 1 fix."
-    assert blog["tags"] == ["build", "repo", "python"]
+    assert blog["tags"] == ["build", "repo", "python", "api"]  # the remote's name, the language, the scope
     commits = blog["meta"]["provenance"]["commits"]
     assert [c["message"] for c in commits] == ["fix: handle empty input", "feat(api): add endpoint"]
     assert all(c["url"] == f"https://github.com/acme/repo/commit/{c['hash']}" for c in commits)
@@ -276,7 +276,7 @@ def test_unreadable_readme_is_reported(run_session, windowed):
     result, arts, _ = run_session(session())
     assert result.exit_code == 0, result.output
     assert "README.md is over 1 MB, not UTF-8 or a link out of the repository; wrote a new README instead" in result.output
-    assert arts["readme.md"].startswith("# repo\n")
+    assert arts["readme.md"].startswith("# Build session s-001\n")
 
 
 def test_repo_path_symlink_loop_or_long_name_only_warns(run_session, tmp_path):
@@ -293,7 +293,7 @@ def test_symlink_loops_in_the_repository_are_skipped(run_session, windowed):
         (windowed.path / name).symlink_to(windowed.path / name)
     result, arts, _ = run_session(session())
     assert result.exit_code == 0, result.output
-    assert arts["readme.md"].startswith("# repo\n")
+    assert arts["readme.md"].startswith("# Build session s-001\n")
 
 
 def test_confine_refuses_a_symlink_loop(tmp_path):
