@@ -77,8 +77,12 @@ def collect_session(
     agent_id: str | None = None,
     duration: float | None = None,
     warn: Any = None,
+    narrative: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """A build session document from the repository's history (UsageError on bad input)."""
+    """A build session document from the repository's history (UsageError on bad input).
+
+    ``narrative``: the agent's ``title``, ``summary``, ``audience`` (text) and ``highlights``,
+    ``lessons``, ``next_steps`` (lists of text), kept in ``source_data`` when given."""
     from flywheel_core import UsageError, parse_timestamp
 
     if rev_range is not None and rev_range.lstrip().startswith("-"):
@@ -136,6 +140,11 @@ def collect_session(
         source["remote_url"] = remote
     if project:
         source["project"] = project.as_json()
+    for key, value in (narrative or {}).items():
+        if isinstance(value, str) and value.strip():
+            source[key] = value.strip()
+        elif isinstance(value, (list, tuple)) and any(isinstance(v, str) and v.strip() for v in value):
+            source[key] = [v.strip() for v in value if isinstance(v, str) and v.strip()]
     source["git_commits"] = commits
     source["collected"] = {
         k: v for k, v in (("rev_range", rev_range), ("since", since), ("until", until), ("author", author)) if v

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 import attrs
@@ -27,6 +27,7 @@ __all__ = [
     "classify",
     "commit_hash",
     "estimate_work_minutes",
+    "kind_of",
     "most_significant",
     "language_of",
     "md_code",
@@ -136,6 +137,7 @@ class Stats:
     commits_text: str | None  # "3 commits (2 listed)"
     files_text: str | None  # "8 files changed"
     lines_text: str | None  # "+450 / -120 lines"
+    duration_shown: float | None  # the minutes the texts show (an estimate is rounded)
     duration_text: str | None  # "2 h" (declared) or "about 5 h of work" (estimated)
     work_text: str | None  # "2 h of work" or "about 5 h of work (estimated from commit times)"
 
@@ -150,6 +152,9 @@ class BuildFacts:
     agent_id: str
     agent_name: str | None
     project: Project
+    project_from: str | None  # where the name was found, e.g. "source_data.project (from pyproject.toml)"
+    declared_metadata: frozenset[str]  # metadata keys the session gives (else counted from commits)
+    rev_range: str | None  # the range collected ("v2.3.0..v2.4.0"), if not all of HEAD
     named: bool  # the project's name is known (else project.name is "Build session <id>")
     repo_name: str | None  # the remote's repository name
     remote_url: str | None  # cleaned, shown only when someone else can clone it
@@ -169,7 +174,11 @@ class BuildFacts:
     title: str
     headline: str
     summary: str
-    overview: str | None
+    overview: str | None  # the session's summary, first paragraph
+    summary_paragraphs: tuple[str, ...]  # all of it
+    audience: str | None
+    narrative: dict[str, str]  # which session field each piece of narrative came from
+    top: CommitFact | None  # the commit the headline came from (None: the session's own highlight)
     problem: str | None
     solution: str | None
     key_achievements: tuple[str, ...]
@@ -253,6 +262,22 @@ def _paragraph(value: Any) -> str | None:
     return " ".join(re.split(r"\n\s*\n", text, maxsplit=1)[0].split())
 
 
+def _paragraphs(value: Any, limit: int = 5) -> tuple[str, ...]:
+    """The paragraphs of a free-text field, each on one line (at most ``limit``)."""
+    text = _text(value)
+    if not text:
+        return ()
+    return tuple(" ".join(p.split()) for p in re.split(r"\n\s*\n", text) if p.strip())[:limit]
+
+
+def _first(*candidates: tuple[str, Any]) -> tuple[str | None, Any]:
+    """The first ``(where, value)`` with a value: which session field an artifact's text came from."""
+    for where, value in candidates:
+        if value:
+            return where, value
+    return None, None
+
+
 _GIT_ISO = re.compile(r"^(\d{4}-\d{2}-\d{2})[ T](\d{2}:\d{2}(?::\d{2})?) ?([+-]\d{2}):?(\d{2})Z?$")
 
 
@@ -291,19 +316,27 @@ def _slug_tag(text: str) -> str:
     return "" if tag.isdigit() or len(tag) > 30 else tag
 
 
-def _project(session: Any, source: dict[str, Any], meta: dict[str, Any]) -> Project | None:
-    """The name the session gives: the agent's ``project`` (top level or metadata), else what
-    ``collect build`` read from the project's metadata (``source_data.project``)."""
-    declared = _text(session.get("project")) or _text(meta.get("project"))
-    if declared:
-        return Project(" ".join(declared.split()))
+def _project(session: Any, source: dict[str, Any], meta: dict[str, Any]) -> tuple[Project | None, str | None]:
+    """The name the session gives, and which field: the agent's ``project`` (top level or
+    metadata), else what ``collect build`` read from the project's metadata (``source_data.project``)."""
+    for where, value in (("project", session.get("project")), ("metadata.project", meta.get("project"))):
+        if _text(value):
+            return Project(" ".join(_text(value).split())), where  # type: ignore[union-attr]
     collected = source.get("project")
     if isinstance(collected, str) and _text(collected):
-        return Project(" ".join(_text(collected).split()))  # type: ignore[union-attr]
+        return Project(" ".join(_text(collected).split())), "source_data.project"  # type: ignore[union-attr]
     if isinstance(collected, dict) and _text(collected.get("name")):
-        desc = _text(collected.get("description"))
-        return Project(" ".join(_text(collected["name"]).split()), " ".join(desc.split()) if desc else None, _text(collected.get("source")))  # type: ignore[union-attr]
-    return None
+        desc, origin = _text(collected.get("description")), _text(collected.get("source"))
+        name = " ".join(_text(collected["name"]).split())  # type: ignore[union-attr]
+        where = f"source_data.project (from {origin})" if origin else "source_data.project"
+        return Project(name, " ".join(desc.split()) if desc else None, origin), where
+    return None, None
+
+
+def _rev_range(source: dict[str, Any]) -> str | None:
+    collected = source.get("collected")
+    value = _text(collected.get("rev_range")) if isinstance(collected, dict) else None
+    return value if value and value != "HEAD" and len(value) <= 100 else None
 
 
 def _topics(commits: list[CommitFact], limit: int = 3) -> list[str]:
@@ -491,6 +524,12 @@ def estimate_work_minutes(commits: list[CommitFact]) -> float | None:
     return total
 
 
+def _round_estimate(minutes: float) -> float:
+    """To 5 minutes under an hour, 15 under ten hours, whole hours beyond."""
+    step = 5 if minutes < 60 else 15 if minutes < 600 else 60
+    return max(step, round(minutes / step) * step)
+
+
 def _stats(session: Any, commits: list[CommitFact]) -> Stats:
     meta = session.metadata if isinstance(session.metadata, dict) else {}
     counted = [c for c in commits if not c.merge]
@@ -525,7 +564,9 @@ def _stats(session: Any, commits: list[CommitFact]) -> Stats:
     if added is not None or removed is not None:
         shown = [f"+{added:,}" if added is not None else "", f"-{removed:,}" if removed is not None else ""]
         lines_text = " / ".join(p for p in shown if p) + " lines"
-    length = _duration_text(duration)
+    # An estimate is not precise to the minute: say it in round figures.
+    shown = _round_estimate(duration) if estimated and duration is not None else duration
+    length = _duration_text(shown)
     return Stats(
         commits=total,
         commits_listed=len(commits),
@@ -534,6 +575,7 @@ def _stats(session: Any, commits: list[CommitFact]) -> Stats:
         lines_removed=removed,
         duration_minutes=duration,
         duration_estimated=estimated and duration is not None,
+        duration_shown=shown,
         merges=sum(c.merge for c in commits),
         merges_guessed=sum(c.merge_guessed for c in commits),
         commits_text=commits_text,
@@ -566,7 +608,12 @@ def build_facts(session: Any, repo_info: dict[str, Any] | None = None) -> BuildF
             unique.setdefault(fact.hash, fact)  # a hash listed twice is one commit; validate warns
     commits = _sorted_newest_first(list(unique.values()))
 
-    found = _project(session, source, meta) or repo_info.get("project") or project_from_remote(remote)
+    found, project_from = _project(session, source, meta)
+    if found is None and repo_info.get("project"):
+        found = repo_info["project"]
+        project_from = f"{found.source} at HEAD of the repository"
+    if found is None and project_from_remote(remote):
+        found, project_from = project_from_remote(remote), "source_data.remote_url"
     has_name = found is not None
     project: Project = found or Project(f"Build session {session.session_id}")
     remote_project = project_from_remote(remote)
@@ -599,7 +646,16 @@ def build_facts(session: Any, repo_info: dict[str, Any] | None = None) -> BuildF
         touched += [f for f in listed + extra if isinstance(f, str)]
         langs, lang_source = languages(sorted(set(touched))), "changes"
 
-    achievements = _texts(session.get("key_achievements")) or _texts(meta.get("achievements"))
+    # The agent's narrative (source_data first; older sessions wrote it at the top level) comes
+    # before anything read from the commits: the agent knows why.
+    narrative: dict[str, str] = {}
+    where, achievements = _first(
+        ("source_data.highlights", _texts(source.get("highlights"))), ("highlights", _texts(session.get("highlights"))),
+        ("key_achievements", _texts(session.get("key_achievements"))), ("metadata.achievements", _texts(meta.get("achievements"))),
+    )
+    achievements = achievements or ()
+    if where:
+        narrative["highlights"] = where
     # A commit the repository does not have is no one's achievement.
     features = [c for c in human if (c.type == "feat" or c.breaking) and c.verified is not False]
     top = most_significant(human)
@@ -611,12 +667,32 @@ def build_facts(session: Any, repo_info: dict[str, Any] | None = None) -> BuildF
         # Not the commit count: the social post says the numbers right after the headline.
         headline = "merges and automated updates" if merges or bots else "work session"
     headline = clip(capitalised(headline), 120).rstrip(" .") or "Work session"
-    title = _text(session.get("title")) or (f"{project.name}: {headline}" if has_name else headline)
-    title = " ".join(title.split())
+    where, given_title = _first(("source_data.title", _text(source.get("title"))), ("title", _text(session.get("title"))))
+    if where:
+        narrative["title"] = where
+    title = " ".join((given_title or (f"{project.name}: {headline}" if has_name else headline)).split())
 
-    overview = _paragraph(session.get("overview")) or _paragraph(session.get("work_summary")) or _paragraph(
-        meta.get("work_summary")
+    where, paragraphs = _first(
+        ("source_data.summary", _paragraphs(source.get("summary"))), ("summary", _paragraphs(session.get("summary"))),
+        ("overview", _paragraphs(session.get("overview"))), ("work_summary", _paragraphs(session.get("work_summary"))),
+        ("metadata.work_summary", _paragraphs(meta.get("work_summary"))),
     )
+    paragraphs = paragraphs or ()
+    if where:
+        narrative["summary"] = where
+    overview = paragraphs[0] if paragraphs else None
+    where, lessons = _first(("source_data.lessons", _lessons(source.get("lessons"))), ("lessons", _lessons(session.get("lessons"))))
+    if where:
+        narrative["lessons"] = where
+    where, next_steps = _first(
+        ("source_data.next_steps", _texts(source.get("next_steps"))), ("next_steps", _texts(session.get("next_steps"))),
+        ("next_goals", _texts(session.get("next_goals"))),
+    )
+    if where:
+        narrative["next_steps"] = where
+    where, audience = _first(("source_data.audience", _paragraph(source.get("audience"))), ("audience", _paragraph(session.get("audience"))))
+    if where:
+        narrative["audience"] = where
     credits_text = _credits_text(authors, bot_credits)
     summary = overview or _generated_summary(session, project if has_name else None, stats, human, credits_text)
     highlights = achievements or tuple(
@@ -640,7 +716,13 @@ def build_facts(session: Any, repo_info: dict[str, Any] | None = None) -> BuildF
         agent_id=session.agent_id,
         agent_name=_text(meta.get("agent_name")),
         project=project,
+        project_from=project_from,
+        declared_metadata=frozenset(
+            k for k in ("commits", "files_changed", "lines_added", "lines_removed", "duration_minutes")
+            if _int(meta.get(k)) is not None or (k == "files_changed" and isinstance(meta.get(k), list))
+        ),
         named=has_name,
+        rev_range=_rev_range(source),
         repo_name=repo_name,
         remote_url=remote if is_network_remote(remote) and _SAFE_URL.match(remote or "") else None,
         web_url=base[1] if base else None,
@@ -660,12 +742,16 @@ def build_facts(session: Any, repo_info: dict[str, Any] | None = None) -> BuildF
         headline=headline,
         summary=summary,
         overview=overview,
+        summary_paragraphs=paragraphs,
+        audience=audience,
+        narrative=narrative,
+        top=None if achievements else top,
         problem=_paragraph(session.get("problem")),
         solution=_paragraph(session.get("solution")),
         key_achievements=achievements,
         deliverables=_texts(session.get("deliverables")),
-        lessons=_lessons(session.get("lessons")),
-        next_steps=_texts(session.get("next_steps")) or _texts(session.get("next_goals")),
+        lessons=lessons or (),
+        next_steps=next_steps or (),
         highlights=highlights,
         social_name=clip(project.name, 60) or "Build",
         social_highlights=tuple(
@@ -693,28 +779,34 @@ def capitalised(text: str) -> str:
     return text[:1].upper() + text[1:] if _PLAIN_WORD.match(text) else text
 
 
-# Conventional types by weight; a subject without a type is weighed by its first word.
+# Conventional types by weight.
 _TIER = {"feat": 4, "fix": 3, "perf": 2, "refactor": 2, "other": 2, "docs": 1, "test": 1, "build": 1, "ci": 1, "chore": 1}
-_VERB = re.compile(
-    r"^(?:(?P<feat>add|adds|added|implement|implements|implemented|introduce|introduces|support|supports|allow|allows)"
-    r"|(?P<fix>fix|fixes|fixed|repair|repairs|resolve|resolves|correct|corrects|handle|handles))\b",
-    re.I,
+# What a plain subject says it is, by its first words ("Fix crash ...", "Add load_many()").
+_SAYS = (
+    ("chore", re.compile(
+        r"^(?:(?:start|prepare|release|bump|cut|tag|update)\b.{0,20}\bversion\b|release\b|v?\d+\.\d+(?:\.\d+)*\b"
+        r"|(?:update )?changelog\b)", re.I)),
+    ("test", re.compile(r"^(?:tests?\b|add(?:ed|s)? (?:a |more )?tests?\b)", re.I)),
+    ("docs", re.compile(r"^(?:docs?\b|document(?:s|ed|ation)?\b|update (?:the )?(?:readme|docs?)\b|fix typos?\b)", re.I)),
+    ("feat", re.compile(r"^(?:add|adds|added|implement|implements|implemented|introduce|introduces|support|supports|allow|allows)\b", re.I)),
+    ("fix", re.compile(r"^(?:fix|fixes|fixed|repair|repairs|resolve|resolves|correct|corrects|handle|handles|prevent|prevents)\b", re.I)),
+    ("refactor", re.compile(r"^(?:refactor\w*|tidy|clean(?:s|ed)? up|rename[sd]?|simplif\w*|remove unused)\b", re.I)),
 )
-_RELEASE = re.compile(
-    r"^(?:(?:start|prepare|release|bump|cut|tag|update)\b.{0,20}\bversion\b|release\b|v?\d+\.\d+(?:\.\d+)*\b|(?:update )?changelog\b)",
-    re.I,
-)
+
+
+def kind_of(c: CommitFact) -> str:
+    """The kind of change: ``breaking``, the Conventional type, else what a plain subject's first
+    words say ("Fix crash ..." is a fix, "Release 2.0" bookkeeping), else ``other``."""
+    if c.breaking:
+        return "breaking"
+    if c.type != "other":
+        return c.type
+    return next((kind for kind, pattern in _SAYS if pattern.match(c.subject)), "other")
 
 
 def _tier(c: CommitFact) -> int:
-    if c.breaking:
-        return 5
-    if c.type != "other":
-        return _TIER[c.type]
-    if _RELEASE.match(c.subject):  # "Start version 3.1.3", "Release 2.0": bookkeeping, not the news
-        return 1
-    verb = _VERB.match(c.subject)
-    return (4 if verb["feat"] else 3) if verb else 2
+    kind = kind_of(c)
+    return 5 if kind == "breaking" else _TIER[kind]
 
 
 def most_significant(commits: list[CommitFact]) -> CommitFact | None:
@@ -752,7 +844,7 @@ def _credits_text(people: tuple[tuple[str, int], ...], bots: tuple[tuple[str, in
     counts = len(people) + len(bots) > 1
     parts = [f"{name} ({n:,})" if counts else name for name, n in people[:_NAMED]]
     if len(people) > _NAMED:
-        parts.append(_plural(len(people) - _NAMED, "other"))
+        parts.append(_plural(len(people) - _NAMED, "more person", "more people"))
     if bots:
         parts.append(bots[0][0] if not people and len(bots) == 1 else _plural(len(bots), "bot"))
     return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from flywheel_build.facts import BuildFacts, build_facts
 from flywheel_build.git import GitError, Repo
+from flywheel_build.story import build_story
 
 if TYPE_CHECKING:
     from flywheel_core import Artifact, RunContext, Session
@@ -103,8 +104,7 @@ def _social_text(ctx: RunContext, facts: BuildFacts) -> str:
 
 def generate_artifacts(session: Session, ctx: RunContext, repo: Repo | None) -> list[Artifact]:
     """Render every build artifact from one fact set."""
-    from flywheel_core import Artifact
-    from flywheel_core.social import social_variants
+    from flywheel_core import Artifact, social_variants
 
     info = read_repo(repo) if repo is not None else {}
     if repo is not None:
@@ -134,6 +134,11 @@ def generate_artifacts(session: Session, ctx: RunContext, repo: Repo | None) -> 
     social_md = _tidy(ctx.render("build/social_post.md.j2", facts=facts, variants=variants, fences=_fences(variants)))
 
     common = {"tags": tags, "meta": meta}
+    story = build_story(facts)
+    # The post's meta says where each of its numbers, names and sentences comes from.
+    blog_meta = {**meta, "provenance": story.provenance, "links": {"build_log": "build_log.md"}}
+    if facts.audience:
+        blog_meta["audience"] = facts.audience
     return [
         Artifact("readme", readme, title=f"{facts.project.name} README", summary=facts.project.description or facts.summary, **common),
         Artifact(
@@ -143,7 +148,14 @@ def generate_artifacts(session: Session, ctx: RunContext, repo: Repo | None) -> 
             summary=facts.summary,
             **common,
         ),
-        Artifact("blog_post", _tidy(ctx.render("build/blog_post.md.j2", facts=facts)), title=facts.title, summary=facts.summary, **common),
+        Artifact(
+            "blog_post",
+            _tidy(ctx.render("build/blog_post.md.j2", facts=facts, story=story)),
+            title=facts.title,
+            summary=facts.summary,
+            tags=tags,
+            meta=blog_meta,
+        ),
         Artifact(
             "social_post",
             social_md,

@@ -28,7 +28,7 @@ def clean_remote(url: str | None) -> str | None:
         keep_user = parts.scheme in ("ssh", "git+ssh") and parts.username and parts.password is None
         netloc = f"{parts.username}@{host}{port}" if keep_user else f"{host}{port}"
         url = urlunsplit((parts.scheme, netloc, parts.path, "", ""))
-    from flywheel_core.redaction import redact
+    from flywheel_core import redact
 
     return redact(url) or None
 

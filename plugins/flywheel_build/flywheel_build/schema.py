@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["BUILD_SCHEMA", "COMMIT_SCHEMA"]
+__all__ = ["BUILD_SCHEMA", "COMMIT_SCHEMA", "NARRATIVE"]
 
 _COUNT: dict[str, Any] = {"type": "integer", "minimum": 0}
 _TEXT: dict[str, Any] = {"type": ["string", "null"]}
@@ -44,6 +44,28 @@ COMMIT_SCHEMA: dict[str, Any] = {
     },
 }
 
+_TEXTS: dict[str, Any] = {"type": "array", "items": {"type": "string"}}
+
+#: The agent's own account of the session (``collect build --title/--summary/--highlight/
+#: --lesson/--next/--audience`` writes them). Artifacts use these first and fall back to what
+#: the commits say; nothing is made up when they are missing.
+NARRATIVE: dict[str, Any] = {
+    "title": {**_TEXT, "description": "The blog post's title (default: the project and its most significant change)."},
+    "summary": {
+        **_TEXT,
+        "description": "What changed for the project's users and why, in prose; the post opens with it "
+        "(paragraphs separated by a blank line). Default: the body of the most significant commit.",
+    },
+    "highlights": {**_TEXTS, "description": "The session's highlights, most important first; the first is the headline of the social posts."},
+    "lessons": {
+        "type": "array",
+        "items": {"anyOf": [{"type": "string"}, {"type": "object", "properties": {"title": _TEXT, "description": _TEXT}}]},
+        "description": "What was learned: text, or {title, description}.",
+    },
+    "next_steps": {**_TEXTS, "description": "What comes next; the post's last section (left out when not given)."},
+    "audience": {**_TEXT, "description": "Who the post is for, e.g. 'users of the CLI'; shown under the title."},
+}
+
 BUILD_SCHEMA: dict[str, Any] = {
     "properties": {
         "metadata": {
@@ -71,6 +93,7 @@ BUILD_SCHEMA: dict[str, Any] = {
                 },
                 "git_commits": {"type": "array", "items": COMMIT_SCHEMA},
                 "files_changed": {"anyOf": [_COUNT, _PATHS]},
+                **NARRATIVE,
             },
         },
     },

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -150,3 +151,17 @@ def run_session(fw, tmp_path: Path):
         return result, arts, json.loads(path.read_text(encoding="utf-8"))
 
     return run
+
+
+def load_histories():
+    """``build_histories`` (tests run with --import-mode=importlib: sibling modules are not importable)."""
+    spec = importlib.util.spec_from_file_location("flywheel_build_histories", Path(__file__).with_name("build_histories.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return module
+
+
+@pytest.fixture(scope="session")
+def histories():
+    """The realistic repositories of ``build_histories.py``: ``two_commit_repo(path)``, ``release_repo(path)``."""
+    return load_histories()

@@ -142,7 +142,7 @@ def test_work_time_is_an_estimate_from_commit_times(fw, team, tmp_path):
         assert "31 h" not in arts[name]  # the calendar span, 09:00 one day to 16:01 the next
     doc, _ = collect(fw, "--repo", team.path, "--duration", "90", "--rev-range", "HEAD~2..HEAD")
     arts = run_collected(fw, tmp_path, doc, "declared.json")
-    assert "- 1 h 30 min of work\n" in plain(arts["blog_post.md"]) and "estimated" not in arts["blog_post.md"]
+    assert "· 1 h 30 min of work." in plain(arts["blog_post.md"]) and "estimated" not in arts["blog_post.md"]
 
 
 def test_estimate_follows_git_hours():
