@@ -333,10 +333,18 @@ def _project(session: Any, source: dict[str, Any], meta: dict[str, Any]) -> tupl
     return None, None
 
 
+_NAMED_RANGE = re.compile(r"^(?P<a>[\w./+-]{1,50})\.\.\.?(?P<b>[\w./+-]{1,50})$")
+
+
 def _rev_range(source: dict[str, Any]) -> str | None:
+    """The collected range when it names something a reader knows (``v2.3.0..v2.4.0``): not
+    ``HEAD~30..HEAD``, which moves, nor two bare hashes."""
     collected = source.get("collected")
     value = _text(collected.get("rev_range")) if isinstance(collected, dict) else None
-    return value if value and value != "HEAD" and len(value) <= 100 else None
+    match = _NAMED_RANGE.match(value or "")
+    if not match or "HEAD" in value or all(re.fullmatch(r"[0-9a-fA-F]{7,40}", match[k]) for k in ("a", "b")):  # type: ignore[operator]
+        return None
+    return value
 
 
 def _topics(commits: list[CommitFact], limit: int = 3) -> list[str]:

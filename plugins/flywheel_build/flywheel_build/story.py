@@ -34,12 +34,15 @@ _KINDS = {
 
 # Paragraphs of a body that are not prose about the change.
 _NOISE = re.compile(
-    r"^(?:[-*+>#|]|\d+[.)]\s|```|~~~|this reverts commit|bumps \[|updates the requirements|signed-off-by|"
+    r"^(?:[>#|]|```|~~~|this reverts commit|bumps \[|updates the requirements|signed-off-by|"
     r"co-authored-by|(?:fix(?:es|ed)?|close[sd]?|resolve[sd]?|refs?|see)\s*:?\s*(?:[\w.-]+/[\w.-]+)?#\d+\s*$|"
     r"https?://\S+\s*$|\(cherry picked|release notes|changelog|commits\b|-{3,}|={3,}|\[skip)",
     re.I,
 )
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9`\"'(\[])")
+_BULLET = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
+#: A list item says why only when it is a sentence, not "* fix typo" of a squashed branch.
+_LIST_ITEM_WORDS = 8
 _ISSUE = re.compile(r"\b(?:fix(?:es|ed)?|close[sd]?|resolve[sd]?)\s*:?\s+(#\d{1,7})\b", re.I)
 _GENERIC_DIRS = {"src", "lib", "libs", "pkg", "pkgs", "app", "source", "sources", "internal", "cmd", "packages", "main", "java", "python"}
 _AREA_NAMES = {"tests": "tests", "test": "tests", "testing": "tests", "docs": "docs", "doc": "docs", ".github": "CI"}
@@ -51,6 +54,11 @@ def explain(body: str, limit: int = 320) -> str | None:
     for para in re.split(r"\n\s*\n", body or ""):
         if not para.strip() or _NOISE.match(para.lstrip()):
             continue
+        if _BULLET.match(para):  # a list: its first item, when that is a sentence
+            para = re.split(r"\n(?=\s*(?:[-*+]|\d+[.)])\s)", para)[0]
+            para = _BULLET.sub("", para, count=1)
+            if len(para.split()) < _LIST_ITEM_WORDS:
+                continue
         text = " ".join(para.split())
         if len(text.split()) < 4:
             continue
@@ -149,7 +157,8 @@ def _who(c: CommitFact) -> str | None:
     return _listing(names) if names else None
 
 
-#: Kinds a reader hears about change by change; the others are counted.
+#: Kinds a reader hears about change by change; the others are counted (in a long post,
+#: changes of no known kind are told when their body says why).
 _TOLD = ("breaking", "feat", "fix", "perf")
 
 
@@ -199,12 +208,19 @@ def build_story(facts: BuildFacts) -> Story:
         members = by_kind.get(key, [])
         if not members:
             continue
-        if not small and key not in _TOLD:
+        if not small and key not in _TOLD and key != "other":
             counted.append(_plural(len(members), one, many))
             counted_commits += members
             continue
         limit = len(members) if small else (5 if key == "breaking" else PER_SECTION)
-        items, rest = _items(members, limit, top, sentences, explained_only=not small and key not in ("breaking",))
+        items, rest = _items(members, limit, top, sentences, explained_only=not small and key != "breaking")
+        if key == "other" and not small:  # told when explained, else only counted
+            if items:
+                sections.append(Section(key, "Other notable changes", None, items, None))
+            if rest:
+                counted.append(_plural(len(rest), "other change", "other changes"))
+                counted_commits += rest
+            continue
         more = None
         if rest:
             more = f"Also {_plural(len(rest), 'more ' + one, 'more ' + many)}{_mostly(rest, package)}."
@@ -248,7 +264,7 @@ def _overview(facts: BuildFacts, by_kind: dict[str, list[CommitFact]]) -> str | 
         text += f"{',' if facts.stats.commits != len(facts.commits) else ''} by {facts.credits_text}"
     parts = [_plural(len(by_kind[k]), _KINDS[k][1], _KINDS[k][2]) for k in _TOLD if by_kind.get(k)]
     rest = sum(len(cs) for k, cs in by_kind.items() if k not in _TOLD)
-    if rest:
+    if rest and (parts or facts.merges or facts.bot_commits):  # "30 commits: 30 changes" says nothing
         parts.append(_plural(rest, "other change" if parts else "change", "other changes" if parts else "changes"))
     if facts.merges:
         parts.append(_plural(len(facts.merges), "merge", "merges"))
