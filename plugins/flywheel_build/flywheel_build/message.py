@@ -34,6 +34,8 @@ def clean_body(body: str) -> tuple[str, dict[str, list[str]]]:
     to ``MAX_BODY`` characters."""
     if not body:
         return "", {}
+    if ":" not in body and "\r" not in body and len(body) <= MAX_BODY and not INVISIBLE.search(body):
+        return body.strip(), {}  # most bodies: nothing to clean, no trailer
     if "\r" in body:
         body = body.replace("\r\n", "\n").replace("\r", "\n")
     text = INVISIBLE.sub("", body).strip()

@@ -9,7 +9,7 @@ from typing import Any, Callable
 
 import attrs
 
-from flywheel_build.git import GitError, Repo, finish_git, start_git
+from flywheel_build.git import Repo, start_git
 from flywheel_build.remote import is_network_remote, repo_name_of
 
 __all__ = ["Project", "METADATA_FILES", "project_from_files", "project_later", "project_from_remote"]
@@ -88,42 +88,37 @@ def project_from_remote(url: str | None) -> Project | None:
 def project_later(repo: Repo, rev: str) -> Callable[[], Project | None]:
     """Start reading the metadata files committed at ``rev`` (a verified id or ``HEAD``): the
     same answer from a clone, a worktree or a bare mirror, whatever the folder is called and
-    whatever is uncommitted. The returned function waits and parses (two small git processes;
-    the first runs beside whatever git does meanwhile)."""
-    listing = start_git(repo.cwd, "ls-tree", "-l", "-z", "--full-tree", "--end-of-options", rev, "--", *METADATA_FILES)
+    whatever is uncommitted. One ``git cat-file --batch`` runs beside whatever git does
+    meanwhile; the returned function reads its answers, stopping at a file over 1 MB."""
+    proc = start_git(repo.cwd, "cat-file", "--batch", stdin=True)
+    try:  # a few short lines: they fit in the pipe, so writing them all first cannot block
+        proc.stdin.write("".join(f"{rev}:{name}\n" for name in METADATA_FILES).encode("utf-8"))  # type: ignore[union-attr]
+        proc.stdin.close()  # type: ignore[union-attr]
+    except OSError:
+        pass
 
     def result() -> Project | None:
-        try:
-            out = finish_git(listing)
-        except GitError:
-            return None
-        blobs: dict[str, str] = {}
-        for entry in out.decode("utf-8", "replace").split("\0"):
-            info, _, path = entry.partition("\t")
-            parts = info.split()
-            # A symlink's blob is its target's name; a huge file is no project metadata.
-            if len(parts) == 4 and parts[0] in ("100644", "100755") and parts[3].isdigit() and int(parts[3]) <= _MAX_FILE:
-                blobs[path] = parts[2]
-        if not blobs:
-            return None
-        try:
-            data = repo.git("cat-file", "--batch", input="".join(f"{sha}\n" for sha in blobs.values()).encode("ascii"))
-        except GitError:
-            return None
         texts: dict[str, str] = {}
-        pos = 0
-        for path in blobs:  # one "<sha> blob <size>" line and the content each, in order
-            end = data.find(b"\n", pos)
-            header = data[pos:end].split()
-            if end < 0 or len(header) != 3 or not header[2].isdigit():
-                break
-            size = int(header[2])
-            content = data[end + 1 : end + 1 + size]
-            pos = end + 1 + size + 1
-            try:
-                texts[path] = content.decode("utf-8")
-            except UnicodeDecodeError:
-                continue
+        out = proc.stdout
+        try:
+            for name in METADATA_FILES:
+                header = out.readline().split()  # type: ignore[union-attr]
+                if len(header) != 3 or header[1] != b"blob" or not header[2].isdigit():
+                    continue  # "<rev>:<name> missing"
+                size = int(header[2])
+                if size > _MAX_FILE:  # no project metadata is that big: stop reading
+                    break
+                content = out.read(size + 1)[:size]  # type: ignore[union-attr]
+                try:
+                    texts[name] = content.decode("utf-8")
+                except UnicodeDecodeError:
+                    continue
+        finally:
+            proc.kill()  # done, or stopped early: either way nothing more is wanted
+            for stream in (proc.stdout, proc.stderr):
+                if stream:
+                    stream.close()
+            proc.wait()
         return project_from_files(texts.get)
 
     return result
