@@ -21,7 +21,7 @@ __all__ = ["collect_session", "enrich_session", "locate_repo", "session_id_for",
 
 _SAFE_ID = re.compile(r"[^A-Za-z0-9._-]+")
 _NOW_WORDS = re.compile(r"^\s*(now|0+\s+\w+\s+ago)\s*$", re.I)
-_FILLABLE = ("parents", "author", "email", "timestamp", "message", "body", "files", "insertions", "deletions")
+_FILLABLE = ("parents", "author", "email", "timestamp", "message", "body", "trailers", "files", "insertions", "deletions")
 _SHOWN_PROBLEMS = 5
 #: agent_id when neither --agent nor git's user.name says who ran the session.
 UNKNOWN_AGENT = "unknown"
