@@ -6,7 +6,7 @@ import json
 import math
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, List, Optional
 
 import typer
 
@@ -33,15 +33,22 @@ def collect_build(
     until: Annotated[Optional[str], typer.Option("--until", help="Newest commit time, same forms as --since.")] = None,
     rev_range: Annotated[Optional[str], typer.Option("--rev-range", help="Revision or range: A..B, A...B or A (default HEAD).")] = None,
     author: Annotated[Optional[str], typer.Option("--author", help="Only commits whose author matches this pattern.")] = None,
-    agent_id: Annotated[Optional[str], typer.Option("--agent-id", help="agent_id of the session (default: the newest commit's author).")] = None,
-    duration: Annotated[Optional[float], typer.Option("--duration", help="Session length in minutes (default: first to last commit).")] = None,
+    agent_id: Annotated[Optional[str], typer.Option("--agent", "--agent-id", help="Who ran the session, its agent_id (default: git's user.name). The commits' authors are credited from the commits.")] = None,
+    duration: Annotated[Optional[float], typer.Option("--duration", help="Minutes the session took, if you know (default: none; the artifacts estimate working time from commit times and say so).")] = None,
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write here (atomically) instead of stdout.", dir_okay=False)] = None,
+    title: Annotated[Optional[str], typer.Option("--title", help="The post's title (default: the most significant change).")] = None,
+    summary: Annotated[Optional[str], typer.Option("--summary", help="What changed for the project's users and why, in your words: the post opens with it.")] = None,
+    highlight: Annotated[Optional[List[str]], typer.Option("--highlight", help="A highlight of the session (repeat for more).")] = None,
+    lesson: Annotated[Optional[List[str]], typer.Option("--lesson", help="Something learned (repeat for more).")] = None,
+    next_step: Annotated[Optional[List[str]], typer.Option("--next", help="What comes next (repeat for more).")] = None,
+    audience: Annotated[Optional[str], typer.Option("--audience", help="Who the post is for, e.g. 'users of the CLI'.")] = None,
 ) -> None:
     """Collect the commits of a range into a build session (stdout, or -o FILE).
 
     One `git log` process reads the whole range, with hooks, fsmonitor and external programs
     disabled. Counts match `git log --numstat`: renames count as the new path, binary files
-    as 0 lines, merges show no diff.
+    as 0 lines, merges show no diff. --title, --summary, --highlight, --lesson, --next and
+    --audience go to source_data; the artifacts use them before anything read from commits.
     """
     from flywheel_build.collect import collect_session
 
@@ -50,9 +57,11 @@ def collect_build(
 
     if duration is not None and math.isfinite(duration) and duration == int(duration):
         duration = int(duration)
+    narrative = {"title": title, "summary": summary, "highlights": highlight, "lessons": lesson,
+                 "next_steps": next_step, "audience": audience}
     session = collect_session(
         repo, since=since, until=until, rev_range=rev_range, author=author,
-        agent_id=agent_id, duration=duration, warn=warn,
+        agent_id=agent_id, duration=duration, warn=warn, narrative=narrative,
     )
     text = dumps_collected(session)
     if output is None:

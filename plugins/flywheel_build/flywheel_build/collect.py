@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from datetime import datetime, timedelta, timezone
 from pathlib import Path, PureWindowsPath
@@ -9,6 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 from flywheel_build.git import GitError, Repo, open_repo, run_git
 from flywheel_build.gitlog import iso_utc, log_commits, lookup_commits, open_range, resolve_revisions, totals
+from flywheel_build.project import project_from_remote
+from flywheel_build.project import project_later as read_project_later
 from flywheel_build.remote import clean_remote
 
 if TYPE_CHECKING:
@@ -18,13 +21,31 @@ __all__ = ["collect_session", "enrich_session", "locate_repo", "session_id_for",
 
 _SAFE_ID = re.compile(r"[^A-Za-z0-9._-]+")
 _NOW_WORDS = re.compile(r"^\s*(now|0+\s+\w+\s+ago)\s*$", re.I)
-_FILLABLE = ("author", "email", "timestamp", "message", "body", "files", "insertions", "deletions")
+_FILLABLE = ("parents", "author", "email", "timestamp", "message", "body", "trailers", "files", "insertions", "deletions")
+_SHOWN_PROBLEMS = 5
+#: agent_id when neither --agent nor git's user.name says who ran the session.
+UNKNOWN_AGENT = "unknown"
 
 
-def session_id_for(repo_name: str, end: datetime, sha: str) -> str:
-    """``build-<repo>-<yyyymmddHHMMSS>-<shorthash>``, safe as a file name."""
-    slug = _SAFE_ID.sub("-", repo_name).strip("-._")[:60] or "repo"
-    return f"build-{slug}-{end.astimezone(timezone.utc):%Y%m%d%H%M%S}-{sha[:7]}"
+def session_id_for(name: str, end: datetime, hashes: list[str]) -> str:
+    """``build-<project>-<yyyymmddHHMMSS>-<newest hash>-<digest>``, safe as a file name (no
+    ``<project>-`` when the project has no name: a folder's name is not the project's).
+
+    ``hashes`` are the collected commits, newest first. The digest covers all of them, so two
+    ranges ending at the same commit (``v1..HEAD``, ``v2..HEAD``) get different ids while the
+    same range collected again gets the same one.
+    """
+    slug = _SAFE_ID.sub("-", name).strip("-._")[:60]
+    digest = hashlib.sha256("\n".join(sorted(hashes)).encode("ascii", "replace")).hexdigest()[:8]
+    return "-".join(["build", *([slug] if slug else []), f"{end.astimezone(timezone.utc):%Y%m%d%H%M%S}", hashes[0][:7], digest])
+
+
+def _report(problems: list[str], say: Any) -> None:
+    """The first few problems, then how many more: a broken import of 5,000 commits is not 5,000 lines."""
+    for line in problems[:_SHOWN_PROBLEMS]:
+        say(line)
+    if len(problems) > _SHOWN_PROBLEMS:
+        say(f"{len(problems) - _SHOWN_PROBLEMS:,} more commits have odd dates like these")
 
 
 def git_time(value: str, option: str, repo: Repo) -> int:
@@ -56,9 +77,13 @@ def collect_session(
     agent_id: str | None = None,
     duration: float | None = None,
     warn: Any = None,
+    narrative: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """A build session document from the repository's history (UsageError on bad input)."""
-    from flywheel_core import UsageError
+    """A build session document from the repository's history (UsageError on bad input).
+
+    ``narrative``: the agent's ``title``, ``summary``, ``audience`` (text) and ``highlights``,
+    ``lessons``, ``next_steps`` (lists of text), kept in ``source_data`` when given."""
+    from flywheel_core import UsageError, parse_timestamp
 
     if rev_range is not None and rev_range.lstrip().startswith("-"):
         raise UsageError(f"--rev-range {rev_range!r}: expected a revision or range such as v1.0..HEAD")
@@ -70,14 +95,19 @@ def collect_session(
         repo, revisions = open_range(repo_path.expanduser(), rev_range)
         max_age = git_time(since, "--since", repo) if since is not None else None
         min_age = git_time(until, "--until", repo) if until is not None else None
-        remote_later = repo.remote_url_later()  # runs beside git log
+        # Both run beside git log. The project is read as committed at the range's tip.
+        config_later = repo.config_later("remote.origin.url", "user.name")
+        project_later = read_project_later(repo, revisions[0].split("...")[-1])
+        problems: list[str] = []
         try:
-            commits = log_commits(repo, revisions, max_age=max_age, min_age=min_age, author=author)
+            commits = log_commits(repo, revisions, max_age=max_age, min_age=min_age, author=author, problems=problems)
         except GitError as exc:
             if author is not None and "regular expression" in str(exc):  # git names only "header"
                 raise GitError(f"--author {author!r}: not a valid pattern ({exc})") from None
             raise
-        remote = clean_remote(remote_later())
+        config = config_later()
+        remote = clean_remote(config.get("remote.origin.url"))
+        project = project_later() or project_from_remote(remote)
     except (GitError, ValueError) as exc:
         raise UsageError(str(exc)) from None
     except (OSError, RuntimeError) as exc:  # a symlink loop, a name too long
@@ -88,27 +118,46 @@ def collect_session(
             f"{k} {v!r}" for k, v in (("--rev-range", rev_range), ("--since", since), ("--until", until), ("--author", author)) if v
         )
         raise UsageError(f"{repo.cwd}: no commits match{' ' + what if what else ''}; nothing to collect")
+    say = warn or (lambda message: None)
     boundary = [c["hash"][:12] for c in commits if c.get("shallow_boundary")]
-    if boundary and warn is not None:
-        warn(f"shallow clone: history stops at {', '.join(boundary)}; its line counts are left out")
-    times = sorted(datetime.fromisoformat(c["timestamp"]) for c in commits)
-    end = times[-1]
-    if duration is None:
-        duration = round((times[-1] - times[0]).total_seconds() / 60)
+    if boundary:
+        say(f"shallow clone: history stops at {', '.join(boundary)}; its line counts are left out")
+    _report(problems, say)
+    times = [parse_timestamp(c["timestamp"])[0] for c in commits if c["timestamp"]]
+    if times:
+        end = max(times)
+    else:
+        end = datetime.now(timezone.utc).replace(microsecond=0)
+        say(f"no commit has a readable date; the session's timestamp is the time of collection, {iso_utc(end)}")
+    if not agent_id:
+        agent_id = config.get("user.name")
+    if not agent_id or not agent_id.strip():
+        agent_id = UNKNOWN_AGENT
+        say(f"agent_id is {UNKNOWN_AGENT!r}: say who ran the session with --agent (git's user.name is not set)")
     counts = totals(commits)
     source: dict[str, Any] = {"repo_path": str(repo.cwd)}
     if remote:
         source["remote_url"] = remote
+    if project:
+        source["project"] = project.as_json()
+    for key, value in (narrative or {}).items():
+        if isinstance(value, str) and value.strip():
+            source[key] = value.strip()
+        elif isinstance(value, (list, tuple)) and any(isinstance(v, str) and v.strip() for v in value):
+            source[key] = [v.strip() for v in value if isinstance(v, str) and v.strip()]
     source["git_commits"] = commits
     source["collected"] = {
         k: v for k, v in (("rev_range", rev_range), ("since", since), ("until", until), ("author", author)) if v
     } or {"rev_range": "HEAD"}
+    # duration_minutes only when declared: the artifacts estimate working time from the commit
+    # times themselves, and say it is an estimate; a calendar span is no measure of work.
+    metadata: dict[str, Any] = {"duration_minutes": duration} if duration is not None else {}
     return {
-        "session_id": session_id_for(repo.name, end, commits[0]["hash"]),
+        "session_id": session_id_for(project.name if project else "", end, [c["hash"] for c in commits]),
         "session_type": "build",
         "timestamp": iso_utc(end),
-        "agent_id": (agent_id or commits[0]["author"] or "unknown").strip() or "unknown",
-        "metadata": {"duration_minutes": duration, **counts},
+        "agent_id": " ".join(agent_id.split()),
+        "metadata": {**metadata, **counts},
         "source_data": source,
         "artifacts": {},
         "pipeline_status": {"build_artifact": "pending"},
@@ -190,7 +239,9 @@ def enrich_session(session: Session, ctx: RunContext) -> None:
 
 def _fill_listed(repo: Repo, listed: list[Any], ctx: RunContext) -> None:
     entries = [c for c in listed if isinstance(c, dict) and isinstance(c.get("hash"), str)]
-    found, missing = lookup_commits(repo, [c["hash"].strip() for c in entries])
+    problems: list[str] = []
+    found, missing = lookup_commits(repo, [c["hash"].strip() for c in entries], problems)
+    _report(problems, lambda line: _warn_once(ctx, line, "$.source_data.git_commits"))
     for entry in entries:
         commit = found.get(entry["hash"].strip())
         if commit is None:
@@ -227,7 +278,9 @@ def _collect_window(repo: Repo, session: Session, ctx: RunContext) -> None:
     except ValueError as exc:
         _warn_once(ctx, f"{exc}; using the session's own data", "$.source_data.repo_path")
         return
-    commits = log_commits(repo, revisions, max_age=int(start.timestamp()), min_age=int(end.timestamp()))
+    problems: list[str] = []
+    commits = log_commits(repo, revisions, max_age=int(start.timestamp()), min_age=int(end.timestamp()), problems=problems)
+    _report(problems, lambda line: _warn_once(ctx, line, "$.source_data.git_commits"))
     if not commits:
         _warn_once(ctx, f"no commits in {repo.cwd} between {iso_utc(start)} and {iso_utc(end)}", "$.source_data.git_commits")
         return

@@ -5,12 +5,13 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from datetime import datetime, timezone
-from pathlib import PurePosixPath, PureWindowsPath
+from datetime import datetime
 from typing import Any
 
 import attrs
 
+from flywheel_build.message import INVISIBLE, clean_body, person_name
+from flywheel_build.project import Project, project_from_remote
 from flywheel_build.remote import clean_remote, commit_url, is_network_remote, web_base
 
 __all__ = [
@@ -22,7 +23,12 @@ __all__ = [
     "Project",
     "Stats",
     "build_facts",
+    "capitalised",
     "classify",
+    "commit_hash",
+    "estimate_work_minutes",
+    "kind_of",
+    "most_significant",
     "language_of",
     "md_code",
     "parse_when",
@@ -65,15 +71,6 @@ _LANGUAGES = {
 _FILENAMES = {"Dockerfile": "Dockerfile", "Makefile": "Makefile", "CMakeLists.txt": "CMake"}
 
 @attrs.frozen
-class Project:
-    """The project's name and description, and where they were found."""
-
-    name: str
-    description: str | None = None
-    source: str | None = None  # e.g. "pyproject.toml"
-
-
-@attrs.frozen
 class Language:
     name: str
     files: int
@@ -103,11 +100,18 @@ class CommitFact:
     breaking_note: str | None
     author: str | None
     bot: bool
+    co_authors: tuple[tuple[str, bool], ...]  # (name, is a bot) from Co-authored-by trailers
     merge: bool
+    merge_guessed: bool  # read as a merge from its subject: the session lists no parents
     when: str | None  # ISO 8601 UTC
     files: tuple[str, ...]
     insertions: int | None
     deletions: int | None
+    verified: bool | None  # found in the repository; False: looked up and not found; None: not looked up
+
+    @property
+    def size(self) -> int:
+        return (self.insertions or 0) + (self.deletions or 0)
 
 
 @attrs.frozen
@@ -127,11 +131,15 @@ class Stats:
     lines_added: int | None
     lines_removed: int | None
     duration_minutes: float | None
+    duration_estimated: bool  # from commit times (git-hours' way), not declared by the session
     merges: int
+    merges_guessed: int  # of ``merges``, read from their subjects (no parents listed)
     commits_text: str | None  # "3 commits (2 listed)"
     files_text: str | None  # "8 files changed"
     lines_text: str | None  # "+450 / -120 lines"
-    duration_text: str | None  # "2 h"
+    duration_shown: float | None  # the minutes the texts show (an estimate is rounded)
+    duration_text: str | None  # "2 h" (declared) or "about 5 h of work" (estimated)
+    work_text: str | None  # "2 h of work" or "about 5 h of work (estimated from commit times)"
 
 
 @attrs.frozen
@@ -144,7 +152,11 @@ class BuildFacts:
     agent_id: str
     agent_name: str | None
     project: Project
-    repo_name: str | None
+    project_from: str | None  # where the name was found, e.g. "source_data.project (from pyproject.toml)"
+    declared_metadata: frozenset[str]  # metadata keys the session gives (else counted from commits)
+    rev_range: str | None  # the range collected ("v2.3.0..v2.4.0"), if not all of HEAD
+    named: bool  # the project's name is known (else project.name is "Build session <id>")
+    repo_name: str | None  # the remote's repository name
     remote_url: str | None  # cleaned, shown only when someone else can clone it
     web_url: str | None
     languages: tuple[Language, ...]
@@ -155,12 +167,18 @@ class BuildFacts:
     bot_commits: tuple[CommitFact, ...]
     bot_line: str | None
     merges: tuple[CommitFact, ...]
-    authors: tuple[tuple[str, int], ...]
+    authors: tuple[tuple[str, int], ...]  # people (not bots), most commits first
+    bots: tuple[tuple[str, int], ...]
+    credits_text: str | None  # "Ann (7), Bob (3) and 2 bots"
     stats: Stats
     title: str
     headline: str
     summary: str
-    overview: str | None
+    overview: str | None  # the session's summary, first paragraph
+    summary_paragraphs: tuple[str, ...]  # all of it
+    audience: str | None
+    narrative: dict[str, str]  # which session field each piece of narrative came from
+    top: CommitFact | None  # the commit the headline came from (None: the session's own highlight)
     problem: str | None
     solution: str | None
     key_achievements: tuple[str, ...]
@@ -176,7 +194,7 @@ class BuildFacts:
 
     @property
     def many_authors(self) -> bool:
-        return len(self.authors) > 1
+        return len(self.authors) + len(self.bots) > 1
 
 
 # -- small helpers ---------------------------------------------------------------------------
@@ -191,15 +209,11 @@ def md_code(text: str) -> str:
     return f"{fence}{pad}{text}{pad}{fence}"
 
 
-# Bidi overrides/isolates can make published text read differently from what it says ("Trojan
-# Source"); control characters have no business in prose. Zero-width joiners stay (emoji need them).
-_INVISIBLE = re.compile("[\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
-
 
 def _text(value: Any) -> str | None:
     """A non-empty stripped string without bidi controls or control characters, or None."""
     if isinstance(value, str):
-        value = _INVISIBLE.sub("", value).strip()
+        value = INVISIBLE.sub("", value).strip()
         if value:
             return value
     return None
@@ -248,6 +262,22 @@ def _paragraph(value: Any) -> str | None:
     return " ".join(re.split(r"\n\s*\n", text, maxsplit=1)[0].split())
 
 
+def _paragraphs(value: Any, limit: int = 5) -> tuple[str, ...]:
+    """The paragraphs of a free-text field, each on one line (at most ``limit``)."""
+    text = _text(value)
+    if not text:
+        return ()
+    return tuple(" ".join(p.split()) for p in re.split(r"\n\s*\n", text) if p.strip())[:limit]
+
+
+def _first(*candidates: tuple[str, Any]) -> tuple[str | None, Any]:
+    """The first ``(where, value)`` with a value: which session field an artifact's text came from."""
+    for where, value in candidates:
+        if value:
+            return where, value
+    return None, None
+
+
 _GIT_ISO = re.compile(r"^(\d{4}-\d{2}-\d{2})[ T](\d{2}:\d{2}(?::\d{2})?) ?([+-]\d{2}):?(\d{2})Z?$")
 
 
@@ -286,13 +316,41 @@ def _slug_tag(text: str) -> str:
     return "" if tag.isdigit() or len(tag) > 30 else tag
 
 
-def _repo_basename(path: Any) -> str | None:
-    text = _text(path)
-    if not text:
+def _project(session: Any, source: dict[str, Any], meta: dict[str, Any]) -> tuple[Project | None, str | None]:
+    """The name the session gives, and which field: the agent's ``project`` (top level or
+    metadata), else what ``collect build`` read from the project's metadata (``source_data.project``)."""
+    for where, value in (("project", session.get("project")), ("metadata.project", meta.get("project"))):
+        if _text(value):
+            return Project(" ".join(_text(value).split())), where  # type: ignore[union-attr]
+    collected = source.get("project")
+    if isinstance(collected, str) and _text(collected):
+        return Project(" ".join(_text(collected).split())), "source_data.project"  # type: ignore[union-attr]
+    if isinstance(collected, dict) and _text(collected.get("name")):
+        desc, origin = _text(collected.get("description")), _text(collected.get("source"))
+        name = " ".join(_text(collected["name"]).split())  # type: ignore[union-attr]
+        where = f"source_data.project (from {origin})" if origin else "source_data.project"
+        return Project(name, " ".join(desc.split()) if desc else None, origin), where
+    return None, None
+
+
+_NAMED_RANGE = re.compile(r"^(?P<a>[\w./+-]{1,50})\.\.\.?(?P<b>[\w./+-]{1,50})$")
+
+
+def _rev_range(source: dict[str, Any]) -> str | None:
+    """The collected range when it names something a reader knows (``v2.3.0..v2.4.0``): not
+    ``HEAD~30..HEAD``, which moves, nor two bare hashes."""
+    collected = source.get("collected")
+    value = _text(collected.get("rev_range")) if isinstance(collected, dict) else None
+    match = _NAMED_RANGE.match(value or "")
+    if not match or "HEAD" in value or all(re.fullmatch(r"[0-9a-fA-F]{7,40}", match[k]) for k in ("a", "b")):  # type: ignore[operator]
         return None
-    pure = PureWindowsPath(text) if re.match(r"^[A-Za-z]:|\\", text) else PurePosixPath(text)
-    name = pure.name
-    return name[:-4] if name.endswith(".git") and len(name) > 4 else (name or None)
+    return value
+
+
+def _topics(commits: list[CommitFact], limit: int = 3) -> list[str]:
+    """The scopes most commits name (``feat(parser): ...`` is about the parser), as tags."""
+    counts = Counter(c.scope.lower() for c in commits if c.scope and re.match(r"^[\w.-]{1,30}$", c.scope))
+    return [scope for scope, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]]
 
 
 def language_of(path: str) -> str | None:
@@ -357,27 +415,70 @@ def _short_length(raw_commits: list[Any]) -> int:
     return length
 
 
-def _commit_fact(raw: dict[str, Any], base: tuple[str, str] | None, short_length: int = 7) -> CommitFact | None:
-    sha = _text(raw.get("hash"))
+def _is_merge(raw: dict[str, Any], subject: str, files: tuple[str, ...]) -> tuple[bool, bool]:
+    """``(merge, guessed)``: from the parents when listed (``git log`` gives them), else from an
+    explicit ``merge`` flag; else a "Merge ..." subject on a commit without changes is read as
+    a merge, and the artifacts say it was guessed."""
+    parents = raw.get("parents")
+    if isinstance(parents, list):
+        return len(parents) > 1, False
+    if isinstance(raw.get("merge"), bool):
+        return raw["merge"], False
+    if _MERGE.match(subject) and not files and not _int(raw.get("insertions")) and not _int(raw.get("deletions")):
+        return True, True
+    return False, False
+
+
+def commit_hash(raw: Any) -> str | None:
+    """A listed commit's hash as the artifacts show it (cleaned of invisible characters)."""
+    sha = _text(raw.get("hash")) if isinstance(raw, dict) else None
+    return " ".join(sha.split()) if sha else None
+
+
+def _co_authors(listed: Any, found: dict[str, list[str]], author: str | None) -> tuple[tuple[str, bool], ...]:
+    """Co-authors from the session's ``trailers`` and those still in the body, once each."""
+    values = list(found.get("Co-authored-by", []))
+    if isinstance(listed, dict):
+        for key, items in listed.items():
+            if isinstance(key, str) and key.lower() == "co-authored-by" and isinstance(items, list):
+                values += [v for v in items if isinstance(v, str)]
+    seen = {(author or "").casefold()}
+    out = []
+    for value in values:
+        name, email = person_name(_text(value) or "")
+        name = " ".join(name.split())
+        if name and name.casefold() not in seen:
+            seen.add(name.casefold())
+            out.append((name, _is_bot(name, email)))
+    return tuple(out)
+
+
+def _commit_fact(
+    raw: dict[str, Any], base: tuple[str, str] | None, short_length: int = 7, missing: frozenset[str] | None = None
+) -> CommitFact | None:
+    sha = commit_hash(raw)
     if not sha:
         return None
-    sha = " ".join(sha.split())
     subject_full = _text(raw.get("message")) or ""
     lines = subject_full.splitlines()
     # A subject is one line; an agent's 100 KB "subject" is clipped so artifacts stay readable.
     subject = clip(lines[0], _MAX_SUBJECT) if lines else ""
-    body = _text(raw.get("body")) or ("\n".join(lines[1:]).strip() if len(lines) > 1 else "")
+    raw_body = raw.get("body") if isinstance(raw.get("body"), str) and raw["body"].strip() else "\n".join(lines[1:])
+    body, trailers = clean_body(raw_body)  # collected bodies are clean already; agents' may not be
     kind, scope, desc, breaking, note = classify(subject, body)
     author = _text(raw.get("author"))
     when = parse_when(raw.get("timestamp"))
     files = raw.get("files")
     files = tuple(f for f in files if isinstance(f, str) and f) if isinstance(files, list) else ()
     short = sha[:short_length] if re.match(r"^[0-9a-fA-F]{8,}$", sha) else sha[:12]
+    verified = None if missing is None else sha not in missing
+    merge, guessed = _is_merge(raw, subject, files)
     return CommitFact(
         hash=sha,
         short=short,
         code=md_code(short),
-        url=commit_url(base, sha),
+        # A commit the repository does not have would be a dead link.
+        url=commit_url(base, sha) if verified is not False else None,
         subject=subject,
         body=body,
         type=kind,
@@ -387,11 +488,14 @@ def _commit_fact(raw: dict[str, Any], base: tuple[str, str] | None, short_length
         breaking_note=note,
         author=author,
         bot=_is_bot(author, _text(raw.get("email"))),
-        merge=raw.get("merge") is True or bool(_MERGE.match(subject)),
+        co_authors=_co_authors(raw.get("trailers"), trailers, author),
+        merge=merge,
+        merge_guessed=guessed,
         when=when.isoformat().replace("+00:00", "Z") if when else None,
         files=files,
         insertions=_int(raw.get("insertions")),
         deletions=_int(raw.get("deletions")),
+        verified=verified,
     )
 
 
@@ -400,6 +504,38 @@ def _sorted_newest_first(commits: list[CommitFact]) -> list[CommitFact]:
     if commits and all(c.when for c in commits):
         return sorted(commits, key=lambda c: c.when or "", reverse=True)
     return commits
+
+
+#: git-hours' rule: commits less than 2 h apart are one stretch of work, and each stretch gets
+#: 30 minutes before its first commit (the work that led to it).
+STRETCH_GAP_MINUTES = 120
+FIRST_COMMIT_MINUTES = 30
+
+
+def estimate_work_minutes(commits: list[CommitFact]) -> float | None:
+    """Working time estimated from commit times, per author and summed (None when no commit has
+    a time). Bots and merges are left out: neither is someone's working time."""
+    by_author: dict[str, list[datetime]] = {}
+    for c in commits:
+        when = parse_when(c.when) if c.when and not c.bot and not c.merge else None
+        if when:
+            by_author.setdefault((c.author or "").casefold(), []).append(when)
+    if not by_author:
+        return None
+    total = 0.0
+    for times in by_author.values():
+        times.sort()
+        total += FIRST_COMMIT_MINUTES
+        for before, after in zip(times, times[1:]):
+            gap = (after - before).total_seconds() / 60
+            total += gap if gap < STRETCH_GAP_MINUTES else FIRST_COMMIT_MINUTES
+    return total
+
+
+def _round_estimate(minutes: float) -> float:
+    """To 5 minutes under an hour, 15 under ten hours, whole hours beyond."""
+    step = 5 if minutes < 60 else 15 if minutes < 600 else 60
+    return max(step, round(minutes / step) * step)
 
 
 def _stats(session: Any, commits: list[CommitFact]) -> Stats:
@@ -426,11 +562,9 @@ def _stats(session: Any, commits: list[CommitFact]) -> Stats:
         total = len(commits) if commits else None
     duration = meta.get("duration_minutes")
     duration = float(duration) if _int(duration) is not None else None
-    if duration is None:
-        times = sorted(c.when for c in commits if c.when)
-        if len(times) >= 2:
-            span = parse_when(times[-1]) - parse_when(times[0])  # type: ignore[operator]
-            duration = span.total_seconds() / 60
+    estimated = duration is None
+    if estimated:
+        duration = estimate_work_minutes(commits)
     commits_text = _plural(total, "commit") if total is not None else None
     if commits_text and total != len(commits) and commits:
         commits_text += f" ({len(commits)} listed)"
@@ -438,6 +572,9 @@ def _stats(session: Any, commits: list[CommitFact]) -> Stats:
     if added is not None or removed is not None:
         shown = [f"+{added:,}" if added is not None else "", f"-{removed:,}" if removed is not None else ""]
         lines_text = " / ".join(p for p in shown if p) + " lines"
+    # An estimate is not precise to the minute: say it in round figures.
+    shown = _round_estimate(duration) if estimated and duration is not None else duration
+    length = _duration_text(shown)
     return Stats(
         commits=total,
         commits_listed=len(commits),
@@ -445,11 +582,15 @@ def _stats(session: Any, commits: list[CommitFact]) -> Stats:
         lines_added=added,
         lines_removed=removed,
         duration_minutes=duration,
+        duration_estimated=estimated and duration is not None,
+        duration_shown=shown,
         merges=sum(c.merge for c in commits),
+        merges_guessed=sum(c.merge_guessed for c in commits),
         commits_text=commits_text,
         files_text=_plural(files, "file") + " changed" if files is not None else None,
         lines_text=lines_text,
-        duration_text=_duration_text(duration),
+        duration_text=(f"about {length} of work" if estimated else length) if length else None,
+        work_text=(f"about {length} of work (estimated from commit times)" if estimated else f"{length} of work") if length else None,
     )
 
 
@@ -468,15 +609,23 @@ def build_facts(session: Any, repo_info: dict[str, Any] | None = None) -> BuildF
     raw_commits = source.get("git_commits") if isinstance(source.get("git_commits"), list) else []
     unique: dict[str, CommitFact] = {}
     short_length = _short_length(raw_commits)
-    for fact in (_commit_fact(r, base, short_length) for r in raw_commits if isinstance(r, dict)):
+    missing = repo_info.get("missing")
+    missing = frozenset(missing) if missing is not None else None
+    for fact in (_commit_fact(r, base, short_length, missing) for r in raw_commits if isinstance(r, dict)):
         if fact:
             unique.setdefault(fact.hash, fact)  # a hash listed twice is one commit; validate warns
     commits = _sorted_newest_first(list(unique.values()))
 
-    repo_name = repo_info.get("name") or (web_base(remote)[1].rsplit("/", 1)[-1] if base else None)
-    repo_name = repo_name or _repo_basename(source.get("repo_path"))
-    named = _text(session.get("project")) or _text(meta.get("project")) or repo_name
-    project: Project = repo_info.get("project") or Project(named or f"Build session {session.session_id}")
+    found, project_from = _project(session, source, meta)
+    if found is None and repo_info.get("project"):
+        found = repo_info["project"]
+        project_from = f"{found.source} at HEAD of the repository"
+    if found is None and project_from_remote(remote):
+        found, project_from = project_from_remote(remote), "source_data.remote_url"
+    has_name = found is not None
+    project: Project = found or Project(f"Build session {session.session_id}")
+    remote_project = project_from_remote(remote)
+    repo_name = remote_project.name if remote_project else None
 
     bots = tuple(c for c in commits if c.bot)
     merges = tuple(c for c in commits if c.merge and not c.bot)
@@ -492,7 +641,7 @@ def build_facts(session: Any, repo_info: dict[str, Any] | None = None) -> BuildF
         names = Counter(c.author or "bot" for c in bots)
         who = ", ".join(f"{name} ({n})" if len(names) > 1 else name for name, n in sorted(names.items()))
         bot_line = f"{_plural(len(bots), 'automated commit')} by {who}"
-    authors = tuple(sorted(Counter(c.author for c in human + list(merges) if c.author).items(), key=lambda kv: (-kv[1], kv[0])))
+    authors, bot_credits = _credits(commits)
 
     stats = _stats(session, commits)
     paths = repo_info.get("paths")
@@ -505,38 +654,65 @@ def build_facts(session: Any, repo_info: dict[str, Any] | None = None) -> BuildF
         touched += [f for f in listed + extra if isinstance(f, str)]
         langs, lang_source = languages(sorted(set(touched))), "changes"
 
-    achievements = _texts(session.get("key_achievements")) or _texts(meta.get("achievements"))
-    features = [c for c in human if c.type == "feat" or c.breaking]
+    # The agent's narrative (source_data first; older sessions wrote it at the top level) comes
+    # before anything read from the commits: the agent knows why.
+    narrative: dict[str, str] = {}
+    where, achievements = _first(
+        ("source_data.highlights", _texts(source.get("highlights"))), ("highlights", _texts(session.get("highlights"))),
+        ("key_achievements", _texts(session.get("key_achievements"))), ("metadata.achievements", _texts(meta.get("achievements"))),
+    )
+    achievements = achievements or ()
+    if where:
+        narrative["highlights"] = where
+    # A commit the repository does not have is no one's achievement.
+    features = [c for c in human if (c.type == "feat" or c.breaking) and c.verified is not False]
+    top = most_significant(human)
     if achievements:
         headline = achievements[0]
-    elif features:
-        ranked = sorted(
-            enumerate(features),
-            key=lambda ic: (-((ic[1].insertions or 0) + (ic[1].deletions or 0)), -ic[0]),
-        )
-        headline = _said(ranked[0][1])
-    elif human:
-        headline = _said(human[-1])
+    elif top is not None:
+        headline = _said(top)
     else:
         # Not the commit count: the social post says the numbers right after the headline.
         headline = "merges and automated updates" if merges or bots else "work session"
-    headline = clip(headline[:1].upper() + headline[1:], 120).rstrip(" .") or "Work session"
-    title = _text(session.get("title")) or f"{project.name}: {headline}"
-    title = " ".join(title.split())
+    headline = clip(capitalised(headline), 120).rstrip(" .") or "Work session"
+    where, given_title = _first(("source_data.title", _text(source.get("title"))), ("title", _text(session.get("title"))))
+    if where:
+        narrative["title"] = where
+    title = " ".join((given_title or (f"{project.name}: {headline}" if has_name else headline)).split())
 
-    overview = _paragraph(session.get("overview")) or _paragraph(session.get("work_summary")) or _paragraph(
-        meta.get("work_summary")
+    where, paragraphs = _first(
+        ("source_data.summary", _paragraphs(source.get("summary"))), ("summary", _paragraphs(session.get("summary"))),
+        ("overview", _paragraphs(session.get("overview"))), ("work_summary", _paragraphs(session.get("work_summary"))),
+        ("metadata.work_summary", _paragraphs(meta.get("work_summary"))),
     )
-    has_name = bool(repo_info.get("project") or named)
-    summary = overview or _generated_summary(session, project if has_name else None, stats, human)
+    paragraphs = paragraphs or ()
+    if where:
+        narrative["summary"] = where
+    overview = paragraphs[0] if paragraphs else None
+    where, lessons = _first(("source_data.lessons", _lessons(source.get("lessons"))), ("lessons", _lessons(session.get("lessons"))))
+    if where:
+        narrative["lessons"] = where
+    where, next_steps = _first(
+        ("source_data.next_steps", _texts(source.get("next_steps"))), ("next_steps", _texts(session.get("next_steps"))),
+        ("next_goals", _texts(session.get("next_goals"))),
+    )
+    if where:
+        narrative["next_steps"] = where
+    where, audience = _first(("source_data.audience", _paragraph(source.get("audience"))), ("audience", _paragraph(session.get("audience"))))
+    if where:
+        narrative["audience"] = where
+    credits_text = _credits_text(authors, bot_credits)
+    summary = overview or _generated_summary(session, project if has_name else None, stats, human, credits_text)
     highlights = achievements or tuple(
-        _said(c)[:1].upper() + _said(c)[1:] for c in (list(breaking) + [c for c in features if not c.breaking])[:5]
+        capitalised(_said(c)) for c in ([c for c in features if c.breaking] + [c for c in features if not c.breaking])[:5]
     )
 
+    # Tags name the project and what the change is about: its languages and most used scopes.
     tags = ["build"]
-    if repo_name:
-        tags.append(repo_name.lower())
+    if has_name:
+        tags.append(project.name.lower())
     tags += [lang.name.lower() for lang in langs[:3]]
+    tags += _topics(human)
     # "Build session <id>" is no name to tag.
     name_tag = _slug_tag(project.name) if has_name else ""
     hashtags = ["buildinpublic", name_tag, *(_slug_tag(lang.name) for lang in langs[:2])]
@@ -548,6 +724,13 @@ def build_facts(session: Any, repo_info: dict[str, Any] | None = None) -> BuildF
         agent_id=session.agent_id,
         agent_name=_text(meta.get("agent_name")),
         project=project,
+        project_from=project_from,
+        declared_metadata=frozenset(
+            k for k in ("commits", "files_changed", "lines_added", "lines_removed", "duration_minutes")
+            if _int(meta.get(k)) is not None or (k == "files_changed" and isinstance(meta.get(k), list))
+        ),
+        named=has_name,
+        rev_range=_rev_range(source),
         repo_name=repo_name,
         remote_url=remote if is_network_remote(remote) and _SAFE_URL.match(remote or "") else None,
         web_url=base[1] if base else None,
@@ -560,21 +743,27 @@ def build_facts(session: Any, repo_info: dict[str, Any] | None = None) -> BuildF
         bot_line=bot_line,
         merges=merges,
         authors=authors,
+        bots=bot_credits,
+        credits_text=credits_text,
         stats=stats,
         title=title,
         headline=headline,
         summary=summary,
         overview=overview,
+        summary_paragraphs=paragraphs,
+        audience=audience,
+        narrative=narrative,
+        top=None if achievements else top,
         problem=_paragraph(session.get("problem")),
         solution=_paragraph(session.get("solution")),
         key_achievements=achievements,
         deliverables=_texts(session.get("deliverables")),
-        lessons=_lessons(session.get("lessons")),
-        next_steps=_texts(session.get("next_steps")) or _texts(session.get("next_goals")),
+        lessons=lessons or (),
+        next_steps=next_steps or (),
         highlights=highlights,
         social_name=clip(project.name, 60) or "Build",
         social_highlights=tuple(
-            h for h in (clip(x, 100) for x in highlights if clip(x[:1].upper() + x[1:], 120).rstrip(" .") != headline) if h
+            h for h in (clip(x, 100) for x in highlights if clip(capitalised(x), 120).rstrip(" .") != headline) if h
         )[:3],
         hashtags=tuple(dict.fromkeys(t for t in hashtags if t)),
         tags=tuple(dict.fromkeys(t for t in tags if t)),
@@ -589,15 +778,104 @@ def _said(c: CommitFact) -> str:
     return f"{c.description} ({c.scope})" if c.scope and c.description else c.description
 
 
-def _generated_summary(session: Any, project: Project | None, stats: Stats, human: list[CommitFact]) -> str:
+_PLAIN_WORD = re.compile(r"^[a-z]+(?=\s|$)")
+
+
+def capitalised(text: str) -> str:
+    """``text`` with its first word capitalised only when it is a plain lower-case word:
+    ``add()``, ``iOS`` or ``--verbose`` are identifiers and stay as written."""
+    return text[:1].upper() + text[1:] if _PLAIN_WORD.match(text) else text
+
+
+# Conventional types by weight.
+_TIER = {"feat": 4, "fix": 3, "perf": 2, "refactor": 2, "other": 2, "docs": 1, "test": 1, "build": 1, "ci": 1, "chore": 1}
+# What a plain subject says it is, by its first words ("Fix crash ...", "Add load_many()").
+_SAYS = (
+    ("chore", re.compile(
+        r"^(?:(?:start|prepare|release|bump|cut|tag|update)\b.{0,20}\bversion\b|release\b|v?\d+\.\d+(?:\.\d+)*\b"
+        r"|(?:update )?changelog\b)", re.I)),
+    ("test", re.compile(r"^(?:tests?\b|add(?:ed|s)? (?:a |more )?tests?\b)", re.I)),
+    ("docs", re.compile(r"^(?:docs?\b|document(?:s|ed|ation)?\b|update (?:the )?(?:readme|docs?)\b|fix typos?\b)", re.I)),
+    ("feat", re.compile(r"^(?:add|adds|added|implement|implements|implemented|introduce|introduces|support|supports|allow|allows)\b", re.I)),
+    ("fix", re.compile(r"^(?:fix|fixes|fixed|repair|repairs|resolve|resolves|correct|corrects|handle|handles|prevent|prevents)\b", re.I)),
+    ("refactor", re.compile(r"^(?:refactor\w*|tidy|clean(?:s|ed)? up|rename[sd]?|simplif\w*|remove unused)\b", re.I)),
+)
+
+
+def kind_of(c: CommitFact) -> str:
+    """The kind of change: ``breaking``, the Conventional type, else what a plain subject's first
+    words say ("Fix crash ..." is a fix, "Release 2.0" bookkeeping), else ``other``."""
+    if c.breaking:
+        return "breaking"
+    if c.type != "other":
+        return c.type
+    return next((kind for kind, pattern in _SAYS if pattern.match(c.subject)), "other")
+
+
+def _tier(c: CommitFact) -> int:
+    kind = kind_of(c)
+    return 5 if kind == "breaking" else _TIER[kind]
+
+
+def most_significant(commits: list[CommitFact]) -> CommitFact | None:
+    """The change a reader should hear about first: breaking > feature > fix > the rest, then the
+    bigger change, then the newer one (``commits`` are newest first). Never a commit the
+    repository does not have."""
+    candidates = [(i, c) for i, c in enumerate(commits) if c.verified is not False and c.description]
+    if not candidates:
+        return None
+    # Size: lines changed, then files touched (sessions written by hand often list only files).
+    return max(candidates, key=lambda ic: (_tier(ic[1]), ic[1].size, len(ic[1].files), -ic[0]))[1]
+
+
+def _credits(commits: list[CommitFact]) -> tuple[tuple[tuple[str, int], ...], tuple[tuple[str, int], ...]]:
+    """``(people, bots)`` with their commit counts, most first: who wrote the commits, co-authors
+    included (merges left out: merging someone's work is not writing it)."""
+    people: Counter[str] = Counter()
+    bots: Counter[str] = Counter()
+    for c in commits:
+        if c.merge:
+            continue
+        for name, bot in ([(c.author, c.bot)] if c.author else []) + list(c.co_authors):
+            (bots if bot else people)[name] += 1
+    order = lambda kv: (-kv[1], kv[0].casefold())  # noqa: E731
+    return tuple(sorted(people.items(), key=order)), tuple(sorted(bots.items(), key=order))
+
+
+_NAMED = 5
+
+
+def _credits_text(people: tuple[tuple[str, int], ...], bots: tuple[tuple[str, int], ...]) -> str | None:
+    """"Ann (7), Bob (3) and 2 bots"; one person alone without a count; at most five names."""
+    if not people and not bots:
+        return None
+    counts = len(people) + len(bots) > 1
+    parts = [f"{name} ({n:,})" if counts else name for name, n in people[:_NAMED]]
+    if len(people) > _NAMED:
+        parts.append(_plural(len(people) - _NAMED, "more person", "more people"))
+    if bots:
+        parts.append(bots[0][0] if not people and len(bots) == 1 else _plural(len(bots), "bot"))
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
+def _generated_summary(
+    session: Any, project: Project | None, stats: Stats, human: list[CommitFact], credits_text: str | None
+) -> str:
     """A one-sentence summary from the numbers when the session wrote none (``project`` None:
-    the project has no name, and "made 3 commits to Build session s-1" would read oddly)."""
+    the project has no name, and "3 commits to Build session s-1" would read oddly). The
+    commits' authors are credited, not the agent that collected them."""
     who = _text(session.metadata.get("agent_name")) if isinstance(session.metadata, dict) else None
     who = who or session.agent_id
     to = f" to {project.name}" if project else ""
-    parts = [f"{who} made {_plural(stats.commits, 'commit')}{to}" if stats.commits else f"{who} worked{' on ' + project.name if project else ''}"]
-    if stats.duration_text:
-        parts.append(f" in {stats.duration_text}")
+    if stats.commits:
+        text = _plural(stats.commits, "commit") + to
+        if credits_text:
+            listed = f"{stats.commits_listed:,} listed" if stats.commits_listed != stats.commits else ""
+            text += f" ({listed}, by {credits_text})" if listed else f" by {credits_text}"
+    else:
+        text = f"{who} worked{' on ' + project.name if project else ''}"
+    if stats.duration_text and not stats.duration_estimated:
+        text += f" in {stats.duration_text}"
     kinds = Counter(c.type for c in human)
     named = [
         _plural(kinds[k], word, plural)
@@ -606,5 +884,5 @@ def _generated_summary(session: Any, project: Project | None, stats: Stats, huma
     ]
     if named:
         listing = named[0] if len(named) == 1 else ", ".join(named[:-1]) + " and " + named[-1]
-        parts.append(", including " + listing)
-    return "".join(parts) + "."
+        text += ", including " + listing
+    return text[:1].upper() + text[1:] + "."

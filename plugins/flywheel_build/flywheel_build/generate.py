@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import configparser
 import json
 import re
-import tomllib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from flywheel_build.facts import BuildFacts, Project, build_facts
+from flywheel_build.facts import BuildFacts, build_facts
 from flywheel_build.git import GitError, Repo
+from flywheel_build.story import build_story
 
 if TYPE_CHECKING:
     from flywheel_core import Artifact, RunContext, Session
@@ -35,63 +34,22 @@ def _read_small(root: Path, name: str) -> str | None:
         return None
 
 
-def _project(root: Path) -> Project | None:
-    """Name and description from pyproject.toml, package.json, Cargo.toml or setup.cfg."""
-    text = _read_small(root, "pyproject.toml")
-    if text:
-        try:
-            data = tomllib.loads(text)
-        except tomllib.TOMLDecodeError:
-            data = {}
-        for table in (data.get("project"), data.get("tool", {}).get("poetry")):
-            if isinstance(table, dict) and _str(table.get("name")):
-                return Project(_str(table.get("name")), _str(table.get("description")), "pyproject.toml")
-    text = _read_small(root, "package.json")
-    if text:
-        try:
-            data = json.loads(text)
-        except ValueError:
-            data = None
-        if isinstance(data, dict) and _str(data.get("name")):
-            return Project(_str(data.get("name")), _str(data.get("description")), "package.json")
-    text = _read_small(root, "Cargo.toml")
-    if text:
-        try:
-            table = tomllib.loads(text).get("package")
-        except tomllib.TOMLDecodeError:
-            table = None
-        if isinstance(table, dict) and _str(table.get("name")):
-            return Project(_str(table.get("name")), _str(table.get("description")), "Cargo.toml")
-    text = _read_small(root, "setup.cfg")
-    if text:
-        parser = configparser.ConfigParser(interpolation=None)
-        try:
-            parser.read_string(text)
-            name = _str(parser.get("metadata", "name", fallback=None))
-            if name:
-                return Project(name, _str(parser.get("metadata", "description", fallback=None)), "setup.cfg")
-        except configparser.Error:
-            pass
-    return None
-
-
-def _str(value: Any) -> str | None:
-    return " ".join(value.split()) if isinstance(value, str) and value.strip() else None
-
-
 def read_repo(repo: Repo) -> dict[str, Any]:
-    """What the README needs from a repository on this machine (one ``git ls-tree`` process)."""
+    """What the README needs from a repository on this machine: its files, remote and project
+    metadata as committed at HEAD (never the folder's name), and its README as it is on disk."""
+    from flywheel_build.project import project_later
     from flywheel_build.remote import clean_remote
 
-    info: dict[str, Any] = {"name": repo.name}
+    info: dict[str, Any] = {}
+    project = project_later(repo, "HEAD")
     try:
         listing = repo.git("ls-tree", "-r", "-z", "--name-only", "--full-tree", "HEAD")
         info["paths"] = [p for p in listing.decode("utf-8", "replace").split("\0") if p]
         info["remote_url"] = clean_remote(repo.remote_url())
     except GitError:
         pass
+    info["project"] = project()
     if repo.root is not None:
-        info["project"] = _project(repo.root)
         try:
             names = {p.name.lower(): p.name for p in repo.root.iterdir()}
         except OSError:
@@ -105,6 +63,20 @@ def read_repo(repo: Repo) -> dict[str, Any]:
                     info["readme_unread"] = names[candidate]
                 break
     return {k: v for k, v in info.items() if v is not None}
+
+
+def _verify(repo: Repo, session: Session) -> dict[str, Any]:
+    """``{"missing": hashes}``: the listed commits this repository does not have (they get no
+    link and are never the headline); empty when git cannot tell."""
+    from flywheel_build.facts import commit_hash
+    from flywheel_build.gitlog import commits_not_found
+
+    listed = session.source_data.get("git_commits") if isinstance(session.source_data, dict) else None
+    hashes = [h for h in map(commit_hash, listed if isinstance(listed, list) else []) if h]
+    try:
+        return {"missing": commits_not_found(repo, hashes)}
+    except GitError:
+        return {}
 
 
 def splice_region(readme: str, activity: str) -> str | None:
@@ -132,12 +104,15 @@ def _social_text(ctx: RunContext, facts: BuildFacts) -> str:
 
 def generate_artifacts(session: Session, ctx: RunContext, repo: Repo | None) -> list[Artifact]:
     """Render every build artifact from one fact set."""
-    from flywheel_core import Artifact
-    from flywheel_core.social import social_variants
+    from flywheel_core import Artifact, social_variants
 
     info = read_repo(repo) if repo is not None else {}
+    if repo is not None:
+        info.update(_verify(repo, session))
     facts = build_facts(session, info)
-    meta = {"project": facts.repo_name or facts.project.name, "provenance": {"commits": list(facts.provenance), "session": facts.session_id}}
+    meta: dict[str, Any] = {"provenance": {"commits": list(facts.provenance), "session": facts.session_id}}
+    if facts.named:
+        meta["project"] = facts.project.name
     tags = list(facts.tags)
 
     if "readme_unread" in info:
@@ -159,16 +134,28 @@ def generate_artifacts(session: Session, ctx: RunContext, repo: Repo | None) -> 
     social_md = _tidy(ctx.render("build/social_post.md.j2", facts=facts, variants=variants, fences=_fences(variants)))
 
     common = {"tags": tags, "meta": meta}
+    story = build_story(facts)
+    # The post's meta says where each of its numbers, names and sentences comes from.
+    blog_meta = {**meta, "provenance": story.provenance, "links": {"build_log": "build_log.md"}}
+    if facts.audience:
+        blog_meta["audience"] = facts.audience
     return [
         Artifact("readme", readme, title=f"{facts.project.name} README", summary=facts.project.description or facts.summary, **common),
         Artifact(
             "build_log",
             _tidy(ctx.render("build/build_log.md.j2", facts=facts)),
-            title=f"Build log: {facts.project.name}, {facts.date}",
+            title=f"Build log: {facts.project.name}, {facts.date}" if facts.named else f"Build log, {facts.date}",
             summary=facts.summary,
             **common,
         ),
-        Artifact("blog_post", _tidy(ctx.render("build/blog_post.md.j2", facts=facts)), title=facts.title, summary=facts.summary, **common),
+        Artifact(
+            "blog_post",
+            _tidy(ctx.render("build/blog_post.md.j2", facts=facts, story=story)),
+            title=facts.title,
+            summary=facts.summary,
+            tags=tags,
+            meta=blog_meta,
+        ),
         Artifact(
             "social_post",
             social_md,

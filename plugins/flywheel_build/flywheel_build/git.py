@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -111,6 +112,22 @@ class Repo:
         def result() -> str | None:
             out = finish_git(proc, check=False)
             return out.split(b"\0", 1)[0].decode("utf-8", "replace").strip() or None
+
+        return result
+
+    def config_later(self, *keys: str):
+        """Start reading the config ``keys`` (lower case) now; the returned function waits and
+        gives ``{key: value}`` for those set (the last value wins, as it does for git)."""
+        pattern = "^(" + "|".join(re.escape(k) for k in keys) + ")$"
+        proc = start_git(self.cwd, "config", "-z", "--get-regexp", pattern)
+
+        def result() -> dict[str, str]:
+            values: dict[str, str] = {}
+            for entry in finish_git(proc, check=False).split(b"\0"):
+                key, _, value = entry.decode("utf-8", "replace").partition("\n")
+                if key and value.strip():
+                    values[key] = value.strip()
+            return values
 
         return result
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any, Iterable
 
-from pathlib import Path
-
 from flywheel_build.git import GitError, Repo, open_repo, run_git
+from flywheel_build.message import clean_body
 
 __all__ = [
     "LOG_FORMAT",
@@ -20,10 +20,14 @@ __all__ = [
     "open_range",
     "split_range",
     "totals",
+    "read_git_date",
+    "commits_not_found",
 ]
 
-# Each record starts with \x1e; fields are NUL-separated, so no commit text can shift a field
-# (git output never holds a NUL inside a message or a path).
+# Fields are NUL-separated and git cuts a message at its first NUL, so no commit text (a body
+# holds anything else: tabs, "1\t2\tpath" lines, \x1e) can shift a field. Each record starts
+# with \x1e: the parser reads subject and body by position and looks for \x1e only where a
+# record can begin (after a commit's numstat), so a body starting with \x1e reads as text.
 LOG_FORMAT = "%x1e%H%x00%P%x00%aN%x00%aE%x00%aI%x00%s%x00%b"
 # --root, --find-renames, --no-relative: a user's log.showRoot=false, diff.renames=false or
 # diff.relative=true must not change the counts.
@@ -36,13 +40,46 @@ HEX_RE = re.compile(r"^[0-9a-fA-F]{4,64}$")
 _REV_BAD = re.compile(r"[\x00-\x20\x7f]")
 
 
-def parse_log(data: bytes, shallow: Iterable[str] = ()) -> list[dict[str, Any]]:
+# git prints %aI from the raw header as it is: "+051800" becomes "+518:00", a year past 9999 has
+# five digits, and a header without a readable date leaves the placeholder "%aI" itself.
+_GIT_DATE = re.compile(r"^(\d{4,})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)([+-])(\d+):(\d\d)$")
+_COMMON_MINUTES = ("00", "15", "30", "45")
+
+
+def read_git_date(text: str) -> tuple[str | None, str | None]:
+    """git's ``%aI`` as a timestamp to store, and what was wrong with it (None when all is well).
+
+    An offset no place on Earth uses (outside -12:00..+14:00, or minutes past 59) is read as
+    UTC: git computed the printed local time from the real instant, so subtracting the offset
+    gives that instant back. A date that cannot be read at all (no zone, not a number, a year
+    past 9999) gives no timestamp.
+    """
+    # Fast path: what git prints for every ordinary commit.
+    if len(text) == 25 and text[19] in "+-" and text[22] == ":" and text[20:22] <= "12" and text[23:] in _COMMON_MINUTES:
+        return text, None
+    match = _GIT_DATE.match(text)
+    if not match:
+        return None, "has no readable date (git prints none)"
+    year, month, day, hour, minute, second, sign, zh, zm = match.groups()
+    offset = (int(zh) * 60 + int(zm)) * (-1 if sign == "-" else 1)
+    try:
+        local = datetime(int(year), int(month), int(day), int(hour), int(minute), int(second))
+        utc = (local - timedelta(minutes=offset)).replace(tzinfo=timezone.utc)
+    except (ValueError, OverflowError):
+        return None, f"has a date out of range ({text[:40]})"
+    if len(zh) == 2 and int(zm) < 60 and -12 * 60 <= offset <= 14 * 60:
+        return text, None
+    return iso_utc(utc), f"has an impossible time zone ({sign}{zh}{zm}); its time is read as UTC"
+
+
+def parse_log(data: bytes, shallow: Iterable[str] = (), problems: list[str] | None = None) -> list[dict[str, Any]]:
     """Commits (newest first, as git printed them) from ``git log -z --numstat --format=LOG_FORMAT``.
 
     A rename counts as its new path; a binary file (``-\\t-``) as a file with 0 lines; a merge
-    has no numstat (git shows none by default) and gets ``merge: true``. A shallow clone's
-    boundary commit would show its whole tree as added: it gets ``shallow_boundary: true`` and
-    no files or line counts.
+    (two parents or more: ``parents`` lists them) has no numstat (git shows none by default)
+    and gets ``merge: true``. A shallow clone's boundary commit would show its whole tree as
+    added: it gets ``shallow_boundary: true`` and no files or line counts. A date git prints
+    but nobody could mean is read as ``read_git_date`` says, with a line in ``problems``.
     """
     import gc
 
@@ -50,13 +87,13 @@ def parse_log(data: bytes, shallow: Iterable[str] = ()) -> list[dict[str, Any]]:
     paused = gc.isenabled()
     gc.disable()
     try:
-        return _parse(data.decode("utf-8", "replace").split("\0"), set(shallow))
+        return _parse(data.decode("utf-8", "replace").split("\0"), set(shallow), problems)
     finally:
         if paused:
             gc.enable()
 
 
-def _parse(tokens: list[str], boundary: set[str]) -> list[dict[str, Any]]:
+def _parse(tokens: list[str], boundary: set[str], problems: list[str] | None) -> list[dict[str, Any]]:
     commits: list[dict[str, Any]] = []
     append = commits.append
     n = len(tokens)
@@ -96,18 +133,28 @@ def _parse(tokens: list[str], boundary: set[str]) -> list[dict[str, Any]]:
                 added += int(a)
             if d != "-":
                 removed += int(d)
+        trailers = None
+        if body:
+            body, trailers = clean_body(body)
+        when, trouble = read_git_date(when)
+        if trouble and problems is not None:
+            problems.append(f"commit {sha[:12]} {trouble}")
+        parents = parents.split()
         commit: dict[str, Any] = {
             "hash": sha,
+            "parents": parents,
             "author": author,
             "email": email,
             "timestamp": when,
             "message": subject,
-            "body": body.strip(),
+            "body": body,
             "files": files,
             "insertions": added,
             "deletions": removed,
         }
-        if " " in parents:
+        if trailers:
+            commit["trailers"] = trailers
+        if len(parents) > 1:
             commit["merge"] = True
         if sha in boundary:
             commit.update(files=[], insertions=0, deletions=0, shallow_boundary=True)
@@ -210,8 +257,10 @@ def log_commits(
     max_age: int | None = None,
     min_age: int | None = None,
     author: str | None = None,
+    problems: list[str] | None = None,
 ) -> list[dict[str, Any]]:
-    """Every commit reachable from ``revisions`` (verified ids), filtered by committer time."""
+    """Every commit reachable from ``revisions`` (verified ids), filtered by committer time;
+    odd dates are described in ``problems``."""
     args = list(_LOG_ARGS)
     if max_age is not None:
         args.append(f"--max-age={int(max_age)}")
@@ -220,10 +269,12 @@ def log_commits(
     if author:
         args.append(f"--author={author}")
     args += ["--end-of-options", *revisions, "--"]
-    return parse_log(repo.git(*args), repo.shallow_commits())
+    return parse_log(repo.git(*args), repo.shallow_commits(), problems)
 
 
-def lookup_commits(repo: Repo, hashes: list[str]) -> tuple[dict[str, dict[str, Any]], list[str]]:
+def lookup_commits(
+    repo: Repo, hashes: list[str], problems: list[str] | None = None
+) -> tuple[dict[str, dict[str, Any]], list[str]]:
     """Look listed hashes up in ``repo``: ({listed hash: commit}, hashes not found there).
 
     One ``git log --no-walk --stdin --ignore-missing`` process whatever the count: git resolves
@@ -238,7 +289,7 @@ def lookup_commits(repo: Repo, hashes: list[str]) -> tuple[dict[str, dict[str, A
             *_LOG_ARGS, "--no-walk=unsorted", "--ignore-missing", "--stdin",
             input="".join(f"{h}^{{commit}}\n" for h in wanted).encode("ascii"),
         )
-        commits = parse_log(data, repo.shallow_commits())
+        commits = parse_log(data, repo.shallow_commits(), problems)
         by_full = {c["hash"]: c for c in commits}
         for h in wanted:
             key = h.lower()
@@ -246,6 +297,20 @@ def lookup_commits(repo: Repo, hashes: list[str]) -> tuple[dict[str, dict[str, A
             if match is not None:
                 found[h] = match
     return found, [h for h in listed if h not in found]
+
+
+def commits_not_found(repo: Repo, hashes: Iterable[str]) -> set[str]:
+    """Those of ``hashes`` that name no commit in ``repo`` (missing, ambiguous, not hex, not a
+    commit); one ``git cat-file --batch-check`` process whatever the count."""
+    listed = list(dict.fromkeys(hashes))
+    wanted = [h for h in listed if HEX_RE.match(h)]
+    missing = {h for h in listed if not HEX_RE.match(h)}
+    if wanted:
+        out = repo.git("cat-file", "--batch-check=%(objecttype)", input="".join(f"{h}^{{commit}}\n" for h in wanted).encode("ascii"))
+        answers = out.decode("ascii", "replace").splitlines()
+        if len(answers) == len(wanted):  # one line per question; anything else and we know nothing
+            missing.update(h for h, answer in zip(wanted, answers) if answer != "commit")
+    return missing
 
 
 def iso_utc(moment: datetime) -> str:

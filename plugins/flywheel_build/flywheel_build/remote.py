@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from urllib.parse import urlsplit, urlunsplit
 
-__all__ = ["clean_remote", "web_base", "commit_url", "is_network_remote"]
+__all__ = ["clean_remote", "web_base", "commit_url", "is_network_remote", "repo_name_of"]
 
 _SCP = re.compile(r"^(?:(?P<user>[A-Za-z0-9._-]+)@)?(?P<host>[A-Za-z0-9.-]+):(?!//)(?P<path>[^\s]+)$")
 _HOST = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$")
@@ -28,7 +28,7 @@ def clean_remote(url: str | None) -> str | None:
         keep_user = parts.scheme in ("ssh", "git+ssh") and parts.username and parts.password is None
         netloc = f"{parts.username}@{host}{port}" if keep_user else f"{host}{port}"
         url = urlunsplit((parts.scheme, netloc, parts.path, "", ""))
-    from flywheel_core.redaction import redact
+    from flywheel_core import redact
 
     return redact(url) or None
 
@@ -80,3 +80,20 @@ def commit_url(base: tuple[str, str] | None, sha: str) -> str | None:
         return None
     forge, root = base
     return f"{root}/commit/{sha}" if forge == "github" else f"{root}/-/commit/{sha}"
+
+
+def repo_name_of(url: str | None) -> str | None:
+    """The repository's name in a remote URL: ``requests`` for ``https://github.com/psf/requests.git``."""
+    if not url:
+        return None
+    if "://" in url:
+        try:
+            path = urlsplit(url).path
+        except ValueError:
+            return None
+    else:
+        match = _SCP.match(url)
+        path = match["path"] if match else url
+    name = path.rstrip("/").rsplit("/", 1)[-1]
+    name = name[:-4] if name.endswith(".git") else name
+    return name if re.match(r"^[A-Za-z0-9._-]{1,100}$", name) and name.strip(".") else None

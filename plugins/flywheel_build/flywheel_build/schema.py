@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["BUILD_SCHEMA", "COMMIT_SCHEMA"]
+__all__ = ["BUILD_SCHEMA", "COMMIT_SCHEMA", "NARRATIVE"]
 
 _COUNT: dict[str, Any] = {"type": "integer", "minimum": 0}
 _TEXT: dict[str, Any] = {"type": ["string", "null"]}
@@ -16,16 +16,54 @@ COMMIT_SCHEMA: dict[str, Any] = {
     "required": ["hash"],
     "properties": {
         "hash": {"type": "string", "pattern": r"\S", "x-error": "must be a non-empty commit hash"},
-        "message": _TEXT,
-        "body": _TEXT,
+        "parents": {
+            "type": "array",
+            "items": {"type": "string"},
+            "description": "Parent commit hashes; two or more make a merge. Without them, `merge` says so, "
+            "else a 'Merge ...' subject on a commit with no changes is read as a merge (the artifacts say so).",
+        },
+        "message": {**_TEXT, "description": "The subject line (a longer message's first line is used)."},
+        "body": {
+            **_TEXT,
+            "description": "The message after the subject: what changed and why. `collect build` strips invisible "
+            "characters, moves credit trailers to `trailers` and cuts it at 4,000 characters.",
+        },
+        "trailers": {
+            "type": "object",
+            "additionalProperties": {"type": "array", "items": {"type": "string"}},
+            "description": "Credit trailers by key (Co-authored-by, Signed-off-by, Reviewed-by, ...). "
+            "Co-authors are credited as authors.",
+        },
         "author": _TEXT,
         "email": _TEXT,
-        "timestamp": _TEXT,
+        "timestamp": {**_TEXT, "description": "ISO 8601; null when git shows no readable date."},
         "files": _PATHS,
         "insertions": _COUNT,
         "deletions": _COUNT,
         "merge": {"type": "boolean"},
     },
+}
+
+_TEXTS: dict[str, Any] = {"type": "array", "items": {"type": "string"}}
+
+#: The agent's own account of the session (``collect build --title/--summary/--highlight/
+#: --lesson/--next/--audience`` writes them). Artifacts use these first and fall back to what
+#: the commits say; nothing is made up when they are missing.
+NARRATIVE: dict[str, Any] = {
+    "title": {**_TEXT, "description": "The blog post's title (default: the project and its most significant change)."},
+    "summary": {
+        **_TEXT,
+        "description": "What changed for the project's users and why, in prose; the post opens with it "
+        "(paragraphs separated by a blank line). Default: the body of the most significant commit.",
+    },
+    "highlights": {**_TEXTS, "description": "The session's highlights, most important first; the first is the headline of the social posts."},
+    "lessons": {
+        "type": "array",
+        "items": {"anyOf": [{"type": "string"}, {"type": "object", "properties": {"title": _TEXT, "description": _TEXT}}]},
+        "description": "What was learned: text, or {title, description}.",
+    },
+    "next_steps": {**_TEXTS, "description": "What comes next; the post's last section (left out when not given)."},
+    "audience": {**_TEXT, "description": "Who the post is for, e.g. 'users of the CLI'; shown under the title."},
 }
 
 BUILD_SCHEMA: dict[str, Any] = {
@@ -45,8 +83,17 @@ BUILD_SCHEMA: dict[str, Any] = {
             "properties": {
                 "repo_path": _TEXT,
                 "remote_url": _TEXT,
+                "project": {
+                    "description": "The project's name (and description, and where it was read), from its "
+                    "pyproject.toml, package.json, Cargo.toml or setup.cfg, else its remote's name.",
+                    "anyOf": [
+                        {"type": "string"},
+                        {"type": "object", "properties": {"name": {"type": "string"}, "description": _TEXT, "source": _TEXT}},
+                    ],
+                },
                 "git_commits": {"type": "array", "items": COMMIT_SCHEMA},
                 "files_changed": {"anyOf": [_COUNT, _PATHS]},
+                **NARRATIVE,
             },
         },
     },

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -64,6 +65,41 @@ class GitRepo:
     def head(self) -> str:
         return self.git("rev-parse", "HEAD").strip()
 
+    def raw_commit(
+        self,
+        message: str,
+        *,
+        date: str = "1764651600 +0000",
+        author: str = "Ann Example <ann@example.com>",
+        parents: list[str] | None = None,
+        files: dict[str, str] | None = None,
+    ) -> str:
+        """A commit object written byte for byte (``date`` as in the header, however odd, e.g.
+        ``1234567890 +051800``), made HEAD. Git's own commands would refuse such headers;
+        old tools wrote them and they live on in public histories."""
+        for name, content in (files or {}).items():
+            self.write(name, content)
+        self.git("add", "-A")
+        tree = self.git("write-tree").strip()
+        if parents is None:
+            head = subprocess.run(["git", "rev-parse", "-q", "--verify", "HEAD"], cwd=self.path, capture_output=True, text=True)
+            parents = [head.stdout.strip()] if head.returncode == 0 else []
+        lines = [f"tree {tree}", *(f"parent {p}" for p in parents), f"author {author} {date}".rstrip(),
+                 f"committer {author} {date}".rstrip(), "", message]
+        sha = self.git("hash-object", "--literally", "-t", "commit", "-w", "--stdin", input="\n".join(lines).encode()).strip()
+        self.git("update-ref", "HEAD", sha)
+        return sha
+
+
+@pytest.fixture(autouse=True)
+def own_git_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty HOME: the user's ~/.gitconfig (its user.name, log and diff settings) must not
+    change what these tests see."""
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    return home
+
 
 @pytest.fixture
 def git_repo(tmp_path: Path):
@@ -115,3 +151,17 @@ def run_session(fw, tmp_path: Path):
         return result, arts, json.loads(path.read_text(encoding="utf-8"))
 
     return run
+
+
+def load_histories():
+    """``build_histories`` (tests run with --import-mode=importlib: sibling modules are not importable)."""
+    spec = importlib.util.spec_from_file_location("flywheel_build_histories", Path(__file__).with_name("build_histories.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return module
+
+
+@pytest.fixture(scope="session")
+def histories():
+    """The realistic repositories of ``build_histories.py``: ``two_commit_repo(path)``, ``release_repo(path)``."""
+    return load_histories()

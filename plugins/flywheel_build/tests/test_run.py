@@ -138,7 +138,7 @@ def test_unterminated_region_builds_a_new_readme(run_session, windowed):
     windowed.write("README.md", "# Demo\n<!-- flywheel:start -->\n")
     result, arts, _ = run_session(session())
     assert "without a following" in result.stderr
-    assert arts["readme.md"].startswith("# repo\n")
+    assert arts["readme.md"].startswith("# Build session s-001\n")  # no metadata, no remote: not the folder's name
 
 
 @pytest.mark.parametrize(
@@ -202,7 +202,8 @@ def test_hostile_commit_text_stays_text(run_session, git_repo):
 
     repo = git_repo()
     evil = "feat: [click](javascript:alert(1)) <script>alert(2)</script> <img src=x onerror=alert(3)> {{ 7*7 }} {% raw %} `code` P&L"
-    repo.commit(evil + "\n\nBREAKING CHANGE: <b>bold</b> [y](javascript:z)", {"e.py": "1\n"}, when="2025-12-02T05:00:00Z",
+    body = "Because [the docs](javascript:alert(4)) said <script>alert(5)</script> so, {{ 8*8 }} times.\n\nFixes #12"
+    repo.commit(evil + f"\n\n{body}\n\nBREAKING CHANGE: <b>bold</b> [y](javascript:z)", {"e.py": "1\n"}, when="2025-12-02T05:00:00Z",
                 author=("<script>x</script>", "e@x"))
     result, arts, _ = run_session(session(overview="Overview with [a link](javascript:evil()) & P&L"))
     assert result.exit_code == 0, result.output
@@ -212,10 +213,11 @@ def test_hostile_commit_text_stays_text(run_session, git_repo):
             continue
         html = md.render(text)
         assert "<script" not in html and "<img" not in html and "<b>" not in html, (name, html)
-        assert "<a " not in html, (name, html)
+        assert set(re.findall(r"<a [^>]*>", html)) <= {'<a href="build_log.md">'}, (name, html)  # only our own link
         if "7*7" in text or "7\\*7" in text:
             assert "{{ 7*7 }}" in html and "49" not in html
     assert "P&L" in arts["blog_post.md"] and "&amp;" not in arts["blog_post.md"]
+    assert "8*8" in arts["blog_post.md"].replace("\\", "") and "64" not in arts["blog_post.md"]  # the body is told, as text
     assert "{{ 7*7 }}" in json.loads(arts["social_post.json"])["linkedin"][0]
 
 
@@ -254,8 +256,9 @@ def test_artifact_metadata(fw, windowed, tmp_path):
     assert sorted(records) == ["blog_post", "build_log", "readme", "social_post"]
     blog = records["blog_post"]
     assert blog["title"] == "repo: Add endpoint (api)"  # the scope keeps its context
-    assert blog["summary"] == "Agent-7 made 2 commits to repo in 2 h, including 1 feature and 1 fix."
-    assert blog["tags"] == ["build", "repo", "python"]
+    # The commits' author is credited, not the agent that ran the session.
+    assert blog["summary"] == "2 commits to repo by Ann Example in 2 h, including 1 feature and 1 fix."
+    assert blog["tags"] == ["build", "repo", "python", "api"]  # the remote's name, the language, the scope
     commits = blog["meta"]["provenance"]["commits"]
     assert [c["message"] for c in commits] == ["fix: handle empty input", "feat(api): add endpoint"]
     assert all(c["url"] == f"https://github.com/acme/repo/commit/{c['hash']}" for c in commits)
@@ -275,7 +278,7 @@ def test_unreadable_readme_is_reported(run_session, windowed):
     result, arts, _ = run_session(session())
     assert result.exit_code == 0, result.output
     assert "README.md is over 1 MB, not UTF-8 or a link out of the repository; wrote a new README instead" in result.output
-    assert arts["readme.md"].startswith("# repo\n")
+    assert arts["readme.md"].startswith("# Build session s-001\n")
 
 
 def test_repo_path_symlink_loop_or_long_name_only_warns(run_session, tmp_path):
@@ -292,7 +295,7 @@ def test_symlink_loops_in_the_repository_are_skipped(run_session, windowed):
         (windowed.path / name).symlink_to(windowed.path / name)
     result, arts, _ = run_session(session())
     assert result.exit_code == 0, result.output
-    assert arts["readme.md"].startswith("# repo\n")
+    assert arts["readme.md"].startswith("# Build session s-001\n")
 
 
 def test_confine_refuses_a_symlink_loop(tmp_path):

@@ -1,0 +1,393 @@
+"""The blog post's story: a lede, sections by theme, who did what; every sentence traced to the session."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from typing import Any
+
+import attrs
+
+from flywheel_build.facts import BuildFacts, CommitFact, capitalised, clip, kind_of
+
+__all__ = ["Item", "Section", "Person", "Story", "build_story", "explain", "area_of"]
+
+#: A session this small is told commit by commit; a bigger one by its few most significant
+#: changes per section, the rest summed up by area.
+SMALL = 8
+PER_SECTION = 3
+
+# Kinds of change in the order a reader cares about, with the words for one and for many.
+_KINDS = {
+    "breaking": ("Breaking changes", "breaking change", "breaking changes"),
+    "feat": ("New features", "new feature", "new features"),
+    "fix": ("Fixes", "fix", "fixes"),
+    "perf": ("Performance", "performance improvement", "performance improvements"),
+    "refactor": ("Under the hood", "internal change", "internal changes"),
+    "docs": ("Documentation", "documentation change", "documentation changes"),
+    "test": ("Tests", "test change", "test changes"),
+    "build": ("Build and packaging", "build change", "build changes"),
+    "ci": ("Continuous integration", "CI change", "CI changes"),
+    "chore": ("Maintenance", "maintenance change", "maintenance changes"),
+    "other": ("Other changes", "other change", "other changes"),
+}
+
+# Paragraphs of a body that are not prose about the change.
+_NOISE = re.compile(
+    r"^(?:[>#|]|```|~~~|this reverts commit|bumps \[|updates the requirements|signed-off-by|"
+    r"co-authored-by|(?:fix(?:es|ed)?|close[sd]?|resolve[sd]?|refs?|see)\s*:?\s*(?:[\w.-]+/[\w.-]+)?#\d+\s*$|"
+    r"https?://\S+\s*$|\(cherry picked|release notes|changelog|commits\b|-{3,}|={3,}|\[skip)",
+    re.I,
+)
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9`\"'(\[])")
+_BULLET = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
+#: A list item says why only when it is a sentence, not "* fix typo" of a squashed branch.
+_LIST_ITEM_WORDS = 8
+_ISSUE = re.compile(r"\b(?:fix(?:es|ed)?|close[sd]?|resolve[sd]?)\s*:?\s+(#\d{1,7})\b", re.I)
+_GENERIC_DIRS = {"src", "lib", "libs", "pkg", "pkgs", "app", "source", "sources", "internal", "cmd", "packages", "main", "java", "python"}
+_AREA_NAMES = {"tests": "tests", "test": "tests", "testing": "tests", "docs": "docs", "doc": "docs", ".github": "CI"}
+_CODE = re.compile(r"^[\w.+-]{1,40}$")
+
+
+def explain(body: str, limit: int = 320) -> str | None:
+    """The first prose paragraph of a commit body, whole sentences up to ``limit`` characters."""
+    for para in re.split(r"\n\s*\n", body or ""):
+        if not para.strip() or _NOISE.match(para.lstrip()):
+            continue
+        if _BULLET.match(para):  # a list: its first item, when that is a sentence
+            para = re.split(r"\n(?=\s*(?:[-*+]|\d+[.)])\s)", para)[0]
+            para = _BULLET.sub("", para, count=1)
+            if len(para.split()) < _LIST_ITEM_WORDS:
+                continue
+        text = " ".join(para.split())
+        if len(text.split()) < 4:
+            continue
+        out = ""
+        for sentence in _SENTENCE_END.split(text):
+            if out and len(out) + len(sentence) + 1 > limit:
+                break
+            out = f"{out} {sentence}".strip()
+        out = clip(out, limit)
+        return out if out.endswith((".", "!", "?", "…")) else out + "."
+    return None
+
+
+def _issues(body: str) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(m.group(1) for m in _ISSUE.finditer(body or "")))
+
+
+def area_of(c: CommitFact, package: str | None = None) -> str | None:
+    """What part of the project a commit is about: its scope, else the folder (or module) most of
+    its files are in, past generic folders such as ``src/`` and the package's own."""
+    if c.scope and _CODE.match(c.scope):
+        return c.scope
+    areas: Counter[str] = Counter()
+    for path in c.files:
+        parts = path.split("/")
+        dirs = [d for d in parts[:-1] if d.lower() not in _GENERIC_DIRS and _norm(d) != package]
+        if dirs:
+            name = _AREA_NAMES.get(dirs[0].lower(), dirs[0])
+        elif len(parts) > 1:  # a module right in the package: the module is the area
+            name = parts[-1].rsplit(".", 1)[0]
+        else:
+            continue  # README.md, pyproject.toml: the project as a whole
+        if _CODE.match(name):
+            areas[name] += 1
+    return areas.most_common(1)[0][0] if areas else None
+
+
+def _norm(name: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", name.lower())
+
+
+def _plural(n: int, one: str, many: str) -> str:
+    return f"{n:,} {one if n == 1 else many}"
+
+
+def _listing(parts: list[str]) -> str:
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
+@attrs.frozen
+class Item:
+    """One change told in the post: what it is, why (from its body), whose, which commit."""
+
+    commit: CommitFact
+    lead: str  # untrusted text: escape it
+    detail: str | None  # untrusted text from the body
+    issues: tuple[str, ...]  # "#12" as the body says "Fixes #12"
+    who: str | None  # untrusted names
+
+
+@attrs.frozen
+class Section:
+    key: str
+    title: str  # may hold an area name: escape it
+    intro: str | None  # plain text, may hold area names
+    items: tuple[Item, ...]
+    rest: str | None  # "Also 12 more fixes, mostly in parser (5) and cli (3)."
+    counted: tuple[CommitFact, ...] = ()  # the commits ``rest`` (or ``intro``) counts
+
+
+@attrs.frozen
+class Person:
+    name: str
+    commits: int
+    did: str  # "2 new features and 1 fix, mostly in parser"
+    bot: bool
+
+
+@attrs.frozen
+class Story:
+    lede: tuple[str, ...]  # paragraphs (untrusted text)
+    lede_commit: CommitFact | None  # the headline's commit, cited at the end of the lede
+    lede_who: str | None
+    lede_issues: tuple[str, ...]
+    overview: str | None  # "7 commits by ...: 2 new features and 1 fix." (plain text)
+    range: str | None  # "v2.3.0..v2.4.0", as collected
+    highlights: tuple[str, ...]  # the session's own
+    sections: tuple[Section, ...]
+    people: tuple[Person, ...]
+    others: str | None  # "and 22 more people (30 commits)"
+    provenance: dict[str, Any]
+
+
+def _who(c: CommitFact) -> str | None:
+    names = ([c.author] if c.author else []) + [name for name, _ in c.co_authors]
+    return _listing(names) if names else None
+
+
+#: Kinds a reader hears about change by change; the others are counted (in a long post,
+#: changes of no known kind are told when their body says why).
+_TOLD = ("breaking", "feat", "fix", "perf")
+
+
+def _rank(c: CommitFact, index: int) -> tuple[int, int, int, int, int]:
+    """Within a section: explained first, then closing an issue, then bigger, then newer."""
+    return (1 if explain(c.body) else 0, 1 if _issues(c.body) else 0, c.size, len(c.files), -index)
+
+
+def _mostly(commits: list[CommitFact], package: str | None) -> str:
+    """", mostly in parser, cli and docs": the areas most of ``commits`` touch."""
+    areas = Counter(a for a in (area_of(c, package) for c in commits) if a)
+    if len(areas) == 1 and len(commits) > 1 and sum(areas.values()) == len(commits):
+        return f", all in {next(iter(areas))}"
+    top = [name for name, n in areas.most_common(3) if n > 1]
+    return f", mostly in {_listing(top)}" if top else ""
+
+
+def build_story(facts: BuildFacts) -> Story:
+    """The post's parts from the fact set. Nothing is invented: each sentence is the session's
+    own text, a commit's own text, or a count of commits, and ``provenance`` says which."""
+    human = [c for c in facts.commits if not c.bot and not c.merge]
+    package = _norm(facts.project.name) if facts.named else None
+    sentences: list[dict[str, str]] = []
+    small = len(human) <= SMALL
+
+    # The lede: the session's summary, else why the headline change was made (its body).
+    lede: tuple[str, ...] = facts.summary_paragraphs
+    lede_commit = top = None  # top: the commit the lede tells (the sections leave it out)
+    if lede:
+        sentences += [{"text": p, "from": facts.narrative.get("summary", "summary")} for p in lede]
+    elif facts.top is not None:
+        lede_commit = top = facts.top
+        why = [x for x in (explain(top.body), f"Breaking: {top.breaking_note}" if top.breaking_note else None) if x]
+        if why:
+            lede = (" ".join(w if w.endswith((".", "!", "?", "…")) else w + "." for w in why),)
+            sentences.append({"text": lede[0], "from": f"commit {top.hash} body"})
+
+    by_kind: dict[str, list[CommitFact]] = {}
+    for c in human:
+        by_kind.setdefault(kind_of(c), []).append(c)
+    overview = _overview(facts, by_kind)
+
+    sections: list[Section] = []
+    counted: list[str] = []
+    counted_commits: list[CommitFact] = []
+    for key, (title, one, many) in _KINDS.items():
+        members = by_kind.get(key, [])
+        if not members:
+            continue
+        if not small and key not in _TOLD and key != "other":
+            counted.append(_plural(len(members), one, many))
+            counted_commits += members
+            continue
+        limit = len(members) if small else (5 if key == "breaking" else PER_SECTION)
+        items, rest = _items(members, limit, top, sentences, explained_only=not small and key != "breaking")
+        if key == "other" and not small:  # told when explained, else only counted
+            if items:
+                sections.append(Section(key, "Other notable changes", None, items, None))
+            if rest:
+                counted.append(_plural(len(rest), "other change", "other changes"))
+                counted_commits += rest
+            continue
+        more = None
+        if rest:
+            more = f"Also {_plural(len(rest), 'more ' + one, 'more ' + many)}{_mostly(rest, package)}."
+        if items or more:  # a section whose one change the lede told has nothing left to say
+            sections.append(Section(key, title, None, items, more, tuple(rest)))
+    if counted:
+        sections.append(Section("counted", "Also in this session", _listing(counted) + ".", (), None, tuple(counted_commits)))
+    bots = [c for c in facts.commits if c.bot]
+    if bots:
+        names = Counter(c.author or "bot" for c in bots)
+        said = _listing([f"{name} ({n:,})" for name, n in names.most_common()])
+        sections.append(Section("bots", "Automated updates", f"{_plural(len(bots), 'automated commit', 'automated commits')} by {said}.", (), None, tuple(bots)))
+
+    told = {item.commit.hash: item for section in sections for item in section.items}
+    people, others = _people(facts, package, told, top)
+    return Story(
+        lede=lede,
+        lede_commit=lede_commit,
+        lede_who=_who(lede_commit) if lede_commit else None,
+        lede_issues=_issues(lede_commit.body) if lede_commit else (),
+        overview=overview,
+        range=facts.rev_range,
+        highlights=facts.key_achievements,
+        sections=tuple(sections),
+        people=people,
+        others=others[0] if others else None,
+        provenance=_provenance(facts, sentences, people, by_kind, sections, others),
+    )
+
+
+def _overview(facts: BuildFacts, by_kind: dict[str, list[CommitFact]]) -> str | None:
+    """"145 commits by Ann (22), ... and 2 bots: 1 breaking change, 4 new features, 30 fixes and 80
+    other changes, 8 merges and 17 automated updates." The parts add up to the commits listed."""
+    if not facts.stats.commits:
+        return None
+    text = _plural(facts.stats.commits, "commit", "commits")
+    if facts.stats.commits != len(facts.commits) and facts.commits:
+        # Only the listed commits are known: credit and count those, and say so.
+        text += f". The session lists {len(facts.commits):,} of them"
+    if facts.credits_text:
+        text += f"{',' if facts.stats.commits != len(facts.commits) else ''} by {facts.credits_text}"
+    parts = [_plural(len(by_kind[k]), _KINDS[k][1], _KINDS[k][2]) for k in _TOLD if by_kind.get(k)]
+    rest = sum(len(cs) for k, cs in by_kind.items() if k not in _TOLD)
+    if rest and (parts or facts.merges or facts.bot_commits):  # "30 commits: 30 changes" says nothing
+        parts.append(_plural(rest, "other change" if parts else "change", "other changes" if parts else "changes"))
+    if facts.merges:
+        parts.append(_plural(len(facts.merges), "merge", "merges"))
+    if facts.bot_commits:
+        parts.append(_plural(len(facts.bot_commits), "automated update", "automated updates"))
+    if parts:
+        text += ": " + _listing(parts)
+    return text + "."
+
+
+def _items(
+    members: list[CommitFact], limit: int, top: CommitFact | None, sentences: list[dict[str, str]], explained_only: bool = False
+) -> tuple[tuple[Item, ...], list[CommitFact]]:
+    """The ``limit`` most telling commits as items (not the headline's: the lede told it), and the
+    rest. In a long post an item must say why (``explained_only``): a bare subject is counted."""
+    ranked = sorted(enumerate(members), key=lambda ic: _rank(ic[1], ic[0]), reverse=True)
+    chosen = [c for _, c in ranked if c is not top and (explain(c.body) or not explained_only)][:limit]
+    order = {c.hash: i for i, c in enumerate(members)}
+    chosen.sort(key=lambda c: order[c.hash], reverse=True)  # oldest first reads as a story
+    items = []
+    for c in chosen:
+        detail = explain(c.body)
+        if c.breaking_note and c.breaking_note not in (detail or ""):
+            detail = f"{detail} Breaking: {c.breaking_note}" if detail else f"Breaking: {c.breaking_note}"
+        if detail:
+            detail = detail if detail.endswith((".", "!", "?", "…")) else detail + "."
+            sentences.append({"text": detail, "from": f"commit {c.hash} body"})
+        items.append(Item(c, capitalised(c.description or c.subject), detail, _issues(c.body), _who(c)))
+    rest = [c for c in members if c not in chosen and c is not top]
+    return tuple(items), rest
+
+
+def _people(
+    facts: BuildFacts, package: str | None, told: dict[str, Item], top: CommitFact | None, shown: int = 8
+) -> tuple[tuple[Person, ...], str | None]:
+    """Who did what: each person's (co-authors too) commits, the changes of theirs the post tells,
+    and where they worked. Bots have their own section."""
+    work: dict[str, list[CommitFact]] = {}
+    for c in facts.commits:
+        if c.merge or c.bot:
+            continue
+        for name, bot in ([(c.author, c.bot)] if c.author else []) + list(c.co_authors):
+            if not bot:
+                work.setdefault(name, []).append(c)
+    ranked = sorted(work.items(), key=lambda kv: (-len(kv[1]), kv[0].casefold()))
+    people = []
+    for name, commits in ranked[:shown]:
+        theirs = [f"“{c.description or c.subject}”" for c in commits if c.hash in told or c is top][:3]
+        did = _plural(len(commits), "commit", "commits")
+        if theirs:
+            did += ", including " + _listing(theirs)
+        areas = [a for a, _ in Counter(a for a in (area_of(c, package) for c in commits) if a).most_common(3)]
+        if areas:
+            did += ("; mostly in " if len(areas) > 1 else "; in ") + _listing(areas)
+        people.append(Person(name, len(commits), did, False))
+    rest = ranked[shown:]
+    others = None
+    if rest:
+        count = len({c.hash for _, cs in rest for c in cs})
+        others = (f"{_plural(len(rest), 'more person', 'more people')} ({_plural(count, 'commit', 'commits')})", [n for n, _ in rest])
+    return tuple(people), others
+
+
+def _provenance(
+    facts: BuildFacts,
+    sentences: list[dict[str, str]],
+    people: tuple[Person, ...],
+    by_kind: dict[str, list[CommitFact]],
+    sections: list[Section],
+    others: tuple[str, list[str]] | None,
+) -> dict[str, Any]:
+    """Where each number, name and sentence of the post comes from, for a checker to prove."""
+    st = facts.stats
+
+    def number(value: Any, source: str) -> dict[str, Any]:
+        return {"value": value, "from": source}
+
+    declared = facts.declared_metadata
+    numbers: dict[str, Any] = {}
+    if st.commits is not None:
+        numbers["commits"] = number(st.commits, "metadata.commits" if "commits" in declared else "source_data.git_commits (count)")
+    if st.files_changed is not None:
+        numbers["files_changed"] = number(
+            st.files_changed, "metadata.files_changed" if "files_changed" in declared else "distinct files of source_data.git_commits"
+        )
+    for key, attr in (("lines_added", "insertions"), ("lines_removed", "deletions")):
+        value = getattr(st, key)
+        if value is not None:
+            numbers[key] = number(value, f"metadata.{key}" if key in declared else f"sum of source_data.git_commits[].{attr}")
+    if st.duration_minutes is not None and st.duration_shown is not None:
+        numbers["work_minutes"] = number(
+            round(st.duration_shown),
+            "estimate from source_data.git_commits[].timestamp (git-hours: 120 min gap, 30 min per stretch), rounded"
+            if st.duration_estimated else "metadata.duration_minutes",
+        )
+    # Counts by kind: the commits each count is made of (kind from the Conventional type, else
+    # the subject's first words, see facts.kind_of).
+    numbers["kinds"] = {k: [c.hash for c in cs] for k, cs in by_kind.items()}
+    numbers["merges"] = [c.hash for c in facts.merges]
+    numbers["automated"] = [c.hash for c in facts.bot_commits]
+    names: dict[str, Any] = {}
+    if facts.named:
+        names["project"] = {"value": facts.project.name, "from": facts.project_from}
+    authored: dict[str, list[str]] = {}
+    automated: dict[str, list[str]] = {}
+    for c in facts.commits:
+        if c.merge:
+            continue
+        for name, bot in ([(c.author, c.bot)] if c.author else []) + list(c.co_authors):
+            (automated if bot else authored).setdefault(name, []).append(c.hash)
+    names["people"] = authored
+    names["bots"] = automated
+    names["people_named"] = [p.name for p in people]
+    if others:
+        names["people_not_named"] = others[1]
+    return {
+        "session": facts.session_id,
+        "commits": list(facts.provenance),
+        "numbers": numbers,
+        "names": names,
+        "narrative": dict(facts.narrative),
+        "sentences": sentences,
+        "sections": [
+            {"key": s.key, "told": [i.commit.hash for i in s.items], "counted": [c.hash for c in s.counted]} for s in sections
+        ],
+    }
