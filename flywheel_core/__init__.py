@@ -35,6 +35,7 @@ _LAZY = {
     "PathRefused": "flywheel_core.fsutil",
     "atomic_write": "flywheel_core.fsutil",
     "confine": "flywheel_core.fsutil",
+    "lock_for": "flywheel_core.fsutil",
     "sha256_bytes": "flywheel_core.fsutil",
     "emit_session": "flywheel_core.store",
     "md_escape": "flywheel_core.render",
@@ -66,7 +67,7 @@ if TYPE_CHECKING:
     from flywheel_core.plugins import get_host
     from flywheel_core.context import PublishContext, RunContext
     from flywheel_core.errors import FlywheelError, InputError, PluginError, UsageError
-    from flywheel_core.fsutil import PathRefused, atomic_write, confine, sha256_bytes
+    from flywheel_core.fsutil import PathRefused, atomic_write, confine, lock_for, sha256_bytes
     from flywheel_core.models import ArtifactRecord, Session, parse_timestamp
     from flywheel_core.redaction import redact
     from flywheel_core.render import md_escape, md_inline

@@ -12,7 +12,7 @@ import attrs
 from flywheel_core.errors import UsageError
 
 if TYPE_CHECKING:
-    from flywheel_core.plugins import PluginHost
+    from flywheel_core.types import PluginRegistry
 
 __all__ = ["Config", "load_config", "resolve_secrets", "check_plugin_configs", "CONFIG_SCHEMA"]
 
@@ -155,7 +155,7 @@ def _check(config: Config) -> None:
         raise UsageError(f"{config.source}: {path}: {message}")
 
 
-def check_plugin_configs(config: Config, host: PluginHost) -> None:
+def check_plugin_configs(config: Config, host: PluginRegistry) -> None:
     """Validate each ``[plugins.<name>]`` table against the schema its plugin declares.
 
     Secrets are resolved first (a missing variable is an error), so the values plugins will

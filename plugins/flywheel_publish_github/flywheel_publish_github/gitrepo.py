@@ -10,8 +10,7 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from flywheel_core import FlywheelError
-from flywheel_core.redaction import redact
+from flywheel_core import FlywheelError, redact
 
 __all__ = ["CacheRepo", "GitError", "PushRejected", "auth_env", "git_env"]
 

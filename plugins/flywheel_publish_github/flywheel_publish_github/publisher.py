@@ -14,8 +14,7 @@ from urllib.parse import quote, urlsplit
 
 import attrs
 
-from flywheel_core import PublishItem, PublishResult, UsageError
-from flywheel_core.redaction import redact
+from flywheel_core import PublishItem, PublishResult, UsageError, redact
 
 __all__ = ["Settings", "plan_batch", "publish"]
 
@@ -222,7 +221,7 @@ def _cache_path(state_dir: Path, settings: Settings) -> Path:
 
 def publish(items: list[PublishItem], config: dict[str, Any], ctx: Any) -> list[PublishResult]:
     """Publish ``items`` to the configured repository: at most one commit and one push."""
-    from flywheel_core.fsutil import lock_for
+    from flywheel_core import lock_for
 
     from flywheel_publish_github.gitrepo import CacheRepo, PushRejected, auth_env
 

@@ -6,8 +6,7 @@ import time
 from typing import Any, Callable
 from urllib.parse import quote
 
-from flywheel_core import FlywheelError
-from flywheel_core.redaction import redact
+from flywheel_core import FlywheelError, redact
 
 __all__ = ["ReleaseClient", "ReleaseError"]
 
