@@ -77,6 +77,7 @@ class Settings:
     api_url: str
     max_wait: float
     token: str | None
+    timeout: float = 60.0
 
     @classmethod
     def from_config(cls, config: dict[str, Any], base_dir: Path) -> Settings:
@@ -124,6 +125,7 @@ class Settings:
             api_url=str(config.get("api_url", "https://api.github.com")),
             max_wait=float(config.get("rate_limit_max_wait", 60)),
             token=token,
+            timeout=float(config.get("timeout", 60)),
         )
 
     def blob_url(self, commit: str, path: str) -> str | None:
@@ -239,7 +241,8 @@ def publish(items: list[PublishItem], config: dict[str, Any], ctx: Any) -> list[
             for p in placements
         ]
     cache = _cache_path(ctx.target_state_dir("github"), settings)
-    repo = CacheRepo(cache, settings.remote, settings.branch, auth_env(settings.remote, settings.token))
+    repo = CacheRepo(cache, settings.remote, settings.branch, auth_env(settings.remote, settings.token),
+                     timeout=settings.timeout, display=settings.display)
     with lock_for(cache, timeout=600):
         repo.ensure()
         for attempt in range(1, PUSH_ATTEMPTS + 1):
@@ -322,7 +325,7 @@ def _release(settings: Settings, item: PublishItem, commit: str) -> dict[str, An
     tag = settings.tag_template.format(session_id=item.session_id, session_type=item.session_type, date=date)
     if not _TAG_RE.match(tag):
         raise ReleaseError(f"tag {tag!r} is not a valid git tag name")
-    client = ReleaseClient(settings.api_url, settings.token, max_wait=settings.max_wait)
+    client = ReleaseClient(settings.api_url, settings.token, max_wait=settings.max_wait, timeout=settings.timeout)
     try:
         return client.upsert(
             settings.repository, tag,
