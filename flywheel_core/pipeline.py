@@ -29,7 +29,7 @@ from flywheel_core.publishing import (
     publish,
     session_meta,
 )
-from flywheel_core.publishing.mirror import show_queue_state, take_over_record, written_by_flywheel
+from flywheel_core.publishing.mirror import file_stamp, show_queue_state, take_over_record, written_by_flywheel
 from flywheel_core.store import SessionStore
 from flywheel_core.types import Artifact, Problem
 from flywheel_core.validation import check_schema, plugin_problems
@@ -313,7 +313,8 @@ def _record(
 
     with open_queue(config) as queue:
         SessionStore(config.max_input_bytes).update(path, change)
-        queue.mark_mirrored(marks)
+        if queue.exists():
+            queue.file_synced(str(session_path), marks, file_stamp(session_path))
 
 
 @attrs.define

@@ -232,3 +232,42 @@ def test_stats_count_by_target_and_state(queue: PublicationQueue) -> None:
     assert stats["targets"]["shelf"]["queued"] == 1 and stats["targets"]["shelf"]["superseded"] == 1
     assert stats["targets"]["web"]["queued"] == 1
     assert stats["due_now"] == 2 and stats["blobs"] == 3 and stats["oldest_pending"].endswith("Z")
+
+
+def test_keys_and_rows_do_not_depend_on_order_or_time(tmp_path: Path) -> None:
+    # An entry's identity is its content and place: the same versions enqueued in another order,
+    # by another process, at another time, give the same keys, hashes and metadata.
+    versions = [("s1", "readme", "a"), ("s2", "readme", "b"), ("s1", "log", "c")]
+    rows = []
+    for name, order in (("one", versions), ("two", list(reversed(versions)))):
+        with PublicationQueue.in_folder(tmp_path / name) as queue:
+            for session, kind, text in order:
+                add(queue, text, session=session, kind=kind)
+            rows.append(sorted((e.key, e.target, e.session_id, e.kind, e.sha256, json.dumps(e.files), json.dumps(e.meta))
+                               for e in queue.entries()))
+    assert rows[0] == rows[1]
+
+
+def test_entries_killed_by_the_old_interruption_rule_are_queued_again_on_upgrade(tmp_path: Path) -> None:
+    # Before schema 3 a publisher killed 8 times killed its entries ("publisher stopped before
+    # finishing, 8 times"). They were never evidence of a bad item: the upgrade revives them.
+    from flywheel_core.publishing.sqlite import _MIGRATIONS
+
+    path = tmp_path / "queue.sqlite3"
+    db = sqlite3.connect(path, isolation_level=None)
+    for step in (1, 2):
+        for statement in filter(str.strip, _MIGRATIONS[step].split(";")):
+            db.execute(statement)
+    db.execute("PRAGMA user_version = 2")
+    for i, (status, error) in enumerate([("dead", "publisher stopped before finishing, 8 times"),
+                                         ("dead", "HTTP 422: refused"), ("published", None)]):
+        db.execute("INSERT INTO items (key, target, session_id, session_type, kind, ext, sha256, seq, files, meta, "
+                   "status, attempts, last_error, next_attempt_at, created_at, updated_at) "
+                   "VALUES (?, 'shelf', 's', 'build', ?, 'md', 'x', 1, '{}', '{}', ?, 8, ?, 0, 0, 0)",
+                   (f"k{i}", f"kind{i}", status, error))
+    db.close()
+    with PublicationQueue.in_folder(tmp_path) as queue:
+        revived, refused, published = queue.entries()
+    assert (revived.status, revived.attempts, revived.interruptions) == ("queued", 0, 8)
+    assert (refused.status, refused.attempts) == ("dead", 8), "a target's refusal stays dead"
+    assert published.status == "published"

@@ -170,7 +170,7 @@ def list_cmd(
         elif e.status == "failed":
             detail = f"next {data['next_attempt_at']}: {e.last_error or ''}"
         elif e.status == "dead":
-            detail = f"{e.last_error or 'no error recorded'}; retry: flywheel queue retry {e.id}"
+            detail = f"[retry: flywheel queue retry {e.id}] {e.last_error or 'no error recorded'}"
         elif e.status == "publishing":
             detail = f"leased until {data['lease_until']}"
         else:

@@ -11,7 +11,7 @@ import attrs
 from flywheel_core.errors import UsageError
 from flywheel_core.fsutil import PathRefused, confine
 from flywheel_core.models import Session
-from flywheel_core.publishing.mirror import show_queue_state
+from flywheel_core.publishing.mirror import file_stamp, show_queue_state
 from flywheel_core.publishing.queue import PublicationQueue, open_queue
 from flywheel_core.publishing.targets import check_target, takes
 from flywheel_core.store import SessionStore
@@ -158,5 +158,5 @@ def enqueue_file(
                 log.warning("%s: %s", session_path, note)
 
         SessionStore(config.max_input_bytes).update(session_path, change)
-        queue.mark_mirrored(marks)
+        queue.file_synced(str(session_path), marks, file_stamp(session_path))
         return added

@@ -17,13 +17,29 @@ from flywheel_core.store import SessionStore, dumps_session
 if TYPE_CHECKING:
     from flywheel_core.config import Config
 
-__all__ = ["mend_session_files", "show_queue_state", "sync_session_file", "take_over_record", "written_by_flywheel"]
+__all__ = [
+    "file_stamp",
+    "mend_session_files",
+    "show_queue_state",
+    "sync_session_file",
+    "take_over_record",
+    "written_by_flywheel",
+]
 
 log = logging.getLogger("flywheel.queue")
 
 
 class _Unchanged(Exception):
     """Raised inside a session update to leave a file that already shows everything untouched."""
+
+
+def file_stamp(path: str | Path) -> str:
+    """What tells that a file was rewritten: inode, size and modification time ("missing" if gone)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return "missing"
+    return f"{st.st_ino}:{st.st_size}:{st.st_mtime_ns}"
 
 
 def written_by_flywheel(record: ArtifactRecord, path: str | None, generators: Iterable[str]) -> bool:
@@ -151,11 +167,17 @@ def sync_session_file(config: Config, queue: PublicationQueue, session_path: str
         if os.path.lexists(session_path):
             return  # try again next time
         marks = [(e.id, e.revision) for e in queue.for_session_file(session_path)]  # gone: nothing to mend
-    queue.mark_mirrored(marks)
+    queue.file_synced(session_path, marks, file_stamp(session_path))
 
 
 def mend_session_files(config: Config, queue: PublicationQueue, session_paths: Iterable[str] | None = None) -> None:
-    """Sync ``session_paths`` (default: every session file that does not show its entries' latest state)."""
-    paths = queue.unmirrored_session_files() if session_paths is None else sorted(set(filter(None, session_paths)))
+    """Sync ``session_paths``; by default every session file that may not show its entries' state:
+    one the queue changed since it was last written (a crash came between), or one rewritten by
+    someone else since flywheel last left it (its stamp changed)."""
+    if session_paths is not None:
+        paths = sorted(set(filter(None, session_paths)))
+    else:
+        stale = set(queue.unmirrored_session_files())
+        paths = sorted(p for p, stamp in queue.session_files().items() if p in stale or file_stamp(p) != stamp)
     for path in paths:
         sync_session_file(config, queue, path)

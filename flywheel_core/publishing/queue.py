@@ -68,8 +68,9 @@ CRASH_POINTS = (
     "after_queue_update",  # publish: the queue told, the session files not yet
     "after_mirror_write",  # publish: a session file written, the queue not told that it was
 )
-#: An entry interrupted this often is tried alone, after the others: if it is what kills the
-#: publisher, it must not take its batch-mates down with it.
+#: An entry interrupted this often is a suspect: suspects are tried after the others, and each
+#: further interruption halves their batch, so one that kills the publisher ends up alone and
+#: its batch-mates get published.
 _SUSPECT_AFTER = 2
 
 
@@ -77,6 +78,11 @@ def crash_point(step: str) -> None:
     """Test-only: die like ``kill -9`` at ``step`` when FLYWHEEL_TEST_CRASH_AT names it."""
     if os.environ.get(CRASH_ENV) == step:
         os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _interruptions(entry: QueueEntry) -> int:
+    """Interruptions counting the current one: a ``publishing`` entry up for claim lost its publisher."""
+    return entry.interruptions + (entry.status == "publishing")
 
 
 def idempotency_key(target: str, session_id: str, kind: str, content_sha: str) -> str:
@@ -214,7 +220,7 @@ class PublicationQueue:
 
         An entry whose publisher died (lease expired, or its local process gone) is due again;
         that try counts as an interruption, not an attempt. Suspects (interrupted repeatedly)
-        go after everything else, one at a time.
+        go after everything else, in batches that halve with every further interruption.
         """
         busy = {e.slot for e in tx.leased(target) if self._holds(e, now)}
         max_interruptions = int(self.settings["max_interruptions"])
@@ -224,7 +230,7 @@ class PublicationQueue:
         for entry in tx.claimable(target, now, LOCAL_HOST):
             if entry.id in skip or entry.slot in busy or (entry.status == "publishing" and self._holds(entry, now)):
                 continue
-            interruptions = entry.interruptions + (entry.status == "publishing")
+            interruptions = _interruptions(entry)
             if interruptions >= max_interruptions:
                 hopeless.append(entry)
             elif interruptions >= _SUSPECT_AFTER:
@@ -233,7 +239,12 @@ class PublicationQueue:
                 batch.append(entry)
                 busy.add(entry.slot)
         if not batch and suspects:
-            batch = suspects[:1]
+            suspects.sort(key=lambda e: (_interruptions(e), e.seq, e.id))  # the least suspect first, in turn
+            size = max(1, min(limit, len(suspects) >> (_interruptions(suspects[0]) - _SUSPECT_AFTER)))
+            for entry in suspects:
+                if len(batch) < size and entry.slot not in busy:
+                    batch.append(entry)
+                    busy.add(entry.slot)
         return batch, hopeless
 
     def claim(self, target: str, *, limit: int = 500, exclude: Iterable[int] = ()) -> list[QueueEntry]:
@@ -468,12 +479,16 @@ class PublicationQueue:
         with self._tx(write=False) as tx:
             return sorted({e.session_path for e in tx.select(unmirrored=True) if e.session_path})
 
-    def mark_mirrored(self, marks: Iterable[tuple[int, int]]) -> None:
-        """Record which revision of each entry its session file now shows."""
-        marks = list(marks)
-        if marks:
-            with self._tx() as tx:
-                tx.mark_mirrored(marks)
+    def session_files(self) -> dict[str, str]:
+        """Every session file entries record their outcome in, with the stamp flywheel last left it with."""
+        with self._tx(write=False) as tx:
+            return tx.session_files()
+
+    def file_synced(self, session_path: str, marks: Iterable[tuple[int, int]], stamp: str) -> None:
+        """Record that the session file now shows these (entry id, revision) pairs, and its stamp."""
+        with self._tx() as tx:
+            tx.mark_mirrored(list(marks))
+            tx.set_session_file(session_path, stamp)
 
     def retry(self, entry_id: int | None = None, *, targets: Iterable[str] | None = None) -> list[int]:
         """Make failed/dead entries due now with fresh attempts (one by id, or all); return their ids."""

@@ -48,8 +48,11 @@ _MIGRATIONS = {
     # What a target checkpointed while publishing an entry in several steps (a thread's parts).
     2: "ALTER TABLE items ADD COLUMN progress TEXT",
     # Interrupted tries counted apart from attempts; the revision a session file last showed;
-    # where the artifact's main file was written (so a session file can be mended from the row).
-    # Rows from before count as shown once and changed since: the next publish mends their files.
+    # where the artifact's main file was written (so a session file can be mended from the row);
+    # the stamp of each session file as flywheel last left it. Rows from before count as shown
+    # once and changed since: the next publish mends their files. Entries killed by the old rule
+    # ("publisher stopped before finishing, N times": N interrupted tries, no answer) are queued
+    # again, their tries counted as interruptions: the target's content check reconciles them.
     3: """
     ALTER TABLE items ADD COLUMN interruptions INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE items ADD COLUMN revision INTEGER NOT NULL DEFAULT 2;
@@ -57,6 +60,10 @@ _MIGRATIONS = {
     ALTER TABLE items ADD COLUMN artifact_path TEXT;
     CREATE INDEX items_session_path ON items (session_path);
     CREATE INDEX items_unmirrored ON items (id) WHERE mirrored < revision AND session_path IS NOT NULL;
+    CREATE TABLE session_files (path TEXT PRIMARY KEY, stamp TEXT NOT NULL);
+    UPDATE items SET status = 'queued', interruptions = attempts, attempts = 0, next_attempt_at = 0,
+        revision = revision + 1
+        WHERE status = 'dead' AND last_error LIKE 'publisher stopped before finishing, % times';
     """,
 }
 _COLUMNS = (
@@ -351,6 +358,16 @@ class _SqliteTransaction:
         for entry_id, revision in marks:
             self._run("UPDATE items SET mirrored = ? WHERE id = ? AND revision = ? AND mirrored < ?",
                       (revision, entry_id, revision, revision))
+
+    def session_files(self) -> dict[str, str]:
+        rows = self._run(
+            "SELECT DISTINCT i.session_path, COALESCE(f.stamp, '') FROM items i "
+            "LEFT JOIN session_files f ON f.path = i.session_path WHERE i.session_path IS NOT NULL")
+        return {path: stamp for path, stamp in rows}
+
+    def set_session_file(self, path: str, stamp: str) -> None:
+        self._run("INSERT INTO session_files (path, stamp) VALUES (?, ?) "
+                  "ON CONFLICT (path) DO UPDATE SET stamp = excluded.stamp", (path, stamp))
 
     def counts(self) -> tuple[list[tuple[str, str, int]], float | None]:
         rows = [tuple(r) for r in self._run("SELECT target, status, COUNT(*) FROM items GROUP BY 1, 2 ORDER BY 1, 2")]

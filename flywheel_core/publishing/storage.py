@@ -89,6 +89,7 @@ class QueueEntry:
     def to_json(self) -> dict[str, Any]:
         return {
             "id": self.id,
+            "key": self.key,
             "target": self.target,
             "session_id": self.session_id,
             "session_type": self.session_type,
@@ -190,6 +191,16 @@ class StorageTransaction(Protocol):
     def mark_mirrored(self, marks: Iterable[tuple[int, int]]) -> None:
         """Record that revision r of entry i is what its session file shows: ``(i, r)`` pairs;
         a row changed since (another revision) stays unmirrored."""
+        ...
+
+    def session_files(self) -> dict[str, str]:
+        """Every session file an entry records its outcome in, with the stamp (inode, size, mtime)
+        it had when flywheel last wrote or checked it ("" when never): a file whose stamp changed
+        was rewritten by someone else, and may not show the queue's state any more."""
+        ...
+
+    def set_session_file(self, path: str, stamp: str) -> None:
+        """Remember the stamp of a session file flywheel has just brought up to date."""
         ...
 
     def counts(self) -> tuple[list[tuple[str, str, int]], float | None]:
