@@ -271,3 +271,28 @@ def test_entries_killed_by_the_old_interruption_rule_are_queued_again_on_upgrade
     assert (revived.status, revived.attempts, revived.interruptions) == ("queued", 0, 8)
     assert (refused.status, refused.attempts) == ("dead", 8), "a target's refusal stays dead"
     assert published.status == "published"
+
+
+def _wait_for(condition, what: str) -> None:
+    deadline = time.monotonic() + 120
+    while not condition():
+        assert time.monotonic() < deadline, f"gave up waiting for {what}"
+        time.sleep(0.05)
+
+
+def test_a_long_batch_renews_its_lease_and_a_stopped_one_expires(tmp_path: Path) -> None:
+    # A lease held by another machine binds only by time: its holder renews it while it works.
+    settings = {"lease_seconds": 3}
+    far = PublicationQueue.in_folder(tmp_path, settings)
+    far.owner = "another-machine:4242:cafe"
+    entry, _ = add(far)
+    [claimed] = far.claim("shelf")
+    first = claimed.lease_until
+    here = PublicationQueue.in_folder(tmp_path, settings)
+    with far.keep_leases([entry.id]):
+        _wait_for(lambda: time.time() > first + 0.5 and here.get(entry.id).lease_until > time.time() + 0.5,
+                  "the lease to outlive its first expiry")
+        assert here.claim("shelf") == [], "a renewed lease of another machine is respected"
+    _wait_for(lambda: here.get(entry.id).lease_until < time.time(), "the lease to expire once not renewed")
+    [taken] = here.claim("shelf")
+    assert (taken.id, taken.lease_owner, taken.interruptions) == (entry.id, here.owner, 1)

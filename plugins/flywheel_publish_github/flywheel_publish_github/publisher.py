@@ -194,8 +194,9 @@ def plan_batch(items: list[PublishItem], settings: Settings) -> tuple[list[Place
     if settings.readme_path:
         readmes = [p for p in placements if p.item.session_type == "build" and p.item.kind == "readme"]
         if readmes:
-            # The newest session's README is the repository's README.
-            newest = max(readmes, key=lambda p: (str(p.item.meta.get("date") or ""), p.item.id))
+            # The newest session's README is the repository's README; between sessions of the same
+            # time, the session id decides (never the order they were enqueued in).
+            newest = max(readmes, key=lambda p: (str(p.item.meta.get("date") or ""), p.item.session_id))
             folder = posixpath.dirname(settings.readme_path)
             for path, data in list(newest.writes.items()):
                 rel = posixpath.relpath(path, posixpath.dirname(newest.main))

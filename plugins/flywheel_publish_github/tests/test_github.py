@@ -88,6 +88,14 @@ def test_readme_path_only_when_set_and_the_newest_session_wins(ws) -> None:
     assert ws.show("media/logo.svg") == b"<svg><!-- newest --></svg>\n"
 
 
+@pytest.mark.parametrize("order", [("sess-x", "sess-y"), ("sess-y", "sess-x")])
+def test_between_sessions_of_the_same_time_the_readme_does_not_depend_on_enqueue_order(ws, order) -> None:
+    ws.configure(readme_path="README.md")
+    ws.run(*[ws.session(sid, overview=f"from {sid}", timestamp="2025-12-03T10:00:00Z") for sid in order])
+    assert ws.publish().exit_code == 0
+    assert ws.show("README.md") == b"# sess-y\n\nfrom sess-y\n"
+
+
 def test_path_template_and_commit_message_are_configurable(ws) -> None:
     ws.configure(path_template="{year}/{month}/{session_id}-{kind}.{ext}", commit_message="sessions: {session_ids}",
                  author_name="Pub Bot", author_email="bot@example.invalid")
