@@ -22,10 +22,13 @@ __all__ = ["print_report", "publish_due", "register"]
 TargetOpt = Annotated[Optional[str], typer.Option("--target", "-t", help="Publish only to this target.")]
 
 
-def _summary(receipt: dict[str, Any]) -> str:
-    """The most telling part of a receipt, for one line of output."""
+def _summary(receipt: dict[str, Any], *, planned: bool = False) -> str:
+    """The most telling part of a receipt, for one line of output (``planned``: a dry run's, where
+    every file the publication will write says more than the main one)."""
     if receipt.get("skipped"):
         return f"stored; {receipt['skipped']}"
+    if planned and not receipt.get("url") and receipt.get("paths"):
+        return ", ".join(map(str, receipt["paths"]))
     for key in ("url", "commit", "path"):
         if receipt.get(key):
             value = str(receipt[key])
@@ -65,7 +68,7 @@ def print_report(report: PublishReport, *, json_out: bool = False) -> int:
     for o in report.outcomes:
         what = f"{o.kind} of {o.session_id} -> {o.target}"
         if o.status == "would-publish":
-            print(f"would publish {what}: {_summary(o.receipt)}")
+            print(f"would publish {what}: {_summary(o.receipt, planned=True)}")
         elif o.status == "published":
             print(f"published {what}: {_summary(o.receipt)}")
         elif o.status != "dead":  # dead ones are listed below, with the rest

@@ -234,13 +234,9 @@ def publish(items: list[PublishItem], config: dict[str, Any], ctx: Any) -> list[
     if not placements:
         return results
     if ctx.dry_run:
-        return results + [
-            PublishResult(p.item.id, True, receipt={
-                "dry_run": True, "remote": settings.display, "branch": settings.branch,
-                "paths": sorted(p.writes), **({"deletes": sorted(p.deletes)} if p.deletes else {}),
-            })
-            for p in placements
-        ]
+        # What the real receipt will say the same way (no commit yet, so no commit and no URL).
+        return results + [PublishResult(p.item.id, True, receipt={"dry_run": True, **_receipt(p, settings)})
+                          for p in placements]
     cache = _cache_path(ctx.target_state_dir("github"), settings)
     repo = CacheRepo(cache, settings.remote, settings.branch, auth_env(settings.remote, settings.token),
                      timeout=settings.timeout, display=settings.display)
@@ -263,10 +259,7 @@ def publish(items: list[PublishItem], config: dict[str, Any], ctx: Any) -> list[
             break
     for p in placements:
         holder = holders[p.item.id]
-        receipt: dict[str, Any] = {
-            "commit": holder, "branch": settings.branch, "remote": settings.display,
-            "path": p.main, "paths": sorted(p.writes),
-        }
+        receipt: dict[str, Any] = {"commit": holder, **_receipt(p, settings)}
         url = settings.blob_url(holder, p.main)
         if url:
             receipt["url"] = url
@@ -278,6 +271,13 @@ def publish(items: list[PublishItem], config: dict[str, Any], ctx: Any) -> list[
                 error = f"committed as {holder[:12]}, but the release failed: {exc}"
         results.append(PublishResult(p.item.id, not error, receipt=receipt, error=redact(error)))
     return results
+
+
+def _receipt(p: Placement, settings: Settings) -> dict[str, Any]:
+    """The part of an item's receipt known before publishing: where its files go (and which files of
+    its older version it removes)."""
+    return {"remote": settings.display, "branch": settings.branch, "path": p.main, "paths": sorted(p.writes),
+            **({"deletes": sorted(p.deletes)} if p.deletes else {})}
 
 
 def _build(repo: Any, base: str | None, placements: list[Placement], settings: Settings) -> tuple[str | None, dict[int, str]]:

@@ -274,3 +274,37 @@ def test_local_remote_path_is_relative_to_the_config(ws) -> None:
     ws.run(ws.session())
     assert ws.publish().exit_code == 0
     assert len(ws.log()) == 1
+
+
+def test_dry_run_says_exactly_what_the_real_run_then_does(ws) -> None:
+    session = ws.session(overview="v1")
+    ws.run(session)
+    assert ws.publish().exit_code == 0
+    ws.session(overview="v2", no_logo=True)  # a new version that drops the logo: a deletion too
+    ws.run(session, ws.session(ID_B, timestamp="2025-12-03T10:00:00Z"))
+    dry = ws.cli("publish", "--dry-run", "--json")
+    dry_text = ws.cli("publish", "--dry-run")
+    real = ws.cli("publish", "--json")
+    assert dry.exit_code == real.exit_code == 0, dry.output + real.output
+    predicted = {o["id"]: o for o in dry.json()}
+    done = {o["id"]: o for o in real.json()}
+    assert predicted.keys() == done.keys() and len(done) == 4
+    for entry_id, guess in predicted.items():
+        assert (guess["status"], done[entry_id]["status"]) == ("would-publish", "published")
+        assert guess["receipt"].items() <= done[entry_id]["receipt"].items(), "the dry run said nothing the real run contradicts"
+        assert guess["receipt"]["path"] == done[entry_id]["receipt"]["path"]
+    [readme_a] = [o["id"] for o in done.values() if (o["kind"], o["session_id"]) == ("readme", ID_A)]
+    assert predicted[readme_a]["receipt"]["deletes"] == done[readme_a]["receipt"]["deletes"] == [f"{DIR_A}/media/logo.svg"]
+    assert f"{DIR_A}/media/logo.svg" not in ws.tree()
+    said = sorted(line.removeprefix("would publish ") for line in dry_text.stdout.splitlines())
+    assert said == sorted(f"{o['kind']} of {o['session_id']} -> github: {', '.join(o['receipt']['paths'])}"
+                          for o in done.values())
+
+
+def test_a_failing_remote_is_reported_once_per_batch_not_once_per_artifact(ws, tmp_path) -> None:
+    ws.configure(remote=str(tmp_path / "gone.git"))
+    ws.run(ws.session(ID_A), ws.session(ID_B, timestamp="2025-12-03T10:00:00Z"))
+    result = ws.publish()
+    assert result.exit_code == 1
+    assert result.stderr.count("git ls-remote failed") == 1, result.stderr
+    assert result.stderr.startswith("FAILED 4 entries -> github: target 'github' failed: git ls-remote failed: ")
