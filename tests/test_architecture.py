@@ -85,3 +85,15 @@ def test_the_offender_check_sees_every_form_of_import(tmp_path: Path) -> None:
         encoding="utf-8",
     )
     assert _core_module_imports(sample) == {"flywheel_core.fsutil", "flywheel_core.render", "flywheel_core.social"}
+
+
+def test_pip_install_build_folders_are_ignored_but_template_folders_are_not() -> None:
+    # `pip install ./plugins/NAME` builds in plugins/NAME/build/, which git showed as untracked.
+    def ignored(path: str) -> bool:
+        return subprocess.run(["git", "check-ignore", "-q", "--no-index", path], cwd=ROOT).returncode == 0
+
+    dists = sorted(p.parent.relative_to(ROOT).as_posix()
+                   for p in [*ROOT.glob("plugins/*/pyproject.toml"), *ROOT.glob("examples/plugins/*/pyproject.toml")])
+    assert len(dists) >= 6
+    assert [d for d in dists if not ignored(f"{d}/build/lib/module.py")] == []
+    assert not ignored("plugins/flywheel_build/flywheel_build/templates/build/new_template.md.j2")
