@@ -29,6 +29,7 @@ CONFIG_SCHEMA: dict[str, Any] = {
             "type": "object",
             "properties": {
                 "max_attempts": {"type": "integer", "minimum": 1},
+                "max_interruptions": {"type": "integer", "minimum": 1},
                 "lease_seconds": {"type": "number", "exclusiveMinimum": 0},
                 "backoff_seconds": {"type": "number", "minimum": 0},
                 "backoff_max_seconds": {"type": "number", "minimum": 0},

@@ -296,3 +296,16 @@ def test_a_long_batch_renews_its_lease_and_a_stopped_one_expires(tmp_path: Path)
     _wait_for(lambda: here.get(entry.id).lease_until < time.time(), "the lease to expire once not renewed")
     [taken] = here.claim("shelf")
     assert (taken.id, taken.lease_owner, taken.interruptions) == (entry.id, here.owner, 1)
+
+
+def test_an_entry_whose_publisher_keeps_dying_is_dead_with_the_reason(tmp_path: Path) -> None:
+    queue = PublicationQueue.in_folder(tmp_path, {"max_interruptions": 3})
+    entry, _ = add(queue)
+    for interruptions in range(3):
+        [claimed] = queue.claim("shelf")
+        assert (claimed.attempts, claimed.interruptions) == (1, interruptions)
+        queue.storage.db.execute("UPDATE items SET lease_until = 0 WHERE id = ?", (entry.id,))  # its lease ran out
+    assert queue.claim("shelf") == []
+    dead = queue.get(entry.id)
+    assert (dead.status, dead.attempts, dead.interruptions) == ("dead", 0, 3)
+    assert dead.last_error.startswith("its publisher stopped before finishing, 3 times")

@@ -178,6 +178,8 @@ def list_cmd(
             detail = f"leased until {data['lease_until']}"
         else:
             detail = ""
+        if e.interruptions and e.status != "published":
+            detail = f"interrupted {e.interruptions}x; {detail}" if detail else f"interrupted {e.interruptions}x"
         print(f"{e.id:>5}  {e.status:<10}  {e.target:<8}  {e.session_id:<36}  {e.kind:<14}  {e.attempts:>5}  {detail[:200]}")
 
 

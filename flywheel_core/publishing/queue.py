@@ -459,16 +459,6 @@ class PublicationQueue:
         due = {e.id for e in self.due()}
         return [e for e in self.entries(statuses=PENDING, targets=targets) if e.id not in due]
 
-    def slot(self, session_id: str, kind: str) -> dict[str, QueueEntry]:
-        """The newest entry per target for one artifact of one session."""
-        out: dict[str, QueueEntry] = {}
-        with self._tx(write=False) as tx:
-            for entry in tx.select():
-                if entry.session_id == session_id and entry.kind == kind:
-                    if entry.target not in out or entry.seq > out[entry.target].seq:
-                        out[entry.target] = entry
-        return out
-
     def for_session_file(self, session_path: str) -> list[QueueEntry]:
         """Every entry whose outcome is recorded in the session file at ``session_path``."""
         with self._tx(write=False) as tx:

@@ -15,7 +15,6 @@ from typing import Any
 
 import pytest
 
-from flywheel_core import Artifact, SessionType, hookimpl
 from flywheel_core.testing import build_session, run_cli
 
 GIT = "/usr/bin/git"
@@ -28,7 +27,6 @@ ID_B = "sess-b-2025-12-03"
 #: ``overview``. ``log_logo``: the build log carries the same attachment (as a devlog and its
 #: social post do). Source text, so subprocesses can load it as an installed distribution too.
 GENERATOR = textwrap.dedent('''
-    from flywheel_core import Artifact, SessionType, hookimpl
 
     @hookimpl
     def flywheel_session_types():

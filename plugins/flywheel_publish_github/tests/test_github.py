@@ -102,7 +102,7 @@ def test_path_template_and_commit_message_are_configurable(ws) -> None:
     ws.run(ws.session())
     assert ws.publish().exit_code == 0
     assert f"2025/12/{ID_A}-readme.md" in ws.tree()
-    assert f"2025/12/media/logo.svg" in ws.tree()
+    assert "2025/12/media/logo.svg" in ws.tree()
     assert ws.git(f"--git-dir={ws.remote}", "log", "-1", "--format=%s|%an|%ae", "main").strip() == \
         f"sessions: {ID_A}|Pub Bot|bot@example.invalid"
 
