@@ -7,7 +7,6 @@ import os
 import random
 import signal
 import threading
-import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Iterator
@@ -178,7 +177,7 @@ class PublicationQueue:
             raise UsageError(f"artifact {kind!r} has no main file {main!r}")
         blobs = {name: self.blobs.put(data) for name, data in sorted(files.items())}
         key = idempotency_key(target, session_id, kind, version_digest(blobs))
-        now = time.time()
+        now = self.storage.now()
         with self._tx() as tx:
             existing = tx.find_key(key)
             versions = tx.versions(target, session_id, kind)
@@ -249,7 +248,7 @@ class PublicationQueue:
 
     def claim(self, target: str, *, limit: int = 500, exclude: Iterable[int] = ()) -> list[QueueEntry]:
         """Lease the next batch of due entries of ``target`` (at most ``limit``) to this publisher."""
-        now = time.time()
+        now = self.storage.now()
         lease_until = now + float(self.settings["lease_seconds"])
         with self._tx() as tx:
             batch, hopeless = self._next_batch(tx, target, now, set(exclude), limit)
@@ -275,7 +274,7 @@ class PublicationQueue:
 
     def batches(self, target: str, *, limit: int = 500) -> list[list[QueueEntry]]:
         """What successive claims of ``target`` would take now, batch by batch (nothing is changed)."""
-        now = time.time()
+        now = self.storage.now()
         out: list[list[QueueEntry]] = []
         skip: set[int] = set()
         with self._tx(write=False) as tx:
@@ -291,7 +290,7 @@ class PublicationQueue:
 
     def renew(self, ids: Iterable[int]) -> list[int]:
         """Extend this publisher's leases on ``ids``; return those it still holds."""
-        now = time.time()
+        now = self.storage.now()
         until = now + float(self.settings["lease_seconds"])
         held = []
         with self._tx() as tx:
@@ -367,7 +366,7 @@ class PublicationQueue:
 
     def save_progress(self, entry_id: int, progress: dict[str, Any]) -> None:
         """Store a target's checkpoint for an entry this publisher holds the lease of."""
-        now = time.time()
+        now = self.storage.now()
         with self._tx() as tx:
             entry = tx.get(entry_id)
             if entry is not None and entry.lease_owner == self.owner:
@@ -379,7 +378,7 @@ class PublicationQueue:
         Success is recorded whoever holds the lease (the content is at the target: that is the
         truth); a failure only by the lease holder, so a stale publisher cannot undo a newer try.
         """
-        now = time.time()
+        now = self.storage.now()
         with self._tx() as tx:
             entry = tx.get(result.item_id)
             if entry is None:
@@ -404,7 +403,7 @@ class PublicationQueue:
 
     def fail(self, entry_id: int, error: str, *, permanent: bool = False) -> QueueEntry | None:
         """Record a failure of an entry this publisher leased (``permanent``: straight to dead)."""
-        now = time.time()
+        now = self.storage.now()
         with self._tx() as tx:
             entry = tx.get(entry_id)
             if entry is None or entry.lease_owner != self.owner:
@@ -482,7 +481,7 @@ class PublicationQueue:
 
     def retry(self, entry_id: int | None = None, *, targets: Iterable[str] | None = None) -> list[int]:
         """Make failed/dead entries due now with fresh attempts (one by id, or all); return their ids."""
-        now = time.time()
+        now = self.storage.now()
         with self._tx() as tx:
             if entry_id is None:
                 ids = [e.id for e in tx.select(statuses=("failed", "dead"), targets=targets)]

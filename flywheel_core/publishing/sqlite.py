@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import time
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
@@ -93,6 +94,9 @@ class SqliteStorage:
 
     def exists(self) -> bool:
         return os.path.lexists(self.path)
+
+    def now(self) -> float:
+        return time.time()  # one machine, one clock
 
     def clone(self) -> SqliteStorage:
         return SqliteStorage(self.path, busy_seconds=self.busy_seconds)

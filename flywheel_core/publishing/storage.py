@@ -219,6 +219,12 @@ class QueueStorage(Protocol):
         """Whether the queue was ever created (reading a missing queue must not create it)."""
         ...
 
+    def now(self) -> float:
+        """The queue's clock, seconds since the epoch: every due time and lease expiry is on it.
+        A shared backend answers with the database server's clock, so machines whose own clocks
+        differ still agree on when a lease has expired."""
+        ...
+
     def transaction(self, *, write: bool = True) -> AbstractContextManager[StorageTransaction]:
         """A transaction, committed when the block ends, rolled back if it raises. Write
         transactions of concurrent processes are serialised or row-locked: a row read in one

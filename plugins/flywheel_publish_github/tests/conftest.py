@@ -27,6 +27,7 @@ ID_B = "sess-b-2025-12-03"
 #: ``overview``. ``log_logo``: the build log carries the same attachment (as a devlog and its
 #: social post do). Source text, so subprocesses can load it as an installed distribution too.
 GENERATOR = textwrap.dedent('''
+    from flywheel_core import Artifact, SessionType, hookimpl
 
     @hookimpl
     def flywheel_session_types():
