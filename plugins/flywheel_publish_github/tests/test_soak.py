@@ -18,8 +18,7 @@ from pathlib import Path
 import attrs
 import pytest
 
-from flywheel_core.publishing import CRASH_POINTS
-from flywheel_core.testing import build_session
+from flywheel_core.testing import CRASH_POINTS, build_session
 
 GIT = "/usr/bin/git"
 FLYWHEEL = Path(sys.executable).parent / "flywheel"
