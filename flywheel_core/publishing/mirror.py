@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable
 
-from flywheel_core.errors import InputError
+from flywheel_core.errors import FlywheelError
 from flywheel_core.models import ArtifactRecord, Session, converter
 from flywheel_core.publishing.queue import PublicationQueue, crash_point
 from flywheel_core.publishing.storage import QueueEntry, iso
@@ -162,7 +162,7 @@ def sync_session_file(config: Config, queue: PublicationQueue, session_path: str
         crash_point("after_mirror_write")
     except _Unchanged:
         pass
-    except (InputError, OSError) as exc:
+    except (FlywheelError, OSError) as exc:  # unreadable, invalid, locked too long: the queue keeps the truth
         log.warning("could not record publication state in %s: %s", session_path, redact(str(exc)))
         if os.path.lexists(session_path):
             return  # try again next time
