@@ -24,7 +24,7 @@ test: setup
 	bash scripts/test.sh
 
 soak: setup
-	$(PY) -m pytest -m soak -q -p no:cacheprovider tests plugins
+	$(PY) -m pytest -m soak -q -s -p no:cacheprovider tests plugins
 
 bench: setup
 	$(PY) benchmarks/run_all.py

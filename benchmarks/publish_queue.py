@@ -55,10 +55,10 @@ def bench_raw_sqlite(root: Path, n: int) -> float:
 
 def bench_queue(root: Path, n: int) -> float:
     from flywheel_core import PublishResult
-    from flywheel_core.queue import PublicationQueue
+    from flywheel_core.publishing import PublicationQueue
 
     start = time.perf_counter()
-    with PublicationQueue(root / "state") as queue:
+    with PublicationQueue.in_folder(root / "state") as queue:
         for i in range(n):
             queue.enqueue(target="bench", session_id=f"s{i}", session_type="build", kind="readme", ext="md",
                           files={"readme.md": payload(i)}, meta={"title": str(i)})

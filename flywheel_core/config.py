@@ -14,7 +14,7 @@ from flywheel_core.fsutil import PathRefused, read_regular_file
 from flywheel_core.redaction import register_secret
 
 if TYPE_CHECKING:
-    from flywheel_core.plugins import PluginHost
+    from flywheel_core.types import PluginRegistry
 
 __all__ = ["Config", "Secret", "load_config", "resolve_secrets", "check_plugin_configs", "CONFIG_SCHEMA"]
 
@@ -33,6 +33,7 @@ CONFIG_SCHEMA: dict[str, Any] = {
             "type": "object",
             "properties": {
                 "max_attempts": {"type": "integer", "minimum": 1},
+                "max_interruptions": {"type": "integer", "minimum": 1},
                 "lease_seconds": {"type": "number", "exclusiveMinimum": 0},
                 "backoff_seconds": {"type": "number", "minimum": 0},
                 "backoff_max_seconds": {"type": "number", "minimum": 0},
@@ -195,7 +196,7 @@ def _check(config: Config) -> None:
         raise UsageError(f"{config.source}: {path}: {message}")
 
 
-def check_plugin_configs(config: Config, host: PluginHost) -> None:
+def check_plugin_configs(config: Config, host: PluginRegistry) -> None:
     """Validate each ``[plugins.<name>]`` table against the schema its plugin declares.
 
     Secrets are resolved first (a missing variable is an error), so the values plugins will

@@ -8,12 +8,11 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import attrs
 
-from flywheel_core.types import Problem, PublishItem
+from flywheel_core.types import PluginRegistry, Problem, PublishItem
 
 if TYPE_CHECKING:
     from flywheel_core.config import Config
     from flywheel_core.models import Session
-    from flywheel_core.plugins import PluginHost
 
 __all__ = ["RunContext", "PublishContext"]
 
@@ -27,7 +26,7 @@ class RunContext:
     """
 
     config: Config
-    host: PluginHost
+    host: PluginRegistry
     session_path: Path | None = None
     artifact_dir: Path | None = None
     dry_run: bool = False

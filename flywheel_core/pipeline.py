@@ -1,12 +1,14 @@
-"""``flywheel run`` for one session file: validate, collect, validate, generate, write, record.
+"""``flywheel run``: validate, collect, validate, generate, write, enqueue, record (and publish).
 
 Each phase calls its hook plugin by plugin, so a plugin that raises costs only its own
-artifacts; the session file then records ``failed`` with an ``errors`` list and the run exits 1.
+artifacts: the others are still written and enqueued; the session file then records
+``failed`` with an ``errors`` list and the run exits 1.
 """
 
 from __future__ import annotations
 
 import copy
+import logging
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -16,7 +18,18 @@ import attrs
 from flywheel_core.context import RunContext
 from flywheel_core.errors import FlywheelError, InputError, UsageError
 from flywheel_core.fsutil import atomic_write, sha256_bytes
-from flywheel_core.models import ArtifactRecord, Session
+from flywheel_core.models import Session
+from flywheel_core.publishing import (
+    ArtifactVersion,
+    PublishReport,
+    check_target,
+    crash_point,
+    enqueue_versions,
+    open_queue,
+    publish,
+    session_meta,
+)
+from flywheel_core.publishing.mirror import file_stamp, show_queue_state, take_over_record, written_by_flywheel
 from flywheel_core.store import SessionStore
 from flywheel_core.types import Artifact, Problem
 from flywheel_core.validation import check_schema, plugin_problems
@@ -25,7 +38,9 @@ if TYPE_CHECKING:
     from flywheel_core.config import Config
     from flywheel_core.plugins import PluginHost
 
-__all__ = ["SessionResult", "generate", "load_for_run", "run_session", "validate_file"]
+__all__ = ["RunReport", "SessionResult", "generate", "load_for_run", "run_session", "run_sessions", "validate_file"]
+
+log = logging.getLogger("flywheel.run")
 
 
 @attrs.define
@@ -186,17 +201,16 @@ def run_session(
         result.exit_code = 1 if result.errors else 0
         return result
     result.artifacts = write_artifacts(artifacts, ctx.artifact_dir)
+    crash_point("after_write")
     failed = bool(result.errors) or not artifacts
     if not artifacts and not result.errors:
         result.errors.append(f"no plugin generated any artifact for session type {session.session_type!r}")
     result.status = "failed" if failed else "complete"
     result.exit_code = 1 if failed else 0
     collected = (session.source_data, session.metadata) if (session.source_data, session.metadata) != before else None
-    _record(path, config, result, collected)
-    if not failed:
-        from flywheel_core.queue import enqueue_result
-
-        result.enqueued = enqueue_result(result, session, config, host)
+    # What was made is enqueued even when another plugin failed: its failure is recorded, and
+    # costs only its own artifacts.
+    _record(path, config, host, session, result, artifacts, collected)
     return result
 
 
@@ -223,30 +237,114 @@ def load_for_run(path: Path, config: Config, host: PluginHost) -> tuple[Session 
     return session, result
 
 
+def _version(artifact: Artifact, info: dict[str, Any], session: Session, session_path: Path) -> ArtifactVersion:
+    """The queue's view of a written artifact: the exact bytes written, and what targets are told."""
+    files = {artifact.filename: artifact.data()}
+    for name, content in artifact.attachments.items():
+        files[name] = content.encode("utf-8") if isinstance(content, str) else content
+    meta = {
+        **artifact.meta,
+        "title": artifact.title,
+        "summary": artifact.summary,
+        "tags": list(artifact.tags),
+        "draft": bool(artifact.draft),
+        **session_meta(session, session_path),
+        "generator": artifact.generator,
+        "kind": artifact.kind,
+        "ext": artifact.ext,
+    }
+    return ArtifactVersion(artifact.kind, artifact.ext, files, meta, info["path"])
+
+
 def _record(
-    path: Path, config: Config, result: SessionResult, collected: tuple[dict, dict] | None
+    path: Path,
+    config: Config,
+    host: PluginHost,
+    session: Session,
+    result: SessionResult,
+    artifacts: list[Artifact],
+    collected: tuple[dict, dict] | None,
 ) -> None:
-    """Write the run's outcome into the session file, keeping every field it does not own."""
+    """Enqueue the run's artifacts, then write its outcome into the session file, under the file's lock.
+
+    Enqueueing first means a run stopped in between leaves entries the session file does not
+    show yet, and the next ``publish`` mends the file from them; never a file that says
+    ``complete`` while nothing was enqueued. Every field the run does not own is kept; a record
+    an agent wrote is kept under ``previous``.
+    """
     now = datetime.now(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    session_path = path.resolve()
+    targets = config.enabled_targets()
+    versions = [_version(a, result.artifacts[a.kind], session, session_path) for a in artifacts]
+    generators = set(host.infos)
+    marks: list[tuple[int, int]] = []
 
-    def change(session: Session) -> None:
+    def change(current: Session) -> None:
+        if targets and versions:
+            entries = enqueue_versions(queue, host, session_id=session.session_id, session_type=session.session_type,
+                                       versions=versions, targets=targets, session_path=session_path)
+            result.enqueued = [e for e in entries if e["status"] not in ("published", "dead")]
+        crash_point("after_enqueue")
         if collected is not None:
-            session.source_data, session.metadata = collected
+            current.source_data, current.metadata = collected
         for kind, info in result.artifacts.items():
-            old = session.artifacts.get(kind) or ArtifactRecord()
-            unchanged = old.sha256 == info["sha256"] and old.status in ("published", "queued")
-            old.generated = True
-            old.path = info["path"]
-            old.sha256 = info["sha256"]
-            old.generator = info["generator"]
-            old.files = info["files"]
-            if not unchanged:
-                old.status = "ready"
-                old.generated_at = now
-                old.published_to = {}
-            old.errors = []
-            session.artifacts[kind] = old
-        session.pipeline_status[session.status_key] = "failed" if result.status == "failed" else "complete"
-        session.errors = list(result.errors)
+            old = current.artifacts.get(kind)
+            ours = old is None or written_by_flywheel(old, info["path"], generators)
+            record, warning = take_over_record(current, kind, ours=ours)
+            if warning:
+                result.problems.append(Problem.warning(warning, f"$.artifacts.{kind}"))
+            if record.sha256 != info["sha256"]:
+                record.status = "ready"
+                record.generated_at = now
+                record.published_to = {}
+            record.generated = True
+            record.path = info["path"]
+            record.sha256 = info["sha256"]
+            record.generator = info["generator"]
+            record.files = info["files"]
+            record.errors = []
+        current.pipeline_status[current.status_key] = "failed" if result.status == "failed" else "complete"
+        current.errors = list(result.errors)
+        if queue.exists():  # the queue is the truth about publication: show it
+            found, notes = show_queue_state(current, queue.for_session_file(str(session_path)))
+            marks[:] = found
+            for note in notes:
+                log.warning("%s: %s", path, note)
 
-    SessionStore(config.max_input_bytes).update(path, change)
+    with open_queue(config) as queue:
+        SessionStore(config.max_input_bytes).update(path, change)
+        if queue.exists():
+            queue.file_synced(str(session_path), marks, file_stamp(session_path))
+
+
+@attrs.define
+class RunReport:
+    """What ``flywheel run`` did: one result per session file, and the publish that followed (``--publish``)."""
+
+    results: list[SessionResult]
+    published: PublishReport | None = None
+
+    @property
+    def exit_code(self) -> int:
+        code = max((r.exit_code for r in self.results), default=0)
+        if code == 2 or self.published is None:
+            return code
+        return max(code, self.published.exit_code)
+
+
+def run_sessions(
+    files: list[Path],
+    config: Config,
+    host: PluginHost,
+    *,
+    out_dir: Path | None = None,
+    dry_run: bool = False,
+    publish_after: bool = False,
+) -> RunReport:
+    """``flywheel run``: check the enabled targets, run each file, then publish what is due (``publish_after``)."""
+    for name in config.enabled_targets():
+        check_target(config, host, name)  # a bad target is a usage error before anything is written
+    report = RunReport([run_session(f, config, host, out_dir=out_dir, dry_run=dry_run) for f in files])
+    if publish_after and not dry_run and any(r.enqueued for r in report.results):
+        report.published = publish(config, host)
+    return report

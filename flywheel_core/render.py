@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     import jinja2
 
     from flywheel_core.config import Config
-    from flywheel_core.plugins import PluginHost
+    from flywheel_core.types import PluginRegistry
 
 __all__ = ["Renderer", "get_renderer", "TemplateError", "md_escape", "md_inline"]
 
@@ -86,7 +86,7 @@ class Renderer:
 _CACHE: dict[tuple, Renderer] = {}
 
 
-def get_renderer(config: Config, host: PluginHost) -> Renderer:
+def get_renderer(config: Config, host: PluginRegistry) -> Renderer:
     """The renderer for this config and plugin set (built once per process)."""
     search = ([config.templates_dir] if config.templates_dir else []) + host.template_dirs()
     key = tuple(map(str, search))

@@ -17,7 +17,9 @@ from typing import Any, Callable, Iterator
 import attrs
 import pytest
 
-__all__ = ["CliResult", "build_session", "run_cli"]
+from flywheel_core.publishing.queue import CRASH_ENV, CRASH_POINTS
+
+__all__ = ["CRASH_ENV", "CRASH_POINTS", "CliResult", "build_session", "run_cli"]
 
 
 def build_session(session_type: str = "build", **fields: Any) -> dict[str, Any]:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from pathlib import Path
+from typing import Any, Iterator, Literal, Protocol
 
 import attrs
 
 __all__ = [
     "Artifact",
+    "PluginRegistry",
     "Problem",
     "PublishItem",
     "PublishResult",
@@ -178,3 +180,28 @@ class PublishResult:
     error: str = ""
     permanent: bool = False
     retry_after: float | None = None
+
+
+class PluginRegistry(Protocol):
+    """What the modules below the plugin host use of it: hook calls, names, templates, config schemas.
+
+    :class:`flywheel_core.plugins.PluginHost` implements it. ``config``, ``render`` and
+    ``context`` sit below ``plugins`` in the import order, so they name this protocol instead
+    of the host class: imports run one way.
+    """
+
+    def describe(self, name: str) -> str:
+        """``name (distribution)`` of a loaded plugin, for messages."""
+        ...
+
+    def call_each(self, hook: str, **kwargs: Any) -> Iterator[tuple[str, Any, BaseException | None]]:
+        """Call ``hook`` plugin by plugin; yield (plugin name, result, error)."""
+        ...
+
+    def template_dirs(self) -> list[Path]:
+        """Every plugin's packaged template folders."""
+        ...
+
+    def config_schemas(self) -> dict[str, dict[str, Any]]:
+        """Each plugin's ``[plugins.<name>]`` JSON Schema, by plugin name."""
+        ...

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from core_support import FLYWHEEL, load
+from flywheel_core import hookimpl
 from flywheel_core.testing import run_cli
 
 ID = "a1b2c3d4-e5f6-7890-abcd-ef1234567890"
@@ -219,9 +220,10 @@ def test_exception_in_the_target_fails_the_whole_batch_redacted(project: Project
     result = project.cli("publish")
     assert result.exit_code == 1
     lines = result.stderr.strip().splitlines()
-    assert len(lines) == 2
-    for line in lines:
-        assert "target 'shelf' failed: RuntimeError: remote said https://***@example.com" in line
+    # One failure of the whole batch is said once, with the entries it hit below it.
+    assert lines[0] == "FAILED 2 entries -> shelf: target 'shelf' failed: RuntimeError: remote said https://***@example.com"
+    assert sorted(line.split(" (")[0] for line in lines[1:]) == [f"  summary of {ID}", "  summary of second-session"]
+    assert TOKEN not in result.output
     assert {e["status"] for e in project.entries()} == {"failed"}
 
 
@@ -346,7 +348,7 @@ def test_corrupt_queue_is_a_one_line_error_in_a_real_process(tmp_path: Path) -> 
     env = dict(os.environ, FLYWHEEL_LOAD_PLUGINS="")
     proc = subprocess.run([FLYWHEEL, "queue", "list"], capture_output=True, text=True, env=env, cwd=tmp_path)
     assert proc.returncode == 1
-    assert "the publication queue cannot be opened" in proc.stderr and "Traceback" not in proc.stderr
+    assert "the publication queue is damaged or not an SQLite database" in proc.stderr and "Traceback" not in proc.stderr
     assert (tmp_path / "state" / "queue.sqlite3").read_bytes() == b"garbage" * 1000
 
 
@@ -357,16 +359,16 @@ WORKER = textwrap.dedent('''
     from pathlib import Path
     from flywheel_core.config import load_config
     from flywheel_core.plugins import get_host
-    from flywheel_core.queue import enqueue_file, publish
+    from flywheel_core.publishing import enqueue_file, publish
 
     config, host = load_config(Path(sys.argv[1])), get_host()
     worker, count = int(sys.argv[2]), int(sys.argv[3])
     for i in range(count):
         enqueue_file(config, host, config.out_dir / "build" / f"s{worker}-{i}" / "readme.md", "readme", ["shelf"])
         if i % 4 == 3:
-            outcomes, _ = publish(config, host)
+            outcomes = publish(config, host).outcomes
             assert all(o.status == "published" for o in outcomes), outcomes
-    outcomes, _ = publish(config, host)
+    outcomes = publish(config, host).outcomes
     assert all(o.status == "published" for o in outcomes), outcomes
 ''')
 
@@ -410,7 +412,7 @@ def test_concurrent_publish_commands_never_publish_twice(tmp_path: Path, fake_di
         path.parent.mkdir(parents=True)
         path.write_text(f"# {i}\n")
     script = ("import sys; from pathlib import Path; from flywheel_core.config import load_config; "
-              "from flywheel_core.plugins import get_host; from flywheel_core.queue import enqueue_file; "
+              "from flywheel_core.plugins import get_host; from flywheel_core.publishing import enqueue_file; "
               "c = load_config(Path(sys.argv[1])); h = get_host(); "
               "[enqueue_file(c, h, p, 'readme', ['shelf']) for p in sorted(c.out_dir.rglob('readme.md'))]")
     subprocess.run([sys.executable, "-c", script, str(config)], env=env, check=True, cwd=tmp_path)
@@ -460,3 +462,76 @@ def test_queue_add_with_session_brings_the_recorded_attachments_and_nothing_else
     assert project.cli("publish").exit_code == 0
     assert (project.root / "shelf" / ID / "media" / "pic.png").read_bytes() == b"png bytes"
     assert not (project.root / "shelf" / ID / "secret.txt").exists()
+
+
+# -- a damaged queue is never taken for a new one ----------------------------------------------
+
+def _queue_with_a_pending_entry(state: Path) -> Path:
+    from flywheel_core.publishing import PublicationQueue
+
+    with PublicationQueue.in_folder(state) as queue:
+        queue.enqueue(target="shelf", session_id="s1", session_type="build", kind="readme", ext="md",
+                      files={"readme.md": b"# pending\n"}, meta={})
+    return state / "queue.sqlite3"
+
+
+def _sqlite(path: Path, *statements: str) -> None:
+    import sqlite3
+
+    db = sqlite3.connect(path, isolation_level=None)
+    for statement in statements:
+        db.execute(statement)
+    db.close()
+
+
+DAMAGE = {
+    "empty file": (lambda p: p.write_bytes(b""), "is an empty file (0 bytes), not a queue"),
+    "not sqlite": (lambda p: p.write_bytes(b"garbage" * 1000), "is damaged or not an SQLite database"),
+    "not a queue": (lambda p: (p.unlink(), _sqlite(p, "CREATE TABLE notes (x)")),
+                    "is an SQLite database but not a flywheel publication queue"),
+    "wrong schema": (lambda p: _sqlite(p, "DROP TABLE items"), "is not a flywheel publication queue (no such table"),
+    "bad JSON in a row": (lambda p: _sqlite(p, "UPDATE items SET meta = '{\"title\": '"),
+                          "entry 1: column 'meta' does not hold valid JSON"),
+    "truncated": (lambda p: p.write_bytes(p.read_bytes()[:1500]), "is damaged or not an SQLite database"),
+}
+
+
+@pytest.mark.parametrize("damage", sorted(DAMAGE))
+def test_a_damaged_queue_is_a_one_line_error_never_a_new_queue(tmp_path: Path, damage: str) -> None:
+    # A 0-byte queue.sqlite3 was taken for a new queue: its pending entries vanished, publish exited 0.
+    path = _queue_with_a_pending_entry(tmp_path / "state")
+    make, message = DAMAGE[damage]
+    make(path)
+    before = path.read_bytes()
+    (tmp_path / "flywheel.toml").write_text('state_dir = "state"\n')
+    env = dict(os.environ, FLYWHEEL_LOAD_PLUGINS="")
+    for command in (["publish"], ["queue", "list"], ["queue", "stats"], ["publish", "--dry-run"]):
+        proc = subprocess.run([FLYWHEEL, *command], capture_output=True, text=True, env=env, cwd=tmp_path)
+        assert proc.returncode == 1, (command, proc.stdout, proc.stderr)
+        assert proc.stderr.startswith(f"flywheel: error: {path}: ") and message in proc.stderr, proc.stderr
+        assert len(proc.stderr.splitlines()) == 1 and "internal error" not in proc.stderr
+        assert path.read_bytes() == before, "the damaged queue is left as it was"
+
+
+# -- one plugin's failure costs only its own artifacts ------------------------------------------
+
+class Broken:
+    @hookimpl
+    def flywheel_generate(self, session, ctx):
+        raise RuntimeError("the third-party generator broke")
+
+
+def test_a_generator_that_raises_leaves_the_other_artifacts_enqueued(project: Project, example) -> None:
+    project.host.register(Broken(), name="broken", distribution="flywheel-broken", version="1")
+    session = example()
+    result = project.cli("run", session)
+    assert result.exit_code == 1
+    assert "plugin broken (flywheel-broken) failed in flywheel_generate: RuntimeError: the third-party generator broke" \
+        in result.stderr
+    assert "queued for shelf: summary" in result.stdout
+    doc = load(session)
+    assert doc["pipeline_status"]["build_artifact"] == "failed" and len(doc["errors"]) == 1
+    assert doc["artifacts"]["summary"]["status"] == "queued"
+    assert project.cli("publish").exit_code == 0
+    assert load(session)["artifacts"]["summary"]["status"] == "published"
+    assert (project.root / "shelf" / ID / "summary.md").exists()

@@ -14,7 +14,7 @@ import pytest
 from flywheel_core import PublishResult
 from flywheel_core.errors import FlywheelError, UsageError
 from flywheel_core.fsutil import sha256_bytes
-from flywheel_core.queue import PublicationQueue, idempotency_key
+from flywheel_core.publishing import PublicationQueue, idempotency_key
 
 TOKEN = "ghp_" + "QueueCanary1" * 3
 
@@ -28,20 +28,20 @@ def add(queue: PublicationQueue, text: str = "hello", *, target: str = "shelf", 
 
 @pytest.fixture
 def queue(tmp_path: Path):
-    with PublicationQueue(tmp_path / "state", {"backoff_seconds": 10, "backoff_max_seconds": 100}) as q:
+    with PublicationQueue.in_folder(tmp_path / "state", {"backoff_seconds": 10, "backoff_max_seconds": 100}) as q:
         yield q
 
 
 def test_database_is_wal_versioned_and_rows_are_keyed(queue: PublicationQueue) -> None:
     entry, new = add(queue)
     assert new and entry.status == "queued" and entry.seq == 1
-    db = sqlite3.connect(queue.path)
+    db = sqlite3.connect(queue.storage.path)
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert db.execute("PRAGMA user_version").fetchone()[0] == 2
+    assert db.execute("PRAGMA user_version").fetchone()[0] == 3
     digest = sha256_bytes(b"hello")
     assert entry.sha256 == digest
     assert entry.files == {"readme.md": digest}
-    assert (queue.blob_dir / digest).read_bytes() == b"hello"
+    assert (queue.blobs.folder / digest).read_bytes() == b"hello"
     version = sha256_bytes(f"readme.md\0{digest}\n".encode())
     assert entry.key == idempotency_key("shelf", "s1", "readme", version)
 
@@ -94,11 +94,11 @@ def test_claim_leases_and_record_publishes(queue: PublicationQueue) -> None:
 
 
 def test_failure_backs_off_then_dies_after_max_attempts(tmp_path: Path) -> None:
-    queue = PublicationQueue(tmp_path, {"max_attempts": 3, "backoff_seconds": 10, "backoff_max_seconds": 15})
+    queue = PublicationQueue.in_folder(tmp_path, {"max_attempts": 3, "backoff_seconds": 10, "backoff_max_seconds": 15})
     entry, _ = add(queue)
     delays = []
     for attempt in (1, 2, 3):
-        queue.db.execute("UPDATE items SET next_attempt_at = 0 WHERE id = ?", (entry.id,))
+        queue.storage.db.execute("UPDATE items SET next_attempt_at = 0 WHERE id = ?", (entry.id,))
         [claimed] = queue.claim("shelf")
         assert claimed.attempts == attempt
         before = time.time()
@@ -139,48 +139,50 @@ def test_retry_refuses_what_is_not_failed(queue: PublicationQueue) -> None:
 def test_expired_lease_is_claimable_again_but_a_live_one_is_not(queue: PublicationQueue) -> None:
     entry, _ = add(queue)
     future = time.time() + 600
-    queue.db.execute("UPDATE items SET status = 'publishing', lease_owner = 'other-host:1:x', lease_until = ? "
+    queue.storage.db.execute("UPDATE items SET status = 'publishing', lease_owner = 'other-host:1:x', lease_until = ? "
                      "WHERE id = ?", (future, entry.id))
     assert queue.claim("shelf") == [], "another machine's live lease is respected"
-    queue.db.execute("UPDATE items SET lease_until = ? WHERE id = ?", (time.time() - 1, entry.id))
+    queue.storage.db.execute("UPDATE items SET lease_until = ? WHERE id = ?", (time.time() - 1, entry.id))
     [claimed] = queue.claim("shelf")
     assert claimed.lease_owner == queue.owner
 
 
 def test_lease_of_a_dead_local_publisher_is_taken_over_at_once(tmp_path: Path) -> None:
     state = tmp_path / "state"
-    with PublicationQueue(state) as queue:
+    with PublicationQueue.in_folder(state) as queue:
         entry, _ = add(queue)
-    script = f"from flywheel_core.queue import PublicationQueue; PublicationQueue({str(state)!r}).claim('shelf')"
+    script = f"from flywheel_core.publishing import PublicationQueue; PublicationQueue.in_folder({str(state)!r}).claim('shelf')"
     subprocess.run([sys.executable, "-c", script], check=True)
-    with PublicationQueue(state) as queue:
+    with PublicationQueue.in_folder(state) as queue:
         assert queue.get(entry.id).status == "publishing"
         [claimed] = queue.claim("shelf")
-        assert claimed.id == entry.id and claimed.attempts == 2
+        assert claimed.id == entry.id and (claimed.attempts, claimed.interruptions) == (1, 1)
+        assert queue.item(claimed).attempts == 2, "the target is told it may have got that far before"
 
 
 def test_lease_of_a_killed_publisher_not_yet_reaped_is_taken_over_at_once(tmp_path: Path) -> None:
     # `timeout -s KILL 1 flywheel publish` kills timeout too: the publisher stays a zombie until
     # init reaps it, and kill(pid, 0) still succeeds on a zombie.
     state = tmp_path / "state"
-    with PublicationQueue(state) as queue:
+    with PublicationQueue.in_folder(state) as queue:
         entry, _ = add(queue)
-    script = f"from flywheel_core.queue import PublicationQueue; PublicationQueue({str(state)!r}).claim('shelf')"
+    script = f"from flywheel_core.publishing import PublicationQueue; PublicationQueue.in_folder({str(state)!r}).claim('shelf')"
     zombie = subprocess.Popen([sys.executable, "-c", script])
     try:
         while not Path(f"/proc/{zombie.pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z":
             time.sleep(0.05)  # exited, and not waited for: a zombie
-        with PublicationQueue(state) as queue:
+        with PublicationQueue.in_folder(state) as queue:
             assert queue.get(entry.id).status == "publishing"
             [claimed] = queue.claim("shelf")
-            assert claimed.id == entry.id and claimed.attempts == 2
+            assert claimed.id == entry.id and (claimed.attempts, claimed.interruptions) == (1, 1)
+        assert queue.item(claimed).attempts == 2, "the target is told it may have got that far before"
     finally:
         zombie.wait()
 
 
 def test_a_newer_version_waits_while_an_older_one_is_being_published(tmp_path: Path) -> None:
-    a = PublicationQueue(tmp_path)
-    b = PublicationQueue(tmp_path)
+    a = PublicationQueue.in_folder(tmp_path)
+    b = PublicationQueue.in_folder(tmp_path)
     v1, _ = add(a, "v1")
     [claimed] = a.claim("shelf")
     v2, _ = add(b, "v2")
@@ -193,11 +195,11 @@ def test_a_newer_version_waits_while_an_older_one_is_being_published(tmp_path: P
 
 def test_missing_blob_is_reported_not_guessed(queue: PublicationQueue) -> None:
     entry, _ = add(queue)
-    (queue.blob_dir / entry.sha256).unlink()
+    (queue.blobs.folder / entry.sha256).unlink()
     [claimed] = queue.claim("shelf")
     with pytest.raises(FlywheelError, match="is missing"):
         queue.item(claimed)
-    (queue.blob_dir / entry.sha256).write_bytes(b"tampered")
+    (queue.blobs.folder / entry.sha256).write_bytes(b"tampered")
     with pytest.raises(FlywheelError, match="is corrupt"):
         queue.item(claimed)
     dead = queue.fail(entry.id, "content gone", permanent=True)
@@ -209,17 +211,17 @@ def test_corrupt_database_is_an_error_and_left_untouched(tmp_path: Path) -> None
     state.mkdir()
     (state / "queue.sqlite3").write_bytes(b"this is not a database" * 100)
     before = (state / "queue.sqlite3").read_bytes()
-    with pytest.raises(FlywheelError, match="cannot be opened"):
-        PublicationQueue(state).entries()
+    with pytest.raises(FlywheelError, match="damaged or not an SQLite database.*left untouched"):
+        PublicationQueue.in_folder(state).entries()
     assert (state / "queue.sqlite3").read_bytes() == before
 
 
 def test_queue_from_a_newer_flywheel_is_refused(tmp_path: Path) -> None:
-    with PublicationQueue(tmp_path) as queue:
+    with PublicationQueue.in_folder(tmp_path) as queue:
         add(queue)
-        queue.db.execute("PRAGMA user_version = 99")
+        queue.storage.db.execute("PRAGMA user_version = 99")
     with pytest.raises(FlywheelError, match="newer flywheel"):
-        PublicationQueue(tmp_path).entries()
+        PublicationQueue.in_folder(tmp_path).entries()
 
 
 def test_stats_count_by_target_and_state(queue: PublicationQueue) -> None:
@@ -230,3 +232,80 @@ def test_stats_count_by_target_and_state(queue: PublicationQueue) -> None:
     assert stats["targets"]["shelf"]["queued"] == 1 and stats["targets"]["shelf"]["superseded"] == 1
     assert stats["targets"]["web"]["queued"] == 1
     assert stats["due_now"] == 2 and stats["blobs"] == 3 and stats["oldest_pending"].endswith("Z")
+
+
+def test_keys_and_rows_do_not_depend_on_order_or_time(tmp_path: Path) -> None:
+    # An entry's identity is its content and place: the same versions enqueued in another order,
+    # by another process, at another time, give the same keys, hashes and metadata.
+    versions = [("s1", "readme", "a"), ("s2", "readme", "b"), ("s1", "log", "c")]
+    rows = []
+    for name, order in (("one", versions), ("two", list(reversed(versions)))):
+        with PublicationQueue.in_folder(tmp_path / name) as queue:
+            for session, kind, text in order:
+                add(queue, text, session=session, kind=kind)
+            rows.append(sorted((e.key, e.target, e.session_id, e.kind, e.sha256, json.dumps(e.files), json.dumps(e.meta))
+                               for e in queue.entries()))
+    assert rows[0] == rows[1]
+
+
+def test_entries_killed_by_the_old_interruption_rule_are_queued_again_on_upgrade(tmp_path: Path) -> None:
+    # Before schema 3 a publisher killed 8 times killed its entries ("publisher stopped before
+    # finishing, 8 times"). They were never evidence of a bad item: the upgrade revives them.
+    from flywheel_core.publishing.sqlite import _MIGRATIONS
+
+    path = tmp_path / "queue.sqlite3"
+    db = sqlite3.connect(path, isolation_level=None)
+    for step in (1, 2):
+        for statement in filter(str.strip, _MIGRATIONS[step].split(";")):
+            db.execute(statement)
+    db.execute("PRAGMA user_version = 2")
+    for i, (status, error) in enumerate([("dead", "publisher stopped before finishing, 8 times"),
+                                         ("dead", "HTTP 422: refused"), ("published", None)]):
+        db.execute("INSERT INTO items (key, target, session_id, session_type, kind, ext, sha256, seq, files, meta, "
+                   "status, attempts, last_error, next_attempt_at, created_at, updated_at) "
+                   "VALUES (?, 'shelf', 's', 'build', ?, 'md', 'x', 1, '{}', '{}', ?, 8, ?, 0, 0, 0)",
+                   (f"k{i}", f"kind{i}", status, error))
+    db.close()
+    with PublicationQueue.in_folder(tmp_path) as queue:
+        revived, refused, published = queue.entries()
+    assert (revived.status, revived.attempts, revived.interruptions) == ("queued", 0, 8)
+    assert (refused.status, refused.attempts) == ("dead", 8), "a target's refusal stays dead"
+    assert published.status == "published"
+
+
+def _wait_for(condition, what: str) -> None:
+    deadline = time.monotonic() + 120
+    while not condition():
+        assert time.monotonic() < deadline, f"gave up waiting for {what}"
+        time.sleep(0.05)
+
+
+def test_a_long_batch_renews_its_lease_and_a_stopped_one_expires(tmp_path: Path) -> None:
+    # A lease held by another machine binds only by time: its holder renews it while it works.
+    settings = {"lease_seconds": 3}
+    far = PublicationQueue.in_folder(tmp_path, settings)
+    far.owner = "another-machine:4242:cafe"
+    entry, _ = add(far)
+    [claimed] = far.claim("shelf")
+    first = claimed.lease_until
+    here = PublicationQueue.in_folder(tmp_path, settings)
+    with far.keep_leases([entry.id]):
+        _wait_for(lambda: time.time() > first + 0.5 and here.get(entry.id).lease_until > time.time() + 0.5,
+                  "the lease to outlive its first expiry")
+        assert here.claim("shelf") == [], "a renewed lease of another machine is respected"
+    _wait_for(lambda: here.get(entry.id).lease_until < time.time(), "the lease to expire once not renewed")
+    [taken] = here.claim("shelf")
+    assert (taken.id, taken.lease_owner, taken.interruptions) == (entry.id, here.owner, 1)
+
+
+def test_an_entry_whose_publisher_keeps_dying_is_dead_with_the_reason(tmp_path: Path) -> None:
+    queue = PublicationQueue.in_folder(tmp_path, {"max_interruptions": 3})
+    entry, _ = add(queue)
+    for interruptions in range(3):
+        [claimed] = queue.claim("shelf")
+        assert (claimed.attempts, claimed.interruptions) == (1, interruptions)
+        queue.storage.db.execute("UPDATE items SET lease_until = 0 WHERE id = ?", (entry.id,))  # its lease ran out
+    assert queue.claim("shelf") == []
+    dead = queue.get(entry.id)
+    assert (dead.status, dead.attempts, dead.interruptions) == ("dead", 0, 3)
+    assert dead.last_error.startswith("its publisher stopped before finishing, 3 times")

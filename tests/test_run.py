@@ -317,3 +317,23 @@ def test_load_plugins_allowlist(tmp_path: Path, fake_dist) -> None:
     env["FLYWHEEL_BLOCK_PLUGINS"] = "flywheel-fakebuild"
     proc = subprocess.run([FLYWHEEL, "plugins", "--json"], capture_output=True, text=True, env=env)
     assert json.loads(proc.stdout) == []
+
+
+def test_an_agents_own_artifact_record_is_kept_under_previous(tmp_path: Path, echo_host, example) -> None:
+    # An agent that recorded its own summary lost that record when flywheel wrote its own.
+    session = example()
+    doc = load(session)
+    mine = {"path": "docs/summary-by-the-agent.md", "status": "published",
+            "published_to": {"blog": {"url": "https://agent.example/summary"}}}
+    doc["artifacts"] = {"summary": mine}
+    session.write_text(json.dumps(doc), encoding="utf-8")
+    result = run_cli(["run", session, "--out", tmp_path / "out"], host=echo_host)
+    assert result.exit_code == 0, result.output
+    assert (f"{session}: $.artifacts.summary: warning: artifacts.summary held a record flywheel did not write "
+            "(path docs/summary-by-the-agent.md); it is kept under artifacts.summary.previous") in result.stderr
+    record = load(session)["artifacts"]["summary"]
+    assert record["previous"] == mine, "nothing the agent wrote is lost"
+    assert record["generator"] == "echo" and record["path"] == str(tmp_path / "out" / "build" / ID / "summary.md")
+    again = run_cli(["run", session, "--out", tmp_path / "out"], host=echo_host)
+    assert again.exit_code == 0 and "warning" not in again.stderr, "flywheel's own record is updated in place"
+    assert load(session)["artifacts"]["summary"]["previous"] == mine

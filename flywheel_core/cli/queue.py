@@ -15,16 +15,20 @@ from flywheel_core.errors import UsageError
 if TYPE_CHECKING:
     from flywheel_core.config import Config
     from flywheel_core.plugins import PluginHost
+    from flywheel_core.publishing import PublishOutcome, PublishReport, QueueEntry
 
-__all__ = ["publish_due", "register"]
+__all__ = ["print_report", "publish_due", "register"]
 
 TargetOpt = Annotated[Optional[str], typer.Option("--target", "-t", help="Publish only to this target.")]
 
 
-def _summary(receipt: dict[str, Any]) -> str:
-    """The most telling part of a receipt, for one line of output."""
+def _summary(receipt: dict[str, Any], *, planned: bool = False) -> str:
+    """The most telling part of a receipt, for one line of output (``planned``: a dry run's, where
+    every file the publication will write says more than the main one)."""
     if receipt.get("skipped"):
         return f"stored; {receipt['skipped']}"
+    if planned and not receipt.get("url") and receipt.get("paths"):
+        return ", ".join(map(str, receipt["paths"]))
     for key in ("url", "commit", "path"):
         if receipt.get(key):
             value = str(receipt[key])
@@ -35,41 +39,68 @@ def _summary(receipt: dict[str, Any]) -> str:
 
 
 def publish_due(config: Config, host: PluginHost, *, target: str | None, dry_run: bool, json_out: bool) -> int:
-    """Publish what is due and print each outcome; return the exit code (0 all published, 1 some failed)."""
-    from flywheel_core.queue import publish
+    """Publish what is due and print the report; return the exit code."""
+    from flywheel_core.publishing import publish
 
-    outcomes, warnings = publish(config, host, target=target, dry_run=dry_run)
-    for warning in warnings:
+    return print_report(publish(config, host, target=target, dry_run=dry_run), json_out=json_out)
+
+
+def print_report(report: PublishReport, *, json_out: bool = False) -> int:
+    """Print a publish report (outcomes, dead entries, what waits); return its exit code.
+
+    A failure shared by a whole batch (the remote did not answer) is said once, with the
+    entries it hit below it. Every dead entry is one line with its cause and the command that
+    retries it, on every run until it is retried: nothing dies silently.
+    """
+    import attrs
+
+    for warning in report.warnings:
         print(f"flywheel: warning: {warning}", file=sys.stderr)
-    failed = [o for o in outcomes if o.status not in ("published", "would-publish")]
     if json_out:
-        import attrs
-
-        print(json.dumps([attrs.asdict(o) for o in outcomes], indent=2, ensure_ascii=False))
-        return 1 if failed else 0
-    for o in outcomes:
+        shown = {o.id for o in report.outcomes}
+        rows = [attrs.asdict(o) for o in report.outcomes]
+        rows += [{"id": e.id, "target": e.target, "session_id": e.session_id, "kind": e.kind, "status": "dead",
+                  "receipt": {}, "error": e.last_error or "", "attempts": e.attempts, "next_attempt_at": None}
+                 for e in report.dead if e.id not in shown]
+        print(json.dumps(rows, indent=2, ensure_ascii=False))
+        return report.exit_code
+    failed: dict[tuple[str, str], list[PublishOutcome]] = {}
+    for o in report.outcomes:
         what = f"{o.kind} of {o.session_id} -> {o.target}"
         if o.status == "would-publish":
-            print(f"would publish {what}: {_summary(o.receipt)}")
+            print(f"would publish {what}: {_summary(o.receipt, planned=True)}")
         elif o.status == "published":
             print(f"published {what}: {_summary(o.receipt)}")
-        else:
-            later = f"; next attempt after {o.next_attempt_at}" if o.next_attempt_at else ""
-            print(f"FAILED {what} ({o.status}, attempt {o.attempts}{later}): {o.error}", file=sys.stderr)
-    if not outcomes:
-        print("nothing is due" + (" (dry run)" if dry_run else "") + _waiting(config, target))
-    return 1 if failed else 0
+        elif o.status != "dead":  # dead ones are listed below, with the rest
+            failed.setdefault((o.target, o.error), []).append(o)
+    for (target, error), group in failed.items():
+        if len(group) == 1:
+            o = group[0]
+            print(f"FAILED {o.kind} of {o.session_id} -> {target} ({_attempt(o)}): {error}", file=sys.stderr)
+            continue
+        print(f"FAILED {len(group)} entries -> {target}: {error}", file=sys.stderr)
+        for o in group:
+            print(f"  {o.kind} of {o.session_id} ({_attempt(o)})", file=sys.stderr)
+    for e in report.dead:
+        tries = f"{e.attempts} failed attempt{'s' if e.attempts != 1 else ''}"
+        if e.interruptions:
+            tries += f", {e.interruptions} interrupted"
+        print(f"DEAD {e.kind} of {e.session_id} -> {e.target} (entry {e.id}; {tries}): {e.last_error or 'no error recorded'}"
+              f"; once the cause is fixed: flywheel queue retry {e.id}", file=sys.stderr)
+    if not report.outcomes:
+        print("nothing is due" + (" (dry run)" if report.dry_run else "") + _waiting(report.waiting))
+    return report.exit_code
 
 
-def _waiting(config: Config, target: str | None) -> str:
+def _attempt(o: PublishOutcome) -> str:
+    later = f"; next attempt after {o.next_attempt_at}" if o.next_attempt_at else ""
+    return f"{o.status}, attempt {o.attempts}{later}"
+
+
+def _waiting(pending: list[QueueEntry]) -> str:
     """Why pending entries are not due yet (a live lease, a backoff), so "nothing is due" is not a mystery."""
-    from flywheel_core.queue import PublicationQueue, iso
+    from flywheel_core.publishing import iso
 
-    if not (config.state_dir / "queue.sqlite3").is_file():
-        return ""
-    with PublicationQueue.for_config(config) as queue:
-        pending = [e for e in queue.entries() if e.status in ("publishing", "failed", "queued")
-                   and (target is None or e.target == target)]
     leased = [e.lease_until or 0 for e in pending if e.status == "publishing"]
     later = [e.next_attempt_at for e in pending if e.status != "publishing"]
     parts = []
@@ -90,8 +121,9 @@ def publish_cmd(
     """Publish every queue entry that is due, to each enabled target (or only --target).
 
     Exit 0 when everything due was published, 1 when some entry failed (each is printed and
-    retried later with backoff), 2 for bad usage or configuration. --dry-run prints what would
-    be published where and changes nothing.
+    retried later with backoff) or is dead (each is printed with the command that retries it),
+    2 for bad usage or configuration. --dry-run prints what would be published where and
+    changes nothing.
     """
     from flywheel_core.config import load_config
     from flywheel_core.plugins import get_host
@@ -104,10 +136,10 @@ queue_app = typer.Typer(help="Inspect and manage the publication queue.", no_arg
 
 def _queue(config: Path | None):
     from flywheel_core.config import load_config
-    from flywheel_core.queue import PublicationQueue
+    from flywheel_core.publishing import open_queue
 
     cfg = load_config(config)
-    return cfg, PublicationQueue.for_config(cfg)
+    return cfg, open_queue(cfg)
 
 
 @queue_app.command("list")
@@ -117,12 +149,12 @@ def list_cmd(
     config: ConfigOpt = None,
 ) -> None:
     """List queue entries (id, state, target, session, artifact, attempts, receipt or error)."""
-    from flywheel_core.queue import STATUSES
+    from flywheel_core.publishing import STATUSES
 
     if status is not None and status not in STATUSES:
         raise UsageError(f"--status {status!r}: expected one of {', '.join(STATUSES)}")
     _, queue = _queue(config)
-    if not queue.path.exists():
+    if not queue.exists():
         entries = []  # nothing was ever enqueued: do not create a queue just to list it
     else:
         with queue:
@@ -138,12 +170,16 @@ def list_cmd(
         data = e.to_json()
         if e.status == "published":
             detail = _summary(e.receipt or {})
-        elif e.status in ("failed", "dead"):
-            detail = (f"next {data['next_attempt_at']}: " if data["next_attempt_at"] else "") + (e.last_error or "")
+        elif e.status == "failed":
+            detail = f"next {data['next_attempt_at']}: {e.last_error or ''}"
+        elif e.status == "dead":
+            detail = f"[retry: flywheel queue retry {e.id}] {e.last_error or 'no error recorded'}"
         elif e.status == "publishing":
             detail = f"leased until {data['lease_until']}"
         else:
             detail = ""
+        if e.interruptions and e.status != "published":
+            detail = f"interrupted {e.interruptions}x; {detail}" if detail else f"interrupted {e.interruptions}x"
         print(f"{e.id:>5}  {e.status:<10}  {e.target:<8}  {e.session_id:<36}  {e.kind:<14}  {e.attempts:>5}  {detail[:200]}")
 
 
@@ -176,7 +212,7 @@ def add_cmd(
     """Enqueue one artifact file for the given targets (the file must lie inside the output folder)."""
     from flywheel_core.config import load_config
     from flywheel_core.plugins import get_host
-    from flywheel_core.queue import enqueue_file
+    from flywheel_core.publishing import enqueue_file
 
     names = [t.strip() for t in targets.split(",") if t.strip()]
     added = enqueue_file(load_config(config), get_host(), file, kind, names, session)
@@ -191,11 +227,11 @@ def add_cmd(
 @queue_app.command("stats")
 def stats_cmd(json_out: JsonOpt = False, config: ConfigOpt = None) -> None:
     """Count entries per target and state; show what is due and the oldest pending entry."""
-    from flywheel_core.queue import STATUSES
+    from flywheel_core.publishing import STATUSES
 
     _, queue = _queue(config)
-    if not queue.path.exists():
-        stats = {"targets": {}, "due_now": 0, "oldest_pending": None, "blobs": 0, "path": str(queue.path)}
+    if not queue.exists():
+        stats = {"targets": {}, "due_now": 0, "oldest_pending": None, "blobs": 0, "path": queue.location}
     else:
         with queue:
             stats = queue.stats()

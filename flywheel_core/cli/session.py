@@ -77,17 +77,14 @@ def run(
     Artifacts go to OUT/<session_type>/<session_id>/<kind>.<ext>. Exit 0 when every session
     completed, 1 when something failed at run time, 2 for bad input.
     """
-    from flywheel_core.pipeline import run_session
-    from flywheel_core.queue import check_target
+    from flywheel_core.pipeline import run_sessions
 
     cfg, host = _setup(config)
-    for name in cfg.enabled_targets():
-        check_target(cfg, host, name)  # a bad target is a usage error before anything is written
-    results = [run_session(f, cfg, host, out_dir=out, dry_run=dry_run) for f in files]
+    report = run_sessions(files, cfg, host, out_dir=out, dry_run=dry_run, publish_after=publish)
     if json_out:
-        print(json.dumps([r.to_json() for r in results], indent=2, ensure_ascii=False))
+        print(json.dumps([r.to_json() for r in report.results], indent=2, ensure_ascii=False))
     else:
-        for result in results:
+        for result in report.results:
             _print_problems(result)
             if result.exit_code == 2:
                 continue
@@ -103,17 +100,15 @@ def run(
                 by_target.setdefault(item["target"], []).append(item["kind"])
             for target, kinds in by_target.items():
                 print(f"  queued for {target}: {', '.join(kinds)}")
-    published_code = 0
-    if publish and not dry_run and any(r.enqueued for r in results):
-        from flywheel_core.cli.queue import publish_due
+    if report.published is not None:
+        from flywheel_core.cli.queue import print_report
 
         # With --json, stdout carries one document (the run results); publish reports go to stderr.
         if not json_out:
             print("\npublishing:")
         with contextlib.redirect_stdout(sys.stderr if json_out else sys.stdout):
-            published_code = publish_due(cfg, host, target=None, dry_run=False, json_out=False)
-    code = max(r.exit_code for r in results)
-    raise typer.Exit(code if code == 2 else max(code, published_code))
+            print_report(report.published)
+    raise typer.Exit(report.exit_code)
 
 
 def schema(

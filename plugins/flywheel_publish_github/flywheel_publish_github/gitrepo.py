@@ -5,21 +5,23 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import signal
 import subprocess
 import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from flywheel_core import FlywheelError
-from flywheel_core.redaction import redact
+from flywheel_core import FlywheelError, redact
 
 __all__ = ["CacheRepo", "GitError", "PushRejected", "auth_env", "git_env"]
 
 #: Inherited GIT_* variables that are safe to keep (transport settings); every other one, such as
 #: GIT_DIR or GIT_INDEX_FILE set by a hook that runs flywheel, could point git at the user's repo.
 _KEEP_GIT_ENV = {"GIT_SSH", "GIT_SSH_COMMAND", "GIT_SSH_VARIANT", "GIT_SSL_CAINFO", "GIT_SSL_CAPATH", "GIT_PROXY_COMMAND"}
-#: A network command that hangs (an unreachable host) fails the batch instead of the publisher.
-NETWORK_TIMEOUT = 900
+#: Seconds a network command (ls-remote, fetch, push) may take before it is stopped and the batch
+#: fails, to be retried later by the queue: ``[targets.github] timeout``. A remote that accepts the
+#: connection and never answers must not block a publisher.
+NETWORK_TIMEOUT = 60.0
 _CONFIG = (
     "-c", "core.hooksPath=/dev/null",
     "-c", "gc.auto=0",
@@ -74,11 +76,16 @@ def auth_env(url: str, token: str | None) -> dict[str, str]:
 class CacheRepo:
     """flywheel's own bare clone of the remote: the user's work tree and index are never involved."""
 
-    def __init__(self, path: Path, remote: str, branch: str, network_env: dict[str, str]) -> None:
+    def __init__(
+        self, path: Path, remote: str, branch: str, network_env: dict[str, str], *,
+        timeout: float = NETWORK_TIMEOUT, display: str | None = None,
+    ) -> None:
         self.path = path
         self.remote = remote
         self.branch = branch
         self.network_env = network_env
+        self.timeout = timeout
+        self.display = display or redact(remote)
         self.tracking = f"refs/remotes/origin/{branch}"
 
     def git(
@@ -88,14 +95,25 @@ class CacheRepo:
         extra = dict(env or {})
         if network:
             extra.update(self.network_env)
+        argv = ["git", *_CONFIG, f"--git-dir={self.path}", *args]
+        # Its own process group: on a timeout, git's helpers (git-remote-https, ssh) are stopped too.
+        child = subprocess.Popen(argv, stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=git_env(extra),
+                                 start_new_session=True)
         try:
-            proc = subprocess.run(
-                ["git", *_CONFIG, f"--git-dir={self.path}", *args],
-                input=input, stdin=None if input is not None else subprocess.DEVNULL,
-                capture_output=True, env=git_env(extra), check=False, timeout=NETWORK_TIMEOUT if network else None,
-            )
+            out, err = child.communicate(input, timeout=self.timeout if network else None)
         except subprocess.TimeoutExpired:
-            raise GitError(f"git {args[0]} gave no answer within {NETWORK_TIMEOUT} s") from None
+            os.killpg(child.pid, signal.SIGKILL)
+            child.communicate()
+            raise GitError(
+                f"git {args[0]} of {self.display}: no answer within {self.timeout:g} s (targets.github.timeout); "
+                "the queue tries again later"
+            ) from None
+        except BaseException:
+            os.killpg(child.pid, signal.SIGKILL)
+            child.communicate()
+            raise
+        proc = subprocess.CompletedProcess(argv, child.returncode, out, err)
         if check and proc.returncode != 0:
             raise GitError(f"git {args[0]} failed: {redact(_text(proc.stderr) or _text(proc.stdout))}")
         return proc

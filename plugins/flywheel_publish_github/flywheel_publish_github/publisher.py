@@ -14,8 +14,7 @@ from urllib.parse import quote, urlsplit
 
 import attrs
 
-from flywheel_core import PublishItem, PublishResult, UsageError
-from flywheel_core.redaction import redact
+from flywheel_core import PublishItem, PublishResult, UsageError, redact
 
 __all__ = ["Settings", "plan_batch", "publish"]
 
@@ -78,6 +77,7 @@ class Settings:
     api_url: str
     max_wait: float
     token: str | None
+    timeout: float = 60.0
 
     @classmethod
     def from_config(cls, config: dict[str, Any], base_dir: Path) -> Settings:
@@ -125,6 +125,7 @@ class Settings:
             api_url=str(config.get("api_url", "https://api.github.com")),
             max_wait=float(config.get("rate_limit_max_wait", 60)),
             token=token,
+            timeout=float(config.get("timeout", 60)),
         )
 
     def blob_url(self, commit: str, path: str) -> str | None:
@@ -193,8 +194,9 @@ def plan_batch(items: list[PublishItem], settings: Settings) -> tuple[list[Place
     if settings.readme_path:
         readmes = [p for p in placements if p.item.session_type == "build" and p.item.kind == "readme"]
         if readmes:
-            # The newest session's README is the repository's README.
-            newest = max(readmes, key=lambda p: (str(p.item.meta.get("date") or ""), p.item.id))
+            # The newest session's README is the repository's README; between sessions of the same
+            # time, the session id decides (never the order they were enqueued in).
+            newest = max(readmes, key=lambda p: (str(p.item.meta.get("date") or ""), p.item.session_id))
             folder = posixpath.dirname(settings.readme_path)
             for path, data in list(newest.writes.items()):
                 rel = posixpath.relpath(path, posixpath.dirname(newest.main))
@@ -222,7 +224,7 @@ def _cache_path(state_dir: Path, settings: Settings) -> Path:
 
 def publish(items: list[PublishItem], config: dict[str, Any], ctx: Any) -> list[PublishResult]:
     """Publish ``items`` to the configured repository: at most one commit and one push."""
-    from flywheel_core.fsutil import lock_for
+    from flywheel_core import lock_for
 
     from flywheel_publish_github.gitrepo import CacheRepo, PushRejected, auth_env
 
@@ -232,15 +234,12 @@ def publish(items: list[PublishItem], config: dict[str, Any], ctx: Any) -> list[
     if not placements:
         return results
     if ctx.dry_run:
-        return results + [
-            PublishResult(p.item.id, True, receipt={
-                "dry_run": True, "remote": settings.display, "branch": settings.branch,
-                "paths": sorted(p.writes), **({"deletes": sorted(p.deletes)} if p.deletes else {}),
-            })
-            for p in placements
-        ]
+        # What the real receipt will say the same way (no commit yet, so no commit and no URL).
+        return results + [PublishResult(p.item.id, True, receipt={"dry_run": True, **_receipt(p, settings)})
+                          for p in placements]
     cache = _cache_path(ctx.target_state_dir("github"), settings)
-    repo = CacheRepo(cache, settings.remote, settings.branch, auth_env(settings.remote, settings.token))
+    repo = CacheRepo(cache, settings.remote, settings.branch, auth_env(settings.remote, settings.token),
+                     timeout=settings.timeout, display=settings.display)
     with lock_for(cache, timeout=600):
         repo.ensure()
         for attempt in range(1, PUSH_ATTEMPTS + 1):
@@ -260,10 +259,7 @@ def publish(items: list[PublishItem], config: dict[str, Any], ctx: Any) -> list[
             break
     for p in placements:
         holder = holders[p.item.id]
-        receipt: dict[str, Any] = {
-            "commit": holder, "branch": settings.branch, "remote": settings.display,
-            "path": p.main, "paths": sorted(p.writes),
-        }
+        receipt: dict[str, Any] = {"commit": holder, **_receipt(p, settings)}
         url = settings.blob_url(holder, p.main)
         if url:
             receipt["url"] = url
@@ -275,6 +271,13 @@ def publish(items: list[PublishItem], config: dict[str, Any], ctx: Any) -> list[
                 error = f"committed as {holder[:12]}, but the release failed: {exc}"
         results.append(PublishResult(p.item.id, not error, receipt=receipt, error=redact(error)))
     return results
+
+
+def _receipt(p: Placement, settings: Settings) -> dict[str, Any]:
+    """The part of an item's receipt known before publishing: where its files go (and which files of
+    its older version it removes)."""
+    return {"remote": settings.display, "branch": settings.branch, "path": p.main, "paths": sorted(p.writes),
+            **({"deletes": sorted(p.deletes)} if p.deletes else {})}
 
 
 def _build(repo: Any, base: str | None, placements: list[Placement], settings: Settings) -> tuple[str | None, dict[int, str]]:
@@ -323,7 +326,7 @@ def _release(settings: Settings, item: PublishItem, commit: str) -> dict[str, An
     tag = settings.tag_template.format(session_id=item.session_id, session_type=item.session_type, date=date)
     if not _TAG_RE.match(tag):
         raise ReleaseError(f"tag {tag!r} is not a valid git tag name")
-    client = ReleaseClient(settings.api_url, settings.token, max_wait=settings.max_wait)
+    client = ReleaseClient(settings.api_url, settings.token, max_wait=settings.max_wait, timeout=settings.timeout)
     try:
         return client.upsert(
             settings.repository, tag,

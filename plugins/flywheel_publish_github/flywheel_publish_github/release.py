@@ -6,8 +6,7 @@ import time
 from typing import Any, Callable
 from urllib.parse import quote
 
-from flywheel_core import FlywheelError
-from flywheel_core.redaction import redact
+from flywheel_core import FlywheelError, redact
 
 __all__ = ["ReleaseClient", "ReleaseError"]
 
@@ -38,6 +37,7 @@ class ReleaseClient:
         *,
         max_wait: float = 60.0,
         rounds: int = 5,
+        timeout: float = 30.0,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         import httpx
@@ -50,7 +50,7 @@ class ReleaseClient:
                 "X-GitHub-Api-Version": "2022-11-28",
                 "User-Agent": "flywheel-publish-github",
             },
-            timeout=30.0,
+            timeout=timeout,
             follow_redirects=False,
         )
         self.max_wait = max_wait

@@ -8,13 +8,13 @@ import subprocess
 import sys
 import textwrap
 import threading
+import types
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from flywheel_core import Artifact, SessionType, hookimpl
 from flywheel_core.testing import build_session, run_cli
 
 GIT = "/usr/bin/git"
@@ -23,25 +23,34 @@ ID_A = "sess-a-2025-12-02"
 ID_B = "sess-b-2025-12-03"
 
 
-class Generator:
-    """A tiny generator: a readme with an attachment (unless ``no_logo``) and a build log, from ``overview``."""
+#: A tiny generator plugin: a readme with an attachment (unless ``no_logo``) and a build log, from
+#: ``overview``. ``log_logo``: the build log carries the same attachment (as a devlog and its
+#: social post do). Source text, so subprocesses can load it as an installed distribution too.
+GENERATOR = textwrap.dedent('''
+    from flywheel_core import Artifact, SessionType, hookimpl
 
     @hookimpl
-    def flywheel_session_types(self):
+    def flywheel_session_types():
         return [SessionType("build", "test build", artifacts=("readme", "build_log"))]
 
     @hookimpl
-    def flywheel_generate(self, session, ctx):
+    def flywheel_generate(session, ctx):
         text = session.get("overview", "nothing")
-        shared = {"media/logo.svg": f"<svg><!-- {text} --></svg>\n"}
+        shared = {"media/logo.svg": f"<svg><!-- {text} --></svg>\\n"}
         logo = {} if session.get("no_logo") else shared
         return [
-            Artifact("readme", f"# {session.session_id}\n\n{text}\n", title=f"Build {session.session_id}",
+            Artifact("readme", f"# {session.session_id}\\n\\n{text}\\n", title=f"Build {session.session_id}",
                      attachments=logo),
-            # ``log_logo``: the build log carries the same attachment (as a devlog and its social post do).
-            Artifact("build_log", f"# Build log {session.session_id}\n\n- {text}\n", title=f"Log {session.session_id}",
+            Artifact("build_log", f"# Build log {session.session_id}\\n\\n- {text}\\n", title=f"Log {session.session_id}",
                      attachments=shared if session.get("log_logo") else {}),
         ]
+''')
+
+
+def Generator():  # noqa: N802 - used like the class it replaced
+    module = types.ModuleType("flywheel_testgen")
+    exec(compile(GENERATOR, "flywheel_testgen.py", "exec"), module.__dict__)
+    return module
 
 
 def git(*args: str, cwd: Path | None = None, check: bool = True) -> str:
@@ -127,6 +136,23 @@ class Workspace:
 def ws(tmp_path: Path, flywheel_host, register_plugin) -> Workspace:
     register_plugin(Generator(), name="gen")
     return Workspace(tmp_path, flywheel_host)
+
+
+@pytest.fixture
+def subprocess_env(tmp_path: Path) -> dict[str, str]:
+    """An environment in which a ``flywheel`` subprocess loads the test generator (installed like a
+    real distribution: a dist-info with an entry point) and the github target, nothing else."""
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "flywheel_testgen.py").write_text(GENERATOR, encoding="utf-8")
+    info = site / "flywheel_testgen-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: flywheel-testgen\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text("[flywheel]\ngen = flywheel_testgen\n")
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(site), env.get("PYTHONPATH")]))
+    env["FLYWHEEL_LOAD_PLUGINS"] = "gen,github"
+    return env
 
 
 @pytest.fixture

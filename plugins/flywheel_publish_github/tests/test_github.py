@@ -88,13 +88,21 @@ def test_readme_path_only_when_set_and_the_newest_session_wins(ws) -> None:
     assert ws.show("media/logo.svg") == b"<svg><!-- newest --></svg>\n"
 
 
+@pytest.mark.parametrize("order", [("sess-x", "sess-y"), ("sess-y", "sess-x")])
+def test_between_sessions_of_the_same_time_the_readme_does_not_depend_on_enqueue_order(ws, order) -> None:
+    ws.configure(readme_path="README.md")
+    ws.run(*[ws.session(sid, overview=f"from {sid}", timestamp="2025-12-03T10:00:00Z") for sid in order])
+    assert ws.publish().exit_code == 0
+    assert ws.show("README.md") == b"# sess-y\n\nfrom sess-y\n"
+
+
 def test_path_template_and_commit_message_are_configurable(ws) -> None:
     ws.configure(path_template="{year}/{month}/{session_id}-{kind}.{ext}", commit_message="sessions: {session_ids}",
                  author_name="Pub Bot", author_email="bot@example.invalid")
     ws.run(ws.session())
     assert ws.publish().exit_code == 0
     assert f"2025/12/{ID_A}-readme.md" in ws.tree()
-    assert f"2025/12/media/logo.svg" in ws.tree()
+    assert "2025/12/media/logo.svg" in ws.tree()
     assert ws.git(f"--git-dir={ws.remote}", "log", "-1", "--format=%s|%an|%ae", "main").strip() == \
         f"sessions: {ID_A}|Pub Bot|bot@example.invalid"
 
@@ -266,3 +274,37 @@ def test_local_remote_path_is_relative_to_the_config(ws) -> None:
     ws.run(ws.session())
     assert ws.publish().exit_code == 0
     assert len(ws.log()) == 1
+
+
+def test_dry_run_says_exactly_what_the_real_run_then_does(ws) -> None:
+    session = ws.session(overview="v1")
+    ws.run(session)
+    assert ws.publish().exit_code == 0
+    ws.session(overview="v2", no_logo=True)  # a new version that drops the logo: a deletion too
+    ws.run(session, ws.session(ID_B, timestamp="2025-12-03T10:00:00Z"))
+    dry = ws.cli("publish", "--dry-run", "--json")
+    dry_text = ws.cli("publish", "--dry-run")
+    real = ws.cli("publish", "--json")
+    assert dry.exit_code == real.exit_code == 0, dry.output + real.output
+    predicted = {o["id"]: o for o in dry.json()}
+    done = {o["id"]: o for o in real.json()}
+    assert predicted.keys() == done.keys() and len(done) == 4
+    for entry_id, guess in predicted.items():
+        assert (guess["status"], done[entry_id]["status"]) == ("would-publish", "published")
+        assert guess["receipt"].items() <= done[entry_id]["receipt"].items(), "the dry run said nothing the real run contradicts"
+        assert guess["receipt"]["path"] == done[entry_id]["receipt"]["path"]
+    [readme_a] = [o["id"] for o in done.values() if (o["kind"], o["session_id"]) == ("readme", ID_A)]
+    assert predicted[readme_a]["receipt"]["deletes"] == done[readme_a]["receipt"]["deletes"] == [f"{DIR_A}/media/logo.svg"]
+    assert f"{DIR_A}/media/logo.svg" not in ws.tree()
+    said = sorted(line.removeprefix("would publish ") for line in dry_text.stdout.splitlines())
+    assert said == sorted(f"{o['kind']} of {o['session_id']} -> github: {', '.join(o['receipt']['paths'])}"
+                          for o in done.values())
+
+
+def test_a_failing_remote_is_reported_once_per_batch_not_once_per_artifact(ws, tmp_path) -> None:
+    ws.configure(remote=str(tmp_path / "gone.git"))
+    ws.run(ws.session(ID_A), ws.session(ID_B, timestamp="2025-12-03T10:00:00Z"))
+    result = ws.publish()
+    assert result.exit_code == 1
+    assert result.stderr.count("git ls-remote failed") == 1, result.stderr
+    assert result.stderr.startswith("FAILED 4 entries -> github: target 'github' failed: git ls-remote failed: ")

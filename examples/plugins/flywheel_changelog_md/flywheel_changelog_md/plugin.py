@@ -70,7 +70,7 @@ def flywheel_generate(session, ctx):
 
 def _update_changelog(name: str, session_id: str, entry: str, ctx) -> None:
     """Put the entry in the user's CHANGELOG.md, which must lie in the config file's folder."""
-    from flywheel_core.fsutil import PathRefused, atomic_write, confine, lock_for
+    from flywheel_core import PathRefused, atomic_write, confine, lock_for
 
     where = f"{ctx.config.source}: plugins.{NAME}.changelog"
     try:

@@ -1,0 +1,64 @@
+"""Publishing: the durable queue of artifact versions per target, and the publisher that drains it.
+
+Modules, from the bottom up: ``storage`` (rows and the storage interface), ``sqlite`` (the only
+module that talks to SQLite), ``blobs`` (content by hash), ``leases`` (who holds an entry),
+``queue`` (the API and state machine), ``targets``, ``mirror`` (session files show the queue),
+``enqueue`` and ``publisher``.
+"""
+
+from __future__ import annotations
+
+from flywheel_core.publishing.blobs import BlobStore, ContentMissing, FileBlobStore
+from flywheel_core.publishing.enqueue import ArtifactVersion, enqueue_file, enqueue_versions, session_meta
+from flywheel_core.publishing.mirror import mend_session_files, sync_session_file
+from flywheel_core.publishing.publisher import PublishOutcome, PublishReport, publish
+from flywheel_core.publishing.queue import (
+    CRASH_POINTS,
+    PublicationQueue,
+    crash_point,
+    idempotency_key,
+    open_queue,
+)
+from flywheel_core.publishing.sqlite import SqliteStorage
+from flywheel_core.publishing.storage import (
+    PENDING,
+    STATUSES,
+    NewEntry,
+    QueueEntry,
+    QueueError,
+    QueueStorage,
+    StorageTransaction,
+    iso,
+)
+from flywheel_core.publishing.targets import call_target, check_target
+
+__all__ = [
+    "CRASH_POINTS",
+    "PENDING",
+    "STATUSES",
+    "ArtifactVersion",
+    "BlobStore",
+    "ContentMissing",
+    "FileBlobStore",
+    "NewEntry",
+    "PublicationQueue",
+    "PublishOutcome",
+    "PublishReport",
+    "QueueEntry",
+    "QueueError",
+    "QueueStorage",
+    "SqliteStorage",
+    "StorageTransaction",
+    "call_target",
+    "check_target",
+    "crash_point",
+    "enqueue_file",
+    "enqueue_versions",
+    "idempotency_key",
+    "iso",
+    "mend_session_files",
+    "open_queue",
+    "publish",
+    "session_meta",
+    "sync_session_file",
+]

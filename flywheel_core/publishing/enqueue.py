@@ -1,0 +1,162 @@
+"""Putting artifact versions into the queue: from a run (its records, with their bytes) and ``flywheel queue add``."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from flywheel_core.errors import UsageError
+from flywheel_core.fsutil import PathRefused, confine
+from flywheel_core.models import Session
+from flywheel_core.publishing.mirror import file_stamp, show_queue_state
+from flywheel_core.publishing.queue import PublicationQueue, open_queue
+from flywheel_core.publishing.targets import check_target, takes
+from flywheel_core.store import SessionStore
+from flywheel_core.types import NAME_RE
+
+if TYPE_CHECKING:
+    from flywheel_core.config import Config
+    from flywheel_core.plugins import PluginHost
+
+__all__ = ["ArtifactVersion", "enqueue_file", "enqueue_versions", "session_meta"]
+
+log = logging.getLogger("flywheel.queue")
+
+
+@attrs.frozen
+class ArtifactVersion:
+    """One version of an artifact as the queue takes it.
+
+    ``files`` maps a name relative to the artifact's folder to its bytes: the main file
+    ``<kind>.<ext>`` and every attachment. ``meta`` is what targets are told (title, summary,
+    tags, draft, date, session, generator...). ``path`` is where the main file was written,
+    recorded in the session file.
+    """
+
+    kind: str
+    ext: str
+    files: dict[str, bytes]
+    meta: dict[str, Any]
+    path: str | None = None
+
+
+def session_meta(session: Session, session_path: Path | None) -> dict[str, Any]:
+    """What every artifact of a session carries into the queue about the session."""
+    return {
+        "date": session.when.isoformat().replace("+00:00", "Z"),
+        "session_id": session.session_id,
+        "session_type": session.session_type,
+        "agent_id": session.agent_id,
+        **({"session_path": str(session_path)} if session_path else {}),
+    }
+
+
+def enqueue_versions(
+    queue: PublicationQueue,
+    host: PluginHost,
+    *,
+    session_id: str,
+    session_type: str,
+    versions: list[ArtifactVersion],
+    targets: list[str],
+    session_path: Path | None,
+) -> list[dict[str, Any]]:
+    """Enqueue each version for each of ``targets`` that takes its kind; return the entries.
+
+    Each returned dict: id, kind, target, status, new (whether this call changed anything), sha256.
+    A version that is already dead stays dead (a warning says how to retry it).
+    """
+    out: list[dict[str, Any]] = []
+    for version in versions:
+        for name in targets:
+            if not takes(host, name, version.kind):
+                continue
+            entry, changed = queue.enqueue(
+                target=name, session_id=session_id, session_type=session_type, kind=version.kind, ext=version.ext,
+                files=version.files, meta=version.meta, session_path=str(session_path) if session_path else None,
+                artifact_path=version.path,
+            )
+            if entry.status == "dead":
+                log.warning("%s -> %s: this version is dead (%s); `flywheel queue retry %d` tries it again",
+                            version.kind, name, entry.last_error or "failed", entry.id)
+            out.append({"id": entry.id, "kind": version.kind, "target": name, "status": entry.status,
+                        "new": changed, "sha256": entry.sha256})
+    return out
+
+
+def _recorded_attachments(names: list[str], folder: Path) -> dict[str, bytes]:
+    """The attachments a session's record lists (images of a devlog...), read only inside ``folder``."""
+    found: dict[str, bytes] = {}
+    for name in names:
+        try:
+            path = confine(str(name), [folder], base=folder)
+        except PathRefused:
+            log.warning("%s: left out of the queue entry: not inside %s", name, folder)
+            continue
+        if path.is_file():
+            found[path.relative_to(folder.resolve()).as_posix()] = path.read_bytes()
+    return found
+
+
+def enqueue_file(
+    config: Config, host: PluginHost, file: Path, kind: str, targets: list[str], session_path: Path | None = None
+) -> list[dict[str, Any]]:
+    """``flywheel queue add``: enqueue one file from the output folder for the named targets.
+
+    With ``session_path``, the entries belong to that session: its record of ``kind`` is
+    updated (a record an agent wrote is kept under ``previous``) and shows their outcome.
+    """
+    if not NAME_RE.match(kind):
+        raise UsageError(f"--kind {kind!r} must match {NAME_RE.pattern}")
+    if not targets:
+        raise UsageError("--targets names no target")
+    out_dir = config.out_dir
+    try:
+        path = confine(str(file.absolute()), [out_dir])
+    except PathRefused:
+        raise UsageError(f"{file}: is outside the output folder {out_dir}; only generated artifacts are published") from None
+    if not path.is_file():
+        raise UsageError(f"{file}: no such file")
+    ext = path.suffix.lstrip(".").lower()
+    if not ext or not ext.isalnum() or len(ext) > 10:
+        raise UsageError(f"{file}: needs a short file extension such as .md")
+    for name in targets:
+        check_target(config, host, name)
+        if not takes(host, name, kind):
+            raise UsageError(f"target {name!r} does not take {kind!r} artifacts "
+                             f"(it takes: {', '.join(host.target(name)[1].kinds)})")
+    meta: dict[str, Any] = {"kind": kind, "ext": ext, "title": "", "summary": "", "tags": [], "draft": False}
+    main = {f"{kind}.{ext}": path.read_bytes()}
+    queue = open_queue(config)
+    with queue:
+        if session_path is None:
+            rel = path.relative_to(out_dir).parts
+            if len(rel) != 3:
+                raise UsageError(f"{file}: not at <out>/<session_type>/<session_id>/<file>; pass --session SESSION_FILE")
+            version = ArtifactVersion(kind, ext, main, meta, str(path))
+            return enqueue_versions(queue, host, session_id=rel[1], session_type=rel[0], versions=[version],
+                                    targets=targets, session_path=None)
+        session_path = session_path.resolve()
+        added: list[dict[str, Any]] = []
+        marks: list[tuple[int, int]] = []
+
+        def change(session: Session) -> None:
+            files = dict(main)
+            record = session.artifacts.get(kind)
+            if record is not None and record.path and Path(record.path).resolve() == path.resolve():
+                files.update(_recorded_attachments(record.files, path.parent))
+            version = ArtifactVersion(kind, ext, files, {**meta, **session_meta(session, session_path)}, str(path))
+            added[:] = enqueue_versions(queue, host, session_id=session.session_id,
+                                        session_type=session.session_type, versions=[version], targets=targets,
+                                        session_path=session_path)
+            found, notes = show_queue_state(session, queue.for_session_file(str(session_path)))
+            marks[:] = found
+            for note in notes:
+                log.warning("%s: %s", session_path, note)
+
+        SessionStore(config.max_input_bytes).update(session_path, change)
+        queue.file_synced(str(session_path), marks, file_stamp(session_path))
+        return added

@@ -1,0 +1,522 @@
+"""The publication queue's API: versions, claims and leases, answers, backoff and the states they lead to."""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import signal
+import threading
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterable, Iterator
+
+from flywheel_core.errors import FlywheelError, UsageError
+from flywheel_core.fsutil import sha256_bytes
+from flywheel_core.publishing.blobs import BlobStore, FileBlobStore
+from flywheel_core.publishing.leases import LOCAL_HOST, new_owner, owner_alive
+from flywheel_core.publishing.sqlite import SqliteStorage
+from flywheel_core.publishing.storage import (
+    PENDING,
+    STATUSES,
+    NewEntry,
+    QueueEntry,
+    QueueStorage,
+    StorageTransaction,
+    iso,
+)
+from flywheel_core.redaction import redact
+from flywheel_core.types import PublishItem, PublishResult
+
+if TYPE_CHECKING:
+    from flywheel_core.config import Config
+
+__all__ = [
+    "CRASH_ENV",
+    "CRASH_POINTS",
+    "DEFAULT_SETTINGS",
+    "PENDING",
+    "STATUSES",
+    "PublicationQueue",
+    "QueueEntry",
+    "crash_point",
+    "idempotency_key",
+    "iso",
+    "open_queue",
+    "redact_json",
+]
+
+log = logging.getLogger("flywheel.queue")
+
+DEFAULT_SETTINGS: dict[str, Any] = {
+    "max_attempts": 8,  # tries a target answered with a failure, then dead
+    "max_interruptions": 50,  # tries whose publisher died first, then dead (a batch-mate is not to blame)
+    "lease_seconds": 300.0,  # renewed every third of it while the target works
+    "backoff_seconds": 30.0,
+    "backoff_max_seconds": 3600.0,
+}
+#: Only crash tests set it: flywheel SIGKILLs itself at the named step (see CRASH_POINTS).
+CRASH_ENV = "FLYWHEEL_TEST_CRASH_AT"
+#: Named steps of ``run`` and ``publish`` a crash test can stop flywheel at, in the order they
+#: happen. The github target adds its own (``after_commit``, ``after_push``).
+CRASH_POINTS = (
+    "after_write",  # run: artifacts written, nothing enqueued or recorded
+    "after_enqueue",  # run: enqueued, the session file not updated yet
+    "after_claim",  # publish: leased, the target not called yet
+    "before_queue_update",  # publish: the target answered, the queue not told yet
+    "after_queue_update",  # publish: the queue told, the session files not yet
+    "after_mirror_write",  # publish: a session file written, the queue not told that it was
+)
+#: An entry interrupted this often is a suspect: suspects are tried after the others, and each
+#: further interruption halves their batch, so one that kills the publisher ends up alone and
+#: its batch-mates get published.
+_SUSPECT_AFTER = 2
+
+
+def crash_point(step: str) -> None:
+    """Test-only: die like ``kill -9`` at ``step`` when FLYWHEEL_TEST_CRASH_AT names it."""
+    if os.environ.get(CRASH_ENV) == step:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _interruptions(entry: QueueEntry) -> int:
+    """Interruptions counting the current one: a ``publishing`` entry up for claim lost its publisher."""
+    return entry.interruptions + (entry.status == "publishing")
+
+
+def idempotency_key(target: str, session_id: str, kind: str, content_sha: str) -> str:
+    """sha256 of target + session id + kind + the content's hash: one row per version and target.
+
+    A pure function of what is published and where: never of time, order or process.
+    """
+    return sha256_bytes("\0".join((target, session_id, kind, content_sha)).encode())
+
+
+def version_digest(files: dict[str, str]) -> str:
+    """The hash of a version: every file name with its content hash."""
+    return sha256_bytes("".join(f"{name}\0{sha}\n" for name, sha in sorted(files.items())).encode())
+
+
+def open_queue(config: Config) -> PublicationQueue:
+    """The queue a configuration names: ``<state_dir>/queue.sqlite3`` and ``<state_dir>/blobs``.
+
+    Nothing is created until the queue is first used; ``queue.exists()`` tells whether it ever was.
+    """
+    return PublicationQueue.in_folder(config.state_dir, config.queue)
+
+
+class PublicationQueue:
+    """Versions of artifacts bound for targets, leased to publishers, and the answers they got.
+
+    Every read-modify-write runs in one storage transaction, so many processes (and machines,
+    on a shared backend) can enqueue and publish at once; nothing is published twice by the
+    queue's doing, and an older version never reaches a target after a newer one.
+    """
+
+    def __init__(
+        self,
+        storage: QueueStorage,
+        blobs: BlobStore,
+        settings: dict[str, Any] | None = None,
+        *,
+        owner: str | None = None,
+    ) -> None:
+        self.storage = storage
+        self.blobs = blobs
+        self.settings = {**DEFAULT_SETTINGS, **(settings or {})}
+        self.owner = owner or new_owner()
+
+    @classmethod
+    def in_folder(cls, state_dir: Path, settings: dict[str, Any] | None = None) -> PublicationQueue:
+        """The SQLite queue and blob folder inside ``state_dir``."""
+        state_dir = Path(state_dir)
+        return cls(SqliteStorage(state_dir / "queue.sqlite3"), FileBlobStore(state_dir / "blobs"), settings)
+
+    @property
+    def location(self) -> str:
+        return self.storage.location
+
+    def exists(self) -> bool:
+        return self.storage.exists()
+
+    def close(self) -> None:
+        self.storage.close()
+
+    def __enter__(self) -> PublicationQueue:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _tx(self, write: bool = True):
+        return self.storage.transaction(write=write)
+
+    # -- enqueueing -----------------------------------------------------------------------
+
+    def enqueue(
+        self,
+        *,
+        target: str,
+        session_id: str,
+        session_type: str,
+        kind: str,
+        ext: str,
+        files: dict[str, bytes],
+        meta: dict[str, Any],
+        session_path: str | None = None,
+        artifact_path: str | None = None,
+    ) -> tuple[QueueEntry, bool]:
+        """Add one artifact version for ``target``; return (its entry, whether anything changed).
+
+        The same version twice is a no-op. A new version supersedes every older one of the same
+        (session, kind, target) that is not yet published, so an old version is never
+        published after a newer one; re-enqueueing an older version makes it the newest again.
+        """
+        main = f"{kind}.{ext}"
+        if main not in files:
+            raise UsageError(f"artifact {kind!r} has no main file {main!r}")
+        blobs = {name: self.blobs.put(data) for name, data in sorted(files.items())}
+        key = idempotency_key(target, session_id, kind, version_digest(blobs))
+        now = self.storage.now()
+        with self._tx() as tx:
+            existing = tx.find_key(key)
+            versions = tx.versions(target, session_id, kind)
+            latest = versions[-1] if versions else None
+            if existing is not None and latest is not None and existing.id == latest.id:
+                if session_path and not existing.session_path and existing.status in ("queued", "failed"):
+                    tx.update(existing.id, {"session_path": session_path, "artifact_path": artifact_path}, now=now)
+                    existing = tx.get(existing.id)
+                return existing, False  # type: ignore[return-value]
+            seq = (latest.seq + 1) if latest is not None else 1
+            if existing is not None:
+                tx.update(existing.id, {
+                    "status": "queued", "seq": seq, "attempts": 0, "interruptions": 0, "last_error": None,
+                    "next_attempt_at": now, "receipt": None, "published_at": None, "progress": None,
+                    "meta": meta, "session_path": session_path, "artifact_path": artifact_path, "mirrored": 0,
+                }, now=now)
+                row_id = existing.id
+            else:
+                row_id = tx.insert(NewEntry(
+                    key=key, target=target, session_id=session_id, session_type=session_type, kind=kind, ext=ext,
+                    sha256=blobs[main], seq=seq, files=blobs, meta=meta, session_path=session_path,
+                    artifact_path=artifact_path, now=now,
+                ))
+            for older in versions:
+                if older.id != row_id and older.status in ("queued", "failed", "dead", "publishing"):
+                    tx.update(older.id, {"status": "superseded"}, now=now)
+            return tx.get(row_id), True  # type: ignore[return-value]
+
+    # -- claiming -------------------------------------------------------------------------
+
+    def _holds(self, entry: QueueEntry, now: float) -> bool:
+        """Whether a live publisher holds ``entry``'s lease now."""
+        return bool(entry.lease_owner) and (entry.lease_until or 0) > now and owner_alive(entry.lease_owner)
+
+    def _next_batch(
+        self, tx: StorageTransaction, target: str, now: float, skip: set[int], limit: int
+    ) -> tuple[list[QueueEntry], list[QueueEntry]]:
+        """(the entries the next claim of ``target`` takes, in order; those it finds past saving).
+
+        An entry whose publisher died (lease expired, or its local process gone) is due again;
+        that try counts as an interruption, not an attempt. Suspects (interrupted repeatedly)
+        go after everything else, in batches that halve with every further interruption.
+        """
+        busy = {e.slot for e in tx.leased(target) if self._holds(e, now)}
+        max_interruptions = int(self.settings["max_interruptions"])
+        batch: list[QueueEntry] = []
+        suspects: list[QueueEntry] = []
+        hopeless: list[QueueEntry] = []
+        for entry in tx.claimable(target, now, LOCAL_HOST):
+            if entry.id in skip or entry.slot in busy or (entry.status == "publishing" and self._holds(entry, now)):
+                continue
+            interruptions = _interruptions(entry)
+            if interruptions >= max_interruptions:
+                hopeless.append(entry)
+            elif interruptions >= _SUSPECT_AFTER:
+                suspects.append(entry)
+            elif len(batch) < limit:
+                batch.append(entry)
+                busy.add(entry.slot)
+        if not batch and suspects:
+            suspects.sort(key=lambda e: (_interruptions(e), e.seq, e.id))  # the least suspect first, in turn
+            size = max(1, min(limit, len(suspects) >> (_interruptions(suspects[0]) - _SUSPECT_AFTER)))
+            for entry in suspects:
+                if len(batch) < size and entry.slot not in busy:
+                    batch.append(entry)
+                    busy.add(entry.slot)
+        return batch, hopeless
+
+    def claim(self, target: str, *, limit: int = 500, exclude: Iterable[int] = ()) -> list[QueueEntry]:
+        """Lease the next batch of due entries of ``target`` (at most ``limit``) to this publisher."""
+        now = self.storage.now()
+        lease_until = now + float(self.settings["lease_seconds"])
+        with self._tx() as tx:
+            batch, hopeless = self._next_batch(tx, target, now, set(exclude), limit)
+            for entry in hopeless:
+                times = entry.interruptions + 1
+                tx.update(entry.id, {
+                    "status": "dead", "lease_owner": None, "lease_until": None, "interruptions": times,
+                    "attempts": max(0, entry.attempts - 1),
+                    "last_error": f"its publisher stopped before finishing, {times} times (killed, or crashed "
+                                  "while publishing it); look for the cause in the publisher's output",
+                }, now=now)
+            for entry in batch:
+                interrupted = entry.status == "publishing"
+                tx.update(entry.id, {
+                    "status": "publishing",
+                    # An interrupted try is given back: the new one takes its place.
+                    "attempts": entry.attempts if interrupted else entry.attempts + 1,
+                    "interruptions": entry.interruptions + interrupted,
+                    "lease_owner": self.owner,
+                    "lease_until": lease_until,
+                }, now=now)
+            return [tx.get(e.id) for e in batch]  # type: ignore[misc]
+
+    def batches(self, target: str, *, limit: int = 500) -> list[list[QueueEntry]]:
+        """What successive claims of ``target`` would take now, batch by batch (nothing is changed)."""
+        now = self.storage.now()
+        out: list[list[QueueEntry]] = []
+        skip: set[int] = set()
+        with self._tx(write=False) as tx:
+            while batch := self._next_batch(tx, target, now, skip, limit)[0]:
+                out.append(batch)
+                skip.update(e.id for e in batch)
+        return out
+
+    def due(self, target: str | None = None) -> list[QueueEntry]:
+        """Every entry a publisher would claim now (of one target, or all), in claim order."""
+        targets = [target] if target is not None else sorted({e.target for e in self.entries(statuses=PENDING)})
+        return [e for name in targets for batch in self.batches(name) for e in batch]
+
+    def renew(self, ids: Iterable[int]) -> list[int]:
+        """Extend this publisher's leases on ``ids``; return those it still holds."""
+        now = self.storage.now()
+        until = now + float(self.settings["lease_seconds"])
+        held = []
+        with self._tx() as tx:
+            for entry in tx.select(ids=list(ids)):
+                if entry.lease_owner == self.owner:
+                    tx.update(entry.id, {"lease_until": until}, now=now, state=False)
+                    held.append(entry.id)
+        return held
+
+    @contextmanager
+    def keep_leases(self, ids: Iterable[int]) -> Iterator[None]:
+        """Renew the leases on ``ids`` every third of ``lease_seconds`` while the block runs.
+
+        A batch that takes longer than one lease (a slow push, a rate limit waited out) keeps
+        its entries; a publisher that dies stops renewing, and its leases expire.
+        """
+        wanted = list(ids)
+        interval = float(self.settings["lease_seconds"]) / 3
+        stop = threading.Event()
+
+        def renew() -> None:
+            other = PublicationQueue(self.storage.clone(), self.blobs, self.settings, owner=self.owner)
+            try:
+                held = wanted
+                while held and not stop.wait(interval):
+                    now_held = other.renew(held)
+                    if len(now_held) < len(held):
+                        lost = sorted(set(held) - set(now_held))
+                        log.warning("lost the lease on queue entries %s (another publisher took them over)",
+                                    ", ".join(map(str, lost)))
+                    held = now_held
+            except FlywheelError as exc:
+                log.warning("could not renew leases: %s", exc)
+            finally:
+                other.close()
+
+        thread = threading.Thread(target=renew, name="flywheel-lease-renewal", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join()
+
+    # -- what a target is handed, and its answers -----------------------------------------
+
+    def item(self, entry: QueueEntry) -> PublishItem:
+        """The PublishItem for an entry: the exact bytes enqueued, and the metadata targets use."""
+        files = {name: self.blobs.get(digest) for name, digest in entry.files.items()}
+        meta = dict(entry.meta)
+        with self._tx(write=False) as tx:
+            published = [v for v in tx.versions(entry.target, entry.session_id, entry.kind)
+                         if v.seq < entry.seq and v.published_at is not None]
+        if published:
+            previous = max(published, key=lambda v: (v.published_at, v.seq))
+            # Files of the version now at the target that this version no longer has.
+            meta["previous_files"] = sorted(set(previous.files) - set(files))
+        return PublishItem(
+            id=entry.id,
+            target=entry.target,
+            session_id=entry.session_id,
+            session_type=entry.session_type,
+            kind=entry.kind,
+            ext=entry.ext,
+            sha256=entry.sha256,
+            files=files,
+            meta=meta,
+            # Interrupted tries count here: the target may have got that far, so it looks first.
+            attempts=entry.attempts + entry.interruptions,
+            key=entry.key,
+            progress=dict(entry.progress or {}),
+        )
+
+    def save_progress(self, entry_id: int, progress: dict[str, Any]) -> None:
+        """Store a target's checkpoint for an entry this publisher holds the lease of."""
+        now = self.storage.now()
+        with self._tx() as tx:
+            entry = tx.get(entry_id)
+            if entry is not None and entry.lease_owner == self.owner:
+                tx.update(entry_id, {"progress": redact_json(progress)}, now=now, state=False)
+
+    def record(self, result: PublishResult) -> QueueEntry | None:
+        """Store a target's answer for an entry.
+
+        Success is recorded whoever holds the lease (the content is at the target: that is the
+        truth); a failure only by the lease holder, so a stale publisher cannot undo a newer try.
+        """
+        now = self.storage.now()
+        with self._tx() as tx:
+            entry = tx.get(result.item_id)
+            if entry is None:
+                return None
+            if result.ok:
+                receipt = redact_json(result.receipt)
+                if entry.status == "published":
+                    pass  # another publisher recorded it first; its receipt stays
+                elif entry.status == "superseded":
+                    tx.update(entry.id, {"receipt": receipt, "published_at": now, "lease_owner": None,
+                                         "lease_until": None}, now=now)
+                else:
+                    tx.update(entry.id, {"status": "published", "receipt": receipt, "published_at": now,
+                                         "last_error": None, "lease_owner": None, "lease_until": None}, now=now)
+            elif entry.lease_owner == self.owner:
+                error = result.error or "the target reported a failure without a message"
+                if result.retry_after is not None and not result.permanent:
+                    self._defer(tx, entry, error, now, max(0.0, float(result.retry_after)))
+                else:
+                    self._fail(tx, entry, error, now, permanent=result.permanent)
+            return tx.get(entry.id)
+
+    def fail(self, entry_id: int, error: str, *, permanent: bool = False) -> QueueEntry | None:
+        """Record a failure of an entry this publisher leased (``permanent``: straight to dead)."""
+        now = self.storage.now()
+        with self._tx() as tx:
+            entry = tx.get(entry_id)
+            if entry is None or entry.lease_owner != self.owner:
+                return entry
+            self._fail(tx, entry, error, now, permanent=permanent)
+            return tx.get(entry_id)
+
+    def _defer(self, tx: StorageTransaction, entry: QueueEntry, error: str, now: float, delay: float) -> None:
+        """The target asked to wait (a rate limit): try again after ``delay``, attempt not spent."""
+        tx.update(entry.id, {
+            "status": "superseded" if entry.status == "superseded" else "failed",
+            "last_error": _one_line(error), "next_attempt_at": now + delay, "attempts": max(0, entry.attempts - 1),
+            "lease_owner": None, "lease_until": None,
+        }, now=now)
+
+    def _fail(self, tx: StorageTransaction, entry: QueueEntry, error: str, now: float, permanent: bool = False) -> None:
+        message = _one_line(error)
+        if entry.status == "superseded":
+            tx.update(entry.id, {"last_error": message, "lease_owner": None, "lease_until": None}, now=now)
+            return
+        dead = permanent or entry.attempts >= int(self.settings["max_attempts"])
+        tx.update(entry.id, {
+            "status": "dead" if dead else "failed", "last_error": message,
+            "next_attempt_at": now + (0 if dead else self.backoff(entry.attempts)),
+            "lease_owner": None, "lease_until": None,
+        }, now=now)
+
+    def backoff(self, attempts: int) -> float:
+        """Seconds before the next try: exponential in the attempts so far, capped, with jitter."""
+        base = float(self.settings["backoff_seconds"])
+        cap = float(self.settings["backoff_max_seconds"])
+        delay = min(cap, base * (2 ** max(0, attempts - 1)))
+        # Jitter spreads retries of many items (and many publishers) apart.
+        return delay * random.uniform(0.5, 1.0)
+
+    # -- inspecting, retrying, mirroring --------------------------------------------------
+
+    def get(self, entry_id: int) -> QueueEntry | None:
+        with self._tx(write=False) as tx:
+            return tx.get(entry_id)
+
+    def entries(
+        self, status: str | None = None, *, statuses: Iterable[str] | None = None, targets: Iterable[str] | None = None
+    ) -> list[QueueEntry]:
+        """Entries by id, optionally only in ``status`` (or ``statuses``) and for ``targets``."""
+        wanted = [status] if status is not None else (list(statuses) if statuses is not None else None)
+        with self._tx(write=False) as tx:
+            return tx.select(statuses=wanted, targets=targets)
+
+    def waiting(self, targets: Iterable[str] | None = None) -> list[QueueEntry]:
+        """Pending entries that are not due now: leased by a live publisher, or backing off."""
+        due = {e.id for e in self.due()}
+        return [e for e in self.entries(statuses=PENDING, targets=targets) if e.id not in due]
+
+    def for_session_file(self, session_path: str) -> list[QueueEntry]:
+        """Every entry whose outcome is recorded in the session file at ``session_path``."""
+        with self._tx(write=False) as tx:
+            return tx.select(session_path=session_path)
+
+    def unmirrored_session_files(self) -> list[str]:
+        """Session files that do not show the latest state of all their entries."""
+        with self._tx(write=False) as tx:
+            return sorted({e.session_path for e in tx.select(unmirrored=True) if e.session_path})
+
+    def session_files(self) -> dict[str, str]:
+        """Every session file entries record their outcome in, with the stamp flywheel last left it with."""
+        with self._tx(write=False) as tx:
+            return tx.session_files()
+
+    def file_synced(self, session_path: str, marks: Iterable[tuple[int, int]], stamp: str) -> None:
+        """Record that the session file now shows these (entry id, revision) pairs, and its stamp."""
+        with self._tx() as tx:
+            tx.mark_mirrored(list(marks))
+            tx.set_session_file(session_path, stamp)
+
+    def retry(self, entry_id: int | None = None, *, targets: Iterable[str] | None = None) -> list[int]:
+        """Make failed/dead entries due now with fresh attempts (one by id, or all); return their ids."""
+        now = self.storage.now()
+        with self._tx() as tx:
+            if entry_id is None:
+                ids = [e.id for e in tx.select(statuses=("failed", "dead"), targets=targets)]
+            else:
+                entry = tx.get(entry_id)
+                if entry is None:
+                    raise UsageError(f"no queue entry with id {entry_id}")
+                if entry.status not in ("failed", "dead", "queued"):
+                    raise UsageError(f"entry {entry_id} is {entry.status}; only failed or dead entries are retried")
+                ids = [entry_id]
+            for row_id in ids:
+                tx.update(row_id, {"status": "queued", "attempts": 0, "interruptions": 0, "next_attempt_at": now},
+                          now=now)
+            return ids
+
+    def stats(self) -> dict[str, Any]:
+        with self._tx(write=False) as tx:
+            rows, oldest = tx.counts()
+        counts: dict[str, dict[str, int]] = {}
+        for target, status, n in rows:
+            counts.setdefault(target, dict.fromkeys(STATUSES, 0))[status] = n
+        return {"targets": counts, "due_now": len(self.due()), "oldest_pending": iso(oldest),
+                "blobs": self.blobs.count(), "path": self.location}
+
+
+def _one_line(error: str) -> str:
+    return " ".join(redact(error).split())[:2000]
+
+
+def redact_json(value: Any) -> Any:
+    """``value`` with every string in it redacted (receipts, checkpoints)."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {str(k): redact_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [redact_json(v) for v in value]
+    return value
