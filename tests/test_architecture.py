@@ -11,15 +11,7 @@ from core_support import ROOT
 
 #: Plugin modules that still import a module of flywheel_core, to be fixed by their owners:
 #: (file, module imported). Empty it as they are fixed; a stale entry fails too.
-KNOWN_OFFENDERS = {
-    ("plugins/flywheel_aria/flywheel_aria/gallery.py", "flywheel_core.fsutil"),
-    ("plugins/flywheel_aria/flywheel_aria/generate.py", "flywheel_core.social"),
-    ("plugins/flywheel_build/flywheel_build/generate.py", "flywheel_core.social"),
-    ("plugins/flywheel_build/flywheel_build/remote.py", "flywheel_core.redaction"),
-    ("plugins/flywheel_publish_web/flywheel_publish_web/build.py", "flywheel_core.fsutil"),
-    ("plugins/flywheel_publish_web/flywheel_publish_web/store.py", "flywheel_core.fsutil"),
-    ("plugins/flywheel_trade/flywheel_trade/journal.py", "flywheel_core.render"),
-}
+KNOWN_OFFENDERS: set[tuple[str, str]] = set()
 
 
 def test_core_imports_follow_the_layers() -> None:
