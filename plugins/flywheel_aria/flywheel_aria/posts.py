@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
 
 from flywheel_aria.facts import join_words, text_items
@@ -15,6 +16,8 @@ __all__ = ["social_context", "social_artifact"]
 
 #: The opening text is cut to this before any template sees it (templates cut it further).
 SAID_CHARS = 1500
+#: The first sentence alone, for the shortest posts.
+LEDE_CHARS = 200
 ITEM_CHARS = 300
 MAX_ITEMS = 5
 
@@ -26,6 +29,14 @@ def _duration(minutes: Any) -> str:
     hours, rest = divmod(round(minutes), 60)
     words = [f"{n} {unit}{'' if n == 1 else 's'}" for n, unit in ((hours, "hour"), (rest, "minute")) if n]
     return " ".join(words)
+
+
+def first_sentence(text: str, limit: int) -> str:
+    """The first sentence of ``text`` (cut with "…" when longer than ``limit``)."""
+    from flywheel_core import clip
+
+    head = re.split(r"(?<=[.!?…])\s", clip(text, limit * 4), maxsplit=1)[0]
+    return clip(head, limit)
 
 
 def _items(session: Session, field: str) -> list[str]:
@@ -55,6 +66,7 @@ def social_context(session: Session, facts: dict[str, Any]) -> dict[str, Any]:
         "devlog_title": facts["title"],
         "subject": defang(clip(facts["subject"], 100)),
         "said": defang(clip(facts["said"], SAID_CHARS)),
+        "lede": defang(first_sentence(facts["said"], LEDE_CHARS)),
         "made": defang(clip(join_words([b["name"] for b in built[:3]]), 120)),
         "kind": defang(clip(built[0]["type"], 40)) if len(built) == 1 and built[0]["type"] else "",
         "technologies": defang(clip(join_words(shown), 200)),

@@ -22,6 +22,8 @@ CHART_IMAGE = "equity_curve.svg"
 #: The same chart as a PNG: social networks ignore SVG previews (the artifact's ``meta["image"]``).
 CHART_PNG = "equity_curve.png"
 MAX_TAG_SYMBOLS = 20
+#: A symbol that makes a hashtag: a ticker (``AAPL``, ``ESH6``, ``BRK.B``, ``BTC/USD``), not free text.
+TICKER = re.compile(r"[A-Za-z][A-Za-z0-9._/-]{0,19}")
 MAX_CHART_BYTES = 10 * 1024 * 1024
 _IMAGE_EXT = {".png", ".jpg", ".jpeg", ".gif", ".svg", ".webp"}
 
@@ -177,10 +179,6 @@ def pnl_symbols(trades: list[Trade]) -> list[str]:
     for t in closed:
         net[t.symbol] = net.get(t.symbol, 0.0) + t.pnl
     return sorted(counts, key=lambda s: (-counts[s], -abs(net[s]), s))
-
-
-def _hashtag(symbol: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_]", "", symbol)
 
 
 def _charts(session: Session, ctx: RunContext | None) -> tuple[list[dict[str, str]], dict[str, bytes]]:
@@ -569,7 +567,7 @@ def build_artifacts(session: Session, ctx: RunContext) -> list[Artifact]:
     journal = ctx.render("trade/trade_journal.md.j2", **facts)
     from flywheel_trade.posts import social_artifact, social_context
 
-    topics = [h for h in (_hashtag(s) for s in named) if h and not h[0].isdigit()][:4]
+    topics = [s for s in named if TICKER.fullmatch(s)][:4]
     social = social_artifact(
         ctx, session, social_context(session, trades, metrics, facts, journal_title=title), summary=summary, tags=tags, meta=dict(meta),
         topics=topics, chart=(CHART_PNG, attachments[CHART_PNG]) if facts["chart"] else None,
