@@ -258,7 +258,8 @@ def defang(text: object) -> str:
     """
     text = unicodedata.normalize("NFC", str(text))
     text = _BIDI.sub("", _MARKERS.sub("", text))
-    text = "".join(ch if ch.isprintable() or ch.isspace() else "" for ch in text)
+    # Control characters (NUL, escapes) go; format characters such as the joiners inside emoji stay.
+    text = "".join(ch for ch in text if ch.isspace() or unicodedata.category(ch) != "Cc")
     text = " ".join(text.split())
     text = _TRIGGER.sub(lambda m: (m.group(1) or m.group(2)) + WORD_JOINER, text)
     text = _DOMAIN_DOT.sub(lambda m: m.group(1) + WORD_JOINER, text)
@@ -362,21 +363,23 @@ def fit_post(text: str, platform: str, *, link: str | None = None, hashtags: Ite
     if platform not in LIMITS:
         raise ValueError(f"unknown platform {platform!r} (known: {', '.join(PLATFORMS)})")
     parts = _parts(text)
-    if link and link not in _assemble(parts, sum(opt for _, opt in parts)):
-        parts.append((f"\n\n{link}", False))
     tags = [t.lstrip("#") for t in hashtags if t and t.lstrip("#")]
 
-    def whole(body: str, count: int) -> str:
+    def body(dropped: int) -> str:
+        text = _assemble(parts, dropped)
+        return f"{text}\n\n{link}" if link and link not in text else text
+
+    def whole(text: str, count: int) -> str:
         shown = " ".join(f"#{t}" for t in tags[:count])
-        return f"{body}\n\n{shown}" if shown and body else body or shown
+        return f"{text}\n\n{shown}" if shown and text else text or shown
 
     optional_count = sum(opt for _, opt in parts)
     for dropped in range(optional_count + 1):
-        candidate = whole(_assemble(parts, dropped), len(tags))
+        candidate = whole(body(dropped), len(tags))
         if fits(candidate, platform):
             return [candidate]
-    body = _assemble(parts, optional_count)
+    required = body(optional_count)
     for count in range(len(tags) - 1, -1, -1):
-        if fits(whole(body, count), platform):
-            return [whole(body, count)]
-    return split_post(body, platform, hashtags=tags)
+        if fits(whole(required, count), platform):
+            return [whole(required, count)]
+    return split_post(required, platform, hashtags=tags)
