@@ -242,6 +242,7 @@ _BIDI = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 _TRIGGER = re.compile(r"([@＠#＃﹟])(?=\w)|([$＄])(?=[^\W\d_])")
 _DOMAIN_DOT = re.compile(r"(?<=\w)([.。．｡])(?=[^\W\d_])")
 _SCHEME = re.compile(r"(?<=\w):(?=//)")
+_DOUBLE_STOP = re.compile(r"([…!?])\.(?=\s|$)")
 _SENTENCE = re.compile(r"(?<=[.!?…])\s+(?=\S)")
 
 
@@ -338,7 +339,8 @@ def _parts(text: str) -> list[tuple[str, bool]]:
 
 def _assemble(parts: list[tuple[str, bool]], dropped: int) -> str:
     """The text with the last ``dropped`` optional parts left out: paragraphs (blank-line
-    separated) kept, whitespace inside each folded to single spaces."""
+    separated) kept, whitespace inside each folded to single spaces, and a full stop right after
+    "…", "!" or "?" dropped."""
     optional_seen = sum(opt for _, opt in parts)
     keep_optional = optional_seen - dropped
     kept, seen = [], 0
@@ -349,7 +351,9 @@ def _assemble(parts: list[tuple[str, bool]], dropped: int) -> str:
                 continue
         kept.append(piece)
     paragraphs = re.split(r"\n[ \t]*\n", "".join(kept))
-    return "\n\n".join(p for p in (" ".join(para.split()) for para in paragraphs) if p)
+    # A template's full stop after a value that already ends a sentence ("clipped…", "Why?").
+    paragraphs = [_DOUBLE_STOP.sub(r"\1", " ".join(para.split())) for para in paragraphs]
+    return "\n\n".join(p for p in paragraphs if p)
 
 
 def fit_post(text: str, platform: str, *, link: str | None = None, hashtags: Iterable[str] = ()) -> list[str]:

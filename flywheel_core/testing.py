@@ -17,7 +17,7 @@ from typing import Any, Callable, Iterator
 import attrs
 import pytest
 
-__all__ = ["CliResult", "build_session", "run_cli", "social_entities"]
+__all__ = ["CliResult", "build_session", "check_social_posts", "numbers_in", "run_cli", "social_entities"]
 
 
 def build_session(session_type: str = "build", **fields: Any) -> dict[str, Any]:
@@ -182,3 +182,40 @@ def social_entities(post: str, network: str) -> dict[str, list[str]]:
 
         found["link"] = extract_urls(post)
     return {kind: [e.strip() for e in entities] for kind, entities in found.items() if entities}
+
+
+def numbers_in(text: str) -> set[str]:
+    """The numbers written in ``text`` (``1,234.50`` is one), for "no number from nowhere" checks."""
+    import re
+
+    return set(re.findall(r"\d+(?:,\d{3})*(?:\.\d+)?", text))
+
+
+def check_social_posts(variants: dict[str, list[str]], *, link: str | None, numbers: set[str] | None = None) -> None:
+    """Assert what every session type's ``social_post.json`` must hold: a post for each network,
+    no two alike, each part within its network's limit, ``link`` in each network's post exactly
+    once (or no link at all when None), no mention or cashtag and no other link made from session
+    text, and, when ``numbers`` is given, no number outside it (the link and the hashtag line aside)."""
+    import itertools
+    import re
+
+    from flywheel_core.social import LIMITS, PLATFORMS, post_length
+
+    assert set(variants) == set(PLATFORMS), sorted(variants)
+    for a, b in itertools.combinations(PLATFORMS, 2):
+        assert variants[a] != variants[b], f"{a} and {b} got the same post"
+    for network, posts in variants.items():
+        assert posts and all(p.strip() for p in posts), network
+        for post in posts:
+            assert post_length(post, network) <= LIMITS[network], (network, post)
+            entities = social_entities(post, network)
+            assert not entities.get("mention") and not entities.get("cashtag"), (network, entities)
+            assert set(entities.get("link", [])) <= ({link} if link else set()), (network, entities)
+        text = "\n".join(posts)
+        if link:
+            assert text.count(link) == 1, f"{network}: the link {link} is not there exactly once"
+        else:
+            assert "http" not in text, f"{network}: a link without a page to link to"
+        if numbers is not None:
+            prose = re.sub(r"(?m)^#.*$", "", text.replace(link, "") if link else text)
+            assert numbers_in(prose) <= numbers, (network, sorted(numbers_in(prose) - numbers))

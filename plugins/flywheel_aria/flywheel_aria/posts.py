@@ -40,14 +40,15 @@ def first_sentence(text: str, limit: int) -> str:
 
 
 def _items(session: Session, field: str) -> list[str]:
-    """A narrative list (lessons, next steps) as defanged plain lines, ``Title: text``."""
+    """A narrative list (lessons, next steps) as defanged plain sentences, ``Title: text.``"""
     from flywheel_core import clip, defang
 
     out = []
     for item in text_items(scrub_tree(session.get(field)))[:MAX_ITEMS]:
         text = ": ".join(plain_text(clip(p, ITEM_CHARS * 2)) for p in (item["title"], item["text"]) if p)
         if text.strip():
-            out.append(defang(clip(text, ITEM_CHARS)))
+            text = defang(clip(text, ITEM_CHARS))
+            out.append(text if text.endswith((".", "!", "?", "…")) else f"{text}.")
     return out
 
 
@@ -60,13 +61,15 @@ def social_context(session: Session, facts: dict[str, Any]) -> dict[str, Any]:
     from flywheel_core import clip, defang
 
     built = facts["built"]
+    lede = first_sentence(facts["said"], LEDE_CHARS)
     techs = facts["technologies"]
     shown = techs[:5] + ([f"{len(techs) - 5} more"] if len(techs) > 5 else [])
     return {
         "devlog_title": facts["title"],
         "subject": defang(clip(facts["subject"], 100)),
         "said": defang(clip(facts["said"], SAID_CHARS)),
-        "lede": defang(first_sentence(facts["said"], LEDE_CHARS)),
+        "lede": defang(lede),
+        "more": defang(clip(facts["said"][len(lede):], SAID_CHARS)) if not lede.endswith("…") else "",
         "made": defang(clip(join_words([b["name"] for b in built[:3]]), 120)),
         "kind": defang(clip(built[0]["type"], 40)) if len(built) == 1 and built[0]["type"] else "",
         "technologies": defang(clip(join_words(shown), 200)),

@@ -27,7 +27,7 @@ def _join(items: list[str]) -> str:
 
 
 def _outcome(n: int, wins: int, losses: int, even: int) -> str:
-    """``both won``, ``all 5 lost``, ``3 won, 1 lost and 1 broke even``: a result in words."""
+    """``both won``, ``all 5 lost``, ``3 won, 1 lost, 1 broke even``: a result in words."""
     every = "it" if n == 1 else "both" if n == 2 else f"all {n}"
     if wins == n:
         return f"{every} won"
@@ -35,7 +35,7 @@ def _outcome(n: int, wins: int, losses: int, even: int) -> str:
         return f"{every} lost"
     if even == n:
         return f"{every} broke even"
-    return _join([t for c, t in ((wins, f"{wins} won"), (losses, f"{losses} lost"), (even, f"{even} broke even")) if c])
+    return ", ".join(t for c, t in ((wins, f"{wins} won"), (losses, f"{losses} lost"), (even, f"{even} broke even")) if c)
 
 
 def _duration(minutes: Any) -> str:
@@ -103,6 +103,7 @@ def social_context(session: Session, trades: list[Trade], metrics: dict[str, Any
         "closed": n,
         "closed_count": _count(n, "closed trade") if n else "",
         "closed_words": f"{WORDS.get(n, n)} trade{'' if n == 1 else 's'} closed" if n else "",
+        "closed_on": symbols(facts["pnl_symbols"]),
         "closed_text": f"{_count(n, 'closed trade')} on {symbols(facts['pnl_symbols'])}" if n else "",
         "outcome": _outcome(n, m["wins"], m["losses"], m["breakeven"]) if n else "",
         "legs": _join(legs),

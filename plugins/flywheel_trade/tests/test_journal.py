@@ -201,7 +201,7 @@ def test_social_posts_fit_every_platform(run_trade, trade_doc, make_trade) -> No
     assert set(variants) == set(LIMITS)
     for platform, posts in variants.items():
         assert posts and all(post_length(p, platform) <= LIMITS[platform] for p in posts), platform
-    assert variants["x"][0].startswith("Trading, 2 Dec 2025: 40 closed trades on SYM000-LONG-NAME")
+    assert variants["x"][0].startswith("Trading, 2 Dec 2025. 40 closed trades on SYM000-LONG-NAME")
     assert "and 35 more" in variants["x"][0]
     assert variants["mastodon"][0].endswith("#Trading #SYM000LONGNAME #SYM002LONGNAME #SYM003LONGNAME #SYM005LONGNAME"), (
         "break-even SYM001 and SYM004 carry no P&L")
@@ -269,7 +269,7 @@ def test_the_closed_trades_sentence_names_only_symbols_with_closed_trades(run_tr
     result, folder = run_trade(trade_doc(trades))
     assert result.exit_code == 0, result.output
     assert "1 closed trade on AAPL: net P&L +10.00" in (folder / "trade_journal.md").read_text()
-    assert "1 closed trade on AAPL, and it won. Net P&L" in json.loads((folder / "social_post.json").read_text())["x"][0]
+    assert "1 closed trade on AAPL: it won. Net P&L" in json.loads((folder / "social_post.json").read_text())["x"][0]
 
 
 def test_a_declared_total_that_is_no_number_is_shown_escaped_and_not_compared(run_trade, trade_doc, make_trade) -> None:
