@@ -83,7 +83,8 @@ def test_the_example_s_posts_link_to_its_journal_page(run_with) -> None:
     social = data["artifacts"]["social_post"]["meta"]["social"]
     assert social["link_title"] == data["artifacts"]["trade_journal"]["title"] == "Trading journal 2025-12-02"
     assert social["content_warning"] == "Trading P&L, 2 Dec 2025"
-    assert social["image"]["src"] == "equity_curve.png"
+    assert social["image"] == {"src": "equity_curve.png", "alt": (  # as docs/examples.md says
+        "Equity curve of 2 closed trades on MSFT and AAPL on 2 Dec 2025: cumulative net P&L from 0 to +75.00.")}
     assert "win rate" not in json.dumps(variants).lower(), "a win rate of 2 trades says nothing"
     assert f"- Link: <{link}>" in markdown
     golden("example_social_post_web.json", json.dumps(variants, indent=2, ensure_ascii=False) + "\n")
