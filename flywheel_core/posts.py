@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 import attrs
 
-from flywheel_core.social import PLATFORMS, clip, fit_post, hashtags_for
+from flywheel_core.social import PLATFORMS, clip, defang, fit_post, hashtags_for, plain
 from flywheel_core.types import Artifact
 
 if TYPE_CHECKING:
@@ -94,13 +94,13 @@ def compose_social(
         text = ctx.render(f"{templates}/social_post.{network}.txt.j2", **{**context, "network": network, "link": link})
         variants[network] = fit_post(text, network, link=link, hashtags=tags[network])
     meta: dict[str, Any] = {}
-    if link:
+    if link and page:
         meta["link"] = link
-        meta["link_title"] = page[1] if page else ""
+        meta["link_title"] = plain(page[1])
     if content_warning.strip():
-        meta["content_warning"] = clip(content_warning, 200)
+        meta["content_warning"] = defang(clip(content_warning, 200))  # Mastodon shows it as a post's first line
     if image:
-        meta["image"] = {"src": image["src"], "alt": clip(image.get("alt") or "", ALT_CHARS)}
+        meta["image"] = {"src": image["src"], "alt": clip(plain(image.get("alt") or ""), ALT_CHARS)}
     meta["hashtags"] = {n: [t for t in tags[n] if t in _closing_tags(variants[n][-1])] for n in PLATFORMS}
     markdown = ctx.render(
         f"{templates}/social_post.md.j2",

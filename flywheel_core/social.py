@@ -33,6 +33,7 @@ __all__ = [
     "split_post",
     "social_variants",
     "defang",
+    "plain",
     "clip",
     "optional",
     "sentences",
@@ -257,14 +258,18 @@ def defang(text: object) -> str:
     dropped; whitespace, newlines included, becomes single spaces. Nothing is escaped: the
     networks show plain text.
     """
-    text = unicodedata.normalize("NFC", str(text))
-    text = _BIDI.sub("", _MARKERS.sub("", text))
-    # Control characters (NUL, escapes) go; format characters such as the joiners inside emoji stay.
-    text = "".join(ch for ch in text if ch.isspace() or unicodedata.category(ch) != "Cc")
-    text = " ".join(text.split())
-    text = _TRIGGER.sub(lambda m: (m.group(1) or m.group(2)) + WORD_JOINER, text)
+    text = _TRIGGER.sub(lambda m: (m.group(1) or m.group(2)) + WORD_JOINER, plain(text))
+    text = _DOMAIN_DOT.sub(lambda m: (m.group(1) or m.group(2)) + WORD_JOINER, text)
     text = _DOMAIN_DOT.sub(lambda m: m.group(1) + WORD_JOINER, text)
     return _SCHEME.sub(":" + WORD_JOINER, text)
+
+
+def plain(text: object) -> str:
+    """One line of text as a reader should see it: NFC, whitespace folded to single spaces,
+    control characters, bidirectional overrides and :func:`optional`'s markers dropped (format
+    characters such as the joiners inside emoji stay). Alt text and :func:`defang` use it."""
+    text = _BIDI.sub("", _MARKERS.sub("", unicodedata.normalize("NFC", str(text))))
+    return " ".join("".join(ch for ch in text if ch.isspace() or unicodedata.category(ch) != "Cc").split())
 
 
 def clip(text: object, size: int) -> str:
@@ -377,11 +382,17 @@ def fit_post(text: str, platform: str, *, link: str | None = None, hashtags: Ite
         shown = " ".join(f"#{t}" for t in tags[:count])
         return f"{text}\n\n{shown}" if shown and text else text or shown
 
+    # Dropping more never makes a post longer: bisect for the fewest parts to drop that fit.
     optional_count = sum(opt for _, opt in parts)
-    for dropped in range(optional_count + 1):
-        candidate = whole(body(dropped), len(tags))
-        if fits(candidate, platform):
-            return [candidate]
+    lo, hi = 0, optional_count + 1
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if fits(whole(body(mid), len(tags)), platform):
+            hi = mid
+        else:
+            lo = mid + 1
+    if lo <= optional_count:
+        return [whole(body(lo), len(tags))]
     required = body(optional_count)
     for count in range(len(tags) - 1, -1, -1):
         if fits(whole(required, count), platform):

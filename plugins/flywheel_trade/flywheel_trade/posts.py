@@ -47,6 +47,17 @@ def _duration(minutes: Any) -> str:
     return " ".join(p for p in parts if p)
 
 
+def _currency(codes: list[str]) -> str:
+    """`` USD`` for one currency, `` (EUR and USD, not converted)`` for several, else nothing."""
+    from flywheel_core import defang
+
+    if len(codes) == 1:
+        return " " + defang(codes[0][:10])
+    if codes:
+        return f" ({defang(_join([c[:10] for c in codes[:3]]) if len(codes) <= 3 else 'several currencies')}, not converted)"
+    return ""
+
+
 def _prose(items: list[dict[str, str]]) -> str:
     """The first item of a narrative field as one defanged line (``Title: text``)."""
     from flywheel_core import clip, defang
@@ -110,10 +121,9 @@ def social_context(session: Session, trades: list[Trade], metrics: dict[str, Any
         "best": f"{symbols([best.symbol])} {signed(best.pnl)}" if best is not None and best.pnl > 0 else "",
         "worst": f"{symbols([worst.symbol])} {signed(worst.pnl)}" if worst is not None and worst.pnl < 0 else "",
         "net_pnl": signed(m["net_pnl"]) if n else "",
-        "currency": f" {currencies[0]}" if len(currencies) == 1 else "",
-        "mixed_currencies": len(currencies) > 1,
+        # Said after every sum: a total over several currencies is flagged, never passed off as one.
+        "currency": _currency(currencies),
         "drawdown": money(m["max_drawdown"]) if n and m["max_drawdown"] > 0 else "",
-        "open": m["open_trades"],
         "open_text": _count(m["open_trades"], "position") + (" is" if m["open_trades"] == 1 else " are") + " still open" if m["open_trades"] else "",
         "opened_text": f"{_count(len(trades), 'position')} opened on {symbols(facts['pnl_symbols'])}" if trades and not n else "",
         "market": _market(_narrative_items(session.source_data.get("market_conditions"))),

@@ -259,8 +259,11 @@ def test_mixed_currencies_are_flagged_not_silently_summed(run_trade, trade_doc, 
     assert "$.source_data.trades: warning: trades are in several currencies (EUR, USD): P&L is summed without conversion" in result.stderr
     journal = (folder / "trade_journal.md").read_text()
     assert "The trades are in several currencies (EUR, USD): every total adds them without conversion." in journal
+    posts = json.loads((folder / "social_post.json").read_text())
+    assert all("0.00 (EUR and USD, not converted)" in p[0] for p in posts.values()), "the posts flag the sum too"
     result, folder = run_trade(trade_doc([dict(t, currency="USD") for t in trades]))
     assert "currencies" not in result.stderr and "currencies" not in (folder / "trade_journal.md").read_text()
+    assert "Net P&L 0.00 USD." in json.loads((folder / "social_post.json").read_text())["x"][0]
 
 
 def test_the_closed_trades_sentence_names_only_symbols_with_closed_trades(run_trade, trade_doc, make_trade) -> None:
