@@ -16,6 +16,8 @@ LISTED_TRADES = 3
 #: Session prose (lessons, notes) is cut to this before any template sees it.
 PROSE_CHARS = 600
 WORDS = {1: "one", 2: "two", 3: "three"}
+#: The narrative fields whose first item a post may quote.
+PROSE_FIELDS = ("what_worked", "what_didnt_work", "lessons", "next_goals", "market_analysis")
 
 
 def _count(n: int, noun: str) -> str:
@@ -105,7 +107,8 @@ def social_context(session: Session, trades: list[Trade], metrics: dict[str, Any
     legs = [f"a {t.side} in {symbols([t.symbol])} ({signed(t.pnl)})" for t in closed] if n <= LISTED_TRADES else []
     ranked = sorted(closed, key=lambda t: (t.pnl, -t.index))
     best, worst = (ranked[-1], ranked[0]) if n > LISTED_TRADES else (None, None)
-    narrative = {name: _narrative_items(_field(session, name)) for name in ("what_worked", "what_didnt_work", "lessons", "next_goals", "market_analysis")}
+    narrative = {name: _prose(_narrative_items(_field(session, name))) for name in PROSE_FIELDS}
+    still_open = m["open_trades"]
     return {
         "journal_title": journal_title,
         "day": f"{when.day} {when:%b %Y}",
@@ -124,14 +127,14 @@ def social_context(session: Session, trades: list[Trade], metrics: dict[str, Any
         # Said after every sum: a total over several currencies is flagged, never passed off as one.
         "currency": _currency(currencies),
         "drawdown": money(m["max_drawdown"]) if n and m["max_drawdown"] > 0 else "",
-        "open_text": _count(m["open_trades"], "position") + (" is" if m["open_trades"] == 1 else " are") + " still open" if m["open_trades"] else "",
+        "open_text": f"{_count(still_open, 'position')} {'is' if still_open == 1 else 'are'} still open" if still_open else "",
         "opened_text": f"{_count(len(trades), 'position')} opened on {symbols(facts['pnl_symbols'])}" if trades and not n else "",
         "market": _market(_narrative_items(session.source_data.get("market_conditions"))),
-        "worked": _prose(narrative["what_worked"]),
-        "didnt": _prose(narrative["what_didnt_work"]),
-        "lesson": _prose(narrative["lessons"]),
-        "next": _prose(narrative["next_goals"]),
-        "analysis": _prose(narrative["market_analysis"]),
+        "worked": narrative["what_worked"],
+        "didnt": narrative["what_didnt_work"],
+        "lesson": narrative["lessons"],
+        "next": narrative["next_goals"],
+        "analysis": narrative["market_analysis"],
         "declared_differ": facts["declared_disagree"] > 0,
     }
 
@@ -164,7 +167,8 @@ def social_artifact(ctx: RunContext, session: Session, context: dict[str, Any], 
 
 def _chart_alt(context: dict[str, Any]) -> str:
     """The equity chart in words, from the same facts the posts state."""
-    text = f"Equity curve of {context['closed_text']} on {context['day']}: cumulative net P&L from 0 to {context['net_pnl']}{context['currency']}"
+    text = (f"Equity curve of {context['closed_text']} on {context['day']}: "
+            f"cumulative net P&L from 0 to {context['net_pnl']}{context['currency']}")
     if context["drawdown"]:
         text += f", with a largest fall of {context['drawdown']} from a peak"
     return text + "."
