@@ -48,6 +48,15 @@ _LAZY = {
     "split_post": "flywheel_core.social",
     "post_length": "flywheel_core.social",
     "PLATFORMS": "flywheel_core.social",
+    "LIMITS": "flywheel_core.social",
+    "post_length": "flywheel_core.social",
+    "fits": "flywheel_core.social",
+    "fit_post": "flywheel_core.social",
+    "defang": "flywheel_core.social",
+    "clip": "flywheel_core.social",
+    "hashtags_for": "flywheel_core.social",
+    "compose_social": "flywheel_core.posts",
+    "SocialPosts": "flywheel_core.posts",
     "redact": "flywheel_core.redaction",
     "register_secret": "flywheel_core.redaction",
 }
@@ -80,5 +89,17 @@ if TYPE_CHECKING:
     from flywheel_core.redaction import redact, register_secret
     from flywheel_core.render import md_escape, md_inline
     from flywheel_core.store import emit_session
-    from flywheel_core.social import PLATFORMS, post_length, social_variants, split_post
+    from flywheel_core.posts import SocialPosts, compose_social
+    from flywheel_core.social import (
+        LIMITS,
+        PLATFORMS,
+        clip,
+        defang,
+        fit_post,
+        fits,
+        hashtags_for,
+        post_length,
+        social_variants,
+        split_post,
+    )
     from flywheel_core.types import Artifact, Problem, PublishItem, PublishResult, SessionType, Target

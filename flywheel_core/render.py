@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from flywheel_core.config import Config
     from flywheel_core.types import PluginRegistry
 
-__all__ = ["Renderer", "get_renderer", "TemplateError", "md_escape", "md_inline"]
+__all__ = ["Renderer", "get_renderer", "TemplateError", "capitalize_first", "md_escape", "md_inline"]
 
 
 class TemplateError(FlywheelError):
@@ -38,6 +38,12 @@ def md_inline(text: Any) -> str:
     return md_escape(" ".join(str(text).split()))
 
 
+def capitalize_first(text: Any) -> str:
+    """The first letter upper case, the rest as written (Jinja's ``capitalize`` lowers ``MSFT``)."""
+    text = str(text)
+    return text[:1].upper() + text[1:]
+
+
 class Renderer:
     """A Jinja2 environment over ``templates_dir`` (if set) then each plugin's template folders."""
 
@@ -55,6 +61,12 @@ class Renderer:
         )
         self.env.filters["md"] = md_escape
         self.env.filters["md_inline"] = md_inline
+        # Social posts (flywheel_core.posts): session text made inert, cut, or marked optional.
+        from flywheel_core.social import clip, defang, optional, sentences
+
+        self.env.filters.update(defang=defang, clip=clip, optional=optional, sentences=sentences)
+        self.env.filters["capitalize_first"] = capitalize_first
+        self.env.globals["optional"] = optional
 
     def render(self, template: str, /, **context: Any) -> str:
         import jinja2
@@ -86,9 +98,13 @@ class Renderer:
 _CACHE: dict[tuple, Renderer] = {}
 
 
+#: Core's own templates (``social/social_post.md.j2``), searched after every plugin's.
+CORE_TEMPLATES = Path(__file__).resolve().parent / "templates"
+
+
 def get_renderer(config: Config, host: PluginRegistry) -> Renderer:
     """The renderer for this config and plugin set (built once per process)."""
-    search = ([config.templates_dir] if config.templates_dir else []) + host.template_dirs()
+    search = ([config.templates_dir] if config.templates_dir else []) + host.template_dirs() + [CORE_TEMPLATES]
     key = tuple(map(str, search))
     if key not in _CACHE:
         _CACHE[key] = Renderer(search)

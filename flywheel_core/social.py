@@ -11,6 +11,10 @@ place. Lengths follow each platform's own counting:
 
 Splitting happens at sentence boundaries, then word boundaries, and never inside a URL, a
 word (unless a single word is longer than a post) or a grapheme. Threads get ``n/N`` counters.
+
+Session text inside a post goes through :func:`defang` (no unintended mention, hashtag or
+link); templates mark what may be left out with :func:`optional`, and :func:`fit_post` drops
+those parts, last first, until a post fits its network, before it would make a thread.
 """
 
 from __future__ import annotations
@@ -20,9 +24,27 @@ import unicodedata
 from functools import lru_cache
 from typing import Callable, Iterable
 
-__all__ = ["PLATFORMS", "LIMITS", "post_length", "fits", "split_post", "social_variants"]
+__all__ = [
+    "PLATFORMS",
+    "LIMITS",
+    "HASHTAG_LIMITS",
+    "post_length",
+    "fits",
+    "split_post",
+    "social_variants",
+    "defang",
+    "plain",
+    "clip",
+    "optional",
+    "sentences",
+    "hashtag",
+    "hashtags_for",
+    "fit_post",
+]
 
 LIMITS = {"x": 280, "bluesky": 300, "mastodon": 500, "linkedin": 3000}
+#: How many hashtags end a post: few where they crowd a short post, none as a wall on LinkedIn.
+HASHTAG_LIMITS = {"x": 2, "bluesky": 2, "mastodon": 5, "linkedin": 3}
 MAX_POSTS = 12
 PLATFORMS = tuple(LIMITS)
 
@@ -205,3 +227,174 @@ def social_variants(text: str, *, hashtags: Iterable[str] = ()) -> dict[str, lis
     """``{"x": [...], "bluesky": [...], "mastodon": [...], "linkedin": [...]}`` for one text."""
     tags = list(hashtags)
     return {platform: split_post(text, platform, hashtags=tags) for platform in PLATFORMS}
+
+
+# -- session text made inert, and what a template may leave out ---------------------------------
+
+#: U+2060 WORD JOINER: invisible, not a space, and not a character any network accepts inside a
+#: mention, hashtag, cashtag or domain name, so ``@\u2060everyone`` shows as "@everyone" and pings
+#: nobody. (A zero-width *joiner*, U+200D, would not do: X allows it inside hashtags.)
+WORD_JOINER = "\u2060"
+#: Unicode noncharacters (reserved for a program's internal use) marking an optional part.
+OPEN, CLOSE = "\ufdd0", "\ufdd1"
+_MARKERS = re.compile(f"[{OPEN}{CLOSE}]")
+# Bidirectional overrides, embeddings and isolates can reorder what a reader sees.
+_BIDI = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+_TRIGGER = re.compile(r"([@＠#＃﹟])(?=\w)|([$＄])(?=[^\W\d_])")
+_DOMAIN_DOT = re.compile(r"(?<=\w)([.。．｡])(?=[^\W\d_])")
+_SCHEME = re.compile(r"(?<=\w):(?=//)")
+_DOUBLE_STOP = re.compile(r"([…!?])\.(?=\s|$)")
+_SENTENCE = re.compile(r"(?<=[.!?…])\s+(?=\S)")
+
+
+def defang(text: object) -> str:
+    """Session text for a social post: one line, shown as written, but inert.
+
+    Networks turn ``@name`` into a mention (a notification), ``#word`` into a hashtag, ``$ABC``
+    into a cashtag, and ``https://…``, ``evil.com`` or even ``README.md`` into a link. A word
+    joiner after the ``@``/``#``/``$``, after each dot followed by a letter and after a URL's
+    ``:`` breaks each of these on X, Bluesky, Mastodon and LinkedIn while the text still reads
+    the same. Control characters, bidirectional overrides and :func:`optional`'s markers are
+    dropped; whitespace, newlines included, becomes single spaces. Nothing is escaped: the
+    networks show plain text.
+    """
+    text = _TRIGGER.sub(lambda m: (m.group(1) or m.group(2)) + WORD_JOINER, plain(text))
+    text = _DOMAIN_DOT.sub(lambda m: (m.group(1) or m.group(2)) + WORD_JOINER, text)
+    text = _DOMAIN_DOT.sub(lambda m: m.group(1) + WORD_JOINER, text)
+    return _SCHEME.sub(":" + WORD_JOINER, text)
+
+
+def plain(text: object) -> str:
+    """One line of text as a reader should see it: NFC, whitespace folded to single spaces,
+    control characters, bidirectional overrides and :func:`optional`'s markers dropped (format
+    characters such as the joiners inside emoji stay). Alt text and :func:`defang` use it."""
+    text = _BIDI.sub("", _MARKERS.sub("", unicodedata.normalize("NFC", str(text))))
+    return " ".join("".join(ch for ch in text if ch.isspace() or unicodedata.category(ch) != "Cc").split())
+
+
+def clip(text: object, size: int) -> str:
+    """At most ``size`` characters of ``text`` on one line: cut at the last sentence end in its
+    second half, else at a space with "…", never inside a grapheme."""
+    text = " ".join(str(text).split())
+    if len(text) <= size:
+        return text
+    graphemes = _graphemes(text[: size * 2])
+    head = ""
+    for g in graphemes:
+        if len(head) + len(g) > size:
+            break
+        head += g
+    ends = [m.end() for m in re.finditer(r"[.!?…](?=\s)", head + " ")]
+    if ends and ends[-1] > size // 2:
+        return head[: ends[-1]]
+    head = "".join(_graphemes(head)[:-1])  # room for the ellipsis
+    space = head.rfind(" ")
+    return (head[:space] if space > size // 2 else head).rstrip(" ,;:") + "…"
+
+
+def optional(text: object = None, *, caller: Callable[[], str] | None = None) -> str:
+    """Mark a part of a post that :func:`fit_post` may drop to make the post fit.
+
+    In a template: ``{{ sentence | optional }}`` or ``{% call optional() %}...{% endcall %}``.
+    Empty text gives nothing. Optional parts do not nest.
+    """
+    body = _MARKERS.sub("", str(caller() if caller is not None else text or ""))
+    return f"{OPEN}{body}{CLOSE}" if body.strip() else ""
+
+
+def sentences(text: object, keep: int = 1) -> str:
+    """``text`` with every sentence after the first ``keep`` marked :func:`optional`."""
+    parts = _SENTENCE.split(" ".join(str(text).split()))
+    head = " ".join(parts[:keep])
+    return head + "".join(optional(" " + p) for p in parts[keep:])
+
+
+def hashtag(word: object) -> str | None:
+    """``machine learning`` -> ``MachineLearning``, ``Three.js`` -> ``ThreeJs``, ``iOS`` stays.
+
+    CamelCase, so screen readers say the words; letters, marks and digits only; None when no
+    letter is left or the tag would be longer than 40 characters.
+    """
+    import regex
+
+    parts = regex.findall(r"[\p{L}\p{M}\p{N}]+", str(word))
+    tag = "".join(p if any(c.isupper() for c in p) else p[:1].upper() + p[1:] for p in parts)
+    if not tag or len(tag) > 40 or not regex.search(r"\p{L}", tag):
+        return None
+    return tag
+
+
+def hashtags_for(topics: Iterable[object], platform: str) -> list[str]:
+    """The first distinct hashtags (case-insensitive) made from ``topics``, as many as
+    ``platform`` takes (:data:`HASHTAG_LIMITS`), without ``#``."""
+    tags: dict[str, str] = {}
+    for topic in topics:
+        tag = hashtag(topic)
+        if tag and tag.casefold() not in tags:
+            tags[tag.casefold()] = tag
+    return list(tags.values())[: HASHTAG_LIMITS[platform]]
+
+
+def _parts(text: str) -> list[tuple[str, bool]]:
+    """``text`` as (piece, optional) pieces, in order."""
+    pieces = re.split(f"{OPEN}(.*?){CLOSE}", text, flags=re.S)
+    out = [(_MARKERS.sub("", p), i % 2 == 1) for i, p in enumerate(pieces)]
+    return [(p, opt) for p, opt in out if p]
+
+
+def _assemble(parts: list[tuple[str, bool]], dropped: int) -> str:
+    """The text with the last ``dropped`` optional parts left out: paragraphs (blank-line
+    separated) kept, whitespace inside each folded to single spaces, and a full stop right after
+    "…", "!" or "?" dropped."""
+    optional_seen = sum(opt for _, opt in parts)
+    keep_optional = optional_seen - dropped
+    kept, seen = [], 0
+    for piece, opt in parts:
+        if opt:
+            seen += 1
+            if seen > keep_optional:
+                continue
+        kept.append(piece)
+    paragraphs = re.split(r"\n[ \t]*\n", "".join(kept))
+    # A template's full stop after a value that already ends a sentence ("clipped…", "Why?").
+    paragraphs = [_DOUBLE_STOP.sub(r"\1", " ".join(para.split())) for para in paragraphs]
+    return "\n\n".join(p for p in paragraphs if p)
+
+
+def fit_post(text: str, platform: str, *, link: str | None = None, hashtags: Iterable[str] = ()) -> list[str]:
+    """A rendered post made to fit ``platform``: one post when it can be, else a thread.
+
+    Optional parts (:func:`optional`) are dropped, the last first, until the text and its
+    hashtags fit one post; then hashtags, the last first; only then is the text (with all its
+    hashtags) split into a numbered thread by :func:`split_post`. ``link`` is added as a last
+    paragraph when the text does not contain it, so no variant goes without it.
+    """
+    if platform not in LIMITS:
+        raise ValueError(f"unknown platform {platform!r} (known: {', '.join(PLATFORMS)})")
+    parts = _parts(text)
+    tags = [t.lstrip("#") for t in hashtags if t and t.lstrip("#")]
+
+    def body(dropped: int) -> str:
+        text = _assemble(parts, dropped)
+        return f"{text}\n\n{link}" if link and link not in text else text
+
+    def whole(text: str, count: int) -> str:
+        shown = " ".join(f"#{t}" for t in tags[:count])
+        return f"{text}\n\n{shown}" if shown and text else text or shown
+
+    # Dropping more never makes a post longer: bisect for the fewest parts to drop that fit.
+    optional_count = sum(opt for _, opt in parts)
+    lo, hi = 0, optional_count + 1
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if fits(whole(body(mid), len(tags)), platform):
+            hi = mid
+        else:
+            lo = mid + 1
+    if lo <= optional_count:
+        return [whole(body(lo), len(tags))]
+    required = body(optional_count)
+    for count in range(len(tags) - 1, -1, -1):
+        if fits(whole(required, count), platform):
+            return [whole(required, count)]
+    return split_post(required, platform, hashtags=tags)

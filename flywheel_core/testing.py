@@ -19,7 +19,16 @@ import pytest
 
 from flywheel_core.publishing.queue import CRASH_ENV, CRASH_POINTS
 
-__all__ = ["CRASH_ENV", "CRASH_POINTS", "CliResult", "build_session", "run_cli"]
+__all__ = [
+    "CRASH_ENV",
+    "CRASH_POINTS",
+    "CliResult",
+    "build_session",
+    "check_social_posts",
+    "numbers_in",
+    "run_cli",
+    "social_entities",
+]
 
 
 def build_session(session_type: str = "build", **fields: Any) -> dict[str, Any]:
@@ -140,3 +149,84 @@ def session_file(tmp_path: Path) -> Callable[..., Path]:
         return path
 
     return write
+
+
+# What each network turns into a mention, hashtag, cashtag or link when a post is sent: the
+# patterns of twitter-text (X), Mastodon's account and tag patterns (Mastodon links only URLs
+# with a scheme) and the Bluesky app's facet detection, as published by each project.
+_ENTITY_PATTERNS = {
+    "x": {
+        "mention": r"(?:^|[^a-zA-Z0-9_!#$%&*@＠])[@＠]([a-zA-Z0-9_]{1,20})",
+        "hashtag": r"(?:^|[^&\p{L}\p{M}\p{Nd}_])[#＃](?!\ufe0f|\u20e3)([\p{L}\p{M}\p{Nd}_\u200c\u200d]*[\p{L}\p{M}][\p{L}\p{M}\p{Nd}_\u200c\u200d]*)",
+        "cashtag": r"(?:^|\s)[$＄]([a-z]{1,6}(?:[._][a-z]{1,2})?)(?=$|\s|\p{P})",
+    },
+    "mastodon": {
+        "mention": r"(?<![=/\w])@(([a-z0-9_]+)(?:@[\w.-]+\w)?)",
+        "hashtag": r"(?:^|[^/)\w])#(\w*[\p{L}_·]\w*)",
+        "link": r"https?://\S+",
+    },
+    "bluesky": {
+        "mention": r"(?:^|\s|\()@([a-zA-Z0-9.-]+)\b",
+        "hashtag": r"(?:^|\s)[#＃]((?!\ufe0f)[^\s\u00ad\u2060\u200a\u200b\u200c\u200d\u20e2]*[^\d\s\p{P}\u00ad\u2060\u200a\u200b\u200c\u200d\u20e2]+[^\s\u00ad\u2060\u200a\u200b\u200c\u200d\u20e2]*)",
+        "link": r"(?:^|\s|\()((?:https?://\S+)|(?:[a-z][a-z0-9]*(?:\.[a-z0-9]+)+\S*))",
+    },
+    # LinkedIn links URLs and bare domains; a few common top-level domains stand for all.
+    "linkedin": {"link": r"(?:^|\s|\()(https?://\S+|[a-z0-9-]+(?:\.[a-z0-9-]+)*\.(?:com|org|net|io|md|py|dev|co|ai|app)\b\S*)"},
+}
+
+
+def social_entities(post: str, network: str) -> dict[str, list[str]]:
+    """The mentions, hashtags, cashtags and links ``network`` would make of ``post``: a test
+    checks that session text made none it did not mean (``defang``). X's links come from
+    twitter-text itself, which also links bare domains such as ``README.md``."""
+    import regex
+
+    found = {
+        kind: [m.group(1) if m.groups() else m.group(0) for m in regex.finditer(pattern, post, regex.I)]
+        for kind, pattern in _ENTITY_PATTERNS[network].items()
+    }
+    if network == "x":
+        from flywheel_core.social import _parse_tweet
+
+        _parse_tweet()  # loads twitter-text (and lends it pkg_resources)
+        from twitter_text.extract_urls import extract_urls
+
+        found["link"] = extract_urls(post)
+    return {kind: [e.strip() for e in entities] for kind, entities in found.items() if entities}
+
+
+def numbers_in(text: str) -> set[str]:
+    """The numbers written in ``text`` (``1,234.50`` is one), for "no number from nowhere" checks."""
+    import re
+
+    return set(re.findall(r"\d+(?:,\d{3})*(?:\.\d+)?", text))
+
+
+def check_social_posts(variants: dict[str, list[str]], *, link: str | None, numbers: set[str] | None = None) -> None:
+    """Assert what every session type's ``social_post.json`` must hold: a post for each network,
+    no two alike, each part within its network's limit, ``link`` in each network's post exactly
+    once (or no link at all when None), no mention or cashtag and no other link made from session
+    text, and, when ``numbers`` is given, no number outside it (the link and the hashtag line aside)."""
+    import itertools
+    import re
+
+    from flywheel_core.social import LIMITS, PLATFORMS, post_length
+
+    assert set(variants) == set(PLATFORMS), sorted(variants)
+    for a, b in itertools.combinations(PLATFORMS, 2):
+        assert variants[a] != variants[b], f"{a} and {b} got the same post"
+    for network, posts in variants.items():
+        assert posts and all(p.strip() for p in posts), network
+        for post in posts:
+            assert post_length(post, network) <= LIMITS[network], (network, post)
+            entities = social_entities(post, network)
+            assert not entities.get("mention") and not entities.get("cashtag"), (network, entities)
+            assert set(entities.get("link", [])) <= ({link} if link else set()), (network, entities)
+        text = "\n".join(posts)
+        if link:
+            assert text.count(link) == 1, f"{network}: the link {link} is not there exactly once"
+        else:
+            assert "http" not in text, f"{network}: a link without a page to link to"
+        if numbers is not None:
+            prose = re.sub(r"(?m)^#.*$", "", text.replace(link, "") if link else text)
+            assert numbers_in(prose) <= numbers, (network, sorted(numbers_in(prose) - numbers))

@@ -106,7 +106,11 @@ class Artifact:
     ``project`` (groups sessions of one project, e.g. the repository name: prev/next links),
     ``image`` (an attachment path used as the preview/OpenGraph image),
     ``images`` (attachment paths shown as a gallery: ``[{"src", "thumb", "caption"}]``),
-    ``provenance`` (what the artifact was made from: ``{"commits": [...], "trades": N, ...}``).
+    ``provenance`` (what the artifact was made from: ``{"commits": [...], "trades": N, ...}``),
+    ``social`` (on a ``social_post``, whose ``social_post.json`` attachment maps each network to
+    its thread parts: ``link`` the session page's URL every post carries, ``link_title``,
+    ``content_warning`` for Mastodon, ``image`` ``{"src", "alt"}`` an attachment to post with
+    its alt text, ``hashtags`` ``{network: [tag, ...]}``; see ``flywheel_core.posts``).
     """
 
     kind: str = attrs.field(validator=_check_name)

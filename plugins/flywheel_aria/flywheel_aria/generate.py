@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +18,7 @@ from flywheel_aria.facts import (
 )
 from flywheel_aria.gallery import GalleryImage, Refusal, build_gallery
 from flywheel_aria.localpaths import scrub_paths, scrub_tree
+from flywheel_aria.posts import social_artifact
 from flywheel_aria.prose import (
     LEDE_SEARCH,
     plain_text,
@@ -38,7 +38,6 @@ PLUGIN_NAME = "aria"
 SUMMARY_CHARS = 280
 #: A note longer than this is trimmed (at a block end): it bounds the time to render a devlog.
 NOTE_CHARS = 100_000
-SOCIAL_CHARS = 400
 #: The session's own narrative fields (beyond source_data) that the devlog reads.
 NARRATIVE = (
     "title",
@@ -54,7 +53,6 @@ NARRATIVE = (
 #: The conversation ``source`` of the author's own notes (``flywheel collect aria`` writes it):
 #: they are the devlog's body, not quotes.
 NOTES_SOURCE = "notes"
-PLATFORM_NAMES = {"x": "X", "bluesky": "Bluesky", "mastodon": "Mastodon", "linkedin": "LinkedIn"}
 
 
 def settings(ctx: RunContext) -> dict[str, Any]:
@@ -106,12 +104,6 @@ def _built_sentence(built: list[dict[str, Any]]) -> str | None:
     if len(techs) > 5:
         techs = techs[:5] + [f"{len(techs) - 5} more"]
     return f"Built {join_words(names)}" + (f" with {join_words(techs)}." if techs else ".")
-
-
-def _hashtag(word: str) -> str | None:
-    """A technology as a hashtag: letters and digits only (``Three.js`` -> ``Threejs``)."""
-    tag = re.sub(r"[^\w]", "", word, flags=re.UNICODE).replace("_", "")
-    return tag if tag and not tag.isdigit() else None
 
 
 def _block(value: Any, heading_top: int = 3) -> str | None:
@@ -255,16 +247,7 @@ def devlog_facts(session: Session, images: list[GalleryImage], quote_chars: int)
             }
             for i in images
         ],
-        "hashtags": [h for h in dict.fromkeys(map(_hashtag, topics)) if h][:4] + ["devlog"],
     }
-
-
-def _social_text(facts: dict[str, Any]) -> str:
-    """``New devlog: <subject>.`` and what happened, cut at a sentence end (hashtags come on top)."""
-    subject = facts["subject"]
-    lead = subject if subject.endswith((".", "!", "?", "…")) else f"{subject}."
-    text = " ".join(f"New devlog: {lead} {facts['said']}".split())
-    return trim_sentences(text, SOCIAL_CHARS)[0]
 
 
 def generate_artifacts(session: Session, ctx: RunContext) -> list[Artifact]:
@@ -304,37 +287,14 @@ def generate_artifacts(session: Session, ctx: RunContext) -> list[Artifact]:
         attachments=attachments,
         meta=meta,
     )
-    text = _social_text(facts)
-    variants = _variants(text, facts["hashtags"])
-    social_attachments: dict[str, str | bytes] = {
-        "social_post.json": json.dumps(variants, indent=2, ensure_ascii=False) + "\n"
-    }
-    social_meta: dict[str, Any] = {"project": meta["project"], "provenance": meta["provenance"]}
-    if images:
-        social_meta["image"] = images[0].src
-        social_attachments[images[0].src] = images[0].data
-    social = Artifact(
-        kind="social_post",
-        content=_tidy(
-            ctx.render(
-                "life_aria/social_post.md.j2",
-                **facts,
-                text=text,
-                variants=variants,
-                single=join_words(
-                    [PLATFORM_NAMES[p] for p, posts in variants.items() if len(posts) == 1]
-                ),
-                threads=[
-                    (PLATFORM_NAMES[p], posts) for p, posts in variants.items() if len(posts) > 1
-                ],
-                image=facts["images"][0] if images else None,
-            )
-        ),
-        title=f"Social post: {facts['subject']}",
-        summary=trim_sentences(text, SUMMARY_CHARS)[0],
+    social = social_artifact(
+        ctx,
+        session,
+        facts,
+        summary=facts["summary"],
         tags=tags,
-        attachments=social_attachments,
-        meta=social_meta,
+        meta={"project": meta["project"], "provenance": meta["provenance"]},
+        image=(facts["images"][0], images[0].data) if images else None,
     )
     return [devlog, social]
 
@@ -343,8 +303,3 @@ def _tidy(text: str) -> str:
     """One blank line at most between blocks, one newline at the end."""
     return re.sub(r"\n{3,}", "\n\n", text).strip("\n") + "\n"
 
-
-def _variants(text: str, hashtags: list[str]) -> dict[str, list[str]]:
-    from flywheel_core import social_variants
-
-    return social_variants(text, hashtags=hashtags)

@@ -270,7 +270,7 @@ def test_nearly_empty_session_has_no_placeholders(tmp_path, write_session, run_j
         headings = re.findall(r"^(#+ .*)\n\n(#+ |\Z)", text, re.M)
         assert not headings, f"empty section: {headings}"
     assert devlog == "# Devlog: Agent-Test, 2025-12-02\n\n*2025-12-02 · Agent-Test*\n"
-    assert variants["x"] == ["New devlog: Agent-Test, 2025-12-02.\n\n#devlog"]
+    assert variants["x"] == ["New devlog: Agent-Test, 2025-12-02.\n\n#Devlog"]
 
 
 @pytest.mark.parametrize(

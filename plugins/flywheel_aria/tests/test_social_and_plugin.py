@@ -80,7 +80,7 @@ def test_every_social_post_fits_its_platform(
         assert posts, platform
         for post in posts:
             assert post.strip() and fits(post, platform), (platform, post)
-    if "None" not in json.dumps([overview, title, contents, technologies]):
+    if "none" not in json.dumps([overview, title, contents, technologies]).lower():  # hashtags capitalise "none"
         assert all("None" not in a.content for a in artifacts.values()), "no placeholder text"
 
 
@@ -115,7 +115,11 @@ def test_templates_are_packaged():
     (folder,) = plugin.flywheel_template_dirs()
     assert sorted(p.name for p in Path(folder, "life_aria").iterdir()) == [
         "devlog.md.j2",
+        "social_post.bluesky.txt.j2",
+        "social_post.linkedin.txt.j2",
+        "social_post.mastodon.txt.j2",
         "social_post.md.j2",
+        "social_post.x.txt.j2",
     ]
 
 
@@ -130,10 +134,9 @@ def test_social_posts_are_plain_text_and_the_markdown_copy_is_escaped(
     run_json(path)
     folder = tmp_path / "out" / "life_aria" / "test-life_aria-001"
     variants = json.loads((folder / "social_post.json").read_text(encoding="utf-8"))
-    text = "New devlog: Pixel *Garden*. We made Pixel Garden with canvas and a link <b>raw</b>."
-    assert variants["mastodon"] == [f"{text}\n\n#pixelart #devlog"], "networks show text as is"
+    text = "New devlog: Pixel *Garden*\n\nWe made Pixel Garden with canvas and a link <b>raw</b>."
+    assert variants["mastodon"] == [f"{text}\n\n#Devlog #PixelArt"], "networks show text as is"
     social = (folder / "social_post.md").read_text(encoding="utf-8")
-    assert social.startswith(
-        "# Social post: Pixel \\*Garden\\*\n\nNew devlog: Pixel \\*Garden\\*. "
-    )
-    assert "\\<b\\>raw\\</b\\>" in social and "\\#pixelart \\#devlog" in social
+    assert social.startswith("# Social posts: Pixel \\*Garden\\*\n\n")
+    assert "> New devlog: Pixel \\*Garden\\*\n" in social
+    assert "\\<b\\>raw\\</b\\>" in social and "> \\#Devlog \\#PixelArt\n" in social

@@ -22,6 +22,8 @@ CHART_IMAGE = "equity_curve.svg"
 #: The same chart as a PNG: social networks ignore SVG previews (the artifact's ``meta["image"]``).
 CHART_PNG = "equity_curve.png"
 MAX_TAG_SYMBOLS = 20
+#: A symbol that makes a hashtag: a ticker (``AAPL``, ``ESH6``, ``BRK.B``, ``BTC/USD``), not free text.
+TICKER = re.compile(r"[A-Za-z][A-Za-z0-9._/-]{0,19}")
 MAX_CHART_BYTES = 10 * 1024 * 1024
 _IMAGE_EXT = {".png", ".jpg", ".jpeg", ".gif", ".svg", ".webp"}
 
@@ -177,10 +179,6 @@ def pnl_symbols(trades: list[Trade]) -> list[str]:
     for t in closed:
         net[t.symbol] = net.get(t.symbol, 0.0) + t.pnl
     return sorted(counts, key=lambda s: (-counts[s], -abs(net[s]), s))
-
-
-def _hashtag(symbol: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_]", "", symbol)
 
 
 def _charts(session: Session, ctx: RunContext | None) -> tuple[list[dict[str, str]], dict[str, bytes]]:
@@ -523,7 +521,7 @@ def metrics_json(metrics: dict[str, Any]) -> str:
 
 def build_artifacts(session: Session, ctx: RunContext) -> list[Artifact]:
     """The three artifacts of a trade session, all from one fact set."""
-    from flywheel_core import Artifact, social_variants
+    from flywheel_core import Artifact
 
     trades, problems, metrics, declared = _read(session)
     if any(p.severity == "error" for p in problems):
@@ -567,12 +565,13 @@ def build_artifacts(session: Session, ctx: RunContext) -> list[Artifact]:
         # Networks ignore SVG link previews: the page's og:image is the PNG (the journal shows the SVG).
         journal_meta["image"] = CHART_PNG
     journal = ctx.render("trade/trade_journal.md.j2", **facts)
-    # Plain text for the platforms; the Markdown file escapes the session's values (a symbol may be "<script>").
-    post = ctx.render("trade/_social_text.txt.j2", markdown=False, **facts).strip()
-    post_md = ctx.render("trade/social_post.md.j2", markdown=True, **facts).strip()
-    hashtags = ["trading", *[h for h in (_hashtag(s) for s in named) if h and not h[0].isdigit()][:3]]
-    variants = social_variants(post, hashtags=hashtags)
-    social_md = post_md + "\n\n" + " ".join(f"#{h}" for h in hashtags) + "\n"
+    from flywheel_trade.posts import social_artifact, social_context
+
+    topics = [s for s in named if TICKER.fullmatch(s)][:4]
+    social = social_artifact(
+        ctx, session, social_context(session, trades, metrics, facts, journal_title=title), summary=summary, tags=tags, meta=dict(meta),
+        topics=topics, chart=(CHART_PNG, attachments[CHART_PNG]) if facts["chart"] else None,
+    )
     return [
         Artifact(
             kind="trade_journal", content=journal, ext="md", title=title, summary=summary,
@@ -582,10 +581,5 @@ def build_artifacts(session: Session, ctx: RunContext) -> list[Artifact]:
             kind="trade_metrics", content=metrics_json(metrics), ext="json", title=f"Trade metrics {session.date}",
             summary=summary, tags=tags, meta=dict(meta),
         ),
-        Artifact(
-            kind="social_post", content=social_md, ext="md", title=f"Trading session {session.date}",
-            summary=summary, tags=tags,
-            attachments={"social_post.json": json.dumps(variants, indent=2, ensure_ascii=False) + "\n"},
-            meta=dict(meta),
-        ),
+        social,
     ]

@@ -101,7 +101,15 @@ def test_artifact_meta_and_tags(trade_doc, make_trade, tmp_path: Path) -> None:
     assert journal.title == "Trading journal 2025-12-02"
     assert journal.summary == "2 closed trades on AAPL and NVDA: net P&L 0.00, win rate 50.0%, max drawdown 10.00."
     assert arts["trade_metrics"].ext == "json" and "image" not in arts["trade_metrics"].meta
-    assert set(arts["social_post"].attachments) == {"social_post.json"}
+    social = arts["social_post"]
+    assert set(social.attachments) == {"social_post.json", "equity_curve.png"}, "the chart goes with the posts"
+    assert social.meta["image"] == "equity_curve.png"
+    assert social.meta["social"]["image"] == {
+        "src": "equity_curve.png",
+        "alt": "Equity curve of 2 closed trades on AAPL and NVDA on 2 Dec 2025: cumulative net P&L from 0 to 0.00, "
+               "with a largest fall of 10.00 from a peak.",
+    }
+    assert "link" not in social.meta["social"], "no website configured: no link"
 
 
 def test_untrusted_text_is_escaped(run_trade, trade_doc, make_trade) -> None:
@@ -179,7 +187,9 @@ def test_session_without_trades_still_makes_honest_artifacts(run_trade, trade_do
     assert "## Summary" not in journal and "equity_curve" not in journal
     assert not (folder / "equity_curve.svg").exists()
     assert json.loads((folder / "trade_metrics.json").read_text())["trades"] == 0
-    assert (folder / "social_post.md").read_text().startswith("Trading session 2025-12-02: no trades today.")
+    variants = json.loads((folder / "social_post.json").read_text())
+    assert variants["x"] == ["Trading, 2 Dec 2025: no trades.\n\n#Trading"]
+    assert "P&L" not in json.dumps(variants), "no result to tell"
 
 
 def test_social_posts_fit_every_platform(run_trade, trade_doc, make_trade) -> None:
@@ -191,9 +201,10 @@ def test_social_posts_fit_every_platform(run_trade, trade_doc, make_trade) -> No
     assert set(variants) == set(LIMITS)
     for platform, posts in variants.items():
         assert posts and all(post_length(p, platform) <= LIMITS[platform] for p in posts), platform
-    text = (folder / "social_post.md").read_text()
-    assert text.startswith("Trading session 2025-12-02: 40 closed trades on SYM000-LONG-NAME")
-    assert "and 35 more" in text and text.rstrip().endswith("#trading #SYM000LONGNAME #SYM002LONGNAME #SYM003LONGNAME"), "break-even SYM001 carries no P&L"
+    assert variants["x"][0].startswith("Trading, 2 Dec 2025. 40 closed trades on SYM000-LONG-NAME")
+    assert "and 35 more" in variants["x"][0]
+    assert variants["mastodon"][0].endswith("#Trading #SYM000LONGNAME #SYM002LONGNAME #SYM003LONGNAME #SYM005LONGNAME"), (
+        "break-even SYM001 and SYM004 carry no P&L")
 
 
 def test_numbers_in_journal_match_metrics(run_trade, trade_doc, make_trade) -> None:
@@ -248,8 +259,11 @@ def test_mixed_currencies_are_flagged_not_silently_summed(run_trade, trade_doc, 
     assert "$.source_data.trades: warning: trades are in several currencies (EUR, USD): P&L is summed without conversion" in result.stderr
     journal = (folder / "trade_journal.md").read_text()
     assert "The trades are in several currencies (EUR, USD): every total adds them without conversion." in journal
+    posts = json.loads((folder / "social_post.json").read_text())
+    assert all("0.00 (EUR and USD, not converted)" in p[0] for p in posts.values()), "the posts flag the sum too"
     result, folder = run_trade(trade_doc([dict(t, currency="USD") for t in trades]))
     assert "currencies" not in result.stderr and "currencies" not in (folder / "trade_journal.md").read_text()
+    assert "Net P&L 0.00 USD." in json.loads((folder / "social_post.json").read_text())["x"][0]
 
 
 def test_the_closed_trades_sentence_names_only_symbols_with_closed_trades(run_trade, trade_doc, make_trade) -> None:
@@ -258,7 +272,7 @@ def test_the_closed_trades_sentence_names_only_symbols_with_closed_trades(run_tr
     result, folder = run_trade(trade_doc(trades))
     assert result.exit_code == 0, result.output
     assert "1 closed trade on AAPL: net P&L +10.00" in (folder / "trade_journal.md").read_text()
-    assert "1 closed trade on AAPL. Net P&L" in (folder / "social_post.md").read_text()
+    assert "1 closed trade on AAPL: it won. Net P&L" in json.loads((folder / "social_post.json").read_text())["x"][0]
 
 
 def test_a_declared_total_that_is_no_number_is_shown_escaped_and_not_compared(run_trade, trade_doc, make_trade) -> None:
@@ -429,8 +443,8 @@ def test_every_table_of_the_journal_agrees_with_the_metrics(busy_session) -> Non
 def test_hashtags_and_chart_name_the_symbols_that_carry_the_pnl(busy_session) -> None:
     # The case: an open AMD position was named and a closed SPY trade was not.
     metrics, _, folder = busy_session
-    post = (folder / "social_post.md").read_text()
-    assert post.rstrip().endswith("#trading #ESH6 #AAPL #MSFT"), "most closed trades first, then the larger P&L"
+    post = json.loads((folder / "social_post.json").read_text())["mastodon"][0]
+    assert post.endswith("#Trading #ESH6 #AAPL #MSFT"), "most closed trades first, then the larger P&L"
     assert "AMD" not in post and "NVDA" not in post, "open positions carry no P&L"
     svg = (folder / "equity_curve.svg").read_text()
     assert "6 closed trades · ESH6, AAPL and MSFT" in svg
@@ -463,9 +477,9 @@ def test_hostile_symbols_and_notes_are_escaped_in_every_markdown_file(run_trade,
     result, folder = run_trade(doc)
     assert result.exit_code == 0, result.output
     post = (folder / "social_post.md").read_text()
-    assert "Best trade: \\<img src=x onerror=alert\\(2\\)\\> \\# heading" in post
+    assert "The best trade was \\<img src=x onerror=alert\\(2\\)\\> \\# heading \\+40.00." in post
     for name in ("trade_journal.md", "social_post.md"):
-        text = (folder / name).read_text()
+        text = re.sub(r"^>", "", (folder / name).read_text(), flags=re.M)  # the posts are quoted: our own ">"
         assert not unescaped(text, "[<>]"), f"{name}: an angle bracket from the session is not escaped"
         assert not unescaped(text, r"\]\((?!equity_curve)"), f"{name}: a link from the session is live"
         assert "\n# heading" not in text, f"{name}: a newline in a value started a block"
@@ -474,7 +488,8 @@ def test_hostile_symbols_and_notes_are_escaped_in_every_markdown_file(run_trade,
         rows = journal_tables(journal)[heading]  # a stray | would break zip(strict=True)
         assert rows, heading
     variants = json.loads((folder / "social_post.json").read_text())
-    assert "<img src=x onerror=alert(2)> # heading" in variants["x"][0], "plain text for the platforms, not escaped"
+    assert "The best trade was <img src=x onerror=alert(2)> # heading" in variants["linkedin"][0], "plain text, not escaped"
+    assert variants["mastodon"][0].endswith("#Trading"), "no hashtag made of a symbol that is no ticker"
 
 
 def test_empty_columns_are_left_out_and_notes_are_outside_the_tables(seed_run) -> None:

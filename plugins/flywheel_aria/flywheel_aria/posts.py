@@ -1,0 +1,107 @@
+"""The social posts of a life_aria session: what their templates are told, and the artifact."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+from flywheel_aria.facts import join_words, text_items
+from flywheel_aria.localpaths import scrub_tree
+from flywheel_aria.prose import plain_text
+
+if TYPE_CHECKING:
+    from flywheel_core import Artifact, RunContext, Session
+
+__all__ = ["social_context", "social_artifact"]
+
+#: The opening text is cut to this before any template sees it (templates cut it further).
+SAID_CHARS = 1500
+#: The first sentence alone, for the shortest posts.
+LEDE_CHARS = 200
+ITEM_CHARS = 300
+MAX_ITEMS = 5
+
+
+def _duration(minutes: Any) -> str:
+    """``45 minutes``, ``2 hours``, ``1 hour 30 minutes``; empty when unknown."""
+    if not isinstance(minutes, (int, float)) or isinstance(minutes, bool) or not 0 < minutes < 100_000:
+        return ""
+    hours, rest = divmod(round(minutes), 60)
+    words = [f"{n} {unit}{'' if n == 1 else 's'}" for n, unit in ((hours, "hour"), (rest, "minute")) if n]
+    return " ".join(words)
+
+
+def first_sentence(text: str, limit: int) -> str:
+    """The first sentence of ``text`` (cut with "…" when longer than ``limit``)."""
+    from flywheel_core import clip
+
+    head = re.split(r"(?<=[.!?…])\s", clip(text, limit * 4), maxsplit=1)[0]
+    return clip(head, limit)
+
+
+def _items(session: Session, field: str) -> list[str]:
+    """A narrative list (lessons, next steps) as defanged plain sentences, ``Title: text.``"""
+    from flywheel_core import clip, defang
+
+    out = []
+    for item in text_items(scrub_tree(session.get(field)))[:MAX_ITEMS]:
+        text = ": ".join(plain_text(clip(p, ITEM_CHARS * 2)) for p in (item["title"], item["text"]) if p)
+        if text.strip():
+            text = defang(clip(text, ITEM_CHARS))
+            out.append(text if text.endswith((".", "!", "?", "…")) else f"{text}.")
+    return out
+
+
+def social_context(session: Session, facts: dict[str, Any]) -> dict[str, Any]:
+    """What each ``life_aria/social_post.<network>.txt.j2`` template is given.
+
+    Every string from the session is already defanged (and scrubbed of local paths, as the
+    devlog's facts are): a template may print it as it is, and cut it with ``clip``.
+    """
+    from flywheel_core import clip, defang
+
+    built = facts["built"]
+    lede = first_sentence(facts["said"], LEDE_CHARS)
+    techs = facts["technologies"]
+    shown = techs[:5] + ([f"{len(techs) - 5} more"] if len(techs) > 5 else [])
+    return {
+        "devlog_title": facts["title"],
+        "subject": defang(clip(facts["subject"], 100)),
+        "said": defang(clip(facts["said"], SAID_CHARS)),
+        "lede": defang(lede),
+        "more": defang(clip(facts["said"][len(lede):], SAID_CHARS)) if not lede.endswith("…") else "",
+        "made": defang(clip(join_words([b["name"] for b in built[:3]]), 120)),
+        "kind": defang(clip(built[0]["type"], 40)) if len(built) == 1 and built[0]["type"] else "",
+        "technologies": defang(clip(join_words(shown), 200)),
+        "duration": _duration(session.metadata.get("duration_minutes")),
+        "achievements": _items(session, "key_achievements"),
+        "lessons": _items(session, "lessons"),
+        "next_steps": _items(session, "next_steps"),
+        "screenshots": len(facts["images"]),
+    }
+
+
+def social_artifact(ctx: RunContext, session: Session, facts: dict[str, Any], *, summary: str, tags: list[str],
+                    meta: dict[str, Any], image: tuple[dict[str, Any], bytes] | None) -> Artifact:
+    """The ``social_post`` artifact: a post per network linking to the devlog's page."""
+    from flywheel_core import compose_social
+
+    context = social_context(session, facts)
+    attachments: dict[str, str | bytes] = {}
+    shown = None
+    if image is not None:
+        picture, data = image
+        attachments[picture["src"]] = data
+        shown = {"src": picture["src"], "alt": picture["alt"] or picture["caption"] or ""}
+    posts = compose_social(
+        ctx,
+        session,
+        "life_aria",
+        context,
+        title=f"Social posts: {facts['title']}",
+        page=("devlog", facts["title"]),
+        topics=["devlog", *facts["topics"]],
+        image=shown,
+    )
+    return posts.artifact(summary=summary, tags=tags, meta={**meta, **({"image": shown["src"]} if shown else {})},
+                          attachments=attachments)

@@ -1,0 +1,177 @@
+"""The social posts of a trade session: one per network, each fitting, linking to the journal's page."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from flywheel_core import LIMITS, post_length
+from flywheel_core.testing import check_social_posts, numbers_in, run_cli, social_entities
+
+EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
+GOLDEN = Path(__file__).resolve().parent / "golden"
+DOCS = Path(__file__).resolve().parents[3] / "docs" / "examples.md"
+BASE = "https://journal.example.org/"
+WEB = f'[targets.web]\nbase_url = "{BASE}"\nsite_dir = "site"\n'
+
+
+@pytest.fixture
+def run_with(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """``run_with(doc, config)``: ``flywheel run`` with the trade plugin and the real web target
+    installed, under ``config`` (a flywheel.toml); returns (variants, social_post.md, run record)."""
+    pytest.importorskip("flywheel_publish_web", reason="the web target (flywheel-publish-web) gives the link")
+    from flywheel_core.plugins import PluginHost
+
+    monkeypatch.setenv("FLYWHEEL_LOAD_PLUGINS", "trade,web")
+    host = PluginHost()
+    host.load_entry_points()
+
+    def run(doc: dict[str, Any] | Path, config: str = "", *extra: str) -> tuple[dict, str, dict]:
+        doc = json.loads(doc.read_text()) if isinstance(doc, Path) else doc
+        (tmp_path / "flywheel.toml").write_text(config, encoding="utf-8")
+        path = tmp_path / "work_session.json"
+        path.write_text(json.dumps(doc), encoding="utf-8")
+        result = run_cli(["run", "--json", "--config", tmp_path / "flywheel.toml", "--out", tmp_path / "out",
+                          *extra, path], host=host)
+        assert result.exit_code == 0, result.output
+        folder = tmp_path / "out" / "trade" / doc["session_id"]
+        variants = json.loads((folder / "social_post.json").read_text(encoding="utf-8"))
+        return variants, (folder / "social_post.md").read_text(encoding="utf-8"), result.json()[0]
+
+    return run
+
+
+def session_numbers(doc: dict[str, Any], metrics: dict[str, Any]) -> set[str]:
+    """Every number a post may state: written in the session, or computed into its metrics
+    (money as the journal prints it), its date's parts and its duration in hours and minutes."""
+    allowed = numbers_in(json.dumps(doc, ensure_ascii=False))
+
+    def walk(value: Any) -> None:
+        if isinstance(value, bool) or value is None:
+            return
+        if isinstance(value, (int, float)):
+            allowed.update({f"{abs(value):,.2f}", f"{abs(value):,.1f}", str(abs(value))})
+            if float(value).is_integer():
+                allowed.add(f"{abs(int(value)):,}")
+        elif isinstance(value, dict):
+            for v in value.values():
+                walk(v)
+        elif isinstance(value, list):
+            for v in value:
+                walk(v)
+
+    walk(metrics)
+    day = doc["timestamp"][:10]
+    allowed.update({day[:4], str(int(day[5:7])), str(int(day[8:10]))})
+    minutes = doc.get("metadata", {}).get("duration_minutes")
+    if isinstance(minutes, (int, float)):
+        allowed.update({str(round(minutes) // 60), str(round(minutes) % 60)})
+    return allowed
+
+
+def test_the_example_s_posts_link_to_its_journal_page(run_with) -> None:
+    doc = json.loads((EXAMPLES / "trade_session.json").read_text())
+    variants, markdown, data = run_with(doc, WEB)
+    link = data["artifacts"]["social_post"]["meta"]["social"]["link"]
+    assert link.startswith(f"{BASE}trade/2025/12/trading-journal-2025-12-02-")
+    metrics = json.loads((Path(data["artifacts"]["trade_metrics"]["path"])).read_text())
+    check_social_posts(variants, link=link, numbers=session_numbers(doc, metrics))
+    assert variants["x"][0] == f"Trading, 2 Dec 2025. 2 closed trades on MSFT and AAPL: both won. Net P&L +75.00.\n\nJournal: {link}\n\n#Trading #MSFT"
+    social = data["artifacts"]["social_post"]["meta"]["social"]
+    assert social["link_title"] == data["artifacts"]["trade_journal"]["title"] == "Trading journal 2025-12-02"
+    assert social["content_warning"] == "Trading P&L, 2 Dec 2025"
+    assert social["image"] == {"src": "equity_curve.png", "alt": (  # as docs/examples.md says
+        "Equity curve of 2 closed trades on MSFT and AAPL on 2 Dec 2025: cumulative net P&L from 0 to +75.00.")}
+    assert "win rate" not in json.dumps(variants).lower(), "a win rate of 2 trades says nothing"
+    assert f"- Link: <{link}>" in markdown
+    golden("example_social_post_web.json", json.dumps(variants, indent=2, ensure_ascii=False) + "\n")
+
+
+def test_no_link_without_a_web_target_nor_with_a_disabled_one(run_with) -> None:
+    doc = json.loads((EXAMPLES / "trade_session.json").read_text())
+    for config in ("", WEB.replace("[targets.web]\n", "[targets.web]\nenabled = false\n")):
+        variants, markdown, data = run_with(doc, config)
+        check_social_posts(variants, link=None)
+        assert "link" not in data["artifacts"]["social_post"]["meta"]["social"]
+        assert "- Link: none" in markdown
+
+
+def test_the_link_is_the_journal_page_the_site_publishes(run_with, tmp_path: Path) -> None:
+    variants, _, data = run_with(EXAMPLES / "trade_session.json", WEB, "--publish")
+    link = data["artifacts"]["social_post"]["meta"]["social"]["link"]
+    session = json.loads((tmp_path / "work_session.json").read_text())
+    assert session["artifacts"]["trade_journal"]["published_to"]["web"]["url"] == link
+    page = tmp_path / "site" / link.removeprefix(BASE) / "index.html"
+    assert page.is_file() and "Trading journal" in page.read_text(encoding="utf-8"), "never a dead link"
+
+
+def test_a_busy_session_reads_in_words_and_keeps_to_its_numbers(run_with, make_trade, trade_doc) -> None:
+    t = make_trade
+    trades = [
+        t("AAPL", quantity=10, price=100, exit_price=110, exit_timestamp="2025-12-02T03:30:00Z", fees=2),
+        t("MSFT", "sell", 5, 200, "2025-12-02T03:10:00Z", exit_price=210, exit_timestamp="2025-12-02T04:10:00Z"),
+        t("ESH6", "sell", 2, 5000, "2025-12-02T04:00:00Z", exit_price=4990.25, exit_timestamp="2025-12-02T04:05:00Z",
+          multiplier=50, fees=4.2),
+        t("MSFT", "buy", 3, 100, "2025-12-02T05:00:00Z", exit_price=90, exit_timestamp="2025-12-02T06:00:00Z", fees=1),
+        t("NVDA", quantity=4, price=130.5, timestamp="2025-12-02T07:00:00Z"),
+    ]
+    doc = trade_doc(trades, metadata={"duration_minutes": 95},
+                    lessons=["Size down after two losses.", "Respect the stop."], next_goals="Trade the open only.",
+                    what_worked="Waiting for the pullback.")
+    variants, _, data = run_with(doc, WEB)
+    link = data["artifacts"]["social_post"]["meta"]["social"]["link"]
+    metrics = json.loads(Path(data["artifacts"]["trade_metrics"]["path"]).read_text())
+    check_social_posts(variants, link=link, numbers=session_numbers(doc, metrics))
+    assert metrics["trades"] == 4 and metrics["wins"] == 2 and metrics["losses"] == 2
+    assert "Trading, 2 Dec 2025. 4 closed trades on MSFT, ESH6 and AAPL: 2 won, 2 lost. Net P&L +987.80." in variants["x"][0]
+    assert "Lesson: Size down after two losses." in variants["x"][0], "the agent's own words, when they fit"
+    linkedin = variants["linkedin"][0]
+    assert "Over 1 hour 35 minutes, 4 trades closed on MSFT, ESH6 and AAPL: 2 won, 2 lost. Net P&L for the session: +987.80" in linkedin
+    assert "What worked: Waiting for the pullback." in linkedin and "Next: Trade the open only." in linkedin
+    assert "1 position is still open." in linkedin
+    assert variants["mastodon"][0].endswith("#Trading #MSFT #ESH6 #AAPL")
+
+
+def test_hostile_session_text_is_neutralised(run_with, make_trade, trade_doc) -> None:
+    note = "@everyone #pump $GME https://evil.example.com/x evil.com \u202eRTL\u202c " + "long note " * 1000
+    trades = [make_trade("@everyone", exit_price=101, exit_timestamp="2025-12-02T03:10:00Z", notes=note),
+              make_trade("#pump", timestamp="2025-12-02T04:00:00Z", exit_price=99, exit_timestamp="2025-12-02T04:10:00Z")]
+    doc = trade_doc(trades, lessons=[note, "x" * 10_000], what_worked=note, next_goals="see https://evil.com",
+                    source={"market_conditions": {"trend": note, "@mod": "#up"}})
+    variants, markdown, data = run_with(doc, WEB)
+    link = data["artifacts"]["social_post"]["meta"]["social"]["link"]
+    for network, posts in variants.items():
+        assert 1 <= len(posts) <= 12
+        for post in posts:
+            assert post_length(post, network) <= LIMITS[network]
+            assert "\u202e" not in post
+            entities = social_entities(post, network)
+            assert set(entities) <= {"hashtag", "link"}, (network, entities)
+            assert set(entities.get("hashtag", [])) <= {"Trading"}, (network, entities)
+            assert set(entities.get("link", [])) <= {link}, (network, entities)
+        assert link in "\n".join(posts)
+    assert "@\u2060everyone" in variants["linkedin"][0], "shown as written, pinging nobody"
+    assert "\\#\u2060pump" in markdown and "<https://journal.example.org/" in markdown
+
+
+def test_the_example_s_posts_are_in_docs_examples_md() -> None:
+    """docs/examples.md shows readers the posts `flywheel run` writes with a website configured."""
+    posts = json.loads((GOLDEN / "example_social_post_web.json").read_text(encoding="utf-8"))
+    docs = DOCS.read_text(encoding="utf-8")
+    section = docs[docs.index("## Trade session"):]
+    for network, parts in posts.items():
+        for part in parts:
+            assert f"```text\n{part}\n```" in section, f"docs/examples.md lacks the {network} post"
+
+
+def golden(name: str, text: str) -> None:
+    """Compare with tests/golden/NAME; FLYWHEEL_UPDATE_GOLDEN=1 rewrites it (read the diff)."""
+    import os
+
+    path = GOLDEN / name
+    if os.environ.get("FLYWHEEL_UPDATE_GOLDEN") == "1":
+        path.write_text(text, encoding="utf-8")
+    assert text == path.read_text(encoding="utf-8"), f"{name} differs from tests/golden/{name}"
