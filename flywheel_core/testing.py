@@ -73,11 +73,13 @@ def run_cli(args: list[str], host: Any | None = None) -> CliResult:
 
 @pytest.fixture(autouse=True)
 def _flywheel_isolation(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Keep lock files in a temp cache folder and start each test with a fresh host."""
+    """Keep lock files in a temp cache folder, ignore the user's own config, start each test with a fresh host."""
     from flywheel_core.plugins import reset_host
 
     cache = tmp_path_factory.mktemp("flywheel-cache")
     monkeypatch.setenv("XDG_CACHE_HOME", str(cache))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("flywheel-user-config")))
+    monkeypatch.delenv("FLYWHEEL_CONFIG", raising=False)
     reset_host(None)
     yield
     reset_host(None)
