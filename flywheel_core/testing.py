@@ -17,7 +17,7 @@ from typing import Any, Callable, Iterator
 import attrs
 import pytest
 
-__all__ = ["CliResult", "build_session", "run_cli"]
+__all__ = ["CliResult", "TerminalResult", "build_session", "run_cli", "run_on_terminal"]
 
 
 def build_session(session_type: str = "build", **fields: Any) -> dict[str, Any]:
@@ -69,6 +69,66 @@ def run_cli(args: list[str], host: Any | None = None) -> CliResult:
         if host is not None:
             reset_host(None)
     return CliResult(code, out.getvalue(), err.getvalue())
+
+
+@attrs.define
+class TerminalResult:
+    exit_code: int
+    stdout: str
+    terminal: str  #: everything written to stderr, a pseudo-terminal, escape sequences included
+
+
+def run_on_terminal(
+    args: list[Any], *, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = 120.0
+) -> TerminalResult:
+    """Run a command with stderr on a real pseudo-terminal (100x30) and stdout on a pipe.
+
+    What a person at a terminal sees arrives in ``terminal``; ``stdout`` is what a pipe gets.
+    To see what happens when nothing is a terminal, use ``subprocess.run(capture_output=True)``.
+    """
+    import fcntl
+    import os
+    import pty
+    import select
+    import struct
+    import subprocess
+    import termios
+    import threading
+    import time
+
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
+    try:
+        proc = subprocess.Popen([str(a) for a in args], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=slave, env=env, cwd=cwd)
+    finally:
+        os.close(slave)
+    out: list[bytes] = []
+    reader = threading.Thread(target=lambda: out.append(proc.stdout.read()), daemon=True)  # type: ignore[union-attr]
+    reader.start()
+    seen: list[bytes] = []
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            if not select.select([master], [], [], 0.1)[0]:
+                if proc.poll() is not None and not select.select([master], [], [], 0.1)[0]:
+                    break
+                continue
+            try:
+                data = os.read(master, 65536)
+            except OSError:  # EIO: every writer of the terminal has closed it
+                break
+            if not data:
+                break
+            seen.append(data)
+        else:
+            proc.kill()
+            raise TimeoutError(f"{args} still running after {timeout} s")
+    finally:
+        os.close(master)
+    code = proc.wait(timeout=timeout)
+    reader.join(timeout)
+    return TerminalResult(code, b"".join(out).decode("utf-8", "replace"), b"".join(seen).decode("utf-8", "replace"))
 
 
 @pytest.fixture(autouse=True)

@@ -49,7 +49,7 @@ def _root(
     json_out: Annotated[bool, typer.Option("--json", help="With --version: print the versions as JSON.")] = False,
 ) -> None:
     """Turn work_session.json files into publishable artifacts, then publish them exactly once."""
-    from flywheel_core.progress import set_quiet
+    from flywheel_core.progress_bars import set_quiet
     from flywheel_core.redaction import RedactingFilter
 
     if version:

@@ -88,10 +88,12 @@ def _example(key: str, prop: dict[str, Any], where: str) -> Any:
 
 
 def schema_section(header: str, schema: dict[str, Any], note: str) -> list[str]:
-    """Commented-out ``[header]`` table listing every property of ``schema`` with a value and its description."""
-    lines = [f"# {f'[{header}]':<38} # {note}"]
+    """Commented-out ``[header]`` table: every property of ``schema`` with a value (its default
+    where the schema has one) and its description; required ones say so."""
+    lines = [f"# {f'[{header}]':<38} # {note}" if note else f"# [{header}]"]
     nested = []
     where = header.split(".")[-1]
+    required = set(schema.get("required") or ())
     for key, prop in (schema.get("properties") or {}).items():
         if not isinstance(prop, dict):
             continue
@@ -99,10 +101,10 @@ def schema_section(header: str, schema: dict[str, Any], note: str) -> list[str]:
             nested.append((key, prop))
             continue
         setting = f"{toml_key(key)} = {toml_value(_example(key, prop, where))}"
-        text = " ".join(str(prop.get("description", "")).split())
+        text = " ".join(["(required)"] * (key in required) + str(prop.get("description", "")).split())
         lines.append(f"# {setting:<38} # {text}" if text else f"# {setting}")
     for key, prop in nested:
-        lines += ["#", *schema_section(f"{header}.{toml_key(key)}", prop, str(prop.get("description", "")) or key)]
+        lines += ["#", *schema_section(f"{header}.{toml_key(key)}", prop, " ".join(str(prop.get("description", "")).split()))]
     return lines
 
 
