@@ -224,11 +224,11 @@ def find_config(explicit: Path | None = None, cwd: Path | None = None) -> tuple[
     itself is looked in, so a stray file in ``/tmp`` or ``$HOME`` never applies by accident;
     then the user's file (:func:`user_config_path`). ``(None, {}, "defaults")`` when none exists.
     """
-    if explicit is not None:
-        return (*_named_file(explicit.resolve(), "--config"), "--config")
-    if os.environ.get("FLYWHEEL_CONFIG"):
-        return (*_named_file(Path(os.environ["FLYWHEEL_CONFIG"]).resolve(), "FLYWHEEL_CONFIG"), "FLYWHEEL_CONFIG")
     cwd = (cwd or Path.cwd()).resolve()
+    if explicit is not None:
+        return (*_named_file((cwd / explicit).resolve(), "--config"), "--config")
+    if os.environ.get("FLYWHEEL_CONFIG"):
+        return (*_named_file((cwd / os.environ["FLYWHEEL_CONFIG"]).resolve(), "FLYWHEEL_CONFIG"), "FLYWHEEL_CONFIG")
     root = repository_root(cwd)
     for folder in (cwd, *cwd.parents) if root else (cwd,):
         found = _project_file(folder)
