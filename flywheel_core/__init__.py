@@ -57,6 +57,9 @@ _LAZY = {
     "hashtags_for": "flywheel_core.social",
     "compose_social": "flywheel_core.posts",
     "SocialPosts": "flywheel_core.posts",
+    "progress": "flywheel_core.progress_bars",
+    "track": "flywheel_core.progress_bars",
+    "ProgressTask": "flywheel_core.progress_bars",
     "redact": "flywheel_core.redaction",
     "register_secret": "flywheel_core.redaction",
 }
@@ -86,6 +89,7 @@ if TYPE_CHECKING:
     from flywheel_core.locks import lock_for
     from flywheel_core.jsonload import dumps_strict
     from flywheel_core.models import ArtifactRecord, Session, parse_timestamp
+    from flywheel_core.progress_bars import ProgressTask, progress, track
     from flywheel_core.redaction import redact, register_secret
     from flywheel_core.render import md_escape, md_inline
     from flywheel_core.store import emit_session

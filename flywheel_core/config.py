@@ -1,4 +1,4 @@
-"""Configuration: ``--config``, else ``./flywheel.toml``, else ``[tool.flywheel]``, else defaults."""
+"""Configuration: which file applies (``--config``, ``FLYWHEEL_CONFIG``, the nearest project file, the user's), and its settings."""
 
 from __future__ import annotations
 
@@ -16,7 +16,17 @@ from flywheel_core.redaction import register_secret
 if TYPE_CHECKING:
     from flywheel_core.types import PluginRegistry
 
-__all__ = ["Config", "Secret", "load_config", "resolve_secrets", "check_plugin_configs", "CONFIG_SCHEMA"]
+__all__ = [
+    "CONFIG_SCHEMA",
+    "Config",
+    "Secret",
+    "check_plugin_configs",
+    "find_config",
+    "load_config",
+    "repository_root",
+    "resolve_secrets",
+    "user_config_path",
+]
 
 MAX_CONFIG_BYTES = 16 * 1024 * 1024
 
@@ -54,6 +64,9 @@ class Config:
     base_dir: Path
     source: str = "defaults"
     data: dict[str, Any] = attrs.field(factory=dict)
+    #: How the file was chosen, for ``flywheel config`` and messages: "--config",
+    #: "FLYWHEEL_CONFIG", "nearest project file", "user config" or "defaults".
+    found_by: str = "defaults"
 
     def _path(self, key: str, default: str) -> Path:
         return (self.base_dir / self.data.get(key, default)).resolve()
@@ -167,23 +180,83 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise UsageError(f"{path}: invalid TOML: {exc}") from None
 
 
-def load_config(explicit: Path | None = None, cwd: Path | None = None) -> Config:
-    """Find and load the configuration, validating its core keys."""
+def repository_root(folder: Path) -> Path | None:
+    """The nearest folder at or above ``folder`` holding ``.git`` (a folder, or a file in a worktree)."""
+    for candidate in (folder, *folder.parents):
+        if (candidate / ".git").exists():
+            return candidate
+    return None
+
+
+def user_config_path() -> Path:
+    """The user's own config file: ``flywheel.toml`` in the platform's config folder."""
+    from platformdirs import user_config_dir
+
+    return Path(user_config_dir("flywheel")) / "flywheel.toml"
+
+
+def _project_file(folder: Path) -> tuple[Path, dict[str, Any]] | None:
+    """``flywheel.toml``, else ``pyproject.toml`` with a ``[tool.flywheel]`` table, in ``folder``."""
+    if (folder / "flywheel.toml").is_file():
+        return folder / "flywheel.toml", _read_toml(folder / "flywheel.toml")
+    if (folder / "pyproject.toml").is_file():
+        tool = _read_toml(folder / "pyproject.toml").get("tool", {})
+        if isinstance(tool, dict) and "flywheel" in tool:
+            return folder / "pyproject.toml", tool["flywheel"]
+    return None
+
+
+def _named_file(path: Path, how: str) -> tuple[Path, dict[str, Any]]:
+    data = _read_toml(path)
+    if path.name == "pyproject.toml":
+        tool = data.get("tool", {})
+        if not isinstance(tool, dict) or "flywheel" not in tool:
+            raise UsageError(f"{path}: has no [tool.flywheel] table (named by {how})")
+        data = tool["flywheel"]
+    return path, data
+
+
+def find_config(explicit: Path | None = None, cwd: Path | None = None) -> tuple[Path | None, dict[str, Any], str]:
+    """``(file, table, found_by)`` of the configuration that applies, like git-cliff finds its own.
+
+    In order: ``explicit`` (``--config``); ``$FLYWHEEL_CONFIG``; ``flywheel.toml`` or a
+    ``pyproject.toml`` with ``[tool.flywheel]`` in ``cwd`` or a parent, climbing no higher
+    than the repository root (the folder holding ``.git``); outside a repository only ``cwd``
+    itself is looked in, so a stray file in ``/tmp`` or ``$HOME`` never applies by accident;
+    then the user's file (:func:`user_config_path`). ``(None, {}, "defaults")`` when none exists.
+    """
     cwd = (cwd or Path.cwd()).resolve()
     if explicit is not None:
-        path = explicit.resolve()
-        data = _read_toml(path)
-        if path.name == "pyproject.toml":
-            data = data.get("tool", {}).get("flywheel", {})
-        config = Config(path.parent, str(path), data)
-    elif (cwd / "flywheel.toml").is_file():
-        config = Config(cwd, str(cwd / "flywheel.toml"), _read_toml(cwd / "flywheel.toml"))
-    elif (cwd / "pyproject.toml").is_file() and "flywheel" in (
-        tool := _read_toml(cwd / "pyproject.toml").get("tool", {})
-    ):
-        config = Config(cwd, f"{cwd / 'pyproject.toml'} [tool.flywheel]", tool["flywheel"])
+        return (*_named_file((cwd / explicit).resolve(), "--config"), "--config")
+    if os.environ.get("FLYWHEEL_CONFIG"):
+        return (*_named_file((cwd / os.environ["FLYWHEEL_CONFIG"]).resolve(), "FLYWHEEL_CONFIG"), "FLYWHEEL_CONFIG")
+    root = repository_root(cwd)
+    for folder in (cwd, *cwd.parents) if root else (cwd,):
+        found = _project_file(folder)
+        if found:
+            return (*found, "nearest project file")
+        if folder == root:
+            break
+    user = user_config_path()
+    if user.is_file():
+        return user, _read_toml(user), "user config"
+    return None, {}, "defaults"
+
+
+def load_config(explicit: Path | None = None, cwd: Path | None = None) -> Config:
+    """Find (see :func:`find_config`) and load the configuration, validating its core keys.
+
+    Relative paths in a file resolve against the file's folder. With no file at all they
+    resolve against the repository root when ``cwd`` is inside one (so a subfolder finds the
+    same queue and output as the root), else against ``cwd``.
+    """
+    cwd = (cwd or Path.cwd()).resolve()
+    path, data, found_by = find_config(explicit, cwd)
+    if path is None:
+        config = Config(repository_root(cwd) or cwd, found_by=found_by)
     else:
-        config = Config(cwd)
+        source = f"{path} [tool.flywheel]" if path.name == "pyproject.toml" else str(path)
+        config = Config(path.parent, source, data, found_by)
     _check(config)
     _register_env_secrets({k: config.data.get(k) for k in ("targets", "plugins")})
     return config

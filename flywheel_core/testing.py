@@ -23,10 +23,12 @@ __all__ = [
     "CRASH_ENV",
     "CRASH_POINTS",
     "CliResult",
+    "TerminalResult",
     "build_session",
     "check_social_posts",
     "numbers_in",
     "run_cli",
+    "run_on_terminal",
     "social_entities",
 ]
 
@@ -82,13 +84,75 @@ def run_cli(args: list[str], host: Any | None = None) -> CliResult:
     return CliResult(code, out.getvalue(), err.getvalue())
 
 
+@attrs.define
+class TerminalResult:
+    exit_code: int
+    stdout: str
+    terminal: str  #: everything written to stderr, a pseudo-terminal, escape sequences included
+
+
+def run_on_terminal(
+    args: list[Any], *, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = 120.0
+) -> TerminalResult:
+    """Run a command with stderr on a real pseudo-terminal (100x30) and stdout on a pipe.
+
+    What a person at a terminal sees arrives in ``terminal``; ``stdout`` is what a pipe gets.
+    To see what happens when nothing is a terminal, use ``subprocess.run(capture_output=True)``.
+    """
+    import fcntl
+    import os
+    import pty
+    import select
+    import struct
+    import subprocess
+    import termios
+    import threading
+    import time
+
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
+    try:
+        proc = subprocess.Popen([str(a) for a in args], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=slave, env=env, cwd=cwd)
+    finally:
+        os.close(slave)
+    out: list[bytes] = []
+    reader = threading.Thread(target=lambda: out.append(proc.stdout.read()), daemon=True)  # type: ignore[union-attr]
+    reader.start()
+    seen: list[bytes] = []
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            if not select.select([master], [], [], 0.1)[0]:
+                if proc.poll() is not None and not select.select([master], [], [], 0.1)[0]:
+                    break
+                continue
+            try:
+                data = os.read(master, 65536)
+            except OSError:  # EIO: every writer of the terminal has closed it
+                break
+            if not data:
+                break
+            seen.append(data)
+        else:
+            proc.kill()
+            raise TimeoutError(f"{args} still running after {timeout} s")
+    finally:
+        os.close(master)
+    code = proc.wait(timeout=timeout)
+    reader.join(timeout)
+    return TerminalResult(code, b"".join(out).decode("utf-8", "replace"), b"".join(seen).decode("utf-8", "replace"))
+
+
 @pytest.fixture(autouse=True)
 def _flywheel_isolation(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Keep lock files in a temp cache folder and start each test with a fresh host."""
+    """Keep lock files in a temp cache folder, ignore the user's own config, start each test with a fresh host."""
     from flywheel_core.plugins import reset_host
 
     cache = tmp_path_factory.mktemp("flywheel-cache")
     monkeypatch.setenv("XDG_CACHE_HOME", str(cache))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("flywheel-user-config")))
+    monkeypatch.delenv("FLYWHEEL_CONFIG", raising=False)
     reset_host(None)
     yield
     reset_host(None)

@@ -90,6 +90,14 @@ def test_new_plugin_makes_a_complete_project(tmp_path: Path, empty_host, kind: s
         assert example["session_type"] == "release_notes"
 
 
+def test_new_plugin_json(tmp_path: Path, empty_host) -> None:
+    result = run_cli(["new-plugin", "release_notes", "--dir", tmp_path, "--kind", "target", "--json"], host=empty_host)
+    assert result.exit_code == 0, result.output
+    shown = result.json()
+    project = tmp_path / "flywheel-release-notes"
+    assert shown == {"project": str(project), "kind": "target", "name": "release_notes", "files": EXPECTED_FILES["target"]}
+
+
 def test_generated_generator_renders_with_the_real_renderer(tmp_path: Path, empty_host) -> None:
     """The packaged template of a generated generator, through ctx.render, before any install."""
     import importlib.util

@@ -6,9 +6,10 @@ bodies so ``flywheel --help`` stays fast.
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -22,38 +23,50 @@ __all__ = ["build_app", "main"]
 _state = {"debug": False}
 
 
-def _version(value: bool) -> None:
-    if not value:
-        return
+def _versions() -> dict[str, str]:
+    """Distribution -> version: flywheel-core first, then each plugin's distribution once."""
     from importlib.metadata import PackageNotFoundError, version
 
     from flywheel_core.plugins import get_host
 
     try:
-        core = version("flywheel-core")
+        found = {"flywheel-core": version("flywheel-core")}
     except PackageNotFoundError:
-        core = "unknown"
-    typer.echo(f"flywheel-core {core}")
-    seen = set()
+        found = {"flywheel-core": "unknown"}
     for info in get_host().infos.values():
-        if info.distribution not in seen:
-            seen.add(info.distribution)
-            typer.echo(f"{info.distribution} {info.version}")
-    raise typer.Exit()
+        found.setdefault(info.distribution, info.version)
+    return found
 
 
 def _root(
+    ctx: typer.Context,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show debug logging.")] = False,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="No progress bars (they are only drawn when stderr is a terminal and NO_COLOR is unset).")
+    ] = False,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for internal errors.")] = False,
-    version: Annotated[
-        Optional[bool],
-        typer.Option("--version", callback=_version, is_eager=True, help="Print core and plugin versions."),
-    ] = None,
+    version: Annotated[bool, typer.Option("--version", help="Print core and plugin versions.")] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="With --version: print the versions as JSON.")] = False,
 ) -> None:
     """Turn work_session.json files into publishable artifacts, then publish them exactly once."""
+    from flywheel_core.progress_bars import set_quiet
     from flywheel_core.redaction import RedactingFilter
 
+    if version:
+        versions = _versions()
+        if json_out:
+            typer.echo(json.dumps(versions, indent=2))
+        else:
+            for name, number in versions.items():
+                typer.echo(f"{name} {number}")
+        raise typer.Exit()
+    if json_out:
+        raise typer.BadParameter("before a command it only applies to --version; write it after the command "
+                                 "(e.g. flywheel plugins --json)", param_hint="'--json'")
+    if ctx.invoked_subcommand is None:  # options only, such as `flywheel -q`
+        ctx.fail("Missing command.")
     _state["debug"] = debug
+    set_quiet(quiet)
     logging.basicConfig(
         level=logging.DEBUG if (verbose or debug) else logging.WARNING,
         format="flywheel: %(levelname)s: %(name)s: %(message)s",
@@ -81,11 +94,13 @@ def build_app(host: PluginHost | None = None) -> typer.Typer:
         name="flywheel",
         help="Turn work_session.json files into publishable artifacts, then publish them exactly once.",
         no_args_is_help=True,
-        add_completion=False,
         pretty_exceptions_enable=False,
         rich_markup_mode=None,
+        # -h everywhere; subcommands and plugin commands inherit it from the root context.
+        context_settings={"help_option_names": ["-h", "--help"]},
     )
-    app.callback()(_root)
+    # Invoked without a command too, so that `flywheel --version --json` sees both options.
+    app.callback(invoke_without_command=True)(_root)
     collect = typer.Typer(
         help="Write a work_session.json from a source (a git repository, a broker export, notes).",
         no_args_is_help=True,

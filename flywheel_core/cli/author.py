@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
-from flywheel_core.cli.options import ConfigOpt
+from flywheel_core.cli.options import ConfigOpt, JsonOpt
 from flywheel_core.errors import UsageError
 
 if TYPE_CHECKING:
@@ -122,6 +122,7 @@ def new_plugin(
         Optional[str],
         typer.Option("--session-type", help="Session type the artifact is for (default: build; NAME for --kind session-type)."),
     ] = None,
+    json_out: JsonOpt = False,
 ) -> None:
     """Create a complete, installable plugin project whose own tests pass as generated.
 
@@ -129,9 +130,13 @@ def new_plugin(
     schema, checks and artifact; target: a publication target that copies artifacts to a folder.
     """
     project = new_plugin_project(name, directory, kind, session_type)
+    files = sorted(p.relative_to(project).as_posix() for p in project.rglob("*") if p.is_file())
+    if json_out:
+        print(json.dumps({"project": str(project), "kind": kind, "name": name, "files": files}, indent=2))
+        return
     print(f"created {project}/ ({kind} plugin {name!r}):")
-    for path in sorted(p for p in project.rglob("*") if p.is_file()):
-        print(f"  {path.relative_to(project)}")
+    for path in files:
+        print(f"  {path}")
     print(f'next: cd {project} && pip install -e ".[test]" && pytest')
 
 

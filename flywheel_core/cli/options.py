@@ -11,7 +11,11 @@ __all__ = ["ConfigOpt", "JsonOpt", "DryRunOpt", "OutOpt"]
 
 ConfigOpt = Annotated[
     Optional[Path],
-    typer.Option("--config", "-c", help="Config file (default: ./flywheel.toml, else [tool.flywheel] in ./pyproject.toml).", dir_okay=False),
+    typer.Option(
+        "--config", "-c", dir_okay=False,
+        help="Config file (default: $FLYWHEEL_CONFIG, else the nearest flywheel.toml or pyproject.toml "
+        "[tool.flywheel] up to the repository root, else the user config; `flywheel config` shows which).",
+    ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="Show what would happen; write nothing.")]

@@ -13,7 +13,7 @@ from typing import Any
 
 import attrs
 
-from flywheel_core import atomic_write, lock_for, sha256_bytes
+from flywheel_core import atomic_write, lock_for, progress, sha256_bytes
 
 from flywheel_publish_web.markup import Rendered
 from flywheel_publish_web.settings import Settings
@@ -466,15 +466,17 @@ def build_site(settings: Settings, *, full: bool = False, records: list[dict[str
     new_pages: dict[str, list[str]] = {}
     rendered: dict[str, bytes] = {}
     missing: set[str] = set()  # deleted from the live site by hand: put back
-    for path, page in pages.items():
-        before = live["pages"].get(path) if live else None
-        if before and before[0] == page.key:
-            if not verify or os.path.exists(site / path):
-                new_pages[path] = before
-                continue
-            missing.add(path)
-        rendered[path] = page.render()
-        new_pages[path] = [page.key, sha256_bytes(rendered[path])]
+    with progress(len(pages), "building the site") as task:  # a bar only on a terminal
+        for path, page in pages.items():
+            task.advance()
+            before = live["pages"].get(path) if live else None
+            if before and before[0] == page.key:
+                if not verify or os.path.exists(site / path):
+                    new_pages[path] = before
+                    continue
+                missing.add(path)
+            rendered[path] = page.render()
+            new_pages[path] = [page.key, sha256_bytes(rendered[path])]
     if live:
         old_pages, old_files = live["pages"], live["files"]
         if verify:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
 
@@ -14,7 +15,11 @@ __all__ = ["site_app", "load_settings"]
 
 ConfigOpt = Annotated[
     Optional[Path],
-    typer.Option("--config", "-c", help="Config file (default: ./flywheel.toml, else [tool.flywheel] in ./pyproject.toml).", dir_okay=False),
+    typer.Option(
+        "--config", "-c", dir_okay=False,
+        help="Config file (default: $FLYWHEEL_CONFIG, else the nearest flywheel.toml or pyproject.toml "
+        "[tool.flywheel] up to the repository root, else the user config; `flywheel config` shows which).",
+    ),
 ]
 
 
@@ -31,17 +36,26 @@ def load_settings(config_path: Path | None) -> Settings:
     return settings_from_config(table, config, state)
 
 
-def _build(settings: Settings, full: bool, force: bool = False) -> None:
+def _build(settings: Settings, full: bool, force: bool = False, json_out: bool = False) -> None:
     from flywheel_publish_web.build import build_site, site_lock
     from flywheel_publish_web.settings import warn_if_unaddressed
     from flywheel_publish_web.store import ContentStore
 
     warn_if_unaddressed(settings)
+    listed = None
     with site_lock(settings):
         if force:
             listed = ContentStore(settings.state_dir).force()
-            typer.echo(f"listed {listed} pages kept as drafts for having nothing to say")
+            if not json_out:
+                typer.echo(f"listed {listed} pages kept as drafts for having nothing to say")
         report = build_site(settings, full=full)
+    if json_out:
+        typer.echo(json.dumps({
+            "site_dir": str(report.site_dir), "index": str(report.index), "pages": report.pages,
+            "written": report.written, "removed": report.removed, "full": report.full,
+            **({"drafts_listed": listed} if force else {}),
+        }, indent=2, ensure_ascii=False))
+        return
     typer.echo(
         f"built {report.pages} pages: {len(report.written)} files written, {len(report.removed)} removed"
         f"{' (full rebuild)' if report.full else ''}"
@@ -59,9 +73,14 @@ def site_app() -> typer.Typer:
             "--force", help="List the pages kept as drafts because their session had nothing to say "
                             "(no commits, trades, conversations or notes); they stay listed.")] = False,
         config: ConfigOpt = None,
+        json_out: Annotated[bool, typer.Option("--json", help="Print what the build did as JSON.")] = False,
     ) -> None:
-        """Rebuild the site from the stored content; prints the path of index.html."""
-        _build(load_settings(config), full, force)
+        """Rebuild the site from the stored content; prints the path of index.html.
+
+        --json prints {site_dir, index, pages, written, removed, full}: written and removed
+        list the site paths whose files changed. A progress bar shows on a terminal (stderr).
+        """
+        _build(load_settings(config), full, force, json_out)
 
     @app.command("serve")
     def serve(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -28,6 +29,49 @@ def test_site_build_prints_index_and_full_rewrites_everything(web, sample_items,
     assert "1 files written" in result.stdout
     full = flywheel_cli("site", "build", "--full", "--config", site.config_path)
     assert full.exit_code == 0 and "(full rebuild)" in full.stdout
+
+
+def test_site_build_json_says_what_was_written(web, sample_items, flywheel_cli) -> None:
+    site = web()
+    site.publish(sample_items)
+    (site.dir / "index.html").unlink()
+    result = flywheel_cli("site", "build", "--json", "--config", site.config_path)
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["index"] == str(site.dir / "index.html") and report["site_dir"] == str(site.dir)
+    assert report["written"] == ["index.html"] and report["removed"] == [] and report["full"] is False
+    assert report["pages"] == len(site.html_pages()) - len(_redirects(site.dir))
+    forced = json.loads(flywheel_cli("site", "build", "--json", "--force", "--config", site.config_path).stdout)
+    assert forced["drafts_listed"] == 0
+
+
+def _redirects(site_dir: Path) -> list[Path]:
+    return [p for p in site_dir.rglob("*.html") if 'http-equiv="refresh"' in p.read_text(encoding="utf-8")]
+
+
+def _terminal_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "TERM", "COLUMNS", "LINES")}
+    return {**env, "TERM": "xterm-256color", **extra}
+
+
+def test_a_full_build_shows_progress_on_a_terminal_and_nothing_when_piped_or_quiet(web, sample_items) -> None:
+    from flywheel_core.testing import run_on_terminal
+
+    site = web()
+    site.publish(sample_items)
+    flywheel = Path(sys.executable).with_name("flywheel")
+    build = [flywheel, "site", "build", "--full", "--config", site.config_path]
+    shown = run_on_terminal(build, env=_terminal_env())
+    assert shown.exit_code == 0, shown.terminal
+    assert "building the site" in shown.terminal and "\x1b[" in shown.terminal
+    assert shown.stdout.splitlines()[-1] == str(site.dir / "index.html"), "stdout is untouched"
+    for quiet in ([flywheel, "-q", *build[1:]], build):
+        env = _terminal_env(NO_COLOR="1") if quiet is build else _terminal_env()
+        hushed = run_on_terminal(quiet, env=env)
+        assert hushed.exit_code == 0 and hushed.terminal == "", hushed.terminal
+        assert hushed.stdout == shown.stdout
+    piped = subprocess.run([str(a) for a in build], capture_output=True, text=True, env=_terminal_env(), check=False)
+    assert piped.returncode == 0 and piped.stderr == "" and piped.stdout == shown.stdout
 
 
 def test_bad_config_is_one_line_exit_2(tmp_path, flywheel_cli) -> None:
