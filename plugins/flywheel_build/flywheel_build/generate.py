@@ -139,6 +139,8 @@ def generate_artifacts(session: Session, ctx: RunContext, repo: Repo | None) -> 
     blog_meta = {**meta, "provenance": story.provenance, "links": {"build_log": "build_log.md"}}
     if facts.audience:
         blog_meta["audience"] = facts.audience
+    if not facts.commits and not any(facts.narrative.values()):
+        blog_meta["nothing_to_say"] = True  # no commit, no narrative: the site keeps it as a draft
     return [
         Artifact("readme", readme, title=f"{facts.project.name} README", summary=facts.project.description or facts.summary, **common),
         Artifact(

@@ -132,8 +132,11 @@ def permalink_for(session_type: str, session_id: str, kind: str, title: Any, dat
 
 
 def nothing_to_say(meta: dict[str, Any]) -> bool:
-    """True when an artifact says it was made from nothing: its ``provenance`` names no source
-    (no commits, trades, conversations, screenshots, narrative: every entry but ``session`` empty)."""
+    """True when an artifact says it was made from nothing: ``meta["nothing_to_say"]`` is true,
+    or its ``provenance`` names no source (no commits, trades, conversations, screenshots,
+    narrative: every entry but ``session`` empty)."""
+    if meta.get("nothing_to_say") is True:
+        return True
     provenance = meta.get("provenance")
     return isinstance(provenance, dict) and not any(v for k, v in provenance.items() if k != "session")
 
