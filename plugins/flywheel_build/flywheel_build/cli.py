@@ -23,7 +23,8 @@ def dumps_collected(session: dict) -> str:
     marker = "\u0000flywheel-commits\u0000"
     shell = {**session, "source_data": {**session["source_data"], "git_commits": marker}}
     text = json.dumps(shell, indent=2, ensure_ascii=False)
-    lines = ",\n".join("      " + json.dumps(c, ensure_ascii=False) for c in commits)
+    encode = json.JSONEncoder(ensure_ascii=False).encode  # one encoder: json.dumps makes one per call
+    lines = ",\n".join(["      " + encode(c) for c in commits])
     return text.replace(json.dumps(marker), f"[\n{lines}\n    ]", 1) + "\n"
 
 
