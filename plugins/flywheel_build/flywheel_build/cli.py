@@ -46,9 +46,10 @@ def collect_build(
 ) -> None:
     """Collect the commits of a range into a build session (stdout, or -o FILE).
 
-    One `git log` process reads the whole range, with hooks, fsmonitor and external programs
-    disabled. Counts match `git log --numstat`: renames count as the new path, binary files
-    as 0 lines, merges show no diff. --title, --summary, --highlight, --lesson, --next and
+    `git log` reads the range (a long one with one process per core at once, FLYWHEEL_GIT_JOBS
+    to change that), with hooks, fsmonitor and external programs disabled. Counts match
+    `git log --numstat`: renames count as the new path, binary files as 0 lines, merges show
+    no diff. --title, --summary, --highlight, --lesson, --next and
     --audience go to source_data; the artifacts use them before anything read from commits.
     """
     from flywheel_build.collect import collect_session
