@@ -44,6 +44,9 @@ _LOG_ARGS = (
 PARALLEL_MIN = 2000
 #: At most this many git processes read one range.
 MAX_GIT_JOBS = 8
+#: The rest of a long range is cut into this many parts per process: one whose commits have
+#: bigger diffs (an initial import) then holds up less of the whole.
+PARTS_PER_JOB = 2
 
 HEX_RE = re.compile(r"^[0-9a-fA-F]{4,64}$")
 _REV_BAD = re.compile(r"[\x00-\x20\x7f]")
@@ -318,32 +321,39 @@ def _log_in_parts(
     """``log_commits`` by ``jobs`` git processes at once; None when the walk changed under us.
 
     ``git log --max-count=least`` starts on the range at once, beside a listing of the whole
-    range (the same walk without diffs: fast). A range that long or shorter is done; the rest of
-    the listing is cut into ``jobs`` runs of consecutive commits, each read by ``git log
-    --no-walk=unsorted --stdin``, which prints the commits it is given in the order given. The
-    parts joined are the single walk's output byte for byte (merges still show no diff: a part
-    diffs each commit against its parents, as the walk does). --skip would also split the walk
-    exactly here (no paths, no simplification), but commit lists need no such argument.
+    range (the same walk and options without diffs: fast). A range that long or shorter is then
+    done. The rest of the listing is cut into ``jobs * PARTS_PER_JOB`` runs of consecutive
+    commits, read ``jobs`` at a time by ``git log --no-walk=unsorted --stdin``, which prints
+    the commits it is given in the order given. The parts joined are the single walk's output
+    byte for byte (merges still show no diff: a part diffs each commit against its parents, as
+    the walk does); the hashes are checked against the listing all the same. --skip and
+    --max-count would also cut this walk exactly (no paths, no history simplification), but
+    each part would walk from the tip again.
     """
     from concurrent.futures import ThreadPoolExecutor
 
+    def read(part: list[str]) -> bytes:
+        return run_git(repo.cwd, *_LOG_ARGS, "--no-walk=unsorted", "--stdin", input=("\n".join(part) + "\n").encode("ascii"))
+
     listing = start_git(repo.cwd, "log", "--format=%H", *walk)
-    procs = [listing]
+    head = start_git(repo.cwd, *_LOG_ARGS, f"--max-count={least}", *walk)
     try:
-        procs.append(start_git(repo.cwd, *_LOG_ARGS, f"--max-count={least}", *walk))
         hashes = finish_git(listing).decode("ascii", "replace").split()
         rest = hashes[least:]
-        size = -(-len(rest) // jobs)
+        size = -(-len(rest) // (jobs * PARTS_PER_JOB))
         parts = [rest[i : i + size] for i in range(0, len(rest), size)] if rest else []
-        procs += [start_git(repo.cwd, *_LOG_ARGS, "--no-walk=unsorted", "--stdin", stdin=True) for _ in parts]
-        inputs = [None, *(("\n".join(part) + "\n").encode("ascii") for part in parts)]
-        commits: list[dict[str, Any]] = []
-        with ThreadPoolExecutor(max_workers=len(inputs)) as pool:
-            outputs = [pool.submit(finish_git, proc, data) for proc, data in zip(procs[1:], inputs)]
-            for output in outputs:  # each part is parsed while the later ones are still read
-                commits += parse_log(output.result(), shallow, problems)
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            outputs = [pool.submit(read, part) for part in parts]
+            try:
+                # Each part is parsed while the later ones are still read.
+                commits = parse_log(finish_git(head), shallow, problems)
+                for output in outputs:
+                    commits += parse_log(output.result(), shallow, problems)
+            except BaseException:
+                pool.shutdown(cancel_futures=True)
+                raise
     finally:
-        for proc in procs:
+        for proc in (listing, head):
             if proc.returncode is None:  # left by an error: do not leave git running
                 proc.kill()
                 proc.communicate()

@@ -115,6 +115,22 @@ def test_parallel_session_equals_sequential(fw, tangled, monkeypatch, git_comman
         assert "has no readable date" in sequential[1] and "impossible time zone" in sequential[1]
 
 
+def test_parallel_shallow_clone_equals_sequential(fw, tangled, tmp_path, monkeypatch, git_commands):
+    """A shallow clone's boundary commits (their parents are missing) in the middle of a part."""
+    clone = tmp_path / "shallow"
+    tangled.git("clone", "-q", "--depth", "9", "--no-single-branch", f"file://{tangled.path}", str(clone))
+    outputs = []
+    for jobs in ("1", "2"):
+        monkeypatch.setenv("FLYWHEEL_GIT_JOBS", jobs)
+        result = fw("collect", "build", "--repo", clone)
+        assert result.exit_code == 0 and "shallow clone" in result.stderr, result.output
+        outputs.append((result.stdout, result.stderr))
+    assert outputs[0] == outputs[1]
+    assert any("--no-walk=unsorted" in line for line in git_commands())
+    commits = json.loads(outputs[0][0])["source_data"]["git_commits"]
+    assert sum(bool(c.get("shallow_boundary")) for c in commits) == 1 and len(commits) > 4
+
+
 @pytest.mark.parametrize("jobs", [2, 3])
 def test_range_is_split_into_parts_read_at_once(fw, tangled, monkeypatch, git_commands, jobs):
     total = int(tangled.git("rev-list", "--count", "HEAD").strip())
@@ -124,11 +140,13 @@ def test_range_is_split_into_parts_read_at_once(fw, tangled, monkeypatch, git_co
     assert result.exit_code == 0, result.output
     logs = git_commands()
     diffs = [line for line in logs if "--numstat" in line]
-    # The first `jobs` commits by `git log --max-count`, the rest in `jobs` lists; no whole walk.
+    # The first `jobs` commits by `git log --max-count`, the rest in two lists per process; no
+    # whole walk.
+    assert total - jobs >= 2 * jobs
     assert sum(f"--max-count={jobs} " in line for line in diffs) == 1
-    assert sum("--no-walk=unsorted --stdin" in line for line in diffs) == jobs
-    assert len(diffs) == jobs + 1 and total > 2 * jobs
-    assert sum("--format=%H" in line for line in logs) == 1 and len(logs) == jobs + 2
+    assert sum("--no-walk=unsorted --stdin" in line for line in diffs) == 2 * jobs
+    assert len(diffs) == 2 * jobs + 1
+    assert sum("--format=%H" in line for line in logs) == 1 and len(logs) == 2 * jobs + 2
     assert len(json.loads(result.stdout)["source_data"]["git_commits"]) == total
 
 
