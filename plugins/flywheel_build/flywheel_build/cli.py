@@ -21,9 +21,16 @@ def dumps_collected(session: dict) -> str:
     """
     commits = session["source_data"]["git_commits"]
     marker = "\u0000flywheel-commits\u0000"
-    shell = {**session, "source_data": {**session["source_data"], "git_commits": marker}}
-    text = json.dumps(shell, indent=2, ensure_ascii=False)
-    encode = json.JSONEncoder(ensure_ascii=False).encode  # one encoder: json.dumps makes one per call
+    while True:
+        shell = {**session, "source_data": {**session["source_data"], "git_commits": marker}}
+        text = json.dumps(shell, indent=2, ensure_ascii=False)
+        if text.count(json.dumps(marker)) == 1:
+            break
+        # The repository's own text holds the marker (a project named so in pyproject.toml):
+        # another one, or the commits would land in its place.
+        marker += "\u0000"
+    # One encoder for all (json.dumps makes one per call); commits are plain data, never circular.
+    encode = json.JSONEncoder(ensure_ascii=False, check_circular=False).encode
     lines = ",\n".join(["      " + encode(c) for c in commits])
     return text.replace(json.dumps(marker), f"[\n{lines}\n    ]", 1) + "\n"
 
