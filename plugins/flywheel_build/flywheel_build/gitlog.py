@@ -291,9 +291,9 @@ def log_commits(
     """Every commit reachable from ``revisions`` (verified ids), filtered by committer time;
     odd dates are described in ``problems``.
 
-    A range of more than ``git_jobs()`` allows is read by several git processes at once (git is
-    the bottleneck and uses one core); the result is the same, commit for commit, as one
-    ``git log`` over the whole range, which is what a smaller range gets.
+    A range longer than ``git_jobs()`` says is read by several git processes at once (git is
+    the bottleneck and uses one core); the result is the same, byte for byte, as one
+    ``git log`` over the whole range gives.
     """
     walk: list[str] = []
     if max_age is not None:
