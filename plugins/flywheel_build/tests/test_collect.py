@@ -289,6 +289,17 @@ def test_project_name_from_the_remote_and_never_the_folder(fw, git_repo, tmp_pat
     assert "local-copy" not in text
 
 
+def test_project_named_like_the_writers_placeholder(fw, git_repo):
+    """The commits are spliced into the JSON at a placeholder; a project (from pyproject.toml,
+    repository content) named exactly so once got the commits, and git_commits the placeholder."""
+    repo = git_repo()
+    for name in ("\\u0000flywheel-commits\\u0000", "\\u0000flywheel-commits\\u0000\\u0000"):
+        repo.commit("feat: one", {"pyproject.toml": f'[project]\nname = "{name}"\ndescription = "{name}"\n'})
+        doc = json.loads(collect(fw, "--repo", repo.path).stdout)
+        assert [c["message"] for c in doc["source_data"]["git_commits"]][-1] == "feat: one"
+        assert doc["source_data"]["project"]["name"] == name.replace("\\u0000", "\0")
+
+
 def test_project_metadata_that_is_a_symlink_or_huge_is_not_read(fw, git_repo, tmp_path):
     repo = git_repo()
     secret = tmp_path / "secret.toml"
