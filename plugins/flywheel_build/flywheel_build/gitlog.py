@@ -32,10 +32,11 @@ __all__ = [
 # with \x1e: the parser reads subject and body by position and looks for \x1e only where a
 # record can begin (after a commit's numstat), so a body starting with \x1e reads as text.
 LOG_FORMAT = "%x1e%H%x00%P%x00%aN%x00%aE%x00%aI%x00%s%x00%b"
-# --root, --find-renames, --no-relative: a user's log.showRoot=false, diff.renames=false or
-# diff.relative=true must not change the counts.
+# --root, --find-renames, --no-relative, --diff-algorithm=myers: a user's log.showRoot=false,
+# diff.renames=false, diff.relative=true or diff.algorithm=histogram must not change the counts.
 _LOG_ARGS = (
-    "log", "--numstat", "-z", "--root", "--find-renames", "--no-relative", "--no-color", "--no-ext-diff", "--no-textconv",
+    "log", "--numstat", "-z", "--root", "--find-renames", "--no-relative", "--diff-algorithm=myers",
+    "--no-color", "--no-ext-diff", "--no-textconv",
     f"--format={LOG_FORMAT}",
 )
 

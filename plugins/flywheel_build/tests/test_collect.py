@@ -385,3 +385,20 @@ def test_git_runs_no_program_named_by_the_repository(fw, history, tmp_path, run_
     assert run.exit_code == 0, run.output
     assert "feat: signed" in arts["build_log.md"] or "signed" in arts["blog_post.md"]
     assert not sentinel.exists(), sentinel.read_text()
+
+
+def test_the_users_diff_algorithm_does_not_change_the_counts(fw, git_repo, tmp_path, monkeypatch):
+    # Found by search: on these two texts histogram counts +4/-8 where myers (git's default) counts +2/-6.
+    before, after = "edb}eeadbcabe}debda}dcedacedca", "edb}eecadcae}dedadcedcecca"
+    repo = git_repo()
+    repo.commit("first", {"f.txt": "\n".join(before) + "\n"})
+    repo.commit("second", {"f.txt": "\n".join(after) + "\n"})
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / ".gitconfig").write_text("[diff]\n\talgorithm = histogram\n", encoding="utf-8")
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home))
+    assert repo.git("log", "-1", "--numstat", "--format=").split()[:2] == ["4", "8"], "histogram is in effect"
+    doc = json.loads(collect(fw, "--repo", repo.path).stdout)
+    second = {c["message"]: c for c in doc["source_data"]["git_commits"]}["second"]
+    assert (second["insertions"], second["deletions"]) == (2, 6)
