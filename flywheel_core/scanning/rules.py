@@ -290,12 +290,17 @@ def _private_keys(text: str, low: str, ctx: ScanContext) -> Iterator[Hit]:
     prose (no armour, no key material) is not a key. The span covers the whole block, so
     redaction removes the key, not only its first line.
     """
+    # detect-secrets yields the matches regex by regex (OPENSSH's before PKCS#8's), not in text
+    # order: sort them, or a later key would hide an earlier one (and a block missing its END
+    # line would run into the next key's).
+    matches = sorted(_ds_matches("Private Key", text, low))
     seen = -1
-    for start, end, _ in _ds_matches("Private Key", text, low):
+    for i, (start, end, _) in enumerate(matches):
         if start < seen:
             continue
+        limit = next((s for s, _e, _v in matches[i + 1:] if s >= end), len(text))
         if text.startswith("PuTTY", start):
-            stop = text.find("Private-MAC:", end)
+            stop = text.find("Private-MAC:", end, limit)
             if stop < 0 or "Private-Lines:" not in text[end:stop]:
                 continue
             stop = text.find("\n", stop)
@@ -306,8 +311,8 @@ def _private_keys(text: str, low: str, ctx: ScanContext) -> Iterator[Hit]:
             if armour < 0 or not text.startswith("-----", end):
                 continue
             start = armour
-            end_match = _PEM_END.search(text, end, end + 100_000)
-            stop = end_match.end() if end_match else _pem_body_end(text, end + 5)
+            end_match = _PEM_END.search(text, end, min(limit, end + 100_000))
+            stop = end_match.end() if end_match else min(limit, _pem_body_end(text, end + 5))
             head = text[start:end + 5]
         body = "".join(_PEM_BODY.findall(text, end + 5, stop))
         if len(body) < 32 or is_placeholder(body):
@@ -842,6 +847,11 @@ _ASCII_LOWER = {c: c + 32 for c in range(ord("A"), ord("Z") + 1)}
 
 def find_hits(text: str, ctx: ScanContext, *, personal: bool = True) -> list[Hit]:
     """Every rule's hits in ``text``, before filtering (declared, allowed, overlapping)."""
+    if "[redacted:" in text:
+        # A marker of an earlier redaction is no finding, and no context for one either: its
+        # slug reads as a key ("[redacted:sk-api-key] = <hash>" is not an API key). The rules
+        # see it as a run of stars, a placeholder, of the same length (offsets stay aligned).
+        text = _MARKER.sub(lambda m: "*" * len(m.group()), text)
     low = text.lower()
     if len(low) != len(text):  # a few characters lower into two (İ): keep offsets aligned
         low = text.translate(_ASCII_LOWER)
@@ -856,8 +866,5 @@ def find_hits(text: str, ctx: ScanContext, *, personal: bool = True) -> list[Hit
         for hit in rule.find(text, low, ctx):
             if ctx.rules is None or hit.rule in ctx.rules:
                 hits.append((rule.rank, hit))
-    if "[redacted:" in text:  # a marker of an earlier redaction is not a finding again
-        markers = [m.span() for m in _MARKER.finditer(text)]
-        hits = [(r, h) for r, h in hits if not any(s <= h.start < e for s, e in markers)]
     hits.sort(key=lambda rh: (rh[0], rh[1].start))
     return [h for _, h in hits]
