@@ -45,15 +45,16 @@ TARGET_COMMON_SCHEMA: dict[str, Any] = {
     "properties": {
         "enabled": {"type": "boolean", "default": True},
         "scan": {
+            "default": "hold",
             "description": 'What to do with an entry the publishing scan finds a secret or personal data in: "hold" '
                            '(wait for `flywheel review`), "redact" (publish with each finding cut out) or "off"; '
                            'or a table by artifact kind: {default = "hold", social_post = "redact"}.',
-            "oneOf": [
-                _POLICY,
-                {"type": "object", "propertyNames": {"pattern": "^[a-z][a-z0-9_]{0,63}$"},
-                 "additionalProperties": _POLICY},
-            ],
-            "x-error": 'must be "hold", "redact", "off", or a table of those by artifact kind ({default = "hold", ...})',
+            "type": ["string", "object"],
+            # if/then/else, not oneOf: an error then names the exact key (scan.social_post).
+            "if": {"type": "string"},
+            "then": _POLICY,
+            "else": {"propertyNames": {"pattern": "^[a-z][a-z0-9_]{0,63}$", "x-error": "must be an artifact kind"},
+                     "additionalProperties": _POLICY},
         },
         "review": {"enum": list(REVIEW_MODES), "default": "findings",
                    "x-error": 'must be "findings" (hold only what the scan finds) or "always" (hold every entry)'},

@@ -127,6 +127,7 @@ def approve_cmd(
 def reject_cmd(entry_id: IdArg, config: ConfigOpt = None) -> None:
     """Never publish this artifact version: every target's entry of it that is not published
     yet is marked rejected. A target that already published it is named (remove it there)."""
+    from flywheel_core.cli.queue import _summary
     from flywheel_core.publishing.review import reject
 
     outcome = reject(_config(config), entry_id)
@@ -134,7 +135,7 @@ def reject_cmd(entry_id: IdArg, config: ConfigOpt = None) -> None:
         if entry.status == "rejected":
             print(f"rejected entry {entry.id} ({_what(entry)})")
         elif entry.status == "published":
-            where = (entry.receipt or {}).get("url") or (entry.receipt or {}).get("commit") or "see its receipt"
+            where = _summary(entry.receipt or {})
             print(f"ALREADY PUBLISHED entry {entry.id} ({_what(entry)}): {where}; flywheel cannot take it back, "
                   "remove it there by hand")
 

@@ -81,9 +81,9 @@ def review_json(entry: QueueEntry) -> dict[str, Any]:
 
 
 def finding_context(queue: PublicationQueue, entry: QueueEntry, finding: Finding, width: int = 100) -> str | None:
-    """The line of a text file a finding is on, with the value replaced by its masked preview
-    (so a person sees where it is without the terminal ever showing it); None for session and
-    metadata findings, and for images."""
+    """The line of a text file a finding is on, each finding on it replaced by its masked
+    preview (a person sees where it is; the terminal never shows a value); None for session
+    and metadata findings, and for images."""
     digest = entry.files.get(finding.file)
     if digest is None:
         return None
@@ -94,11 +94,22 @@ def finding_context(queue: PublicationQueue, entry: QueueEntry, finding: Finding
     start = text.rfind("\n", 0, finding.start) + 1
     stop = text.find("\n", finding.end)
     stop = len(text) if stop < 0 else stop
-    before, after = text[start:finding.start], text[finding.end:stop]
+    parts: list[str] = []
+    last, at = start, 0
+    for other in sorted((f for f in findings_of(entry) if f.file == finding.file and f.end > start and f.start < stop),
+                        key=lambda f: f.start):
+        if other.start < last:
+            continue  # overlaps the one just masked
+        parts.append(text[last:other.start])
+        if other == finding:
+            at = sum(map(len, parts))
+        parts.append(other.preview)
+        last = other.end
+    parts.append(text[last:max(last, stop)])
+    line = "".join(parts)
     keep = max(10, (width - len(finding.preview)) // 2)
-    before = ("…" + before[-keep:]) if len(before) > keep else before
-    after = (after[:keep] + "…") if len(after) > keep else after
-    return f"{before}{finding.preview}{after}"
+    left, right = max(0, at - keep), at + len(finding.preview) + keep
+    return ("…" if left else "") + line[left:right] + ("…" if right < len(line) else "")
 
 
 def approve(config: Config, entry_id: int, *, allow_findings: bool = False, note: str = "") -> ReviewOutcome:
