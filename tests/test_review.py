@@ -154,6 +154,35 @@ def test_a_token_cut_short_by_a_template_is_still_held(tmp_path: Path, empty_hos
     assert TOKEN[:16].encode() not in _blobs(project.root)
 
 
+def test_a_token_reshaped_into_a_link_slug_is_cut_out(tmp_path: Path, empty_host) -> None:
+    # Found by the corpus test: an aria social post links to its devlog's page, whose address is
+    # the slug of a title that held an .env line: lower case, punctuation gone, the token in it.
+    import re
+
+    class Linker:
+        @hookimpl
+        def flywheel_session_types(self):
+            return [SessionType("build", "links")]
+
+        @hookimpl
+        def flywheel_generate(self, session, ctx):
+            title = session.source_data["git_commits"][0]["message"]
+            slug = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")[:60]
+            return [Artifact("summary", f"# New post\n\nRead it: <https://example.org/{slug}/>\n")]
+
+    empty_host.register(Linker(), name="linker")
+    empty_host.register(_shelf_module(), name="shelf")
+    project = Project(tmp_path, empty_host)
+    project.configure(_shelf('scan = "redact"'))
+    secret = FAKE.chars("b64", 40)
+    assert project.cli("run", _session(tmp_path, f"AWS_SECRET_ACCESS_KEY={secret}")).exit_code == 0
+    assert project.cli("publish").exit_code == 0
+    published = (project.root / "shelf" / SID / "summary.md").read_text()
+    assert published.startswith("# New post\n\nRead it: <https://example.org/aws-secret-access-key-[redacted:")
+    letters = re.sub(r"[^a-z0-9]", "", secret.lower())
+    assert not any(letters[i:i + 12] in published for i in range(len(letters) - 11))
+
+
 # -- redact and off -------------------------------------------------------------------------------
 
 

@@ -847,10 +847,12 @@ _ASCII_LOWER = {c: c + 32 for c in range(ord("A"), ord("Z") + 1)}
 
 def find_hits(text: str, ctx: ScanContext, *, personal: bool = True) -> list[Hit]:
     """Every rule's hits in ``text``, before filtering (declared, allowed, overlapping)."""
+    markers: list[tuple[int, int]] = []
     if "[redacted:" in text:
         # A marker of an earlier redaction is no finding, and no context for one either: its
         # slug reads as a key ("[redacted:sk-api-key] = <hash>" is not an API key). The rules
         # see it as a run of stars, a placeholder, of the same length (offsets stay aligned).
+        markers = [m.span() for m in _MARKER.finditer(text)]
         text = _MARKER.sub(lambda m: "*" * len(m.group()), text)
     low = text.lower()
     if len(low) != len(text):  # a few characters lower into two (İ): keep offsets aligned
@@ -866,5 +868,7 @@ def find_hits(text: str, ctx: ScanContext, *, personal: bool = True) -> list[Hit
         for hit in rule.find(text, low, ctx):
             if ctx.rules is None or hit.rule in ctx.rules:
                 hits.append((rule.rank, hit))
+    if markers:  # nor is a value that starts with one ("KEY=[redacted:x](link)")
+        hits = [(r, h) for r, h in hits if not any(s <= h.start < e for s, e in markers)]
     hits.sort(key=lambda rh: (rh[0], rh[1].start))
     return [h for _, h in hits]

@@ -168,6 +168,7 @@ def _json_string(key: str) -> str:
 
 
 _KEY = "\0key"  # marks a dict key among the strings of a document
+_ASCII_LOWER = {c: c + 32 for c in range(ord("A"), ord("Z") + 1)}
 
 
 def _strings(doc: Any) -> Iterable[tuple[str, str, str | None]]:
@@ -301,22 +302,32 @@ def redact_document(doc: Any, findings: Iterable[Finding]) -> Any:
 def find_values(text: str, values: Iterable[str], *, name: str = "<text>", kind: str | None = None,
                 part: int | None = None) -> list[tuple[int, int]]:
     """Where ``values`` occur in ``text`` as people read it (escapes undone, as ``scan_text``
-    does), as (start, end) offsets in the stored text, merged. With ``part``, any run of at
-    least ``part`` characters of a value counts too: what is left of a token cut short."""
+    does), as (start, end) offsets in the stored text, merged.
+
+    With ``part``, what is left of a value cut short or reshaped counts too: any run of at
+    least ``part`` characters of it, in any case, and any such run of its letters and digits
+    alone (a page slug ``…-zdxhz-sipsybvutioh…`` or a hashtag keeps those of a token)."""
     view = _View(text, kind or text_kind(name))
+    haystack = view.text
+    if part is not None:
+        folded = haystack.lower()
+        haystack = folded if len(folded) == len(haystack) else haystack.translate(_ASCII_LOWER)
     spans: list[tuple[int, int]] = []
     for value in values:
         if not value:
             continue
-        if part is None or len(value) <= part:
+        if part is None:
             needles = [value]
         else:
-            needles = list(dict.fromkeys(value[i:i + part] for i in range(len(value) - part + 1)))
+            forms = {value.lower(), re.sub(r"[^0-9a-z]+", "", value.lower())}
+            needles = list(dict.fromkeys(
+                form[i:i + part] if len(form) > part else form
+                for form in forms if form for i in range(max(1, len(form) - part + 1))))
         for needle in needles:
-            i = view.text.find(needle)
+            i = haystack.find(needle)
             while i >= 0:
                 spans.append((i, i + len(needle)))
-                i = view.text.find(needle, i + 1)
+                i = haystack.find(needle, i + 1)
     merged: list[tuple[int, int]] = []
     for start, end in sorted(spans):
         if merged and start <= merged[-1][1]:
