@@ -284,3 +284,33 @@ def test_no_planted_secret_is_published(policy: str, sessions, tmp_path: Path) -
     else:
         assert all((e["scan"] or {}).get("held") == "unredactable" for e in held), held
         assert any((e["scan"] or {}).get("findings") for e in published), "findings were redacted and published"
+
+
+#: This repository's history as of the commit the publishing scan was built on (fixed, so later
+#: commits cannot change the outcome of this test; benchmarks/scan.py measures the whole history).
+HISTORY_TIP = "8a6172b"
+
+
+def test_this_repositorys_history_is_not_held(tmp_path: Path) -> None:
+    root = EXAMPLES.parent
+    known = subprocess.run(["git", "-C", str(root), "cat-file", "-e", f"{HISTORY_TIP}^{{commit}}"], capture_output=True)
+    if known.returncode != 0:
+        pytest.skip(f"commit {HISTORY_TIP} is not in this clone (shallow?)")
+    subprocess.run(["git", "init", "-q", "--bare", str(tmp_path / "remote.git")], check=True)
+    allow = root / ".flywheel-allow.json"
+    (tmp_path / "flywheel.toml").write_text(
+        'out_dir = "out"\nstate_dir = "state"\n'
+        '[targets.github]\nremote = "remote.git"\n[targets.web]\nsite_dir = "site"\nbase_url = "https://example.org/"\n')
+    _flywheel(tmp_path, "collect", "build", "--repo", root, "--rev-range", HISTORY_TIP, "-o", "history.json")
+    _flywheel(tmp_path, "run", "history.json")
+    found = {(f["rule"], f["fingerprint"]) for e in _entries(tmp_path) for f in (e["scan"] or {}).get("findings") or []}
+    commits = len(json.loads((tmp_path / "history.json").read_text())["source_data"]["git_commits"])
+    allowed = {(e["rule"], e["fingerprint"]) for e in json.loads(allow.read_text())["allow"]}
+    print(f"\nthis repository up to {HISTORY_TIP}: {commits} commits, {len(found)} distinct finding(s) under the "
+          f"defaults, all in its allow-list ({allow.name}: {len(allowed)} entry)")
+    assert found <= allowed, "a finding in this repository's own history that nobody reviewed"
+    with (tmp_path / "flywheel.toml").open("a") as config:
+        config.write(f'[scan]\nallowlist = "{allow}"\n')
+    subprocess.run(["rm", "-rf", str(tmp_path / "state")], check=True)
+    _flywheel(tmp_path, "run", "history.json")
+    assert [e["status"] for e in _entries(tmp_path) if e["status"] == "held"] == []

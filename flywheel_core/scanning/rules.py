@@ -535,7 +535,11 @@ _NOT_EMAIL_DOMAINS = re.compile(
     r"(?i)(?:^|\.)(?:example\.(?:com|org|net)|example|invalid|test|localhost"
     r"|users\.noreply\.github\.com|noreply\.github\.com|noreply\.gitlab\.com)$"
 )
-_NOT_EMAIL_LOCAL = re.compile(r"(?i)(?:no-?reply|do-?not-?reply|git|notifications|mailer-daemon|postmaster)")
+_NOT_EMAIL_LOCAL = re.compile(
+    r"(?i)(?:no-?reply|do-?not-?reply|git|notifications|mailer-daemon|postmaster"
+    # Stand-ins for someone, not someone: x@host (git's example of an unset address), you@, user@.
+    r"|[a-z]|xx+|you|your[._-]?name|user|username|name|me|someone|somebody|foo|bar|test)"
+)
 #: An ``@`` before a file name (``icon@2x.png``) or a package version is not an e-mail address.
 _FILE_TLDS = frozenset(
     "png jpg jpeg gif svg webp ico bmp tif tiff js mjs cjs ts tsx jsx css scss less map json md txt "
@@ -786,6 +790,10 @@ def _hosts(text: str, low: str, ctx: ScanContext) -> Iterator[Hit]:
         host = text[start:end]
         if host.lower() in _PUBLIC_INTERNAL or _TRAILER.search(text, max(0, start - 120), start):
             continue  # Docker's and Google's names; "Co-authored-by: X <x@MacBook.local>"
+        if start > 0 and text[start - 1] == "@":
+            local = _EMAIL_LOCAL.search(text, max(0, start - 65), start - 1)
+            if local and _NOT_EMAIL_LOCAL.fullmatch(local.group()):
+                continue  # "x@MacBook.local": a stand-in address names no machine of anyone's
         if m.group(1).lower() in ("local", "lan"):
             hosted = (
                 text[max(0, start - 3):start] == "://"
