@@ -330,8 +330,9 @@ def _why(record: dict[str, Any], ids: list[int]) -> str:
 
 def held_lines(entries: Iterable[QueueEntry | Mapping[str, Any]]) -> list[str]:
     """What is held and why: a line per artifact version (its targets and entry ids together),
-    then a line per finding (``file:line:column: rule masked-preview``). ``entries`` are queue
-    entries or ``enqueue_versions`` results; those that are not held are skipped."""
+    then a line per finding (``file:line:column: rule masked-preview``; the same value found in
+    several places is one line that counts them). ``entries`` are queue entries or
+    ``enqueue_versions`` results; those that are not held are skipped."""
     groups: dict[tuple[str, str, str, str], list[tuple[int, str, dict[str, Any]]]] = {}
     for entry in entries:
         entry_id, session_id, kind, target, status, sha = _fields(entry)
@@ -347,7 +348,21 @@ def held_lines(entries: Iterable[QueueEntry | Mapping[str, Any]]) -> list[str]:
         which = f"entr{'ies' if len(ids) > 1 else 'y'} {', '.join(map(str, ids))}"
         record = members[0][2]
         lines.append(f"HELD {kind} of {session_id} -> {targets} ({which}): {_why(record, ids)}")
-        lines += [f"  {Finding.from_dict(f).describe()}" for f in record.get("findings") or []]
+        lines += _finding_lines(record.get("findings") or [])
+    return lines
+
+
+def _finding_lines(findings: list[dict[str, Any]]) -> list[str]:
+    """A line per distinct value (rule and fingerprint): where it is first, and how many more
+    places hold it (a social post repeats its text for every network)."""
+    places: dict[tuple[str, str], list[Finding]] = {}
+    for data in findings:
+        finding = Finding.from_dict(data)
+        places.setdefault((finding.rule, finding.fingerprint), []).append(finding)
+    lines = []
+    for found in places.values():
+        more = len(found) - 1
+        lines.append(f"  {found[0].describe()}" + (f" (and {more} more place{'s' * (more != 1)})" if more else ""))
     return lines
 
 
