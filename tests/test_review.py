@@ -408,8 +408,10 @@ def test_a_target_token_from_the_environment_goes_through_core(tmp_path: Path, e
     from flywheel_core.config import Secret, load_config
     from flywheel_core.publishing import check_target
 
-    schema = {"type": "object", "properties": {"token": {"type": "string", "x-env": ["MY_TARGET_TOKEN"]}},
-              "additionalProperties": False}
+    schema = {"type": "object", "properties": {
+        "token": {"type": "string", "x-env": ["MY_TARGET_TOKEN"]},
+        "deploy": {"type": "object", "properties": {"token": {"type": "string", "x-env": ["MY_DEPLOY_TOKEN"]}}},
+    }, "additionalProperties": False}
 
     class Vault:
         @hookimpl
@@ -417,11 +419,13 @@ def test_a_target_token_from_the_environment_goes_through_core(tmp_path: Path, e
             return [Target("vault", "keeps things", schema)]
 
     empty_host.register(Vault(), name="vault")
-    (tmp_path / "flywheel.toml").write_text('[targets.vault]\nscan = "redact"\n')
+    (tmp_path / "flywheel.toml").write_text('[targets.vault]\nscan = "redact"\ndeploy = {}\n')
     config = load_config(cwd=tmp_path)
-    assert "token" not in check_target(config, empty_host, "vault")
-    value = "vault-" + FAKE.chars("alnum", 20)
+    assert check_target(config, empty_host, "vault") == {"scan": "redact", "deploy": {}}
+    value, nested = "vault-" + FAKE.chars("alnum", 20), "deploy-" + FAKE.chars("alnum", 20)
     monkeypatch.setenv("MY_TARGET_TOKEN", value)
+    monkeypatch.setenv("MY_DEPLOY_TOKEN", nested)
     table = check_target(config, empty_host, "vault")
-    assert isinstance(table["token"], Secret) and repr(table) == "{'scan': 'redact', 'token': '***'}"
-    assert redact(f"echo {value}") == "echo ***", "registered with the redactor"
+    assert isinstance(table["token"], Secret) and isinstance(table["deploy"]["token"], Secret)
+    assert repr(table) == "{'scan': 'redact', 'deploy': {'token': '***'}, 'token': '***'}"
+    assert redact(f"echo {value} {nested}") == "echo *** ***", "registered with the redactor"

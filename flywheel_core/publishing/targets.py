@@ -37,15 +37,21 @@ def check_target(config: Config, host: PluginHost, name: str) -> dict[str, Any]:
 
 
 def _from_environment(table: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
-    """``table`` with each missing top-level setting whose schema names environment variables
-    (``"x-env": ["FLYWHEEL_GITHUB_TOKEN", "GITHUB_TOKEN"]``) read from the first one set.
+    """``table`` with each missing setting whose schema names environment variables
+    (``"x-env": ["FLYWHEEL_GITHUB_TOKEN", "GITHUB_TOKEN"]``) read from the first one set, at
+    any depth of the tables the config has (``deploy.token``).
 
     Like a ``{"$env": NAME}`` value, it is a :class:`Secret` registered with the redactor: a
     target never reads ``os.environ`` for a token itself.
     """
     filled = dict(table)
     for key, prop in (schema.get("properties") or {}).items():
-        names = prop.get("x-env") if isinstance(prop, dict) else None
+        if not isinstance(prop, dict):
+            continue
+        if isinstance(filled.get(key), dict) and prop.get("properties"):
+            filled[key] = _from_environment(filled[key], prop)
+            continue
+        names = prop.get("x-env")
         if key in filled or not isinstance(names, list):
             continue
         value = next((os.environ[n] for n in names if isinstance(n, str) and os.environ.get(n)), None)
