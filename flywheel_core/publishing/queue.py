@@ -556,6 +556,9 @@ class PublicationQueue:
                 entry = tx.get(entry_id)
                 if entry is None:
                     raise UsageError(f"no queue entry with id {entry_id}")
+                if entry.status == "held":
+                    raise UsageError(f"entry {entry_id} is held for review: `flywheel review show {entry_id}`, "
+                                     "then approve or reject it")
                 if entry.status not in ("failed", "dead", "queued"):
                     raise UsageError(f"entry {entry_id} is {entry.status}; only failed or dead entries are retried")
                 ids = [entry_id]

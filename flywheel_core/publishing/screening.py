@@ -192,7 +192,9 @@ class _Version:
         self.in_meta = scan_session(self.public, context=ctx)
         # A session finding counts where the artifact carries its value: a plugin that leaves a
         # field out (or cleans it, as the aria devlog drops local paths) publishes nothing of it.
-        self.carried = [(f, v) for f, v in screening.session_found if _carries(version.files, self.public, f, v)]
+        found = screening.session_found
+        texts = _texts(version.files, self.public) if found else []
+        self.carried = [(f, v) for f, v in found if _carries(texts, version.files, f, v)]
         self.findings = [*self.in_files, *map(_meta_label, self.in_meta), *(f for f, _ in self.carried)]
 
     def redacted(self) -> tuple[dict[str, bytes], dict[str, Any]] | str:
@@ -221,27 +223,31 @@ def _strings(node: Any) -> Iterable[str]:
             yield from _strings(value)
 
 
-def _carries(files: Mapping[str, bytes], meta: Mapping[str, Any], finding: Finding, value: str) -> bool:
+def _texts(files: Mapping[str, bytes], meta: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(name, text) of each text file, and of the metadata's strings joined (one search, not one per string)."""
+    out = []
+    for name, data in files.items():
+        if image_format(data):
+            continue
+        try:
+            out.append((name, data.decode("utf-8")))
+        except UnicodeDecodeError:
+            continue
+    out.append(("meta.txt", "\n\0\n".join(_strings(meta))))
+    return out
+
+
+def _carries(texts: list[tuple[str, str]], files: Mapping[str, bytes], finding: Finding, value: str) -> bool:
     """Whether an artifact holds a session finding's value: whole, escaped as its file type
-    escapes text, or (a secret) any run of ``_PART`` of its characters."""
+    escapes text, or (a secret) any run of ``_PART`` of its characters; in a binary or an
+    image, as bytes."""
     if len(value) < _MIN_TRACED:
         return False
     part = _PART if finding.severity == "secret" else None
+    if any(find_values(text, [value], name=name, part=part) for name, text in texts):
+        return True
     raw = value.encode("utf-8", "surrogatepass")
-    for name, data in files.items():
-        try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError:
-            if raw in data:
-                return True
-            continue
-        if image_format(data):
-            if raw in data:
-                return True
-            continue
-        if find_values(text, [value], name=name, part=part):
-            return True
-    return any(find_values(s, [value], kind="plain", part=part) for s in _strings(meta))
+    return any(raw in data for name, data in files.items() if all(name != n for n, _ in texts))
 
 
 def _cut_session_values(
