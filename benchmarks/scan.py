@@ -7,7 +7,10 @@ sessions of one day of commits each (a day's work, what an agent would publish a
 Every session is scanned with `scan_session` under the defaults, and held if it has a
 finding; the same sessions are scanned with detect-secrets' own default settings (every
 plugin, high-entropy strings included, `scan_line` per line) for comparison. Then `flywheel
-run` makes the artifacts of the newest 50 commits and `scan_files` scans them. Speed: a
+run` makes the artifacts of the newest 50 commits and `scan_files` scans them; and the whole
+history, as one session, goes through `flywheel run` with a github and a web target under the
+default policy (scan = "hold"): the entries the queue holds are counted, with and without the
+repository's own `.flywheel-allow.json`. Speed: a
 1 MB Markdown artifact made of the commit messages (escaped as the templates escape them),
 best of --runs, against detect-secrets' `scan_line` on the same lines, measured in the same run.
 """
@@ -87,6 +90,27 @@ def artifacts_findings(session_doc: dict[str, Any], folder: Path) -> tuple[int, 
     return len(files), len(findings), [f.describe() for f in findings]
 
 
+def held_at_enqueue(doc: dict[str, Any], folder: Path, allowlist: Path | None = None) -> dict[str, Any]:
+    """What the publication queue holds when `flywheel run` enqueues the artifacts of ``doc``
+    (one session) for a github and a web target under the default policy (scan = "hold")."""
+    project = folder / ("enqueue-allowed" if allowlist else "enqueue")
+    project.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["git", "init", "-q", "--bare", str(project / "remote.git")], check=True)
+    (project / "flywheel.toml").write_text(
+        'out_dir = "out"\nstate_dir = "state"\n[targets.github]\nremote = "remote.git"\n'
+        '[targets.web]\nsite_dir = "site"\nbase_url = "https://example.org/"\n'
+        + (f'[scan]\nallowlist = "{allowlist}"\n' if allowlist else ""), encoding="utf-8")
+    (project / "session.json").write_text(json.dumps(doc), encoding="utf-8")
+    env = {**os.environ, "FLYWHEEL_LOAD_PLUGINS": "build,github,web"}
+    subprocess.run([str(FLYWHEEL), "run", "session.json"], cwd=project, env=env, capture_output=True)
+    listed = subprocess.run([str(FLYWHEEL), "queue", "list", "--json"], cwd=project, env=env, capture_output=True,
+                            text=True).stdout
+    entries = json.loads(listed or "[]")
+    findings = {(f["rule"], f["preview"]) for e in entries for f in (e.get("scan") or {}).get("findings") or []}
+    return {"entries": len(entries), "held": sum(e["status"] == "held" for e in entries),
+            "findings": sorted(f"{rule} {preview}" for rule, preview in findings)}
+
+
 def speed(messages: list[str], runs: int) -> dict[str, float]:
     from detect_secrets.core.scan import scan_line
     from detect_secrets.settings import default_settings
@@ -157,6 +181,10 @@ def main() -> int:
                 shown += [f"{session['session_id'][-10:]} {f.describe()}" for f in findings]
             newest = dict(doc, source_data=dict(doc["source_data"], git_commits=commits[:50]))
             n_files, n_art, art_lines = artifacts_findings(newest, Path(tmp))
+            # The whole history as one session, through the enqueue-time scan and its policy.
+            whole = held_at_enqueue(doc, Path(tmp))
+            allow = repo.resolve() / ".flywheel-allow.json"
+            allowed = held_at_enqueue(doc, Path(tmp), allow) if allow.is_file() else None
             for c in commits:
                 all_messages.extend(x for x in ((c.get("message") or ""), (c.get("body") or "")) if x)
         repo = repo.resolve()
@@ -167,6 +195,10 @@ def main() -> int:
         notes += [f"  {line}" for line in (shown + art_lines)[:args.show]]
         notes.append("  detect-secrets defaults found: "
                      + ", ".join(f"{t} {n}" for t, n in ds_types.most_common()))
+        notes.append(f"  enqueue-time scan of the whole history as one session (`flywheel run`, targets github and "
+                     f"web, scan = \"hold\"): {whole['held']} of {whole['entries']} entries held"
+                     + (f" ({'; '.join(whole['findings'])})" if whole["findings"] else "")
+                     + (f"; with its {allow.name}: {allowed['held']} held" if allowed is not None else ""))
     print()
     print("\n".join(notes))
     figures = speed(all_messages, args.runs)

@@ -14,7 +14,7 @@ import pytest
 
 from core_support import FLYWHEEL
 from flywheel_core.cli.setup import init_text
-from flywheel_core.config import CONFIG_SCHEMA, load_config
+from flywheel_core.config import CONFIG_SCHEMA, TARGET_COMMON_SCHEMA, load_config
 from flywheel_core.schema import first_errors
 from flywheel_core.testing import run_cli
 
@@ -82,7 +82,7 @@ def _check_table(table: dict[str, Any], schema: dict[str, Any], where: str, vali
     missing = keys(schema) - paths(table)
     assert not missing, f"{where}: the template does not list {sorted(missing)}"
     if valid:  # our own sections show working examples, not placeholders
-        checked = without_env({k: v for k, v in table.items() if k != "enabled"})
+        checked = without_env({k: v for k, v in table.items() if k not in TARGET_COMMON_SCHEMA["properties"]})
         assert list(first_errors(schema, checked)) == [], where
     for key, default in defaults(schema).items():
         assert lookup(table, key) == default, f"{where}.{key}: the template shows another value than the default"

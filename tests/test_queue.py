@@ -37,7 +37,7 @@ def test_database_is_wal_versioned_and_rows_are_keyed(queue: PublicationQueue) -
     assert new and entry.status == "queued" and entry.seq == 1
     db = sqlite3.connect(queue.storage.path)
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert db.execute("PRAGMA user_version").fetchone()[0] == 3
+    assert db.execute("PRAGMA user_version").fetchone()[0] == 4
     digest = sha256_bytes(b"hello")
     assert entry.sha256 == digest
     assert entry.files == {"readme.md": digest}

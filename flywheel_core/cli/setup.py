@@ -259,6 +259,8 @@ def _merge(defaults: dict[str, Any], table: dict[str, Any]) -> dict[str, Any]:
 def effective_settings(config: Config, host: PluginHost) -> dict[str, Any]:
     """Every setting in effect: core keys with defaults and absolute paths, each configured
     target's and plugin's table over its schema's defaults; secrets masked (see :func:`_mask`)."""
+    from flywheel_core.config import TARGET_COMMON_SCHEMA
+
     out: dict[str, Any] = {
         **{k: v for k, v in config.data.items() if k not in ("targets", "plugins")},
         "out_dir": str(config.out_dir),
@@ -266,6 +268,7 @@ def effective_settings(config: Config, host: PluginHost) -> dict[str, Any]:
         "max_input_bytes": config.max_input_bytes,
         "media_roots": [str(p) for p in config.media_roots],
         "queue": config.queue,
+        "scan": {"allowlist": str(config.allowlist_path)},
     }
     if config.templates_dir is not None:
         out["templates_dir"] = str(config.templates_dir)
@@ -273,7 +276,7 @@ def effective_settings(config: Config, host: PluginHost) -> dict[str, Any]:
     for name, table in config.targets.items():
         found = host.targets.get(name)
         defaults = _defaults(found[1].config_schema) if found else {}
-        targets[name] = _merge({"enabled": True, **defaults}, table)
+        targets[name] = _merge({**_defaults(TARGET_COMMON_SCHEMA), **defaults}, table)
     plugin_tables = config.data.get("plugins", {})
     schemas = host.config_schemas()
     plugins: dict[str, Any] = {}

@@ -2,8 +2,8 @@
 
 Modules, from the bottom up: ``storage`` (rows and the storage interface), ``sqlite`` (the only
 module that talks to SQLite), ``blobs`` (content by hash), ``leases`` (who holds an entry),
-``queue`` (the API and state machine), ``targets``, ``mirror`` (session files show the queue),
-``enqueue`` and ``publisher``.
+``queue`` (the API and state machine), ``screening`` (the publishing scan's policies), ``targets``,
+``mirror`` (session files show the queue), ``enqueue`` and ``publisher``.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from flywheel_core.publishing.queue import (
     idempotency_key,
     open_queue,
 )
+from flywheel_core.publishing.screening import ScanPolicy, Screening, held_lines, scan_lines
 from flywheel_core.publishing.sqlite import SqliteStorage
 from flywheel_core.publishing.storage import (
     PENDING,
@@ -47,6 +48,8 @@ __all__ = [
     "QueueEntry",
     "QueueError",
     "QueueStorage",
+    "ScanPolicy",
+    "Screening",
     "SqliteStorage",
     "StorageTransaction",
     "call_target",
@@ -54,11 +57,13 @@ __all__ = [
     "crash_point",
     "enqueue_file",
     "enqueue_versions",
+    "held_lines",
     "idempotency_key",
     "iso",
     "mend_session_files",
     "open_queue",
     "publish",
+    "scan_lines",
     "session_meta",
     "sync_session_file",
 ]

@@ -16,7 +16,7 @@ from flywheel_core.publishing.storage import NewEntry, QueueEntry, QueueError
 
 __all__ = ["SCHEMA_VERSION", "SqliteStorage"]
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 _MIGRATIONS = {
     1: """
     CREATE TABLE items (
@@ -66,13 +66,16 @@ _MIGRATIONS = {
         revision = revision + 1
         WHERE status = 'dead' AND last_error LIKE 'publisher stopped before finishing, % times';
     """,
+    # What the publishing scan decided about an entry (JSON; NULL: not scanned), and two new
+    # states: 'held' (waits for `flywheel review`) and 'rejected'. The status column is free text.
+    4: "ALTER TABLE items ADD COLUMN findings TEXT",
 }
 _COLUMNS = (
     "id key target session_id session_type kind ext sha256 seq files meta session_path status attempts "
     "last_error next_attempt_at lease_owner lease_until receipt created_at updated_at published_at progress "
-    "interruptions revision mirrored artifact_path"
+    "interruptions revision mirrored artifact_path findings"
 ).split()
-_JSON = ("files", "meta", "receipt", "progress")
+_JSON = ("files", "meta", "receipt", "progress", "findings")
 _SELECT = f"SELECT {', '.join(_COLUMNS)} FROM items"
 _BUSY_SECONDS = 60.0
 

@@ -47,7 +47,8 @@ CONFIG_SCHEMA: dict[str, Any] = {
                 "method": {"enum": ["dir", "git"]},
                 "remote": {"type": "string", "minLength": 1},
                 "branch": {"type": "string", "pattern": "^[A-Za-z0-9._/-]{1,100}$"},
-                "token": {"type": "string"},
+                # Unset: core reads the first of these variables (and registers it with the redactor).
+                "token": {"type": "string", "x-env": ["FLYWHEEL_GITHUB_TOKEN", "GITHUB_TOKEN"]},
                 "author_name": {"type": "string", "minLength": 1},
                 "author_email": {"type": "string", "minLength": 1},
                 "timeout": {"type": "number", "exclusiveMinimum": 0, "maximum": 3600},
