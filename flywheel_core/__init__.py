@@ -28,6 +28,7 @@ _LAZY = {
     "Config": "flywheel_core.config",
     "load_config": "flywheel_core.config",
     "get_host": "flywheel_core.plugins",
+    "lazy_command": "flywheel_core.cli",
     "FlywheelError": "flywheel_core.errors",
     "InputError": "flywheel_core.errors",
     "PluginError": "flywheel_core.errors",
@@ -69,6 +70,7 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:
     from flywheel_core.config import Config, load_config
+    from flywheel_core.cli import lazy_command
     from flywheel_core.plugins import get_host
     from flywheel_core.context import PublishContext, RunContext
     from flywheel_core.errors import FileSystemError, FlywheelError, InputError, LockTimeout, PluginError, UsageError

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import logging
 import os
 import sys
 import threading
@@ -40,8 +39,6 @@ __all__ = [
     "install_key",
     "reset_host",
 ]
-
-log = logging.getLogger("flywheel.plugins")
 
 ENTRY_POINT_GROUP = "flywheel"
 
@@ -198,7 +195,9 @@ class PluginHost:
             if error is not None:
                 if self.strict:
                     raise error
-                log.debug("plugin %s failed in %s", name, hook, exc_info=error)
+                import logging  # not at the top: this module loads for `flywheel --help`
+
+                logging.getLogger("flywheel.plugins").debug("plugin %s failed in %s", name, hook, exc_info=error)
                 yield name, None, error
                 continue
             for result in results:
