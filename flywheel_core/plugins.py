@@ -613,15 +613,32 @@ def _mtime(path: str) -> int:
 
 def _cache_path() -> Path | None:
     """This environment's cache file: one per interpreter and ``sys.path``."""
-    import platformdirs
     import zlib
 
-    try:
-        folder = Path(platformdirs.user_cache_dir("flywheel")) / "plugins"
-    except (OSError, RuntimeError):  # no home folder to put it in
+    folder = user_cache_folder()
+    if folder is None:
         return None
     where = zlib.crc32("\0".join([sys.executable, *sys.path]).encode())
-    return folder / f"entry-points-{where:08x}.json"
+    return folder / "plugins" / f"entry-points-{where:08x}.json"
+
+
+def user_cache_folder() -> Path | None:
+    """``platformdirs.user_cache_dir("flywheel")``, or None where there is no home to put it in.
+
+    On Linux it applies platformdirs' XDG rule itself (an absolute ``$XDG_CACHE_HOME``, else
+    ``~/.cache``): importing platformdirs was a twentieth of ``flywheel --help``. A test checks
+    both agree.
+    """
+    if sys.platform.startswith("linux"):
+        value = os.environ.get("XDG_CACHE_HOME", "")
+        base = value if os.path.isabs(value) else os.path.expanduser("~/.cache")
+        return Path(base, "flywheel") if os.path.isabs(base) else None
+    import platformdirs
+
+    try:
+        return Path(platformdirs.user_cache_dir("flywheel"))
+    except (OSError, RuntimeError):
+        return None
 
 
 def _read_json(path: Path) -> Any:

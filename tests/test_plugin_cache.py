@@ -8,6 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from flywheel_core.plugins import user_cache_folder
+
 PLUGIN = """
 from flywheel_core import SessionType, hookimpl
 
@@ -83,3 +87,14 @@ def test_a_damaged_or_unwritable_cache_is_ignored(fake_dist, tmp_path: Path) -> 
     blocked.write_text("the cache folder cannot be made under a file")
     assert probe(env, blocked)["plugins"] == ["alpha"]
     assert probe(env, blocked)["metadata_read"] is True
+
+
+@pytest.mark.parametrize("value", [None, "", "relative/cache", "/abs/cache", "~/tilde"])
+def test_the_cache_folder_is_the_one_platformdirs_names(value, monkeypatch: pytest.MonkeyPatch) -> None:
+    import platformdirs
+
+    if value is None:
+        monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    else:
+        monkeypatch.setenv("XDG_CACHE_HOME", value)
+    assert user_cache_folder() == Path(platformdirs.user_cache_dir("flywheel"))
