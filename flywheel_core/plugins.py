@@ -14,6 +14,7 @@ import dataclasses
 import os
 import sys
 import threading
+import time
 from importlib import import_module
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
@@ -107,6 +108,7 @@ class PluginHost:
         self._session_types: dict[str, tuple[str, SessionType]] | None = None
         self._targets: dict[str, tuple[str, Target]] | None = None
         self._template_dirs: list[Path] | None = None
+        self._callers: dict[tuple[str, str], Any] = {}  # (hook, plugin) -> a caller of that plugin alone
 
     # -- loading -----------------------------------------------------------------------
 
@@ -168,11 +170,13 @@ class PluginHost:
             hooks=hooks,
         )
         self._session_types = self._targets = self._template_dirs = None
+        self._callers.clear()
 
     def unregister(self, name: str) -> None:
         self.pm.unregister(name=name)
         self.infos.pop(name, None)
         self._session_types = self._targets = self._template_dirs = None
+        self._callers.clear()
 
     # -- calling hooks -----------------------------------------------------------------
 
@@ -218,8 +222,10 @@ class PluginHost:
 
     def _call(self, name: str, hook: str, kwargs: dict[str, Any]) -> tuple[list[Any], BaseException | None]:
         """One plugin's results for ``hook`` (a list, even for firstresult hooks), or its error."""
-        others = [p for n, p in self.pm.list_name_plugin() if n != name]
-        caller = self.pm.subset_hook_caller(hook, remove_plugins=others)
+        caller = self._callers.get((hook, name))
+        if caller is None:
+            others = [p for n, p in self.pm.list_name_plugin() if n != name]
+            caller = self._callers[hook, name] = self.pm.subset_hook_caller(hook, remove_plugins=others)
         session = kwargs.get("session") if hook in SESSION_HOOKS else None
         before = _Snapshot(session, data=hook == "flywheel_collect") if session is not None else None
         try:
@@ -372,26 +378,47 @@ def hook_timeout() -> float:
 
 
 class _Watch:
-    """Print ``message`` on stderr after ``first`` seconds and every minute after, until left."""
+    """Print ``message`` on stderr after ``first`` seconds and every minute after, until left.
+
+    One daemon thread watches every call (started on first use) and looks at them once a
+    second: a thread per hook call cost more than a small session's whole validation.
+    """
+
+    _lock = threading.Condition()  # guards _active
+    _active: dict[int, list[Any]] = {}  # id -> [next notice (monotonic), message, seconds at it, stream]
+    _thread: threading.Thread | None = None
 
     def __init__(self, message: str, first: float) -> None:
         self.message, self.first = message, first
         self.stream = sys.stderr
-        self.done = threading.Event()
-
-    def _run(self) -> None:
-        waited, wait = 0.0, self.first
-        while not self.done.wait(wait):
-            waited += wait
-            print(f"flywheel: {self.message} after {waited:.0f} s", file=self.stream, flush=True)
-            wait = 60.0
 
     def __enter__(self) -> _Watch:
-        threading.Thread(target=self._run, name="flywheel hook watch", daemon=True).start()
+        now = time.monotonic()
+        with self._lock:
+            _Watch._active[id(self)] = [now + self.first, self.message, self.first, self.stream]
+            if _Watch._thread is None:
+                _Watch._thread = threading.Thread(target=_Watch._run, name="flywheel hook watch", daemon=True)
+                _Watch._thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.done.set()
+        with self._lock:
+            _Watch._active.pop(id(self), None)
+
+    @staticmethod
+    def _run() -> None:
+        while True:
+            with _Watch._lock:
+                now = time.monotonic()
+                notices = []
+                for entry in _Watch._active.values():
+                    if entry[0] <= now:
+                        notices.append((entry[3], f"flywheel: {entry[1]} after {entry[2]:.0f} s"))
+                        entry[0], entry[2] = now + 60.0, entry[2] + 60.0
+                if not notices:
+                    _Watch._lock.wait(1.0)
+            for stream, line in notices:  # outside the lock: a blocked stream must not stop the others
+                print(line, file=stream, flush=True)
 
 
 class _Snapshot:
