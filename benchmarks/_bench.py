@@ -124,17 +124,20 @@ class Report:
         self.rows.append(Row(figure, value, reference, ratio, target, met,
                              f"{peak_mib:.0f} MiB" if peak_mib is not None else ""))
 
-    def memory(self, what: str, small: tuple[int, float], large: tuple[int, float], base: float) -> None:
-        """Peak memory at two sizes, and whether it grows linearly or better with the items.
+    def memory(self, what: str, small: tuple[int, float], large: tuple[int, float], *, base: float | None = None,
+               how: str = "peak RSS") -> None:
+        """Peak memory at two sizes, and whether it grows no faster than the item count.
 
-        ``base`` is the peak of the same kind of process with (almost) no items: the growth
-        that counts is the part above it, which must grow no faster than the item count.
+        ``base`` is the peak of the same process with (almost) no items: when the items' own
+        memory shows above it, the growth that counts is that part's; otherwise the whole peak's.
         """
         (n1, m1), (n2, m2) = small, large
-        above1, above2 = max(m1 - base, 0.5), max(m2 - base, 0.5)
-        growth = above2 / above1
-        self.add(f"peak memory, {n1:,} → {n2:,} {what}", f"{m1:.0f} → {m2:.0f} MiB",
-                 reference=f"{base:.0f} MiB with none", ratio=f"×{growth:.1f} above it for ×{n2 / n1:.0f} items",
+        if base is not None and m1 - base >= 2:
+            growth, basis = (m2 - base) / (m1 - base), f"above the {base:.0f} MiB of an empty run"
+        else:
+            growth, basis = m2 / m1, "of the whole peak"
+        self.add(f"peak memory ({how}), {n1:,} → {n2:,} {what}", f"{m1:.1f} → {m2:.1f} MiB",
+                 ratio=f"×{growth:.1f} {basis} for ×{n2 / n1:.0f} items",
                  target="linear or better", met=growth <= (n2 / n1) * 1.15)
 
     def note(self, text: str) -> None:
