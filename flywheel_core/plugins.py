@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Iterator
 import pluggy
 
 from flywheel_core import hookspecs
+from flywheel_core.cachedir import user_cache_folder
 from flywheel_core.errors import PluginError, UsageError, describe_exception
 
 if TYPE_CHECKING:
@@ -647,25 +648,6 @@ def _cache_path() -> Path | None:
         return None
     where = zlib.crc32("\0".join([sys.executable, *sys.path]).encode())
     return folder / "plugins" / f"entry-points-{where:08x}.json"
-
-
-def user_cache_folder() -> Path | None:
-    """``platformdirs.user_cache_dir("flywheel")``, or None where there is no home to put it in.
-
-    On Linux it applies platformdirs' XDG rule itself (an absolute ``$XDG_CACHE_HOME``, else
-    ``~/.cache``): importing platformdirs was a twentieth of ``flywheel --help``. A test checks
-    both agree.
-    """
-    if sys.platform.startswith("linux"):
-        value = os.environ.get("XDG_CACHE_HOME", "")
-        base = value if os.path.isabs(value) else os.path.expanduser("~/.cache")
-        return Path(base, "flywheel") if os.path.isabs(base) else None
-    import platformdirs
-
-    try:
-        return Path(platformdirs.user_cache_dir("flywheel"))
-    except (OSError, RuntimeError):
-        return None
 
 
 def _read_json(path: Path) -> Any:

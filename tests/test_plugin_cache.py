@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from flywheel_core.plugins import user_cache_folder
+from flywheel_core.cachedir import user_cache_folder
 
 PLUGIN = """
 from flywheel_core import SessionType, hookimpl
