@@ -12,7 +12,6 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Iterator
 
 from flywheel_core.fastcheck import compile_check
-from flywheel_core.models import parse_timestamp
 
 if TYPE_CHECKING:
     from flywheel_core.fastcheck import Check
@@ -108,6 +107,9 @@ def _merge(into: dict[str, Any], extra: dict[str, Any]) -> None:
             into[key] = value
 
 
+_parse_timestamp: Any = None
+
+
 def _timestamp_ok(value: object) -> bool:
     """Whether a string is a timestamp flywheel reads (a non-string is another keyword's business).
 
@@ -115,8 +117,11 @@ def _timestamp_ok(value: object) -> bool:
     """
     if not isinstance(value, str):
         return True
+    global _parse_timestamp
+    if _parse_timestamp is None:  # models (attrs, cattrs) only when a timestamp is checked, not for a config
+        from flywheel_core.models import parse_timestamp as _parse_timestamp
     try:
-        parse_timestamp(value)
+        _parse_timestamp(value)
     except (ValueError, OverflowError):
         return False
     return True
