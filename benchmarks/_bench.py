@@ -42,21 +42,42 @@ class Run:
     stdout: bytes
 
 
-def run(cmd: Sequence[Any], *, env: dict[str, str] | None = None, cwd: Path | None = None, check: bool = True) -> Run:
-    """Run ``cmd`` once: wall seconds, CPU seconds (user + system) and peak resident memory."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+# Measured processes are started by a small launcher process, not by the benchmark itself: on
+# Linux a process's peak memory (ru_maxrss) keeps the peak of the process it was forked from,
+# through exec, so a command started from a benchmark that grew (it built a site, collected a
+# history in process) would report the benchmark's memory, not its own.
+_LAUNCHER = r"""
+import json, os, subprocess, sys, time
+for line in sys.stdin:
+    job = json.loads(line)
+    with open(job["out"], "wb") as out, open(job["err"], "wb") as err:
         start = time.perf_counter()
-        proc = subprocess.Popen([str(c) for c in cmd], stdin=subprocess.DEVNULL, stdout=out, stderr=err,
-                                env=env if env is not None else child_env(), cwd=cwd)
+        proc = subprocess.Popen(job["cmd"], stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=job["env"], cwd=job["cwd"])
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - start
-        proc.returncode = code = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        err.seek(0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    print(json.dumps([wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss, proc.returncode]), flush=True)
+"""
+_launcher: subprocess.Popen | None = None
+
+
+def run(cmd: Sequence[Any], *, env: dict[str, str] | None = None, cwd: Path | None = None, check: bool = True) -> Run:
+    """Run ``cmd`` once: wall seconds, CPU seconds (user + system) and peak resident memory."""
+    global _launcher
+    if _launcher is None or _launcher.poll() is not None:
+        _launcher = subprocess.Popen([PY, "-c", _LAUNCHER], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    with tempfile.TemporaryDirectory(prefix="flywheel-bench-run-") as tmp:
+        out, err = Path(tmp, "out"), Path(tmp, "err")
+        job = {"cmd": [str(c) for c in cmd], "env": env if env is not None else child_env(),
+               "cwd": str(cwd) if cwd else None, "out": str(out), "err": str(err)}
+        assert _launcher.stdin and _launcher.stdout
+        _launcher.stdin.write(json.dumps(job) + "\n")
+        _launcher.stdin.flush()
+        wall, cpu, maxrss, code = json.loads(_launcher.stdout.readline())
         if check and code != 0:
-            raise SystemExit(f"{' '.join(map(str, cmd))} failed ({code}):\n{err.read().decode(errors='replace')[-3000:]}")
+            raise SystemExit(f"{' '.join(map(str, cmd))} failed ({code}):\n{err.read_text(errors='replace')[-3000:]}")
         # ru_maxrss is in KiB on Linux; it covers the process and the children it waited for.
-        return Run(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, out.read())
+        return Run(wall, cpu, maxrss / 1024, out.read_bytes())
 
 
 @dataclass
