@@ -59,6 +59,21 @@ print(json.dumps([statistics.median(times), len(artifacts)]))
 """
 
 
+TRACED = r"""
+import json, sys, tracemalloc
+from flywheel_core import RunContext, load_config
+from flywheel_core.models import Session, converter
+from flywheel_core.plugins import get_host
+from flywheel_trade.journal import build_artifacts
+ctx = RunContext(config=load_config(None), host=get_host(), session_path=None)
+build_artifacts(converter.structure(json.load(open(sys.argv[2])), Session), ctx)  # imports, templates
+session = converter.structure(json.load(open(sys.argv[1])), Session)
+tracemalloc.start()
+build_artifacts(session, ctx)
+print(json.dumps(tracemalloc.get_traced_memory()[1] / 2**20))
+"""
+
+
 def session(n: int, seed: int = 7) -> dict:
     rng = random.Random(seed)
     start = datetime(2025, 12, 2, 13, 30, tzinfo=timezone.utc)
@@ -115,10 +130,12 @@ def main() -> int:
         sizes = {p.name: p.stat().st_size for p in folder.iterdir() if p.is_file()}
         (in_process, kinds), proc = in_child(IN_PROCESS, pristine, runs, env=env)
         assert kinds == 3 and len(sizes) == 6, "the benchmark produced nothing"
-        memory = {}
+        memory, traced = {}, {}
         for n in (1, 1_000, 10_000):
             fresh("run", docs[n])
             memory[n] = run([FLYWHEEL, "run", target, "--out", work / "out"], env=env).peak_mib
+        for n in (1_000, 10_000):
+            traced[n] = in_child(TRACED, docs[n], docs[1], env=env)[0]
     finally:
         shutil.rmtree(work, ignore_errors=True)
     start, plain, whole, check = (stats[k] for k in ("start-up", "plain", "run", "validate"))
@@ -137,6 +154,7 @@ def main() -> int:
                target="< 3 s (issue 6)", met=in_process < 3.0, peak_mib=proc.peak_mib)
     report.note("files: " + ", ".join(f"{name} {size // 1024} KiB" for name, size in sorted(sizes.items())))
     report.memory("trades (`flywheel run`)", (1_000, memory[1_000]), (10_000, memory[10_000]), base=memory[1])
+    report.memory("trades (`build_artifacts`, traced)", (1_000, traced[1_000]), (10_000, traced[10_000]), how="traced")
     report.finish()
     return 0
 
