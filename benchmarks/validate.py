@@ -31,7 +31,7 @@ from flywheel_core.config import load_config
 from flywheel_core.pipeline import validate_file
 from flywheel_core.plugins import get_host
 from flywheel_core.store import SessionStore
-from flywheel_core.validation import _checked_schema, check_schema, plugin_problems
+from flywheel_core.validation import check_schema, plugin_problems, schema_for
 from flywheel_core.context import RunContext
 
 path, runs, small = Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
@@ -52,7 +52,7 @@ floor = statistics.median(clock(lambda: json.loads(path.read_bytes()))[0] for _ 
 out = {"first": first, "warm": warm, "load": load, "schema": schema_s, "plugins": plugins_s, "floor": floor}
 if runs:
     from flywheel_core.schema import _validator
-    schema = _checked_schema("trade", host)
+    schema = schema_for("trade", host)
     check = _validator(json.dumps(schema, sort_keys=True))
     out["jsonschema"], errors = clock(lambda: list(check.iter_errors(raw)))
     assert not errors

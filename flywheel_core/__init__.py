@@ -42,6 +42,7 @@ _LAZY = {
     "read_regular_file": "flywheel_core.fsutil",
     "sha256_bytes": "flywheel_core.fsutil",
     "dumps_strict": "flywheel_core.jsonload",
+    "matches_schema": "flywheel_core.schema",
     "emit_session": "flywheel_core.store",
     "md_escape": "flywheel_core.render",
     "md_inline": "flywheel_core.render",
@@ -80,6 +81,7 @@ if TYPE_CHECKING:
     from flywheel_core.models import ArtifactRecord, Session, parse_timestamp
     from flywheel_core.redaction import redact, register_secret
     from flywheel_core.render import md_escape, md_inline
+    from flywheel_core.schema import matches_schema
     from flywheel_core.store import emit_session
     from flywheel_core.social import PLATFORMS, social_variants, split_post
     from flywheel_core.types import Artifact, Problem, PublishItem, PublishResult, SessionType, Target

@@ -245,3 +245,14 @@ def test_a_month_of_timestamps_agrees() -> None:
 ])
 def test_fast_check_agrees_where_python_and_json_disagree(schema: dict[str, Any], instance: Any) -> None:
     agrees(schema, instance)
+
+
+def test_matches_schema_answers_as_jsonschema_does_even_for_a_schema_it_cannot_compile() -> None:
+    from flywheel_core import matches_schema
+
+    refs = {"$defs": {"n": {"type": "integer"}}, "properties": {"a": {"$ref": "#/$defs/n"}}}
+    assert compile_check(refs) is None
+    for schema, instance, expected in [(refs, {"a": 1}, True), (refs, {"a": "x"}, False),
+                                       (TRADE_LIKE, EXAMPLE_DOCS[-1], True), (ENVELOPE_SCHEMA, {}, False)]:
+        assert matches_schema(schema, instance) is expected
+        assert jsonschema_valid(schema, instance) is expected
