@@ -52,9 +52,9 @@ session = converter.structure(json.load(open(sys.argv[1])), Session)
 artifacts = build_artifacts(session, ctx)  # warm templates and imports
 times = []
 for _ in range(int(sys.argv[2])):
-    begin = time.perf_counter()
+    begin = time.process_time()  # CPU: the plugin's own work, whatever else the machine does
     artifacts = build_artifacts(session, ctx)
-    times.append(time.perf_counter() - begin)
+    times.append(time.process_time() - begin)
 print(json.dumps([statistics.median(times), len(artifacts)]))
 """
 
@@ -150,7 +150,7 @@ def main() -> int:
                peak_mib=whole.peak_mib)
     report.add("`flywheel validate` on the same file", seconds(check.wall, check.cpu), reference="plain Python",
                ratio=f"{check.wall / plain.wall:.1f}× ({check.cpu / plain.cpu:.1f}× CPU)", peak_mib=check.peak_mib)
-    report.add("the plugin's `build_artifacts` in process (no start-up)", seconds(in_process),
+    report.add("the plugin's `build_artifacts` in process (no start-up), CPU time", seconds(in_process),
                target="< 3 s (issue 6)", met=in_process < 3.0, peak_mib=proc.peak_mib)
     report.note("files: " + ", ".join(f"{name} {size // 1024} KiB" for name, size in sorted(sizes.items())))
     report.memory("trades (`flywheel run`)", (1_000, memory[1_000]), (10_000, memory[10_000]), base=memory[1])
