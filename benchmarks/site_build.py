@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import os
 import random
 import shutil
 import statistics
@@ -95,14 +94,14 @@ def post_text(rng: random.Random, i: int) -> tuple[str, str]:
     return title, body
 
 
-def timed(cmd: list[str], repeat: int, before=None) -> tuple[float, float, float]:
+def timed(cmd: list[str], repeat: int, before=None, cwd: Path | None = None) -> tuple[float, float, float]:
     """Median wall and CPU time (user + system) of ``cmd`` over ``repeat`` runs, and its peak
     memory (MiB). ``before`` runs untimed before each run."""
     runs = []
     for _ in range(repeat):
         if before:
             before()
-        runs.append(run(cmd))
+        runs.append(run(cmd, cwd=cwd))
     return (statistics.median(r.wall for r in runs), statistics.median(r.cpu for r in runs),
             max(r.peak_mib for r in runs))
 
@@ -167,9 +166,8 @@ def pelican(work: Path, plain: Path, repeat: int) -> tuple[tuple[float, float, f
         shutil.rmtree(out, ignore_errors=True)
         shutil.rmtree(work / "cache", ignore_errors=True)
 
-    os.chdir(work)
-    cold = timed(cmd, repeat, before=clean)
-    warm = timed(cmd, repeat)
+    cold = timed(cmd, repeat, before=clean, cwd=work)  # Pelican keeps its cache in ./cache
+    warm = timed(cmd, repeat, cwd=work)
     return cold, warm
 
 
