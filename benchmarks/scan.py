@@ -1,6 +1,6 @@
 """The publishing scan on real history: findings, sessions held, and time per MB.
 
-Run: .venv/bin/python benchmarks/scan.py [--repo PATH ...] [--runs N] [--show N]
+Run: .venv/bin/python benchmarks/scan.py [--repo PATH ...] [--runs N] [--show N] [--quick]
 
 Each repository's whole history is collected with `flywheel collect build` and cut into
 sessions of one day of commits each (a day's work, what an agent would publish at once).
@@ -13,6 +13,7 @@ default policy (scan = "hold"): the entries the queue holds are counted, with an
 repository's own `.flywheel-allow.json`. Speed: a
 1 MB Markdown artifact made of the commit messages (escaped as the templates escape them),
 best of --runs, against detect-secrets' `scan_line` on the same lines, measured in the same run.
+Memory: what `scan_text` allocates (tracemalloc) on 1,000 and 10,000 lines of such messages.
 """
 
 from __future__ import annotations
@@ -22,14 +23,12 @@ import collections
 import json
 import os
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-FLYWHEEL = Path(sys.executable).parent / "flywheel"
+from _bench import FLYWHEEL, ROOT, Report, in_child, quick_flag
 
 
 def collect(repo: Path, folder: Path, rev_range: str | None = None) -> dict[str, Any]:
@@ -111,6 +110,19 @@ def held_at_enqueue(doc: dict[str, Any], folder: Path, allowlist: Path | None = 
             "findings": sorted(f"{rule} {preview}" for rule, preview in findings)}
 
 
+MEMORY = r"""
+import json, sys, tracemalloc
+from flywheel_core.render import md_escape
+from flywheel_core.scanning import scan_text
+messages = json.loads(sys.argv[2]) or ["fix: a commit message"]
+text = "".join(f"- {md_escape(messages[i % len(messages)])}\\n" for i in range(int(sys.argv[1])))
+scan_text("warm up", name="a.md")
+tracemalloc.start()
+scan_text(text, name="build_log.md")
+print(json.dumps(tracemalloc.get_traced_memory()[1] / 2**20))
+"""
+
+
 def speed(messages: list[str], runs: int) -> dict[str, float]:
     from detect_secrets.core.scan import scan_line
     from detect_secrets.settings import default_settings
@@ -150,7 +162,10 @@ def main() -> int:
     parser.add_argument("--show", type=int, default=10, help="findings to list per repository")
     parser.add_argument("--ds-sessions", type=int, default=200,
                         help="sessions per repository also scanned with detect-secrets' defaults (slow)")
+    quick_flag(parser)
     args = parser.parse_args()
+    if args.quick:
+        args.runs, args.ds_sessions = 1, 20
     from flywheel_core.scanning import scan_session
 
     repos = args.repo or [ROOT]
@@ -202,11 +217,18 @@ def main() -> int:
     print()
     print("\n".join(notes))
     figures = speed(all_messages, args.runs)
-    print(f"\nspeed: {figures['mb']:.2f} MB Markdown artifact made of the messages, best of {args.runs}")
-    print(f"| scanner | s per MB | ratio |\n|---|---:|---:|")
-    print(f"| flywheel `scan_text` (whole text, every rule) | {figures['ours_s_per_mb']:.3f} | 1.00x |")
-    print(f"| detect-secrets `scan_line` per line, default settings | {figures['ds_s_per_mb']:.3f} "
-          f"| {figures['ds_s_per_mb'] / figures['ours_s_per_mb']:.1f}x |")
+    peaks = {n: in_child(MEMORY, n, json.dumps(all_messages[:2000]))[0] for n in (1_000, 10_000)}
+    report = Report("scan", "Publishing scan: time per MB, and findings on real history",
+                    f"`.venv/bin/python benchmarks/scan.py --runs {args.runs}`: a {figures['mb']:.2f} MB Markdown artifact "
+                    f"made of the commit messages of {', '.join(r.resolve().name for r in repos)}, best of {args.runs}")
+    report.add("flywheel `scan_text` (whole text, every rule)", f"{figures['ours_s_per_mb']:.3f} s per MB",
+               reference="(reference)", ratio="1.00×")
+    report.add("detect-secrets `scan_line` per line, default settings", f"{figures['ds_s_per_mb']:.3f} s per MB",
+               reference="scan_text", ratio=f"{figures['ds_s_per_mb'] / figures['ours_s_per_mb']:.1f}×")
+    report.memory("lines (`scan_text`, traced)", (1_000, peaks[1_000]), (10_000, peaks[10_000]), how="traced")
+    for line in notes:
+        report.note(line.strip())
+    report.finish()
     return 0
 
 

@@ -28,6 +28,7 @@ _LAZY = {
     "Config": "flywheel_core.config",
     "load_config": "flywheel_core.config",
     "get_host": "flywheel_core.plugins",
+    "lazy_command": "flywheel_core.cli",
     "FlywheelError": "flywheel_core.errors",
     "InputError": "flywheel_core.errors",
     "PluginError": "flywheel_core.errors",
@@ -41,6 +42,7 @@ _LAZY = {
     "read_regular_file": "flywheel_core.fsutil",
     "sha256_bytes": "flywheel_core.fsutil",
     "dumps_strict": "flywheel_core.jsonload",
+    "matches_schema": "flywheel_core.schema",
     "emit_session": "flywheel_core.store",
     "md_escape": "flywheel_core.render",
     "md_inline": "flywheel_core.render",
@@ -82,6 +84,7 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:
     from flywheel_core.config import Config, load_config
+    from flywheel_core.cli import lazy_command
     from flywheel_core.plugins import get_host
     from flywheel_core.context import PublishContext, RunContext
     from flywheel_core.errors import FileSystemError, FlywheelError, InputError, LockTimeout, PluginError, UsageError
@@ -92,6 +95,7 @@ if TYPE_CHECKING:
     from flywheel_core.progress_bars import ProgressTask, progress, track
     from flywheel_core.redaction import redact, register_secret
     from flywheel_core.render import md_escape, md_inline
+    from flywheel_core.schema import matches_schema
     from flywheel_core.store import emit_session
     from flywheel_core.posts import SocialPosts, compose_social
     from flywheel_core.social import (

@@ -55,9 +55,11 @@ def flywheel_config_schema() -> dict[str, Any]:
 
 @hookimpl
 def flywheel_register_commands(cli: typer.Typer, collect: typer.Typer) -> None:
-    from flywheel_aria.collect import collect_aria
+    from flywheel_core import lazy_command
 
-    collect.command("aria")(collect_aria)
+    # Imported only when `flywheel collect aria` runs: `flywheel --help` stays fast.
+    lazy_command(collect, "flywheel_aria.collect:collect_aria", name="aria",
+                 help="Write a life_aria work_session.json from Markdown notes and a folder of screenshots.")
 
 
 @hookimpl

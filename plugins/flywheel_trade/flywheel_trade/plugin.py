@@ -46,9 +46,11 @@ def flywheel_template_dirs() -> list[Path]:
 
 @hookimpl
 def flywheel_register_commands(cli: typer.Typer, collect: typer.Typer) -> None:
-    from flywheel_trade.cli import collect_trade
+    from flywheel_core import lazy_command
 
-    collect.command(TYPE)(collect_trade)
+    # Imported only when `flywheel collect trade` runs: `flywheel --help` stays fast.
+    lazy_command(collect, "flywheel_trade.cli:collect_trade", name=TYPE,
+                 help="Import executions from a CSV export and pair them into round-trip trades (FIFO per symbol).")
 
 
 @hookimpl
