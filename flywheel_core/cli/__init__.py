@@ -215,9 +215,13 @@ class _LazyCommands(MutableMapping):  # type: ignore[type-arg]
 
 def click_command(app: typer.Typer) -> Any:
     """``app`` as a click group whose subcommands (and theirs) are built only when used."""
+    from typer.main import get_install_completion_arguments
     from typer.models import TyperInfo
 
-    return _lazy_group(TyperInfo(app), app)
+    group = _lazy_group(TyperInfo(app), app)
+    if app._add_completion:  # what typer.main.get_command adds: --install-completion, --show-completion
+        group.params.extend(get_install_completion_arguments())
+    return group
 
 
 def _lazy_group(info: Any, app: typer.Typer) -> Any:
