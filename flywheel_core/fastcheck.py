@@ -24,7 +24,7 @@ Check = Callable[[Any], bool]
 #: ignores too (``title``, ``description``, ``x-error``, ``$defs``...).
 UNSUPPORTED = frozenset({
     "$ref", "$dynamicRef", "contains", "dependentRequired", "dependentSchemas", "multipleOf",
-    "patternProperties", "prefixItems", "propertyNames", "unevaluatedItems", "unevaluatedProperties",
+    "patternProperties", "prefixItems", "unevaluatedItems", "unevaluatedProperties",
     "uniqueItems",
 })
 
@@ -147,14 +147,19 @@ def _object_check(schema: dict[str, Any], formats: dict[str, Callable[[str], boo
     extra_schema = schema.get("additionalProperties", True)
     extra = None if extra_schema is True else _compile(extra_schema, formats)
     known = frozenset(props)
+    names = _compile(schema["propertyNames"], formats) if "propertyNames" in schema else None
     low, high = schema.get("minProperties"), schema.get("maxProperties")
-    if not (props or required or extra or low is not None or high is not None):
+    if not (props or required or extra or names or low is not None or high is not None):
         return None
 
     def check(value: dict[str, Any]) -> bool:
         for name in required:
             if name not in value:
                 return False
+        if names is not None:
+            for name in value:
+                if not names(name):
+                    return False
         for name, sub in compiled:
             if name in value and not sub(value[name]):
                 return False

@@ -159,6 +159,7 @@ schemas = st.recursive(
         st.builds(lambda s: {"items": s}, inner),
         st.builds(lambda k, subs: {k: subs}, st.sampled_from(["allOf", "anyOf", "oneOf"]), st.lists(inner, min_size=1, max_size=3)),
         st.builds(lambda s: {"not": s}, inner),
+        st.builds(lambda s: {"propertyNames": s}, inner),
         st.builds(lambda i, t, e: {"if": i, "then": t, "else": e}, inner, inner, inner),
         st.builds(lambda a, b: {**a, **b} if isinstance(a, dict) and isinstance(b, dict) else a, inner, inner),
     ),
@@ -176,7 +177,7 @@ def test_keywords_are_either_compiled_or_left_to_jsonschema() -> None:
     compiled = {"additionalProperties", "allOf", "anyOf", "const", "enum", "exclusiveMaximum",
                 "exclusiveMinimum", "format", "if", "items", "maxItems", "maxLength", "maxProperties",
                 "maximum", "minItems", "minLength", "minProperties", "minimum", "not", "oneOf", "pattern",
-                "properties", "required", "type"}
+                "properties", "propertyNames", "required", "type"}
     assert compiled | UNSUPPORTED == set(jsonschema.Draft202012Validator.VALIDATORS)
     for keyword in UNSUPPORTED:
         assert compile_check({"properties": {"a": {keyword: {}}}}) is None
