@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 __all__ = [
     "flywheel_config_schema",
     "flywheel_generate",
+    "flywheel_collect_session",
     "flywheel_register_commands",
     "flywheel_session_types",
     "flywheel_template_dirs",
@@ -58,6 +59,15 @@ def flywheel_register_commands(cli: typer.Typer, collect: typer.Typer) -> None:
     from flywheel_aria.collect import collect_aria
 
     collect.command("aria")(collect_aria)
+
+
+@hookimpl
+def flywheel_collect_session(session_type: str, options: dict[str, Any], ctx: RunContext) -> dict[str, Any] | None:
+    if session_type != SESSION_TYPE:
+        return None
+    from flywheel_aria.collect import collect_from_options
+
+    return collect_from_options(options, ctx)
 
 
 @hookimpl
