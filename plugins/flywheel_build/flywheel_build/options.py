@@ -71,7 +71,8 @@ def collect_from_options(options: dict[str, Any], ctx: RunContext) -> dict[str, 
     ``repo`` (required); then ``rev_range``, ``since``, ``until``, ``author`` as for ``flywheel
     collect build``; or ``refs_before`` and ``refs_now`` (where the branches pointed when the
     session began, and now): the commits of every branch that moved in between, taking
-    precedence over ``since`` (a rebase keeps old dates). ``agent_id``, ``duration`` and the
+    precedence over ``since`` (a rebase keeps old dates). ``refs_now`` alone (``flywheel end``
+    with nothing to say where the session began) is refused rather than read as all history. ``agent_id``, ``duration`` and the
     narrative (``title``, ``summary``, ``audience``, ``highlights``, ``lessons``, ``next_steps``).
     """
     from flywheel_core import NothingToCollect, UsageError
@@ -83,6 +84,11 @@ def collect_from_options(options: dict[str, Any], ctx: RunContext) -> dict[str, 
     common = dict(agent_id=options.get("agent_id"), duration=_duration(options.get("duration")),
                   warn=ctx.warn, narrative=narrative, author=options.get("author"))
     before, now = options.get("refs_before"), options.get("refs_now")
+    if now is not None and before is None and not (options.get("since") or options.get("rev_range")):
+        # `flywheel end` with no start, no earlier end and no --since: the whole history would
+        # be a guess at the session, not the session.
+        raise UsageError(f"{options['repo']}: no session was started here (`flywheel start`) and none ended "
+                         "here before: say where this one began with --since or --rev-range")
     if options.get("rev_range") or before is None or now is None:
         return collect_session(repo_path, since=options.get("since"), until=options.get("until"),
                                rev_range=options.get("rev_range"), **common)
