@@ -329,8 +329,8 @@ def end_session(
     else since ``since``): collect it, write it to ``sessions_dir``, run it, publish.
 
     ``options`` are the collector's (``agent_id``, ``title``, ``summary``, ``lessons``,
-    ``csv``, ``notes``...; see ``flywheel_collect_session``). An explicit ``since`` (or
-    ``rev_range`` option) wins over the open session and the last end. ``duration`` (minutes)
+    ``csv``, ``notes``...; see ``flywheel_collect_session``); a ``rev_range`` option is an
+    exact window and wins over the rest. ``duration`` (minutes)
     wins over the time measured from the start. ``strict``: a collector warning stops the end
     before anything is written (UsageError). Nothing new since the last end: nothing is
     written, ``status`` is ``nothing-new``.
@@ -403,15 +403,20 @@ def _end(
         options["started_at"] = opened.started_at
         if not options.get("agent_id") and opened.agent:
             options["agent_id"] = opened.agent
-    if since is not None or options.get("rev_range"):
-        options["since"] = since
-        window = f"since {since}" if since is not None else f"in {options['rev_range']}"
+    # The window: an exact range when given; else since the start, else since the last end, and
+    # only then --since, so that a hook or a cron line passing --since every time never
+    # collects a commit twice.
+    if options.get("rev_range"):
+        window = f"in {options['rev_range']}"
     elif opened is not None:
         options["since"], options["refs_before"] = opened.started_at, opened.refs
         window = f"since the session started at {opened.started_at}"
     elif last is not None:
         options["since"], options["refs_before"] = last.get("ended_at"), last.get("refs")
         window = f"since the last end at {last.get('ended_at')} ({last.get('session_id')})"
+    elif since is not None:
+        options["since"] = since
+        window = f"since {since}"
     else:
         window = "in all it holds"
     result = EndResult(None, session_type=state.session_type, folder=key, ended_at=_iso(ended),

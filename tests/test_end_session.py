@@ -239,10 +239,16 @@ def test_without_a_start_the_collector_gets_the_last_end_or_nothing(project: Pro
     second = project.end("--json").json()
     options = json.loads(Path(second["session_file"]).read_text())["source_data"]["options"]
     assert options["since"] == first["ended_at"], "since the previous end"
-    explicit = project.notes.write_text("third day\n")
+    project.notes.write_text("third day\n")
     third = project.end("--since", "2025-12-01T00:00:00Z", "--json").json()
-    assert json.loads(Path(third["session_file"]).read_text())["source_data"]["options"]["since"] == "2025-12-01T00:00:00Z"
-    assert explicit and len(project.sessions()) == 3
+    options = json.loads(Path(third["session_file"]).read_text())["source_data"]["options"]
+    assert options["since"] == second["ended_at"], "--since only when nothing recorded says where to begin"
+    assert len(project.sessions()) == 3
+
+
+def test_since_is_used_when_nothing_was_recorded(project: Project) -> None:
+    shown = project.end("--since", "2025-12-01T00:00:00Z", "--json").json()
+    assert json.loads(Path(shown["session_file"]).read_text())["source_data"]["options"]["since"] == "2025-12-01T00:00:00Z"
 
 
 def test_end_json_is_one_document_for_machines(project: Project) -> None:

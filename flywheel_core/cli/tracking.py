@@ -89,10 +89,10 @@ def end(
     highlight: Annotated[Texts, typer.Option("--highlight", help="A highlight of the session (repeat for more).")] = None,
     since: Annotated[
         Optional[str],
-        typer.Option("--since", help="Collect from this time (ISO 8601, or for build git's '2 hours ago') instead "
-                     "of the start or the last end."),
+        typer.Option("--since", help="With no start and no earlier end here: collect from this time (ISO 8601, "
+                     "or for build git's '2 hours ago')."),
     ] = None,
-    rev_range: Annotated[Optional[str], typer.Option("--rev-range", help="build: the commits of A..B instead.")] = None,
+    rev_range: Annotated[Optional[str], typer.Option("--rev-range", help="build: exactly the commits of A..B (wins over the rest).")] = None,
     duration: Annotated[Optional[float], typer.Option("--duration", help="Minutes the session took (default: since the start).")] = None,
     csv: Annotated[Optional[Path], typer.Option("--csv", help="trade: the broker's CSV export.", dir_okay=False)] = None,
     fmt: Annotated[Optional[str], typer.Option("--format", help="trade: generic, ibkr or tradovate.")] = None,

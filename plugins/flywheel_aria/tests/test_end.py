@@ -32,7 +32,9 @@ def test_end_takes_the_notes_changed_since_the_start(flywheel_cli, tmp_path: Pat
     same = flywheel_cli("end", "--type", "life_aria", "--repo", tmp_path, "--notes", notes, "--screenshots", shots)
     # Nothing new either way: the notes did not change since, or they give the session ended last.
     assert same.exit_code == 0 and same.stdout.startswith("nothing new since the last end at ")
-    later = flywheel_cli("end", "--type", "life_aria", "--repo", tmp_path, "--notes", notes, "--since", "2031-01-01T00:00:00Z")
+    elsewhere = tmp_path / "elsewhere"  # a folder with no start and no end: --since applies
+    elsewhere.mkdir()
+    later = flywheel_cli("end", "--type", "life_aria", "--repo", elsewhere, "--notes", notes, "--since", "2031-01-01T00:00:00Z")
     assert later.exit_code == 0 and later.stdout.startswith("nothing new since 2031-01-01T00:00:00Z: ")
     assert "no note changed since 2031-01-01T00:00:00Z" in later.stdout
     assert len(list((tmp_path / "sessions").glob("*.json"))) == 1
