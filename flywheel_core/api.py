@@ -17,7 +17,8 @@ an unusable file system :class:`FileSystemError`, a lock held too long :class:`L
 (exit 1); a plugin that fails while a session runs does not raise: the result says so
 (``status == "failed"``, ``errors``, ``exit_code == 1``), as the session file does. Nothing is
 printed and nothing global is changed; ``config`` is a :class:`Config`, a config file's path,
-or None for the file ``flywheel`` itself would use from the current folder.
+or None for the file ``flywheel`` itself would use: from the repository ``repo`` names for
+sessions, from the current folder otherwise.
 """
 
 from __future__ import annotations
@@ -44,9 +45,16 @@ __all__ = ["SessionTracker", "collect_session", "end_session", "run_session_file
 ConfigLike = Config | str | os.PathLike[str] | None
 
 
-def _setup(config: ConfigLike, host: PluginHost | None, *, check: bool = True) -> tuple[Config, PluginHost]:
-    """The config (loaded as the CLI would when not given) and the plugin host, plugin tables checked."""
-    cfg = config if isinstance(config, Config) else load_config(Path(config) if config is not None else None)
+def _setup(
+    config: ConfigLike, host: PluginHost | None, *, check: bool = True, where: str | os.PathLike[str] | None = None
+) -> tuple[Config, PluginHost]:
+    """The config (loaded as the CLI would when not given, from ``where``: the repository a
+    session is about) and the plugin host, plugin tables checked."""
+    if isinstance(config, Config):
+        cfg = config
+    else:
+        folder = Path(where).resolve() if where is not None and Path(where).is_dir() else None
+        cfg = load_config(Path(config) if config is not None else None, cwd=folder)
     host = host or get_host()
     if check:
         check_plugin_configs(cfg, host)
@@ -121,7 +129,7 @@ def start_session(
     """Open a session (``flywheel start``): record the time, the agent and where every branch of
     the repository holding ``repo`` points. While one of this type is open on that repository
     (or folder), it is kept and returned (``already_open``) unless ``restart``."""
-    cfg, host = _setup(config, host)
+    cfg, host = _setup(config, host, where=repo)
     started = _start_session(cfg, host, session_type=session_type, folder=repo, agent=agent, restart=restart)
     return SessionTracker(started.session, started.already_open, cfg, host)
 
@@ -155,7 +163,7 @@ def end_session(
     written and ``result.nothing_new`` is True. ``strict``: a collector warning raises UsageError
     before anything is written.
     """
-    cfg, host = _setup(config, host)
+    cfg, host = _setup(config, host, where=repo)
     collected = {**options, "agent_id": agent, **_narrative(title, summary, lessons, next_steps, highlights)}
     return _end_session(cfg, host, session_type=session_type, folder=repo, options=collected, since=since,
                         duration=duration, publish=publish, strict=strict)

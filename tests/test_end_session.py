@@ -251,6 +251,17 @@ def test_since_is_used_when_nothing_was_recorded(project: Project) -> None:
     assert json.loads(Path(shown["session_file"]).read_text())["source_data"]["options"]["since"] == "2025-12-01T00:00:00Z"
 
 
+def test_the_repositorys_own_config_applies_wherever_flywheel_runs(project: Project, tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    elsewhere = tmp_path / "elsewhere"  # a hook or cron starts flywheel anywhere
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    result = run_cli(["end", "--type", "jot", "--repo", project.root, "--notes", project.notes], host=project.host)
+    assert result.exit_code == 0, result.output
+    assert len(project.sessions()) == 1 and len(project.shelf_log()) == 1
+    assert list(elsewhere.iterdir()) == []
+
+
 def test_end_json_is_one_document_for_machines(project: Project) -> None:
     result = project.end("--json")
     assert result.exit_code == 0

@@ -18,18 +18,23 @@ if TYPE_CHECKING:
 TypeOpt = Annotated[str, typer.Option("--type", "-t", help="The session type: build, trade or life_aria.")]
 RepoOpt = Annotated[
     Path,
-    typer.Option("--repo", help="The repository (any folder inside it) or, outside git, the folder the session is about.",
-                 file_okay=False),
+    typer.Option("--repo", help="The repository (any folder inside it) or, outside git, the folder the session is "
+                 "about; its flywheel.toml applies (default: the current folder).", file_okay=False),
 ]
 AgentOpt = Annotated[Optional[str], typer.Option("--agent", "--agent-id", help="Who runs the session (its agent_id).")]
 Texts = Optional[list[str]]
 
 
-def _setup(config: Path | None):
+def _setup(config: Path | None, repo: Path):
+    """The config of the repository the session is about (found from --repo, not from where
+    flywheel runs: a hook or cron starts it anywhere), and the plugins."""
     from flywheel_core.config import check_plugin_configs, load_config
+    from flywheel_core.errors import UsageError
     from flywheel_core.plugins import get_host
 
-    cfg, host = load_config(config), get_host()
+    if not repo.is_dir():
+        raise UsageError(f"{repo}: no such folder (--repo names the repository or folder the session is about)")
+    cfg, host = load_config(config, cwd=repo.resolve()), get_host()
     check_plugin_configs(cfg, host)
     return cfg, host
 
@@ -59,7 +64,7 @@ def start(
     """
     from flywheel_core.tracking import start_session
 
-    cfg, host = _setup(config)
+    cfg, host = _setup(config, repo)
     done = start_session(cfg, host, session_type=session_type, folder=repo, agent=agent, restart=restart)
     opened = done.session
     if json_out:
@@ -117,7 +122,7 @@ def end(
     """
     from flywheel_core.tracking import end_session
 
-    cfg, host = _setup(config)
+    cfg, host = _setup(config, repo)
     options: dict[str, Any] = {
         "agent_id": agent, "title": title, "summary": summary, "lessons": lesson or [], "next_steps": next_step or [],
         "highlights": highlight or [], "rev_range": rev_range,
