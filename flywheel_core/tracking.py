@@ -373,7 +373,9 @@ def _finish_interrupted(
 def _record_end(state: _StateFile, data: dict[str, Any], ending: dict[str, Any]) -> None:
     data["last_end"] = {k: ending.get(k) for k in ("session_id", "session_file", "ended_at", "refs")}
     data.pop("ending", None)
-    if ending.get("closes_start"):
+    opened = data.get("open")
+    # Only the start this end began from: one made after a crash opens the next session.
+    if ending.get("closes_start") and isinstance(opened, dict) and opened.get("started_at") == ending["closes_start"]:
         data.pop("open", None)
     state.write(data)
 
@@ -448,7 +450,7 @@ def _end(
     result.duration_minutes = metadata.get("duration_minutes")
     file = config.sessions_dir / f"{doc['session_id']}_{state.session_type}.json"
     ending = {"session_id": doc["session_id"], "session_file": str(file), "ended_at": _iso(ended),
-              "refs": found[1] if found else None, "closes_start": opened is not None}
+              "refs": found[1] if found else None, "closes_start": opened.started_at if opened else None}
     data["ending"] = ending
     state.write(data)
     crash_point("after_end_recorded")

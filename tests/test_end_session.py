@@ -529,3 +529,36 @@ def test_run_over_many_sessions_draws_a_bar_only_on_a_terminal(project: Project,
     piped = subprocess.run([FLYWHEEL, "run", *files, "--config", project.config], env=env, capture_output=True,
                            text=True, cwd=project.root, check=False)
     assert piped.returncode == 0 and piped.stderr == ""
+
+
+def test_a_start_made_after_a_killed_end_stays_open(project: Project, fake_dist) -> None:
+    from flywheel_core.config import load_config
+    from flywheel_core.tracking import start_session
+
+    env = {**fake_dist("flywheel-jot", JOT), "FLYWHEEL_TEST_CRASH_AT": "after_enqueue"}
+    start = datetime(2025, 12, 2, 5, 0, tzinfo=timezone.utc)
+    start_session(load_config(project.config), project.host, session_type="jot", folder=project.root, now=start)
+    crashed = subprocess.run([FLYWHEEL, "end", "--type", "jot", "--repo", project.root, "--notes", project.notes,
+                              "--config", project.config], env=env, capture_output=True, text=True, check=False)
+    assert crashed.returncode == -signal.SIGKILL
+    restarted = project.cli("start", "--type", "jot", "--repo", project.root, "--restart")
+    assert restarted.exit_code == 0
+    new_start = project.state()["open"]["started_at"]
+    finished = project.end()
+    assert finished.stdout.startswith("finished an end that was interrupted:")
+    assert project.state()["open"]["started_at"] == new_start, "the new session is still open"
+    assert len(project.shelf_log()) == 1
+
+
+def test_two_ends_at_once_make_one_session(project: Project, fake_dist) -> None:
+    env = fake_dist("flywheel-jot", JOT)
+    command = [FLYWHEEL, "end", "--type", "jot", "--repo", project.root, "--notes", project.notes, "--config",
+               project.config]
+    procs = [subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(2)]
+    outputs = [proc.communicate(timeout=120) for proc in procs]
+    assert [proc.returncode for proc in procs] == [0, 0], outputs
+    said = sorted(out.split(" ", 1)[0] for out, _ in outputs)
+    assert said == ["nothing", "session"], outputs
+    assert len(project.sessions()) == 1 and len(project.shelf_log()) == 1
+

@@ -129,3 +129,22 @@ def test_collect_build_and_the_hook_give_the_same_session(fw, repo, build_host) 
     by_hook = fw_api.collect_session("build", {"repo": str(repo.path), "since": "2025-12-02T00:00:00Z", "agent_id": "A"},
                                      host=build_host)
     assert json.loads(by_cli.stdout) == by_hook.document
+
+
+def test_collect_build_draws_a_bar_only_on_a_terminal(repo, monkeypatch) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from flywheel_core.testing import run_on_terminal
+
+    flywheel = Path(sys.executable).parent / "flywheel"
+    env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "TERM")}
+    env.update(TERM="xterm-256color", FLYWHEEL_LOAD_PLUGINS="build")
+    shown = run_on_terminal([flywheel, "collect", "build", "--repo", repo.path, "--agent", "A"], env=env)
+    assert shown.exit_code == 0, shown.terminal
+    assert "collecting a build session" in shown.terminal
+    assert json.loads(shown.stdout)["metadata"]["commits"] == 1, "stdout carries the session alone"
+    piped = subprocess.run([flywheel, "collect", "build", "--repo", repo.path, "--agent", "A"], env=env,
+                           capture_output=True, text=True, check=False)
+    assert piped.returncode == 0 and piped.stderr == ""
