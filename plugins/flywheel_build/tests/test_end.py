@@ -11,7 +11,8 @@ import pytest
 @pytest.fixture
 def repo(git_repo):
     repo = git_repo()
-    repo.commit("chore: initial", {"README.md": "# demo\n"}, when="2025-12-01T09:00:00Z")
+    repo.commit("chore: initial", {"README.md": "# demo\n", ".gitignore": "/sessions/\n/flywheel-out/\n/.flywheel/\n"},
+                when="2025-12-01T09:00:00Z")
     repo.git("branch", "old-topic")  # a branch nobody touches in the session
     repo.git("checkout", "-q", "old-topic")
     repo.commit("feat: work from last week", {"old.txt": "old\n"}, when="2025-12-01T10:00:00Z")
@@ -70,7 +71,7 @@ def test_nothing_committed_keeps_the_start_open(fw, repo, tmp_path) -> None:
     assert fw("start", "--repo", repo.path).exit_code == 0
     quiet = _end(fw, repo, "--no-publish")
     assert quiet.exit_code == 0 and quiet.stdout.startswith("nothing new since the session started at ")
-    assert not (tmp_path / "sessions").exists()
+    assert not (repo.path / "sessions").exists()
     later = repo.commit("feat: later", {"later.py": "3\n"}, when="2025-12-02T07:00:00Z")
     doc = _session(_end(fw, repo, "--no-publish", "--json"))
     assert _hashes(doc) == [later] and doc["metadata"]["started_at"], "still measured from the first start"
@@ -109,7 +110,7 @@ def test_a_deleted_branch_does_not_stop_the_end(fw, repo) -> None:
 
 def test_a_tampered_state_file_never_reaches_git_as_an_option(fw, repo, tmp_path) -> None:
     assert fw("start", "--repo", repo.path).exit_code == 0
-    [state] = (tmp_path / ".flywheel" / "sessions").iterdir()
+    [state] = (repo.path / ".flywheel" / "sessions").iterdir()
     data = json.loads(state.read_text())
     sentinel = tmp_path / "written-by-git"
     data["open"]["refs"]["branches"]["refs/heads/main"] = f"--output={sentinel}"

@@ -19,7 +19,7 @@ def test_end_turns_the_export_into_a_session_and_a_second_end_finds_nothing_new(
     shown = json.loads(result.stdout)
     doc = json.loads(Path(shown["session_file"]).read_text())
     assert Path(shown["session_file"]).name == f"{doc['session_id']}_trade.json"
-    assert Path(shown["session_file"]).parent == Path.cwd() / "sessions", "sessions_dir, by default beside the config"
+    assert Path(shown["session_file"]).parent == tmp_path / "sessions", "sessions_dir of the folder --repo names"
     assert doc["agent_id"] == "Agent-5" and doc["source_data"]["trades"]
     assert doc["lessons"] == ["sized down after the loss"] and doc["next_goals"] == ["trade the open only"]
     assert isinstance(doc["metadata"]["duration_minutes"], int), "measured from the start"
@@ -29,7 +29,7 @@ def test_end_turns_the_export_into_a_session_and_a_second_end_finds_nothing_new(
 
     again = flywheel_cli("end", "--type", "trade", "--repo", tmp_path, "--csv", csv)
     assert again.exit_code == 0 and again.stdout.startswith("nothing new ") and "it is the session ended last" in again.stdout
-    assert len(list((Path.cwd() / "sessions").iterdir())) == 1
+    assert len(list((tmp_path / "sessions").iterdir())) == 1
 
 
 def test_end_without_an_export_is_one_line_exit_2(flywheel_cli, tmp_path: Path) -> None:
