@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import re
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -32,6 +33,7 @@ from flywheel_core.publishing import (
     session_meta,
 )
 from flywheel_core.publishing.mirror import file_stamp, show_queue_state, take_over_record, written_by_flywheel
+from flywheel_core.schema import SESSION_ID_PATTERN
 from flywheel_core.store import SessionStore
 from flywheel_core.types import Artifact, Problem
 from flywheel_core.validation import check_schema, plugin_problems
@@ -89,6 +91,9 @@ def collect(
         raise PluginError(f"{who} returned {type(document).__name__} from flywheel_collect_session, not a session document")
     if document.get("session_type") != session_type or not isinstance(document.get("session_id"), str):
         raise PluginError(f"{who} returned a document without session_type {session_type!r} and a session_id")
+    if not re.match(SESSION_ID_PATTERN, document["session_id"]):  # it names the session file
+        raise PluginError(f"{who} returned session_id {document['session_id'][:80]!r}, which does not match "
+                          f"{SESSION_ID_PATTERN}")
     return Collected(document, list(ctx.problems), list(ctx.notes))
 
 

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from flywheel_core.config import repository_root
 from flywheel_core.errors import InputError, NothingToCollect, UsageError
 from flywheel_core.fsutil import atomic_write
 from flywheel_core.jsonload import dumps_strict
@@ -207,21 +208,19 @@ def _git(folder: Path, *args: str) -> str | None:
     return done.stdout.decode("utf-8", "surrogateescape") if done.returncode == 0 else None
 
 
-def repository_refs(folder: Path) -> tuple[Path, dict[str, Any]] | None:
-    """``(repository root, {"head": sha or None, "branches": {ref: sha}})`` of the git repository
-    holding ``folder``; None when it is in none."""
-    top = _git(folder, "rev-parse", "--show-toplevel")
-    if top is None or not top.strip():
+def repository_refs(root: Path) -> dict[str, Any] | None:
+    """``{"head": sha or None, "branches": {ref: sha}}`` of the git repository at ``root``; None
+    when it is none (or git cannot read it)."""
+    listing = _git(root, "for-each-ref", "--format=%(objectname) %(refname)", "refs/heads/")
+    if listing is None:
         return None
-    root = Path(top.strip())
     head = (_git(root, "rev-parse", "-q", "--verify", "HEAD^{commit}") or "").strip() or None
-    listing = _git(root, "for-each-ref", "--format=%(objectname) %(refname)", "refs/heads/") or ""
     branches = dict(reversed(line.split(" ", 1)) for line in listing.splitlines() if " " in line)
-    return root, {"head": head, "branches": branches}
+    return {"head": head, "branches": branches}
 
 
-def _place(folder: str | os.PathLike[str]) -> tuple[Path, Path, dict[str, Any] | None]:
-    """``(folder asked, key folder, refs)``: the key is the repository root when in one, so every
+def _place(folder: str | os.PathLike[str]) -> tuple[Path, Path]:
+    """``(folder asked, key folder)``: the key is the repository root when in one, so every
     subfolder of a repository shares its open session."""
     asked = Path(folder).expanduser()
     try:
@@ -231,8 +230,7 @@ def _place(folder: str | os.PathLike[str]) -> tuple[Path, Path, dict[str, Any] |
         raise UsageError(f"{asked}: cannot be read ({exc})") from None
     if not is_dir:
         raise UsageError(f"{asked}: no such folder (--repo names the repository or folder the session is about)")
-    found = repository_refs(resolved)
-    return resolved, (found[0].resolve() if found else resolved), (found[1] if found else None)
+    return resolved, (repository_root(resolved) or resolved).resolve()
 
 
 def _now(now: datetime | None) -> datetime:
@@ -296,13 +294,14 @@ def start_session(
     host.session_type(session_type)  # a UsageError names what to install
     if agent is not None and not agent.strip():
         raise UsageError("--agent must not be empty")
-    _, key, refs = _place(folder)
+    _, key = _place(folder)
     state = _StateFile(config, session_type, key)
     with state.lock():
         data = state.read()
         current = _open_session(data, session_type, key)
         if current is not None and not restart:
             return StartResult(current, already_open=True)
+        refs = repository_refs(key)
         record = {"started_at": _iso(_now(now)), "agent": " ".join(agent.split()) if agent else None, "refs": refs}
         data["open"] = record
         state.write(data)
@@ -340,7 +339,7 @@ def end_session(
         raise UsageError(f"--duration {duration}: expected minutes, from 0 to 10,000,000")
     for name in config.enabled_targets():
         check_target(config, host, name)  # a bad target is a usage error before anything is recorded
-    asked, key, _ = _place(folder)
+    asked, key = _place(folder)
     state = _StateFile(config, session_type, key)
     with state.lock():
         data = state.read()
@@ -397,30 +396,15 @@ def _end(
     ended = _now(now)
     opened = _open_session(data, state.session_type, key)
     last = data.get("last_end") if isinstance(data.get("last_end"), dict) else None
-    found = repository_refs(key)  # before collecting: a commit made meanwhile belongs to the next end
+    refs = repository_refs(key)  # before collecting: a commit made meanwhile belongs to the next end
     options["repo"] = str(asked)
-    if found is not None:
-        options["refs_now"] = found[1]
+    if refs is not None:
+        options["refs_now"] = refs
     if opened is not None:
         options["started_at"] = opened.started_at
         if not options.get("agent_id") and opened.agent:
             options["agent_id"] = opened.agent
-    # The window: an exact range when given; else since the start, else since the last end, and
-    # only then --since, so that a hook or a cron line passing --since every time never
-    # collects a commit twice.
-    if options.get("rev_range"):
-        window = f"in {options['rev_range']}"
-    elif opened is not None:
-        options["since"], options["refs_before"] = opened.started_at, opened.refs
-        window = f"since the session started at {opened.started_at}"
-    elif last is not None:
-        options["since"], options["refs_before"] = last.get("ended_at"), last.get("refs")
-        window = f"since the last end at {last.get('ended_at')} ({last.get('session_id')})"
-    elif since is not None:
-        options["since"] = since
-        window = f"since {since}"
-    else:
-        window = "in all it holds"
+    window = _window(options, opened, last, since)
     result = EndResult(None, session_type=state.session_type, folder=key, ended_at=_iso(ended),
                        started_at=opened.started_at if opened else None, published=publish)
     try:
@@ -439,18 +423,10 @@ def _end(
         first = collected.problems[0]
         raise UsageError(f"--strict: the collector warned ({len(collected.problems)} warning(s)), nothing was written; "
                          f"first: {first.message}")
-    metadata = doc.setdefault("metadata", {})
-    if duration is not None:
-        metadata["duration_minutes"] = int(duration) if float(duration).is_integer() else duration
-    elif opened is not None:
-        began = parse_timestamp(opened.started_at)[0]
-        metadata["duration_minutes"] = max(0, round((ended - began).total_seconds() / 60))
-    if opened is not None:
-        metadata["started_at"], metadata["ended_at"] = opened.started_at, _iso(ended)
-    result.duration_minutes = metadata.get("duration_minutes")
+    result.duration_minutes = _stamp(doc, duration, opened, ended)
     file = config.sessions_dir / f"{doc['session_id']}_{state.session_type}.json"
     ending = {"session_id": doc["session_id"], "session_file": str(file), "ended_at": _iso(ended),
-              "refs": found[1] if found else None, "closes_start": opened.started_at if opened else None}
+              "refs": refs, "closes_start": opened.started_at if opened else None}
     data["ending"] = ending
     state.write(data)
     crash_point("after_end_recorded")
@@ -464,6 +440,40 @@ def _end(
         setattr(result, name, getattr(outcome, name))
     result.problems += outcome.problems
     return result
+
+
+def _window(options: dict[str, Any], opened: OpenSession | None, last: dict[str, Any] | None, since: str | None) -> str:
+    """Tell the collector where the session began (``options``); return it in words.
+
+    An exact range when given; else since the start, else since the last end, and only then
+    ``since``: a hook or a cron line passing --since every time never collects a thing twice.
+    """
+    if options.get("rev_range"):
+        return f"in {options['rev_range']}"
+    if opened is not None:
+        options["since"], options["refs_before"] = opened.started_at, opened.refs
+        return f"since the session started at {opened.started_at}"
+    if last is not None:
+        options["since"], options["refs_before"] = last.get("ended_at"), last.get("refs")
+        return f"since the last end at {last.get('ended_at')} ({last.get('session_id')})"
+    if since is not None:
+        options["since"] = since
+        return f"since {since}"
+    return "in all it holds"
+
+
+def _stamp(doc: dict[str, Any], duration: float | None, opened: OpenSession | None, ended: datetime) -> Any:
+    """Put the session's duration in its metadata: the declared one, else measured from the start
+    (whole minutes), else the collector's; with a start, when it began and ended too."""
+    metadata = doc.setdefault("metadata", {})
+    if duration is not None:
+        metadata["duration_minutes"] = int(duration) if float(duration).is_integer() else duration
+    elif opened is not None:
+        began = parse_timestamp(opened.started_at)[0]
+        metadata["duration_minutes"] = max(0, round((ended - began).total_seconds() / 60))
+    if opened is not None:
+        metadata["started_at"], metadata["ended_at"] = opened.started_at, _iso(ended)
+    return metadata.get("duration_minutes")
 
 
 # -- running a session file and reading what became of it ---------------------------------

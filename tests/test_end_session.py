@@ -334,11 +334,13 @@ def test_collect_session_asks_only_the_owner_and_checks_its_answer(project: Proj
 
         @hookimpl
         def flywheel_session_types(self):
-            return [SessionType("odd", "returns junk")]
+            return [SessionType("odd", "returns junk"), SessionType("sly", "names a file outside")]
 
         @hookimpl
         def flywheel_collect_session(self, session_type, options, ctx):
             asked.append(session_type)
+            if session_type == "sly":
+                return {"session_id": "../../outside", "session_type": "sly"}
             return ["not", "a", "document"] if session_type == "odd" else {"session_id": "x", "session_type": session_type}
 
     project.host.register(Greedy(), name="greedy", distribution="flywheel-greedy")
@@ -348,6 +350,9 @@ def test_collect_session_asks_only_the_owner_and_checks_its_answer(project: Proj
     assert asked == [], "the jot plugin owns jot: the greedy one was not asked"
     with pytest.raises(PluginError, match=r"plugin greedy \(flywheel-greedy\) returned list"):
         fw.collect_session("odd", {}, config=project.config, host=project.host)
+    sly = project.cli("end", "--type", "sly", "--repo", project.root)
+    assert sly.exit_code == 1 and "returned session_id '../../outside', which does not match" in sly.stderr
+    assert project.sessions() == [] and not (project.root.parent / "outside_sly.json").exists()
     project.notes.write_text("")
     with pytest.raises(NothingToCollect, match="no lines"):
         fw.collect_session("jot", {"notes": str(project.notes)}, config=project.config, host=project.host)
