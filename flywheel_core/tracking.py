@@ -116,7 +116,7 @@ class SessionOutcome:
     errors: list[str] = attrs.field(factory=list)
     exit_code: int = 0
     #: Whether publishing was asked for (``--no-publish``: False; everything then waits in the queue).
-    published: bool = True
+    publish_requested: bool = True
 
     @property
     def ok(self) -> bool:
@@ -406,7 +406,7 @@ def _end(
             options["agent_id"] = opened.agent
     window = _window(options, opened, last, since)
     result = EndResult(None, session_type=state.session_type, folder=key, ended_at=_iso(ended),
-                       started_at=opened.started_at if opened else None, published=publish)
+                       started_at=opened.started_at if opened else None, publish_requested=publish)
     try:
         collected = collect(state.session_type, options, config, host, session_path=config.sessions_dir / "work_session.json")
     except NothingToCollect as exc:
@@ -492,7 +492,7 @@ def outcome_of(config: Config, report: RunReport, *, publish: bool = True) -> Se
     path = Path(result.file)
     outcome = SessionOutcome(
         path, result.session_id, result.session_type, result.status, problems=list(result.problems),
-        errors=list(result.errors), exit_code=report.exit_code, published=publish,
+        errors=list(result.errors), exit_code=report.exit_code, publish_requested=publish,
     )
     for kind, info in result.artifacts.items():
         outcome.artifacts[kind] = ArtifactFile(kind, Path(info["path"]), info["sha256"], tuple(Path(f) for f in info["files"]))
