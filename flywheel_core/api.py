@@ -33,8 +33,8 @@ from flywheel_core.config import Config, check_plugin_configs, load_config
 from flywheel_core.errors import InputError, UsageError
 from flywheel_core.pipeline import Collected, collect
 from flywheel_core.plugins import get_host
-from flywheel_core.tracking import EndResult, OpenSession, SessionOutcome, end_session as _end_session
-from flywheel_core.tracking import run_file
+from flywheel_core.tracking import EndResult, OpenSession, SessionOutcome, config_for, run_file
+from flywheel_core.tracking import end_session as _end_session
 from flywheel_core.tracking import start_session as _start_session
 
 if TYPE_CHECKING:
@@ -52,9 +52,10 @@ def _setup(
     session is about) and the plugin host, plugin tables checked."""
     if isinstance(config, Config):
         cfg = config
+    elif where is not None:
+        cfg = config_for(where, config)
     else:
-        folder = Path(where).resolve() if where is not None and Path(where).is_dir() else None
-        cfg = load_config(Path(config) if config is not None else None, cwd=folder)
+        cfg = load_config(Path(config) if config is not None else None)
     host = host or get_host()
     if check:
         check_plugin_configs(cfg, host)

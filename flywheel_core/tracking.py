@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from flywheel_core.config import repository_root
+from flywheel_core.config import load_config, repository_root
 from flywheel_core.errors import InputError, NothingToCollect, UsageError
 from flywheel_core.fsutil import atomic_write
 from flywheel_core.jsonload import dumps_strict
@@ -45,6 +45,7 @@ __all__ = [
     "Receipt",
     "SessionOutcome",
     "StartResult",
+    "config_for",
     "end_session",
     "outcome_of",
     "repository_refs",
@@ -231,6 +232,18 @@ def _place(folder: str | os.PathLike[str]) -> tuple[Path, Path]:
     if not is_dir:
         raise UsageError(f"{asked}: no such folder (--repo names the repository or folder the session is about)")
     return resolved, (repository_root(resolved) or resolved).resolve()
+
+
+def config_for(folder: str | os.PathLike[str], explicit: str | os.PathLike[str] | None = None) -> Config:
+    """The configuration of the repository (or folder) a session is about: found from ``folder``,
+    not from where flywheel runs (a hook or cron starts it anywhere). ``explicit`` (``--config``)
+    and ``FLYWHEEL_CONFIG`` win as everywhere, relative to the current folder."""
+    if explicit is not None:
+        return load_config(Path(explicit).absolute())
+    if os.environ.get("FLYWHEEL_CONFIG"):
+        return load_config()
+    _, key = _place(folder)
+    return load_config(cwd=key)
 
 
 def _now(now: datetime | None) -> datetime:

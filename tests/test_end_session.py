@@ -260,6 +260,12 @@ def test_the_repositorys_own_config_applies_wherever_flywheel_runs(project: Proj
     assert result.exit_code == 0, result.output
     assert len(project.sessions()) == 1 and len(project.shelf_log()) == 1
     assert list(elsewhere.iterdir()) == []
+    (elsewhere / "other.toml").write_text('sessions_dir = "mine"\nstate_dir = "state"\n')
+    project.notes.write_text("another day\n")
+    named = run_cli(["end", "--type", "jot", "--repo", project.root, "--notes", project.notes, "--config", "other.toml"],
+                    host=project.host)
+    assert named.exit_code == 0, named.output
+    assert len(list((elsewhere / "mine").iterdir())) == 1, "--config is relative to where flywheel runs, as everywhere"
 
 
 def test_end_json_is_one_document_for_machines(project: Project) -> None:

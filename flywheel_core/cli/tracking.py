@@ -26,15 +26,11 @@ Texts = Optional[list[str]]
 
 
 def _setup(config: Path | None, repo: Path):
-    """The config of the repository the session is about (found from --repo, not from where
-    flywheel runs: a hook or cron starts it anywhere), and the plugins."""
-    from flywheel_core.config import check_plugin_configs, load_config
-    from flywheel_core.errors import UsageError
+    from flywheel_core.config import check_plugin_configs
     from flywheel_core.plugins import get_host
+    from flywheel_core.tracking import config_for
 
-    if not repo.is_dir():
-        raise UsageError(f"{repo}: no such folder (--repo names the repository or folder the session is about)")
-    cfg, host = load_config(config, cwd=repo.resolve()), get_host()
+    cfg, host = config_for(repo, config), get_host()
     check_plugin_configs(cfg, host)
     return cfg, host
 
