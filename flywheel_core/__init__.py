@@ -1,7 +1,9 @@
 """flywheel core: the public API for plugins and scripts.
 
-Plugins write ``from flywheel_core import hookimpl, Artifact, SessionType``. Names are loaded
-on first use, so importing ``flywheel_core`` (and ``flywheel --help``) stays fast.
+Plugins write ``from flywheel_core import hookimpl, Artifact, SessionType``; scripts and agents
+``flywheel_core.start_session(...)``, ``.end()``, ``flywheel_core.run_session_file(...)`` (see
+``flywheel_core.api``). Names are loaded on first use, so importing ``flywheel_core`` (and
+``flywheel --help``) stays fast.
 """
 
 from __future__ import annotations
@@ -64,6 +66,19 @@ _LAZY = {
     "ProgressTask": "flywheel_core.progress_bars",
     "redact": "flywheel_core.redaction",
     "register_secret": "flywheel_core.redaction",
+    "NothingToCollect": "flywheel_core.errors",
+    "start_session": "flywheel_core.api",
+    "end_session": "flywheel_core.api",
+    "run_session_file": "flywheel_core.api",
+    "collect_session": "flywheel_core.api",
+    "SessionTracker": "flywheel_core.api",
+    "Collected": "flywheel_core.pipeline",
+    "EndResult": "flywheel_core.tracking",
+    "SessionOutcome": "flywheel_core.tracking",
+    "ArtifactFile": "flywheel_core.tracking",
+    "Receipt": "flywheel_core.tracking",
+    "Pending": "flywheel_core.tracking",
+    "OpenSession": "flywheel_core.tracking",
 }
 
 __all__ = ["__version__", "hookimpl", "hookspec", *_LAZY]
@@ -87,7 +102,18 @@ if TYPE_CHECKING:
     from flywheel_core.cli import lazy_command
     from flywheel_core.plugins import get_host
     from flywheel_core.context import PublishContext, RunContext
-    from flywheel_core.errors import FileSystemError, FlywheelError, InputError, LockTimeout, PluginError, UsageError
+    from flywheel_core.api import SessionTracker, collect_session, end_session, run_session_file, start_session
+    from flywheel_core.errors import (
+        FileSystemError,
+        FlywheelError,
+        InputError,
+        LockTimeout,
+        NothingToCollect,
+        PluginError,
+        UsageError,
+    )
+    from flywheel_core.pipeline import Collected
+    from flywheel_core.tracking import ArtifactFile, EndResult, OpenSession, Pending, Receipt, SessionOutcome
     from flywheel_core.fsutil import PathRefused, atomic_write, confine, read_regular_file, sha256_bytes
     from flywheel_core.locks import lock_for
     from flywheel_core.jsonload import dumps_strict

@@ -67,6 +67,7 @@ CONFIG_SCHEMA: dict[str, Any] = {
     "properties": {
         "out_dir": {"type": "string", "minLength": 1},
         "state_dir": {"type": "string", "minLength": 1},
+        "sessions_dir": {"type": "string", "minLength": 1},
         "templates_dir": {"type": "string", "minLength": 1},
         "max_input_bytes": {"type": "integer", "minimum": 1},
         "media_roots": {"type": "array", "items": {"type": "string"}},
@@ -116,6 +117,11 @@ class Config:
     @property
     def state_dir(self) -> Path:
         return self._path("state_dir", ".flywheel")
+
+    @property
+    def sessions_dir(self) -> Path:
+        """Where ``flywheel end`` writes session files, ``<session_id>_<session_type>.json``."""
+        return self._path("sessions_dir", "sessions")
 
     @property
     def templates_dir(self) -> Path | None:

@@ -165,7 +165,7 @@ def test_init_in_a_repository_suggests_gitignore_lines_and_writes_them_on_reques
     first = _flywheel("init", cwd=repo)
     assert first.returncode == 0, first.stderr
     assert f"add these lines to {repo / '.gitignore'} (or run `flywheel init --gitignore`)" in first.stdout
-    assert first.stdout.splitlines()[-3:] == ["  /flywheel-out/", "  /.flywheel/", "  *session.json"]
+    assert first.stdout.splitlines()[-4:] == ["  /flywheel-out/", "  /.flywheel/", "  /sessions/", "  *session.json"]
     assert not (repo / ".gitignore").exists(), "only a suggestion without --gitignore"
 
     (repo / ".gitignore").write_text("*.pyc")  # no final newline: the block must still start on its own line
@@ -173,7 +173,7 @@ def test_init_in_a_repository_suggests_gitignore_lines_and_writes_them_on_reques
     assert second.returncode == 0, second.stderr
     assert second.stdout.splitlines() == [
         f"kept {repo / 'flywheel.toml'}",
-        f"added to {repo / '.gitignore'}: /flywheel-out/, /.flywheel/, *session.json",
+        f"added to {repo / '.gitignore'}: /flywheel-out/, /.flywheel/, /sessions/, *session.json",
     ]
     assert (repo / ".gitignore").read_text().startswith("*.pyc\n\n# flywheel: ")
     probes = ["flywheel-out/build/x/readme.md", ".flywheel/queue.sqlite3", "sessions/work_session.json",
@@ -193,7 +193,7 @@ def test_init_in_a_subfolder_anchors_the_lines_and_skips_what_is_already_ignored
     done = _flywheel("init", "--json", project, cwd=repo)
     shown = json.loads(done.stdout)
     assert shown["repository"] == str(repo) and shown["written"] is True
-    assert shown["gitignore"]["lines"] == ["/tools/fw/flywheel-out/", "/tools/fw/.flywheel/"]
+    assert shown["gitignore"]["lines"] == ["/tools/fw/flywheel-out/", "/tools/fw/.flywheel/", "/tools/fw/sessions/"]
 
 
 def test_init_outside_a_repository_says_nothing_about_gitignore(tmp_path: Path) -> None:

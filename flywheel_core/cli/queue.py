@@ -221,20 +221,41 @@ def retry_cmd(
 
 @queue_app.command("add")
 def add_cmd(
-    file: Annotated[Path, typer.Argument(help="An artifact file inside the output folder.", dir_okay=False, show_default=False)],
-    kind: Annotated[str, typer.Option("--kind", "-k", help="The artifact kind, e.g. readme.", show_default=False)],
-    targets: Annotated[str, typer.Option("--targets", help="Comma-separated targets, e.g. github,web.", show_default=False)],
+    file: Annotated[
+        Optional[Path], typer.Argument(help="An artifact file inside the output folder.", dir_okay=False, show_default=False)
+    ] = None,
+    kind: Annotated[
+        str, typer.Option("--kind", "--type", "-k", help="The artifact kind, e.g. readme.", show_default=False)
+    ] = "",
+    targets: Annotated[str, typer.Option("--targets", help="Comma-separated targets, e.g. github,web.", show_default=False)] = "",
     session: Annotated[
         Optional[Path], typer.Option("--session", help="The session file the artifact belongs to (records the outcome).", dir_okay=False)
     ] = None,
+    file_opt: Annotated[
+        Optional[Path], typer.Option("--file", help="The artifact file (instead of FILE).", dir_okay=False, show_default=False)
+    ] = None,
+    _add_entry: Annotated[
+        bool, typer.Option("--add-entry", hidden=True, help="Accepted, and changes nothing: the guide's run_publication.py flag.")
+    ] = False,
     json_out: JsonOpt = False,
     config: ConfigOpt = None,
 ) -> None:
-    """Enqueue one artifact file for the given targets (the file must lie inside the output folder)."""
+    """Enqueue one artifact file for the given targets (the file must lie inside the output folder).
+
+    The end-of-session guide's `run_publication.py --add-entry --type KIND --file PATH --targets
+    github,web` works as it is: --type is --kind, --file is FILE.
+    """
     from flywheel_core.config import load_config
     from flywheel_core.plugins import get_host
     from flywheel_core.publishing import enqueue_file
 
+    if (file is None) == (file_opt is None):
+        raise UsageError("name the artifact file once: FILE or --file FILE")
+    file = file or file_opt
+    if not kind:
+        raise UsageError("--kind (or --type) is required: the artifact kind, e.g. readme")
+    if not targets:
+        raise UsageError("--targets is required: comma-separated targets, e.g. github,web")
     names = [t.strip() for t in targets.split(",") if t.strip()]
     added = enqueue_file(load_config(config), get_host(), file, kind, names, session)
     if json_out:

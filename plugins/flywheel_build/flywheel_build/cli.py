@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 import sys
 from pathlib import Path
 from typing import Annotated, List, Optional
@@ -59,19 +58,17 @@ def collect_build(
     no diff. --title, --summary, --highlight, --lesson, --next and
     --audience go to source_data; the artifacts use them before anything read from commits.
     """
-    from flywheel_build.collect import collect_session
+    from flywheel_core import collect_session
 
-    def warn(message: str) -> None:
-        print(f"flywheel: warning: {message}", file=sys.stderr)
-
-    if duration is not None and math.isfinite(duration) and duration == int(duration):
-        duration = int(duration)
-    narrative = {"title": title, "summary": summary, "highlights": highlight, "lessons": lesson,
-                 "next_steps": next_step, "audience": audience}
-    session = collect_session(
-        repo, since=since, until=until, rev_range=rev_range, author=author,
-        agent_id=agent_id, duration=duration, warn=warn, narrative=narrative,
-    )
+    options = {
+        "repo": str(repo), "since": since, "until": until, "rev_range": rev_range, "author": author,
+        "agent_id": agent_id, "duration": duration, "title": title, "summary": summary, "highlights": highlight,
+        "lessons": lesson, "next_steps": next_step, "audience": audience,
+    }
+    collected = collect_session("build", options, session_path=output)
+    for problem in collected.problems:
+        print(f"flywheel: warning: {problem.message}", file=sys.stderr)
+    session = collected.document
     text = dumps_collected(session)
     if output is None:
         sys.stdout.write(text)
