@@ -336,8 +336,9 @@ def _record(
     def change(current: Session) -> None:
         if targets and versions:
             entries = enqueue_versions(queue, host, session_id=session.session_id, session_type=session.session_type,
-                                       versions=versions, targets=targets, session_path=session_path)
-            result.enqueued = [e for e in entries if e["status"] not in ("published", "dead")]
+                                       versions=versions, targets=targets, session_path=session_path,
+                                       session=session)  # scanned as this run collected it
+            result.enqueued = [e for e in entries if e["status"] not in ("published", "dead", "rejected")]
         crash_point("after_enqueue")
         if collected is not None:
             current.source_data, current.metadata = collected
@@ -377,13 +378,22 @@ class RunReport:
 
     results: list[SessionResult]
     published: PublishReport | None = None
+    #: ``--strict``: an entry the publishing scan held makes the run exit 1 (for CI).
+    strict: bool = False
+
+    @property
+    def held(self) -> list[dict[str, Any]]:
+        """Enqueued entries the publishing scan (or ``review = "always"``) holds for review."""
+        return [e for r in self.results for e in r.enqueued if e.get("status") == "held"]
 
     @property
     def exit_code(self) -> int:
         code = max((r.exit_code for r in self.results), default=0)
-        if code == 2 or self.published is None:
+        if code == 2:
             return code
-        return max(code, self.published.exit_code)
+        if self.strict and self.held:
+            code = max(code, 1)
+        return code if self.published is None else max(code, self.published.exit_code)
 
 
 def run_sessions(
@@ -395,17 +405,18 @@ def run_sessions(
     dry_run: bool = False,
     publish_after: bool = False,
     show_progress: bool = False,
+    strict: bool = False,
 ) -> RunReport:
     """Run each file, then publish what is due (``publish_after``): ``flywheel run [--publish]``,
     ``flywheel end`` and the Python API all go this one way.
 
     The enabled targets are checked first. ``show_progress``: a bar counts the files on a
-    terminal (stderr), when there are several.
+    terminal (stderr), when there are several. ``strict``: held entries make the exit code 1.
     """
     for name in config.enabled_targets():
         check_target(config, host, name)  # a bad target is a usage error before anything is written
     shown = track(files, "running sessions") if show_progress and len(files) > 1 else files
-    report = RunReport([run_session(f, config, host, out_dir=out_dir, dry_run=dry_run) for f in shown])
+    report = RunReport([run_session(f, config, host, out_dir=out_dir, dry_run=dry_run) for f in shown], strict=strict)
     if publish_after and not dry_run and any(r.enqueued for r in report.results):
-        report.published = publish(config, host)
+        report.published = publish(config, host, strict=strict)
     return report

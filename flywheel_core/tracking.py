@@ -343,7 +343,8 @@ def end_session(
     ``options`` are the collector's (``agent_id``, ``title``, ``summary``, ``lessons``,
     ``csv``, ``notes``...; see ``flywheel_collect_session``); a ``rev_range`` option is an
     exact window and wins over the rest. ``duration`` (minutes)
-    wins over the time measured from the start. ``strict``: a collector warning stops the end
+    wins over the time measured from the start. ``strict``: an entry the publishing scan holds
+    makes the exit code 1, and a collector warning stops the end
     before anything is written (UsageError). Nothing new since the last end: nothing is
     written, ``status`` is ``nothing-new``.
     """
@@ -451,6 +452,8 @@ def _end(
     _record_end(state, data, ending)
     for name in ("session_file", "session_id", "status", "artifacts", "receipts", "pending", "errors", "exit_code"):
         setattr(result, name, getattr(outcome, name))
+    if strict and any(p.status == "held" for p in outcome.pending):
+        result.exit_code = max(result.exit_code, 1)  # --strict: held for review fails a CI job
     result.problems += outcome.problems
     return result
 
@@ -524,8 +527,20 @@ def outcome_of(config: Config, report: RunReport, *, publish: bool = True) -> Se
             outcome.receipts.append(Receipt(entry.target, entry.kind, _text(receipt.get("url")),
                                             _text(receipt.get("commit")), dict(receipt)))
         else:
-            outcome.pending.append(Pending(entry.target, entry.kind, entry.status, entry.last_error, entry.id))
+            error = entry.last_error
+            if entry.status == "held":
+                error = _held_reason(entry.findings or {}, entry.id)
+            outcome.pending.append(Pending(entry.target, entry.kind, entry.status, error, entry.id))
     return outcome
+
+
+def _held_reason(scan: dict[str, Any], entry_id: int) -> str:
+    """Why the publishing scan holds an entry, in one line of masked findings (never a secret)."""
+    findings = scan.get("findings") or []
+    shown = sorted({f"{f.get('rule')} {f.get('preview', '')}".strip() for f in findings})
+    what = "; ".join(shown[:3]) + (f" and {len(shown) - 3} more" if len(shown) > 3 else "")
+    why = what or ("every entry waits for approval (review = \"always\")" if scan.get("held") == "review" else "held")
+    return f"{why} (see `flywheel review show {entry_id}`)"
 
 
 def _text(value: Any) -> str | None:

@@ -429,3 +429,19 @@ def test_a_target_token_from_the_environment_goes_through_core(tmp_path: Path, e
     assert isinstance(table["token"], Secret) and isinstance(table["deploy"]["token"], Secret)
     assert repr(table) == "{'scan': 'redact', 'deploy': {'token': '***'}, 'token': '***'}"
     assert redact(f"echo {value} {nested}") == "echo *** ***", "registered with the redactor"
+
+
+def test_run_says_what_it_held_and_strict_fails_for_ci(project: Project, tmp_path: Path) -> None:
+    project.configure(_shelf())
+    session = _session(tmp_path, f"deploy with {TOKEN} to prod")
+    run = project.cli("run", session)
+    assert run.exit_code == 0, run.output
+    [entry] = project.entries()
+    assert "queued for shelf" not in run.stdout, "a held entry is not said to be queued"
+    assert f"  HELD summary of {SID} -> shelf (entry {entry['id']}): 2 findings;" in run.stdout
+    assert "GitHub Token" in run.stdout and TOKEN not in run.output
+    again = _session(tmp_path, f"deploy with {TOKEN} to prod", name="t.json", session_id="test-build-002")
+    strict = project.cli("run", again, "--strict")
+    assert strict.exit_code == 1 and "HELD summary" in strict.stdout
+    clean = _session(tmp_path, "fix: a typo", name="u.json", session_id="test-build-003")
+    assert project.cli("run", clean, "--strict").exit_code == 0

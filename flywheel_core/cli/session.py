@@ -78,6 +78,7 @@ def run(
     dry_run: DryRunOpt = False,
     json_out: JsonOpt = False,
     publish: Annotated[bool, typer.Option("--publish", help="Also publish what was enqueued.")] = False,
+    strict: Annotated[bool, typer.Option("--strict", help="Exit 1 when the publishing scan holds an entry (for CI).")] = False,
 ) -> None:
     """Generate the artifacts of each session, write them, and record them in the session file.
 
@@ -87,12 +88,14 @@ def run(
     """
     from flywheel_core.errors import UsageError
     from flywheel_core.pipeline import run_sessions
+    from flywheel_core.publishing import scan_lines
 
     files = [*(files or []), *(session_file or [])]
     if not files:
         raise UsageError("name at least one session file (FILE... or --session-file FILE)")
     cfg, host = _setup(config)
-    report = run_sessions(files, cfg, host, out_dir=out, dry_run=dry_run, publish_after=publish, show_progress=True)
+    report = run_sessions(files, cfg, host, out_dir=out, dry_run=dry_run, publish_after=publish, show_progress=True,
+                          strict=strict)
     if json_out:
         print(json.dumps([r.to_json() for r in report.results], indent=2, ensure_ascii=False))
     else:
@@ -109,9 +112,12 @@ def run(
                     print(f"  {'':<{len(verb)}} {'':<14} {_rel(extra)}")
             by_target: dict[str, list[str]] = {}
             for item in result.enqueued:
-                by_target.setdefault(item["target"], []).append(item["kind"])
+                if item.get("status") != "held":
+                    by_target.setdefault(item["target"], []).append(item["kind"])
             for target, kinds in by_target.items():
                 print(f"  queued for {target}: {', '.join(kinds)}")
+            for line in scan_lines(result.enqueued):  # what the publishing scan held or redacted, and why
+                print(f"  {line}")
     if report.published is not None:
         from flywheel_core.cli.queue import print_report
 

@@ -102,7 +102,7 @@ def end(
     notes: Annotated[Optional[Path], typer.Option("--notes", help="life_aria: a Markdown file or folder of notes.")] = None,
     screenshots: Annotated[Optional[Path], typer.Option("--screenshots", help="life_aria: a folder of screenshots.", file_okay=False)] = None,
     no_publish: Annotated[bool, typer.Option("--no-publish", help="Run and enqueue; publish later with `flywheel publish`.")] = False,
-    strict: Annotated[bool, typer.Option("--strict", help="A warning from the collector stops the end before anything is written (exit 2).")] = False,
+    strict: Annotated[bool, typer.Option("--strict", help="A warning from the collector stops the end before anything is written (exit 2); an entry the publishing scan holds exits 1 (for CI).")] = False,
     json_out: JsonOpt = False,
     config: ConfigOpt = None,
 ) -> None:
