@@ -186,9 +186,8 @@ class BuildFacts:
     lessons: tuple[Lesson, ...]
     next_steps: tuple[str, ...]
     highlights: tuple[str, ...]
-    social_name: str  # clipped for social posts
     social_highlights: tuple[str, ...]  # clipped, without the headline
-    hashtags: tuple[str, ...]
+    scopes: tuple[str, ...]  # the scopes most commits name ("parser"), most named first
     tags: tuple[str, ...]
     provenance: tuple[dict[str, str], ...]
 
@@ -308,12 +307,6 @@ def _duration_text(minutes: float | None) -> str | None:
     if not hours:
         return f"{mins} min"
     return f"{hours:,} h {mins} min" if mins else f"{hours:,} h"  # "1,139,568 h" like every other number
-
-
-def _slug_tag(text: str) -> str:
-    """A hashtag from a name: ASCII letters, digits and _, at most 30 long (else none)."""
-    tag = re.sub(r"[^0-9A-Za-z_]", "", text)
-    return "" if tag.isdigit() or len(tag) > 30 else tag
 
 
 def _project(session: Any, source: dict[str, Any], meta: dict[str, Any]) -> tuple[Project | None, str | None]:
@@ -712,10 +705,8 @@ def build_facts(session: Any, repo_info: dict[str, Any] | None = None) -> BuildF
     if has_name:
         tags.append(project.name.lower())
     tags += [lang.name.lower() for lang in langs[:3]]
-    tags += _topics(human)
-    # "Build session <id>" is no name to tag.
-    name_tag = _slug_tag(project.name) if has_name else ""
-    hashtags = ["buildinpublic", name_tag, *(_slug_tag(lang.name) for lang in langs[:2])]
+    scopes = _topics(human)
+    tags += scopes
 
     return BuildFacts(
         session_id=session.session_id,
@@ -761,11 +752,10 @@ def build_facts(session: Any, repo_info: dict[str, Any] | None = None) -> BuildF
         lessons=lessons or (),
         next_steps=next_steps or (),
         highlights=highlights,
-        social_name=clip(project.name, 60) or "Build",
         social_highlights=tuple(
             h for h in (clip(x, 100) for x in highlights if clip(capitalised(x), 120).rstrip(" .") != headline) if h
         )[:3],
-        hashtags=tuple(dict.fromkeys(t for t in hashtags if t)),
+        scopes=tuple(scopes),
         tags=tuple(dict.fromkeys(t for t in tags if t)),
         provenance=tuple(
             {"hash": c.hash, "message": c.subject, **({"url": c.url} if c.url else {})} for c in commits
