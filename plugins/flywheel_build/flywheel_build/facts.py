@@ -27,11 +27,14 @@ __all__ = [
     "classify",
     "commit_hash",
     "estimate_work_minutes",
+    "files_kind",
     "kind_of",
     "most_significant",
     "language_of",
     "md_code",
     "parse_when",
+    "path_kind",
+    "short_title",
 ]
 
 # Conventional Commit types in the order a changelog shows them; aliases agents really use.
@@ -378,7 +381,8 @@ def classify(subject: str, body: str = "") -> tuple[str, str | None, str, bool, 
 
 def _is_bot(author: str | None, email: str | None) -> bool:
     name = (author or "").strip().lower()
-    return name.endswith("[bot]") or name in _BOTS or (email or "").lower().endswith("[bot]@users.noreply.github.com")
+    return (name.endswith("[bot]") or name in _BOTS or re.search(r"\bbot\b", name) is not None  # "pytest bot"
+            or (email or "").lower().endswith("[bot]@users.noreply.github.com"))
 
 
 def clip(text: str, limit: int) -> str:
@@ -667,7 +671,7 @@ def build_facts(session: Any, repo_info: dict[str, Any] | None = None) -> BuildF
     else:
         # Not the commit count: the social post says the numbers right after the headline.
         headline = "merges and automated updates" if merges or bots else "work session"
-    headline = clip(capitalised(headline), 120).rstrip(" .") or "Work session"
+    headline = short_title(capitalised(headline)).rstrip(" .") or "Work session"
     where, given_title = _first(("source_data.title", _text(source.get("title"))), ("title", _text(session.get("title"))))
     if where:
         narrative["title"] = where
@@ -763,6 +767,33 @@ def build_facts(session: Any, repo_info: dict[str, Any] | None = None) -> BuildF
     )
 
 
+#: A title longer than this is cut at a clause boundary (" (", ": ", "; ", ", ", " - ").
+TITLE_CHARS = 90
+_CLAUSE = re.compile(r" \(| [-–—] |[:;,] ")
+_PR_REFS = re.compile(r"(?:\s*\((?:#\d{1,7}(?:,\s*)?)+\))+\s*$")
+
+
+def short_title(text: str, limit: int = TITLE_CHARS) -> str:
+    """A commit subject as a title: without its trailing pull request numbers ("(#123)": the
+    post cites the commit) and, when longer than ``limit``, cut at the last clause boundary
+    outside brackets and code that leaves at least a third of it; "…" at a word only when
+    there is none."""
+    text = _PR_REFS.sub("", text) or text
+    if len(text) <= limit:
+        return text
+    depth, code, cut = 0, False, 0
+    for i, ch in enumerate(text[: limit + 1]):
+        if not depth and not code and i >= limit // 3 and _CLAUSE.match(text, i):
+            cut = i
+        if ch == "`":
+            code = not code
+        elif not code and ch in "([{":
+            depth += 1
+        elif not code and ch in ")]}":
+            depth = max(0, depth - 1)
+    return text[:cut] if cut else clip(text, limit)
+
+
 def _said(c: CommitFact) -> str:
     """A commit's description with its scope, which alone ("one") would lose its context."""
     return f"{c.description} ({c.scope})" if c.scope and c.description else c.description
@@ -778,7 +809,7 @@ def capitalised(text: str) -> str:
 
 
 # Conventional types by weight.
-_TIER = {"feat": 4, "fix": 3, "perf": 2, "refactor": 2, "other": 2, "docs": 1, "test": 1, "build": 1, "ci": 1, "chore": 1}
+_TIER = {"feat": 4, "removal": 3.5, "fix": 3, "perf": 2, "refactor": 2, "other": 2, "docs": 1, "test": 1, "build": 1, "ci": 1, "chore": 1}
 # What a plain subject says it is, by its first words ("Fix crash ...", "Add load_many()").
 _SAYS = (
     ("chore", re.compile(
@@ -786,20 +817,62 @@ _SAYS = (
         r"|(?:update )?changelog\b)", re.I)),
     ("test", re.compile(r"^(?:tests?\b|add(?:ed|s)? (?:a |more )?tests?\b)", re.I)),
     ("docs", re.compile(r"^(?:docs?\b|document(?:s|ed|ation)?\b|update (?:the )?(?:readme|docs?)\b|fix typos?\b)", re.I)),
-    ("feat", re.compile(r"^(?:add|adds|added|implement|implements|implemented|introduce|introduces|support|supports|allow|allows)\b", re.I)),
+    # Dropping support for a Python, or removing what was deprecated: what users must act on.
+    ("removal", re.compile(
+        r"^(?:(?:drop(?:s|ped)?|remove[sd]?)\s+(?:support\b|python\b|pypy\b|node\b|(?:the\s+)?deprecated\b)|deprecat\w*\b)", re.I)),
+    ("feat", re.compile(
+        r"^(?:add|adds|added|implement|implements|implemented|introduce|introduces|support|supports|allow|allows|provide|provides|"
+        r"expose|exposes)\b", re.I)),
     ("fix", re.compile(r"^(?:fix|fixes|fixed|repair|repairs|resolve|resolves|correct|corrects|handle|handles|prevent|prevents)\b", re.I)),
     ("refactor", re.compile(r"^(?:refactor\w*|tidy|clean(?:s|ed)? up|rename[sd]?|simplif\w*|remove unused)\b", re.I)),
 )
 
 
+#: Files that are not the project's code, by kind: tests, continuous integration, documentation
+#: (and changelog fragments).
+_PATH_KINDS = (
+    ("test", re.compile(
+        r"(?:^|/)(?:tests?|testing|spec|__tests__)/|(?:^|/)(?:test_[^/]*|[^/]*_test\.\w+|[^/]*\.(?:test|spec)\.\w+|conftest\.py)$", re.I)),
+    ("ci", re.compile(
+        r"^(?:\.github|\.gitlab|\.circleci|\.buildkite)/|^(?:\.gitlab-ci\.yml|azure-pipelines\.yml|\.travis\.yml|appveyor\.yml)$", re.I)),
+    ("build", re.compile(
+        r"(?:^|/)(?:requirements[^/]*\.(?:txt|in)|requirements/.*|[^/]*\.lock|package-lock\.json|pnpm-lock\.yaml|"
+        r"\.pre-commit-config\.yaml|renovate\.json5?)$", re.I)),
+    ("docs", re.compile(
+        r"(?:^|/)(?:docs?|documentation|changelog\.d|changelog|changes|news|newsfragments|\.changeset)/|\.(?:md|rst|adoc)$", re.I)),
+)
+
+
+def path_kind(path: str) -> str | None:
+    """``test``, ``ci``, ``build`` (dependency pins) or ``docs`` for a file that is not the
+    project's code, else None."""
+    return next((kind for kind, pattern in _PATH_KINDS if pattern.search(path)), None)
+
+
+def files_kind(files: tuple[str, ...] | list[str]) -> str | None:
+    """What a change touching only ``files`` is when none of them is code: ``test`` (tests,
+    maybe with docs), ``ci``, ``build`` (dependencies, maybe with CI) or ``docs``; None when one
+    is code or no file is known."""
+    kinds = {path_kind(f) for f in files}
+    if not kinds or None in kinds:
+        return None
+    if "test" in kinds:
+        return "test"
+    return "ci" if kinds == {"ci"} else "build" if kinds <= {"ci", "build"} else "docs"
+
+
 def kind_of(c: CommitFact) -> str:
     """The kind of change: ``breaking``, the Conventional type, else what a plain subject's first
-    words say ("Fix crash ..." is a fix, "Release 2.0" bookkeeping), else ``other``."""
+    words say ("Fix crash ..." is a fix, "Release 2.0" bookkeeping), else ``other``; a plain
+    subject's "Add ..." that touches only tests, docs or CI files is a test, docs or CI change."""
     if c.breaking:
         return "breaking"
     if c.type != "other":
         return c.type
-    return next((kind for kind, pattern in _SAYS if pattern.match(c.subject)), "other")
+    said = next((kind for kind, pattern in _SAYS if pattern.match(c.subject)), "other")
+    if said in ("feat", "fix", "refactor", "other"):  # dropping a Python is done in CI files: still a removal
+        return files_kind(c.files) or said
+    return said
 
 
 def _tier(c: CommitFact) -> int:
@@ -840,9 +913,12 @@ def _credits_text(people: tuple[tuple[str, int], ...], bots: tuple[tuple[str, in
     if not people and not bots:
         return None
     counts = len(people) + len(bots) > 1
-    parts = [f"{name} ({n:,})" if counts else name for name, n in people[:_NAMED]]
-    if len(people) > _NAMED:
-        parts.append(_plural(len(people) - _NAMED, "more person", "more people"))
+    named = people[:_NAMED]
+    if len(people) > _NAMED:  # a long tail of one-commit names says little: count them
+        named = tuple(p for p in named if p[1] > 1) or named[:1]
+    parts = [f"{name} ({n:,})" if counts else name for name, n in named]
+    if len(people) > len(named):
+        parts.append(_plural(len(people) - len(named), "more person", "more people"))
     if bots:
         parts.append(bots[0][0] if not people and len(bots) == 1 else _plural(len(bots), "bot"))
     return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
