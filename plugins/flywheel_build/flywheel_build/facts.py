@@ -344,8 +344,10 @@ def _rev_range(source: dict[str, Any]) -> str | None:
 
 
 def _topics(commits: list[CommitFact], limit: int = 3) -> list[str]:
-    """The scopes most commits name (``feat(parser): ...`` is about the parser), as tags."""
-    counts = Counter(c.scope.lower() for c in commits if c.scope and re.match(r"^[\w.-]{1,30}$", c.scope))
+    """The scopes most changes to the code name (``feat(parser): ...`` is about the parser; a
+    ``docs(exceptions)`` commit is not what the session is about), as tags."""
+    counts = Counter(c.scope.lower() for c in commits
+                     if c.scope and re.match(r"^[\w.-]{1,30}$", c.scope) and (c.breaking or c.type in ("feat", "fix", "perf", "refactor")))
     return [scope for scope, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]]
 
 

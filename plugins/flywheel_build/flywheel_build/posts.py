@@ -17,6 +17,10 @@ __all__ = ["social_context", "social_artifact", "topics"]
 PROSE_CHARS = 600
 ITEM_CHARS = 160
 MAX_ITEMS = 3
+#: Build files, not what a project is written in: no hashtag.
+_NOT_TOPICS = {"Makefile", "Dockerfile", "CMake"}
+#: The kinds of change the posts name beside the headline.
+TOLD = ("breaking", "removal", "feat", "fix", "perf")
 _VERSION = re.compile(r"v?\d+(?:\.\d+)+(?:[-.]?(?:a|b|rc|post|dev)\d*)?")
 
 
@@ -36,7 +40,7 @@ def social_context(facts: BuildFacts, story: Story) -> dict[str, Any]:
     def said(text: str | None, size: int) -> str:
         return defang(_sentence(clip(text, size))) if text else ""
 
-    others = [said(h, ITEM_CHARS) for h in facts.social_highlights[:MAX_ITEMS]]
+    others = [said(h, ITEM_CHARS) for h in _others(facts, story)]
     commits = facts.stats.commits
     work = ""
     if commits:
@@ -63,6 +67,16 @@ def social_context(facts: BuildFacts, story: Story) -> dict[str, Any]:
     }
 
 
+def _others(facts: BuildFacts, story: Story) -> list[str]:
+    """What else changed: the session's other highlights, else the first changes the blog post
+    tells of each kind that matters (breaking, removals, features, fixes, performance)."""
+    if facts.key_achievements:
+        return list(facts.social_highlights[:MAX_ITEMS])
+    told = [f"{i.lead} ({i.commit.scope})" if i.commit.scope else i.lead
+            for s in story.sections if s.key in TOLD for i in (*s.items, *s.listed)]
+    return [t for t in dict.fromkeys(told) if t.rstrip(" .") != facts.headline][:MAX_ITEMS]
+
+
 def _lesson(facts: BuildFacts) -> str | None:
     for lesson in facts.lessons:
         text = ": ".join(p for p in (lesson.title, lesson.description) if p)
@@ -74,7 +88,8 @@ def _lesson(facts: BuildFacts) -> str | None:
 def topics(facts: BuildFacts) -> list[str]:
     """Hashtags, most telling first: the project, its languages, the scopes its commits name."""
     named = [facts.project.name] if facts.named else []  # "Build session <id>" is no name to tag
-    return [*named, *(lang.name for lang in facts.languages[:2]), "build in public", *facts.scopes]
+    languages = [lang.name for lang in facts.languages if lang.name not in _NOT_TOPICS][:2]
+    return [*named, *languages, "build in public", *facts.scopes]
 
 
 def social_artifact(ctx: RunContext, session: Session, facts: BuildFacts, story: Story, *, tags: list[str],
