@@ -235,6 +235,7 @@ def _who(c: CommitFact) -> str | None:
     return _listing(names) if names else None
 
 
+#: What the title's change is, in the opening's "X made the feature in the title".
 _KIND_WORDS = {"breaking": "breaking change", "removal": "removal", "feat": "feature", "fix": "fix", "perf": "performance improvement"}
 
 #: Kinds a reader hears about change by change; the others are counted (in a long post,
@@ -423,7 +424,8 @@ def _people(
         if areas:
             did += ("; mostly in " if len(areas) > 1 else "; in ") + _listing(areas)
         people.append(Person(name, len(commits), did, False))
-    rest = [kv for kv in ranked if kv not in named]
+    named_names = {name for name, _ in named}
+    rest = [kv for kv in ranked if kv[0] not in named_names]
     others = None
     if rest:
         count = len({c.hash for _, cs in rest for c in cs})
