@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,17 +26,136 @@ def _is_html(name: str | None) -> bool:
     return bool(name) and bool(re.search(r"\.html?(\.j2|\.jinja2?)?$", name))
 
 
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+!|~])")
+# -- Markdown escaping: only what would change meaning -----------------------------------------
+# CommonMark with GFM tables and strikethrough (the web target's Markdown) and GitHub's own
+# rendering of READMEs give meaning to few characters, and only in some places: escaping every
+# one of them fills raw files with backslashes (``parse\_args``, ``\(it failed\)``). A character
+# is escaped here only where it could start or end markup wherever a template puts the text: at
+# a line start, in a list item, a heading, a table cell, between ``**`` and ``**``.
+
+_ASCII_PUNCT = frozenset("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~")
+#: Links, images and reference definitions (``[``, ``]``), table cells (``|``): escaped anywhere.
+_ALWAYS = frozenset("[]|")
+_ENTITY = re.compile(r"&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});")
+#: What follows ``<`` in a raw HTML tag, an autolink (``<https:...>``) or an e-mail autolink.
+_TAG_OR_AUTOLINK = re.compile(r"[A-Za-z/!?]|[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@")
+#: Block starts: ATX heading, list item, block quote; setext underline, thematic break or a
+#: table's delimiter row (``---``, ``- - -``, ``:-:|``); code fence. (An ordered list item's
+#: ``.`` or ``)`` is escaped.)
+_BLOCK = re.compile(r"[ \t]*(?:(?:#{1,6}|[-+*])(?=[ \t]|$)|>|=+[ \t]*$|[-:|][-:| \t]*$|~{3,})")
+_ORDERED = re.compile(r"[ \t]*\d{1,9}([.)])(?=[ \t]|$)")
+_CLOSING_HASHES = re.compile(r"[ \t](#+)[ \t]*$")  # "## Title ##": a heading's closing sequence
+_DELIMITERS = re.compile(r"\*+|_+|~+")
+
+
+def _is_space(ch: str) -> bool:
+    return ch in "\t\n\x0b\x0c\r" or unicodedata.category(ch) == "Zs"
+
+
+def _may_delimit(run: str, before: str | None, after: str | None) -> bool:
+    """Whether a run of ``*``, ``_`` or ``~`` could open or close emphasis or strikethrough.
+
+    CommonMark's flanking rules, under both its definitions of punctuation (0.31 counts Unicode
+    symbols, as markdown-it does; GitHub's cmark-gfm only Unicode punctuation). A run at either
+    end of the text could meet anything there, so it may always delimit."""
+    if before is None or after is None:
+        return True
+    for symbols in ("P", "PS"):
+        def punct(ch: str) -> bool:
+            return ch in _ASCII_PUNCT or unicodedata.category(ch)[0] in symbols  # noqa: B023
+
+        lp, np_, lw, nw = punct(before), punct(after), _is_space(before), _is_space(after)
+        left = not nw and (not np_ or lw or lp)
+        right = not lw and (not lp or nw or np_)
+        if run[0] != "_" and (left or right):
+            return True
+        if run[0] == "_" and ((left and (not right or lp)) or (right and (not left or np_))):
+            return True
+    return False
+
+
+def _code_spans(line: str) -> tuple[list[tuple[int, int]], set[int]]:
+    """The code spans of ``line`` kept as they are (they are inert: CommonMark shows their text
+    as written) and the backticks to escape: a run with no closing run of the same length
+    (which the text around could close), a code fence at the line start, and the runs of a
+    span holding a ``|`` (a table would split it). A kept span holds no escaped backtick: a
+    backslash inside a code span would show."""
+    runs = [m.span() for m in re.finditer(r"`+", line)]
+    literal: set[int] = set()  # indices into runs
+    spans: list[tuple[int, int]] = []
+    i = 0
+    while i < len(runs):
+        start, end = runs[i]
+        width = end - start
+        close = next((j for j in range(i + 1, len(runs)) if j not in literal and runs[j][1] - runs[j][0] == width), None)
+        if i in literal:
+            pass
+        elif close is None or (width >= 3 and not line[:start].strip(" \t")) or literal & set(range(i + 1, close)):
+            literal.add(i)
+        elif "|" in line[end : runs[close][0]]:
+            literal.update((i, close))
+        else:
+            spans.append((start, runs[close][1]))
+            i = close
+        i += 1
+    return spans, {k for i in literal for k in range(*runs[i])}
+
+
+def _escape_line(line: str) -> str:
+    """One line of untrusted text with a backslash before each character that would be markup."""
+    spans, marked = _code_spans(line)
+    block = _BLOCK.match(line)
+    if block:
+        marked.add(len(line) - len(line[block.start() :].lstrip(" \t")))
+    ordered = _ORDERED.match(line)
+    if ordered:
+        marked.add(ordered.start(1))
+    closing = _CLOSING_HASHES.search(line)
+    if closing:
+        marked.add(closing.start(1))
+    for i, ch in enumerate(line):
+        if ch in _ALWAYS or (ch == "\\" and (i + 1 == len(line) or line[i + 1] in _ASCII_PUNCT)):
+            marked.add(i)
+        elif ch == "<" and (i + 1 == len(line) or _TAG_OR_AUTOLINK.match(line, i + 1)):
+            marked.add(i)
+        elif ch == "&" and _ENTITY.match(line, i):
+            marked.add(i)
+    out: list[str] = []
+    pos = 0
+    for start, end in [*spans, (len(line), len(line))]:
+        part = line[pos:start]
+        for m in _DELIMITERS.finditer(part):  # a run is escaped whole, or its neighbours change
+            a, b = pos + m.start(), pos + m.end()
+            if _may_delimit(m.group(), line[a - 1] if a else None, line[b] if b < len(line) else None) or marked & set(range(a, b)):
+                marked.update(range(a, b))
+        out += ["\\" + ch if pos + k in marked else ch for k, ch in enumerate(part)]
+        out.append(line[start:end])
+        pos = end
+    return "".join(out)
 
 
 def md_escape(text: Any) -> str:
-    """Escape Markdown syntax in untrusted text so it shows literally (``[x](javascript:..)``)."""
-    return _MD_SPECIAL.sub(r"\\\1", str(text))
+    """Untrusted text shown literally in Markdown, its lines and paragraphs kept: a backslash
+    only before what would be markup (``[x](javascript:..)``, ``*bold*``, ``# heading``), so
+    ``parse_args`` and ``(it failed)`` stay as written. Indentation is folded to one space (four
+    would make a code block) and trailing spaces dropped (two would make a line break)."""
+    lines = re.split(r"\r\n?|\n", str(text).replace("\0", "\ufffd").replace("\x0b", " ").replace("\x0c", " "))
+    out = []
+    for i, line in enumerate(lines):
+        body = line.strip(" \t")
+        if body:
+            lead = " " if line[:1] in (" ", "\t") else ""
+            tail = " " if i == len(lines) - 1 and line[-1:] in (" ", "\t") else ""  # a fragment's last space
+            out.append(_escape_line(lead + body + tail))
+        else:
+            out.append(" " if i == len(lines) - 1 and line else "")
+    return "\n".join(out)
 
 
 def md_inline(text: Any) -> str:
-    """Untrusted text as one Markdown-escaped line (newlines folded to spaces)."""
-    return md_escape(" ".join(str(text).split()))
+    """Untrusted text as one line of Markdown shown literally (newlines folded to spaces), with
+    :func:`md_escape`'s rules."""
+    return _escape_line(" ".join(str(text).replace("\0", "\ufffd").split()))
 
 
 def capitalize_first(text: Any) -> str:

@@ -274,7 +274,7 @@ def test_every_post_links_to_the_page_when_a_site_gives_one(notes) -> None:
     assert meta["hashtags"] == {"x": ["Queues", "Sqlite"], "bluesky": ["Queues", "Sqlite"],
                                 "mastodon": ["Queues", "Sqlite"], "linkedin": ["Queues", "Sqlite"]}
     assert "content_warning" not in meta
-    assert f"- Link: <{link}>" in markdown and "alt text: A \\<b\\>chart\\</b\\>" in markdown
+    assert f"- Link: <{link}>" in markdown and "alt text: A \\<b>chart\\</b>" in markdown
 
 
 def test_no_link_without_a_site(notes) -> None:
@@ -321,7 +321,7 @@ def test_hostile_session_text_is_inert_and_bounded(notes) -> None:
             assert set(entities.get("link", [])) <= {link}, (network, entities)
         assert link in "\n".join(posts), network
     assert data["artifacts"]["social_post"]["meta"]["social"]["content_warning"] == "Money <3"
-    assert "\\@everyone" not in markdown and "> @\u2060everyone \\#\u2060win" in markdown
+    assert "\\@everyone" not in markdown and "> @\u2060everyone #\u2060win" in markdown
 
 
 # X's weighted length without importing twitter-text (its import is most of a small run), checked

@@ -139,4 +139,4 @@ def test_social_posts_are_plain_text_and_the_markdown_copy_is_escaped(
     social = (folder / "social_post.md").read_text(encoding="utf-8")
     assert social.startswith("# Social posts: Pixel \\*Garden\\*\n\n")
     assert "> New devlog: Pixel \\*Garden\\*\n" in social
-    assert "\\<b\\>raw\\</b\\>" in social and "> \\#Devlog \\#PixelArt\n" in social
+    assert "\\<b>raw\\</b>" in social and "> #Devlog #PixelArt\n" in social

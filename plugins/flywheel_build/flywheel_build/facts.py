@@ -27,11 +27,14 @@ __all__ = [
     "classify",
     "commit_hash",
     "estimate_work_minutes",
+    "files_kind",
     "kind_of",
     "most_significant",
     "language_of",
     "md_code",
     "parse_when",
+    "path_kind",
+    "short_title",
 ]
 
 # Conventional Commit types in the order a changelog shows them; aliases agents really use.
@@ -186,9 +189,8 @@ class BuildFacts:
     lessons: tuple[Lesson, ...]
     next_steps: tuple[str, ...]
     highlights: tuple[str, ...]
-    social_name: str  # clipped for social posts
     social_highlights: tuple[str, ...]  # clipped, without the headline
-    hashtags: tuple[str, ...]
+    scopes: tuple[str, ...]  # the scopes most commits name ("parser"), most named first
     tags: tuple[str, ...]
     provenance: tuple[dict[str, str], ...]
 
@@ -310,12 +312,6 @@ def _duration_text(minutes: float | None) -> str | None:
     return f"{hours:,} h {mins} min" if mins else f"{hours:,} h"  # "1,139,568 h" like every other number
 
 
-def _slug_tag(text: str) -> str:
-    """A hashtag from a name: ASCII letters, digits and _, at most 30 long (else none)."""
-    tag = re.sub(r"[^0-9A-Za-z_]", "", text)
-    return "" if tag.isdigit() or len(tag) > 30 else tag
-
-
 def _project(session: Any, source: dict[str, Any], meta: dict[str, Any]) -> tuple[Project | None, str | None]:
     """The name the session gives, and which field: the agent's ``project`` (top level or
     metadata), else what ``collect build`` read from the project's metadata (``source_data.project``)."""
@@ -348,8 +344,10 @@ def _rev_range(source: dict[str, Any]) -> str | None:
 
 
 def _topics(commits: list[CommitFact], limit: int = 3) -> list[str]:
-    """The scopes most commits name (``feat(parser): ...`` is about the parser), as tags."""
-    counts = Counter(c.scope.lower() for c in commits if c.scope and re.match(r"^[\w.-]{1,30}$", c.scope))
+    """The scopes most changes to the code name (``feat(parser): ...`` is about the parser; a
+    ``docs(exceptions)`` commit is not what the session is about), as tags."""
+    counts = Counter(c.scope.lower() for c in commits
+                     if c.scope and re.match(r"^[\w.-]{1,30}$", c.scope) and (c.breaking or c.type in ("feat", "fix", "perf", "refactor")))
     return [scope for scope, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]]
 
 
@@ -385,7 +383,8 @@ def classify(subject: str, body: str = "") -> tuple[str, str | None, str, bool, 
 
 def _is_bot(author: str | None, email: str | None) -> bool:
     name = (author or "").strip().lower()
-    return name.endswith("[bot]") or name in _BOTS or (email or "").lower().endswith("[bot]@users.noreply.github.com")
+    return (name.endswith("[bot]") or name in _BOTS or re.search(r"\bbot\b", name) is not None  # "pytest bot"
+            or (email or "").lower().endswith("[bot]@users.noreply.github.com"))
 
 
 def clip(text: str, limit: int) -> str:
@@ -674,7 +673,7 @@ def build_facts(session: Any, repo_info: dict[str, Any] | None = None) -> BuildF
     else:
         # Not the commit count: the social post says the numbers right after the headline.
         headline = "merges and automated updates" if merges or bots else "work session"
-    headline = clip(capitalised(headline), 120).rstrip(" .") or "Work session"
+    headline = short_title(capitalised(headline)).rstrip(" .") or "Work session"
     where, given_title = _first(("source_data.title", _text(source.get("title"))), ("title", _text(session.get("title"))))
     if where:
         narrative["title"] = where
@@ -712,10 +711,8 @@ def build_facts(session: Any, repo_info: dict[str, Any] | None = None) -> BuildF
     if has_name:
         tags.append(project.name.lower())
     tags += [lang.name.lower() for lang in langs[:3]]
-    tags += _topics(human)
-    # "Build session <id>" is no name to tag.
-    name_tag = _slug_tag(project.name) if has_name else ""
-    hashtags = ["buildinpublic", name_tag, *(_slug_tag(lang.name) for lang in langs[:2])]
+    scopes = _topics(human)
+    tags += scopes
 
     return BuildFacts(
         session_id=session.session_id,
@@ -761,16 +758,42 @@ def build_facts(session: Any, repo_info: dict[str, Any] | None = None) -> BuildF
         lessons=lessons or (),
         next_steps=next_steps or (),
         highlights=highlights,
-        social_name=clip(project.name, 60) or "Build",
         social_highlights=tuple(
             h for h in (clip(x, 100) for x in highlights if clip(capitalised(x), 120).rstrip(" .") != headline) if h
         )[:3],
-        hashtags=tuple(dict.fromkeys(t for t in hashtags if t)),
+        scopes=tuple(scopes),
         tags=tuple(dict.fromkeys(t for t in tags if t)),
         provenance=tuple(
             {"hash": c.hash, "message": c.subject, **({"url": c.url} if c.url else {})} for c in commits
         ),
     )
+
+
+#: A title longer than this is cut at a clause boundary (" (", ": ", "; ", ", ", " - ").
+TITLE_CHARS = 90
+_CLAUSE = re.compile(r" \(| [-–—] |[:;,] ")
+_PR_REFS = re.compile(r"(?:\s*\((?:#\d{1,7}(?:,\s*)?)+\))+\s*$")
+
+
+def short_title(text: str, limit: int = TITLE_CHARS) -> str:
+    """A commit subject as a title: without its trailing pull request numbers ("(#123)": the
+    post cites the commit) and, when longer than ``limit``, cut at the last clause boundary
+    outside brackets and code that leaves at least a third of it; "…" at a word only when
+    there is none."""
+    text = _PR_REFS.sub("", text) or text
+    if len(text) <= limit:
+        return text
+    depth, code, cut = 0, False, 0
+    for i, ch in enumerate(text[: limit + 1]):
+        if not depth and not code and i >= limit // 3 and _CLAUSE.match(text, i):
+            cut = i
+        if ch == "`":
+            code = not code
+        elif not code and ch in "([{":
+            depth += 1
+        elif not code and ch in ")]}":
+            depth = max(0, depth - 1)
+    return text[:cut] if cut else clip(text, limit)
 
 
 def _said(c: CommitFact) -> str:
@@ -788,7 +811,7 @@ def capitalised(text: str) -> str:
 
 
 # Conventional types by weight.
-_TIER = {"feat": 4, "fix": 3, "perf": 2, "refactor": 2, "other": 2, "docs": 1, "test": 1, "build": 1, "ci": 1, "chore": 1}
+_TIER = {"feat": 4, "removal": 3.5, "fix": 3, "perf": 2, "refactor": 2, "other": 2, "docs": 1, "test": 1, "build": 1, "ci": 1, "chore": 1}
 # What a plain subject says it is, by its first words ("Fix crash ...", "Add load_many()").
 _SAYS = (
     ("chore", re.compile(
@@ -796,20 +819,62 @@ _SAYS = (
         r"|(?:update )?changelog\b)", re.I)),
     ("test", re.compile(r"^(?:tests?\b|add(?:ed|s)? (?:a |more )?tests?\b)", re.I)),
     ("docs", re.compile(r"^(?:docs?\b|document(?:s|ed|ation)?\b|update (?:the )?(?:readme|docs?)\b|fix typos?\b)", re.I)),
-    ("feat", re.compile(r"^(?:add|adds|added|implement|implements|implemented|introduce|introduces|support|supports|allow|allows)\b", re.I)),
+    # Dropping support for a Python, or removing what was deprecated: what users must act on.
+    ("removal", re.compile(
+        r"^(?:(?:drop(?:s|ped)?|remove[sd]?)\s+(?:support\b|python\b|pypy\b|node\b|(?:the\s+)?deprecated\b)|deprecat\w*\b)", re.I)),
+    ("feat", re.compile(
+        r"^(?:add|adds|added|implement|implements|implemented|introduce|introduces|support|supports|allow|allows|provide|provides|"
+        r"expose|exposes)\b", re.I)),
     ("fix", re.compile(r"^(?:fix|fixes|fixed|repair|repairs|resolve|resolves|correct|corrects|handle|handles|prevent|prevents)\b", re.I)),
     ("refactor", re.compile(r"^(?:refactor\w*|tidy|clean(?:s|ed)? up|rename[sd]?|simplif\w*|remove unused)\b", re.I)),
 )
 
 
+#: Files that are not the project's code, by kind: tests, continuous integration, documentation
+#: (and changelog fragments).
+_PATH_KINDS = (
+    ("test", re.compile(
+        r"(?:^|/)(?:tests?|testing|spec|__tests__)/|(?:^|/)(?:test_[^/]*|[^/]*_test\.\w+|[^/]*\.(?:test|spec)\.\w+|conftest\.py)$", re.I)),
+    ("ci", re.compile(
+        r"^(?:\.github|\.gitlab|\.circleci|\.buildkite)/|^(?:\.gitlab-ci\.yml|azure-pipelines\.yml|\.travis\.yml|appveyor\.yml)$", re.I)),
+    ("build", re.compile(
+        r"(?:^|/)(?:requirements[^/]*\.(?:txt|in)|requirements/.*|[^/]*\.lock|package-lock\.json|pnpm-lock\.yaml|"
+        r"\.pre-commit-config\.yaml|renovate\.json5?)$", re.I)),
+    ("docs", re.compile(
+        r"(?:^|/)(?:docs?|documentation|changelog\.d|changelog|changes|news|newsfragments|\.changeset)/|\.(?:md|rst|adoc)$", re.I)),
+)
+
+
+def path_kind(path: str) -> str | None:
+    """``test``, ``ci``, ``build`` (dependency pins) or ``docs`` for a file that is not the
+    project's code, else None."""
+    return next((kind for kind, pattern in _PATH_KINDS if pattern.search(path)), None)
+
+
+def files_kind(files: tuple[str, ...] | list[str]) -> str | None:
+    """What a change touching only ``files`` is when none of them is code: ``test`` (tests,
+    maybe with docs), ``ci``, ``build`` (dependencies, maybe with CI) or ``docs``; None when one
+    is code or no file is known."""
+    kinds = {path_kind(f) for f in files}
+    if not kinds or None in kinds:
+        return None
+    if "test" in kinds:
+        return "test"
+    return "ci" if kinds == {"ci"} else "build" if kinds <= {"ci", "build"} else "docs"
+
+
 def kind_of(c: CommitFact) -> str:
     """The kind of change: ``breaking``, the Conventional type, else what a plain subject's first
-    words say ("Fix crash ..." is a fix, "Release 2.0" bookkeeping), else ``other``."""
+    words say ("Fix crash ..." is a fix, "Release 2.0" bookkeeping), else ``other``; a plain
+    subject's "Add ..." that touches only tests, docs or CI files is a test, docs or CI change."""
     if c.breaking:
         return "breaking"
     if c.type != "other":
         return c.type
-    return next((kind for kind, pattern in _SAYS if pattern.match(c.subject)), "other")
+    said = next((kind for kind, pattern in _SAYS if pattern.match(c.subject)), "other")
+    if said in ("feat", "fix", "refactor", "other"):  # dropping a Python is done in CI files: still a removal
+        return files_kind(c.files) or said
+    return said
 
 
 def _tier(c: CommitFact) -> int:
@@ -850,9 +915,12 @@ def _credits_text(people: tuple[tuple[str, int], ...], bots: tuple[tuple[str, in
     if not people and not bots:
         return None
     counts = len(people) + len(bots) > 1
-    parts = [f"{name} ({n:,})" if counts else name for name, n in people[:_NAMED]]
-    if len(people) > _NAMED:
-        parts.append(_plural(len(people) - _NAMED, "more person", "more people"))
+    named = people[:_NAMED]
+    if len(people) > _NAMED:  # a long tail of one-commit names says little: count them
+        named = tuple(p for p in named if p[1] > 1) or named[:1]
+    parts = [f"{name} ({n:,})" if counts else name for name, n in named]
+    if len(people) > len(named):
+        parts.append(_plural(len(people) - len(named), "more person", "more people"))
     if bots:
         parts.append(bots[0][0] if not people and len(bots) == 1 else _plural(len(bots), "bot"))
     return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from flywheel_build.facts import BuildFacts, build_facts
+from flywheel_build.facts import build_facts
 from flywheel_build.git import GitError, Repo
 from flywheel_build.story import build_story
 
@@ -98,13 +97,11 @@ def _tidy(text: str) -> str:
     return re.sub(r"\n{3,}", "\n\n", text).strip("\n") + "\n"
 
 
-def _social_text(ctx: RunContext, facts: BuildFacts) -> str:
-    return " ".join(ctx.render("build/_social_text.txt.j2", facts=facts).split())
-
-
 def generate_artifacts(session: Session, ctx: RunContext, repo: Repo | None) -> list[Artifact]:
     """Render every build artifact from one fact set."""
-    from flywheel_core import Artifact, social_variants
+    from flywheel_core import Artifact
+
+    from flywheel_build.posts import social_artifact
 
     info = read_repo(repo) if repo is not None else {}
     if repo is not None:
@@ -128,10 +125,6 @@ def generate_artifacts(session: Session, ctx: RunContext, repo: Repo | None) -> 
         if spliced is None and START in readme_text:
             ctx.warn(f"{readme_name} has {START} without a following {END}; wrote a new README instead", "$.source_data.repo_path")
     readme = spliced if spliced is not None else _tidy(ctx.render("build/readme.md.j2", facts=facts))
-
-    social_text = _social_text(ctx, facts)
-    variants = social_variants(social_text, hashtags=facts.hashtags)
-    social_md = _tidy(ctx.render("build/social_post.md.j2", facts=facts, variants=variants, fences=_fences(variants)))
 
     common = {"tags": tags, "meta": meta}
     story = build_story(facts)
@@ -158,18 +151,5 @@ def generate_artifacts(session: Session, ctx: RunContext, repo: Repo | None) -> 
             tags=tags,
             meta=blog_meta,
         ),
-        Artifact(
-            "social_post",
-            social_md,
-            title=f"Social posts: {facts.title}",
-            summary=social_text,
-            attachments={"social_post.json": json.dumps(variants, indent=2, ensure_ascii=False) + "\n"},
-            **common,
-        ),
+        social_artifact(ctx, session, facts, story, tags=tags, meta=meta),
     ]
-
-
-def _fences(variants: dict[str, list[str]]) -> str:
-    """A code fence longer than any backtick run in the posts, so none can close it."""
-    longest = max((len(run) for posts in variants.values() for p in posts for run in re.findall(r"`+", p)), default=0)
-    return "`" * max(3, longest + 1)

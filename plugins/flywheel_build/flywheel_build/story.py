@@ -8,18 +8,25 @@ from typing import Any
 
 import attrs
 
-from flywheel_build.facts import BuildFacts, CommitFact, capitalised, clip, kind_of
+from flywheel_build.facts import BuildFacts, CommitFact, capitalised, kind_of, language_of, path_kind
 
-__all__ = ["Item", "Section", "Person", "Story", "build_story", "explain", "area_of"]
+__all__ = ["Item", "Section", "Person", "Story", "build_story", "explain", "area_of", "top_area"]
 
 #: A session this small is told commit by commit; a bigger one by its few most significant
 #: changes per section, the rest summed up by area.
 SMALL = 8
 PER_SECTION = 3
+#: In a big session, changes of a told kind whose body says nothing are listed by their subject,
+#: this many per section; the rest are counted.
+LISTED = 8
+LISTED_OTHER = 5
+#: How many areas the summary of the rest names.
+AREAS = 5
 
 # Kinds of change in the order a reader cares about, with the words for one and for many.
 _KINDS = {
     "breaking": ("Breaking changes", "breaking change", "breaking changes"),
+    "removal": ("Removed and deprecated", "removal or deprecation", "removals and deprecations"),
     "feat": ("New features", "new feature", "new features"),
     "fix": ("Fixes", "fix", "fixes"),
     "perf": ("Performance", "performance improvement", "performance improvements"),
@@ -35,7 +42,7 @@ _KINDS = {
 # Paragraphs of a body that are not prose about the change.
 _NOISE = re.compile(
     r"^(?:[>#|]|```|~~~|this reverts commit|bumps \[|updates the requirements|signed-off-by|"
-    r"co-authored-by|(?:fix(?:es|ed)?|close[sd]?|resolve[sd]?|refs?|see)\s*:?\s*(?:[\w.-]+/[\w.-]+)?#\d+\s*$|"
+    r"co-authored-by|(?:(?:fix(?:es|ed)?|close[sd]?|resolve[sd]?|refs?|see)\s*:?\s*(?:[\w.-]+/[\w.-]+)?#\d+[\s,.;]*(?:and\s+)?)+$|"
     r"https?://\S+\s*$|\(cherry picked|release notes|changelog|commits\b|-{3,}|={3,}|\[skip)",
     re.I,
 )
@@ -47,10 +54,22 @@ _ISSUE = re.compile(r"\b(?:fix(?:es|ed)?|close[sd]?|resolve[sd]?)\s*:?\s+(#\d{1,
 _GENERIC_DIRS = {"src", "lib", "libs", "pkg", "pkgs", "app", "source", "sources", "internal", "cmd", "packages", "main", "java", "python"}
 _AREA_NAMES = {"tests": "tests", "test": "tests", "testing": "tests", "docs": "docs", "doc": "docs", ".github": "CI"}
 _CODE = re.compile(r"^[\w.+-]{1,40}$")
+_FRAGMENTS = re.compile(r"(?:^|/)(?:changelog\.d|changelog|changes|news|newsfragments|\.changeset)/", re.I)
+#: Folders that hold packages: their children are the areas ("plugins/flywheel_trade").
+_CONTAINERS = {"src", "lib", "libs", "pkg", "pkgs", "packages", "plugins", "apps", "crates", "modules", "cmd", "internal",
+               "components", "services"}
+
+
+#: A body paragraph that goes on from the subject ("on a fixture that ...") is no sentence alone.
+_CONTINUATION = re.compile(
+    r"^(?:on|in|of|for|to|with|and|or|but|when|if|by|from|at|as|so|which|that|than|instead|without|because|after|"
+    r"before|into|via|unless|while)\b")
 
 
 def explain(body: str, limit: int = 320) -> str | None:
-    """The first prose paragraph of a commit body, whole sentences up to ``limit`` characters."""
+    """The first prose paragraph of a commit body, as whole sentences up to ``limit`` characters
+    (one longer sentence whole, up to twice that): never cut mid-sentence. A sentence ending
+    in ":" introduces what the post does not show (a list, a command) and ends the text."""
     for para in re.split(r"\n\s*\n", body or ""):
         if not para.strip() or _NOISE.match(para.lstrip()):
             continue
@@ -60,15 +79,16 @@ def explain(body: str, limit: int = 320) -> str | None:
             if len(para.split()) < _LIST_ITEM_WORDS:
                 continue
         text = " ".join(para.split())
-        if len(text.split()) < 4:
+        if len(text.split()) < 4 or _CONTINUATION.match(text):
             continue
         out = ""
         for sentence in _SENTENCE_END.split(text):
-            if out and len(out) + len(sentence) + 1 > limit:
+            if sentence.endswith(":") or (out and len(out) + len(sentence) + 1 > limit) or len(sentence) > 2 * limit:
                 break
             out = f"{out} {sentence}".strip()
-        out = clip(out, limit)
-        return out if out.endswith((".", "!", "?", "…")) else out + "."
+        if len(out.split()) < 4:
+            continue
+        return out if out.endswith((".", "!", "?")) else out + "."
     return None
 
 
@@ -82,7 +102,9 @@ def area_of(c: CommitFact, package: str | None = None) -> str | None:
     if c.scope and _CODE.match(c.scope):
         return c.scope
     areas: Counter[str] = Counter()
-    for path in c.files:
+    # The code a change is about, not its changelog fragment or the tests beside it.
+    code = [f for f in c.files if path_kind(f) is None]
+    for path in code or [f for f in c.files if not _FRAGMENTS.search(f)]:
         parts = path.split("/")
         dirs = [d for d in parts[:-1] if d.lower() not in _GENERIC_DIRS and _norm(d) != package]
         if dirs:
@@ -94,6 +116,59 @@ def area_of(c: CommitFact, package: str | None = None) -> str | None:
         if _CODE.match(name):
             areas[name] += 1
     return areas.most_common(1)[0][0] if areas else None
+
+
+def top_area(path: str) -> str:
+    """The top-level folder (or package: ``plugins/flywheel_trade``, ``src/flask``) a file is
+    in; "top-level files" for a file at the top."""
+    parts = path.split("/")
+    if len(parts) == 1:
+        return "top-level files"
+    if parts[0].lower() in _CONTAINERS and len(parts) > 2:
+        return f"{parts[0]}/{parts[1]}"
+    return parts[0]
+
+
+def _by_area(commits: list[CommitFact]) -> dict[str, list[str]]:
+    """Each top-level area and the commits that touch it (a commit may touch several), most first."""
+    areas: dict[str, list[str]] = {}
+    for c in commits:
+        for area in dict.fromkeys(top_area(f) for f in c.files):
+            areas.setdefault(area, []).append(c.hash)
+    return dict(sorted(areas.items(), key=lambda kv: (-len(kv[1]), kv[0].casefold())))
+
+
+def _areas_text(areas: dict[str, list[str]], unknown: int) -> str | None:
+    """"By area: src/flask (12 changes), docs (9), tests (6), 4 more areas and 3 changes that list no file."""
+    if not areas and not unknown:
+        return None
+    shown = list(areas.items())[:AREAS]
+    parts = [f"{name} ({_plural(len(hashes), 'change', 'changes') if i == 0 else f'{len(hashes):,}'})"
+             for i, (name, hashes) in enumerate(shown)]
+    rest = list(areas)[AREAS:]
+    if rest:
+        parts.append(_plural(len(rest), "more area", "more areas"))
+    if unknown:
+        parts.append(_plural(unknown, "change that lists no file", "changes that list no file"))
+    return f"By area: {_listing(parts)}." if areas else None
+
+
+def _touches_code(c: CommitFact) -> bool:
+    """A change to the project's code (not only to its tests, docs, CI or metadata files);
+    a commit whose files are not listed may be."""
+    return not c.files or any(path_kind(f) is None and language_of(f) for f in c.files)
+
+
+def _distinct(commits: list[CommitFact]) -> list[CommitFact]:
+    """One commit per subject: "Fix mypy finding" three times is listed once (the rest are counted)."""
+    seen: set[str] = set()
+    out = []
+    for c in commits:
+        key = (c.description or c.subject).casefold()
+        if key not in seen:
+            seen.add(key)
+            out.append(c)
+    return out
 
 
 def _norm(name: str) -> str:
@@ -125,8 +200,10 @@ class Section:
     title: str  # may hold an area name: escape it
     intro: str | None  # plain text, may hold area names
     items: tuple[Item, ...]
-    rest: str | None  # "Also 12 more fixes, mostly in parser (5) and cli (3)."
+    rest: str | None  # "Also 12 more fixes, mostly in parser and cli."; "By area: ..."
     counted: tuple[CommitFact, ...] = ()  # the commits ``rest`` (or ``intro``) counts
+    listed: tuple[Item, ...] = ()  # told by their subject alone, one line each
+    areas: dict[str, list[str]] = attrs.field(factory=dict)  # area -> the counted commits touching it
 
 
 @attrs.frozen
@@ -143,6 +220,7 @@ class Story:
     lede_commit: CommitFact | None  # the headline's commit, cited at the end of the lede
     lede_who: str | None
     lede_issues: tuple[str, ...]
+    lede_kind: str | None  # "feature", "fix", "breaking change", "change": what the title's commit is
     overview: str | None  # "7 commits by ...: 2 new features and 1 fix." (plain text)
     range: str | None  # "v2.3.0..v2.4.0", as collected
     highlights: tuple[str, ...]  # the session's own
@@ -157,9 +235,12 @@ def _who(c: CommitFact) -> str | None:
     return _listing(names) if names else None
 
 
+#: What the title's change is, in the opening's "X made the feature in the title".
+_KIND_WORDS = {"breaking": "breaking change", "removal": "removal", "feat": "feature", "fix": "fix", "perf": "performance improvement"}
+
 #: Kinds a reader hears about change by change; the others are counted (in a long post,
 #: changes of no known kind are told when their body says why).
-_TOLD = ("breaking", "feat", "fix", "perf")
+_TOLD = ("breaking", "removal", "feat", "fix", "perf")
 
 
 def _rank(c: CommitFact, index: int) -> tuple[int, int, int, int, int]:
@@ -213,34 +294,48 @@ def build_story(facts: BuildFacts) -> Story:
             counted_commits += members
             continue
         limit = len(members) if small else (5 if key == "breaking" else PER_SECTION)
-        items, rest = _items(members, limit, top, sentences, explained_only=not small and key != "breaking")
-        if key == "other" and not small:  # told when explained, else only counted
-            if items:
-                sections.append(Section(key, "Other notable changes", None, items, None))
+        if key == "other" and not small:  # changes to the code told (or listed), the rest counted
+            code = [c for c in members if _touches_code(c)]
+            items, unexplained = _items(code, limit, top, sentences, explained_only=True)
+            listed = _items(_distinct(unexplained), LISTED_OTHER, top, [])[0]
+            if items or listed:
+                sections.append(Section(key, "Other notable changes", None, items, None, listed=listed))
+            shown = {i.commit for i in (*items, *listed)}
+            rest = [c for c in members if c is not top and c not in shown]
             if rest:
                 counted.append(_plural(len(rest), "other change", "other changes"))
                 counted_commits += rest
             continue
+        items, rest = _items(members, limit, top, sentences, explained_only=not small and key != "breaking")
+        # A big session names the rest of its features and fixes by their subjects, then counts.
+        listed = _items(_distinct(rest), LISTED, top, [])[0] if not small else ()
+        rest = [c for c in rest if c not in {i.commit for i in listed}]
         more = None
         if rest:
-            more = f"Also {_plural(len(rest), 'more ' + one, 'more ' + many)}{_mostly(rest, package)}."
-        if items or more:  # a section whose one change the lede told has nothing left to say
-            sections.append(Section(key, title, None, items, more, tuple(rest)))
+            more = _plural(len(rest), "more " + one, "more " + many) + _mostly(rest, package) + "."
+            more = f"Also {more}" if items or listed else more[:1].upper() + more[1:]
+        if items or listed or more:  # a section whose one change the lede told has nothing left to say
+            sections.append(Section(key, title, None, items, more, tuple(rest), listed))
     if counted:
-        sections.append(Section("counted", "Also in this session", _listing(counted) + ".", (), None, tuple(counted_commits)))
+        areas = _by_area(counted_commits)
+        unknown = sum(1 for c in counted_commits if not c.files)
+        sections.append(Section("counted", "Also in this session", _listing(counted) + ".", (), _areas_text(areas, unknown),
+                                tuple(counted_commits), areas=areas))
     bots = [c for c in facts.commits if c.bot]
     if bots:
         names = Counter(c.author or "bot" for c in bots)
         said = _listing([f"{name} ({n:,})" for name, n in names.most_common()])
         sections.append(Section("bots", "Automated updates", f"{_plural(len(bots), 'automated commit', 'automated commits')} by {said}.", (), None, tuple(bots)))
 
-    told = {item.commit.hash: item for section in sections for item in section.items}
+    # Each change the post tells (0) or lists (1).
+    told = {i.commit.hash: rank for section in sections for rank, items in enumerate((section.items, section.listed)) for i in items}
     people, others = _people(facts, package, told, top)
     return Story(
         lede=lede,
         lede_commit=lede_commit,
         lede_who=_who(lede_commit) if lede_commit else None,
         lede_issues=_issues(lede_commit.body) if lede_commit else (),
+        lede_kind=_KIND_WORDS.get(kind_of(lede_commit), "change") if lede_commit else None,
         overview=overview,
         range=facts.rev_range,
         highlights=facts.key_achievements,
@@ -298,21 +393,30 @@ def _items(
 
 
 def _people(
-    facts: BuildFacts, package: str | None, told: dict[str, Item], top: CommitFact | None, shown: int = 8
+    facts: BuildFacts, package: str | None, told: dict[str, int], top: CommitFact | None, shown: int = 8
 ) -> tuple[tuple[Person, ...], str | None]:
     """Who did what: each person's (co-authors too) commits, the changes of theirs the post tells,
     and where they worked. Bots have their own section."""
     work: dict[str, list[CommitFact]] = {}
     for c in facts.commits:
-        if c.merge or c.bot:
+        if c.merge:  # as facts' credits count them: a person's commits, co-authored ones too
             continue
         for name, bot in ([(c.author, c.bot)] if c.author else []) + list(c.co_authors):
             if not bot:
                 work.setdefault(name, []).append(c)
     ranked = sorted(work.items(), key=lambda kv: (-len(kv[1]), kv[0].casefold()))
+
+    def tells(commits: list[CommitFact]) -> bool:
+        return len(commits) > 1 or any(c.hash in told or c is top for c in commits)
+
+    named = ranked[:shown]
+    if len(ranked) > shown:  # many people: one-commit names whose change the post does not tell are counted
+        named = [kv for kv in ranked if tells(kv[1])][:shown] or named
     people = []
-    for name, commits in ranked[:shown]:
-        theirs = [f"“{c.description or c.subject}”" for c in commits if c.hash in told or c is top][:3]
+    for name, commits in named:
+        # The title's change first, then those told with their why, then those listed.
+        mine = sorted((c for c in commits if c.hash in told or c is top), key=lambda c: (c is not top, told.get(c.hash, 0)))
+        theirs = [f"“{c.description or c.subject}”" for c in mine][:3]
         did = _plural(len(commits), "commit", "commits")
         if theirs:
             did += ", including " + _listing(theirs)
@@ -320,7 +424,8 @@ def _people(
         if areas:
             did += ("; mostly in " if len(areas) > 1 else "; in ") + _listing(areas)
         people.append(Person(name, len(commits), did, False))
-    rest = ranked[shown:]
+    named_names = {name for name, _ in named}
+    rest = [kv for kv in ranked if kv[0] not in named_names]
     others = None
     if rest:
         count = len({c.hash for _, cs in rest for c in cs})
@@ -388,6 +493,8 @@ def _provenance(
         "narrative": dict(facts.narrative),
         "sentences": sentences,
         "sections": [
-            {"key": s.key, "told": [i.commit.hash for i in s.items], "counted": [c.hash for c in s.counted]} for s in sections
+            {"key": s.key, "told": [i.commit.hash for i in s.items], "listed": [i.commit.hash for i in s.listed],
+             "counted": [c.hash for c in s.counted], **({"areas": s.areas} if s.areas else {})}
+            for s in sections
         ],
     }

@@ -23,7 +23,7 @@ ENTRY = (
     "### Added\n"
     "\n"
     "- Add Phase 3 publication system (abc123d)\n"
-    "- render \\[a link\\]\\(javascript:alert\\(1\\)\\) \\<b\\> (1234567)\n"
+    "- render \\[a link\\](javascript:alert(1)) \\<b> (1234567)\n"
     "\n"
     "### Fixed\n"
     "\n"

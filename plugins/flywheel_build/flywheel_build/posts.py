@@ -1,0 +1,109 @@
+"""The social posts of a build session: what their templates are told, and the artifact."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from flywheel_core import Artifact, RunContext, Session
+
+    from flywheel_build.facts import BuildFacts
+    from flywheel_build.story import Story
+
+__all__ = ["social_context", "social_artifact", "topics"]
+
+#: Session and commit prose is cut to this before any template sees it (templates cut it further).
+PROSE_CHARS = 600
+ITEM_CHARS = 160
+MAX_ITEMS = 3
+#: Build files, not what a project is written in: no hashtag.
+_NOT_TOPICS = {"Makefile", "Dockerfile", "CMake"}
+#: The kinds of change the posts name beside the headline.
+TOLD = ("breaking", "removal", "feat", "fix", "perf")
+_VERSION = re.compile(r"v?\d+(?:\.\d+)+(?:[-.]?(?:a|b|rc|post|dev)\d*)?")
+
+
+def _sentence(text: str) -> str:
+    """``text`` ending as a sentence does (a clipped text already ends in "…")."""
+    text = text.rstrip()
+    return text if not text or text.endswith((".", "!", "?", "…", ":")) else text + "."
+
+
+def social_context(facts: BuildFacts, story: Story) -> dict[str, Any]:
+    """What each ``build/social_post.<network>.txt.j2`` template is given, computed once.
+
+    Every string from the session or its commits is already defanged and cut: a template may
+    print it as it is. No line counts: the posts say what changed, and for whom."""
+    from flywheel_core import clip, defang
+
+    def said(text: str | None, size: int) -> str:
+        return defang(_sentence(clip(text, size))) if text else ""
+
+    others = [said(h, ITEM_CHARS) for h in _others(facts, story)]
+    commits = facts.stats.commits
+    work = ""
+    if commits:
+        work = f"{commits:,} commit{'' if commits == 1 else 's'}"
+        if facts.credits_text and facts.stats.commits_listed == commits:  # else who made the rest is unknown
+            work += f" by {facts.credits_text}"
+    start, _, end = (story.range or "").partition("..")
+    return {
+        # The blog post's title: the agent's own, else "<project>: <the most significant change>".
+        "title": said(facts.title, 200),
+        "project": defang(clip(facts.project.name, 60)) if facts.named else "",
+        "headline": said(facts.headline, 160),
+        # Why it matters: the session's summary, else the headline commit's own explanation.
+        "why": said(" ".join(story.lede), PROSE_CHARS),
+        "others": others,
+        "work": defang(work),
+        "range": defang(f"{start} to {end.lstrip('.')}") if start and end else "",
+        # "3.1.0" when the range ends at a version ("v3.1.0"): "The main change in Flask 3.1.0".
+        # Without its "v": Bluesky's app would take "v3.1.0" for a domain name.
+        "release": end.removeprefix("v") if _VERSION.fullmatch(end) else "",
+        "lesson": said(_lesson(facts), ITEM_CHARS * 2),
+        "next": said(facts.next_steps[0], ITEM_CHARS) if facts.next_steps else "",
+        "audience": defang(clip(facts.audience, 100)) if facts.audience else "",
+    }
+
+
+def _others(facts: BuildFacts, story: Story) -> list[str]:
+    """What else changed: the session's other highlights, else the first changes the blog post
+    tells of each kind that matters (breaking, removals, features, fixes, performance)."""
+    if facts.key_achievements:
+        return list(facts.social_highlights[:MAX_ITEMS])
+    told = [f"{i.lead} ({i.commit.scope})" if i.commit.scope else i.lead
+            for s in story.sections if s.key in TOLD for i in (*s.items, *s.listed)]
+    return [t for t in dict.fromkeys(told) if t.rstrip(" .") != facts.headline][:MAX_ITEMS]
+
+
+def _lesson(facts: BuildFacts) -> str | None:
+    for lesson in facts.lessons:
+        text = ": ".join(p for p in (lesson.title, lesson.description) if p)
+        if text:
+            return text
+    return None
+
+
+def topics(facts: BuildFacts) -> list[str]:
+    """Hashtags, most telling first: the project, its languages, the scopes its commits name."""
+    named = [facts.project.name] if facts.named else []  # "Build session <id>" is no name to tag
+    languages = [lang.name for lang in facts.languages if lang.name not in _NOT_TOPICS][:2]
+    return [*named, *languages, "build in public", *facts.scopes]
+
+
+def social_artifact(ctx: RunContext, session: Session, facts: BuildFacts, story: Story, *, tags: list[str],
+                    meta: dict[str, Any]) -> Artifact:
+    """The ``social_post`` artifact: a post per network linking to the blog post's page."""
+    from flywheel_core import compose_social
+
+    posts = compose_social(
+        ctx,
+        session,
+        "build",
+        social_context(facts, story),
+        title=f"Social posts: {facts.title}",
+        page=("blog_post", facts.title),  # exactly the blog post's title: its page's URL
+        topics=topics(facts),
+    )
+    return posts.artifact(summary=facts.summary, tags=tags, meta=meta)
