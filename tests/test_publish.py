@@ -14,7 +14,7 @@ import pytest
 
 from core_support import FLYWHEEL, load
 from flywheel_core import hookimpl
-from flywheel_core.testing import run_cli
+from flywheel_core.testing import QueueBackend, run_cli
 
 ID = "a1b2c3d4-e5f6-7890-abcd-ef1234567890"
 TOKEN = "ghp_" + "PublishCanary" * 3
@@ -68,15 +68,17 @@ SHELF = textwrap.dedent('''
 
 
 class Project:
-    def __init__(self, root: Path, host) -> None:
+    def __init__(self, root: Path, host, backend: QueueBackend | None = None) -> None:
         self.root = root
         self.host = host
+        self.backend = backend or QueueBackend("sqlite")
         self.config = root / "flywheel.toml"
         self.configure()
 
     def configure(self, targets: str = '[targets.shelf]\ndir = "shelf"\nfail_when = "FAIL"\nraise_when = "RAISE"\n',
                   queue: str = "") -> None:
-        self.config.write_text(f'out_dir = "out"\nstate_dir = "state"\n[queue]\n{queue}\n{targets}', encoding="utf-8")
+        self.config.write_text(f'out_dir = "out"\nstate_dir = "state"\n[queue]\n{self.backend.toml}{queue}\n{targets}',
+                               encoding="utf-8")
 
     def cli(self, *args):
         return run_cli([*map(str, args), "--config", self.config], host=self.host)
@@ -98,9 +100,9 @@ def _shelf_module():
 
 
 @pytest.fixture
-def project(tmp_path: Path, echo_host) -> Project:
+def project(tmp_path: Path, echo_host, queue_backend: QueueBackend) -> Project:
     echo_host.register(_shelf_module(), name="shelf", distribution="flywheel-shelf", version="1")
-    return Project(tmp_path, echo_host)
+    return Project(tmp_path, echo_host, queue_backend)
 
 
 def test_run_enqueues_each_artifact_for_each_enabled_target(project: Project, example) -> None:
@@ -373,16 +375,16 @@ WORKER = textwrap.dedent('''
 ''')
 
 
-def _shelf_project(tmp_path: Path, fake_dist) -> tuple[Path, dict[str, str]]:
+def _shelf_project(tmp_path: Path, fake_dist, backend: QueueBackend) -> tuple[Path, dict[str, str]]:
     env = fake_dist("shelf-target", SHELF)
     config = tmp_path / "flywheel.toml"
-    config.write_text('out_dir = "out"\nstate_dir = "state"\n[queue]\nbackoff_seconds = 0\n'
+    config.write_text(f'out_dir = "out"\nstate_dir = "state"\n[queue]\nbackoff_seconds = 0\n{backend.toml}'
                       '[targets.shelf]\ndir = "shelf"\n')
     return config, env
 
 
-def test_many_processes_enqueue_and_publish_at_once(tmp_path: Path, fake_dist) -> None:
-    config, env = _shelf_project(tmp_path, fake_dist)
+def test_many_processes_enqueue_and_publish_at_once(tmp_path: Path, fake_dist, queue_backend) -> None:
+    config, env = _shelf_project(tmp_path, fake_dist, queue_backend)
     workers, count = 4, 12
     for w in range(workers):
         for i in range(count):
@@ -405,8 +407,8 @@ def test_many_processes_enqueue_and_publish_at_once(tmp_path: Path, fake_dist) -
     assert sorted(logged) == sorted(e["id"] for e in entries), "each entry published exactly once"
 
 
-def test_concurrent_publish_commands_never_publish_twice(tmp_path: Path, fake_dist) -> None:
-    config, env = _shelf_project(tmp_path, fake_dist)
+def test_concurrent_publish_commands_never_publish_twice(tmp_path: Path, fake_dist, queue_backend) -> None:
+    config, env = _shelf_project(tmp_path, fake_dist, queue_backend)
     for i in range(30):
         path = tmp_path / "out" / "build" / f"s-{i}" / "readme.md"
         path.parent.mkdir(parents=True)

@@ -3,7 +3,8 @@
 Modules, from the bottom up: ``storage`` (rows and the storage interface), ``sqlite`` (the only
 module that talks to SQLite), ``blobs`` (content by hash), ``leases`` (who holds an entry),
 ``queue`` (the API and state machine), ``targets``, ``mirror`` (session files show the queue),
-``enqueue`` and ``publisher``.
+``shared`` (plugins' stores on the same backend), ``enqueue`` and ``publisher``; ``postgres``
+(the only module that talks to PostgreSQL) serves a fleet.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from flywheel_core.publishing.queue import (
     idempotency_key,
     open_queue,
 )
+from flywheel_core.publishing.shared import SharedStore, open_shared_store
 from flywheel_core.publishing.sqlite import SqliteStorage
 from flywheel_core.publishing.storage import (
     PENDING,
@@ -47,6 +49,7 @@ __all__ = [
     "QueueEntry",
     "QueueError",
     "QueueStorage",
+    "SharedStore",
     "SqliteStorage",
     "StorageTransaction",
     "call_target",
@@ -58,6 +61,7 @@ __all__ = [
     "iso",
     "mend_session_files",
     "open_queue",
+    "open_shared_store",
     "publish",
     "session_meta",
     "sync_session_file",

@@ -155,7 +155,7 @@ class SqliteStorage:
         return before, SCHEMA_VERSION
 
     def lock(self, name: str, timeout: float | None = None):
-        return lock_for(self.path.with_name(f"{self.path.name}.{name}"), timeout)
+        return lock_for(self.path.with_name(f"{name}.lock"), timeout)
 
     def notify(self, target: str) -> None:
         pass  # nobody listens: SQLite workers poll

@@ -37,18 +37,18 @@ def load_settings(config_path: Path | None) -> Settings:
 
 
 def _build(settings: Settings, full: bool, force: bool = False, json_out: bool = False) -> None:
-    from flywheel_publish_web.build import build_site, site_lock
+    from flywheel_publish_web.build import build_site
     from flywheel_publish_web.settings import warn_if_unaddressed
     from flywheel_publish_web.store import ContentStore
 
     warn_if_unaddressed(settings)
     listed = None
-    with site_lock(settings):
+    with ContentStore(settings) as store, store.lock():
         if force:
-            listed = ContentStore(settings.state_dir).force()
+            listed = store.force()
             if not json_out:
                 typer.echo(f"listed {listed} pages kept as drafts for having nothing to say")
-        report = build_site(settings, full=full)
+        report = build_site(settings, full=full, store=store)
     if json_out:
         typer.echo(json.dumps({
             "site_dir": str(report.site_dir), "index": str(report.index), "pages": report.pages,
@@ -127,7 +127,8 @@ def _serve(settings: Settings, port: int, interval: float) -> None:
     def signature() -> tuple:
         templates = settings.templates_dir / "web" if settings.templates_dir else None
         extra = tuple(sorted((p.name, p.stat().st_mtime_ns) for p in templates.iterdir())) if templates and templates.is_dir() else ()
-        return ContentStore(settings.state_dir).signature() + extra
+        with ContentStore(settings) as store:
+            return store.signature() + extra
 
     handler = functools.partial(Handler, directory=str(settings.site_dir))
     try:
