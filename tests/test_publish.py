@@ -12,60 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from core_support import FLYWHEEL, load
+from core_support import FLYWHEEL, SHELF, load
 from flywheel_core import hookimpl
 from flywheel_core.testing import QueueBackend, run_cli
 
 ID = "a1b2c3d4-e5f6-7890-abcd-ef1234567890"
 TOKEN = "ghp_" + "PublishCanary" * 3
-
-#: A publication target that shelves each item's files in a folder and logs every publication.
-SHELF = textwrap.dedent('''
-    """Test target ``shelf``: files under ``dir``, one log line per publication."""
-    import json
-    import os
-    from pathlib import Path
-
-    from flywheel_core import PublishResult, Target, hookimpl
-
-    SCHEMA = {
-        "type": "object",
-        "required": ["dir"],
-        "properties": {"dir": {"type": "string"}, "fail_when": {"type": "string"}, "raise_when": {"type": "string"}},
-        "additionalProperties": False,
-    }
-
-    @hookimpl
-    def flywheel_targets():
-        return [Target("shelf", "files on a shelf", SCHEMA)]
-
-    @hookimpl
-    def flywheel_publish(target, items, config, ctx):
-        if target != "shelf":
-            return None
-        base = ctx.config.base_dir
-        if config.get("raise_when") and (base / config["raise_when"]).exists():
-            raise RuntimeError((base / config["raise_when"]).read_text())
-        shelf = base / config["dir"]
-        results = []
-        for item in items:
-            receipt = {"path": f"{item.session_id}/{item.filename}"}
-            if ctx.dry_run:
-                results.append(PublishResult(item.id, True, receipt=receipt))
-                continue
-            if config.get("fail_when") and (base / config["fail_when"]).exists():
-                results.append(PublishResult(item.id, False, error=(base / config["fail_when"]).read_text()))
-                continue
-            for name, data in item.files.items():
-                path = shelf / item.session_id / name
-                path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_bytes(data)
-            with open(shelf / "log.jsonl", "a") as fh:
-                fh.write(json.dumps({"id": item.id, "sha": item.sha256, "kind": item.kind, "meta": item.meta}) + "\\n")
-            results.append(PublishResult(item.id, True, receipt=receipt))
-        return results
-''')
-
 
 class Project:
     def __init__(self, root: Path, host, backend: QueueBackend | None = None) -> None:

@@ -13,7 +13,7 @@ from flywheel_core.context import PublishContext
 from flywheel_core.errors import FlywheelError, UsageError
 from flywheel_core.publishing.mirror import mend_session_files
 from flywheel_core.publishing.publisher import PublishOutcome, publish_claimed
-from flywheel_core.publishing.queue import PublicationQueue, open_storage
+from flywheel_core.publishing.queue import DEFAULT_SETTINGS, PublicationQueue, open_storage
 from flywheel_core.publishing.targets import check_target
 
 if TYPE_CHECKING:
@@ -87,9 +87,12 @@ class Worker:
         self._stopping = threading.Event()
         self._lock = threading.Lock()
         self._in_hand: dict[int, tuple[PublicationQueue, list[int]]] = {}
+        #: With ``once``, like ``flywheel publish``: each entry is tried at most once per run.
+        self._tried: set[int] = set()
         # Every thread's connections come from one pool on PostgreSQL (each thread and its lease
         # renewal at once); SQLite threads each open the file.
         self._storage, self._blobs = open_storage(config, pool_size=2 * concurrency + 1)
+        self._settings = {k: v for k, v in config.queue.items() if k in DEFAULT_SETTINGS}
 
     def stop(self, *, release: bool = False) -> None:
         """Claim nothing more; with ``release``, give back the batches in hand as well."""
@@ -97,11 +100,16 @@ class Worker:
         if release:
             with self._lock:
                 in_hand = list(self._in_hand.values())
-            for queue, ids in in_hand:
+            for held, ids in in_hand:
+                # A connection of this thread's own, in the holder's name (SQLite connections
+                # belong to the thread that opened them).
+                queue = PublicationQueue(self._storage.clone(), self._blobs, self._settings, owner=held.owner)
                 try:
                     self.report.released += len(queue.release(ids))
                 except FlywheelError as exc:
                     log.warning("could not give back queue entries %s: %s", ids, exc)
+                finally:
+                    queue.close()
 
     @property
     def stopping(self) -> bool:
@@ -125,7 +133,7 @@ class Worker:
                     woken = True
                     self._storage.notify("*")  # wake the threads that wait for work
         finally:
-            queue = PublicationQueue(self._storage.clone(), self._blobs, self.config.queue)
+            queue = PublicationQueue(self._storage.clone(), self._blobs, self._settings)
             try:
                 mend_session_files(self.config, queue)
             except FlywheelError as exc:
@@ -137,8 +145,7 @@ class Worker:
         return self.report
 
     def _loop(self, index: int) -> None:
-        queue = PublicationQueue(self._storage.clone(), self._blobs,
-                                 {k: v for k, v in self.config.queue.items() if k not in ("url", "password")})
+        queue = PublicationQueue(self._storage.clone(), self._blobs, self._settings)
         ctx = PublishContext(config=self.config, state_dir=self.config.state_dir, saver=queue.save_progress)
         try:
             queue.storage.wait(0)  # listening from now on: nothing enqueued after this is missed
@@ -147,11 +154,16 @@ class Worker:
                 for name in self.targets:
                     if self.stopping:
                         break
-                    entries = queue.claim(name, limit=self.batch)
+                    with self._lock:
+                        tried = set(self._tried)
+                    entries = queue.claim(name, limit=self.batch, exclude=tried)
                     if not entries:
                         continue
                     worked = True
                     ids = [e.id for e in entries]
+                    if self.once:
+                        with self._lock:
+                            self._tried.update(ids)
                     if self.stopping:  # told to stop between the claim and the target
                         self.report.released += len(queue.release(ids))
                         break
