@@ -281,6 +281,12 @@ def load_config(explicit: Path | None = None, cwd: Path | None = None) -> Config
 def _check(config: Config) -> None:
     from flywheel_core.schema import first_errors
 
+    queue = config.data.get("queue")
+    password = queue.get("password") if isinstance(queue, dict) else None
+    if password is not None and not (isinstance(password, dict) and list(password) == ["$env"]):
+        # Checked before the schema, whose message would quote the value.
+        raise UsageError(f'{config.source}: $.queue.password: must be {{"$env" = "VARIABLE"}}, the name of the '
+                         "variable that holds it: a password is never written in a file")
     for path, message in first_errors(CONFIG_SCHEMA, config.data):
         raise UsageError(f"{config.source}: {path}: {message}")
     url = config.data.get("queue", {}).get("url")

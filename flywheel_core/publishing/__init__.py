@@ -24,6 +24,7 @@ from flywheel_core.publishing.shared import SharedStore, open_shared_store
 from flywheel_core.publishing.sqlite import SqliteStorage
 from flywheel_core.publishing.storage import (
     PENDING,
+    SCHEMA_VERSION,
     STATUSES,
     NewEntry,
     QueueEntry,
@@ -37,6 +38,7 @@ from flywheel_core.publishing.targets import call_target, check_target
 __all__ = [
     "CRASH_POINTS",
     "PENDING",
+    "SCHEMA_VERSION",
     "STATUSES",
     "ArtifactVersion",
     "BlobStore",
