@@ -212,7 +212,10 @@ class PostgresStorage:
 
     def _version(self, conn: psycopg.Connection) -> int:
         try:
-            if conn.execute("SELECT to_regclass('flywheel_schema')").fetchone()[0] is None:
+            # pg_class itself, not to_regclass(): a catalog cache may not yet show a table another
+            # machine created while this one waited for the migration lock.
+            if not conn.execute("SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                                "WHERE c.relname = 'flywheel_schema' AND n.nspname = current_schema()").fetchone()[0]:
                 return 0
             row = conn.execute("SELECT max(version) FROM flywheel_schema").fetchone()
         except psycopg.Error as exc:
