@@ -24,7 +24,11 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+# This file is named like the standard library's queue module, which psycopg imports: its folder
+# goes after the standard library on the path, not before it (still there for _bench).
+HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE] + [str(HERE)]
+sys.path.insert(0, str(HERE.parent))
 
 try:
     from _bench import Report, quick_flag, seconds
@@ -106,10 +110,15 @@ elif task == "enqueue":
                       files={"readme.md": payload(i)}, meta={"title": str(i)})
         done += 1
 else:
-    while done < count:
+    # Every worker claims until nothing is pending: one that finds the rest locked by others
+    # (or leased to them) looks again until they are done.
+    while True:
         claimed = queue.claim("bench", limit=1)
         if not claimed:
-            break
+            if queue.next_due(["bench"]) is None:
+                break
+            time.sleep(0.001)
+            continue
         queue.record(PublishResult(claimed[0].id, True, receipt={"ok": True}))
         done += 1
 print(json.dumps({"seconds": time.perf_counter() - start, "done": done,
@@ -151,8 +160,8 @@ def _measure(backend: str, url: str | None, state: Path, task: str, workers: int
     for w in range(workers):
         job = {"backend": backend, "url": url, "state": str(state), "task": task, "first": w * share,
                "count": max(0, min(share, items - w * share))}
-        procs.append(subprocess.Popen([sys.executable, "-c", CHILD, str(Path(__file__).resolve().parent.parent),
-                                       json.dumps(job)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True))
+        procs.append(subprocess.Popen([sys.executable, "-c", CHILD, str(HERE.parent), json.dumps(job)], cwd=state,
+                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True))
     for proc in procs:
         assert proc.stdout.readline().strip() == "ready"
     start = time.perf_counter()
@@ -166,7 +175,7 @@ def _measure(backend: str, url: str | None, state: Path, task: str, workers: int
         results.append(json.loads(out.strip().splitlines()[-1]))
     wall = time.perf_counter() - start
     done = sum(r["done"] for r in results)
-    assert done == items, f"{task}: {done} of {items} done"
+    assert done == items, f"{backend} {task} with {workers} workers: {done} of {items} done: {results}"
     return items / wall, max(r["peak_mib"] for r in results)
 
 

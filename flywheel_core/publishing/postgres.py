@@ -426,15 +426,19 @@ class _PgTransaction:
         return self._entries("target = %s AND session_id = %s AND kind = %s", (target, session_id, kind), "seq, id")
 
     def claimable(
-        self, target: str, now: float, local_host: str, *, limit: int, after: tuple[int, int] | None = None
+        self, target: str, now: float, local_host: str, *, limit: int, after: tuple[int, int] | None = None,
+        leased: bool = False,
     ) -> list[QueueEntry]:
         page = "(seq, id) > (%s, %s) AND " if after else ""
-        return self._entries(
-            f"{page}target = %s AND ((status IN ('queued', 'failed') AND next_attempt_at <= %s) OR (status = 'publishing' "
-            "AND (lease_until IS NULL OR lease_until <= %s OR lease_owner IS NULL OR left(lease_owner, %s) = %s)))",
-            (*(after or ()), target, now, now, len(local_host) + 1, f"{local_host}:"),
-            f"seq, id LIMIT {int(limit)}", "FOR UPDATE SKIP LOCKED",
-        )
+        args: list[Any] = [*(after or ()), target, now]
+        if leased:
+            which = ("status = 'publishing' AND (lease_until IS NULL OR lease_until <= %s OR lease_owner IS NULL "
+                     "OR left(lease_owner, %s) = %s)")
+            args += [len(local_host) + 1, f"{local_host}:"]
+        else:
+            which = "status IN ('queued', 'failed') AND next_attempt_at <= %s"
+        return self._entries(f"{page}target = %s AND {which}", args, f"seq, id LIMIT {int(limit)}",
+                             "FOR UPDATE SKIP LOCKED")
 
     def leased(self, target: str) -> list[QueueEntry]:
         return self._entries("target = %s AND lease_owner IS NOT NULL", (target,), lock="")

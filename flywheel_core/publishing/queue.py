@@ -246,26 +246,27 @@ class PublicationQueue:
         batch: list[QueueEntry] = []
         suspects: list[QueueEntry] = []
         hopeless: list[QueueEntry] = []
-        # Candidates come a page at a time (on PostgreSQL each page is row-locked, others'
-        # locked rows skipped), until the batch is full or none are left.
-        page_size = max(limit, 100)
-        after: tuple[int, int] | None = None
-        while len(batch) < limit:
-            page = tx.claimable(target, now, LOCAL_HOST, limit=page_size, after=after)
-            for entry in page:
-                if entry.id in skip or entry.slot in busy or (entry.status == "publishing" and self._holds(entry, now)):
-                    continue
-                interruptions = _interruptions(entry)
-                if interruptions >= max_interruptions:
-                    hopeless.append(entry)
-                elif interruptions >= _SUSPECT_AFTER:
-                    suspects.append(entry)
-                elif len(batch) < limit:
-                    batch.append(entry)
-                    busy.add(entry.slot)
-            if len(page) < page_size:
-                break
-            after = (page[-1].seq, page[-1].id)
+        # Candidates come a page of ``limit`` at a time (on PostgreSQL each page is row-locked,
+        # rows others locked skipped), until the batch is full or none are left: due entries
+        # first, then those whose publisher died (expired or dead local leases).
+        for leased in (False, True):
+            after: tuple[int, int] | None = None
+            while len(batch) < limit:
+                page = tx.claimable(target, now, LOCAL_HOST, limit=limit, after=after, leased=leased)
+                for entry in page:
+                    if entry.id in skip or entry.slot in busy or (leased and self._holds(entry, now)):
+                        continue
+                    interruptions = _interruptions(entry)
+                    if interruptions >= max_interruptions:
+                        hopeless.append(entry)
+                    elif interruptions >= _SUSPECT_AFTER:
+                        suspects.append(entry)
+                    elif len(batch) < limit:
+                        batch.append(entry)
+                        busy.add(entry.slot)
+                if len(page) < limit:
+                    break
+                after = (page[-1].seq, page[-1].id)
         if not batch and suspects:
             suspects.sort(key=lambda e: (_interruptions(e), e.seq, e.id))  # the least suspect first, in turn
             size = max(1, min(limit, len(suspects) >> (_interruptions(suspects[0]) - _SUSPECT_AFTER)))

@@ -363,16 +363,18 @@ class _SqliteTransaction:
         return self._entries("target = ? AND session_id = ? AND kind = ?", (target, session_id, kind), "seq, id")
 
     def claimable(
-        self, target: str, now: float, local_host: str, *, limit: int, after: tuple[int, int] | None = None
+        self, target: str, now: float, local_host: str, *, limit: int, after: tuple[int, int] | None = None,
+        leased: bool = False,
     ) -> list[QueueEntry]:
         page = "(seq > ? OR (seq = ? AND id > ?)) AND " if after else ""
-        return self._entries(
-            f"{page}target = ? AND ((status IN ('queued', 'failed') AND next_attempt_at <= ?) OR (status = 'publishing' "
-            "AND (lease_until IS NULL OR lease_until <= ? OR lease_owner IS NULL OR substr(lease_owner, 1, ?) = ?)))",
-            (*((after[0], after[0], after[1]) if after else ()), target, now, now, len(local_host) + 1,
-             f"{local_host}:"),
-            f"seq, id LIMIT {int(limit)}",
-        )
+        args: list[Any] = [*((after[0], after[0], after[1]) if after else ()), target, now]
+        if leased:
+            which = ("status = 'publishing' AND (lease_until IS NULL OR lease_until <= ? OR lease_owner IS NULL "
+                     "OR substr(lease_owner, 1, ?) = ?)")
+            args += [len(local_host) + 1, f"{local_host}:"]
+        else:
+            which = "status IN ('queued', 'failed') AND next_attempt_at <= ?"
+        return self._entries(f"{page}target = ? AND {which}", args, f"seq, id LIMIT {int(limit)}")
 
     def leased(self, target: str) -> list[QueueEntry]:
         return self._entries("target = ? AND lease_owner IS NOT NULL", (target,))

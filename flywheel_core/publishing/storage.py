@@ -185,15 +185,17 @@ class StorageTransaction(Protocol):
         ...
 
     def claimable(
-        self, target: str, now: float, local_host: str, *, limit: int, after: tuple[int, int] | None = None
+        self, target: str, now: float, local_host: str, *, limit: int, after: tuple[int, int] | None = None,
+        leased: bool = False,
     ) -> list[QueueEntry]:
         """Candidates for a claim, in claim order (``seq``, then ``id``): at most ``limit``,
         those after ``(seq, id)`` = ``after`` (the last of the previous page).
 
-        Entries of ``target`` that are queued or failed and due at ``now``, and ``publishing``
-        ones whose lease expired or whose owner runs on ``local_host`` (the caller checks
-        whether that process still lives). PostgreSQL: ``FOR UPDATE SKIP LOCKED``, so two
-        workers claiming at once never wait for, nor take, each other's rows.
+        Entries of ``target`` that are queued or failed and due at ``now``; with ``leased``,
+        instead, the ``publishing`` ones whose lease expired or whose owner runs on
+        ``local_host`` (the caller checks whether that process still lives). PostgreSQL:
+        ``FOR UPDATE SKIP LOCKED``, so two workers claiming at once never wait for, nor take,
+        each other's rows.
         """
         ...
 
