@@ -124,11 +124,10 @@ def _serve(settings: Settings, port: int, interval: float) -> None:
             if self.command != "HEAD":
                 self.wfile.write(body)
 
-    def signature() -> tuple:
+    def signature(store: ContentStore) -> tuple:
         templates = settings.templates_dir / "web" if settings.templates_dir else None
         extra = tuple(sorted((p.name, p.stat().st_mtime_ns) for p in templates.iterdir())) if templates and templates.is_dir() else ()
-        with ContentStore(settings) as store:
-            return store.signature() + extra
+        return store.signature() + extra
 
     handler = functools.partial(Handler, directory=str(settings.site_dir))
     try:
@@ -140,16 +139,17 @@ def _serve(settings: Settings, port: int, interval: float) -> None:
     stop = threading.Event()
 
     def watch() -> None:
-        seen = signature()
-        while not stop.wait(interval):
-            now = signature()
-            if now == seen:
-                continue
-            seen = now
-            try:
-                _build(settings, False)
-            except (FlywheelError, OSError, ValueError) as exc:  # keep serving the last good site
-                typer.echo(f"flywheel: warning: rebuild failed: {exc}", err=True)
+        with ContentStore(settings) as store:  # one connection for the polling, opened in this thread
+            seen = signature(store)
+            while not stop.wait(interval):
+                now = signature(store)
+                if now == seen:
+                    continue
+                seen = now
+                try:
+                    _build(settings, False)
+                except (FlywheelError, OSError, ValueError) as exc:  # keep serving the last good site
+                    typer.echo(f"flywheel: warning: rebuild failed: {exc}", err=True)
 
     def interrupt(signum: int, frame: object) -> None:
         raise KeyboardInterrupt  # SIGTERM (a service manager, ``timeout``) stops as cleanly as Ctrl-C
