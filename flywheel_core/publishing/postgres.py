@@ -158,7 +158,7 @@ class PostgresStorage:
         self._owns_pool = False
         self._conn: psycopg.Connection | None = None
         self._listener: psycopg.Connection | None = None
-        self._checked = _pool is not None
+        self._checked = False
 
     # -- connections -------------------------------------------------------------------------
 
@@ -170,23 +170,27 @@ class PostgresStorage:
         except psycopg.Error as exc:
             raise self._error(exc, connecting=True) from None
 
+    def _open_pool(self) -> None:
+        """The pool of ``pool_size`` connections this storage and its clones share (a worker's threads)."""
+        from psycopg_pool import ConnectionPool
+
+        pool = ConnectionPool(
+            self.url, min_size=1, max_size=self.pool_size, open=False, name="flywheel",
+            kwargs={"password": self.password, "autocommit": True, "connect_timeout": _CONNECT_SECONDS,
+                    "application_name": f"flywheel {LOCAL_HOST}:{os.getpid()}"[:63]})
+        try:
+            pool.open(wait=True, timeout=_CONNECT_SECONDS)
+        except Exception as exc:
+            pool.close()
+            raise QueueError(f"{self.location}: cannot connect to the PostgreSQL queue: {redact(str(exc))}; "
+                             "check [queue] url, that the server runs, and the password") from None
+        self._pool, self._owns_pool = pool, True
+
     @contextmanager
     def _connection(self) -> Iterator[psycopg.Connection]:
         """A checked connection for one transaction: this storage's own, or one from the pool."""
         if self.pool_size and self._pool is None:
-            from psycopg_pool import ConnectionPool
-
-            self._pool = ConnectionPool(
-                self.url, min_size=1, max_size=self.pool_size, open=False, name="flywheel",
-                kwargs={"password": self.password, "autocommit": True, "connect_timeout": _CONNECT_SECONDS,
-                        "application_name": f"flywheel {LOCAL_HOST}:{os.getpid()}"[:63]})
-            try:
-                self._pool.open(wait=True, timeout=_CONNECT_SECONDS)
-            except Exception as exc:
-                self._pool = None
-                raise QueueError(f"{self.location}: cannot connect to the PostgreSQL queue: {redact(str(exc))}; "
-                                 "check [queue] url, that the server runs, and the password") from None
-            self._owns_pool = True
+            self._open_pool()
         if self._pool is not None:
             with self._pool.connection() as conn:
                 if not self._checked:
@@ -279,9 +283,9 @@ class PostgresStorage:
                 raise self._error(exc) from None
 
     def clone(self) -> PostgresStorage:
-        if self._pool is not None:
-            return PostgresStorage(self.url, password=self.password, _pool=self._pool)
-        twin = PostgresStorage(self.url, password=self.password)
+        if self.pool_size and self._pool is None:
+            self._open_pool()
+        twin = PostgresStorage(self.url, password=self.password, _pool=self._pool)
         twin._checked = self._checked
         return twin
 
