@@ -1,5 +1,6 @@
 # make demo: set up .venv and run flywheel end to end on the bundled examples.
 # make test: set up .venv and run the whole test suite.
+# make bench: run every benchmark and write benchmarks/RESULTS.md (QUICK=1: a few minutes).
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
@@ -27,7 +28,7 @@ soak: setup
 	$(PY) -m pytest -m soak -q -s -p no:cacheprovider tests plugins
 
 bench: setup
-	$(PY) benchmarks/run_all.py
+	$(PY) benchmarks/run_all.py $(if $(QUICK),--quick)
 
 check-isolated: setup
 	bash scripts/test-isolated.sh

@@ -1,12 +1,13 @@
 """Publication queue and github target throughput, as ratios to plain SQLite and plain git in this run.
 
-Run: .venv/bin/python benchmarks/queue.py [--items N]
+Run: .venv/bin/python benchmarks/publish_queue.py [--items N] [--quick]
 1. Enqueue N artifacts (2 KB each) through PublicationQueue, then claim and record them,
    against the floor: raw sqlite3 with the same durability (WAL, synchronous=FULL, one
    transaction per row, each content file written and fsynced).
 2. Publish N artifacts to a local bare repository with the github target (one batch), against
    plain git in a work tree (write files, add, commit, push once), and against the first
    system's way (one add/commit/push per artifact) for scale.
+3. Peak memory of the queue's enqueue + claim + record at 1,000 and 10,000 items (on a tmpfs).
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from _bench import Report, in_child, quick_flag, seconds  # noqa: E402
 
 GIT = ["git", "-c", "user.name=bench", "-c", "user.email=bench@example.invalid", "-c", "core.hooksPath=/dev/null"]
 
@@ -112,25 +115,46 @@ def bench_plain_git(root: Path, n: int, per_item: bool) -> float:
     return time.perf_counter() - start
 
 
+MEMORY = r"""
+import sys, tempfile
+from pathlib import Path
+sys.path.insert(0, sys.argv[2])
+from publish_queue import bench_queue
+with tempfile.TemporaryDirectory(dir=sys.argv[3]) as tmp:
+    bench_queue(Path(tmp), int(sys.argv[1]))
+print(0)
+"""
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--items", type=int, default=300)
+    quick_flag(parser)
     args = parser.parse_args()
-    n = args.items
+    n = 100 if args.quick else args.items
+    small, large = (100, 1_000) if args.quick else (1_000, 10_000)
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         raw = bench_raw_sqlite(root, n)
         queue = bench_queue(root, n)
-        print(f"queue, {n} items enqueued + claimed + recorded")
-        print(f"  raw sqlite3 (floor)          {raw:7.3f} s  1.00x")
-        print(f"  PublicationQueue             {queue:7.3f} s  {queue / raw:4.2f}x  ({n / queue:,.0f} items/s)")
         plain = bench_plain_git(root, n, per_item=False)
         github = bench_github(root, n)
         per = bench_plain_git(root, min(n, 50), per_item=True) * (n / min(n, 50))
-        print(f"github target, {n} artifacts to a local bare repository")
-        print(f"  plain git add/commit/push    {plain:7.3f} s  1.00x")
-        print(f"  github target (one batch)    {github:7.3f} s  {github / plain:4.2f}x")
-        print(f"  one commit+push per artifact {per:7.3f} s  {per / plain:4.2f}x  (first system's way, extrapolated from 50)")
+    shm = "/dev/shm" if Path("/dev/shm").is_dir() else tempfile.gettempdir()
+    peaks = {count: in_child(MEMORY, count, Path(__file__).resolve().parent, shm)[1].peak_mib for count in (1, small, large)}
+    report = Report("publish_queue", "Publication queue and the github target",
+                    f"`.venv/bin/python benchmarks/publish_queue.py{' --quick' if args.quick else ''}`: {n} artifacts "
+                    "of 2 KB, in this process (one run each)")
+    report.add(f"raw sqlite3, same durability (floor), {n} items", seconds(raw), reference="(reference)", ratio="1.00×")
+    report.add("`PublicationQueue`: enqueue + claim + record", seconds(queue), reference="raw sqlite3",
+               ratio=f"{queue / raw:.2f}× ({n / queue:,.0f} items/s)")
+    report.add("plain `git add/commit/push` of the files", seconds(plain), reference="(reference)", ratio="1.00×")
+    report.add("github target, one batch (one `git fast-import`, one push)", seconds(github), reference="plain git",
+               ratio=f"{github / plain:.2f}×")
+    report.add("one commit + push per artifact (the first system's way, from 50)", seconds(per), reference="plain git",
+               ratio=f"{per / plain:.1f}×")
+    report.memory("items (enqueue + claim + record, on a tmpfs)", (small, peaks[small]), (large, peaks[large]), base=peaks[1])
+    report.finish()
     return 0
 
 

@@ -1,15 +1,19 @@
 """The publishing scan on real history: findings, sessions held, and time per MB.
 
-Run: .venv/bin/python benchmarks/scan.py [--repo PATH ...] [--runs N] [--show N]
+Run: .venv/bin/python benchmarks/scan.py [--repo PATH ...] [--runs N] [--show N] [--quick]
 
 Each repository's whole history is collected with `flywheel collect build` and cut into
 sessions of one day of commits each (a day's work, what an agent would publish at once).
 Every session is scanned with `scan_session` under the defaults, and held if it has a
 finding; the same sessions are scanned with detect-secrets' own default settings (every
 plugin, high-entropy strings included, `scan_line` per line) for comparison. Then `flywheel
-run` makes the artifacts of the newest 50 commits and `scan_files` scans them. Speed: a
+run` makes the artifacts of the newest 50 commits and `scan_files` scans them; and the whole
+history, as one session, goes through `flywheel run` with a github and a web target under the
+default policy (scan = "hold"): the entries the queue holds are counted, with and without the
+repository's own `.flywheel-allow.json`. Speed: a
 1 MB Markdown artifact made of the commit messages (escaped as the templates escape them),
 best of --runs, against detect-secrets' `scan_line` on the same lines, measured in the same run.
+Memory: what `scan_text` allocates (tracemalloc) on 1,000 and 10,000 lines of such messages.
 """
 
 from __future__ import annotations
@@ -19,14 +23,12 @@ import collections
 import json
 import os
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-FLYWHEEL = Path(sys.executable).parent / "flywheel"
+from _bench import FLYWHEEL, ROOT, Report, in_child, quick_flag
 
 
 def collect(repo: Path, folder: Path, rev_range: str | None = None) -> dict[str, Any]:
@@ -87,6 +89,40 @@ def artifacts_findings(session_doc: dict[str, Any], folder: Path) -> tuple[int, 
     return len(files), len(findings), [f.describe() for f in findings]
 
 
+def held_at_enqueue(doc: dict[str, Any], folder: Path, allowlist: Path | None = None) -> dict[str, Any]:
+    """What the publication queue holds when `flywheel run` enqueues the artifacts of ``doc``
+    (one session) for a github and a web target under the default policy (scan = "hold")."""
+    project = folder / ("enqueue-allowed" if allowlist else "enqueue")
+    project.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["git", "init", "-q", "--bare", str(project / "remote.git")], check=True)
+    (project / "flywheel.toml").write_text(
+        'out_dir = "out"\nstate_dir = "state"\n[targets.github]\nremote = "remote.git"\n'
+        '[targets.web]\nsite_dir = "site"\nbase_url = "https://example.org/"\n'
+        + (f'[scan]\nallowlist = "{allowlist}"\n' if allowlist else ""), encoding="utf-8")
+    (project / "session.json").write_text(json.dumps(doc), encoding="utf-8")
+    env = {**os.environ, "FLYWHEEL_LOAD_PLUGINS": "build,github,web"}
+    subprocess.run([str(FLYWHEEL), "run", "session.json"], cwd=project, env=env, capture_output=True)
+    listed = subprocess.run([str(FLYWHEEL), "queue", "list", "--json"], cwd=project, env=env, capture_output=True,
+                            text=True).stdout
+    entries = json.loads(listed or "[]")
+    findings = {(f["rule"], f["preview"]) for e in entries for f in (e.get("scan") or {}).get("findings") or []}
+    return {"entries": len(entries), "held": sum(e["status"] == "held" for e in entries),
+            "findings": sorted(f"{rule} {preview}" for rule, preview in findings)}
+
+
+MEMORY = r"""
+import json, sys, tracemalloc
+from flywheel_core.render import md_escape
+from flywheel_core.scanning import scan_text
+messages = json.loads(sys.argv[2]) or ["fix: a commit message"]
+text = "".join(f"- {md_escape(messages[i % len(messages)])}\\n" for i in range(int(sys.argv[1])))
+scan_text("warm up", name="a.md")
+tracemalloc.start()
+scan_text(text, name="build_log.md")
+print(json.dumps(tracemalloc.get_traced_memory()[1] / 2**20))
+"""
+
+
 def speed(messages: list[str], runs: int) -> dict[str, float]:
     from detect_secrets.core.scan import scan_line
     from detect_secrets.settings import default_settings
@@ -126,7 +162,10 @@ def main() -> int:
     parser.add_argument("--show", type=int, default=10, help="findings to list per repository")
     parser.add_argument("--ds-sessions", type=int, default=200,
                         help="sessions per repository also scanned with detect-secrets' defaults (slow)")
+    quick_flag(parser)
     args = parser.parse_args()
+    if args.quick:
+        args.runs, args.ds_sessions = 1, 20
     from flywheel_core.scanning import scan_session
 
     repos = args.repo or [ROOT]
@@ -157,6 +196,10 @@ def main() -> int:
                 shown += [f"{session['session_id'][-10:]} {f.describe()}" for f in findings]
             newest = dict(doc, source_data=dict(doc["source_data"], git_commits=commits[:50]))
             n_files, n_art, art_lines = artifacts_findings(newest, Path(tmp))
+            # The whole history as one session, through the enqueue-time scan and its policy.
+            whole = held_at_enqueue(doc, Path(tmp))
+            allow = repo.resolve() / ".flywheel-allow.json"
+            allowed = held_at_enqueue(doc, Path(tmp), allow) if allow.is_file() else None
             for c in commits:
                 all_messages.extend(x for x in ((c.get("message") or ""), (c.get("body") or "")) if x)
         repo = repo.resolve()
@@ -167,14 +210,25 @@ def main() -> int:
         notes += [f"  {line}" for line in (shown + art_lines)[:args.show]]
         notes.append("  detect-secrets defaults found: "
                      + ", ".join(f"{t} {n}" for t, n in ds_types.most_common()))
+        notes.append(f"  enqueue-time scan of the whole history as one session (`flywheel run`, targets github and "
+                     f"web, scan = \"hold\"): {whole['held']} of {whole['entries']} entries held"
+                     + (f" ({'; '.join(whole['findings'])})" if whole["findings"] else "")
+                     + (f"; with its {allow.name}: {allowed['held']} held" if allowed is not None else ""))
     print()
     print("\n".join(notes))
     figures = speed(all_messages, args.runs)
-    print(f"\nspeed: {figures['mb']:.2f} MB Markdown artifact made of the messages, best of {args.runs}")
-    print(f"| scanner | s per MB | ratio |\n|---|---:|---:|")
-    print(f"| flywheel `scan_text` (whole text, every rule) | {figures['ours_s_per_mb']:.3f} | 1.00x |")
-    print(f"| detect-secrets `scan_line` per line, default settings | {figures['ds_s_per_mb']:.3f} "
-          f"| {figures['ds_s_per_mb'] / figures['ours_s_per_mb']:.1f}x |")
+    peaks = {n: in_child(MEMORY, n, json.dumps(all_messages[:2000]))[0] for n in (1_000, 10_000)}
+    report = Report("scan", "Publishing scan: time per MB, and findings on real history",
+                    f"`.venv/bin/python benchmarks/scan.py --runs {args.runs}`: a {figures['mb']:.2f} MB Markdown artifact "
+                    f"made of the commit messages of {', '.join(r.resolve().name for r in repos)}, best of {args.runs}")
+    report.add("flywheel `scan_text` (whole text, every rule)", f"{figures['ours_s_per_mb']:.3f} s per MB",
+               reference="(reference)", ratio="1.00×")
+    report.add("detect-secrets `scan_line` per line, default settings", f"{figures['ds_s_per_mb']:.3f} s per MB",
+               reference="scan_text", ratio=f"{figures['ds_s_per_mb'] / figures['ours_s_per_mb']:.1f}×")
+    report.memory("lines (`scan_text`, traced)", (1_000, peaks[1_000]), (10_000, peaks[10_000]), how="traced")
+    for line in notes:
+        report.note(line.strip())
+    report.finish()
     return 0
 
 

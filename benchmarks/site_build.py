@@ -1,35 +1,32 @@
 """Benchmark the web target's site build on 1,000 synthetic posts against a plain markdown-it + Jinja2 floor.
 
-Run: ``.venv/bin/python benchmarks/site_build.py [--posts N] [--repeat R] [--no-pelican]``
+Run: ``.venv/bin/python benchmarks/site_build.py [--posts N] [--repeat R] [--no-pelican] [--quick]``
 
-Measured in one run, each as a whole process (interpreter start included), best of --repeat runs
-(the machine is shared: other processes only ever add time), floor and full build interleaved:
+Measured in one run, each as a whole process (interpreter start included), median of --repeat runs
+(wall and CPU time, taking turns so a burst of load hits all alike):
 - floor: markdown-it-py (tables, Pygments for fenced code) + one Jinja2 template, writing the same N pages;
 - full: ``flywheel site build --full`` from the content store;
 - add one: publishing one new post through the web target's ``flywheel_publish`` hook (store, incremental build,
   atomic swap), and ``flywheel site build`` with nothing new;
-- Pelican (peer), installed into a temporary venv when it can be, cold and with its cache.
-Targets: full <= 1.5x floor; add one <= 15% of full.
+- Pelican (peer), installed once into benchmarks/.cache/ when it can be, cold and with its cache.
+Peak memory of the full build at 1,000 and 10,000 posts (--quick: 100 and 1,000), built on a
+tmpfs (/dev/shm) so that storing 10,000 posts takes seconds, not minutes of fsync.
+Targets: full <= 1.5x floor (issue 14); publish one <= 10% of full (issue 18).
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
-import os
 import random
-import resource
 import shutil
+import statistics
 import subprocess
-import sys
 import tempfile
 import textwrap
-import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-PY = sys.executable
-FLYWHEEL = str(Path(PY).with_name("flywheel"))
+from _bench import FLYWHEEL, PY, ROOT, Report, quick_flag, run, seconds
 WORDS = ("agent queue publish commit trade session build render page feed index cache lock retry "
          "target branch remote sqlite lease backoff chart metric journal devlog gallery thumbnail "
          "the a of to and in is for on with that it as was by").split()
@@ -97,21 +94,16 @@ def post_text(rng: random.Random, i: int) -> tuple[str, str]:
     return title, body
 
 
-def timed(cmd: list[str], repeat: int, before=None) -> tuple[float, float]:
-    """Best wall time and best CPU time (user + sys) of ``cmd`` over ``repeat`` runs, as timeit
-    reports: other processes share this machine and only ever add time. ``before`` runs untimed.
-    """
-    walls, cpus = [], []
+def timed(cmd: list[str], repeat: int, before=None, cwd: Path | None = None) -> tuple[float, float, float]:
+    """Median wall and CPU time (user + system) of ``cmd`` over ``repeat`` runs, and its peak
+    memory (MiB). ``before`` runs untimed before each run."""
+    runs = []
     for _ in range(repeat):
         if before:
             before()
-        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-        start = time.perf_counter()
-        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        walls.append(time.perf_counter() - start)
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        cpus.append(after.ru_utime - usage.ru_utime + after.ru_stime - usage.ru_stime)
-    return min(walls), min(cpus)
+        runs.append(run(cmd, cwd=cwd))
+    return (statistics.median(r.wall for r in runs), statistics.median(r.cpu for r in runs),
+            max(r.peak_mib for r in runs))
 
 
 def setup(work: Path, n: int) -> tuple[Path, Path]:
@@ -146,16 +138,19 @@ def setup(work: Path, n: int) -> tuple[Path, Path]:
     return plain, config
 
 
-def pelican(work: Path, plain: Path, repeat: int) -> tuple[tuple[float, float], tuple[float, float]] | None:
+def pelican(work: Path, plain: Path, repeat: int) -> tuple[tuple[float, float, float], tuple[float, float, float]] | None:
     """Pelican on the same posts (cold, then a no-change rebuild with its cache), or None if it cannot install."""
-    venv = work / "pelican-venv"
-    try:
-        subprocess.run([PY, "-m", "venv", str(venv)], check=True, capture_output=True)
-        subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "pelican[markdown]"], check=True,
-                       capture_output=True, timeout=600)
-    except (subprocess.SubprocessError, OSError) as exc:
-        print(f"pelican: skipped ({type(exc).__name__}: could not install)")
-        return None
+    venv = ROOT / "benchmarks" / ".cache" / "pelican-venv"
+    if not (venv / "bin" / "pelican").exists():
+        try:
+            shutil.rmtree(venv, ignore_errors=True)
+            subprocess.run([PY, "-m", "venv", str(venv)], check=True, capture_output=True)
+            subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "pelican[markdown]"], check=True,
+                           capture_output=True, timeout=600)
+        except (subprocess.SubprocessError, OSError) as exc:
+            print(f"pelican: skipped ({type(exc).__name__}: could not install)")
+            shutil.rmtree(venv, ignore_errors=True)
+            return None
     content = work / "pelican-content"
     content.mkdir()
     # Tags end in a letter: Pelican names page 2 of tag "t2" t22.html, the page of tag "t22".
@@ -175,10 +170,17 @@ def pelican(work: Path, plain: Path, repeat: int) -> tuple[tuple[float, float], 
         shutil.rmtree(out, ignore_errors=True)
         shutil.rmtree(work / "cache", ignore_errors=True)
 
-    os.chdir(work)
-    cold = timed(cmd, repeat, before=clean)
-    warm = timed(cmd, repeat)
+    cold = timed(cmd, repeat, before=clean, cwd=work)  # Pelican keeps its cache in ./cache
+    warm = timed(cmd, repeat, cwd=work)
     return cold, warm
+
+
+def memory(n: int) -> float:
+    """Peak memory (MiB) of `flywheel site build --full` on ``n`` posts, stored and built on a tmpfs."""
+    shm = Path("/dev/shm")
+    with tempfile.TemporaryDirectory(prefix="flywheel-site-mem-", dir=shm if shm.is_dir() else None) as tmp:
+        _, config = setup(Path(tmp), n)
+        return run([FLYWHEEL, "site", "build", "--full", "--config", str(config)]).peak_mib
 
 
 def main() -> None:
@@ -187,7 +189,10 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--no-pelican", action="store_true")
     parser.add_argument("--keep", help=argparse.SUPPRESS)  # a folder to build in and keep (profiling)
+    quick_flag(parser)
     args = parser.parse_args()
+    repeat = 2 if args.quick else args.repeat
+    small, large = (100, 1_000) if args.quick else (1_000, 10_000)
     work = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="flywheel-site-bench-"))
     try:
         plain, config = setup(work, args.posts)
@@ -206,48 +211,60 @@ def main() -> None:
             (work / ".flywheel/targets/web/manifest.json").unlink(missing_ok=True)
 
         # Interleaved, so a burst of load from other processes hits the floor and the build alike.
-        runs: dict[str, list[tuple[float, float]]] = {"floor": [], "plain": [], "full": []}
-        for _ in range(args.repeat):
+        runs: dict[str, list[tuple[float, float, float]]] = {"floor": [], "plain": [], "full": []}
+        for _ in range(repeat):
             runs["floor"].append(timed([PY, str(floor_py), str(plain), str(work / "floor-out"), "1"], 1, clean_floor))
             runs["full"].append(timed([FLYWHEEL, "site", "build", "--full", "--config", str(config)], 1, clean_site))
             runs["plain"].append(timed([PY, str(floor_py), str(plain), str(work / "floor-out"), "0"], 1, clean_floor))
         floor, full, floor_plain = (
-            (min(w for w, _ in runs[k]), min(c for _, c in runs[k])) for k in ("floor", "full", "plain"))
+            tuple(statistics.median(r[i] for r in runs[k]) for i in range(3)) for k in ("floor", "full", "plain"))
         pages = sum(1 for _ in site.rglob("*.html"))
         first_add = timed([PY, "-c", PUBLISH_ONE, str(config), str(work / "md/post-00001.md"), "first", "First extra"], 1)
-        noop = timed([FLYWHEEL, "site", "build", "--config", str(config)], args.repeat)
         extra = work / "extra.md"
-        extra.write_text(post_text(random.Random(7), 99999)[1])
-        adds = [timed([PY, "-c", PUBLISH_ONE, str(config), str(extra), f"extra-{k}", f"Extra post {k}"], 1)
-                for k in range(args.repeat)]
-        add = (min(a[0] for a in adds), min(a[1] for a in adds))
-
-        def show(label: str, value: tuple[float, float], ref: tuple[float, float] | None = None, unit: str = "",
-                 target: str = "") -> None:
-            text = f"{label:<58} {value[0]:6.2f} s wall {value[1]:6.2f} s cpu"
-            if ref:
-                if unit == "%":
-                    text += f"   {value[0] / ref[0]:5.0%} / {value[1] / ref[1]:5.0%} of full"
-                else:
-                    text += f"   {value[0] / ref[0]:5.2f}x / {value[1] / ref[1]:5.2f}x floor"
-            print(text + (f"  (target {target})" if target else ""))
-
-        print(f"posts: {args.posts} ({pages} HTML pages in the built site), best of {args.repeat}, whole processes")
-        show("floor: markdown-it + Pygments + Jinja2, same pages", floor)
-        show("floor without Pygments", floor_plain)
-        show("flywheel site build --full (cold)", full, floor, target="<= 1.5x")
-        show("publish one post: store + incremental build + swap", add, full, "%", "<= 15%")
-        show("  the first one after a cold build (makes the mirror)", first_add, full, "%")
-        show("flywheel site build with nothing new", noop, full, "%")
-        if not args.no_pelican:
-            peer = pelican(work, plain, args.repeat)
-            if peer:
-                cold, warm = peer
-                show("pelican, cold", cold, floor)
-                show("pelican, no-change rebuild with its cache", warm, floor)
+        adds, noops = [], []
+        for k in range(repeat):  # a new post each time, with code of its own (no highlighting cached)
+            extra.write_text(post_text(random.Random(7 + k), 99999 - k)[1].replace("lease(conn", f"lease_{k}(conn"))
+            adds.append(timed([PY, "-c", PUBLISH_ONE, str(config), str(extra), f"extra-{k}", f"Extra post {k}"], 1))
+            noops.append(timed([FLYWHEEL, "site", "build", "--config", str(config)], 1))
+        add, noop = (tuple(statistics.median(r[i] for r in rs) for i in range(3)) for rs in (adds, noops))
+        peer = None if args.no_pelican else pelican(work, plain, repeat)
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
+    peaks = {n: memory(n) for n in (1, small, large)}
+
+    def value(v: tuple[float, float, float]) -> str:
+        return seconds(v[0], v[1])
+
+    def ratio(v: tuple[float, float, float], ref: tuple[float, float, float], percent: bool = False) -> str:
+        if percent:
+            return f"{v[0] / ref[0]:.0%} ({v[1] / ref[1]:.0%} CPU)"
+        return f"{v[0] / ref[0]:.2f}× ({v[1] / ref[1]:.2f}× CPU)"
+
+    report = Report("site_build", f"Site: the web target on {args.posts:,} posts ({pages:,} HTML pages)",
+                    f"`.venv/bin/python benchmarks/site_build.py --repeat {repeat}{' --no-pelican' if args.no_pelican else ''}`:"
+                    " synthetic posts of ~300 words and two code blocks, whole processes, median of the runs")
+    report.add("floor: markdown-it + Pygments + Jinja2 writing the same pages", value(floor), reference="(reference)",
+               ratio="1.00×", peak_mib=floor[2])
+    report.add("floor without Pygments", value(floor_plain), reference="floor", ratio=ratio(floor_plain, floor),
+               peak_mib=floor_plain[2])
+    report.add("`flywheel site build --full`", value(full), reference="floor", ratio=ratio(full, floor),
+               target="≤ 1.5×", met=full[1] / floor[1] <= 1.5, peak_mib=full[2])
+    report.add("publish one post: store + incremental build + atomic swap", value(add), reference="full build",
+               ratio=ratio(add, full, percent=True), target="≤ 10%", met=add[1] / full[1] <= 0.10, peak_mib=add[2])
+    report.add("  the first one after a cold build (makes the mirror)", value(first_add), reference="full build",
+               ratio=ratio(first_add, full, percent=True), peak_mib=first_add[2])
+    report.add("`flywheel site build` with nothing new", value(noop), reference="full build",
+               ratio=ratio(noop, full, percent=True), peak_mib=noop[2])
+    if peer:
+        cold, warm = peer
+        report.add("Pelican, cold", value(cold), reference="floor", ratio=ratio(cold, floor), peak_mib=cold[2])
+        report.add("Pelican, no-change rebuild with its cache", value(warm), reference="floor", ratio=ratio(warm, floor),
+                   peak_mib=warm[2])
+    report.memory("posts (`site build --full`)", (small, peaks[small]), (large, peaks[large]), base=peaks[1])
+    report.note("Targets are judged on CPU time (the process's own work); the wall time on this shared machine "
+                "adds the waits for a core and for the disk (`os.sync` before the swap).")
+    report.finish()
 
 
 if __name__ == "__main__":

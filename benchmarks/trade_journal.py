@@ -1,6 +1,6 @@
 """Trade journal for 10,000 trades: the whole `flywheel run` process vs references measured in the same run.
 
-Run: .venv/bin/python benchmarks/trade_journal.py [--trades N] [--runs R]
+Run: .venv/bin/python benchmarks/trade_journal.py [--trades N] [--runs R] [--quick]
 
 Figures (median of R runs, wall time):
 * `flywheel run` on a session of N closed trades (journal, metrics JSON, SVG and PNG equity chart,
@@ -11,24 +11,21 @@ Figures (median of R runs, wall time):
 * `flywheel validate` on the same file: core's loading and schema check plus the plugin's checks;
 * in process: `build_artifacts` alone (metrics + templates + chart), no start-up.
 Target (issue 6): a journal for 10,000 trades in under a few seconds.
+Peak memory of `flywheel run` at 1, 1,000 and 10,000 trades.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import shutil
-import statistics
-import subprocess
-import sys
 import tempfile
-import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-BIN = Path(sys.executable).parent
+from _bench import FLYWHEEL, PY, Report, child_env, compare, in_child, quick_flag, run, seconds
+
 SYMBOLS = ["AAPL", "MSFT", "NVDA", "TSLA", "AMZN", "META", "GOOG", "ES", "NQ", "CL"]
 
 PLAIN = """
@@ -55,10 +52,25 @@ session = converter.structure(json.load(open(sys.argv[1])), Session)
 artifacts = build_artifacts(session, ctx)  # warm templates and imports
 times = []
 for _ in range(int(sys.argv[2])):
-    begin = time.perf_counter()
+    begin = time.process_time()  # CPU: the plugin's own work, whatever else the machine does
     artifacts = build_artifacts(session, ctx)
-    times.append(time.perf_counter() - begin)
-print(statistics.median(times), len(artifacts))
+    times.append(time.process_time() - begin)
+print(json.dumps([statistics.median(times), len(artifacts)]))
+"""
+
+
+TRACED = r"""
+import json, sys, tracemalloc
+from flywheel_core import RunContext, load_config
+from flywheel_core.models import Session, converter
+from flywheel_core.plugins import get_host
+from flywheel_trade.journal import build_artifacts
+ctx = RunContext(config=load_config(None), host=get_host(), session_path=None)
+build_artifacts(converter.structure(json.load(open(sys.argv[2])), Session), ctx)  # imports, templates
+session = converter.structure(json.load(open(sys.argv[1])), Session)
+tracemalloc.start()
+build_artifacts(session, ctx)
+print(json.dumps(tracemalloc.get_traced_memory()[1] / 2**20))
 """
 
 
@@ -86,70 +98,65 @@ def session(n: int, seed: int = 7) -> dict:
     }
 
 
-def median(cmd: list[str], runs: int, env: dict[str, str], prepare=None) -> float:
-    times = []
-    for i in range(runs + 1):  # the first run warms the OS cache and is not counted
-        if prepare:
-            prepare()
-        begin = time.perf_counter()
-        proc = subprocess.run(cmd, capture_output=True, env=env)
-        elapsed = time.perf_counter() - begin
-        if proc.returncode != 0:
-            raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stderr.decode()[-2000:]}")
-        if i:
-            times.append(elapsed)
-    return statistics.median(times)
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trades", type=int, default=10_000)
     parser.add_argument("--runs", type=int, default=5)
+    quick_flag(parser)
     args = parser.parse_args()
-    env = {**os.environ, "FLYWHEEL_LOAD_PLUGINS": "trade"}
+    runs = 2 if args.quick else args.runs
+    env = child_env(FLYWHEEL_LOAD_PLUGINS="trade")
     work = Path(tempfile.mkdtemp(prefix="flywheel-bench-trade-"))
     try:
-        doc = session(args.trades)
-        pristine = work / "pristine.json"
-        pristine.write_text(json.dumps(doc), encoding="utf-8")
+        docs = {}
+        for n in sorted({1, 1_000, args.trades, 10_000}):
+            docs[n] = work / f"pristine-{n}.json"
+            docs[n].write_text(json.dumps(session(n)), encoding="utf-8")
+        pristine = docs[args.trades]
         target = work / "work_session.json"
 
-        def fresh() -> None:  # `flywheel run` records its artifacts in the session file: start clean
-            shutil.copyfile(pristine, target)
-            shutil.rmtree(work / "out", ignore_errors=True)
+        def fresh(name: str, source: Path = pristine) -> None:  # `flywheel run` records its artifacts in the file
+            if name == "run":
+                shutil.copyfile(source, target)
+                shutil.rmtree(work / "out", ignore_errors=True)
 
-        start_up = median([sys.executable, "-c", "pass"], args.runs, env)
-        plain = median([sys.executable, "-c", PLAIN, str(pristine), str(work / "plain.out")], args.runs, env)
-        run = median([str(BIN / "flywheel"), "run", str(target), "--out", str(work / "out")], args.runs, env, fresh)
-        check = median([str(BIN / "flywheel"), "validate", str(pristine)], args.runs, env)
-
-        # In a child process run from the temp folder: a module in benchmarks/ must not shadow
-        # the standard library for the code being measured.
-        probe = subprocess.run(
-            [sys.executable, "-c", IN_PROCESS, str(pristine), str(args.runs)],
-            capture_output=True, text=True, env=env, cwd=work,
-        )
-        if probe.returncode != 0:
-            raise SystemExit(f"in-process measurement failed:\n{probe.stderr[-2000:]}")
-        in_process, kinds = probe.stdout.split()
+        stats = compare({
+            "start-up": [PY, "-c", "pass"],
+            "plain": [PY, "-c", PLAIN, pristine, work / "plain.out"],
+            "run": [FLYWHEEL, "run", target, "--out", work / "out"],
+            "validate": [FLYWHEEL, "validate", pristine],
+        }, runs, prepare=fresh, env=env)
         folder = work / "out" / "trade" / f"bench-{args.trades}"
         sizes = {p.name: p.stat().st_size for p in folder.iterdir() if p.is_file()}
-        assert kinds == "3" and len(sizes) == 6, "the benchmark produced nothing"
-
-        print(f"trades: {args.trades}, runs: {args.runs} (median wall time)")
-        print(f"{'python -c pass':<44} {start_up:7.3f} s  {1:6.2f}x")
-        print(f"{'plain: load, sum P&L loop, json.dumps':<44} {plain:7.3f} s  {plain / start_up:6.2f}x")
-        print(f"{'flywheel run (whole process)':<44} {run:7.3f} s  {run / start_up:6.2f}x   {run / plain:5.2f}x plain")
-        print(f"{'flywheel validate (load, schema, checks)':<44} {check:7.3f} s  {check / start_up:6.2f}x")
-        print(f"{'build_artifacts in process (no start-up)':<44} {float(in_process):7.3f} s")
-        print("files: " + ", ".join(f"{name} {size // 1024} KiB" for name, size in sorted(sizes.items())))
-        plugin = float(in_process)
-        print(f"target: journal, metrics and chart for {args.trades} trades in under 3 s of plugin work: "
-              f"{'met' if plugin < 3.0 else 'NOT met'} ({plugin:.2f} s); whole process {run:.2f} s, "
-              f"of which {check:.2f} s is what `flywheel validate` does (start-up, strict JSON load, schema, checks)")
-        return 0
+        (in_process, kinds), proc = in_child(IN_PROCESS, pristine, runs, env=env)
+        assert kinds == 3 and len(sizes) == 6, "the benchmark produced nothing"
+        memory, traced = {}, {}
+        for n in (1, 1_000, 10_000):
+            fresh("run", docs[n])
+            memory[n] = run([FLYWHEEL, "run", target, "--out", work / "out"], env=env).peak_mib
+        for n in (1_000, 10_000):
+            traced[n] = in_child(TRACED, docs[n], docs[1], env=env)[0]
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    start, plain, whole, check = (stats[k] for k in ("start-up", "plain", "run", "validate"))
+    report = Report("trade_journal", f"Trade journal: {args.trades:,} trades",
+                    f"`.venv/bin/python benchmarks/trade_journal.py --runs {runs}`: only the trade plugin loaded, "
+                    "median of the runs, whole processes taking turns")
+    report.add("`python -c pass`", seconds(start.wall, start.cpu), reference="(reference)", ratio="1.00×")
+    report.add("plain Python: load, P&L loop, `json.dumps`", seconds(plain.wall, plain.cpu),
+               reference="python -c pass", ratio=f"{plain.wall / start.wall:.1f}×", peak_mib=plain.peak_mib)
+    report.add("`flywheel run` (journal, metrics, SVG and PNG chart, social post)", seconds(whole.wall, whole.cpu),
+               reference="plain Python", ratio=f"{whole.wall / plain.wall:.1f}× ({whole.cpu / plain.cpu:.1f}× CPU)",
+               peak_mib=whole.peak_mib)
+    report.add("`flywheel validate` on the same file", seconds(check.wall, check.cpu), reference="plain Python",
+               ratio=f"{check.wall / plain.wall:.1f}× ({check.cpu / plain.cpu:.1f}× CPU)", peak_mib=check.peak_mib)
+    report.add("the plugin's `build_artifacts` in process (no start-up), CPU time", seconds(in_process),
+               target="< 3 s (issue 6)", met=in_process < 3.0, peak_mib=proc.peak_mib)
+    report.note("files: " + ", ".join(f"{name} {size // 1024} KiB" for name, size in sorted(sizes.items())))
+    report.memory("trades (`flywheel run`)", (1_000, memory[1_000]), (10_000, memory[10_000]), base=memory[1])
+    report.memory("trades (`build_artifacts`, traced)", (1_000, traced[1_000]), (10_000, traced[10_000]), how="traced")
+    report.finish()
+    return 0
 
 
 if __name__ == "__main__":

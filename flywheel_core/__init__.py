@@ -1,7 +1,9 @@
 """flywheel core: the public API for plugins and scripts.
 
-Plugins write ``from flywheel_core import hookimpl, Artifact, SessionType``. Names are loaded
-on first use, so importing ``flywheel_core`` (and ``flywheel --help``) stays fast.
+Plugins write ``from flywheel_core import hookimpl, Artifact, SessionType``; scripts and agents
+``flywheel_core.start_session(...)``, ``.end()``, ``flywheel_core.run_session_file(...)`` (see
+``flywheel_core.api``). Names are loaded on first use, so importing ``flywheel_core`` (and
+``flywheel --help``) stays fast.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ _LAZY = {
     "Config": "flywheel_core.config",
     "load_config": "flywheel_core.config",
     "get_host": "flywheel_core.plugins",
+    "lazy_command": "flywheel_core.cli",
     "FlywheelError": "flywheel_core.errors",
     "InputError": "flywheel_core.errors",
     "PluginError": "flywheel_core.errors",
@@ -41,6 +44,7 @@ _LAZY = {
     "read_regular_file": "flywheel_core.fsutil",
     "sha256_bytes": "flywheel_core.fsutil",
     "dumps_strict": "flywheel_core.jsonload",
+    "matches_schema": "flywheel_core.schema",
     "emit_session": "flywheel_core.store",
     "md_escape": "flywheel_core.render",
     "md_inline": "flywheel_core.render",
@@ -64,6 +68,19 @@ _LAZY = {
     "open_shared_store": "flywheel_core.publishing.shared",
     "redact": "flywheel_core.redaction",
     "register_secret": "flywheel_core.redaction",
+    "NothingToCollect": "flywheel_core.errors",
+    "start_session": "flywheel_core.api",
+    "end_session": "flywheel_core.api",
+    "run_session_file": "flywheel_core.api",
+    "collect_session": "flywheel_core.api",
+    "SessionTracker": "flywheel_core.api",
+    "Collected": "flywheel_core.pipeline",
+    "EndResult": "flywheel_core.tracking",
+    "SessionOutcome": "flywheel_core.tracking",
+    "ArtifactFile": "flywheel_core.tracking",
+    "Receipt": "flywheel_core.tracking",
+    "Pending": "flywheel_core.tracking",
+    "OpenSession": "flywheel_core.tracking",
 }
 
 __all__ = ["__version__", "hookimpl", "hookspec", *_LAZY]
@@ -84,9 +101,21 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:
     from flywheel_core.config import Config, load_config
+    from flywheel_core.cli import lazy_command
     from flywheel_core.plugins import get_host
     from flywheel_core.context import PublishContext, RunContext
-    from flywheel_core.errors import FileSystemError, FlywheelError, InputError, LockTimeout, PluginError, UsageError
+    from flywheel_core.api import SessionTracker, collect_session, end_session, run_session_file, start_session
+    from flywheel_core.errors import (
+        FileSystemError,
+        FlywheelError,
+        InputError,
+        LockTimeout,
+        NothingToCollect,
+        PluginError,
+        UsageError,
+    )
+    from flywheel_core.pipeline import Collected
+    from flywheel_core.tracking import ArtifactFile, EndResult, OpenSession, Pending, Receipt, SessionOutcome
     from flywheel_core.fsutil import PathRefused, atomic_write, confine, read_regular_file, sha256_bytes
     from flywheel_core.locks import lock_for
     from flywheel_core.jsonload import dumps_strict
@@ -95,6 +124,7 @@ if TYPE_CHECKING:
     from flywheel_core.publishing.shared import SharedStore, open_shared_store
     from flywheel_core.redaction import redact, register_secret
     from flywheel_core.render import md_escape, md_inline
+    from flywheel_core.schema import matches_schema
     from flywheel_core.store import emit_session
     from flywheel_core.posts import SocialPosts, compose_social
     from flywheel_core.social import (

@@ -18,6 +18,9 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CONFIG_SCHEMA",
+    "REVIEW_MODES",
+    "SCAN_POLICIES",
+    "TARGET_COMMON_SCHEMA",
     "Config",
     "Secret",
     "check_plugin_configs",
@@ -30,12 +33,41 @@ __all__ = [
 
 MAX_CONFIG_BYTES = 16 * 1024 * 1024
 
+#: What the publication queue does with an entry the publishing scan found something in.
+SCAN_POLICIES = ("hold", "redact", "off")
+#: ``review = "always"``: every entry of the target waits for ``flywheel review approve``.
+REVIEW_MODES = ("findings", "always")
+_POLICY: dict[str, Any] = {"enum": list(SCAN_POLICIES), "x-error": "must be \"hold\", \"redact\" or \"off\""}
+#: The keys every ``[targets.<name>]`` table may hold besides its target's own: core reads them
+#: (a target's own schema never sees them).
+TARGET_COMMON_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "enabled": {"type": "boolean", "default": True},
+        "scan": {
+            "default": "hold",
+            "description": 'What to do with an entry the publishing scan finds a secret or personal data in: "hold" '
+                           '(wait for `flywheel review`), "redact" (publish with each finding cut out) or "off"; '
+                           'or a table by artifact kind: {default = "hold", social_post = "redact"}.',
+            "type": ["string", "object"],
+            # if/then/else, not oneOf: an error then names the exact key (scan.social_post).
+            "if": {"type": "string"},
+            "then": _POLICY,
+            "else": {"propertyNames": {"pattern": "^[a-z][a-z0-9_]{0,63}$", "x-error": "must be an artifact kind"},
+                     "additionalProperties": _POLICY},
+        },
+        "review": {"enum": list(REVIEW_MODES), "default": "findings",
+                   "x-error": 'must be "findings" (hold only what the scan finds) or "always" (hold every entry)'},
+    },
+}
+
 CONFIG_SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "type": "object",
     "properties": {
         "out_dir": {"type": "string", "minLength": 1},
         "state_dir": {"type": "string", "minLength": 1},
+        "sessions_dir": {"type": "string", "minLength": 1},
         "templates_dir": {"type": "string", "minLength": 1},
         "max_input_bytes": {"type": "integer", "minimum": 1},
         "media_roots": {"type": "array", "items": {"type": "string"}},
@@ -59,7 +91,14 @@ CONFIG_SCHEMA: dict[str, Any] = {
             },
             "additionalProperties": False,
         },
-        "targets": {"type": "object", "additionalProperties": {"type": "object"}},
+        "scan": {
+            "type": "object",
+            "properties": {
+                "allowlist": {"type": "string", "minLength": 1, "default": ".flywheel-allow.json"},
+            },
+            "additionalProperties": False,
+        },
+        "targets": {"type": "object", "additionalProperties": TARGET_COMMON_SCHEMA},
         "plugins": {"type": "object", "additionalProperties": {"type": "object"}},
     },
     "additionalProperties": False,
@@ -87,6 +126,11 @@ class Config:
     @property
     def state_dir(self) -> Path:
         return self._path("state_dir", ".flywheel")
+
+    @property
+    def sessions_dir(self) -> Path:
+        """Where ``flywheel end`` writes session files, ``<session_id>_<session_type>.json``."""
+        return self._path("sessions_dir", "sessions")
 
     @property
     def templates_dir(self) -> Path | None:
@@ -121,6 +165,22 @@ class Config:
     def targets(self) -> dict[str, dict[str, Any]]:
         """Every ``[targets.<name>]`` table, enabled or not."""
         return dict(self.data.get("targets", {}))
+
+    @property
+    def allowlist_path(self) -> Path:
+        """The allow-list of known false positives of the publishing scan (``[scan] allowlist``)."""
+        return (self.base_dir / self.data.get("scan", {}).get("allowlist", ".flywheel-allow.json")).resolve()
+
+    def scan_policy(self, target: str, kind: str) -> str:
+        """``hold``, ``redact`` or ``off``: the ``scan`` setting of ``target`` for artifacts of ``kind``."""
+        value = self.targets.get(target, {}).get("scan", "hold")
+        if isinstance(value, dict):
+            value = value.get(kind, value.get("default", "hold"))
+        return str(value)
+
+    def review_mode(self, target: str) -> str:
+        """``findings`` (hold what the scan finds) or ``always`` (every entry waits for approval)."""
+        return str(self.targets.get(target, {}).get("review", "findings"))
 
     def enabled_targets(self) -> list[str]:
         return [n for n, t in self.targets.items() if t.get("enabled", True) is not False]

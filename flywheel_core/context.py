@@ -31,6 +31,8 @@ class RunContext:
     artifact_dir: Path | None = None
     dry_run: bool = False
     problems: list[Problem] = attrs.field(factory=list)
+    #: Informational lines for the user (``ctx.note``): printed as ``note:``, never a problem.
+    notes: list[str] = attrs.field(factory=list)
     log: logging.Logger = attrs.field(factory=lambda: logging.getLogger("flywheel"))
     #: Every (template name, context) rendered in this run, in order: ``flywheel context`` shows them.
     rendered: list[tuple[str, dict[str, Any]]] = attrs.field(factory=list)
@@ -48,6 +50,10 @@ class RunContext:
     def warn(self, message: str, path: str = "$") -> None:
         """Record a warning about the session; printed by the CLI, never fatal."""
         self.problems.append(Problem.warning(message, path))
+
+    def note(self, message: str) -> None:
+        """Record something the user may want to know that is no problem (rows skipped on purpose)."""
+        self.notes.append(message)
 
     def render(self, template: str, /, **context: Any) -> str:
         """Render a template by name (e.g. ``build/readme.md.j2``) with StrictUndefined.

@@ -9,6 +9,7 @@ __all__ = [
     "FlywheelError",
     "InputError",
     "LockTimeout",
+    "NothingToCollect",
     "PluginError",
     "UsageError",
     "describe_exception",
@@ -38,6 +39,11 @@ class InputError(FlywheelError):
         self.file = file
         self.path = path
         self.message = message
+
+
+class NothingToCollect(UsageError):
+    """A collector found nothing in the window it was given (no commit, no new note): exit 2 for
+    ``flywheel collect``; ``flywheel end`` reports "nothing new" and exits 0."""
 
 
 class PluginError(FlywheelError):

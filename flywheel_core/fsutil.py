@@ -69,7 +69,11 @@ def read_regular_file(path: Path, max_bytes: int) -> bytes:
         if info.st_size > max_bytes:
             raise FileTooLarge(f"file is {info.st_size} bytes; the limit is {max_bytes}")
         with open(fd, "rb", closefd=False) as fh:
-            data = fh.read(max_bytes + 1)
+            # read(n) allocates n bytes before reading: ask for the size fstat gave (one more
+            # byte tells a file that grew since), not the limit (64 MiB per file read).
+            data = fh.read(info.st_size + 1)
+            if len(data) > info.st_size:
+                data += fh.read(max_bytes + 1 - len(data))
     finally:
         os.close(fd)
     if len(data) > max_bytes:

@@ -83,6 +83,38 @@ def flywheel_register_commands(cli: typer.Typer, collect: typer.Typer) -> None:
 
 
 # ---------------------------------------------------------------------------
+# Collecting a new session from its sources: `flywheel collect`, `flywheel end`.
+# ---------------------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def flywheel_collect_session(session_type: str, options: dict[str, Any], ctx: RunContext) -> dict[str, Any] | None:
+    """Return a new session document (a dict) of a session type this plugin owns, read from its sources.
+
+    Called by ``flywheel collect <type>``, ``flywheel end`` and ``flywheel_core.end_session``
+    on the plugin owning ``session_type`` only (return None for any other type). Raise
+    :class:`~flywheel_core.UsageError` for bad or missing options (exit 2), and
+    :class:`~flywheel_core.NothingToCollect` when the sources hold nothing in the window asked
+    for (``flywheel end`` then says "nothing new" and exits 0). Give the same document for the
+    same sources: the ``session_id`` is a function of what was collected, so ending a session
+    twice is recognised. Report warnings with ``ctx.warn(message)``, informational lines with
+    ``ctx.note(message)``; print nothing.
+
+    :param session_type: the type asked for, e.g. ``build``.
+    :param options: what the user asked for, by name (absent or None when not given). Core
+        fills these for every type: ``agent_id``, ``title``, ``summary``, ``highlights``,
+        ``lessons``, ``next_steps`` (lists of text), ``since`` (ISO 8601, or what the user
+        typed), ``started_at`` (ISO 8601, when a ``flywheel start`` is open), ``refs_before``
+        and ``refs_now`` (``{"head": sha, "branches": {"refs/heads/main": sha}}``: the
+        repository when the session began or last ended, and just before collecting) and
+        ``repo`` (the folder ``--repo`` named). Other keys are the type's own (``csv``,
+        ``notes``...), documented by its plugin; ignore keys you do not know.
+    :param ctx: a run context whose ``session_path`` is where the document will be written
+        (relative paths in it resolve against ``ctx.session_dir``), or None for stdout.
+    """
+
+
+# ---------------------------------------------------------------------------
 # Pipeline, in order: collect -> validate -> generate -> publish.
 # ---------------------------------------------------------------------------
 

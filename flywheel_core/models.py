@@ -113,6 +113,10 @@ _TS_RE = re.compile(
     r"^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d{1,9})?)?(?:Z|z|[+-]\d{2}(?::?\d{2})?)?)?$"
 )
 
+_PLAIN_TS = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,6})?(?:Z|[+-][0-9]{2}:[0-9]{2})?"
+).fullmatch
+
 
 def parse_timestamp(value: str) -> tuple[datetime, bool]:
     """Parse an ISO 8601 timestamp; return (aware UTC datetime, whether it was naive).
@@ -120,6 +124,16 @@ def parse_timestamp(value: str) -> tuple[datetime, bool]:
     Accepts a date alone, ``T`` or space, fractions up to nanoseconds, ``Z`` or an offset.
     Raises ValueError with a plain message otherwise.
     """
+    if isinstance(value, str) and _PLAIN_TS(value):
+        # The usual form, read by Python as the general path below reads it (which only turns
+        # a final Z into +00:00, the same to Python 3.11); a bad date falls through for its message.
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            pass
+        else:
+            naive = parsed.tzinfo is None
+            return (parsed.replace(tzinfo=timezone.utc) if naive else parsed).astimezone(timezone.utc), naive
     if not isinstance(value, str) or not _TS_RE.match(value.strip()):
         raise ValueError(f"{value!r} is not an ISO 8601 timestamp (e.g. 2025-12-02T05:20:00Z)")
     text = value.strip().replace(",", ".")

@@ -1,4 +1,5 @@
-"""``flywheel run``: validate, collect, validate, generate, write, enqueue, record (and publish).
+"""The pipeline: collect a new session (``flywheel_collect_session``), and ``flywheel run``:
+validate, collect, validate, generate, write, enqueue, record (and publish).
 
 Each phase calls its hook plugin by plugin, so a plugin that raises costs only its own
 artifacts: the others are still written and enqueued; the session file then records
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import re
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -16,9 +18,10 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from flywheel_core.context import RunContext
-from flywheel_core.errors import FlywheelError, InputError, UsageError
+from flywheel_core.errors import FlywheelError, InputError, PluginError, UsageError
 from flywheel_core.fsutil import atomic_write, sha256_bytes
 from flywheel_core.models import Session
+from flywheel_core.progress_bars import progress, track
 from flywheel_core.publishing import (
     ArtifactVersion,
     PublishReport,
@@ -30,6 +33,7 @@ from flywheel_core.publishing import (
     session_meta,
 )
 from flywheel_core.publishing.mirror import file_stamp, show_queue_state, take_over_record, written_by_flywheel
+from flywheel_core.schema import SESSION_ID_PATTERN
 from flywheel_core.store import SessionStore
 from flywheel_core.types import Artifact, Problem
 from flywheel_core.validation import check_schema, plugin_problems
@@ -38,9 +42,59 @@ if TYPE_CHECKING:
     from flywheel_core.config import Config
     from flywheel_core.plugins import PluginHost
 
-__all__ = ["RunReport", "SessionResult", "generate", "load_for_run", "run_session", "run_sessions", "validate_file"]
+__all__ = [
+    "Collected",
+    "RunReport",
+    "SessionResult",
+    "collect",
+    "generate",
+    "load_for_run",
+    "run_session",
+    "run_sessions",
+    "validate_file",
+]
 
 log = logging.getLogger("flywheel.run")
+
+
+@attrs.define
+class Collected:
+    """A new session document from its type's collector, and what the collector said about it."""
+
+    document: dict[str, Any]
+    #: Warnings (``ctx.warn``): the user should look; ``flywheel end --strict`` refuses them.
+    problems: list[Problem] = attrs.field(factory=list)
+    #: Informational lines (``ctx.note``), e.g. rows of an export skipped on purpose.
+    notes: list[str] = attrs.field(factory=list)
+
+
+def collect(
+    session_type: str, options: dict[str, Any], config: Config, host: PluginHost, *, session_path: Path | None = None
+) -> Collected:
+    """Ask the plugin owning ``session_type`` for a new session document (``flywheel_collect_session``).
+
+    ``session_path``: where the document will be written (None: stdout), so the collector
+    writes relative paths against that folder. Raises UsageError (unknown type, bad options),
+    NothingToCollect, or PluginError when the plugin returns something that is no session of
+    that type.
+    """
+    owner, _ = host.session_type(session_type)  # a UsageError names the distribution to install
+    ctx = RunContext(config=config, host=host, session_path=session_path)
+    with progress(None, f"collecting a {session_type} session"):  # drawn only on a terminal
+        document = host.call_one(owner, "flywheel_collect_session", session_type=session_type,
+                                 options=dict(options), ctx=ctx)
+    who = f"plugin {host.describe(owner)}"
+    if document is None:
+        raise UsageError(f"{who} owns session type {session_type!r} but cannot collect one "
+                         "(it implements no flywheel_collect_session); write the session file yourself")
+    if not isinstance(document, dict):
+        raise PluginError(f"{who} returned {type(document).__name__} from flywheel_collect_session, not a session document")
+    if document.get("session_type") != session_type or not isinstance(document.get("session_id"), str):
+        raise PluginError(f"{who} returned a document without session_type {session_type!r} and a session_id")
+    if not re.match(SESSION_ID_PATTERN, document["session_id"]):  # it names the session file
+        raise PluginError(f"{who} returned session_id {document['session_id'][:80]!r}, which does not match "
+                          f"{SESSION_ID_PATTERN}")
+    return Collected(document, list(ctx.problems), list(ctx.notes))
 
 
 @attrs.define
@@ -340,11 +394,18 @@ def run_sessions(
     out_dir: Path | None = None,
     dry_run: bool = False,
     publish_after: bool = False,
+    show_progress: bool = False,
 ) -> RunReport:
-    """``flywheel run``: check the enabled targets, run each file, then publish what is due (``publish_after``)."""
+    """Run each file, then publish what is due (``publish_after``): ``flywheel run [--publish]``,
+    ``flywheel end`` and the Python API all go this one way.
+
+    The enabled targets are checked first. ``show_progress``: a bar counts the files on a
+    terminal (stderr), when there are several.
+    """
     for name in config.enabled_targets():
         check_target(config, host, name)  # a bad target is a usage error before anything is written
-    report = RunReport([run_session(f, config, host, out_dir=out_dir, dry_run=dry_run) for f in files])
+    shown = track(files, "running sessions") if show_progress and len(files) > 1 else files
+    report = RunReport([run_session(f, config, host, out_dir=out_dir, dry_run=dry_run) for f in shown])
     if publish_after and not dry_run and any(r.enqueued for r in report.results):
         report.published = publish(config, host)
     return report

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import logging
 import os
 import sys
 import threading
+import time
 from importlib import import_module
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Iterator
 import pluggy
 
 from flywheel_core import hookspecs
+from flywheel_core.cachedir import user_cache_folder
 from flywheel_core.errors import PluginError, UsageError, describe_exception
 
 if TYPE_CHECKING:
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_PLUGINS",
+    "InstallCache",
     "KNOWN_SESSION_TYPES",
     "KNOWN_TARGETS",
     "PluginHost",
@@ -36,10 +38,9 @@ __all__ = [
     "REGISTRATION_HOOKS",
     "get_host",
     "hook_timeout",
+    "install_key",
     "reset_host",
 ]
-
-log = logging.getLogger("flywheel.plugins")
 
 ENTRY_POINT_GROUP = "flywheel"
 
@@ -109,9 +110,11 @@ class PluginHost:
         self.pm.add_hookspecs(hookspecs)
         self.infos: dict[str, PluginInfo] = {}
         self.failures: list[LoadFailure] = []
+        self.cache: InstallCache | None = None
         self._session_types: dict[str, tuple[str, SessionType]] | None = None
         self._targets: dict[str, tuple[str, Target]] | None = None
         self._template_dirs: list[Path] | None = None
+        self._callers: dict[tuple[str, str], Any] = {}  # (hook, plugin) -> a caller of that plugin alone
 
     # -- loading -----------------------------------------------------------------------
 
@@ -120,25 +123,26 @@ class PluginHost:
         return _truthy("FLYWHEEL_STRICT_PLUGINS")
 
     def load_entry_points(self) -> None:
-        """Import every allowed ``flywheel`` entry point; record (or raise) failures."""
-        from importlib.metadata import entry_points
+        """Import every allowed ``flywheel`` entry point; record (or raise) failures.
 
+        The entry points come from :class:`InstallCache`: read from the installed metadata
+        only when what is installed has changed since the last run.
+        """
         allow = _name_list("FLYWHEEL_LOAD_PLUGINS")
         block = _name_list("FLYWHEEL_BLOCK_PLUGINS") or set()
         for module in DEFAULT_PLUGINS:
             self._load(module.rsplit(".", 1)[-1], "flywheel-core", "", lambda m=module: __import__(m, fromlist=["_"]))
+        self.cache = InstallCache.load()
         seen: dict[str, str] = {}
-        for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
-            dist = ep.dist.name if ep.dist else "?"
-            version = ep.dist.version if ep.dist else ""
-            if {ep.name, dist} & block or (allow is not None and not {ep.name, dist} & allow):
+        for name, value, dist, version in self.cache.entry_points:
+            if {name, dist} & block or (allow is not None and not {name, dist} & allow):
                 continue
-            if ep.name in seen:
-                if seen[ep.name] != dist:
-                    self._fail(ep.name, dist, f"plugin name {ep.name!r} is already taken by {seen[ep.name]}")
+            if name in seen:
+                if seen[name] != dist:
+                    self._fail(name, dist, f"plugin name {name!r} is already taken by {seen[name]}")
                 continue
-            seen[ep.name] = dist
-            self._load(ep.name, dist, version, ep.load)
+            seen[name] = dist
+            self._load(name, dist, version, lambda value=value: _load_object(value))
 
     def _load(self, name: str, dist: str, version: str, loader: Any) -> None:
         try:
@@ -172,11 +176,13 @@ class PluginHost:
             hooks=hooks,
         )
         self._session_types = self._targets = self._template_dirs = None
+        self._callers.clear()
 
     def unregister(self, name: str) -> None:
         self.pm.unregister(name=name)
         self.infos.pop(name, None)
         self._session_types = self._targets = self._template_dirs = None
+        self._callers.clear()
 
     # -- calling hooks -----------------------------------------------------------------
 
@@ -199,7 +205,9 @@ class PluginHost:
             if error is not None:
                 if self.strict:
                     raise error
-                log.debug("plugin %s failed in %s", name, hook, exc_info=error)
+                import logging  # not at the top: this module loads for `flywheel --help`
+
+                logging.getLogger("flywheel.plugins").debug("plugin %s failed in %s", name, hook, exc_info=error)
                 yield name, None, error
                 continue
             for result in results:
@@ -220,8 +228,10 @@ class PluginHost:
 
     def _call(self, name: str, hook: str, kwargs: dict[str, Any]) -> tuple[list[Any], BaseException | None]:
         """One plugin's results for ``hook`` (a list, even for firstresult hooks), or its error."""
-        others = [p for n, p in self.pm.list_name_plugin() if n != name]
-        caller = self.pm.subset_hook_caller(hook, remove_plugins=others)
+        caller = self._callers.get((hook, name))
+        if caller is None:
+            others = [p for n, p in self.pm.list_name_plugin() if n != name]
+            caller = self._callers[hook, name] = self.pm.subset_hook_caller(hook, remove_plugins=others)
         session = kwargs.get("session") if hook in SESSION_HOOKS else None
         before = _Snapshot(session, data=hook == "flywheel_collect") if session is not None else None
         try:
@@ -237,7 +247,7 @@ class PluginHost:
                 return [], PluginError(f"left the session malformed ({broken}); its changes were undone")
         results = [returned] if caller.spec and caller.spec.opts.get("firstresult") else list(returned)
         for result in results:
-            wrong = _wrong_result(hook, result)
+            wrong = _wrong_result(hook, result, self.cache)
             if wrong:
                 return [], PluginError(wrong)
         return results, None
@@ -374,26 +384,47 @@ def hook_timeout() -> float:
 
 
 class _Watch:
-    """Print ``message`` on stderr after ``first`` seconds and every minute after, until left."""
+    """Print ``message`` on stderr after ``first`` seconds and every minute after, until left.
+
+    One daemon thread watches every call (started on first use) and looks at them once a
+    second: a thread per hook call cost more than a small session's whole validation.
+    """
+
+    _lock = threading.Condition()  # guards _active
+    _active: dict[int, list[Any]] = {}  # id -> [next notice (monotonic), message, seconds at it, stream]
+    _thread: threading.Thread | None = None
 
     def __init__(self, message: str, first: float) -> None:
         self.message, self.first = message, first
         self.stream = sys.stderr
-        self.done = threading.Event()
-
-    def _run(self) -> None:
-        waited, wait = 0.0, self.first
-        while not self.done.wait(wait):
-            waited += wait
-            print(f"flywheel: {self.message} after {waited:.0f} s", file=self.stream, flush=True)
-            wait = 60.0
 
     def __enter__(self) -> _Watch:
-        threading.Thread(target=self._run, name="flywheel hook watch", daemon=True).start()
+        now = time.monotonic()
+        with self._lock:
+            _Watch._active[id(self)] = [now + self.first, self.message, self.first, self.stream]
+            if _Watch._thread is None:
+                _Watch._thread = threading.Thread(target=_Watch._run, name="flywheel hook watch", daemon=True)
+                _Watch._thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.done.set()
+        with self._lock:
+            _Watch._active.pop(id(self), None)
+
+    @staticmethod
+    def _run() -> None:
+        while True:
+            with _Watch._lock:
+                now = time.monotonic()
+                notices = []
+                for entry in _Watch._active.values():
+                    if entry[0] <= now:
+                        notices.append((entry[3], f"flywheel: {entry[1]} after {entry[2]:.0f} s"))
+                        entry[0], entry[2] = now + 60.0, entry[2] + 60.0
+                if not notices:
+                    _Watch._lock.wait(1.0)
+            for stream, line in notices:  # outside the lock: a blocked stream must not stop the others
+                print(line, file=stream, flush=True)
 
 
 class _Snapshot:
@@ -446,7 +477,7 @@ def _dumps_data(session: Any) -> tuple[str | None, str | None]:
     return None, f"$.source_data or $.metadata: {text}"
 
 
-def _wrong_result(hook: str, result: Any) -> str | None:
+def _wrong_result(hook: str, result: Any, cache: InstallCache | None = None) -> str | None:
     """Why ``result`` is not what ``hook``'s spec says it returns, or None when it is.
 
     Every hook but ``flywheel_collect`` and ``flywheel_register_commands`` returns a value
@@ -457,7 +488,7 @@ def _wrong_result(hook: str, result: Any) -> str | None:
     if kind is None or result is None:
         return None
     if kind == "schema":
-        return _wrong_schema(result, "a JSON Schema object")
+        return _wrong_schema(result, "a JSON Schema object", cache)
     wanted = (str, os.PathLike) if kind == "path" else getattr(import_module("flywheel_core.types"), kind)
     label = "folder paths" if kind == "path" else kind
     if not isinstance(result, (list, tuple)):
@@ -466,9 +497,9 @@ def _wrong_result(hook: str, result: Any) -> str | None:
         if not isinstance(item, wanted):
             return f"returned a list holding {_show(item)}, expected a list of {label} or None"
         if kind == "SessionType":
-            wrong = _wrong_schema(item.schema, f"SessionType {item.name!r} with a schema")
+            wrong = _wrong_schema(item.schema, f"SessionType {item.name!r} with a schema", cache)
         elif kind == "Target":
-            wrong = _wrong_schema(item.config_schema, f"Target {item.name!r} with a config_schema")
+            wrong = _wrong_schema(item.config_schema, f"Target {item.name!r} with a config_schema", cache)
         else:
             wrong = None
         if wrong:
@@ -476,17 +507,37 @@ def _wrong_result(hook: str, result: Any) -> str | None:
     return None
 
 
-def _wrong_schema(schema: Any, what: str) -> str | None:
-    """Why ``schema`` is not a usable JSON Schema (draft 2020-12), or None."""
+def _wrong_schema(schema: Any, what: str, cache: InstallCache | None = None) -> str | None:
+    """Why ``schema`` is not a usable JSON Schema (draft 2020-12), or None.
+
+    A schema found valid once is remembered in ``cache`` (until something is installed), so a
+    run does not import jsonschema to check the same plugin schemas again.
+    """
     if not isinstance(schema, dict):
         return f"returned {what} that is {_show(schema)}, not a JSON Schema object"
+    digest = _digest(schema)
+    if cache is not None and digest in cache.valid_schemas:
+        return None
     import jsonschema
 
     try:
         jsonschema.Draft202012Validator.check_schema(schema)
     except jsonschema.SchemaError as exc:
         return f"returned {what} that is not valid JSON Schema: {' '.join(exc.message.split())[:200]}"
+    if cache is not None and digest is not None:
+        cache.remember_valid_schema(digest)
     return None
+
+
+def _digest(schema: dict[str, Any]) -> str | None:
+    import hashlib
+    import json
+
+    try:
+        text = json.dumps(schema, sort_keys=True, allow_nan=False)
+    except (TypeError, ValueError):
+        return None
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _show(value: Any) -> str:
@@ -505,6 +556,122 @@ _RESULTS = {
     "flywheel_generate": "Artifact",
     "flywheel_publish": "PublishResult",
 }
+
+
+def _load_object(value: str) -> Any:
+    """What an entry point's ``module:attribute.path`` names (extras in brackets are ignored)."""
+    module, _, attribute = value.split("[", 1)[0].partition(":")
+    found = import_module(module.strip())
+    for part in filter(None, attribute.strip().split(".")):
+        found = getattr(found, part)
+    return found
+
+
+class InstallCache:
+    """The ``flywheel`` entry points of what is installed, and plugin schemas found valid.
+
+    Reading every distribution's metadata (``importlib.metadata``) took longer than all the rest
+    of ``flywheel --help``, so the answer is kept in the user's cache folder with a key naming
+    what is installed: the interpreter, ``sys.path``, and the name and modification time of each
+    ``*.dist-info`` / ``*.egg-info`` on it (and of its ``entry_points.txt``). Installing,
+    upgrading or removing a distribution changes the key and the cache is read again; a cache
+    file that cannot be read or parsed is ignored, one that cannot be written is skipped.
+    """
+
+    VERSION = 1
+
+    def __init__(self, path: Path | None, key: str, entry_points: list[tuple[str, str, str, str]],
+                 valid_schemas: set[str]) -> None:
+        self.path, self.key = path, key
+        self.entry_points = entry_points
+        self.valid_schemas = valid_schemas
+
+    @classmethod
+    def load(cls) -> InstallCache:
+        key, path = install_key(), _cache_path()
+        data = _read_json(path) if path is not None else None
+        try:
+            if data["version"] == cls.VERSION and data["key"] == key:  # type: ignore[index]
+                entry_points = [(str(n), str(v), str(d), str(ver)) for n, v, d, ver in data["entry_points"]]  # type: ignore[index]
+                return cls(path, key, entry_points, {str(h) for h in data["valid_schemas"]})  # type: ignore[index]
+        except (TypeError, KeyError, ValueError):
+            pass  # no cache, another version's, or damaged: read the metadata
+        cache = cls(path, key, _scan_entry_points(), set())
+        cache.save()
+        return cache
+
+    def remember_valid_schema(self, digest: str) -> None:
+        if digest not in self.valid_schemas:
+            self.valid_schemas.add(digest)
+            self.save()
+
+    def save(self) -> None:
+        if self.path is None:
+            return
+        import json
+
+        data = {"version": self.VERSION, "key": self.key, "entry_points": self.entry_points,
+                "valid_schemas": sorted(self.valid_schemas)}
+        temp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            temp.write_text(json.dumps(data), encoding="utf-8")
+            os.replace(temp, self.path)
+        except OSError:  # a read-only or full cache folder: next run reads the metadata again
+            with contextlib.suppress(OSError):
+                temp.unlink()
+
+
+def install_key() -> str:
+    """A text that changes whenever a distribution is installed, upgraded or removed."""
+    parts = [sys.version, sys.executable, *sys.path]
+    for entry in sys.path:
+        try:
+            names = sorted(n for n in os.listdir(entry or ".") if n.endswith((".dist-info", ".egg-info")))
+        except OSError:  # a zip file, or a folder that is not there (yet)
+            parts.append(f"{entry} {_mtime(entry or '.')}")
+            continue
+        for name in names:
+            folder = os.path.join(entry or ".", name)
+            parts.append(f"{name} {_mtime(folder)} {_mtime(os.path.join(folder, 'entry_points.txt'))}")
+    return "\n".join(parts)
+
+
+def _mtime(path: str) -> int:
+    try:
+        return os.stat(path).st_mtime_ns
+    except OSError:
+        return 0
+
+
+def _cache_path() -> Path | None:
+    """This environment's cache file: one per interpreter and ``sys.path``."""
+    import zlib
+
+    folder = user_cache_folder()
+    if folder is None:
+        return None
+    where = zlib.crc32("\0".join([sys.executable, *sys.path]).encode())
+    return folder / "plugins" / f"entry-points-{where:08x}.json"
+
+
+def _read_json(path: Path) -> Any:
+    import json
+
+    try:
+        return json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return None
+
+
+def _scan_entry_points() -> list[tuple[str, str, str, str]]:
+    """(name, value, distribution, version) of every ``flywheel`` entry point, by name."""
+    from importlib.metadata import entry_points
+
+    return [
+        (ep.name, ep.value, ep.dist.name if ep.dist else "?", ep.dist.version if ep.dist else "")
+        for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name)
+    ]
 
 
 _HOST: PluginHost | None = None

@@ -12,12 +12,14 @@ from __future__ import annotations
 import base64
 import io
 import json
-import logging
 import os
 import re
 import threading
 import urllib.parse
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
+
+if TYPE_CHECKING:
+    import logging
 
 __all__ = ["RedactingFilter", "RedactingStream", "redact", "register_secret"]
 
@@ -104,10 +106,16 @@ def redact(text: str) -> str:
     return text
 
 
-class RedactingFilter(logging.Filter):
-    """A logging filter that redacts each record's message, arguments and traceback."""
+class RedactingFilter:
+    """A logging filter that redacts each record's message, arguments and traceback.
+
+    Any object with a ``filter`` method is a logging filter; not subclassing ``logging.Filter``
+    keeps ``logging`` out of the CLI's start-up.
+    """
 
     def filter(self, record: logging.LogRecord) -> bool:
+        import logging
+
         record.msg = redact(record.getMessage())
         record.args = None
         if record.exc_info:

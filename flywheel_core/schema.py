@@ -1,15 +1,22 @@
 """The envelope JSON Schema (draft 2020-12), merging in a session type's schema, and checking.
 
-jsonschema is imported only when something is actually validated.
+A document is first checked by a compiled yes/no check (``flywheel_core.fastcheck``); jsonschema
+is imported only for one that fails it, to say where and why (or for a schema the check cannot
+compile).
 """
 
 from __future__ import annotations
 
 import copy
 from functools import lru_cache
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
-__all__ = ["ENVELOPE_SCHEMA", "merged_schema", "first_errors", "iter_errors"]
+from flywheel_core.fastcheck import compile_check
+
+if TYPE_CHECKING:
+    from flywheel_core.fastcheck import Check
+
+__all__ = ["ENVELOPE_SCHEMA", "first_errors", "iter_errors", "matches_schema", "merged_schema"]
 
 SESSION_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
 
@@ -100,16 +107,51 @@ def _merge(into: dict[str, Any], extra: dict[str, Any]) -> None:
             into[key] = value
 
 
+_parse_timestamp: Any = None
+
+
 def _timestamp_ok(value: object) -> bool:
+    """Whether a string is a timestamp flywheel reads (a non-string is another keyword's business).
+
+    One that cannot be placed in UTC (year 1 with an offset east of UTC) is refused, not a crash.
+    """
     if not isinstance(value, str):
         return True
-    from flywheel_core.models import parse_timestamp
-
+    global _parse_timestamp
+    if _parse_timestamp is None:  # models (attrs, cattrs) only when a timestamp is checked, not for a config
+        from flywheel_core.models import parse_timestamp as _parse_timestamp
     try:
-        parse_timestamp(value)
-    except ValueError:
+        _parse_timestamp(value)
+    except (ValueError, OverflowError):
         return False
     return True
+
+
+_FORMATS = {"flywheel-timestamp": _timestamp_ok}
+# id(schema) -> (schema, its check): the schema is kept so its id cannot be reused meanwhile.
+_CHECKS: dict[int, tuple[Any, Check | None]] = {}
+
+
+def _passes(schema: Any, instance: Any) -> bool:
+    """Whether the compiled check of ``schema`` passes ``instance`` (False: ask jsonschema)."""
+    check = _fast_check(schema)
+    try:
+        return check is not None and check(instance)
+    except (TypeError, RecursionError):  # a broken schema or a deep document: jsonschema says what
+        return False
+
+
+def _fast_check(schema: Any) -> Check | None:
+    """The compiled check of ``schema``, made once per schema object (so change a copy of a
+    schema, never one in use), or None when it uses a keyword the check does not know."""
+    entry = _CHECKS.get(id(schema))
+    if entry is not None and entry[0] is schema:
+        return entry[1]
+    if len(_CHECKS) >= 256:
+        _CHECKS.clear()
+    check = compile_check(schema, _FORMATS)
+    _CHECKS[id(schema)] = (schema, check)
+    return check
 
 
 @lru_cache(maxsize=32)
@@ -133,9 +175,14 @@ def _fmt_path(base: str, parts: Any) -> str:
 
 
 def iter_errors(schema: dict[str, Any], instance: Any) -> Iterator[tuple[str, str]]:
-    """Yield ``(json_path, message)`` for every schema violation, sorted by path."""
+    """Yield ``(json_path, message)`` for every schema violation, sorted by path.
+
+    A document the compiled check passes has none; jsonschema looks only at the others.
+    """
     import json
 
+    if _passes(schema, instance):
+        return
     validator = _validator(json.dumps(schema, sort_keys=True))
     found: list[tuple[str, str]] = []
     for error in validator.iter_errors(instance):
@@ -163,6 +210,16 @@ def iter_errors(schema: dict[str, Any], instance: Any) -> Iterator[tuple[str, st
         else:
             found.append((path, _oneline(error.message)))
     yield from sorted(set(found))
+
+
+def matches_schema(schema: dict[str, Any], instance: Any) -> bool:
+    """Whether ``instance`` is valid against ``schema`` (JSON Schema draft 2020-12), quickly.
+
+    The compiled check answers without importing jsonschema; jsonschema decides only for a
+    schema the check cannot compile or an instance it refuses. For a plugin that validates its
+    own tables: call this first, and ask jsonschema for messages only when it says False.
+    """
+    return _passes(schema, instance) or next(iter_errors(schema, instance), None) is None
 
 
 def first_errors(schema: dict[str, Any], instance: Any, limit: int = 1) -> list[tuple[str, str]]:

@@ -25,6 +25,20 @@ def schema_for(session_type: str | None, host: PluginHost) -> dict[str, Any]:
     return merged_schema(registered[1].schema, title=f"work_session.json ({session_type})")
 
 
+# session type -> (host, registration, merged schema): one merged schema object per type, so its
+# compiled check is made once per process, not once per session.
+_MERGED: dict[str | None, tuple[Any, Any, dict[str, Any]]] = {}
+
+
+def _checked_schema(session_type: str | None, host: PluginHost) -> dict[str, Any]:
+    registered = host.session_types.get(session_type or "")
+    key = session_type if registered else None
+    entry = _MERGED.get(key)
+    if entry is None or entry[0] is not host or entry[1] is not registered:
+        entry = _MERGED[key] = (host, registered, schema_for(key, host))
+    return entry[2]
+
+
 def check_schema(raw: Any, host: PluginHost) -> tuple[Session | None, list[Problem]]:
     """Validate a parsed document; return the structured session (None if invalid) and problems."""
     if not isinstance(raw, dict):
@@ -43,7 +57,7 @@ def check_schema(raw: Any, host: PluginHost) -> tuple[Session | None, list[Probl
         else:
             names = sorted(set(host.session_types) | set(KNOWN_SESSION_TYPES))
             problems.append(Problem.error(_unknown_type(session_type, names), "$.session_type"))
-    for path, message in iter_errors(schema_for(session_type, host), raw):
+    for path, message in iter_errors(_checked_schema(session_type, host), raw):
         problems.append(Problem.error(message, path))
     if any(p.severity == "error" for p in problems):
         return None, problems

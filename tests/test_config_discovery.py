@@ -130,7 +130,7 @@ def test_the_user_config_applies_when_no_project_file_does(tmp_path: Path) -> No
     shown = _config_json(repo, XDG_CONFIG_HOME=str(home_config))
     assert shown["found_by"] == "user config" and shown["file"] == str(user_file)
     assert shown["settings"]["state_dir"] == str(user_file.parent / "state")
-    assert shown["settings"]["targets"]["web"] == {"enabled": True, "site_dir": "site"}
+    assert shown["settings"]["targets"]["web"] == {"enabled": True, "scan": "hold", "review": "findings", "site_dir": "site"}
     (repo / "flywheel.toml").write_text("")
     assert _config_json(repo, XDG_CONFIG_HOME=str(home_config))["found_by"] == "nearest project file"
 
@@ -174,8 +174,10 @@ def test_config_fills_in_the_defaults_of_installed_schemas(tmp_path: Path, monke
     (tmp_path / "flywheel.toml").write_text('[targets.shelf]\ndeploy = {}\n[queue]\nmax_attempts = 3\n')
     monkeypatch.chdir(tmp_path)
     settings = run_cli(["config", "--json"], host=empty_host).json()["settings"]
-    assert settings["targets"]["shelf"] == {"enabled": True, "folder": "shelf", "deploy": {"timeout": 60}}
+    assert settings["targets"]["shelf"] == {"enabled": True, "scan": "hold", "review": "findings", "folder": "shelf",
+                                          "deploy": {"timeout": 60}}
     assert settings["plugins"] == {"things": {"depth": 3}}
     assert settings["queue"]["max_attempts"] == 3 and settings["queue"]["lease_seconds"] == 300.0
     human = run_cli(["config"], host=empty_host).stdout
-    assert "[targets.shelf]\nenabled = true\nfolder = \"shelf\"\n\n[targets.shelf.deploy]\ntimeout = 60" in human
+    assert ('[targets.shelf]\nenabled = true\nscan = "hold"\nreview = "findings"\nfolder = "shelf"\n\n'
+            "[targets.shelf.deploy]\ntimeout = 60") in human

@@ -14,7 +14,7 @@ import pytest
 
 from core_support import FLYWHEEL
 from flywheel_core.cli.setup import init_text
-from flywheel_core.config import CONFIG_SCHEMA, load_config
+from flywheel_core.config import CONFIG_SCHEMA, TARGET_COMMON_SCHEMA, load_config
 from flywheel_core.schema import first_errors
 from flywheel_core.testing import run_cli
 
@@ -82,7 +82,7 @@ def _check_table(table: dict[str, Any], schema: dict[str, Any], where: str, vali
     missing = keys(schema) - paths(table)
     assert not missing, f"{where}: the template does not list {sorted(missing)}"
     if valid:  # our own sections show working examples, not placeholders
-        checked = without_env({k: v for k, v in table.items() if k != "enabled"})
+        checked = without_env({k: v for k, v in table.items() if k not in TARGET_COMMON_SCHEMA["properties"]})
         assert list(first_errors(schema, checked)) == [], where
     for key, default in defaults(schema).items():
         assert lookup(table, key) == default, f"{where}.{key}: the template shows another value than the default"
@@ -165,7 +165,7 @@ def test_init_in_a_repository_suggests_gitignore_lines_and_writes_them_on_reques
     first = _flywheel("init", cwd=repo)
     assert first.returncode == 0, first.stderr
     assert f"add these lines to {repo / '.gitignore'} (or run `flywheel init --gitignore`)" in first.stdout
-    assert first.stdout.splitlines()[-3:] == ["  /flywheel-out/", "  /.flywheel/", "  *session.json"]
+    assert first.stdout.splitlines()[-4:] == ["  /flywheel-out/", "  /.flywheel/", "  /sessions/", "  *session.json"]
     assert not (repo / ".gitignore").exists(), "only a suggestion without --gitignore"
 
     (repo / ".gitignore").write_text("*.pyc")  # no final newline: the block must still start on its own line
@@ -173,7 +173,7 @@ def test_init_in_a_repository_suggests_gitignore_lines_and_writes_them_on_reques
     assert second.returncode == 0, second.stderr
     assert second.stdout.splitlines() == [
         f"kept {repo / 'flywheel.toml'}",
-        f"added to {repo / '.gitignore'}: /flywheel-out/, /.flywheel/, *session.json",
+        f"added to {repo / '.gitignore'}: /flywheel-out/, /.flywheel/, /sessions/, *session.json",
     ]
     assert (repo / ".gitignore").read_text().startswith("*.pyc\n\n# flywheel: ")
     probes = ["flywheel-out/build/x/readme.md", ".flywheel/queue.sqlite3", "sessions/work_session.json",
@@ -193,7 +193,7 @@ def test_init_in_a_subfolder_anchors_the_lines_and_skips_what_is_already_ignored
     done = _flywheel("init", "--json", project, cwd=repo)
     shown = json.loads(done.stdout)
     assert shown["repository"] == str(repo) and shown["written"] is True
-    assert shown["gitignore"]["lines"] == ["/tools/fw/flywheel-out/", "/tools/fw/.flywheel/"]
+    assert shown["gitignore"]["lines"] == ["/tools/fw/flywheel-out/", "/tools/fw/.flywheel/", "/tools/fw/sessions/"]
 
 
 def test_init_outside_a_repository_says_nothing_about_gitignore(tmp_path: Path) -> None:

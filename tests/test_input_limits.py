@@ -172,3 +172,22 @@ def test_a_collector_cannot_make_the_session_file_unreadable(tmp_path: Path, emp
     assert "plugin nan (flywheel-nan) failed in flywheel_collect: left the session malformed ($.source_data" in result.stderr
     data = loads_strict(path.read_bytes())  # strict: a bare NaN would be refused here
     assert data["source_data"] == {"kept": 1}
+
+
+def test_reading_a_small_file_does_not_allocate_the_limit(tmp_path: Path) -> None:
+    # read(n) allocates n bytes up front: reading with the 64 MiB limit as n cost 64 MiB (and
+    # an mmap) per session file read, whatever its size.
+    import tracemalloc
+
+    from flywheel_core.fsutil import read_regular_file
+
+    path = tmp_path / "small.json"
+    path.write_bytes(b"{}" * 500)
+    tracemalloc.start()
+    try:
+        assert read_regular_file(path, 64 * 2**20) == b"{}" * 500
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 2**20
+

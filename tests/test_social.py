@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -320,3 +322,32 @@ def test_hostile_session_text_is_inert_and_bounded(notes) -> None:
         assert link in "\n".join(posts), network
     assert data["artifacts"]["social_post"]["meta"]["social"]["content_warning"] == "Money <3"
     assert "\\@everyone" not in markdown and "> @\u2060everyone \\#\u2060win" in markdown
+
+
+# X's weighted length without importing twitter-text (its import is most of a small run), checked
+# against twitter-text itself wherever the light count answers.
+_X_PIECES = list("abcXYZ019 .,;:!?-'\"()[]#@\n/") + [
+    "\u2060", "\u2026", "\u2014", "é", "ж", "\u00b7", "\u2022", "日", "😷", "©", "README.md",
+    "https://example.org/build/2025/12/a-b-1f2e/", "http://x.io", "http://x.ioa", "https://example.org",
+    "https://a-b.example.co.uk/x", "https://example.org/a/",
+]
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.lists(st.sampled_from(_X_PIECES), max_size=60).map("".join))
+def test_the_light_x_count_agrees_with_twitter_text(text) -> None:
+    from flywheel_core.social import _parse_tweet, _x_length_plain
+
+    light = _x_length_plain(text)
+    if light is not None:
+        assert light == _parse_tweet()(text).weightedLength
+
+
+def test_a_plain_post_with_a_page_link_is_counted_without_twitter_text() -> None:
+    code = (
+        "import sys; from flywheel_core.social import post_length; "
+        "n = post_length('Shipped the queue \\u2014 details: https://example.org/build/2025/12/q-1a2b/', 'x'); "
+        "print(n, 'twitter_text' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["52", "False"]

@@ -1,24 +1,27 @@
 """The ``flywheel`` command: core commands, plugin commands, and one-line errors.
 
 Each command group lives in its own module; heavy libraries are imported inside command
-bodies so ``flywheel --help`` stays fast.
+bodies, and a subcommand's options are read from its function only when it is used, so
+``flywheel --help`` stays fast.
 """
 
 from __future__ import annotations
 
-import json
-import logging
 import sys
-from typing import TYPE_CHECKING, Annotated
+from collections.abc import MutableMapping
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from typer.core import TyperCommand, TyperGroup
 
 from flywheel_core.errors import FlywheelError, describe_exception
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
     from flywheel_core.plugins import PluginHost
 
-__all__ = ["build_app", "main"]
+__all__ = ["LazyFunction", "LazyGroup", "build_app", "click_command", "lazy_command", "main"]
 
 _state = {"debug": False}
 
@@ -49,12 +52,16 @@ def _root(
     json_out: Annotated[bool, typer.Option("--json", help="With --version: print the versions as JSON.")] = False,
 ) -> None:
     """Turn work_session.json files into publishable artifacts, then publish them exactly once."""
+    import logging
+
     from flywheel_core.progress_bars import set_quiet
     from flywheel_core.redaction import RedactingFilter
 
     if version:
         versions = _versions()
         if json_out:
+            import json
+
             typer.echo(json.dumps(versions, indent=2))
         else:
             for name, number in versions.items():
@@ -87,12 +94,13 @@ def _root(
 
 def build_app(host: PluginHost | None = None) -> typer.Typer:
     """The ``flywheel`` app: core command groups, then every plugin's commands."""
-    from flywheel_core.cli import author, queue, session, setup, worker
+    from flywheel_core.cli import author, queue, review, session, setup, tracking, worker
     from flywheel_core.plugins import get_host
 
     app = typer.Typer(
         name="flywheel",
         help="Turn work_session.json files into publishable artifacts, then publish them exactly once.",
+        cls=LazyGroup,
         no_args_is_help=True,
         pretty_exceptions_enable=False,
         rich_markup_mode=None,
@@ -103,10 +111,11 @@ def build_app(host: PluginHost | None = None) -> typer.Typer:
     app.callback(invoke_without_command=True)(_root)
     collect = typer.Typer(
         help="Write a work_session.json from a source (a git repository, a broker export, notes).",
+        cls=LazyGroup,
         no_args_is_help=True,
     )
     app.add_typer(collect, name="collect")
-    for module in (session, setup, queue, worker, author):
+    for module in (session, tracking, setup, queue, worker, review, author):
         module.register(app)
     host = host or get_host()
     for plugin, _, error in host.call_each("flywheel_register_commands", cli=app, collect=collect):
@@ -132,7 +141,7 @@ def main(argv: list[str] | None = None) -> None:
     stdout, stderr = sys.stdout, sys.stderr
     sys.stdout, sys.stderr = RedactingStream(stdout), RedactingStream(stderr)
     try:
-        build_app()(args=argv, prog_name="flywheel")
+        click_command(build_app())(args=argv, prog_name="flywheel")
     except FlywheelError as exc:
         _fail(f"error: {exc}", exc.exit_code)
     except OSError as exc:
@@ -147,6 +156,168 @@ def main(argv: list[str] | None = None) -> None:
         _fail(f"internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)", 1)
     finally:
         sys.stdout, sys.stderr = stdout, stderr
+
+
+class LazyGroup(TyperGroup):
+    """A typer group whose subcommands are built when used, not all of them at start-up.
+
+    typer reads every command's options from its function's signature (evaluating each
+    annotation) before it runs any: for ``flywheel --help`` that was most of the time. Made by
+    :func:`click_command`, this group builds a subcommand when it runs or shows its own help
+    and lists the others from their help text alone; made by typer itself, it is a TyperGroup.
+    """
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return list(self.commands)  # the names only: do not build them
+
+    def format_commands(self, ctx: Any, formatter: Any) -> None:
+        commands = self.commands
+        if isinstance(commands, _LazyCommands):
+            self.commands = commands.summaries()
+        try:
+            super().format_commands(ctx, formatter)
+        finally:
+            self.commands = commands
+
+
+class _LazyCommands(MutableMapping):  # type: ignore[type-arg]
+    """Command name -> click command, each built on first lookup; listing builds none."""
+
+    def __init__(self, builders: dict[str, tuple[Callable[[], Any], Any]]) -> None:
+        self.builders = builders  # name -> (build the command, a summary for listings)
+        self.built: dict[str, Any] = {}
+
+    def __getitem__(self, name: str) -> Any:
+        if name not in self.built:
+            self.built[name] = self.builders[name][0]()
+        return self.built[name]
+
+    def __setitem__(self, name: str, command: Any) -> None:
+        self.builders[name] = (lambda: command, command)
+        self.built[name] = command
+
+    def __delitem__(self, name: str) -> None:
+        del self.builders[name]
+        self.built.pop(name, None)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.builders
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.builders)
+
+    def __len__(self) -> int:
+        return len(self.builders)
+
+    def summaries(self) -> dict[str, Any]:
+        return {name: self.built.get(name, summary) for name, (_, summary) in self.builders.items()}
+
+
+def click_command(app: typer.Typer) -> Any:
+    """``app`` as a click group whose subcommands (and theirs) are built only when used."""
+    from typer.main import get_install_completion_arguments
+    from typer.models import TyperInfo
+
+    group = _lazy_group(TyperInfo(app), app)
+    if app._add_completion:  # what typer.main.get_command adds: --install-completion, --show-completion
+        group.params.extend(get_install_completion_arguments())
+    return group
+
+
+def _lazy_group(info: Any, app: typer.Typer) -> Any:
+    import copy
+
+    from typer.main import get_group_from_info, solve_typer_info_defaults
+
+    options = {"pretty_exceptions_short": app.pretty_exceptions_short, "rich_markup_mode": app.rich_markup_mode,
+               "suggest_commands": app.suggest_commands}
+    solved = solve_typer_info_defaults(info)
+    if solved.cls not in (None, LazyGroup, TyperGroup):  # a group class of its own: let typer build it all
+        return get_group_from_info(info, **options)
+    shell = copy.copy(info.typer_instance)
+    shell.registered_commands, shell.registered_groups = [], []
+    shell_info = copy.copy(info)
+    shell_info.typer_instance, shell_info.cls = shell, LazyGroup
+    group = get_group_from_info(shell_info, **options)  # its own options, no subcommand yet
+    group.commands = _LazyCommands(_builders(info.typer_instance, app))
+    return group
+
+
+def _builders(typer_app: typer.Typer, app: typer.Typer) -> dict[str, tuple[Callable[[], Any], Any]]:
+    """For each subcommand of ``typer_app``: how to build it, and a summary to list it by."""
+    import inspect
+
+    from typer.main import get_command_from_info, get_command_name, get_group_from_info, solve_typer_info_defaults
+
+    options = {"pretty_exceptions_short": app.pretty_exceptions_short, "rich_markup_mode": app.rich_markup_mode}
+    builders: dict[str, tuple[Callable[[], Any], Any]] = {}
+    for info in typer_app.registered_commands:
+        # The same name and help typer gives the command (typer.main.get_command_from_info).
+        name = info.name or get_command_name(info.callback.__name__)  # type: ignore[union-attr]
+        if isinstance(info.callback, LazyFunction):
+            text = info.callback.summary if info.help is None else inspect.cleandoc(info.help)
+        else:
+            text = inspect.cleandoc(info.help) if info.help is not None else inspect.getdoc(info.callback)
+        summary = TyperCommand(name=name, help=text, short_help=info.short_help, hidden=info.hidden,
+                               deprecated=info.deprecated)
+        builders[name] = (lambda info=info: get_command_from_info(info, **options), summary)
+    for info in typer_app.registered_groups:
+        solved = solve_typer_info_defaults(info)
+        if not solved.name:  # typer merges a group without a name into its parent: so do we
+            merged = get_group_from_info(info, suggest_commands=app.suggest_commands, **options)
+            builders.update((n, (lambda c=c: c, c)) for n, c in merged.commands.items())
+            continue
+        summary = TyperCommand(name=solved.name, help=solved.help, short_help=solved.short_help,
+                               hidden=solved.hidden, deprecated=solved.deprecated)
+        builders[solved.name] = (lambda info=info: _lazy_group(info, app), summary)
+    return builders
+
+
+class LazyFunction:
+    # A command function named by "module:function", imported when first needed. typer sees
+    # the real function's signature, annotations and docstring through it (so it works however
+    # the app is built); `flywheel --help` and `flywheel collect --help` list it by `summary`
+    # without importing its module. Made by lazy_command. (No docstring: `__doc__` is the
+    # function's, a property below.)
+
+    def __init__(self, target: str, summary: str) -> None:
+        self.target, self.summary = target, summary
+        self._function: Callable[..., Any] | None = None
+
+    @property
+    def function(self) -> Callable[..., Any]:
+        if self._function is None:
+            from importlib import import_module
+
+            module, _, name = self.target.partition(":")
+            self._function = getattr(import_module(module), name)
+        return self._function
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.function(*args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:  # __signature__, __annotations__, __doc__...
+        if name.startswith("__") and name not in ("__annotations__", "__name__", "__qualname__", "__globals__"):
+            raise AttributeError(name)
+        return getattr(self.function, name)
+
+    @property
+    def __wrapped__(self) -> Callable[..., Any]:  # inspect.signature and get_type_hints follow it
+        return self.function
+
+    @property  # type: ignore[misc]
+    def __doc__(self) -> str | None:  # type: ignore[override]
+        return self.function.__doc__
+
+
+def lazy_command(group: typer.Typer, target: str, *, name: str, help: str) -> None:
+    """Add command ``name`` to ``group``, its function ``target`` ("module:function") imported
+    only when the command runs or shows its own help; ``help`` is its line in listings.
+
+    For a plugin's ``flywheel_register_commands``: ``flywheel --help`` then imports none of
+    the plugin's command modules.
+    """
+    group.command(name=name)(LazyFunction(target, help))
 
 
 def _fail(message: str, code: int) -> None:

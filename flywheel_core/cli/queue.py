@@ -38,30 +38,36 @@ def _summary(receipt: dict[str, Any], *, planned: bool = False) -> str:
     return json.dumps(receipt, sort_keys=True)[:200] if receipt else "confirmed"
 
 
-def publish_due(config: Config, host: PluginHost, *, target: str | None, dry_run: bool, json_out: bool) -> int:
+def publish_due(
+    config: Config, host: PluginHost, *, target: str | None, dry_run: bool, json_out: bool, strict: bool = False
+) -> int:
     """Publish what is due and print the report; return the exit code."""
     from flywheel_core.publishing import publish
 
-    return print_report(publish(config, host, target=target, dry_run=dry_run), json_out=json_out)
+    return print_report(publish(config, host, target=target, dry_run=dry_run, strict=strict), json_out=json_out)
 
 
 def print_report(report: PublishReport, *, json_out: bool = False) -> int:
-    """Print a publish report (outcomes, dead entries, what waits); return its exit code.
+    """Print a publish report (outcomes, dead and held entries, what waits); return its exit code.
 
     A failure shared by a whole batch (the remote did not answer) is said once, with the
     entries it hit below it. Every dead entry is one line with its cause and the command that
-    retries it, on every run until it is retried: nothing dies silently.
+    retries it, on every run until it is retried: nothing dies silently. Every held entry is
+    a line with the command that reviews it, then one line per finding (masked).
     """
     import attrs
+
+    from flywheel_core.publishing import held_lines
 
     for warning in report.warnings:
         print(f"flywheel: warning: {warning}", file=sys.stderr)
     if json_out:
         shown = {o.id for o in report.outcomes}
         rows = [attrs.asdict(o) for o in report.outcomes]
-        rows += [{"id": e.id, "target": e.target, "session_id": e.session_id, "kind": e.kind, "status": "dead",
-                  "receipt": {}, "error": e.last_error or "", "attempts": e.attempts, "next_attempt_at": None}
-                 for e in report.dead if e.id not in shown]
+        rows += [{"id": e.id, "target": e.target, "session_id": e.session_id, "kind": e.kind, "status": e.status,
+                  "receipt": {}, "error": e.last_error or "", "attempts": e.attempts, "next_attempt_at": None,
+                  **({"scan": e.findings} if e.status == "held" else {})}
+                 for e in [*report.dead, *report.held] if e.id not in shown]
         print(json.dumps(rows, indent=2, ensure_ascii=False))
         return report.exit_code
     failed: dict[tuple[str, str], list[PublishOutcome]] = {}
@@ -87,8 +93,11 @@ def print_report(report: PublishReport, *, json_out: bool = False) -> int:
             tries += f", {e.interruptions} interrupted"
         print(f"DEAD {e.kind} of {e.session_id} -> {e.target} (entry {e.id}; {tries}): {e.last_error or 'no error recorded'}"
               f"; once the cause is fixed: flywheel queue retry {e.id}", file=sys.stderr)
+    for line in held_lines(report.held):
+        print(line, file=sys.stderr if report.strict else sys.stdout)
     if not report.outcomes:
-        print("nothing is due" + (" (dry run)" if report.dry_run else "") + _waiting(report.waiting))
+        held = f"; {len(report.held)} held for review (flywheel review list)" if report.held else ""
+        print("nothing is due" + (" (dry run)" if report.dry_run else "") + _waiting(report.waiting) + held)
     return report.exit_code
 
 
@@ -112,9 +121,13 @@ def _waiting(pending: list[QueueEntry]) -> str:
     return "; " + "; ".join(parts) if parts else ""
 
 
+StrictOpt = Annotated[bool, typer.Option("--strict", help="Exit 1 when an entry is held for review (for CI).")]
+
+
 def publish_cmd(
     target: TargetOpt = None,
     dry_run: DryRunOpt = False,
+    strict: StrictOpt = False,
     json_out: JsonOpt = False,
     config: ConfigOpt = None,
 ) -> None:
@@ -122,13 +135,16 @@ def publish_cmd(
 
     Exit 0 when everything due was published, 1 when some entry failed (each is printed and
     retried later with backoff) or is dead (each is printed with the command that retries it),
-    2 for bad usage or configuration. --dry-run prints what would be published where and
-    changes nothing.
+    2 for bad usage or configuration. Entries the publishing scan held are listed with their
+    findings (masked) and are not published until `flywheel review approve`; they exit 0
+    (the policy working), or 1 with --strict. --dry-run prints what would be published where
+    and changes nothing.
     """
     from flywheel_core.config import load_config
     from flywheel_core.plugins import get_host
 
-    raise typer.Exit(publish_due(load_config(config), get_host(), target=target, dry_run=dry_run, json_out=json_out))
+    raise typer.Exit(publish_due(load_config(config), get_host(), target=target, dry_run=dry_run, json_out=json_out,
+                                 strict=strict))
 
 
 queue_app = typer.Typer(help="Inspect and manage the publication queue.", no_args_is_help=True)
@@ -176,6 +192,11 @@ def list_cmd(
             detail = f"[retry: flywheel queue retry {e.id}] {e.last_error or 'no error recorded'}"
         elif e.status == "publishing":
             detail = f"leased until {data['lease_until']}"
+        elif e.status == "held":
+            scan = e.findings or {}
+            found = len(scan.get("findings") or [])
+            detail = (f"[review: flywheel review show {e.id}] "
+                      + ("review = always" if scan.get("held") == "review" else f"{found} finding{'s' * (found != 1)}"))
         else:
             detail = ""
         if e.interruptions and e.status != "published":
@@ -200,28 +221,53 @@ def retry_cmd(
 
 @queue_app.command("add")
 def add_cmd(
-    file: Annotated[Path, typer.Argument(help="An artifact file inside the output folder.", dir_okay=False, show_default=False)],
-    kind: Annotated[str, typer.Option("--kind", "-k", help="The artifact kind, e.g. readme.", show_default=False)],
-    targets: Annotated[str, typer.Option("--targets", help="Comma-separated targets, e.g. github,web.", show_default=False)],
+    file: Annotated[
+        Optional[Path], typer.Argument(help="An artifact file inside the output folder.", dir_okay=False, show_default=False)
+    ] = None,
+    kind: Annotated[
+        str, typer.Option("--kind", "--type", "-k", help="The artifact kind, e.g. readme.", show_default=False)
+    ] = "",
+    targets: Annotated[str, typer.Option("--targets", help="Comma-separated targets, e.g. github,web.", show_default=False)] = "",
     session: Annotated[
         Optional[Path], typer.Option("--session", help="The session file the artifact belongs to (records the outcome).", dir_okay=False)
     ] = None,
+    file_opt: Annotated[
+        Optional[Path], typer.Option("--file", help="The artifact file (instead of FILE).", dir_okay=False, show_default=False)
+    ] = None,
+    _add_entry: Annotated[
+        bool, typer.Option("--add-entry", hidden=True, help="Accepted, and changes nothing: the guide's run_publication.py flag.")
+    ] = False,
     json_out: JsonOpt = False,
     config: ConfigOpt = None,
 ) -> None:
-    """Enqueue one artifact file for the given targets (the file must lie inside the output folder)."""
+    """Enqueue one artifact file for the given targets (the file must lie inside the output folder).
+
+    The end-of-session guide's `run_publication.py --add-entry --type KIND --file PATH --targets
+    github,web` works as it is: --type is --kind, --file is FILE.
+    """
     from flywheel_core.config import load_config
     from flywheel_core.plugins import get_host
     from flywheel_core.publishing import enqueue_file
 
+    if (file is None) == (file_opt is None):
+        raise UsageError("name the artifact file once: FILE or --file FILE")
+    file = file or file_opt
+    if not kind:
+        raise UsageError("--kind (or --type) is required: the artifact kind, e.g. readme")
+    if not targets:
+        raise UsageError("--targets is required: comma-separated targets, e.g. github,web")
     names = [t.strip() for t in targets.split(",") if t.strip()]
     added = enqueue_file(load_config(config), get_host(), file, kind, names, session)
     if json_out:
         print(json.dumps(added, indent=2))
         return
+    from flywheel_core.publishing import held_lines
+
     for item in added:
-        state = "queued" if item["new"] else f"already {item['status']}"
+        state = item["status"] if item["new"] else f"already {item['status']}"
         print(f"{state}: entry {item['id']} {item['kind']} -> {item['target']}")
+    for line in held_lines(added):
+        print(line)
 
 
 @queue_app.command("stats")

@@ -65,7 +65,14 @@ def validate(files: FilesArg, config: ConfigOpt = None, json_out: JsonOpt = Fals
 
 
 def run(
-    files: FilesArg,
+    files: Annotated[
+        Optional[list[Path]], typer.Argument(help="Session files (work_session.json).", show_default=False)
+    ] = None,
+    session_file: Annotated[
+        Optional[list[Path]],
+        typer.Option("--session-file", help="A session file, as the end-of-session guide writes it (repeatable).",
+                     dir_okay=False),
+    ] = None,
     out: OutOpt = None,
     config: ConfigOpt = None,
     dry_run: DryRunOpt = False,
@@ -75,12 +82,17 @@ def run(
     """Generate the artifacts of each session, write them, and record them in the session file.
 
     Artifacts go to OUT/<session_type>/<session_id>/<kind>.<ext>. Exit 0 when every session
-    completed, 1 when something failed at run time, 2 for bad input.
+    completed, 1 when something failed at run time, 2 for bad input. A progress bar counts
+    the files on a terminal.
     """
+    from flywheel_core.errors import UsageError
     from flywheel_core.pipeline import run_sessions
 
+    files = [*(files or []), *(session_file or [])]
+    if not files:
+        raise UsageError("name at least one session file (FILE... or --session-file FILE)")
     cfg, host = _setup(config)
-    report = run_sessions(files, cfg, host, out_dir=out, dry_run=dry_run, publish_after=publish)
+    report = run_sessions(files, cfg, host, out_dir=out, dry_run=dry_run, publish_after=publish, show_progress=True)
     if json_out:
         print(json.dumps([r.to_json() for r in report.results], indent=2, ensure_ascii=False))
     else:

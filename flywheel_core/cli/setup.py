@@ -133,8 +133,8 @@ def init_text(host: PluginHost) -> str:
 def gitignore_entries(config: Config) -> tuple[Path, list[str]] | None:
     """``(repository root, lines)``: what the repository around ``config`` should ignore and does not yet.
 
-    The output and state folders (anchored at the root, when inside it) and session files
-    (``*session.json``: they record private work and change on every run). None outside a
+    The output, state and sessions folders (anchored at the root, when inside it) and session
+    files (``*session.json``: they record private work and change on every run). None outside a
     repository. Lines git already ignores are left out (``git check-ignore``).
     """
     from flywheel_core.config import repository_root
@@ -143,7 +143,7 @@ def gitignore_entries(config: Config) -> tuple[Path, list[str]] | None:
     if root is None:
         return None
     wanted: list[tuple[str, Path]] = []
-    for folder in (config.out_dir, config.state_dir):
+    for folder in (config.out_dir, config.state_dir, config.sessions_dir):
         if folder != root and folder.is_relative_to(root):
             wanted.append((f"/{folder.relative_to(root).as_posix()}/", folder / "flywheel-probe"))
     wanted.append(("*session.json", config.base_dir / "work_session.json"))
@@ -259,13 +259,17 @@ def _merge(defaults: dict[str, Any], table: dict[str, Any]) -> dict[str, Any]:
 def effective_settings(config: Config, host: PluginHost) -> dict[str, Any]:
     """Every setting in effect: core keys with defaults and absolute paths, each configured
     target's and plugin's table over its schema's defaults; secrets masked (see :func:`_mask`)."""
+    from flywheel_core.config import TARGET_COMMON_SCHEMA
+
     out: dict[str, Any] = {
         **{k: v for k, v in config.data.items() if k not in ("targets", "plugins")},
         "out_dir": str(config.out_dir),
         "state_dir": str(config.state_dir),
+        "sessions_dir": str(config.sessions_dir),
         "max_input_bytes": config.max_input_bytes,
         "media_roots": [str(p) for p in config.media_roots],
         "queue": config.queue,
+        "scan": {"allowlist": str(config.allowlist_path)},
     }
     if config.templates_dir is not None:
         out["templates_dir"] = str(config.templates_dir)
@@ -273,7 +277,7 @@ def effective_settings(config: Config, host: PluginHost) -> dict[str, Any]:
     for name, table in config.targets.items():
         found = host.targets.get(name)
         defaults = _defaults(found[1].config_schema) if found else {}
-        targets[name] = _merge({"enabled": True, **defaults}, table)
+        targets[name] = _merge({**_defaults(TARGET_COMMON_SCHEMA), **defaults}, table)
     plugin_tables = config.data.get("plugins", {})
     schemas = host.config_schemas()
     plugins: dict[str, Any] = {}

@@ -2,9 +2,10 @@
 
 Modules, from the bottom up: ``storage`` (rows and the storage interface), ``sqlite`` (the only
 module that talks to SQLite), ``blobs`` (content by hash), ``leases`` (who holds an entry),
-``queue`` (the API and state machine), ``targets``, ``mirror`` (session files show the queue),
-``shared`` (plugins' stores on the same backend), ``enqueue`` and ``publisher``; ``postgres``
-(the only module that talks to PostgreSQL) serves a fleet.
+``queue`` (the API and state machine), ``screening`` (the publishing scan's policies), ``targets``,
+``mirror`` (session files show the queue), ``shared`` (plugins' stores on the same backend),
+``enqueue``, ``publisher`` and ``worker``; ``postgres`` (the only module that talks to
+PostgreSQL) serves a fleet.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from flywheel_core.publishing.queue import (
     idempotency_key,
     open_queue,
 )
+from flywheel_core.publishing.screening import ScanPolicy, Screening, held_lines, scan_lines
 from flywheel_core.publishing.shared import SharedStore, open_shared_store
 from flywheel_core.publishing.sqlite import SqliteStorage
 from flywheel_core.publishing.storage import (
@@ -51,6 +53,8 @@ __all__ = [
     "QueueEntry",
     "QueueError",
     "QueueStorage",
+    "ScanPolicy",
+    "Screening",
     "SharedStore",
     "SqliteStorage",
     "StorageTransaction",
@@ -59,12 +63,14 @@ __all__ = [
     "crash_point",
     "enqueue_file",
     "enqueue_versions",
+    "held_lines",
     "idempotency_key",
     "iso",
     "mend_session_files",
     "open_queue",
     "open_shared_store",
     "publish",
+    "scan_lines",
     "session_meta",
     "sync_session_file",
 ]

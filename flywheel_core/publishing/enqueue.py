@@ -8,11 +8,12 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from flywheel_core.errors import UsageError
+from flywheel_core.errors import InputError, UsageError
 from flywheel_core.fsutil import PathRefused, confine
-from flywheel_core.models import Session
+from flywheel_core.models import Session, converter
 from flywheel_core.publishing.mirror import file_stamp, show_queue_state
 from flywheel_core.publishing.queue import PublicationQueue, open_queue
+from flywheel_core.publishing.screening import Screening
 from flywheel_core.publishing.targets import check_target, takes
 from flywheel_core.store import SessionStore
 from flywheel_core.types import NAME_RE
@@ -63,28 +64,55 @@ def enqueue_versions(
     versions: list[ArtifactVersion],
     targets: list[str],
     session_path: Path | None,
+    session: Session | dict[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
-    """Enqueue each version for each of ``targets`` that takes its kind; return the entries.
+    """Scan each version, then enqueue it for each of ``targets`` that takes its kind, as that
+    target's scan policy says (``queue.scan_policy``: hold, redact or off); return the entries.
 
-    Each returned dict: id, kind, target, status, new (whether this call changed anything), sha256.
-    A version that is already dead stays dead (a warning says how to retry it).
+    ``session`` is the session the versions were made from (as the run has it, collected
+    fields included); without it the file at ``session_path`` is read. Its fields are scanned
+    too, with the hashes it declares and its commit authors.
+
+    Each returned dict: id, session_id, kind, target, status (``held`` when the scan holds it),
+    new (whether this call changed anything), sha256, and ``scan``: the entry's scan record
+    (policy, held, masked findings; see :mod:`~flywheel_core.publishing.screening`). A version
+    that is already dead stays dead (a warning says how to retry it).
     """
+    screening = Screening(queue.scan_policy, _session_doc(session, session_path),
+                          str(session_path) if session_path else None)
     out: list[dict[str, Any]] = []
     for version in versions:
         for name in targets:
             if not takes(host, name, version.kind):
                 continue
+            files, meta, record, sha = screening.decide(version, name)
             entry, changed = queue.enqueue(
                 target=name, session_id=session_id, session_type=session_type, kind=version.kind, ext=version.ext,
-                files=version.files, meta=version.meta, session_path=str(session_path) if session_path else None,
-                artifact_path=version.path,
+                files=files, meta=meta, session_path=str(session_path) if session_path else None,
+                artifact_path=version.path, scan=record, sha256=sha,
             )
             if entry.status == "dead":
                 log.warning("%s -> %s: this version is dead (%s); `flywheel queue retry %d` tries it again",
                             version.kind, name, entry.last_error or "failed", entry.id)
-            out.append({"id": entry.id, "kind": version.kind, "target": name, "status": entry.status,
-                        "new": changed, "sha256": entry.sha256})
+            out.append({"id": entry.id, "session_id": session_id, "kind": version.kind, "target": name,
+                        "status": entry.status, "new": changed, "sha256": entry.sha256, "scan": entry.findings})
     return out
+
+
+def _session_doc(session: Session | dict[str, Any] | None, session_path: Path | None) -> dict[str, Any] | None:
+    """The session document to scan: the one given, else the file (None when there is neither)."""
+    if isinstance(session, Session):
+        return converter.unstructure(session)
+    if session is not None:
+        return session
+    if session_path is None:
+        return None
+    try:
+        doc = SessionStore().read_raw(Path(session_path))
+    except InputError as exc:
+        log.warning("%s: not scanned with its artifacts: %s", session_path, exc)
+        return None
+    return doc if isinstance(doc, dict) else None
 
 
 def _recorded_attachments(names: list[str], folder: Path) -> dict[str, bytes]:
@@ -151,7 +179,7 @@ def enqueue_file(
             version = ArtifactVersion(kind, ext, files, {**meta, **session_meta(session, session_path)}, str(path))
             added[:] = enqueue_versions(queue, host, session_id=session.session_id,
                                         session_type=session.session_type, versions=[version], targets=targets,
-                                        session_path=session_path)
+                                        session_path=session_path, session=session)
             found, notes = show_queue_state(session, queue.for_session_file(str(session_path)))
             marks[:] = found
             for note in notes:

@@ -84,13 +84,25 @@ def _show(record: ArtifactRecord, per_target: dict[str, QueueEntry]) -> None:
                 **({"next_attempt_at": iso(entry.next_attempt_at)} if entry.status == "failed" else {}),
             }
             errors.append(f"{target}: {entry.last_error or entry.status}")
+        elif entry.status in ("held", "rejected"):
+            scan = entry.findings or {}
+            record.published_to[target] = {
+                "status": entry.status,
+                "queue_entry": entry.id,
+                **({"held": scan.get("held"), "findings": len(scan.get("findings") or [])}
+                   if entry.status == "held" else {}),
+            }
         else:
             record.published_to.pop(target, None)
     statuses = {e.status for e in per_target.values()}
     if statuses & {"failed", "dead"}:
         record.status = "failed"
-    elif statuses == {"published"}:
+    elif "held" in statuses:
+        record.status = "held"
+    elif statuses - {"rejected"} == {"published"}:
         record.status = "published"
+    elif statuses == {"rejected"}:
+        record.status = "rejected"
     else:
         record.status = "queued"
     record.errors = errors

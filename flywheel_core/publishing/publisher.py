@@ -56,6 +56,10 @@ class PublishReport:
     #: Pending entries not due now (leased by a live publisher, or backing off).
     waiting: list[QueueEntry] = attrs.field(factory=list)
     dry_run: bool = False
+    #: Every held entry of the targets published to: each waits for `flywheel review`.
+    held: list[QueueEntry] = attrs.field(factory=list)
+    #: ``--strict``: a held entry fails the exit code too (for CI).
+    strict: bool = False
 
     @property
     def failed(self) -> list[PublishOutcome]:
@@ -63,21 +67,25 @@ class PublishReport:
 
     @property
     def exit_code(self) -> int:
-        """0 when everything due was published and nothing is dead; 1 otherwise."""
-        return 1 if self.failed or self.dead else 0
+        """0 when everything due was published and nothing is dead; 1 otherwise. Held entries are
+        the scan policy working (0), except with ``strict``."""
+        return 1 if self.failed or self.dead or (self.strict and self.held) else 0
 
 
-def publish(config: Config, host: PluginHost, *, target: str | None = None, dry_run: bool = False) -> PublishReport:
+def publish(
+    config: Config, host: PluginHost, *, target: str | None = None, dry_run: bool = False, strict: bool = False
+) -> PublishReport:
     """Publish every due entry, target by target (``target``: only that one).
 
     After each batch, the session files of its entries are brought up to date; at the end,
     every session file that does not show its entries' state (a crash came between) is mended.
     A dry run selects the same batches and calls each target the same way, with
-    ``ctx.dry_run`` set; nothing is changed.
+    ``ctx.dry_run`` set; nothing is changed. Held entries are never published; the report
+    lists them (``strict``: they make the exit code 1).
     """
     names = [target] if target is not None else config.enabled_targets()
     tables = {name: check_target(config, host, name) for name in names}
-    report = PublishReport(dry_run=dry_run)
+    report = PublishReport(dry_run=dry_run, strict=strict)
     queue = open_queue(config)
     if not queue.exists():
         return report  # nothing was ever enqueued: do not create a queue to say so
@@ -101,6 +109,7 @@ def publish(config: Config, host: PluginHost, *, target: str | None = None, dry_
         if not dry_run:
             mend_session_files(config, queue)
         report.dead = queue.entries("dead", targets=names)
+        report.held = queue.entries("held", targets=names)
         report.waiting = queue.waiting(names)
     return report
 

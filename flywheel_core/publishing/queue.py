@@ -15,6 +15,7 @@ from flywheel_core.errors import FlywheelError, UsageError
 from flywheel_core.fsutil import sha256_bytes
 from flywheel_core.publishing.blobs import BlobStore, FileBlobStore
 from flywheel_core.publishing.leases import LOCAL_HOST, new_owner, owner_alive
+from flywheel_core.publishing.screening import ScanPolicy
 from flywheel_core.publishing.sqlite import SqliteStorage
 from flywheel_core.publishing.storage import (
     PENDING,
@@ -117,7 +118,9 @@ def open_queue(config: Config, *, pool_size: int | None = None) -> PublicationQu
     Nothing is created until the queue is first used; ``queue.exists()`` tells whether it ever was.
     """
     storage, blobs = open_storage(config, pool_size=pool_size)
-    return PublicationQueue(storage, blobs, {k: v for k, v in config.queue.items() if k in DEFAULT_SETTINGS})
+    queue = PublicationQueue(storage, blobs, {k: v for k, v in config.queue.items() if k in DEFAULT_SETTINGS})
+    queue.scan_policy = ScanPolicy.from_config(config)
+    return queue
 
 
 class PublicationQueue:
@@ -140,6 +143,8 @@ class PublicationQueue:
         self.blobs = blobs
         self.settings = {**DEFAULT_SETTINGS, **(settings or {})}
         self.owner = owner or new_owner()
+        #: What the publishing scan does with what is enqueued (open_queue sets the config's).
+        self.scan_policy = ScanPolicy()
 
     @classmethod
     def in_folder(cls, state_dir: Path, settings: dict[str, Any] | None = None) -> PublicationQueue:
@@ -181,12 +186,19 @@ class PublicationQueue:
         meta: dict[str, Any],
         session_path: str | None = None,
         artifact_path: str | None = None,
+        scan: dict[str, Any] | None = None,
+        sha256: str | None = None,
     ) -> tuple[QueueEntry, bool]:
         """Add one artifact version for ``target``; return (its entry, whether anything changed).
 
         The same version twice is a no-op. A new version supersedes every older one of the same
         (session, kind, target) that is not yet published, so an old version is never
         published after a newer one; re-enqueueing an older version makes it the newest again.
+
+        ``scan`` is what the publishing scan decided (stored in the ``findings`` column): with
+        ``scan["held"]`` set the entry is ``held`` instead of ``queued``, unless a person
+        already approved this very version. ``sha256`` is the hash of the main file as
+        generated when ``files`` is a redacted copy (default: the stored main file's).
         """
         main = f"{kind}.{ext}"
         if main not in files:
@@ -201,30 +213,82 @@ class PublicationQueue:
             existing = tx.find_key(key)
             latest = versions[-1] if versions else None
             if existing is not None and latest is not None and existing.id == latest.id:
-                if session_path and not existing.session_path and existing.status in ("queued", "failed"):
+                if session_path and not existing.session_path and existing.status in ("queued", "failed", "held"):
                     tx.update(existing.id, {"session_path": session_path, "artifact_path": artifact_path}, now=now)
                     existing = tx.get(existing.id)
                 return existing, False  # type: ignore[return-value]
             seq = (latest.seq + 1) if latest is not None else 1
+            approved = (existing.findings or {}).get("approved") if existing is not None else None
+            if scan is not None and approved:
+                scan = {**scan, "approved": approved}  # a person's decision on these very bytes stands
+            status = "held" if scan and scan.get("held") and not approved else "queued"
             if existing is not None:
                 tx.update(existing.id, {
-                    "status": "queued", "seq": seq, "attempts": 0, "interruptions": 0, "last_error": None,
+                    "status": status, "seq": seq, "attempts": 0, "interruptions": 0, "last_error": None,
                     "next_attempt_at": now, "receipt": None, "published_at": None, "progress": None,
                     "meta": meta, "session_path": session_path, "artifact_path": artifact_path, "mirrored": 0,
+                    "findings": scan,
                 }, now=now)
                 row_id = existing.id
             else:
                 row_id = tx.insert(NewEntry(
                     key=key, target=target, session_id=session_id, session_type=session_type, kind=kind, ext=ext,
-                    sha256=blobs[main], seq=seq, files=blobs, meta=meta, session_path=session_path,
+                    sha256=sha256 or blobs[main], seq=seq, files=blobs, meta=meta, session_path=session_path,
                     artifact_path=artifact_path, now=now, session_host=LOCAL_HOST if session_path else None,
                 ))
+                if scan is not None:
+                    tx.update(row_id, {"status": status, "findings": scan}, now=now, state=False)
             for older in versions:
-                if older.id != row_id and older.status in ("queued", "failed", "dead", "publishing"):
+                if older.id != row_id and older.status in ("queued", "failed", "dead", "publishing", "held"):
                     tx.update(older.id, {"status": "superseded"}, now=now)
             entry = tx.get(row_id)
         self.storage.notify(target)
         return entry, True  # type: ignore[return-value]
+
+    # -- review: held entries -------------------------------------------------------------
+
+    def approve(self, entry_id: int) -> QueueEntry:
+        """A person approves a held (or rejected) entry: it is queued as it is, due now, and marked
+        approved, so the same bytes enqueued again are not held again."""
+        now = self.storage.now()
+        with self._tx() as tx:
+            entry = tx.get(entry_id)
+            if entry is None:
+                raise UsageError(f"no queue entry with id {entry_id}")
+            if entry.status not in ("held", "rejected"):
+                raise UsageError(f"entry {entry_id} is {entry.status}, not held; only held (or rejected) entries "
+                                 "are approved")
+            tx.update(entry_id, {
+                "status": "queued", "next_attempt_at": now, "attempts": 0, "interruptions": 0,
+                "findings": {**(entry.findings or {}), "approved": iso(now)},
+            }, now=now)
+            return tx.get(entry_id)  # type: ignore[return-value]
+
+    def version_entries(self, entry: QueueEntry) -> list[QueueEntry]:
+        """Every target's entry of the same artifact version as ``entry`` (same session, kind and
+        generated main file), ``entry`` included."""
+        with self._tx(write=False) as tx:
+            return _same_version(tx, entry)
+
+    def reject(self, entry_id: int) -> list[QueueEntry]:
+        """A person rejects an entry's version: every target's entry of it that is not published
+        becomes ``rejected`` (never published). Returns every target's entry of the version,
+        as they are now (published ones are out of flywheel's reach and say so by their state)."""
+        now = self.storage.now()
+        with self._tx() as tx:
+            entry = tx.get(entry_id)
+            if entry is None:
+                raise UsageError(f"no queue entry with id {entry_id}")
+            if entry.status in ("published", "superseded"):
+                raise UsageError(f"entry {entry_id} is {entry.status}; only an entry that is not published can "
+                                 "be rejected")
+            out = []
+            for other in _same_version(tx, entry):
+                if other.status not in ("published", "superseded", "rejected"):
+                    # A publisher holding it now still records a success (the truth), never a failure.
+                    tx.update(other.id, {"status": "rejected"}, now=now)
+                out.append(tx.get(other.id))
+            return out  # type: ignore[return-value]
 
     # -- claiming -------------------------------------------------------------------------
 
@@ -465,6 +529,9 @@ class PublicationQueue:
 
     def _defer(self, tx: StorageTransaction, entry: QueueEntry, error: str, now: float, delay: float) -> None:
         """The target asked to wait (a rate limit): try again after ``delay``, attempt not spent."""
+        if entry.status == "rejected":
+            self._fail(tx, entry, error, now)
+            return
         tx.update(entry.id, {
             "status": "superseded" if entry.status == "superseded" else "failed",
             "last_error": _one_line(error), "next_attempt_at": now + delay, "attempts": max(0, entry.attempts - 1),
@@ -473,7 +540,7 @@ class PublicationQueue:
 
     def _fail(self, tx: StorageTransaction, entry: QueueEntry, error: str, now: float, permanent: bool = False) -> None:
         message = _one_line(error)
-        if entry.status == "superseded":
+        if entry.status in ("superseded", "rejected"):  # no retry for what nobody wants published
             tx.update(entry.id, {"last_error": message, "lease_owner": None, "lease_until": None}, now=now)
             return
         dead = permanent or entry.attempts >= int(self.settings["max_attempts"])
@@ -541,6 +608,9 @@ class PublicationQueue:
                 entry = tx.get(entry_id)
                 if entry is None:
                     raise UsageError(f"no queue entry with id {entry_id}")
+                if entry.status == "held":
+                    raise UsageError(f"entry {entry_id} is held for review: `flywheel review show {entry_id}`, "
+                                     "then approve or reject it")
                 if entry.status not in ("failed", "dead", "queued"):
                     raise UsageError(f"entry {entry_id} is {entry.status}; only failed or dead entries are retried")
                 ids = [entry_id]
@@ -559,6 +629,13 @@ class PublicationQueue:
             counts.setdefault(target, dict.fromkeys(STATUSES, 0))[status] = n
         return {"targets": counts, "due_now": len(self.due()), "oldest_pending": iso(oldest),
                 "blobs": self.blobs.count(), "path": self.location}
+
+
+def _same_version(tx: StorageTransaction, entry: QueueEntry) -> list[QueueEntry]:
+    """Every target's entry of ``entry``'s artifact version (session, kind, generated main file)."""
+    targets = sorted({target for target, _, _ in tx.counts()[0]})
+    return sorted((e for t in targets for e in tx.versions(t, entry.session_id, entry.kind) if e.sha256 == entry.sha256),
+                  key=lambda e: e.id)
 
 
 def _one_line(error: str) -> str:

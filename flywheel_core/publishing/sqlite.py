@@ -75,7 +75,8 @@ _MIGRATIONS = {
         revision = revision + 1
         WHERE status = 'dead' AND last_error LIKE 'publisher stopped before finishing, % times';
     """,
-    # What the publishing scan found in an entry held for review (JSON).
+    # What the publishing scan decided about an entry (JSON; NULL: not scanned), and two new
+    # states: 'held' (waits for `flywheel review`) and 'rejected'. The status column is free text.
     4: "ALTER TABLE items ADD COLUMN findings TEXT",
     # The machine an entry's session file is on, and per machine the stamps of session files
     # (SQLite: one machine, written ''); documents of shared stores (the web target's content).
@@ -100,9 +101,9 @@ _MIGRATIONS = {
 _COLUMNS = (
     "id key target session_id session_type kind ext sha256 seq files meta session_path status attempts "
     "last_error next_attempt_at lease_owner lease_until receipt created_at updated_at published_at progress "
-    "interruptions revision mirrored artifact_path session_host"
+    "interruptions revision mirrored artifact_path findings session_host"
 ).split()
-_JSON = ("files", "meta", "receipt", "progress")
+_JSON = ("files", "meta", "receipt", "progress", "findings")
 #: How long an idle worker sleeps between two looks at an SQLite queue (nothing can wake it).
 POLL_SECONDS = 0.5
 _SELECT = f"SELECT {', '.join(_COLUMNS)} FROM items"

@@ -31,8 +31,10 @@ __all__ = [
 
 #: Every state an entry can be in. ``queued`` and ``failed`` wait for ``next_attempt_at``;
 #: ``publishing`` is leased to one publisher; ``dead`` waits for a person (``flywheel queue retry``);
-#: ``superseded`` lost to a newer version of the same artifact before it was published.
-STATUSES = ("queued", "publishing", "published", "failed", "dead", "superseded")
+#: ``superseded`` lost to a newer version of the same artifact before it was published;
+#: ``held`` waits for a person too (the publishing scan found something, or the target reviews
+#: everything: ``flywheel review approve|reject``); ``rejected``: a person said never.
+STATUSES = ("queued", "publishing", "published", "failed", "dead", "superseded", "held", "rejected")
 #: States a publisher may still act on.
 PENDING = ("queued", "failed", "publishing")
 #: The version of the queue's schema, the same on every backend: version N has the same tables
@@ -75,6 +77,12 @@ class QueueEntry:
     file (0: never), so a session file that does not show its entries' state is found and mended.
     A lease is (``lease_owner``, ``lease_until``): it expires by time, whoever held it.
     ``session_host`` is the machine ``session_path`` is on.
+
+    ``sha256`` is the hash of the artifact's main file as it was generated (the version the
+    session file records), even when the stored files are a redacted copy; ``files`` maps each
+    file name to the hash of the bytes stored and published. ``findings`` is what the
+    publishing scan decided (see :mod:`flywheel_core.publishing.screening`): the policy, the
+    masked findings, why the entry is held, and a person's approval; None when not scanned.
     """
 
     id: int
@@ -104,6 +112,7 @@ class QueueEntry:
     revision: int = 1
     mirrored: int = 0
     artifact_path: str | None = None
+    findings: dict[str, Any] | None = None
     session_host: str | None = None
 
     @property
@@ -132,6 +141,7 @@ class QueueEntry:
             "session_path": self.session_path,
             "created_at": iso(self.created_at),
             "published_at": iso(self.published_at),
+            "scan": self.findings,
         }
 
 

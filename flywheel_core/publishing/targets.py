@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import os
+
+from flywheel_core.config import TARGET_COMMON_SCHEMA, Secret
 from flywheel_core.errors import UsageError
+from flywheel_core.redaction import register_secret
 from flywheel_core.schema import iter_errors
 from flywheel_core.types import PublishItem
 
@@ -23,11 +27,38 @@ def check_target(config: Config, host: PluginHost, name: str) -> dict[str, Any]:
     if name not in config.enabled_targets():
         raise UsageError(f"target {name!r} is disabled in {config.source} (enabled = false)")
     _, registration = host.target(name)
-    table = config.target_config(name)
-    checked = {k: v for k, v in table.items() if k != "enabled"}
-    for path, message in iter_errors(registration.config_schema or {}, checked):
+    schema = registration.config_schema or {}
+    table = _from_environment(config.target_config(name), schema)
+    # enabled, scan, review: core's keys (checked when the config is loaded), not the target's.
+    checked = {k: v for k, v in table.items() if k not in TARGET_COMMON_SCHEMA["properties"]}
+    for path, message in iter_errors(schema, checked):
         raise UsageError(f"{config.source}: $.targets.{name}{path[1:]}: {message}")
     return table
+
+
+def _from_environment(table: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
+    """``table`` with each missing setting whose schema names environment variables
+    (``"x-env": ["FLYWHEEL_GITHUB_TOKEN", "GITHUB_TOKEN"]``) read from the first one set, at
+    any depth of the tables the config has (``deploy.token``).
+
+    Like a ``{"$env": NAME}`` value, it is a :class:`Secret` registered with the redactor: a
+    target never reads ``os.environ`` for a token itself.
+    """
+    filled = dict(table)
+    for key, prop in (schema.get("properties") or {}).items():
+        if not isinstance(prop, dict):
+            continue
+        if isinstance(filled.get(key), dict) and prop.get("properties"):
+            filled[key] = _from_environment(filled[key], prop)
+            continue
+        names = prop.get("x-env")
+        if key in filled or not isinstance(names, list):
+            continue
+        value = next((os.environ[n] for n in names if isinstance(n, str) and os.environ.get(n)), None)
+        if value is not None:
+            register_secret(value)
+            filled[key] = Secret(value)
+    return filled
 
 
 def takes(host: PluginHost, target: str, kind: str) -> bool:

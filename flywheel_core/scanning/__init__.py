@@ -5,8 +5,10 @@ API (docs/secrets.md has every rule with examples)::
     scan_text(text, *, name="<text>", context=None, kind=None) -> list[Finding]
     scan_files(files: Mapping[str, bytes], *, context=None) -> list[Finding]
     scan_session(doc: dict, *, context=None) -> list[Finding]      # file = JSON path
+    session_context(doc, context=None) -> ScanContext              # what the session declares
     redact_text(text, findings) -> str                             # "[redacted:<rule-slug>]"
     redact_files(files, findings) -> dict[str, bytes]              # raises Unredactable
+    redact_document(doc, findings) -> doc                          # scan_session's findings cut out
     load_allowlist(path) -> frozenset[(rule, fingerprint)]         # for ScanContext.allow
     allowlist_entry(finding, note="") -> dict;  add_to_allowlist(path, findings, note="") -> int
 
@@ -34,9 +36,13 @@ from flywheel_core.scanning.rules import RULE_NAMES, is_placeholder
 from flywheel_core.scanning.scanner import (
     SESSION_EXEMPT_PATHS,
     SESSION_SKIPPED_PATHS,
+    find_values,
+    redact_document,
     redact_text,
     scan_session,
     scan_text,
+    session_context,
+    session_findings,
 )
 
 __all__ = [
@@ -51,14 +57,18 @@ __all__ = [
     "Unredactable",
     "add_to_allowlist",
     "allowlist_entry",
+    "find_values",
     "fingerprint",
     "is_placeholder",
     "load_allowlist",
     "mask",
+    "redact_document",
     "redact_files",
     "redact_text",
     "rule_slug",
     "scan_files",
     "scan_session",
     "scan_text",
+    "session_context",
+    "session_findings",
 ]

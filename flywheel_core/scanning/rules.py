@@ -290,12 +290,17 @@ def _private_keys(text: str, low: str, ctx: ScanContext) -> Iterator[Hit]:
     prose (no armour, no key material) is not a key. The span covers the whole block, so
     redaction removes the key, not only its first line.
     """
+    # detect-secrets yields the matches regex by regex (OPENSSH's before PKCS#8's), not in text
+    # order: sort them, or a later key would hide an earlier one (and a block missing its END
+    # line would run into the next key's).
+    matches = sorted(_ds_matches("Private Key", text, low))
     seen = -1
-    for start, end, _ in _ds_matches("Private Key", text, low):
+    for i, (start, end, _) in enumerate(matches):
         if start < seen:
             continue
+        limit = next((s for s, _e, _v in matches[i + 1:] if s >= end), len(text))
         if text.startswith("PuTTY", start):
-            stop = text.find("Private-MAC:", end)
+            stop = text.find("Private-MAC:", end, limit)
             if stop < 0 or "Private-Lines:" not in text[end:stop]:
                 continue
             stop = text.find("\n", stop)
@@ -306,8 +311,8 @@ def _private_keys(text: str, low: str, ctx: ScanContext) -> Iterator[Hit]:
             if armour < 0 or not text.startswith("-----", end):
                 continue
             start = armour
-            end_match = _PEM_END.search(text, end, end + 100_000)
-            stop = end_match.end() if end_match else _pem_body_end(text, end + 5)
+            end_match = _PEM_END.search(text, end, min(limit, end + 100_000))
+            stop = end_match.end() if end_match else min(limit, _pem_body_end(text, end + 5))
             head = text[start:end + 5]
         body = "".join(_PEM_BODY.findall(text, end + 5, stop))
         if len(body) < 32 or is_placeholder(body):
@@ -530,7 +535,11 @@ _NOT_EMAIL_DOMAINS = re.compile(
     r"(?i)(?:^|\.)(?:example\.(?:com|org|net)|example|invalid|test|localhost"
     r"|users\.noreply\.github\.com|noreply\.github\.com|noreply\.gitlab\.com)$"
 )
-_NOT_EMAIL_LOCAL = re.compile(r"(?i)(?:no-?reply|do-?not-?reply|git|notifications|mailer-daemon|postmaster)")
+_NOT_EMAIL_LOCAL = re.compile(
+    r"(?i)(?:no-?reply|do-?not-?reply|git|notifications|mailer-daemon|postmaster"
+    # Stand-ins for someone, not someone: x@host (git's example of an unset address), you@, user@.
+    r"|[a-z]|xx+|you|your[._-]?name|user|username|name|me|someone|somebody|foo|bar|test)"
+)
 #: An ``@`` before a file name (``icon@2x.png``) or a package version is not an e-mail address.
 _FILE_TLDS = frozenset(
     "png jpg jpeg gif svg webp ico bmp tif tiff js mjs cjs ts tsx jsx css scss less map json md txt "
@@ -781,6 +790,10 @@ def _hosts(text: str, low: str, ctx: ScanContext) -> Iterator[Hit]:
         host = text[start:end]
         if host.lower() in _PUBLIC_INTERNAL or _TRAILER.search(text, max(0, start - 120), start):
             continue  # Docker's and Google's names; "Co-authored-by: X <x@MacBook.local>"
+        if start > 0 and text[start - 1] == "@":
+            local = _EMAIL_LOCAL.search(text, max(0, start - 65), start - 1)
+            if local and _NOT_EMAIL_LOCAL.fullmatch(local.group()):
+                continue  # "x@MacBook.local": a stand-in address names no machine of anyone's
         if m.group(1).lower() in ("local", "lan"):
             hosted = (
                 text[max(0, start - 3):start] == "://"
@@ -842,6 +855,13 @@ _ASCII_LOWER = {c: c + 32 for c in range(ord("A"), ord("Z") + 1)}
 
 def find_hits(text: str, ctx: ScanContext, *, personal: bool = True) -> list[Hit]:
     """Every rule's hits in ``text``, before filtering (declared, allowed, overlapping)."""
+    markers: list[tuple[int, int]] = []
+    if "[redacted:" in text:
+        # A marker of an earlier redaction is no finding, and no context for one either: its
+        # slug reads as a key ("[redacted:sk-api-key] = <hash>" is not an API key). The rules
+        # see it as a run of stars, a placeholder, of the same length (offsets stay aligned).
+        markers = [m.span() for m in _MARKER.finditer(text)]
+        text = _MARKER.sub(lambda m: "*" * len(m.group()), text)
     low = text.lower()
     if len(low) != len(text):  # a few characters lower into two (İ): keep offsets aligned
         low = text.translate(_ASCII_LOWER)
@@ -856,8 +876,7 @@ def find_hits(text: str, ctx: ScanContext, *, personal: bool = True) -> list[Hit
         for hit in rule.find(text, low, ctx):
             if ctx.rules is None or hit.rule in ctx.rules:
                 hits.append((rule.rank, hit))
-    if "[redacted:" in text:  # a marker of an earlier redaction is not a finding again
-        markers = [m.span() for m in _MARKER.finditer(text)]
+    if markers:  # nor is a value that starts with one ("KEY=[redacted:x](link)")
         hits = [(r, h) for r, h in hits if not any(s <= h.start < e for s, e in markers)]
     hits.sort(key=lambda rh: (rh[0], rh[1].start))
     return [h for _, h in hits]

@@ -13,8 +13,8 @@ import attrs
 from flywheel_core.scanning.model import Finding, ScanContext, fingerprint, rule_slug
 from flywheel_core.scanning.rules import Hit, find_hits
 
-__all__ = ["scan_text", "scan_session", "redact_text", "text_kind", "SESSION_EXEMPT_PATHS",
-           "SESSION_SKIPPED_PATHS"]
+__all__ = ["scan_text", "scan_session", "session_context", "session_findings", "redact_text", "redact_document",
+           "find_values", "text_kind", "SESSION_EXEMPT_PATHS", "SESSION_SKIPPED_PATHS"]
 
 #: Session fields exempt from the personal and private rules (never from the secret rules):
 #: the commit authors the user publishes, and the machine folder flywheel reads the
@@ -168,6 +168,7 @@ def _json_string(key: str) -> str:
 
 
 _KEY = "\0key"  # marks a dict key among the strings of a document
+_ASCII_LOWER = {c: c + 32 for c in range(ord("A"), ord("Z") + 1)}
 
 
 def _strings(doc: Any) -> Iterable[tuple[str, str, str | None]]:
@@ -188,27 +189,43 @@ def _strings(doc: Any) -> Iterable[tuple[str, str, str | None]]:
             yield path, node, key
 
 
-def scan_session(doc: dict[str, Any], *, context: ScanContext | None = None) -> list[Finding]:
-    """Every finding in a session document's strings; ``Finding.file`` is the JSON path.
-
-    The session's own hashes and ids (hex or UUID values of a commit ``hash``, ``session_id``,
-    ``sha256``…) join ``declared_hashes``; commit authors join ``known_people`` and, with the machine's
-    ``repo_path``, are exempt from the personal and private rules (``SESSION_EXEMPT_PATHS``).
-    flywheel's own records (``$.artifacts``, ``$.pipeline_status``) are not scanned. Keys are
-    scanned like values (a finding in a key names the key's path).
-    """
+def session_context(doc: dict[str, Any], context: ScanContext | None = None) -> ScanContext:
+    """``context`` plus what a session document declares: its hashes and ids (hex or UUID
+    values of a commit ``hash``, ``session_id``, ``sha256``…) join ``declared_hashes``, its
+    commit authors join ``known_people``, and ``SESSION_EXEMPT_PATHS`` join ``exempt_paths``.
+    An artifact made from the session is scanned with it too (a build log quotes the commits'
+    hashes and authors)."""
     ctx = context or ScanContext()
     strings = list(_strings(doc))
     # Only hash-shaped values: a token written into an "id" field must still be found.
     declared = {m.group(1) for _, s, k in strings if k in _DECLARING_KEYS
                 for m in [_HASHLIKE.fullmatch(s)] if m}
     people = {s for p, s, k in strings if k in _AUTHOR_KEYS and "git_commits" in p}
-    ctx = attrs.evolve(
+    return attrs.evolve(
         ctx,
         declared_hashes=ctx.declared_hashes | {s.lower() for s in declared},
         known_people=ctx.known_people | {s.lower() for s in people},
-        exempt_paths=(*SESSION_EXEMPT_PATHS, *ctx.exempt_paths),
+        exempt_paths=tuple(dict.fromkeys((*SESSION_EXEMPT_PATHS, *ctx.exempt_paths))),
     )
+
+
+def scan_session(doc: dict[str, Any], *, context: ScanContext | None = None) -> list[Finding]:
+    """Every finding in a session document's strings; ``Finding.file`` is the JSON path.
+
+    The session's own hashes and ids join ``declared_hashes``; commit authors join
+    ``known_people`` and, with the machine's ``repo_path``, are exempt from the personal and
+    private rules (``SESSION_EXEMPT_PATHS``; see :func:`session_context`). flywheel's own
+    records (``$.artifacts``, ``$.pipeline_status``) are not scanned. Keys are scanned like
+    values (a finding in a key names the key's path).
+    """
+    return [f for f, _ in session_findings(doc, context=context)]
+
+
+def session_findings(doc: dict[str, Any], *, context: ScanContext | None = None) -> list[tuple[Finding, str]]:
+    """:func:`scan_session`'s findings, each with the value found. For redacting what an
+    artifact carries of them; the values never leave the process (nothing stores them)."""
+    ctx = session_context(doc, context)
+    strings = list(_strings(doc))
     # All strings are scanned as one text (a rule's regex runs once, not once per field);
     # a separator no rule reads across keeps each hit inside its own string.
     joined: list[str] = []
@@ -236,12 +253,14 @@ def scan_session(doc: dict[str, Any], *, context: ScanContext | None = None) -> 
     index = {id(h): k for h, k in zip(local, where)}
     lines: dict[int, _Lines] = {}
     bad_keys: dict[str, str] = {}
+    values: list[str] = []
     for hit, fp in _accept(local, ctx):
         k = index[id(hit)]
         path, s, key = strings[k]
         start, end = hit.start - starts[k], hit.end - starts[k]
         line, column = lines.setdefault(k, _Lines(s)).position(start)
         out.append(Finding(hit.rule, path, line, column, hit.preview, fp, hit.severity, start, end))
+        values.append(s[start:end])
         if key is _KEY:
             bad_keys.setdefault(path, path[:len(path) - len(_child("", s))] + f"[<key: {hit.preview}>]")
     # A key with a finding must not reappear in the paths that name it or what is below it.
@@ -249,7 +268,73 @@ def scan_session(doc: dict[str, Any], *, context: ScanContext | None = None) -> 
         masked = bad_keys[path]
         out = [attrs.evolve(f, file=masked + f.file[len(path):])
                if f.file == path or f.file.startswith((path + ".", path + "[")) else f for f in out]
+    return list(zip(out, values))
+
+
+def redact_document(doc: Any, findings: Iterable[Finding]) -> Any:
+    """A copy of a JSON document with each finding of :func:`scan_session` cut out of the
+    string its JSON path names (``[redacted:<rule-slug>]``). A finding in a key cannot be cut
+    out without changing the document's shape: ``Unredactable`` is raised for it (hold instead)."""
+    from flywheel_core.scanning.files import Unredactable
+
+    by_path: dict[str, list[Finding]] = {}
+    for f in findings:
+        by_path.setdefault(f.file, []).append(f)
+    done: set[str] = set()
+
+    def copy(path: str, node: Any) -> Any:
+        if isinstance(node, dict):
+            return {k: copy(_child(path, str(k)), v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [copy(_child(path, i), v) for i, v in enumerate(node)]
+        if isinstance(node, str) and path in by_path:
+            done.add(path)
+            return redact_text(node, by_path[path])
+        return node
+
+    out = copy("$", doc)
+    left = sorted(set(by_path) - done)
+    if left:
+        raise Unredactable(f"{left[0]}: a finding in a key cannot be redacted; hold it instead")
     return out
+
+
+def find_values(text: str, values: Iterable[str], *, name: str = "<text>", kind: str | None = None,
+                part: int | None = None) -> list[tuple[int, int]]:
+    """Where ``values`` occur in ``text`` as people read it (escapes undone, as ``scan_text``
+    does), as (start, end) offsets in the stored text, merged.
+
+    With ``part``, what is left of a value cut short or reshaped counts too: any run of at
+    least ``part`` characters of it, in any case, and any such run of its letters and digits
+    alone (a page slug ``…-zdxhz-sipsybvutioh…`` or a hashtag keeps those of a token)."""
+    view = _View(text, kind or text_kind(name))
+    haystack = view.text
+    if part is not None:
+        folded = haystack.lower()
+        haystack = folded if len(folded) == len(haystack) else haystack.translate(_ASCII_LOWER)
+    spans: list[tuple[int, int]] = []
+    for value in values:
+        if not value:
+            continue
+        if part is None:
+            needles = [value]
+        else:
+            forms = {value.lower(), re.sub(r"[^0-9a-z]+", "", value.lower())}
+            needles = list(dict.fromkeys(
+                form[i:i + part] if len(form) > part else form
+                for form in forms if form for i in range(max(1, len(form) - part + 1))))
+        for needle in needles:
+            i = haystack.find(needle)
+            while i >= 0:
+                spans.append((i, i + len(needle)))
+                i = haystack.find(needle, i + 1)
+    merged: list[tuple[int, int]] = []
+    for start, end in sorted(spans):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return [(view.to_raw(start), view.to_raw(end)) for start, end in merged]
 
 
 def redact_text(text: str, findings: Iterable[Finding]) -> str:

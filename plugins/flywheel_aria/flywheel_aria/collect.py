@@ -1,4 +1,4 @@
-"""``flywheel collect aria``: a life_aria session from Markdown notes and a folder of screenshots.
+"""``flywheel collect aria`` and the life_aria collector (``flywheel_collect_session``): a session from Markdown notes and a folder of screenshots.
 
 Each Markdown file is one conversation entry, or, when it has ``## `` headings, each heading
 is one. YAML front matter gives ``timestamp`` (or ``date``), ``source``, ``title``, ``summary``
@@ -14,11 +14,14 @@ import re
 import sys
 from datetime import date, datetime, time, timezone
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
-__all__ = ["IMAGE_SUFFIXES", "NOTE_SUFFIXES", "build_session", "collect_aria", "parse_note"]
+if TYPE_CHECKING:
+    from flywheel_core import RunContext
+
+__all__ = ["IMAGE_SUFFIXES", "NOTE_SUFFIXES", "build_session", "collect_aria", "collect_from_options", "parse_note"]
 
 NOTE_SUFFIXES = (".md", ".markdown")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".gif")
@@ -177,13 +180,27 @@ def _relative(path: Path, base: Path) -> str:
         return str(resolved)
 
 
+def _changed_since(files: list[Path], since: datetime | None) -> list[Path]:
+    """The files modified at or after ``since`` (all of them without it)."""
+    if since is None:
+        return files
+    limit = since.timestamp()
+    return [path for path in files if path.stat().st_mtime >= limit]
+
+
 def build_session(
-    notes: Path, screenshots: Path | None, agent_id: str, base: Path, title: str | None = None
+    notes: Path,
+    screenshots: Path | None,
+    agent_id: str,
+    base: Path,
+    title: str | None = None,
+    since: datetime | None = None,
 ) -> tuple[dict[str, Any], list[str]]:
     """A life_aria session document, and warnings for the user (paths flywheel run will refuse).
 
     The session's ``title`` is ``title`` if given, else the first note's that has one; its
     ``summary`` the first front matter ``summary``; its ``tags`` every note's, once each.
+    ``since``: only notes and screenshots modified since then (NothingToCollect when no note was).
     """
     warnings: list[str] = []
     if notes.is_dir():
@@ -192,6 +209,12 @@ def build_session(
         files = [notes]
     else:
         raise _usage(f"{notes}: notes file or folder not found")
+    if since is not None:
+        files = _changed_since(files, since)
+        if not files:
+            from flywheel_core import NothingToCollect
+
+            raise NothingToCollect(f"{notes}: no note changed since {_iso(since)}")
     conversations: list[dict[str, Any]] = []
     parsed = []
     for path in files:
@@ -217,7 +240,7 @@ def build_session(
     if screenshots is not None:
         if not screenshots.is_dir():
             raise _usage(f"{screenshots}: screenshots folder not found")
-        for path in _files(screenshots, IMAGE_SUFFIXES):
+        for path in _changed_since(_files(screenshots, IMAGE_SUFFIXES), since):
             name = _relative(path, base)
             if os.path.isabs(name):
                 warnings.append(
@@ -275,15 +298,14 @@ def collect_aria(
     ] = None,
 ) -> None:
     """Write a life_aria work_session.json from Markdown notes and a folder of screenshots."""
-    from flywheel_core import emit_session
+    from flywheel_core import collect_session, emit_session
 
-    if not agent_id.strip():
-        raise _usage("--agent-id must not be empty")
-    base = (output.parent if output is not None else Path.cwd()).resolve()
-    title = " ".join(title.split()) if title else None
-    session, warnings = build_session(notes, screenshots, agent_id.strip(), base, title)
-    for warning in warnings:
-        print(f"flywheel: warning: {warning}", file=sys.stderr)
+    options = {"notes": str(notes), "screenshots": str(screenshots) if screenshots is not None else None,
+               "agent_id": agent_id, "title": title}
+    collected = collect_session("life_aria", options, session_path=output)
+    for problem in collected.problems:
+        print(f"flywheel: warning: {problem.message}", file=sys.stderr)
+    session = collected.document
     emit_session(session, output)
     if output is None:
         return
@@ -292,3 +314,42 @@ def collect_aria(
     print(
         f"wrote {output} ({entries} entr{'y' if entries == 1 else 'ies'}, {shots} screenshot{'s' if shots != 1 else ''})"
     )
+
+
+#: ``flywheel end`` options kept at the top of a life_aria session, under these names.
+_NARRATIVE = {"summary": "summary", "lessons": "lessons", "next_steps": "next_steps", "highlights": "key_achievements"}
+
+
+def collect_from_options(options: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
+    """A life_aria session from ``flywheel_collect_session`` options: ``notes`` (required),
+    ``screenshots``, ``agent_id`` (default ``aria``), ``title``, ``since`` (ISO 8601: only notes
+    and screenshots changed since), and ``summary``, ``lessons``, ``next_steps``, ``highlights``
+    (kept as ``key_achievements``). Screenshot paths are relative to ``ctx.session_dir``."""
+    from flywheel_core import parse_timestamp
+
+    if not options.get("notes"):
+        raise _usage("a life_aria session is collected from notes: pass --notes FILE_OR_FOLDER")
+    agent_id = options.get("agent_id")
+    agent_id = "aria" if agent_id is None else str(agent_id)
+    if not agent_id.strip():
+        raise _usage("--agent-id must not be empty")
+    title = options.get("title")
+    title = " ".join(str(title).split()) if title else None
+    since = None
+    if options.get("since"):
+        try:
+            since = parse_timestamp(str(options["since"]))[0]
+        except ValueError:
+            raise _usage(f"--since {options['since']!r}: a life_aria session takes an ISO 8601 time "
+                         "(e.g. 2025-12-02T05:20:00Z)") from None
+    shots = Path(str(options["screenshots"])) if options.get("screenshots") else None
+    session, warnings = build_session(Path(str(options["notes"])), shots, agent_id.strip(), ctx.session_dir, title, since)
+    for warning in warnings:
+        ctx.warn(warning)
+    for key, field in _NARRATIVE.items():
+        value = options.get(key)
+        if isinstance(value, str) and value.strip():
+            session[field] = value.strip()
+        elif isinstance(value, (list, tuple)) and any(str(v).strip() for v in value):
+            session[field] = [str(v).strip() for v in value if str(v).strip()]
+    return session

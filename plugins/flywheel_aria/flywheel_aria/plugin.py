@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 __all__ = [
     "flywheel_config_schema",
     "flywheel_generate",
+    "flywheel_collect_session",
     "flywheel_register_commands",
     "flywheel_session_types",
     "flywheel_template_dirs",
@@ -55,9 +56,20 @@ def flywheel_config_schema() -> dict[str, Any]:
 
 @hookimpl
 def flywheel_register_commands(cli: typer.Typer, collect: typer.Typer) -> None:
-    from flywheel_aria.collect import collect_aria
+    from flywheel_core import lazy_command
 
-    collect.command("aria")(collect_aria)
+    # Imported only when `flywheel collect aria` runs: `flywheel --help` stays fast.
+    lazy_command(collect, "flywheel_aria.collect:collect_aria", name="aria",
+                 help="Write a life_aria work_session.json from Markdown notes and a folder of screenshots.")
+
+
+@hookimpl
+def flywheel_collect_session(session_type: str, options: dict[str, Any], ctx: RunContext) -> dict[str, Any] | None:
+    if session_type != SESSION_TYPE:
+        return None
+    from flywheel_aria.collect import collect_from_options
+
+    return collect_from_options(options, ctx)
 
 
 @hookimpl

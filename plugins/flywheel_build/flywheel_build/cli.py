@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 import sys
 from pathlib import Path
 from typing import Annotated, List, Optional
@@ -21,9 +20,17 @@ def dumps_collected(session: dict) -> str:
     """
     commits = session["source_data"]["git_commits"]
     marker = "\u0000flywheel-commits\u0000"
-    shell = {**session, "source_data": {**session["source_data"], "git_commits": marker}}
-    text = json.dumps(shell, indent=2, ensure_ascii=False)
-    lines = ",\n".join("      " + json.dumps(c, ensure_ascii=False) for c in commits)
+    while True:
+        shell = {**session, "source_data": {**session["source_data"], "git_commits": marker}}
+        text = json.dumps(shell, indent=2, ensure_ascii=False)
+        if text.count(json.dumps(marker)) == 1:
+            break
+        # The repository's own text holds the marker (a project named so in pyproject.toml):
+        # another one, or the commits would land in its place.
+        marker += "\u0000"
+    # One encoder for all (json.dumps makes one per call); commits are plain data, never circular.
+    encode = json.JSONEncoder(ensure_ascii=False, check_circular=False).encode
+    lines = ",\n".join(["      " + encode(c) for c in commits])
     return text.replace(json.dumps(marker), f"[\n{lines}\n    ]", 1) + "\n"
 
 
@@ -45,24 +52,23 @@ def collect_build(
 ) -> None:
     """Collect the commits of a range into a build session (stdout, or -o FILE).
 
-    One `git log` process reads the whole range, with hooks, fsmonitor and external programs
-    disabled. Counts match `git log --numstat`: renames count as the new path, binary files
-    as 0 lines, merges show no diff. --title, --summary, --highlight, --lesson, --next and
+    `git log` reads the range (a long one with one process per core at once, FLYWHEEL_GIT_JOBS
+    to change that), with hooks, fsmonitor and external programs disabled. Counts match
+    `git log --numstat`: renames count as the new path, binary files as 0 lines, merges show
+    no diff. --title, --summary, --highlight, --lesson, --next and
     --audience go to source_data; the artifacts use them before anything read from commits.
     """
-    from flywheel_build.collect import collect_session
+    from flywheel_core import collect_session
 
-    def warn(message: str) -> None:
-        print(f"flywheel: warning: {message}", file=sys.stderr)
-
-    if duration is not None and math.isfinite(duration) and duration == int(duration):
-        duration = int(duration)
-    narrative = {"title": title, "summary": summary, "highlights": highlight, "lessons": lesson,
-                 "next_steps": next_step, "audience": audience}
-    session = collect_session(
-        repo, since=since, until=until, rev_range=rev_range, author=author,
-        agent_id=agent_id, duration=duration, warn=warn, narrative=narrative,
-    )
+    options = {
+        "repo": str(repo), "since": since, "until": until, "rev_range": rev_range, "author": author,
+        "agent_id": agent_id, "duration": duration, "title": title, "summary": summary, "highlights": highlight,
+        "lessons": lesson, "next_steps": next_step, "audience": audience,
+    }
+    collected = collect_session("build", options, session_path=output)
+    for problem in collected.problems:
+        print(f"flywheel: warning: {problem.message}", file=sys.stderr)
+    session = collected.document
     text = dumps_collected(session)
     if output is None:
         sys.stdout.write(text)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import re
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Iterable
 
-from flywheel_build.git import GitError, Repo, open_repo, run_git
+from flywheel_build.git import GitError, Repo, finish_git, open_repo, run_git, start_git
 from flywheel_build.message import clean_body
 
 __all__ = [
@@ -15,6 +16,8 @@ __all__ = [
     "HEX_RE",
     "parse_log",
     "log_commits",
+    "git_jobs",
+    "PARALLEL_MIN",
     "lookup_commits",
     "resolve_revisions",
     "open_range",
@@ -29,12 +32,22 @@ __all__ = [
 # with \x1e: the parser reads subject and body by position and looks for \x1e only where a
 # record can begin (after a commit's numstat), so a body starting with \x1e reads as text.
 LOG_FORMAT = "%x1e%H%x00%P%x00%aN%x00%aE%x00%aI%x00%s%x00%b"
-# --root, --find-renames, --no-relative: a user's log.showRoot=false, diff.renames=false or
-# diff.relative=true must not change the counts.
+# --root, --find-renames, --no-relative, --diff-algorithm=myers: a user's log.showRoot=false,
+# diff.renames=false, diff.relative=true or diff.algorithm=histogram must not change the counts.
 _LOG_ARGS = (
-    "log", "--numstat", "-z", "--root", "--find-renames", "--no-relative", "--no-color", "--no-ext-diff", "--no-textconv",
+    "log", "--numstat", "-z", "--root", "--find-renames", "--no-relative", "--diff-algorithm=myers",
+    "--no-color", "--no-ext-diff", "--no-textconv",
     f"--format={LOG_FORMAT}",
 )
+
+#: A range of more commits than this is read by several git processes at once (``git_jobs``);
+#: below it the second process would save less than it costs to start.
+PARALLEL_MIN = 2000
+#: At most this many git processes read one range.
+MAX_GIT_JOBS = 8
+#: The rest of a long range is cut into this many parts per process: one whose commits have
+#: bigger diffs (an initial import) then holds up less of the whole.
+PARTS_PER_JOB = 2
 
 HEX_RE = re.compile(r"^[0-9a-fA-F]{4,64}$")
 _REV_BAD = re.compile(r"[\x00-\x20\x7f]")
@@ -250,6 +263,23 @@ def _rev_parse(repo: Repo, revs: list[str]) -> list[str] | None:
     return [ln for ln in out.decode("ascii", "replace").split() if HEX_RE.match(ln)]
 
 
+def git_jobs() -> tuple[int, int]:
+    """``(processes, fewest commits to split)`` for reading a range: one git process per core
+    (at most ``MAX_GIT_JOBS``) for a range of more than ``PARALLEL_MIN`` commits.
+
+    ``FLYWHEEL_GIT_JOBS=N`` (a whole number) overrides both: N processes for any range of more
+    than N commits; ``1`` reads every range with one process. Anything else there is ignored.
+    """
+    value = os.environ.get("FLYWHEEL_GIT_JOBS", "").strip()
+    if value.isdigit() and 0 < int(value) <= 64:
+        return int(value), int(value)
+    try:
+        cores = len(os.sched_getaffinity(0))  # the cores this process may use, not all the machine's
+    except (AttributeError, OSError):
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, MAX_GIT_JOBS)), PARALLEL_MIN
+
+
 def log_commits(
     repo: Repo,
     revisions: list[str],
@@ -260,16 +290,78 @@ def log_commits(
     problems: list[str] | None = None,
 ) -> list[dict[str, Any]]:
     """Every commit reachable from ``revisions`` (verified ids), filtered by committer time;
-    odd dates are described in ``problems``."""
-    args = list(_LOG_ARGS)
+    odd dates are described in ``problems``.
+
+    A range longer than ``git_jobs()`` says is read by several git processes at once (git is
+    the bottleneck and uses one core); the result is the same, byte for byte, as one
+    ``git log`` over the whole range gives.
+    """
+    walk: list[str] = []
     if max_age is not None:
-        args.append(f"--max-age={int(max_age)}")
+        walk.append(f"--max-age={int(max_age)}")
     if min_age is not None:
-        args.append(f"--min-age={int(min_age)}")
+        walk.append(f"--min-age={int(min_age)}")
     if author:
-        args.append(f"--author={author}")
-    args += ["--end-of-options", *revisions, "--"]
-    return parse_log(repo.git(*args), repo.shallow_commits(), problems)
+        walk.append(f"--author={author}")
+    walk += ["--end-of-options", *revisions, "--"]
+    shallow = repo.shallow_commits()
+    jobs, least = git_jobs()
+    if jobs > 1:
+        odd: list[str] = []
+        commits = _log_in_parts(repo, walk, jobs, least, shallow, odd)
+        if commits is not None:
+            if problems is not None:
+                problems += odd
+            return commits
+    return parse_log(repo.git(*_LOG_ARGS, *walk), shallow, problems)
+
+
+def _log_in_parts(
+    repo: Repo, walk: list[str], jobs: int, least: int, shallow: set[str], problems: list[str]
+) -> list[dict[str, Any]] | None:
+    """``log_commits`` by ``jobs`` git processes at once; None when the walk changed under us.
+
+    ``git log --max-count=least`` starts on the range at once, beside a listing of the whole
+    range (the same walk and options without diffs: fast). A range that long or shorter is then
+    done. The rest of the listing is cut into ``jobs * PARTS_PER_JOB`` runs of consecutive
+    commits, read ``jobs`` at a time by ``git log --no-walk=unsorted --stdin``, which prints
+    the commits it is given in the order given. The parts joined are the single walk's output
+    byte for byte (merges still show no diff: a part diffs each commit against its parents, as
+    the walk does); the hashes are checked against the listing all the same. --skip and
+    --max-count would also cut this walk exactly (no paths, no history simplification), but
+    each part would walk from the tip again.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    def read(part: list[str]) -> bytes:
+        return run_git(repo.cwd, *_LOG_ARGS, "--no-walk=unsorted", "--stdin", input=("\n".join(part) + "\n").encode("ascii"))
+
+    listing = start_git(repo.cwd, "log", "--format=%H", *walk)
+    head = start_git(repo.cwd, *_LOG_ARGS, f"--max-count={least}", *walk)
+    try:
+        hashes = finish_git(listing).decode("ascii", "replace").split()
+        rest = hashes[least:]
+        size = -(-len(rest) // (jobs * PARTS_PER_JOB))
+        parts = [rest[i : i + size] for i in range(0, len(rest), size)] if rest else []
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            outputs = [pool.submit(read, part) for part in parts]
+            try:
+                # Each part is parsed while the later ones are still read.
+                commits = parse_log(finish_git(head), shallow, problems)
+                for output in outputs:
+                    commits += parse_log(output.result(), shallow, problems)
+            except BaseException:
+                pool.shutdown(cancel_futures=True)
+                raise
+    finally:
+        for proc in (listing, head):
+            if proc.returncode is None:  # left by an error: do not leave git running
+                proc.kill()
+                proc.communicate()
+    if [c["hash"] for c in commits] != hashes:  # e.g. a shallow clone deepened meanwhile
+        problems.clear()
+        return None
+    return commits
 
 
 def lookup_commits(

@@ -1,4 +1,4 @@
-"""The build plugin's hooks: session type, templates, config, ``flywheel collect build``, collect, validate, generate.
+"""The build plugin's hooks: session type, templates, config, ``flywheel collect build``, collecting a session, collect, validate, generate.
 
 Module-level imports stay light (``flywheel --help`` imports every plugin): the work happens
 in sibling modules imported inside each hook.
@@ -21,6 +21,7 @@ __all__ = [
     "flywheel_template_dirs",
     "flywheel_config_schema",
     "flywheel_register_commands",
+    "flywheel_collect_session",
     "flywheel_collect",
     "flywheel_validate",
     "flywheel_generate",
@@ -71,6 +72,15 @@ def flywheel_register_commands(cli: typer.Typer, collect: typer.Typer) -> None:
     from flywheel_build.cli import collect_build
 
     collect.command("build")(collect_build)
+
+
+@hookimpl
+def flywheel_collect_session(session_type: str, options: dict[str, Any], ctx: RunContext) -> dict[str, Any] | None:
+    if session_type != "build":
+        return None
+    from flywheel_build.options import collect_from_options
+
+    return collect_from_options(options, ctx)
 
 
 @hookimpl

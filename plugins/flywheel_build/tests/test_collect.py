@@ -289,6 +289,17 @@ def test_project_name_from_the_remote_and_never_the_folder(fw, git_repo, tmp_pat
     assert "local-copy" not in text
 
 
+def test_project_named_like_the_writers_placeholder(fw, git_repo):
+    """The commits are spliced into the JSON at a placeholder; a project (from pyproject.toml,
+    repository content) named exactly so once got the commits, and git_commits the placeholder."""
+    repo = git_repo()
+    for name in ("\\u0000flywheel-commits\\u0000", "\\u0000flywheel-commits\\u0000\\u0000"):
+        repo.commit("feat: one", {"pyproject.toml": f'[project]\nname = "{name}"\ndescription = "{name}"\n'})
+        doc = json.loads(collect(fw, "--repo", repo.path).stdout)
+        assert [c["message"] for c in doc["source_data"]["git_commits"]][-1] == "feat: one"
+        assert doc["source_data"]["project"]["name"] == name.replace("\\u0000", "\0")
+
+
 def test_project_metadata_that_is_a_symlink_or_huge_is_not_read(fw, git_repo, tmp_path):
     repo = git_repo()
     secret = tmp_path / "secret.toml"
@@ -374,3 +385,20 @@ def test_git_runs_no_program_named_by_the_repository(fw, history, tmp_path, run_
     assert run.exit_code == 0, run.output
     assert "feat: signed" in arts["build_log.md"] or "signed" in arts["blog_post.md"]
     assert not sentinel.exists(), sentinel.read_text()
+
+
+def test_the_users_diff_algorithm_does_not_change_the_counts(fw, git_repo, tmp_path, monkeypatch):
+    # Found by search: on these two texts histogram counts +4/-8 where myers (git's default) counts +2/-6.
+    before, after = "edb}eeadbcabe}debda}dcedacedca", "edb}eecadcae}dedadcedcecca"
+    repo = git_repo()
+    repo.commit("first", {"f.txt": "\n".join(before) + "\n"})
+    repo.commit("second", {"f.txt": "\n".join(after) + "\n"})
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / ".gitconfig").write_text("[diff]\n\talgorithm = histogram\n", encoding="utf-8")
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home))
+    assert repo.git("log", "-1", "--numstat", "--format=").split()[:2] == ["4", "8"], "histogram is in effect"
+    doc = json.loads(collect(fw, "--repo", repo.path).stdout)
+    second = {c["message"]: c for c in doc["source_data"]["git_commits"]}["second"]
+    assert (second["insertions"], second["deletions"]) == (2, 6)

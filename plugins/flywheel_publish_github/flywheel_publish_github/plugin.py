@@ -42,6 +42,13 @@ CONFIG_SCHEMA: dict[str, Any] = {
         "api_url": {"type": "string", "pattern": "^https?://", "default": "https://api.github.com",
                     "x-error": "must be an http(s) URL"},
         "rate_limit_max_wait": {"type": "number", "minimum": 0, "default": 60},
+        "token": {
+            "type": "string",
+            "minLength": 1,
+            "x-env": ["FLYWHEEL_GITHUB_TOKEN", "GITHUB_TOKEN"],
+            "description": 'A token that may push (and create releases): {"$env" = "GITHUB_TOKEN"}. Unset: flywheel '
+                           "reads FLYWHEEL_GITHUB_TOKEN, else GITHUB_TOKEN.",
+        },
         "timeout": {"type": "number", "exclusiveMinimum": 0, "default": 60,
                     "description": "Seconds a git network command (ls-remote, fetch, push) may take before the batch "
                                    "fails and is retried later."},

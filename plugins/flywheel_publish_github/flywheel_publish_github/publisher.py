@@ -86,7 +86,7 @@ class Settings:
         if "://" in remote:
             if parts.scheme in ("http", "https") and (parts.username or parts.password):
                 raise UsageError(
-                    "targets.github.remote: do not put credentials in the URL; set GITHUB_TOKEN (or FLYWHEEL_GITHUB_TOKEN)"
+                    'targets.github.remote: do not put credentials in the URL; set token = {"$env" = "GITHUB_TOKEN"}'
                 )
             display = remote
         elif re.match(r"^[\w.-]+@[\w.-]+:", remote):
@@ -109,7 +109,9 @@ class Settings:
                 raise UsageError(str(exc)) from None
         found = _GITHUB_URL.match(remote)
         repository = config.get("repository") or (found.group(1) if found else None)
-        token = os.environ.get("FLYWHEEL_GITHUB_TOKEN") or os.environ.get("GITHUB_TOKEN") or None
+        # Core resolves it (a {"$env" = NAME} value, or the variables the schema's x-env names) and
+        # registers it with the redactor: a target never reads a token from the environment itself.
+        token = config.get("token") or None
         return cls(
             remote=remote,
             display=redact(display),
@@ -316,7 +318,8 @@ def _release(settings: Settings, item: PublishItem, commit: str) -> dict[str, An
     from flywheel_publish_github.release import ReleaseClient, ReleaseError
 
     if not settings.token:
-        raise ReleaseError("release = true needs GITHUB_TOKEN (or FLYWHEEL_GITHUB_TOKEN) in the environment")
+        raise ReleaseError('release = true needs a token: token = {"$env" = "GITHUB_TOKEN"} in [targets.github] '
+                           "(or FLYWHEEL_GITHUB_TOKEN or GITHUB_TOKEN set)")
     if not settings.repository:
         raise ReleaseError("release = true needs repository = \"owner/name\" (the remote is not a github.com URL)")
     api = urlsplit(settings.api_url)

@@ -15,7 +15,6 @@ from flywheel_publish_web.settings import Settings
 
 __all__ = ["DEFAULT_TIMEOUT", "DeployError", "MANIFEST", "deploy_git", "git_env"]
 
-TOKEN_VARS = ("FLYWHEEL_GITHUB_TOKEN", "GITHUB_TOKEN")
 #: Seconds a fetch or push may take before it is stopped (``deploy.timeout``).
 DEFAULT_TIMEOUT = 60.0
 #: The file on the branch that lists the files flywheel put there: the only ones it ever removes.
@@ -31,11 +30,12 @@ def git_env(remote: str, token: str | None) -> dict[str, str]:
     """Environment for git: no prompts, and for https remotes the token as an HTTP header.
 
     The token travels in ``GIT_CONFIG_*`` variables, so it is never in argv (visible to every
-    user in ``ps``), in ``.git/config``, or in a remote URL that git could print.
+    user in ``ps``), in ``.git/config``, or in a remote URL that git could print. It is
+    ``deploy.token`` as core resolved it (from ``{"$env": NAME}``, else the variables the
+    schema's ``x-env`` names): the plugin never reads the environment for it.
     """
     env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_CONFIG_")}
     env.update({"GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "true", "LC_ALL": "C", "GIT_LITERAL_PATHSPECS": "1"})
-    token = token or next((os.environ[v] for v in TOKEN_VARS if os.environ.get(v)), None)
     if token and remote.startswith("https://"):
         basic = base64.b64encode(f"x-access-token:{token}".encode()).decode()
         env.update({"GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": "http.extraHeader",

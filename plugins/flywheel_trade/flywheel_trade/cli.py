@@ -1,14 +1,17 @@
-"""``flywheel collect trade``: a broker's CSV export of executions to a trade work_session.json."""
+"""``flywheel collect trade`` and the trade collector (``flywheel_collect_session``): a broker's CSV export of executions to a trade session."""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
-__all__ = ["collect_trade"]
+if TYPE_CHECKING:
+    from flywheel_core import RunContext
+
+__all__ = ["collect_from_options", "collect_trade"]
 
 
 def collect_trade(
@@ -38,31 +41,15 @@ def collect_trade(
     open at the end are listed as open trades. A row that cannot be read stops the import with
     its line and column (exit 2); nothing is dropped silently.
     """
-    import getpass
-    from datetime import timezone
+    from flywheel_core import collect_session, emit_session
 
-    from flywheel_core import UsageError, emit_session
-
-    from flywheel_trade.importer import parse_multipliers, session_from_csv
-
-    zone = timezone.utc
-    if tz.strip().upper() not in ("UTC", "Z"):
-        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-        try:
-            zone = ZoneInfo(tz.strip())
-        except (ZoneInfoNotFoundError, ValueError):
-            raise UsageError(f"--tz {tz!r} is not a known time zone (e.g. UTC, America/New_York)") from None
-    agent = agent_id if agent_id is not None else _user(getpass)
-    if not agent.strip():
-        raise UsageError("--agent-id must not be empty")
-    session, result = session_from_csv(
-        csv_file, fmt.strip().lower(), agent_id=agent, tz=zone, multipliers=parse_multipliers(multiplier or [])
-    )
-    for note in result.notes:
-        print(f"flywheel: note: {csv_file}: {note}", file=sys.stderr)
-    for warning in result.warnings:
-        print(f"flywheel: warning: {csv_file}: {warning}", file=sys.stderr)
+    options = {"csv": str(csv_file), "format": fmt, "agent_id": agent_id, "tz": tz, "multipliers": multiplier or []}
+    collected = collect_session("trade", options, session_path=output)
+    for note in collected.notes:
+        print(f"flywheel: note: {note}", file=sys.stderr)
+    for problem in collected.problems:
+        print(f"flywheel: warning: {problem.message}", file=sys.stderr)
+    session = collected.document
     emit_session(session, output)
     if output is None:
         return
@@ -74,6 +61,60 @@ def collect_trade(
         f"from {session['metadata']['import']['executions']} execution(s)",
         file=sys.stderr,
     )
+
+
+#: The narrative options of ``flywheel end`` and where a trade session keeps them.
+_NARRATIVE = {"lessons": "lessons", "next_steps": "next_goals"}
+
+
+def collect_from_options(options: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
+    """A trade session from ``flywheel_collect_session`` options: ``csv`` (required), ``format``
+    (generic, ibkr, tradovate), ``tz``, ``multipliers`` (``["MES=5"]`` or ``{"MES": 5}``),
+    ``agent_id`` (default: the user's name), and ``lessons``/``next_steps`` for the journal.
+    The whole export is read each time (pairing needs every fill); its session id is a hash of
+    the file, so the same export gives the same session."""
+    import getpass
+    from datetime import timezone
+
+    from flywheel_core import UsageError
+
+    from flywheel_trade.importer import parse_multipliers, session_from_csv
+
+    if not options.get("csv"):
+        raise UsageError("a trade session is collected from a broker's CSV export: pass --csv FILE (and --format)")
+    csv_file = Path(str(options["csv"]))
+    fmt = str(options.get("format") or "generic")
+    tz = str(options.get("tz") or "UTC")
+    zone = timezone.utc
+    if tz.strip().upper() not in ("UTC", "Z"):
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            zone = ZoneInfo(tz.strip())
+        except (ZoneInfoNotFoundError, ValueError):
+            raise UsageError(f"--tz {tz!r} is not a known time zone (e.g. UTC, America/New_York)") from None
+    agent = options.get("agent_id")
+    agent = str(agent) if agent is not None else _user(getpass)
+    if not agent.strip():
+        raise UsageError("--agent-id must not be empty")
+    given = options.get("multipliers") or []
+    if isinstance(given, dict):
+        given = [f"{k}={v}" for k, v in given.items()]
+    session, result = session_from_csv(
+        csv_file, fmt.strip().lower(), agent_id=agent, tz=zone, multipliers=parse_multipliers(list(given))
+    )
+    for note in result.notes:
+        ctx.note(f"{csv_file}: {note}")
+    for warning in result.warnings:
+        ctx.warn(f"{csv_file}: {warning}")
+    for key, field in _NARRATIVE.items():
+        items = [str(v).strip() for v in options.get(key) or [] if str(v).strip()]
+        if items:
+            session[field] = items
+    unused = [f"--{k.replace('_', '-')}" for k in ("title", "summary", "highlights") if options.get(k)]
+    if unused:
+        ctx.warn(f"a trade journal has no place for {', '.join(unused)}: left out (it takes --lesson and --next)")
+    return session
 
 
 def _user(getpass) -> str:  # noqa: ANN001 - the module, imported lazily

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from flywheel_core import hookimpl
 
@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from flywheel_core import Artifact, Problem, RunContext, Session, SessionType
 
 __all__ = [
+    "flywheel_collect_session",
     "flywheel_generate",
     "flywheel_register_commands",
     "flywheel_session_types",
@@ -46,9 +47,20 @@ def flywheel_template_dirs() -> list[Path]:
 
 @hookimpl
 def flywheel_register_commands(cli: typer.Typer, collect: typer.Typer) -> None:
-    from flywheel_trade.cli import collect_trade
+    from flywheel_core import lazy_command
 
-    collect.command(TYPE)(collect_trade)
+    # Imported only when `flywheel collect trade` runs: `flywheel --help` stays fast.
+    lazy_command(collect, "flywheel_trade.cli:collect_trade", name=TYPE,
+                 help="Import executions from a CSV export and pair them into round-trip trades (FIFO per symbol).")
+
+
+@hookimpl
+def flywheel_collect_session(session_type: str, options: dict[str, Any], ctx: RunContext) -> dict[str, Any] | None:
+    if session_type != TYPE:
+        return None
+    from flywheel_trade.cli import collect_from_options
+
+    return collect_from_options(options, ctx)
 
 
 @hookimpl

@@ -1,0 +1,130 @@
+"""Generation: `flywheel run` on 1,000 seed-like sessions in one call (bundled examples under new ids).
+
+Run: .venv/bin/python benchmarks/run_many.py [--sessions N] [--runs R] [--quick]
+
+* In one process, plugins loaded (no start-up): `run_session` on each of --in-process files,
+  sessions per CPU second (flywheel's own work) and per wall second (with the waits for fsync);
+  the time split by pipeline step from a profile of 200 more;
+* as whole processes: `flywheel run` on N files in one call (once: it takes a while), against
+  `flywheel run` on one file (start-up and one session);
+* peak memory of `flywheel run --dry-run` (generation, nothing written) on 1,000 and 10,000
+  copies of the minimal build session (--quick: 100 and 1,000).
+Target (issue 18): at least 500 sessions/s of flywheel's own work.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import shutil
+import tempfile
+from pathlib import Path
+
+from _bench import FLYWHEEL, ROOT, Report, compare, in_child, quick_flag, run, seconds
+
+SEEDS = ["build_session.json", "trade_session.json", "life_aria_session.json", "minimal_build_session.json"]
+
+IN_PROCESS = r"""
+import cProfile, json, pstats, sys, time
+from pathlib import Path
+from flywheel_core.config import load_config
+from flywheel_core.pipeline import run_session
+from flywheel_core.plugins import get_host
+
+folder, out, count = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])
+config, host = load_config(None), get_host()
+files = sorted(folder.glob("*.json"))
+run_session(files[0], config, host, out_dir=out)  # imports, templates compiled, registrations
+start, cpu = time.perf_counter(), time.process_time()
+codes = [run_session(f, config, host, out_dir=out).exit_code for f in files[1:count + 1]]
+elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
+assert set(codes) == {0}, codes[:5]
+profile = cProfile.Profile()
+profile.enable()
+for f in files[count + 1:count + 201]:
+    run_session(f, config, host, out_dir=out)
+profile.disable()
+stats = pstats.Stats(profile).stats
+def cumulative(suffix, name):
+    return sum(v[3] for (file, _, fn), v in stats.items() if file.endswith(suffix) and fn == name)
+total = cumulative("pipeline.py", "run_session")
+steps = {step: cumulative(*where) / total for step, where in {
+    "load_and_schema": ("pipeline.py", "load_for_run"), "generate": ("pipeline.py", "generate"),
+    "write": ("pipeline.py", "write_artifacts"), "record": ("pipeline.py", "_record"),
+    "social_posts": ("social.py", "social_variants"), "render": ("render.py", "render"),
+    "enqueue": ("queue.py", "enqueue_result")}.items()}
+print(json.dumps({"rate": count / cpu, "wall_rate": count / elapsed, "count": count, "steps": steps}))
+"""
+
+
+def sessions(folder: Path, count: int) -> list[Path]:
+    """``count`` session files: the bundled examples in turn, each under a new id."""
+    seeds = [json.loads((ROOT / "examples" / name).read_text(encoding="utf-8")) for name in SEEDS]
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i in range(count):
+        doc = copy.deepcopy(seeds[i % len(seeds)])
+        doc["session_id"] = f"many-{i:05d}"
+        path = folder / f"s{i:05d}.json"
+        path.write_text(json.dumps(doc), encoding="utf-8")
+        paths.append(path)
+    return paths
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sessions", type=int, default=1_000)
+    parser.add_argument("--in-process", type=int, default=400)
+    parser.add_argument("--runs", type=int, default=3, help="runs of the one-file reference")
+    quick_flag(parser)
+    args = parser.parse_args()
+    n, inner = (200, 100) if args.quick else (args.sessions, args.in_process)
+    small, large = (100, 1_000) if args.quick else (1_000, 10_000)
+    with tempfile.TemporaryDirectory(prefix="flywheel-bench-run-") as tmp:
+        work = Path(tmp)
+        pristine = work / "pristine"
+        sessions(pristine, max(n, inner + 201))
+        live = work / "live"
+
+        def fresh(count: int) -> list[Path]:  # `flywheel run` records its artifacts in each session file
+            shutil.rmtree(live, ignore_errors=True)
+            shutil.rmtree(work / "out", ignore_errors=True)
+            live.mkdir()
+            for path in sorted(pristine.glob("*.json"))[:count]:
+                shutil.copyfile(path, live / path.name)
+            return sorted(live.glob("*.json"))
+
+        fresh(inner + 201)
+        figures, proc = in_child(IN_PROCESS, live, work / "out", inner)
+        one = compare({"one": [FLYWHEEL, "run", live / "s00000.json", "--out", work / "out"]}, args.runs,
+                      prepare=lambda name: fresh(1))["one"]
+        many = run([FLYWHEEL, "run", *fresh(n), "--out", work / "out"])
+        minimal = work / "minimal"
+        minimal.mkdir()
+        seed = json.loads((ROOT / "examples" / "minimal_build_session.json").read_text(encoding="utf-8"))
+        for i in range(large):
+            (minimal / f"m{i:05d}.json").write_text(json.dumps({**seed, "session_id": f"m-{i:05d}"}), encoding="utf-8")
+        files = sorted(minimal.glob("*.json"))
+        memory = {count: run([FLYWHEEL, "run", "--dry-run", *files[:count]]).peak_mib for count in (1, small, large)}
+    rate = figures["rate"]
+    per = (many.wall - one.wall) / (n - 1)
+    report = Report("run_many", f"Generation: `flywheel run` on {n:,} seed-like sessions in one call",
+                    f"`.venv/bin/python benchmarks/run_many.py{' --quick' if args.quick else ''}`: the 4 bundled "
+                    "examples in turn under new ids, every plugin installed, no target enabled (nothing enqueued)")
+    report.add(f"`run_session` × {figures['count']:,} in one process, per CPU second (flywheel's own work)",
+               f"{rate:,.0f} sessions/s", target="≥ 500 sessions/s", met=rate >= 500, peak_mib=proc.peak_mib)
+    report.add("  the same, per wall second (with the waits for fsync)", f"{figures['wall_rate']:,.0f} sessions/s")
+    report.add(f"`flywheel run` on {n:,} files (whole process, once)", seconds(many.wall, many.cpu),
+               reference=f"one file: {seconds(one.wall, one.cpu)}",
+               ratio=f"{many.wall / one.wall:.1f}× ({1 / per:,.0f} sessions/s past the first)", peak_mib=many.peak_mib)
+    split = ", ".join(f"{k.replace('_', ' ')} {v:.0%}" for k, v in figures["steps"].items())
+    report.note(f"Where one session's time goes (profile of 200 sessions, shares of `run_session`, overlapping): {split}.")
+    report.memory("sessions (`--dry-run`, minimal build session)", (small, memory[small]), (large, memory[large]),
+                  base=memory[1])
+    report.finish()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
