@@ -16,19 +16,33 @@ memory is the largest resident set of one worker process.
 
 from __future__ import annotations
 
+import sys
+
+if __name__ != "__main__":
+    # This file is named like the standard library's queue module, and a program run from this
+    # folder (another benchmark) has the folder first on its path: whoever imports "queue" then
+    # gets this file. Hand them the real module instead.
+    import importlib.util
+    import sysconfig
+
+    _spec = importlib.util.spec_from_file_location("queue", f"{sysconfig.get_paths()['stdlib']}/queue.py")
+    _real = importlib.util.module_from_spec(_spec)
+    sys.modules["queue"] = _real
+    _spec.loader.exec_module(_real)
+
 import argparse
 import json
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-# This file is named like the standard library's queue module, which psycopg imports: its folder
-# goes after the standard library on the path, not before it (still there for _bench).
 HERE = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE] + [str(HERE)]
-sys.path.insert(0, str(HERE.parent))
+if __name__ == "__main__":
+    # Named like the standard library's queue module, which psycopg imports: this folder goes
+    # after the standard library on the path, not before it (still there for _bench).
+    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE] + [str(HERE)]
+    sys.path.insert(0, str(HERE.parent))
 
 try:
     from _bench import Report, quick_flag, seconds
