@@ -97,6 +97,7 @@ def compose_social(
     if link and page:
         meta["link"] = link
         meta["link_title"] = plain(page[1])
+        meta["link_kind"] = page[0]  # the queue holds the posts until this artifact's page is published
     if content_warning.strip():
         meta["content_warning"] = defang(clip(content_warning, 200))  # Mastodon shows it as a post's first line
     if image:

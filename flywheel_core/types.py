@@ -109,6 +109,7 @@ class Artifact:
     ``provenance`` (what the artifact was made from: ``{"commits": [...], "trades": N, ...}``),
     ``social`` (on a ``social_post``, whose ``social_post.json`` attachment maps each network to
     its thread parts: ``link`` the session page's URL every post carries, ``link_title``,
+    ``link_kind`` the kind of the artifact that page shows (the posts wait until it is published),
     ``content_warning`` for Mastodon, ``image`` ``{"src", "alt"}`` an attachment to post with
     its alt text, ``hashtags`` ``{network: [tag, ...]}``; see ``flywheel_core.posts``).
     """

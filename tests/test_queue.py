@@ -52,9 +52,9 @@ def test_database_is_wal_versioned_and_rows_are_keyed(queue: PublicationQueue, q
     if queue_backend.url is None:
         db = sqlite3.connect(queue.storage.path)
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert db.execute("PRAGMA user_version").fetchone()[0] == 5
+        assert db.execute("PRAGMA user_version").fetchone()[0] == 6
     else:
-        assert queue_backend.sql(queue, "SELECT version FROM flywheel_schema") == [(5,)]
+        assert queue_backend.sql(queue, "SELECT version FROM flywheel_schema") == [(6,)]
     digest = sha256_bytes(b"hello")
     assert entry.sha256 == digest
     assert entry.files == {"readme.md": digest}

@@ -61,7 +61,7 @@ def test_a_queue_moves_to_postgres_and_back_without_loss(tmp_path: Path, postgre
             assert loaded.stdout.startswith("imported 6 entries, 1 session files, 2 shared documents and 7 blobs into")
     assert exports[0] == exports[1] == exports[2], "every row, column and blob came through unchanged"
     rows = [json.loads(line) for line in exports[0].splitlines()]
-    assert rows[0] == {"flywheel_queue_export": 1, "schema": 5}
+    assert rows[0] == {"flywheel_queue_export": 1, "schema": 6}
     statuses = sorted(r["row"]["status"] for r in rows if r.get("table") == "items")
     assert statuses == ["dead", "failed", "published", "publishing", "publishing", "superseded"]
     # The queue behaves the same after the trip: ids kept, new ids follow them, the store reads the same.
@@ -105,8 +105,8 @@ def test_migrate_creates_and_upgrades_the_schema(tmp_path: Path, postgres_url: s
     db.execute("PRAGMA user_version = 3")
     db.close()
     old = run_cli(["queue", "migrate", "--config", str(_config(tmp_path / "old"))])
-    assert old.exit_code == 0 and old.stdout.endswith("upgraded the queue from schema version 3 to 5\n")
+    assert old.exit_code == 0 and old.stdout.endswith("upgraded the queue from schema version 3 to 6\n")
     pg = _config(tmp_path / "pg", postgres_url)
     made = run_cli(["queue", "migrate", "--config", str(pg)])
-    assert made.exit_code == 0 and made.stdout.endswith("created the queue (schema version 5)\n")
-    assert run_cli(["queue", "migrate", "--config", str(pg)]).stdout.endswith("schema is version 5, nothing to do\n")
+    assert made.exit_code == 0 and made.stdout.endswith("created the queue (schema version 6)\n")
+    assert run_cli(["queue", "migrate", "--config", str(pg)]).stdout.endswith("schema is version 6, nothing to do\n")

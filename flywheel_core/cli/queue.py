@@ -68,6 +68,10 @@ def print_report(report: PublishReport, *, json_out: bool = False) -> int:
                   "receipt": {}, "error": e.last_error or "", "attempts": e.attempts, "next_attempt_at": None,
                   **({"scan": e.findings} if e.status == "held" else {})}
                  for e in [*report.dead, *report.held] if e.id not in shown]
+        rows += [{"id": e.id, "target": e.target, "session_id": e.session_id, "kind": e.kind, "status": "waiting",
+                  "receipt": {}, "error": "", "attempts": e.attempts, "next_attempt_at": None,
+                  "waiting_for": [_prerequisite(a) for a in ahead]}
+                 for e, ahead in report.blocked]
         print(json.dumps(rows, indent=2, ensure_ascii=False))
         return report.exit_code
     failed: dict[tuple[str, str], list[PublishOutcome]] = {}
@@ -93,12 +97,62 @@ def print_report(report: PublishReport, *, json_out: bool = False) -> int:
             tries += f", {e.interruptions} interrupted"
         print(f"DEAD {e.kind} of {e.session_id} -> {e.target} (entry {e.id}; {tries}): {e.last_error or 'no error recorded'}"
               f"; once the cause is fixed: flywheel queue retry {e.id}", file=sys.stderr)
+    for e, ahead in report.stuck:
+        print(f"WAITING {e.kind} of {e.session_id} -> {e.target} (entry {e.id}) for "
+              + "; ".join(_stuck(a, e) for a in ahead if a.status in ("dead", "rejected")), file=sys.stderr)
     for line in held_lines(report.held):
         print(line, file=sys.stderr if report.strict else sys.stdout)
     if not report.outcomes:
         held = f"; {len(report.held)} held for review (flywheel review list)" if report.held else ""
         print("nothing is due" + (" (dry run)" if report.dry_run else "") + _waiting(report.waiting) + held)
+    for line in _blocked(report):
+        print(line)
     return report.exit_code
+
+
+def _prerequisite(entry: QueueEntry) -> dict[str, Any]:
+    """An entry another waits for, as JSON output shows it."""
+    return {"id": entry.id, "target": entry.target, "kind": entry.kind, "status": entry.status,
+            "error": entry.last_error or ""}
+
+
+def _stuck(ahead: QueueEntry, entry: QueueEntry) -> str:
+    """Why ``entry`` cannot move while ``ahead`` (dead or rejected) is as it is, and what a person does."""
+    what = f"entry {ahead.id} ({ahead.kind} -> {ahead.target})"
+    if ahead.status == "dead":
+        return (f"{what}, which is dead: {ahead.last_error or 'no error recorded'}; once the cause is fixed: "
+                f"flywheel queue retry {ahead.id}")
+    return (f"{what}, which was rejected in review: flywheel review approve {ahead.id} publishes it and then this "
+            f"entry, flywheel review reject {entry.id} drops this entry too")
+
+
+def _blocked(report: PublishReport) -> list[str]:
+    """One line per group of entries waiting for the same entries that a person need not act on yet:
+    "2 social posts wait for the page (#5 web failed: ...)"."""
+    stuck = {e.id for e, _ in report.stuck}
+    groups: dict[tuple[int, ...], tuple[list[QueueEntry], list[QueueEntry]]] = {}
+    for entry, ahead in report.blocked:
+        if entry.id not in stuck:
+            groups.setdefault(tuple(a.id for a in ahead), ([], ahead))[0].append(entry)
+    lines = []
+    for group, ahead in groups.values():
+        posts = all(e.kind == "social_post" for e in group)
+        count = len(group)
+        what = (f"{count} social post{'s' * (count != 1)}" if posts
+                else f"{count} entr{'ies' if count != 1 else 'y'}")
+        states = "; ".join(_ahead_state(a) for a in ahead)
+        lines.append(f"{what} wait{'s' * (count == 1)} for {'the page' if posts else 'other entries'} ({states})")
+    return lines
+
+
+def _ahead_state(entry: QueueEntry) -> str:
+    """"#5 web failed: HTTP 503 ...": an entry others wait for, and where it stands."""
+    state = f"#{entry.id} {entry.target} {entry.status}"
+    if entry.status == "failed" and entry.last_error:
+        return f"{state}: {entry.last_error[:200]}"
+    if entry.status == "held":
+        return f"{state} for review: flywheel review show {entry.id}"
+    return state
 
 
 def _attempt(o: PublishOutcome) -> str:
@@ -171,12 +225,14 @@ def list_cmd(
         raise UsageError(f"--status {status!r}: expected one of {', '.join(STATUSES)}")
     _, queue = _queue(config)
     if not queue.exists():
-        entries = []  # nothing was ever enqueued: do not create a queue just to list it
+        entries, unmet = [], {}  # nothing was ever enqueued: do not create a queue just to list it
     else:
         with queue:
             entries = queue.entries(status)
+            unmet = queue.unmet(e for e in entries if e.status in ("queued", "failed"))
     if json_out:
-        print(json.dumps([e.to_json() for e in entries], indent=2, ensure_ascii=False))
+        print(json.dumps([{**e.to_json(), "waiting_for": [_prerequisite(a) for a in unmet.get(e.id, [])]}
+                          for e in entries], indent=2, ensure_ascii=False))
         return
     if not entries:
         print("the queue is empty" if status is None else f"no {status} entries")
@@ -199,6 +255,8 @@ def list_cmd(
                       + ("review = always" if scan.get("held") == "review" else f"{found} finding{'s' * (found != 1)}"))
         else:
             detail = ""
+        if e.id in unmet:
+            detail = "waiting for " + ", ".join(f"#{a.id} ({a.target}, {a.status})" for a in unmet[e.id])
         if e.interruptions and e.status != "published":
             detail = f"interrupted {e.interruptions}x; {detail}" if detail else f"interrupted {e.interruptions}x"
         print(f"{e.id:>5}  {e.status:<10}  {e.target:<8}  {e.session_id:<36}  {e.kind:<14}  {e.attempts:>5}  {detail[:200]}")

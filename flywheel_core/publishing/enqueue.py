@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from flywheel_core.config import Config
     from flywheel_core.plugins import PluginHost
 
-__all__ = ["ArtifactVersion", "enqueue_file", "enqueue_versions", "session_meta"]
+__all__ = ["ArtifactVersion", "enqueue_file", "enqueue_versions", "linked_kind", "page_entries", "session_meta"]
 
 log = logging.getLogger("flywheel.queue")
 
@@ -77,11 +77,20 @@ def enqueue_versions(
     new (whether this call changed anything), sha256, and ``scan``: the entry's scan record
     (policy, held, masked findings; see :mod:`~flywheel_core.publishing.screening`). A version
     that is already dead stays dead (a warning says how to retry it).
+
+    A version that links to a page of the session (a social post) waits for it: see
+    :func:`page_entries`. Versions are enqueued in the order given, those linking to a page last.
     """
     screening = Screening(queue.scan_policy, _session_doc(session, session_path),
                           str(session_path) if session_path else None)
     out: list[dict[str, Any]] = []
-    for version in versions:
+    # Pages before what links to them, so their entries exist to be waited for.
+    for version in sorted(versions, key=lambda v: linked_kind(v) is not None):
+        page = linked_kind(version)
+        waits_for = None
+        if page is not None:
+            kinds = [page] if page else [v.kind for v in versions if linked_kind(v) is None]
+            waits_for = page_entries(queue, host, session_id, kinds)
         for name in targets:
             if not takes(host, name, version.kind):
                 continue
@@ -90,6 +99,7 @@ def enqueue_versions(
                 target=name, session_id=session_id, session_type=session_type, kind=version.kind, ext=version.ext,
                 files=files, meta=meta, session_path=str(session_path) if session_path else None,
                 artifact_path=version.path, scan=record, sha256=sha,
+                waits_for=waits_for,
             )
             if entry.status == "dead":
                 log.warning("%s -> %s: this version is dead (%s); `flywheel queue retry %d` tries it again",
@@ -97,6 +107,32 @@ def enqueue_versions(
             out.append({"id": entry.id, "session_id": session_id, "kind": version.kind, "target": name,
                         "status": entry.status, "new": changed, "sha256": entry.sha256, "scan": entry.findings})
     return out
+
+
+def linked_kind(version: ArtifactVersion) -> str | None:
+    """The kind of the session's artifact whose page ``version`` links to (``meta.social.link``,
+    ``meta.social.link_kind``): "" when the kind is not named, None when it links to no page."""
+    social = version.meta.get("social")
+    if not isinstance(social, dict) or not social.get("link"):
+        return None
+    kind = social.get("link_kind")
+    return kind if isinstance(kind, str) else ""
+
+
+def page_entries(queue: PublicationQueue, host: PluginHost, session_id: str, kinds: list[str]) -> list[int]:
+    """The entries a version linking to the session's page waits for: the rule of who waits for whom.
+
+    The page of ``kinds`` (the kind ``meta.social.link_kind`` names; else every kind the run
+    enqueues that links to nothing) is published by the targets whose plugin gives pages their
+    URLs (implements ``flywheel_page_url``): the newest entry of each such target, session and
+    kind is waited for. None are found when no such target has one (no website): nothing waits.
+    """
+    owners = set(host.plugins_implementing("flywheel_page_url"))
+    ids = []
+    for name, (plugin, target) in sorted(host.targets.items()):
+        if plugin in owners:
+            ids += [e.id for kind in kinds if target.takes(kind) and (e := queue.newest(name, session_id, kind))]
+    return sorted(ids)
 
 
 def _session_doc(session: Session | dict[str, Any] | None, session_path: Path | None) -> dict[str, Any] | None:

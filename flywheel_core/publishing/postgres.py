@@ -43,8 +43,8 @@ _CONNECT_SECONDS = 10
 # The whole schema at SCHEMA_VERSION: the same tables and columns as SQLite's at that version
 # (times are seconds since the epoch on the database's clock; JSON columns are json, which unlike
 # jsonb keeps a "\u0000" that session content may hold). A queue
-# made by an older flywheel is upgraded by the steps in _MIGRATIONS (none yet: PostgreSQL
-# queues start at version 5).
+# made by an older flywheel is upgraded by the steps in _MIGRATIONS (PostgreSQL queues start at
+# version 5) when `flywheel queue migrate` runs.
 _SCHEMA = f"""
 CREATE TABLE flywheel_schema (version integer NOT NULL);
 INSERT INTO flywheel_schema (version) VALUES ({SCHEMA_VERSION});
@@ -77,7 +77,8 @@ CREATE TABLE items (
     mirrored integer NOT NULL DEFAULT 0,
     artifact_path text,
     findings json,
-    session_host text
+    session_host text,
+    waits_for json
 );
 CREATE INDEX items_due ON items (target, status, next_attempt_at);
 CREATE INDEX items_slot ON items (target, session_id, kind, seq);
@@ -85,6 +86,7 @@ CREATE INDEX items_claim ON items (target, seq, id) WHERE status IN ('queued', '
 CREATE INDEX items_leased ON items (target) WHERE lease_owner IS NOT NULL;
 CREATE INDEX items_session_path ON items (session_path);
 CREATE INDEX items_unmirrored ON items (id) WHERE mirrored < revision AND session_path IS NOT NULL;
+CREATE INDEX items_waiting ON items (id) WHERE waits_for IS NOT NULL;
 CREATE TABLE session_files (host text NOT NULL DEFAULT '', path text NOT NULL, stamp text NOT NULL,
     PRIMARY KEY (host, path));
 CREATE TABLE blobs (sha256 text PRIMARY KEY, data bytea NOT NULL);
@@ -99,7 +101,17 @@ CREATE TABLE documents (
 );
 CREATE INDEX documents_revision_idx ON documents (store, revision);
 """
-_MIGRATIONS: dict[int, str] = {}
+_MIGRATIONS: dict[int, str] = {
+    # The ids of the entries an entry waits for (a social post for the page it links to).
+    6: """
+    ALTER TABLE items ADD COLUMN waits_for json;
+    CREATE INDEX items_waiting ON items (id) WHERE waits_for IS NOT NULL;
+    """,
+}
+#: An entry every entry it waits for lets go: published, superseded, or gone. What it waits for
+#: is read, not locked: at worst a claim misses an entry let go a moment ago, and the next takes it.
+_READY = ("(waits_for IS NULL OR NOT EXISTS (SELECT 1 FROM json_array_elements_text(items.waits_for) AS w(value) "
+          "JOIN items p ON p.id = w.value::bigint WHERE p.status NOT IN ('published', 'superseded')))")
 _ORDER = {"items": "id", "session_files": "host, path", "documents": "store, key"}
 
 
@@ -440,7 +452,7 @@ class _PgTransaction:
                      "OR left(lease_owner, %s) = %s)")
             args += [len(local_host) + 1, f"{local_host}:"]
         else:
-            which = "status IN ('queued', 'failed') AND next_attempt_at <= %s"
+            which = f"status IN ('queued', 'failed') AND next_attempt_at <= %s AND {_READY}"
         return self._entries(f"{page}target = %s AND {which}", args, f"seq, id LIMIT {int(limit)}",
                              "FOR UPDATE SKIP LOCKED")
 
@@ -450,8 +462,8 @@ class _PgTransaction:
     def next_due(self, targets: Iterable[str]) -> float | None:
         row = self._run(
             "SELECT min(CASE WHEN status = 'publishing' THEN coalesce(lease_until, 0) ELSE next_attempt_at END) "
-            "FROM items WHERE target = ANY(%s) AND status IN ('queued', 'failed', 'publishing')",
-            (list(targets),)).fetchone()
+            "FROM items WHERE target = ANY(%s) AND (status = 'publishing' OR (status IN ('queued', 'failed') "
+            f"AND {_READY}))", (list(targets),)).fetchone()
         return row[0]
 
     def select(
@@ -462,6 +474,7 @@ class _PgTransaction:
         targets: Iterable[str] | None = None,
         session_path: str | None = None,
         unmirrored: bool = False,
+        waiting: bool = False,
     ) -> list[QueueEntry]:
         where: list[str] = ["true"]
         args: list[Any] = []
@@ -476,18 +489,28 @@ class _PgTransaction:
         if unmirrored:
             where.append("mirrored < revision AND session_path IS NOT NULL AND session_host = %s")
             args.append(LOCAL_HOST)
+        if waiting:
+            where.append("waits_for IS NOT NULL")
         return self._entries(" AND ".join(where), args)
+
+    def dependents(self, ids: Iterable[int]) -> list[QueueEntry]:
+        wanted = list(ids)
+        if not wanted:
+            return []
+        return self._entries("waits_for IS NOT NULL AND EXISTS (SELECT 1 FROM json_array_elements_text(items.waits_for) AS w(value) "
+                             "WHERE w.value::bigint = ANY(%s))", (wanted,))
 
     def insert(self, entry: NewEntry) -> int:
         row = self._run(
             "INSERT INTO items (key, target, session_id, session_type, kind, ext, sha256, seq, files, meta, "
-            "session_path, artifact_path, session_host, status, attempts, next_attempt_at, created_at, updated_at, "
-            "revision, mirrored) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 'queued', 0, %s, %s, %s, "
-            "1, 0) RETURNING id",
+            "session_path, artifact_path, session_host, waits_for, status, attempts, next_attempt_at, created_at, "
+            "updated_at, revision, mirrored) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 'queued', "
+            "0, %s, %s, %s, 1, 0) RETURNING id",
             [_text(v) for v in (
                 entry.key, entry.target, entry.session_id, entry.session_type, entry.kind, entry.ext, entry.sha256,
                 entry.seq, Json(entry.files), Json(entry.meta), entry.session_path, entry.artifact_path,
-                entry.session_host, entry.now, entry.now, entry.now)],
+                entry.session_host, None if entry.waits_for is None else Json(entry.waits_for),
+                entry.now, entry.now, entry.now)],
         ).fetchone()
         return int(row[0])
 

@@ -55,6 +55,9 @@ class PublishReport:
     dead: list[QueueEntry] = attrs.field(factory=list)
     #: Pending entries not due now (leased by a live publisher, or backing off).
     waiting: list[QueueEntry] = attrs.field(factory=list)
+    #: Pending entries of the targets published to that wait for others (a social post for its
+    #: page), each with the entries it still waits for.
+    blocked: list[tuple[QueueEntry, list[QueueEntry]]] = attrs.field(factory=list)
     dry_run: bool = False
     #: Every held entry of the targets published to: each waits for `flywheel review`.
     held: list[QueueEntry] = attrs.field(factory=list)
@@ -66,16 +69,24 @@ class PublishReport:
         return [o for o in self.outcomes if o.status not in ("published", "would-publish")]
 
     @property
+    def stuck(self) -> list[tuple[QueueEntry, list[QueueEntry]]]:
+        """Blocked entries that wait for a dead or rejected entry: nothing moves until a person acts."""
+        return [(e, ahead) for e, ahead in self.blocked if any(a.status in ("dead", "rejected") for a in ahead)]
+
+    @property
     def exit_code(self) -> int:
-        """0 when everything due was published and nothing is dead; 1 otherwise. Held entries are
-        the scan policy working (0), except with ``strict``."""
-        return 1 if self.failed or self.dead or (self.strict and self.held) else 0
+        """0 when everything due was published and nothing is dead (nor waits for a dead or
+        rejected entry); 1 otherwise. Held entries are the scan policy working (0), except with
+        ``strict``."""
+        return 1 if self.failed or self.dead or self.stuck or (self.strict and self.held) else 0
 
 
 def publish(
     config: Config, host: PluginHost, *, target: str | None = None, dry_run: bool = False, strict: bool = False
 ) -> PublishReport:
-    """Publish every due entry, target by target (``target``: only that one).
+    """Publish every due entry, target by target (``target``: only that one), the targets whose
+    entries others wait for first: a page is published before the posts that link to it, which
+    are then due in the same call (and wait, untried, when it fails).
 
     After each batch, the session files of its entries are brought up to date; at the end,
     every session file that does not show its entries' state (a crash came between) is mended.
@@ -94,7 +105,7 @@ def publish(
         if target is None:
             for name in sorted({e.target for e in queue.due()} - set(names)):
                 report.warnings.append(f"entries for target {name!r} are waiting, but it is not enabled in {config.source}")
-        for name in names:
+        for name in queue.target_order(names):
             if dry_run:
                 for batch in queue.batches(name):
                     report.outcomes.extend(_dry_run(queue, host, name, tables[name], ctx, batch))
@@ -110,7 +121,10 @@ def publish(
             mend_session_files(config, queue)
         report.dead = queue.entries("dead", targets=names)
         report.held = queue.entries("held", targets=names)
-        report.waiting = queue.waiting(names)
+        waiting = queue.waiting(names)
+        unmet = queue.unmet(waiting)
+        report.waiting = [e for e in waiting if e.id not in unmet]
+        report.blocked = [(e, unmet[e.id]) for e in waiting if e.id in unmet]
     return report
 
 

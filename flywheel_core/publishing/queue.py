@@ -1,4 +1,15 @@
-"""The publication queue's API: versions, claims and leases, answers, backoff and the states they lead to."""
+"""The publication queue's API: versions, claims and leases, answers, backoff and the states they lead to.
+
+An entry may wait for others (``waits_for``, ids): a social post waits for the entries that
+publish the page it links to, so nobody follows a link to a page that is not there yet (a post
+cannot be taken back). Who waits for whom is decided when a run enqueues a session's artifacts
+(:func:`~flywheel_core.publishing.enqueue.enqueue_versions`); here, a waiting entry is not
+claimed (not due) until every entry it waits for is published or superseded, a newer version
+of what it waits for takes the older one's place in its list, and publishing what others wait
+for wakes the workers of their targets. What waits is never failed nor charged an attempt; if
+what it waits for is dead or rejected, ``flywheel publish`` says so (exit 1) until a person
+retries or approves it.
+"""
 
 from __future__ import annotations
 
@@ -18,6 +29,7 @@ from flywheel_core.publishing.leases import LOCAL_HOST, new_owner, owner_alive
 from flywheel_core.publishing.screening import ScanPolicy
 from flywheel_core.publishing.sqlite import SqliteStorage
 from flywheel_core.publishing.storage import (
+    DONE,
     PENDING,
     STATUSES,
     NewEntry,
@@ -73,6 +85,9 @@ CRASH_POINTS = (
 #: further interruption halves their batch, so one that kills the publisher ends up alone and
 #: its batch-mates get published.
 _SUSPECT_AFTER = 2
+#: States of a waiting entry whose ``waits_for`` may still change (it is not published, nor being
+#: published, nor given up): a newer version of what it waits for takes the older one's place.
+_MOVABLE = ("queued", "failed", "dead", "held")
 
 
 def crash_point(step: str) -> None:
@@ -188,6 +203,7 @@ class PublicationQueue:
         artifact_path: str | None = None,
         scan: dict[str, Any] | None = None,
         sha256: str | None = None,
+        waits_for: list[int] | None = None,
     ) -> tuple[QueueEntry, bool]:
         """Add one artifact version for ``target``; return (its entry, whether anything changed).
 
@@ -199,6 +215,11 @@ class PublicationQueue:
         ``scan["held"]`` set the entry is ``held`` instead of ``queued``, unless a person
         already approved this very version. ``sha256`` is the hash of the main file as
         generated when ``files`` is a redacted copy (default: the stored main file's).
+
+        ``waits_for``: ids of entries this one waits for (it is not claimed before they are
+        published); given for a version already enqueued and not yet published, it replaces
+        what that entry waited for. Entries waiting for an older version of this artifact at
+        this target wait for this one instead.
         """
         main = f"{kind}.{ext}"
         if main not in files:
@@ -213,8 +234,13 @@ class PublicationQueue:
             existing = tx.find_key(key)
             latest = versions[-1] if versions else None
             if existing is not None and latest is not None and existing.id == latest.id:
+                changes: dict[str, Any] = {}
                 if session_path and not existing.session_path and existing.status in ("queued", "failed", "held"):
-                    tx.update(existing.id, {"session_path": session_path, "artifact_path": artifact_path}, now=now)
+                    changes.update(session_path=session_path, artifact_path=artifact_path)
+                if waits_for is not None and waits_for != (existing.waits_for or []) and existing.status in _MOVABLE:
+                    changes["waits_for"] = waits_for or None
+                if changes:
+                    tx.update(existing.id, changes, now=now)
                     existing = tx.get(existing.id)
                 return existing, False  # type: ignore[return-value]
             seq = (latest.seq + 1) if latest is not None else 1
@@ -227,7 +253,7 @@ class PublicationQueue:
                     "status": status, "seq": seq, "attempts": 0, "interruptions": 0, "last_error": None,
                     "next_attempt_at": now, "receipt": None, "published_at": None, "progress": None,
                     "meta": meta, "session_path": session_path, "artifact_path": artifact_path, "mirrored": 0,
-                    "findings": scan,
+                    "findings": scan, "waits_for": waits_for or None,
                 }, now=now)
                 row_id = existing.id
             else:
@@ -235,12 +261,19 @@ class PublicationQueue:
                     key=key, target=target, session_id=session_id, session_type=session_type, kind=kind, ext=ext,
                     sha256=sha256 or blobs[main], seq=seq, files=blobs, meta=meta, session_path=session_path,
                     artifact_path=artifact_path, now=now, session_host=LOCAL_HOST if session_path else None,
+                    waits_for=waits_for or None,
                 ))
                 if scan is not None:
                     tx.update(row_id, {"status": status, "findings": scan}, now=now, state=False)
-            for older in versions:
-                if older.id != row_id and older.status in ("queued", "failed", "dead", "publishing", "held"):
-                    tx.update(older.id, {"status": "superseded"}, now=now)
+            replaced = [older.id for older in versions
+                        if older.id != row_id and older.status in ("queued", "failed", "dead", "publishing", "held")]
+            for older_id in replaced:
+                tx.update(older_id, {"status": "superseded"}, now=now)
+            # Whoever waited for a version nobody publishes now waits for this one.
+            for waiting in tx.dependents(replaced):
+                if waiting.status in _MOVABLE and waiting.id != row_id:
+                    moved = list(dict.fromkeys(row_id if i in replaced else i for i in waiting.waits_for or ()))
+                    tx.update(waiting.id, {"waits_for": moved}, now=now, state=False)
             entry = tx.get(row_id)
         self.storage.notify(target)
         return entry, True  # type: ignore[return-value]
@@ -263,6 +296,12 @@ class PublicationQueue:
                 "findings": {**(entry.findings or {}), "approved": iso(now)},
             }, now=now)
             return tx.get(entry_id)  # type: ignore[return-value]
+
+    def newest(self, target: str, session_id: str, kind: str) -> QueueEntry | None:
+        """The newest version of one artifact at one target, None when there is none."""
+        with self._tx(write=False) as tx:
+            versions = tx.versions(target, session_id, kind)
+        return versions[-1] if versions else None
 
     def version_entries(self, entry: QueueEntry) -> list[QueueEntry]:
         """Every target's entry of the same artifact version as ``entry`` (same session, kind and
@@ -515,7 +554,17 @@ class PublicationQueue:
                     self._defer(tx, entry, error, now, max(0.0, float(result.retry_after)))
                 else:
                     self._fail(tx, entry, error, now, permanent=result.permanent)
-            return tx.get(entry.id)
+            entry = tx.get(entry.id)
+        if result.ok and entry is not None:
+            self._wake_dependents(entry.id)
+        return entry
+
+    def _wake_dependents(self, entry_id: int) -> None:
+        """Wake the workers of the targets whose entries wait for ``entry_id`` (now published)."""
+        with self._tx(write=False) as tx:
+            targets = {e.target for e in tx.dependents([entry_id]) if e.status in ("queued", "failed")}
+        for target in sorted(targets):
+            self.storage.notify(target)
 
     def fail(self, entry_id: int, error: str, *, permanent: bool = False) -> QueueEntry | None:
         """Record a failure of an entry this publisher leased (``permanent``: straight to dead)."""
@@ -573,9 +622,45 @@ class PublicationQueue:
             return tx.select(statuses=wanted, targets=targets)
 
     def waiting(self, targets: Iterable[str] | None = None) -> list[QueueEntry]:
-        """Pending entries that are not due now: leased by a live publisher, or backing off."""
+        """Pending entries that are not due now: leased by a live publisher, backing off, or
+        waiting for others (see :meth:`unmet`)."""
         due = {e.id for e in self.due()}
         return [e for e in self.entries(statuses=PENDING, targets=targets) if e.id not in due]
+
+    def unmet(self, entries: Iterable[QueueEntry]) -> dict[int, list[QueueEntry]]:
+        """What each of ``entries`` still waits for: by entry id, the entries its ``waits_for``
+        names that are not published or superseded yet. Entries waiting for nothing are left out."""
+        entries = [e for e in entries if e.waits_for]
+        wanted = sorted({i for e in entries for i in e.waits_for or ()})
+        if not wanted:
+            return {}
+        with self._tx(write=False) as tx:
+            found = {p.id: p for p in tx.select(ids=wanted)}
+        out: dict[int, list[QueueEntry]] = {}
+        for entry in entries:
+            left = [found[i] for i in entry.waits_for or () if i in found and found[i].status not in DONE]
+            if left:
+                out[entry.id] = left
+        return out
+
+    def target_order(self, names: Iterable[str]) -> list[str]:
+        """``names`` in the order to publish to them: a target whose entries others wait for
+        before the targets of those others (a site before the social networks that link to it);
+        otherwise as given."""
+        names = list(names)
+        with self._tx(write=False) as tx:
+            waiting = tx.select(statuses=PENDING, targets=names, waiting=True)
+        target_of = {e.id: e.target for e in waiting}
+        first: dict[str, set[str]] = {name: set() for name in names}
+        for entry_id, ahead in self.unmet(waiting).items():
+            target = target_of[entry_id]
+            first[target].update(e.target for e in ahead if e.target in first and e.target != target)
+        order: list[str] = []
+        while len(order) < len(names):
+            left = [n for n in names if n not in order]
+            # The first target whose prerequisites are placed (in a circle, the first one left).
+            order.append(next((n for n in left if first[n] <= set(order)), left[0]))
+        return order
 
     def for_session_file(self, session_path: str) -> list[QueueEntry]:
         """Every entry whose outcome is recorded in the session file at ``session_path``."""

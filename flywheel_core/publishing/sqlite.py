@@ -97,13 +97,22 @@ _MIGRATIONS = {
     );
     CREATE INDEX documents_revision ON documents (store, revision);
     """,
+    # The ids of the entries an entry waits for (JSON list; NULL: none): a social post waits for
+    # the page it links to. Entries from before wait for nothing.
+    6: """
+    ALTER TABLE items ADD COLUMN waits_for TEXT;
+    CREATE INDEX items_waiting ON items (id) WHERE waits_for IS NOT NULL;
+    """,
 }
 _COLUMNS = (
     "id key target session_id session_type kind ext sha256 seq files meta session_path status attempts "
     "last_error next_attempt_at lease_owner lease_until receipt created_at updated_at published_at progress "
-    "interruptions revision mirrored artifact_path findings session_host"
+    "interruptions revision mirrored artifact_path findings session_host waits_for"
 ).split()
-_JSON = ("files", "meta", "receipt", "progress", "findings")
+_JSON = ("files", "meta", "receipt", "progress", "findings", "waits_for")
+#: An entry every entry it waits for lets go: published, superseded, or gone.
+_READY = ("(waits_for IS NULL OR NOT EXISTS (SELECT 1 FROM json_each(items.waits_for) w JOIN items p "
+          "ON p.id = w.value WHERE p.status NOT IN ('published', 'superseded')))")
 #: How long an idle worker sleeps between two looks at an SQLite queue (nothing can wake it).
 POLL_SECONDS = 0.5
 _SELECT = f"SELECT {', '.join(_COLUMNS)} FROM items"
@@ -374,7 +383,7 @@ class _SqliteTransaction:
                      "OR substr(lease_owner, 1, ?) = ?)")
             args += [len(local_host) + 1, f"{local_host}:"]
         else:
-            which = "status IN ('queued', 'failed') AND next_attempt_at <= ?"
+            which = f"status IN ('queued', 'failed') AND next_attempt_at <= ? AND {_READY}"
         return self._entries(f"{page}target = ? AND {which}", args, f"seq, id LIMIT {int(limit)}")
 
     def leased(self, target: str) -> list[QueueEntry]:
@@ -385,7 +394,8 @@ class _SqliteTransaction:
         marks = ", ".join("?" * len(names)) or "NULL"
         row = self._run(
             f"SELECT MIN(CASE WHEN status = 'publishing' THEN COALESCE(lease_until, 0) ELSE next_attempt_at END) "
-            f"FROM items WHERE target IN ({marks}) AND status IN ('queued', 'failed', 'publishing')", names).fetchone()
+            f"FROM items WHERE target IN ({marks}) AND (status = 'publishing' OR (status IN ('queued', 'failed') "
+            f"AND {_READY}))", names).fetchone()
         return row[0]
 
     def select(
@@ -396,6 +406,7 @@ class _SqliteTransaction:
         targets: Iterable[str] | None = None,
         session_path: str | None = None,
         unmirrored: bool = False,
+        waiting: bool = False,
     ) -> list[QueueEntry]:
         where, args = ["1"], []
         for column, values in (("id", ids), ("status", statuses), ("target", targets)):
@@ -408,16 +419,26 @@ class _SqliteTransaction:
             args.append(session_path)
         if unmirrored:
             where.append("mirrored < revision AND session_path IS NOT NULL")
+        if waiting:
+            where.append("waits_for IS NOT NULL")
         return self._entries(" AND ".join(where), args)
+
+    def dependents(self, ids: Iterable[int]) -> list[QueueEntry]:
+        wanted = list(ids)
+        if not wanted:
+            return []
+        return self._entries(f"waits_for IS NOT NULL AND EXISTS (SELECT 1 FROM json_each(items.waits_for) w "
+                             f"WHERE w.value IN ({', '.join('?' * len(wanted))}))", wanted)
 
     def insert(self, entry: NewEntry) -> int:
         cur = self._run(
             "INSERT INTO items (key, target, session_id, session_type, kind, ext, sha256, seq, files, meta, "
-            "session_path, artifact_path, session_host, status, attempts, next_attempt_at, created_at, updated_at, "
-            "revision, mirrored) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', 0, ?, ?, ?, 1, 0)",
+            "session_path, artifact_path, session_host, waits_for, status, attempts, next_attempt_at, created_at, "
+            "updated_at, revision, mirrored) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', 0, ?, ?, ?, 1, 0)",
             (entry.key, entry.target, entry.session_id, entry.session_type, entry.kind, entry.ext, entry.sha256,
              entry.seq, _dumps(entry.files), _dumps(entry.meta), entry.session_path, entry.artifact_path,
-             entry.session_host, entry.now, entry.now, entry.now),
+             entry.session_host, None if entry.waits_for is None else _dumps(entry.waits_for),
+             entry.now, entry.now, entry.now),
         )
         return int(cur.lastrowid or 0)
 

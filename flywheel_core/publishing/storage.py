@@ -15,6 +15,7 @@ __all__ = [
     "ANY",
     "JSON_COLUMNS",
     "ContentMissing",
+    "DONE",
     "LOCAL_HOST",
     "PENDING",
     "SCHEMA_VERSION",
@@ -37,12 +38,15 @@ __all__ = [
 STATUSES = ("queued", "publishing", "published", "failed", "dead", "superseded", "held", "rejected")
 #: States a publisher may still act on.
 PENDING = ("queued", "failed", "publishing")
+#: States of an entry others wait for (``waits_for``) that let them go: its content is at its
+#: target, or a newer version took its place (and the waiting entries with it, see ``enqueue``).
+DONE = ("published", "superseded")
 #: The version of the queue's schema, the same on every backend: version N has the same tables
 #: and columns in SQLite and in PostgreSQL (4: ``items.findings``; 5: ``items.session_host``,
-#: ``session_files.host``, ``documents``).
-SCHEMA_VERSION = 5
-#: Columns holding JSON (TEXT in SQLite, jsonb in PostgreSQL).
-JSON_COLUMNS = ("files", "meta", "receipt", "progress", "findings", "value")
+#: ``session_files.host``, ``documents``; 6: ``items.waits_for``).
+SCHEMA_VERSION = 6
+#: Columns holding JSON (TEXT in SQLite, json in PostgreSQL).
+JSON_COLUMNS = ("files", "meta", "receipt", "progress", "findings", "waits_for", "value")
 #: The tables ``flywheel queue export`` copies, in the order ``import`` needs them.
 TABLES = ("items", "session_files", "documents")
 #: This machine's name: the first part of every lease owner it writes, and the host its session
@@ -83,6 +87,10 @@ class QueueEntry:
     file name to the hash of the bytes stored and published. ``findings`` is what the
     publishing scan decided (see :mod:`flywheel_core.publishing.screening`): the policy, the
     masked findings, why the entry is held, and a person's approval; None when not scanned.
+
+    ``waits_for`` lists the ids of entries this one waits for (a social post for the page it
+    links to): it is not claimed until each of them is published or superseded (:data:`DONE`).
+    None: it waits for nothing.
     """
 
     id: int
@@ -114,6 +122,7 @@ class QueueEntry:
     artifact_path: str | None = None
     findings: dict[str, Any] | None = None
     session_host: str | None = None
+    waits_for: list[int] | None = None
 
     @property
     def slot(self) -> tuple[str, str, str]:
@@ -142,6 +151,7 @@ class QueueEntry:
             "created_at": iso(self.created_at),
             "published_at": iso(self.published_at),
             "scan": self.findings,
+            "waits_for": list(self.waits_for or ()),
         }
 
 
@@ -163,6 +173,7 @@ class NewEntry:
     artifact_path: str | None
     now: float
     session_host: str | None = None
+    waits_for: list[int] | None = None
 
 
 @attrs.frozen
@@ -201,7 +212,8 @@ class StorageTransaction(Protocol):
         """Candidates for a claim, in claim order (``seq``, then ``id``): at most ``limit``,
         those after ``(seq, id)`` = ``after`` (the last of the previous page).
 
-        Entries of ``target`` that are queued or failed and due at ``now``; with ``leased``,
+        Entries of ``target`` that are queued or failed, due at ``now`` and waiting for nothing
+        (every entry their ``waits_for`` names is :data:`DONE` or gone); with ``leased``,
         instead, the ``publishing`` ones whose lease expired or whose owner runs on
         ``local_host`` (the caller checks whether that process still lives). PostgreSQL:
         ``FOR UPDATE SKIP LOCKED``, so two workers claiming at once never wait for, nor take,
@@ -216,7 +228,8 @@ class StorageTransaction(Protocol):
 
     def next_due(self, targets: Iterable[str]) -> float | None:
         """The earliest time an entry of ``targets`` becomes claimable (a due time or a lease
-        expiry), None when nothing is pending: how long an idle worker may sleep."""
+        expiry), None when nothing is pending: how long an idle worker may sleep. Entries that
+        wait for others are left out: what they wait for wakes workers when it is published."""
         ...
 
     def select(
@@ -227,9 +240,15 @@ class StorageTransaction(Protocol):
         targets: Iterable[str] | None = None,
         session_path: str | None = None,
         unmirrored: bool = False,
+        waiting: bool = False,
     ) -> list[QueueEntry]:
         """Entries matching every filter given, by id. ``unmirrored``: those with a session file
-        whose last written state (``mirrored``) is older than their ``revision``."""
+        whose last written state (``mirrored``) is older than their ``revision``; ``waiting``:
+        those that name entries they wait for (``waits_for``)."""
+        ...
+
+    def dependents(self, ids: Iterable[int]) -> list[QueueEntry]:
+        """Entries whose ``waits_for`` names any of ``ids``, by id."""
         ...
 
     def insert(self, entry: NewEntry) -> int:
