@@ -191,8 +191,10 @@ def publish_cmd(
     retried later with backoff) or is dead (each is printed with the command that retries it),
     2 for bad usage or configuration. Entries the publishing scan held are listed with their
     findings (masked) and are not published until `flywheel review approve`; they exit 0
-    (the policy working), or 1 with --strict. --dry-run prints what would be published where
-    and changes nothing.
+    (the policy working), or 1 with --strict. A social post is published only after the page
+    it links to (the site first, then the posts): while that page fails the posts wait untried,
+    and a dead or rejected page exits 1 naming them. --dry-run prints what would be published
+    where, and what would wait, and changes nothing.
     """
     from flywheel_core.config import load_config
     from flywheel_core.plugins import get_host
