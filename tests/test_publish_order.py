@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from core_support import FLYWHEEL
-from flywheel_core import PublishResult
+from flywheel_core import PublishResult, Target, hookimpl
 from flywheel_core.publishing import PublicationQueue
 from flywheel_core.testing import QueueBackend, build_session, run_cli
 
@@ -181,11 +181,13 @@ class Project:
         self.config = root / "flywheel.toml"
         self.configure()
 
-    def configure(self, *, site: bool = True) -> None:
+    def configure(self, *, site: bool = True, archive: bool = False) -> None:
         text = (f'out_dir = "out"\nstate_dir = "state"\n[queue]\nbackoff_seconds = 0\nmax_attempts = 3\n'
                 f'{self.backend.toml}[targets.town]\nurl = "{self.town.url}"\n')
         if site:
             text += f'[targets.site]\nurl = "{self.town.url}"\n'
+        if archive:
+            text += "[targets.archive]\n"
         self.config.write_text(text)
 
     def session(self, session_id: str = "s1", title: str = "Queue day", body: str = "It went well.") -> Path:
@@ -407,6 +409,36 @@ def test_without_a_site_posts_go_out_as_before(project: Project) -> None:
     assert done.exit_code == 0, done.output
     [sent] = project.town.posts
     assert sent["link"] is None and "http" not in sent["text"]
+
+
+class Archive:
+    """A target keeping a copy of every artifact, as a repository does."""
+
+    @hookimpl
+    def flywheel_targets(self):
+        return [Target("archive", "every artifact, kept")]
+
+    @hookimpl
+    def flywheel_publish(self, target, items, config, ctx):
+        if target != "archive":
+            return None
+        return [PublishResult(item.id, True, receipt={"path": item.filename}) for item in items]
+
+
+@pytest.mark.parametrize("queue_backend", ["sqlite"], indirect=True)
+def test_a_repository_keeping_a_copy_of_the_post_does_not_wait_for_the_page(project: Project) -> None:
+    project.host.register(Archive(), name="archive", distribution="archive", version="0.1")
+    project.configure(archive=True)
+    project.run(project.session())
+    [page] = project.entries()["s1", "site"]
+    story, copy = project.entries()["s1", "archive"]
+    [post] = project.entries()["s1", "town"]
+    assert (copy["kind"], copy["waits_for"], post["waits_for"]) == ("social_post", [], [page["id"]])
+    done = project.cli("publish", "--target", "archive")
+    assert done.exit_code == 0, done.output
+    assert done.stdout.splitlines()[:2] == ["published story of s1 -> archive: path story.md",
+                                            "published social_post of s1 -> archive: path social_post.md"]
+    assert project.town.pages == {} and project.town.posts == []
 
 
 # -- the queue itself, on both backends ----------------------------------------------------------

@@ -22,7 +22,9 @@ if TYPE_CHECKING:
     from flywheel_core.config import Config
     from flywheel_core.plugins import PluginHost
 
-__all__ = ["ArtifactVersion", "enqueue_file", "enqueue_versions", "linked_kind", "page_entries", "session_meta"]
+__all__ = [
+    "ArtifactVersion", "enqueue_file", "enqueue_versions", "linked_kind", "page_entries", "posts_only", "session_meta",
+]
 
 log = logging.getLogger("flywheel.queue")
 
@@ -78,19 +80,16 @@ def enqueue_versions(
     (policy, held, masked findings; see :mod:`~flywheel_core.publishing.screening`). A version
     that is already dead stays dead (a warning says how to retry it).
 
-    A version that links to a page of the session (a social post) waits for it: see
-    :func:`page_entries`. Versions are enqueued in the order given, those linking to a page last.
+    A version that links to a page of the session (a social post) waits for it at social
+    networks: see :func:`page_entries`. Versions are enqueued in the order given, those linking
+    to a page last.
     """
     screening = Screening(queue.scan_policy, _session_doc(session, session_path),
                           str(session_path) if session_path else None)
     out: list[dict[str, Any]] = []
     # Pages before what links to them, so their entries exist to be waited for.
     for version in sorted(versions, key=lambda v: linked_kind(v) is not None):
-        page = linked_kind(version)
-        waits_for = None
-        if page is not None:
-            kinds = [page] if page else [v.kind for v in versions if linked_kind(v) is None]
-            waits_for = page_entries(queue, host, session_id, kinds)
+        pages = page_entries(queue, host, session_id, version, versions)
         for name in targets:
             if not takes(host, name, version.kind):
                 continue
@@ -99,7 +98,7 @@ def enqueue_versions(
                 target=name, session_id=session_id, session_type=session_type, kind=version.kind, ext=version.ext,
                 files=files, meta=meta, session_path=str(session_path) if session_path else None,
                 artifact_path=version.path, scan=record, sha256=sha,
-                waits_for=waits_for,
+                waits_for=pages if posts_only(host, name) else None,
             )
             if entry.status == "dead":
                 log.warning("%s -> %s: this version is dead (%s); `flywheel queue retry %d` tries it again",
@@ -119,14 +118,31 @@ def linked_kind(version: ArtifactVersion) -> str | None:
     return kind if isinstance(kind, str) else ""
 
 
-def page_entries(queue: PublicationQueue, host: PluginHost, session_id: str, kinds: list[str]) -> list[int]:
-    """The entries a version linking to the session's page waits for: the rule of who waits for whom.
+def posts_only(host: PluginHost, target: str) -> bool:
+    """Whether ``target`` is a social network: it takes ``social_post`` artifacts and nothing else."""
+    return host.target(target)[1].kinds == ("social_post",)
 
-    The page of ``kinds`` (the kind ``meta.social.link_kind`` names; else every kind the run
-    enqueues that links to nothing) is published by the targets whose plugin gives pages their
-    URLs (implements ``flywheel_page_url``): the newest entry of each such target, session and
-    kind is waited for. None are found when no such target has one (no website): nothing waits.
+
+def page_entries(
+    queue: PublicationQueue, host: PluginHost, session_id: str, version: ArtifactVersion,
+    versions: list[ArtifactVersion],
+) -> list[int] | None:
+    """Who waits for whom: the entries ``version``'s entries at social networks wait for (None: it
+    links to no page).
+
+    A version linking to a page of the session (``meta.social.link``) is published to a social
+    network (:func:`posts_only`: a post cannot be taken back) only after that page: the newest
+    entry of the page's artifact (kind ``meta.social.link_kind``; not named: every kind of
+    ``versions`` that links to nothing) at each target whose plugin gives pages their URLs
+    (implements ``flywheel_page_url``: the website; every target of such a plugin that takes
+    the kind, when it owns several: better wait once too often than post a dead link). Targets
+    keeping a copy of the post (a repository) do not wait. Without a website there is no link,
+    and nothing waits.
     """
+    page = linked_kind(version)
+    if page is None:
+        return None
+    kinds = [page] if page else [v.kind for v in versions if linked_kind(v) is None]
     owners = set(host.plugins_implementing("flywheel_page_url"))
     ids = []
     for name, (plugin, target) in sorted(host.targets.items()):

@@ -555,7 +555,7 @@ class PublicationQueue:
                 else:
                     self._fail(tx, entry, error, now, permanent=result.permanent)
             entry = tx.get(entry.id)
-        if result.ok and entry is not None:
+        if result.ok and entry is not None and self.storage.shared:  # SQLite workers poll: nobody to wake
             self._wake_dependents(entry.id)
         return entry
 
