@@ -239,8 +239,8 @@ class PublicationQueue:
                     changes.update(session_path=session_path, artifact_path=artifact_path)
                 if waits_for is not None and waits_for != (existing.waits_for or []) and existing.status in _MOVABLE:
                     changes["waits_for"] = waits_for or None
-                if changes:
-                    tx.update(existing.id, changes, now=now)
+                if changes:  # what an entry waits for is not shown in its session file
+                    tx.update(existing.id, changes, now=now, state="session_path" in changes)
                     existing = tx.get(existing.id)
                 return existing, False  # type: ignore[return-value]
             seq = (latest.seq + 1) if latest is not None else 1
