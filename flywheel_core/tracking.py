@@ -519,6 +519,7 @@ def outcome_of(config: Config, report: RunReport, *, publish: bool = True) -> Se
         return outcome
     with queue:
         entries = queue.for_session_file(str(path.resolve()))
+        unmet = queue.unmet(e for e in entries if e.status in ("queued", "failed"))
     for entry in entries:
         if entry.status == "superseded":  # a newer version of it took its place
             continue
@@ -530,6 +531,8 @@ def outcome_of(config: Config, report: RunReport, *, publish: bool = True) -> Se
             error = entry.last_error
             if entry.status == "held":
                 error = _held_reason(entry.findings or {}, entry.id)
+            elif ahead := unmet.get(entry.id):  # a social post waits for the page it links to
+                error = "waits for " + ", ".join(f"entry {a.id} ({a.kind} -> {a.target}, {a.status})" for a in ahead)
             outcome.pending.append(Pending(entry.target, entry.kind, entry.status, error, entry.id))
     return outcome
 

@@ -553,3 +553,30 @@ def test_a_postgresql_queue_of_schema_5_is_upgraded_by_migrate(tmp_path: Path, p
     assert done.exit_code == 0 and done.stdout.endswith("upgraded the queue from schema version 5 to 6\n")
     [entry] = run_cli(["queue", "list", "--json", "--config", str(config)]).json()
     assert (entry["status"], entry["waits_for"], entry["waiting_for"]) == ("queued", [], [])
+
+
+@pytest.mark.parametrize("queue_backend", ["sqlite"], indirect=True)
+def test_end_of_session_says_a_post_waits_for_its_page(project: Project) -> None:
+    """What `flywheel end` and the Python API report: a post held back by its failing page says
+    which entry it waits for (was: a bare `queued`, as if nothing stood in its way)."""
+    from flywheel_core import run_session_file
+
+    project.town.page_status = 503
+    outcome = run_session_file(project.session(), config=project.config, host=project.host)
+    page = next(p for p in outcome.pending if p.target == "site")
+    [post] = [p for p in outcome.pending if p.target == "town"]
+    assert (page.status, post.status) == ("failed", "queued")
+    assert post.error == f"waits for entry {page.entry_id} (story -> site, failed)"
+
+
+def test_print_outcome_keeps_the_reason_a_queued_post_waits(capsys: pytest.CaptureFixture[str]) -> None:
+    from flywheel_core.cli.tracking import print_outcome
+    from flywheel_core.tracking import Pending, SessionOutcome
+
+    outcome = SessionOutcome(None, "s1", "build", "complete", publish_requested=False)
+    outcome.pending.append(Pending("town", "social_post", "queued", "waits for entry 1 (story -> site, queued)", 2))
+    outcome.pending.append(Pending("site", "story", "queued", None, 1))
+    print_outcome(outcome)
+    lines = capsys.readouterr().out.splitlines()[1:]
+    assert lines == ["  queued social_post -> town (entry 2): waits for entry 1 (story -> site, queued)",
+                     "  queued story -> site (entry 1) (publish with `flywheel publish`)"]

@@ -177,7 +177,7 @@ def print_outcome(outcome: SessionOutcome, indent: str = "") -> None:
         print(f"{indent}  published {receipt.kind} -> {receipt.target}: {where or _detail(receipt.details)}")
     for item in outcome.pending:
         why = f": {item.error}" if item.error else ""
-        if item.status == "queued" and not outcome.publish_requested:
+        if item.status == "queued" and not outcome.publish_requested and not item.error:
             why = " (publish with `flywheel publish`)"
         print(f"{indent}  {item.status.upper() if item.status in ('failed', 'dead') else item.status} "
               f"{item.kind} -> {item.target} (entry {item.entry_id}){why}")
