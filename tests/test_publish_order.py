@@ -500,6 +500,23 @@ def test_publishing_a_page_wakes_the_workers_of_the_posts_waiting_for_it(queue: 
     assert woken == ["town"]
 
 
+
+@pytest.mark.parametrize("queue_backend", ["postgres"], indirect=True)
+def test_approving_a_held_entry_wakes_the_workers_of_its_target(queue: PublicationQueue,
+                                                                queue_backend: QueueBackend) -> None:
+    """`flywheel review approve` on one machine: a worker idle in LISTEN elsewhere takes the entry
+    at once (was: it noticed on its next 30 s poll)."""
+    import psycopg
+
+    held, _ = queue.enqueue(target="site", session_id="s1", session_type="build", kind="story", ext="md",
+                            files={"story.md": b"page"}, meta={}, scan={"held": "findings", "findings": []})
+    assert held.status == "held"
+    with psycopg.connect(queue_backend.url, autocommit=True) as listener:
+        listener.execute("LISTEN flywheel_queue")
+        queue.approve(held.id)
+        woken = [n.payload for n in listener.notifies(timeout=30, stop_after=1)]
+    assert woken == ["site"]
+
 # -- an older queue ------------------------------------------------------------------------------
 
 

@@ -295,7 +295,9 @@ class PublicationQueue:
                 "status": "queued", "next_attempt_at": now, "attempts": 0, "interruptions": 0,
                 "findings": {**(entry.findings or {}), "approved": iso(now)},
             }, now=now)
-            return tx.get(entry_id)  # type: ignore[return-value]
+            approved = tx.get(entry_id)
+        self.storage.notify(approved.target)  # type: ignore[union-attr]  # a waiting worker takes it now
+        return approved  # type: ignore[return-value]
 
     def newest(self, target: str, session_id: str, kind: str) -> QueueEntry | None:
         """The newest version of one artifact at one target, None when there is none."""
