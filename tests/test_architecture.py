@@ -9,6 +9,7 @@ from pathlib import Path
 
 from core_support import ROOT
 
+
 def test_core_imports_follow_the_layers() -> None:
     # errors/types/models -> config/schema/render/store -> context -> hookspecs -> plugins
     # -> pipeline/publishing -> cli, as the contracts in pyproject.toml say.

@@ -55,4 +55,3 @@ def test_docs_list_hooks_in_spec_order() -> None:
     in_spec = [h for h in re.findall(r"^def (flywheel_\w+)\(", source, re.M)]
     in_docs = re.findall(r"^### `(flywheel_\w+)\(", DOC, re.M)
     assert in_docs == in_spec
-
