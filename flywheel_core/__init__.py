@@ -53,7 +53,6 @@ _LAZY = {
     "post_length": "flywheel_core.social",
     "PLATFORMS": "flywheel_core.social",
     "LIMITS": "flywheel_core.social",
-    "post_length": "flywheel_core.social",
     "fits": "flywheel_core.social",
     "fit_post": "flywheel_core.social",
     "defang": "flywheel_core.social",

@@ -3,8 +3,9 @@
 Installed as a pytest plugin with flywheel-core, so these fixtures are available in any test
 suite: ``flywheel_host``, ``register_plugin``, ``flywheel_cli``, ``make_session``,
 ``session_file``, and for the queue's backends ``queue_backend`` (each test twice: SQLite and
-PostgreSQL), ``postgres_url`` and ``postgres_server``. Nothing here touches the user's real
-config, cache or output folders.
+PostgreSQL), ``postgres_url`` and ``postgres_server``; and helpers to import (``__all__``): the
+only module of flywheel_core besides its top level that a plugin's tests may import. Nothing here
+touches the user's real config, cache or output folders.
 """
 
 from __future__ import annotations
@@ -16,12 +17,17 @@ import os
 import sys
 import uuid
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
 import attrs
 import pytest
 
 from flywheel_core.publishing.queue import CRASH_ENV, CRASH_POINTS, PublicationQueue
+
+if TYPE_CHECKING:
+    from flywheel_core.config import Config
+    from flywheel_core.models import Session
+    from flywheel_core.plugins import PluginHost
 
 __all__ = [
     "CRASH_ENV",
@@ -30,9 +36,12 @@ __all__ = [
     "CliResult",
     "QueueBackend",
     "TerminalResult",
+    "as_session",
     "build_session",
     "check_social_posts",
+    "enqueue_artifacts",
     "numbers_in",
+    "plugin_host",
     "run_cli",
     "run_on_terminal",
     "social_entities",
@@ -57,6 +66,37 @@ def build_session(session_type: str = "build", **fields: Any) -> dict[str, Any]:
     }
     doc.update(fields)
     return doc
+
+
+def as_session(doc: dict[str, Any]) -> Session:
+    """The ``Session`` a plugin's hooks get for the session document ``doc`` (not validated):
+    to call a plugin's functions directly, e.g. ``flywheel_generate(session=as_session(doc), ctx=...)``."""
+    from flywheel_core.models import Session, converter
+
+    return converter.structure(doc, Session)
+
+
+def plugin_host(*installed: str, **plugins: Any) -> PluginHost:
+    """A fresh plugin host holding the installed plugins named in ``installed`` (entry-point or
+    distribution names; none when none is named) and each of ``plugins`` registered under its
+    keyword: ``plugin_host("build", "web")``, ``plugin_host(build=flywheel_build.plugin)``. Pass
+    it to :func:`run_cli` (``host=``) or to a ``RunContext``."""
+    from flywheel_core.plugins import PluginHost
+
+    host = PluginHost()
+    if installed:
+        before = os.environ.get("FLYWHEEL_LOAD_PLUGINS")
+        os.environ["FLYWHEEL_LOAD_PLUGINS"] = ",".join(installed)
+        try:
+            host.load_entry_points()
+        finally:
+            if before is None:
+                del os.environ["FLYWHEEL_LOAD_PLUGINS"]
+            else:
+                os.environ["FLYWHEEL_LOAD_PLUGINS"] = before
+    for name, plugin in plugins.items():
+        host.register(plugin, name=name, distribution=name, version="0")
+    return host
 
 
 @attrs.define
@@ -342,6 +382,26 @@ class QueueBackend:
         if self.url is None:
             return queue.storage.db.execute(statement, args).fetchall()
         return queue.storage.execute(statement.replace("?", "%s"), args)
+
+
+def enqueue_artifacts(config: Config, artifacts: Iterable[tuple[dict[str, Any], dict[str, bytes]]], *,
+                      targets: list[str]) -> int:
+    """Put artifacts straight into ``config``'s publication queue for ``targets``, skipping the run
+    that would generate them: for tests that need many queue entries fast (a soak's producers).
+    Each artifact is ``(meta, files)``: ``meta`` as targets are told it (``kind``, ``ext``,
+    ``session_id`` and ``session_type`` required; title, summary, tags, draft, date...), ``files``
+    the main file ``<kind>.<ext>`` and any attachment by name. Returns how many entries it made."""
+    from flywheel_core.plugins import get_host
+    from flywheel_core.publishing import ArtifactVersion, enqueue_versions, open_queue
+
+    made = 0
+    with open_queue(config) as queue:
+        for meta, files in artifacts:
+            version = ArtifactVersion(meta["kind"], meta["ext"], files, meta)
+            made += len(enqueue_versions(queue, get_host(), session_id=meta["session_id"],
+                                         session_type=meta["session_type"], targets=targets,
+                                         versions=[version], session_path=None))
+    return made
 
 
 @pytest.fixture(scope="session")

@@ -6,6 +6,10 @@ cd "$(dirname "$0")/.."
 ROOT="$PWD"
 FW="$ROOT/.venv/bin/flywheel"
 say() { printf '\n== %s\n' "$*"; }
+STEPS=12  # main-line commits of this repository to collect: enough for a real build log, quick to run
+
+echo "flywheel demo, in $ROOT/demo (made afresh each time). Nothing leaves this machine: a local"
+echo "bare git repository stands in for GitHub and the website is a folder of static files."
 
 rm -rf demo && mkdir -p demo/sessions/screenshots
 cp examples/*.json demo/sessions/
@@ -31,32 +35,45 @@ remote = "published.git"
 [targets.web]             # a static site with feeds, built into site/
 site_dir = "site"
 title = "flywheel demo"
+base_url = "http://127.0.0.1:8000/"   # where `flywheel site serve` shows it; your site's address goes here
 TOML
 
-say "flywheel plugins"
+say "flywheel plugins: what is installed"
 "$FW" plugins
+echo "(this demo publishes to github and web; bluesky and mastodon need an account, so they sit idle)"
 
 say "flywheel collect: sessions from real sources"
-if git -C "$ROOT" rev-parse -q --verify 'HEAD~12' >/dev/null; then
-  "$FW" collect build --repo "$ROOT" --rev-range 'HEAD~12..HEAD' --agent-id demo -o sessions/flywheel_repo_build.json
-  echo "sessions/flywheel_repo_build.json: the last 12 commits of this repository"
+RANGE="HEAD~$STEPS..HEAD"
+if git -C "$ROOT" rev-parse -q --verify "HEAD~$STEPS" >/dev/null 2>&1; then
+  # A range A..B is every commit B reaches and A does not: a merge brings its branch's commits.
+  all=$(git -C "$ROOT" rev-list --count "$RANGE")
+  merges=$(git -C "$ROOT" rev-list --count --first-parent --merges "$RANGE")
+  "$FW" collect build --repo "$ROOT" --rev-range "$RANGE" --agent-id demo -o sessions/flywheel_repo_build.json
+  echo "  range $RANGE of this repository: its last $STEPS commits on the main line ($merges of them"
+  echo "  merges) and the $((all - STEPS)) commits those merges brought in from their branches, $all in all"
+else
+  echo "(skipped the build session of this repository: $ROOT has no commit $STEPS steps back"
+  echo " on its main line; a shallow clone or a copy without .git. The bundled examples still run.)"
 fi
-"$FW" collect trade --csv "$ROOT/examples/exports/ibkr_trades.csv" --format ibkr --agent-id demo -o sessions/ibkr_trade.json
-echo "sessions/ibkr_trade.json: from an Interactive Brokers Flex export"
+# Interactive Brokers writes times in the account's zone without naming it: --tz names it.
+"$FW" collect trade --csv "$ROOT/examples/exports/ibkr_trades.csv" --format ibkr --tz America/New_York \
+  --agent-id demo -o sessions/ibkr_trade.json
+echo "  from examples/exports/ibkr_trades.csv, an Interactive Brokers Flex export (New York times)"
 
 say "flywheel validate sessions/*.json"
-echo "(the bundled examples contain the mistakes agents make: declared totals that disagree with"
-echo " the data, paths from another machine. flywheel warns, says why, and carries on.)"
+echo "(the bundled examples hold the mistakes agents make: totals that disagree with the data,"
+echo " paths from another machine. flywheel warns, says why, and carries on; \`run\` warns again.)"
 "$FW" validate sessions/*.json
 
 say "flywheel run sessions/*.json --publish"
 "$FW" run sessions/*.json --publish
 
-say "What landed in the repository (git log of published.git)"
-git --git-dir=published.git log --stat=100 --format='%h %s%n%n%b' main | head -60
+say "What landed in the repository (git log of demo/published.git)"
+git --git-dir=published.git log --stat=140 --stat-graph-width=20 --format='%h %s%n%n%b' main
 
-say "The website"
-echo "index: $PWD/site/index.html"
-echo "browse it: cd $PWD && $FW site serve   # then open http://127.0.0.1:8000/"
+say "The website (demo/site)"
+echo "browse it:  (cd demo && ../.venv/bin/flywheel site serve)   then open http://127.0.0.1:8000/"
+echo "            (its links need that server: opened as files, folders show instead of pages)"
 echo
-echo "Artifacts: $PWD/out   Session files (now recording what was made and published): $PWD/sessions"
+echo "artifacts:     demo/out/<session type>/<session id>/"
+echo "session files: demo/sessions/ (each now records what was made from it and where it was published)"

@@ -86,11 +86,25 @@ def test_new_plugin_output_in_the_tutorial_is_real(tmp_path: Path, empty_host, m
     assert result.stdout == shown
 
 
+def _testing_table(header: str) -> list[str]:
+    """The first cell of each row of the table in the Testing section whose header begins ``header``."""
+    section = DOC.split("\n## Testing\n")[1].split("\n## ")[0]
+    rows = section.split(f"\n| {header} |")[1].split("\n\n")[0].splitlines()[2:]
+    return [row.split("|")[1] for row in rows]
+
+
 def test_fixtures_in_the_table_exist() -> None:
-    named = set(re.findall(r"^\| `(\w+)(?:\(|`)", DOC.split("## Testing")[1], re.M))
+    named = {re.match(r" `(\w+)", cell).group(1) for cell in _testing_table("fixture")}
     assert named == {"flywheel_host", "empty_host", "register_plugin", "flywheel_cli", "make_session", "session_file"}
     for name in named:
         assert hasattr(testing, name), name
+
+
+def test_every_testing_helper_is_in_the_table() -> None:
+    # A plugin's tests may import flywheel_core.testing and nothing else of core but its top
+    # level (tests/test_architecture.py), so each name it exports is one its authors are told of.
+    named = {name for cell in _testing_table("name") for name in re.findall(r"`(\w+)", cell)}
+    assert named == set(testing.__all__)
 
 
 def test_python_blocks_compile_and_import_only_public_api() -> None:

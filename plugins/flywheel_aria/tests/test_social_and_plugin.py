@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from flywheel_core import RunContext, Session, load_config
-from flywheel_core.social import PLATFORMS, fits
+from flywheel_core import PLATFORMS, fits
 
 from flywheel_aria.generate import generate_artifacts
 

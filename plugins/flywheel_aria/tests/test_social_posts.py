@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from flywheel_core import LIMITS, post_length
-from flywheel_core.testing import check_social_posts, numbers_in, run_cli, social_entities
+from flywheel_core.testing import check_social_posts, numbers_in, plugin_host, run_cli, social_entities
 
 EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "life_aria_session.json"
 GOLDEN = Path(__file__).resolve().parent / "golden"
@@ -20,15 +20,11 @@ WEB = f'[targets.web]\nbase_url = "{BASE}"\nsite_dir = "site"\n'
 
 
 @pytest.fixture
-def run_with(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+def run_with(tmp_path: Path):
     """``run_with(doc, config)``: ``flywheel run`` with this plugin and the real web target
     installed, under ``config`` (a flywheel.toml); returns (variants, social_post.md, run record)."""
     pytest.importorskip("flywheel_publish_web", reason="the web target (flywheel-publish-web) gives the link")
-    from flywheel_core.plugins import PluginHost
-
-    monkeypatch.setenv("FLYWHEEL_LOAD_PLUGINS", "aria,web")
-    host = PluginHost()
-    host.load_entry_points()
+    host = plugin_host("aria", "web")
 
     def run(doc: dict[str, Any], config: str = "", *extra: str) -> tuple[dict, str, dict]:
         (tmp_path / "flywheel.toml").write_text(config, encoding="utf-8")

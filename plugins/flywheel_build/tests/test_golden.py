@@ -19,13 +19,11 @@ FILES = ["readme.md", "build_log.md", "blog_post.md", "social_post.md", "social_
 
 @pytest.fixture(scope="module")
 def example_artifacts(tmp_path_factory):
-    from flywheel_core.plugins import PluginHost
-    from flywheel_core.testing import run_cli
+    from flywheel_core.testing import plugin_host, run_cli
 
     import flywheel_build.plugin
 
-    host = PluginHost()
-    host.register(flywheel_build.plugin, name="build", distribution="flywheel-build", version="0")
+    host = plugin_host(build=flywheel_build.plugin)
     folder = tmp_path_factory.mktemp("golden")
     path = folder / "build_session.json"
     path.write_bytes((EXAMPLES / "build_session.json").read_bytes())

@@ -299,7 +299,7 @@ def test_symlink_loops_in_the_repository_are_skipped(run_session, windowed):
 
 
 def test_confine_refuses_a_symlink_loop(tmp_path):
-    from flywheel_core.fsutil import PathRefused, confine
+    from flywheel_core import PathRefused, confine
 
     (tmp_path / "loop").symlink_to(tmp_path / "loop")
     with pytest.raises(PathRefused):

@@ -29,10 +29,8 @@ def commit(subject: str, i: int) -> dict:
     remote=st.sampled_from([None, "https://github.com/acme/" + "r" * 150, "git@gitlab.com:g/p.git"]),
 )
 def test_every_post_fits(build_host, tmp_path, subjects, project, achievements, overview, remote):
-    from flywheel_core import RunContext
-    from flywheel_core.config import Config
-    from flywheel_core.models import Session, converter
-    from flywheel_core.social import LIMITS, fits
+    from flywheel_core import LIMITS, Config, RunContext, fits
+    from flywheel_core.testing import as_session
 
     import flywheel_build.plugin as plugin
 
@@ -47,7 +45,7 @@ def test_every_post_fits(build_host, tmp_path, subjects, project, achievements, 
         doc["key_achievements"] = achievements
     if overview:
         doc["overview"] = overview
-    session = converter.structure(doc, Session)
+    session = as_session(doc)
     ctx = RunContext(config=Config(tmp_path), host=build_host)
     artifacts = {a.kind: a for a in plugin.flywheel_generate(session=session, ctx=ctx)}
     variants = json.loads(artifacts["social_post"].attachments["social_post.json"])

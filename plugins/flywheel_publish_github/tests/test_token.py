@@ -98,6 +98,6 @@ def test_token_is_not_sent_over_plain_http_to_other_hosts() -> None:
     f"remote: Invalid username or password {TOKEN}",
 ])
 def test_git_errors_are_redacted(message: str) -> None:
-    from flywheel_core.redaction import redact
+    from flywheel_core import redact
 
     assert TOKEN not in redact(message)

@@ -47,21 +47,15 @@ GENERATOR = textwrap.dedent('''
 PRODUCER = textwrap.dedent('''
     import sys
     from pathlib import Path
-    from flywheel_core.config import load_config
-    from flywheel_core.plugins import get_host
-    from flywheel_core.publishing import ArtifactVersion, enqueue_versions, open_queue
+    from flywheel_core import load_config
+    from flywheel_core.testing import enqueue_artifacts
 
-    config, host = load_config(Path(sys.argv[1])), get_host()
     first, last = int(sys.argv[2]), int(sys.argv[3])
-    with open_queue(config) as queue:
-        for i in range(first, last):
-            sid = f"soak-{i:05}"
-            body = f"# Post {i}\\n\\nOne of many.\\n".encode()
-            meta = {"title": f"Post {i}", "summary": "", "tags": [], "draft": False, "kind": "blog_post", "ext": "md",
-                    "date": f"2025-12-{1 + i % 28:02}T10:00:00Z", "session_id": sid, "session_type": "notes"}
-            enqueue_versions(queue, host, session_id=sid, session_type="notes", targets=["github", "web"],
-                             versions=[ArtifactVersion("blog_post", "md", {"blog_post.md": body}, meta)],
-                             session_path=None)
+    enqueue_artifacts(load_config(Path(sys.argv[1])), (
+        ({"title": f"Post {i}", "summary": "", "tags": [], "draft": False, "kind": "blog_post", "ext": "md",
+          "date": f"2025-12-{1 + i % 28:02}T10:00:00Z", "session_id": f"soak-{i:05}", "session_type": "notes"},
+         {"blog_post.md": f"# Post {i}\\n\\nOne of many.\\n".encode()})
+        for i in range(first, last)), targets=["github", "web"])
 ''')
 
 

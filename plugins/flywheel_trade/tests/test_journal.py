@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from flywheel_core.social import LIMITS, post_length
+from flywheel_core import LIMITS, post_length
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
 GOLDEN = Path(__file__).resolve().parent / "golden"
@@ -72,10 +72,9 @@ def test_rerun_is_byte_identical(run_trade) -> None:
     assert {p.name: p.read_bytes() for p in folder.iterdir()} == first
 
 
-def test_artifact_meta_and_tags(trade_doc, make_trade, tmp_path: Path) -> None:
+def test_artifact_meta_and_tags(trade_doc, make_trade, flywheel_host, tmp_path: Path) -> None:
     from flywheel_core import RunContext, load_config
-    from flywheel_core.models import converter, Session
-    from flywheel_core.plugins import PluginHost
+    from flywheel_core.testing import as_session
 
     from flywheel_trade.journal import build_artifacts
 
@@ -85,10 +84,8 @@ def test_artifact_meta_and_tags(trade_doc, make_trade, tmp_path: Path) -> None:
          make_trade("AAPL", timestamp="2025-12-02T05:00:00Z")],
         metadata={"account": "IBKR paper"},
     )
-    host = PluginHost()
-    host.load_entry_points()
-    ctx = RunContext(config=load_config(None), host=host, session_path=tmp_path / "s.json")
-    arts = {a.kind: a for a in build_artifacts(converter.structure(doc, Session), ctx)}
+    ctx = RunContext(config=load_config(None), host=flywheel_host, session_path=tmp_path / "s.json")
+    arts = {a.kind: a for a in build_artifacts(as_session(doc), ctx)}
     journal = arts["trade_journal"]
     assert journal.meta == {
         "project": "IBKR paper",
@@ -222,7 +219,7 @@ def test_numbers_in_journal_match_metrics(run_trade, trade_doc, make_trade) -> N
 
 
 def test_metrics_json_round_trips_in_order(trade_doc, make_trade) -> None:
-    from flywheel_core.models import Session, converter
+    from flywheel_core.testing import as_session
 
     from flywheel_trade.journal import metrics_json, validation_problems
     from flywheel_trade.metrics import compute_metrics, trades_from_source
@@ -234,7 +231,7 @@ def test_metrics_json_round_trips_in_order(trade_doc, make_trade) -> None:
     assert json.loads(text) == metrics and list(json.loads(text)) == list(metrics)
     assert sum('"closed_at"' in line for line in text.splitlines()) == 4, "one line per trade"
     # validate then generate reuse one reading, yet a session changed in between is read again
-    session = converter.structure(doc, Session)
+    session = as_session(doc)
     assert validation_problems(session) == []
     session.source_data["trades"][0]["price"] = "not checked by the schema here"
     problems = validation_problems(session)

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from flywheel_core import LIMITS, post_length
-from flywheel_core.testing import check_social_posts, numbers_in, run_cli, social_entities
+from flywheel_core.testing import check_social_posts, numbers_in, plugin_host, run_cli, social_entities
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
 GOLDEN = Path(__file__).resolve().parent / "golden"
@@ -19,15 +19,11 @@ WEB = f'[targets.web]\nbase_url = "{BASE}"\nsite_dir = "site"\n'
 
 
 @pytest.fixture
-def run_with(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+def run_with(tmp_path: Path):
     """``run_with(doc, config)``: ``flywheel run`` with the trade plugin and the real web target
     installed, under ``config`` (a flywheel.toml); returns (variants, social_post.md, run record)."""
     pytest.importorskip("flywheel_publish_web", reason="the web target (flywheel-publish-web) gives the link")
-    from flywheel_core.plugins import PluginHost
-
-    monkeypatch.setenv("FLYWHEEL_LOAD_PLUGINS", "trade,web")
-    host = PluginHost()
-    host.load_entry_points()
+    host = plugin_host("trade", "web")
 
     def run(doc: dict[str, Any] | Path, config: str = "", *extra: str) -> tuple[dict, str, dict]:
         doc = json.loads(doc.read_text()) if isinstance(doc, Path) else doc
