@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
-from flywheel_core import Artifact, Problem, UsageError
+from flywheel_core import Artifact, Problem, UsageError, scrub_paths, scrub_tree
 
 from flywheel_aria.facts import (
     built_items,
@@ -17,7 +17,6 @@ from flywheel_aria.facts import (
     trim_sentences,
 )
 from flywheel_aria.gallery import GalleryImage, Refusal, build_gallery
-from flywheel_aria.localpaths import scrub_paths, scrub_tree
 from flywheel_aria.posts import social_artifact
 from flywheel_aria.prose import (
     LEDE_SEARCH,

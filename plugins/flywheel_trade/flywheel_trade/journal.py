@@ -520,14 +520,20 @@ def metrics_json(metrics: dict[str, Any]) -> str:
 
 
 def build_artifacts(session: Session, ctx: RunContext) -> list[Artifact]:
-    """The three artifacts of a trade session, all from one fact set."""
-    from flywheel_core import Artifact
+    """The three artifacts of a trade session, all from one fact set.
 
+    The facts are read with every local path in the session reduced to its last part
+    (``scrub_session``): notes, narrative, account and the import's file name are published,
+    the author's folders are not. Chart images are found from the original paths."""
+    from flywheel_core import Artifact, scrub_session, scrub_tree
+
+    charts, chart_files = _charts(session, ctx)
+    session = scrub_session(session)
     trades, problems, metrics, declared = _read(session)
     if any(p.severity == "error" for p in problems):
         return []  # validate already stopped the run; never publish half-read trades
     facts = journal_facts(session, trades, metrics, declared)
-    facts["charts"], chart_files = _charts(session, ctx)
+    facts["charts"] = scrub_tree(charts)
     account = session.metadata.get("account") or session.source_data.get("account")
     symbols, named = facts["symbols"], facts["pnl_symbols"]
     meta: dict[str, Any] = {
