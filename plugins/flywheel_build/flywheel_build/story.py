@@ -354,9 +354,9 @@ def _overview(facts: BuildFacts, by_kind: dict[str, list[CommitFact]]) -> str | 
     text = _plural(facts.stats.commits, "commit", "commits")
     if facts.stats.commits != len(facts.commits) and facts.commits:
         # Only the listed commits are known: credit and count those, and say so.
-        text += f". The session lists {len(facts.commits):,} of them"
+        text = f"The session counts {text} and lists {len(facts.commits):,} of them"
     if facts.credits_text:
-        text += f"{',' if facts.stats.commits != len(facts.commits) else ''} by {facts.credits_text}"
+        text += f"{',' if text.startswith('The session') else ''} by {facts.credits_text}"
     parts = [_plural(len(by_kind[k]), _KINDS[k][1], _KINDS[k][2]) for k in _TOLD if by_kind.get(k)]
     rest = sum(len(cs) for k, cs in by_kind.items() if k not in _TOLD)
     if rest and (parts or facts.merges or facts.bot_commits):  # "30 commits: 30 changes" says nothing
