@@ -13,7 +13,7 @@ DEMO   := demo
 
 $(VENV)/.installed: pyproject.toml $(PLUGINS) requirements-test.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PIP) install -q -e . $(foreach p,$(PLUGINS),-e "$(patsubst %/,%,$(dir $(p)))[test]") -r requirements-test.txt
+	$(PIP) install -q -e ".[postgres]" $(foreach p,$(PLUGINS),-e "$(patsubst %/,%,$(dir $(p)))[test]") -r requirements-test.txt
 	touch $@
 
 setup: $(VENV)/.installed

@@ -116,7 +116,11 @@ def setup(work: Path, n: int) -> tuple[Path, Path]:
     plain.mkdir()
     config = work / "flywheel.toml"
     config.write_text('[targets.web]\nbase_url = "https://example.org/"\ntitle = "Bench"\n')
-    store = ContentStore(work / ".flywheel" / "targets" / "web")
+    from flywheel_core import PublishContext, load_config
+    from flywheel_publish_web.publish import settings_for
+
+    loaded = load_config(config)
+    store = ContentStore(settings_for(loaded.target_config("web"), PublishContext(config=loaded, state_dir=loaded.state_dir)))
     records: list[dict] = []
     for i in range(n):
         title, body = post_text(rng, i)

@@ -67,6 +67,8 @@ _LAZY = {
     "progress": "flywheel_core.progress_bars",
     "track": "flywheel_core.progress_bars",
     "ProgressTask": "flywheel_core.progress_bars",
+    "SharedStore": "flywheel_core.publishing.shared",
+    "open_shared_store": "flywheel_core.publishing.shared",
     "redact": "flywheel_core.redaction",
     "register_secret": "flywheel_core.redaction",
     "NothingToCollect": "flywheel_core.errors",
@@ -123,6 +125,7 @@ if TYPE_CHECKING:
     from flywheel_core.jsonload import dumps_strict
     from flywheel_core.models import ArtifactRecord, Session, parse_timestamp
     from flywheel_core.progress_bars import ProgressTask, progress, track
+    from flywheel_core.publishing.shared import SharedStore, open_shared_store
     from flywheel_core.redaction import redact, register_secret
     from flywheel_core.render import md_escape, md_inline
     from flywheel_core.schema import matches_schema

@@ -79,6 +79,15 @@ CONFIG_SCHEMA: dict[str, Any] = {
                 "lease_seconds": {"type": "number", "exclusiveMinimum": 0},
                 "backoff_seconds": {"type": "number", "minimum": 0},
                 "backoff_max_seconds": {"type": "number", "minimum": 0},
+                # A shared queue (a fleet): postgresql://user@host:port/db, no password in it.
+                "url": {"type": "string", "pattern": "^postgres(ql)?://"},
+                # Only {"$env": NAME}: a password is never written in a file.
+                "password": {
+                    "type": "object",
+                    "required": ["$env"],
+                    "maxProperties": 1,
+                    "additionalProperties": {"type": "string", "minLength": 1},
+                },
             },
             "additionalProperties": False,
         },
@@ -137,13 +146,20 @@ class Config:
 
     @property
     def queue(self) -> dict[str, Any]:
-        return {
+        """The ``[queue]`` table with defaults; ``password`` (a ``{"$env": NAME}``) resolved."""
+        table = {
             "max_attempts": 8,
             "lease_seconds": 300.0,
             "backoff_seconds": 30.0,
             "backoff_max_seconds": 3600.0,
             **self.data.get("queue", {}),
         }
+        if "password" in table:
+            try:
+                table["password"] = resolve_secrets(table["password"], "queue.password")
+            except UsageError as exc:
+                raise UsageError(f"{self.source}: {exc}") from None
+        return table
 
     @property
     def targets(self) -> dict[str, dict[str, Any]]:
@@ -318,15 +334,37 @@ def load_config(explicit: Path | None = None, cwd: Path | None = None) -> Config
         source = f"{path} [tool.flywheel]" if path.name == "pyproject.toml" else str(path)
         config = Config(path.parent, source, data, found_by)
     _check(config)
-    _register_env_secrets({k: config.data.get(k) for k in ("targets", "plugins")})
+    _register_env_secrets({k: config.data.get(k) for k in ("targets", "plugins", "queue")})
     return config
 
 
 def _check(config: Config) -> None:
     from flywheel_core.schema import first_errors
 
+    queue = config.data.get("queue")
+    password = queue.get("password") if isinstance(queue, dict) else None
+    if password is not None and not (isinstance(password, dict) and list(password) == ["$env"]):
+        # Checked before the schema, whose message would quote the value.
+        raise UsageError(f'{config.source}: $.queue.password: must be {{"$env" = "VARIABLE"}}, the name of the '
+                         "variable that holds it: a password is never written in a file")
     for path, message in first_errors(CONFIG_SCHEMA, config.data):
         raise UsageError(f"{config.source}: {path}: {message}")
+    url = config.data.get("queue", {}).get("url")
+    if url and _url_has_password(url):
+        raise UsageError(
+            f"{config.source}: $.queue.url: holds a password, which must never be written in a file; remove it "
+            "and give it in PGPASSWORD, in ~/.pgpass, or as queue.password = {\"$env\" = \"VARIABLE\"}")
+
+
+def _url_has_password(url: str) -> bool:
+    """Whether a PostgreSQL URL carries a password (``user:secret@`` or ``?password=``)."""
+    from urllib.parse import parse_qs, urlsplit
+
+    try:
+        parts = urlsplit(url)
+        return parts.password is not None or "password" in {k.lower() for k in parse_qs(parts.query)}
+    except ValueError:
+        return True  # unparseable: refuse rather than risk printing it
 
 
 def check_plugin_configs(config: Config, host: PluginRegistry) -> None:

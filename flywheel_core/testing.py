@@ -2,7 +2,9 @@
 
 Installed as a pytest plugin with flywheel-core, so these fixtures are available in any test
 suite: ``flywheel_host``, ``register_plugin``, ``flywheel_cli``, ``make_session``,
-``session_file``. Nothing here touches the user's real config, cache or output folders.
+``session_file``, and for the queue's backends ``queue_backend`` (each test twice: SQLite and
+PostgreSQL), ``postgres_url`` and ``postgres_server``. Nothing here touches the user's real
+config, cache or output folders.
 """
 
 from __future__ import annotations
@@ -10,19 +12,23 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
 import sys
+import uuid
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import attrs
 import pytest
 
-from flywheel_core.publishing.queue import CRASH_ENV, CRASH_POINTS
+from flywheel_core.publishing.queue import CRASH_ENV, CRASH_POINTS, PublicationQueue
 
 __all__ = [
     "CRASH_ENV",
     "CRASH_POINTS",
+    "POSTGRES_ENV",
     "CliResult",
+    "QueueBackend",
     "TerminalResult",
     "build_session",
     "check_social_posts",
@@ -30,7 +36,11 @@ __all__ = [
     "run_cli",
     "run_on_terminal",
     "social_entities",
+    "with_schema",
 ]
+
+#: A PostgreSQL server URL (a superuser's) for the tests to use instead of starting their own.
+POSTGRES_ENV = "FLYWHEEL_TEST_POSTGRES"
 
 
 def build_session(session_type: str = "build", **fields: Any) -> dict[str, Any]:
@@ -294,3 +304,81 @@ def check_social_posts(variants: dict[str, list[str]], *, link: str | None, numb
         if numbers is not None:
             prose = re.sub(r"(?m)^#.*$", "", text.replace(link, "") if link else text)
             assert numbers_in(prose) <= numbers, (network, sorted(numbers_in(prose) - numbers))
+
+
+# -- the queue's backends ------------------------------------------------------------------------
+
+
+def with_schema(url: str, schema: str) -> str:
+    """``url`` with ``search_path`` set to ``schema``: a queue of its own in a shared database."""
+    from urllib.parse import quote
+
+    return f"{url}{'&' if '?' in url else '?'}options={quote(f'-c search_path={schema}')}"
+
+
+@attrs.define
+class QueueBackend:
+    """Where a test's queue lives: ``name`` is ``sqlite`` or ``postgres`` (then ``url`` is set)."""
+
+    name: str
+    url: str | None = None
+
+    @property
+    def toml(self) -> str:
+        """The lines of a ``[queue]`` table that choose this backend."""
+        return f'url = "{self.url}"\n' if self.url else ""
+
+    def open(self, state_dir: Path, settings: dict[str, Any] | None = None) -> PublicationQueue:
+        """A queue on this backend, its blob cache (or folder) and SQLite file in ``state_dir``."""
+        from flywheel_core.config import Config
+
+        data = {"state_dir": str(state_dir), "queue": {**(settings or {}), **({"url": self.url} if self.url else {})}}
+        from flywheel_core.publishing import open_queue
+
+        return open_queue(Config(Path(state_dir).parent, data=data))
+
+    def sql(self, queue: PublicationQueue, statement: str, *args: Any) -> list[tuple]:
+        """Run raw SQL on a queue's database (``?`` placeholders) to arrange a state a test needs."""
+        if self.url is None:
+            return queue.storage.db.execute(statement, args).fetchall()
+        return queue.storage.execute(statement.replace("?", "%s"), args)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """A PostgreSQL superuser's URL for the whole test session: ``$FLYWHEEL_TEST_POSTGRES``, else a
+    throwaway server started now (``initdb`` in a temp folder) and stopped at the end. A test
+    needing it fails, saying why, when no server can be started."""
+    if os.environ.get(POSTGRES_ENV):
+        yield os.environ[POSTGRES_ENV]
+        return
+    from flywheel_core.throwaway_postgres import PostgresUnavailable, ThrowawayPostgres
+
+    server = ThrowawayPostgres()
+    try:
+        server.start()
+    except PostgresUnavailable as exc:
+        server.stop()
+        pytest.fail(f"this test needs PostgreSQL, which could not be started: {exc}", pytrace=False)
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_server: str) -> str:
+    """A URL of ``postgres_server`` whose queue is a new, empty schema: one per test."""
+    from flywheel_core.publishing.postgres import admin_execute
+
+    schema = f"t_{uuid.uuid4().hex[:16]}"
+    admin_execute(postgres_server, f"CREATE SCHEMA {schema}")
+    return with_schema(postgres_server, schema)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def queue_backend(request: pytest.FixtureRequest) -> QueueBackend:
+    """Each test that asks for it runs twice: on the embedded SQLite queue and on PostgreSQL."""
+    if request.param == "sqlite":
+        return QueueBackend("sqlite")
+    return QueueBackend("postgres", request.getfixturevalue("postgres_url"))

@@ -12,71 +12,25 @@ from pathlib import Path
 
 import pytest
 
-from core_support import FLYWHEEL, load
+from core_support import FLYWHEEL, SHELF, load
 from flywheel_core import hookimpl
-from flywheel_core.testing import run_cli
+from flywheel_core.testing import QueueBackend, run_cli
 
 ID = "a1b2c3d4-e5f6-7890-abcd-ef1234567890"
 TOKEN = "ghp_" + "PublishCanary" * 3
 
-#: A publication target that shelves each item's files in a folder and logs every publication.
-SHELF = textwrap.dedent('''
-    """Test target ``shelf``: files under ``dir``, one log line per publication."""
-    import json
-    import os
-    from pathlib import Path
-
-    from flywheel_core import PublishResult, Target, hookimpl
-
-    SCHEMA = {
-        "type": "object",
-        "required": ["dir"],
-        "properties": {"dir": {"type": "string"}, "fail_when": {"type": "string"}, "raise_when": {"type": "string"}},
-        "additionalProperties": False,
-    }
-
-    @hookimpl
-    def flywheel_targets():
-        return [Target("shelf", "files on a shelf", SCHEMA)]
-
-    @hookimpl
-    def flywheel_publish(target, items, config, ctx):
-        if target != "shelf":
-            return None
-        base = ctx.config.base_dir
-        if config.get("raise_when") and (base / config["raise_when"]).exists():
-            raise RuntimeError((base / config["raise_when"]).read_text())
-        shelf = base / config["dir"]
-        results = []
-        for item in items:
-            receipt = {"path": f"{item.session_id}/{item.filename}"}
-            if ctx.dry_run:
-                results.append(PublishResult(item.id, True, receipt=receipt))
-                continue
-            if config.get("fail_when") and (base / config["fail_when"]).exists():
-                results.append(PublishResult(item.id, False, error=(base / config["fail_when"]).read_text()))
-                continue
-            for name, data in item.files.items():
-                path = shelf / item.session_id / name
-                path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_bytes(data)
-            with open(shelf / "log.jsonl", "a") as fh:
-                fh.write(json.dumps({"id": item.id, "sha": item.sha256, "kind": item.kind, "meta": item.meta}) + "\\n")
-            results.append(PublishResult(item.id, True, receipt=receipt))
-        return results
-''')
-
-
 class Project:
-    def __init__(self, root: Path, host) -> None:
+    def __init__(self, root: Path, host, backend: QueueBackend | None = None) -> None:
         self.root = root
         self.host = host
+        self.backend = backend or QueueBackend("sqlite")
         self.config = root / "flywheel.toml"
         self.configure()
 
     def configure(self, targets: str = '[targets.shelf]\ndir = "shelf"\nfail_when = "FAIL"\nraise_when = "RAISE"\n',
                   queue: str = "") -> None:
-        self.config.write_text(f'out_dir = "out"\nstate_dir = "state"\n[queue]\n{queue}\n{targets}', encoding="utf-8")
+        self.config.write_text(f'out_dir = "out"\nstate_dir = "state"\n[queue]\n{self.backend.toml}{queue}\n{targets}',
+                               encoding="utf-8")
 
     def cli(self, *args):
         return run_cli([*map(str, args), "--config", self.config], host=self.host)
@@ -98,9 +52,9 @@ def _shelf_module():
 
 
 @pytest.fixture
-def project(tmp_path: Path, echo_host) -> Project:
+def project(tmp_path: Path, echo_host, queue_backend: QueueBackend) -> Project:
     echo_host.register(_shelf_module(), name="shelf", distribution="flywheel-shelf", version="1")
-    return Project(tmp_path, echo_host)
+    return Project(tmp_path, echo_host, queue_backend)
 
 
 def test_run_enqueues_each_artifact_for_each_enabled_target(project: Project, example) -> None:
@@ -373,16 +327,16 @@ WORKER = textwrap.dedent('''
 ''')
 
 
-def _shelf_project(tmp_path: Path, fake_dist) -> tuple[Path, dict[str, str]]:
+def _shelf_project(tmp_path: Path, fake_dist, backend: QueueBackend) -> tuple[Path, dict[str, str]]:
     env = fake_dist("shelf-target", SHELF)
     config = tmp_path / "flywheel.toml"
-    config.write_text('out_dir = "out"\nstate_dir = "state"\n[queue]\nbackoff_seconds = 0\n'
+    config.write_text(f'out_dir = "out"\nstate_dir = "state"\n[queue]\nbackoff_seconds = 0\n{backend.toml}'
                       '[targets.shelf]\ndir = "shelf"\n')
     return config, env
 
 
-def test_many_processes_enqueue_and_publish_at_once(tmp_path: Path, fake_dist) -> None:
-    config, env = _shelf_project(tmp_path, fake_dist)
+def test_many_processes_enqueue_and_publish_at_once(tmp_path: Path, fake_dist, queue_backend) -> None:
+    config, env = _shelf_project(tmp_path, fake_dist, queue_backend)
     workers, count = 4, 12
     for w in range(workers):
         for i in range(count):
@@ -405,8 +359,8 @@ def test_many_processes_enqueue_and_publish_at_once(tmp_path: Path, fake_dist) -
     assert sorted(logged) == sorted(e["id"] for e in entries), "each entry published exactly once"
 
 
-def test_concurrent_publish_commands_never_publish_twice(tmp_path: Path, fake_dist) -> None:
-    config, env = _shelf_project(tmp_path, fake_dist)
+def test_concurrent_publish_commands_never_publish_twice(tmp_path: Path, fake_dist, queue_backend) -> None:
+    config, env = _shelf_project(tmp_path, fake_dist, queue_backend)
     for i in range(30):
         path = tmp_path / "out" / "build" / f"s-{i}" / "readme.md"
         path.parent.mkdir(parents=True)

@@ -1,4 +1,4 @@
-"""PublicationQueue on real SQLite: idempotency, versions, leases, backoff, dead entries, corruption."""
+"""PublicationQueue on real SQLite and real PostgreSQL: idempotency, versions, leases, backoff, dead entries, corruption."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from flywheel_core import PublishResult
 from flywheel_core.errors import FlywheelError, UsageError
 from flywheel_core.fsutil import sha256_bytes
 from flywheel_core.publishing import PublicationQueue, idempotency_key
+from flywheel_core.testing import QueueBackend
 
 TOKEN = "ghp_" + "QueueCanary1" * 3
 
@@ -27,21 +28,37 @@ def add(queue: PublicationQueue, text: str = "hello", *, target: str = "shelf", 
 
 
 @pytest.fixture
-def queue(tmp_path: Path):
-    with PublicationQueue.in_folder(tmp_path / "state", {"backoff_seconds": 10, "backoff_max_seconds": 100}) as q:
+def queue(tmp_path: Path, queue_backend: QueueBackend):
+    with queue_backend.open(tmp_path / "state", {"backoff_seconds": 10, "backoff_max_seconds": 100}) as q:
         yield q
 
 
-def test_database_is_wal_versioned_and_rows_are_keyed(queue: PublicationQueue) -> None:
+def _blob(backend: QueueBackend, queue: PublicationQueue, digest: str, data: bytes | None) -> None:
+    """Remove a stored blob (None) or replace its bytes, behind the queue's back."""
+    if backend.url is None:
+        if data is None:
+            (queue.blobs.folder / digest).unlink()
+        else:
+            (queue.blobs.folder / digest).write_bytes(data)
+    elif data is None:
+        backend.sql(queue, "DELETE FROM blobs WHERE sha256 = ?", digest)
+    else:
+        backend.sql(queue, "UPDATE blobs SET data = ? WHERE sha256 = ?", data, digest)
+
+
+def test_database_is_wal_versioned_and_rows_are_keyed(queue: PublicationQueue, queue_backend: QueueBackend) -> None:
     entry, new = add(queue)
     assert new and entry.status == "queued" and entry.seq == 1
-    db = sqlite3.connect(queue.storage.path)
-    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert db.execute("PRAGMA user_version").fetchone()[0] == 4
+    if queue_backend.url is None:
+        db = sqlite3.connect(queue.storage.path)
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert db.execute("PRAGMA user_version").fetchone()[0] == 5
+    else:
+        assert queue_backend.sql(queue, "SELECT version FROM flywheel_schema") == [(5,)]
     digest = sha256_bytes(b"hello")
     assert entry.sha256 == digest
     assert entry.files == {"readme.md": digest}
-    assert (queue.blobs.folder / digest).read_bytes() == b"hello"
+    assert queue.blobs.get(digest) == b"hello"
     version = sha256_bytes(f"readme.md\0{digest}\n".encode())
     assert entry.key == idempotency_key("shelf", "s1", "readme", version)
 
@@ -93,12 +110,12 @@ def test_claim_leases_and_record_publishes(queue: PublicationQueue) -> None:
     assert add(queue)[1] is False, "re-enqueueing what is published changes nothing"
 
 
-def test_failure_backs_off_then_dies_after_max_attempts(tmp_path: Path) -> None:
-    queue = PublicationQueue.in_folder(tmp_path, {"max_attempts": 3, "backoff_seconds": 10, "backoff_max_seconds": 15})
+def test_failure_backs_off_then_dies_after_max_attempts(tmp_path: Path, queue_backend: QueueBackend) -> None:
+    queue = queue_backend.open(tmp_path, {"max_attempts": 3, "backoff_seconds": 10, "backoff_max_seconds": 15})
     entry, _ = add(queue)
     delays = []
     for attempt in (1, 2, 3):
-        queue.storage.db.execute("UPDATE items SET next_attempt_at = 0 WHERE id = ?", (entry.id,))
+        queue_backend.sql(queue, "UPDATE items SET next_attempt_at = 0 WHERE id = ?", entry.id)
         [claimed] = queue.claim("shelf")
         assert claimed.attempts == attempt
         before = time.time()
@@ -136,42 +153,46 @@ def test_retry_refuses_what_is_not_failed(queue: PublicationQueue) -> None:
         queue.retry(99)
 
 
-def test_expired_lease_is_claimable_again_but_a_live_one_is_not(queue: PublicationQueue) -> None:
+def test_expired_lease_is_claimable_again_but_a_live_one_is_not(queue: PublicationQueue, queue_backend) -> None:
     entry, _ = add(queue)
     future = time.time() + 600
-    queue.storage.db.execute("UPDATE items SET status = 'publishing', lease_owner = 'other-host:1:x', lease_until = ? "
-                     "WHERE id = ?", (future, entry.id))
+    queue_backend.sql(queue, "UPDATE items SET status = 'publishing', lease_owner = 'other-host:1:x', lease_until = ? "
+                      "WHERE id = ?", future, entry.id)
     assert queue.claim("shelf") == [], "another machine's live lease is respected"
-    queue.storage.db.execute("UPDATE items SET lease_until = ? WHERE id = ?", (time.time() - 1, entry.id))
+    queue_backend.sql(queue, "UPDATE items SET lease_until = ? WHERE id = ?", time.time() - 1, entry.id)
     [claimed] = queue.claim("shelf")
     assert claimed.lease_owner == queue.owner
 
 
-def test_lease_of_a_dead_local_publisher_is_taken_over_at_once(tmp_path: Path) -> None:
+def _claim_script(backend: QueueBackend, state: Path) -> str:
+    """A Python program that claims ``shelf`` entries of the same queue, then exits."""
+    return (f"from flywheel_core.testing import QueueBackend; "
+            f"QueueBackend({backend.name!r}, {backend.url!r}).open({str(state)!r}).claim('shelf')")
+
+
+def test_lease_of_a_dead_local_publisher_is_taken_over_at_once(tmp_path: Path, queue_backend: QueueBackend) -> None:
     state = tmp_path / "state"
-    with PublicationQueue.in_folder(state) as queue:
+    with queue_backend.open(state) as queue:
         entry, _ = add(queue)
-    script = f"from flywheel_core.publishing import PublicationQueue; PublicationQueue.in_folder({str(state)!r}).claim('shelf')"
-    subprocess.run([sys.executable, "-c", script], check=True)
-    with PublicationQueue.in_folder(state) as queue:
+    subprocess.run([sys.executable, "-c", _claim_script(queue_backend, state)], check=True)
+    with queue_backend.open(state) as queue:
         assert queue.get(entry.id).status == "publishing"
         [claimed] = queue.claim("shelf")
         assert claimed.id == entry.id and (claimed.attempts, claimed.interruptions) == (1, 1)
         assert queue.item(claimed).attempts == 2, "the target is told it may have got that far before"
 
 
-def test_lease_of_a_killed_publisher_not_yet_reaped_is_taken_over_at_once(tmp_path: Path) -> None:
+def test_lease_of_a_killed_publisher_not_yet_reaped_is_taken_over_at_once(tmp_path: Path, queue_backend) -> None:
     # `timeout -s KILL 1 flywheel publish` kills timeout too: the publisher stays a zombie until
     # init reaps it, and kill(pid, 0) still succeeds on a zombie.
     state = tmp_path / "state"
-    with PublicationQueue.in_folder(state) as queue:
+    with queue_backend.open(state) as queue:
         entry, _ = add(queue)
-    script = f"from flywheel_core.publishing import PublicationQueue; PublicationQueue.in_folder({str(state)!r}).claim('shelf')"
-    zombie = subprocess.Popen([sys.executable, "-c", script])
+    zombie = subprocess.Popen([sys.executable, "-c", _claim_script(queue_backend, state)])
     try:
         while not Path(f"/proc/{zombie.pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z":
             time.sleep(0.05)  # exited, and not waited for: a zombie
-        with PublicationQueue.in_folder(state) as queue:
+        with queue_backend.open(state) as queue:
             assert queue.get(entry.id).status == "publishing"
             [claimed] = queue.claim("shelf")
             assert claimed.id == entry.id and (claimed.attempts, claimed.interruptions) == (1, 1)
@@ -180,9 +201,9 @@ def test_lease_of_a_killed_publisher_not_yet_reaped_is_taken_over_at_once(tmp_pa
         zombie.wait()
 
 
-def test_a_newer_version_waits_while_an_older_one_is_being_published(tmp_path: Path) -> None:
-    a = PublicationQueue.in_folder(tmp_path)
-    b = PublicationQueue.in_folder(tmp_path)
+def test_a_newer_version_waits_while_an_older_one_is_being_published(tmp_path: Path, queue_backend) -> None:
+    a = queue_backend.open(tmp_path)
+    b = queue_backend.open(tmp_path)
     v1, _ = add(a, "v1")
     [claimed] = a.claim("shelf")
     v2, _ = add(b, "v2")
@@ -193,13 +214,16 @@ def test_a_newer_version_waits_while_an_older_one_is_being_published(tmp_path: P
     assert [e.id for e in b.claim("shelf")] == [v2.id]
 
 
-def test_missing_blob_is_reported_not_guessed(queue: PublicationQueue) -> None:
+def test_missing_blob_is_reported_not_guessed(queue: PublicationQueue, queue_backend: QueueBackend) -> None:
     entry, _ = add(queue)
-    (queue.blobs.folder / entry.sha256).unlink()
+    _blob(queue_backend, queue, entry.sha256, None)
     [claimed] = queue.claim("shelf")
     with pytest.raises(FlywheelError, match="is missing"):
         queue.item(claimed)
-    (queue.blobs.folder / entry.sha256).write_bytes(b"tampered")
+    if queue_backend.url is None:
+        _blob(queue_backend, queue, entry.sha256, b"tampered")
+    else:
+        queue_backend.sql(queue, "INSERT INTO blobs (sha256, data) VALUES (?, ?)", entry.sha256, b"tampered")
     with pytest.raises(FlywheelError, match="is corrupt"):
         queue.item(claimed)
     dead = queue.fail(entry.id, "content gone", permanent=True)
@@ -216,12 +240,15 @@ def test_corrupt_database_is_an_error_and_left_untouched(tmp_path: Path) -> None
     assert (state / "queue.sqlite3").read_bytes() == before
 
 
-def test_queue_from_a_newer_flywheel_is_refused(tmp_path: Path) -> None:
-    with PublicationQueue.in_folder(tmp_path) as queue:
+def test_queue_from_a_newer_flywheel_is_refused(tmp_path: Path, queue_backend: QueueBackend) -> None:
+    with queue_backend.open(tmp_path) as queue:
         add(queue)
-        queue.storage.db.execute("PRAGMA user_version = 99")
+        if queue_backend.url is None:
+            queue.storage.db.execute("PRAGMA user_version = 99")
+        else:
+            queue_backend.sql(queue, "UPDATE flywheel_schema SET version = 99")
     with pytest.raises(FlywheelError, match="newer flywheel"):
-        PublicationQueue.in_folder(tmp_path).entries()
+        queue_backend.open(tmp_path).entries()
 
 
 def test_stats_count_by_target_and_state(queue: PublicationQueue) -> None:
@@ -234,13 +261,14 @@ def test_stats_count_by_target_and_state(queue: PublicationQueue) -> None:
     assert stats["due_now"] == 2 and stats["blobs"] == 3 and stats["oldest_pending"].endswith("Z")
 
 
-def test_keys_and_rows_do_not_depend_on_order_or_time(tmp_path: Path) -> None:
+def test_keys_and_rows_do_not_depend_on_order_or_time(tmp_path: Path, queue_backend: QueueBackend) -> None:
     # An entry's identity is its content and place: the same versions enqueued in another order,
     # by another process, at another time, give the same keys, hashes and metadata.
     versions = [("s1", "readme", "a"), ("s2", "readme", "b"), ("s1", "log", "c")]
     rows = []
     for name, order in (("one", versions), ("two", list(reversed(versions)))):
-        with PublicationQueue.in_folder(tmp_path / name) as queue:
+        with queue_backend.open(tmp_path / name) as queue:
+            queue_backend.sql(queue, "DELETE FROM items")  # a database is shared by both runs
             for session, kind, text in order:
                 add(queue, text, session=session, kind=kind)
             rows.append(sorted((e.key, e.target, e.session_id, e.kind, e.sha256, json.dumps(e.files), json.dumps(e.meta))
@@ -280,15 +308,15 @@ def _wait_for(condition, what: str) -> None:
         time.sleep(0.05)
 
 
-def test_a_long_batch_renews_its_lease_and_a_stopped_one_expires(tmp_path: Path) -> None:
+def test_a_long_batch_renews_its_lease_and_a_stopped_one_expires(tmp_path: Path, queue_backend) -> None:
     # A lease held by another machine binds only by time: its holder renews it while it works.
     settings = {"lease_seconds": 3}
-    far = PublicationQueue.in_folder(tmp_path, settings)
+    far = queue_backend.open(tmp_path, settings)
     far.owner = "another-machine:4242:cafe"
     entry, _ = add(far)
     [claimed] = far.claim("shelf")
     first = claimed.lease_until
-    here = PublicationQueue.in_folder(tmp_path, settings)
+    here = queue_backend.open(tmp_path, settings)
     with far.keep_leases([entry.id]):
         _wait_for(lambda: time.time() > first + 0.5 and here.get(entry.id).lease_until > time.time() + 0.5,
                   "the lease to outlive its first expiry")
@@ -298,13 +326,13 @@ def test_a_long_batch_renews_its_lease_and_a_stopped_one_expires(tmp_path: Path)
     assert (taken.id, taken.lease_owner, taken.interruptions) == (entry.id, here.owner, 1)
 
 
-def test_an_entry_whose_publisher_keeps_dying_is_dead_with_the_reason(tmp_path: Path) -> None:
-    queue = PublicationQueue.in_folder(tmp_path, {"max_interruptions": 3})
+def test_an_entry_whose_publisher_keeps_dying_is_dead_with_the_reason(tmp_path: Path, queue_backend) -> None:
+    queue = queue_backend.open(tmp_path, {"max_interruptions": 3})
     entry, _ = add(queue)
     for interruptions in range(3):
         [claimed] = queue.claim("shelf")
         assert (claimed.attempts, claimed.interruptions) == (1, interruptions)
-        queue.storage.db.execute("UPDATE items SET lease_until = 0 WHERE id = ?", (entry.id,))  # its lease ran out
+        queue_backend.sql(queue, "UPDATE items SET lease_until = 0 WHERE id = ?", entry.id)  # its lease ran out
     assert queue.claim("shelf") == []
     dead = queue.get(entry.id)
     assert (dead.status, dead.attempts, dead.interruptions) == ("dead", 0, 3)

@@ -47,13 +47,13 @@ class Stepper:
 
 
 @pytest.fixture
-def project(tmp_path: Path, echo_host):
+def project(tmp_path: Path, echo_host, queue_backend):
     def make(kinds: tuple[str, ...] = ()):
         stepper = Stepper(kinds)
         echo_host.register(stepper, name="steps", distribution="flywheel-steps", version="1")
         config = tmp_path / "flywheel.toml"
         config.write_text('out_dir = "out"\nstate_dir = "state"\n[queue]\nbackoff_seconds = 0\nmax_attempts = 3\n'
-                          '[targets.steps]\nmode = "x"\n', encoding="utf-8")
+                          f'{queue_backend.toml}[targets.steps]\nmode = "x"\n', encoding="utf-8")
 
         def cli(*args):
             return run_cli([*map(str, args), "--config", config], host=echo_host)

@@ -94,7 +94,7 @@ def _root(
 
 def build_app(host: PluginHost | None = None) -> typer.Typer:
     """The ``flywheel`` app: core command groups, then every plugin's commands."""
-    from flywheel_core.cli import author, queue, review, session, setup, tracking
+    from flywheel_core.cli import author, queue, review, session, setup, tracking, worker
     from flywheel_core.plugins import get_host
 
     app = typer.Typer(
@@ -115,7 +115,7 @@ def build_app(host: PluginHost | None = None) -> typer.Typer:
         no_args_is_help=True,
     )
     app.add_typer(collect, name="collect")
-    for module in (session, tracking, setup, queue, review, author):
+    for module in (session, tracking, setup, queue, worker, review, author):
         module.register(app)
     host = host or get_host()
     for plugin, _, error in host.call_each("flywheel_register_commands", cli=app, collect=collect):

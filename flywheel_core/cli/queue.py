@@ -1,4 +1,4 @@
-"""``flywheel publish`` and ``flywheel queue list|retry|add|stats``: the publication queue's commands."""
+"""``flywheel publish`` and ``flywheel queue list|retry|add|stats|migrate|export|import``: the publication queue's commands."""
 
 from __future__ import annotations
 
@@ -292,6 +292,80 @@ def stats_cmd(json_out: JsonOpt = False, config: ConfigOpt = None) -> None:
     for target, counts in sorted(stats["targets"].items()):
         print(f"{target:<10}" + "".join(f"{counts[s]:>12}" for s in STATUSES))
     print(f"due now: {stats['due_now']}; oldest pending since: {stats['oldest_pending'] or '-'}; stored blobs: {stats['blobs']}")
+
+
+@queue_app.command("migrate")
+def migrate_cmd(json_out: JsonOpt = False, config: ConfigOpt = None) -> None:
+    """Create the queue's tables, or bring them up to this flywheel's schema version.
+
+    An SQLite queue is upgraded whenever it is opened; a PostgreSQL queue shared by a fleet only
+    by this command (stop the workers of older versions first: docs/scaling.md).
+    """
+    from flywheel_core.publishing import SCHEMA_VERSION
+
+    _, queue = _queue(config)
+    with queue:
+        before, after = queue.storage.migrate()
+    if json_out:
+        print(json.dumps({"queue": queue.location, "before": before, "after": after, "schema": SCHEMA_VERSION}))
+    elif before == after:
+        print(f"{queue.location}: the queue's schema is version {after}, nothing to do")
+    elif before == 0:
+        print(f"{queue.location}: created the queue (schema version {after})")
+    else:
+        print(f"{queue.location}: upgraded the queue from schema version {before} to {after}")
+
+
+@queue_app.command("export")
+def export_cmd(
+    output: Annotated[Optional[Path], typer.Option(
+        "--output", "-o", dir_okay=False, help="Write to this file (default: standard output).")] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Write the whole queue (entries, session files, shared stores, blobs in base64) as JSON lines.
+
+    `flywheel queue import` reads it into another queue, on either backend, without loss:
+    `flywheel queue export -o queue.jsonl`, then `flywheel -c fleet.toml queue import queue.jsonl`.
+    """
+    from flywheel_core.fsutil import atomic_write
+    from flywheel_core.publishing.transfer import export_queue
+
+    _, queue = _queue(config)
+    with queue:
+        if output is None:
+            counts = export_queue(queue, sys.stdout)
+        else:
+            import io
+
+            buffer = io.StringIO()
+            counts = export_queue(queue, buffer)
+            atomic_write(output, buffer.getvalue().encode("utf-8"))
+    print(f"exported {counts['items']} entries, {counts['session_files']} session files, "
+          f"{counts['documents']} shared documents and {counts['blobs']} blobs from {queue.location}", file=sys.stderr)
+
+
+@queue_app.command("import")
+def import_cmd(
+    file: Annotated[Path, typer.Argument(help="An export of `flywheel queue export` ('-': standard input).",
+                                         dir_okay=False, show_default=False)],
+    config: ConfigOpt = None,
+) -> None:
+    """Load a `flywheel queue export` into this (empty) queue, keeping entry ids; nothing is published."""
+    from flywheel_core.publishing.transfer import import_queue
+
+    _, queue = _queue(config)
+    with queue:
+        if str(file) == "-":
+            counts = import_queue(queue, sys.stdin, source="standard input")
+        else:
+            try:
+                handle = file.open(encoding="utf-8")
+            except OSError as exc:
+                raise UsageError(f"{file}: cannot read the export: {exc.strerror}") from None
+            with handle:
+                counts = import_queue(queue, handle, source=str(file))
+    print(f"imported {counts['items']} entries, {counts['session_files']} session files, "
+          f"{counts['documents']} shared documents and {counts['blobs']} blobs into {queue.location}")
 
 
 def register(app: typer.Typer) -> None:

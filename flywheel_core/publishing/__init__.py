@@ -3,7 +3,9 @@
 Modules, from the bottom up: ``storage`` (rows and the storage interface), ``sqlite`` (the only
 module that talks to SQLite), ``blobs`` (content by hash), ``leases`` (who holds an entry),
 ``queue`` (the API and state machine), ``screening`` (the publishing scan's policies), ``targets``,
-``mirror`` (session files show the queue), ``enqueue`` and ``publisher``.
+``mirror`` (session files show the queue), ``shared`` (plugins' stores on the same backend),
+``enqueue``, ``publisher`` and ``worker``; ``postgres`` (the only module that talks to
+PostgreSQL) serves a fleet.
 """
 
 from __future__ import annotations
@@ -20,9 +22,11 @@ from flywheel_core.publishing.queue import (
     open_queue,
 )
 from flywheel_core.publishing.screening import ScanPolicy, Screening, held_lines, scan_lines
+from flywheel_core.publishing.shared import SharedStore, open_shared_store
 from flywheel_core.publishing.sqlite import SqliteStorage
 from flywheel_core.publishing.storage import (
     PENDING,
+    SCHEMA_VERSION,
     STATUSES,
     NewEntry,
     QueueEntry,
@@ -36,6 +40,7 @@ from flywheel_core.publishing.targets import call_target, check_target
 __all__ = [
     "CRASH_POINTS",
     "PENDING",
+    "SCHEMA_VERSION",
     "STATUSES",
     "ArtifactVersion",
     "BlobStore",
@@ -50,6 +55,7 @@ __all__ = [
     "QueueStorage",
     "ScanPolicy",
     "Screening",
+    "SharedStore",
     "SqliteStorage",
     "StorageTransaction",
     "call_target",
@@ -62,6 +68,7 @@ __all__ = [
     "iso",
     "mend_session_files",
     "open_queue",
+    "open_shared_store",
     "publish",
     "scan_lines",
     "session_meta",

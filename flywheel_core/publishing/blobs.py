@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Protocol
+from typing import Iterator, Protocol
 
 from flywheel_core.fsutil import atomic_write, sha256_bytes
-from flywheel_core.publishing.storage import QueueError
+from flywheel_core.publishing.storage import ContentMissing, QueueError
 
 __all__ = ["BlobStore", "ContentMissing", "FileBlobStore"]
-
-
-class ContentMissing(QueueError):
-    """Enqueued bytes are gone or altered: no retry can bring them back."""
 
 
 class BlobStore(Protocol):
@@ -26,6 +22,15 @@ class BlobStore(Protocol):
 
     def get(self, digest: str) -> bytes:
         """The bytes stored under ``digest``; :class:`ContentMissing` when they are missing or altered."""
+        ...
+
+    def path(self, digest: str) -> Path:
+        """A local file holding the blob, to hard-link or copy and never to write (a database's
+        blobs are cached in the state folder); :class:`ContentMissing` when it is missing."""
+        ...
+
+    def digests(self) -> Iterator[str]:
+        """Every stored digest (``flywheel queue export``)."""
         ...
 
     def count(self) -> int:
@@ -59,6 +64,16 @@ class FileBlobStore:
         if sha256_bytes(data) != digest:
             raise ContentMissing(f"content {digest[:12]} in {self.folder} is corrupt")
         return data
+
+    def path(self, digest: str) -> Path:
+        path = self.folder / digest
+        if not path.is_file():
+            raise ContentMissing(f"content {digest[:12]} is missing from {self.folder}")
+        return path
+
+    def digests(self) -> Iterator[str]:
+        if self.folder.is_dir():
+            yield from sorted(p.name for p in self.folder.iterdir() if not p.name.startswith("."))
 
     def count(self) -> int:
         return sum(1 for p in self.folder.iterdir() if not p.name.startswith(".")) if self.folder.is_dir() else 0

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import os
-import socket
 import uuid
 from pathlib import Path
 
-__all__ = ["LOCAL_HOST", "new_owner", "owner_alive"]
+from flywheel_core.publishing.storage import LOCAL_HOST
 
-#: The machine's name, the first part of every lease owner this process writes.
-LOCAL_HOST = socket.gethostname()
+__all__ = ["LOCAL_HOST", "new_owner", "owner_alive"]
 
 
 def new_owner() -> str:

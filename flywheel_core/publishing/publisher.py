@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from flywheel_core.config import Config
     from flywheel_core.plugins import PluginHost
 
-__all__ = ["PublishOutcome", "PublishReport", "publish"]
+__all__ = ["PublishOutcome", "PublishReport", "publish", "publish_claimed"]
 
 log = logging.getLogger("flywheel.publish")
 
@@ -196,3 +196,15 @@ def _publish_batch(
             next_attempt_at=iso(entry.next_attempt_at) if entry.status == "failed" else None,
         ))
     return out
+
+
+def publish_claimed(
+    config: Config, host: PluginHost, queue: PublicationQueue, name: str, table: dict[str, Any], ctx: PublishContext,
+    entries: list[QueueEntry],
+) -> list[PublishOutcome]:
+    """Publish a batch this publisher has claimed, record the answers, and bring the batch's
+    session files up to date: one step of ``publish``, and the unit of work of ``flywheel worker``."""
+    outcomes = _publish_batch(queue, host, name, table, ctx, entries)
+    crash_point("after_queue_update")
+    mend_session_files(config, queue, [e.session_path for e in entries if e.session_path])
+    return outcomes

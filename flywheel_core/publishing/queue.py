@@ -44,6 +44,7 @@ __all__ = [
     "idempotency_key",
     "iso",
     "open_queue",
+    "open_storage",
     "redact_json",
 ]
 
@@ -98,12 +99,26 @@ def version_digest(files: dict[str, str]) -> str:
     return sha256_bytes("".join(f"{name}\0{sha}\n" for name, sha in sorted(files.items())).encode())
 
 
-def open_queue(config: Config) -> PublicationQueue:
-    """The queue a configuration names: ``<state_dir>/queue.sqlite3`` and ``<state_dir>/blobs``.
+def open_storage(config: Config, *, pool_size: int | None = None) -> tuple[QueueStorage, BlobStore]:
+    """The storage and blob store a configuration names: ``[queue] url`` (PostgreSQL: rows and
+    blobs in the database, a cache of blobs in the state folder), else ``<state_dir>/queue.sqlite3``
+    and ``<state_dir>/blobs``. ``pool_size``: connections shared by a worker's threads."""
+    settings = config.queue
+    if settings.get("url"):
+        from flywheel_core.publishing.postgres import PostgresBlobStore, PostgresStorage
+
+        storage = PostgresStorage(settings["url"], password=settings.get("password"), pool_size=pool_size)
+        return storage, PostgresBlobStore(storage, config.state_dir / "cache" / "blobs")
+    return SqliteStorage(config.state_dir / "queue.sqlite3"), FileBlobStore(config.state_dir / "blobs")
+
+
+def open_queue(config: Config, *, pool_size: int | None = None) -> PublicationQueue:
+    """The queue a configuration names (see :func:`open_storage`).
 
     Nothing is created until the queue is first used; ``queue.exists()`` tells whether it ever was.
     """
-    queue = PublicationQueue.in_folder(config.state_dir, config.queue)
+    storage, blobs = open_storage(config, pool_size=pool_size)
+    queue = PublicationQueue(storage, blobs, {k: v for k, v in config.queue.items() if k in DEFAULT_SETTINGS})
     queue.scan_policy = ScanPolicy.from_config(config)
     return queue
 
@@ -133,7 +148,8 @@ class PublicationQueue:
 
     @classmethod
     def in_folder(cls, state_dir: Path, settings: dict[str, Any] | None = None) -> PublicationQueue:
-        """The SQLite queue and blob folder inside ``state_dir``."""
+        """The SQLite queue and blob folder inside ``state_dir`` (tests and scripts; commands use
+        :func:`open_queue`)."""
         state_dir = Path(state_dir)
         return cls(SqliteStorage(state_dir / "queue.sqlite3"), FileBlobStore(state_dir / "blobs"), settings)
 
@@ -191,8 +207,10 @@ class PublicationQueue:
         key = idempotency_key(target, session_id, kind, version_digest(blobs))
         now = self.storage.now()
         with self._tx() as tx:
-            existing = tx.find_key(key)
+            # The versions first: on a shared backend reading them locks the slot, so the key
+            # looked up next cannot be inserted by anyone else before this transaction ends.
             versions = tx.versions(target, session_id, kind)
+            existing = tx.find_key(key)
             latest = versions[-1] if versions else None
             if existing is not None and latest is not None and existing.id == latest.id:
                 if session_path and not existing.session_path and existing.status in ("queued", "failed", "held"):
@@ -216,14 +234,16 @@ class PublicationQueue:
                 row_id = tx.insert(NewEntry(
                     key=key, target=target, session_id=session_id, session_type=session_type, kind=kind, ext=ext,
                     sha256=sha256 or blobs[main], seq=seq, files=blobs, meta=meta, session_path=session_path,
-                    artifact_path=artifact_path, now=now,
+                    artifact_path=artifact_path, now=now, session_host=LOCAL_HOST if session_path else None,
                 ))
                 if scan is not None:
                     tx.update(row_id, {"status": status, "findings": scan}, now=now, state=False)
             for older in versions:
                 if older.id != row_id and older.status in ("queued", "failed", "dead", "publishing", "held"):
                     tx.update(older.id, {"status": "superseded"}, now=now)
-            return tx.get(row_id), True  # type: ignore[return-value]
+            entry = tx.get(row_id)
+        self.storage.notify(target)
+        return entry, True  # type: ignore[return-value]
 
     # -- review: held entries -------------------------------------------------------------
 
@@ -290,17 +310,27 @@ class PublicationQueue:
         batch: list[QueueEntry] = []
         suspects: list[QueueEntry] = []
         hopeless: list[QueueEntry] = []
-        for entry in tx.claimable(target, now, LOCAL_HOST):
-            if entry.id in skip or entry.slot in busy or (entry.status == "publishing" and self._holds(entry, now)):
-                continue
-            interruptions = _interruptions(entry)
-            if interruptions >= max_interruptions:
-                hopeless.append(entry)
-            elif interruptions >= _SUSPECT_AFTER:
-                suspects.append(entry)
-            elif len(batch) < limit:
-                batch.append(entry)
-                busy.add(entry.slot)
+        # Candidates come a page of ``limit`` at a time (on PostgreSQL each page is row-locked,
+        # rows others locked skipped), until the batch is full or none are left: due entries
+        # first, then those whose publisher died (expired or dead local leases).
+        for leased in (False, True):
+            after: tuple[int, int] | None = None
+            while len(batch) < limit:
+                page = tx.claimable(target, now, LOCAL_HOST, limit=limit, after=after, leased=leased)
+                for entry in page:
+                    if entry.id in skip or entry.slot in busy or (leased and self._holds(entry, now)):
+                        continue
+                    interruptions = _interruptions(entry)
+                    if interruptions >= max_interruptions:
+                        hopeless.append(entry)
+                    elif interruptions >= _SUSPECT_AFTER:
+                        suspects.append(entry)
+                    elif len(batch) < limit:
+                        batch.append(entry)
+                        busy.add(entry.slot)
+                if len(page) < limit:
+                    break
+                after = (page[-1].seq, page[-1].id)
         if not batch and suspects:
             suspects.sort(key=lambda e: (_interruptions(e), e.seq, e.id))  # the least suspect first, in turn
             size = max(1, min(limit, len(suspects) >> (_interruptions(suspects[0]) - _SUSPECT_AFTER)))
@@ -334,7 +364,9 @@ class PublicationQueue:
                     "lease_owner": self.owner,
                     "lease_until": lease_until,
                 }, now=now)
-            return [tx.get(e.id) for e in batch]  # type: ignore[misc]
+            # One read of the whole batch (not one per entry), back in claim order.
+            claimed = {e.id: e for e in tx.select(ids=[e.id for e in batch])} if batch else {}
+            return [claimed[e.id] for e in batch]
 
     def batches(self, target: str, *, limit: int = 500) -> list[list[QueueEntry]]:
         """What successive claims of ``target`` would take now, batch by batch (nothing is changed)."""
@@ -351,6 +383,26 @@ class PublicationQueue:
         """Every entry a publisher would claim now (of one target, or all), in claim order."""
         targets = [target] if target is not None else sorted({e.target for e in self.entries(statuses=PENDING)})
         return [e for name in targets for batch in self.batches(name) for e in batch]
+
+    def next_due(self, targets: Iterable[str]) -> float | None:
+        """When the next entry of ``targets`` becomes claimable (queue clock), None when none is pending."""
+        with self._tx(write=False) as tx:
+            return tx.next_due(list(targets))
+
+    def release(self, ids: Iterable[int]) -> list[int]:
+        """Give back this publisher's leases on ``ids`` before handing them to a target (a worker
+        told to stop): due again at once, the try not counted. Returns the ids released."""
+        now = self.storage.now()
+        released = []
+        with self._tx() as tx:
+            for entry in tx.select(ids=list(ids)):
+                if entry.lease_owner == self.owner and entry.status == "publishing":
+                    tx.update(entry.id, {"status": "queued", "attempts": max(0, entry.attempts - 1),
+                                         "lease_owner": None, "lease_until": None, "next_attempt_at": now}, now=now)
+                    released.append(entry.id)
+        if released:
+            self.storage.notify("*")
+        return released
 
     def renew(self, ids: Iterable[int]) -> list[int]:
         """Extend this publisher's leases on ``ids``; return those it still holds."""
@@ -565,7 +617,9 @@ class PublicationQueue:
             for row_id in ids:
                 tx.update(row_id, {"status": "queued", "attempts": 0, "interruptions": 0, "next_attempt_at": now},
                           now=now)
-            return ids
+        if ids:
+            self.storage.notify("*")
+        return ids
 
     def stats(self) -> dict[str, Any]:
         with self._tx(write=False) as tx:

@@ -12,11 +12,20 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator
 from urllib.parse import quote
 
-from flywheel_core.publishing.storage import NewEntry, QueueEntry, QueueError
+from flywheel_core.locks import lock_for
+from flywheel_core.publishing.storage import (
+    ANY,
+    JSON_COLUMNS,
+    SCHEMA_VERSION,
+    TABLES,
+    Document,
+    NewEntry,
+    QueueEntry,
+    QueueError,
+)
 
 __all__ = ["SCHEMA_VERSION", "SqliteStorage"]
 
-SCHEMA_VERSION = 4
 _MIGRATIONS = {
     1: """
     CREATE TABLE items (
@@ -69,13 +78,34 @@ _MIGRATIONS = {
     # What the publishing scan decided about an entry (JSON; NULL: not scanned), and two new
     # states: 'held' (waits for `flywheel review`) and 'rejected'. The status column is free text.
     4: "ALTER TABLE items ADD COLUMN findings TEXT",
+    # The machine an entry's session file is on, and per machine the stamps of session files
+    # (SQLite: one machine, written ''); documents of shared stores (the web target's content).
+    5: """
+    ALTER TABLE items ADD COLUMN session_host TEXT;
+    CREATE TABLE session_files_5 (host TEXT NOT NULL DEFAULT '', path TEXT NOT NULL, stamp TEXT NOT NULL,
+        PRIMARY KEY (host, path));
+    INSERT INTO session_files_5 (host, path, stamp) SELECT '', path, stamp FROM session_files;
+    DROP TABLE session_files;
+    ALTER TABLE session_files_5 RENAME TO session_files;
+    CREATE TABLE documents (
+        store TEXT NOT NULL,
+        key TEXT NOT NULL,
+        value TEXT,
+        revision INTEGER NOT NULL,
+        updated_at REAL NOT NULL,
+        PRIMARY KEY (store, key)
+    );
+    CREATE INDEX documents_revision ON documents (store, revision);
+    """,
 }
 _COLUMNS = (
     "id key target session_id session_type kind ext sha256 seq files meta session_path status attempts "
     "last_error next_attempt_at lease_owner lease_until receipt created_at updated_at published_at progress "
-    "interruptions revision mirrored artifact_path findings"
+    "interruptions revision mirrored artifact_path findings session_host"
 ).split()
 _JSON = ("files", "meta", "receipt", "progress", "findings")
+#: How long an idle worker sleeps between two looks at an SQLite queue (nothing can wake it).
+POLL_SECONDS = 0.5
 _SELECT = f"SELECT {', '.join(_COLUMNS)} FROM items"
 _BUSY_SECONDS = 60.0
 
@@ -88,6 +118,8 @@ class SqliteStorage:
     process ever sees a half-made one, and an existing file that is empty, damaged or not a
     queue is refused with a message naming it, never taken for a new queue.
     """
+
+    shared = False
 
     def __init__(self, path: Path, *, busy_seconds: float = _BUSY_SECONDS) -> None:
         self.path = Path(path)
@@ -108,6 +140,29 @@ class SqliteStorage:
         if self._db is not None:
             self._db.close()
             self._db = None
+
+    def migrate(self) -> tuple[int, int]:
+        before = 0
+        if self.exists() and self._db is None:
+            try:
+                db = sqlite3.connect(f"file:{quote(str(self.path))}?mode=ro", uri=True)
+                try:
+                    before = db.execute("PRAGMA user_version").fetchone()[0]
+                finally:
+                    db.close()
+            except sqlite3.Error as exc:
+                raise self._error(exc) from None
+        self.db  # opening creates or upgrades it
+        return before, SCHEMA_VERSION
+
+    def lock(self, name: str, timeout: float | None = None):
+        return lock_for(self.path.with_name(f"{name}.lock"), timeout)
+
+    def notify(self, target: str) -> None:
+        pass  # nobody listens: SQLite workers poll
+
+    def wait(self, timeout: float) -> None:
+        time.sleep(max(0.0, min(timeout, POLL_SECONDS)))
 
     # -- opening -----------------------------------------------------------------------------
 
@@ -308,16 +363,30 @@ class _SqliteTransaction:
     def versions(self, target: str, session_id: str, kind: str) -> list[QueueEntry]:
         return self._entries("target = ? AND session_id = ? AND kind = ?", (target, session_id, kind), "seq, id")
 
-    def claimable(self, target: str, now: float, local_host: str) -> list[QueueEntry]:
-        return self._entries(
-            "target = ? AND ((status IN ('queued', 'failed') AND next_attempt_at <= ?) OR (status = 'publishing' "
-            "AND (lease_until IS NULL OR lease_until <= ? OR lease_owner IS NULL OR substr(lease_owner, 1, ?) = ?)))",
-            (target, now, now, len(local_host) + 1, f"{local_host}:"),
-            "seq, id",
-        )
+    def claimable(
+        self, target: str, now: float, local_host: str, *, limit: int, after: tuple[int, int] | None = None,
+        leased: bool = False,
+    ) -> list[QueueEntry]:
+        page = "(seq > ? OR (seq = ? AND id > ?)) AND " if after else ""
+        args: list[Any] = [*((after[0], after[0], after[1]) if after else ()), target, now]
+        if leased:
+            which = ("status = 'publishing' AND (lease_until IS NULL OR lease_until <= ? OR lease_owner IS NULL "
+                     "OR substr(lease_owner, 1, ?) = ?)")
+            args += [len(local_host) + 1, f"{local_host}:"]
+        else:
+            which = "status IN ('queued', 'failed') AND next_attempt_at <= ?"
+        return self._entries(f"{page}target = ? AND {which}", args, f"seq, id LIMIT {int(limit)}")
 
     def leased(self, target: str) -> list[QueueEntry]:
         return self._entries("target = ? AND lease_owner IS NOT NULL", (target,))
+
+    def next_due(self, targets: Iterable[str]) -> float | None:
+        names = list(targets)
+        marks = ", ".join("?" * len(names)) or "NULL"
+        row = self._run(
+            f"SELECT MIN(CASE WHEN status = 'publishing' THEN COALESCE(lease_until, 0) ELSE next_attempt_at END) "
+            f"FROM items WHERE target IN ({marks}) AND status IN ('queued', 'failed', 'publishing')", names).fetchone()
+        return row[0]
 
     def select(
         self,
@@ -344,11 +413,11 @@ class _SqliteTransaction:
     def insert(self, entry: NewEntry) -> int:
         cur = self._run(
             "INSERT INTO items (key, target, session_id, session_type, kind, ext, sha256, seq, files, meta, "
-            "session_path, artifact_path, status, attempts, next_attempt_at, created_at, updated_at, revision, "
-            "mirrored) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', 0, ?, ?, ?, 1, 0)",
+            "session_path, artifact_path, session_host, status, attempts, next_attempt_at, created_at, updated_at, "
+            "revision, mirrored) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', 0, ?, ?, ?, 1, 0)",
             (entry.key, entry.target, entry.session_id, entry.session_type, entry.kind, entry.ext, entry.sha256,
              entry.seq, _dumps(entry.files), _dumps(entry.meta), entry.session_path, entry.artifact_path,
-             entry.now, entry.now, entry.now),
+             entry.session_host, entry.now, entry.now, entry.now),
         )
         return int(cur.lastrowid or 0)
 
@@ -369,18 +438,84 @@ class _SqliteTransaction:
     def session_files(self) -> dict[str, str]:
         rows = self._run(
             "SELECT DISTINCT i.session_path, COALESCE(f.stamp, '') FROM items i "
-            "LEFT JOIN session_files f ON f.path = i.session_path WHERE i.session_path IS NOT NULL")
+            "LEFT JOIN session_files f ON f.host = '' AND f.path = i.session_path WHERE i.session_path IS NOT NULL")
         return {path: stamp for path, stamp in rows}
 
     def set_session_file(self, path: str, stamp: str) -> None:
-        self._run("INSERT INTO session_files (path, stamp) VALUES (?, ?) "
-                  "ON CONFLICT (path) DO UPDATE SET stamp = excluded.stamp", (path, stamp))
+        self._run("INSERT INTO session_files (host, path, stamp) VALUES ('', ?, ?) "
+                  "ON CONFLICT (host, path) DO UPDATE SET stamp = excluded.stamp", (path, stamp))
 
     def counts(self) -> tuple[list[tuple[str, str, int]], float | None]:
         rows = [tuple(r) for r in self._run("SELECT target, status, COUNT(*) FROM items GROUP BY 1, 2 ORDER BY 1, 2")]
         oldest = self._run(
             "SELECT MIN(created_at) FROM items WHERE status IN ('queued', 'failed', 'publishing')").fetchone()[0]
         return rows, oldest  # type: ignore[return-value]
+
+    # -- shared stores -------------------------------------------------------------------------
+
+    def _document(self, key: str, value: str, revision: int) -> Document:
+        return Document(key, json.loads(value), revision)
+
+    def document(self, store: str, key: str) -> Document | None:
+        row = self._run("SELECT key, value, revision FROM documents WHERE store = ? AND key = ? "
+                        "AND value IS NOT NULL", (store, key)).fetchone()
+        return self._document(*row) if row else None
+
+    def documents(self, store: str, prefix: str = "") -> list[Document]:
+        rows = self._run("SELECT key, value, revision FROM documents WHERE store = ? AND substr(key, 1, ?) = ? "
+                         "AND value IS NOT NULL ORDER BY key", (store, len(prefix), prefix))
+        return [self._document(*row) for row in rows]
+
+    def put_document(self, store: str, key: str, value: Any, expect: Any, now: float) -> int | None:
+        # Writes are serialised (BEGIN IMMEDIATE): read, compare, write is atomic, and the next
+        # revision is one more than the last.
+        current = self._run("SELECT value IS NOT NULL, revision FROM documents WHERE store = ? AND key = ?",
+                            (store, key)).fetchone()
+        live = bool(current and current[0])
+        if expect is not ANY and (live if expect is None else not live or current[1] != expect):
+            return None
+        revision = int(self._run("SELECT COALESCE(MAX(revision), 0) + 1 FROM documents").fetchone()[0])
+        self._run("INSERT INTO documents (store, key, value, revision, updated_at) VALUES (?, ?, ?, ?, ?) "
+                  "ON CONFLICT (store, key) DO UPDATE SET value = excluded.value, revision = excluded.revision, "
+                  "updated_at = excluded.updated_at", (store, key, None if value is None else _dumps(value), revision, now))
+        return revision
+
+    def store_revision(self, store: str) -> int:
+        return int(self._run("SELECT COALESCE(MAX(revision), 0) FROM documents WHERE store = ?", (store,)).fetchone()[0])
+
+    # -- moving a queue ------------------------------------------------------------------------
+
+    def dump(self, table: str) -> Iterator[dict[str, Any]]:
+        if table not in TABLES:
+            raise ValueError(f"not a queue table: {table}")
+        order = {"items": "id", "session_files": "host, path", "documents": "store, key"}[table]
+        cur = self._run(f"SELECT * FROM {table} ORDER BY {order}")
+        names = [d[0] for d in cur.description]
+        for row in cur:
+            data = dict(zip(names, row))
+            for name in JSON_COLUMNS:
+                if data.get(name) is not None:
+                    data[name] = json.loads(data[name])
+            yield data
+
+    def load(self, table: str, rows: Iterable[dict[str, Any]]) -> int:
+        if table not in TABLES:
+            raise ValueError(f"not a queue table: {table}")
+        columns = {r[1] for r in self._run(f"PRAGMA table_info({table})")}
+        count = 0
+        for row in rows:
+            row = dict(row)
+            if table == "session_files":
+                row["host"] = ""  # one machine: every session file here is this machine's
+            unknown = set(row) - columns
+            if unknown:
+                raise QueueError(f"{self.path}: cannot import {table} column(s) {', '.join(sorted(unknown))}: "
+                                 "the export comes from a newer flywheel; upgrade flywheel-core")
+            names = list(row)
+            values = [_dumps(row[n]) if n in JSON_COLUMNS and row[n] is not None else row[n] for n in names]
+            self._run(f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})", values)
+            count += 1
+        return count
 
 
 def _dumps(value: Any) -> str:

@@ -1,7 +1,8 @@
-"""The queue's rows and the storage interface every backend implements (SQLite now, PostgreSQL next)."""
+"""The queue's rows and the storage interface every backend implements (SQLite, PostgreSQL)."""
 
 from __future__ import annotations
 
+import socket
 from contextlib import AbstractContextManager
 from datetime import datetime, timezone
 from typing import Any, Iterable, Protocol
@@ -11,8 +12,15 @@ import attrs
 from flywheel_core.errors import FlywheelError
 
 __all__ = [
+    "ANY",
+    "JSON_COLUMNS",
+    "ContentMissing",
+    "LOCAL_HOST",
     "PENDING",
+    "SCHEMA_VERSION",
     "STATUSES",
+    "TABLES",
+    "Document",
     "NewEntry",
     "QueueEntry",
     "QueueError",
@@ -29,10 +37,25 @@ __all__ = [
 STATUSES = ("queued", "publishing", "published", "failed", "dead", "superseded", "held", "rejected")
 #: States a publisher may still act on.
 PENDING = ("queued", "failed", "publishing")
+#: The version of the queue's schema, the same on every backend: version N has the same tables
+#: and columns in SQLite and in PostgreSQL (4: ``items.findings``; 5: ``items.session_host``,
+#: ``session_files.host``, ``documents``).
+SCHEMA_VERSION = 5
+#: Columns holding JSON (TEXT in SQLite, jsonb in PostgreSQL).
+JSON_COLUMNS = ("files", "meta", "receipt", "progress", "findings", "value")
+#: The tables ``flywheel queue export`` copies, in the order ``import`` needs them.
+TABLES = ("items", "session_files", "documents")
+#: This machine's name: the first part of every lease owner it writes, and the host its session
+#: files are on (a shared queue mirrors into a session file only on the machine that has it).
+LOCAL_HOST = socket.gethostname()
 
 
 class QueueError(FlywheelError):
     """The queue's storage cannot be used as it is; the message names it and says what to do (exit 1)."""
+
+
+class ContentMissing(QueueError):
+    """Enqueued bytes are gone or altered: no retry can bring them back."""
 
 
 def iso(ts: float | None) -> str | None:
@@ -53,6 +76,7 @@ class QueueEntry:
     every change of state, and ``mirrored`` is the revision last written into the session
     file (0: never), so a session file that does not show its entries' state is found and mended.
     A lease is (``lease_owner``, ``lease_until``): it expires by time, whoever held it.
+    ``session_host`` is the machine ``session_path`` is on.
 
     ``sha256`` is the hash of the artifact's main file as it was generated (the version the
     session file records), even when the stored files are a redacted copy; ``files`` maps each
@@ -89,6 +113,7 @@ class QueueEntry:
     mirrored: int = 0
     artifact_path: str | None = None
     findings: dict[str, Any] | None = None
+    session_host: str | None = None
 
     @property
     def slot(self) -> tuple[str, str, str]:
@@ -137,6 +162,16 @@ class NewEntry:
     session_path: str | None
     artifact_path: str | None
     now: float
+    session_host: str | None = None
+
+
+@attrs.frozen
+class Document:
+    """One document of a shared store: its key, its JSON value, and the revision it was written at."""
+
+    key: str
+    value: Any
+    revision: int
 
 
 class StorageTransaction(Protocol):
@@ -159,18 +194,29 @@ class StorageTransaction(Protocol):
         """Every version of one artifact at one target, oldest (lowest ``seq``) first."""
         ...
 
-    def claimable(self, target: str, now: float, local_host: str) -> list[QueueEntry]:
-        """Candidates for a claim, in claim order (``seq``, then ``id``).
+    def claimable(
+        self, target: str, now: float, local_host: str, *, limit: int, after: tuple[int, int] | None = None,
+        leased: bool = False,
+    ) -> list[QueueEntry]:
+        """Candidates for a claim, in claim order (``seq``, then ``id``): at most ``limit``,
+        those after ``(seq, id)`` = ``after`` (the last of the previous page).
 
-        Entries of ``target`` that are queued or failed and due at ``now``, and ``publishing``
-        ones whose lease expired or whose owner runs on ``local_host`` (the caller checks
-        whether that process still lives). PostgreSQL: ``FOR UPDATE SKIP LOCKED``, so two
-        workers claiming at once never wait for, nor take, each other's rows.
+        Entries of ``target`` that are queued or failed and due at ``now``; with ``leased``,
+        instead, the ``publishing`` ones whose lease expired or whose owner runs on
+        ``local_host`` (the caller checks whether that process still lives). PostgreSQL:
+        ``FOR UPDATE SKIP LOCKED``, so two workers claiming at once never wait for, nor take,
+        each other's rows.
         """
         ...
 
     def leased(self, target: str) -> list[QueueEntry]:
-        """Entries of ``target`` that carry a lease (whatever their state), to keep slots busy."""
+        """Entries of ``target`` that carry a lease (whatever their state), to keep slots busy.
+        Read without locking them: a slot only has to look busy."""
+        ...
+
+    def next_due(self, targets: Iterable[str]) -> float | None:
+        """The earliest time an entry of ``targets`` becomes claimable (a due time or a lease
+        expiry), None when nothing is pending: how long an idle worker may sleep."""
         ...
 
     def select(
@@ -206,7 +252,8 @@ class StorageTransaction(Protocol):
     def session_files(self) -> dict[str, str]:
         """Every session file an entry records its outcome in, with the stamp (inode, size, mtime)
         it had when flywheel last wrote or checked it ("" when never): a file whose stamp changed
-        was rewritten by someone else, and may not show the queue's state any more."""
+        was rewritten by someone else, and may not show the queue's state any more. A shared
+        backend answers only with this machine's files (``session_host``)."""
         ...
 
     def set_session_file(self, path: str, stamp: str) -> None:
@@ -217,6 +264,47 @@ class StorageTransaction(Protocol):
         """``(target, status, number of entries)`` rows, and the oldest pending entry's creation time."""
         ...
 
+    # -- shared stores: documents by (store, key) --------------------------------------------
+
+    def document(self, store: str, key: str) -> Document | None:
+        """The live document under ``key`` (a deleted one is None)."""
+        ...
+
+    def documents(self, store: str, prefix: str = "") -> list[Document]:
+        """Every live document of ``store`` whose key starts with ``prefix``, by key."""
+        ...
+
+    def put_document(self, store: str, key: str, value: Any, expect: int | None | object, now: float) -> int | None:
+        """Write ``value`` (None deletes) under ``key`` and return its new revision.
+
+        ``expect``: :data:`ANY` writes whatever is there; None only if no live document is;
+        a revision only if the document is still at it. None is returned when it was not.
+        """
+        ...
+
+    def store_revision(self, store: str) -> int:
+        """The revision of the latest write to ``store`` (0: never written): it grows with every change."""
+        ...
+
+    # -- moving a queue between backends -----------------------------------------------------
+
+    def dump(self, table: str) -> Iterable[dict[str, Any]]:
+        """Every row of one of :data:`TABLES`, column by column, JSON columns decoded."""
+        ...
+
+    def load(self, table: str, rows: Iterable[dict[str, Any]]) -> int:
+        """Insert rows as :meth:`dump` gives them (ids kept); return how many."""
+        ...
+
+
+class _Any:
+    def __repr__(self) -> str:
+        return "ANY"
+
+
+#: ``expect`` of a write that does not care what is there.
+ANY: Any = _Any()
+
 
 class QueueStorage(Protocol):
     """Where the queue's rows live. The state machine is :class:`~flywheel_core.publishing.PublicationQueue`'s;
@@ -224,6 +312,9 @@ class QueueStorage(Protocol):
 
     #: Shown in messages: a file path, or a database URL without its password.
     location: str
+    #: Whether other machines use the same rows (PostgreSQL): session files are then mirrored
+    #: only by the machine they are on.
+    shared: bool
 
     def exists(self) -> bool:
         """Whether the queue was ever created (reading a missing queue must not create it)."""
@@ -243,6 +334,24 @@ class QueueStorage(Protocol):
 
     def clone(self) -> QueueStorage:
         """A second connection to the same queue, for another thread (lease renewal)."""
+        ...
+
+    def migrate(self) -> tuple[int, int]:
+        """Create or upgrade the schema; return (the version before, the version now; 0: none)."""
+        ...
+
+    def lock(self, name: str, timeout: float | None = None) -> AbstractContextManager[None]:
+        """A lock that one process holds at a time among all that use this queue (every machine,
+        on a shared backend), released if its holder dies; LockTimeout after ``timeout`` seconds."""
+        ...
+
+    def notify(self, target: str) -> None:
+        """Wake workers waiting in :meth:`wait` (entries of ``target`` became due)."""
+        ...
+
+    def wait(self, timeout: float) -> None:
+        """Sleep until :meth:`notify` is called anywhere or ``timeout`` seconds pass
+        (SQLite: a short poll)."""
         ...
 
     def close(self) -> None:

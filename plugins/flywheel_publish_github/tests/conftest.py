@@ -77,6 +77,8 @@ class Workspace:
     def __init__(self, root: Path, host: Any) -> None:
         self.root = root
         self.host = host
+        #: The PostgreSQL queue to use (None: SQLite in the state folder).
+        self.queue_url: str | None = None
         self.remote = root / "remote.git"
         git("init", "--quiet", "--bare", "--initial-branch=main", str(self.remote))
         self.config = root / "flywheel.toml"
@@ -85,6 +87,7 @@ class Workspace:
     def configure(self, remote: str | None = None, queue: str = "", **github: Any) -> None:
         table = {"remote": remote or str(self.remote), **github}
         lines = [f"{k} = {json.dumps(v)}" for k, v in table.items()]
+        queue = (f'url = "{self.queue_url}"\n' if self.queue_url else "") + queue
         self.config.write_text(
             'out_dir = "out"\nstate_dir = "state"\n' + (f"[queue]\n{queue}\n" if queue else "")
             + "[targets.github]\n" + "\n".join(lines) + "\n",

@@ -14,6 +14,14 @@ CRASH = "FLYWHEEL_TEST_CRASH_AT"
 IDS = ["sess-a-2025-12-02", "sess-b-2025-12-03", "sess-c-2025-12-04"]
 
 
+@pytest.fixture
+def ws(ws, queue_backend):
+    """The workspace, its queue on SQLite or PostgreSQL: every fault here is tried on both."""
+    ws.queue_url = queue_backend.url
+    ws.configure()
+    return ws
+
+
 def _sessions(ws) -> list[Path]:
     return [ws.session(sid, timestamp=f"{sid[-10:]}T10:00:00Z", overview=f"work of {sid}") for sid in IDS]
 

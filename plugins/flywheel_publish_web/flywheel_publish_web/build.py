@@ -8,13 +8,14 @@ import json
 import os
 import re
 import shutil
+from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import attrs
 
-from flywheel_core import atomic_write, lock_for, progress, sha256_bytes
+from flywheel_core import atomic_write, progress, sha256_bytes
 
 from flywheel_publish_web.markup import Rendered
 from flywheel_publish_web.settings import Settings
@@ -56,14 +57,18 @@ class BuildReport:
         return self.site_dir / "index.html"
 
 
-def site_lock(settings: Settings) -> Any:
-    """One builder at a time per content store (publishers, ``site build``, ``site serve``).
+@contextmanager
+def site_lock(settings: Settings) -> Iterator[None]:
+    """One builder at a time per content store (publishers, ``site build``, ``site serve``), on
+    every machine that shares it: each build then sees every record stored before it, and each
+    deploy carries all of them.
 
-    Core's ``lock_for`` says what a waiter waits for and whom, and gives up after
+    The shared store's lock says what a waiter waits for and whom, and gives up after
     ``FLYWHEEL_LOCK_TIMEOUT`` seconds with one line naming this lock and its holder (a stopped
     publisher too): the batch fails with that line and the queue tries it again later.
     """
-    return lock_for(settings.state_dir / "site.lock")
+    with ContentStore(settings) as store, store.lock():
+        yield
 
 
 class Theme:
@@ -433,7 +438,7 @@ def _sync(tree: Path, live: Path, store: ContentStore, change: _Change) -> None:
 
 
 def build_site(settings: Settings, *, full: bool = False, records: list[dict[str, Any]] | None = None,
-               verify: bool = True) -> BuildReport:
+               verify: bool = True, store: ContentStore | None = None) -> BuildReport:
     """Build the site from the content store, rendering only pages whose inputs changed.
 
     Two trees: the live ``site_dir`` and a mirror beside it (``<site_dir>.staging``). Changes
@@ -444,8 +449,11 @@ def build_site(settings: Settings, *, full: bool = False, records: list[dict[str
 
     ``verify`` also checks that every file the manifest lists is still in the live site (and
     puts back what was deleted by hand); publishing skips it, ``flywheel site build`` does it.
+    ``store``: an open content store to read (default: one opened and closed here).
     """
-    store = ContentStore(settings.state_dir)
+    if store is None:
+        with ContentStore(settings) as store:
+            return build_site(settings, full=full, records=records, verify=verify, store=store)
     site = settings.site_dir
     mirror = site.with_name(site.name + ".staging")
     _check_site_dir(site)

@@ -37,18 +37,18 @@ def load_settings(config_path: Path | None) -> Settings:
 
 
 def _build(settings: Settings, full: bool, force: bool = False, json_out: bool = False) -> None:
-    from flywheel_publish_web.build import build_site, site_lock
+    from flywheel_publish_web.build import build_site
     from flywheel_publish_web.settings import warn_if_unaddressed
     from flywheel_publish_web.store import ContentStore
 
     warn_if_unaddressed(settings)
     listed = None
-    with site_lock(settings):
+    with ContentStore(settings) as store, store.lock():
         if force:
-            listed = ContentStore(settings.state_dir).force()
+            listed = store.force()
             if not json_out:
                 typer.echo(f"listed {listed} pages kept as drafts for having nothing to say")
-        report = build_site(settings, full=full)
+        report = build_site(settings, full=full, store=store)
     if json_out:
         typer.echo(json.dumps({
             "site_dir": str(report.site_dir), "index": str(report.index), "pages": report.pages,
@@ -124,10 +124,10 @@ def _serve(settings: Settings, port: int, interval: float) -> None:
             if self.command != "HEAD":
                 self.wfile.write(body)
 
-    def signature() -> tuple:
+    def signature(store: ContentStore) -> tuple:
         templates = settings.templates_dir / "web" if settings.templates_dir else None
         extra = tuple(sorted((p.name, p.stat().st_mtime_ns) for p in templates.iterdir())) if templates and templates.is_dir() else ()
-        return ContentStore(settings.state_dir).signature() + extra
+        return store.signature() + extra
 
     handler = functools.partial(Handler, directory=str(settings.site_dir))
     try:
@@ -139,16 +139,17 @@ def _serve(settings: Settings, port: int, interval: float) -> None:
     stop = threading.Event()
 
     def watch() -> None:
-        seen = signature()
-        while not stop.wait(interval):
-            now = signature()
-            if now == seen:
-                continue
-            seen = now
-            try:
-                _build(settings, False)
-            except (FlywheelError, OSError, ValueError) as exc:  # keep serving the last good site
-                typer.echo(f"flywheel: warning: rebuild failed: {exc}", err=True)
+        with ContentStore(settings) as store:  # one connection for the polling, opened in this thread
+            seen = signature(store)
+            while not stop.wait(interval):
+                now = signature(store)
+                if now == seen:
+                    continue
+                seen = now
+                try:
+                    _build(settings, False)
+                except (FlywheelError, OSError, ValueError) as exc:  # keep serving the last good site
+                    typer.echo(f"flywheel: warning: rebuild failed: {exc}", err=True)
 
     def interrupt(signum: int, frame: object) -> None:
         raise KeyboardInterrupt  # SIGTERM (a service manager, ``timeout``) stops as cleanly as Ctrl-C

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from flywheel_core import PublishResult
 
-from flywheel_publish_web.build import build_site, site_lock
+from flywheel_publish_web.build import build_site
 from flywheel_publish_web.settings import KINDS, Settings, settings_from_config, warn_if_unaddressed
 from flywheel_publish_web.store import ContentStore, ItemRefused, is_draft, site_path
 
@@ -43,7 +43,11 @@ def publish(items: list[PublishItem], table: dict[str, Any], ctx: PublishContext
     """
     settings = settings_for(table, ctx)
     warn_if_unaddressed(settings)
-    store = ContentStore(settings.state_dir)
+    with ContentStore(settings, migrate=not ctx.dry_run) as store:
+        return _publish(items, settings, store, ctx)
+
+
+def _publish(items: list[PublishItem], settings: Settings, store: ContentStore, ctx: PublishContext) -> list[PublishResult]:
     results: dict[int, PublishResult] = {}
     accepted: list[tuple[PublishItem, dict[str, Any], dict[str, bytes]]] = []
     for item in items:
@@ -60,10 +64,12 @@ def publish(items: list[PublishItem], table: dict[str, Any], ctx: PublishContext
         accepted.append((item, record, blobs))
     commit = None
     if accepted and not ctx.dry_run:
-        with site_lock(settings):
+        # Stored, built and deployed under one lock shared by every machine: each deploy is
+        # built from every record stored before it, so none drops another machine's pages.
+        with store.lock():
             for _item, record, blobs in accepted:
                 store.put(record, blobs)
-            build_site(settings, verify=False)
+            build_site(settings, verify=False, store=store)
             if settings.deploy.get("method") == "git":
                 from flywheel_publish_web.deploy import deploy_git
 

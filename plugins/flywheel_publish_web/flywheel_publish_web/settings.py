@@ -81,6 +81,8 @@ class Settings:
     base_url_set: bool = True
     #: The config file, to name in messages.
     source: str = "the config"
+    #: The loaded configuration: where the shared content store is (the queue's backend).
+    config: Any = attrs.field(default=None, eq=False, repr=False)
 
     def url(self, path: str) -> str:
         """The absolute URL of a site path such as ``build/2025/12/x/``."""
@@ -150,4 +152,5 @@ def settings_from_config(table: dict[str, Any], config: Config, state_dir: Path)
         templates_dir=config.templates_dir,
         base_url_set="base_url" in table,
         source=str(config.source),
+        config=config,
     )

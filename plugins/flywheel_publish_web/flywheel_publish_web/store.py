@@ -1,7 +1,8 @@
 """The site's content store: one JSON record per published artifact, files kept by content hash.
 
-The site is always rebuilt from this store (in the target's state folder), never from itself,
-so ``flywheel site build --full`` reproduces it byte for byte.
+The store is core's shared store ``web``: in the state folder on one machine, in the PostgreSQL
+queue for a fleet, so any worker on any machine builds the complete site. The site is always
+rebuilt from it, never from itself, so ``flywheel site build --full`` reproduces it byte for byte.
 """
 
 from __future__ import annotations
@@ -9,18 +10,21 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import logging
 import os
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from flywheel_core import atomic_write, sha256_bytes
+from flywheel_core import open_shared_store, sha256_bytes
 
 from flywheel_publish_web.markup import clean_text
 from flywheel_publish_web.settings import PAGE_KINDS
 
 if TYPE_CHECKING:
-    from flywheel_core import PublishItem
+    from flywheel_core import PublishItem, SharedStore
+
+    from flywheel_publish_web.settings import Settings
 
 __all__ = ["ContentStore", "ItemRefused", "is_draft", "nothing_to_say", "permalink_for", "record_key", "site_path", "slugify"]
 
@@ -152,65 +156,78 @@ def site_path(record: dict[str, Any]) -> str:
     return folder if record["kind"] in PAGE_KINDS else folder + f"{record['kind']}.{record['ext']}"
 
 
+#: The shared store the site's content lives in, and the prefix of its records' keys.
+STORE = "web"
+_POSTS = "posts/"
+log = logging.getLogger("flywheel.web")
+
+
 class ContentStore:
-    """Records under ``posts/<key>.json``, file bytes under ``blobs/<sha256>``."""
+    """Records under ``posts/<key>`` of the shared store ``web``, file bytes as its blobs.
 
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.posts = root / "posts"
-        self.blobs = root / "blobs"
+    Opened from the settings' config; close it (or use ``with``) when done. A content store of
+    an older flywheel (``posts/*.json`` and ``blobs/`` in the target's state folder) is moved
+    into the shared store the first time it is opened, then set aside under ``migrated/``.
+    """
 
-    def _entries(self) -> dict[str, list[int]]:
-        """Each record file's (inode, mtime, size): a new version is always a new inode."""
-        try:
-            scan = list(os.scandir(self.posts))
-        except FileNotFoundError:
-            return {}
-        out = {}
-        for entry in scan:
-            if entry.name.endswith(".json"):
-                st = entry.stat()
-                out[entry.name] = [st.st_ino, st.st_mtime_ns, st.st_size]
-        return out
+    def __init__(self, settings: Settings, *, migrate: bool = True) -> None:
+        self.settings = settings
+        self.shared: SharedStore = open_shared_store(settings.config, STORE)
+        if migrate:  # a dry run changes nothing
+            self._migrate(settings.state_dir)
+
+    def __enter__(self) -> ContentStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.shared.close()
+
+    def lock(self) -> Any:
+        """One site builder at a time, on every machine sharing the store (see ``site_lock``)."""
+        return self.shared.lock("site")
+
+    def _migrate(self, folder: Path) -> None:
+        """Move a store kept in files by an older flywheel into the shared store (nothing lost:
+        a record already in the shared store is kept; the old folders are set aside, not deleted)."""
+        posts = folder / "posts"
+        if not posts.is_dir():
+            return
+        with self.shared.lock("migrate"):
+            if not posts.is_dir():
+                return  # another process did it while this one waited
+            moved = 0
+            for path in sorted(posts.glob("*.json")):
+                record = json.loads(path.read_bytes())
+                for sha in sorted(set(record.get("files", {}).values())):
+                    blob = folder / "blobs" / sha[:2] / sha
+                    if blob.is_file():
+                        data = blob.read_bytes()
+                        if sha256_bytes(data) == sha:
+                            self.shared.put_blob(data)
+                moved += self.shared.put(_POSTS + path.stem, record, expect=None) is not None
+            aside = folder / "migrated"
+            aside.mkdir(exist_ok=True)
+            for name in ("posts", "blobs"):
+                if (folder / name).exists():
+                    os.replace(folder / name, aside / name)
+            (folder / "cache" / "records.json").unlink(missing_ok=True)  # the old store's cache
+            log.warning("moved %d page records of the site from %s into the shared store %s; the old files are "
+                        "kept in %s", moved, posts, self.shared.location, aside)
 
     def records(self) -> list[dict[str, Any]]:
-        """Every stored record, in a stable order.
-
-        Reading a thousand small files costs more than the rest of a no-change build, so the
-        records are also kept in one cache file, trusted only for files whose inode, mtime and
-        size are unchanged.
-        """
-        entries = self._entries()
-        cache_path = self.root / "cache" / "records.json"
-        try:
-            cache = json.loads(cache_path.read_bytes())
-        except (FileNotFoundError, ValueError):
-            cache = {"entries": {}, "records": {}}
-        records: dict[str, Any] = {}
-        for name, signature in entries.items():
-            if cache["entries"].get(name) == signature and name in cache["records"]:
-                records[name] = cache["records"][name]
-            else:
-                with open(self.posts / name, "rb") as fh:
-                    records[name] = json.loads(fh.read())
-        if entries != cache["entries"]:
-            cache_path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = cache_path.with_name(f".records.{os.getpid()}.tmp")
-            tmp.write_text(json.dumps({"entries": entries, "records": records}), encoding="utf-8")
-            os.replace(tmp, cache_path)  # a cache: atomic, but not worth an fsync
-        return [records[name] for name in sorted(records)]
+        """Every stored record, in a stable order (by key)."""
+        return [doc.value for doc in self.shared.items(_POSTS)]
 
     def signature(self) -> tuple:
         """Changes whenever a record is added or replaced (``site serve`` polls this)."""
-        return tuple(sorted((name, *sig) for name, sig in self._entries().items()))
+        return (self.shared.revision(),)
 
     def blob_path(self, sha: str) -> Path:
-        return self.blobs / sha[:2] / sha
-
-    def _put_blob(self, sha: str, data: bytes) -> None:
-        path = self.blob_path(sha)
-        if not path.exists():
-            atomic_write(path, data)
+        """A local file with the blob's bytes (linked into the site)."""
+        return self.shared.blob_path(sha)
 
     def prepare(self, item: PublishItem) -> tuple[dict[str, Any], dict[str, bytes]]:
         """Check one item and make its record, writing nothing: (record, blob sha256 -> bytes).
@@ -259,20 +276,20 @@ class ContentStore:
 
     def get(self, session_id: str, kind: str) -> dict[str, Any]:
         """The stored record of one artifact, or ``{}``."""
-        try:
-            return json.loads((self.posts / f"{record_key(session_id, kind)}.json").read_bytes())
-        except FileNotFoundError:
-            return {}
+        doc = self.shared.get(_POSTS + record_key(session_id, kind))
+        return doc.value if doc else {}
 
     def force(self) -> int:
         """List every page kept as a draft for having nothing to say; return how many."""
         count = 0
-        for record in self.records():
-            if nothing_to_say(record["meta"]) and not record.get("forced"):
-                record["forced"] = True
-                data = json.dumps(record, sort_keys=True, ensure_ascii=False, indent=1).encode("utf-8")
-                atomic_write(self.posts / f"{record_key(record['session_id'], record['kind'])}.json", data)
-                count += 1
+        for doc in self.shared.items(_POSTS):
+            record = doc.value
+            while nothing_to_say(record["meta"]) and not record.get("forced"):
+                if self.shared.put(doc.key, {**record, "forced": True}, expect=doc.revision) is not None:
+                    count += 1
+                    break
+                doc = self.shared.get(doc.key)  # changed meanwhile: look again
+                record = doc.value
         return count
 
     def put(self, record: dict[str, Any], blobs: dict[str, bytes]) -> bool:
@@ -280,29 +297,32 @@ class ContentStore:
 
         A new version of an artifact whose address changed (it was retitled, or it was stored
         under the rule before permalinks were a pure function) keeps its old addresses as
-        ``aliases``: the site redirects them, so no published link breaks.
+        ``aliases``: the site redirects them, so no published link breaks. The write is a
+        compare-and-set: a record another machine stored meanwhile is read again, never lost.
         """
-        path = self.posts / f"{record_key(record['session_id'], record['kind'])}.json"
-        try:
-            before = path.read_bytes()
-        except FileNotFoundError:
-            before = None
-        if before is not None:
-            old = json.loads(before)
-            if "aliases" in old:  # stored under this rule
-                aliases, legacy = [*old["aliases"], old["permalink"]], old.get("legacy")
-            else:  # stored when a session's first page fixed its address: resolved by SiteModel
-                aliases, legacy = [], old.get("permalink")
-            record["aliases"] = sorted(set(aliases) - {record["permalink"]})
-            if legacy:
-                record["legacy"] = legacy
-        for sha, data in blobs.items():
-            self._put_blob(sha, data)
-        data = json.dumps(record, sort_keys=True, ensure_ascii=False, indent=1).encode("utf-8")
-        if data == before:
-            return False
-        atomic_write(path, data)
-        return True
+        key = _POSTS + record_key(record["session_id"], record["kind"])
+        for data in blobs.values():
+            self.shared.put_blob(data)
+        while True:
+            current = self.shared.get(key)
+            new = dict(record)
+            if current is not None:
+                old = current.value
+                if "aliases" in old:  # stored under this rule
+                    aliases, legacy = [*old["aliases"], old["permalink"]], old.get("legacy")
+                else:  # stored when a session's first page fixed its address: resolved by SiteModel
+                    aliases, legacy = [], old.get("permalink")
+                new["aliases"] = sorted(set(aliases) - {new["permalink"]})
+                if legacy:
+                    new["legacy"] = legacy
+                if _canonical(new) == _canonical(old):
+                    return False
+            if self.shared.put(key, new, expect=current.revision if current else None) is not None:
+                return True
 
     def read_text(self, sha: str) -> str:
         return self.blob_path(sha).read_text(encoding="utf-8")
+
+
+def _canonical(record: dict[str, Any]) -> str:
+    return json.dumps(record, sort_keys=True, ensure_ascii=False)

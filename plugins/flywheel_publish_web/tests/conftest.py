@@ -171,10 +171,11 @@ def sample_items() -> list[Any]:
 @pytest.fixture
 def web(tmp_path: Path) -> Callable[..., Any]:
     """``web(**table)`` -> a Site helper with a real config file, publish context and settings
-    (in ``tmp_path``, or in the folder ``root=`` names, for a second site)."""
+    (in ``tmp_path``, or in the folder ``root=`` names, for a second site; ``queue_url=``: the
+    content store in that PostgreSQL queue)."""
 
     class Site:
-        def __init__(self, *, root: Path | None = None, **table: Any) -> None:
+        def __init__(self, *, root: Path | None = None, queue_url: str | None = None, **table: Any) -> None:
             from flywheel_core import PublishContext, load_config
 
             from flywheel_publish_web.publish import settings_for
@@ -183,7 +184,8 @@ def web(tmp_path: Path) -> Callable[..., Any]:
             self.table = {k: v for k, v in table.items() if v is not None}  # base_url=None: leave it out
             (root or tmp_path).mkdir(parents=True, exist_ok=True)
             self.config_path = (root or tmp_path) / "flywheel.toml"
-            self.config_path.write_text(_toml(self.table), encoding="utf-8")
+            queue = f'[queue]\nurl = "{queue_url}"\n' if queue_url else ""
+            self.config_path.write_text(queue + _toml(self.table), encoding="utf-8")
             self.config = load_config(self.config_path)
             self.ctx = PublishContext(config=self.config, state_dir=self.config.state_dir)
             self.settings = settings_for(self.config.target_config("web"), self.ctx)
@@ -200,6 +202,12 @@ def web(tmp_path: Path) -> Callable[..., Any]:
             from flywheel_publish_web.build import build_site
 
             return build_site(self.settings, full=full)
+
+        def store(self) -> Any:
+            """The site's content store (close it after use)."""
+            from flywheel_publish_web.store import ContentStore
+
+            return ContentStore(self.settings)
 
         def read(self, path: str) -> str:
             return (self.dir / path).read_text(encoding="utf-8")

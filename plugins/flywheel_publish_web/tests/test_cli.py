@@ -142,7 +142,7 @@ def test_serve_on_loopback_rebuilds_on_new_content_and_stops_cleanly(web, kit, t
         # Store new content without building: only the server's watcher can put it on the site.
         from flywheel_publish_web.store import ContentStore
 
-        store = ContentStore(site.settings.state_dir)
+        store = ContentStore(site.settings)
         store.put(*store.prepare(kit.item("second", title="Second post", date="2025-12-05T00:00:00Z")))
         assert "Second post" not in _fetch(url)
         # The server notices and rebuilds on its own; wait (bounded) for the rebuilt page.

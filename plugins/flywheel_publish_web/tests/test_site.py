@@ -190,7 +190,7 @@ def test_adding_one_post_rewrites_only_what_shows_it(web, kit) -> None:
     mirror_before = _snapshot(mirror)
     assert {k: v[2] for k, v in mirror_before.items()} == {k: v[2] for k, v in live_before.items()}
 
-    store = ContentStore(site.settings.state_dir)
+    store = ContentStore(site.settings)
     store.put(*store.prepare(kit.item("s9", title="Post 9", date="2025-12-01T10:00:00Z", tags=["t9", "common"],
                                       project="proj")))
     report = build_site(site.settings)
@@ -266,7 +266,8 @@ def test_dry_run_predicts_the_real_receipts_and_touches_nothing(web, kit, sample
     site = web()
     bad = kit.item("nodate", date="")
     dry = site.publish([*sample_items, bad], dry_run=True)
-    assert not site.dir.exists() and not (site.settings.state_dir / "posts").exists()
+    with site.store() as store:
+        assert not site.dir.exists() and store.records() == []
     real = site.publish([*sample_items, bad])
     assert [(r.ok, r.receipt, r.error) for r in dry] == [(r.ok, r.receipt, r.error) for r in real]
     assert [r.ok for r in real] == [True] * len(sample_items) + [False]
@@ -280,7 +281,8 @@ def test_the_target_takes_only_the_kinds_the_site_shows(web, kit, flywheel_host)
     site = web()
     [result] = site.publish([kit.item("s", "social_post", title="Tweet")])
     assert not result.ok and result.permanent and "does not show 'social_post'" in result.error
-    assert not (site.settings.state_dir / "posts").exists()
+    with site.store() as store:
+        assert store.records() == []
 
 
 def test_attachments_are_confined_and_svg_is_sanitized(web, kit) -> None:
@@ -357,13 +359,13 @@ def test_pages_stored_under_the_old_rule_redirect_to_their_new_address(web, kit)
     from flywheel_publish_web.store import ContentStore, record_key
 
     site = web()
-    store = ContentStore(site.settings.state_dir)
+    store = ContentStore(site.settings)
     old = "build/2025/12/shipping-the-queue-0badc0de/"
     for kind, title in (("blog_post", "Shipping the queue"), ("build_log", "Build log")):
         record, blobs = store.prepare(kit.item("s", kind, title=title))
         store.put(record, blobs)
         legacy = {k: v for k, v in record.items() if k != "aliases"} | {"permalink": old}  # as it was stored
-        (store.posts / f"{record_key('s', kind)}.json").write_text(json.dumps(legacy))
+        store.shared.put(f"posts/{record_key('s', kind)}", json.loads(json.dumps(legacy)))
     site.build()
     pages = {kind: store.prepare(kit.item("s", kind, title=title))[0]["permalink"]
              for kind, title in (("blog_post", "Shipping the queue"), ("build_log", "Build log"))}
@@ -435,6 +437,36 @@ with site_lock(settings_for(config.target_config("web"), PublishContext(config=c
         os.kill(holder.pid, signal.SIGKILL)
         holder.wait()
     message = str(info.value)
-    assert "\n" not in message and "targets/web/site.lock" in message
+    assert "\n" not in message and "web.site.lock" in message
     assert f"pid {holder.pid}" in message and "stopped" in message
     assert "Second" not in site.read("index.html")
+
+
+def test_a_content_store_of_an_older_flywheel_moves_into_the_shared_store_on_first_use(web, kit) -> None:
+    import json
+
+    from flywheel_publish_web.store import ContentStore, record_key
+
+    site = web()
+    # The layout before the shared store: posts/<key>.json and blobs/<2 hex>/<sha256> in the
+    # target's state folder.
+    old = site.settings.state_dir
+    items = [kit.item("old-1", title="Written long ago", attachments={"chart.png": b"\x89PNG old"}),
+             kit.item("old-2", title="Also old")]
+    with ContentStore(site.settings, migrate=False) as preparer:
+        for item in items:
+            record, blobs = preparer.prepare(item)
+            (old / "posts").mkdir(parents=True, exist_ok=True)
+            (old / "posts" / f"{record_key(item.session_id, item.kind)}.json").write_text(json.dumps(record))
+            for sha, data in blobs.items():
+                (old / "blobs" / sha[:2]).mkdir(parents=True, exist_ok=True)
+                (old / "blobs" / sha[:2] / sha).write_bytes(data)
+    site.publish([kit.item("new-1", title="Published today")])
+    index = site.read("index.html")
+    assert all(title in index for title in ("Written long ago", "Also old", "Published today"))
+    chart = next(site.dir.rglob("chart.png"))
+    assert chart.read_bytes() == b"\x89PNG old"
+    assert not (old / "posts").exists() and sorted(p.name for p in (old / "migrated" / "posts").iterdir()) == sorted(
+        f"{record_key(i.session_id, i.kind)}.json" for i in items), "set aside, not deleted"
+    with site.store() as store:
+        assert len(store.records()) == 3

@@ -1,0 +1,180 @@
+"""``flywheel worker`` on both backends: drains what is due, waits for more, stops cleanly on signals."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from core_support import FLYWHEEL, SHELF
+from flywheel_core.testing import QueueBackend
+
+
+class Fleet:
+    """A project whose ``shelf`` target a real ``flywheel`` process can load (an installed-looking plugin)."""
+
+    def __init__(self, root: Path, env: dict[str, str], backend: QueueBackend) -> None:
+        self.root = root
+        self.env = env
+        self.config = root / "flywheel.toml"
+        self.config.write_text(f'out_dir = "out"\nstate_dir = "state"\n[queue]\nbackoff_seconds = 0\n{backend.toml}'
+                               '[targets.shelf]\ndir = "shelf"\npause_when = "PAUSE"\nfail_when = "FAIL"\n')
+
+    def artifact(self, session: str, text: str = "hello") -> Path:
+        path = self.root / "out" / "build" / session / "readme.md"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(f"# {session}\n\n{text}\n")
+        return path
+
+    def flywheel(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([str(FLYWHEEL), *args, "--config", str(self.config)], env=self.env, cwd=self.root,
+                              capture_output=True, text=True, timeout=300)
+
+    def enqueue(self, *sessions: str) -> None:
+        for session in sessions:
+            done = self.flywheel("queue", "add", str(self.artifact(session)), "--kind", "readme", "--targets", "shelf")
+            assert done.returncode == 0, done.stderr
+
+    def worker(self, *args: str) -> subprocess.Popen[str]:
+        return subprocess.Popen([str(FLYWHEEL), "worker", *args, "--config", str(self.config)], env=self.env,
+                                cwd=self.root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def entries(self) -> list[dict]:
+        return json.loads(self.flywheel("queue", "list", "--json").stdout)
+
+    def logged(self) -> list[int]:
+        path = self.root / "shelf" / "log.jsonl"
+        return [json.loads(line)["id"] for line in path.read_text().splitlines()] if path.exists() else []
+
+
+@pytest.fixture
+def fleet(tmp_path: Path, fake_dist, queue_backend: QueueBackend) -> Fleet:
+    return Fleet(tmp_path, fake_dist("shelf-target", SHELF), queue_backend)
+
+
+def _wait_for(condition, what: str, limit: float = 120) -> None:
+    deadline = time.monotonic() + limit
+    while not condition():
+        assert time.monotonic() < deadline, f"gave up waiting for {what}"
+        time.sleep(0.05)
+
+
+def test_once_with_several_threads_publishes_everything_due_exactly_once(fleet: Fleet) -> None:
+    fleet.enqueue(*(f"s-{i:02}" for i in range(12)))
+    done = fleet.flywheel("worker", "--once", "--concurrency", "4")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert sorted(lines) == [f"published readme of s-{i:02} -> shelf: path s-{i:02}/readme.md" for i in range(12)]
+    assert "worker stopped after" in done.stderr and "12 published, 0 failed, 0 dead" in done.stderr
+    assert sorted(fleet.logged()) == sorted(e["id"] for e in fleet.entries()), "each entry published once"
+    assert {e["status"] for e in fleet.entries()} == {"published"}
+
+
+def test_once_reports_failures_and_exits_1(fleet: Fleet) -> None:
+    fleet.enqueue("s-1")
+    (fleet.root / "FAIL").write_text("the shelf is full")
+    done = fleet.flywheel("worker", "--once", "--json")
+    assert done.returncode == 1
+    assert "FAILED readme of s-1 -> shelf (attempt 1" not in done.stdout, "--json prints only the summary"
+    summary = json.loads(done.stdout)
+    assert (summary["published"], summary["failed"], summary["dead"]) == (0, 1, 0)
+
+
+def test_a_waiting_worker_takes_new_work_as_it_comes_and_stops_on_sigterm(fleet: Fleet) -> None:
+    worker = fleet.worker()
+    try:
+        fleet.enqueue("s-1")
+        _wait_for(lambda: fleet.logged(), "the worker to publish the first entry")
+        fleet.enqueue("s-2", "s-3")
+        _wait_for(lambda: len(fleet.logged()) == 3, "the worker to publish the next two")
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        out, err = worker.communicate(timeout=120)
+    assert worker.returncode == 0, err
+    assert sorted(out.splitlines()) == [f"published readme of s-{i} -> shelf: path s-{i}/readme.md" for i in (1, 2, 3)]
+    assert "3 published, 0 failed, 0 dead" in err
+
+
+def test_sigterm_lets_the_batch_in_hand_finish(fleet: Fleet) -> None:
+    fleet.enqueue("s-1")
+    (fleet.root / "PAUSE").write_text("")
+    worker = fleet.worker()
+    try:
+        _wait_for(lambda: (fleet.root / "shelf" / "paused").exists(), "the target to hold the batch")
+        worker.send_signal(signal.SIGTERM)
+        _wait_for(lambda: "finishing the batches in hand" in _peek(worker), "the worker to say it is stopping")
+        (fleet.root / "PAUSE").unlink()
+        out, err = worker.communicate(timeout=120)
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+    assert worker.returncode == 0, err
+    assert out == "published readme of s-1 -> shelf: path s-1/readme.md\n"
+    [entry] = fleet.entries()
+    assert entry["status"] == "published" and entry["attempts"] == 1
+
+
+def test_a_second_signal_gives_the_batch_back_unspent_and_stops_at_once(fleet: Fleet) -> None:
+    fleet.enqueue("s-1")
+    (fleet.root / "PAUSE").write_text("")
+    worker = fleet.worker()
+    try:
+        _wait_for(lambda: (fleet.root / "shelf" / "paused").exists(), "the target to hold the batch")
+        worker.send_signal(signal.SIGINT)
+        _wait_for(lambda: "finishing the batches in hand" in _peek(worker), "the worker to say it is stopping")
+        worker.send_signal(signal.SIGINT)
+        out, err = worker.communicate(timeout=120)
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+    assert worker.returncode == 130, err
+    assert "1 given back unpublished" in err
+    [entry] = fleet.entries()
+    assert (entry["status"], entry["attempts"]) == ("queued", 0), "the given-back try is not spent"
+    (fleet.root / "PAUSE").unlink()
+    assert fleet.flywheel("worker", "--once").returncode == 0
+    assert fleet.entries()[0]["status"] == "published"
+
+
+_seen: dict[int, str] = {}
+
+
+def _peek(proc: subprocess.Popen[str]) -> str:
+    """What a running process has written to stderr so far (read without blocking)."""
+    import fcntl
+
+    fd = proc.stderr.fileno()
+    fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) | os.O_NONBLOCK)
+    try:
+        chunk = os.read(fd, 65536)
+    except BlockingIOError:
+        chunk = b""
+    _seen[proc.pid] = _seen.get(proc.pid, "") + chunk.decode(errors="replace")
+    return _seen[proc.pid]
+
+
+def test_notify_wakes_a_waiting_postgres_worker(tmp_path: Path, postgres_url: str) -> None:
+    # An idle worker on PostgreSQL sleeps in LISTEN until an enqueue anywhere sends NOTIFY.
+    backend = QueueBackend("postgres", postgres_url)
+    waiter = backend.open(tmp_path / "a")
+    other = backend.open(tmp_path / "b")
+    waiter.storage.wait(0)  # listening
+    woke = threading.Event()
+
+    def wait() -> None:
+        waiter.storage.wait(600)
+        woke.set()
+
+    thread = threading.Thread(target=wait, daemon=True)
+    thread.start()
+    other.enqueue(target="shelf", session_id="s", session_type="build", kind="readme", ext="md",
+                  files={"readme.md": b"x"}, meta={})
+    assert woke.wait(120), "the enqueue did not wake the waiting worker"
+    waiter.close()
+    other.close()
