@@ -98,6 +98,64 @@ I wanted something calm to open between tasks, with no score and no timer at all
 """
 
 
+def screenshots(folder: Path, *names: str) -> Path:
+    """``folder`` with a small PNG (a different picture each) for each of ``names``."""
+    from PIL import Image
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for i, name in enumerate(names):
+        Image.new("RGB", (64, 48), (20 + 60 * i, 120, 40 + 30 * i)).save(folder / name)
+    return folder
+
+
+#: A trader's own words, added to the session `collect trade` makes of examples/exports/ibkr_trades.csv:
+#: notes per trade (by index) and the journal's narrative fields.
+TRADE_NOTES = {
+    0: "Bought the open in two fills after the gap held; sold into the 55 level.",
+    1: "Faded the first push above 5,000; covered at the prior low.",
+    3: "Took a partial at 405 and kept the rest for the afternoon.",
+}
+TRADE_NARRATIVE = {
+    "market_analysis": "A quiet open after the holiday, then index futures sold off into lunch.",
+    "what_worked": ["Waiting for the first pullback before adding", "Trading smaller size on futures"],
+    "lessons": [{"title": "Scale out", "description": "Taking a partial at the first target kept me in the MSFT trade."}],
+    "next_goals": "Write the stop on every order ticket before sending it.",
+}
+
+
+def build_session(root: Path, history: list[tuple[str, str, str, Any, str]] = HISTORY, *options: str) -> Path:
+    """``root/build.json``: `flywheel collect build` of ``history`` committed to ``root/garden``."""
+    repo = make_history(root / "garden", history)
+    flywheel(root, "collect", "build", "--repo", repo, "--agent", "Ann Lee", "-o", root / "build.json", *options)
+    return root / "build.json"
+
+
+def aria_session(root: Path, notes: str = NOTES, shots: Path | None = None) -> Path:
+    """``root/aria.json``: `flywheel collect aria` of ``notes`` and two screenshots (in ``shots``,
+    default ``root/shots``)."""
+    (root / "notes.md").write_text(notes, encoding="utf-8")
+    folder = screenshots(shots or root / "shots", "garden-day.png", "garden-night.png")
+    flywheel(root, "collect", "aria", "--notes", root / "notes.md", "--screenshots", folder, "-o", root / "aria.json")
+    return root / "aria.json"
+
+
+def trade_session(root: Path, notes: dict[int, str] = TRADE_NOTES, narrative: dict[str, Any] = TRADE_NARRATIVE,
+                  **metadata: Any) -> Path:
+    """``root/trade.json``: `flywheel collect trade` of the IBKR export (AAPL, ESH5 futures, MSFT,
+    one position left open), with the trader's ``notes`` and ``narrative`` added."""
+    import json
+
+    flywheel(root, "collect", "trade", "--csv", EXAMPLES / "exports" / "ibkr_trades.csv", "-f", "ibkr",
+             "--agent-id", "desk-1", "-o", root / "trade.json")
+    session = json.loads((root / "trade.json").read_text(encoding="utf-8"))
+    for index, note in notes.items():
+        session["source_data"]["trades"][index]["notes"] = note
+    session.update(narrative)
+    session["metadata"].update(metadata)
+    (root / "trade.json").write_text(json.dumps(session, indent=2), encoding="utf-8")
+    return root / "trade.json"
+
+
 def examples(folder: Path) -> list[Path]:
     """Copies of the bundled example sessions in ``folder``."""
     out = []
@@ -110,7 +168,8 @@ def examples(folder: Path) -> list[Path]:
 # -- what a reader sees -------------------------------------------------------------------------
 
 _BLOCKS = {"p", "li", "h1", "h2", "h3", "h4", "h5", "h6", "td", "th", "pre", "blockquote", "tr", "ul", "ol",
-           "br", "hr", "table"}
+           "br", "hr", "table", "div", "dl", "dt", "dd", "figure", "figcaption", "header", "footer", "nav", "main",
+           "article", "section", "title"}
 
 
 class _Text(html.parser.HTMLParser):
@@ -149,6 +208,24 @@ def markdown_blocks(markdown: str) -> list[str]:
     return parser.blocks
 
 
+def page_blocks(page: str) -> list[str]:
+    """The text of each block a reader sees in the body of an HTML page."""
+    parser = _Text()
+    parser.feed(page.partition("</head>")[2])
+    parser.flush()
+    return parser.blocks
+
+
+def page_preview(page: str) -> list[str]:
+    """What a link to an HTML page shows before it is opened: its title and description."""
+    import html as html_module
+
+    head = page.partition("</head>")[0]
+    found = [re.search(r"<title>(.*?)</title>", head, re.DOTALL),
+             re.search(r'<meta name="description" content="([^"]*)"', head)]
+    return [" ".join(html_module.unescape(m.group(1)).split()) for m in found if m]
+
+
 def sentences(blocks: list[str]) -> list[str]:
     return [s.strip() for block in blocks for s in re.split(r"(?<=[.!?])\s+", block) if s.strip()]
 
@@ -160,20 +237,32 @@ def repeated_sentences(blocks: list[str], shortest: int = 40) -> list[str]:
 
 
 def readable_parts(name: str, data: bytes) -> dict[str, list[str]]:
-    """What a reader reads of one artifact file, as {part: text blocks}: a Markdown file is one
-    part; a social post file is one part per post (each is read on its own network)."""
+    """What a reader reads of one file named ``name`` (a path), as {part: text blocks}: a Markdown
+    file or a site page is one part; a social post file is one part per post (each is read on
+    its own network). Other files (images, metrics, feeds) give none."""
     import json
 
-    if not name.endswith((".md", ".json")):
+    base = name.rsplit("/", 1)[-1]
+    if not base.endswith((".md", ".html")) and base != "social_post.json":
         return {}
     text = data.decode("utf-8")
-    if name == "social_post.json":
-        return {f"{name} {network} {i}": [p for p in post.split("\n\n")]
+    if base == "social_post.json":
+        return {f"{name} {network} {i}": post.split("\n\n")
                 for network, posts in json.loads(text).items() for i, post in enumerate(posts)}
-    if name == "social_post.md":
+    if base == "social_post.md":
         head, *posts = re.split(r"^## ", text, flags=re.MULTILINE)
         return {f"{name} {post.split(chr(10), 1)[0]}": markdown_blocks("## " + post) for post in posts} | {
             f"{name} head": markdown_blocks(head)}
-    if name.endswith(".md"):
-        return {name: markdown_blocks(text)}
-    return {}
+    if base.endswith(".html"):
+        return {name: page_blocks(text), f"{name} preview": page_preview(text)}
+    return {name: markdown_blocks(text)}
+
+
+def written_parts(*folders: Path) -> dict[str, list[str]]:
+    """``readable_parts`` of every file under ``folders``, named by their paths below each folder's parent."""
+    parts: dict[str, list[str]] = {}
+    for folder in folders:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file():
+                parts |= readable_parts(path.relative_to(folder.parent).as_posix(), path.read_bytes())
+    return parts
