@@ -94,3 +94,12 @@ def test_no_heading_has_nothing_under_it(root):
 def test_markdown_blocks_is_what_a_reader_sees():
     assert markdown_blocks("# A\\_b\n\n**Bold** and `code` &amp; [link](x).\n\n- one\n- two\n") == [
         "A_b", "Bold and code & link.", "one", "two"]
+
+
+def test_a_build_post_page_gives_its_counts_once(parts):
+    """The page's lede is the post's summary: it was "6 commits to pixel-garden by Ann Lee (4) and
+    Bo Chen (2), including ...", above a post saying "6 commits by Ann Lee (4) and Bo Chen (2): ..."."""
+    (page,) = [blocks for name, blocks in parts.items() if re.search(r"site/build/.*/pixel-garden-plants-grow-[^/]*/index.html$", name)]
+    text = "\n".join(page)
+    assert text.count("Ann Lee (4) and Bo Chen (2)") == 1, text
+    assert "Every commit, with its author, is listed in the build log." in text, "no remote: the build log has no links"

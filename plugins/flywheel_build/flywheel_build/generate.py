@@ -153,7 +153,9 @@ def generate_artifacts(session: Session, ctx: RunContext, repo: Repo | None) -> 
             "blog_post",
             _tidy(ctx.render("build/blog_post.md.j2", facts=facts, story=story)),
             title=facts.title,
-            summary=facts.summary,
+            # What the post says first: a page showing it as the lede above the post would
+            # otherwise give the same counts twice in other words ("6 commits to x by ...").
+            summary=(story.lede[0] if story.lede else story.overview) or facts.summary,
             tags=tags,
             meta=blog_meta,
         ),

@@ -64,6 +64,8 @@ def social_context(facts: BuildFacts, story: Story) -> dict[str, Any]:
         "lesson": said(_lesson(facts), ITEM_CHARS * 2),
         "next": said(facts.next_steps[0], ITEM_CHARS) if facts.next_steps else "",
         "audience": defang(clip(facts.audience, 100)) if facts.audience else "",
+        # The post has a "Who did what" section (several people): the LinkedIn post may say so.
+        "who_did_what": len(story.people) > 1,
     }
 
 
