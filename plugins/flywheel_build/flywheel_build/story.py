@@ -338,7 +338,8 @@ def build_story(facts: BuildFacts) -> Story:
         lede_kind=_KIND_WORDS.get(kind_of(lede_commit), "change") if lede_commit else None,
         overview=overview,
         range=facts.rev_range,
-        highlights=facts.key_achievements,
+        # With no title given, the first highlight is the title: listed again, it says it twice.
+        highlights=facts.key_achievements if "title" in facts.narrative else facts.key_achievements[1:],
         sections=tuple(sections),
         people=people,
         others=others[0] if others else None,

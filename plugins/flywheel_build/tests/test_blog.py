@@ -186,6 +186,24 @@ def test_the_agents_narrative_comes_first(fw, tmp_path, release):
     assert_numbers_proven(blog, session, prov)
 
 
+def test_a_highlight_that_is_the_title_is_not_listed_again(run_session):
+    from flywheel_core.testing import build_session
+
+    # `collect build --highlight A --highlight B` with no --title: A is the title, and was listed
+    # under "Highlights" again.
+    doc = build_session("build", session_id="s-hl", source_data={
+        "highlights": ["Saves go to the user's folder", "Faster autosave"],
+        "git_commits": [{"hash": "a" * 40, "message": "feat: x", "author": "Ann"}]})
+    result, arts, _ = run_session(doc)
+    assert result.exit_code == 0, result.output
+    blog = arts["blog_post.md"]
+    assert blog.startswith("# Saves go to the user's folder\n") and blog.count("Saves go to the user's folder") == 1
+    assert "## Highlights\n\n- Faster autosave\n\n" in blog
+    doc["source_data"]["highlights"] = doc["source_data"]["highlights"][:1]
+    result, arts, _ = run_session(doc)
+    assert "## Highlights" not in arts["blog_post.md"], "one highlight, the title: no section repeating it"
+
+
 def test_schema_documents_the_narrative(fw):
     result = fw("schema", "build")
     assert result.exit_code == 0, result.output
