@@ -52,7 +52,26 @@ BAD = [
     ("an escape shown to the reader", r"\\[\\`*_{}\[\]()#+\-.!<>|~]|&(amp|lt|gt|quot|#\d+|#x[0-9a-f]+);"),
     ("a value the template did not fill", r"\bNone\b|\bnull\b|\bnan\b|\bundefined\b|\{\{|\}\}|\{%|%\}|\[\]|\{\}"),
     ("words joined without a space", r"[a-z][.!?][A-Z][a-z]"),
+    ("a label inside a label", r"\b(Lesson|Next|What worked|What did not|Also|Market): [^.:;!?]{1,40}: [A-Z]"),
 ]
+
+
+#: For each check: text it must catch, and text that reads well.
+CAUGHT = {
+    "doubled punctuation": (["Done..", "Fixed it,.", "Saved: .", "a () b", "the end ."], ["3.0.3..3.1.0", "Wait...", "e.g. this"]),
+    "a singular counted as plural": (["1 commits by Ann", "in 1 files"], ["1 commit", "21 commits", "1.5 hours"]),
+    "an escape shown to the reader": (["dependabot\\[bot\\]", "a \\*b\\*", "R&amp;D"], ["R&D", "C:/x", "a\\b"]),
+    "a value the template did not fill": (["by None", "{{ title }}", "tags: []"], ["Nonetheless", "nullable"]),
+    "words joined without a space": (["it works.Next we"], ["Three.js", "e.g. Next", "README.md"]),
+    "a label inside a label": (["Lesson: Scale out: Taking"], ["Lesson: Scale out. Taking", "Note: 10:30"]),
+}
+
+
+@pytest.mark.parametrize("what, pattern", BAD, ids=[what for what, _ in BAD])
+def test_each_check_catches_what_it_names(what, pattern):
+    bad, good = CAUGHT[what]
+    assert [b for b in bad if not re.search(pattern, b)] == []
+    assert [g for g in good if re.search(pattern, g)] == []
 
 
 @pytest.mark.parametrize("what, pattern", BAD, ids=[what for what, _ in BAD])

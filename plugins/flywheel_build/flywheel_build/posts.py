@@ -80,8 +80,10 @@ def _others(facts: BuildFacts, story: Story) -> list[str]:
 
 
 def _lesson(facts: BuildFacts) -> str | None:
+    """The first lesson as ``Title. Description`` (after "Lesson: ", a "Title: description" read
+    as a label inside a label)."""
     for lesson in facts.lessons:
-        text = ": ".join(p for p in (lesson.title, lesson.description) if p)
+        text = " ".join(_sentence(p.rstrip(" :")) for p in (lesson.title, lesson.description) if p)
         if text:
             return text
     return None

@@ -130,7 +130,7 @@ def test_a_full_session_gives_each_network_what_suits_it(run_with, make_session)
     assert mastodon.startswith(f"{title}\n\n") and mastodon.endswith("\n\n#Tidyparse #Python #BuildInPublic #Cli #Parser")
     linkedin = variants["linkedin"][0]
     for paragraph in ("Also in this work: A usage error exits with 2.", "Behind it: 3 commits by Ann (2) and Bob (1).",
-                      "Lesson: Error codes are an interface: Scripts depend on them; change them on purpose.",
+                      "Lesson: Error codes are an interface. Scripts depend on them; change them on purpose.",
                       "Next: Accept trailing commas in inline tables too."):
         assert f"\n\n{paragraph}\n\n" in linkedin, (paragraph, linkedin)
     assert linkedin.startswith(f"{title}\n\nConfig files written by hand now parse: a trailing comma")
