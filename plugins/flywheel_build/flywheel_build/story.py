@@ -353,7 +353,9 @@ def _overview(facts: BuildFacts, by_kind: dict[str, list[CommitFact]]) -> str | 
     if not facts.stats.commits:
         return None
     text = _plural(facts.stats.commits, "commit", "commits")
-    if facts.stats.commits != len(facts.commits) and facts.commits:
+    if not facts.commits:  # a bare "2 commits." told a reader nothing of what they were
+        return f"The session counts {text} but lists none of them."
+    if facts.stats.commits != len(facts.commits):
         # Only the listed commits are known: credit and count those, and say so.
         text = f"The session counts {text} and lists {len(facts.commits):,} of them"
     if facts.credits_text:

@@ -204,6 +204,17 @@ def test_a_highlight_that_is_the_title_is_not_listed_again(run_session):
     assert "## Highlights" not in arts["blog_post.md"], "one highlight, the title: no section repeating it"
 
 
+def test_a_session_listing_none_of_its_commits_says_so(run_session):
+    from flywheel_core.testing import build_session
+
+    # examples/minimal_build_session.json: counts, no commit listed. The post said "2 commits.".
+    doc = build_session("build", session_id="s-min", metadata={"commits": 2, "files_changed": 5},
+                        source_data={"git_commits": []})
+    result, arts, _ = run_session(doc)
+    assert result.exit_code == 0, result.output
+    assert "\n\nThe session counts 2 commits but lists none of them.\n\n" in arts["blog_post.md"]
+
+
 def test_schema_documents_the_narrative(fw):
     result = fw("schema", "build")
     assert result.exit_code == 0, result.output
