@@ -122,3 +122,28 @@ def test_a_build_post_page_gives_its_counts_once(parts):
     text = "\n".join(page)
     assert text.count("Ann Lee (4) and Bo Chen (2)") == 1, text
     assert "Every commit, with its author, is listed in the build log." in text, "no remote: the build log has no links"
+
+
+def test_every_link_of_every_page_leads_somewhere(root):
+    """Relative links and images of the site's pages lead to a page or file it has; the post's
+    "listed in the build log" is a link to the build log's page (it was plain text)."""
+    import posixpath
+    from urllib.parse import unquote, urlsplit
+
+    site = root / "site"
+    dead = []
+    for page in sorted(site.rglob("*.html")):
+        folder = page.parent.relative_to(site).as_posix()
+        for url in re.findall(r'\b(?:href|src)="([^"]+)"', page.read_text(encoding="utf-8")):
+            parts = urlsplit(url)
+            if parts.scheme or url.startswith("#"):
+                continue
+            target = site / posixpath.normpath(posixpath.join(folder, unquote(parts.path)))
+            if not (target.is_file() or (target / "index.html").is_file()):
+                dead.append(f"{page.relative_to(site)}: {url}")
+    assert not dead, "links to nothing:\n" + "\n".join(dead)
+    (post,) = site.glob("build/*/*/pixel-garden-plants-grow-*/index.html")
+    assert re.search(r'is listed in the <a href="\.\./\.\./\.\./\.\./build/2025/12/build-log-pixel-garden-[^"]+/">build log</a>',
+                     post.read_text(encoding="utf-8"))
+    feed = (site / "feed.xml").read_text(encoding="utf-8")
+    assert "is listed in the &lt;a href=\"https://journal.example.org/build/2025/12/build-log-pixel-garden-" in feed
