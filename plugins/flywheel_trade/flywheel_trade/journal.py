@@ -77,7 +77,7 @@ def duration(minutes: float) -> str:
         return f"{round(seconds / 60)} min"
     hours, rest = divmod(round(seconds / 60), 60)
     if hours < 24:
-        return f"{hours} h {rest:02d} min"
+        return f"{hours} h {rest:02d} min" if rest else f"{hours} h"  # "3 h 00 min" read as a clock
     days, hours = divmod(hours, 24)
     return f"{days} d {hours} h"
 
@@ -428,6 +428,10 @@ def carried_in(session: Session) -> list[dict[str, Any]]:
     return rows
 
 
+#: What a reader calls each export format of ``collect trade --format``.
+FORMAT_NAMES = {"ibkr": "Interactive Brokers Flex", "tradovate": "Tradovate", "generic": "generic CSV"}
+
+
 def _import_notes(session: Session) -> dict[str, Any] | None:
     """What ``collect trade`` recorded about the export: its name and the warnings it gave."""
     record = session.metadata.get("import")
@@ -436,7 +440,7 @@ def _import_notes(session: Session) -> dict[str, Any] | None:
     warnings = [w for w in record.get("warnings") or [] if isinstance(w, str) and w.strip()]
     return {
         "file": str(record.get("file") or ""),
-        "format": str(record.get("format") or ""),
+        "format": FORMAT_NAMES.get(str(record.get("format") or ""), str(record.get("format") or "")),
         "executions": record.get("executions") if isinstance(record.get("executions"), int) else None,
         "warnings": warnings,
     }
