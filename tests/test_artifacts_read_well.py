@@ -53,6 +53,7 @@ BAD = [
     ("a value the template did not fill", r"\bNone\b|\bnull\b|\bnan\b|\bundefined\b|\{\{|\}\}|\{%|%\}|\[\]|\{\}"),
     ("words joined without a space", r"[a-z][.!?][A-Z][a-z]"),
     ("a label inside a label", r"\b(Lesson|Next|What worked|What did not|Also|Market): [^.:;!?]{1,40}: [A-Z]"),
+    ("lines of facts run together", r"(^|\s)[A-Z][a-z]+: [^.,;:!?]{1,30} [A-Z][a-z]+: \S"),
 ]
 
 
@@ -64,6 +65,7 @@ CAUGHT = {
     "a value the template did not fill": (["by None", "{{ title }}", "tags: []"], ["Nonetheless", "nullable"]),
     "words joined without a space": (["it works.Next we"], ["Three.js", "e.g. Next", "README.md"]),
     "a label inside a label": (["Lesson: Scale out: Taking"], ["Lesson: Scale out. Taking", "Note: 10:30"]),
+    "lines of facts run together": (["Date: 2026-11-29 Mood: curious"], ["Date: 2026-11-29", "Also: Watering, then Drawing: no"]),
 }
 
 

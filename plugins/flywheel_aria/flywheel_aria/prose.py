@@ -86,8 +86,20 @@ def _neutralise(state: StateCore) -> None:
             token.content += "\n"  # a fence left open at the end: its closing line stands alone
         if token.children:
             token.children = _neutralise_inline(token.children)
+            if _label_lines(token.children):
+                # "**Date**: 2026-11-29" over "**Mood**: curious": one fact a line, as a notes
+                # app shows it, not "Date: 2026-11-29 Mood: curious" run together.
+                for child in token.children:
+                    if child.type == "softbreak":
+                        child.type, child.tag = "hardbreak", "br"
         tokens.append(token)
     state.tokens = _without_empty_headings(tokens)
+
+
+def _label_lines(children: list[Token]) -> bool:
+    """Inline tokens of two lines or more, each a short ``Label: value`` line."""
+    lines = _inline_text(children).split("\n")
+    return len(lines) > 1 and all(_LABEL_LINE.match(line.strip()) and len(line) <= 60 for line in lines)
 
 
 def _without_empty_headings(tokens: list[Token]) -> list[Token]:

@@ -22,7 +22,7 @@ def test_markdown_is_kept_as_markdown():
         "- one\n- two\n\n1. first\n2. second\n\n```python\nx = '<b>'  # not HTML\n```"
     )
     out = safe_markdown(note)
-    assert out.startswith("**Date**: 2026-11-29\n**Mood**: *curious*\n\n")
+    assert out.startswith("**Date**: 2026-11-29\\\n**Mood**: *curious*\n\n")  # one fact a line
     assert "\\*" not in out, "issue 13: **Date** showed as \\*\\*Date\\*\\*"
     assert "Fixed `parse_args` (it failed) in snake_case_names" in out
     assert "[the docs](https://example.com/a_b)" in out
@@ -148,3 +148,10 @@ def test_a_heading_with_nothing_under_it_is_left_out():
     assert safe_markdown(note, heading_top=3) == "Intro.\n\n### Progress\n\nCast on."
     assert safe_markdown("## Only a heading") == ""
     assert safe_markdown("- ## A heading in a list item\n") == "- ## A heading in a list item"
+
+
+def test_lines_of_facts_stay_one_a_line():
+    # "**Date**: 2026-11-29" over "**Mood**: curious" showed as "Date: 2026-11-29 Mood: curious".
+    out = safe_markdown("**Date**: 2026-11-29\n**Mood**: curious\n\nA sentence\nwrapped: as prose is.")
+    assert out == "**Date**: 2026-11-29\\\n**Mood**: curious\n\nA sentence\nwrapped: as prose is."
+    assert "<br />" in _html(out).split("</p>")[0]
