@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import collections
 import html.parser
+import json
 import os
 import re
 import subprocess
@@ -143,8 +144,6 @@ def trade_session(root: Path, notes: dict[int, str] = TRADE_NOTES, narrative: di
                   **metadata: Any) -> Path:
     """``root/trade.json``: `flywheel collect trade` of the IBKR export (AAPL, ESH5 futures, MSFT,
     one position left open), with the trader's ``notes`` and ``narrative`` added."""
-    import json
-
     flywheel(root, "collect", "trade", "--csv", EXAMPLES / "exports" / "ibkr_trades.csv", "-f", "ibkr",
              "--agent-id", "desk-1", "-o", root / "trade.json")
     session = json.loads((root / "trade.json").read_text(encoding="utf-8"))
@@ -240,8 +239,6 @@ def readable_parts(name: str, data: bytes) -> dict[str, list[str]]:
     """What a reader reads of one file named ``name`` (a path), as {part: text blocks}: a Markdown
     file or a site page is one part; a social post file is one part per post (each is read on
     its own network). Other files (images, metrics, feeds) give none."""
-    import json
-
     base = name.rsplit("/", 1)[-1]
     if not base.endswith((".md", ".html")) and base != "social_post.json":
         return {}
