@@ -69,4 +69,4 @@ def test_a_stale_block_is_named(generated):
     stale = SCRIPT.fill(DOC, {**blocks, block: blocks[block].replace("+75.00", "+76.00")})
     found = [m.group("id") for m in SCRIPT.BLOCK.finditer(stale) if m.group("body") != blocks[m.group("id")]]
     assert found == [block]
-    assert SCRIPT.fill(DOC, blocks) == DOC
+    assert SCRIPT.fill(stale, blocks) == SCRIPT.fill(DOC, blocks), "refreshing puts it back, and only it"
