@@ -48,6 +48,9 @@ _LAZY = {
     "emit_session": "flywheel_core.store",
     "md_escape": "flywheel_core.render",
     "md_inline": "flywheel_core.render",
+    "scrub_paths": "flywheel_core.localpaths",
+    "scrub_session": "flywheel_core.localpaths",
+    "scrub_tree": "flywheel_core.localpaths",
     "social_variants": "flywheel_core.social",
     "split_post": "flywheel_core.social",
     "post_length": "flywheel_core.social",
@@ -117,6 +120,7 @@ if TYPE_CHECKING:
     from flywheel_core.tracking import ArtifactFile, EndResult, OpenSession, Pending, Receipt, SessionOutcome
     from flywheel_core.fsutil import PathRefused, atomic_write, confine, read_regular_file, sha256_bytes
     from flywheel_core.locks import lock_for
+    from flywheel_core.localpaths import scrub_paths, scrub_session, scrub_tree
     from flywheel_core.jsonload import dumps_strict
     from flywheel_core.models import ArtifactRecord, Session, parse_timestamp
     from flywheel_core.progress_bars import ProgressTask, progress, track

@@ -20,6 +20,7 @@ import attrs
 from flywheel_core.context import RunContext
 from flywheel_core.errors import FlywheelError, InputError, PluginError, UsageError
 from flywheel_core.fsutil import atomic_write, sha256_bytes
+from flywheel_core.localpaths import scrub_paths
 from flywheel_core.models import Session
 from flywheel_core.progress_bars import progress, track
 from flywheel_core.publishing import (
@@ -303,6 +304,7 @@ def _version(artifact: Artifact, info: dict[str, Any], session: Session, session
         "tags": list(artifact.tags),
         "draft": bool(artifact.draft),
         **session_meta(session, session_path),
+        "agent_id": scrub_paths(session.agent_id),  # pages and feeds show it: never a local path
         "generator": artifact.generator,
         "kind": artifact.kind,
         "ext": artifact.ext,

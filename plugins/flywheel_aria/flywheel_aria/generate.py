@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
-from flywheel_core import Artifact, Problem, UsageError
+from flywheel_core import Artifact, Problem, UsageError, scrub_paths, scrub_tree
 
 from flywheel_aria.facts import (
     built_items,
@@ -17,7 +17,6 @@ from flywheel_aria.facts import (
     trim_sentences,
 )
 from flywheel_aria.gallery import GalleryImage, Refusal, build_gallery
-from flywheel_aria.localpaths import scrub_paths, scrub_tree
 from flywheel_aria.posts import social_artifact
 from flywheel_aria.prose import (
     LEDE_SEARCH,
@@ -148,14 +147,15 @@ def _notes(convs: list[dict[str, Any]], title: str) -> list[dict[str, Any]]:
     """The author's own notes (``source: notes``) as the devlog's sections, each said once.
 
     A note's heading is left out when it repeats the devlog's title; its own headings nest
-    under its section.
+    under its section. A note with nothing to show (empty, or its only paragraph taken for
+    the opening) makes no section: a heading with nothing under it.
     """
     sections = []
     for conv in convs:
         heading = conv["title"] if conv["title"] and conv["title"] != title else None
         text, trimmed = trim_blocks(conv["content"], NOTE_CHARS)
         markdown = _block(text, heading_top=3 if heading else 2)
-        if heading or markdown:
+        if markdown:
             sections.append(
                 {
                     "heading": heading,

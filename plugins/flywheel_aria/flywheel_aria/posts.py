@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
+from flywheel_core import scrub_tree
+
 from flywheel_aria.facts import join_words, text_items
-from flywheel_aria.localpaths import scrub_tree
 from flywheel_aria.prose import plain_text
 
 if TYPE_CHECKING:

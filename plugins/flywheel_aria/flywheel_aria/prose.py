@@ -4,7 +4,8 @@ Notes and conversations are Markdown: emphasis, lists, links and code are shown 
 (``**Date**`` stays bold). What would inject markup or change meaning is neutralised in the
 syntax tree, not by pattern matching on text: raw HTML becomes literal text, a link that is not
 http(s) or mailto keeps its text only, an image that is not http(s) (a local file, ``data:``)
-becomes its alt text, and headings are moved down so they nest under the devlog's own.
+becomes its alt text, headings are moved down so they nest under the devlog's own, and a
+heading with nothing under it is left out.
 mdformat then writes the tree back as Markdown, escaping text so it stays text.
 """
 
@@ -85,8 +86,36 @@ def _neutralise(state: StateCore) -> None:
             token.content += "\n"  # a fence left open at the end: its closing line stands alone
         if token.children:
             token.children = _neutralise_inline(token.children)
+            if _label_lines(token.children):
+                # "**Date**: 2026-11-29" over "**Mood**: curious": one fact a line, as a notes
+                # app shows it, not "Date: 2026-11-29 Mood: curious" run together.
+                for child in token.children:
+                    if child.type == "softbreak":
+                        child.type, child.tag = "hardbreak", "br"
         tokens.append(token)
-    state.tokens = tokens
+    state.tokens = _without_empty_headings(tokens)
+
+
+def _label_lines(children: list[Token]) -> bool:
+    """Inline tokens of two lines or more, each a short ``Label: value`` line."""
+    lines = _inline_text(children).split("\n")
+    return len(lines) > 1 and all(_LABEL_LINE.match(line.strip()) and len(line) <= 60 for line in lines)
+
+
+def _without_empty_headings(tokens: list[Token]) -> list[Token]:
+    """``tokens`` less each heading with nothing under it (at the end, or straight before a
+    heading of its level or above): a reader would find an empty section. From the end, so a
+    heading whose only subsection was empty goes too."""
+    out: list[Token] = []
+    for i in range(len(tokens) - 1, -1, -1):
+        token = tokens[i]
+        if token.type == "heading_open" and token.level == 0:
+            after = out[-3] if len(out) >= 3 else None  # out[-2:] are its heading_close and inline
+            if after is None or (after.type == "heading_open" and after.level == 0 and after.tag <= token.tag):
+                del out[-2:]
+                continue
+        out.append(token)
+    return out[::-1]
 
 
 def _neutralise_inline(children: list[Token]) -> list[Token]:

@@ -324,7 +324,7 @@ def test_collected_devlog_says_each_thing_once(tmp_path, flywheel_cli):
     )
     body = devlog.split("\n\n", 2)[2]
     assert body.startswith("Aria and I made a small garden game in the browser."), body
-    assert "**Date**: 2026-11-29\n**Mood**: curious" in body
+    assert "**Date**: 2026-11-29\\\n**Mood**: curious" in body  # a hard break: one fact a line
     assert re.findall(r"^## (.+)$", devlog, re.M) == ["Why", "How it looks"]
 
 
@@ -342,7 +342,7 @@ def test_front_matter_summary_opens_the_devlog_and_the_notes_follow_whole(tmp_pa
     assert record["summary"] == "A tiny pixel-art garden that grows while you are away."
     body = devlog.split("\n\n", 2)[2]
     assert body.startswith(
-        "A tiny pixel-art garden that grows while you are away.\n\n**Date**: 2026-11-29\n"
+        "A tiny pixel-art garden that grows while you are away.\n\n**Date**: 2026-11-29\\\n"
     )
     assert devlog.count("Aria and I made a small garden game") == 1
     sentences = _sentences(devlog)

@@ -273,6 +273,18 @@ def test_nearly_empty_session_has_no_placeholders(tmp_path, write_session, run_j
     assert variants["x"] == ["New devlog: Agent-Test, 2025-12-02.\n\n#Devlog"]
 
 
+def test_a_note_with_nothing_to_show_makes_no_section(tmp_path, write_session, run_json):
+    # Notes as `collect aria` reads them: a "## " heading with no text under it, and a note whose
+    # only paragraph became the opening, each left "## Heading" with nothing under it.
+    notes = [("Knitting log", ""), ("Ideas", ""), ("Progress", "Cast on 120 stitches of the softer yarn."),
+             ("Swatch", "Washed and blocked.\n\n### Photos\n"), ("Done", "")]
+    path = write_session(title="Knitting log", source_data={"conversations": [
+        {"source": "notes", "title": title, "content": text} for title, text in notes]})
+    run_json(path)
+    devlog, _, _ = _outputs(tmp_path, "test-life_aria-001")
+    assert devlog.split("\n\n", 2)[2] == "Cast on 120 stitches of the softer yarn.\n\n## Swatch\n\nWashed and blocked.\n"
+
+
 @pytest.mark.parametrize(
     "field, value, path",
     [

@@ -22,7 +22,7 @@ def test_markdown_is_kept_as_markdown():
         "- one\n- two\n\n1. first\n2. second\n\n```python\nx = '<b>'  # not HTML\n```"
     )
     out = safe_markdown(note)
-    assert out.startswith("**Date**: 2026-11-29\n**Mood**: *curious*\n\n")
+    assert out.startswith("**Date**: 2026-11-29\\\n**Mood**: *curious*\n\n")  # one fact a line
     assert "\\*" not in out, "issue 13: **Date** showed as \\*\\*Date\\*\\*"
     assert "Fixed `parse_args` (it failed) in snake_case_names" in out
     assert "[the docs](https://example.com/a_b)" in out
@@ -54,7 +54,7 @@ def test_what_would_inject_markup_is_neutralised(inert):
 
 
 def test_headings_nest_under_the_devlog():
-    note = "# Big\n\ntext\n\n## Smaller\n\nSetext\n------\n\n###### deepest"
+    note = "# Big\n\ntext\n\n## Smaller\n\ntext\n\nSetext\n------\n\ntext\n\n###### deepest\n\ntext"
     out = safe_markdown(note, heading_top=3)
     assert re.findall(r"^#+ \w+", out, re.M) == [
         "### Big",
@@ -62,7 +62,7 @@ def test_headings_nest_under_the_devlog():
         "#### Setext",
         "###### deepest",
     ]
-    assert safe_markdown("### Already deep", heading_top=2) == "### Already deep", "never moved up"
+    assert safe_markdown("### Already deep\n\ntext", heading_top=2) == "### Already deep\n\ntext", "never moved up"
     assert safe_markdown("Not # a heading\n\\# nor this") == "Not # a heading\n\\# nor this"
 
 
@@ -140,3 +140,18 @@ def test_lede_and_trim_read_only_the_start_of_a_huge_text():
     assert split_lede(huge + "\nA paragraph far away.") is None
     cut, trimmed = trim_blocks(huge, 600)
     assert trimmed and len(cut) <= 2 * 600 + len("- item"), "one long block: twice the limit"
+
+
+def test_a_heading_with_nothing_under_it_is_left_out():
+    # Notes written as an outline ("## Ideas" with no idea yet) gave the devlog empty sections.
+    note = "Intro.\n\n## Ideas\n\n## Done\n\n### Part\n\n## Progress\n\nCast on.\n\n### Later\n"
+    assert safe_markdown(note, heading_top=3) == "Intro.\n\n### Progress\n\nCast on."
+    assert safe_markdown("## Only a heading") == ""
+    assert safe_markdown("- ## A heading in a list item\n") == "- ## A heading in a list item"
+
+
+def test_lines_of_facts_stay_one_a_line():
+    # "**Date**: 2026-11-29" over "**Mood**: curious" showed as "Date: 2026-11-29 Mood: curious".
+    out = safe_markdown("**Date**: 2026-11-29\n**Mood**: curious\n\nA sentence\nwrapped: as prose is.")
+    assert out == "**Date**: 2026-11-29\\\n**Mood**: curious\n\nA sentence\nwrapped: as prose is."
+    assert "<br />" in _html(out).split("</p>")[0]

@@ -98,14 +98,20 @@ def _tidy(text: str) -> str:
 
 
 def generate_artifacts(session: Session, ctx: RunContext, repo: Repo | None) -> list[Artifact]:
-    """Render every build artifact from one fact set."""
-    from flywheel_core import Artifact
+    """Render every build artifact from one fact set.
+
+    The facts are read from the session and the repository with every local path reduced to
+    its last part (``scrub_session``): an artifact is published, the author's folders are not.
+    The README's own text outside flywheel's region is the project's, left as it is."""
+    from flywheel_core import Artifact, scrub_session, scrub_tree
 
     from flywheel_build.posts import social_artifact
 
     info = read_repo(repo) if repo is not None else {}
     if repo is not None:
         info.update(_verify(repo, session))
+    info.update(scrub_tree({k: v for k, v in info.items() if k in ("project", "remote_url")}))
+    session = scrub_session(session)
     facts = build_facts(session, info)
     meta: dict[str, Any] = {"provenance": {"commits": list(facts.provenance), "session": facts.session_id}}
     if facts.named:
@@ -147,7 +153,9 @@ def generate_artifacts(session: Session, ctx: RunContext, repo: Repo | None) -> 
             "blog_post",
             _tidy(ctx.render("build/blog_post.md.j2", facts=facts, story=story)),
             title=facts.title,
-            summary=facts.summary,
+            # What the post says first: a page showing it as the lede above the post would
+            # otherwise give the same counts twice in other words ("6 commits to x by ...").
+            summary=(story.lede[0] if story.lede else story.overview) or facts.summary,
             tags=tags,
             meta=blog_meta,
         ),

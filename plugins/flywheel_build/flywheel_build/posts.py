@@ -64,6 +64,8 @@ def social_context(facts: BuildFacts, story: Story) -> dict[str, Any]:
         "lesson": said(_lesson(facts), ITEM_CHARS * 2),
         "next": said(facts.next_steps[0], ITEM_CHARS) if facts.next_steps else "",
         "audience": defang(clip(facts.audience, 100)) if facts.audience else "",
+        # The post has a "Who did what" section (several people): the LinkedIn post may say so.
+        "who_did_what": len(story.people) > 1,
     }
 
 
@@ -78,8 +80,10 @@ def _others(facts: BuildFacts, story: Story) -> list[str]:
 
 
 def _lesson(facts: BuildFacts) -> str | None:
+    """The first lesson as ``Title. Description`` (after "Lesson: ", a "Title: description" read
+    as a label inside a label)."""
     for lesson in facts.lessons:
-        text = ": ".join(p for p in (lesson.title, lesson.description) if p)
+        text = " ".join(_sentence(p.rstrip(" :")) for p in (lesson.title, lesson.description) if p)
         if text:
             return text
     return None

@@ -338,7 +338,8 @@ def build_story(facts: BuildFacts) -> Story:
         lede_kind=_KIND_WORDS.get(kind_of(lede_commit), "change") if lede_commit else None,
         overview=overview,
         range=facts.rev_range,
-        highlights=facts.key_achievements,
+        # With no title given, the first highlight is the title: listed again, it says it twice.
+        highlights=facts.key_achievements if "title" in facts.narrative else facts.key_achievements[1:],
         sections=tuple(sections),
         people=people,
         others=others[0] if others else None,
@@ -352,11 +353,13 @@ def _overview(facts: BuildFacts, by_kind: dict[str, list[CommitFact]]) -> str | 
     if not facts.stats.commits:
         return None
     text = _plural(facts.stats.commits, "commit", "commits")
-    if facts.stats.commits != len(facts.commits) and facts.commits:
+    if not facts.commits:  # a bare "2 commits." told a reader nothing of what they were
+        return f"The session counts {text} but lists none of them."
+    if facts.stats.commits != len(facts.commits):
         # Only the listed commits are known: credit and count those, and say so.
-        text += f". The session lists {len(facts.commits):,} of them"
+        text = f"The session counts {text} and lists {len(facts.commits):,} of them"
     if facts.credits_text:
-        text += f"{',' if facts.stats.commits != len(facts.commits) else ''} by {facts.credits_text}"
+        text += f"{',' if text.startswith('The session') else ''} by {facts.credits_text}"
     parts = [_plural(len(by_kind[k]), _KINDS[k][1], _KINDS[k][2]) for k in _TOLD if by_kind.get(k)]
     rest = sum(len(cs) for k, cs in by_kind.items() if k not in _TOLD)
     if rest and (parts or facts.merges or facts.bot_commits):  # "30 commits: 30 changes" says nothing

@@ -107,7 +107,8 @@ def test_two_commit_session_tells_why(fw, tmp_path, histories):
     assert "## Fixes\n\n**Report the line of an unterminated string**. The error pointed at the end of the file" in text
     assert "## Who did what" not in text  # one person: the overview said it
     assert "## What is next" not in text  # nobody said what is next: nothing is made up
-    assert "Every commit, with its author and a link, is listed in the [build log](build_log.md)." in text
+    # One author: the build log credits nobody per commit, so the post does not say it does.
+    assert "Every commit, with a link, is listed in the [build log](build_log.md)." in text
     assert "my-clone" not in json.dumps(record) and "my-clone" not in "".join(arts.values()).replace(str(repo), "")
     assert record["meta"]["links"] == {"build_log": "build_log.md"}
     assert record["meta"]["provenance"]["names"]["project"] == {"value": "tidyparse", "from": "source_data.project (from pyproject.toml)"}
@@ -183,6 +184,35 @@ def test_the_agents_narrative_comes_first(fw, tmp_path, release):
     assert record["title"] == "tidyparse 2.4: kinder to hand-written files"
     assert_each_sentence_once(blog)
     assert_numbers_proven(blog, session, prov)
+
+
+def test_a_highlight_that_is_the_title_is_not_listed_again(run_session):
+    from flywheel_core.testing import build_session
+
+    # `collect build --highlight A --highlight B` with no --title: A is the title, and was listed
+    # under "Highlights" again.
+    doc = build_session("build", session_id="s-hl", source_data={
+        "highlights": ["Saves go to the user's folder", "Faster autosave"],
+        "git_commits": [{"hash": "a" * 40, "message": "feat: x", "author": "Ann"}]})
+    result, arts, _ = run_session(doc)
+    assert result.exit_code == 0, result.output
+    blog = arts["blog_post.md"]
+    assert blog.startswith("# Saves go to the user's folder\n") and blog.count("Saves go to the user's folder") == 1
+    assert "## Highlights\n\n- Faster autosave\n\n" in blog
+    doc["source_data"]["highlights"] = doc["source_data"]["highlights"][:1]
+    result, arts, _ = run_session(doc)
+    assert "## Highlights" not in arts["blog_post.md"], "one highlight, the title: no section repeating it"
+
+
+def test_a_session_listing_none_of_its_commits_says_so(run_session):
+    from flywheel_core.testing import build_session
+
+    # examples/minimal_build_session.json: counts, no commit listed. The post said "2 commits.".
+    doc = build_session("build", session_id="s-min", metadata={"commits": 2, "files_changed": 5},
+                        source_data={"git_commits": []})
+    result, arts, _ = run_session(doc)
+    assert result.exit_code == 0, result.output
+    assert "\n\nThe session counts 2 commits but lists none of them.\n\n" in arts["blog_post.md"]
 
 
 def test_schema_documents_the_narrative(fw):

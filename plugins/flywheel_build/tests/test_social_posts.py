@@ -67,6 +67,8 @@ def test_the_example_s_posts_link_to_its_blog_post_page(run_with) -> None:
         assert "lines" not in posts[0] and "+450" not in posts[0], "what changed, not a line count"
     assert variants["x"] == [f"Add Phase 3 publication system.\n\nRead more: {link}\n\n#Python #BuildInPublic"]
     assert f"- Link: <{link}>" in markdown
+    # One author: the blog post has no "Who did what" section, so the LinkedIn post promises none.
+    assert variants["linkedin"][0].endswith(f"\n\nThe full story: {link}\n\n#Python #BuildInPublic")
     golden("social_post_web.json", json.dumps(variants, indent=2, ensure_ascii=False) + "\n")
 
 
@@ -124,11 +126,12 @@ def test_a_full_session_gives_each_network_what_suits_it(run_with, make_session)
     assert mastodon.startswith(f"{title}\n\n") and mastodon.endswith("\n\n#Tidyparse #Python #BuildInPublic #Cli #Parser")
     linkedin = variants["linkedin"][0]
     for paragraph in ("Also in this work: A usage error exits with 2.", "Behind it: 3 commits by Ann (2) and Bob (1).",
-                      "Lesson: Error codes are an interface: Scripts depend on them; change them on purpose.",
+                      "Lesson: Error codes are an interface. Scripts depend on them; change them on purpose.",
                       "Next: Accept trailing commas in inline tables too."):
         assert f"\n\n{paragraph}\n\n" in linkedin, (paragraph, linkedin)
     assert linkedin.startswith(f"{title}\n\nConfig files written by hand now parse: a trailing comma")
     assert linkedin.endswith("#Tidyparse #Python #BuildInPublic"), "three hashtags, no wall"
+    assert f"\n\nThe full story, with who did what: {link}\n\n" in linkedin, "Ann and Bob: the post says who did what"
     for posts in variants.values():
         assert not re.search(r"[+-]\d+ (?:/ -\d+ )?lines", "\n".join(posts))
 

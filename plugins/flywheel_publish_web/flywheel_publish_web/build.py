@@ -138,17 +138,20 @@ class Theme:
 
         return (self.source("web/style.css") + "\n/* code highlighting (Pygments) */\n" + pygments_css()).encode()
 
-    def markdown(self, record: dict[str, Any]) -> Rendered:
-        """A record's body (links relative to its page), rendered once per process."""
-        key = (record["sha256"], tuple(sorted(record["files"].items())), record["meta"]["date"])
+    def markdown(self, record: dict[str, Any], pages: dict[str, str] | None = None) -> Rendered:
+        """A record's body (links relative to its page), rendered once per process; ``pages``:
+        the URLs of the session's other pages by their artifact's file name (see ``render``)."""
+        pages = pages or {}
+        key = (record["sha256"], tuple(sorted(record["files"].items())), record["meta"]["date"], tuple(sorted(pages.items())))
         if key not in self._bodies:
             main = f"{record['kind']}.{record['ext']}"
             text = self.store.read_text(record["files"][main])
             files = {n for n in record["files"] if n != main}
-            self._bodies[key] = self.md.render(text, files=files, date=record["meta"]["date"][:10])
+            self._bodies[key] = self.md.render(text, files=files, pages=pages, date=record["meta"]["date"][:10])
         return self._bodies[key]
 
-    def post_body(self, record: dict[str, Any], summary: str, commits: list[dict[str, Any]]) -> dict[str, Any]:
+    def post_body(self, record: dict[str, Any], summary: str, commits: list[dict[str, Any]],
+                  pages: dict[str, str] | None = None) -> dict[str, Any]:
         """The rendered body, and what the page around it adds: each thing once.
 
         The summary (the lede) and commits (in the provenance) are left out when the body
@@ -159,7 +162,7 @@ class Theme:
 
         from flywheel_publish_web.markup import plain_text
 
-        rendered = self.markdown(record)
+        rendered = self.markdown(record, pages)
         files, meta = record["files"], record["meta"]
         said = plain_text(rendered.body)
         lede = summary if summary and plain_text(summary.rstrip("…")) not in said else ""
@@ -191,14 +194,15 @@ class Theme:
     def feed_body(self, post: Post) -> str:
         """The post's HTML with absolute URLs, cached by content so a rebuild renders only new posts."""
         url = self.settings.url(post.path)
-        key = _key(self.version, post.main["sha256"], sorted(post.main["files"].items()), url)
+        pages = {f"{r['kind']}.{r['ext']}": self.settings.url(r["permalink"]) for r in post.companions}
+        key = _key(self.version, post.main["sha256"], sorted(post.main["files"].items()), url, sorted(pages.items()))
         path = self.settings.state_dir / "cache" / "feed" / f"{key}.html"
         try:
             return path.read_text(encoding="utf-8")
         except FileNotFoundError:
             pass
         # The only relative URLs left in a body are the post's own files: make them absolute.
-        body = _RELATIVE_ATTR.sub(lambda m: f'{m.group(1)}="{url}', self.markdown(post.main).body)
+        body = _RELATIVE_ATTR.sub(lambda m: f'{m.group(1)}="{url}', self.markdown(post.main, pages).body)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         tmp.write_text(body, encoding="utf-8")

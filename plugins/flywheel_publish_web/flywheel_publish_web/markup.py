@@ -137,6 +137,7 @@ class MarkdownRenderer:
         text: str,
         *,
         files: frozenset[str] | set[str] = frozenset(),
+        pages: dict[str, str] | None = None,
         prefix: str = "",
         drop_title: bool = True,
         date: str | None = None,
@@ -145,7 +146,9 @@ class MarkdownRenderer:
 
         Relative links and images resolve to ``files`` (the post's own attachments, copied
         beside its page) and are prefixed with ``prefix`` (``../`` for a page one folder
-        deeper, the page's absolute URL in feeds); anything else relative is dropped. With
+        deeper, the page's absolute URL in feeds); a link to a name in ``pages`` (another
+        artifact of the session, ``build_log.md``) goes to that URL, its page; anything else
+        relative is dropped. With
         ``date`` (the session's ``YYYY-MM-DD``), a first paragraph all in emphasis that starts
         with it (``*2025-12-02 · Agent-7 · 1 h 30 min*``) is a date line: removed, its parts
         returned, so the page shows the date once, in its header.
@@ -165,11 +168,12 @@ class MarkdownRenderer:
                 if parts[0] == date:
                     dateline, tokens = parts, tokens[3:]
         used: set[str] = set()
-        _vet(tokens, lambda url: _resolve(url, files, prefix, used))
+        _vet(tokens, lambda url: _resolve(url, files, prefix, used, pages or {}))
         return Rendered(self.md.renderer.render(tokens, self.md.options, {}), heading, used, dateline)
 
 
-def _resolve(url: str, files: frozenset[str] | set[str], prefix: str, used: set[str]) -> str | None:
+def _resolve(url: str, files: frozenset[str] | set[str], prefix: str, used: set[str],
+             pages: dict[str, str]) -> str | None:
     if not safe_url(url):
         return None
     if not _is_local(url):
@@ -177,6 +181,8 @@ def _resolve(url: str, files: frozenset[str] | set[str], prefix: str, used: set[
     cut = re.search(r"[?#]", url)
     path, rest = (url[: cut.start()], url[cut.start() :]) if cut else (url, "")
     name = posixpath.normpath(unquote(path))
+    if name in pages and name not in files:
+        return pages[name] + rest
     if name not in files:
         return None
     used.add(name)

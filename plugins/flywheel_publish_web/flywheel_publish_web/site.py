@@ -435,7 +435,9 @@ def _post_context(post: Post, record: dict[str, Any], folder: str, s: Settings, 
     draft = is_draft(record)
     title = (_text(rmeta.get("title"), 300) or kind_label(record["kind"])) if companion else post.title
     summary = _text(rmeta.get("summary"), 600) if companion else post.summary
-    shown = theme.post_body(record, summary, commits)
+    # The session's page links to its companions ("listed in the [build log](build_log.md)").
+    pages = {} if companion else {f"{r['kind']}.{r['ext']}": root + r["permalink"] for r in post.companions}
+    shown = theme.post_body(record, summary, commits, pages)
     agent = _text(rmeta.get("agent_id"), 100)
     # What a date line in the body said beyond the header's date, agent and project (a duration).
     known = {post.date[:10], human_date(post.date), agent, post.project, type_label(post.session_type)}

@@ -69,3 +69,14 @@ def test_a_leading_date_line_is_taken_out_for_the_page_header() -> None:
     assert md.render(text).dateline == []
     partly = md.render("*2025-12-02* and more\n", date="2025-12-02")
     assert partly.dateline == [] and "and more" in partly.body
+
+
+def test_a_link_to_another_artifact_of_the_session_goes_to_its_page():
+    # The blog post says "listed in the [build log](build_log.md)": on the site that was plain
+    # text beside a page that has the build log.
+    md = MarkdownRenderer()
+    text = "See the [build log](build_log.md#features), [notes](notes.md) and [chart](chart.svg)."
+    out = md.render(text, files={"chart.svg"}, pages={"build_log.md": "../build-log-x/"}, prefix="").body
+    assert '<a href="../build-log-x/#features">build log</a>' in out
+    assert "<span>notes</span>" in out and '<a href="chart.svg">chart</a>' in out
+    assert "<span>build log</span>" in md.render(text).body, "no such page: plain text, as before"

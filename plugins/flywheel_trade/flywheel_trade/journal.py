@@ -77,7 +77,7 @@ def duration(minutes: float) -> str:
         return f"{round(seconds / 60)} min"
     hours, rest = divmod(round(seconds / 60), 60)
     if hours < 24:
-        return f"{hours} h {rest:02d} min"
+        return f"{hours} h {rest:02d} min" if rest else f"{hours} h"  # "3 h 00 min" read as a clock
     days, hours = divmod(hours, 24)
     return f"{days} d {hours} h"
 
@@ -428,6 +428,10 @@ def carried_in(session: Session) -> list[dict[str, Any]]:
     return rows
 
 
+#: What a reader calls each export format of ``collect trade --format``.
+FORMAT_NAMES = {"ibkr": "Interactive Brokers Flex", "tradovate": "Tradovate", "generic": "generic CSV"}
+
+
 def _import_notes(session: Session) -> dict[str, Any] | None:
     """What ``collect trade`` recorded about the export: its name and the warnings it gave."""
     record = session.metadata.get("import")
@@ -436,7 +440,7 @@ def _import_notes(session: Session) -> dict[str, Any] | None:
     warnings = [w for w in record.get("warnings") or [] if isinstance(w, str) and w.strip()]
     return {
         "file": str(record.get("file") or ""),
-        "format": str(record.get("format") or ""),
+        "format": FORMAT_NAMES.get(str(record.get("format") or ""), str(record.get("format") or "")),
         "executions": record.get("executions") if isinstance(record.get("executions"), int) else None,
         "warnings": warnings,
     }
@@ -520,14 +524,20 @@ def metrics_json(metrics: dict[str, Any]) -> str:
 
 
 def build_artifacts(session: Session, ctx: RunContext) -> list[Artifact]:
-    """The three artifacts of a trade session, all from one fact set."""
-    from flywheel_core import Artifact
+    """The three artifacts of a trade session, all from one fact set.
 
+    The facts are read with every local path in the session reduced to its last part
+    (``scrub_session``): notes, narrative, account and the import's file name are published,
+    the author's folders are not. Chart images are found from the original paths."""
+    from flywheel_core import Artifact, scrub_session, scrub_tree
+
+    charts, chart_files = _charts(session, ctx)
+    session = scrub_session(session)
     trades, problems, metrics, declared = _read(session)
     if any(p.severity == "error" for p in problems):
         return []  # validate already stopped the run; never publish half-read trades
     facts = journal_facts(session, trades, metrics, declared)
-    facts["charts"], chart_files = _charts(session, ctx)
+    facts["charts"] = scrub_tree(charts)
     account = session.metadata.get("account") or session.source_data.get("account")
     symbols, named = facts["symbols"], facts["pnl_symbols"]
     meta: dict[str, Any] = {

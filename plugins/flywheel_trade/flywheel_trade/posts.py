@@ -60,14 +60,21 @@ def _currency(codes: list[str]) -> str:
     return ""
 
 
+def _sentence(text: str) -> str:
+    """``text`` ending as a sentence does (a clipped text already ends in "…")."""
+    text = text.rstrip()
+    return text if not text or text.endswith((".", "!", "?", "…")) else text + "."
+
+
 def _prose(items: list[dict[str, str]]) -> str:
-    """The first item of a narrative field as one defanged line (``Title: text``)."""
+    """The first item of a narrative field as one defanged sentence or two: ``Title. Text.``
+    (after the post's "Lesson: ", a "Title: text" read as a label inside a label)."""
     from flywheel_core import clip, defang
 
     for item in items:
-        text = ": ".join(p for p in (item["title"], item["text"]) if p)
-        if text.strip():
-            return defang(clip(text, PROSE_CHARS))
+        text = " ".join(_sentence(p.rstrip(" :")) for p in (item["title"], item["text"]) if p.strip())
+        if text:
+            return defang(_sentence(clip(text, PROSE_CHARS)))
     return ""
 
 

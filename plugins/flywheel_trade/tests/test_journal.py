@@ -48,6 +48,7 @@ def test_seed_journal_facts(seed_run) -> None:
     assert "| Win rate | 80.0% | 100.0% | differs |" in journal
     assert "- **Market sentiment:** positive" in journal
     assert "## How computed" in journal
+    assert "Session `b2c3d4e5-f6a7-8901-bcde-f23456789012` by Agent-5, 3 h.\n" in journal, "was '3 h 00 min', a clock"
     for placeholder in ("None", "nan", "{{", "  minutes", "## \n"):
         assert placeholder not in journal
     metrics = json.loads((folder / "trade_metrics.json").read_text())
@@ -487,6 +488,16 @@ def test_hostile_symbols_and_notes_are_escaped_in_every_markdown_file(run_trade,
     variants = json.loads((folder / "social_post.json").read_text())
     assert "The best trade was <img src=x onerror=alert(2)> # heading" in variants["linkedin"][0], "plain text, not escaped"
     assert variants["mastodon"][0].endswith("#Trading"), "no hashtag made of a symbol that is no ticker"
+
+
+@pytest.mark.parametrize("fmt, said", [("ibkr", "Interactive Brokers Flex format"), ("tradovate", "Tradovate format"),
+                                       ("generic", "generic CSV format"), ("other", "other format")])
+def test_the_import_names_the_export_as_a_reader_would(run_trade, trade_doc, make_trade, fmt, said) -> None:
+    # "from ibkr_trades.csv (ibkr format, 9 executions)": the option's value, not a name.
+    doc = trade_doc([make_trade("AAPL", exit_price=101, exit_timestamp="2025-12-02T03:10:00Z")],
+                    metadata={"import": {"file": "fills.csv", "format": fmt, "executions": 2}})
+    _, folder = run_trade(doc)
+    assert f"from fills.csv ({said}, 2 executions).\n" in (folder / "trade_journal.md").read_text()
 
 
 def test_empty_columns_are_left_out_and_notes_are_outside_the_tables(seed_run) -> None:

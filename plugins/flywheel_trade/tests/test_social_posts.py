@@ -131,6 +131,20 @@ def test_a_busy_session_reads_in_words_and_keeps_to_its_numbers(run_with, make_t
     assert variants["mastodon"][0].endswith("#Trading #MSFT #ESH6 #AAPL")
 
 
+def test_the_trader_s_words_are_quoted_as_sentences(run_with, make_trade, trade_doc) -> None:
+    # Lists of short items as traders write them: no full stop, a lesson with a title. The posts
+    # said "What worked: Waiting for the pullback" then nothing, and "Lesson: Scale out: Taking...".
+    trades = [make_trade("AAPL", exit_price=101, exit_timestamp="2025-12-02T03:10:00Z")]
+    doc = trade_doc(trades, what_worked=["Waiting for the pullback", "Smaller size"], next_goals=["Trade the open only"],
+                    lessons=[{"title": "Scale out", "description": "A partial at the first target kept me in"}])
+    variants, _, _ = run_with(doc, WEB)
+    linkedin = variants["linkedin"][0]
+    assert "\n\nWhat worked: Waiting for the pullback.\n\n" in linkedin
+    assert "\n\nLesson: Scale out. A partial at the first target kept me in.\n\n" in linkedin
+    assert "\n\nNext: Trade the open only.\n\n" in linkedin
+    assert variants["bluesky"][0].split("\n\n")[0].endswith(" What worked: Waiting for the pullback."), variants["bluesky"][0]
+
+
 def test_hostile_session_text_is_neutralised(run_with, make_trade, trade_doc) -> None:
     note = "@everyone #pump $GME https://evil.example.com/x evil.com \u202eRTL\u202c " + "long note " * 1000
     trades = [make_trade("@everyone", exit_price=101, exit_timestamp="2025-12-02T03:10:00Z", notes=note),

@@ -1,18 +1,24 @@
 """Local paths out of published text: any absolute path of any system becomes its file name.
 
-A devlog is published, a local path is not: ``D:/games/SpaceExplorer`` names a machine's
+An artifact is published, a local path is not: ``D:/games/SpaceExplorer`` names a machine's
 folders and ``/home/alice/...`` its user. Session text is untrusted and may hold such paths
-anywhere (prose, code, link targets), so every string from the session passes through
-``scrub_paths`` before it is rendered. A path becomes its last part (``SpaceExplorer``), which
-is what a reader can use; a home folder itself becomes ``~``.
+anywhere (prose, code, commit messages, file lists, link targets), so the session plugins
+render from ``scrub_session(session)``, or pass each string through ``scrub_paths``. A path
+becomes its last part (``SpaceExplorer``), which is what a reader can use; a home folder
+itself becomes ``~``.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["display_name", "scrub_paths", "scrub_tree"]
+import attrs
+
+if TYPE_CHECKING:
+    from flywheel_core.models import Session
+
+__all__ = ["display_name", "scrub_paths", "scrub_session", "scrub_tree"]
 
 # What may follow in a path: not space, quotes, brackets or Markdown link syntax.
 _PART = r"[^\s\"'`<>()\[\]{}|*?,;]"
@@ -75,3 +81,17 @@ def scrub_tree(value: Any) -> Any:
     if isinstance(value, list):
         return [scrub_tree(v) for v in value]
     return value
+
+
+def scrub_session(session: Session) -> Session:
+    """A copy of ``session`` to render from: ``scrub_tree`` applied to every field a generator
+    may show (``agent_id``, ``metadata``, ``source_data`` and the unknown top-level fields).
+
+    Read what a path points at (a repository, an image) from the original session."""
+    return attrs.evolve(
+        session,
+        agent_id=scrub_paths(session.agent_id),
+        metadata=scrub_tree(session.metadata),
+        source_data=scrub_tree(session.source_data),
+        extra=scrub_tree(session.extra),
+    )
