@@ -86,14 +86,17 @@ class SessionTracker:
 
     @property
     def session_type(self) -> str:
+        """The open session's type (``build``, ...)."""
         return self.session.session_type
 
     @property
     def folder(self) -> Path:
+        """The repository (or folder) the session is about."""
         return self.session.folder
 
     @property
     def started_at(self) -> str:
+        """When the session was opened, an ISO 8601 UTC timestamp."""
         return self.session.started_at
 
     def end(

@@ -121,10 +121,12 @@ class Config:
 
     @property
     def out_dir(self) -> Path:
+        """Where artifacts go: ``<out_dir>/<session_type>/<session_id>/`` (``flywheel-out``)."""
         return self._path("out_dir", "flywheel-out")
 
     @property
     def state_dir(self) -> Path:
+        """flywheel's own state: the queue, caches, each target's folder (``.flywheel``)."""
         return self._path("state_dir", ".flywheel")
 
     @property
@@ -134,14 +136,17 @@ class Config:
 
     @property
     def templates_dir(self) -> Path | None:
+        """The user's templates, searched before every plugin's; None when not set."""
         return self._path("templates_dir", "") if self.data.get("templates_dir") else None
 
     @property
     def max_input_bytes(self) -> int:
+        """The largest input file flywheel reads, in bytes (64 MiB unless set)."""
         return int(self.data.get("max_input_bytes", 64 * 1024 * 1024))
 
     @property
     def media_roots(self) -> list[Path]:
+        """Folders besides its own that a session may name files in (``RunContext.allowed_roots``)."""
         return [(self.base_dir / p).resolve() for p in self.data.get("media_roots", [])]
 
     @property
@@ -183,6 +188,7 @@ class Config:
         return str(self.targets.get(target, {}).get("review", "findings"))
 
     def enabled_targets(self) -> list[str]:
+        """The names of the ``[targets.<name>]`` tables not set ``enabled = false``."""
         return [n for n, t in self.targets.items() if t.get("enabled", True) is not False]
 
     def target_config(self, name: str) -> dict[str, Any]:
@@ -193,6 +199,7 @@ class Config:
         return resolve_secrets(table, f"targets.{name}")
 
     def plugin_config(self, name: str) -> dict[str, Any]:
+        """The ``[plugins.<name>]`` table (``{}`` if absent), ``{"$env": NAME}`` secrets resolved."""
         return resolve_secrets(self.data.get("plugins", {}).get(name, {}), f"plugins.{name}")
 
 

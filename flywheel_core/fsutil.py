@@ -41,6 +41,7 @@ class FileTooLarge(PathRefused):
 
 
 def sha256_bytes(data: bytes) -> str:
+    """The hex sha256 of ``data``: the hash artifacts, queue entries and blobs are known by."""
     return hashlib.sha256(data).hexdigest()
 
 
@@ -57,7 +58,8 @@ def read_regular_file(path: Path, max_bytes: int) -> bytes:
     """The bytes of a regular file of at most ``max_bytes``; never blocks on a FIFO or a device.
 
     Raises :class:`PathRefused` for anything but a regular file (after a symlink),
-    :class:`FileTooLarge` over the limit, and OSError when the file cannot be opened.
+    :class:`FileTooLarge` (a :class:`PathRefused`) over the limit, and OSError when the file
+    cannot be opened.
     """
     # O_NONBLOCK: opening a FIFO with no writer returns at once instead of waiting for one.
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))

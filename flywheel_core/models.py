@@ -75,6 +75,7 @@ class Session:
 
     @property
     def status_key(self) -> str:
+        """The ``pipeline_status`` key a run of this session sets: ``<session_type>_artifact``."""
         return f"{self.session_type}_artifact"
 
 

@@ -75,7 +75,8 @@ def compose_social(
     Each template gets ``context`` plus ``network`` (``"x"``, ...) and ``link``: the URL of the
     session's page, ``ctx.page_url(session, *page)`` for ``page = (kind, title)`` (the kind of
     the session's main artifact and exactly the title it carries), or None when no website
-    gives it a page. Session text goes through the ``defang`` filter; ``optional`` parts are
+    gives it a page. Session text in ``context`` is not defanged for you: pass it through
+    :func:`~flywheel_core.social.defang` (or the ``defang`` filter); ``optional`` parts are
     dropped, last first, until a post fits (:func:`~flywheel_core.social.fit_post`); the link
     ends any post that does not place it. Hashtags come from ``topics`` (CamelCase, as many as
     each network takes) and end each post. ``title`` heads ``<templates>/social_post.md.j2``,

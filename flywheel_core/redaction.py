@@ -61,7 +61,9 @@ def _base64_cores(value: bytes) -> list[str]:
 
 
 def register_secret(value: Any) -> None:
-    """Have ``redact`` replace ``value`` (a token, a password) and its encoded forms with ``***``."""
+    """Have ``redact`` replace ``value`` (a token, a password) and its encoded forms with ``***``.
+
+    A value shorter than ``MIN_SECRET_LENGTH`` (6) characters, or not a string, is ignored."""
     if not isinstance(value, str) or len(value) < MIN_SECRET_LENGTH or value in _secrets:
         return
     raw = value.encode("utf-8")

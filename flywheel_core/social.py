@@ -42,10 +42,12 @@ __all__ = [
     "fit_post",
 ]
 
+#: The most one post may hold on each network, counted as the network counts (:func:`post_length`).
 LIMITS = {"x": 280, "bluesky": 300, "mastodon": 500, "linkedin": 3000}
 #: How many hashtags end a post: few where they crowd a short post, none as a wall on LinkedIn.
 HASHTAG_LIMITS = {"x": 2, "bluesky": 2, "mastodon": 5, "linkedin": 3}
 MAX_POSTS = 12
+#: The networks flywheel writes a post for, in the order it shows them.
 PLATFORMS = tuple(LIMITS)
 
 _URL = re.compile(r"https?://[^\s<>\"]+[^\s<>\".,;:!?)\]'’]", re.I)
@@ -147,6 +149,7 @@ def post_length(text: str, platform: str) -> int:
 
 
 def fits(text: str, platform: str) -> bool:
+    """Whether ``text`` is one post on ``platform``: :func:`post_length` within :data:`LIMITS`."""
     return post_length(text, platform) <= LIMITS[platform]
 
 

@@ -19,7 +19,12 @@ def dumps_session(data: dict[str, Any]) -> str:
 
 
 def emit_session(doc: dict[str, Any], output: Path | None) -> None:
-    """Write a collected session to ``output`` atomically (through a symlink), or to stdout."""
+    """Write a collected session to ``output`` atomically (through a symlink), or to stdout.
+
+    As flywheel writes every session file: 2-space JSON, UTF-8, a final newline. A value JSON
+    cannot hold (NaN, a huge integer) raises :class:`FlywheelError` naming its path, and
+    nothing is written.
+    """
     import sys
 
     try:

@@ -121,9 +121,11 @@ class SessionOutcome:
 
     @property
     def ok(self) -> bool:
+        """Whether ``exit_code`` is 0 (what is not published yet is in ``pending``: no failure)."""
         return self.exit_code == 0
 
     def to_json(self) -> dict[str, Any]:
+        """The outcome as JSON-ready data (paths as strings; ``publish_requested`` left out)."""
         return {
             "session_file": str(self.session_file) if self.session_file else None,
             "session_id": self.session_id,
@@ -157,9 +159,11 @@ class EndResult(SessionOutcome):
 
     @property
     def nothing_new(self) -> bool:
+        """True when there was nothing new since the last end: nothing was written or published."""
         return self.status == "nothing-new"
 
     def to_json(self) -> dict[str, Any]:
+        """:meth:`SessionOutcome.to_json` and the end's fields: what ``flywheel end --json`` prints."""
         return {
             **super().to_json(),
             "folder": str(self.folder) if self.folder else None,

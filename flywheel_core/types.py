@@ -72,10 +72,12 @@ class Problem:
 
     @classmethod
     def warning(cls, message: str, path: str = "$") -> Problem:
+        """A finding that is printed but does not fail validation."""
         return cls(message, path, "warning")
 
     @classmethod
     def error(cls, message: str, path: str = "$") -> Problem:
+        """A finding that makes the session invalid: it is not run, the CLI exits 2."""
         return cls(message, path, "error")
 
     def format(self, file: str, limit: int = 400) -> str:
@@ -127,9 +129,11 @@ class Artifact:
 
     @property
     def filename(self) -> str:
+        """``<kind>.<ext>``: the main file's name in the artifact's folder."""
         return f"{self.kind}.{self.ext}"
 
     def data(self) -> bytes:
+        """``content`` as bytes (text is encoded as UTF-8)."""
         return self.content.encode("utf-8") if isinstance(self.content, str) else self.content
 
 
@@ -163,10 +167,12 @@ class PublishItem:
 
     @property
     def filename(self) -> str:
+        """``<kind>.<ext>``: the main file's key in ``files``."""
         return f"{self.kind}.{self.ext}"
 
     @property
     def content(self) -> bytes:
+        """The main file's bytes, ``files[filename]``."""
         return self.files[self.filename]
 
 

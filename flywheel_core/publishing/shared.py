@@ -59,6 +59,7 @@ class SharedStore:
         self.close()
 
     def close(self) -> None:
+        """Close the connection to the backend (``with open_shared_store(...)`` does it)."""
         self.storage.close()
 
     def get(self, key: str) -> Document | None:
