@@ -1,5 +1,6 @@
 # make demo: set up .venv and run flywheel end to end on the bundled examples.
 # make test: set up .venv and run the whole test suite.
+# make docs: regenerate the generated parts of docs/ (every example's artifacts, the API's signatures).
 # make bench: run every benchmark and write benchmarks/RESULTS.md (QUICK=1: a few minutes).
 PYTHON ?= python3
 VENV   := .venv
@@ -9,7 +10,7 @@ FW     := $(VENV)/bin/flywheel
 PLUGINS := $(sort $(wildcard plugins/*/pyproject.toml))
 DEMO   := demo
 
-.PHONY: demo test soak bench setup clean check-isolated
+.PHONY: demo test soak bench setup clean check-isolated docs
 
 $(VENV)/.installed: pyproject.toml $(PLUGINS) requirements-test.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -26,6 +27,10 @@ test: setup
 
 soak: setup
 	$(PY) -m pytest -m soak -q -s -p no:cacheprovider tests plugins
+
+docs: setup
+	$(PY) scripts/docs-examples.py
+	$(PY) scripts/docs-api.py
 
 bench: setup
 	$(PY) benchmarks/run_all.py $(if $(QUICK),--quick)

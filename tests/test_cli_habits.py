@@ -84,3 +84,12 @@ def test_quiet_is_accepted_before_any_command(empty_host) -> None:
     assert result.exit_code == 0 and result.json() == []
     result = run_cli(["--quiet", "config", "--json"], host=empty_host)
     assert result.exit_code == 0 and json.loads(result.stdout)["found_by"]
+
+
+def test_the_installed_version_is_the_one_flywheel_prints() -> None:
+    """One source for the version: pyproject reads flywheel_core.__version__ (two literals drifted apart)."""
+    from importlib.metadata import version
+
+    import flywheel_core
+
+    assert version("flywheel-core") == flywheel_core.__version__

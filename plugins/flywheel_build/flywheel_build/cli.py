@@ -80,4 +80,4 @@ def collect_build(
     except OSError as exc:
         raise UsageError(f"{output}: cannot write: {exc.strerror or exc}") from None
     count = session["metadata"]["commits"]
-    print(f"{output}: {count:,} commit{'' if count == 1 else 's'} collected ({session['session_id']})", file=sys.stderr)
+    print(f"{output}: {count:,} commit{'' if count == 1 else 's'} collected, session id {session['session_id']}", file=sys.stderr)
