@@ -75,7 +75,9 @@ _THOUSANDS = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$")
 #: A number written with a decimal comma (``150,25``, ``1.234,5``): only read in ``;``-separated files.
 _DECIMAL_COMMA = re.compile(r"^[+-]?(\d+|\d{1,3}(\.\d{3})+),\d+$")
 #: A whole number grouped with dots (``1.500``) in such a file.
-_DOT_THOUSANDS = re.compile(r"^[+-]?\d{1,3}(\.\d{3})+$")
+_DOT_THOUSANDS = re.compile(r"^[+-]?[1-9]\d{0,2}(\.\d{3})+$")
+#: A number with a decimal point; one shaped like ``_DOT_THOUSANDS`` (``1.500``) tells nothing.
+_DECIMAL_POINT = re.compile(r"^[+-]?\d*\.\d+$")
 
 
 @attrs.define
@@ -166,6 +168,9 @@ class _Rows:
         self.path, self.file, self.tz = path, file, tz
         self.naive_times = 0
         self.decimal_comma = False  # set by records() for a `;` file that writes 150,25
+        #: Set by records() for a `;` file where no number shows its decimal mark: 1.500 there is
+        #: 1500 to a German spreadsheet and 1.5 to a Swiss one, so such a number is refused.
+        self.dots_unclear = False
 
     def fail(self, line: int, message: str, column: str | None = None) -> InputError:
         return InputError(self.file, f"line {line}", f"column {column}: {message}" if column else message)
@@ -190,11 +195,8 @@ class _Rows:
         # Spreadsheets set to a locale with a decimal comma export `;`-separated files.
         delimiter = ";" if first.count(";") > first.count(",") else ","
         if delimiter == ";":
-            cells = (c.strip() for row in csv.reader(lines, delimiter=";") for c in row)
-            try:
-                self.decimal_comma = any(_DECIMAL_COMMA.match(c) for c in cells)
-            except csv.Error:
-                pass  # the strict read below reports it with its line
+            self.decimal_comma, point = _decimal_marks(lines)
+            self.dots_unclear = not self.decimal_comma and not point
         reader = csv.reader(lines, delimiter=delimiter, strict=True)
         start = 1
         try:
@@ -220,6 +222,13 @@ class _Rows:
                 text = text.replace(".", "").replace(",", ".")
             elif "." in text or "," in text:
                 raise self.fail(line, f"{value.strip()!r} is not a number (this file writes decimals with a comma)", column)
+        elif self.dots_unclear and text.count(".") == 1 and _DOT_THOUSANDS.match(text):
+            whole, point = text.replace(".", ""), f"{float(text):g}"
+            raise self.fail(
+                line, f"{text!r} is {whole} where decimals are written with a comma and {point} where with a point, and no "
+                f"other number in this `;`-separated file shows which: write it as {whole} or {point.replace('.', ',')}",
+                column,
+            )
         elif _THOUSANDS.match(text):
             text = text.replace(",", "")
         try:
@@ -246,6 +255,24 @@ class _Rows:
     def localize(self, naive: datetime) -> datetime:
         self.naive_times += 1
         return naive.replace(tzinfo=self.tz).astimezone(timezone.utc)
+
+
+def _decimal_marks(lines: list[str]) -> tuple[bool, bool]:
+    """(some cell writes a decimal comma, some cell writes a decimal point) in a `;`-separated file.
+
+    ``150,25`` and ``1.500.000`` say comma; ``150.25`` says point; ``1.500`` says nothing.
+    """
+    point = False
+    try:
+        for row in csv.reader(lines, delimiter=";"):
+            for cell in row:
+                cell = cell.strip()
+                if _DECIMAL_COMMA.match(cell) or (cell.count(".") > 1 and _DOT_THOUSANDS.match(cell)):
+                    return True, point
+                point = point or bool(_DECIMAL_POINT.match(cell) and not _DOT_THOUSANDS.match(cell))
+    except csv.Error:
+        pass  # the strict read reports it with its line
+    return False, point
 
 
 class _Header:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import timezone
 from pathlib import Path
 
@@ -438,9 +439,35 @@ def test_semicolon_export_with_decimal_commas(tmp_path: Path) -> None:
 
 
 def test_semicolon_export_with_decimal_points(tmp_path: Path) -> None:
+    # A Swiss spreadsheet's CSV: `;` between fields and a decimal point; 1.0855 shows which mark.
     path = tmp_path / "fills.csv"
-    path.write_text("timestamp;symbol;side;quantity;price\n2025-01-15T09:30:00Z;EUR.USD;buy;20000;1.085\n", encoding="utf-8")
-    assert [(f.symbol, f.quantity, f.price) for f in read_fills(path).fills] == [("EUR.USD", 20000, 1.085)]
+    path.write_text("timestamp;symbol;side;quantity;price\n2025-01-15T09:30:00Z;EUR.USD;buy;20000;1.085\n"
+                    "2025-01-15T09:31:00Z;EUR.USD;sell;20000;1.0855\n", encoding="utf-8")
+    assert [(f.symbol, f.quantity, f.price) for f in read_fills(path).fills] == [("EUR.USD", 20000, 1.085), ("EUR.USD", 20000, 1.0855)]
+
+
+@pytest.mark.parametrize(
+    ("quantity", "price", "reads"),
+    [
+        ("1.000", "150", "'1.000' is 1000 where decimals are written with a comma and 1 where with a point"),
+        ("20000", "1.085", "'1.085' is 1085 where decimals are written with a comma and 1.085 where with a point"),
+    ],
+)
+def test_semicolon_export_whose_dots_could_group_thousands_is_refused(tmp_path: Path, quantity: str, price: str, reads: str) -> None:
+    # A German export of whole prices: 1.000 shares were read as 1 (P&L off a thousandfold).
+    path = tmp_path / "fills.csv"
+    path.write_text(f"timestamp;symbol;side;quantity;price\r\n2025-01-15T09:30:00+01:00;SAP;buy;{quantity};{price}\r\n",
+                    encoding="utf-8")
+    with pytest.raises(InputError, match=rf"line 2: column \w+: {re.escape(reads)}, and no other number"):
+        read_fills(path)
+
+
+def test_semicolon_export_grouping_millions_with_dots_writes_decimal_commas(tmp_path: Path) -> None:
+    path = tmp_path / "fills.csv"
+    path.write_text("timestamp;symbol;side;quantity;price\n2025-01-15T09:30:00Z;SAP;buy;1.000.000;150\n"
+                    "2025-01-15T09:31:00Z;SAP;sell;1.000;0.500\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"line 3: column price: '0.500' is not a number \(this file writes decimals with a comma\)"):
+        read_fills(path)
 
 
 def test_semicolon_export_mixing_decimal_marks_is_refused(tmp_path: Path) -> None:
