@@ -36,6 +36,8 @@ __all__ = [
 ]
 
 FORMATS = ("generic", "ibkr", "tradovate")
+#: A generic file's optional column naming each execution: a row repeating one is skipped.
+_GENERIC_IDS = ("execution_id", "fill_id", "exec_id")
 
 #: Dollars per 1.00 of price of CME-group (CME, CBOT, NYMEX, COMEX) futures, by root: the exchange's
 #: contract unit, for prices quoted in dollars. Used only when the export gives no multiplier
@@ -171,6 +173,8 @@ class _Rows:
         #: Set by records() for a `;` file where no number shows its decimal mark: 1.500 there is
         #: 1500 to a German spreadsheet and 1.5 to a Swiss one, so such a number is refused.
         self.dots_unclear = False
+        #: The column naming each execution (IBKR IBExecID, Tradovate Fill ID), set by the format's reader.
+        self.id_column: tuple[str, int] | None = None
 
     def fail(self, line: int, message: str, column: str | None = None) -> InputError:
         return InputError(self.file, f"line {line}", f"column {column}: {message}" if column else message)
@@ -241,6 +245,9 @@ class _Rows:
             wanted = "0 or more" if zero_ok else "greater than 0"
             raise self.fail(line, f"must be {wanted}, got {value.strip()}", column)
         return number
+
+    def execution_id(self, cells: list[str]) -> str:
+        return _cell(cells, self.id_column[1]).strip() if self.id_column else ""
 
     def iso_time(self, line: int, column: str, value: str) -> datetime:
         """An ISO 8601 timestamp; one without a zone is read in ``--tz``."""
@@ -334,6 +341,7 @@ def _generic(rows: _Rows, records: Iterator[tuple[int, list[str]]], multipliers:
     fees = header.find("fees", "fee", "commission")
     mult = header.find("multiplier")
     account = header.find("account")
+    rows.id_column = header.find(*_GENERIC_IDS)
     fills = []
     for line, cells in records:
         _check_width(rows, line, cells, header)
@@ -350,6 +358,7 @@ def _generic(rows: _Rows, records: Iterator[tuple[int, list[str]]], multipliers:
                 fees=rows.number(line, fees[0], _cell(cells, fees[1]), default=0.0) if fees else 0.0,
                 multiplier=multipliers(line, mult[0] if mult else col["symbol"][0], symbol, _known(stated)),
                 account=_cell(cells, account[1]).strip() if account else "",
+                execution_id=rows.execution_id(cells),
             )
         )
     return fills
@@ -450,6 +459,7 @@ def _ibkr(rows: _Rows, records: Iterator[tuple[int, list[str]]], notes: list[str
     currency = header.find("CurrencyPrimary", "Currency")
     level = header.find("LevelOfDetail")
     account = header.find("ClientAccountID", "AccountId", "Account")
+    rows.id_column = header.find("IBExecID", "TransactionID")
     if level is not None:
         levels = {_cell(c, level[1]).strip().upper() for _, c in data}
         keep = "EXECUTION" if "EXECUTION" in levels else "ORDER"
@@ -506,6 +516,7 @@ def _ibkr(rows: _Rows, records: Iterator[tuple[int, list[str]]], notes: list[str
                 currency=_cell(cells, currency[1]).strip() if currency else "",
                 account=_cell(cells, account[1]).strip() if account else "",
                 open_close=_open_close(rows, line, indicator, cells),
+                execution_id=rows.execution_id(cells),
             )
         )
     return fills
@@ -565,6 +576,7 @@ def _tradovate(rows: _Rows, records: Iterator[tuple[int, list[str]]], notes: lis
     product = header.find("Product")
     status = header.find("Status")
     account = header.find("Account", "_accountId")
+    rows.id_column = header.find("Order ID", "orderId") if orders else header.find("Fill ID", "_id")
     fills, unfilled = [], 0
     for line, cells in records:
         _check_width(rows, line, cells, header)
@@ -590,12 +602,35 @@ def _tradovate(rows: _Rows, records: Iterator[tuple[int, list[str]]], notes: lis
                 fees=rows.number(line, commission[0], _cell(cells, commission[1]), default=0.0) if commission else 0.0,
                 multiplier=multiplier,
                 account=_cell(cells, account[1]).strip() if account else "",
+                execution_id=rows.execution_id(cells),
             )
         )
     if unfilled:
         states = f" ({status[0]} other than filled)" if status else ""
         notes.append(f"skipped {unfilled} Tradovate order(s) with nothing filled{states}")
     return fills
+
+
+def _drop_repeats(rows: _Rows, fills: list[Fill], notes: list[str]) -> list[Fill]:
+    """The fills less those whose execution id was read before (two exports joined into one file):
+    a repeat that agrees is skipped with a note, one that differs is refused."""
+    column = rows.id_column[0] if rows.id_column else "id"
+    first: dict[tuple[str, str], Fill] = {}
+    kept, repeats = [], []
+    for fill in fills:
+        key = (fill.account, fill.execution_id)
+        seen = first.setdefault(key, fill) if fill.execution_id else fill
+        if seen is fill:
+            kept.append(fill)
+        elif attrs.evolve(seen, line=0) == attrs.evolve(fill, line=0):
+            repeats.append(f"{fill.line} repeats {seen.line}")
+        else:
+            raise rows.fail(fill.line, f"{fill.execution_id!r} is the execution of line {seen.line}, with other values "
+                            "there; remove the row that is wrong", column)
+    if repeats:
+        shown = ", ".join(repeats[:3]) + (f" and {len(repeats) - 3} more" if len(repeats) > 3 else "")
+        notes.append(f"skipped {len(repeats)} row(s) repeating an execution read before (same {column}): line {shown}")
+    return kept
 
 
 def read_fills(
@@ -619,6 +654,7 @@ def read_fills(
         fills = _ibkr(rows, records, notes, points)
     else:
         fills = _tradovate(rows, records, notes, points)
+    fills = _drop_repeats(rows, fills, notes)
     for name in sorted(set(multipliers or {}) - points.used):
         # A typo here would silently leave P&L unscaled.
         notes.append(f"--multiplier {name} matched no symbol or futures root in the file")

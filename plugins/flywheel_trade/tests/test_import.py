@@ -760,3 +760,43 @@ def test_indicators_from_a_hidden_carried_position_never_invent_one(start: int, 
     assert carried <= abs(start)
     if carried == abs(start):
         assert still_open == true, "once the carried position is closed, what stays open is what the broker holds"
+
+
+# -- the same execution twice --------------------------------------------------------------------
+
+
+def test_two_flex_exports_joined_count_each_execution_once(flywheel_cli, tmp_path: Path) -> None:
+    # Daily Flex exports appended to one file overlap: every execution of the first is in it twice.
+    once = (DATA / "ibkr_trades.csv").read_text(encoding="utf-8")
+    joined = tmp_path / "joined.csv"
+    joined.write_text(once + once, encoding="utf-8")
+    result, out = collect(flywheel_cli, tmp_path, joined, "--format", "ibkr", "--tz", "America/New_York")
+    assert result.exit_code == 0, result.output
+    assert "skipped 9 row(s) repeating an execution read before (same IBExecID): line 15 repeats 3, 16 repeats 4" in result.stderr
+    alone, _ = session_from_csv(DATA / "ibkr_trades.csv", "ibkr", agent_id="Agent-9")
+    session = json.loads(out.read_text())
+    assert session["metadata"]["import"]["executions"] == 9
+    assert [t["profit_loss"] for t in session["source_data"]["trades"] if "profit_loss" in t] == pytest.approx(
+        [t["profit_loss"] for t in alone["source_data"]["trades"] if "profit_loss" in t])
+
+
+def test_tradovate_fill_listed_twice_counts_once_and_a_conflicting_one_is_refused(tmp_path: Path) -> None:
+    rows = (DATA / "tradovate_fills.csv").read_text(encoding="utf-8").splitlines()
+    path = tmp_path / "fills.csv"
+    path.write_text("\n".join([*rows, rows[1]]) + "\n", encoding="utf-8")
+    got = read_fills(path, "tradovate")
+    assert len(got.fills) == len(rows) - 1
+    assert f"skipped 1 row(s) repeating an execution read before (same Fill ID): line {len(rows) + 1} repeats 2" in got.notes
+    path.write_text("\n".join([*rows, rows[1].replace(",1,6961.25,", ",2,6961.25,")]) + "\n", encoding="utf-8")
+    with pytest.raises(InputError, match=rf"line {len(rows) + 1}: column Fill ID: '540725260010' is the execution of line 2, with other values"):
+        read_fills(path, "tradovate")
+
+
+def test_generic_rows_without_an_id_column_are_all_executions(tmp_path: Path) -> None:
+    # Two fills at the same second and price are real (one order filled in two pieces).
+    path = tmp_path / "fills.csv"
+    row = "2025-01-15T09:30:00Z,AAPL,buy,10,100,1"
+    path.write_text(f"timestamp,symbol,side,quantity,price,fees\n{row}\n{row}\n", encoding="utf-8")
+    assert [f.quantity for f in read_fills(path).fills] == [10, 10]
+    path.write_text(f"timestamp,symbol,side,quantity,price,fees,fill_id\n{row},A1\n{row},A1\n{row},A2\n", encoding="utf-8")
+    assert [f.line for f in read_fills(path).fills] == [2, 4]
