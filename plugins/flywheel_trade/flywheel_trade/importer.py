@@ -169,6 +169,8 @@ class _Rows:
     def __init__(self, path: Path, file: str, tz: tzinfo) -> None:
         self.path, self.file, self.tz = path, file, tz
         self.naive_times = 0
+        #: (line, local time) of times the zone has twice, as clocks go back.
+        self.repeated_hour: list[tuple[int, datetime]] = []
         self.decimal_comma = False  # set by records() for a `;` file that writes 150,25
         #: Set by records() for a `;` file where no number shows its decimal mark: 1.500 there is
         #: 1500 to a German spreadsheet and 1.5 to a Swiss one, so such a number is refused.
@@ -257,11 +259,21 @@ class _Rows:
             moment, naive = parse_timestamp(value.strip())
         except ValueError:
             raise self.fail(line, f"{value.strip()!r} is not an ISO 8601 timestamp", column) from None
-        return self.localize(moment.replace(tzinfo=None)) if naive else moment
+        return self.localize(moment.replace(tzinfo=None), line, column) if naive else moment
 
-    def localize(self, naive: datetime) -> datetime:
+    def localize(self, naive: datetime, line: int, column: str) -> datetime:
+        """A local time of ``--tz`` in UTC. One the zone skips (clocks went forward) is refused: the
+        file is in another zone. One it has twice (clocks went back) is read as the first and listed
+        in ``repeated_hour``: which it was, the file does not say."""
         self.naive_times += 1
-        return naive.replace(tzinfo=self.tz).astimezone(timezone.utc)
+        aware = naive.replace(tzinfo=self.tz)
+        moment = aware.astimezone(timezone.utc)
+        if moment.astimezone(self.tz).replace(tzinfo=None) != naive:
+            raise self.fail(line, f"{naive:%Y-%m-%d %H:%M:%S} does not exist in {self.tz} (clocks went forward over it "
+                            "that day): is --tz the zone of the export's times?", column)
+        if aware.utcoffset() != naive.replace(tzinfo=self.tz, fold=1).utcoffset():
+            self.repeated_hour.append((line, naive))
+        return moment
 
 
 def _decimal_marks(lines: list[str]) -> tuple[bool, bool]:
@@ -400,7 +412,7 @@ def _ibkr_time(rows: _Rows, line: int, column: str, value: str) -> datetime:
         naive = datetime.strptime(date + time, "%Y%m%d%H%M%S")
     except ValueError:
         raise rows.fail(line, f"{value.strip()!r} is not a valid date-time", column) from None
-    return rows.localize(naive)
+    return rows.localize(naive, line, column)
 
 
 def _ibkr_section(rows: _Rows, records: Iterator[tuple[int, list[str]]], notes: list[str]) -> tuple[_Header, int, list[tuple[int, list[str]]]]:
@@ -535,7 +547,7 @@ def _tradovate_time(rows: _Rows, line: int, column: str, value: str) -> datetime
             naive = datetime(int(year), int(month), int(day), int(hour), int(minute), int(second or 0))
         except ValueError:
             raise rows.fail(line, f"{text!r} is not a valid date-time", column) from None
-        return rows.localize(naive)
+        return rows.localize(naive, line, column)
     return rows.iso_time(line, column, text)
 
 
@@ -665,7 +677,14 @@ def read_fills(
         notes.append(f"executions are in several currencies ({', '.join(currencies)}): P&L is summed without conversion")
     if rows.naive_times and tz is timezone.utc:
         notes.append(f"{rows.naive_times} time(s) without a zone were read as UTC (use --tz to name the export's zone)")
-    return ImportResult(fills, notes, points.warnings())
+    warnings = points.warnings()
+    if rows.repeated_hour:
+        (line, first), count = rows.repeated_hour[0], len(rows.repeated_hour)
+        warnings.append(
+            f"{count} time(s) fall in the hour {tz} has twice as clocks go back (line {line}: {first:%Y-%m-%d %H:%M:%S}), "
+            f"read as the first of the two, {first.replace(tzinfo=tz):%Z}: times and holding times there may be an hour off"
+        )
+    return ImportResult(fills, notes, warnings)
 
 
 # -- session ------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ import json
 import re
 from datetime import timezone
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given, settings
@@ -800,3 +801,29 @@ def test_generic_rows_without_an_id_column_are_all_executions(tmp_path: Path) ->
     assert [f.quantity for f in read_fills(path).fills] == [10, 10]
     path.write_text(f"timestamp,symbol,side,quantity,price,fees,fill_id\n{row},A1\n{row},A1\n{row},A2\n", encoding="utf-8")
     assert [f.line for f in read_fills(path).fills] == [2, 4]
+
+
+# -- local times across a clock change ----------------------------------------------------------
+
+
+def test_a_local_time_the_zone_skips_is_refused(tmp_path: Path) -> None:
+    # 02:30 on 9 March 2025 never happened in New York: the export's times are in another zone.
+    path = ibkr_csv(tmp_path, ['"ES","20250309;015900","1","5000","-1","BUY","50"',
+                               '"ES","20250309;023000","-1","5001","-1","SELL","50"'])
+    with pytest.raises(InputError, match=r"line 3: column DateTime: 2025-03-09 02:30:00 does not exist in America/New_York"):
+        read_fills(path, "ibkr", tz=ZoneInfo("America/New_York"))
+    assert len(read_fills(path, "ibkr").fills) == 2, "in UTC it exists"
+
+
+def test_a_local_time_the_zone_has_twice_is_flagged(flywheel_cli, tmp_path: Path) -> None:
+    # 01:30 on 2 November 2025 happened twice in New York (EDT, then EST): read as the first, and said.
+    path = ibkr_csv(tmp_path, ['"ES","20251102;013000","1","5000","-1","BUY","50"',
+                               '"ES","20251102;030000","-1","5001","-1","SELL","50"'])
+    result, out = collect(flywheel_cli, tmp_path, path, "--format", "ibkr", "--tz", "America/New_York")
+    assert result.exit_code == 0, result.output
+    flagged = ("1 time(s) fall in the hour America/New_York has twice as clocks go back (line 2: 2025-11-02 01:30:00), "
+               "read as the first of the two, EDT")
+    assert flagged in result.stderr
+    session = json.loads(out.read_text())
+    assert session["source_data"]["trades"][0]["timestamp"] == "2025-11-02T05:30:00Z"
+    assert any(flagged in w for w in session["metadata"]["import"]["warnings"])
