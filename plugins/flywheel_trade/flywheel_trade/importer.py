@@ -198,8 +198,9 @@ class _Rows:
             raise InputError(self.file, f"line {line}", f"invalid UTF-8 at byte {exc.start}") from None
         lines = text.splitlines(keepends=True)
         first = next((line for line in lines if line.strip()), "")
-        # Spreadsheets set to a locale with a decimal comma export `;`-separated files.
-        delimiter = ";" if first.count(";") > first.count(",") else ","
+        # Spreadsheets set to a locale with a decimal comma export `;`-separated files; "Text (Tab
+        # delimited)" and .tsv exports separate with tabs.
+        delimiter = max((",", ";", "\t"), key=first.count) if first.count(",") < max(first.count(";"), first.count("\t")) else ","
         if delimiter == ";":
             self.decimal_comma, point = _decimal_marks(lines)
             self.dots_unclear = not self.decimal_comma and not point
@@ -382,7 +383,8 @@ def _known(value: float) -> float | None:
 
 
 def _check_width(rows: _Rows, line: int, cells: list[str], header: _Header) -> None:
-    if len(cells) != len(header.cells):
+    # Many exports end each row with a separator the header lacks: empty cells past the header are nothing.
+    if len(cells) != len(header.cells) and (len(cells) < len(header.cells) or any(c.strip() for c in cells[len(header.cells):])):
         raise rows.fail(line, f"has {len(cells)} fields but the header has {len(header.cells)}")
 
 

@@ -827,3 +827,14 @@ def test_a_local_time_the_zone_has_twice_is_flagged(flywheel_cli, tmp_path: Path
     session = json.loads(out.read_text())
     assert session["source_data"]["trades"][0]["timestamp"] == "2025-11-02T05:30:00Z"
     assert any(flagged in w for w in session["metadata"]["import"]["warnings"])
+
+
+def test_tab_separated_export_and_rows_ending_with_a_separator(tmp_path: Path) -> None:
+    path = tmp_path / "fills.tsv"
+    path.write_text("timestamp\tsymbol\tside\tquantity\tprice\tfees\r\n2025-01-15T09:30:00Z\tAAPL\tbuy\t1,000\t100.5\t1\t\r\n"
+                    "2025-01-15T10:30:00Z\tAAPL\tsell\t1000\t101\t1\t\r\n", encoding="utf-8")
+    assert [(f.side, f.quantity, f.price) for f in read_fills(path).fills] == [("buy", 1000, 100.5), ("sell", 1000, 101)]
+    path.write_text("timestamp,symbol,side,quantity,price,fees\n2025-01-15T09:30:00Z,AAPL,buy,10,100,1,,\n"
+                    "2025-01-15T10:30:00Z,AAPL,sell,10,101,1,,x\n", encoding="utf-8")
+    with pytest.raises(InputError, match="line 3: has 8 fields but the header has 6"):
+        read_fills(path)
