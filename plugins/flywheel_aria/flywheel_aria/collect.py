@@ -154,7 +154,7 @@ def _files(
     """Regular, non-hidden files under ``folder`` with one of ``suffixes``, in a stable order.
 
     Symlinked folders are not entered. With ``warnings``, a file symlinked from outside ``folder``
-    is left out (a note is published: a link must not smuggle in a file from elsewhere).
+    is left out (what it holds is published: a link must not smuggle in a file from elsewhere).
     """
     root = folder.resolve()
     found = []
@@ -240,7 +240,9 @@ def build_session(
     if screenshots is not None:
         if not screenshots.is_dir():
             raise _usage(f"{screenshots}: screenshots folder not found")
-        for path in _changed_since(_files(screenshots, IMAGE_SUFFIXES), since):
+        # As for notes: a link named shot.png to ~/.ssh/id_rsa or ../.env is not a screenshot, and
+        # its target's name is not written into the session.
+        for path in _changed_since(_files(screenshots, IMAGE_SUFFIXES, warnings), since):
             name = _relative(path, base)
             if os.path.isabs(name):
                 warnings.append(

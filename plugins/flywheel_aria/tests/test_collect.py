@@ -371,3 +371,24 @@ def test_golden_devlog_of_collected_notes(tmp_path, pics, flywheel_cli, golden):
     record = run.json()[0]["artifacts"]["devlog"]
     golden("collected_devlog.md", Path(record["path"]).read_text(encoding="utf-8"))
     assert record["tags"] == ["pixel-art", "garden", "life_aria"]
+
+
+def test_screenshots_symlinked_out_of_the_folder_are_left_out_unnamed(tmp_path, pics, flywheel_cli):
+    # shot.png -> ~/.ssh/id_rsa or ../.env: the target's path must not land in the session file.
+    project = tmp_path / "project"
+    shots = project / "shots"
+    shots.mkdir(parents=True)
+    (project / ".env").write_text("API_TOKEN=x\n", encoding="utf-8")
+    key = tmp_path / "id_rsa"
+    key.write_text("-----BEGIN OPENSSH PRIVATE KEY-----\n", encoding="utf-8")
+    (shots / "key.png").symlink_to(key)
+    (shots / "env.png").symlink_to(Path("..") / ".env")
+    (shots / "real.png").write_bytes(pics.encode(pics.pattern(16, 16, seed=3), "PNG"))
+    (shots / "again.png").symlink_to("real.png")
+    out = project / "session.json"
+    result = flywheel_cli("collect", "aria", "--notes", _notes(tmp_path), "--screenshots", shots, "-o", out)
+    assert result.exit_code == 0, result.output
+    assert json.loads(out.read_text())["source_data"]["screenshots"] == ["shots/real.png", "shots/real.png"], "a link inside the folder is kept"
+    assert "id_rsa" not in out.read_text() and ".env" not in out.read_text()
+    for name in ("key.png", "env.png"):
+        assert f"{shots / name}: left out: a symlink to a file outside {shots}" in result.stderr
