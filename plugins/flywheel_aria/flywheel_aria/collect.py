@@ -61,6 +61,9 @@ def _front_matter(path: Path, text: str, warnings: list[str]) -> tuple[dict[str,
         where = f" (line {mark.line + 1})" if mark is not None else ""
         warnings.append(f"{path}: front matter is not valid YAML{where}: ignored")
         return {}, body
+    except (ValueError, OverflowError) as exc:  # YAML-shaped dates no calendar has: 2025-02-30, +25:00
+        warnings.append(f"{path}: front matter holds a date that cannot be read ({str(exc)[:80]}): ignored")
+        return {}, body
     if meta is None:
         return {}, body
     if not isinstance(meta, dict):
@@ -74,13 +77,19 @@ def _when(path: Path, value: Any) -> datetime:
     from flywheel_core import parse_timestamp
 
     if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
-    if isinstance(value, date):
-        return datetime.combine(value, time(), timezone.utc)
+        moment = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    elif isinstance(value, date):
+        moment = datetime.combine(value, time(), timezone.utc)
+    else:
+        try:
+            moment = parse_timestamp(str(value))[0]
+        except ValueError as exc:
+            raise _usage(f"{path}: front matter timestamp: {exc}") from None
     try:
-        return parse_timestamp(str(value))[0]
-    except ValueError as exc:
-        raise _usage(f"{path}: front matter timestamp: {exc}") from None
+        moment.astimezone(timezone.utc)  # 0001-01-01T00:00+05:00 is before the year 1 in UTC
+    except OverflowError:
+        raise _usage(f"{path}: front matter timestamp: {str(value)[:40]!r} is out of range") from None
+    return moment
 
 
 def _text(value: Any) -> str | None:

@@ -8,6 +8,8 @@ import re
 from datetime import datetime, timezone
 from pathlib import Path
 
+import pytest
+
 NOTE_WITH_HEADINGS = """---
 timestamp: 2025-12-02T09:30:00+01:00
 source: "aria"
@@ -392,3 +394,23 @@ def test_screenshots_symlinked_out_of_the_folder_are_left_out_unnamed(tmp_path, 
     assert "id_rsa" not in out.read_text() and ".env" not in out.read_text()
     for name in ("key.png", "env.png"):
         assert f"{shots / name}: left out: a symlink to a file outside {shots}" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("stamp", "said", "code"),
+    [
+        ("2025-02-30", "front matter holds a date that cannot be read (day is out of range for month): ignored", 0),
+        ("2025-01-01T10:00:00+25:00", "front matter holds a date that cannot be read (offset must be", 0),
+        ("0001-01-01T00:00:00+05:00", "front matter timestamp: '0001-01-01 00:00:00+05:00' is out of range", 2),
+        ('"9999-12-31T23:59:59-05:00"', "front matter timestamp: '9999-12-31T23:59:59-05:00' is out of range", 2),
+    ],
+)
+def test_front_matter_dates_no_calendar_holds_are_one_line(tmp_path, flywheel_cli, stamp, said, code):
+    # YAML builds these dates itself (a ValueError, not a YAMLError) or Python cannot put them in
+    # UTC: both ended in "internal error".
+    note = tmp_path / "n.md"
+    note.write_text(f"---\ntimestamp: {stamp}\n---\nText.\n", encoding="utf-8")
+    result = flywheel_cli("collect", "aria", "--notes", note)
+    assert "internal error" not in result.output and "Traceback" not in result.output
+    assert f"{note}: {said}" in result.stderr
+    assert result.exit_code == code, result.output

@@ -21,6 +21,12 @@ __all__ = ["collect_session", "enrich_session", "locate_repo", "session_id_for",
 
 _SAFE_ID = re.compile(r"[^A-Za-z0-9._-]+")
 _NOW_WORDS = re.compile(r"^\s*(now|0+\s+\w+\s+ago)\s*$", re.I)
+# What git's approxidate misreads without a word: a calendar date it cannot hold (2025-02-30 is
+# 2 March to it, 9999-12-31T23:59-05:00 is 2012), a time to come (it reads "2 weeks from now"
+# as 2 weeks ago), and 01/02/2025 (2 January to git, 1 February to most of the world).
+_ISO_SHAPED = re.compile(r"^\s*\d{4,}-\d{1,2}(-\d{1,2})?([T ]|\s*$)")
+_FUTURE_WORDS = re.compile(r"\b(from\s+now|hence|later|tomorrow|next|in\s+\d)", re.I)
+_SLASH_DATE = re.compile(r"^\s*(\d{1,2})[/.](\d{1,2})[/.]\d{2,4}\b")
 _FILLABLE = ("parents", "author", "email", "timestamp", "message", "body", "trailers", "files", "insertions", "deletions")
 _SHOWN_PROBLEMS = 5
 #: agent_id when neither --agent nor git's user.name says who ran the session.
@@ -57,8 +63,14 @@ def git_time(value: str, option: str, repo: Repo) -> int:
     try:
         # git reads an age before 1970 as no limit at all, and then finds nothing: clamp to the epoch.
         return max(0, int(parse_timestamp(value)[0].timestamp()))
-    except ValueError:
-        pass
+    except ValueError as exc:
+        if _ISO_SHAPED.match(value):
+            raise UsageError(f"{option}: {exc}") from None
+    if _FUTURE_WORDS.search(value):
+        raise UsageError(f"{option} {value!r}: git reads a time to come as one past; give a past time such as '2 hours ago'")
+    slashed = _SLASH_DATE.match(value)
+    if slashed and int(slashed[1]) <= 12 and int(slashed[2]) <= 12 and slashed[1] != slashed[2]:
+        raise UsageError(f"{option} {value!r}: day and month could be either way round; write it as YYYY-MM-DD")
     # git's approxidate reads relative forms; it silently reads garbage as "now", so compare.
     out = run_git(repo.cwd, "rev-parse", f"--since={value}", "--since=now").decode("ascii", "replace").split()
     stamps = [int(x.split("=", 1)[1]) for x in out if x.startswith("--max-age=")]

@@ -183,6 +183,12 @@ def test_relative_since(fw, git_repo):
         (["--rev-range", "no-such-branch"], "'no-such-branch' is not a commit"),
         (["--rev-range", "HEAD..HEAD"], "no commits match"),
         (["--since", "2031-01-01"], "no commits match"),
+        # git's approxidate would read these as other dates and collect the wrong commits:
+        (["--since", "9999-12-31T23:59:59-05:00"], "is out of range"),
+        (["--since", "2025-02-30"], "--since: '2025-02-30' is not a valid timestamp"),
+        (["--until", "2025-13-01"], "--until: '2025-13-01' is not a valid timestamp"),
+        (["--since", "2 weeks from now"], "git reads a time to come as one past"),
+        (["--since", "01/02/2025"], "day and month could be either way round"),
         (["--author=--all"], "--author"),
         (["--author", "["], "--author '[': not a valid pattern"),
         (["--duration", "nan"], "--duration nan: expected minutes"),
