@@ -143,12 +143,21 @@ def collect_session(
     _report(problems, say)
     # read_git_date stores ISO 8601 with a zone or none at all: fromisoformat reads them all, a
     # hundred times faster than parse_timestamp on a long history.
-    times = [datetime.fromisoformat(c["timestamp"]) for c in commits if c["timestamp"]]
+    dated = [(datetime.fromisoformat(c["timestamp"]), c) for c in commits if c["timestamp"]]
+    # A clock set wrong (or a rebase tool) can date a commit in 2099: the session, its posts and
+    # its place on the website would be dated then. A day of slack allows for skewed clocks.
+    soon = datetime.now(timezone.utc) + timedelta(days=1)
+    ahead = [c for moment, c in dated if moment > soon]
+    times = [moment for moment, _ in dated if moment <= soon]
+    if ahead:
+        shown = ", ".join(f"{c['hash'][:12]} ({c['timestamp'][:10]})" for c in ahead[:3]) + (" ..." if len(ahead) > 3 else "")
+        say(f"{len(ahead)} commit(s) dated in the future: {shown}; the session is dated by the others")
     if times:
         end = max(times)
     else:
         end = datetime.now(timezone.utc).replace(microsecond=0)
-        say(f"no commit has a readable date; the session's timestamp is the time of collection, {iso_utc(end)}")
+        why = "no commit has a readable date in the past" if ahead else "no commit has a readable date"
+        say(f"{why}; the session's timestamp is the time of collection, {iso_utc(end)}")
     if not agent_id:
         agent_id = config.get("user.name")
     if not agent_id or not agent_id.strip():
