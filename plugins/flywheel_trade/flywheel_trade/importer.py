@@ -332,12 +332,28 @@ def _cell(cells: list[str], index: int) -> str:
     return cells[index] if index < len(cells) else ""
 
 
+#: Sides as brokers write them once lower-cased, with ``_`` and ``-`` as spaces (Schwab and
+#: thinkorswim say "Buy to Open" and "Sell Short", others BTO/STC or BUY_TO_COVER): the side,
+#: and whether the fill opens (O) or closes (C) a position, as IBKR's Open/CloseIndicator says.
+_SIDES: dict[str, tuple[str, str]] = {
+    **dict.fromkeys(("buy", "b", "bot", "bought", "long"), ("buy", "")),
+    **dict.fromkeys(("sell", "s", "sld", "sold", "short"), ("sell", "")),
+    **dict.fromkeys(("buy to open", "bto", "buy open"), ("buy", "O")),
+    **dict.fromkeys(("buy to close", "btc", "buy close", "buy to cover", "cover"), ("buy", "C")),
+    **dict.fromkeys(("sell to open", "sto", "sell open", "sell short", "short sell", "ss"), ("sell", "O")),
+    **dict.fromkeys(("sell to close", "stc", "sell close"), ("sell", "C")),
+}
+
+
 def _side(rows: _Rows, line: int, column: str, value: str) -> str:
-    text = value.strip().lower()
-    if text in ("buy", "b", "bot", "bought", "long"):
-        return "buy"
-    if text in ("sell", "s", "sld", "sold", "short"):
-        return "sell"
+    return _side_and_intent(rows, line, column, value)[0]
+
+
+def _side_and_intent(rows: _Rows, line: int, column: str, value: str) -> tuple[str, str]:
+    """``(buy or sell, O, C or "")`` of a side cell."""
+    found = _SIDES.get(" ".join(value.lower().replace("_", " ").replace("-", " ").split()))
+    if found:
+        return found
     raise rows.fail(line, f"{value.strip()!r} is not a side (expected buy or sell)", column)
 
 
@@ -360,17 +376,20 @@ def _generic(rows: _Rows, records: Iterator[tuple[int, list[str]]], multipliers:
         _check_width(rows, line, cells, header)
         symbol = _symbol(rows, line, col["symbol"][0], _cell(cells, col["symbol"][1]))
         stated = rows.number(line, mult[0], _cell(cells, mult[1]), positive=True, default=math.nan) if mult else math.nan
+        side, intent = _side_and_intent(rows, line, col["side"][0], _cell(cells, col["side"][1]))
         fills.append(
             Fill(
                 line=line,
                 time=rows.iso_time(line, col["timestamp"][0], _cell(cells, col["timestamp"][1])),
                 symbol=symbol,
-                side=_side(rows, line, col["side"][0], _cell(cells, col["side"][1])),
+                side=side,
                 quantity=rows.number(line, col["quantity"][0], _cell(cells, col["quantity"][1]), positive=True),
                 price=rows.number(line, col["price"][0], _cell(cells, col["price"][1]), positive=True, zero_ok=True),
                 fees=rows.number(line, fees[0], _cell(cells, fees[1]), default=0.0) if fees else 0.0,
                 multiplier=multipliers(line, mult[0] if mult else col["symbol"][0], symbol, _known(stated)),
                 account=_cell(cells, account[1]).strip() if account else "",
+                # "Sell to Close" of a position opened before the file closes it, as IBKR's C does.
+                open_close=intent,
                 execution_id=rows.execution_id(cells),
             )
         )

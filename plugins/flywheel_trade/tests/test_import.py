@@ -838,3 +838,23 @@ def test_tab_separated_export_and_rows_ending_with_a_separator(tmp_path: Path) -
                     "2025-01-15T10:30:00Z,AAPL,sell,10,101,1,,x\n", encoding="utf-8")
     with pytest.raises(InputError, match="line 3: has 8 fields but the header has 6"):
         read_fills(path)
+
+
+def test_sides_written_to_open_and_to_close_are_read_and_a_close_never_opens(tmp_path: Path) -> None:
+    # Schwab/thinkorswim-style sides: "Sell to Close" of shares bought before the export was read
+    # as a refused side; a plain reading as "sell" would have invented a short position.
+    path = tmp_path / "fills.csv"
+    path.write_text(
+        "timestamp,symbol,side,quantity,price,fees\n"
+        "2025-01-15T09:30:00Z,AAPL,Sell to Close,50,200,1\n"
+        "2025-01-15T09:40:00Z,TSLA,Sell Short,10,250,1\n"
+        "2025-01-15T09:50:00Z,TSLA,Buy to Cover,10,240,1\n"
+        "2025-01-15T10:00:00Z,MSFT,BUY_TO_OPEN,5,400,0\n"
+        "2025-01-15T10:10:00Z,MSFT,stc,5,410,0\n", encoding="utf-8")
+    session, result = session_from_csv(path, agent_id="Agent-9")
+    trades = {t["symbol"]: t for t in session["source_data"]["trades"]}
+    assert (trades["TSLA"]["action"], trades["TSLA"]["profit_loss"]) == ("sell", 98)
+    assert (trades["MSFT"]["action"], trades["MSFT"]["profit_loss"]) == ("buy", 50)
+    assert "AAPL" not in trades
+    assert [(c["symbol"], c["action"], c["quantity"]) for c in session["source_data"]["carried_in"]] == [("AAPL", "buy", 50)]
+    assert any("line 2: AAPL closes 50 of a long position opened before the export" in w for w in result.warnings)
