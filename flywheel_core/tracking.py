@@ -418,6 +418,8 @@ def _end(
         options["started_at"] = opened.started_at
         if not options.get("agent_id") and opened.agent:
             options["agent_id"] = opened.agent
+    if last is not None and isinstance(last.get("session_file"), str):
+        options["last_session_file"] = last["session_file"]  # e.g. what of a growing export was published
     window = _window(options, opened, last, since)
     result = EndResult(None, session_type=state.session_type, folder=key, ended_at=_iso(ended),
                        started_at=opened.started_at if opened else None, publish_requested=publish)
