@@ -14,9 +14,15 @@ __all__ = ["GitError", "Repo", "open_repo", "run_git", "start_git", "finish_git"
 #: Overrides given on every git command line (they beat any repository or user config).
 #: A hostile repository can name programs in its config: hooks, an fsmonitor, a gpg program run
 #: to show signatures, a transport run to lazy-fetch missing objects, textconv and external diff
-#: drivers (those two are also refused per command with --no-textconv/--no-ext-diff).
+#: drivers (those two are also refused per command with --no-textconv/--no-ext-diff). It can
+#: also name files git reads whole while walking the log: an order file, a mailmap, an
+#: attributes file set to /dev/zero or a FIFO hang git, so those read /dev/null instead (the
+#: repository's own .mailmap and .gitattributes still apply).
 SAFE_CONFIG: tuple[str, ...] = (
     "-c", "core.hooksPath=/dev/null",
+    "-c", "diff.orderFile=/dev/null",
+    "-c", "mailmap.file=/dev/null",
+    "-c", "core.attributesFile=/dev/null",
     "-c", "core.fsmonitor=false",
     "-c", "core.pager=cat",
     "-c", "log.showSignature=false",

@@ -393,6 +393,36 @@ def test_git_runs_no_program_named_by_the_repository(fw, history, tmp_path, run_
     assert not sentinel.exists(), sentinel.read_text()
 
 
+@pytest.mark.parametrize("key", ["diff.orderFile", "mailmap.file", "core.attributesFile"])
+def test_git_reads_no_file_named_by_the_repository_config(fw, history, tmp_path, key):
+    """A repository's config naming a FIFO (or /dev/zero) as a file git reads whole hung `collect`."""
+    import os
+    import threading
+
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    opened, done = threading.Event(), threading.Event()
+
+    def writer() -> None:  # whoever opens the FIFO to read gets an empty file at once, and it is told
+        while not done.is_set():
+            fd = os.open(fifo, os.O_WRONLY)
+            if not done.is_set():
+                opened.set()
+            os.close(fd)
+
+    expected = independent_numbers(history)  # plain git would read the FIFO: ask it first
+    thread = threading.Thread(target=writer, daemon=True)
+    thread.start()
+    history.git("config", key, str(fifo))
+    result = collect(fw, "--repo", history.path)
+    assert result.exit_code == 0, result.output
+    assert {k: json.loads(result.stdout)["metadata"][k] for k in expected} == expected
+    done.set()
+    os.close(os.open(fifo, os.O_RDONLY | os.O_NONBLOCK))  # let the writer go
+    thread.join(5)
+    assert not opened.is_set(), f"git read {key}"
+
+
 def test_the_users_diff_algorithm_does_not_change_the_counts(fw, git_repo, tmp_path, monkeypatch):
     # Found by search: on these two texts histogram counts +4/-8 where myers (git's default) counts +2/-6.
     before, after = "edb}eeadbcabe}debda}dcedacedca", "edb}eecadcae}dedadcedcecca"
