@@ -216,6 +216,8 @@ def build_session(
         files = _files(notes, NOTE_SUFFIXES, warnings)
     elif notes.is_file():
         files = [notes]
+    elif notes.exists():  # a FIFO or a device: reading it would wait, or never end
+        raise _usage(f"{notes}: not a regular file or a folder; expected Markdown notes")
     else:
         raise _usage(f"{notes}: notes file or folder not found")
     if since is not None:

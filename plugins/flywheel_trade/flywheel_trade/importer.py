@@ -36,6 +36,8 @@ __all__ = [
 ]
 
 FORMATS = ("generic", "ibkr", "tradovate")
+#: The largest export read (about five million executions; it takes some ten times its size in memory).
+MAX_CSV_BYTES = 256 * 1024 * 1024
 #: A generic file's optional column naming each execution: a row repeating one is skipped.
 _GENERIC_IDS = ("execution_id", "fill_id", "exec_id")
 
@@ -90,6 +92,8 @@ class ImportResult:
     fills: list[Fill]
     notes: list[str] = attrs.field(factory=list)
     warnings: list[str] = attrs.field(factory=list)
+    #: SHA-256 of the bytes read (the file is read once: a second read could see another file).
+    sha256: str = ""
 
 
 class _Multipliers:
@@ -169,6 +173,7 @@ class _Rows:
     def __init__(self, path: Path, file: str, tz: tzinfo) -> None:
         self.path, self.file, self.tz = path, file, tz
         self.naive_times = 0
+        self.sha256 = ""  # of the bytes read, set by records()
         #: (line, local time) of times the zone has twice, as clocks go back.
         self.repeated_hour: list[tuple[int, datetime]] = []
         self.decimal_comma = False  # set by records() for a `;` file that writes 150,25
@@ -183,14 +188,22 @@ class _Rows:
 
     def records(self) -> Iterator[tuple[int, list[str]]]:
         """(line number, cells) for every non-blank record; invalid UTF-8 is an error with its line."""
+        from flywheel_core import PathRefused, read_regular_file
+
         try:
-            raw = self.path.read_bytes()
+            # Bounded, and never waiting on a FIFO (--csv /dev/stdin with nothing piped) nor
+            # reading a device forever (--csv /dev/zero).
+            raw = read_regular_file(self.path, MAX_CSV_BYTES)
         except FileNotFoundError:
             raise InputError(self.file, "$", "no such file") from None
         except IsADirectoryError:
             raise InputError(self.file, "$", "is a directory, expected a CSV file") from None
+        except PathRefused as exc:  # not a regular file ("is a FIFO, expected a regular file"), or over the limit
+            hint = "" if "regular file" in str(exc) else ": export a shorter period"
+            raise InputError(self.file, "$", f"{exc}{hint}") from None
         except OSError as exc:
             raise InputError(self.file, "$", f"cannot read: {exc.strerror or exc}") from None
+        self.sha256 = hashlib.sha256(raw).hexdigest()
         try:
             text = raw.decode("utf-8-sig")
         except UnicodeDecodeError as exc:
@@ -705,7 +718,7 @@ def read_fills(
             f"{count} time(s) fall in the hour {tz} has twice as clocks go back (line {line}: {first:%Y-%m-%d %H:%M:%S}), "
             f"read as the first of the two, {first.replace(tzinfo=tz):%Z}: times and holding times there may be an hour off"
         )
-    return ImportResult(fills, notes, warnings)
+    return ImportResult(fills, notes, warnings, rows.sha256)
 
 
 # -- session ------------------------------------------------------------------------------------
@@ -749,7 +762,7 @@ def session_from_csv(
         raise InputError(name, exc.path, exc.message) from None
     first = min(f.time for f in result.fills)
     last = max(f.time for f in result.fills)
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    digest = result.sha256
     currencies = sorted({f.currency for f in result.fills if f.currency})
     metadata: dict[str, Any] = {"duration_minutes": clean_number((last - first).total_seconds() / 60.0)}
     if len(currencies) == 1:

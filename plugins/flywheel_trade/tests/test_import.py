@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from datetime import timezone
 from pathlib import Path
@@ -858,3 +859,18 @@ def test_sides_written_to_open_and_to_close_are_read_and_a_close_never_opens(tmp
     assert "AAPL" not in trades
     assert [(c["symbol"], c["action"], c["quantity"]) for c in session["source_data"]["carried_in"]] == [("AAPL", "buy", 50)]
     assert any("line 2: AAPL closes 50 of a long position opened before the export" in w for w in result.warnings)
+
+
+def test_an_export_that_is_a_fifo_or_a_device_is_refused_at_once(tmp_path: Path, monkeypatch) -> None:
+    # `--csv /dev/stdin` with nothing piped waited forever; `--csv /dev/zero` read until memory ran out.
+    fifo = tmp_path / "fills.csv"
+    os.mkfifo(fifo)
+    with pytest.raises(InputError, match=r"fills.csv: \$: is a FIFO \(named pipe\), expected a regular file"):
+        read_fills(fifo)
+    with pytest.raises(InputError, match=r"/dev/zero: \$: is a character device, expected a regular file"):
+        read_fills(Path("/dev/zero"))
+    big = tmp_path / "big.csv"
+    big.write_text("timestamp,symbol,side,quantity,price\n" + "2025-01-15T09:30:00Z,AAPL,buy,1,1\n" * 40, encoding="utf-8")
+    monkeypatch.setattr("flywheel_trade.importer.MAX_CSV_BYTES", 1000)
+    with pytest.raises(InputError, match=r"big.csv: \$: file is \d+ bytes; the limit is 1000: export a shorter period"):
+        read_fills(big)
