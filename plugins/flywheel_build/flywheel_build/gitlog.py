@@ -153,6 +153,10 @@ def _parse(tokens: list[str], boundary: set[str], problems: list[str] | None) ->
         if trouble and problems is not None:
             problems.append(f"commit {sha[:12]} {trouble}")
         parents = parents.split()
+        if author == "%aN" or email == "%aE":  # git prints the placeholders of an ident it cannot parse
+            author, email = ("" if author == "%aN" else author), ("" if email == "%aE" else email)
+            if problems is not None:
+                problems.append(f"commit {sha[:12]} has no readable author (git prints none)")
         commit: dict[str, Any] = {
             "hash": sha,
             "parents": parents,

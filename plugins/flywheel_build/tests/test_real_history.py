@@ -82,6 +82,20 @@ def test_any_date_git_prints_is_read(fw, odd_dates, tmp_path):
     assert "commit requests" in arts["build_log.md"]
 
 
+def test_an_author_line_git_cannot_read_is_no_author_named_percent_an(fw, git_repo, tmp_path):
+    # Old importers wrote "author Foo <foo 123 +0000" (no ">"); git then prints its placeholders,
+    # and "%aN" was published as the author's name.
+    repo = git_repo()
+    repo.commit("feat: first", {"a.py": "1\n"}, when="2025-12-02T01:00:00Z")
+    broken = repo.raw_commit("fix: from an old import", author="Foo <foo", date="1764640000 +0000", files={"b.py": "1\n"})
+    doc, stderr = collect(fw, "--repo", repo.path)
+    commit = next(c for c in doc["source_data"]["git_commits"] if c["hash"] == broken)
+    assert (commit["author"], commit["email"]) == ("", "")
+    assert f"commit {broken[:12]} has no readable author (git prints none)" in stderr
+    arts = run_collected(fw, tmp_path, doc)
+    assert not any("%a" in text for text in arts.values())
+
+
 def _write(tmp_path, doc) -> str:
     path = tmp_path / "collected.json"
     path.write_text(json.dumps(doc), encoding="utf-8")
