@@ -158,7 +158,7 @@ def parse_note(path: Path, text: str, mtime: float, warnings: list[str]) -> dict
 
 
 def _files(
-    folder: Path, suffixes: tuple[str, ...], warnings: list[str] | None = None
+    folder: Path, suffixes: tuple[str, ...], warnings: list[str] | None = None, others: list[Path] | None = None
 ) -> list[Path]:
     """Regular, non-hidden files under ``folder`` with one of ``suffixes``, in a stable order.
 
@@ -172,6 +172,8 @@ def _files(
         for name in filenames:
             path = Path(dirpath) / name
             if name.startswith(".") or path.suffix.lower() not in suffixes or not path.is_file():
+                if others is not None and not name.startswith(".") and path.suffix.lower() not in suffixes:
+                    others.append(path)
                 continue
             if warnings is not None and not path.resolve().is_relative_to(root):
                 warnings.append(f"{path}: left out: a symlink to a file outside {folder}")
@@ -253,7 +255,14 @@ def build_session(
             raise _usage(f"{screenshots}: screenshots folder not found")
         # As for notes: a link named shot.png to ~/.ssh/id_rsa or ../.env is not a screenshot, and
         # its target's name is not written into the session.
-        for path in _changed_since(_files(screenshots, IMAGE_SUFFIXES, warnings), since):
+        others: list[Path] = []
+        shots = _files(screenshots, IMAGE_SUFFIXES, warnings, others)
+        others = _changed_since(others, since)
+        if others:  # an iPhone's .HEIC, a screen recording: say so rather than drop them unseen
+            names = sorted(p.relative_to(screenshots).as_posix() for p in others)
+            shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+            warnings.append(f"{screenshots}: {len(names)} file(s) left out, not PNG, JPEG, WebP or GIF: {shown}")
+        for path in _changed_since(shots, since):
             name = _relative(path, base)
             if os.path.isabs(name):
                 warnings.append(

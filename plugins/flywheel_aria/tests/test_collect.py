@@ -414,3 +414,17 @@ def test_front_matter_dates_no_calendar_holds_are_one_line(tmp_path, flywheel_cl
     assert "internal error" not in result.output and "Traceback" not in result.output
     assert f"{note}: {said}" in result.stderr
     assert result.exit_code == code, result.output
+
+
+def test_files_in_the_screenshots_folder_that_are_no_image_are_named(tmp_path, pics, flywheel_cli):
+    # A phone's HEIC screenshots and a screen recording were left out without a word.
+    shots = tmp_path / "shots"
+    shots.mkdir()
+    (shots / "ok.png").write_bytes(pics.encode(pics.pattern(16, 16, seed=4), "PNG"))
+    for name in ("IMG_0001.HEIC", "IMG_0002.HEIC", "demo.mov"):
+        (shots / name).write_bytes(b"\x00" * 16)
+    (shots / ".DS_Store").write_bytes(b"\x00")
+    result = flywheel_cli("collect", "aria", "--notes", _notes(tmp_path), "--screenshots", shots)
+    assert result.exit_code == 0, result.output
+    assert f"{shots}: 3 file(s) left out, not PNG, JPEG, WebP or GIF: IMG_0001.HEIC, IMG_0002.HEIC, demo.mov" in result.stderr
+    assert json.loads(result.stdout)["metadata"]["screenshots_taken"] == 1
