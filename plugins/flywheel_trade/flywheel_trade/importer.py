@@ -174,6 +174,7 @@ class _Rows:
         self.path, self.file, self.tz = path, file, tz
         self.naive_times = 0
         self.sha256 = ""  # of the bytes read, set by records()
+        self.warnings: list[str] = []  # what a format's reader could not be sure of
         #: (line, local time) of times the zone has twice, as clocks go back.
         self.repeated_hour: list[tuple[int, datetime]] = []
         self.decimal_comma = False  # set by records() for a `;` file that writes 150,25
@@ -503,6 +504,8 @@ def _ibkr(rows: _Rows, records: Iterator[tuple[int, list[str]]], notes: list[str
     underlying = header.find("UnderlyingSymbol")
     indicator = header.find("Open/CloseIndicator", "Open/Close")
     currency = header.find("CurrencyPrimary", "Currency")
+    fee_currency = header.find("IBCommissionCurrency")
+    mixed: dict[tuple[str, str], list[int]] = {}  # (commission currency, trade currency) -> lines
     level = header.find("LevelOfDetail")
     account = header.find("ClientAccountID", "AccountId", "Account")
     rows.id_column = header.find("IBExecID", "TransactionID")
@@ -541,6 +544,10 @@ def _ibkr(rows: _Rows, records: Iterator[tuple[int, list[str]]], notes: list[str
         fees = 0.0
         if commission is not None:
             fees -= rows.number(line, commission[0], _cell(cells, commission[1]), default=0.0)
+            # IBKR charges forex in USD: a USD.JPY trade's P&L is in JPY, its commission in USD.
+            paid_in, traded_in = (_cell(cells, c[1]).strip().upper() if c else "" for c in (fee_currency, currency))
+            if fees and paid_in and traded_in and paid_in != traded_in:
+                mixed.setdefault((paid_in, traded_in), []).append(line)
         if taxes is not None:
             fees -= rows.number(line, taxes[0], _cell(cells, taxes[1]), default=0.0)
         stated = rows.number(line, mult[0], _cell(cells, mult[1]), positive=True, default=math.nan) if mult else math.nan
@@ -565,6 +572,10 @@ def _ibkr(rows: _Rows, records: Iterator[tuple[int, list[str]]], notes: list[str
                 execution_id=rows.execution_id(cells),
             )
         )
+    for (paid_in, traded_in), lines in sorted(mixed.items()):
+        shown = ", ".join(map(str, lines[:5])) + (f" and {len(lines) - 5} more" if len(lines) > 5 else "")
+        rows.warnings.append(f"line(s) {shown}: commission in {paid_in} on trades in {traded_in}: their fees are "
+                             f"taken from a {traded_in} P&L unconverted")
     return fills
 
 
@@ -711,7 +722,7 @@ def read_fills(
         notes.append(f"executions are in several currencies ({', '.join(currencies)}): P&L is summed without conversion")
     if rows.naive_times and tz is timezone.utc:
         notes.append(f"{rows.naive_times} time(s) without a zone were read as UTC (use --tz to name the export's zone)")
-    warnings = points.warnings()
+    warnings = points.warnings() + rows.warnings
     if rows.repeated_hour:
         (line, first), count = rows.repeated_hour[0], len(rows.repeated_hour)
         warnings.append(

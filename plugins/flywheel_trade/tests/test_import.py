@@ -874,3 +874,15 @@ def test_an_export_that_is_a_fifo_or_a_device_is_refused_at_once(tmp_path: Path,
     monkeypatch.setattr("flywheel_trade.importer.MAX_CSV_BYTES", 1000)
     with pytest.raises(InputError, match=r"big.csv: \$: file is \d+ bytes; the limit is 1000: export a shorter period"):
         read_fills(big)
+
+
+def test_ibkr_forex_commission_in_another_currency_is_flagged(tmp_path: Path) -> None:
+    # IBKR charges forex commissions in USD while a USD.JPY trade's P&L is in JPY.
+    path = ibkr_csv(tmp_path, [
+        '"USD.JPY","CASH","JPY","USD","20250115;093000","10000","150.10","-2","BUY","1"',
+        '"USD.JPY","CASH","JPY","USD","20250115;100000","-10000","150.20","-2","SELL","1"',
+        '"SPY","STK","USD","USD","20250115;100000","10","580","-1","BUY","1"',
+    ], header='"Symbol","AssetClass","CurrencyPrimary","IBCommissionCurrency","DateTime","Quantity","TradePrice",'
+              '"IBCommission","Buy/Sell","Multiplier"')
+    got = read_fills(path, "ibkr")
+    assert got.warnings == ["line(s) 2, 3: commission in USD on trades in JPY: their fees are taken from a JPY P&L unconverted"]
