@@ -281,6 +281,8 @@ class _Rows:
         file is in another zone. One it has twice (clocks went back) is read as the first and listed
         in ``repeated_hour``: which it was, the file does not say."""
         self.naive_times += 1
+        if self.tz is timezone.utc:  # no clock changes: the common case, at no cost
+            return naive.replace(tzinfo=timezone.utc)
         aware = naive.replace(tzinfo=self.tz)
         moment = aware.astimezone(timezone.utc)
         if moment.astimezone(self.tz).replace(tzinfo=None) != naive:
