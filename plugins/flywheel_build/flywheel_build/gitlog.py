@@ -234,7 +234,9 @@ def resolve_revisions(repo: Repo, rev_range: str | None) -> list[str]:
                 raise ValueError(f"{repo.cwd}: the current branch has no commits yet; name one with --rev-range")
             raise ValueError(f"{repo.cwd}: the repository has no commits yet")
         bad = next(s for s in sides if _rev_parse(repo, [f"{s}^{{commit}}"]) is None)
-        raise ValueError(f"{bad!r} is not a commit in {repo.cwd}")
+        # In a shallow clone, HEAD~10 or an old tag is usually beyond where its history stops.
+        hint = "; it is a shallow clone: `git fetch --unshallow` (or --deepen=N) brings more history" if repo.shallow else ""
+        raise ValueError(f"{bad!r} is not a commit in {repo.cwd}{hint}")
     return as_revisions(out, op)
 
 

@@ -232,6 +232,10 @@ def test_shallow_clone_leaves_out_the_boundary(fw, history, tmp_path):
     assert len(boundary) == 1 and boundary[0]["files"] == [] and boundary[0]["insertions"] == 0
     newest = commits[0]
     assert newest["files"] == ["naïve file.txt"] and newest["insertions"] == 1
+    # A range reaching past where the clone's history stops says why it is not there.
+    result = collect(fw, "--repo", clone, "--rev-range", "HEAD~5..HEAD")
+    assert result.exit_code == 2 and "'HEAD~5' is not a commit" in result.stderr
+    assert "it is a shallow clone: `git fetch --unshallow` (or --deepen=N) brings more history" in result.stderr
 
 
 def test_worktree_of_a_shallow_clone_leaves_out_the_boundary(fw, history, tmp_path):
