@@ -132,6 +132,9 @@ def test_generated_generator_renders_with_the_real_renderer(tmp_path: Path, empt
         (["a-b"], "must match"),
         (["x" * 65], "at most 64"),
         (["core"], "taken by flywheel-core"),
+        # `pip install -e .` of the project it makes would replace the installed flywheel-build.
+        (["build"], "plugin name 'build' is taken by the installed flywheel-build; choose another name"),
+        (["publish_github"], "taken by the installed flywheel-publish-github"),
         (["ok", "--kind", "exporter"], "--kind must be one of generator, session-type, target"),
         (["ok", "--kind", "target", "--session-type", "build"], "does not apply to --kind target"),
         (["ok", "--session-type", "Build"], "session type 'Build' must match"),
