@@ -164,6 +164,9 @@ def open_repo(path: Path) -> Repo:
         text = str(exc)
         if "not a git repository" in text:
             raise GitError(f"{path}: not a git repository") from None
+        if "dubious ownership" in text:  # another user's clone
+            raise GitError(f"{path}: {text} (to trust it: git config --global --add safe.directory "
+                           f"{path.resolve()})") from None
         if "work tree" not in text:
             raise GitError(f"{path}: {text}") from None
         out = run_git(path, "rev-parse", "--absolute-git-dir", "--is-shallow-repository")

@@ -220,6 +220,22 @@ def test_bad_repositories(fw, git_repo, tmp_path):
     assert result.exit_code == 2
 
 
+def test_another_users_repository_says_how_to_trust_it(fw, git_repo):
+    import os
+
+    repo = git_repo()
+    repo.commit("feat: one", {"a.py": "1\n"})
+    if os.geteuid() != 0:
+        pytest.skip("giving a folder to another user needs root")
+    os.chown(repo.path, 65534, 65534)
+    if subprocess.run(["git", "-C", str(repo.path), "rev-parse"], capture_output=True).returncode == 0:
+        pytest.skip("this git trusts every repository (safe.directory = *)")
+    result = collect(fw, "--repo", repo.path)
+    assert result.exit_code == 2, result.output
+    assert "detected dubious ownership" in result.stderr
+    assert f"(to trust it: git config --global --add safe.directory {repo.path.resolve()})" in result.stderr
+
+
 def test_shallow_clone_leaves_out_the_boundary(fw, history, tmp_path):
     clone = tmp_path / "shallow"
     subprocess.run(["git", "clone", "-q", "--depth", "2", f"file://{history.path}", str(clone)], check=True)
