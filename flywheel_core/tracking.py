@@ -197,16 +197,24 @@ class StartResult:
 # -- where: the repository or folder, its branches, the state file ------------------------
 
 
+#: Seconds a git command reading a repository's branches (instant on any repository) may take.
+GIT_TIMEOUT = 60.0
+
+
 def _git(folder: Path, *args: str, must: bool = False) -> str | None:
     """stdout of a read-only git command in ``folder``, or None when it fails (not a repository);
     with ``must``, a failure is a UsageError giving git's reason."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
     env.update(GIT_OPTIONAL_LOCKS="0", GIT_TERMINAL_PROMPT="0")
     try:
+        # The deadline: a repository's config can include a FIFO, and git would wait on it for ever.
         done = subprocess.run(["git", "-c", "core.fsmonitor=false", *args], cwd=folder, capture_output=True,
-                              env=env, check=False, stdin=subprocess.DEVNULL)
+                              env=env, check=False, stdin=subprocess.DEVNULL, timeout=GIT_TIMEOUT)
     except OSError:  # no git at all: not a repository as far as flywheel can tell
         return None
+    except subprocess.TimeoutExpired:
+        raise UsageError(f"{folder}: git did not answer within {GIT_TIMEOUT:g} s: does the repository's config "
+                         "(an [include] path) name a FIFO or a device?") from None
     if done.returncode == 0:
         return done.stdout.decode("utf-8", "surrogateescape")
     if must:

@@ -177,6 +177,18 @@ def test_start_in_a_repository_git_refuses_says_why(project: Project) -> None:
     assert result.stderr.count("\n") == 1 and not (project.root / "state" / "sessions").exists()
 
 
+def test_start_in_a_repository_whose_config_includes_a_fifo_gives_up(project: Project, monkeypatch) -> None:
+    # Every git command there waited for the FIFO's writer for ever (a tarball can hold both).
+    subprocess.run(["git", "init", "-q", str(project.root)], check=True)
+    os.mkfifo(project.root / ".git" / "evil")
+    with open(project.root / ".git" / "config", "a", encoding="utf-8") as config:
+        config.write("[include]\n\tpath = evil\n")
+    monkeypatch.setattr("flywheel_core.tracking.GIT_TIMEOUT", 1.0)
+    result = project.cli("start", "--type", "jot", "--repo", project.root)
+    assert result.exit_code == 2, result.output
+    assert f"{project.root}: git did not answer within 1 s: does the repository's config (an [include] path)" in result.stderr
+
+
 # -- end ------------------------------------------------------------------------------------------
 
 

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Iterable
 
-from flywheel_build.git import GitError, Repo, finish_git, open_repo, run_git, start_git
+from flywheel_build.git import PROBE_TIMEOUT, GitError, Repo, finish_git, open_repo, run_git, start_git
 from flywheel_build.message import clean_body
 
 __all__ = [
@@ -248,9 +248,11 @@ def open_range(path: Path, rev_range: str | None) -> tuple[Repo, list[str]]:
         try:
             out = run_git(
                 path, "rev-parse", "--absolute-git-dir", "--is-shallow-repository", "--show-toplevel",
-                "--end-of-options", *(f"{s}^{{commit}}" for s in sides), "--",
+                "--end-of-options", *(f"{s}^{{commit}}" for s in sides), "--", timeout=PROBE_TIMEOUT,
             )
-        except GitError:
+        except GitError as exc:
+            if "did not answer" in str(exc):
+                raise GitError(f"{path}: {exc}") from None
             out = None
         lines = [ln for ln in (out or b"").decode("utf-8", "surrogateescape").splitlines() if ln not in ("--end-of-options", "--")]
         if out is not None and len(lines) == 3 + len(sides) and all(HEX_RE.match(h) for h in lines[3:]):

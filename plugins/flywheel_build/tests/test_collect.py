@@ -458,3 +458,20 @@ def test_the_users_diff_algorithm_does_not_change_the_counts(fw, git_repo, tmp_p
     doc = json.loads(collect(fw, "--repo", repo.path).stdout)
     second = {c["message"]: c for c in doc["source_data"]["git_commits"]}["second"]
     assert (second["insertions"], second["deletions"]) == (2, 6)
+
+
+def test_a_repository_whose_config_includes_a_fifo_is_refused_not_waited_on(fw, git_repo, monkeypatch):
+    # A tarball can hold a FIFO and a config that includes it: every git command there waited for
+    # a writer for ever. The first, instant one now has a deadline (shortened here).
+    import os
+
+    repo = git_repo()
+    repo.commit("feat: one", {"a.py": "1\n"})
+    os.mkfifo(repo.path / ".git" / "evil")
+    with open(repo.path / ".git" / "config", "a", encoding="utf-8") as config:
+        config.write("[include]\n\tpath = evil\n")
+    monkeypatch.setattr("flywheel_build.git.PROBE_TIMEOUT", 1.0)
+    monkeypatch.setattr("flywheel_build.gitlog.PROBE_TIMEOUT", 1.0)
+    result = collect(fw, "--repo", repo.path)
+    assert result.exit_code == 2, result.output
+    assert f"{repo.path}: git did not answer within 1 s: does the repository's config (an [include] path)" in result.stderr
