@@ -106,8 +106,9 @@ def flywheel_collect_session(session_type: str, options: dict[str, Any], ctx: Ru
         ``lessons``, ``next_steps`` (lists of text), ``since`` (ISO 8601, or what the user
         typed), ``started_at`` (ISO 8601, when a ``flywheel start`` is open), ``refs_before``
         and ``refs_now`` (``{"head": sha, "branches": {"refs/heads/main": sha}}``: the
-        repository when the session began or last ended, and just before collecting) and
-        ``repo`` (the folder ``--repo`` named). Other keys are the type's own (``csv``,
+        repository when the session began or last ended, and just before collecting),
+        ``last_session_file`` (the session file the previous ``flywheel end`` of this type
+        here wrote) and ``repo`` (the folder ``--repo`` named). Other keys are the type's own (``csv``,
         ``notes``...), documented by its plugin; ignore keys you do not know.
     :param ctx: a run context whose ``session_path`` is where the document will be written
         (relative paths in it resolve against ``ctx.session_dir``), or None for stdout.

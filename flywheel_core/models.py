@@ -133,13 +133,15 @@ def parse_timestamp(value: str) -> tuple[datetime, bool]:
         except ValueError:
             pass
         else:
-            naive = parsed.tzinfo is None
-            return (parsed.replace(tzinfo=timezone.utc) if naive else parsed).astimezone(timezone.utc), naive
+            return _in_utc(parsed, value)
     if not isinstance(value, str) or not _TS_RE.match(value.strip()):
         raise ValueError(f"{value!r} is not an ISO 8601 timestamp (e.g. 2025-12-02T05:20:00Z)")
     text = value.strip().replace(",", ".")
     if len(text) == 10:
-        parsed = datetime.combine(date.fromisoformat(text), datetime.min.time())
+        try:
+            parsed = datetime.combine(date.fromisoformat(text), datetime.min.time())
+        except ValueError as exc:
+            raise ValueError(f"{value!r} is not a valid timestamp: {exc}") from None
     else:
         # Python parses at most microseconds: cut longer fractions instead of refusing them.
         text = re.sub(r"(\.\d{6})\d+", r"\1", text)
@@ -149,10 +151,15 @@ def parse_timestamp(value: str) -> tuple[datetime, bool]:
             parsed = datetime.fromisoformat(text)
         except ValueError as exc:
             raise ValueError(f"{value!r} is not a valid timestamp: {exc}") from None
+    return _in_utc(parsed, value)
+
+
+def _in_utc(parsed: datetime, value: str) -> tuple[datetime, bool]:
     naive = parsed.tzinfo is None
-    if naive:
-        parsed = parsed.replace(tzinfo=timezone.utc)
-    return parsed.astimezone(timezone.utc), naive
+    try:
+        return (parsed.replace(tzinfo=timezone.utc) if naive else parsed).astimezone(timezone.utc), naive
+    except OverflowError:  # 9999-12-31T23:00-05:00 is past the year 9999 in UTC
+        raise ValueError(f"{value!r} is out of range (in UTC it falls before the year 1 or after 9999)") from None
 
 
 def _field_names(cls: type) -> tuple[str, ...]:

@@ -201,22 +201,39 @@ class StartResult:
 # -- where: the repository or folder, its branches, the state file ------------------------
 
 
-def _git(folder: Path, *args: str) -> str | None:
-    """stdout of a read-only git command in ``folder``, or None when it fails (not a repository)."""
+#: Seconds a git command reading a repository's branches (instant on any repository) may take.
+GIT_TIMEOUT = 60.0
+
+
+def _git(folder: Path, *args: str, must: bool = False) -> str | None:
+    """stdout of a read-only git command in ``folder``, or None when it fails (not a repository);
+    with ``must``, a failure is a UsageError giving git's reason."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
     env.update(GIT_OPTIONAL_LOCKS="0", GIT_TERMINAL_PROMPT="0")
     try:
+        # The deadline: a repository's config can include a FIFO, and git would wait on it for ever.
         done = subprocess.run(["git", "-c", "core.fsmonitor=false", *args], cwd=folder, capture_output=True,
-                              env=env, check=False, stdin=subprocess.DEVNULL)
+                              env=env, check=False, stdin=subprocess.DEVNULL, timeout=GIT_TIMEOUT)
     except OSError:  # no git at all: not a repository as far as flywheel can tell
         return None
-    return done.stdout.decode("utf-8", "surrogateescape") if done.returncode == 0 else None
+    except subprocess.TimeoutExpired:
+        raise UsageError(f"{folder}: git did not answer within {GIT_TIMEOUT:g} s: does the repository's config "
+                         "(an [include] path) name a FIFO or a device?") from None
+    if done.returncode == 0:
+        return done.stdout.decode("utf-8", "surrogateescape")
+    if must:
+        said = [ln.strip() for ln in done.stderr.decode("utf-8", "replace").splitlines() if ln.strip()]
+        reason = next((ln.split(":", 1)[1].strip() for ln in reversed(said) if ln.startswith("fatal:")), said[-1] if said else "")
+        fix = next((ln for ln in said if ln.startswith("git config") and "safe.directory" in ln), None)
+        raise UsageError(f"{folder}: git cannot read this repository: {reason}" + (f" (to trust it: {fix})" if fix else ""))
+    return None
 
 
 def repository_refs(root: Path) -> dict[str, Any] | None:
     """``{"head": sha or None, "branches": {ref: sha}}`` of the git repository at ``root``; None
-    when it is none (or git cannot read it)."""
-    listing = _git(root, "for-each-ref", "--format=%(objectname) %(refname)", "refs/heads/")
+    when it is none. UsageError when it holds ``.git`` that git refuses (another user's
+    repository: "dubious ownership"), rather than taking it for a plain folder."""
+    listing = _git(root, "for-each-ref", "--format=%(objectname) %(refname)", "refs/heads/", must=(root / ".git").exists())
     if listing is None:
         return None
     head = (_git(root, "rev-parse", "-q", "--verify", "HEAD^{commit}") or "").strip() or None
@@ -422,6 +439,8 @@ def _end(
         options["started_at"] = opened.started_at
         if not options.get("agent_id") and opened.agent:
             options["agent_id"] = opened.agent
+    if last is not None and isinstance(last.get("session_file"), str):
+        options["last_session_file"] = last["session_file"]  # e.g. what of a growing export was published
     window = _window(options, opened, last, since)
     result = EndResult(None, session_type=state.session_type, folder=key, ended_at=_iso(ended),
                        started_at=opened.started_at if opened else None, publish_requested=publish)

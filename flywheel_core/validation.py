@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 from flywheel_core.errors import describe_exception
@@ -61,8 +62,13 @@ def check_schema(raw: Any, host: PluginHost) -> tuple[Session | None, list[Probl
         problems.append(Problem.error(message, path))
     if any(p.severity == "error" for p in problems):
         return None, problems
-    if parse_timestamp(raw["timestamp"])[1]:
+    moment, naive = parse_timestamp(raw["timestamp"])
+    if naive:
         problems.append(Problem.warning("timestamp has no time zone; read as UTC", "$.timestamp"))
+    if moment > datetime.now(timezone.utc) + timedelta(days=1):  # a day of slack for skewed clocks
+        problems.append(Problem.warning(
+            f"timestamp {moment:%Y-%m-%d} is in the future (a wrong clock?): the posts are dated then and stay "
+            "first on the website", "$.timestamp"))
     return converter.structure(raw, Session), problems
 
 

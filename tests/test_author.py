@@ -144,6 +144,20 @@ def test_new_plugin_refuses_bad_input(tmp_path: Path, empty_host, args: list[str
     assert list(tmp_path.iterdir()) == []
 
 
+def test_new_plugin_refuses_the_name_of_an_installed_plugin(tmp_path: Path, empty_host) -> None:
+    # `new-plugin build` made a flywheel-build project whose `pip install -e .` replaced the real one.
+    from importlib.metadata import entry_points
+
+    installed = sorted((ep.name, ep.dist.name) for ep in entry_points(group="flywheel") if ep.dist is not None)
+    if not installed:
+        pytest.skip("no flywheel plugin is installed (flywheel-core tested alone)")
+    name, dist = installed[0]
+    result = run_cli(["new-plugin", name, "--dir", tmp_path], host=empty_host)
+    assert result.exit_code == 2, result.output
+    assert f"plugin name {name!r} is taken by the installed {dist}; choose another name" in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_new_plugin_never_overwrites(tmp_path: Path, empty_host) -> None:
     project = tmp_path / "flywheel-notes"
     project.mkdir()

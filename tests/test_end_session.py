@@ -4,6 +4,7 @@ session to published artifacts, exactly once, with a test session type and a rea
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -159,6 +160,33 @@ def test_start_refuses_an_unknown_type_and_a_missing_folder(project: Project) ->
     missing = project.cli("start", "--type", "jot", "--repo", project.root / "nope")
     assert missing.exit_code == 2 and "nope: no such folder" in missing.stderr
     assert not (project.root / "state" / "sessions").exists()
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="giving a folder to another user needs root")
+def test_start_in_a_repository_git_refuses_says_why(project: Project) -> None:
+    # Another user's clone: git refuses it ("dubious ownership"); start said "(not a git
+    # repository)", recorded no branches, and only the end failed.
+    subprocess.run(["git", "init", "-q", str(project.root)], check=True)
+    os.chown(project.root, 65534, 65534)
+    if subprocess.run(["git", "-C", str(project.root), "rev-parse"], capture_output=True).returncode == 0:
+        pytest.skip("this git trusts every repository (safe.directory = *)")
+    result = project.cli("start", "--type", "jot", "--repo", project.root)
+    assert result.exit_code == 2, result.output
+    assert f"{project.root}: git cannot read this repository: detected dubious ownership" in result.stderr
+    assert f"(to trust it: git config --global --add safe.directory {project.root})" in result.stderr
+    assert result.stderr.count("\n") == 1 and not (project.root / "state" / "sessions").exists()
+
+
+def test_start_in_a_repository_whose_config_includes_a_fifo_gives_up(project: Project, monkeypatch) -> None:
+    # Every git command there waited for the FIFO's writer for ever (a tarball can hold both).
+    subprocess.run(["git", "init", "-q", str(project.root)], check=True)
+    os.mkfifo(project.root / ".git" / "evil")
+    with open(project.root / ".git" / "config", "a", encoding="utf-8") as config:
+        config.write("[include]\n\tpath = evil\n")
+    monkeypatch.setattr("flywheel_core.tracking.GIT_TIMEOUT", 1.0)
+    result = project.cli("start", "--type", "jot", "--repo", project.root)
+    assert result.exit_code == 2, result.output
+    assert f"{project.root}: git did not answer within 1 s: does the repository's config (an [include] path)" in result.stderr
 
 
 # -- end ------------------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -228,6 +229,14 @@ def test_a_timestamp_that_cannot_be_placed_in_utc_is_refused_not_a_crash(tmp_pat
     assert result.exit_code == 2, result.output
     assert f"{path}: $.timestamp: must be an ISO 8601 timestamp" in result.stderr
     assert "internal error" not in result.output
+
+
+@pytest.mark.parametrize("text", ["0001-01-01T00:00:00+05:00", "9999-12-31T23:59:59-05:00", " 9999-12-31T23:59:59-05", "2025-02-30"])
+def test_parse_timestamp_refuses_what_utc_cannot_hold_with_a_valueerror(text) -> None:
+    # An OverflowError escaped to every caller that catches ValueError: `collect trade` and
+    # `collect build --since` ended with "internal error", a note's front matter likewise.
+    with pytest.raises(ValueError, match=re.escape(repr(text))):
+        parse_timestamp(text)
 
 
 def test_a_month_of_timestamps_agrees() -> None:

@@ -189,6 +189,15 @@ def test_lenient_where_agents_differ(tmp_path: Path, empty_host) -> None:
     assert f"{path}: $.timestamp: warning: timestamp has no time zone; read as UTC" in result.stderr
 
 
+def test_a_timestamp_in_the_future_is_flagged(tmp_path: Path, empty_host) -> None:
+    # An agent whose clock is wrong dates its posts in 2099, first on the website for ever.
+    path = _write(tmp_path, "ahead", _doc(timestamp="2099-01-01T00:00:00Z"))
+    result = run_cli(["validate", path], host=empty_host)
+    assert result.exit_code == 0, result.output
+    assert f"{path}: $.timestamp: warning: timestamp 2099-01-01 is in the future (a wrong clock?)" in result.stderr
+    assert "in the future" not in run_cli(["validate", _write(tmp_path, "now", _doc())], host=empty_host).stderr
+
+
 @pytest.mark.parametrize(
     "stamp",
     ["2025-12-02", "2025-12-02T05:20", "2025-12-02 05:20:00", "2025-12-02T05:20:00.123456789Z",

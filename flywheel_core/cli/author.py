@@ -36,6 +36,20 @@ KindOpt = Annotated[
 # -- flywheel new-plugin ---------------------------------------------------------------
 
 
+def _installed_as(name: str, dist: str) -> str | None:
+    """The installed distribution ``flywheel new-plugin NAME`` would clash with, if any."""
+    from importlib.metadata import PackageNotFoundError, distribution, entry_points
+
+    try:
+        return distribution(dist).metadata["Name"] or dist
+    except PackageNotFoundError:
+        pass
+    for ep in entry_points(group="flywheel"):
+        if ep.name == name:
+            return ep.dist.name if ep.dist is not None else f"plugin {name!r}"
+    return None
+
+
 def new_plugin_project(name: str, directory: Path, kind: str = "generator", session_type: str | None = None) -> Path:
     """Render the plugin template into ``directory/flywheel-<name>/`` and return that folder."""
     import jinja2
@@ -54,6 +68,11 @@ def new_plugin_project(name: str, directory: Path, kind: str = "generator", sess
     if not PLUGIN_NAME_RE.match(session_type) or len(session_type) > 64:
         raise UsageError(f"session type {session_type!r} must match {PLUGIN_NAME_RE.pattern}")
     dist = "flywheel-" + name.replace("_", "-")
+    taken = _installed_as(name, dist)
+    if taken:
+        # `pip install -e .` of a project named like an installed one replaces it: `new-plugin
+        # build` would have uninstalled flywheel-build.
+        raise UsageError(f"plugin name {name!r} is taken by the installed {taken}; choose another name")
     project = directory / dist
     if project.exists():
         raise UsageError(f"{project} already exists; not overwriting it")

@@ -61,6 +61,9 @@ def _front_matter(path: Path, text: str, warnings: list[str]) -> tuple[dict[str,
         where = f" (line {mark.line + 1})" if mark is not None else ""
         warnings.append(f"{path}: front matter is not valid YAML{where}: ignored")
         return {}, body
+    except (ValueError, OverflowError) as exc:  # YAML-shaped dates no calendar has: 2025-02-30, +25:00
+        warnings.append(f"{path}: front matter holds a date that cannot be read ({str(exc)[:80]}): ignored")
+        return {}, body
     if meta is None:
         return {}, body
     if not isinstance(meta, dict):
@@ -74,13 +77,19 @@ def _when(path: Path, value: Any) -> datetime:
     from flywheel_core import parse_timestamp
 
     if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
-    if isinstance(value, date):
-        return datetime.combine(value, time(), timezone.utc)
+        moment = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    elif isinstance(value, date):
+        moment = datetime.combine(value, time(), timezone.utc)
+    else:
+        try:
+            moment = parse_timestamp(str(value))[0]
+        except ValueError as exc:
+            raise _usage(f"{path}: front matter timestamp: {exc}") from None
     try:
-        return parse_timestamp(str(value))[0]
-    except ValueError as exc:
-        raise _usage(f"{path}: front matter timestamp: {exc}") from None
+        moment.astimezone(timezone.utc)  # 0001-01-01T00:00+05:00 is before the year 1 in UTC
+    except OverflowError:
+        raise _usage(f"{path}: front matter timestamp: {str(value)[:40]!r} is out of range") from None
+    return moment
 
 
 def _text(value: Any) -> str | None:
@@ -149,12 +158,12 @@ def parse_note(path: Path, text: str, mtime: float, warnings: list[str]) -> dict
 
 
 def _files(
-    folder: Path, suffixes: tuple[str, ...], warnings: list[str] | None = None
+    folder: Path, suffixes: tuple[str, ...], warnings: list[str] | None = None, others: list[Path] | None = None
 ) -> list[Path]:
     """Regular, non-hidden files under ``folder`` with one of ``suffixes``, in a stable order.
 
     Symlinked folders are not entered. With ``warnings``, a file symlinked from outside ``folder``
-    is left out (a note is published: a link must not smuggle in a file from elsewhere).
+    is left out (what it holds is published: a link must not smuggle in a file from elsewhere).
     """
     root = folder.resolve()
     found = []
@@ -163,6 +172,8 @@ def _files(
         for name in filenames:
             path = Path(dirpath) / name
             if name.startswith(".") or path.suffix.lower() not in suffixes or not path.is_file():
+                if others is not None and not name.startswith(".") and path.suffix.lower() not in suffixes:
+                    others.append(path)
                 continue
             if warnings is not None and not path.resolve().is_relative_to(root):
                 warnings.append(f"{path}: left out: a symlink to a file outside {folder}")
@@ -207,6 +218,8 @@ def build_session(
         files = _files(notes, NOTE_SUFFIXES, warnings)
     elif notes.is_file():
         files = [notes]
+    elif notes.exists():  # a FIFO or a device: reading it would wait, or never end
+        raise _usage(f"{notes}: not a regular file or a folder; expected Markdown notes")
     else:
         raise _usage(f"{notes}: notes file or folder not found")
     if since is not None:
@@ -240,7 +253,16 @@ def build_session(
     if screenshots is not None:
         if not screenshots.is_dir():
             raise _usage(f"{screenshots}: screenshots folder not found")
-        for path in _changed_since(_files(screenshots, IMAGE_SUFFIXES), since):
+        # As for notes: a link named shot.png to ~/.ssh/id_rsa or ../.env is not a screenshot, and
+        # its target's name is not written into the session.
+        others: list[Path] = []
+        shots = _files(screenshots, IMAGE_SUFFIXES, warnings, others)
+        others = _changed_since(others, since)
+        if others:  # an iPhone's .HEIC, a screen recording: say so rather than drop them unseen
+            names = sorted(p.relative_to(screenshots).as_posix() for p in others)
+            shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+            warnings.append(f"{screenshots}: {len(names)} file(s) left out, not PNG, JPEG, WebP or GIF: {shown}")
+        for path in _changed_since(shots, since):
             name = _relative(path, base)
             if os.path.isabs(name):
                 warnings.append(

@@ -8,6 +8,8 @@ import re
 from datetime import datetime, timezone
 from pathlib import Path
 
+import pytest
+
 NOTE_WITH_HEADINGS = """---
 timestamp: 2025-12-02T09:30:00+01:00
 source: "aria"
@@ -371,3 +373,58 @@ def test_golden_devlog_of_collected_notes(tmp_path, pics, flywheel_cli, golden):
     record = run.json()[0]["artifacts"]["devlog"]
     golden("collected_devlog.md", Path(record["path"]).read_text(encoding="utf-8"))
     assert record["tags"] == ["pixel-art", "garden", "life_aria"]
+
+
+def test_screenshots_symlinked_out_of_the_folder_are_left_out_unnamed(tmp_path, pics, flywheel_cli):
+    # shot.png -> ~/.ssh/id_rsa or ../.env: the target's path must not land in the session file.
+    project = tmp_path / "project"
+    shots = project / "shots"
+    shots.mkdir(parents=True)
+    (project / ".env").write_text("API_TOKEN=x\n", encoding="utf-8")
+    key = tmp_path / "id_rsa"
+    key.write_text("-----BEGIN OPENSSH PRIVATE KEY-----\n", encoding="utf-8")
+    (shots / "key.png").symlink_to(key)
+    (shots / "env.png").symlink_to(Path("..") / ".env")
+    (shots / "real.png").write_bytes(pics.encode(pics.pattern(16, 16, seed=3), "PNG"))
+    (shots / "again.png").symlink_to("real.png")
+    out = project / "session.json"
+    result = flywheel_cli("collect", "aria", "--notes", _notes(tmp_path), "--screenshots", shots, "-o", out)
+    assert result.exit_code == 0, result.output
+    assert json.loads(out.read_text())["source_data"]["screenshots"] == ["shots/real.png", "shots/real.png"], "a link inside the folder is kept"
+    assert "id_rsa" not in out.read_text() and ".env" not in out.read_text()
+    for name in ("key.png", "env.png"):
+        assert f"{shots / name}: left out: a symlink to a file outside {shots}" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("stamp", "said", "code"),
+    [
+        ("2025-02-30", "front matter holds a date that cannot be read (day is out of range for month): ignored", 0),
+        ("2025-01-01T10:00:00+25:00", "front matter holds a date that cannot be read (offset must be", 0),
+        ("0001-01-01T00:00:00+05:00", "front matter timestamp: '0001-01-01 00:00:00+05:00' is out of range", 2),
+        ('"9999-12-31T23:59:59-05:00"', "front matter timestamp: '9999-12-31T23:59:59-05:00' is out of range", 2),
+    ],
+)
+def test_front_matter_dates_no_calendar_holds_are_one_line(tmp_path, flywheel_cli, stamp, said, code):
+    # YAML builds these dates itself (a ValueError, not a YAMLError) or Python cannot put them in
+    # UTC: both ended in "internal error".
+    note = tmp_path / "n.md"
+    note.write_text(f"---\ntimestamp: {stamp}\n---\nText.\n", encoding="utf-8")
+    result = flywheel_cli("collect", "aria", "--notes", note)
+    assert "internal error" not in result.output and "Traceback" not in result.output
+    assert f"{note}: {said}" in result.stderr
+    assert result.exit_code == code, result.output
+
+
+def test_files_in_the_screenshots_folder_that_are_no_image_are_named(tmp_path, pics, flywheel_cli):
+    # A phone's HEIC screenshots and a screen recording were left out without a word.
+    shots = tmp_path / "shots"
+    shots.mkdir()
+    (shots / "ok.png").write_bytes(pics.encode(pics.pattern(16, 16, seed=4), "PNG"))
+    for name in ("IMG_0001.HEIC", "IMG_0002.HEIC", "demo.mov"):
+        (shots / name).write_bytes(b"\x00" * 16)
+    (shots / ".DS_Store").write_bytes(b"\x00")
+    result = flywheel_cli("collect", "aria", "--notes", _notes(tmp_path), "--screenshots", shots)
+    assert result.exit_code == 0, result.output
+    assert f"{shots}: 3 file(s) left out, not PNG, JPEG, WebP or GIF: IMG_0001.HEIC, IMG_0002.HEIC, demo.mov" in result.stderr
+    assert json.loads(result.stdout)["metadata"]["screenshots_taken"] == 1

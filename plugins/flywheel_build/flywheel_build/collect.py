@@ -21,6 +21,12 @@ __all__ = ["collect_session", "enrich_session", "locate_repo", "session_id_for",
 
 _SAFE_ID = re.compile(r"[^A-Za-z0-9._-]+")
 _NOW_WORDS = re.compile(r"^\s*(now|0+\s+\w+\s+ago)\s*$", re.I)
+# What git's approxidate misreads without a word: a calendar date it cannot hold (2025-02-30 is
+# 2 March to it, 9999-12-31T23:59-05:00 is 2012), a time to come (it reads "2 weeks from now"
+# as 2 weeks ago), and 01/02/2025 (2 January to git, 1 February to most of the world).
+_ISO_SHAPED = re.compile(r"^\s*\d{4,}-\d{1,2}(-\d{1,2})?([T ]|\s*$)")
+_FUTURE_WORDS = re.compile(r"\b(from\s+now|hence|later|tomorrow|next|in\s+\d)", re.I)
+_SLASH_DATE = re.compile(r"^\s*(\d{1,2})[/.](\d{1,2})[/.]\d{2,4}\b")
 _FILLABLE = ("parents", "author", "email", "timestamp", "message", "body", "trailers", "files", "insertions", "deletions")
 _SHOWN_PROBLEMS = 5
 #: agent_id when neither --agent nor git's user.name says who ran the session.
@@ -57,8 +63,14 @@ def git_time(value: str, option: str, repo: Repo) -> int:
     try:
         # git reads an age before 1970 as no limit at all, and then finds nothing: clamp to the epoch.
         return max(0, int(parse_timestamp(value)[0].timestamp()))
-    except ValueError:
-        pass
+    except ValueError as exc:
+        if _ISO_SHAPED.match(value):
+            raise UsageError(f"{option}: {exc}") from None
+    if _FUTURE_WORDS.search(value):
+        raise UsageError(f"{option} {value!r}: git reads a time to come as one past; give a past time such as '2 hours ago'")
+    slashed = _SLASH_DATE.match(value)
+    if slashed and int(slashed[1]) <= 12 and int(slashed[2]) <= 12 and slashed[1] != slashed[2]:
+        raise UsageError(f"{option} {value!r}: day and month could be either way round; write it as YYYY-MM-DD")
     # git's approxidate reads relative forms; it silently reads garbage as "now", so compare.
     out = run_git(repo.cwd, "rev-parse", f"--since={value}", "--since=now").decode("ascii", "replace").split()
     stamps = [int(x.split("=", 1)[1]) for x in out if x.startswith("--max-age=")]
@@ -131,12 +143,21 @@ def collect_session(
     _report(problems, say)
     # read_git_date stores ISO 8601 with a zone or none at all: fromisoformat reads them all, a
     # hundred times faster than parse_timestamp on a long history.
-    times = [datetime.fromisoformat(c["timestamp"]) for c in commits if c["timestamp"]]
+    dated = [(datetime.fromisoformat(c["timestamp"]), c) for c in commits if c["timestamp"]]
+    # A clock set wrong (or a rebase tool) can date a commit in 2099: the session, its posts and
+    # its place on the website would be dated then. A day of slack allows for skewed clocks.
+    soon = datetime.now(timezone.utc) + timedelta(days=1)
+    ahead = [c for moment, c in dated if moment > soon]
+    times = [moment for moment, _ in dated if moment <= soon]
+    if ahead:
+        shown = ", ".join(f"{c['hash'][:12]} ({c['timestamp'][:10]})" for c in ahead[:3]) + (" ..." if len(ahead) > 3 else "")
+        say(f"{len(ahead)} commit(s) dated in the future: {shown}; the session is dated by the others")
     if times:
         end = max(times)
     else:
         end = datetime.now(timezone.utc).replace(microsecond=0)
-        say(f"no commit has a readable date; the session's timestamp is the time of collection, {iso_utc(end)}")
+        why = "no commit has a readable date in the past" if ahead else "no commit has a readable date"
+        say(f"{why}; the session's timestamp is the time of collection, {iso_utc(end)}")
     if not agent_id:
         agent_id = config.get("user.name")
     if not agent_id or not agent_id.strip():

@@ -9,14 +9,20 @@ from pathlib import Path
 
 import attrs
 
-__all__ = ["GitError", "Repo", "open_repo", "run_git", "start_git", "finish_git", "SAFE_CONFIG"]
+__all__ = ["GitError", "Repo", "open_repo", "run_git", "start_git", "finish_git", "SAFE_CONFIG", "PROBE_TIMEOUT"]
 
 #: Overrides given on every git command line (they beat any repository or user config).
 #: A hostile repository can name programs in its config: hooks, an fsmonitor, a gpg program run
 #: to show signatures, a transport run to lazy-fetch missing objects, textconv and external diff
-#: drivers (those two are also refused per command with --no-textconv/--no-ext-diff).
+#: drivers (those two are also refused per command with --no-textconv/--no-ext-diff). It can
+#: also name files git reads whole while walking the log: an order file, a mailmap, an
+#: attributes file set to /dev/zero or a FIFO hang git, so those read /dev/null instead (the
+#: repository's own .mailmap and .gitattributes still apply).
 SAFE_CONFIG: tuple[str, ...] = (
     "-c", "core.hooksPath=/dev/null",
+    "-c", "diff.orderFile=/dev/null",
+    "-c", "mailmap.file=/dev/null",
+    "-c", "core.attributesFile=/dev/null",
     "-c", "core.fsmonitor=false",
     "-c", "core.pager=cat",
     "-c", "log.showSignature=false",
@@ -56,17 +62,29 @@ def start_git(cwd: Path, *args: str, stdin: bool = False) -> subprocess.Popen:
         raise GitError(f"{cwd}: not a directory") from None
 
 
-def finish_git(proc: subprocess.Popen, input: bytes | None = None, check: bool = True) -> bytes:
-    out, err = proc.communicate(input)
+#: Seconds the first git command on a repository (``rev-parse``, instant on any repository) may
+#: take. A repository's config can include a FIFO (``[include] path = evil``, a tarball can hold
+#: one): every git command there waits for a writer that never comes.
+PROBE_TIMEOUT = 60.0
+
+
+def finish_git(proc: subprocess.Popen, input: bytes | None = None, check: bool = True, timeout: float | None = None) -> bytes:
+    try:
+        out, err = proc.communicate(input, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        raise GitError(f"git did not answer within {timeout:g} s: does the repository's config (an [include] path) "
+                       "or objects/info/alternates name a FIFO or a device?") from None
     if check and proc.returncode != 0:
         name = proc.args[len(SAFE_CONFIG) + 2] if isinstance(proc.args, list) else "git"
         raise GitError(_reason(err) or f"git {name} exited with {proc.returncode}")
     return out
 
 
-def run_git(cwd: Path, *args: str, input: bytes | None = None, check: bool = True) -> bytes:
+def run_git(cwd: Path, *args: str, input: bytes | None = None, check: bool = True, timeout: float | None = None) -> bytes:
     """Run ``git <SAFE_CONFIG> ARGS`` in ``cwd``; return stdout bytes (GitError on failure)."""
-    return finish_git(start_git(cwd, *args, stdin=input is not None), input, check)
+    return finish_git(start_git(cwd, *args, stdin=input is not None), input, check, timeout)
 
 
 def _reason(stderr: bytes) -> str:
@@ -153,11 +171,15 @@ def open_repo(path: Path) -> Repo:
     if not path.is_dir():
         raise GitError(f"{path}: not a directory")
     try:
-        out = run_git(path, "rev-parse", "--absolute-git-dir", "--is-shallow-repository", "--show-toplevel")
+        out = run_git(path, "rev-parse", "--absolute-git-dir", "--is-shallow-repository", "--show-toplevel",
+                      timeout=PROBE_TIMEOUT)
     except GitError as exc:
         text = str(exc)
         if "not a git repository" in text:
             raise GitError(f"{path}: not a git repository") from None
+        if "dubious ownership" in text:  # another user's clone
+            raise GitError(f"{path}: {text} (to trust it: git config --global --add safe.directory "
+                           f"{path.resolve()})") from None
         if "work tree" not in text:
             raise GitError(f"{path}: {text}") from None
         out = run_git(path, "rev-parse", "--absolute-git-dir", "--is-shallow-repository")

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Iterable
 
-from flywheel_build.git import GitError, Repo, finish_git, open_repo, run_git, start_git
+from flywheel_build.git import PROBE_TIMEOUT, GitError, Repo, finish_git, open_repo, run_git, start_git
 from flywheel_build.message import clean_body
 
 __all__ = [
@@ -153,6 +153,10 @@ def _parse(tokens: list[str], boundary: set[str], problems: list[str] | None) ->
         if trouble and problems is not None:
             problems.append(f"commit {sha[:12]} {trouble}")
         parents = parents.split()
+        if author == "%aN" or email == "%aE":  # git prints the placeholders of an ident it cannot parse
+            author, email = ("" if author == "%aN" else author), ("" if email == "%aE" else email)
+            if problems is not None:
+                problems.append(f"commit {sha[:12]} has no readable author (git prints none)")
         commit: dict[str, Any] = {
             "hash": sha,
             "parents": parents,
@@ -230,7 +234,9 @@ def resolve_revisions(repo: Repo, rev_range: str | None) -> list[str]:
                 raise ValueError(f"{repo.cwd}: the current branch has no commits yet; name one with --rev-range")
             raise ValueError(f"{repo.cwd}: the repository has no commits yet")
         bad = next(s for s in sides if _rev_parse(repo, [f"{s}^{{commit}}"]) is None)
-        raise ValueError(f"{bad!r} is not a commit in {repo.cwd}")
+        # In a shallow clone, HEAD~10 or an old tag is usually beyond where its history stops.
+        hint = "; it is a shallow clone: `git fetch --unshallow` (or --deepen=N) brings more history" if repo.shallow else ""
+        raise ValueError(f"{bad!r} is not a commit in {repo.cwd}{hint}")
     return as_revisions(out, op)
 
 
@@ -242,9 +248,11 @@ def open_range(path: Path, rev_range: str | None) -> tuple[Repo, list[str]]:
         try:
             out = run_git(
                 path, "rev-parse", "--absolute-git-dir", "--is-shallow-repository", "--show-toplevel",
-                "--end-of-options", *(f"{s}^{{commit}}" for s in sides), "--",
+                "--end-of-options", *(f"{s}^{{commit}}" for s in sides), "--", timeout=PROBE_TIMEOUT,
             )
-        except GitError:
+        except GitError as exc:
+            if "did not answer" in str(exc):
+                raise GitError(f"{path}: {exc}") from None
             out = None
         lines = [ln for ln in (out or b"").decode("utf-8", "surrogateescape").splitlines() if ln not in ("--end-of-options", "--")]
         if out is not None and len(lines) == 3 + len(sides) and all(HEX_RE.match(h) for h in lines[3:]):

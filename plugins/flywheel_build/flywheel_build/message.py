@@ -8,8 +8,9 @@ __all__ = ["INVISIBLE", "MAX_BODY", "TRAILER_KEYS", "clean_body", "person_name"]
 
 # Bidi overrides/isolates can make published text read differently from what it says ("Trojan
 # Source"); control characters have no business in prose. Zero-width joiners stay (emoji need
-# them); tab, newline and carriage return stay (bodies have lines).
-INVISIBLE = re.compile("[\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+# them); tab, newline and carriage return stay (bodies have lines). A terminal's colour code
+# (ESC [ 31 m, in test output pasted into a body) goes whole, not leaving "[31m" behind.
+INVISIBLE = re.compile("\x1b\\[[0-?]*[ -/]*[@-~]|[\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 #: A body longer than this is cut at a line or word (a squash merge of 300 commits, release
 #: notes pasted by a bot): a post quotes a few sentences, never pages.

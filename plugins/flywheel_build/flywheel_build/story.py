@@ -312,7 +312,13 @@ def build_story(facts: BuildFacts) -> Story:
         rest = [c for c in rest if c not in {i.commit for i in listed}]
         more = None
         if rest:
-            more = _plural(len(rest), "more " + one, "more " + many) + _mostly(rest, package) + "."
+            # "more" than the changes told here, or than the title's one: else there is none before.
+            said = items or listed or top in members
+            if not any(c.description or c.subject for c in rest):  # why they are not told
+                one, many, said = "commit without a message", "commits without a message", False
+            if said:  # "2 more changes", not "2 more other changes"
+                one, many = "more " + one.removeprefix("other "), "more " + many.removeprefix("other ")
+            more = _plural(len(rest), one, many) + _mostly(rest, package) + "."
             more = f"Also {more}" if items or listed else more[:1].upper() + more[1:]
         if items or listed or more:  # a section whose one change the lede told has nothing left to say
             sections.append(Section(key, title, None, items, more, tuple(rest), listed))
@@ -379,7 +385,8 @@ def _items(
     """The ``limit`` most telling commits as items (not the headline's: the lede told it), and the
     rest. In a long post an item must say why (``explained_only``): a bare subject is counted."""
     ranked = sorted(enumerate(members), key=lambda ic: _rank(ic[1], ic[0]), reverse=True)
-    chosen = [c for _, c in ranked if c is not top and (explain(c.body) or not explained_only)][:limit]
+    # A commit without a subject (git allows an empty message) has no lead to tell: it is counted.
+    chosen = [c for _, c in ranked if c is not top and (c.description or c.subject) and (explain(c.body) or not explained_only)][:limit]
     order = {c.hash: i for i, c in enumerate(members)}
     chosen.sort(key=lambda c: order[c.hash], reverse=True)  # oldest first reads as a story
     items = []

@@ -183,6 +183,12 @@ def test_relative_since(fw, git_repo):
         (["--rev-range", "no-such-branch"], "'no-such-branch' is not a commit"),
         (["--rev-range", "HEAD..HEAD"], "no commits match"),
         (["--since", "2031-01-01"], "no commits match"),
+        # git's approxidate would read these as other dates and collect the wrong commits:
+        (["--since", "9999-12-31T23:59:59-05:00"], "is out of range"),
+        (["--since", "2025-02-30"], "--since: '2025-02-30' is not a valid timestamp"),
+        (["--until", "2025-13-01"], "--until: '2025-13-01' is not a valid timestamp"),
+        (["--since", "2 weeks from now"], "git reads a time to come as one past"),
+        (["--since", "01/02/2025"], "day and month could be either way round"),
         (["--author=--all"], "--author"),
         (["--author", "["], "--author '[': not a valid pattern"),
         (["--duration", "nan"], "--duration nan: expected minutes"),
@@ -214,6 +220,22 @@ def test_bad_repositories(fw, git_repo, tmp_path):
     assert result.exit_code == 2
 
 
+def test_another_users_repository_says_how_to_trust_it(fw, git_repo):
+    import os
+
+    repo = git_repo()
+    repo.commit("feat: one", {"a.py": "1\n"})
+    if os.geteuid() != 0:
+        pytest.skip("giving a folder to another user needs root")
+    os.chown(repo.path, 65534, 65534)
+    if subprocess.run(["git", "-C", str(repo.path), "rev-parse"], capture_output=True).returncode == 0:
+        pytest.skip("this git trusts every repository (safe.directory = *)")
+    result = collect(fw, "--repo", repo.path)
+    assert result.exit_code == 2, result.output
+    assert "detected dubious ownership" in result.stderr
+    assert f"(to trust it: git config --global --add safe.directory {repo.path.resolve()})" in result.stderr
+
+
 def test_shallow_clone_leaves_out_the_boundary(fw, history, tmp_path):
     clone = tmp_path / "shallow"
     subprocess.run(["git", "clone", "-q", "--depth", "2", f"file://{history.path}", str(clone)], check=True)
@@ -226,6 +248,10 @@ def test_shallow_clone_leaves_out_the_boundary(fw, history, tmp_path):
     assert len(boundary) == 1 and boundary[0]["files"] == [] and boundary[0]["insertions"] == 0
     newest = commits[0]
     assert newest["files"] == ["naïve file.txt"] and newest["insertions"] == 1
+    # A range reaching past where the clone's history stops says why it is not there.
+    result = collect(fw, "--repo", clone, "--rev-range", "HEAD~5..HEAD")
+    assert result.exit_code == 2 and "'HEAD~5' is not a commit" in result.stderr
+    assert "it is a shallow clone: `git fetch --unshallow` (or --deepen=N) brings more history" in result.stderr
 
 
 def test_worktree_of_a_shallow_clone_leaves_out_the_boundary(fw, history, tmp_path):
@@ -387,6 +413,36 @@ def test_git_runs_no_program_named_by_the_repository(fw, history, tmp_path, run_
     assert not sentinel.exists(), sentinel.read_text()
 
 
+@pytest.mark.parametrize("key", ["diff.orderFile", "mailmap.file", "core.attributesFile"])
+def test_git_reads_no_file_named_by_the_repository_config(fw, history, tmp_path, key):
+    """A repository's config naming a FIFO (or /dev/zero) as a file git reads whole hung `collect`."""
+    import os
+    import threading
+
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    opened, done = threading.Event(), threading.Event()
+
+    def writer() -> None:  # whoever opens the FIFO to read gets an empty file at once, and it is told
+        while not done.is_set():
+            fd = os.open(fifo, os.O_WRONLY)
+            if not done.is_set():
+                opened.set()
+            os.close(fd)
+
+    expected = independent_numbers(history)  # plain git would read the FIFO: ask it first
+    thread = threading.Thread(target=writer, daemon=True)
+    thread.start()
+    history.git("config", key, str(fifo))
+    result = collect(fw, "--repo", history.path)
+    assert result.exit_code == 0, result.output
+    assert {k: json.loads(result.stdout)["metadata"][k] for k in expected} == expected
+    done.set()
+    os.close(os.open(fifo, os.O_RDONLY | os.O_NONBLOCK))  # let the writer go
+    thread.join(5)
+    assert not opened.is_set(), f"git read {key}"
+
+
 def test_the_users_diff_algorithm_does_not_change_the_counts(fw, git_repo, tmp_path, monkeypatch):
     # Found by search: on these two texts histogram counts +4/-8 where myers (git's default) counts +2/-6.
     before, after = "edb}eeadbcabe}debda}dcedacedca", "edb}eecadcae}dedadcedcecca"
@@ -402,3 +458,20 @@ def test_the_users_diff_algorithm_does_not_change_the_counts(fw, git_repo, tmp_p
     doc = json.loads(collect(fw, "--repo", repo.path).stdout)
     second = {c["message"]: c for c in doc["source_data"]["git_commits"]}["second"]
     assert (second["insertions"], second["deletions"]) == (2, 6)
+
+
+def test_a_repository_whose_config_includes_a_fifo_is_refused_not_waited_on(fw, git_repo, monkeypatch):
+    # A tarball can hold a FIFO and a config that includes it: every git command there waited for
+    # a writer for ever. The first, instant one now has a deadline (shortened here).
+    import os
+
+    repo = git_repo()
+    repo.commit("feat: one", {"a.py": "1\n"})
+    os.mkfifo(repo.path / ".git" / "evil")
+    with open(repo.path / ".git" / "config", "a", encoding="utf-8") as config:
+        config.write("[include]\n\tpath = evil\n")
+    monkeypatch.setattr("flywheel_build.git.PROBE_TIMEOUT", 1.0)
+    monkeypatch.setattr("flywheel_build.gitlog.PROBE_TIMEOUT", 1.0)
+    result = collect(fw, "--repo", repo.path)
+    assert result.exit_code == 2, result.output
+    assert f"{repo.path}: git did not answer within 1 s: does the repository's config (an [include] path)" in result.stderr

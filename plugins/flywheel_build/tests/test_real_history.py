@@ -72,11 +72,28 @@ def test_any_date_git_prints_is_read(fw, odd_dates, tmp_path):
         assert f"commit {shas[key][:12]} has an impossible time zone" in stderr, stderr
     assert f"commit {shas['no_zone'][:12]} has no readable date" in stderr
     assert f"commit {shas['year_10000'][:12]} has a date out of range" in stderr
-    assert doc["timestamp"] == "5138-11-16T09:46:39Z"  # what git says is the newest, flagged above
+    # The newest commit git names is in the year 5138: the session (its posts, its place on the
+    # website) is dated by the newest of the others, and that is said.
+    assert doc["timestamp"] == "2025-12-02T06:00:00Z"
+    assert f"1 commit(s) dated in the future: {shas['far_future'][:12]} (5138-11-16); the session is dated by the others" in stderr
 
     assert fw("validate", _write(tmp_path, doc)).exit_code == 0
     arts = run_collected(fw, tmp_path, doc)
     assert "commit requests" in arts["build_log.md"]
+
+
+def test_an_author_line_git_cannot_read_is_no_author_named_percent_an(fw, git_repo, tmp_path):
+    # Old importers wrote "author Foo <foo 123 +0000" (no ">"); git then prints its placeholders,
+    # and "%aN" was published as the author's name.
+    repo = git_repo()
+    repo.commit("feat: first", {"a.py": "1\n"}, when="2025-12-02T01:00:00Z")
+    broken = repo.raw_commit("fix: from an old import", author="Foo <foo", date="1764640000 +0000", files={"b.py": "1\n"})
+    doc, stderr = collect(fw, "--repo", repo.path)
+    commit = next(c for c in doc["source_data"]["git_commits"] if c["hash"] == broken)
+    assert (commit["author"], commit["email"]) == ("", "")
+    assert f"commit {broken[:12]} has no readable author (git prints none)" in stderr
+    arts = run_collected(fw, tmp_path, doc)
+    assert not any("%a" in text for text in arts.values())
 
 
 def _write(tmp_path, doc) -> str:
@@ -284,7 +301,7 @@ def test_bodies_are_collected_clean_with_trailers_apart(fw, git_repo, tmp_path):
     repo.commit("docs: only a sign-off\n\nSigned-off-by: Ann Example <ann@example.com>", {"d.md": "1\n"}, when="2025-12-02T03:00:00Z")
     doc, _ = collect(fw, "--repo", repo.path)
     sign_off, odd, parser = doc["source_data"]["git_commits"]
-    assert parser["body"] == "The parser now reads nested[31m lists.\n\nFixes: #12"
+    assert parser["body"] == "The parser now reads nested lists.\n\nFixes: #12"  # the colour code goes whole
     assert parser["trailers"] == {
         "Co-authored-by": ["Bob Builder <bob@example.com>", "pre-commit-ci[bot] <66853113+pre-commit-ci[bot]@users.noreply.github.com>"],
         "Signed-off-by": ["Ann Example <ann@example.com>"],

@@ -39,8 +39,9 @@ def test_commit_without_message_has_no_empty_entry(run_session):
     assert result.exit_code == 0, result.output
     for name, text in arts.items():
         if name.endswith(".md"):
-            assert not re.search(r"^- +\(|^- \s|\*\*:\*\*", text, re.M), (name, text)
-            assert "`def456`" in text or name == "social_post.md", (name, text)
+            assert not re.search(r"^- +\(|^- \s|\*\*:\*\*|\*\*\*\*", text, re.M), (name, text)
+            assert "`def456`" in text or name in ("social_post.md", "blog_post.md"), (name, text)
+    assert "## Other changes\n\n2 commits without a message.\n" in arts["blog_post.md"], "was: '****. (`def456`)'"
 
 
 def test_huge_subject_is_clipped_everywhere(run_session):
@@ -132,6 +133,6 @@ def test_bidi_and_control_characters_are_dropped_emoji_kept(run_session):
     result, arts, _ = run_session(session(metadata={}, title="Title \u202e reversed", source_data={"git_commits": commits}))
     assert result.exit_code == 0, result.output
     text = "".join(arts.values())
-    for bad in ("\u202e", "\u202c", "\u2066", "\x1b"):
+    for bad in ("\u202e", "\u202c", "\u2066", "\x1b", "[31m", "31m"):
         assert bad not in text
     assert "👩\u200d💻 coder" in arts["build_log.md"] and "evil" in arts["build_log.md"]

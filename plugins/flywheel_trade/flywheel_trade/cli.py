@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 import typer
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from flywheel_core import RunContext
 
 __all__ = ["collect_from_options", "collect_trade"]
@@ -107,6 +109,9 @@ def collect_from_options(options: dict[str, Any], ctx: RunContext) -> dict[str, 
         ctx.note(f"{csv_file}: {note}")
     for warning in result.warnings:
         ctx.warn(f"{csv_file}: {warning}")
+    last = _last_import(options.get("last_session_file"), session["metadata"]["import"])
+    if last is not None:
+        _leave_out_published(session, csv_file, *last, ctx)
     for key, field in _NARRATIVE.items():
         items = [str(v).strip() for v in options.get(key) or [] if str(v).strip()]
         if items:
@@ -115,6 +120,55 @@ def collect_from_options(options: dict[str, Any], ctx: RunContext) -> dict[str, 
     if unused:
         ctx.warn(f"a trade journal has no place for {', '.join(unused)}: left out (it takes --lesson and --next)")
     return session
+
+
+def _last_import(path: Any, current: dict[str, Any]) -> tuple[datetime, str] | None:
+    """(the newest execution, the session id) of the previous end's import of the same export
+    (same file name and format), or None: another export's times say nothing about this one."""
+    import json
+
+    from flywheel_core import parse_timestamp
+
+    if not isinstance(path, str):
+        return None
+    try:
+        doc = json.loads(Path(path).read_text(encoding="utf-8"))
+        record = doc["metadata"]["import"]
+        if (doc["session_type"], record["file"], record["format"]) != ("trade", current["file"], current["format"]):
+            return None
+        if record["sha256"] == current["sha256"]:
+            return None  # the same export again: core says it is the session ended last
+        return parse_timestamp(doc["timestamp"])[0], str(doc["session_id"])
+    except (OSError, ValueError, KeyError, TypeError):  # gone or edited: collect the whole export
+        return None
+
+
+def _leave_out_published(session: dict[str, Any], csv_file: Path, until: datetime, previous: str, ctx: RunContext) -> None:
+    """Leave out what the previous end published from a growing export: trades closed, and
+    opened, by its newest execution. Comparing with that (not with the clock) keeps an export
+    whose times are in another zone right."""
+    from flywheel_core import NothingToCollect, parse_timestamp
+
+    def done(item: dict[str, Any]) -> bool:
+        stamp = item.get("exit_timestamp") or item.get("timestamp")
+        return isinstance(stamp, str) and parse_timestamp(stamp)[0] <= until
+
+    source = session["source_data"]
+    trades = [t for t in source["trades"] if not done(t)]
+    carried = [c for c in source.get("carried_in", []) if not done(c)]
+    dropped = len(source["trades"]) - len(trades) + len(source.get("carried_in", [])) - len(carried)
+    if not dropped:
+        return
+    if not trades and not carried:
+        raise NothingToCollect(f"{csv_file}: nothing after {until:%Y-%m-%d %H:%M:%S}, the newest execution session "
+                               f"{previous} read from it")
+    source["trades"] = trades
+    if carried:
+        source["carried_in"] = carried
+    else:
+        source.pop("carried_in", None)
+    ctx.note(f"{csv_file}: left out {dropped} trade(s) done by {until:%Y-%m-%d %H:%M:%S}, the newest execution "
+             f"session {previous} read from this export: published then")
 
 
 def _user(getpass) -> str:  # noqa: ANN001 - the module, imported lazily

@@ -36,6 +36,10 @@ __all__ = [
 ]
 
 FORMATS = ("generic", "ibkr", "tradovate")
+#: The largest export read (about five million executions; it takes some ten times its size in memory).
+MAX_CSV_BYTES = 256 * 1024 * 1024
+#: A generic file's optional column naming each execution: a row repeating one is skipped.
+_GENERIC_IDS = ("execution_id", "fill_id", "exec_id")
 
 #: Dollars per 1.00 of price of CME-group (CME, CBOT, NYMEX, COMEX) futures, by root: the exchange's
 #: contract unit, for prices quoted in dollars. Used only when the export gives no multiplier
@@ -75,7 +79,9 @@ _THOUSANDS = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$")
 #: A number written with a decimal comma (``150,25``, ``1.234,5``): only read in ``;``-separated files.
 _DECIMAL_COMMA = re.compile(r"^[+-]?(\d+|\d{1,3}(\.\d{3})+),\d+$")
 #: A whole number grouped with dots (``1.500``) in such a file.
-_DOT_THOUSANDS = re.compile(r"^[+-]?\d{1,3}(\.\d{3})+$")
+_DOT_THOUSANDS = re.compile(r"^[+-]?[1-9]\d{0,2}(\.\d{3})+$")
+#: A number with a decimal point; one shaped like ``_DOT_THOUSANDS`` (``1.500``) tells nothing.
+_DECIMAL_POINT = re.compile(r"^[+-]?\d*\.\d+$")
 
 
 @attrs.define
@@ -86,6 +92,8 @@ class ImportResult:
     fills: list[Fill]
     notes: list[str] = attrs.field(factory=list)
     warnings: list[str] = attrs.field(factory=list)
+    #: SHA-256 of the bytes read (the file is read once: a second read could see another file).
+    sha256: str = ""
 
 
 class _Multipliers:
@@ -165,21 +173,38 @@ class _Rows:
     def __init__(self, path: Path, file: str, tz: tzinfo) -> None:
         self.path, self.file, self.tz = path, file, tz
         self.naive_times = 0
+        self.sha256 = ""  # of the bytes read, set by records()
+        self.warnings: list[str] = []  # what a format's reader could not be sure of
+        #: (line, local time) of times the zone has twice, as clocks go back.
+        self.repeated_hour: list[tuple[int, datetime]] = []
         self.decimal_comma = False  # set by records() for a `;` file that writes 150,25
+        #: Set by records() for a `;` file where no number shows its decimal mark: 1.500 there is
+        #: 1500 to a German spreadsheet and 1.5 to a Swiss one, so such a number is refused.
+        self.dots_unclear = False
+        #: The column naming each execution (IBKR IBExecID, Tradovate Fill ID), set by the format's reader.
+        self.id_column: tuple[str, int] | None = None
 
     def fail(self, line: int, message: str, column: str | None = None) -> InputError:
         return InputError(self.file, f"line {line}", f"column {column}: {message}" if column else message)
 
     def records(self) -> Iterator[tuple[int, list[str]]]:
         """(line number, cells) for every non-blank record; invalid UTF-8 is an error with its line."""
+        from flywheel_core import PathRefused, read_regular_file
+
         try:
-            raw = self.path.read_bytes()
+            # Bounded, and never waiting on a FIFO (--csv /dev/stdin with nothing piped) nor
+            # reading a device forever (--csv /dev/zero).
+            raw = read_regular_file(self.path, MAX_CSV_BYTES)
         except FileNotFoundError:
             raise InputError(self.file, "$", "no such file") from None
         except IsADirectoryError:
             raise InputError(self.file, "$", "is a directory, expected a CSV file") from None
+        except PathRefused as exc:  # not a regular file ("is a FIFO, expected a regular file"), or over the limit
+            hint = "" if "regular file" in str(exc) else ": export a shorter period"
+            raise InputError(self.file, "$", f"{exc}{hint}") from None
         except OSError as exc:
             raise InputError(self.file, "$", f"cannot read: {exc.strerror or exc}") from None
+        self.sha256 = hashlib.sha256(raw).hexdigest()
         try:
             text = raw.decode("utf-8-sig")
         except UnicodeDecodeError as exc:
@@ -187,14 +212,12 @@ class _Rows:
             raise InputError(self.file, f"line {line}", f"invalid UTF-8 at byte {exc.start}") from None
         lines = text.splitlines(keepends=True)
         first = next((line for line in lines if line.strip()), "")
-        # Spreadsheets set to a locale with a decimal comma export `;`-separated files.
-        delimiter = ";" if first.count(";") > first.count(",") else ","
+        # Spreadsheets set to a locale with a decimal comma export `;`-separated files; "Text (Tab
+        # delimited)" and .tsv exports separate with tabs.
+        delimiter = max((",", ";", "\t"), key=first.count) if first.count(",") < max(first.count(";"), first.count("\t")) else ","
         if delimiter == ";":
-            cells = (c.strip() for row in csv.reader(lines, delimiter=";") for c in row)
-            try:
-                self.decimal_comma = any(_DECIMAL_COMMA.match(c) for c in cells)
-            except csv.Error:
-                pass  # the strict read below reports it with its line
+            self.decimal_comma, point = _decimal_marks(lines)
+            self.dots_unclear = not self.decimal_comma and not point
         reader = csv.reader(lines, delimiter=delimiter, strict=True)
         start = 1
         try:
@@ -220,6 +243,13 @@ class _Rows:
                 text = text.replace(".", "").replace(",", ".")
             elif "." in text or "," in text:
                 raise self.fail(line, f"{value.strip()!r} is not a number (this file writes decimals with a comma)", column)
+        elif self.dots_unclear and text.count(".") == 1 and _DOT_THOUSANDS.match(text):
+            whole, point = text.replace(".", ""), f"{float(text):g}"
+            raise self.fail(
+                line, f"{text!r} is {whole} where decimals are written with a comma and {point} where with a point, and no "
+                f"other number in this `;`-separated file shows which: write it as {whole} or {point.replace('.', ',')}",
+                column,
+            )
         elif _THOUSANDS.match(text):
             text = text.replace(",", "")
         try:
@@ -233,6 +263,9 @@ class _Rows:
             raise self.fail(line, f"must be {wanted}, got {value.strip()}", column)
         return number
 
+    def execution_id(self, cells: list[str]) -> str:
+        return _cell(cells, self.id_column[1]).strip() if self.id_column else ""
+
     def iso_time(self, line: int, column: str, value: str) -> datetime:
         """An ISO 8601 timestamp; one without a zone is read in ``--tz``."""
         from flywheel_core import parse_timestamp
@@ -241,11 +274,41 @@ class _Rows:
             moment, naive = parse_timestamp(value.strip())
         except ValueError:
             raise self.fail(line, f"{value.strip()!r} is not an ISO 8601 timestamp", column) from None
-        return self.localize(moment.replace(tzinfo=None)) if naive else moment
+        return self.localize(moment.replace(tzinfo=None), line, column) if naive else moment
 
-    def localize(self, naive: datetime) -> datetime:
+    def localize(self, naive: datetime, line: int, column: str) -> datetime:
+        """A local time of ``--tz`` in UTC. One the zone skips (clocks went forward) is refused: the
+        file is in another zone. One it has twice (clocks went back) is read as the first and listed
+        in ``repeated_hour``: which it was, the file does not say."""
         self.naive_times += 1
-        return naive.replace(tzinfo=self.tz).astimezone(timezone.utc)
+        if self.tz is timezone.utc:  # no clock changes: the common case, at no cost
+            return naive.replace(tzinfo=timezone.utc)
+        aware = naive.replace(tzinfo=self.tz)
+        moment = aware.astimezone(timezone.utc)
+        if moment.astimezone(self.tz).replace(tzinfo=None) != naive:
+            raise self.fail(line, f"{naive:%Y-%m-%d %H:%M:%S} does not exist in {self.tz} (clocks went forward over it "
+                            "that day): is --tz the zone of the export's times?", column)
+        if aware.utcoffset() != naive.replace(tzinfo=self.tz, fold=1).utcoffset():
+            self.repeated_hour.append((line, naive))
+        return moment
+
+
+def _decimal_marks(lines: list[str]) -> tuple[bool, bool]:
+    """(some cell writes a decimal comma, some cell writes a decimal point) in a `;`-separated file.
+
+    ``150,25`` and ``1.500.000`` say comma; ``150.25`` says point; ``1.500`` says nothing.
+    """
+    point = False
+    try:
+        for row in csv.reader(lines, delimiter=";"):
+            for cell in row:
+                cell = cell.strip()
+                if _DECIMAL_COMMA.match(cell) or (cell.count(".") > 1 and _DOT_THOUSANDS.match(cell)):
+                    return True, point
+                point = point or bool(_DECIMAL_POINT.match(cell) and not _DOT_THOUSANDS.match(cell))
+    except csv.Error:
+        pass  # the strict read reports it with its line
+    return False, point
 
 
 class _Header:
@@ -285,12 +348,28 @@ def _cell(cells: list[str], index: int) -> str:
     return cells[index] if index < len(cells) else ""
 
 
+#: Sides as brokers write them once lower-cased, with ``_`` and ``-`` as spaces (Schwab and
+#: thinkorswim say "Buy to Open" and "Sell Short", others BTO/STC or BUY_TO_COVER): the side,
+#: and whether the fill opens (O) or closes (C) a position, as IBKR's Open/CloseIndicator says.
+_SIDES: dict[str, tuple[str, str]] = {
+    **dict.fromkeys(("buy", "b", "bot", "bought", "long"), ("buy", "")),
+    **dict.fromkeys(("sell", "s", "sld", "sold", "short"), ("sell", "")),
+    **dict.fromkeys(("buy to open", "bto", "buy open"), ("buy", "O")),
+    **dict.fromkeys(("buy to close", "btc", "buy close", "buy to cover", "cover"), ("buy", "C")),
+    **dict.fromkeys(("sell to open", "sto", "sell open", "sell short", "short sell", "ss"), ("sell", "O")),
+    **dict.fromkeys(("sell to close", "stc", "sell close"), ("sell", "C")),
+}
+
+
 def _side(rows: _Rows, line: int, column: str, value: str) -> str:
-    text = value.strip().lower()
-    if text in ("buy", "b", "bot", "bought", "long"):
-        return "buy"
-    if text in ("sell", "s", "sld", "sold", "short"):
-        return "sell"
+    return _side_and_intent(rows, line, column, value)[0]
+
+
+def _side_and_intent(rows: _Rows, line: int, column: str, value: str) -> tuple[str, str]:
+    """``(buy or sell, O, C or "")`` of a side cell."""
+    found = _SIDES.get(" ".join(value.lower().replace("_", " ").replace("-", " ").split()))
+    if found:
+        return found
     raise rows.fail(line, f"{value.strip()!r} is not a side (expected buy or sell)", column)
 
 
@@ -307,22 +386,27 @@ def _generic(rows: _Rows, records: Iterator[tuple[int, list[str]]], multipliers:
     fees = header.find("fees", "fee", "commission")
     mult = header.find("multiplier")
     account = header.find("account")
+    rows.id_column = header.find(*_GENERIC_IDS)
     fills = []
     for line, cells in records:
         _check_width(rows, line, cells, header)
         symbol = _symbol(rows, line, col["symbol"][0], _cell(cells, col["symbol"][1]))
         stated = rows.number(line, mult[0], _cell(cells, mult[1]), positive=True, default=math.nan) if mult else math.nan
+        side, intent = _side_and_intent(rows, line, col["side"][0], _cell(cells, col["side"][1]))
         fills.append(
             Fill(
                 line=line,
                 time=rows.iso_time(line, col["timestamp"][0], _cell(cells, col["timestamp"][1])),
                 symbol=symbol,
-                side=_side(rows, line, col["side"][0], _cell(cells, col["side"][1])),
+                side=side,
                 quantity=rows.number(line, col["quantity"][0], _cell(cells, col["quantity"][1]), positive=True),
                 price=rows.number(line, col["price"][0], _cell(cells, col["price"][1]), positive=True, zero_ok=True),
                 fees=rows.number(line, fees[0], _cell(cells, fees[1]), default=0.0) if fees else 0.0,
                 multiplier=multipliers(line, mult[0] if mult else col["symbol"][0], symbol, _known(stated)),
                 account=_cell(cells, account[1]).strip() if account else "",
+                # "Sell to Close" of a position opened before the file closes it, as IBKR's C does.
+                open_close=intent,
+                execution_id=rows.execution_id(cells),
             )
         )
     return fills
@@ -334,7 +418,8 @@ def _known(value: float) -> float | None:
 
 
 def _check_width(rows: _Rows, line: int, cells: list[str], header: _Header) -> None:
-    if len(cells) != len(header.cells):
+    # Many exports end each row with a separator the header lacks: empty cells past the header are nothing.
+    if len(cells) != len(header.cells) and (len(cells) < len(header.cells) or any(c.strip() for c in cells[len(header.cells):])):
         raise rows.fail(line, f"has {len(cells)} fields but the header has {len(header.cells)}")
 
 
@@ -364,7 +449,7 @@ def _ibkr_time(rows: _Rows, line: int, column: str, value: str) -> datetime:
         naive = datetime.strptime(date + time, "%Y%m%d%H%M%S")
     except ValueError:
         raise rows.fail(line, f"{value.strip()!r} is not a valid date-time", column) from None
-    return rows.localize(naive)
+    return rows.localize(naive, line, column)
 
 
 def _ibkr_section(rows: _Rows, records: Iterator[tuple[int, list[str]]], notes: list[str]) -> tuple[_Header, int, list[tuple[int, list[str]]]]:
@@ -421,8 +506,11 @@ def _ibkr(rows: _Rows, records: Iterator[tuple[int, list[str]]], notes: list[str
     underlying = header.find("UnderlyingSymbol")
     indicator = header.find("Open/CloseIndicator", "Open/Close")
     currency = header.find("CurrencyPrimary", "Currency")
+    fee_currency = header.find("IBCommissionCurrency")
+    mixed: dict[tuple[str, str], list[int]] = {}  # (commission currency, trade currency) -> lines
     level = header.find("LevelOfDetail")
     account = header.find("ClientAccountID", "AccountId", "Account")
+    rows.id_column = header.find("IBExecID", "TransactionID")
     if level is not None:
         levels = {_cell(c, level[1]).strip().upper() for _, c in data}
         keep = "EXECUTION" if "EXECUTION" in levels else "ORDER"
@@ -458,6 +546,10 @@ def _ibkr(rows: _Rows, records: Iterator[tuple[int, list[str]]], notes: list[str
         fees = 0.0
         if commission is not None:
             fees -= rows.number(line, commission[0], _cell(cells, commission[1]), default=0.0)
+            # IBKR charges forex in USD: a USD.JPY trade's P&L is in JPY, its commission in USD.
+            paid_in, traded_in = (_cell(cells, c[1]).strip().upper() if c else "" for c in (fee_currency, currency))
+            if fees and paid_in and traded_in and paid_in != traded_in:
+                mixed.setdefault((paid_in, traded_in), []).append(line)
         if taxes is not None:
             fees -= rows.number(line, taxes[0], _cell(cells, taxes[1]), default=0.0)
         stated = rows.number(line, mult[0], _cell(cells, mult[1]), positive=True, default=math.nan) if mult else math.nan
@@ -479,8 +571,13 @@ def _ibkr(rows: _Rows, records: Iterator[tuple[int, list[str]]], notes: list[str
                 currency=_cell(cells, currency[1]).strip() if currency else "",
                 account=_cell(cells, account[1]).strip() if account else "",
                 open_close=_open_close(rows, line, indicator, cells),
+                execution_id=rows.execution_id(cells),
             )
         )
+    for (paid_in, traded_in), lines in sorted(mixed.items()):
+        shown = ", ".join(map(str, lines[:5])) + (f" and {len(lines) - 5} more" if len(lines) > 5 else "")
+        rows.warnings.append(f"line(s) {shown}: commission in {paid_in} on trades in {traded_in}: their fees are "
+                             f"taken from a {traded_in} P&L unconverted")
     return fills
 
 
@@ -497,7 +594,7 @@ def _tradovate_time(rows: _Rows, line: int, column: str, value: str) -> datetime
             naive = datetime(int(year), int(month), int(day), int(hour), int(minute), int(second or 0))
         except ValueError:
             raise rows.fail(line, f"{text!r} is not a valid date-time", column) from None
-        return rows.localize(naive)
+        return rows.localize(naive, line, column)
     return rows.iso_time(line, column, text)
 
 
@@ -538,6 +635,7 @@ def _tradovate(rows: _Rows, records: Iterator[tuple[int, list[str]]], notes: lis
     product = header.find("Product")
     status = header.find("Status")
     account = header.find("Account", "_accountId")
+    rows.id_column = header.find("Order ID", "orderId") if orders else header.find("Fill ID", "_id")
     fills, unfilled = [], 0
     for line, cells in records:
         _check_width(rows, line, cells, header)
@@ -563,12 +661,35 @@ def _tradovate(rows: _Rows, records: Iterator[tuple[int, list[str]]], notes: lis
                 fees=rows.number(line, commission[0], _cell(cells, commission[1]), default=0.0) if commission else 0.0,
                 multiplier=multiplier,
                 account=_cell(cells, account[1]).strip() if account else "",
+                execution_id=rows.execution_id(cells),
             )
         )
     if unfilled:
         states = f" ({status[0]} other than filled)" if status else ""
         notes.append(f"skipped {unfilled} Tradovate order(s) with nothing filled{states}")
     return fills
+
+
+def _drop_repeats(rows: _Rows, fills: list[Fill], notes: list[str]) -> list[Fill]:
+    """The fills less those whose execution id was read before (two exports joined into one file):
+    a repeat that agrees is skipped with a note, one that differs is refused."""
+    column = rows.id_column[0] if rows.id_column else "id"
+    first: dict[tuple[str, str], Fill] = {}
+    kept, repeats = [], []
+    for fill in fills:
+        key = (fill.account, fill.execution_id)
+        seen = first.setdefault(key, fill) if fill.execution_id else fill
+        if seen is fill:
+            kept.append(fill)
+        elif attrs.evolve(seen, line=0) == attrs.evolve(fill, line=0):
+            repeats.append(f"{fill.line} repeats {seen.line}")
+        else:
+            raise rows.fail(fill.line, f"{fill.execution_id!r} is the execution of line {seen.line}, with other values "
+                            "there; remove the row that is wrong", column)
+    if repeats:
+        shown = ", ".join(repeats[:3]) + (f" and {len(repeats) - 3} more" if len(repeats) > 3 else "")
+        notes.append(f"skipped {len(repeats)} row(s) repeating an execution read before (same {column}): line {shown}")
+    return kept
 
 
 def read_fills(
@@ -592,6 +713,7 @@ def read_fills(
         fills = _ibkr(rows, records, notes, points)
     else:
         fills = _tradovate(rows, records, notes, points)
+    fills = _drop_repeats(rows, fills, notes)
     for name in sorted(set(multipliers or {}) - points.used):
         # A typo here would silently leave P&L unscaled.
         notes.append(f"--multiplier {name} matched no symbol or futures root in the file")
@@ -602,7 +724,14 @@ def read_fills(
         notes.append(f"executions are in several currencies ({', '.join(currencies)}): P&L is summed without conversion")
     if rows.naive_times and tz is timezone.utc:
         notes.append(f"{rows.naive_times} time(s) without a zone were read as UTC (use --tz to name the export's zone)")
-    return ImportResult(fills, notes, points.warnings())
+    warnings = points.warnings() + rows.warnings
+    if rows.repeated_hour:
+        (line, first), count = rows.repeated_hour[0], len(rows.repeated_hour)
+        warnings.append(
+            f"{count} time(s) fall in the hour {tz} has twice as clocks go back (line {line}: {first:%Y-%m-%d %H:%M:%S}), "
+            f"read as the first of the two, {first.replace(tzinfo=tz):%Z}: times and holding times there may be an hour off"
+        )
+    return ImportResult(fills, notes, warnings, rows.sha256)
 
 
 # -- session ------------------------------------------------------------------------------------
@@ -646,7 +775,7 @@ def session_from_csv(
         raise InputError(name, exc.path, exc.message) from None
     first = min(f.time for f in result.fills)
     last = max(f.time for f in result.fills)
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    digest = result.sha256
     currencies = sorted({f.currency for f in result.fills if f.currency})
     metadata: dict[str, Any] = {"duration_minutes": clean_number((last - first).total_seconds() / 60.0)}
     if len(currencies) == 1:

@@ -33,6 +33,8 @@ class Fill:
     account: str = ""
     #: IBKR's Open/CloseIndicator: ``O`` opens, ``C`` closes, ``C;O`` closes and opens; empty when unknown.
     open_close: str = ""
+    #: The export's id of the execution (IBKR IBExecID, Tradovate Fill ID); empty when it has none.
+    execution_id: str = ""
 
     @property
     def closes(self) -> bool:

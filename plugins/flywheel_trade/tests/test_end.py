@@ -36,3 +36,34 @@ def test_end_without_an_export_is_one_line_exit_2(flywheel_cli, tmp_path: Path) 
     result = flywheel_cli("end", "--type", "trade", "--repo", tmp_path)
     assert result.exit_code == 2
     assert result.stderr == "flywheel: error: a trade session is collected from a broker's CSV export: pass --csv FILE (and --format)\n"
+
+
+def test_a_growing_export_publishes_each_trade_once(flywheel_cli, tmp_path: Path) -> None:
+    # A trader keeps one export and adds each day's fills to it: the second end's journal told
+    # the first day's trades again (their P&L counted twice in what was published).
+    rows = (DATA / "generic.csv").read_text(encoding="utf-8").splitlines()
+    csv = tmp_path / "fills.csv"
+    csv.write_text("\n".join(rows[:5]) + "\n", encoding="utf-8")  # AAPL bought and sold
+    other = tmp_path / "other_broker.csv"
+    other.write_text("\n".join([rows[0], "2025-12-02T09:00:00Z,SPY,buy,1,600,0", "2025-12-02T09:05:00Z,SPY,sell,1,601,0"]) + "\n",
+                     encoding="utf-8")
+
+    def end(path: Path):
+        assert flywheel_cli("start", "--type", "trade", "--repo", tmp_path).exit_code == 0
+        result = flywheel_cli("end", "--type", "trade", "--repo", tmp_path, "--csv", path, "--no-publish", "--json")
+        assert result.exit_code == 0, result.output
+        return result
+
+    first = json.loads(Path(json.loads(end(csv).stdout)["session_file"]).read_text())
+    assert [t["symbol"] for t in first["source_data"]["trades"]] == ["AAPL"]
+    # Another export's times say nothing about this one: its SPY trade, older, is all there.
+    spy = json.loads(Path(json.loads(end(other).stdout)["session_file"]).read_text())
+    assert [t["symbol"] for t in spy["source_data"]["trades"]] == ["SPY"]
+    csv.write_text("\n".join(rows) + "\n", encoding="utf-8")  # the next day's fills added
+    end(csv)  # the previous end of this folder was the other export's: everything is read
+    csv.write_text("\n".join(rows + ["2025-12-03T10:00:00Z,NVDA,sell,5,910,0.5"]) + "\n", encoding="utf-8")
+    result = end(csv)
+    assert "fills.csv: left out 3 trade(s) done by 2025-12-02 16:00:00, the newest execution session" in result.stdout
+    doc = json.loads(Path(json.loads(result.stdout)["session_file"]).read_text())
+    # NVDA, bought on the first day and shown open then, is closed now: told whole, once.
+    assert [(t["symbol"], t.get("profit_loss")) for t in doc["source_data"]["trades"]] == [("NVDA", 49)]

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import re
 from datetime import timezone
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given, settings
@@ -438,9 +441,35 @@ def test_semicolon_export_with_decimal_commas(tmp_path: Path) -> None:
 
 
 def test_semicolon_export_with_decimal_points(tmp_path: Path) -> None:
+    # A Swiss spreadsheet's CSV: `;` between fields and a decimal point; 1.0855 shows which mark.
     path = tmp_path / "fills.csv"
-    path.write_text("timestamp;symbol;side;quantity;price\n2025-01-15T09:30:00Z;EUR.USD;buy;20000;1.085\n", encoding="utf-8")
-    assert [(f.symbol, f.quantity, f.price) for f in read_fills(path).fills] == [("EUR.USD", 20000, 1.085)]
+    path.write_text("timestamp;symbol;side;quantity;price\n2025-01-15T09:30:00Z;EUR.USD;buy;20000;1.085\n"
+                    "2025-01-15T09:31:00Z;EUR.USD;sell;20000;1.0855\n", encoding="utf-8")
+    assert [(f.symbol, f.quantity, f.price) for f in read_fills(path).fills] == [("EUR.USD", 20000, 1.085), ("EUR.USD", 20000, 1.0855)]
+
+
+@pytest.mark.parametrize(
+    ("quantity", "price", "reads"),
+    [
+        ("1.000", "150", "'1.000' is 1000 where decimals are written with a comma and 1 where with a point"),
+        ("20000", "1.085", "'1.085' is 1085 where decimals are written with a comma and 1.085 where with a point"),
+    ],
+)
+def test_semicolon_export_whose_dots_could_group_thousands_is_refused(tmp_path: Path, quantity: str, price: str, reads: str) -> None:
+    # A German export of whole prices: 1.000 shares were read as 1 (P&L off a thousandfold).
+    path = tmp_path / "fills.csv"
+    path.write_text(f"timestamp;symbol;side;quantity;price\r\n2025-01-15T09:30:00+01:00;SAP;buy;{quantity};{price}\r\n",
+                    encoding="utf-8")
+    with pytest.raises(InputError, match=rf"line 2: column \w+: {re.escape(reads)}, and no other number"):
+        read_fills(path)
+
+
+def test_semicolon_export_grouping_millions_with_dots_writes_decimal_commas(tmp_path: Path) -> None:
+    path = tmp_path / "fills.csv"
+    path.write_text("timestamp;symbol;side;quantity;price\n2025-01-15T09:30:00Z;SAP;buy;1.000.000;150\n"
+                    "2025-01-15T09:31:00Z;SAP;sell;1.000;0.500\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"line 3: column price: '0.500' is not a number \(this file writes decimals with a comma\)"):
+        read_fills(path)
 
 
 def test_semicolon_export_mixing_decimal_marks_is_refused(tmp_path: Path) -> None:
@@ -733,3 +762,127 @@ def test_indicators_from_a_hidden_carried_position_never_invent_one(start: int, 
     assert carried <= abs(start)
     if carried == abs(start):
         assert still_open == true, "once the carried position is closed, what stays open is what the broker holds"
+
+
+# -- the same execution twice --------------------------------------------------------------------
+
+
+def test_two_flex_exports_joined_count_each_execution_once(flywheel_cli, tmp_path: Path) -> None:
+    # Daily Flex exports appended to one file overlap: every execution of the first is in it twice.
+    once = (DATA / "ibkr_trades.csv").read_text(encoding="utf-8")
+    joined = tmp_path / "joined.csv"
+    joined.write_text(once + once, encoding="utf-8")
+    result, out = collect(flywheel_cli, tmp_path, joined, "--format", "ibkr", "--tz", "America/New_York")
+    assert result.exit_code == 0, result.output
+    assert "skipped 9 row(s) repeating an execution read before (same IBExecID): line 15 repeats 3, 16 repeats 4" in result.stderr
+    alone, _ = session_from_csv(DATA / "ibkr_trades.csv", "ibkr", agent_id="Agent-9")
+    session = json.loads(out.read_text())
+    assert session["metadata"]["import"]["executions"] == 9
+    assert [t["profit_loss"] for t in session["source_data"]["trades"] if "profit_loss" in t] == pytest.approx(
+        [t["profit_loss"] for t in alone["source_data"]["trades"] if "profit_loss" in t])
+
+
+def test_tradovate_fill_listed_twice_counts_once_and_a_conflicting_one_is_refused(tmp_path: Path) -> None:
+    rows = (DATA / "tradovate_fills.csv").read_text(encoding="utf-8").splitlines()
+    path = tmp_path / "fills.csv"
+    path.write_text("\n".join([*rows, rows[1]]) + "\n", encoding="utf-8")
+    got = read_fills(path, "tradovate")
+    assert len(got.fills) == len(rows) - 1
+    assert f"skipped 1 row(s) repeating an execution read before (same Fill ID): line {len(rows) + 1} repeats 2" in got.notes
+    path.write_text("\n".join([*rows, rows[1].replace(",1,6961.25,", ",2,6961.25,")]) + "\n", encoding="utf-8")
+    with pytest.raises(InputError, match=rf"line {len(rows) + 1}: column Fill ID: '540725260010' is the execution of line 2, with other values"):
+        read_fills(path, "tradovate")
+
+
+def test_generic_rows_without_an_id_column_are_all_executions(tmp_path: Path) -> None:
+    # Two fills at the same second and price are real (one order filled in two pieces).
+    path = tmp_path / "fills.csv"
+    row = "2025-01-15T09:30:00Z,AAPL,buy,10,100,1"
+    path.write_text(f"timestamp,symbol,side,quantity,price,fees\n{row}\n{row}\n", encoding="utf-8")
+    assert [f.quantity for f in read_fills(path).fills] == [10, 10]
+    path.write_text(f"timestamp,symbol,side,quantity,price,fees,fill_id\n{row},A1\n{row},A1\n{row},A2\n", encoding="utf-8")
+    assert [f.line for f in read_fills(path).fills] == [2, 4]
+
+
+# -- local times across a clock change ----------------------------------------------------------
+
+
+def test_a_local_time_the_zone_skips_is_refused(tmp_path: Path) -> None:
+    # 02:30 on 9 March 2025 never happened in New York: the export's times are in another zone.
+    path = ibkr_csv(tmp_path, ['"ES","20250309;015900","1","5000","-1","BUY","50"',
+                               '"ES","20250309;023000","-1","5001","-1","SELL","50"'])
+    with pytest.raises(InputError, match=r"line 3: column DateTime: 2025-03-09 02:30:00 does not exist in America/New_York"):
+        read_fills(path, "ibkr", tz=ZoneInfo("America/New_York"))
+    assert len(read_fills(path, "ibkr").fills) == 2, "in UTC it exists"
+
+
+def test_a_local_time_the_zone_has_twice_is_flagged(flywheel_cli, tmp_path: Path) -> None:
+    # 01:30 on 2 November 2025 happened twice in New York (EDT, then EST): read as the first, and said.
+    path = ibkr_csv(tmp_path, ['"ES","20251102;013000","1","5000","-1","BUY","50"',
+                               '"ES","20251102;030000","-1","5001","-1","SELL","50"'])
+    result, out = collect(flywheel_cli, tmp_path, path, "--format", "ibkr", "--tz", "America/New_York")
+    assert result.exit_code == 0, result.output
+    flagged = ("1 time(s) fall in the hour America/New_York has twice as clocks go back (line 2: 2025-11-02 01:30:00), "
+               "read as the first of the two, EDT")
+    assert flagged in result.stderr
+    session = json.loads(out.read_text())
+    assert session["source_data"]["trades"][0]["timestamp"] == "2025-11-02T05:30:00Z"
+    assert any(flagged in w for w in session["metadata"]["import"]["warnings"])
+
+
+def test_tab_separated_export_and_rows_ending_with_a_separator(tmp_path: Path) -> None:
+    path = tmp_path / "fills.tsv"
+    path.write_text("timestamp\tsymbol\tside\tquantity\tprice\tfees\r\n2025-01-15T09:30:00Z\tAAPL\tbuy\t1,000\t100.5\t1\t\r\n"
+                    "2025-01-15T10:30:00Z\tAAPL\tsell\t1000\t101\t1\t\r\n", encoding="utf-8")
+    assert [(f.side, f.quantity, f.price) for f in read_fills(path).fills] == [("buy", 1000, 100.5), ("sell", 1000, 101)]
+    path.write_text("timestamp,symbol,side,quantity,price,fees\n2025-01-15T09:30:00Z,AAPL,buy,10,100,1,,\n"
+                    "2025-01-15T10:30:00Z,AAPL,sell,10,101,1,,x\n", encoding="utf-8")
+    with pytest.raises(InputError, match="line 3: has 8 fields but the header has 6"):
+        read_fills(path)
+
+
+def test_sides_written_to_open_and_to_close_are_read_and_a_close_never_opens(tmp_path: Path) -> None:
+    # Schwab/thinkorswim-style sides: "Sell to Close" of shares bought before the export was read
+    # as a refused side; a plain reading as "sell" would have invented a short position.
+    path = tmp_path / "fills.csv"
+    path.write_text(
+        "timestamp,symbol,side,quantity,price,fees\n"
+        "2025-01-15T09:30:00Z,AAPL,Sell to Close,50,200,1\n"
+        "2025-01-15T09:40:00Z,TSLA,Sell Short,10,250,1\n"
+        "2025-01-15T09:50:00Z,TSLA,Buy to Cover,10,240,1\n"
+        "2025-01-15T10:00:00Z,MSFT,BUY_TO_OPEN,5,400,0\n"
+        "2025-01-15T10:10:00Z,MSFT,stc,5,410,0\n", encoding="utf-8")
+    session, result = session_from_csv(path, agent_id="Agent-9")
+    trades = {t["symbol"]: t for t in session["source_data"]["trades"]}
+    assert (trades["TSLA"]["action"], trades["TSLA"]["profit_loss"]) == ("sell", 98)
+    assert (trades["MSFT"]["action"], trades["MSFT"]["profit_loss"]) == ("buy", 50)
+    assert "AAPL" not in trades
+    assert [(c["symbol"], c["action"], c["quantity"]) for c in session["source_data"]["carried_in"]] == [("AAPL", "buy", 50)]
+    assert any("line 2: AAPL closes 50 of a long position opened before the export" in w for w in result.warnings)
+
+
+def test_an_export_that_is_a_fifo_or_a_device_is_refused_at_once(tmp_path: Path, monkeypatch) -> None:
+    # `--csv /dev/stdin` with nothing piped waited forever; `--csv /dev/zero` read until memory ran out.
+    fifo = tmp_path / "fills.csv"
+    os.mkfifo(fifo)
+    with pytest.raises(InputError, match=r"fills.csv: \$: is a FIFO \(named pipe\), expected a regular file"):
+        read_fills(fifo)
+    with pytest.raises(InputError, match=r"/dev/zero: \$: is a character device, expected a regular file"):
+        read_fills(Path("/dev/zero"))
+    big = tmp_path / "big.csv"
+    big.write_text("timestamp,symbol,side,quantity,price\n" + "2025-01-15T09:30:00Z,AAPL,buy,1,1\n" * 40, encoding="utf-8")
+    monkeypatch.setattr("flywheel_trade.importer.MAX_CSV_BYTES", 1000)
+    with pytest.raises(InputError, match=r"big.csv: \$: file is \d+ bytes; the limit is 1000: export a shorter period"):
+        read_fills(big)
+
+
+def test_ibkr_forex_commission_in_another_currency_is_flagged(tmp_path: Path) -> None:
+    # IBKR charges forex commissions in USD while a USD.JPY trade's P&L is in JPY.
+    path = ibkr_csv(tmp_path, [
+        '"USD.JPY","CASH","JPY","USD","20250115;093000","10000","150.10","-2","BUY","1"',
+        '"USD.JPY","CASH","JPY","USD","20250115;100000","-10000","150.20","-2","SELL","1"',
+        '"SPY","STK","USD","USD","20250115;100000","10","580","-1","BUY","1"',
+    ], header='"Symbol","AssetClass","CurrencyPrimary","IBCommissionCurrency","DateTime","Quantity","TradePrice",'
+              '"IBCommission","Buy/Sell","Multiplier"')
+    got = read_fills(path, "ibkr")
+    assert got.warnings == ["line(s) 2, 3: commission in USD on trades in JPY: their fees are taken from a JPY P&L unconverted"]
