@@ -109,6 +109,8 @@ def collect_from_options(options: dict[str, Any], ctx: RunContext) -> dict[str, 
         ctx.note(f"{csv_file}: {note}")
     for warning in result.warnings:
         ctx.warn(f"{csv_file}: {warning}")
+    for advice in result.advice:
+        ctx.note(f"{csv_file}: {advice}")
     last = _last_import(options.get("last_session_file"), session["metadata"]["import"])
     if last is not None:
         _leave_out_published(session, csv_file, *last, ctx)

@@ -94,6 +94,9 @@ class ImportResult:
     warnings: list[str] = attrs.field(factory=list)
     #: SHA-256 of the bytes read (the file is read once: a second read could see another file).
     sha256: str = ""
+    #: What the person importing can do about the warnings: printed, never kept in the session
+    #: (the journal shows the warnings to its readers, who cannot pass an option).
+    advice: list[str] = attrs.field(factory=list)
 
 
 class _Multipliers:
@@ -133,8 +136,7 @@ class _Multipliers:
         for (value, why), symbols in sorted(self.assumed.items(), key=lambda kv: sorted(kv[1])[0]):
             names = sorted(symbols)
             shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
-            out.append(f"{shown}: multiplier {value:g}, {why}, since the export gives none; "
-                       "check it, or pass --multiplier ROOT=N")
+            out.append(f"{shown}: multiplier {value:g}, {why}, since the export gives none")
         return out
 
 
@@ -731,7 +733,8 @@ def read_fills(
             f"{count} time(s) fall in the hour {tz} has twice as clocks go back (line {line}: {first:%Y-%m-%d %H:%M:%S}), "
             f"read as the first of the two, {first.replace(tzinfo=tz):%Z}: times and holding times there may be an hour off"
         )
-    return ImportResult(fills, notes, warnings, rows.sha256)
+    advice = ["check the multipliers assumed above, or give each with --multiplier ROOT=N"] if points.assumed else []
+    return ImportResult(fills, notes, warnings, rows.sha256, advice)
 
 
 # -- session ------------------------------------------------------------------------------------

@@ -582,11 +582,11 @@ def test_ibkr_without_multiplier_column_options_and_futures_are_scaled_with_a_wa
     warnings = [line for line in result.stderr.splitlines() if ": warning: " in line]
     assert warnings == [
         f"flywheel: warning: {path}: 6EH5: multiplier 125000, the point value of 6E futures in flywheel's table, "
-        "since the export gives none; check it, or pass --multiplier ROOT=N",
+        "since the export gives none",
         f"flywheel: warning: {path}: AAPL  250117C00150000: multiplier 100, the standard for OCC option symbols, "
-        "since the export gives none; check it, or pass --multiplier ROOT=N",
+        "since the export gives none",
         f"flywheel: warning: {path}: ESH5: multiplier 50, the point value of ES futures in flywheel's table, "
-        "since the export gives none; check it, or pass --multiplier ROOT=N",
+        "since the export gives none",
     ]
     result = flywheel_cli("run", out, "--out", tmp_path / "site")
     assert result.exit_code == 0, result.output
@@ -594,6 +594,7 @@ def test_ibkr_without_multiplier_column_options_and_futures_are_scaled_with_a_wa
     assert metrics["net_pnl"] == pytest.approx(98.5 + 495.8 + 120.8 + 8)
     journal = next((tmp_path / "site").rglob("trade_journal.md")).read_text()
     assert "multiplier 100, the standard for OCC option symbols" in journal, "the journal says what was assumed"
+    assert "--multiplier" not in journal, "what the importer can do is said to the importer, not to the journal's readers"
 
 
 @pytest.mark.parametrize(
@@ -627,7 +628,7 @@ def test_ibkr_multiplier_column_wins_and_an_empty_cell_is_derived(tmp_path: Path
     got = read_fills(path, "ibkr")
     assert [f.multiplier for f in got.fills] == [10, 5]
     assert got.warnings == ["MESH5: multiplier 5, the point value of MES futures in flywheel's table, since the export "
-                            "gives none; check it, or pass --multiplier ROOT=N"]
+                            "gives none"]
 
 
 def test_generic_futures_and_options_without_multiplier_column(tmp_path: Path) -> None:
