@@ -445,4 +445,6 @@ def test_any_session_gives_an_inert_devlog(flywheel_host, tmp_path, inert, field
     for artifact in generate_artifacts(session, ctx):
         inert(artifact.content)
         assert "zz" not in artifact.content, "no local path"
-        assert "49" not in artifact.content
+        # {{ 7*7 }} must not become 49; a 49 the random text holds itself may stay (hypothesis drew title "49").
+        if "49" not in repr(fields) + repr(convs):
+            assert "49" not in artifact.content
