@@ -330,6 +330,8 @@ _X_PIECES = list("abcXYZ019 .,;:!?-'\"()[]#@\n/") + [
     "\u2060", "\u2026", "\u2014", "é", "ж", "\u00b7", "\u2022", "日", "😷", "©", "README.md",
     "https://example.org/build/2025/12/a-b-1f2e/", "http://x.io", "http://x.ioa", "https://example.org",
     "https://a-b.example.co.uk/x", "https://example.org/a/",
+    # Numbers as trade and build posts write them: a dot before a digit starts no domain.
+    "+75.00", "1.5", "v1.2.3", "192.168.0.1", "1.com", "3.co", ".de", "$", "%", "&", "+", "~",
 ]
 
 
@@ -351,3 +353,14 @@ def test_a_plain_post_with_a_page_link_is_counted_without_twitter_text() -> None
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert out == ["52", "False"]
+
+
+def test_a_post_with_prices_is_counted_without_twitter_text() -> None:
+    """A trade post's "+75.00" was taken for a domain, so every trade run imported twitter-text
+    (about a second in a batch of runs)."""
+    from flywheel_core.social import _parse_tweet
+
+    post = "Trading, 2 Dec 2025. 2 closed trades on MSFT and AAPL: both won. Net P&L +75.00 (v1.2, 0.5R).\n\n#Trading"
+    code = f"import sys; from flywheel_core.social import post_length; print(post_length({post!r}, 'x'), 'twitter_text' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == [str(_parse_tweet()(post).weightedLength), "False"]
