@@ -335,7 +335,7 @@ def _record(
     now = datetime.now(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
     session_path = path.resolve()
     targets = config.enabled_targets()
-    versions = [_version(a, result.artifacts[a.kind], session, session_path) for a in artifacts]
+    versions = [_version(a, result.artifacts[a.kind], session, session_path) for a in artifacts] if targets else []
     generators = set(host.infos)
     marks: list[tuple[int, int]] = []
 

@@ -356,9 +356,14 @@ def hashtag(word: object) -> str | None:
     CamelCase, so screen readers say the words; letters, marks and digits only; None when no
     letter is left or the tag would be longer than 40 characters.
     """
+    return _hashtag(str(word))
+
+
+@lru_cache(maxsize=4096)  # every network's posts ask for the same topics' tags
+def _hashtag(word: str) -> str | None:
     import regex
 
-    parts = regex.findall(r"[\p{L}\p{M}\p{N}]+", str(word))
+    parts = regex.findall(r"[\p{L}\p{M}\p{N}]+", word)
     tag = "".join(p if any(c.isupper() for c in p) else p[:1].upper() + p[1:] for p in parts)
     if not tag or len(tag) > 40 or not regex.search(r"\p{L}", tag):
         return None
