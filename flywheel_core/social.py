@@ -52,7 +52,14 @@ _URL = re.compile(r"https?://[^\s<>\"]+[^\s<>\".,;:!?)\]'’]", re.I)
 _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+|\n+")
 
 
+# Code points that are a grapheme of their own next to any other of them (no combining mark,
+# joiner, emoji or Hangul among them): text made only of these needs no `regex` to split.
+_SINGLE_GRAPHEMES = re.compile("[\x00-\u02ff\u2010-\u2027\u2030-\u205e\u2060]*")
+
+
 def _graphemes(text: str) -> list[str]:
+    if "\r\n" not in text and _SINGLE_GRAPHEMES.fullmatch(text):  # most posts: importing `regex` is 10 ms
+        return list(text)
     import regex
 
     return regex.findall(r"\X", text)
@@ -359,13 +366,19 @@ def hashtag(word: object) -> str | None:
     return _hashtag(str(word))
 
 
+_ASCII_WORD, _ASCII_LETTER = re.compile("[A-Za-z0-9]+"), re.compile("[A-Za-z]")
+
+
 @lru_cache(maxsize=4096)  # every network's posts ask for the same topics' tags
 def _hashtag(word: str) -> str | None:
-    import regex
+    if word.isascii():  # the letters, marks and digits of ASCII: no need to import `regex`
+        parts, letter = _ASCII_WORD.findall(word), _ASCII_LETTER
+    else:
+        import regex
 
-    parts = regex.findall(r"[\p{L}\p{M}\p{N}]+", word)
+        parts, letter = regex.findall(r"[\p{L}\p{M}\p{N}]+", word), regex.compile(r"\p{L}")
     tag = "".join(p if any(c.isupper() for c in p) else p[:1].upper() + p[1:] for p in parts)
-    if not tag or len(tag) > 40 or not regex.search(r"\p{L}", tag):
+    if not tag or len(tag) > 40 or not letter.search(tag):
         return None
     return tag
 
