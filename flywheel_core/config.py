@@ -115,9 +115,15 @@ class Config:
     #: How the file was chosen, for ``flywheel config`` and messages: "--config",
     #: "FLYWHEEL_CONFIG", "nearest project file", "user config" or "defaults".
     found_by: str = "defaults"
+    #: Folders already resolved, by (base, setting): a run asks for them a dozen times a session.
+    _resolved: dict[tuple[Path, str], Path] = attrs.field(factory=dict, init=False, repr=False, eq=False)
 
     def _path(self, key: str, default: str) -> Path:
-        return (self.base_dir / self.data.get(key, default)).resolve()
+        setting = self.data.get(key, default)
+        found = self._resolved.get((self.base_dir, setting))
+        if found is None:
+            found = self._resolved[(self.base_dir, setting)] = (self.base_dir / setting).resolve()
+        return found
 
     @property
     def out_dir(self) -> Path:

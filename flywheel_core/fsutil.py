@@ -21,6 +21,7 @@ __all__ = [
     "PathLock",
     "PathRefused",
     "atomic_write",
+    "atomic_write_many",
     "confine",
     "lock_for",
     "read_regular_file",
@@ -97,6 +98,46 @@ def atomic_write(path: Path, data: bytes | str, *, mode: int | None = None, foll
     own folder) and the link stays. Any OSError becomes a :class:`FileSystemError` that names
     the path and says what to do (a full disk, a read-only folder, a file in the way).
     """
+    atomic_write_many({path: data}, mode=mode, follow_symlinks=follow_symlinks)
+
+
+def atomic_write_many(
+    files: dict[Path, bytes | str], *, mode: int | None = None, follow_symlinks: bool = False
+) -> None:
+    """Write several files as :func:`atomic_write` writes one, each old or new after a crash.
+
+    Every file goes to a temp file that is fsynced; only then are they renamed into place,
+    and each folder is fsynced once: one fsync per file and one per folder, where writing
+    them one by one costs two per file. A failure leaves the files not renamed yet as they
+    were and removes every temp file.
+    """
+    staged: list[tuple[str, Path]] = []  # (temp file, the path it replaces)
+    folders: dict[Path, None] = {}
+    try:
+        for path, data in files.items():
+            staged.append(_stage(path, data, mode, follow_symlinks, folders))
+        for i, (tmp, path) in enumerate(staged):
+            try:
+                os.replace(tmp, path)
+            except OSError as exc:
+                staged = staged[i:]
+                raise FileSystemError(path, exc) from None
+    except BaseException:
+        for tmp, _ in staged:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+        raise
+    for folder in folders:
+        _fsync_dir(folder)
+
+
+def _stage(
+    path: Path, data: bytes | str, mode: int | None, follow_symlinks: bool, folders: dict[Path, None]
+) -> tuple[str, Path]:
+    """A durable temp file holding ``data`` with the mode the file will have, and the path it is
+    to replace (``path``, resolved when ``follow_symlinks``); its folder is added to ``folders``."""
     if isinstance(data, str):
         data = data.encode("utf-8")
     if follow_symlinks:
@@ -108,20 +149,25 @@ def atomic_write(path: Path, data: bytes | str, *, mode: int | None = None, foll
     if info is not None and not (stat.S_ISREG(info.st_mode) or stat.S_ISLNK(info.st_mode)):
         kind = _KINDS.get(stat.S_IFMT(info.st_mode), "not a regular file")
         raise FileSystemError(path, f"it is {kind}, not a regular file: choose a file path")
+    folder = path.parent
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(path.name), suffix=".tmp", dir=path.parent)
+        if folder not in folders:
+            folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(path.name), suffix=".tmp", dir=folder)
     except OSError as exc:
         raise FileSystemError(path, exc) from None
+    folders[folder] = None
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
-        if mode is None and path.exists():
-            mode = path.stat().st_mode & 0o7777
+        if mode is None and info is not None:
+            try:  # the mode of the file replaced (of its target, for a symlink)
+                mode = (info if stat.S_ISREG(info.st_mode) else os.stat(path)).st_mode & 0o7777
+            except OSError:
+                mode = None  # a dangling symlink: the new file gets the default
         os.chmod(tmp, mode if mode is not None else 0o644)
-        os.replace(tmp, path)
     except BaseException as exc:
         try:
             os.unlink(tmp)
@@ -130,7 +176,7 @@ def atomic_write(path: Path, data: bytes | str, *, mode: int | None = None, foll
         if isinstance(exc, OSError):
             raise FileSystemError(path, exc) from None
         raise
-    _fsync_dir(path.parent)
+    return tmp, path
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -156,6 +202,10 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+#: What follows ``.<name>.`` in a temp file's name: the writer's pid (older ones have none), mkstemp's letters.
+_TEMP_TAIL = re.compile(r"(?:(\d+)\.)?[A-Za-z0-9_]+\.tmp")
+
+
 def remove_stale_temps(path: Path, *, older_than: float = STALE_TEMP_SECONDS) -> list[Path]:
     """Delete the temp files a killed ``atomic_write`` of ``path`` left beside it; return them.
 
@@ -165,14 +215,13 @@ def remove_stale_temps(path: Path, *, older_than: float = STALE_TEMP_SECONDS) ->
     """
     removed: list[Path] = []
     prefix = f".{path.name[:100]}."
-    pattern = re.compile(re.escape(prefix) + r"(?:(\d+)\.)?[A-Za-z0-9_]+\.tmp")
     now = time.time()
     try:
         entries = list(os.scandir(path.parent))
     except OSError:
         return removed
     for entry in entries:
-        found = pattern.fullmatch(entry.name)
+        found = entry.name.startswith(prefix) and _TEMP_TAIL.fullmatch(entry.name, len(prefix))
         if not found:
             continue
         try:

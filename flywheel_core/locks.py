@@ -11,8 +11,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from flywheel_core.cachedir import user_cache_folder
 from flywheel_core.errors import FileSystemError, LockTimeout
-from flywheel_core.redaction import redact
+from flywheel_core.redaction import redact, redaction_state
 
 __all__ = ["LOCK_NOTICE", "LOCK_TIMEOUT", "PathLock", "lock_for"]
 
@@ -38,15 +39,40 @@ def lock_for(path: Path, timeout: float | None = None) -> PathLock:
     because the lock's name is a hash of the file's resolved path. ``timeout`` seconds
     (default 120, ``FLYWHEEL_LOCK_TIMEOUT``; -1 waits for ever) before a :class:`LockTimeout`.
     """
-    import platformdirs
-
     key = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:32]
-    folder = Path(platformdirs.user_cache_dir("flywheel")) / "locks"
+    folder = _cache_folder() / "locks"
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise FileSystemError(folder, exc, "create the lock folder") from None
     return PathLock(path, folder / f"{key}.lock", _lock_timeout(timeout))
+
+
+def _cache_folder() -> Path:
+    cache = user_cache_folder()
+    if cache is None:  # no home: platformdirs' answer, whatever it is, as ever
+        import platformdirs
+
+        cache = Path(platformdirs.user_cache_dir("flywheel"))
+    return cache
+
+
+#: The last command line shown to waiters: (argv, what redact made of it then, the secrets it knew).
+_shown_command: tuple[list[str], str, object] | None = None
+
+
+def _command() -> str:
+    """This process's command line, redacted and cut short, for the holder record.
+
+    Redacting it is worth keeping once: ``flywheel run`` on a thousand files takes a lock per
+    file, and redacting their names each time cost 3 ms a file. Computed afresh when the
+    command line or the secrets ``redact`` knows have changed.
+    """
+    global _shown_command
+    known = redaction_state()
+    if _shown_command is None or _shown_command[0] != sys.argv or _shown_command[2] != known:
+        _shown_command = (list(sys.argv), redact(" ".join(sys.argv))[:300], known)
+    return _shown_command[1]
 
 
 class PathLock:
@@ -129,7 +155,7 @@ class PathLock:
         record = {
             "pid": os.getpid(),
             "host": socket.gethostname(),
-            "command": redact(" ".join(sys.argv))[:300],
+            "command": _command(),
             "since": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "path": str(self.path),
         }

@@ -19,7 +19,7 @@ import attrs
 
 from flywheel_core.context import RunContext
 from flywheel_core.errors import FlywheelError, InputError, PluginError, UsageError
-from flywheel_core.fsutil import atomic_write, sha256_bytes
+from flywheel_core.fsutil import atomic_write_many, sha256_bytes
 from flywheel_core.localpaths import scrub_paths
 from flywheel_core.models import Session
 from flywheel_core.progress_bars import progress, track
@@ -182,23 +182,29 @@ def _describe(error: BaseException) -> str:
 
 
 def write_artifacts(artifacts: list[Artifact], folder: Path) -> dict[str, dict[str, Any]]:
-    """Write each artifact and its attachments atomically under ``folder``; return their records."""
+    """Write each artifact and its attachments atomically under ``folder``; return their records.
+
+    Each file is the old one or the new one after a crash, as ever; they are written together
+    (every file synced, then renamed, then the folder synced once), not one by one.
+    """
+    contents: dict[Path, bytes | str] = {}
     written: dict[str, dict[str, Any]] = {}
     for artifact in artifacts:
         data = artifact.data()
         main = folder / artifact.filename
-        atomic_write(main, data)
+        contents[main] = data
         files = []
         for name, content in sorted(artifact.attachments.items()):
             target = folder / name
-            atomic_write(target, content.encode("utf-8") if isinstance(content, str) else content)
+            contents[target] = content
             files.append(str(target))
-        written[artifact.kind] = _record_of(artifact, main, files)
+        written[artifact.kind] = _record_of(artifact, main, files, data)
+    atomic_write_many(contents)
     return written
 
 
-def _record_of(artifact: Artifact, main: Path, files: list[str]) -> dict[str, Any]:
-    data = artifact.data()
+def _record_of(artifact: Artifact, main: Path, files: list[str], data: bytes | None = None) -> dict[str, Any]:
+    data = artifact.data() if data is None else data
     return {
         "path": str(main),
         "sha256": sha256_bytes(data),
@@ -331,7 +337,7 @@ def _record(
     now = datetime.now(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
     session_path = path.resolve()
     targets = config.enabled_targets()
-    versions = [_version(a, result.artifacts[a.kind], session, session_path) for a in artifacts]
+    versions = [_version(a, result.artifacts[a.kind], session, session_path) for a in artifacts] if targets else []
     generators = set(host.infos)
     marks: list[tuple[int, int]] = []
 

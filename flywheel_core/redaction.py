@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 if TYPE_CHECKING:
     import logging
 
-__all__ = ["RedactingFilter", "RedactingStream", "redact", "register_secret"]
+__all__ = ["RedactingFilter", "RedactingStream", "redact", "redaction_state", "register_secret"]
 
 _PATTERNS = [
     re.compile(r"gh[pousr]_[A-Za-z0-9]{20,}"),
@@ -83,6 +83,13 @@ def register_secret(value: Any) -> None:
         _secrets.add(value)
         _forms.extend(f for f in forms if f not in _forms)
         _forms.sort(key=len, reverse=True)
+
+
+def redaction_state() -> tuple[int, tuple[str | None, ...]]:
+    """What :func:`redact` depends on besides its text: the forms of the secrets registered
+    (they are only ever added to) and the token variables' values. Equal states redact a text
+    alike, so a caller may keep what it redacted while the state stays the same."""
+    return len(_forms), tuple(os.environ.get(name) for name in _SECRET_ENV)
 
 
 def redact(text: str) -> str:

@@ -101,8 +101,19 @@ def _code_spans(line: str) -> tuple[list[tuple[int, int]], set[int]]:
     return spans, {k for i in literal for k in range(*runs[i])}
 
 
+#: A character that can be markup wherever it stands (or start a code span): a line without
+#: one, and without a block start or a heading's closing hashes, is shown as it is.
+_INLINE_MARKUP = re.compile(r"[][|\\<&*_~`]")
+
+
 def _escape_line(line: str) -> str:
     """One line of untrusted text with a backslash before each character that would be markup."""
+    if not (_INLINE_MARKUP.search(line) or _BLOCK.match(line) or _ORDERED.match(line) or _CLOSING_HASHES.search(line)):
+        return line  # most lines of prose: nothing below would mark a character
+    return _escape_marked(line)
+
+
+def _escape_marked(line: str) -> str:
     spans, marked = _code_spans(line)
     block = _BLOCK.match(line)
     if block:

@@ -54,7 +54,14 @@ _URL = re.compile(r"https?://[^\s<>\"]+[^\s<>\".,;:!?)\]'’]", re.I)
 _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+|\n+")
 
 
+# Code points that are a grapheme of their own next to any other of them (no combining mark,
+# joiner, emoji or Hangul among them): text made only of these needs no `regex` to split.
+_SINGLE_GRAPHEMES = re.compile("[\x00-\u02ff\u2010-\u2027\u2030-\u205e\u2060]*")
+
+
 def _graphemes(text: str) -> list[str]:
+    if "\r\n" not in text and _SINGLE_GRAPHEMES.fullmatch(text):  # most posts: importing `regex` is 10 ms
+        return list(text)
     import regex
 
     return regex.findall(r"\X", text)
@@ -73,11 +80,14 @@ def _x_length(text: str) -> int:
 _X_LIGHT = ((0, 4351), (8192, 8205), (8208, 8223), (8242, 8247))
 _X_HEAVY_SAFE = frozenset("\u2060\u2026\u2022\u00b7")  # word joiner (defang), ellipsis, bullet, middle dot
 # A link whose host ends in a common top-level domain twitter-text surely knows; others go to it.
+# Its last character is one twitter-text lets end a link ("%" and "~" it leaves out).
 _X_LINK = re.compile(
     r"(?<!\S)https?://(?:[A-Za-z0-9-]+\.)+(?:com|org|net|io|dev|app|me|co|de|uk|fr|page|blog|site)"
-    r"(?:/(?:[A-Za-z0-9._~%/-]*[A-Za-z0-9_~%/-])?)?(?=[\s.,;:!?]*(?:\s|$))"
+    r"(?:/(?:[A-Za-z0-9._~%/-]*[A-Za-z0-9_/-])?)?(?=[\s.,;:!?]*(?:\s|$))"
 )
-_X_DOMAINISH = re.compile(r"\.\w|@|www", re.I)
+# A dot before a letter may start a top-level domain; before a digit (a price, a version) it
+# cannot: no top-level domain begins with one.
+_X_DOMAINISH = re.compile(r"\.[^\W\d_]|@|www", re.I)
 
 
 def _x_length_plain(text: str) -> int | None:
@@ -356,11 +366,22 @@ def hashtag(word: object) -> str | None:
     CamelCase, so screen readers say the words; letters, marks and digits only; None when no
     letter is left or the tag would be longer than 40 characters.
     """
-    import regex
+    return _hashtag(str(word))
 
-    parts = regex.findall(r"[\p{L}\p{M}\p{N}]+", str(word))
+
+_ASCII_WORD, _ASCII_LETTER = re.compile("[A-Za-z0-9]+"), re.compile("[A-Za-z]")
+
+
+@lru_cache(maxsize=4096)  # every network's posts ask for the same topics' tags
+def _hashtag(word: str) -> str | None:
+    if word.isascii():  # the letters, marks and digits of ASCII: no need to import `regex`
+        parts, letter = _ASCII_WORD.findall(word), _ASCII_LETTER
+    else:
+        import regex
+
+        parts, letter = regex.findall(r"[\p{L}\p{M}\p{N}]+", word), regex.compile(r"\p{L}")
     tag = "".join(p if any(c.isupper() for c in p) else p[:1].upper() + p[1:] for p in parts)
-    if not tag or len(tag) > 40 or not regex.search(r"\p{L}", tag):
+    if not tag or len(tag) > 40 or not letter.search(tag):
         return None
     return tag
 

@@ -75,5 +75,6 @@ class SessionStore:
             text = dumps_session(converter.unstructure(session))
         except ValueError as exc:  # a plugin put NaN or a huge integer in it: keep the old file
             raise FlywheelError(f"{path}: {exc}; the session file was not rewritten") from None
-        remove_stale_temps(path.resolve())
-        atomic_write(path, text, follow_symlinks=True)
+        real = path.resolve()  # a symlinked session file is written through, in its own folder
+        remove_stale_temps(real)
+        atomic_write(real, text)

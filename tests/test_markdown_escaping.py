@@ -137,3 +137,17 @@ def test_only_what_would_be_markup_is_escaped(text: str, escaped: str) -> None:
 def test_md_escape_neutralises_blocks_line_by_line() -> None:
     text = "Title\n===\n    indented code?\n> quote\n- item\n```sh\nrm -rf /\n```\n\nTwo  \nlines"
     assert md_escape(text) == "Title\n\\===\n indented code?\n\\> quote\n\\- item\n\\`\\`\\`sh\nrm -rf /\n\\`\\`\\`\n\nTwo\nlines"
+
+
+@settings(max_examples=3000, deadline=None)
+@given(TEXT)
+@example("Shipped the queue 2. It works")
+@example("1. first")
+@example("Title ##")
+def test_a_line_that_skips_the_escaping_needed_none(text: str) -> None:
+    """Lines with no character that can be markup are returned at once (most prose): exactly
+    what the character-by-character escaping makes of them."""
+    from flywheel_core.render import _escape_line, _escape_marked
+
+    for line in text.splitlines() or [text]:
+        assert _escape_line(line) == _escape_marked(line)

@@ -330,6 +330,8 @@ _X_PIECES = list("abcXYZ019 .,;:!?-'\"()[]#@\n/") + [
     "\u2060", "\u2026", "\u2014", "é", "ж", "\u00b7", "\u2022", "日", "😷", "©", "README.md",
     "https://example.org/build/2025/12/a-b-1f2e/", "http://x.io", "http://x.ioa", "https://example.org",
     "https://a-b.example.co.uk/x", "https://example.org/a/",
+    # Numbers as trade and build posts write them: a dot before a digit starts no domain.
+    "+75.00", "1.5", "v1.2.3", "192.168.0.1", "1.com", "3.co", ".de", "$", "%", "&", "+", "~",
 ]
 
 
@@ -351,3 +353,43 @@ def test_a_plain_post_with_a_page_link_is_counted_without_twitter_text() -> None
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert out == ["52", "False"]
+
+
+def test_a_post_with_prices_is_counted_without_twitter_text() -> None:
+    """A trade post's "+75.00" was taken for a domain, so every trade run imported twitter-text
+    (about a second in a batch of runs)."""
+    from flywheel_core.social import _parse_tweet
+
+    post = "Trading, 2 Dec 2025. 2 closed trades on MSFT and AAPL: both won. Net P&L +75.00 (v1.2, 0.5R).\n\n#Trading"
+    code = f"import sys; from flywheel_core.social import post_length; print(post_length({post!r}, 'x'), 'twitter_text' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == [str(_parse_tweet()(post).weightedLength), "False"]
+
+
+_SPLIT_PIECES = list("aZ9 .,-_#@\t\n\r") + ["\r\n", "é", "\u00ad", "\u02ff", "\u2014", "\u2026", "\u2060", "\u0301", "\u200d",
+                                           "👍🏽", "🇫🇷", "한", "\u1100\u1161", "e\u0301", "\ufe0f", "日"]
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.lists(st.sampled_from(_SPLIT_PIECES), max_size=30).map("".join))
+def test_graphemes_and_hashtags_without_regex_agree_with_it(text) -> None:
+    """Plain text is split and tagged without importing `regex` (10 ms of a run's start): the
+    same graphemes and hashtags as `regex` gives."""
+    import regex
+
+    from flywheel_core.social import _graphemes, _hashtag
+
+    assert _graphemes(text) == regex.findall(r"\X", text)
+    parts = regex.findall(r"[\p{L}\p{M}\p{N}]+", text)
+    tag = "".join(p if any(c.isupper() for c in p) else p[:1].upper() + p[1:] for p in parts)
+    expected = tag if tag and len(tag) <= 40 and regex.search(r"\p{L}", tag) else None
+    assert _hashtag.__wrapped__(text) == expected
+
+
+def test_a_plain_post_is_fitted_without_importing_regex() -> None:
+    code = ("import sys; from flywheel_core.social import fit_post, hashtags_for; "
+            "tags = hashtags_for(['machine learning', 'Three.js', 'iOS'], 'bluesky'); "
+            "print(fit_post('Shipped the queue \\u2014 it survives a crash. ' * 9, 'bluesky', hashtags=tags) != [], "
+            "tags, 'regex' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["True", "['MachineLearning',", "'ThreeJs']", "False"]

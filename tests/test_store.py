@@ -8,6 +8,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from core_support import load
 from flywheel_core.fsutil import atomic_write, remove_stale_temps
 from flywheel_core.testing import build_session, run_cli
@@ -101,3 +103,33 @@ def test_atomic_write_names_its_temp_file_after_the_writer(tmp_path: Path) -> No
     pid = int(temp.name.split(".")[3])
     assert pid != os.getpid()
     assert remove_stale_temps(path) == [temp]
+
+
+def test_several_files_are_written_with_one_fsync_each_and_one_per_folder(tmp_path: Path, monkeypatch) -> None:
+    from flywheel_core.fsutil import atomic_write_many
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "one.md").write_text("old")
+    os.chmod(tmp_path / "a" / "one.md", 0o600)
+    synced: list[int] = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(fd), real_fsync(fd))[1])
+    atomic_write_many({tmp_path / "a" / "one.md": "new", tmp_path / "a" / "two.png": b"\x89PNG",
+                       tmp_path / "b" / "three.json": "{}"})
+    assert len(synced) == 3 + 2, "a file each, then each folder once (artifacts were two each)"
+    assert (tmp_path / "a" / "one.md").read_text() == "new" and (tmp_path / "b" / "three.json").read_text() == "{}"
+    assert (tmp_path / "a" / "one.md").stat().st_mode & 0o777 == 0o600, "a replaced file keeps its mode"
+    assert (tmp_path / "a" / "two.png").stat().st_mode & 0o777 == 0o644
+    assert not list(tmp_path.rglob("*.tmp"))
+
+
+def test_a_file_that_cannot_be_written_leaves_the_others_as_they_were(tmp_path: Path) -> None:
+    from flywheel_core.errors import FileSystemError
+    from flywheel_core.fsutil import atomic_write_many
+
+    (tmp_path / "one.md").write_text("old")
+    (tmp_path / "two.md").mkdir()  # a folder in the way of the second file
+    with pytest.raises(FileSystemError, match="two.md"):
+        atomic_write_many({tmp_path / "one.md": "new", tmp_path / "two.md": "new"})
+    assert (tmp_path / "one.md").read_text() == "old", "nothing renamed before every file was written"
+    assert not list(tmp_path.glob(".*.tmp"))

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import math
 from datetime import datetime, timedelta, timezone
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 from xml.sax.saxutils import escape
 
 import attrs
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 __all__ = ["Chart", "equity_chart", "equity_svg", "nice_ticks", "time_ticks"]
 
@@ -102,7 +105,7 @@ class Chart:
 
         from PIL import Image, ImageDraw, ImageFont
 
-        supersample = 2  # drawn twice as large, then reduced: smooth lines without antialiasing support
+        supersample = 2  # drawn twice as large, then halved: smooth lines without antialiasing support
         k = PNG_SCALE * supersample
         image = Image.new("RGB", (round(WIDTH * k), round(HEIGHT * k)), COLOURS["bg"])
         draw = ImageDraw.Draw(image, "RGBA")
@@ -142,10 +145,17 @@ class Chart:
             draw.text((x, y), text, font=face, anchor=anchor, fill=COLOURS["fg" if s.cls == "fg" else "muted"])
             if s.size == "title":
                 title_right = x + draw.textlength(text, font=face)
-        image = image.resize((round(WIDTH * PNG_SCALE), round(HEIGHT * PNG_SCALE)), Image.Resampling.BOX)
+        image = halve(image)
         out = io.BytesIO()
         image.save(out, format="PNG", optimize=False)
         return out.getvalue()
+
+
+def halve(image: Image.Image) -> Image.Image:
+    """``image`` at half its width and height, each pixel the mean of a 2 x 2 block: the same
+    pixels as ``resize(..., Image.Resampling.BOX)``, which averages across then down, rounding
+    each pass; two one-way ``reduce`` passes in that order do exactly that, in half the time."""
+    return image.reduce((2, 1)).reduce((1, 2))
 
 
 def _rgb(colour: str) -> tuple[int, int, int]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import random
 import struct
 import subprocess
 import sys
@@ -145,6 +146,23 @@ def test_png_is_a_1200_by_630_preview_with_no_time_stamp_and_same_bytes_each_tim
             "title='Cumulative net P&L', subtitle='2025-12-02 · 40 closed trades · AAPL').png())")
     other = subprocess.run([sys.executable, "-c", code], capture_output=True, check=True).stdout
     assert other == first, "another process draws the same bytes"
+
+
+def test_halving_gives_the_pixels_of_a_box_resize() -> None:
+    """The PNG is drawn at twice its size and halved with two ``reduce`` passes (half the time of
+    ``resize``): its bytes stay those of the box resize it replaced, on a drawn chart and on noise."""
+    from PIL import Image, ImageDraw
+
+    from flywheel_trade.chart import halve
+
+    noise = Image.frombytes("RGB", (2400, 1260), random.Random(0).randbytes(2400 * 1260 * 3))
+    drawn = Image.new("RGB", (2400, 1260), "#ffffff")
+    draw = ImageDraw.Draw(drawn, "RGBA")
+    draw.line([(0, 0), (2399, 1259), (7, 1200)], fill="#0969da", width=6, joint="curve")
+    draw.polygon([(10, 10), (900, 333), (17, 1001)], fill=(207, 34, 46, 77))
+    draw.text((100, 100), "Cumulative net P&L −42", fill="#24292f")
+    for image in (noise, drawn):
+        assert halve(image).tobytes() == image.resize((1200, 630), Image.Resampling.BOX).tobytes()
 
 
 def test_png_draws_any_text_without_interpreting_it() -> None:
