@@ -5,9 +5,9 @@ Run: .venv/bin/python benchmarks/collect_build.py [--commits N] [--runs N] [--qu
 The repository is made once with `git fast-import` (renames, binary files, merges, unicode
 authors) and cached under benchmarks/.cache/. Each figure is the median wall time of whole
 processes over --runs runs, reported as a ratio to raw `git log --numstat` on the same range,
-measured in the same run. Targets (issue 18): <= 1.0x on the full history, whole process (the
+measured in the same run. Targets: <= 1.0x on the full history, whole process (issue 18; the
 collector reads a long range with one git process per core at once); <= 1.5x on the last 100
-commits. The one-git-process line (FLYWHEEL_GIT_JOBS=1) is the sequential path; the in-process
+commits (issue 13). The one-git-process line (FLYWHEEL_GIT_JOBS=1) is the sequential path; the in-process
 line separates the collector itself from interpreter and CLI start-up.
 Memory over the last 1,000 and 10,000 commits: what the collector allocates (traced), and git's own peak.
 """
@@ -157,7 +157,9 @@ def main() -> int:
                     "whole processes taking turns, median of the runs")
     only = child_env(FLYWHEEL_LOAD_PLUGINS="build")
     sequential = child_env(FLYWHEEL_GIT_JOBS="1")
-    for label, rev_range, n, target in (("full history", None, runs, 1.0), ("last 100 commits", "main~100..main", runs * 3, 1.5)):
+    # Issue 18 asks for the full history; the 100-commit target is issue 13's (start-up dominates it).
+    for label, rev_range, n, target, issue in (("full history", None, runs, 1.0, 18),
+                                               ("last 100 commits", "main~100..main", runs * 3, 1.5, 13)):
         raw_cmd = ["git", "-C", str(repo), "log", "--numstat"] + ([rev_range] if rev_range else [])
         fw_cmd = [FLYWHEEL, "collect", "build", "--repo", str(repo), "-o", str(out)] + (["--rev-range", rev_range] if rev_range else [])
         stats = compare({"raw": raw_cmd, "ours": fw_cmd}, n)
@@ -168,7 +170,7 @@ def main() -> int:
         report.add(f"{label}: `git log --numstat`", seconds(raw.wall, raw.cpu), reference="(reference)", ratio="1.00×",
                    peak_mib=raw.peak_mib)
         report.add(f"{label}: `flywheel collect build`", seconds(ours.wall, ours.cpu), reference="git log",
-                   ratio=f"{ours.wall / raw.wall:.2f}×", target=f"≤ {target}× (issue 18)", met=ours.wall / raw.wall <= target,
+                   ratio=f"{ours.wall / raw.wall:.2f}×", target=f"≤ {target}× (issue {issue})", met=ours.wall / raw.wall <= target,
                    peak_mib=ours.peak_mib)
         report.add(f"{label}: … one git process (FLYWHEEL_GIT_JOBS=1, the sequential path)", seconds(one.wall, one.cpu),
                    reference="git log", ratio=f"{one.wall / raw.wall:.2f}×", peak_mib=one.peak_mib)
