@@ -40,6 +40,7 @@ __all__ = [
     "build_session",
     "check_social_posts",
     "enqueue_artifacts",
+    "local_paths",
     "numbers_in",
     "plugin_host",
     "run_cli",
@@ -307,6 +308,27 @@ def social_entities(post: str, network: str) -> dict[str, list[str]]:
 
         found["link"] = extract_urls(post)
     return {kind: [e.strip() for e in entities] for kind, entities in found.items() if entities}
+
+
+def local_paths(canary: str) -> list[str]:
+    """Absolute local paths of every system, each holding ``canary``: POSIX homes and roots,
+    Windows drives, UNC shares, ``~`` and ``file:`` URLs. Plant them in a session to prove that
+    no local path reaches an artifact (then look for ``canary`` in what was written)."""
+    return [
+        f"D:/games/{canary}/SpaceExplorer",
+        f"C:\\Users\\{canary}\\Desktop\\shot.png",
+        f"\\\\{canary}-server\\share\\notes.txt",
+        f"//{canary}-server/share/notes.txt",
+        f"/home/{canary}/projects/garden/index.html",
+        f"/Users/{canary}/Pictures/a.png",
+        f"~/{canary}/notes.md",
+        f"~{canary}/notes.md",
+        f"file:///home/{canary}/x.html",
+        f"FILE://{canary}-host/share/y.html",
+        f"/root/{canary}/y",
+        f"/home/{canary}",
+        f"/srv/{canary}/data.csv",
+    ]
 
 
 def numbers_in(text: str) -> set[str]:

@@ -9,23 +9,10 @@ from __future__ import annotations
 import pytest
 
 from flywheel_core import Session, scrub_paths, scrub_session
+from flywheel_core.testing import local_paths
 
 CANARY = "zzcanary"
-PATHS = [
-    f"D:/games/{CANARY}/SpaceExplorer",
-    f"C:\\Users\\{CANARY}\\Desktop\\shot.png",
-    f"\\\\{CANARY}-server\\share\\notes.txt",
-    f"//{CANARY}-server/share/notes.txt",
-    f"/home/{CANARY}/projects/garden/index.html",
-    f"/Users/{CANARY}/Pictures/a.png",
-    f"~/{CANARY}/notes.md",
-    f"~{CANARY}/notes.md",
-    f"file:///home/{CANARY}/x.html",
-    f"FILE://{CANARY}-host/share/y.html",
-    f"/root/{CANARY}/y",
-    f"/home/{CANARY}",
-    f"/srv/{CANARY}/data.csv",
-]
+PATHS = local_paths(CANARY)
 
 
 @pytest.mark.parametrize("path", PATHS)

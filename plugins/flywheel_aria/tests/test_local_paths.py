@@ -11,23 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from flywheel_core.testing import local_paths
 
 CANARY = "zzcanary"
-PATHS = [
-    f"D:/games/{CANARY}/SpaceExplorer",
-    f"C:\\Users\\{CANARY}\\Desktop\\shot.png",
-    f"\\\\{CANARY}-server\\share\\notes.txt",
-    f"//{CANARY}-server/share/notes.txt",
-    f"/home/{CANARY}/projects/garden/index.html",
-    f"/Users/{CANARY}/Pictures/a.png",
-    f"~/{CANARY}/notes.md",
-    f"~{CANARY}/notes.md",
-    f"file:///home/{CANARY}/x.html",
-    f"FILE://{CANARY}-host/share/y.html",
-    f"/root/{CANARY}/y",
-    f"/home/{CANARY}",
-    f"/srv/{CANARY}/data.csv",
-]
+PATHS = local_paths(CANARY)
 # What would show that a path got through, however it was escaped on the way.
 LEAKS = [
     CANARY,
