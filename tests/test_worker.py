@@ -142,6 +142,48 @@ def test_a_second_signal_gives_the_batch_back_unspent_and_stops_at_once(fleet: F
     assert fleet.entries()[0]["status"] == "published"
 
 
+# Once given back, the batch's thread still in the target meets a closed pool when the target
+# returns (the worker's process has exited by then; here the test lets that thread end).
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+def test_a_second_signal_needs_no_lock_the_interrupted_main_thread_may_hold(
+        tmp_path: Path, fake_dist, postgres_url: str, empty_host) -> None:
+    # A signal handler runs between two steps of the main thread, which may be inside the
+    # connection pool holding its lock (not re-entrant). The handler of a second SIGINT used to
+    # give the batch back from there: it waited for that lock for ever, and the worker hung.
+    import types
+
+    from flywheel_core.config import load_config
+    from flywheel_core.publishing.worker import Worker
+
+    fleet = Fleet(tmp_path, fake_dist("shelf-target", SHELF), QueueBackend("postgres", postgres_url))
+    fleet.enqueue("s-1")
+    (fleet.root / "PAUSE").write_text("")
+    shelf = types.ModuleType("shelf_target")
+    exec(compile(SHELF, "shelf_target.py", "exec"), shelf.__dict__)
+    empty_host.register(shelf, name="shelf", distribution="flywheel-shelf", version="1")
+    worker = Worker(load_config(fleet.config), empty_host)
+    runner = threading.Thread(target=worker.run, daemon=True)
+    runner.start()
+    try:
+        _wait_for(lambda: (fleet.root / "shelf" / "paused").exists(), "the target to hold the batch")
+        with worker._storage._pool._lock:  # what the main thread may hold when the signal comes
+            handler = threading.Thread(target=worker.stop, kwargs={"release": True}, daemon=True)
+            handler.start()
+            handler.join(60)
+            assert not handler.is_alive(), "stop(release=True) waited for the connection pool's lock"
+        runner.join(120)
+        assert not runner.is_alive(), "run() returns once the batch is given back"
+    finally:
+        (fleet.root / "PAUSE").unlink(missing_ok=True)
+        runner.join(120)
+        for thread in threading.enumerate():
+            if thread.name.startswith("flywheel-worker-"):
+                thread.join(120)
+    assert worker.report.released == 1
+    [entry] = fleet.entries()
+    assert (entry["status"], entry["attempts"]) == ("queued", 0), "the given-back try is not spent"
+
+
 _seen: dict[int, str] = {}
 
 

@@ -69,19 +69,15 @@ def worker_cmd(
                   "(again to give them back and stop now)", file=sys.stderr, flush=True)
             worker.stop()
         else:
-            worker.stop(release=True)
-            raise KeyboardInterrupt
+            worker.stop(release=True)  # run() gives the batches back and returns
 
     previous = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGINT)}
-    interrupted = False
     try:
         report = worker.run()
-    except KeyboardInterrupt:
-        interrupted = True
-        report = worker.report
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+    interrupted = signals["count"] > 1
     if json_out:
         print(json.dumps({"published": report.published, "failed": report.failed, "dead": report.dead,
                           "batches": report.batches, "released": report.released, "seconds": round(report.seconds, 3),

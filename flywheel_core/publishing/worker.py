@@ -85,6 +85,7 @@ class Worker:
         self.idle_seconds = idle_seconds
         self.report = WorkerReport()
         self._stopping = threading.Event()
+        self._release = threading.Event()
         self._lock = threading.Lock()
         self._in_hand: dict[int, tuple[PublicationQueue, list[int]]] = {}
         #: With ``once``, like ``flywheel publish``: each entry is tried at most once per run.
@@ -95,21 +96,31 @@ class Worker:
         self._settings = {k: v for k, v in config.queue.items() if k in DEFAULT_SETTINGS}
 
     def stop(self, *, release: bool = False) -> None:
-        """Claim nothing more; with ``release``, give back the batches in hand as well."""
+        """Claim nothing more; with ``release``, give back the batches in hand as well (:meth:`run`
+        does it, then returns at once).
+
+        Only sets flags, so a signal handler may call it: the handler runs between two steps of
+        the main thread, which may be holding the connection pool's lock (not re-entrant) at that
+        moment, and giving back from there could wait for that lock for ever.
+        """
         self._stopping.set()
         if release:
-            with self._lock:
-                in_hand = list(self._in_hand.values())
-            for held, ids in in_hand:
-                # A connection of this thread's own, in the holder's name (SQLite connections
-                # belong to the thread that opened them).
-                queue = PublicationQueue(self._storage.clone(), self._blobs, self._settings, owner=held.owner)
-                try:
-                    self.report.released += len(queue.release(ids))
-                except FlywheelError as exc:
-                    log.warning("could not give back queue entries %s: %s", ids, exc)
-                finally:
-                    queue.close()
+            self._release.set()
+
+    def _give_back(self) -> None:
+        """Release the batches in hand (their targets may be mid-way), in the main thread."""
+        with self._lock:
+            in_hand = list(self._in_hand.values())
+        for held, ids in in_hand:
+            # A connection of this thread's own, in the holder's name (SQLite connections
+            # belong to the thread that opened them).
+            queue = PublicationQueue(self._storage.clone(), self._blobs, self._settings, owner=held.owner)
+            try:
+                self.report.released += len(queue.release(ids))
+            except FlywheelError as exc:
+                log.warning("could not give back queue entries %s: %s", ids, exc)
+            finally:
+                queue.close()
 
     @property
     def stopping(self) -> bool:
@@ -126,12 +137,14 @@ class Worker:
             thread.start()
         woken = False
         try:
-            while any(t.is_alive() for t in threads):
+            while not self._release.is_set() and any(t.is_alive() for t in threads):
                 for thread in threads:
                     thread.join(0.2)  # short joins: signal handlers run in this thread meanwhile
                 if self.stopping and not woken:
                     woken = True
                     self._storage.notify("*")  # wake the threads that wait for work
+            if self._release.is_set():
+                self._give_back()  # the threads still in a target are daemons: they end with the process
         finally:
             queue = PublicationQueue(self._storage.clone(), self._blobs, self._settings)
             try:
