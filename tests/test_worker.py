@@ -95,7 +95,7 @@ def test_a_waiting_worker_takes_new_work_as_it_comes_and_stops_on_sigterm(fleet:
         _wait_for(lambda: len(fleet.logged()) == 3, "the worker to publish the next two")
     finally:
         worker.send_signal(signal.SIGTERM)
-        out, err = worker.communicate(timeout=120)
+        out, err = _finish(worker)
     assert worker.returncode == 0, err
     assert sorted(out.splitlines()) == [f"published readme of s-{i} -> shelf: path s-{i}/readme.md" for i in (1, 2, 3)]
     assert "3 published, 0 failed, 0 dead" in err
@@ -110,7 +110,7 @@ def test_sigterm_lets_the_batch_in_hand_finish(fleet: Fleet) -> None:
         worker.send_signal(signal.SIGTERM)
         _wait_for(lambda: "finishing the batches in hand" in _peek(worker), "the worker to say it is stopping")
         (fleet.root / "PAUSE").unlink()
-        out, err = worker.communicate(timeout=120)
+        out, err = _finish(worker)
     finally:
         if worker.poll() is None:
             worker.kill()
@@ -129,7 +129,7 @@ def test_a_second_signal_gives_the_batch_back_unspent_and_stops_at_once(fleet: F
         worker.send_signal(signal.SIGINT)
         _wait_for(lambda: "finishing the batches in hand" in _peek(worker), "the worker to say it is stopping")
         worker.send_signal(signal.SIGINT)
-        out, err = worker.communicate(timeout=120)
+        out, err = _finish(worker)
     finally:
         if worker.poll() is None:
             worker.kill()
@@ -140,6 +140,35 @@ def test_a_second_signal_gives_the_batch_back_unspent_and_stops_at_once(fleet: F
     (fleet.root / "PAUSE").unlink()
     assert fleet.flywheel("worker", "--once").returncode == 0
     assert fleet.entries()[0]["status"] == "published"
+
+
+def test_a_queue_that_does_not_answer_cannot_keep_a_worker_told_to_stop_now(fleet: Fleet, queue_backend: QueueBackend) -> None:
+    if queue_backend.url is None:
+        pytest.skip("another session's row locks: PostgreSQL")
+    import psycopg
+
+    fleet.enqueue("s-1")
+    (fleet.root / "PAUSE").write_text("")
+    worker = fleet.worker()
+    try:
+        _wait_for(lambda: (fleet.root / "shelf" / "paused").exists(), "the target to hold the batch")
+        # Another machine holds the row in a transaction that does not end: giving it back waits.
+        with psycopg.connect(queue_backend.url) as other:
+            other.execute("SELECT id FROM items FOR UPDATE")
+            worker.send_signal(signal.SIGINT)
+            _wait_for(lambda: "finishing the batches in hand" in _peek(worker), "the worker to say it is stopping")
+            worker.send_signal(signal.SIGINT)
+            out, err = _finish(worker)
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+    assert worker.returncode == 130, err
+    assert "did not take back the batches in hand within 15 s" in err
+    (fleet.root / "PAUSE").unlink()
+    # The holder is gone: the next worker takes the entry at once, the interrupted try not counted.
+    assert fleet.flywheel("worker", "--once").returncode == 0
+    [entry] = fleet.entries()
+    assert (entry["status"], entry["attempts"]) == ("published", 1)
 
 
 # Once given back, the batch's thread still in the target meets a closed pool when the target
@@ -185,6 +214,18 @@ def test_a_second_signal_needs_no_lock_the_interrupted_main_thread_may_hold(
 
 
 _seen: dict[int, str] = {}
+
+
+def _finish(proc: subprocess.Popen[str], timeout: float = 120) -> tuple[str, str]:
+    """The process's output once it ends; if it does not, fail with where its threads are (SIGUSR1)."""
+    try:
+        return proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGUSR1)
+        time.sleep(2)
+        proc.kill()
+        out, err = proc.communicate()
+        pytest.fail(f"the worker did not stop within {timeout} s; its threads:\n{_seen.get(proc.pid, '')}{err}")
 
 
 def _peek(proc: subprocess.Popen[str]) -> str:

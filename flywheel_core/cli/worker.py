@@ -72,6 +72,10 @@ def worker_cmd(
             worker.stop(release=True)  # run() gives the batches back and returns
 
     previous = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGINT)}
+    if hasattr(signal, "SIGUSR1"):  # `kill -USR1 <pid>`: where every thread of a stuck worker is, on stderr
+        import faulthandler
+
+        faulthandler.register(signal.SIGUSR1, all_threads=True)
     try:
         report = worker.run()
     finally:

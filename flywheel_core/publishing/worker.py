@@ -26,6 +26,9 @@ log = logging.getLogger("flywheel.worker")
 
 #: Longest sleep of an idle worker between two looks at the queue, whatever woke it or not.
 IDLE_SECONDS = 30.0
+#: Longest wait, once told to stop now, for the batches in hand to be given back (a queue that
+#: does not answer must not keep a stopping worker alive: the leases end with the process).
+GIVE_BACK_SECONDS = 15.0
 
 
 @attrs.define
@@ -144,15 +147,25 @@ class Worker:
                     woken = True
                     self._storage.notify("*")  # wake the threads that wait for work
             if self._release.is_set():
-                self._give_back()  # the threads still in a target are daemons: they end with the process
+                # The threads still in a target are daemons: they end with the process.
+                helper = threading.Thread(target=self._give_back, name="flywheel-give-back", daemon=True)
+                helper.start()
+                helper.join(GIVE_BACK_SECONDS)
+                if helper.is_alive():
+                    log.warning("the queue did not take back the batches in hand within %g s: their leases end "
+                                "with this process (at once for a publisher on this machine, when they expire "
+                                "elsewhere), and the interrupted tries are not counted", GIVE_BACK_SECONDS)
         finally:
-            queue = PublicationQueue(self._storage.clone(), self._blobs, self._settings)
             try:
-                mend_session_files(self.config, queue)
-            except FlywheelError as exc:
-                log.warning("could not bring session files up to date: %s", exc)
+                if not self._release.is_set():  # stopping now: the next publish brings them up to date
+                    queue = PublicationQueue(self._storage.clone(), self._blobs, self._settings)
+                    try:
+                        mend_session_files(self.config, queue)
+                    except FlywheelError as exc:
+                        log.warning("could not bring session files up to date: %s", exc)
+                    finally:
+                        queue.close()
             finally:
-                queue.close()
                 self._storage.close()
             self.report.seconds = time.monotonic() - start
         return self.report
