@@ -204,10 +204,19 @@ class PostgresStorage:
         if self.pool_size and self._pool is None:
             self._open_pool()
         if self._pool is not None:
-            with self._pool.connection() as conn:
+            from psycopg_pool import PoolTimeout
+
+            try:
+                conn = self._pool.getconn()
+            except PoolTimeout:
+                raise QueueError(f"{self.location}: no connection of the worker's pool came free in "
+                                 f"{self._pool.timeout:g} s") from None
+            try:
                 if not self._checked:
                     self._check_schema(conn)
                 yield conn
+            finally:
+                self._pool.putconn(conn)
             return
         if self._conn is None or self._conn.closed or self._conn.broken:
             self._conn = self._connect()
