@@ -77,5 +77,12 @@ def test_end_collects_new_screenshots_when_no_note_changed(flywheel_cli, tmp_pat
     assert devlog.count("[![") == 2, devlog
 
     again = flywheel_cli("end", "--type", "life_aria", "--repo", tmp_path, "--notes", notes, "--screenshots", shots)
+    # Nothing new either way: no file changed since, or the files give the session ended last.
     assert again.exit_code == 0 and again.stdout.startswith("nothing new since the last end at "), again.output
-    assert "no note or screenshot changed since" in again.stdout
+    for path in (shots / "night.png", shots / "sunrise.png"):
+        os.utime(path, (1_000_000_000, 1_000_000_000))
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    later = flywheel_cli("end", "--type", "life_aria", "--repo", elsewhere, "--notes", notes, "--screenshots", shots,
+                         "--since", "2031-01-01T00:00:00Z")
+    assert later.exit_code == 0 and "no note or screenshot changed since 2031-01-01T00:00:00Z" in later.stdout
