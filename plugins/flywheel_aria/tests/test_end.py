@@ -74,7 +74,7 @@ def test_end_collects_new_screenshots_when_no_note_changed(flywheel_cli, tmp_pat
     assert doc["source_data"]["screenshots"] == ["shots/night.png", "shots/sunrise.png"]
     assert doc["source_data"]["conversations"] == [], "the unchanged note is not told again"
     devlog = Path(shown["artifacts"]["devlog"]["path"]).read_text()
-    assert devlog.count("[![") == 2, devlog
+    assert devlog.count("[![") == 2 and "\n\nTwo screenshots from this session.\n\n## Gallery\n" in devlog, devlog
 
     again = flywheel_cli("end", "--type", "life_aria", "--repo", tmp_path, "--notes", notes, "--screenshots", shots)
     # Nothing new either way: no file changed since, or the files give the session ended last.

@@ -59,9 +59,15 @@ def test_the_example_s_posts_link_to_its_devlog_page(run_with) -> None:
     assert link.startswith(f"{BASE}life_aria/2025/12/devlog-spaceexplorer-")
     assert social["link_title"] == data["artifacts"]["devlog"]["title"] == "Devlog: SpaceExplorer"
     check_social_posts(variants, link=link, numbers=session_numbers(doc))
-    assert variants["x"] == [
-        f"SpaceExplorer: Built a new interactive game using React and Three.\u2060js.\n\nDevlog: {link}\n\n#Devlog #React"
-    ]
+    # A person telling what they made (was "SpaceExplorer: Built a new interactive game using ...",
+    # the conversation pasted after the name); the session's own words follow where there is room.
+    made = "Built a game with Aria in 1 hour 30 minutes: SpaceExplorer, made with React, Three.\u2060js and WebSocket."
+    features = "Features include real-time multiplayer, physics simulation, and dynamic lighting."
+    assert variants["x"] == [f"{made}\n\nDevlog: {link}\n\n#Devlog #React"]
+    assert variants["bluesky"][0].startswith(f"{made} {features}\n\n")
+    assert variants["mastodon"][0].startswith(f"{made}\n\n{features}\n\nRead it: {link}")
+    assert variants["linkedin"][0].startswith(f"Devlog: SpaceExplorer\n\n{made} {features}\n\nThe full devlog: {link}")
+    assert "Built a new interactive game" not in json.dumps(variants), "what was made is said once"
     assert variants["mastodon"][0].endswith("\n\n#Devlog #React #ThreeJs #WebSocket"), "CamelCase, at the end"
     assert variants["linkedin"][0].count("#") == 3, "no hashtag wall on LinkedIn"
     assert f"- Link: <{link}>" in markdown
