@@ -123,7 +123,7 @@ def _made_opening(built: list[dict[str, Any]], aria: bool) -> tuple[str, str] | 
             return f"{head} {what}."
         names = [name(b, markdown) + (f" ({esc(b['type'])})" if b["type"] else "") for b in built[:3]]
         more = [f"{len(built) - 3} more"] if len(built) > 3 else []
-        return f"{head} {len(built)} things: {join_words(names + more)}."
+        return f"{head} {NUMBER_WORDS.get(len(built), str(len(built)))} things: {join_words(names + more)}."
 
     return sentence(True), sentence(False)
 
@@ -228,7 +228,8 @@ def devlog_facts(session: Session, images: list[GalleryImage], quote_chars: int)
     agent_id = scrub_paths(session.agent_id)
     built = built_items(source)
     convs = conversations(source)
-    subject, explicit = _subject(fields, built, f"{agent_id}, {session.date}")
+    only_shots = bool(images) and not built and not any(c["content"] for c in convs)
+    subject, explicit = _subject(fields, built, f"screenshots of {session.date}" if only_shots else f"{agent_id}, {session.date}")
     title = subject if explicit else f"Devlog: {subject}"
     duration = duration_text(session.metadata.get("duration_minutes"))
     aria = with_aria(convs)
@@ -262,6 +263,7 @@ def devlog_facts(session: Session, images: list[GalleryImage], quote_chars: int)
         # (a summary, an overview, notes): the posts then tell it too. One thing made is told
         # whole by that sentence; several are listed under it.
         "made_opening": made is not None and opening == made[0],
+        "titled": explicit,
         "built_told": made is not None and opening == made[0] and len(built) == 1,
         "overview": _block(fields["overview"], heading_top=2),
         "summary": trim_sentences(summary, SUMMARY_CHARS)[0] if summary else "",

@@ -20,6 +20,7 @@ SAID_CHARS = 1500
 #: The first sentence alone, for the shortest posts.
 LEDE_CHARS = 200
 ITEM_CHARS = 300
+WORDS = {1: "one", 2: "two", 3: "three", 4: "four", 5: "five", 6: "six", 7: "seven", 8: "eight", 9: "nine"}
 MAX_ITEMS = 5
 
 
@@ -66,7 +67,7 @@ def made_line(built: list[dict[str, Any]], duration: str, aria: bool) -> str:
     where = f"{' with Aria' if aria else ''}{' in ' + duration if duration else ''}"
     if len(built) > 1:
         names = [b["name"] for b in built[:3]] + ([f"{len(built) - 3} more"] if len(built) > 3 else [])
-        return f"Built {len(built)} things{where}: {join_words(names)}."
+        return f"Built {WORDS.get(len(built), len(built))} things{where}: {join_words(names)}."
     item = built[0]
     tools = f", made with {join_words(item['technologies'][:5])}" if item["technologies"] else ""
     if item["type"]:
@@ -96,8 +97,16 @@ def social_context(session: Session, facts: dict[str, Any]) -> dict[str, Any]:
     duration = _duration(session.metadata.get("duration_minutes"))
     made = made_line(built, duration, facts["with_aria"]) if facts["made_opening"] else ""
     told = _after_made(facts["said"]) if made else facts["said"]
+    shots = len(facts["images"])
+    # A session of screenshots alone (`flywheel end` after a game was played): they are the news.
+    shots_line = ""
+    if shots and not made and not facts["said"]:
+        when = session.when
+        shots_line = (f"{str(WORDS.get(shots, shots)).capitalize()} screenshot{'s' if shots != 1 else ''} from "
+                      f"{when.day} {when:%b %Y}" + (f": {defang(clip(facts['subject'], 100))}." if facts["titled"] else "."))
     return {
         "devlog_title": facts["title"],
+        "shots_line": shots_line,
         "made_line": defang(clip(made, 400)),
         # The session's own words after what the post's sentence told (all of them without one).
         "told": defang(clip(told, SAID_CHARS)),
