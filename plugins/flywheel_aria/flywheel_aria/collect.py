@@ -211,7 +211,8 @@ def build_session(
 
     The session's ``title`` is ``title`` if given, else the first note's that has one; its
     ``summary`` the first front matter ``summary``; its ``tags`` every note's, once each.
-    ``since``: only notes and screenshots modified since then (NothingToCollect when no note was).
+    ``since``: only notes and screenshots modified since then (NothingToCollect when none was;
+    new screenshots alone make a session).
     """
     warnings: list[str] = []
     if notes.is_dir():
@@ -222,12 +223,17 @@ def build_session(
         raise _usage(f"{notes}: not a regular file or a folder; expected Markdown notes")
     else:
         raise _usage(f"{notes}: notes file or folder not found")
+    if screenshots is not None and not screenshots.is_dir():
+        raise _usage(f"{screenshots}: screenshots folder not found")
     if since is not None:
         files = _changed_since(files, since)
-        if not files:
+        # New screenshots alone are new work too (a level drawn, a game played): only with no
+        # changed note and no changed screenshot is there nothing to collect.
+        if not files and not (screenshots is not None and _changed_since(_files(screenshots, IMAGE_SUFFIXES), since)):
             from flywheel_core import NothingToCollect
 
-            raise NothingToCollect(f"{notes}: no note changed since {_iso(since)}")
+            what = "note" if screenshots is None else "note or screenshot"
+            raise NothingToCollect(f"{notes}: no {what} changed since {_iso(since)}")
     conversations: list[dict[str, Any]] = []
     parsed = []
     for path in files:
@@ -240,7 +246,7 @@ def build_session(
         note = parse_note(path, text, path.stat().st_mtime, warnings)
         conversations.extend(note["entries"])
         parsed.append(note)
-    if not conversations:
+    if not conversations and since is None:
         raise _usage(f"{notes}: no notes found (Markdown files with text)")
     narrative: dict[str, Any] = {}
     title = title or next((n["title"] for n in parsed if n["title"]), None)
@@ -250,9 +256,8 @@ def build_session(
         if value:
             narrative[key] = value
     images: list[str] = []
+    shot_times: list[str] = []
     if screenshots is not None:
-        if not screenshots.is_dir():
-            raise _usage(f"{screenshots}: screenshots folder not found")
         # As for notes: a link named shot.png to ~/.ssh/id_rsa or ../.env is not a screenshot, and
         # its target's name is not written into the session.
         others: list[Path] = []
@@ -270,7 +275,11 @@ def build_session(
                     "or flywheel run will leave it out"
                 )
             images.append(name)
-    latest = max(conversations, key=lambda c: c["timestamp"])["timestamp"]
+            shot_times.append(_iso(datetime.fromtimestamp(path.stat().st_mtime, timezone.utc)))
+    if not conversations and not images:
+        raise _usage(f"{notes}: no notes found (Markdown files with text)")
+    # The latest note, else (only screenshots changed) the latest screenshot.
+    latest = max((c["timestamp"] for c in conversations), default=None) or max(shot_times)
     digest = hashlib.sha256(
         json.dumps(
             [agent_id, narrative, conversations, images], sort_keys=True, ensure_ascii=False

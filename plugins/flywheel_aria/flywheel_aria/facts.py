@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 from flywheel_core import parse_timestamp
 
 __all__ = [
+    "article",
     "built_items",
     "conversations",
     "count_created",
@@ -60,6 +61,11 @@ def safe_url(value: Any) -> str | None:
     if not _URL.fullmatch(value) or not urlsplit(value).netloc:
         return None
     return value
+
+
+def article(word: str) -> str:
+    """``a game``, ``an app``: a noun from the session with its indefinite article."""
+    return f"{'an' if word[:1].lower() in 'aeiou' else 'a'} {word}"
 
 
 def join_words(words: list[str]) -> str:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from flywheel_core import Artifact, Problem, UsageError, scrub_paths, scrub_tree
 
 from flywheel_aria.facts import (
+    article,
     built_items,
     conversations,
     duration_text,
@@ -52,6 +53,7 @@ NARRATIVE = (
 #: The conversation ``source`` of the author's own notes (``flywheel collect aria`` writes it):
 #: they are the devlog's body, not quotes.
 NOTES_SOURCE = "notes"
+NUMBER_WORDS = {1: "one", 2: "two", 3: "three", 4: "four", 5: "five", 6: "six", 7: "seven", 8: "eight", 9: "nine"}
 
 
 def settings(ctx: RunContext) -> dict[str, Any]:
@@ -92,17 +94,38 @@ def _subject(
     return fallback, False
 
 
-def _built_sentence(built: list[dict[str, Any]]) -> str | None:
-    """``Built SpaceExplorer (game) with React, Three.js and WebSocket.``"""
+def with_aria(convs: list[dict[str, Any]]) -> bool:
+    """Whether the session was spent with Aria: a conversation of hers is in it."""
+    return any((c["source"] or "").lower() == "aria" for c in convs)
+
+
+def _made_opening(built: list[dict[str, Any]], aria: bool) -> tuple[str, str] | None:
+    """What the session made, in a sentence of our own (Markdown, plain text), from the
+    session's facts alone: ``This session with Aria made SpaceExplorer, a game built with
+    React, Three.js and WebSocket.``"""
+    from flywheel_core import md_inline
+
     if not built:
         return None
-    names = [f"{b['name']} ({b['type']})" if b["type"] else b["name"] for b in built[:3]]
-    if len(built) > 3:
-        names.append(f"{len(built) - 3} more")
-    techs = list(dict.fromkeys(t for b in built for t in b["technologies"]))
-    if len(techs) > 5:
-        techs = techs[:5] + [f"{len(techs) - 5} more"]
-    return f"Built {join_words(names)}" + (f" with {join_words(techs)}." if techs else ".")
+    head = f"This session{' with Aria' if aria else ''} made"  # its duration is in the byline above
+
+    def name(item: dict[str, Any], markdown: bool) -> str:
+        text = md_inline(item["name"]) if markdown else item["name"]
+        return f"[{text}]({item['url']})" if markdown and item["url"] else text
+
+    def sentence(markdown: bool) -> str:
+        esc = md_inline if markdown else str
+        if len(built) == 1:
+            item = built[0]
+            what = name(item, markdown) + (f", {article(esc(item['type']))}" if item["type"] else "")
+            if item["technologies"]:
+                what += f"{' built' if item['type'] else ','} with {join_words([esc(t) for t in item['technologies']])}"
+            return f"{head} {what}."
+        names = [name(b, markdown) + (f" ({esc(b['type'])})" if b["type"] else "") for b in built[:3]]
+        more = [f"{len(built) - 3} more"] if len(built) > 3 else []
+        return f"{head} {NUMBER_WORDS.get(len(built), str(len(built)))} things: {join_words(names + more)}."
+
+    return sentence(True), sentence(False)
 
 
 def _block(value: Any, heading_top: int = 3) -> str | None:
@@ -120,12 +143,14 @@ def _items(value: Any) -> list[dict[str, str | None]]:
     ]
 
 
-def _opening(fields: dict[str, Any], convs: list[dict[str, Any]]) -> tuple[str | None, str]:
+def _opening(fields: dict[str, Any], convs: list[dict[str, Any]], made: tuple[str, str] | None) -> tuple[str | None, str]:
     """The devlog's opening paragraph (Markdown) and the plain text its summary is cut from.
 
     The session's ``summary`` first, else the first paragraph of its ``overview`` (which the
-    devlog shows whole), else the first prose paragraph of the first conversation, which is
-    then taken out of that conversation so the devlog says it once.
+    devlog shows whole), else, when things were made in a conversation (not the author's own
+    notes), a sentence of what was made (the conversations are then quoted whole, with who
+    said them), else the first prose paragraph of the first conversation, which is then taken
+    out of that conversation so the devlog says it once.
     """
     summary, overview = fields["summary"], fields["overview"]
     if isinstance(summary, str) and summary.strip():
@@ -133,6 +158,8 @@ def _opening(fields: dict[str, Any], convs: list[dict[str, Any]]) -> tuple[str |
     if isinstance(overview, str) and overview.strip():
         lede = split_lede(overview)
         return None, lede.plain if lede else plain_text(overview)
+    if made is not None and not any(c["source"] == NOTES_SOURCE for c in convs):
+        return made
     for conv in convs:
         if conv["content"]:
             lede = split_lede(conv["content"])
@@ -201,12 +228,22 @@ def devlog_facts(session: Session, images: list[GalleryImage], quote_chars: int)
     agent_id = scrub_paths(session.agent_id)
     built = built_items(source)
     convs = conversations(source)
-    subject, explicit = _subject(fields, built, f"{agent_id}, {session.date}")
+    only_shots = bool(images) and not built and not any(c["content"] for c in convs)
+    subject, explicit = _subject(fields, built, f"screenshots of {session.date}" if only_shots else f"{agent_id}, {session.date}")
     title = subject if explicit else f"Devlog: {subject}"
-    opening, said = _opening(fields, convs)
-    built_sentence = _built_sentence(built)
+    duration = duration_text(session.metadata.get("duration_minutes"))
+    aria = with_aria(convs)
+    made = _made_opening(built, aria)
+    opening, summary = _opening(fields, convs, made)
+    # What the session says of itself, for the posts: its own words, not our sentence.
     texts = (plain_text(c["content"][:LEDE_SEARCH]) for c in convs)
-    said = said or built_sentence or next((text for text in texts if text), "")
+    said = summary if made is None or summary != made[1] else ""
+    said = said or next((text for text in texts if text), "")
+    summary = summary or said
+    if not opening and not convs and not built and images:
+        count = len(images)
+        opening = f"{NUMBER_WORDS.get(count, str(count)).capitalize()} screenshot{'s' if count != 1 else ''} from this session."
+        summary = opening
     technologies = list(dict.fromkeys(t for b in built for t in b["technologies"]))
     tags = fields["tags"]
     tags = tags.split(",") if isinstance(tags, str) else tags if isinstance(tags, list) else []
@@ -219,10 +256,17 @@ def devlog_facts(session: Session, images: list[GalleryImage], quote_chars: int)
         "subject": subject,
         "date": session.date,
         "agent_id": agent_id,
-        "duration": duration_text(session.metadata.get("duration_minutes")),
+        "duration": duration,
         "opening": opening,
+        "with_aria": aria,
+        # The devlog opens with what was made when the session gives no words of its author's
+        # (a summary, an overview, notes): the posts then tell it too. One thing made is told
+        # whole by that sentence; several are listed under it.
+        "made_opening": made is not None and opening == made[0],
+        "titled": explicit,
+        "built_told": made is not None and opening == made[0] and len(built) == 1,
         "overview": _block(fields["overview"], heading_top=2),
-        "summary": trim_sentences(said, SUMMARY_CHARS)[0] if said else "",
+        "summary": trim_sentences(summary, SUMMARY_CHARS)[0] if summary else "",
         "said": said,
         "built": built,
         "technologies": technologies,

@@ -57,10 +57,16 @@ def test_golden_example_without_its_screenshots(tmp_path, example_doc, golden, r
     record = data["artifacts"]["devlog"]
     assert record["title"] == "Devlog: SpaceExplorer"
     assert record["summary"] == (
-        "Built a new interactive game using React and Three.js. Features include real-time "
-        "multiplayer, physics simulation, and dynamic lighting."
+        "This session with Aria made SpaceExplorer, a game built with React, Three.js and WebSocket."
     )
-    assert devlog.count("real-time multiplayer") == 1, "said once: opening, not quoted again"
+    # The devlog was the conversation's text, unattributed, and one bullet: now what was made
+    # in a sentence of its own, then Aria's words quoted with who said them and when.
+    assert devlog.split("\n\n")[2:] == [
+        "This session with Aria made SpaceExplorer, a game built with React, Three.js and WebSocket.",
+        "## From the conversation",
+        "> Built a new interactive game using React and Three.js. Features include real-time multiplayer, "
+        "physics simulation, and dynamic lighting.\n>\n> — Aria, 2025-12-02 03:00 UTC\n",
+    ]
     assert record["tags"] == ["React", "Three.js", "WebSocket", "life_aria"]
     assert record["meta"] == {
         "project": "SpaceExplorer",
@@ -247,7 +253,7 @@ def test_narrative_fields_and_order(tmp_path, write_session, run_json):
     assert "## Garden notes\n\nPlanted the first bed.\n\n### Soil\n\nSandy.\n" in devlog
     # conversations are quoted in time order: 06:00 UTC (the +02:00 entry) before 09:00 UTC
     assert devlog.index("### Morning") < devlog.index("> Later entry.")
-    assert "> — aria, 2025-12-02 06:00 UTC" in devlog
+    assert "> — Aria, 2025-12-02 06:00 UTC" in devlog
     quoted = re.search(r"### Morning\n\n((?:>.*\n)+)", devlog).group(1)
     assert quoted.rstrip().splitlines()[0].endswith("went well.")  # cut at a sentence end
     assert len(quoted.splitlines()[0]) <= 600 + 2

@@ -45,3 +45,44 @@ def test_since_must_be_a_time_for_notes(flywheel_cli, tmp_path: Path) -> None:
     result = flywheel_cli("end", "--type", "life_aria", "--repo", tmp_path, "--notes", tmp_path / "n.md",
                           "--since", "2 hours ago")
     assert result.exit_code == 2 and "a life_aria session takes an ISO 8601 time" in result.stderr
+
+
+def test_end_collects_new_screenshots_when_no_note_changed(flywheel_cli, tmp_path: Path, pics) -> None:
+    """Screenshots taken since the last end are new work: the end found "nothing new" (it looked
+    only at the notes) and the screenshots were never published."""
+    notes, shots = tmp_path / "notes", tmp_path / "sessions" / "shots"
+    notes.mkdir()
+    shots.mkdir(parents=True)
+    (notes / "garden.md").write_text("# Garden game\n\nBuilt the greenhouse level.\n")
+    (shots / "level.png").write_bytes(pics.encode(pics.pattern(32, 24, seed=1), "PNG"))
+    first = flywheel_cli("end", "--type", "life_aria", "--repo", tmp_path, "--notes", notes, "--screenshots", shots,
+                         "--since", "2001-01-01T00:00:00Z", "--json")
+    assert first.exit_code == 0, first.output
+    ended = json.loads(first.stdout)
+    for path in (notes / "garden.md", shots / "level.png"):
+        os.utime(path, (1_000_000_000, 1_000_000_000))  # both made before the first end
+    (shots / "night.png").write_bytes(pics.encode(pics.pattern(32, 24, seed=2), "PNG"))
+    (shots / "sunrise.png").write_bytes(pics.encode(pics.pattern(32, 24, seed=3), "PNG"))
+
+    second = flywheel_cli("end", "--type", "life_aria", "--repo", tmp_path, "--notes", notes, "--screenshots", shots,
+                          "--json")
+    assert second.exit_code == 0, second.output
+    shown = json.loads(second.stdout)
+    assert shown["status"] != "nothing-new", shown
+    assert shown["session_id"] != ended["session_id"]
+    doc = json.loads(Path(shown["session_file"]).read_text())
+    assert doc["source_data"]["screenshots"] == ["shots/night.png", "shots/sunrise.png"]
+    assert doc["source_data"]["conversations"] == [], "the unchanged note is not told again"
+    devlog = Path(shown["artifacts"]["devlog"]["path"]).read_text()
+    assert devlog.count("[![") == 2 and "\n\nTwo screenshots from this session.\n\n## Gallery\n" in devlog, devlog
+
+    again = flywheel_cli("end", "--type", "life_aria", "--repo", tmp_path, "--notes", notes, "--screenshots", shots)
+    # Nothing new either way: no file changed since, or the files give the session ended last.
+    assert again.exit_code == 0 and again.stdout.startswith("nothing new since the last end at "), again.output
+    for path in (shots / "night.png", shots / "sunrise.png"):
+        os.utime(path, (1_000_000_000, 1_000_000_000))
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    later = flywheel_cli("end", "--type", "life_aria", "--repo", elsewhere, "--notes", notes, "--screenshots", shots,
+                         "--since", "2031-01-01T00:00:00Z")
+    assert later.exit_code == 0 and "no note or screenshot changed since 2031-01-01T00:00:00Z" in later.stdout

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -59,9 +60,15 @@ def test_the_example_s_posts_link_to_its_devlog_page(run_with) -> None:
     assert link.startswith(f"{BASE}life_aria/2025/12/devlog-spaceexplorer-")
     assert social["link_title"] == data["artifacts"]["devlog"]["title"] == "Devlog: SpaceExplorer"
     check_social_posts(variants, link=link, numbers=session_numbers(doc))
-    assert variants["x"] == [
-        f"SpaceExplorer: Built a new interactive game using React and Three.\u2060js.\n\nDevlog: {link}\n\n#Devlog #React"
-    ]
+    # A person telling what they made (was "SpaceExplorer: Built a new interactive game using ...",
+    # the conversation pasted after the name); the session's own words follow where there is room.
+    made = "Built a game with Aria in 1 hour 30 minutes: SpaceExplorer, made with React, Three.\u2060js and WebSocket."
+    features = "Features include real-time multiplayer, physics simulation, and dynamic lighting."
+    assert variants["x"] == [f"{made}\n\nDevlog: {link}\n\n#Devlog #React"]
+    assert variants["bluesky"][0].startswith(f"{made} {features}\n\n")
+    assert variants["mastodon"][0].startswith(f"{made}\n\n{features}\n\nRead it: {link}")
+    assert variants["linkedin"][0].startswith(f"Devlog: SpaceExplorer\n\n{made} {features}\n\nThe full devlog: {link}")
+    assert "Built a new interactive game" not in json.dumps(variants), "what was made is said once"
     assert variants["mastodon"][0].endswith("\n\n#Devlog #React #ThreeJs #WebSocket"), "CamelCase, at the end"
     assert variants["linkedin"][0].count("#") == 3, "no hashtag wall on LinkedIn"
     assert f"- Link: <{link}>" in markdown
@@ -155,3 +162,49 @@ def golden(name: str, text: str) -> None:
     if os.environ.get("FLYWHEEL_UPDATE_GOLDEN") == "1":
         path.write_text(text, encoding="utf-8")
     assert text == path.read_text(encoding="utf-8"), f"{name} differs from tests/golden/{name}"
+
+
+def _shots(folder: Path, *names: str) -> list[str]:
+    from PIL import Image
+
+    (folder / "shots").mkdir(parents=True, exist_ok=True)
+    for i, name in enumerate(names):
+        Image.new("RGB", (64, 48), (20 + 60 * i, 120, 40)).save(folder / "shots" / name)
+    return [f"shots/{name}" for name in names]
+
+
+def test_sessions_as_people_have_them_read_naturally(run_with, make_session, tmp_path: Path) -> None:
+    """Two things made over two conversations, a lesson and a screenshot; and a session of
+    screenshots alone (what `flywheel end` collects after a game was played)."""
+    made = make_session(
+        "life_aria", session_id="two-things", agent_id="Agent-3", metadata={"duration_minutes": 45},
+        lessons=["Keep the save format small."], next_steps=["Share a seed by link"],
+        source_data={"screenshots": _shots(tmp_path, "planner.png"), "conversations": [
+            {"source": "aria", "timestamp": "2026-11-29T09:00:00Z",
+             "content": "Made two small tools for the garden. The planner draws beds to scale; the swap page lists spare seeds.",
+             "artifacts": [{"name": "Garden Planner", "type": "app", "technologies": ["Svelte"]},
+                           {"name": "Seed Swap", "type": "site", "url": "https://seeds.example.org/", "technologies": ["Astro"]}]},
+            {"source": "aria", "timestamp": "2026-11-29T09:40:00Z", "content": "Tested the planner on a phone: the grid needs bigger handles."},
+        ]})
+    variants, _, data = run_with(made, WEB)
+    check_social_posts(variants, link=data["artifacts"]["social_post"]["meta"]["social"]["link"], numbers=session_numbers(made))
+    devlog = Path(data["artifacts"]["devlog"]["path"]).read_text(encoding="utf-8")
+    assert devlog.split("\n\n")[2] == ("This session with Aria made two things: Garden Planner (app) and "
+                                       "[Seed Swap](https://seeds.example.org/) (site).")
+    assert re.findall(r"^## (.+)$", devlog, re.M) == ["What was made", "Conversation highlights", "Gallery", "Lessons", "Next steps"]
+    assert "> — Aria, 2026-11-29 09:40 UTC" in devlog
+    assert variants["x"][0].startswith("Built two things with Aria in 45 minutes: Garden Planner and Seed Swap.\n\n")
+    assert variants["bluesky"][0].startswith("Built two things with Aria in 45 minutes: Garden Planner and Seed Swap. "
+                                             "The planner draws beds to scale; the swap page lists spare seeds.")
+    assert "Read it with the screenshot: " in variants["mastodon"][0] and "Lesson: Keep the save format small." in variants["mastodon"][0]
+
+    shots = make_session("life_aria", session_id="shots", agent_id="aria", timestamp="2026-11-29T10:00:00Z",
+                         metadata={"duration_minutes": 20},
+                         source_data={"conversations": [], "screenshots": _shots(tmp_path, "night.png", "sunrise.png")})
+    variants, _, data = run_with(shots, WEB)
+    devlog = Path(data["artifacts"]["devlog"]["path"]).read_text(encoding="utf-8")
+    assert devlog.startswith("# Devlog: screenshots of 2026-11-29\n\n*2026-11-29 · aria · 20 minutes*\n\n"
+                             "Two screenshots from this session.\n\n## Gallery\n")
+    for network in ("x", "bluesky", "mastodon"):
+        assert variants[network][0].startswith("Two screenshots from 29 Nov 2026.\n\n"), variants[network][0]
+    assert "Two screenshots from 29 Nov 2026. The session took 20 minutes." in variants["linkedin"][0]

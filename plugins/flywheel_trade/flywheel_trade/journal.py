@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from flywheel_trade.checks import check_trades, currencies_of, declared_problems, declared_vs_computed, shown
 from flywheel_trade.metrics import Trade, compute_metrics, number_of, side_of
+from flywheel_trade.wording import count, counted, drawdown_worth_saying, one_trade, outcome
 
 if TYPE_CHECKING:
     from flywheel_core import Artifact, Problem, RunContext, Session
@@ -254,6 +255,54 @@ def _notes(items: list[tuple[str, str, str]]) -> list[str]:
     return [f"{label}, {md_inline(symbol)}: {md_inline(text)}" for label, symbol, text in items if text.strip()]
 
 
+#: From this many closed trades the opening gives the win rate (of fewer it says little) and
+#: the best and worst trade (fewer are all in view in the table below it).
+RATE_FROM = 5
+NAMED_FROM = 4
+
+
+def _first_up(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def opening(metrics: dict[str, Any], trades: list[Trade], named: list[str], declared_disagree: int,
+            esc: Any = str) -> str:
+    """The journal's opening paragraph: the session's result in words, its numbers exactly as
+    the metrics are printed below. ``esc`` escapes session text (``md_inline`` for Markdown)."""
+    m, n = metrics, metrics["trades"]
+    by_index = {t.index: t for t in trades}
+    closed = [by_index[row["index"]] for row in m["per_trade"]]
+    symbols = esc(_list_text(named))
+    if n == 1:
+        t = closed[0]
+        text = f"One trade closed: {one_trade(t.side, esc(t.symbol), t.pnl, signed(t.pnl))}."
+    elif n:
+        text = (f"{_first_up(counted(n, 'trade'))} closed on {symbols}: {outcome(n, m['wins'], m['losses'], m['breakeven'])}, "
+                f"for a net P&L of {signed(m['net_pnl'])}.")
+        if n >= RATE_FROM:
+            text += f" Win rate {pct(m['win_rate'])}."
+        if n >= NAMED_FROM:
+            best = max(m["per_trade"], key=lambda r: (r["pnl"], -r["index"]))
+            worst = min(m["per_trade"], key=lambda r: (r["pnl"], r["index"]))
+            said = [f"best trade {esc(best['symbol'])} {signed(best['pnl'])}" if best["pnl"] > 0 else "",
+                    f"worst {'trade ' if best['pnl'] <= 0 else ''}{esc(worst['symbol'])} {signed(worst['pnl'])}" if worst["pnl"] < 0 else ""]
+            if any(said):
+                text += f" {_first_up(', '.join(x for x in said if x))}."
+        if drawdown_worth_saying(m["max_drawdown"], m["net_pnl"]):
+            text += f" The largest fall from a peak along the way was {money(m['max_drawdown'])} (the max drawdown)."
+    elif trades:
+        return f"{_first_up(counted(len(trades), 'open position'))} on {symbols}, {'not' if len(trades) == 1 else 'none'} closed yet."
+    else:
+        return "No trades were listed in this session."
+    if m["open_trades"]:
+        still = esc(_list_text(_symbols_by_activity([t for t in trades if t.is_open])))
+        text += f" {_first_up(counted(m['open_trades'], 'position'))} {'is' if m['open_trades'] == 1 else 'are'} still open, on {still}."
+    if declared_disagree:
+        listed = "the one trade listed" if len(trades) == 1 else f"the {count(len(trades), 'trade')} listed"
+        text += f" These figures are computed from {listed}: the session's own totals differ (see Declared vs computed)."
+    return text
+
+
 def journal_facts(session: Session, trades: list[Trade], metrics: dict[str, Any], declared: list[dict[str, Any]]) -> dict[str, Any]:
     """Everything the templates show, computed once, JSON-serialisable, already formatted for print.
 
@@ -349,6 +398,7 @@ def journal_facts(session: Session, trades: list[Trade], metrics: dict[str, Any]
         # Sentences, hashtags and the chart name the symbols with closed trades; with none closed, the open ones.
         "pnl_symbols": named,
         "symbols_text": _list_text(named),
+        "opening": opening(m, trades, named, sum(1 for d in declared if d["agrees"] is False), md_inline),
         "summary": table([("Metric", "left"), ("Value", "right")], [r for r in summary if r is not None]) if trades else None,
         "net_pnl": signed(m["net_pnl"]),
         "win_rate": _opt(m["win_rate"], pct),
@@ -546,15 +596,7 @@ def build_artifacts(session: Session, ctx: RunContext) -> list[Artifact]:
     }
     tags = ["trade", *(named + [s for s in symbols if s not in named])[:MAX_TAG_SYMBOLS]]
     title = f"Trading journal {session.date}"
-    if metrics["trades"]:
-        summary = (
-            f"{metrics['trades']} closed trade{'s' if metrics['trades'] != 1 else ''} on {facts['symbols_text']}: "
-            f"net P&L {facts['net_pnl']}, win rate {facts['win_rate']}, max drawdown {facts['max_drawdown']}."
-        )
-    elif trades:
-        summary = f"{len(trades)} open position{'s' if len(trades) != 1 else ''} on {facts['symbols_text']}, none closed."
-    else:
-        summary = "No trades in this session."
+    summary = opening(metrics, trades, named, 0)
 
     attachments: dict[str, str | bytes] = dict(chart_files)
     journal_meta = dict(meta)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from flywheel_trade.metrics import Trade
+from flywheel_trade.wording import count, counted, drawdown_worth_saying, join, one_trade, outcome
 
 if TYPE_CHECKING:
     from flywheel_core import Artifact, RunContext, Session
@@ -15,29 +16,8 @@ __all__ = ["social_context", "social_artifact"]
 LISTED_TRADES = 3
 #: Session prose (lessons, notes) is cut to this before any template sees it.
 PROSE_CHARS = 600
-WORDS = {1: "one", 2: "two", 3: "three"}
 #: The narrative fields whose first item a post may quote.
 PROSE_FIELDS = ("what_worked", "what_didnt_work", "lessons", "next_goals", "market_analysis")
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}{'' if n == 1 else 's'}"
-
-
-def _join(items: list[str]) -> str:
-    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}" if items else ""
-
-
-def _outcome(n: int, wins: int, losses: int, even: int) -> str:
-    """``both won``, ``all 5 lost``, ``3 won, 1 lost, 1 broke even``: a result in words."""
-    every = "it" if n == 1 else "both" if n == 2 else f"all {n}"
-    if wins == n:
-        return f"{every} won"
-    if losses == n:
-        return f"{every} lost"
-    if even == n:
-        return f"{every} broke even"
-    return ", ".join(t for c, t in ((wins, f"{wins} won"), (losses, f"{losses} lost"), (even, f"{even} broke even")) if c)
 
 
 def _duration(minutes: Any) -> str:
@@ -45,7 +25,7 @@ def _duration(minutes: Any) -> str:
     if not isinstance(minutes, (int, float)) or isinstance(minutes, bool) or not 0 < minutes < 100_000:
         return ""
     hours, rest = divmod(round(minutes), 60)
-    parts = [_count(hours, "hour") if hours else "", _count(rest, "minute") if rest else ""]
+    parts = [count(hours, "hour") if hours else "", count(rest, "minute") if rest else ""]
     return " ".join(p for p in parts if p)
 
 
@@ -56,7 +36,7 @@ def _currency(codes: list[str]) -> str:
     if len(codes) == 1:
         return " " + defang(codes[0][:10])
     if codes:
-        return f" ({defang(_join([c[:10] for c in codes[:3]]) if len(codes) <= 3 else 'several currencies')}, not converted)"
+        return f" ({defang(join([c[:10] for c in codes[:3]]) if len(codes) <= 3 else 'several currencies')}, not converted)"
     return ""
 
 
@@ -116,26 +96,35 @@ def social_context(session: Session, trades: list[Trade], metrics: dict[str, Any
     best, worst = (ranked[-1], ranked[0]) if n > LISTED_TRADES else (None, None)
     narrative = {name: _prose(_narrative_items(_field(session, name))) for name in PROSE_FIELDS}
     still_open = m["open_trades"]
+    result = outcome(n, m["wins"], m["losses"], m["breakeven"]) if n else ""
+    currency = _currency(currencies)
     return {
         "journal_title": journal_title,
         "day": f"{when.day} {when:%b %Y}",
         "duration": _duration(session.metadata.get("duration_minutes")),
         "listed": len(trades),
+        "listed_text": f"the {'one trade' if len(trades) == 1 else count(len(trades), 'trade')} listed",
         "closed": n,
-        "closed_count": _count(n, "closed trade") if n else "",
-        "closed_words": f"{WORDS.get(n, n)} trade{'' if n == 1 else 's'} closed" if n else "",
+        "closed_count": count(n, "closed trade") if n else "",
+        "closed_words": f"{counted(n, 'trade')} closed" if n else "",
         "closed_on": symbols(facts["pnl_symbols"]),
-        "closed_text": f"{_count(n, 'closed trade')} on {symbols(facts['pnl_symbols'])}" if n else "",
-        "outcome": _outcome(n, m["wins"], m["losses"], m["breakeven"]) if n else "",
-        "legs": _join(legs),
+        "closed_text": f"{count(n, 'closed trade')} on {symbols(facts['pnl_symbols'])}" if n else "",
+        # With one closed trade its P&L is the session's: the posts say it once, with the trade.
+        "one": one_trade(closed[0].side, symbols([closed[0].symbol]), closed[0].pnl, signed(closed[0].pnl) + currency) if n == 1 else "",
+        "outcome": result,
+        # "Two trades closed, and both won: a long in AAPL (+25.00) and ...": a mixed result is
+        # left to the listed trades themselves.
+        "legs_outcome": f", and {result}" if legs and result.startswith(("both", "all")) else "",
+        "legs": join(legs),
         "best": f"{symbols([best.symbol])} {signed(best.pnl)}" if best is not None and best.pnl > 0 else "",
         "worst": f"{symbols([worst.symbol])} {signed(worst.pnl)}" if worst is not None and worst.pnl < 0 else "",
         "net_pnl": signed(m["net_pnl"]) if n else "",
         # Said after every sum: a total over several currencies is flagged, never passed off as one.
-        "currency": _currency(currencies),
-        "drawdown": money(m["max_drawdown"]) if n and m["max_drawdown"] > 0 else "",
-        "open_text": f"{_count(still_open, 'position')} {'is' if still_open == 1 else 'are'} still open" if still_open else "",
-        "opened_text": f"{_count(len(trades), 'position')} opened on {symbols(facts['pnl_symbols'])}" if trades and not n else "",
+        "currency": currency,
+        "drawdown": money(m["max_drawdown"]) if n and drawdown_worth_saying(m["max_drawdown"], m["net_pnl"]) else "",
+        "open_text": f"{counted(still_open, 'position')} {'is' if still_open == 1 else 'are'} still open" if still_open else "",
+        "opened_text": (f"{counted(len(trades), 'position')} opened on {symbols(facts['pnl_symbols'])}, "
+                        f"{'not closed' if len(trades) == 1 else 'none closed'} yet") if trades and not n else "",
         "market": _market(_narrative_items(session.source_data.get("market_conditions"))),
         "worked": narrative["what_worked"],
         "didnt": narrative["what_didnt_work"],

@@ -97,7 +97,8 @@ def test_artifact_meta_and_tags(trade_doc, make_trade, flywheel_host, tmp_path: 
     assert journal.attachments["equity_curve.png"].startswith(b"\x89PNG"), "og:image: networks ignore SVG previews"
     assert journal.tags == ["trade", "AAPL", "NVDA"], "most traded symbol first"
     assert journal.title == "Trading journal 2025-12-02"
-    assert journal.summary == "2 closed trades on AAPL and NVDA: net P&L 0.00, win rate 50.0%, max drawdown 10.00."
+    assert journal.summary == ("Two trades closed on AAPL and NVDA: 1 won and 1 lost, for a net P&L of 0.00. The largest fall "
+                               "from a peak along the way was 10.00 (the max drawdown). One position is still open, on AAPL.")
     assert arts["trade_metrics"].ext == "json" and "image" not in arts["trade_metrics"].meta
     social = arts["social_post"]
     assert set(social.attachments) == {"social_post.json", "equity_curve.png"}, "the chart goes with the posts"
@@ -269,8 +270,9 @@ def test_the_closed_trades_sentence_names_only_symbols_with_closed_trades(run_tr
               make_trade("NVDA", timestamp="2025-12-02T04:00:00Z")]
     result, folder = run_trade(trade_doc(trades))
     assert result.exit_code == 0, result.output
-    assert "1 closed trade on AAPL: net P&L +10.00" in (folder / "trade_journal.md").read_text()
-    assert "1 closed trade on AAPL: it won. Net P&L" in json.loads((folder / "social_post.json").read_text())["x"][0]
+    assert "\n\nOne trade closed: a long in AAPL for +10.00. One position is still open, on NVDA.\n\n" in (
+        folder / "trade_journal.md").read_text()
+    assert "Trading, 2 Dec 2025: one trade, a long in AAPL for +10.00.\n" in json.loads((folder / "social_post.json").read_text())["x"][0]
 
 
 def test_a_declared_total_that_is_no_number_is_shown_escaped_and_not_compared(run_trade, trade_doc, make_trade) -> None:

@@ -122,12 +122,12 @@ def test_a_busy_session_reads_in_words_and_keeps_to_its_numbers(run_with, make_t
     metrics = json.loads(Path(data["artifacts"]["trade_metrics"]["path"]).read_text())
     check_social_posts(variants, link=link, numbers=session_numbers(doc, metrics))
     assert metrics["trades"] == 4 and metrics["wins"] == 2 and metrics["losses"] == 2
-    assert "Trading, 2 Dec 2025. 4 closed trades on MSFT, ESH6 and AAPL: 2 won, 2 lost. Net P&L +987.80." in variants["x"][0]
+    assert "Trading, 2 Dec 2025. 4 closed trades on MSFT, ESH6 and AAPL: 2 won and 2 lost. Net P&L +987.80." in variants["x"][0]
     assert "Lesson: Size down after two losses." in variants["x"][0], "the agent's own words, when they fit"
     linkedin = variants["linkedin"][0]
-    assert "Over 1 hour 35 minutes, 4 trades closed on MSFT, ESH6 and AAPL: 2 won, 2 lost. Net P&L for the session: +987.80" in linkedin
+    assert "Over 1 hour 35 minutes, 4 trades closed on MSFT, ESH6 and AAPL: 2 won and 2 lost. Net P&L for the session: +987.80" in linkedin
     assert "What worked: Waiting for the pullback." in linkedin and "Next: Trade the open only." in linkedin
-    assert "1 position is still open." in linkedin
+    assert "One position is still open." in linkedin
     assert variants["mastodon"][0].endswith("#Trading #MSFT #ESH6 #AAPL")
 
 
@@ -142,7 +142,8 @@ def test_the_trader_s_words_are_quoted_as_sentences(run_with, make_trade, trade_
     assert "\n\nWhat worked: Waiting for the pullback.\n\n" in linkedin
     assert "\n\nLesson: Scale out. A partial at the first target kept me in.\n\n" in linkedin
     assert "\n\nNext: Trade the open only.\n\n" in linkedin
-    assert variants["bluesky"][0].split("\n\n")[0].endswith(" What worked: Waiting for the pullback."), variants["bluesky"][0]
+    assert variants["bluesky"][0].split("\n\n")[0] == ("One trade closed on 2 Dec 2025: a long in AAPL for +10.00. What worked: "
+                                                       "Waiting for the pullback. Lesson: Scale out. A partial at the first target kept me in.")
 
 
 def test_hostile_session_text_is_neutralised(run_with, make_trade, trade_doc) -> None:
@@ -185,3 +186,87 @@ def golden(name: str, text: str) -> None:
     if os.environ.get("FLYWHEEL_UPDATE_GOLDEN") == "1":
         path.write_text(text, encoding="utf-8")
     assert text == path.read_text(encoding="utf-8"), f"{name} differs from tests/golden/{name}"
+
+
+def _shape(make_trade, name: str) -> list[dict[str, Any]]:
+    """Sessions shaped as traders' days are: one trade, nothing closed, every trade lost..."""
+    t = make_trade
+
+    def closed(symbol: str, exit_price: float, hour: int, action: str = "buy") -> dict[str, Any]:
+        return t(symbol, action, 10, 100, f"2025-12-02T0{hour}:00:00Z", exit_price=exit_price,
+                 exit_timestamp=f"2025-12-02T0{hour}:30:00Z")
+
+    return {
+        "one winner": [closed("AAPL", 102.5, 3)],
+        "one loser and one open": [closed("AAPL", 102.5, 3, "sell"), t("NVDA", timestamp="2025-12-02T05:00:00Z")],
+        "one at break-even": [closed("AAPL", 100, 3)],
+        "only open positions": [t("AAPL"), t("MSFT", "sell", 5, 300, "2025-12-02T04:00:00Z")],
+        "every trade lost": [closed("AAPL", 99, 3), closed("MSFT", 95, 4), closed("NVDA", 98, 5)],
+        "mixed on one symbol": [closed("ESH6", 103, 3), closed("ESH6", 95, 4), closed("ESH6", 100, 5)],
+        "a busy day": [closed(s, 100 + (1 if i % 3 else -1) * (i + 1) * 0.5, i % 9 + 1, "buy" if i % 2 else "sell")
+                       for i, s in enumerate(["AAPL", "MSFT", "NVDA", "TSLA", "AAPL", "MSFT", "AAPL", "NVDA"])],
+    }[name]
+
+
+#: {shape: (the X post's first line, Bluesky's first paragraph, the journal's opening)}.
+SHAPES = {
+    "one winner": (
+        "Trading, 2 Dec 2025: one trade, a long in AAPL for +25.00.",
+        "One trade closed on 2 Dec 2025: a long in AAPL for +25.00.",
+        "One trade closed: a long in AAPL for +25.00."),
+    "one loser and one open": (
+        "Trading, 2 Dec 2025: one trade, a short in AAPL for -25.00.",
+        "One trade closed on 2 Dec 2025: a short in AAPL for -25.00.",
+        "One trade closed: a short in AAPL for -25.00. One position is still open, on NVDA."),
+    "one at break-even": (
+        "Trading, 2 Dec 2025: one trade, a long in AAPL that broke even.",
+        "One trade closed on 2 Dec 2025: a long in AAPL that broke even.",
+        "One trade closed: a long in AAPL that broke even."),
+    "only open positions": (
+        "Trading, 2 Dec 2025: two positions opened on AAPL and MSFT, none closed yet.",
+        "On 2 Dec 2025, two positions opened on AAPL and MSFT, none closed yet: no P&L to tell.",
+        "Two open positions on AAPL and MSFT, none closed yet."),
+    "every trade lost": (
+        "Trading, 2 Dec 2025. 3 closed trades on MSFT, NVDA and AAPL: all 3 lost. Net P&L -80.00.",
+        "Three trades closed on 2 Dec 2025, and all 3 lost: a long in AAPL (-10.00), a long in MSFT (-50.00) and a long "
+        "in NVDA (-20.00). That makes -80.00 net.",
+        "Three trades closed on MSFT, NVDA and AAPL: all 3 lost, for a net P&L of -80.00."),
+    "mixed on one symbol": (
+        "Trading, 2 Dec 2025. 3 closed trades on ESH6: 1 won, 1 lost and 1 broke even. Net P&L -20.00.",
+        "Three trades closed on 2 Dec 2025: a long in ESH6 (+30.00), a long in ESH6 (-50.00) and a long in ESH6 (0.00). "
+        "That makes -20.00 net.",
+        "Three trades closed on ESH6: 1 won, 1 lost and 1 broke even, for a net P&L of -20.00. The largest fall from a "
+        "peak along the way was 50.00 (the max drawdown)."),
+    "a busy day": (  # P&L in exit order +5 +10 -15 -20 -25 +30 +35 +40: from the peak of 15 down to -45
+        "Trading, 2 Dec 2025. 8 closed trades on AAPL, MSFT, NVDA and TSLA: 5 won and 3 lost. Net P&L +60.00.",
+        "8 trades closed on 2 Dec 2025, on AAPL, MSFT, NVDA and TSLA: 5 won and 3 lost. That makes +60.00 net. Best was NVDA +40.00.",
+        "8 trades closed on AAPL, MSFT, NVDA and TSLA: 5 won and 3 lost, for a net P&L of +60.00. Win rate 62.5%. Best trade "
+        "NVDA +40.00, worst AAPL -25.00. The largest fall from a peak along the way was 60.00 (the max drawdown)."),
+}
+
+
+@pytest.mark.parametrize("shape", list(SHAPES))
+def test_each_shape_of_session_is_told_naturally(run_with, make_trade, trade_doc, shape: str) -> None:
+    """A single trade's P&L was said twice ("it won: a long in AAPL (+25.00). That makes +25.00
+    net."), one trade was "1 closed trade ... it won", and a mixed result read "1 won, 1 lost, 1
+    broke even" then listed the same trades."""
+    doc = trade_doc(_shape(make_trade, shape), metadata={"duration_minutes": 95})
+    variants, _, data = run_with(doc, WEB)
+    x, bluesky, journal_opening = SHAPES[shape]
+    assert variants["x"][0].split("\n")[0] == x
+    assert variants["bluesky"][0].split("\n\n")[0] == bluesky
+    journal = Path(data["artifacts"]["trade_journal"]["path"]).read_text(encoding="utf-8")
+    assert journal.split("\n\n")[2] == journal_opening, journal
+    assert data["artifacts"]["trade_journal"]["summary"] == journal_opening
+    metrics = json.loads(Path(data["artifacts"]["trade_metrics"]["path"]).read_text())
+    check_social_posts(variants, link=data["artifacts"]["social_post"]["meta"]["social"]["link"],
+                       numbers=session_numbers(doc, metrics))
+    for network, posts in variants.items():
+        text = posts[0]
+        assert "1 closed trades" not in text and "1 positions" not in text and "win rate" not in text.lower(), (network, text)
+        if metrics["trades"] == 1:
+            pnl = metrics["per_trade"][0]["pnl"]
+            assert pnl == 0 or text.count(f"{abs(pnl):.2f}") == 1, f"{network}: the one trade's P&L said once\n{text}"
+            assert "both" not in text and "net" not in text.split("\n\n")[1], (network, text)
+        if not metrics["trades"]:
+            assert "equity curve" not in text and "P&L 0.00" not in text, (network, text)
