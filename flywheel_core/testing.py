@@ -38,6 +38,8 @@ __all__ = [
     "TerminalResult",
     "as_session",
     "build_session",
+    "check_golden",
+    "check_posts_in_docs",
     "check_social_posts",
     "enqueue_artifacts",
     "local_paths",
@@ -46,6 +48,7 @@ __all__ = [
     "run_cli",
     "run_on_terminal",
     "social_entities",
+    "social_post_runner",
     "with_schema",
 ]
 
@@ -366,6 +369,50 @@ def check_social_posts(variants: dict[str, list[str]], *, link: str | None, numb
         if numbers is not None:
             prose = re.sub(r"(?m)^#.*$", "", text.replace(link, "") if link else text)
             assert numbers_in(prose) <= numbers, (network, sorted(numbers_in(prose) - numbers))
+
+
+def social_post_runner(tmp_path: Path, plugin: str) -> Callable[..., tuple[dict[str, list[str]], str, dict[str, Any]]]:
+    """``run(doc, config="", *extra)``: ``flywheel run --json`` of ``doc`` (a session dict, or a
+    session file's path) in ``tmp_path`` with the installed plugin ``plugin`` and the real web
+    target (it gives the posts their link), under ``config`` (a flywheel.toml's text) and the
+    options ``extra``. Asserts the run exits 0; returns (``social_post.json``,
+    ``social_post.md``, the run's JSON record). Skips the test without flywheel-publish-web."""
+    pytest.importorskip("flywheel_publish_web", reason="the web target (flywheel-publish-web) gives the link")
+    host = plugin_host(plugin, "web")
+
+    def run(doc: dict[str, Any] | Path, config: str = "", *extra: str) -> tuple[dict[str, list[str]], str, dict[str, Any]]:
+        doc = json.loads(doc.read_text(encoding="utf-8")) if isinstance(doc, Path) else doc
+        (tmp_path / "flywheel.toml").write_text(config, encoding="utf-8")
+        path = tmp_path / "work_session.json"
+        path.write_text(json.dumps(doc), encoding="utf-8")
+        result = run_cli(["run", "--json", "--config", tmp_path / "flywheel.toml", "--out", tmp_path / "out",
+                          *extra, path], host=host)
+        assert result.exit_code == 0, result.output
+        folder = tmp_path / "out" / doc["session_type"] / doc["session_id"]
+        variants = json.loads((folder / "social_post.json").read_text(encoding="utf-8"))
+        return variants, (folder / "social_post.md").read_text(encoding="utf-8"), result.json()[0]
+
+    return run
+
+
+def check_posts_in_docs(posts: Path, docs: Path, heading: str) -> None:
+    """Assert that every part of every network's post in ``posts`` (a ``social_post.json``) is
+    shown in ``docs`` (a Markdown file such as docs/examples.md) as a ``text`` block, after the
+    line ``heading`` (``## Build session``)."""
+    shown = json.loads(posts.read_text(encoding="utf-8"))
+    text = docs.read_text(encoding="utf-8")
+    section = text[text.index(heading):]
+    for network, parts in shown.items():
+        for part in parts:
+            assert f"```text\n{part}\n```" in section, f"{docs.name} lacks the {network} post"
+
+
+def check_golden(path: Path, text: str) -> None:
+    """Assert ``text`` is the golden file ``path``; with ``FLYWHEEL_UPDATE_GOLDEN=1`` write it
+    there instead (then read the diff before committing)."""
+    if os.environ.get("FLYWHEEL_UPDATE_GOLDEN") == "1":
+        path.write_text(text, encoding="utf-8")
+    assert text == path.read_text(encoding="utf-8"), f"{path.name} differs from tests/golden/{path.name}"
 
 
 # -- the queue's backends ------------------------------------------------------------------------

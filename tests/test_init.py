@@ -200,3 +200,16 @@ def test_init_outside_a_repository_says_nothing_about_gitignore(tmp_path: Path) 
     done = _flywheel("init", cwd=tmp_path)
     assert done.returncode == 0 and done.stdout == f"wrote {tmp_path / 'flywheel.toml'}\n"
     assert _flywheel("init", cwd=tmp_path).returncode == 2, "an existing file is kept without --force"
+
+
+def test_init_in_a_repository_whose_config_includes_a_fifo_gives_up(tmp_path: Path, empty_host, monkeypatch) -> None:
+    # git check-ignore read the FIFO the config includes and waited for its writer for ever.
+    repo = _git_repo(tmp_path / "repo")
+    os.mkfifo(repo / ".git" / "evil")
+    with open(repo / ".git" / "config", "a", encoding="utf-8") as config:
+        config.write("[include]\n\tpath = evil\n")
+    monkeypatch.setattr("flywheel_core.tracking.GIT_TIMEOUT", 1.0)
+    result = run_cli(["init", repo], host=empty_host)
+    assert result.exit_code == 2, result.output
+    assert result.stderr == (f"flywheel: error: {repo}: git did not answer within 1 s: does the repository's config "
+                             "(an [include] path) or a .gitignore name a FIFO or a device?\n")

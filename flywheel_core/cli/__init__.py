@@ -139,6 +139,7 @@ def main(argv: list[str] | None = None) -> None:
     from flywheel_core.redaction import RedactingStream
 
     stdout, stderr = sys.stdout, sys.stderr
+    strict = _escape_unencodable(stdout, stderr)
     sys.stdout, sys.stderr = RedactingStream(stdout), RedactingStream(stderr)
     try:
         click_command(build_app())(args=argv, prog_name="flywheel")
@@ -156,6 +157,8 @@ def main(argv: list[str] | None = None) -> None:
         _fail(f"internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)", 1)
     finally:
         sys.stdout, sys.stderr = stdout, stderr
+        for stream in strict:
+            stream.reconfigure(errors="strict")
 
 
 class LazyGroup(TyperGroup):
@@ -318,6 +321,31 @@ def lazy_command(group: typer.Typer, target: str, *, name: str, help: str) -> No
     the plugin's command modules.
     """
     group.command(name=name)(LazyFunction(target, help))
+
+
+def _json_escape(error: UnicodeError) -> tuple[str, int]:
+    # What json.dumps(ensure_ascii=True) writes for the characters the terminal's encoding
+    # lacks: \uXXXX (a surrogate pair above U+FFFF). --json output stays valid JSON meaning the
+    # same; text degrades to the same escapes instead of ending in a UnicodeEncodeError.
+    import json
+
+    if not isinstance(error, UnicodeEncodeError):
+        raise error
+    return json.dumps(error.object[error.start:error.end])[1:-1], error.end
+
+
+def _escape_unencodable(*streams: Any) -> list[Any]:
+    """Make each strict text stream (``PYTHONIOENCODING=ascii``) escape what it cannot encode;
+    return those changed, for :func:`main` to set back."""
+    import codecs
+
+    codecs.register_error("flywheel-json-escape", _json_escape)
+    changed = []
+    for stream in streams:
+        if getattr(stream, "errors", None) == "strict" and hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="flywheel-json-escape")
+            changed.append(stream)
+    return changed
 
 
 def _fail(message: str, code: int) -> None:

@@ -148,10 +148,16 @@ def gitignore_entries(config: Config) -> tuple[Path, list[str]] | None:
             wanted.append((f"/{folder.relative_to(root).as_posix()}/", folder / "flywheel-probe"))
     wanted.append(("*session.json", config.base_dir / "work_session.json"))
     probes = [str(probe.relative_to(root)) for _, probe in wanted]
-    done = subprocess.run(
-        ["git", "-C", str(root), "check-ignore", "--no-index", "--", *probes],
-        capture_output=True, text=True, check=False,
-    )
+    from flywheel_core.tracking import GIT_TIMEOUT
+
+    try:  # the deadline: a repository's config can include a FIFO, and git would wait on it for ever
+        done = subprocess.run(
+            ["git", "-C", str(root), "check-ignore", "--no-index", "--", *probes],
+            capture_output=True, text=True, check=False, stdin=subprocess.DEVNULL, timeout=GIT_TIMEOUT,
+        )
+    except subprocess.TimeoutExpired:
+        raise UsageError(f"{root}: git did not answer within {GIT_TIMEOUT:g} s: does the repository's config "
+                         "(an [include] path) or a .gitignore name a FIFO or a device?") from None
     ignored = set(done.stdout.splitlines()) if done.returncode in (0, 1) else set()
     return root, [line for (line, _), probe in zip(wanted, probes) if probe not in ignored]
 

@@ -17,6 +17,7 @@ from psycopg.types.json import Json
 
 from flywheel_core.errors import LockTimeout
 from flywheel_core.fsutil import atomic_write, sha256_bytes
+from flywheel_core.publishing import sql
 from flywheel_core.publishing.storage import (
     ANY,
     JSON_COLUMNS,
@@ -108,10 +109,6 @@ _MIGRATIONS: dict[int, str] = {
     CREATE INDEX items_waiting ON items (id) WHERE waits_for IS NOT NULL;
     """,
 }
-#: An entry every entry it waits for lets go: published, superseded, or gone. What it waits for
-#: is read, not locked: at worst a claim misses an entry let go a moment ago, and the next takes it.
-_READY = ("(waits_for IS NULL OR NOT EXISTS (SELECT 1 FROM json_array_elements_text(items.waits_for) AS w(value) "
-          "JOIN items p ON p.id = w.value::bigint WHERE p.status NOT IN ('published', 'superseded')))")
 _ORDER = {"items": "id", "session_files": "host, path", "documents": "store, key"}
 
 
@@ -454,73 +451,24 @@ class _PgTransaction:
         self, target: str, now: float, local_host: str, *, limit: int, after: tuple[int, int] | None = None,
         leased: bool = False,
     ) -> list[QueueEntry]:
-        page = "(seq, id) > (%s, %s) AND " if after else ""
-        args: list[Any] = [*(after or ()), target, now]
-        if leased:
-            which = ("status = 'publishing' AND (lease_until IS NULL OR lease_until <= %s OR lease_owner IS NULL "
-                     "OR left(lease_owner, %s) = %s)")
-            args += [len(local_host) + 1, f"{local_host}:"]
-        else:
-            which = f"status IN ('queued', 'failed') AND next_attempt_at <= %s AND {_READY}"
-        return self._entries(f"{page}target = %s AND {which}", args, f"seq, id LIMIT {int(limit)}",
-                             "FOR UPDATE SKIP LOCKED")
+        where, args = sql.claimable_where(sql.POSTGRES, target, now, local_host, after=after, leased=leased)
+        return self._entries(where, args, f"seq, id LIMIT {int(limit)}", "FOR UPDATE SKIP LOCKED")
 
     def leased(self, target: str) -> list[QueueEntry]:
         return self._entries("target = %s AND lease_owner IS NOT NULL", (target,), lock="")
 
     def next_due(self, targets: Iterable[str]) -> float | None:
-        row = self._run(
-            "SELECT min(CASE WHEN status = 'publishing' THEN coalesce(lease_until, 0) ELSE next_attempt_at END) "
-            "FROM items WHERE target = ANY(%s) AND (status = 'publishing' OR (status IN ('queued', 'failed') "
-            f"AND {_READY}))", (list(targets),)).fetchone()
-        return row[0]
+        return self._run(*sql.next_due_sql(sql.POSTGRES, targets)).fetchone()[0]
 
-    def select(
-        self,
-        *,
-        ids: Iterable[int] | None = None,
-        statuses: Iterable[str] | None = None,
-        targets: Iterable[str] | None = None,
-        session_path: str | None = None,
-        unmirrored: bool = False,
-        waiting: bool = False,
-    ) -> list[QueueEntry]:
-        where: list[str] = ["true"]
-        args: list[Any] = []
-        for column, values in (("id", ids), ("status", statuses), ("target", targets)):
-            if values is not None:
-                values = list(values)
-                where.append(f"{column} = ANY(%s)" if values else "false")
-                args += [values] if values else []
-        if session_path is not None:
-            where.append("session_path = %s AND session_host = %s")
-            args += [session_path, LOCAL_HOST]
-        if unmirrored:
-            where.append("mirrored < revision AND session_path IS NOT NULL AND session_host = %s")
-            args.append(LOCAL_HOST)
-        if waiting:
-            where.append("waits_for IS NOT NULL")
-        return self._entries(" AND ".join(where), args)
+    def select(self, **filters: Any) -> list[QueueEntry]:
+        return self._entries(*sql.select_where(sql.POSTGRES, LOCAL_HOST, **filters))
 
     def dependents(self, ids: Iterable[int]) -> list[QueueEntry]:
         wanted = list(ids)
-        if not wanted:
-            return []
-        return self._entries("waits_for IS NOT NULL AND EXISTS (SELECT 1 FROM json_array_elements_text(items.waits_for) AS w(value) "
-                             "WHERE w.value::bigint = ANY(%s))", (wanted,))
+        return self._entries(*sql.dependents_where(sql.POSTGRES, wanted)) if wanted else []
 
     def insert(self, entry: NewEntry) -> int:
-        row = self._run(
-            "INSERT INTO items (key, target, session_id, session_type, kind, ext, sha256, seq, files, meta, "
-            "session_path, artifact_path, session_host, waits_for, status, attempts, next_attempt_at, created_at, "
-            "updated_at, revision, mirrored) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 'queued', "
-            "0, %s, %s, %s, 1, 0) RETURNING id",
-            [_text(v) for v in (
-                entry.key, entry.target, entry.session_id, entry.session_type, entry.kind, entry.ext, entry.sha256,
-                entry.seq, Json(entry.files), Json(entry.meta), entry.session_path, entry.artifact_path,
-                entry.session_host, None if entry.waits_for is None else Json(entry.waits_for),
-                entry.now, entry.now, entry.now)],
-        ).fetchone()
+        row = self._run(sql.insert_sql(sql.POSTGRES) + " RETURNING id", sql.insert_values(entry, Json)).fetchone()
         return int(row[0])
 
     def update(self, entry_id: int, changes: dict[str, Any], *, now: float, state: bool = True) -> None:
@@ -529,8 +477,7 @@ class _PgTransaction:
             raise ValueError(f"not a queue column: {sorted(unknown or {'id'})}")
         names = list(changes)
         values = [Json(changes[n]) if n in JSON_COLUMNS and changes[n] is not None else _text(changes[n]) for n in names]
-        sets = [f"{n} = %s" for n in names] + ["updated_at = %s"] + (["revision = revision + 1"] if state else [])
-        self._run(f"UPDATE items SET {', '.join(sets)} WHERE id = %s", [*values, now, entry_id])
+        self._run(sql.update_sql(sql.POSTGRES, names, state=state), [*values, now, entry_id])
 
     def mark_mirrored(self, marks: Iterable[tuple[int, int]]) -> None:
         for entry_id, revision in marks:

@@ -13,6 +13,7 @@ from typing import Any, Iterable, Iterator
 from urllib.parse import quote
 
 from flywheel_core.locks import lock_for
+from flywheel_core.publishing import sql
 from flywheel_core.publishing.storage import (
     ANY,
     JSON_COLUMNS,
@@ -110,9 +111,6 @@ _COLUMNS = (
     "interruptions revision mirrored artifact_path findings session_host waits_for"
 ).split()
 _JSON = ("files", "meta", "receipt", "progress", "findings", "waits_for")
-#: An entry every entry it waits for lets go: published, superseded, or gone.
-_READY = ("(waits_for IS NULL OR NOT EXISTS (SELECT 1 FROM json_each(items.waits_for) w JOIN items p "
-          "ON p.id = w.value WHERE p.status NOT IN ('published', 'superseded')))")
 #: How long an idle worker sleeps between two looks at an SQLite queue (nothing can wake it).
 POLL_SECONDS = 0.5
 _SELECT = f"SELECT {', '.join(_COLUMNS)} FROM items"
@@ -376,70 +374,24 @@ class _SqliteTransaction:
         self, target: str, now: float, local_host: str, *, limit: int, after: tuple[int, int] | None = None,
         leased: bool = False,
     ) -> list[QueueEntry]:
-        page = "(seq > ? OR (seq = ? AND id > ?)) AND " if after else ""
-        args: list[Any] = [*((after[0], after[0], after[1]) if after else ()), target, now]
-        if leased:
-            which = ("status = 'publishing' AND (lease_until IS NULL OR lease_until <= ? OR lease_owner IS NULL "
-                     "OR substr(lease_owner, 1, ?) = ?)")
-            args += [len(local_host) + 1, f"{local_host}:"]
-        else:
-            which = f"status IN ('queued', 'failed') AND next_attempt_at <= ? AND {_READY}"
-        return self._entries(f"{page}target = ? AND {which}", args, f"seq, id LIMIT {int(limit)}")
+        where, args = sql.claimable_where(sql.SQLITE, target, now, local_host, after=after, leased=leased)
+        return self._entries(where, args, f"seq, id LIMIT {int(limit)}")
 
     def leased(self, target: str) -> list[QueueEntry]:
         return self._entries("target = ? AND lease_owner IS NOT NULL", (target,))
 
     def next_due(self, targets: Iterable[str]) -> float | None:
-        names = list(targets)
-        marks = ", ".join("?" * len(names)) or "NULL"
-        row = self._run(
-            f"SELECT MIN(CASE WHEN status = 'publishing' THEN COALESCE(lease_until, 0) ELSE next_attempt_at END) "
-            f"FROM items WHERE target IN ({marks}) AND (status = 'publishing' OR (status IN ('queued', 'failed') "
-            f"AND {_READY}))", names).fetchone()
-        return row[0]
+        return self._run(*sql.next_due_sql(sql.SQLITE, targets)).fetchone()[0]
 
-    def select(
-        self,
-        *,
-        ids: Iterable[int] | None = None,
-        statuses: Iterable[str] | None = None,
-        targets: Iterable[str] | None = None,
-        session_path: str | None = None,
-        unmirrored: bool = False,
-        waiting: bool = False,
-    ) -> list[QueueEntry]:
-        where, args = ["1"], []
-        for column, values in (("id", ids), ("status", statuses), ("target", targets)):
-            if values is not None:
-                values = list(values)
-                where.append(f"{column} IN ({', '.join('?' * len(values))})" if values else "0")
-                args += values
-        if session_path is not None:
-            where.append("session_path = ?")
-            args.append(session_path)
-        if unmirrored:
-            where.append("mirrored < revision AND session_path IS NOT NULL")
-        if waiting:
-            where.append("waits_for IS NOT NULL")
-        return self._entries(" AND ".join(where), args)
+    def select(self, **filters: Any) -> list[QueueEntry]:
+        return self._entries(*sql.select_where(sql.SQLITE, "", **filters))
 
     def dependents(self, ids: Iterable[int]) -> list[QueueEntry]:
         wanted = list(ids)
-        if not wanted:
-            return []
-        return self._entries(f"waits_for IS NOT NULL AND EXISTS (SELECT 1 FROM json_each(items.waits_for) w "
-                             f"WHERE w.value IN ({', '.join('?' * len(wanted))}))", wanted)
+        return self._entries(*sql.dependents_where(sql.SQLITE, wanted)) if wanted else []
 
     def insert(self, entry: NewEntry) -> int:
-        cur = self._run(
-            "INSERT INTO items (key, target, session_id, session_type, kind, ext, sha256, seq, files, meta, "
-            "session_path, artifact_path, session_host, waits_for, status, attempts, next_attempt_at, created_at, "
-            "updated_at, revision, mirrored) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', 0, ?, ?, ?, 1, 0)",
-            (entry.key, entry.target, entry.session_id, entry.session_type, entry.kind, entry.ext, entry.sha256,
-             entry.seq, _dumps(entry.files), _dumps(entry.meta), entry.session_path, entry.artifact_path,
-             entry.session_host, None if entry.waits_for is None else _dumps(entry.waits_for),
-             entry.now, entry.now, entry.now),
-        )
+        cur = self._run(sql.insert_sql(sql.SQLITE), sql.insert_values(entry, _dumps))
         return int(cur.lastrowid or 0)
 
     def update(self, entry_id: int, changes: dict[str, Any], *, now: float, state: bool = True) -> None:
@@ -448,8 +400,7 @@ class _SqliteTransaction:
             raise ValueError(f"not a queue column: {sorted(unknown or {'id'})}")
         names = list(changes)
         values = [_dumps(changes[n]) if n in _JSON and changes[n] is not None else changes[n] for n in names]
-        sets = [f"{n} = ?" for n in names] + ["updated_at = ?"] + (["revision = revision + 1"] if state else [])
-        self._run(f"UPDATE items SET {', '.join(sets)} WHERE id = ?", [*values, now, entry_id])
+        self._run(sql.update_sql(sql.SQLITE, names, state=state), [*values, now, entry_id])
 
     def mark_mirrored(self, marks: Iterable[tuple[int, int]]) -> None:
         for entry_id, revision in marks:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 from pathlib import Path
 from typing import Any
@@ -11,7 +10,8 @@ from typing import Any
 import pytest
 
 from flywheel_core import LIMITS, post_length
-from flywheel_core.testing import check_social_posts, numbers_in, plugin_host, run_cli, social_entities
+from flywheel_core.testing import (check_golden, check_posts_in_docs, check_social_posts, numbers_in, social_entities,
+                                   social_post_runner)
 
 EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "life_aria_session.json"
 GOLDEN = Path(__file__).resolve().parent / "golden"
@@ -24,21 +24,7 @@ WEB = f'[targets.web]\nbase_url = "{BASE}"\nsite_dir = "site"\n'
 def run_with(tmp_path: Path):
     """``run_with(doc, config)``: ``flywheel run`` with this plugin and the real web target
     installed, under ``config`` (a flywheel.toml); returns (variants, social_post.md, run record)."""
-    pytest.importorskip("flywheel_publish_web", reason="the web target (flywheel-publish-web) gives the link")
-    host = plugin_host("aria", "web")
-
-    def run(doc: dict[str, Any], config: str = "", *extra: str) -> tuple[dict, str, dict]:
-        (tmp_path / "flywheel.toml").write_text(config, encoding="utf-8")
-        path = tmp_path / "work_session.json"
-        path.write_text(json.dumps(doc), encoding="utf-8")
-        result = run_cli(["run", "--json", "--config", tmp_path / "flywheel.toml", "--out", tmp_path / "out",
-                          *extra, path], host=host)
-        assert result.exit_code == 0, result.output
-        folder = tmp_path / "out" / "life_aria" / doc["session_id"]
-        variants = json.loads((folder / "social_post.json").read_text(encoding="utf-8"))
-        return variants, (folder / "social_post.md").read_text(encoding="utf-8"), result.json()[0]
-
-    return run
+    return social_post_runner(tmp_path, "aria")
 
 
 def session_numbers(doc: dict[str, Any]) -> set[str]:
@@ -148,20 +134,12 @@ def test_hostile_session_text_is_neutralised(run_with, make_session) -> None:
 
 def test_the_example_s_posts_are_in_docs_examples_md() -> None:
     """docs/examples.md shows readers the posts `flywheel run` writes with a website configured."""
-    posts = json.loads((GOLDEN / "example_social_post_web.json").read_text(encoding="utf-8"))
-    docs = DOCS.read_text(encoding="utf-8")
-    section = docs[docs.index("## Life and creative session"):]
-    for network, parts in posts.items():
-        for part in parts:
-            assert f"```text\n{part}\n```" in section, f"docs/examples.md lacks the {network} post"
+    check_posts_in_docs(GOLDEN / "example_social_post_web.json", DOCS, "## Life and creative session")
 
 
 def golden(name: str, text: str) -> None:
     """Compare with tests/golden/NAME; FLYWHEEL_UPDATE_GOLDEN=1 rewrites it (read the diff)."""
-    path = GOLDEN / name
-    if os.environ.get("FLYWHEEL_UPDATE_GOLDEN") == "1":
-        path.write_text(text, encoding="utf-8")
-    assert text == path.read_text(encoding="utf-8"), f"{name} differs from tests/golden/{name}"
+    check_golden(GOLDEN / name, text)
 
 
 def _shots(folder: Path, *names: str) -> list[str]:

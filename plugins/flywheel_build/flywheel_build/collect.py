@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path, PureWindowsPath
 from typing import TYPE_CHECKING, Any
 
-from flywheel_build.git import GitError, Repo, open_repo, run_git
+from flywheel_build.git import GitError, Repo, RepositoryRefused, open_repo, run_git
 from flywheel_build.gitlog import iso_utc, log_commits, lookup_commits, open_range, resolve_revisions, totals
 from flywheel_build.project import project_from_remote
 from flywheel_build.project import project_later as read_project_later
@@ -234,6 +234,8 @@ def locate_repo(session: Session, ctx: RunContext) -> tuple[Repo | None, str | N
         )
     try:
         return open_repo(resolved), None
+    except RepositoryRefused:
+        raise  # not a repository to fall back from: enrich_session refuses the session
     except GitError as exc:
         return None, f"repo_path {name!r}: {exc}; {fallback}"
 
@@ -245,7 +247,19 @@ def _warn_once(ctx: RunContext, message: str, path: str) -> None:
 
 def enrich_session(session: Session, ctx: RunContext) -> None:
     """Fill a build session from its repository: the window's commits when none are listed,
-    else only what the listed commits lack (they are the truth). Never fails the run."""
+    else only what the listed commits lack (they are the truth). Fails the run (an error at
+    ``$.source_data.repo_path``) only for a repository that would hang git: a FIFO or a device
+    where git reads a file, or no answer in time."""
+    from flywheel_core import Problem
+
+    try:
+        _enrich(session, ctx)
+    except RepositoryRefused as exc:
+        ctx.problems.append(Problem.error(f"repo_path {session.source_data.get('repo_path')!r}: {exc}",
+                                          "$.source_data.repo_path"))
+
+
+def _enrich(session: Session, ctx: RunContext) -> None:
     source = session.source_data
     repo, why = locate_repo(session, ctx)
     if repo is None:
@@ -262,6 +276,8 @@ def enrich_session(session: Session, ctx: RunContext) -> None:
             _fill_listed(repo, listed, ctx)
         else:
             _collect_window(repo, session, ctx)
+    except RepositoryRefused:
+        raise
     except GitError as exc:
         _warn_once(ctx, f"reading {repo.cwd} failed: {exc}; using the session's own data", "$.source_data.repo_path")
 

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 import subprocess
+import threading
 from pathlib import Path
 
 import attrs
 
-__all__ = ["GitError", "Repo", "open_repo", "run_git", "start_git", "finish_git", "SAFE_CONFIG", "PROBE_TIMEOUT"]
+__all__ = ["GitError", "RepositoryRefused", "Repo", "open_repo", "run_git", "start_git", "finish_git", "git_deadline",
+           "SAFE_CONFIG", "PROBE_TIMEOUT", "GIT_TIMEOUT"]
 
 #: Overrides given on every git command line (they beat any repository or user config).
 #: A hostile repository can name programs in its config: hooks, an fsmonitor, a gpg program run
@@ -36,6 +39,11 @@ SAFE_CONFIG: tuple[str, ...] = (
 
 class GitError(Exception):
     """git failed or is missing; ``str()`` is git's own one-line reason."""
+
+
+class RepositoryRefused(GitError):
+    """The repository holds a FIFO or a device where git reads a file, or git did not answer in
+    time: bad input to refuse, unlike a repository that is merely missing or unreadable."""
 
 
 def _env() -> dict[str, str]:
@@ -66,16 +74,25 @@ def start_git(cwd: Path, *args: str, stdin: bool = False) -> subprocess.Popen:
 #: take. A repository's config can include a FIFO (``[include] path = evil``, a tarball can hold
 #: one): every git command there waits for a writer that never comes.
 PROBE_TIMEOUT = 60.0
+#: Seconds any other git command may take: a FIFO the probe does not touch (one named by
+#: objects/info/alternates is read at the first object) must not hang a run for ever either.
+#: Ten minutes is far more than ``git log --numstat`` of a 100,000-commit history takes.
+GIT_TIMEOUT = 600.0
+
+
+def _no_answer(seconds: float) -> RepositoryRefused:
+    return RepositoryRefused(f"git did not answer within {seconds:g} s: does the repository's config (an [include] "
+                             "path) or objects/info/alternates name a FIFO or a device?")
 
 
 def finish_git(proc: subprocess.Popen, input: bytes | None = None, check: bool = True, timeout: float | None = None) -> bytes:
+    timeout = GIT_TIMEOUT if timeout is None else timeout
     try:
         out, err = proc.communicate(input, timeout=timeout)
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.communicate()
-        raise GitError(f"git did not answer within {timeout:g} s: does the repository's config (an [include] path) "
-                       "or objects/info/alternates name a FIFO or a device?") from None
+        raise _no_answer(timeout) from None
     if check and proc.returncode != 0:
         name = proc.args[len(SAFE_CONFIG) + 2] if isinstance(proc.args, list) else "git"
         raise GitError(_reason(err) or f"git {name} exited with {proc.returncode}")
@@ -85,6 +102,30 @@ def finish_git(proc: subprocess.Popen, input: bytes | None = None, check: bool =
 def run_git(cwd: Path, *args: str, input: bytes | None = None, check: bool = True, timeout: float | None = None) -> bytes:
     """Run ``git <SAFE_CONFIG> ARGS`` in ``cwd``; return stdout bytes (GitError on failure)."""
     return finish_git(start_git(cwd, *args, stdin=input is not None), input, check, timeout)
+
+
+class git_deadline:  # noqa: N801 (used as a context manager, like a function)
+    """``with git_deadline(proc):`` kills ``proc`` when it runs past ``GIT_TIMEOUT`` while its
+    output is read line by line (``communicate`` cannot time that); RepositoryRefused then."""
+
+    def __init__(self, proc: subprocess.Popen, timeout: float | None = None) -> None:
+        self.proc, self.timeout = proc, GIT_TIMEOUT if timeout is None else timeout
+        self.fired = threading.Event()
+        self.timer = threading.Timer(self.timeout, self._kill)
+        self.timer.daemon = True
+
+    def _kill(self) -> None:
+        self.fired.set()
+        self.proc.kill()
+
+    def __enter__(self) -> git_deadline:
+        self.timer.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.timer.cancel()
+        if self.fired.is_set():
+            raise _no_answer(self.timeout)
 
 
 def _reason(stderr: bytes) -> str:
@@ -158,21 +199,78 @@ class Repo:
             return set()
         try:
             # Not git_dir/shallow: a linked worktree's git dir has none, the common dir holds it.
-            where = self.git("rev-parse", "--git-path", "shallow").decode("utf-8", "surrogateescape").strip()
-            return set((self.cwd / where).read_text(encoding="ascii").split())
+            where = self.cwd / self.git("rev-parse", "--git-path", "shallow").decode("utf-8", "surrogateescape").strip()
+            _refuse_special(where)
+            return set(where.read_text(encoding="ascii").split())
         except (GitError, OSError, UnicodeDecodeError):
             return set()
 
 
+#: Files of a git dir (and of its common dir) that git reads whole before it answers anything.
+GIT_DIR_FILES = ("HEAD", "config", "commondir", "packed-refs", "shallow", "objects/info/alternates")
+
+
+def _refuse_special(path: Path) -> None:
+    """RepositoryRefused when ``path`` exists and is not a regular file (a FIFO blocks its reader)."""
+    try:
+        mode = path.stat().st_mode
+    except (OSError, ValueError):
+        return  # absent or unreadable: git says so itself
+    if not stat.S_ISREG(mode):
+        what = "a FIFO" if stat.S_ISFIFO(mode) else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else \
+            "a socket" if stat.S_ISSOCK(mode) else "not a regular file"
+        raise RepositoryRefused(f"{path}: is {what}, not a file; git would wait on it for ever, so this repository "
+                                "is not read")
+
+
+def _pointer(path: Path) -> Path | None:
+    """The folder a small text file of git's names (``.git`` file ``gitdir: X``, ``commondir``)."""
+    _refuse_special(path)
+    try:
+        with path.open("rb") as handle:
+            text = handle.read(4096).decode("utf-8", "surrogateescape").strip()
+    except OSError:
+        return None
+    text = text.removeprefix("gitdir:").strip() if path.name == ".git" else text
+    return (path.parent / text) if text else None
+
+
+def check_git_files(path: Path) -> None:
+    """Refuse the repository git would find from ``path`` (searched upward, as git does) when a
+    file git reads there is a FIFO or a device: git would block on it before answering."""
+    for folder in (path, *path.parents):
+        dot = folder / ".git"
+        if dot.exists() or dot.is_symlink():
+            git_dir = dot if dot.is_dir() else _pointer(dot)
+            break
+        if (folder / "HEAD").exists() and (folder / "objects").is_dir():  # a bare repository
+            git_dir = folder
+            break
+    else:
+        return
+    if git_dir is None:
+        return
+    for name in GIT_DIR_FILES:
+        _refuse_special(git_dir / name)
+    common = _pointer(git_dir / "commondir") if (git_dir / "commondir").exists() else None
+    if common is not None:
+        for name in GIT_DIR_FILES:
+            _refuse_special(common / name)
+
+
 def open_repo(path: Path) -> Repo:
-    """The repository at (or above) ``path``; GitError with a plain reason otherwise."""
+    """The repository at (or above) ``path``; GitError with a plain reason otherwise
+    (RepositoryRefused for a FIFO or a device where git reads a file, or no answer in time)."""
     if not path.exists():
         raise GitError(f"{path}: no such directory")
     if not path.is_dir():
         raise GitError(f"{path}: not a directory")
+    check_git_files(path)
     try:
         out = run_git(path, "rev-parse", "--absolute-git-dir", "--is-shallow-repository", "--show-toplevel",
                       timeout=PROBE_TIMEOUT)
+    except RepositoryRefused as exc:
+        raise RepositoryRefused(f"{path}: {exc}") from None
     except GitError as exc:
         text = str(exc)
         if "not a git repository" in text:

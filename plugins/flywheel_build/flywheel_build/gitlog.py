@@ -8,7 +8,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Iterable
 
-from flywheel_build.git import PROBE_TIMEOUT, GitError, Repo, finish_git, open_repo, run_git, start_git
+from flywheel_build.git import (PROBE_TIMEOUT, GitError, Repo, RepositoryRefused, check_git_files, finish_git, open_repo,
+                                run_git, start_git)
 from flywheel_build.message import clean_body
 
 __all__ = [
@@ -228,6 +229,8 @@ def resolve_revisions(repo: Repo, rev_range: str | None) -> list[str]:
             # HEAD can be unborn (an orphan branch) while other branches have commits.
             try:
                 has_any = bool(repo.git("rev-list", "-n1", "--all").strip())
+            except RepositoryRefused:
+                raise
             except GitError:
                 has_any = False
             if has_any:
@@ -245,14 +248,15 @@ def open_range(path: Path, rev_range: str | None) -> tuple[Repo, list[str]]:
     when all is well (the slower step-by-step path runs only to explain a failure)."""
     sides, op = split_range(rev_range)
     if path.is_dir():
+        check_git_files(path)
         try:
             out = run_git(
                 path, "rev-parse", "--absolute-git-dir", "--is-shallow-repository", "--show-toplevel",
                 "--end-of-options", *(f"{s}^{{commit}}" for s in sides), "--", timeout=PROBE_TIMEOUT,
             )
-        except GitError as exc:
-            if "did not answer" in str(exc):
-                raise GitError(f"{path}: {exc}") from None
+        except RepositoryRefused as exc:
+            raise RepositoryRefused(f"{path}: {exc}") from None
+        except GitError:
             out = None
         lines = [ln for ln in (out or b"").decode("utf-8", "surrogateescape").splitlines() if ln not in ("--end-of-options", "--")]
         if out is not None and len(lines) == 3 + len(sides) and all(HEX_RE.match(h) for h in lines[3:]):
@@ -265,6 +269,8 @@ def open_range(path: Path, rev_range: str | None) -> tuple[Repo, list[str]]:
 def _rev_parse(repo: Repo, revs: list[str]) -> list[str] | None:
     try:
         out = repo.git("rev-parse", "--end-of-options", *revs, "--")
+    except RepositoryRefused:
+        raise
     except GitError:
         return None
     # Older git echoes the separators back: keep only object ids.

@@ -9,7 +9,7 @@ from typing import Any, Callable
 
 import attrs
 
-from flywheel_build.git import Repo, start_git
+from flywheel_build.git import Repo, git_deadline, start_git
 from flywheel_build.remote import is_network_remote, repo_name_of
 
 __all__ = ["Project", "METADATA_FILES", "project_from_files", "project_later", "project_from_remote"]
@@ -101,18 +101,19 @@ def project_later(repo: Repo, rev: str) -> Callable[[], Project | None]:
         texts: dict[str, str] = {}
         out = proc.stdout
         try:
-            for name in METADATA_FILES:
-                header = out.readline().split()  # type: ignore[union-attr]
-                if len(header) != 3 or header[1] != b"blob" or not header[2].isdigit():
-                    continue  # "<rev>:<name> missing"
-                size = int(header[2])
-                if size > _MAX_FILE:  # no project metadata is that big: stop reading
-                    break
-                content = out.read(size + 1)[:size]  # type: ignore[union-attr]
-                try:
-                    texts[name] = content.decode("utf-8")
-                except UnicodeDecodeError:
-                    continue
+            with git_deadline(proc):
+                for name in METADATA_FILES:
+                    header = out.readline().split()  # type: ignore[union-attr]
+                    if len(header) != 3 or header[1] != b"blob" or not header[2].isdigit():
+                        continue  # "<rev>:<name> missing"
+                    size = int(header[2])
+                    if size > _MAX_FILE:  # no project metadata is that big: stop reading
+                        break
+                    content = out.read(size + 1)[:size]  # type: ignore[union-attr]
+                    try:
+                        texts[name] = content.decode("utf-8")
+                    except UnicodeDecodeError:
+                        continue
         finally:
             proc.kill()  # done, or stopped early: either way nothing more is wanted
             for stream in (proc.stdout, proc.stderr):

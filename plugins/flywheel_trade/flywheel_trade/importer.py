@@ -8,13 +8,16 @@ export does not give is derived only where it is certain (and warned about), els
 
 from __future__ import annotations
 
+import codecs
 import csv
 import hashlib
+import io
 import math
 import re
+import sys
 from datetime import datetime, timezone, tzinfo
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 import attrs
 
@@ -36,8 +39,11 @@ __all__ = [
 ]
 
 FORMATS = ("generic", "ibkr", "tradovate")
-#: The largest export read (about five million executions; it takes some ten times its size in memory).
+#: The largest export read (about five million executions; the bytes are held, read once, and the
+#: fills: some two and a half times its size in memory).
 MAX_CSV_BYTES = 256 * 1024 * 1024
+#: Bytes checked to be UTF-8 at a time.
+_CHUNK = 1 << 20
 #: A generic file's optional column naming each execution: a row repeating one is skipped.
 _GENERIC_IDS = ("execution_id", "fill_id", "exec_id")
 
@@ -185,14 +191,42 @@ class _Rows:
         self.dots_unclear = False
         #: The column naming each execution (IBKR IBExecID, Tradovate Fill ID), set by the format's reader.
         self.id_column: tuple[str, int] | None = None
+        self._raw: bytes | None = None  # the file's bytes, once read
 
     def fail(self, line: int, message: str, column: str | None = None) -> InputError:
         return InputError(self.file, f"line {line}", f"column {column}: {message}" if column else message)
 
     def records(self) -> Iterator[tuple[int, list[str]]]:
-        """(line number, cells) for every non-blank record; invalid UTF-8 is an error with its line."""
+        """(line number, cells) for every non-blank record; invalid UTF-8 is an error with its line.
+
+        Rows are parsed as they are asked for, from the bytes read once (a second call parses
+        them again: a format that needs two passes reads the same file). Nothing else the size
+        of the file is held: not its text, not its lines, not its rows."""
+        raw = self._bytes()
+        first = next((line for line in _text_lines(raw) if line.strip()), "")
+        # Spreadsheets set to a locale with a decimal comma export `;`-separated files; "Text (Tab
+        # delimited)" and .tsv exports separate with tabs.
+        delimiter = max((",", ";", "\t"), key=first.count) if first.count(",") < max(first.count(";"), first.count("\t")) else ","
+        if delimiter == ";":
+            self.decimal_comma, point = _decimal_marks(_text_lines(raw))
+            self.dots_unclear = not self.decimal_comma and not point
+        reader = csv.reader(_text_lines(raw), delimiter=delimiter, strict=True)
+        start = 1
+        try:
+            for cells in reader:
+                line = start
+                start = reader.line_num + 1
+                if any(c.strip() for c in cells):
+                    yield line, cells
+        except csv.Error as exc:
+            raise InputError(self.file, f"line {reader.line_num}", f"malformed CSV: {exc}") from None
+
+    def _bytes(self) -> bytes:
+        """The file's bytes, read (and hashed, and checked to be UTF-8) on the first call only."""
         from flywheel_core import PathRefused, read_regular_file
 
+        if self._raw is not None:
+            return self._raw
         try:
             # Bounded, and never waiting on a FIFO (--csv /dev/stdin with nothing piped) nor
             # reading a device forever (--csv /dev/zero).
@@ -207,29 +241,20 @@ class _Rows:
         except OSError as exc:
             raise InputError(self.file, "$", f"cannot read: {exc.strerror or exc}") from None
         self.sha256 = hashlib.sha256(raw).hexdigest()
+        # Checked a megabyte at a time, so no decoded copy of the whole file is made.
+        decoder = codecs.getincrementaldecoder("utf-8")()
+        view = memoryview(raw)
         try:
-            text = raw.decode("utf-8-sig")
-        except UnicodeDecodeError as exc:
-            line = raw[: exc.start].count(b"\n") + 1
-            raise InputError(self.file, f"line {line}", f"invalid UTF-8 at byte {exc.start}") from None
-        lines = text.splitlines(keepends=True)
-        first = next((line for line in lines if line.strip()), "")
-        # Spreadsheets set to a locale with a decimal comma export `;`-separated files; "Text (Tab
-        # delimited)" and .tsv exports separate with tabs.
-        delimiter = max((",", ";", "\t"), key=first.count) if first.count(",") < max(first.count(";"), first.count("\t")) else ","
-        if delimiter == ";":
-            self.decimal_comma, point = _decimal_marks(lines)
-            self.dots_unclear = not self.decimal_comma and not point
-        reader = csv.reader(lines, delimiter=delimiter, strict=True)
-        start = 1
-        try:
-            for cells in reader:
-                line = start
-                start = reader.line_num + 1
-                if any(c.strip() for c in cells):
-                    yield line, cells
-        except csv.Error as exc:
-            raise InputError(self.file, f"line {reader.line_num}", f"malformed CSV: {exc}") from None
+            for start in range(0, len(raw), _CHUNK):
+                decoder.decode(view[start : start + _CHUNK], final=start + _CHUNK >= len(raw))
+        except UnicodeDecodeError:
+            try:
+                raw.decode("utf-8-sig")  # again at once: the error's position in the file, not in a chunk
+            except UnicodeDecodeError as exc:
+                line = raw[: exc.start].count(b"\n") + 1
+                raise InputError(self.file, f"line {line}", f"invalid UTF-8 at byte {exc.start}") from None
+        self._raw = raw
+        return raw
 
     def number(
         self, line: int, column: str, value: str, *, positive: bool = False, zero_ok: bool = False, default: float | None = None
@@ -295,7 +320,19 @@ class _Rows:
         return moment
 
 
-def _decimal_marks(lines: list[str]) -> tuple[bool, bool]:
+def _text_lines(raw: bytes) -> Iterator[str]:
+    """``raw.decode("utf-8-sig").splitlines(keepends=True)``, one line at a time (``raw`` is valid
+    UTF-8): it is cut after each newline byte, which no multi-byte character holds, and each
+    piece is split as the whole text would be (at CR, form feed, U+2028...)."""
+    pieces = io.BytesIO(raw)
+    head = pieces.readline()
+    if head:
+        yield from head.decode("utf-8-sig").splitlines(keepends=True)
+    for piece in pieces:
+        yield from piece.decode("utf-8").splitlines(keepends=True)
+
+
+def _decimal_marks(lines: Iterable[str]) -> tuple[bool, bool]:
     """(some cell writes a decimal comma, some cell writes a decimal point) in a `;`-separated file.
 
     ``150,25`` and ``1.500.000`` say comma; ``150.25`` says point; ``1.500`` says nothing.
@@ -405,7 +442,7 @@ def _generic(rows: _Rows, records: Iterator[tuple[int, list[str]]], multipliers:
                 price=rows.number(line, col["price"][0], _cell(cells, col["price"][1]), positive=True, zero_ok=True),
                 fees=rows.number(line, fees[0], _cell(cells, fees[1]), default=0.0) if fees else 0.0,
                 multiplier=multipliers(line, mult[0] if mult else col["symbol"][0], symbol, _known(stated)),
-                account=_cell(cells, account[1]).strip() if account else "",
+                account=_label(cells, account),
                 # "Sell to Close" of a position opened before the file closes it, as IBKR's C does.
                 open_close=intent,
                 execution_id=rows.execution_id(cells),
@@ -429,7 +466,13 @@ def _symbol(rows: _Rows, line: int, column: str, value: str) -> str:
     symbol = value.strip()
     if not symbol:
         raise rows.fail(line, "is empty, expected a symbol", column)
-    return symbol
+    return sys.intern(symbol)
+
+
+def _label(cells: list[str], column: tuple[str, int] | None) -> str:
+    """A cell that names (an account, a currency): one string for all rows that repeat it,
+    as a symbol is, so a long export's fills do not each hold a copy."""
+    return sys.intern(_cell(cells, column[1]).strip()) if column else ""
 
 
 _IBKR_DATE = re.compile(r"^(?P<date>\d{8}|\d{4}-\d{2}-\d{2})(?:[;,T ]+(?P<time>\d{6}|\d{2}:\d{2}(?::\d{2})?))?$")
@@ -454,44 +497,82 @@ def _ibkr_time(rows: _Rows, line: int, column: str, value: str) -> datetime:
     return rows.localize(naive, line, column)
 
 
-def _ibkr_section(rows: _Rows, records: Iterator[tuple[int, list[str]]], notes: list[str]) -> tuple[_Header, int, list[tuple[int, list[str]]]]:
-    """The header and data rows of the trades section (all rows when the file has no section codes)."""
-    # code -> [header, header line, rows]; code "" holds rows without HEADER/DATA section codes.
-    sections: dict[str, list] = {}
+def _ibkr_records(rows: _Rows, records: Iterator[tuple[int, list[str]]]) -> Iterator[tuple[str, int, list[str]]]:
+    """(section code, line, cells) of each record that is not the statement's envelope; the code
+    is "" for a file without HEADER/DATA section codes, whose two columns are then left out."""
     for line, cells in records:
         first = cells[0].strip().upper()
         if first == "STATEMENT" and len(cells) > 1 and cells[1].strip().upper() == "HEADER":
             # Its Trades section has no multiplier column: option and futures P&L would be off by 100x.
             raise rows.fail(line, "this is an IBKR Activity Statement, not a Flex Query: export the Trades "
                             "section with a Flex Query (Reports > Flex Queries)")
-        code = ""
         if first in ("HEADER", "DATA") and len(cells) > 2:
-            code = cells[1].strip().upper()
-            cells = cells[2:]  # "section code and line descriptor" columns
-        elif first in _IBKR_ENVELOPE:
-            continue  # statement envelope records and messages, not executions
-        section = sections.setdefault(code, [None, 0, []])
-        if section[0] is None:
-            section[0], section[1] = _Header(cells), line
-        elif [c.strip() for c in cells] != section[0].cells:  # else the header repeated for the next account
-            section[2].append((line, cells))
+            yield cells[1].strip().upper(), line, cells[2:]  # "section code and line descriptor" columns
+        elif first not in _IBKR_ENVELOPE:  # else statement envelope records and messages, not executions
+            yield "", line, cells
+
+
+def _ibkr_data(rows: _Rows, records: Iterator[tuple[int, list[str]]]) -> Iterator[tuple[str, _Header, int, list[str] | None]]:
+    """(section code, its header, line, cells) of every data row; cells None for a section's
+    header (its first row), which is not repeated as data (the next account's header)."""
+    headers: dict[str, _Header] = {}
+    for code, line, cells in _ibkr_records(rows, records):
+        header = headers.get(code)
+        if header is None:
+            headers[code] = _Header(cells)
+            yield code, headers[code], line, None
+        elif not _repeats(cells, header):
+            yield code, header, line, cells
+
+
+def _repeats(cells: list[str], header: _Header) -> bool:
+    # Cheap tests first: this runs on every row, twice, and a data row almost never matches.
+    return (len(cells) == len(header.cells) and cells[0].strip() == header.cells[0]
+            and [c.strip() for c in cells] == header.cells)
+
+
+@attrs.define
+class _Section:
+    """What the first pass learns of a Flex section: its header, where, and its rows' levels of detail."""
+
+    header: _Header
+    line: int
+    rows: int = 0
+    levels: dict[str, int] = attrs.field(factory=dict)  # LevelOfDetail (upper case) -> rows
+
+
+def _ibkr_section(rows: _Rows, records: Iterator[tuple[int, list[str]]], notes: list[str]) -> tuple[str, _Section]:
+    """The code and outline of the trades section (all rows when the file has no section codes).
+
+    A first pass over the file: only each section's header and counts are kept, not its rows."""
+    sections: dict[str, _Section] = {}
+    for code, header, line, cells in _ibkr_data(rows, records):
+        if cells is None:
+            sections[code] = _Section(header, line)
+            continue
+        section = sections[code]
+        section.rows += 1
+        level = header.find("LevelOfDetail")
+        if level is not None:
+            value = _cell(cells, level[1]).strip().upper()
+            section.levels[value] = section.levels.get(value, 0) + 1
     if not sections:
         raise InputError(rows.file, "line 1", "the file is empty (expected an IBKR Flex Query trades CSV)")
     # Several Flex sections: the Trades one (code TRNT), else the first with a trade price column.
     code = next(
         (c for c in sections if c == "TRNT"),
-        next((c for c in sections if sections[c][0].find("TradePrice")), next(iter(sections))),
+        next((c for c in sections if sections[c].header.find("TradePrice")), next(iter(sections))),
     )
     others = sorted(c for c in sections if c != code)
     if others:
-        skipped = sum(len(sections[c][2]) for c in others)
+        skipped = sum(sections[c].rows for c in others)
         notes.append(f"skipped {skipped} row(s) of other Flex sections ({', '.join(others)})")
-    header, hline, data = sections[code]
-    return header, hline, data
+    return code, sections[code]
 
 
 def _ibkr(rows: _Rows, records: Iterator[tuple[int, list[str]]], notes: list[str], multipliers: _Multipliers) -> list[Fill]:
-    header, hline, data = _ibkr_section(rows, records, notes)
+    code, section = _ibkr_section(rows, records, notes)
+    header, hline = section.header, section.line
     sym = header.require(rows, hline, "Symbol")
     qty = header.require(rows, hline, "Quantity")
     price = header.require(rows, hline, "TradePrice", "Price")
@@ -513,15 +594,18 @@ def _ibkr(rows: _Rows, records: Iterator[tuple[int, list[str]]], notes: list[str
     level = header.find("LevelOfDetail")
     account = header.find("ClientAccountID", "AccountId", "Account")
     rows.id_column = header.find("IBExecID", "TransactionID")
+    wanted: set[str] | None = None  # the levels of detail read (None: every row)
     if level is not None:
-        levels = {_cell(c, level[1]).strip().upper() for _, c in data}
-        keep = "EXECUTION" if "EXECUTION" in levels else "ORDER"
-        kept = [(line, c) for line, c in data if _cell(c, level[1]).strip().upper() in (keep, "")]
-        skipped = len(data) - len(kept)
+        keep = "EXECUTION" if "EXECUTION" in section.levels else "ORDER"
+        wanted = {keep, ""}
+        skipped = sum(n for value, n in section.levels.items() if value not in wanted)
         if skipped:
-            other = sorted(levels - {keep, ""})
+            other = sorted(set(section.levels) - wanted)
             notes.append(f"skipped {skipped} IBKR row(s) that are not executions (LevelOfDetail {', '.join(other)})")
-        data = kept
+    # The second pass: the section's rows again, parsed one at a time.
+    data = ((line, cells) for c, _, line, cells in _ibkr_data(rows, rows.records()) if c == code and cells is not None)
+    if wanted is not None:
+        data = ((line, cells) for line, cells in data if _cell(cells, level[1]).strip().upper() in wanted)  # type: ignore[index]
     fills = []
     for line, cells in data:
         _check_width(rows, line, cells, header)
@@ -570,8 +654,8 @@ def _ibkr(rows: _Rows, records: Iterator[tuple[int, list[str]]], notes: list[str
                 price=rows.number(line, price[0], _cell(cells, price[1]), positive=True, zero_ok=True),
                 fees=fees,
                 multiplier=multiplier,
-                currency=_cell(cells, currency[1]).strip() if currency else "",
-                account=_cell(cells, account[1]).strip() if account else "",
+                currency=_label(cells, currency),
+                account=_label(cells, account),
                 open_close=_open_close(rows, line, indicator, cells),
                 execution_id=rows.execution_id(cells),
             )
@@ -662,7 +746,7 @@ def _tradovate(rows: _Rows, records: Iterator[tuple[int, list[str]]], notes: lis
                 price=rows.number(line, price[0], _cell(cells, price[1]), positive=True, zero_ok=True),
                 fees=rows.number(line, commission[0], _cell(cells, commission[1]), default=0.0) if commission else 0.0,
                 multiplier=multiplier,
-                account=_cell(cells, account[1]).strip() if account else "",
+                account=_label(cells, account),
                 execution_id=rows.execution_id(cells),
             )
         )
