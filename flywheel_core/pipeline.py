@@ -20,19 +20,17 @@ import attrs
 from flywheel_core.context import RunContext
 from flywheel_core.errors import FlywheelError, InputError, PluginError, UsageError
 from flywheel_core.fsutil import atomic_write_many, sha256_bytes
-from flywheel_core.localpaths import scrub_paths
-from flywheel_core.models import Session
 from flywheel_core.progress_bars import progress, track
 from flywheel_core.schema import SESSION_ID_PATTERN
-from flywheel_core.store import SessionStore
 from flywheel_core.types import Artifact, Problem
-from flywheel_core.validation import check_schema, plugin_problems
 
-# flywheel_core.publishing is imported in the functions that use it: a run with no target
-# enabled loads neither the enqueue path (the publishing scan) nor the publisher.
+# Modules a phase alone needs are imported in its functions: ``flywheel collect`` loads no
+# session model (cattrs), store or validation; a run with no target enabled loads neither the
+# enqueue path (the publishing scan) nor the publisher.
 
 if TYPE_CHECKING:
     from flywheel_core.config import Config
+    from flywheel_core.models import Session
     from flywheel_core.plugins import PluginHost
     from flywheel_core.publishing import ArtifactVersion, PublishReport
 
@@ -115,6 +113,9 @@ class SessionResult:
 
 def validate_file(path: Path, config: Config, host: PluginHost) -> tuple[Session | None, SessionResult]:
     """Load and fully validate one file (schema, then plugins). No collect, nothing written."""
+    from flywheel_core.store import SessionStore
+    from flywheel_core.validation import check_schema, plugin_problems
+
     result = SessionResult(file=str(path))
     try:
         raw = SessionStore(config.max_input_bytes).read_raw(path)
@@ -140,6 +141,8 @@ def _has_errors(problems: list[Problem]) -> bool:
 
 def generate(session: Session, ctx: RunContext, result: SessionResult) -> list[Artifact]:
     """Run collect, validate and generate hooks; return artifacts, recording problems and errors."""
+    from flywheel_core.validation import plugin_problems
+
     host = ctx.host
     for plugin, _, error in host.call_each("flywheel_collect", session=session, ctx=ctx):
         if error is not None:
@@ -272,6 +275,9 @@ def run_session(
 
 def load_for_run(path: Path, config: Config, host: PluginHost) -> tuple[Session | None, SessionResult]:
     """Schema-check a file and make sure a plugin handles its type (exit 2 otherwise)."""
+    from flywheel_core.store import SessionStore
+    from flywheel_core.validation import check_schema
+
     result = SessionResult(file=str(path))
     try:
         raw = SessionStore(config.max_input_bytes).read_raw(path)
@@ -295,6 +301,7 @@ def load_for_run(path: Path, config: Config, host: PluginHost) -> tuple[Session 
 
 def _version(artifact: Artifact, info: dict[str, Any], session: Session, session_path: Path) -> ArtifactVersion:
     """The queue's view of a written artifact: the exact bytes written, and what targets are told."""
+    from flywheel_core.localpaths import scrub_paths
     from flywheel_core.publishing import ArtifactVersion, session_meta
 
     files = {artifact.filename: artifact.data()}
@@ -333,6 +340,7 @@ def _record(
     """
     from flywheel_core.publishing import crash_point, open_queue
     from flywheel_core.publishing.mirror import file_stamp, show_queue_state, take_over_record, written_by_flywheel
+    from flywheel_core.store import SessionStore
 
     now = datetime.now(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
     session_path = path.resolve()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, Iterator, Literal, Protocol
+from typing import Any, Iterable, Iterator, Literal, Protocol
 
 import attrs
 
@@ -22,7 +22,7 @@ NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 ATTACHMENT_RE = re.compile(r"^(?!/)(?!.*(^|/)\.\.?(/|$))[A-Za-z0-9._/-]{1,200}$")
 
 
-def _as_tuple(value: Any) -> tuple[Any, ...]:
+def _as_tuple(value: Iterable[str]) -> tuple[str, ...]:
     # Not ``converter=tuple``: attrs reads a converter's signature, and a builtin's costs a
     # tokenizer compile (~6 ms of every command's start-up).
     return tuple(value)
