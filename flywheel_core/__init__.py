@@ -24,7 +24,7 @@ _LAZY = {
     "Target": "flywheel_core.types",
     "ArtifactRecord": "flywheel_core.models",
     "Session": "flywheel_core.models",
-    "parse_timestamp": "flywheel_core.models",
+    "parse_timestamp": "flywheel_core.timestamps",
     "RunContext": "flywheel_core.context",
     "PublishContext": "flywheel_core.context",
     "Config": "flywheel_core.config",
@@ -122,13 +122,14 @@ if TYPE_CHECKING:
     from flywheel_core.locks import lock_for
     from flywheel_core.localpaths import scrub_paths, scrub_session, scrub_tree
     from flywheel_core.jsonload import dumps_strict
-    from flywheel_core.models import ArtifactRecord, Session, parse_timestamp
+    from flywheel_core.models import ArtifactRecord, Session
     from flywheel_core.progress_bars import ProgressTask, progress, track
     from flywheel_core.publishing.shared import SharedStore, open_shared_store
     from flywheel_core.redaction import redact, register_secret
     from flywheel_core.render import md_escape, md_inline
     from flywheel_core.schema import matches_schema
     from flywheel_core.store import emit_session
+    from flywheel_core.timestamps import parse_timestamp
     from flywheel_core.posts import SocialPosts, compose_social
     from flywheel_core.social import (
         LIMITS,

@@ -33,12 +33,13 @@ from flywheel_core.config import Config, check_plugin_configs, load_config
 from flywheel_core.errors import InputError, UsageError
 from flywheel_core.pipeline import Collected, collect
 from flywheel_core.plugins import get_host
-from flywheel_core.tracking import EndResult, OpenSession, SessionOutcome, config_for, run_file
-from flywheel_core.tracking import end_session as _end_session
-from flywheel_core.tracking import start_session as _start_session
+
+# flywheel_core.tracking (start, end, run with the queue) is imported by the functions that use
+# it: ``flywheel collect`` (collect_session) loads neither it nor the publication queue.
 
 if TYPE_CHECKING:
     from flywheel_core.plugins import PluginHost
+    from flywheel_core.tracking import EndResult, OpenSession, SessionOutcome
 
 __all__ = ["SessionTracker", "collect_session", "end_session", "run_session_file", "start_session"]
 
@@ -53,6 +54,8 @@ def _setup(
     if isinstance(config, Config):
         cfg = config
     elif where is not None:
+        from flywheel_core.tracking import config_for
+
         cfg = config_for(where, config)
     else:
         cfg = load_config(Path(config) if config is not None else None)
@@ -133,6 +136,8 @@ def start_session(
     """Open a session (``flywheel start``): record the time, the agent and where every branch of
     the repository holding ``repo`` points. While one of this type is open on that repository
     (or folder), it is kept and returned (``already_open``) unless ``restart``."""
+    from flywheel_core.tracking import start_session as _start_session
+
     cfg, host = _setup(config, host, where=repo)
     started = _start_session(cfg, host, session_type=session_type, folder=repo, agent=agent, restart=restart)
     return SessionTracker(started.session, started.already_open, cfg, host)
@@ -167,6 +172,8 @@ def end_session(
     written and ``result.nothing_new`` is True. ``strict``: a collector warning raises UsageError
     before anything is written.
     """
+    from flywheel_core.tracking import end_session as _end_session
+
     cfg, host = _setup(config, host, where=repo)
     collected = {**options, "agent_id": agent, **_narrative(title, summary, lessons, next_steps, highlights)}
     return _end_session(cfg, host, session_type=session_type, folder=repo, options=collected, since=since,
@@ -179,6 +186,8 @@ def run_session_file(
     """Run a session file (``flywheel run FILE --publish``): write its artifacts, record them in
     the file, enqueue them for every enabled target, and publish what is due (unless
     ``publish=False``). An invalid file raises :class:`InputError` naming its first problem."""
+    from flywheel_core.tracking import run_file
+
     cfg, host = _setup(config, host)
     file = Path(path)
     outcome = run_file(cfg, host, file, publish=publish)

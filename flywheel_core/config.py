@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import tomllib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -257,6 +256,8 @@ def _register_env_secrets(value: Any) -> None:
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
+    import tomllib  # here: with no config file, a command never loads the TOML parser
+
     try:
         return tomllib.loads(read_regular_file(path, MAX_CONFIG_BYTES).decode("utf-8"))
     except FileNotFoundError:

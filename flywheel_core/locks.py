@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import socket
 import sys
 import time
 from pathlib import Path
@@ -152,6 +151,8 @@ class PathLock:
         self.release()
 
     def _write_holder(self) -> None:
+        import socket  # here: many commands load this module without ever taking a lock
+
         record = {
             "pid": os.getpid(),
             "host": socket.gethostname(),
@@ -171,6 +172,8 @@ class PathLock:
             pid = int(record["pid"])
         except (OSError, ValueError, KeyError, TypeError):
             return "an unknown process"
+        import socket
+
         text = f"pid {pid}"
         local = record.get("host") == socket.gethostname()
         if not local:

@@ -20,28 +20,19 @@ import attrs
 from flywheel_core.context import RunContext
 from flywheel_core.errors import FlywheelError, InputError, PluginError, UsageError
 from flywheel_core.fsutil import atomic_write_many, sha256_bytes
-from flywheel_core.localpaths import scrub_paths
-from flywheel_core.models import Session
 from flywheel_core.progress_bars import progress, track
-from flywheel_core.publishing import (
-    ArtifactVersion,
-    PublishReport,
-    check_target,
-    crash_point,
-    enqueue_versions,
-    open_queue,
-    publish,
-    session_meta,
-)
-from flywheel_core.publishing.mirror import file_stamp, show_queue_state, take_over_record, written_by_flywheel
 from flywheel_core.schema import SESSION_ID_PATTERN
-from flywheel_core.store import SessionStore
 from flywheel_core.types import Artifact, Problem
-from flywheel_core.validation import check_schema, plugin_problems
+
+# Modules a phase alone needs are imported in its functions: ``flywheel collect`` loads no
+# session model (cattrs), store or validation; a run with no target enabled loads neither the
+# enqueue path (the publishing scan) nor the publisher.
 
 if TYPE_CHECKING:
     from flywheel_core.config import Config
+    from flywheel_core.models import Session
     from flywheel_core.plugins import PluginHost
+    from flywheel_core.publishing import ArtifactVersion, PublishReport
 
 __all__ = [
     "Collected",
@@ -122,6 +113,9 @@ class SessionResult:
 
 def validate_file(path: Path, config: Config, host: PluginHost) -> tuple[Session | None, SessionResult]:
     """Load and fully validate one file (schema, then plugins). No collect, nothing written."""
+    from flywheel_core.store import SessionStore
+    from flywheel_core.validation import check_schema, plugin_problems
+
     result = SessionResult(file=str(path))
     try:
         raw = SessionStore(config.max_input_bytes).read_raw(path)
@@ -147,6 +141,8 @@ def _has_errors(problems: list[Problem]) -> bool:
 
 def generate(session: Session, ctx: RunContext, result: SessionResult) -> list[Artifact]:
     """Run collect, validate and generate hooks; return artifacts, recording problems and errors."""
+    from flywheel_core.validation import plugin_problems
+
     host = ctx.host
     for plugin, _, error in host.call_each("flywheel_collect", session=session, ctx=ctx):
         if error is not None:
@@ -262,6 +258,8 @@ def run_session(
         result.exit_code = 1 if result.errors else 0
         return result
     result.artifacts = write_artifacts(artifacts, ctx.artifact_dir)
+    from flywheel_core.publishing import crash_point
+
     crash_point("after_write")
     failed = bool(result.errors) or not artifacts
     if not artifacts and not result.errors:
@@ -277,6 +275,9 @@ def run_session(
 
 def load_for_run(path: Path, config: Config, host: PluginHost) -> tuple[Session | None, SessionResult]:
     """Schema-check a file and make sure a plugin handles its type (exit 2 otherwise)."""
+    from flywheel_core.store import SessionStore
+    from flywheel_core.validation import check_schema
+
     result = SessionResult(file=str(path))
     try:
         raw = SessionStore(config.max_input_bytes).read_raw(path)
@@ -300,6 +301,9 @@ def load_for_run(path: Path, config: Config, host: PluginHost) -> tuple[Session 
 
 def _version(artifact: Artifact, info: dict[str, Any], session: Session, session_path: Path) -> ArtifactVersion:
     """The queue's view of a written artifact: the exact bytes written, and what targets are told."""
+    from flywheel_core.localpaths import scrub_paths
+    from flywheel_core.publishing import ArtifactVersion, session_meta
+
     files = {artifact.filename: artifact.data()}
     for name, content in artifact.attachments.items():
         files[name] = content.encode("utf-8") if isinstance(content, str) else content
@@ -334,6 +338,10 @@ def _record(
     ``complete`` while nothing was enqueued. Every field the run does not own is kept; a record
     an agent wrote is kept under ``previous``.
     """
+    from flywheel_core.publishing import crash_point, open_queue
+    from flywheel_core.publishing.mirror import file_stamp, show_queue_state, take_over_record, written_by_flywheel
+    from flywheel_core.store import SessionStore
+
     now = datetime.now(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
     session_path = path.resolve()
     targets = config.enabled_targets()
@@ -343,6 +351,8 @@ def _record(
 
     def change(current: Session) -> None:
         if targets and versions:
+            from flywheel_core.publishing import enqueue_versions
+
             entries = enqueue_versions(queue, host, session_id=session.session_id, session_type=session.session_type,
                                        versions=versions, targets=targets, session_path=session_path,
                                        session=session)  # scanned as this run collected it
@@ -422,9 +432,13 @@ def run_sessions(
     terminal (stderr), when there are several. ``strict``: held entries make the exit code 1.
     """
     for name in config.enabled_targets():
+        from flywheel_core.publishing import check_target
+
         check_target(config, host, name)  # a bad target is a usage error before anything is written
     shown = track(files, "running sessions") if show_progress and len(files) > 1 else files
     report = RunReport([run_session(f, config, host, out_dir=out_dir, dry_run=dry_run) for f in shown], strict=strict)
     if publish_after and not dry_run and any(r.enqueued for r in report.results):
+        from flywheel_core.publishing import publish
+
         report.published = publish(config, host, strict=strict)
     return report

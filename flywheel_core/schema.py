@@ -118,8 +118,8 @@ def _timestamp_ok(value: object) -> bool:
     if not isinstance(value, str):
         return True
     global _parse_timestamp
-    if _parse_timestamp is None:  # models (attrs, cattrs) only when a timestamp is checked, not for a config
-        from flywheel_core.models import parse_timestamp as _parse_timestamp
+    if _parse_timestamp is None:  # loaded when a timestamp is first checked, not for a config
+        from flywheel_core.timestamps import parse_timestamp as _parse_timestamp
     try:
         _parse_timestamp(value)
     except (ValueError, OverflowError):

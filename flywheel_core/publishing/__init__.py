@@ -6,71 +6,94 @@ module that talks to SQLite), ``blobs`` (content by hash), ``leases`` (who holds
 ``mirror`` (session files show the queue), ``shared`` (plugins' stores on the same backend),
 ``enqueue``, ``publisher`` and ``worker``; ``postgres`` (the only module that talks to
 PostgreSQL) serves a fleet.
+
+Names are loaded on first use (as in :mod:`flywheel_core`): a ``flywheel run`` that enqueues
+nothing never imports the publishing scan, its rules or the publisher.
 """
 
 from __future__ import annotations
 
-from flywheel_core.publishing.blobs import BlobStore, ContentMissing, FileBlobStore
-from flywheel_core.publishing.enqueue import ArtifactVersion, enqueue_file, enqueue_versions, session_meta
-from flywheel_core.publishing.mirror import mend_session_files, sync_session_file
-from flywheel_core.publishing.publisher import PublishOutcome, PublishReport, publish
-from flywheel_core.publishing.queue import (
-    CRASH_POINTS,
-    PublicationQueue,
-    crash_point,
-    idempotency_key,
-    open_queue,
-)
-from flywheel_core.publishing.screening import ScanPolicy, Screening, held_lines, scan_lines
-from flywheel_core.publishing.shared import SharedStore, open_shared_store
-from flywheel_core.publishing.sqlite import SqliteStorage
-from flywheel_core.publishing.storage import (
-    PENDING,
-    SCHEMA_VERSION,
-    STATUSES,
-    NewEntry,
-    QueueEntry,
-    QueueError,
-    QueueStorage,
-    StorageTransaction,
-    iso,
-)
-from flywheel_core.publishing.targets import call_target, check_target
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
 
-__all__ = [
-    "CRASH_POINTS",
-    "PENDING",
-    "SCHEMA_VERSION",
-    "STATUSES",
-    "ArtifactVersion",
-    "BlobStore",
-    "ContentMissing",
-    "FileBlobStore",
-    "NewEntry",
-    "PublicationQueue",
-    "PublishOutcome",
-    "PublishReport",
-    "QueueEntry",
-    "QueueError",
-    "QueueStorage",
-    "ScanPolicy",
-    "Screening",
-    "SharedStore",
-    "SqliteStorage",
-    "StorageTransaction",
-    "call_target",
-    "check_target",
-    "crash_point",
-    "enqueue_file",
-    "enqueue_versions",
-    "held_lines",
-    "idempotency_key",
-    "iso",
-    "mend_session_files",
-    "open_queue",
-    "open_shared_store",
-    "publish",
-    "scan_lines",
-    "session_meta",
-    "sync_session_file",
-]
+_LAZY = {
+    "BlobStore": "flywheel_core.publishing.blobs",
+    "ContentMissing": "flywheel_core.publishing.blobs",
+    "FileBlobStore": "flywheel_core.publishing.blobs",
+    "ArtifactVersion": "flywheel_core.publishing.enqueue",
+    "enqueue_file": "flywheel_core.publishing.enqueue",
+    "enqueue_versions": "flywheel_core.publishing.enqueue",
+    "session_meta": "flywheel_core.publishing.enqueue",
+    "mend_session_files": "flywheel_core.publishing.mirror",
+    "sync_session_file": "flywheel_core.publishing.mirror",
+    "PublishOutcome": "flywheel_core.publishing.publisher",
+    "PublishReport": "flywheel_core.publishing.publisher",
+    "publish": "flywheel_core.publishing.publisher",
+    "CRASH_POINTS": "flywheel_core.publishing.queue",
+    "PublicationQueue": "flywheel_core.publishing.queue",
+    "crash_point": "flywheel_core.publishing.queue",
+    "idempotency_key": "flywheel_core.publishing.queue",
+    "open_queue": "flywheel_core.publishing.queue",
+    "ScanPolicy": "flywheel_core.publishing.screening",
+    "Screening": "flywheel_core.publishing.screening",
+    "held_lines": "flywheel_core.publishing.screening",
+    "scan_lines": "flywheel_core.publishing.screening",
+    "SharedStore": "flywheel_core.publishing.shared",
+    "open_shared_store": "flywheel_core.publishing.shared",
+    "SqliteStorage": "flywheel_core.publishing.sqlite",
+    "NewEntry": "flywheel_core.publishing.storage",
+    "PENDING": "flywheel_core.publishing.storage",
+    "QueueEntry": "flywheel_core.publishing.storage",
+    "QueueError": "flywheel_core.publishing.storage",
+    "QueueStorage": "flywheel_core.publishing.storage",
+    "SCHEMA_VERSION": "flywheel_core.publishing.storage",
+    "STATUSES": "flywheel_core.publishing.storage",
+    "StorageTransaction": "flywheel_core.publishing.storage",
+    "iso": "flywheel_core.publishing.storage",
+    "call_target": "flywheel_core.publishing.targets",
+    "check_target": "flywheel_core.publishing.targets",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'flywheel_core.publishing' has no attribute {name!r}")
+    value = getattr(import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
+
+
+if TYPE_CHECKING:
+    from flywheel_core.publishing.blobs import BlobStore, ContentMissing, FileBlobStore
+    from flywheel_core.publishing.enqueue import ArtifactVersion, enqueue_file, enqueue_versions, session_meta
+    from flywheel_core.publishing.mirror import mend_session_files, sync_session_file
+    from flywheel_core.publishing.publisher import PublishOutcome, PublishReport, publish
+    from flywheel_core.publishing.queue import (
+        CRASH_POINTS,
+        PublicationQueue,
+        crash_point,
+        idempotency_key,
+        open_queue,
+    )
+    from flywheel_core.publishing.screening import ScanPolicy, Screening, held_lines, scan_lines
+    from flywheel_core.publishing.shared import SharedStore, open_shared_store
+    from flywheel_core.publishing.sqlite import SqliteStorage
+    from flywheel_core.publishing.storage import (
+        PENDING,
+        SCHEMA_VERSION,
+        STATUSES,
+        NewEntry,
+        QueueEntry,
+        QueueError,
+        QueueStorage,
+        StorageTransaction,
+        iso,
+    )
+    from flywheel_core.publishing.targets import call_target, check_target

@@ -27,25 +27,13 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from flywheel_core.scanning import (
-    Finding,
-    ScanContext,
-    Unredactable,
-    find_values,
-    load_allowlist,
-    redact_document,
-    redact_files,
-    rule_slug,
-    scan_files,
-    scan_session,
-    session_context,
-    session_findings,
-)
+import flywheel_core.scanning as scanning  # lazy: its rules are compiled when a scan first runs
 from flywheel_core.scanning.media import image_format, strip_metadata
 
 if TYPE_CHECKING:
     from flywheel_core.config import Config
     from flywheel_core.publishing.storage import QueueEntry
+    from flywheel_core.scanning import Finding, ScanContext
 
 __all__ = ["INTERNAL_META", "ScanPolicy", "Screening", "held_lines", "scan_lines"]
 
@@ -98,9 +86,9 @@ class ScanPolicy:
 
     def context(self, extra_paths: Iterable[str] = ()) -> ScanContext:
         """The scan context: the allow-list read now (a malformed one is an error naming it)."""
-        allow = load_allowlist(self.allowlist) if self.allowlist is not None else frozenset()
+        allow = scanning.load_allowlist(self.allowlist) if self.allowlist is not None else frozenset()
         paths = [p for p in (*self.local_paths, *extra_paths) if len(p.rstrip("/\\")) > 4]
-        return ScanContext(allow=allow, local_paths=tuple(dict.fromkeys(paths)))
+        return scanning.ScanContext(allow=allow, local_paths=tuple(dict.fromkeys(paths)))
 
 
 def _public_meta(meta: Mapping[str, Any]) -> dict[str, Any]:
@@ -135,13 +123,13 @@ class Screening:
             if isinstance(repo, str) and repo.startswith("/"):
                 extra.append(repo)
             ctx = self.policy.context(extra)
-            self._ctx = session_context(self.session, ctx) if self.session is not None else ctx
+            self._ctx = scanning.session_context(self.session, ctx) if self.session is not None else ctx
         return self._ctx
 
     @property
     def session_found(self) -> list[tuple[Finding, str]]:
         if self._session_found is None:
-            self._session_found = (session_findings(self.session, context=self.context)
+            self._session_found = (scanning.session_findings(self.session, context=self.context)
                                    if self.session is not None else [])
         return self._session_found
 
@@ -187,9 +175,9 @@ class _Version:
         self.version = version
         self.screening = screening
         ctx = screening.context
-        self.in_files = scan_files(version.files, context=ctx)
+        self.in_files = scanning.scan_files(version.files, context=ctx)
         self.public = _public_meta(version.meta)
-        self.in_meta = scan_session(self.public, context=ctx)
+        self.in_meta = scanning.scan_session(self.public, context=ctx)
         # A session finding counts where the artifact carries its value: a plugin that leaves a
         # field out (or cleans it, as the aria devlog drops local paths) publishes nothing of it.
         found = screening.session_found
@@ -201,12 +189,13 @@ class _Version:
         """(files, meta) with every finding cut out, or why that cannot be done."""
         version, ctx = self.version, self.screening.context
         try:
-            files = redact_files(version.files, self.in_files)
-            public = redact_document(self.public, self.in_meta)
+            files = scanning.redact_files(version.files, self.in_files)
+            public = scanning.redact_document(self.public, self.in_meta)
             files, public = _cut_session_values(files, public, self.carried)
-        except Unredactable as exc:
+        except scanning.Unredactable as exc:
             return str(exc)
-        left = scan_files(files, context=ctx) + [_meta_label(f) for f in scan_session(public, context=ctx)]
+        left = [*scanning.scan_files(files, context=ctx),
+                *(_meta_label(f) for f in scanning.scan_session(public, context=ctx))]
         if left:  # a redaction that made a new finding (never seen: the property tests say so)
             return f"still found after redaction: {left[0].describe()}"
         return files, {**version.meta, **public}
@@ -244,7 +233,7 @@ def _carries(texts: list[tuple[str, str]], files: Mapping[str, bytes], finding: 
     if len(value) < _MIN_TRACED:
         return False
     part = _PART if finding.severity == "secret" else None
-    if any(find_values(text, [value], name=name, part=part) for name, text in texts):
+    if any(scanning.find_values(text, [value], name=name, part=part) for name, text in texts):
         return True
     raw = value.encode("utf-8", "surrogatepass")
     return any(raw in data for name, data in files.items() if all(name != n for n, _ in texts))
@@ -268,7 +257,7 @@ def _cut_session_values(
             text = data.decode("utf-8")
         except UnicodeDecodeError:
             if any(v.encode() in data for _, v in found):
-                raise Unredactable(f"{name}: binary file holding what the session's findings found; hold it instead") from None
+                raise scanning.Unredactable(f"{name}: binary file holding what the session's findings found; hold it instead") from None
             continue
         cut = _cut_text(text, found, name)
         if cut != text:
@@ -276,7 +265,7 @@ def _cut_session_values(
                 try:
                     json.loads(cut)
                 except ValueError:
-                    raise Unredactable(f"{name}: redacting it would break its JSON; hold it instead") from None
+                    raise scanning.Unredactable(f"{name}: redacting it would break its JSON; hold it instead") from None
             out[name] = cut.encode("utf-8")
 
     def walk(node: Any) -> Any:
@@ -293,7 +282,7 @@ def _cut_text(text: str, found: list[tuple[Finding, str]], name: str) -> str:
     spans: list[tuple[int, int, str]] = []
     for finding, value in found:
         part = _PART if finding.severity == "secret" else None
-        spans += [(s, e, finding.rule) for s, e in find_values(text, [value], name=name, part=part)]
+        spans += [(s, e, finding.rule) for s, e in scanning.find_values(text, [value], name=name, part=part)]
     if not spans:
         return text
     out, last = [], 0
@@ -301,7 +290,7 @@ def _cut_text(text: str, found: list[tuple[Finding, str]], name: str) -> str:
         if start < last:
             last = max(last, end)
             continue
-        out += [text[last:start], f"[redacted:{rule_slug(rule)}]"]
+        out += [text[last:start], f"[redacted:{scanning.rule_slug(rule)}]"]
         last = end
     out.append(text[last:])
     return "".join(out)
@@ -363,7 +352,7 @@ def _finding_lines(findings: list[dict[str, Any]]) -> list[str]:
     places hold it (a social post repeats its text for every network)."""
     places: dict[tuple[str, str], list[Finding]] = {}
     for data in findings:
-        finding = Finding.from_dict(data)
+        finding = scanning.Finding.from_dict(data)
         places.setdefault((finding.rule, finding.fingerprint), []).append(finding)
     lines = []
     for found in places.values():

@@ -20,30 +20,43 @@ Severities: ``secret`` (credentials), ``personal`` (e-mail, phone, home folder, 
 ``private`` (local paths, private IPs, internal host names, image metadata). A preview shows
 at most 4 characters of a value; a fingerprint is a sha256 of rule and value; the value
 itself is never stored or returned.
+
+Names are loaded on first use: the rules' regular expressions are compiled when a scan first
+runs, not when something imports ``Finding`` or the allow-list helpers.
 """
 
 from __future__ import annotations
 
-from flywheel_core.scanning.allowlist import (
-    ALLOWLIST_VERSION,
-    add_to_allowlist,
-    allowlist_entry,
-    load_allowlist,
-)
-from flywheel_core.scanning.files import TEXT_EXTENSIONS, Unredactable, redact_files, scan_files
-from flywheel_core.scanning.model import Finding, ScanContext, Severity, fingerprint, mask, rule_slug
-from flywheel_core.scanning.rules import RULE_NAMES, is_placeholder
-from flywheel_core.scanning.scanner import (
-    SESSION_EXEMPT_PATHS,
-    SESSION_SKIPPED_PATHS,
-    find_values,
-    redact_document,
-    redact_text,
-    scan_session,
-    scan_text,
-    session_context,
-    session_findings,
-)
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+_LAZY = {
+    "ALLOWLIST_VERSION": "flywheel_core.scanning.allowlist",
+    "add_to_allowlist": "flywheel_core.scanning.allowlist",
+    "allowlist_entry": "flywheel_core.scanning.allowlist",
+    "load_allowlist": "flywheel_core.scanning.allowlist",
+    "TEXT_EXTENSIONS": "flywheel_core.scanning.files",
+    "Unredactable": "flywheel_core.scanning.files",
+    "redact_files": "flywheel_core.scanning.files",
+    "scan_files": "flywheel_core.scanning.files",
+    "Finding": "flywheel_core.scanning.model",
+    "ScanContext": "flywheel_core.scanning.model",
+    "Severity": "flywheel_core.scanning.model",
+    "fingerprint": "flywheel_core.scanning.model",
+    "mask": "flywheel_core.scanning.model",
+    "rule_slug": "flywheel_core.scanning.model",
+    "RULE_NAMES": "flywheel_core.scanning.rules",
+    "is_placeholder": "flywheel_core.scanning.rules",
+    "SESSION_EXEMPT_PATHS": "flywheel_core.scanning.scanner",
+    "SESSION_SKIPPED_PATHS": "flywheel_core.scanning.scanner",
+    "find_values": "flywheel_core.scanning.scanner",
+    "redact_document": "flywheel_core.scanning.scanner",
+    "redact_text": "flywheel_core.scanning.scanner",
+    "scan_session": "flywheel_core.scanning.scanner",
+    "scan_text": "flywheel_core.scanning.scanner",
+    "session_context": "flywheel_core.scanning.scanner",
+    "session_findings": "flywheel_core.scanning.scanner",
+}
 
 __all__ = [
     "ALLOWLIST_VERSION",
@@ -72,3 +85,39 @@ __all__ = [
     "session_context",
     "session_findings",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'flywheel_core.scanning' has no attribute {name!r}")
+    value = getattr(import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
+
+
+if TYPE_CHECKING:
+    from flywheel_core.scanning.allowlist import (
+        ALLOWLIST_VERSION,
+        add_to_allowlist,
+        allowlist_entry,
+        load_allowlist,
+    )
+    from flywheel_core.scanning.files import TEXT_EXTENSIONS, Unredactable, redact_files, scan_files
+    from flywheel_core.scanning.model import Finding, ScanContext, Severity, fingerprint, mask, rule_slug
+    from flywheel_core.scanning.rules import RULE_NAMES, is_placeholder
+    from flywheel_core.scanning.scanner import (
+        SESSION_EXEMPT_PATHS,
+        SESSION_SKIPPED_PATHS,
+        find_values,
+        redact_document,
+        redact_text,
+        scan_session,
+        scan_text,
+        session_context,
+        session_findings,
+    )

@@ -59,6 +59,11 @@ def _pairs(values: Iterable[tuple[str, str]]) -> frozenset[tuple[str, str]]:
     return frozenset((str(rule), str(fp)) for rule, fp in values)
 
 
+def _tuple(values: Iterable[str]) -> tuple[str, ...]:
+    # Not ``converter=tuple``: attrs reads a builtin converter's signature with the tokenizer (~6 ms).
+    return tuple(values)
+
+
 def _rules(values: Iterable[str] | None) -> frozenset[str] | None:
     return None if values is None else frozenset(values)
 
@@ -82,9 +87,9 @@ class ScanContext:
 
     declared_hashes: frozenset[str] = attrs.field(factory=frozenset, converter=_frozen_lower)
     allow: frozenset[tuple[str, str]] = attrs.field(factory=frozenset, converter=_pairs)
-    exempt_paths: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    exempt_paths: tuple[str, ...] = attrs.field(default=(), converter=_tuple)
     known_people: frozenset[str] = attrs.field(factory=frozenset, converter=_frozen_lower)
-    local_paths: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    local_paths: tuple[str, ...] = attrs.field(default=(), converter=_tuple)
     rules: frozenset[str] | None = attrs.field(default=None, converter=_rules)
 
     def exempt(self, name: str) -> bool:

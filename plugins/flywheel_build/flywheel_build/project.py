@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import configparser
 import json
-import tomllib
 from typing import Any, Callable
 
 import attrs
@@ -36,6 +34,8 @@ def _str(value: Any) -> str | None:
 
 
 def _toml(text: str) -> dict[str, Any]:
+    import tomllib  # here, like configparser below: most commands never read project metadata
+
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError:
@@ -67,6 +67,8 @@ def project_from_files(read: Callable[[str], str | None]) -> Project | None:
             return Project(_str(table.get("name")), _str(table.get("description")), "Cargo.toml")
     text = read("setup.cfg")
     if text:
+        import configparser
+
         parser = configparser.ConfigParser(interpolation=None)
         try:
             parser.read_string(text)

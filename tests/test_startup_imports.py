@@ -1,0 +1,101 @@
+"""What each command imports (issue 18): nothing a command does not use, so start-up stays fast.
+
+A library imported by every process costs every command its import time: these tests run real
+`flywheel` processes, every installed plugin loaded, and look at the modules they ended with.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from core_support import EXAMPLES
+
+# The `flywheel` script, with the modules it imported written to a file when it exits.
+PROBE = """
+import atexit, json, sys
+out = sys.argv[1]
+sys.argv = ["flywheel", *sys.argv[2:]]
+atexit.register(lambda: open(out, "w").write(json.dumps(sorted(sys.modules))))
+from flywheel_core.cli import main
+main()
+"""
+
+#: Imported only by what needs them: the web target, the publishing scan, the HTTP targets, the
+#: JSON Schema validator (schemas found valid once are remembered), rich (progress bars on a terminal).
+NEVER_AT_START = ["jsonschema", "referencing", "rich", "pygments", "markdown_it", "PIL", "matplotlib", "httpx",
+                  "detect_secrets", "psycopg", "flywheel_core.scanning.rules", "flywheel_core.publishing.enqueue",
+                  "flywheel_core.publishing.publisher", "flywheel_core.tracking"]
+
+
+@pytest.fixture
+def flywheel(tmp_path: Path):
+    """Run ``flywheel ARGS`` twice (the second run uses the caches the first wrote); the modules it imported."""
+    pytest.importorskip("flywheel_build")  # a bundled plugin: `run` and `collect` need a session type
+    env = {k: v for k, v in os.environ.items() if k not in ("FLYWHEEL_LOAD_PLUGINS", "PYTHONDONTWRITEBYTECODE")}
+    env.update(XDG_CACHE_HOME=str(tmp_path / "cache"), XDG_CONFIG_HOME=str(tmp_path / "config"), NO_COLOR="1")
+    work = tmp_path / "work"
+    work.mkdir()
+
+    def run(*args: str) -> set[str]:
+        out = tmp_path / "modules.json"
+        for _ in range(2):
+            done = subprocess.run([sys.executable, "-c", PROBE, str(out), *args], cwd=work, env=env,
+                                  capture_output=True, text=True, timeout=120)
+            assert done.returncode == 0, done.stderr
+        return set(json.loads(out.read_text()))
+
+    run.work = work  # type: ignore[attr-defined]
+    run.env = env  # type: ignore[attr-defined]
+    return run
+
+
+def _found(modules: set[str], names: list[str]) -> list[str]:
+    return [n for n in names if n in modules]
+
+
+def test_help_imports_no_pipeline_and_no_library_a_command_needs(flywheel) -> None:
+    modules = flywheel("--help")
+    assert _found(modules, [*NEVER_AT_START, "jinja2", "attrs", "cattrs", "filelock", "sqlite3", "tomllib",
+                            "flywheel_core.pipeline", "flywheel_core.models", "importlib.metadata"]) == []
+
+
+def test_version_reads_no_distribution_metadata(flywheel) -> None:
+    modules = flywheel("--version")
+    assert _found(modules, ["importlib.metadata", "email", "flywheel_core.pipeline", "jinja2"]) == []
+
+
+def test_run_of_a_small_session_without_targets_imports_no_scan_nor_publisher(flywheel) -> None:
+    session = flywheel.work / "work_session.json"
+    session.write_bytes((EXAMPLES / "minimal_build_session.json").read_bytes())
+    modules = flywheel("run", str(session), "--out", str(flywheel.work / "out"))
+    assert "jinja2" in modules and "flywheel_core.pipeline" in modules  # it did run
+    assert _found(modules, [*NEVER_AT_START, "tomllib", "configparser"]) == []
+
+
+def test_validate_imports_no_renderer_nor_lock(flywheel) -> None:
+    session = flywheel.work / "work_session.json"
+    session.write_bytes((EXAMPLES / "minimal_build_session.json").read_bytes())
+    modules = flywheel("validate", str(session))
+    assert _found(modules, [*NEVER_AT_START, "jinja2", "filelock", "sqlite3"]) == []
+
+
+def test_collect_imports_no_session_model_renderer_nor_queue(flywheel) -> None:
+    repo = flywheel.work / "repo"
+    repo.mkdir()
+    env = {**flywheel.env, "GIT_AUTHOR_NAME": "Ann", "GIT_AUTHOR_EMAIL": "ann@example.com",
+           "GIT_COMMITTER_NAME": "Ann", "GIT_COMMITTER_EMAIL": "ann@example.com"}
+    subprocess.run(["git", "init", "-q", "-b", "main", str(repo)], check=True, env=env)
+    for n in range(2):
+        (repo / "a.txt").write_text(f"line {n}\n")
+        subprocess.run(["git", "-C", str(repo), "add", "a.txt"], check=True, env=env)
+        subprocess.run(["git", "-C", str(repo), "commit", "-q", "-m", f"feat: step {n}"], check=True, env=env)
+    modules = flywheel("collect", "build", "--repo", str(repo), "-o", str(flywheel.work / "session.json"))
+    assert (flywheel.work / "session.json").exists()
+    assert _found(modules, [*NEVER_AT_START, "cattrs", "flywheel_core.models", "flywheel_core.store", "jinja2",
+                            "sqlite3", "flywheel_core.publishing.queue"]) == []
