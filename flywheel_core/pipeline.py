@@ -13,13 +13,13 @@ import logging
 import re
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
 import attrs
 
 from flywheel_core.context import RunContext
 from flywheel_core.errors import FlywheelError, InputError, PluginError, UsageError
-from flywheel_core.fsutil import atomic_write_many, sha256_bytes
+from flywheel_core.fsutil import WriteBatch, sha256_bytes
 from flywheel_core.localpaths import scrub_paths
 from flywheel_core.models import Session
 from flywheel_core.progress_bars import progress, track
@@ -187,6 +187,14 @@ def write_artifacts(artifacts: list[Artifact], folder: Path) -> dict[str, dict[s
     Each file is the old one or the new one after a crash, as ever; they are written together
     (every file synced, then renamed, then the folder synced once), not one by one.
     """
+    batch = WriteBatch()
+    written = _stage_artifacts(artifacts, folder, batch)
+    batch.commit()
+    return written
+
+
+def _stage_artifacts(artifacts: list[Artifact], folder: Path, batch: WriteBatch) -> dict[str, dict[str, Any]]:
+    """Stage each artifact and its attachments in ``batch`` (written at its commit); their records."""
     contents: dict[Path, bytes | str] = {}
     written: dict[str, dict[str, Any]] = {}
     for artifact in artifacts:
@@ -199,7 +207,7 @@ def write_artifacts(artifacts: list[Artifact], folder: Path) -> dict[str, dict[s
             contents[target] = content
             files.append(str(target))
         written[artifact.kind] = _record_of(artifact, main, files, data)
-    atomic_write_many(contents)
+    batch.stage(contents)
     return written
 
 
@@ -234,6 +242,72 @@ def run_session(
     dry_run: bool = False,
 ) -> SessionResult:
     """Run the whole pipeline on one session file and update it in place (unless dry-run)."""
+    return next(_run_files([path], config, host, out_dir=out_dir, dry_run=dry_run))
+
+
+#: ``flywheel run`` on many files writes the artifacts of this many sessions (or this many bytes)
+#: together, made durable at once, before it records any of them.
+BATCH_SESSIONS = 64
+BATCH_BYTES = 32 << 20
+
+
+@attrs.define
+class _Generated:
+    """A session generated and staged, waiting for its batch to be written before it is recorded."""
+
+    path: Path
+    session: Session
+    result: SessionResult
+    artifacts: list[Artifact]
+    folder: Path
+    collected: tuple[dict, dict] | None
+
+
+def _run_files(
+    files: Iterable[Path], config: Config, host: PluginHost, *, out_dir: Path | None, dry_run: bool
+) -> Iterator[SessionResult]:
+    """Run each file; the results in order, each once its session file is recorded.
+
+    Sessions are generated and their artifacts staged a batch at a time; the batch is written
+    (synced together, renamed, each folder synced once), and only then is each of its sessions
+    recorded, one after another, each under its file's lock. A crash before a batch is written
+    leaves its sessions' files and records as they were; after it, the files are new and a
+    record not written yet is as it was: no record claims a file that is not on disk.
+    """
+    waiting: list[SessionResult | _Generated] = []
+    with WriteBatch() as batch:
+
+        def flush() -> Iterator[SessionResult]:
+            if batch:
+                batch.commit()
+                crash_point("after_write")
+            done = list(waiting)
+            waiting.clear()
+            for item in done:
+                if isinstance(item, _Generated):
+                    _finish(item, config, host)
+                    item = item.result
+                yield item
+
+        for path in files:
+            item = _generate_file(path, config, host, out_dir=out_dir, dry_run=dry_run)
+            if isinstance(item, _Generated):
+                try:
+                    item.result.artifacts = _stage_artifacts(item.artifacts, item.folder, batch)
+                except BaseException:
+                    yield from flush()  # the sessions staged before this one are written and recorded
+                    raise
+            waiting.append(item)
+            if len(waiting) >= BATCH_SESSIONS or batch.bytes >= BATCH_BYTES:
+                yield from flush()
+        yield from flush()
+
+
+def _generate_file(
+    path: Path, config: Config, host: PluginHost, *, out_dir: Path | None, dry_run: bool
+) -> SessionResult | _Generated:
+    """Load, validate and generate one file: its final result (invalid, or a dry run), or what
+    is left to write and record."""
     session, result = load_for_run(path, config, host)
     if session is None:
         return result
@@ -261,18 +335,21 @@ def run_session(
         result.status = "dry-run"
         result.exit_code = 1 if result.errors else 0
         return result
-    result.artifacts = write_artifacts(artifacts, ctx.artifact_dir)
-    crash_point("after_write")
-    failed = bool(result.errors) or not artifacts
-    if not artifacts and not result.errors:
+    collected = (session.source_data, session.metadata) if (session.source_data, session.metadata) != before else None
+    return _Generated(path, session, result, artifacts, ctx.artifact_dir, collected)
+
+
+def _finish(done: _Generated, config: Config, host: PluginHost) -> None:
+    """A session whose artifacts are written: its status, then its record (and queue entries)."""
+    result, session = done.result, done.session
+    failed = bool(result.errors) or not done.artifacts
+    if not done.artifacts and not result.errors:
         result.errors.append(f"no plugin generated any artifact for session type {session.session_type!r}")
     result.status = "failed" if failed else "complete"
     result.exit_code = 1 if failed else 0
-    collected = (session.source_data, session.metadata) if (session.source_data, session.metadata) != before else None
     # What was made is enqueued even when another plugin failed: its failure is recorded, and
     # costs only its own artifacts.
-    _record(path, config, host, session, result, artifacts, collected)
-    return result
+    _record(done.path, config, host, session, result, done.artifacts, done.collected)
 
 
 def load_for_run(path: Path, config: Config, host: PluginHost) -> tuple[Session | None, SessionResult]:
@@ -424,7 +501,7 @@ def run_sessions(
     for name in config.enabled_targets():
         check_target(config, host, name)  # a bad target is a usage error before anything is written
     shown = track(files, "running sessions") if show_progress and len(files) > 1 else files
-    report = RunReport([run_session(f, config, host, out_dir=out_dir, dry_run=dry_run) for f in shown], strict=strict)
+    report = RunReport(list(_run_files(shown, config, host, out_dir=out_dir, dry_run=dry_run)), strict=strict)
     if publish_after and not dry_run and any(r.enqueued for r in report.results):
         report.published = publish(config, host, strict=strict)
     return report
