@@ -133,6 +133,7 @@ class WriteBatch:
     #: From this many files on, one ``syncfs`` of their file system (Linux) makes them durable
     #: instead of an fsync each: about half the CPU time, and one journal commit to wait for.
     SYNCFS_FROM = 16
+    SYNCFS_FOLDERS_FROM = 4
 
     def __init__(self) -> None:
         self._staged: list[tuple[str, Path]] = []  # (temp file, the path it replaces)
@@ -186,9 +187,12 @@ class WriteBatch:
         except BaseException:
             _remove(tmp for tmp, _ in staged)
             raise
-        for folder in self._folders:
-            _fsync_dir(folder)
-        self._folders = {}
+        folders, self._folders = list(self._folders), {}
+        # Many folders (a new one per session's artifacts): one more syncfs makes every rename
+        # durable, and the new folders' own entries too, which a folder's fsync does not.
+        if not (len(folders) >= WriteBatch.SYNCFS_FOLDERS_FROM and _syncfs(folders)):
+            for folder in folders:
+                _fsync_dir(folder)
 
     def discard(self) -> None:
         """Remove every temp file staged and not committed."""

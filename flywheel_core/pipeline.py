@@ -8,18 +8,19 @@ artifacts: the others are still written and enqueued; the session file then reco
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import logging
 import re
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
 import attrs
 
 from flywheel_core.context import RunContext
 from flywheel_core.errors import FlywheelError, InputError, PluginError, UsageError
-from flywheel_core.fsutil import WriteBatch, sha256_bytes
+from flywheel_core.fsutil import WriteBatch, lock_for, sha256_bytes
 from flywheel_core.localpaths import scrub_paths
 from flywheel_core.models import Session
 from flywheel_core.progress_bars import progress, track
@@ -42,6 +43,7 @@ from flywheel_core.validation import check_schema, plugin_problems
 if TYPE_CHECKING:
     from flywheel_core.config import Config
     from flywheel_core.plugins import PluginHost
+    from flywheel_core.publishing import PublicationQueue
 
 __all__ = [
     "Collected",
@@ -275,21 +277,29 @@ def _run_files(
     record not written yet is as it was: no record claims a file that is not on disk.
     """
     waiting: list[SessionResult | _Generated] = []
+    staged: set[Path] = set()  # the session files waiting, resolved
     with WriteBatch() as batch:
 
         def flush() -> Iterator[SessionResult]:
             if batch:
                 batch.commit()
                 crash_point("after_write")
-            done = list(waiting)
+            items = list(waiting)
             waiting.clear()
+            staged.clear()
+            done = [item for item in items if isinstance(item, _Generated)]
             for item in done:
-                if isinstance(item, _Generated):
-                    _finish(item, config, host)
-                    item = item.result
-                yield item
+                _finish(item)
+            if done:
+                # What was made is enqueued even when another plugin failed: its failure is
+                # recorded, and costs only its own artifacts.
+                _record(done, config, host)
+            yield from (item.result if isinstance(item, _Generated) else item for item in items)
 
         for path in files:
+            real = path.resolve()
+            if real in staged:
+                yield from flush()  # a file given twice is run twice, one run after the other
             item = _generate_file(path, config, host, out_dir=out_dir, dry_run=dry_run)
             if isinstance(item, _Generated):
                 try:
@@ -297,6 +307,7 @@ def _run_files(
                 except BaseException:
                     yield from flush()  # the sessions staged before this one are written and recorded
                     raise
+                staged.add(real)
             waiting.append(item)
             if len(waiting) >= BATCH_SESSIONS or batch.bytes >= BATCH_BYTES:
                 yield from flush()
@@ -339,17 +350,14 @@ def _generate_file(
     return _Generated(path, session, result, artifacts, ctx.artifact_dir, collected)
 
 
-def _finish(done: _Generated, config: Config, host: PluginHost) -> None:
-    """A session whose artifacts are written: its status, then its record (and queue entries)."""
+def _finish(done: _Generated) -> None:
+    """The status of a session whose artifacts are written."""
     result, session = done.result, done.session
     failed = bool(result.errors) or not done.artifacts
     if not done.artifacts and not result.errors:
         result.errors.append(f"no plugin generated any artifact for session type {session.session_type!r}")
     result.status = "failed" if failed else "complete"
     result.exit_code = 1 if failed else 0
-    # What was made is enqueued even when another plugin failed: its failure is recorded, and
-    # costs only its own artifacts.
-    _record(done.path, config, host, session, result, done.artifacts, done.collected)
 
 
 def load_for_run(path: Path, config: Config, host: PluginHost) -> tuple[Session | None, SessionResult]:
@@ -395,28 +403,43 @@ def _version(artifact: Artifact, info: dict[str, Any], session: Session, session
     return ArtifactVersion(artifact.kind, artifact.ext, files, meta, info["path"])
 
 
-def _record(
-    path: Path,
-    config: Config,
-    host: PluginHost,
-    session: Session,
-    result: SessionResult,
-    artifacts: list[Artifact],
-    collected: tuple[dict, dict] | None,
-) -> None:
-    """Enqueue the run's artifacts, then write its outcome into the session file, under the file's lock.
+def _record(done: list[_Generated], config: Config, host: PluginHost) -> None:
+    """Enqueue each run's artifacts, then write its outcome into its session file, under the file's lock.
 
     Enqueueing first means a run stopped in between leaves entries the session file does not
     show yet, and the next ``publish`` mends the file from them; never a file that says
     ``complete`` while nothing was enqueued. Every field the run does not own is kept; a record
-    an agent wrote is kept under ``previous``.
+    an agent wrote is kept under ``previous``. The session files of ``done`` are written
+    together (one sync), each locked from before it is re-read until it is written; the locks
+    are taken in one order (of their lock files), so two runs on overlapping files never wait
+    for each other in a circle.
     """
+    store = SessionStore(config.max_input_bytes)
+    locks = {str(lock.lock_file): lock for lock in (lock_for(d.path) for d in done)}
+    with open_queue(config) as queue, contextlib.ExitStack() as held, WriteBatch() as batch:
+        for name in sorted(locks):
+            held.enter_context(locks[name])
+        synced = []
+        for item in done:
+            marks: list[tuple[int, int]] = []
+            store.stage_update(item.path, _recorder(item, config, host, queue, marks), batch)
+            synced.append((item.path.resolve(), marks))
+        batch.commit()
+        if queue.exists():
+            for session_path, marks in synced:
+                queue.file_synced(str(session_path), marks, file_stamp(session_path))
+
+
+def _recorder(
+    done: _Generated, config: Config, host: PluginHost, queue: PublicationQueue, marks: list[tuple[int, int]]
+) -> Callable[[Session], None]:
+    """The change :func:`_record` makes to one session file (the queue's marks it shows go to ``marks``)."""
+    path, session, result, artifacts, collected = done.path, done.session, done.result, done.artifacts, done.collected
     now = datetime.now(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
     session_path = path.resolve()
     targets = config.enabled_targets()
     versions = [_version(a, result.artifacts[a.kind], session, session_path) for a in artifacts] if targets else []
     generators = set(host.infos)
-    marks: list[tuple[int, int]] = []
 
     def change(current: Session) -> None:
         if targets and versions:
@@ -451,10 +474,7 @@ def _record(
             for note in notes:
                 log.warning("%s: %s", path, note)
 
-    with open_queue(config) as queue:
-        SessionStore(config.max_input_bytes).update(path, change)
-        if queue.exists():
-            queue.file_synced(str(session_path), marks, file_stamp(session_path))
+    return change
 
 
 @attrs.define
