@@ -30,6 +30,7 @@ __all__ = [
     "lock_for",
     "read_regular_file",
     "remove_stale_temps",
+    "remove_stale_temps_of",
     "sha256_bytes",
 ]
 
@@ -337,25 +338,35 @@ def remove_stale_temps(path: Path, *, older_than: float = STALE_TEMP_SECONDS) ->
     ``older_than`` seconds. Call it while holding ``path``'s lock, so no live writer of this
     path can be mid-write. Errors are ignored: a temp file left is harmless.
     """
+    return remove_stale_temps_of([path], older_than=older_than)
+
+
+def remove_stale_temps_of(paths: Iterable[Path], *, older_than: float = STALE_TEMP_SECONDS) -> list[Path]:
+    """:func:`remove_stale_temps` for several paths, holding all their locks: each folder is
+    listed once (``flywheel run`` records many session files of one folder at a time)."""
     removed: list[Path] = []
-    prefix = f".{path.name[:100]}."
+    prefixes: dict[Path, set[str]] = {}
+    for path in paths:
+        prefixes.setdefault(path.parent, set()).add(f".{path.name[:100]}.")
     now = time.time()
-    try:
-        entries = list(os.scandir(path.parent))
-    except OSError:
-        return removed
-    for entry in entries:
-        found = entry.name.startswith(prefix) and _TEMP_TAIL.fullmatch(entry.name, len(prefix))
-        if not found:
-            continue
+    for folder, wanted in prefixes.items():
         try:
-            old = now - entry.stat(follow_symlinks=False).st_mtime > older_than
-            dead = found.group(1) is not None and not _pid_alive(int(found.group(1)))
-            if (old or dead) and entry.is_file(follow_symlinks=False):
-                os.unlink(entry.path)
-                removed.append(Path(entry.path))
+            entries = [e for e in os.scandir(folder) if e.name.startswith(".") and e.name.endswith(".tmp")]
         except OSError:
             continue
+        for entry in entries:
+            found = next((m for prefix in wanted if entry.name.startswith(prefix)
+                          and (m := _TEMP_TAIL.fullmatch(entry.name, len(prefix)))), None)
+            if not found:
+                continue
+            try:
+                old = now - entry.stat(follow_symlinks=False).st_mtime > older_than
+                dead = found.group(1) is not None and not _pid_alive(int(found.group(1)))
+                if (old or dead) and entry.is_file(follow_symlinks=False):
+                    os.unlink(entry.path)
+                    removed.append(Path(entry.path))
+            except OSError:
+                continue
     return removed
 
 

@@ -20,7 +20,7 @@ import attrs
 
 from flywheel_core.context import RunContext
 from flywheel_core.errors import FlywheelError, InputError, PluginError, UsageError
-from flywheel_core.fsutil import WriteBatch, lock_for, sha256_bytes
+from flywheel_core.fsutil import WriteBatch, lock_for, remove_stale_temps_of, sha256_bytes
 from flywheel_core.localpaths import scrub_paths
 from flywheel_core.models import Session
 from flywheel_core.progress_bars import progress, track
@@ -258,6 +258,7 @@ class _Generated:
     """A session generated and staged, waiting for its batch to be written before it is recorded."""
 
     path: Path
+    real: Path  # resolved: the file written (through a symlink)
     session: Session
     result: SessionResult
     artifacts: list[Artifact]
@@ -297,9 +298,8 @@ def _run_files(
             yield from (item.result if isinstance(item, _Generated) else item for item in items)
 
         for path in files:
-            real = path.resolve()
-            if real in staged:
-                yield from flush()  # a file given twice is run twice, one run after the other
+            if path.resolve() in staged:
+                yield from flush()  # a file given twice is run twice, the second on the first's record
             item = _generate_file(path, config, host, out_dir=out_dir, dry_run=dry_run)
             if isinstance(item, _Generated):
                 try:
@@ -307,7 +307,7 @@ def _run_files(
                 except BaseException:
                     yield from flush()  # the sessions staged before this one are written and recorded
                     raise
-                staged.add(real)
+                staged.add(item.real)
             waiting.append(item)
             if len(waiting) >= BATCH_SESSIONS or batch.bytes >= BATCH_BYTES:
                 yield from flush()
@@ -347,7 +347,7 @@ def _generate_file(
         result.exit_code = 1 if result.errors else 0
         return result
     collected = (session.source_data, session.metadata) if (session.source_data, session.metadata) != before else None
-    return _Generated(path, session, result, artifacts, ctx.artifact_dir, collected)
+    return _Generated(path, path.resolve(), session, result, artifacts, ctx.artifact_dir, collected)
 
 
 def _finish(done: _Generated) -> None:
@@ -419,11 +419,12 @@ def _record(done: list[_Generated], config: Config, host: PluginHost) -> None:
     with open_queue(config) as queue, contextlib.ExitStack() as held, WriteBatch() as batch:
         for name in sorted(locks):
             held.enter_context(locks[name])
+        remove_stale_temps_of(d.real for d in done)  # each folder listed once, not once per file
         synced = []
         for item in done:
             marks: list[tuple[int, int]] = []
-            store.stage_update(item.path, _recorder(item, config, host, queue, marks), batch)
-            synced.append((item.path.resolve(), marks))
+            store.stage_update(item.path, _recorder(item, config, host, queue, marks), batch, clean=False)
+            synced.append((item.real, marks))
         batch.commit()
         if queue.exists():
             for session_path, marks in synced:
@@ -436,7 +437,7 @@ def _recorder(
     """The change :func:`_record` makes to one session file (the queue's marks it shows go to ``marks``)."""
     path, session, result, artifacts, collected = done.path, done.session, done.result, done.artifacts, done.collected
     now = datetime.now(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
-    session_path = path.resolve()
+    session_path = done.real
     targets = config.enabled_targets()
     versions = [_version(a, result.artifacts[a.kind], session, session_path) for a in artifacts] if targets else []
     generators = set(host.infos)

@@ -69,22 +69,26 @@ class SessionStore:
             batch.commit()
             return session
 
-    def stage_update(self, path: Path, change: Callable[[Session], None], batch: WriteBatch) -> Session:
+    def stage_update(
+        self, path: Path, change: Callable[[Session], None], batch: WriteBatch, *, clean: bool = True
+    ) -> Session:
         """:meth:`update` for a caller that holds ``lock_for(path)`` until it commits ``batch``
-        (``flywheel run`` records many sessions with one sync): the new file is staged in it."""
+        (``flywheel run`` records many sessions with one sync): the new file is staged in it.
+        ``clean=False``: the caller removed the stale temp files (``remove_stale_temps_of``)."""
         session = self.load(path)
         change(session)
-        self._write(path, session, batch)
+        self._write(path, session, batch, clean=clean)
         return session
 
     @staticmethod
-    def _write(path: Path, session: Session, batch: WriteBatch | None = None) -> None:
+    def _write(path: Path, session: Session, batch: WriteBatch | None = None, *, clean: bool = True) -> None:
         try:
             text = dumps_session(converter.unstructure(session))
         except ValueError as exc:  # a plugin put NaN or a huge integer in it: keep the old file
             raise FlywheelError(f"{path}: {exc}; the session file was not rewritten") from None
         real = path.resolve()  # a symlinked session file is written through, in its own folder
-        remove_stale_temps(real)
+        if clean:
+            remove_stale_temps(real)
         if batch is None:
             atomic_write(real, text)
         else:

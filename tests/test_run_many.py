@@ -133,3 +133,16 @@ def test_a_write_batch_is_all_old_until_it_commits(tmp_path: Path) -> None:
     with WriteBatch() as dropped:
         dropped.stage({old: "never"})
     assert old.read_text() == "new" and not temp_files(tmp_path), "leaving without a commit removes its temp files"
+
+
+def test_temp_files_killed_writers_left_are_removed_once_per_folder(tmp_path: Path, echo_host, example) -> None:
+    files = sessions(tmp_path / "many", example, 3)
+    dead = files[0].parent / f".{files[0].name}.999999999.k1ll3d.tmp"  # no such pid: its writer is gone
+    live = files[1].parent / f".{files[1].name}.{os.getpid()}.w0rk1n.tmp"  # a live writer's, and recent
+    other = files[1].parent / ".notes.txt.999999999.k1ll3d.tmp"  # not a session file of this run
+    for path in (dead, live, other):
+        path.write_text("partial")
+    result = run_cli(["run", *map(str, files), "--out", tmp_path / "out"], host=echo_host)
+    assert result.exit_code == 0, result.output
+    assert not dead.exists(), "a dead writer's temp file is removed"
+    assert live.exists() and other.exists(), "a live writer's, and another file's, are left alone"
