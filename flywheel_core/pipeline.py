@@ -300,14 +300,14 @@ def _run_files(
         for path in files:
             if path.resolve() in staged:
                 yield from flush()  # a file given twice is run twice, the second on the first's record
-            item = _generate_file(path, config, host, out_dir=out_dir, dry_run=dry_run)
-            if isinstance(item, _Generated):
-                try:
+            try:
+                item = _generate_file(path, config, host, out_dir=out_dir, dry_run=dry_run)
+                if isinstance(item, _Generated):
                     item.result.artifacts = _stage_artifacts(item.artifacts, item.folder, batch)
-                except BaseException:
-                    yield from flush()  # the sessions staged before this one are written and recorded
-                    raise
-                staged.add(item.real)
+                    staged.add(item.real)
+            except BaseException:
+                yield from flush()  # the sessions before this one are written and recorded, as ever
+                raise
             waiting.append(item)
             if len(waiting) >= BATCH_SESSIONS or batch.bytes >= BATCH_BYTES:
                 yield from flush()
@@ -420,15 +420,23 @@ def _record(done: list[_Generated], config: Config, host: PluginHost) -> None:
         for name in sorted(locks):
             held.enter_context(locks[name])
         remove_stale_temps_of(d.real for d in done)  # each folder listed once, not once per file
-        synced = []
+        synced: list[tuple[Path, list[tuple[int, int]]]] = []
+
+        def write() -> None:
+            batch.commit()
+            if queue.exists():
+                for session_path, marks in synced:
+                    queue.file_synced(str(session_path), marks, file_stamp(session_path))
+
         for item in done:
             marks: list[tuple[int, int]] = []
-            store.stage_update(item.path, _recorder(item, config, host, queue, marks), batch, clean=False)
+            try:
+                store.stage_update(item.path, _recorder(item, config, host, queue, marks), batch, clean=False)
+            except BaseException:
+                write()  # the sessions before this one are recorded, as ever
+                raise
             synced.append((item.real, marks))
-        batch.commit()
-        if queue.exists():
-            for session_path, marks in synced:
-                queue.file_synced(str(session_path), marks, file_stamp(session_path))
+        write()
 
 
 def _recorder(

@@ -10,7 +10,7 @@ import subprocess
 from pathlib import Path
 
 from core_support import FLYWHEEL
-from flywheel_core import pipeline
+from flywheel_core import hookimpl, pipeline
 from flywheel_core.fsutil import WriteBatch
 from flywheel_core.testing import run_cli
 
@@ -146,3 +146,25 @@ def test_temp_files_killed_writers_left_are_removed_once_per_folder(tmp_path: Pa
     assert result.exit_code == 0, result.output
     assert not dead.exists(), "a dead writer's temp file is removed"
     assert live.exists() and other.exists(), "a live writer's, and another file's, are left alone"
+
+
+class Spoiler:
+    """Breaks one session file while the run generates it, as an editor saving it half-typed might."""
+
+    @hookimpl
+    def flywheel_generate(self, session, ctx):
+        if session.session_id == "many-001":
+            ctx.session_path.write_text("{ half", encoding="utf-8")
+
+
+def test_a_session_file_that_cannot_be_recorded_keeps_the_records_before_it(tmp_path: Path, echo_host, example) -> None:
+    echo_host.register(Spoiler(), name="spoiler", distribution="flywheel-spoiler", version="1.0")
+    files = sessions(tmp_path / "many", example, 3)
+    before = {p: p.read_bytes() for p in files}
+    result = run_cli(["run", *map(str, files), "--out", tmp_path / "out"], host=echo_host)
+    assert result.exit_code == 2, result.output
+    assert str(files[1]) in result.output
+    assert json.loads(files[0].read_text())["pipeline_status"]["build_artifact"] == "complete", "recorded as ever"
+    assert files[1].read_text() == "{ half", "left as its editor wrote it"
+    assert files[2].read_bytes() == before[files[2]]
+    assert not temp_files(tmp_path / "many", tmp_path / "out")
