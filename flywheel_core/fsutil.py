@@ -5,13 +5,16 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import re
 import stat
+import sys
 import tempfile
 import time
 from pathlib import Path, PurePosixPath, PureWindowsPath
+from typing import Callable, Iterable
 
 from flywheel_core.errors import FileSystemError
 from flywheel_core.locks import PathLock, lock_for
@@ -20,12 +23,14 @@ __all__ = [
     "FileTooLarge",
     "PathLock",
     "PathRefused",
+    "WriteBatch",
     "atomic_write",
     "atomic_write_many",
     "confine",
     "lock_for",
     "read_regular_file",
     "remove_stale_temps",
+    "remove_stale_temps_of",
     "sha256_bytes",
 ]
 
@@ -111,35 +116,154 @@ def atomic_write_many(
     them one by one costs two per file. A failure leaves the files not renamed yet as they
     were and removes every temp file.
     """
-    staged: list[tuple[str, Path]] = []  # (temp file, the path it replaces)
-    folders: dict[Path, None] = {}
-    try:
-        for path, data in files.items():
-            staged.append(_stage(path, data, mode, follow_symlinks, folders))
-        for i, (tmp, path) in enumerate(staged):
+    batch = WriteBatch()
+    batch.stage(files, mode=mode, follow_symlinks=follow_symlinks, sync=len(files) < WriteBatch.SYNCFS_FROM)
+    batch.commit()
+
+
+class WriteBatch:
+    """Files written as :func:`atomic_write_many` writes them (each old or new after a crash),
+    staged call by call and made durable together by :meth:`commit`.
+
+    ``flywheel run`` on many sessions stages every artifact of a batch of sessions, then
+    commits once before it records any of them: a crash before the commit leaves every file
+    as it was (and no record claims it); after it, every staged file is durably new.
+    Use it as a context manager: leaving it without a commit removes the temp files.
+    """
+
+    #: From this many files on, one ``syncfs`` of their file system (Linux) makes them durable
+    #: instead of an fsync each: about half the CPU time, and one journal commit to wait for.
+    SYNCFS_FROM = 16
+    SYNCFS_FOLDERS_FROM = 4
+
+    def __init__(self) -> None:
+        self._staged: list[tuple[str, Path]] = []  # (temp file, the path it replaces)
+        self._unsynced: list[tuple[str, Path]] = []
+        self._folders: dict[Path, None] = {}
+        #: Bytes staged so far (a caller bounds its batch by them).
+        self.bytes = 0
+
+    def __len__(self) -> int:
+        return len(self._staged)
+
+    def __enter__(self) -> WriteBatch:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.discard()
+
+    def stage(
+        self, files: dict[Path, bytes | str], *, mode: int | None = None, follow_symlinks: bool = False,
+        sync: bool = False,
+    ) -> None:
+        """Write ``files`` to temp files beside them, fsynced now if ``sync``, else at the commit:
+        all of them, or (on an error, raised as :class:`FileSystemError`) none, the files staged
+        before kept."""
+        start, unsynced = len(self._staged), len(self._unsynced)
+        try:
+            for path, data in files.items():
+                data = data.encode("utf-8") if isinstance(data, str) else data
+                staged = _stage(path, data, mode, follow_symlinks, self._folders, sync)
+                self._staged.append(staged)
+                if not sync:
+                    self._unsynced.append(staged)
+                self.bytes += len(data)
+        except BaseException:
+            _remove(tmp for tmp, _ in self._staged[start:])
+            del self._staged[start:], self._unsynced[unsynced:]
+            raise
+
+    def commit(self) -> None:
+        """Make every staged file durable, rename each into place, fsync each folder once."""
+        staged, unsynced = self._staged, self._unsynced
+        self._staged, self._unsynced, self.bytes = [], [], 0
+        try:
+            _sync_all(unsynced, list(self._folders))
+            for i, (tmp, path) in enumerate(staged):
+                try:
+                    os.replace(tmp, path)
+                except OSError as exc:
+                    staged = staged[i:]
+                    raise FileSystemError(path, exc) from None
+        except BaseException:
+            _remove(tmp for tmp, _ in staged)
+            raise
+        folders, self._folders = list(self._folders), {}
+        # Many folders (a new one per session's artifacts): one more syncfs makes every rename
+        # durable, and the new folders' own entries too, which a folder's fsync does not.
+        if not (len(folders) >= WriteBatch.SYNCFS_FOLDERS_FROM and _syncfs(folders)):
+            for folder in folders:
+                _fsync_dir(folder)
+
+    def discard(self) -> None:
+        """Remove every temp file staged and not committed."""
+        _remove(tmp for tmp, _ in self._staged)
+        self._staged, self._unsynced, self._folders, self.bytes = [], [], {}, 0
+
+
+def _remove(temps: Iterable[str]) -> None:
+    for tmp in temps:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+
+
+def _sync_all(temps: list[tuple[str, Path]], folders: list[Path]) -> None:
+    """Each temp file's data on disk: an fsync each, or one ``syncfs`` per file system for many."""
+    if len(temps) >= WriteBatch.SYNCFS_FROM and _syncfs(folders):
+        return
+    for tmp, path in temps:
+        try:
+            fd = os.open(tmp, os.O_RDONLY)
             try:
-                os.replace(tmp, path)
-            except OSError as exc:
-                staged = staged[i:]
-                raise FileSystemError(path, exc) from None
-    except BaseException:
-        for tmp, _ in staged:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-        raise
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            raise FileSystemError(path, exc) from None
+
+
+def _syncfs(folders: list[Path]) -> bool:
+    """``syncfs(2)`` on the file system of each folder (Linux: every dirty file of it written and
+    the journal committed before it returns, errors reported since 5.8); False where it is not
+    available, or fails, so the caller fsyncs each file and reports that error."""
+    syncfs = _libc_syncfs()
+    if syncfs is None:
+        return False
+    done: set[int] = set()
     for folder in folders:
-        _fsync_dir(folder)
+        try:
+            device = os.stat(folder).st_dev
+            if device in done:
+                continue
+            fd = os.open(folder, os.O_RDONLY)
+        except OSError:
+            return False
+        try:
+            if syncfs(fd) != 0:
+                return False
+        finally:
+            os.close(fd)
+        done.add(device)
+    return True
+
+
+@functools.cache
+def _libc_syncfs() -> Callable[[int], int] | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+
+    return getattr(ctypes.CDLL(None, use_errno=True), "syncfs", None)
 
 
 def _stage(
-    path: Path, data: bytes | str, mode: int | None, follow_symlinks: bool, folders: dict[Path, None]
+    path: Path, data: bytes, mode: int | None, follow_symlinks: bool, folders: dict[Path, None], sync: bool
 ) -> tuple[str, Path]:
-    """A durable temp file holding ``data`` with the mode the file will have, and the path it is
-    to replace (``path``, resolved when ``follow_symlinks``); its folder is added to ``folders``."""
-    if isinstance(data, str):
-        data = data.encode("utf-8")
+    """A temp file holding ``data`` with the mode the file will have (fsynced if ``sync``), and
+    the path it is to replace (``path``, resolved when ``follow_symlinks``); its folder is added
+    to ``folders``."""
     if follow_symlinks:
         path = path.resolve()
     try:
@@ -160,8 +284,9 @@ def _stage(
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
+            if sync:
+                fh.flush()
+                os.fsync(fh.fileno())
         if mode is None and info is not None:
             try:  # the mode of the file replaced (of its target, for a symlink)
                 mode = (info if stat.S_ISREG(info.st_mode) else os.stat(path)).st_mode & 0o7777
@@ -213,25 +338,35 @@ def remove_stale_temps(path: Path, *, older_than: float = STALE_TEMP_SECONDS) ->
     ``older_than`` seconds. Call it while holding ``path``'s lock, so no live writer of this
     path can be mid-write. Errors are ignored: a temp file left is harmless.
     """
+    return remove_stale_temps_of([path], older_than=older_than)
+
+
+def remove_stale_temps_of(paths: Iterable[Path], *, older_than: float = STALE_TEMP_SECONDS) -> list[Path]:
+    """:func:`remove_stale_temps` for several paths, holding all their locks: each folder is
+    listed once (``flywheel run`` records many session files of one folder at a time)."""
     removed: list[Path] = []
-    prefix = f".{path.name[:100]}."
+    prefixes: dict[Path, set[str]] = {}
+    for path in paths:
+        prefixes.setdefault(path.parent, set()).add(f".{path.name[:100]}.")
     now = time.time()
-    try:
-        entries = list(os.scandir(path.parent))
-    except OSError:
-        return removed
-    for entry in entries:
-        found = entry.name.startswith(prefix) and _TEMP_TAIL.fullmatch(entry.name, len(prefix))
-        if not found:
-            continue
+    for folder, wanted in prefixes.items():
         try:
-            old = now - entry.stat(follow_symlinks=False).st_mtime > older_than
-            dead = found.group(1) is not None and not _pid_alive(int(found.group(1)))
-            if (old or dead) and entry.is_file(follow_symlinks=False):
-                os.unlink(entry.path)
-                removed.append(Path(entry.path))
+            entries = [e for e in os.scandir(folder) if e.name.startswith(".") and e.name.endswith(".tmp")]
         except OSError:
             continue
+        for entry in entries:
+            found = next((m for prefix in wanted if entry.name.startswith(prefix)
+                          and (m := _TEMP_TAIL.fullmatch(entry.name, len(prefix)))), None)
+            if not found:
+                continue
+            try:
+                old = now - entry.stat(follow_symlinks=False).st_mtime > older_than
+                dead = found.group(1) is not None and not _pid_alive(int(found.group(1)))
+                if (old or dead) and entry.is_file(follow_symlinks=False):
+                    os.unlink(entry.path)
+                    removed.append(Path(entry.path))
+            except OSError:
+                continue
     return removed
 
 

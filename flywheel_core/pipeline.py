@@ -8,18 +8,19 @@ artifacts: the others are still written and enqueued; the session file then reco
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import logging
 import re
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
 import attrs
 
 from flywheel_core.context import RunContext
 from flywheel_core.errors import FlywheelError, InputError, PluginError, UsageError
-from flywheel_core.fsutil import atomic_write_many, sha256_bytes
+from flywheel_core.fsutil import WriteBatch, lock_for, remove_stale_temps_of, sha256_bytes
 from flywheel_core.progress_bars import progress, track
 from flywheel_core.schema import SESSION_ID_PATTERN
 from flywheel_core.types import Artifact, Problem
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
     from flywheel_core.config import Config
     from flywheel_core.models import Session
     from flywheel_core.plugins import PluginHost
-    from flywheel_core.publishing import ArtifactVersion, PublishReport
+    from flywheel_core.publishing import ArtifactVersion, PublicationQueue, PublishReport
 
 __all__ = [
     "Collected",
@@ -183,6 +184,14 @@ def write_artifacts(artifacts: list[Artifact], folder: Path) -> dict[str, dict[s
     Each file is the old one or the new one after a crash, as ever; they are written together
     (every file synced, then renamed, then the folder synced once), not one by one.
     """
+    batch = WriteBatch()
+    written = _stage_artifacts(artifacts, folder, batch)
+    batch.commit()
+    return written
+
+
+def _stage_artifacts(artifacts: list[Artifact], folder: Path, batch: WriteBatch) -> dict[str, dict[str, Any]]:
+    """Stage each artifact and its attachments in ``batch`` (written at its commit); their records."""
     contents: dict[Path, bytes | str] = {}
     written: dict[str, dict[str, Any]] = {}
     for artifact in artifacts:
@@ -195,7 +204,7 @@ def write_artifacts(artifacts: list[Artifact], folder: Path) -> dict[str, dict[s
             contents[target] = content
             files.append(str(target))
         written[artifact.kind] = _record_of(artifact, main, files, data)
-    atomic_write_many(contents)
+    batch.stage(contents)
     return written
 
 
@@ -230,6 +239,83 @@ def run_session(
     dry_run: bool = False,
 ) -> SessionResult:
     """Run the whole pipeline on one session file and update it in place (unless dry-run)."""
+    return next(_run_files([path], config, host, out_dir=out_dir, dry_run=dry_run))
+
+
+#: ``flywheel run`` on many files writes the artifacts of this many sessions (or this many bytes)
+#: together, made durable at once, before it records any of them.
+BATCH_SESSIONS = 64
+BATCH_BYTES = 32 << 20
+
+
+@attrs.define
+class _Generated:
+    """A session generated and staged, waiting for its batch to be written before it is recorded."""
+
+    path: Path
+    real: Path  # resolved: the file written (through a symlink)
+    session: Session
+    result: SessionResult
+    artifacts: list[Artifact]
+    folder: Path
+    collected: tuple[dict, dict] | None
+
+
+def _run_files(
+    files: Iterable[Path], config: Config, host: PluginHost, *, out_dir: Path | None, dry_run: bool
+) -> Iterator[SessionResult]:
+    """Run each file; the results in order, each once its session file is recorded.
+
+    Sessions are generated and their artifacts staged a batch at a time; the batch is written
+    (synced together, renamed, each folder synced once), and only then is each of its sessions
+    recorded, one after another, each under its file's lock. A crash before a batch is written
+    leaves its sessions' files and records as they were; after it, the files are new and a
+    record not written yet is as it was: no record claims a file that is not on disk.
+    """
+    waiting: list[SessionResult | _Generated] = []
+    staged: set[Path] = set()  # the session files waiting, resolved
+    with WriteBatch() as batch:
+
+        def flush() -> Iterator[SessionResult]:
+            if batch:
+                from flywheel_core.publishing import crash_point
+
+                batch.commit()
+                crash_point("after_write")
+            items = list(waiting)
+            waiting.clear()
+            staged.clear()
+            done = [item for item in items if isinstance(item, _Generated)]
+            for item in done:
+                _finish(item)
+            if done:
+                # What was made is enqueued even when another plugin failed: its failure is
+                # recorded, and costs only its own artifacts.
+                _record(done, config, host)
+            yield from (item.result if isinstance(item, _Generated) else item for item in items)
+
+        for path in files:
+            if path.resolve() in staged:
+                yield from flush()  # a file given twice is run twice, the second on the first's record
+            try:
+                item = _generate_file(path, config, host, out_dir=out_dir, dry_run=dry_run)
+                if isinstance(item, _Generated):
+                    item.result.artifacts = _stage_artifacts(item.artifacts, item.folder, batch)
+                    staged.add(item.real)
+            except BaseException:
+                yield from flush()  # the sessions before this one are written and recorded, as ever
+                raise
+            waiting.append(item)
+            if len(waiting) >= BATCH_SESSIONS or batch.bytes >= BATCH_BYTES:
+                yield from flush()
+        yield from flush()
+
+
+def _generate_file(
+    path: Path, config: Config, host: PluginHost, *, out_dir: Path | None, dry_run: bool
+) -> SessionResult | _Generated:
+    """Load, validate and generate one file: its final result (invalid, or a dry run), or what
+    is left to write and record."""
     session, result = load_for_run(path, config, host)
     if session is None:
         return result
@@ -257,20 +343,18 @@ def run_session(
         result.status = "dry-run"
         result.exit_code = 1 if result.errors else 0
         return result
-    result.artifacts = write_artifacts(artifacts, ctx.artifact_dir)
-    from flywheel_core.publishing import crash_point
+    collected = (session.source_data, session.metadata) if (session.source_data, session.metadata) != before else None
+    return _Generated(path, path.resolve(), session, result, artifacts, ctx.artifact_dir, collected)
 
-    crash_point("after_write")
-    failed = bool(result.errors) or not artifacts
-    if not artifacts and not result.errors:
+
+def _finish(done: _Generated) -> None:
+    """The status of a session whose artifacts are written."""
+    result, session = done.result, done.session
+    failed = bool(result.errors) or not done.artifacts
+    if not done.artifacts and not result.errors:
         result.errors.append(f"no plugin generated any artifact for session type {session.session_type!r}")
     result.status = "failed" if failed else "complete"
     result.exit_code = 1 if failed else 0
-    collected = (session.source_data, session.metadata) if (session.source_data, session.metadata) != before else None
-    # What was made is enqueued even when another plugin failed: its failure is recorded, and
-    # costs only its own artifacts.
-    _record(path, config, host, session, result, artifacts, collected)
-    return result
 
 
 def load_for_run(path: Path, config: Config, host: PluginHost) -> tuple[Session | None, SessionResult]:
@@ -322,32 +406,59 @@ def _version(artifact: Artifact, info: dict[str, Any], session: Session, session
     return ArtifactVersion(artifact.kind, artifact.ext, files, meta, info["path"])
 
 
-def _record(
-    path: Path,
-    config: Config,
-    host: PluginHost,
-    session: Session,
-    result: SessionResult,
-    artifacts: list[Artifact],
-    collected: tuple[dict, dict] | None,
-) -> None:
-    """Enqueue the run's artifacts, then write its outcome into the session file, under the file's lock.
+def _record(done: list[_Generated], config: Config, host: PluginHost) -> None:
+    """Enqueue each run's artifacts, then write its outcome into its session file, under the file's lock.
 
     Enqueueing first means a run stopped in between leaves entries the session file does not
     show yet, and the next ``publish`` mends the file from them; never a file that says
     ``complete`` while nothing was enqueued. Every field the run does not own is kept; a record
-    an agent wrote is kept under ``previous``.
+    an agent wrote is kept under ``previous``. The session files of ``done`` are written
+    together (one sync), each locked from before it is re-read until it is written; the locks
+    are taken in one order (of their lock files), so two runs on overlapping files never wait
+    for each other in a circle.
     """
-    from flywheel_core.publishing import crash_point, open_queue
-    from flywheel_core.publishing.mirror import file_stamp, show_queue_state, take_over_record, written_by_flywheel
+    from flywheel_core.publishing import open_queue
+    from flywheel_core.publishing.mirror import file_stamp
     from flywheel_core.store import SessionStore
 
+    store = SessionStore(config.max_input_bytes)
+    locks = {str(lock.lock_file): lock for lock in (lock_for(d.path) for d in done)}
+    with open_queue(config) as queue, contextlib.ExitStack() as held, WriteBatch() as batch:
+        for name in sorted(locks):
+            held.enter_context(locks[name])
+        remove_stale_temps_of(d.real for d in done)  # each folder listed once, not once per file
+        synced: list[tuple[Path, list[tuple[int, int]]]] = []
+
+        def write() -> None:
+            batch.commit()
+            if queue.exists():
+                for session_path, marks in synced:
+                    queue.file_synced(str(session_path), marks, file_stamp(session_path))
+
+        for item in done:
+            marks: list[tuple[int, int]] = []
+            try:
+                store.stage_update(item.path, _recorder(item, config, host, queue, marks), batch, clean=False)
+            except BaseException:
+                write()  # the sessions before this one are recorded, as ever
+                raise
+            synced.append((item.real, marks))
+        write()
+
+
+def _recorder(
+    done: _Generated, config: Config, host: PluginHost, queue: PublicationQueue, marks: list[tuple[int, int]]
+) -> Callable[[Session], None]:
+    """The change :func:`_record` makes to one session file (the queue's marks it shows go to ``marks``)."""
+    from flywheel_core.publishing import crash_point
+    from flywheel_core.publishing.mirror import show_queue_state, take_over_record, written_by_flywheel
+
+    path, session, result, artifacts, collected = done.path, done.session, done.result, done.artifacts, done.collected
     now = datetime.now(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
-    session_path = path.resolve()
+    session_path = done.real
     targets = config.enabled_targets()
     versions = [_version(a, result.artifacts[a.kind], session, session_path) for a in artifacts] if targets else []
     generators = set(host.infos)
-    marks: list[tuple[int, int]] = []
 
     def change(current: Session) -> None:
         if targets and versions:
@@ -384,10 +495,7 @@ def _record(
             for note in notes:
                 log.warning("%s: %s", path, note)
 
-    with open_queue(config) as queue:
-        SessionStore(config.max_input_bytes).update(path, change)
-        if queue.exists():
-            queue.file_synced(str(session_path), marks, file_stamp(session_path))
+    return change
 
 
 @attrs.define
@@ -436,7 +544,7 @@ def run_sessions(
 
         check_target(config, host, name)  # a bad target is a usage error before anything is written
     shown = track(files, "running sessions") if show_progress and len(files) > 1 else files
-    report = RunReport([run_session(f, config, host, out_dir=out_dir, dry_run=dry_run) for f in shown], strict=strict)
+    report = RunReport(list(_run_files(shown, config, host, out_dir=out_dir, dry_run=dry_run)), strict=strict)
     if publish_after and not dry_run and any(r.enqueued for r in report.results):
         from flywheel_core.publishing import publish
 

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from flywheel_core.errors import FlywheelError
-from flywheel_core.fsutil import atomic_write, lock_for, remove_stale_temps
+from flywheel_core.fsutil import WriteBatch, atomic_write, lock_for, remove_stale_temps
 from flywheel_core.jsonload import MAX_BYTES, dumps_strict, load_json_file
 from flywheel_core.models import Session, converter
 
@@ -64,17 +64,32 @@ class SessionStore:
     def update(self, path: Path, change: Callable[[Session], None]) -> Session:
         """Re-read ``path`` under its lock, apply ``change`` to it, write it back atomically."""
         with lock_for(path):
-            session = self.load(path)
-            change(session)
-            self._write(path, session)
+            batch = WriteBatch()
+            session = self.stage_update(path, change, batch)
+            batch.commit()
             return session
 
+    def stage_update(
+        self, path: Path, change: Callable[[Session], None], batch: WriteBatch, *, clean: bool = True
+    ) -> Session:
+        """:meth:`update` for a caller that holds ``lock_for(path)`` until it commits ``batch``
+        (``flywheel run`` records many sessions with one sync): the new file is staged in it.
+        ``clean=False``: the caller removed the stale temp files (``remove_stale_temps_of``)."""
+        session = self.load(path)
+        change(session)
+        self._write(path, session, batch, clean=clean)
+        return session
+
     @staticmethod
-    def _write(path: Path, session: Session) -> None:
+    def _write(path: Path, session: Session, batch: WriteBatch | None = None, *, clean: bool = True) -> None:
         try:
             text = dumps_session(converter.unstructure(session))
         except ValueError as exc:  # a plugin put NaN or a huge integer in it: keep the old file
             raise FlywheelError(f"{path}: {exc}; the session file was not rewritten") from None
         real = path.resolve()  # a symlinked session file is written through, in its own folder
-        remove_stale_temps(real)
-        atomic_write(real, text)
+        if clean:
+            remove_stale_temps(real)
+        if batch is None:
+            atomic_write(real, text)
+        else:
+            batch.stage({real: text})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Sequence
@@ -10,7 +11,7 @@ from xml.sax.saxutils import escape
 import attrs
 
 if TYPE_CHECKING:
-    from PIL import Image
+    from PIL import Image, ImageFont
 
 __all__ = ["Chart", "equity_chart", "equity_svg", "nice_ticks", "time_ticks"]
 
@@ -103,18 +104,14 @@ class Chart:
         Pillow writes no time stamp, and text uses the font Pillow ships, not the system's."""
         import io
 
-        from PIL import Image, ImageDraw, ImageFont
+        from PIL import Image, ImageDraw
 
         supersample = 2  # drawn twice as large, then halved: smooth lines without antialiasing support
         k = PNG_SCALE * supersample
         image = Image.new("RGB", (round(WIDTH * k), round(HEIGHT * k)), COLOURS["bg"])
         draw = ImageDraw.Draw(image, "RGBA")
-        fonts: dict[str, ImageFont.FreeTypeFont] = {}
-
         def font(size: str) -> ImageFont.FreeTypeFont:
-            if size not in fonts:
-                fonts[size] = ImageFont.load_default(size=SIZES[size][1] * k)
-            return fonts[size]
+            return _font(SIZES[size][1] * k)
 
         def xy(points: Sequence[tuple[float, float]]) -> list[tuple[float, float]]:
             return [(x * k, y * k) for x, y in points]
@@ -149,6 +146,14 @@ class Chart:
         out = io.BytesIO()
         image.save(out, format="PNG", optimize=False)
         return out.getvalue()
+
+
+@functools.cache
+def _font(size: float) -> ImageFont.FreeTypeFont:
+    """The font Pillow ships at ``size`` pixels, loaded once per process (3 sizes, ~0.2 ms each)."""
+    from PIL import ImageFont
+
+    return ImageFont.load_default(size=size)
 
 
 def halve(image: Image.Image) -> Image.Image:
