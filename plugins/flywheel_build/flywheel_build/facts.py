@@ -802,10 +802,7 @@ def _title_of(c: CommitFact) -> str:
     """The title a commit gives a post: what its author did, in the past tense ("Added a website
     publisher"), with its scope when the clause does not name it; its subject as it is when that
     does not start with a verb."""
-    said = clause(c.description, kind_of(c), c.scope) if c.description else None
-    if said is None:
-        return _said(c)
-    return f"{said} ({c.scope})" if c.scope and c.scope.lower() not in said.lower() else said
+    return (clause(c.description, kind_of(c), c.scope) if c.description else None) or _said(c)
 
 
 def _said(c: CommitFact) -> str:

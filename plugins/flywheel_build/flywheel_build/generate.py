@@ -155,7 +155,8 @@ def generate_artifacts(session: Session, ctx: RunContext, repo: Repo | None) -> 
             title=facts.title,
             # What the post says first: a page showing it as the lede above the post would
             # otherwise give the same counts twice in other words ("6 commits to x by ...").
-            summary=(story.lede[0] if story.lede else story.overview) or facts.summary,
+            summary=("".join(text for text, _, _ in story.opening) or (story.lede[0] if story.lede else story.overview)
+                     or facts.summary),
             tags=tags,
             meta=blog_meta,
         ),

@@ -45,7 +45,7 @@ _TYPE_VERB = {"feat": "added", "fix": "fixed"}
 _MASS = set("support documentation docs config configuration logging validation caching tests typing type types "
             "coverage metadata data information info help guidance handling compatibility tooling more".split())
 _DETERMINERS = set("a an the this that these those some any each every all more most its their our my your his her "
-                   "no new another several two three four five".split())
+                   "no new another several one two three four five".split())
 _ARTICLE_VERBS = {"added", "fixed", "implemented", "introduced", "created", "wrote", "built"}
 _STOPS = set("to for in of with on from into at by via when if and or after before as so that which without".split())
 _SPELLING = {"github": "GitHub", "gitlab": "GitLab", "api": "API", "cli": "CLI", "html": "HTML", "json": "JSON", "sql": "SQL",
@@ -120,6 +120,15 @@ def with_article(phrase: str) -> str:
 
 
 def clause(description: str, kind: str, scope: str | None = None) -> str | None:
+    """What a commit's author did (see :func:`_clause`), with its scope ("(parser)") when the
+    clause does not name it: alone, "added one" would lose its context."""
+    said = _clause(description, kind, scope)
+    if said and scope and scope.lower() not in said.lower():
+        said += f" ({scope})"
+    return said
+
+
+def _clause(description: str, kind: str, scope: str | None = None) -> str | None:
     """A commit's description as what its author did, in the past tense: "Add website publisher"
     -> "added a website publisher", "fix: typo in docs" -> "fixed a typo in docs",
     "fix(cli): exit with 2" -> "made the cli exit with 2". None when it does not start with a

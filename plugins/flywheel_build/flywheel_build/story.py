@@ -236,6 +236,12 @@ class Story:
     provenance: dict[str, Any]
 
 
+def _people_of(c: CommitFact) -> str | None:
+    """The people who wrote a commit, its author and co-authors, bots left out."""
+    names = ([c.author] if c.author and not c.bot else []) + [name for name, bot in c.co_authors if not bot]
+    return _listing(names) if names else None
+
+
 def _who(c: CommitFact) -> str | None:
     names = ([c.author] if c.author else []) + [name for name, _ in c.co_authors]
     return _listing(names) if names else None
@@ -366,7 +372,7 @@ def build_story(facts: BuildFacts) -> Story:
 def said_clause(c: CommitFact) -> str | None:
     """What the commit's author did, as a past-tense clause ("added a website publisher"), or
     None when its subject does not start with a verb."""
-    return clause(c.description or c.subject, kind_of(c), c.scope)
+    return clause(short_title(c.description or c.subject), kind_of(c), c.scope)
 
 
 #: Clauses whose object the commit's files may name: "added X: a queue manager and a publisher".
@@ -405,21 +411,20 @@ def _opening(
     commit cited after what it did. Every clause is a commit's subject in the past tense (or
     quoted, when it does not start with a verb), the things named are its files, the duration
     the session's."""
-    groups: list[tuple[str | None, list[CommitFact]]] = []
-    for c in opened:
-        who = _who(c)
-        if groups and groups[-1][0] == who:
-            groups[-1][1].append(c)
-        else:
-            groups.append((who, [c]))
+    by_who: dict[str | None, list[CommitFact]] = {}
+    for c in opened:  # each person once, in the order their first change is told
+        by_who.setdefault(_people_of(c), []).append(c)
+    groups = list(by_who.items())
     order = {c.hash: i for i, c in enumerate(facts.commits)}  # newest first
-    when = duration_words(facts.stats.duration_shown, facts.stats.duration_estimated)
+    # A big session's hours are not its title's change's.
+    human = sum(1 for c in facts.commits if not c.bot and not c.merge)
+    when = duration_words(facts.stats.duration_shown, facts.stats.duration_estimated) if human <= MEDIUM else None
     text = f"{when}, " if when else ""
     pieces: list[tuple[str, CommitFact | None, tuple[str, ...]]] = []
     for g, (who, commits) in enumerate(groups):
         if g:
             text += ", and " if len(groups) == 2 else ("; and " if g == len(groups) - 1 else "; ")
-        text += who or ("a commit" if len(commits) == 1 else "its commits")
+        text += who or ("a commit" if len(commits) == 1 else "the session's commits")
         verb = None
         for i, c in enumerate(commits):
             if i:
