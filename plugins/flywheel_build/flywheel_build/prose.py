@@ -102,6 +102,9 @@ def with_article(phrase: str) -> str:
     """"a Phase 3 publication system", "an encoding parameter"; ``phrase`` as it is when it reads
     as plural, uncountable, already determined, or code ("SESSION_COOKIE_PARTITIONED config")."""
     words = phrase.split()
+    if words and re.fullmatch(r"[A-Z]{2,5}", words[0]) and len(words) > 1:  # "an HTML export", "a CSV exporter"
+        rest = with_article(" ".join(["x", *words[1:]]))
+        return (("an " if words[0][0] in "AEFHILMNORSX" else "a ") + phrase) if rest.startswith("a ") else phrase
     if not words or not _PLAIN.match(words[0]) or words[0].lower() in _DETERMINERS | _MASS:
         return phrase
     head: list[str] = []

@@ -214,7 +214,7 @@ def test_a_session_listing_none_of_its_commits_says_so(run_session):
                         source_data={"git_commits": []})
     result, arts, _ = run_session(doc)
     assert result.exit_code == 0, result.output
-    assert "\n\nAgent-7 made 2 commits touching 5 files; the session lists none of them, so this post can't say what " \
+    assert "\n\nAgent-Test made 2 commits touching 5 files; the session lists none of them, so this post can't say what " \
            "changed.\n\n" in arts["blog_post.md"], arts["blog_post.md"]
 
 
