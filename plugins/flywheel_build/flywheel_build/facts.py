@@ -802,7 +802,9 @@ def _title_of(c: CommitFact) -> str:
     """The title a commit gives a post: what its author did, in the past tense ("Added a website
     publisher"), with its scope when the clause does not name it; its subject as it is when that
     does not start with a verb."""
-    return (clause(c.description, kind_of(c), c.scope) if c.description else None) or _said(c)
+    said = clause(c.description, kind_of(c), c.scope) if c.description else None
+    # "Added a feature: plants grow ..." as a title says the same as the subject, longer.
+    return _said(c) if said is None or said.startswith("added a feature: ") else said
 
 
 def _said(c: CommitFact) -> str:

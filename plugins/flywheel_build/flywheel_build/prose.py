@@ -145,6 +145,8 @@ def _clause(description: str, kind: str, scope: str | None = None) -> str | None
         done = _TYPE_VERB.get(kind)
         if done is None or not _PLAIN.match(first):
             return None
+        if _sentence_like(text):  # "feat: plants grow over real hours" is no thing one adds
+            return f"fixed {text}" if done == "fixed" else f"added a feature: {text}"
         rest, past = text, done
     elif verb in _BEHAVIOUR and scope and re.fullmatch(r"[a-z][\w-]*", scope):
         return f"made the {scope} {verb}{' ' + rest if rest else ''}"
@@ -159,6 +161,18 @@ def _clause(description: str, kind: str, scope: str | None = None) -> str | None
     if rest[:1].isupper() and _PLAIN.match(rest.split()[0]) and rest.split()[0].lower() in _DETERMINERS:
         rest = rest[0].lower() + rest[1:]  # "Add The parser" -> "added the parser"
     return f"{past} {with_article(rest) if past in _ARTICLE_VERBS else rest}"
+
+
+def _sentence_like(text: str) -> bool:
+    """"plants grow over real hours", "parser hangs on empty input": a subject and its verb, not
+    a thing ("typo in warning text"), as far as a plural or a verb's "-s" in its first words tells."""
+    head: list[str] = []
+    for w in text.split():
+        if w.lower() in _STOPS:
+            break
+        head.append(w.lower())
+    plural = lambda w: w.endswith("s") and not w.endswith(("ss", "us", "is"))  # noqa: E731
+    return len(head) >= 2 and (plural(head[0]) or plural(head[-1]))
 
 
 def _spelled(word: str) -> str:
