@@ -12,6 +12,7 @@ import attrs
 
 from flywheel_build.message import INVISIBLE, clean_body, person_name
 from flywheel_build.project import Project, project_from_remote
+from flywheel_build.prose import clause
 from flywheel_build.remote import clean_remote, commit_url, is_network_remote, web_base
 
 __all__ = [
@@ -669,10 +670,11 @@ def build_facts(session: Any, repo_info: dict[str, Any] | None = None) -> BuildF
     if achievements:
         headline = achievements[0]
     elif top is not None:
-        headline = _said(top)
+        headline = _title_of(top)
     else:
         # Not the commit count: the social post says the numbers right after the headline.
-        headline = "merges and automated updates" if merges or bots else "work session"
+        who = _text(meta.get("agent_name")) or session.agent_id
+        headline = "merges and automated updates" if merges or bots else f"work session by {who}" if who else "work session"
     headline = short_title(capitalised(headline)).rstrip(" .") or "Work session"
     where, given_title = _first(("source_data.title", _text(source.get("title"))), ("title", _text(session.get("title"))))
     if where:
@@ -794,6 +796,15 @@ def short_title(text: str, limit: int = TITLE_CHARS) -> str:
         elif not code and ch in ")]}":
             depth = max(0, depth - 1)
     return text[:cut] if cut else clip(text, limit)
+
+
+def _title_of(c: CommitFact) -> str:
+    """The title a commit gives a post: what its author did, in the past tense ("Added a website
+    publisher"), with its scope when the clause does not name it; its subject as it is when that
+    does not start with a verb."""
+    said = clause(c.description, kind_of(c), c.scope) if c.description else None
+    # "Added a feature: plants grow ..." as a title says the same as the subject, longer.
+    return _said(c) if said is None or said.startswith("added a feature: ") else said
 
 
 def _said(c: CommitFact) -> str:

@@ -97,6 +97,18 @@ def _tidy(text: str) -> str:
     return re.sub(r"\n{3,}", "\n\n", text).strip("\n") + "\n"
 
 
+def _said_first(story: Any) -> str | None:
+    """What the post says first, for a page's lede, an index card or a feed: the session's
+    summary, else why the title's change was made, else the opening up to its first citation
+    ("In a two-hour session, Agent-7 added ...…"). Each is text the post holds as it is, so a
+    page showing it above the post sees the post says it, and shows it once."""
+    if story.lede:
+        return story.lede[0]
+    if story.opening:
+        return story.opening[0][0].rstrip(" .,;:") + "…"
+    return story.overview
+
+
 def generate_artifacts(session: Session, ctx: RunContext, repo: Repo | None) -> list[Artifact]:
     """Render every build artifact from one fact set.
 
@@ -155,7 +167,7 @@ def generate_artifacts(session: Session, ctx: RunContext, repo: Repo | None) -> 
             title=facts.title,
             # What the post says first: a page showing it as the lede above the post would
             # otherwise give the same counts twice in other words ("6 commits to x by ...").
-            summary=(story.lede[0] if story.lede else story.overview) or facts.summary,
+            summary=_said_first(story) or facts.summary,
             tags=tags,
             meta=blog_meta,
         ),

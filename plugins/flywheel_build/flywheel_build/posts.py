@@ -41,6 +41,10 @@ def social_context(facts: BuildFacts, story: Story) -> dict[str, Any]:
         return defang(_sentence(clip(text, size))) if text else ""
 
     others = [said(h, ITEM_CHARS) for h in _others(facts, story)]
+    opening = "".join(text for text, _, _ in story.opening)
+    # A small session's posts open with who made what (the blog post's opening, without its
+    # citations); a session listing no commit with what is known of it. Neither needs counts.
+    told = opening if story.opening and story.overview is None else story.overview if not facts.commits else ""
     commits = facts.stats.commits
     work = ""
     if commits:
@@ -53,9 +57,16 @@ def social_context(facts: BuildFacts, story: Story) -> dict[str, Any]:
         "title": said(facts.title, 200),
         "project": defang(clip(facts.project.name, 60)) if facts.named else "",
         "headline": said(facts.headline, 160),
+        # Who made what (see above); in a big session, who made the title's change ("David Lord
+        # added config and docs for limits.").
+        "story": said(told, PROSE_CHARS),
+        "brief": said(story.brief, 200) if told else "",
+        "said": said(opening, 200) if opening and not told else "",
         # Why it matters: the session's summary, else the headline commit's own explanation.
         "why": said(" ".join(story.lede), PROSE_CHARS),
         "others": others,
+        # The others are the session's highlights, its own words: they need a label ("Also: ...").
+        "others_label": bool(facts.key_achievements),
         "work": defang(work),
         "range": defang(f"{start} to {end.lstrip('.')}") if start and end else "",
         # "3.1.0" when the range ends at a version ("v3.1.0"): "The main change in Flask 3.1.0".
@@ -71,12 +82,17 @@ def social_context(facts: BuildFacts, story: Story) -> dict[str, Any]:
 
 def _others(facts: BuildFacts, story: Story) -> list[str]:
     """What else changed: the session's other highlights, else the first changes the blog post
-    tells of each kind that matters (breaking, removals, features, fixes, performance)."""
+    tells of each kind that matters (breaking, removals, features, fixes, performance), each
+    as a sentence: "David Lord also dropped support for Python 3.8."."""
+    from flywheel_build.story import said_clause
+
     if facts.key_achievements:
         return list(facts.social_highlights[:MAX_ITEMS])
-    told = [f"{i.lead} ({i.commit.scope})" if i.commit.scope else i.lead
-            for s in story.sections if s.key in TOLD for i in (*s.items, *s.listed)]
-    return [t for t in dict.fromkeys(told) if t.rstrip(" .") != facts.headline][:MAX_ITEMS]
+    told = []
+    for item in (i for s in story.sections if s.key in TOLD for i in (*s.items, *s.listed)):
+        did = said_clause(item.commit) or f"committed “{item.lead}”"
+        told.append(f"{item.who} also {did}." if item.who else f"Another commit {did}.")
+    return list(dict.fromkeys(told))[:MAX_ITEMS]
 
 
 def _lesson(facts: BuildFacts) -> str | None:

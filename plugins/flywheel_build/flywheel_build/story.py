@@ -8,13 +8,19 @@ from typing import Any
 
 import attrs
 
-from flywheel_build.facts import BuildFacts, CommitFact, capitalised, kind_of, language_of, path_kind
+from flywheel_build.facts import BuildFacts, CommitFact, capitalised, kind_of, language_of, path_kind, short_title
+from flywheel_build.prose import clause, duration_words, span_words, things_in
 
-__all__ = ["Item", "Section", "Person", "Story", "build_story", "explain", "area_of", "top_area"]
+__all__ = ["Item", "Section", "Person", "Story", "build_story", "explain", "area_of", "top_area", "said_clause"]
 
 #: A session this small is told commit by commit; a bigger one by its few most significant
 #: changes per section, the rest summed up by area.
 SMALL = 8
+#: A session of up to this many changes opens with who made what, and gives no counts (the
+#: footer has them); a bigger one opens with its title's change, then counts by kind.
+MEDIUM = 15
+#: How many changes the opening names at most.
+OPENING = 4
 PER_SECTION = 3
 #: In a big session, changes of a told kind whose body says nothing are listed by their subject,
 #: this many per section; the rest are counted.
@@ -216,11 +222,11 @@ class Person:
 
 @attrs.frozen
 class Story:
-    lede: tuple[str, ...]  # paragraphs (untrusted text)
-    lede_commit: CommitFact | None  # the headline's commit, cited at the end of the lede
-    lede_who: str | None
-    lede_issues: tuple[str, ...]
-    lede_kind: str | None  # "feature", "fix", "breaking change", "change": what the title's commit is
+    # Who made what, in one sentence: (text, the commit it tells or None, its issues) pieces, the
+    # commit cited after its text (untrusted text).
+    opening: tuple[tuple[str, CommitFact | None, tuple[str, ...]], ...]
+    brief: str | None  # the opening in short, without citations or the things made (for X); or what is known
+    lede: tuple[str, ...]  # paragraphs (untrusted text): the session's summary, else why the title's change was made
     overview: str | None  # "7 commits by ...: 2 new features and 1 fix." (plain text)
     range: str | None  # "v2.3.0..v2.4.0", as collected
     highlights: tuple[str, ...]  # the session's own
@@ -230,13 +236,16 @@ class Story:
     provenance: dict[str, Any]
 
 
+def _people_of(c: CommitFact) -> str | None:
+    """The people who wrote a commit, its author and co-authors, bots left out."""
+    names = ([c.author] if c.author and not c.bot else []) + [name for name, bot in c.co_authors if not bot]
+    return _listing(names) if names else None
+
+
 def _who(c: CommitFact) -> str | None:
     names = ([c.author] if c.author else []) + [name for name, _ in c.co_authors]
     return _listing(names) if names else None
 
-
-#: What the title's change is, in the opening's "X made the feature in the title".
-_KIND_WORDS = {"breaking": "breaking change", "removal": "removal", "feat": "feature", "fix": "fix", "perf": "performance improvement"}
 
 #: Kinds a reader hears about change by change; the others are counted (in a long post,
 #: changes of no known kind are told when their body says why).
@@ -265,13 +274,20 @@ def build_story(facts: BuildFacts) -> Story:
     sentences: list[dict[str, str]] = []
     small = len(human) <= SMALL
 
-    # The lede: the session's summary, else why the headline change was made (its body).
+    # The lede: the session's summary, else who made what (the opening) and why the title's
+    # change was made (its body).
     lede: tuple[str, ...] = facts.summary_paragraphs
-    lede_commit = top = None  # top: the commit the lede tells (the sections leave it out)
+    top = None  # the title's commit
+    opened: list[CommitFact] = []  # the commits the opening tells: the sections leave them out
+    opening: tuple[tuple[str, CommitFact | None, tuple[str, ...]], ...] = ()
+    brief = None if facts.commits or not facts.stats.commits else _nothing_listed(facts, brief=True)
     if lede:
         sentences += [{"text": p, "from": facts.narrative.get("summary", "summary")} for p in lede]
     elif facts.top is not None:
-        lede_commit = top = facts.top
+        top = facts.top
+        opened = _to_open(top, human, small)
+        opening = _opening(facts, opened, sentences)
+        brief = "".join(text for text, _, _ in _opening(facts, opened, [], things=False))
         why = [x for x in (explain(top.body), f"Breaking: {top.breaking_note}" if top.breaking_note else None) if x]
         if why:
             lede = (" ".join(w if w.endswith((".", "!", "?", "…")) else w + "." for w in why),)
@@ -280,7 +296,8 @@ def build_story(facts: BuildFacts) -> Story:
     by_kind: dict[str, list[CommitFact]] = {}
     for c in human:
         by_kind.setdefault(kind_of(c), []).append(c)
-    overview = _overview(facts, by_kind)
+    # A small session's opening said who made what: the counts are the footer's.
+    overview = None if opening and len(human) <= MEDIUM else _overview(facts, by_kind)
 
     sections: list[Section] = []
     counted: list[str] = []
@@ -296,24 +313,24 @@ def build_story(facts: BuildFacts) -> Story:
         limit = len(members) if small else (5 if key == "breaking" else PER_SECTION)
         if key == "other" and not small:  # changes to the code told (or listed), the rest counted
             code = [c for c in members if _touches_code(c)]
-            items, unexplained = _items(code, limit, top, sentences, explained_only=True)
-            listed = _items(_distinct(unexplained), LISTED_OTHER, top, [])[0]
+            items, unexplained = _items(code, limit, opened, sentences, explained_only=True)
+            listed = _items(_distinct(unexplained), LISTED_OTHER, opened, [])[0]
             if items or listed:
                 sections.append(Section(key, "Other notable changes", None, items, None, listed=listed))
             shown = {i.commit for i in (*items, *listed)}
-            rest = [c for c in members if c is not top and c not in shown]
+            rest = [c for c in members if c not in opened and c not in shown]
             if rest:
                 counted.append(_plural(len(rest), "other change", "other changes"))
                 counted_commits += rest
             continue
-        items, rest = _items(members, limit, top, sentences, explained_only=not small and key != "breaking")
+        items, rest = _items(members, limit, opened, sentences, explained_only=not small and key != "breaking")
         # A big session names the rest of its features and fixes by their subjects, then counts.
-        listed = _items(_distinct(rest), LISTED, top, [])[0] if not small else ()
+        listed = _items(_distinct(rest), LISTED, opened, [])[0] if not small else ()
         rest = [c for c in rest if c not in {i.commit for i in listed}]
         more = None
         if rest:
             # "more" than the changes told here, or than the title's one: else there is none before.
-            said = items or listed or top in members
+            said = items or listed or any(c in opened for c in members)
             if not any(c.description or c.subject for c in rest):  # why they are not told
                 one, many, said = "commit without a message", "commits without a message", False
             if said:  # "2 more changes", not "2 more other changes"
@@ -335,13 +352,12 @@ def build_story(facts: BuildFacts) -> Story:
 
     # Each change the post tells (0) or lists (1).
     told = {i.commit.hash: rank for section in sections for rank, items in enumerate((section.items, section.listed)) for i in items}
+    told.update({c.hash: 0 for c in opened if c is not top})
     people, others = _people(facts, package, told, top)
     return Story(
+        opening=opening,
+        brief=brief,
         lede=lede,
-        lede_commit=lede_commit,
-        lede_who=_who(lede_commit) if lede_commit else None,
-        lede_issues=_issues(lede_commit.body) if lede_commit else (),
-        lede_kind=_KIND_WORDS.get(kind_of(lede_commit), "change") if lede_commit else None,
         overview=overview,
         range=facts.rev_range,
         # With no title given, the first highlight is the title: listed again, it says it twice.
@@ -353,6 +369,105 @@ def build_story(facts: BuildFacts) -> Story:
     )
 
 
+def said_clause(c: CommitFact) -> str | None:
+    """What the commit's author did, as a past-tense clause ("added a website publisher"), or
+    None when its subject does not start with a verb."""
+    return clause(short_title(c.description or c.subject), kind_of(c), c.scope)
+
+
+#: Clauses whose object the commit's files may name: "added X: a queue manager and a publisher".
+_MAKING = ("added", "implemented", "introduced", "created", "built", "wrote")
+
+
+def _to_open(top: CommitFact, human: list[CommitFact], small: bool) -> list[CommitFact]:
+    """The title's commit, then (in a session of up to ``MEDIUM`` changes) the most significant
+    others whose body says no why (those keep their section, with it), oldest first."""
+    if len(human) > MEDIUM:
+        return [top]
+    order = list(_KINDS)
+    others = [c for c in human if c is not top and c.description and c.verified is not False and not explain(c.body)
+              and not c.breaking_note and (small or kind_of(c) in _TOLD)]
+    index = {c.hash: i for i, c in enumerate(human)}  # newest first
+    chosen = sorted(others, key=lambda c: (order.index(kind_of(c)), -c.size, index[c.hash]))[: OPENING - 1]
+    return [top, *sorted(chosen, key=lambda c: -index[c.hash])]
+
+
+def _things(c: CommitFact, said: str) -> list[str]:
+    """What an "added ..." commit's code files are, by their names, less what the clause says."""
+    if not said.startswith(_MAKING):
+        return []
+    code = [f for f in c.files if path_kind(f) is None and language_of(f)]
+    if not 1 <= len(code) <= 3:
+        return []
+    words = set(re.findall(r"\w+", said.lower()))
+    return [t for t in things_in(code) if not set(re.findall(r"\w+", t.lower())) - {"a", "an"} <= words]
+
+
+def _opening(
+    facts: BuildFacts, opened: list[CommitFact], sentences: list[dict[str, str]], things: bool = True
+) -> tuple[tuple[str, CommitFact | None, tuple[str, ...]], ...]:
+    """"In a two-hour session, Agent-7 added a Phase 3 publication system: a publish queue manager
+    and a GitHub publisher (`abc123d`), then a website publisher (`def456g`)." as pieces, each
+    commit cited after what it did. Every clause is a commit's subject in the past tense (or
+    quoted, when it does not start with a verb), the things named are its files, the duration
+    the session's."""
+    by_who: dict[str | None, list[CommitFact]] = {}
+    for c in opened:  # each person once, in the order their first change is told
+        by_who.setdefault(_people_of(c), []).append(c)
+    groups = list(by_who.items())
+    order = {c.hash: i for i, c in enumerate(facts.commits)}  # newest first
+    # A big session's hours are not its title's change's.
+    human = sum(1 for c in facts.commits if not c.bot and not c.merge)
+    when = duration_words(facts.stats.duration_shown, facts.stats.duration_estimated) if human <= MEDIUM else None
+    text = f"{when}, " if when else ""
+    pieces: list[tuple[str, CommitFact | None, tuple[str, ...]]] = []
+    for g, (who, commits) in enumerate(groups):
+        if g:
+            text += ", and " if len(groups) == 2 else ("; and " if g == len(groups) - 1 else "; ")
+        text += who or ("a commit" if len(commits) == 1 else "the session's commits")
+        verb = None
+        for i, c in enumerate(commits):
+            if i:
+                newer = order[c.hash] < order[commits[i - 1].hash]
+                text += ", then " if newer and len(commits) == 2 else " and " if i == len(commits) - 1 else ", "
+            else:
+                text += " "
+            said = said_clause(c) or f"committed “{short_title(c.description or c.subject)}”"
+            made = _things(c, said) if things else []
+            first, _, rest = said.partition(" ")
+            if i and first == verb and rest:  # "added X, then Y"
+                said = rest
+            verb = first
+            text += said + (": " + _listing(made) if made else "")
+            if not pieces:
+                text = text[:1].upper() + text[1:]
+            source = f"commit {c.hash} subject" + (" and files" if made else "")
+            if not pieces and when:
+                source += "; " + ("estimate from source_data.git_commits[].timestamp" if facts.stats.duration_estimated
+                                  else "metadata.duration_minutes")
+            sentences.append({"text": text, "from": source})
+            pieces.append((text, c, _issues(c.body)))
+            text = ""
+    pieces.append((".", None, ()))
+    return tuple(pieces)
+
+
+def _nothing_listed(facts: BuildFacts, brief: bool = False) -> str:
+    """"Agent-X worked for an hour and made 2 commits touching 5 files; the session lists none of
+    them, so this post can't say what changed.": all a session without its commits tells
+    (``brief``: "..., none of them listed.")."""
+    st = facts.stats
+    text = facts.agent_name or facts.agent_id
+    span = span_words(st.duration_minutes) if not st.duration_estimated else None
+    text += f" worked for {span} and made " if span else " made "
+    text += _plural(st.commits or 0, "commit", "commits")
+    if st.files_changed:
+        text += " touching " + _plural(st.files_changed, "file", "files")
+    if brief:
+        return text + ", none of them listed."
+    return text + "; the session lists none of them, so this post can't say what changed."
+
+
 def _overview(facts: BuildFacts, by_kind: dict[str, list[CommitFact]]) -> str | None:
     """"145 commits by Ann (22), ... and 2 bots: 1 breaking change, 4 new features, 30 fixes and 80
     other changes, 8 merges and 17 automated updates." The parts add up to the commits listed."""
@@ -360,7 +475,7 @@ def _overview(facts: BuildFacts, by_kind: dict[str, list[CommitFact]]) -> str | 
         return None
     text = _plural(facts.stats.commits, "commit", "commits")
     if not facts.commits:  # a bare "2 commits." told a reader nothing of what they were
-        return f"The session counts {text} but lists none of them."
+        return _nothing_listed(facts)
     if facts.stats.commits != len(facts.commits):
         # Only the listed commits are known: credit and count those, and say so.
         text = f"The session counts {text} and lists {len(facts.commits):,} of them"
@@ -380,13 +495,13 @@ def _overview(facts: BuildFacts, by_kind: dict[str, list[CommitFact]]) -> str | 
 
 
 def _items(
-    members: list[CommitFact], limit: int, top: CommitFact | None, sentences: list[dict[str, str]], explained_only: bool = False
+    members: list[CommitFact], limit: int, opened: list[CommitFact], sentences: list[dict[str, str]], explained_only: bool = False
 ) -> tuple[tuple[Item, ...], list[CommitFact]]:
-    """The ``limit`` most telling commits as items (not the headline's: the lede told it), and the
-    rest. In a long post an item must say why (``explained_only``): a bare subject is counted."""
+    """The ``limit`` most telling commits as items (not those the opening told), and the rest.
+    In a long post an item must say why (``explained_only``): a bare subject is counted."""
     ranked = sorted(enumerate(members), key=lambda ic: _rank(ic[1], ic[0]), reverse=True)
     # A commit without a subject (git allows an empty message) has no lead to tell: it is counted.
-    chosen = [c for _, c in ranked if c is not top and (c.description or c.subject) and (explain(c.body) or not explained_only)][:limit]
+    chosen = [c for _, c in ranked if c not in opened and (c.description or c.subject) and (explain(c.body) or not explained_only)][:limit]
     order = {c.hash: i for i, c in enumerate(members)}
     chosen.sort(key=lambda c: order[c.hash], reverse=True)  # oldest first reads as a story
     items = []
@@ -398,7 +513,7 @@ def _items(
             detail = detail if detail.endswith((".", "!", "?", "…")) else detail + "."
             sentences.append({"text": detail, "from": f"commit {c.hash} body"})
         items.append(Item(c, capitalised(c.description or c.subject), detail, _issues(c.body), _who(c)))
-    rest = [c for c in members if c not in chosen and c is not top]
+    rest = [c for c in members if c not in chosen and c not in opened]
     return tuple(items), rest
 
 

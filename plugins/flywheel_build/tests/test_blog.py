@@ -96,14 +96,15 @@ def test_two_commit_session_tells_why(fw, tmp_path, histories):
     session, blog, record, arts = collect_and_run(fw, tmp_path, repo, "--rev-range", "v2.3.0..HEAD")
     text = plain(blog)
     lines = text.splitlines()
-    assert lines[0] == "# tidyparse: Accept trailing commas in lists (parser)"
+    assert lines[0] == "# tidyparse: Made the parser accept trailing commas in lists"
     assert lines[2] == "*2025-12-02 · tidyparse*"  # "v2.3.0..HEAD" would move with HEAD: not shown
-    # The lede is why the headline change was made, from its body, cited with its issue.
-    assert lines[4].startswith("Hand-written config files often end a list with a comma, and tidyparse rejected them")
-    assert lines[4].endswith("as TOML 1.1 will. ([`" + session["source_data"]["git_commits"][1]["hash"][:7] + "`]"
-                             f"(https://github.com/example/tidyparse/commit/{session['source_data']['git_commits'][1]['hash']}), "
-                             "Ann Example; fixes [#412](https://github.com/example/tidyparse/issues/412))")
-    assert "2 commits by Ann Example: 1 new feature and 1 fix." in text
+    # The opening says who made what, in the past tense, cited with its issue; then why, from its body.
+    feat = session["source_data"]["git_commits"][1]["hash"]
+    assert lines[4] == (f"In about 75 minutes of work, Ann Example made the parser accept trailing commas in lists ([`{feat[:7]}`]"
+                        f"(https://github.com/example/tidyparse/commit/{feat}); fixes [#412](https://github.com/example/tidyparse/issues/412)).")
+    assert lines[6].startswith("Hand-written config files often end a list with a comma, and tidyparse rejected them")
+    assert lines[6].endswith("as TOML 1.1 will.")
+    assert "2 commits by" not in text  # the counts are the footer's: "*2 commits · ..."
     assert "## Fixes\n\n**Report the line of an unterminated string**. The error pointed at the end of the file" in text
     assert "## Who did what" not in text  # one person: the overview said it
     assert "## What is next" not in text  # nobody said what is next: nothing is made up
@@ -123,8 +124,9 @@ def test_release_of_many_people_reads_as_a_story(fw, tmp_path, release):
     commits = session["source_data"]["git_commits"]
     assert len(commits) == 145 and len(blog.splitlines()) < 80
     # The most significant change is the title, its body and breaking note the lede.
-    assert text.startswith("# tidyparse: Drop support for Python 3.8\n\n*2025-11-26 · tidyparse · v2.3.0..v2.4.0*\n\n"
-                           "Python 3.8 reached its end of life in October 2024."), text[:400]
+    assert text.startswith("# tidyparse: Dropped support for Python 3.8\n\n*2025-11-26 · tidyparse · v2.3.0..v2.4.0*\n\n"
+                           "Ann Example dropped support for Python 3.8 ([`"), text[:400]
+    assert "\n\nPython 3.8 reached its end of life in October 2024." in text
     assert "Breaking: tidyparse now needs Python 3.9 or newer." in text
     # The overview adds up to every commit, merges counted by their parents.
     overview = next(line for line in text.splitlines() if line.startswith("145 commits by "))
@@ -212,7 +214,8 @@ def test_a_session_listing_none_of_its_commits_says_so(run_session):
                         source_data={"git_commits": []})
     result, arts, _ = run_session(doc)
     assert result.exit_code == 0, result.output
-    assert "\n\nThe session counts 2 commits but lists none of them.\n\n" in arts["blog_post.md"]
+    assert "\n\nAgent-Test made 2 commits touching 5 files; the session lists none of them, so this post can't say what " \
+           "changed.\n\n" in arts["blog_post.md"], arts["blog_post.md"]
 
 
 def test_schema_documents_the_narrative(fw):

@@ -141,7 +141,8 @@ def test_agent_is_who_ran_the_session_not_the_newest_author(fw, team, tmp_path):
     text = "".join(v for k, v in arts.items() if k.endswith(".md"))
     assert "mergify[bot] made" not in text and "made 7 commits" not in text and "Agent-7 made" not in text
     credits = "by Ann Example (4), Bob (1) and 1 bot"
-    assert f"7 commits {credits}" in arts["blog_post.md"], arts["blog_post.md"]
+    # The post opens with who made what (the authors, not the agent); the counts are the footer's.
+    assert "of work, Ann Example added a parser (`" in arts["blog_post.md"] and ", and Bob explained (`" in arts["blog_post.md"]
     assert f"7 commits {credits}" in arts["readme.md"], arts["readme.md"]
     log = arts["build_log.md"]
     assert "run by Agent-7" in log
@@ -229,7 +230,7 @@ def test_unknown_commit_is_never_the_headline_nor_a_link(run_session, git_repo):
                                                 source_data={"repo_path": "checkout-folder", "git_commits": listed}))
     assert result.exit_code == 0, result.output
     assert "1 listed commit(s) not found" in result.stderr
-    assert arts["blog_post.md"].startswith("# repo: Small repair\n"), arts["blog_post.md"]
+    assert arts["blog_post.md"].startswith("# repo: Fixed a small repair\n"), arts["blog_post.md"]
     text = "".join(arts.values())
     assert f"commit/{fake}" not in text and f"https://github.com/acme/repo/commit/{real}" in text
     assert "`fffffff`, not in the repository" in arts["build_log.md"]
@@ -256,9 +257,9 @@ def test_headline_is_the_most_significant_change_as_written(fw, git_repo, tmp_pa
 @pytest.mark.parametrize(
     "subjects, headline",
     [
-        (["feat: small thing", "fix: huge fix", "feat!: drop python 3.8"], "Drop python 3.8"),
+        (["feat: small thing", "fix: huge fix", "feat!: drop python 3.8"], "Dropped python 3.8"),
         (["fix: a", "feat: iOS support", "docs: x"], "iOS support"),
-        (["Update README", "Fix crash on empty input", "Release 2.0"], "Fix crash on empty input"),
+        (["Update README", "Fix crash on empty input", "Release 2.0"], "Fixed a crash on empty input"),
         (["chore: one", "chore: two"], "Two"),  # same tier, same size: the newest
         (["fix: --verbose flag", "test: x"], "--verbose flag"),
     ],
@@ -312,5 +313,6 @@ def test_bodies_are_collected_clean_with_trailers_apart(fw, git_repo, tmp_path):
     assert fw("validate", _write(tmp_path, doc)).exit_code == 0
     arts = run_collected(fw, tmp_path, doc)
     # Co-authors are authors: Bob wrote one commit and co-wrote another.
-    assert "by Ann Example (2), Bob Builder (2) and 1 bot" in plain(arts["blog_post.md"]), arts["blog_post.md"]
+    assert "Ann Example and Bob Builder added a parser (`" in plain(arts["blog_post.md"]), arts["blog_post.md"]
+    assert "**Ann Example**: 2 commits" in arts["blog_post.md"] and "**Bob Builder**: 2 commits" in arts["blog_post.md"]
     assert "parser (`" in plain(arts["build_log.md"]) and "Ann Example with Bob Builder and pre-commit-ci[bot]" in plain(arts["build_log.md"])

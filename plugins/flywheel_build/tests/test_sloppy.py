@@ -72,7 +72,8 @@ def test_highlights_do_not_repeat_what_changed(run_session):
     commits = [{"hash": "abc123", "message": "feat: add the parser"}, {"hash": "def456", "message": "fix: empty input"}]
     result, arts, _ = run_session(session(metadata={}, source_data={"git_commits": commits}))
     blog = arts["blog_post.md"]
-    assert blog.lower().count("add the parser") == 1, blog  # the title only: the post says each thing once
+    # The title and the opening only (who made it): no section says it again.
+    assert blog.lower().count("added the parser") == 2 and "## " not in blog, blog
     result, arts, _ = run_session(session(metadata={}, key_achievements=["Parser ships", "Empty input is fine"],
                                           source_data={"git_commits": commits}))
     blog = arts["blog_post.md"]
@@ -96,9 +97,9 @@ def test_social_highlights_keep_their_scope(run_session):
     commits = [{"hash": "abc123", "message": "feat(f1): one"}, {"hash": "def456", "message": "feat(f2): two"}]
     result, arts, _ = run_session(session(metadata={}, source_data={"git_commits": commits}))
     posts = json.loads(arts["social_post.json"])
-    # X says one thing (the title: f1, listed first); the longer posts tell the other too.
-    assert "One (f1)" in posts["x"][0], posts["x"]
-    for network in ("bluesky", "mastodon", "linkedin"):
+    # Each post says who made what: both changes, each with its scope.
+    assert posts["x"][0].startswith("The session's commits added one (f1) and two (f2)."), posts["x"]
+    for network in ("x", "bluesky", "mastodon", "linkedin"):
         assert "(f1)" in posts[network][0] and "(f2)" in posts[network][0], posts[network]
 
 

@@ -44,14 +44,18 @@ def test_the_example_s_posts_link_to_its_blog_post_page(run_with) -> None:
     variants, markdown, data = run_with(doc, WEB)
     social = data["artifacts"]["social_post"]["meta"]["social"]
     link = social["link"]
-    assert link.startswith(f"{BASE}build/2025/12/add-phase-3-publication-system-")
-    assert social["link_title"] == data["artifacts"]["blog_post"]["title"] == "Add Phase 3 publication system"
+    assert link.startswith(f"{BASE}build/2025/12/added-a-phase-3-publication-system-")
+    assert social["link_title"] == data["artifacts"]["blog_post"]["title"] == "Added a Phase 3 publication system"
     check_social_posts(variants, link=link, numbers=session_numbers(doc))
     for network, posts in variants.items():
-        # The project has no name: the posts lead with the change, not "Build session <id>:".
-        assert posts[0].startswith("Add Phase 3 publication system"), (network, posts[0])
+        # The project has no name: the posts lead with who made what, not "Build session <id>:".
+        assert posts[0].startswith("In a two-hour session, Agent-7 added a Phase 3 publication system"), (network, posts[0])
+        assert "Also:" not in posts[0] and "Add " not in posts[0], "past tense, no subject pasted as a sentence"
         assert "lines" not in posts[0] and "+450" not in posts[0], "what changed, not a line count"
-    assert variants["x"] == [f"Add Phase 3 publication system.\n\nRead more: {link}\n\n#Python #BuildInPublic"]
+    assert variants["x"] == [f"In a two-hour session, Agent-7 added a Phase 3 publication system, then a website publisher.\n\n"
+                             f"Read more: {link}\n\n#Python #BuildInPublic"]
+    assert variants["bluesky"][0].startswith("In a two-hour session, Agent-7 added a Phase 3 publication system: a publish queue "
+                                             "manager and a GitHub publisher, then a website publisher.\n\n")
     assert f"- Link: <{link}>" in markdown
     # One author: the blog post has no "Who did what" section, so the LinkedIn post promises none.
     assert variants["linkedin"][0].endswith(f"\n\nThe full story: {link}\n\n#Python #BuildInPublic")
@@ -131,7 +135,7 @@ def test_a_big_release_summed_up_keeps_each_post_short(run_with, histories, tmp_
     link = data["artifacts"]["social_post"]["meta"]["social"]["link"]
     check_social_posts(variants, link=link)
     assert all(len(posts) == 1 for posts in variants.values()), "one post each, no thread"
-    assert variants["bluesky"][0].startswith("The main change in tidyparse 2.4.0: Drop support for Python 3.8.")
+    assert variants["bluesky"][0].startswith("The main change in tidyparse 2.4.0: Ann Example dropped support for Python 3.8.")
     assert "145 commits by Ann Example (22)" in variants["linkedin"][0] and "from v2.3.0 to v2.4.0" in variants["linkedin"][0]
 
 

@@ -55,10 +55,12 @@ def test_the_title_of_a_post_is_shortened_and_the_commit_cited_in_the_opening(ru
                                                     author="Seed maintainers")]))
     assert blog.startswith("# demo: A build blog post made from no commit and no narrative says meta.nothing_to_say\n"), blog
     assert "…" not in blog.splitlines()[0]
-    # Not "The change in the title is `abc`, by X.": the opening counts the work and says whose the title's change is.
-    assert "The change in the title is" not in blog
-    assert re.search(r"\n1 commit by Seed maintainers\. Seed maintainers made the change in the title "
-                     r"\(\[`[0-9a-f]{7}`\]\(https://github\.com/acme/demo/commit/[0-9a-f]{40}\)\)\.\n", blog), blog
+    # Not "The change in the title is `abc`, by X." nor "X made the change in the title": the opening says
+    # who made what; a subject that does not start with a verb is quoted, not pasted as a sentence.
+    assert "in the title" not in blog
+    assert re.search(r"\nIn about 30 minutes of work, Seed maintainers committed “A build blog post made from no commit and no "
+                     r"narrative says meta\.nothing_to_say” \(\[`[0-9a-f]{7}`\]\(https://github\.com/acme/demo/commit/[0-9a-f]{40}\)\)\.\n",
+                     blog), blog
 
 
 def test_a_test_only_add_is_not_the_new_feature_in_the_title(run_session) -> None:
@@ -71,11 +73,12 @@ def test_a_test_only_add_is_not_the_new_feature_in_the_title(run_session) -> Non
         commit(4, "Drop pypy 3.9 and add pypy 3.11 support", [".github/workflows/run-tests.yml", "HISTORY.md"]),
     ]
     blog, arts = blog_of(run_session, session(commits))
-    assert blog.startswith("# demo: Add conditional string encoding based on urllib3 major version\n"), blog
-    assert "1 removal or deprecation, 1 new feature and 2 other changes" in blog, blog
-    assert "## Removed and deprecated\n\n**Drop pypy 3.9 and add pypy 3.11 support**" in blog, blog
-    assert "## New features" not in blog  # the one feature is the title's
-    assert "## Tests\n\n**Add CA constraint to test CA**" in blog and "## Documentation\n\n**Add netrc file search" in blog
+    assert blog.startswith("# demo: Added a conditional string encoding based on urllib3 major version\n"), blog
+    # The opening tells who made the changes whose bodies say no why; no section tells them again.
+    assert "\nIn about 35 minutes of work, Ann added a conditional string encoding based on urllib3 major version ([`" in blog, blog
+    assert ") and dropped pypy 3.9 and added pypy 3.11 support ([`" in blog, blog
+    assert "## New features" not in blog and "## Removed and deprecated" not in blog and "## Documentation" not in blog
+    assert "## Tests\n\n**Add CA constraint to test CA**. Otherwise recent versions of OpenSSL reject it" in blog
 
 
 # -- bodies: whole sentences only ------------------------------------------------------------
@@ -168,7 +171,8 @@ def test_a_bot_without_bot_in_brackets_is_a_bot_and_counts_agree(run_session) ->
                        author="github-actions[bot]", trailers={"Co-authored-by": ["Pierre <p@x>", "pytest bot <pytestbot@x>"]})
                 for i in range(2)]
     commits += [commit(20, "fix: a real fix", ["src/_pytest/a.py"], author="Pierre")]
-    blog, _ = blog_of(run_session, session(commits))
+    blog, arts = blog_of(run_session, session(commits))
     assert "pytest bot (3)" in blog and "**pytest bot**" not in blog, blog  # in "Automated updates", not "Who did what"
     # Pierre wrote 1 commit and co-authored 2: 3 in the overview and in "Who did what" alike.
-    assert re.search(r"commits by Pierre \(3\)", blog) or "6 commits by Pierre" in blog, blog
+    assert "of work, Pierre fixed a real fix ([`" in blog, blog
+    assert "by Pierre (3) and 2 bots" in arts["readme.md"], arts["readme.md"]
