@@ -154,8 +154,8 @@ class Theme:
                   pages: dict[str, str] | None = None) -> dict[str, Any]:
         """The rendered body, and what the page around it adds: each thing once.
 
-        The summary (the lede) and commits (in the provenance) are left out when the body
-        already says them; a leading date line goes into the header, which shows the date.
+        The summary (the lede), commits and the session id (in the provenance) are left out when
+        the body already says them; a leading date line goes into the header, which shows the date.
         The chart and gallery images are shown unless the body shows them.
         """
         from markupsafe import Markup
@@ -189,6 +189,8 @@ class Theme:
             "lede": lede,
             "dateline": rendered.dateline,
             "commits": [c for c in commits if not c["hash"] or c["hash"][:7].lower() not in said],
+            # The provenance names the session unless the body already does ("Made from session `…`").
+            "session_said": bool(re.search(rf"(?<![\w-]){re.escape(record['session_id'].lower())}(?![\w-])", said)),
         }
 
     def feed_body(self, post: Post) -> str:

@@ -114,6 +114,37 @@ def test_tags_from_type_project_symbols_technologies_and_explicit(web, sample_it
     assert "#AAPL" in site.read("tags/index.html")
 
 
+def test_tags_leave_out_the_session_type_internal_ids_and_near_duplicates(web, kit) -> None:
+    site = web()
+    # Shaped like the trade and aria generators' items: the type among the tags, a project
+    # that repeats it in other words, technologies that repeat a tag.
+    trade = kit.item("t-1", "trade_journal", session_type="trade", title="Trading journal 2025-12-02",
+                     tags=["trade", "MSFT", "AAPL"], project="trading", provenance={"trades": 2, "symbols": ["AAPL", "MSFT"]})
+    aria = kit.item("a-1", "devlog", session_type="life_aria", title="Devlog: SpaceExplorer", date="2025-12-03T00:00:00Z",
+                    tags=["React", "Three.js", "WebSocket", "life_aria"], project="SpaceExplorer",
+                    technologies=["React", "threejs"], provenance={"conversations": 1})
+    receipts = [r.receipt for r in site.publish([trade, aria])]
+
+    def shown(page: str) -> list[str]:
+        header = page.split('<header class="post-header">')[1].split("</header>")[0]
+        return re.findall(r'<li><a href="[^"]*">#([^<]*)</a></li>', header)
+
+    trade_page, aria_page = (Path(r["path"]).read_text() for r in receipts)
+    assert shown(trade_page) == ["MSFT", "AAPL"]
+    assert shown(aria_page) == ["React", "Three.js", "WebSocket", "SpaceExplorer"]
+    assert '<a class="badge badge-life_aria" href="../../../../tags/life-aria/">Aria</a>' in aria_page
+    # The type keeps its tag page at the address it always had, named for readers.
+    assert "<h1 class=\"page-title\">#Aria</h1>" in site.read("tags/life-aria/index.html")
+    assert "Trading journal" in site.read("tags/trade/index.html")
+    for path in site.html_pages():
+        assert "life_aria" not in re.sub(r"<[^>]+>", " ", site.read(path)), path
+    # The near-duplicate's old tag page sends readers to the one shown.
+    moved = site.read("tags/trading/index.html")
+    assert 'content="0; url=../../tags/trade/"' in moved and 'name="robots" content="noindex"' in moved
+    assert not (site.dir / "tags/threejs").exists() or "url=../../tags/three-js/" in site.read("tags/threejs/index.html")
+    assert "tags/trading/" not in site.read("sitemap.xml")
+
+
 def test_drafts_are_built_but_not_listed(web, kit, sample_items) -> None:
     site = web()
     draft = kit.item("draft-1", title="Secret draft", tags=["hidden-tag"], draft=True, date="2025-12-09T00:00:00Z")
