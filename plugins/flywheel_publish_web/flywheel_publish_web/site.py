@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import uuid
@@ -125,11 +126,15 @@ class Post:
 _ENDINGS = re.compile(r"(?<=[a-z0-9]{3})(?:ing|ed|es|s)?e?$")
 
 
-def _fold(slug: str) -> str:
-    """What makes two tags the same to a reader: ``Three.js``/``threejs``, ``trade``/``trading``."""
-    return _ENDINGS.sub("", slug.replace("-", ""))
+@functools.lru_cache(maxsize=4096)
+def _tag(text: str) -> tuple[str, str]:
+    """A tag's slug, and what makes two tags the same to a reader (``Three.js``/``threejs``,
+    ``trade``/``trading``); cached: a site has a few hundred tags and a thousand posts."""
+    slug = slugify(text, 60) or "t-" + hashlib.sha256(text.encode()).hexdigest()[:8]
+    return slug, _ENDINGS.sub("", slug.replace("-", ""))
 
 
+@functools.lru_cache(maxsize=256)
 def type_slug(session_type: str) -> str:
     """The tag page that lists the sessions of a type (``tags/life-aria/``): the address it always had."""
     return slugify(session_type, 60)
@@ -150,17 +155,15 @@ def _post_tags(record: dict[str, Any]) -> tuple[list[tuple[str, str]], dict[str,
         if isinstance(source, list):
             names.extend(source)
     kind = type_slug(record["session_type"])
-    kept: dict[str, str] = {}  # folded -> slug
-    for word in (kind, slugify(type_label(record["session_type"]), 60)):
-        kept[_fold(word)] = kind
+    kept = {_tag(record["session_type"])[1]: kind, _tag(type_label(record["session_type"]))[1]: kind}  # folded -> slug
     shown: dict[str, str] = {}
     dropped: dict[str, str] = {}
     for name in names:
         text = _text(name, 60).lstrip("#")
         if not text:
             continue
-        slug = slugify(text, 60) or "t-" + hashlib.sha256(text.encode()).hexdigest()[:8]
-        same = kept.setdefault(_fold(slug), slug)
+        slug, folded = _tag(text)
+        same = kept.setdefault(folded, slug)
         if same != slug:
             dropped.setdefault(slug, same)
         elif slug not in shown and slug != kind:

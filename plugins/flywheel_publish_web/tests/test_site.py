@@ -205,6 +205,23 @@ def test_full_rebuild_is_byte_identical(web, sample_items) -> None:
     assert {k: v[2] for k, v in _snapshot(site.dir).items()} == before
 
 
+def test_publishing_one_post_at_a_time_gives_the_site_a_full_build_gives(web, kit, sample_items) -> None:
+    site = web(per_page=2)
+    items = [*sample_items, *(kit.item(f"p{i}", title=f"Post {i}", date=f"2025-11-{10 + i:02d}T10:00:00Z",
+                                       tags=[f"t{i % 2}", "trading" if i % 3 else "python"], project="proj")
+                              for i in range(6))]
+    for item in items:  # each publish an incremental build of what changed
+        assert site.publish([item])[0].ok
+    assert site.publish([kit.item("p2", title="Post 2, retitled", date="2025-11-12T10:00:00Z", tags=["t0"],
+                                  project="proj")])[0].ok
+    incremental = {k: v[2] for k, v in _snapshot(site.dir).items()}
+    site.build(full=True)
+    assert {k: v[2] for k, v in _snapshot(site.dir).items()} == incremental
+    mirror = {k: v[2] for k, v in _snapshot(site.dir.with_name("site.staging")).items()}
+    assert {k: v for k, v in mirror.items() if k != ".flywheel-site"} == \
+        {k: v for k, v in incremental.items() if k != ".flywheel-site"}
+
+
 def test_adding_one_post_rewrites_only_what_shows_it(web, kit) -> None:
     from flywheel_publish_web.build import build_site
     from flywheel_publish_web.store import ContentStore
