@@ -294,11 +294,10 @@ def _sitemap(s: Settings, pages: dict[str, Page]) -> bytes:
 def _exchange(a: Path, b: Path) -> bool:
     """Swap two folders in one step (Linux ``renameat2(RENAME_EXCHANGE)``); False if unsupported."""
     import ctypes
-    import ctypes.util
 
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-        renameat2 = libc.renameat2
+        # The C library the interpreter already has loaded (find_library would run ldconfig).
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
     except (OSError, AttributeError):
         return False
     at_fdcwd, rename_exchange = -100, 2
@@ -418,6 +417,44 @@ def _fill(tree: Path, live: Path, store: ContentStore, change: _Change) -> None:
             _link(live / path, tree / path)
 
 
+#: Up to this many changed paths, a build makes them durable one by one; beyond, one sync() is cheaper.
+FSYNC_LIMIT = 300
+
+
+def _flush(tree: Path, paths: list[str] | None) -> None:
+    """Put the new site on disk before it becomes the live one (a crash then leaves one whole site).
+
+    ``paths``: the files written, linked or removed under ``tree`` (None: unknown, or too many):
+    each is fsynced with every folder above it, whose entries changed. Otherwise ``os.sync()``,
+    which also waits for every other process's writes on a busy machine.
+    """
+    if paths is None or len(paths) > FSYNC_LIMIT:
+        os.sync()
+        return
+    folders = {tree}
+    for path in paths:
+        target = tree / path
+        try:
+            fd = os.open(target, os.O_RDONLY)
+        except FileNotFoundError:  # removed: its folder (or the first one left above it) changed
+            pass
+        else:
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        folders.update(target.parents[: len(Path(path).parts)])
+    for folder in sorted(folders, key=lambda f: -len(f.parts)):
+        try:
+            fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+        except FileNotFoundError:  # a folder emptied and removed
+            continue
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
 def _sync(tree: Path, live: Path, store: ContentStore, change: _Change) -> None:
     """Bring a tree of unknown content to the new site, comparing actual bytes (slow path)."""
     if not tree.exists():
@@ -521,7 +558,7 @@ def build_site(settings: Settings, *, full: bool = False, records: list[dict[str
     else:
         _sync(mirror, site, store, change)
     _write_marker(mirror, build_id)
-    os.sync()  # the new site is on disk before it becomes the live one
+    _flush(mirror, [*change.changed, *removed, MARKER] if mirror_known else None)
     swap_in(mirror, site)
     atomic_write(manifest_path, json.dumps(manifest, sort_keys=True).encode())
     if live is not None and mirror.exists():
