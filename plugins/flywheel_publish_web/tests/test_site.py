@@ -299,6 +299,44 @@ def test_a_killed_build_leaves_the_live_site_whole(web, kit, monkeypatch) -> Non
     assert sorted(p.name for p in site.dir.parent.iterdir() if p.name.startswith("site")) == ["site", "site.staging"]
 
 
+def test_an_incremental_build_makes_every_change_durable_before_the_swap(web, kit, monkeypatch) -> None:
+    from flywheel_publish_web import build
+
+    site = web()
+    site.publish([kit.item("a", title="First", tags=["one"])])
+    site.publish([kit.item("b", title="Second", tags=["one"])])  # now the mirror is known
+    synced: list[str] = []
+    opened: dict[int, str] = {}
+    real_open, real_fsync, real_swap = os.open, os.fsync, build.swap_in
+
+    def spy_open(path, flags, *args, **kwargs):
+        fd = real_open(path, flags, *args, **kwargs)
+        opened[fd] = os.fspath(path)
+        return fd
+
+    def spy_fsync(fd):
+        synced.append(opened[fd])
+        return real_fsync(fd)
+
+    def swap(staging, live):
+        done.update(synced)
+        return real_swap(staging, live)
+
+    done: set[str] = set()
+    monkeypatch.setattr(os, "open", spy_open)
+    monkeypatch.setattr(os, "fsync", spy_fsync)
+    monkeypatch.setattr(build, "swap_in", swap)
+    site.publish([kit.item("c", title="Third", tags=["two"], date="2025-12-09T00:00:00Z")])
+    report = site.build()  # nothing new: nothing to sync
+    assert report.written == []
+    mirror = site.dir.with_name("site.staging")  # the tree that was swapped in, by its name before the swap
+    post = next(p for p in site.dir.glob("build/2025/12/third-*/index.html"))
+    wanted = {str(mirror / post.relative_to(site.dir)), str(mirror / post.parent.relative_to(site.dir)),
+              str(mirror / "index.html"), str(mirror / "tags/two/index.html"), str(mirror / "tags/two"),
+              str(mirror / "tags"), str(mirror), str(mirror / ".flywheel-site")}
+    assert wanted <= done, sorted(wanted - done)
+
+
 def test_refuses_to_replace_a_folder_it_did_not_build(web, kit, tmp_path) -> None:
     from flywheel_core import UsageError
 
