@@ -32,6 +32,8 @@ from flywheel_publish_web.site import (
     human_date,
     kind_label,
     plan_pages,
+    type_label,
+    type_slug,
 )
 from flywheel_publish_web.store import ContentStore
 
@@ -259,7 +261,7 @@ def _feeds(model: SiteModel, theme: Theme) -> dict[str, Page]:
             if post.summary:  # RSS readers treat <description> as HTML: escape the plain text
                 fe.summary(html.escape(post.summary, quote=False), type="html")
             fe.content(theme.feed_body(post), type="html")
-            for name, slug in post.tags:
+            for name, slug in [(type_label(post.session_type), type_slug(post.session_type)), *post.tags]:
                 fe.category(term=slug, label=name)
         made["feed.xml"] = fg.atom_str(pretty=True)
         fg.subtitle(html.escape(s.description or s.title, quote=False))  # RSS: HTML; Atom: text

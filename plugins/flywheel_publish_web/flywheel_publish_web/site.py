@@ -15,7 +15,7 @@ import attrs
 from flywheel_publish_web.settings import DOWNLOAD_KINDS, PAGE_KINDS, Settings
 from flywheel_publish_web.store import COPIED_EXTS, ContentStore, is_draft, nothing_to_say, permalink_for, slugify
 
-__all__ = ["Page", "Post", "SiteModel", "plan_pages", "type_slug", "THEME_VERSION"]
+__all__ = ["Page", "Post", "SiteModel", "plan_pages", "type_label", "type_slug", "THEME_VERSION"]
 
 #: Bump when the page-making code changes in a way templates do not show, to rebuild every page.
 THEME_VERSION = "2"
