@@ -263,7 +263,8 @@ def main() -> None:
                    peak_mib=warm[2])
     report.memory("posts (`site build --full`)", (small, peaks[small]), (large, peaks[large]), base=peaks[1])
     report.note("Targets are judged on CPU time (the process's own work); the wall time on this shared machine "
-                "adds the waits for a core and for the disk (`os.sync` before the swap).")
+                "adds the waits for a core and for the disk (`os.sync` before a full build's swap, an fsync of "
+                "each changed file before an incremental one's).")
     report.finish()
 
 

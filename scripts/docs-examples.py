@@ -95,7 +95,7 @@ def _page_excerpt(url: str, kind: str, page: str) -> str:
     after = re.search(r'<div class="prose">.*?\n  </div>\n(.*?)</article>', page, re.DOTALL)
     lines = [url, ""]
     # The type is a badge on the page, apart from the date: "Build · 2 Dec 2025", not "Build 2 Dec 2025".
-    head = _Blocks(re.sub(r"</span> <time", "</span> · <time", header.group(1) if header else "")).lines
+    head = _Blocks(re.sub(r"</(span|a)> <time", r"</\1> · <time", header.group(1) if header else "")).lines
     tags = [line for line in head if line.startswith("#")]
     lines += [line for line in head if not line.startswith("#")] + ([" ".join(tags)] if tags else [])
     lines.append(f"[the {kind.replace('_', ' ')} above, as HTML]")

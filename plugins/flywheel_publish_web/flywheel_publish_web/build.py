@@ -32,6 +32,8 @@ from flywheel_publish_web.site import (
     human_date,
     kind_label,
     plan_pages,
+    type_label,
+    type_slug,
 )
 from flywheel_publish_web.store import ContentStore
 
@@ -75,15 +77,18 @@ class Theme:
     """Templates (user's ``templates_dir/web/`` first), Markdown, CSS and feed bodies."""
 
     def __init__(self, settings: Settings, store: ContentStore) -> None:
-        import markdown_it
-        import pygments
+        from importlib.util import find_spec
 
         self.settings = settings
         self.store = store
         self.search = [*([settings.templates_dir] if settings.templates_dir else []), TEMPLATES]
         # The version covers every input of every page that is not in its context: templates,
-        # CSS, and the libraries that turn Markdown and code into HTML.
-        digest = hashlib.sha256(f"{THEME_VERSION}|{pygments.__version__}|{markdown_it.__version__}".encode())
+        # CSS, and the libraries that turn Markdown and code into HTML, by their package's
+        # __init__.py, which states their version: read, not imported (a build with nothing new
+        # renders nothing, and importing markdown-it alone would cost it 40 ms).
+        digest = hashlib.sha256(THEME_VERSION.encode())
+        for package in ("pygments", "markdown_it", "jinja2"):
+            digest.update(Path(find_spec(package).origin).read_bytes())
         for name in TEMPLATE_NAMES:
             digest.update(self.source(name).encode())
         self.version = digest.hexdigest()
@@ -113,6 +118,7 @@ class Theme:
                 undefined=jinja2.StrictUndefined,
                 trim_blocks=True,
                 lstrip_blocks=True,
+                auto_reload=False,  # templates do not change during a build: no stat per page
                 bytecode_cache=jinja2.FileSystemBytecodeCache(str(cache)),
             )
         return self._env
@@ -154,8 +160,8 @@ class Theme:
                   pages: dict[str, str] | None = None) -> dict[str, Any]:
         """The rendered body, and what the page around it adds: each thing once.
 
-        The summary (the lede) and commits (in the provenance) are left out when the body
-        already says them; a leading date line goes into the header, which shows the date.
+        The summary (the lede), commits and the session id (in the provenance) are left out when
+        the body already says them; a leading date line goes into the header, which shows the date.
         The chart and gallery images are shown unless the body shows them.
         """
         from markupsafe import Markup
@@ -189,6 +195,8 @@ class Theme:
             "lede": lede,
             "dateline": rendered.dateline,
             "commits": [c for c in commits if not c["hash"] or c["hash"][:7].lower() not in said],
+            # The provenance names the session unless the body already does ("Made from session `…`").
+            "session_said": bool(re.search(rf"(?<![\w-]){re.escape(record['session_id'].lower())}(?![\w-])", said)),
         }
 
     def feed_body(self, post: Post) -> str:
@@ -253,7 +261,7 @@ def _feeds(model: SiteModel, theme: Theme) -> dict[str, Page]:
             if post.summary:  # RSS readers treat <description> as HTML: escape the plain text
                 fe.summary(html.escape(post.summary, quote=False), type="html")
             fe.content(theme.feed_body(post), type="html")
-            for name, slug in post.tags:
+            for name, slug in [(type_label(post.session_type), type_slug(post.session_type)), *post.tags]:
                 fe.category(term=slug, label=name)
         made["feed.xml"] = fg.atom_str(pretty=True)
         fg.subtitle(html.escape(s.description or s.title, quote=False))  # RSS: HTML; Atom: text
@@ -288,11 +296,10 @@ def _sitemap(s: Settings, pages: dict[str, Page]) -> bytes:
 def _exchange(a: Path, b: Path) -> bool:
     """Swap two folders in one step (Linux ``renameat2(RENAME_EXCHANGE)``); False if unsupported."""
     import ctypes
-    import ctypes.util
 
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-        renameat2 = libc.renameat2
+        # The C library the interpreter already has loaded (find_library would run ldconfig).
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
     except (OSError, AttributeError):
         return False
     at_fdcwd, rename_exchange = -100, 2
@@ -412,6 +419,44 @@ def _fill(tree: Path, live: Path, store: ContentStore, change: _Change) -> None:
             _link(live / path, tree / path)
 
 
+#: Up to this many changed paths, a build makes them durable one by one; beyond, one sync() is cheaper.
+FSYNC_LIMIT = 300
+
+
+def _flush(tree: Path, paths: list[str] | None) -> None:
+    """Put the new site on disk before it becomes the live one (a crash then leaves one whole site).
+
+    ``paths``: the files written, linked or removed under ``tree`` (None: unknown, or too many):
+    each is fsynced with every folder above it, whose entries changed. Otherwise ``os.sync()``,
+    which also waits for every other process's writes on a busy machine.
+    """
+    if paths is None or len(paths) > FSYNC_LIMIT:
+        os.sync()
+        return
+    folders = {tree}
+    for path in paths:
+        target = tree / path
+        try:
+            fd = os.open(target, os.O_RDONLY)
+        except FileNotFoundError:  # removed: its folder (or the first one left above it) changed
+            pass
+        else:
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        folders.update(target.parents[: len(Path(path).parts)])
+    for folder in sorted(folders, key=lambda f: -len(f.parts)):
+        try:
+            fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+        except FileNotFoundError:  # a folder emptied and removed
+            continue
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
 def _sync(tree: Path, live: Path, store: ContentStore, change: _Change) -> None:
     """Bring a tree of unknown content to the new site, comparing actual bytes (slow path)."""
     if not tree.exists():
@@ -515,7 +560,7 @@ def build_site(settings: Settings, *, full: bool = False, records: list[dict[str
     else:
         _sync(mirror, site, store, change)
     _write_marker(mirror, build_id)
-    os.sync()  # the new site is on disk before it becomes the live one
+    _flush(mirror, [*change.changed, *removed, MARKER] if mirror_known else None)
     swap_in(mirror, site)
     atomic_write(manifest_path, json.dumps(manifest, sort_keys=True).encode())
     if live is not None and mirror.exists():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import uuid
@@ -14,10 +15,10 @@ import attrs
 from flywheel_publish_web.settings import DOWNLOAD_KINDS, PAGE_KINDS, Settings
 from flywheel_publish_web.store import COPIED_EXTS, ContentStore, is_draft, nothing_to_say, permalink_for, slugify
 
-__all__ = ["Page", "Post", "SiteModel", "plan_pages", "THEME_VERSION"]
+__all__ = ["Page", "Post", "SiteModel", "plan_pages", "type_label", "type_slug", "THEME_VERSION"]
 
 #: Bump when the page-making code changes in a way templates do not show, to rebuild every page.
-THEME_VERSION = "1"
+THEME_VERSION = "2"
 TEMPLATES = Path(__file__).parent / "templates"
 TEMPLATE_NAMES = (
     "web/base.html.j2",
@@ -79,7 +80,9 @@ class Post:
     draft: bool
     summary: str
     project: str
-    tags: list[tuple[str, str]]  # (name, slug)
+    tags: list[tuple[str, str]]  # (name, slug): what the post shows
+    #: Tag slugs left out as near-duplicates -> the slug of the tag page they duplicate.
+    tag_aliases: dict[str, str] = attrs.field(factory=dict)
     companions: list[dict[str, Any]] = attrs.field(factory=list)
     downloads: list[dict[str, Any]] = attrs.field(factory=list)
     prev: Post | None = None
@@ -119,23 +122,53 @@ class Post:
         return next((stem + ext for ext in RASTER if stem + ext in self.main["files"]), None)
 
 
-def _post_tags(record: dict[str, Any]) -> list[tuple[str, str]]:
-    """Explicit tags, then session type, project, symbols and technologies; one per slug."""
+# English endings folded away when comparing tags, so "trade", "trades" and "trading" are one.
+_ENDINGS = re.compile(r"(?<=[a-z0-9]{3})(?:ing|ed|es|s)?e?$")
+
+
+@functools.lru_cache(maxsize=4096)
+def _tag(text: str) -> tuple[str, str]:
+    """A tag's slug, and what makes two tags the same to a reader (``Three.js``/``threejs``,
+    ``trade``/``trading``); cached: a site has a few hundred tags and a thousand posts."""
+    slug = slugify(text, 60) or "t-" + hashlib.sha256(text.encode()).hexdigest()[:8]
+    return slug, _ENDINGS.sub("", slug.replace("-", ""))
+
+
+@functools.lru_cache(maxsize=256)
+def type_slug(session_type: str) -> str:
+    """The tag page that lists the sessions of a type (``tags/life-aria/``): the address it always had."""
+    return slugify(session_type, 60)
+
+
+def _post_tags(record: dict[str, Any]) -> tuple[list[tuple[str, str]], dict[str, str]]:
+    """The tags a post shows, (name, slug): explicit tags, then project, symbols and technologies.
+
+    Not the session type (the byline's badge says it, and links to that type's tag page), nor a
+    near-duplicate of it or of an earlier tag (``trading`` on a trade, ``threejs`` after ``Three.js``).
+    Also returns the slugs left out this way, each with the slug of the page it duplicates.
+    """
     meta = record["meta"]
     provenance = meta.get("provenance") if isinstance(meta.get("provenance"), dict) else {}
     names: list[Any] = []
-    for source in (meta.get("tags"), [record["session_type"]], [meta.get("project")],
-                   provenance.get("symbols"), meta.get("technologies"), provenance.get("technologies")):
+    for source in (meta.get("tags"), [meta.get("project")], provenance.get("symbols"), meta.get("technologies"),
+                   provenance.get("technologies")):
         if isinstance(source, list):
             names.extend(source)
-    seen: dict[str, str] = {}
+    kind = type_slug(record["session_type"])
+    kept = {_tag(record["session_type"])[1]: kind, _tag(type_label(record["session_type"]))[1]: kind}  # folded -> slug
+    shown: dict[str, str] = {}
+    dropped: dict[str, str] = {}
     for name in names:
         text = _text(name, 60).lstrip("#")
         if not text:
             continue
-        slug = slugify(text, 60) or "t-" + hashlib.sha256(text.encode()).hexdigest()[:8]
-        seen.setdefault(slug, text)
-    return [(name, slug) for slug, name in seen.items()]
+        slug, folded = _tag(text)
+        same = kept.setdefault(folded, slug)
+        if same != slug:
+            dropped.setdefault(slug, same)
+        elif slug not in shown and slug != kind:
+            shown[slug] = text
+    return [(name, slug) for slug, name in shown.items()], {s: t for s, t in dropped.items() if s not in shown}
 
 
 def _current(record: dict[str, Any]) -> dict[str, Any]:
@@ -173,6 +206,7 @@ class SiteModel:
                 continue
             main = pages[0]
             meta = main["meta"]
+            tags, tag_aliases = _post_tags(main)
             post = Post(
                 main=main,
                 path=main["permalink"],
@@ -181,7 +215,8 @@ class SiteModel:
                 draft=is_draft(main),
                 summary=_text(meta.get("summary"), 600),
                 project=_text(meta.get("project"), 100),
-                tags=_post_tags(main),
+                tags=tags,
+                tag_aliases=tag_aliases,
                 companions=pages[1:],
                 downloads=downloads,
             )
@@ -198,11 +233,17 @@ class SiteModel:
         for group in by_project.values():  # newest first: the next post is the newer one
             for newer, older in zip(group, group[1:]):
                 older.next, newer.prev = newer, older
+        # A tag page per tag, and one per session type (its badge links there) named by its label.
         tags: dict[str, dict[str, Any]] = {}
         for post in self.listed:
-            for name, slug in post.tags:
+            for name, slug in [*post.tags, (type_label(post.session_type), type_slug(post.session_type))]:
                 tags.setdefault(slug, {"name": name, "slug": slug, "posts": []})["posts"].append(post)
+        for tag in tags.values():  # newest first, as listed (a tag and the type can share a page)
+            tag["posts"] = list(dict.fromkeys(tag["posts"]))
         self.tags = dict(sorted(tags.items()))
+        #: Tag pages of tags now left out as near-duplicates -> the tag page they duplicate.
+        self.tag_redirects = {old: new for post in self.listed for old, new in post.tag_aliases.items()
+                              if old not in self.tags and new in self.tags}
 
     def _aliases(self, pages: list[dict[str, Any]]) -> None:
         """Old addresses of a session's pages: earlier titles, and the rule before addresses were
@@ -298,6 +339,7 @@ def plan_pages(model: SiteModel, theme: Any) -> tuple[dict[str, Page], dict[str,
             "date_human": human_date(post.date),
             "session_type": post.session_type,
             "type_label": type_label(post.session_type),
+            "type_url": f"{root}tags/{type_slug(post.session_type)}/",
             "summary": post.summary,
             "image": root + post.path + image if image else None,
             "tags": [{"name": n, "url": f"{root}tags/{t}/"} for n, t in post.tags[:6]],
@@ -342,6 +384,13 @@ def plan_pages(model: SiteModel, theme: Any) -> tuple[dict[str, Page], dict[str,
     for old, new in model.redirects.items():
         page(old, "web/redirect.html.j2", {"page": {**head(old, "Moved", ""), "canonical": s.url(new), "noindex": True},
                                            "target": root_of(old) + new}, listed=False)
+
+    # A tag left out as a near-duplicate (a trade's "trading") points to the page of the one shown.
+    for old, new in sorted(model.tag_redirects.items()):
+        folder = f"tags/{old}/"
+        page(folder, "web/redirect.html.j2", {"page": {**head(folder, "Moved", ""), "canonical": s.url(f"tags/{new}/"),
+                                                       "noindex": True}, "target": root_of(folder) + f"tags/{new}/"},
+             listed=False)
 
     # Tags, and the archive by month.
     for slug, tag in model.tags.items():
@@ -460,6 +509,7 @@ def _post_context(post: Post, record: dict[str, Any], folder: str, s: Settings, 
             "session_id": _text(record["session_id"], 200),
             "session_type": post.session_type,
             "type_label": type_label(post.session_type),
+            "type_url": f"{root}tags/{type_slug(post.session_type)}/",
             "kind_label": kind_label(record["kind"]),
             "draft": draft,
             "empty": draft and nothing_to_say(rmeta) and rmeta.get("draft") is not True,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -51,12 +52,14 @@ def test_a_post_shows_its_summary_date_line_and_commits_once(web, sample_items) 
     assert "2025-12-02 · Agent-7" not in blog  # the body's date line went into the header
     assert blog.count('<time datetime="2025-12-02T05:20:00Z">') == 1
     assert blog.count("feat: add publication queue") == 1  # the body lists the commits: not the provenance
-    assert "<dt>Commits</dt>" not in blog and "<dt>Session</dt>" in blog
+    # The body says "Made from session `build-1`": the provenance does not say it again.
+    assert "<dt>Commits</dt>" not in blog and "<dt>Session</dt>" not in blog and blog.count("build-1") == 1
     devlog = Path(receipts[4]["path"]).read_text()
     assert "Agent-7 · 1 h 30 min</p>" in devlog  # what the date line said beyond the header's facts
     # A summary the body does not say is the lede; commits the body does not list are in the provenance.
     log = Path(receipts[1]["path"]).read_text()
     assert "<dt>Commits</dt>" in log and log.count("feat: add publication queue") == 1
+    assert "<dt>Session</dt><dd><code>build-1</code></dd>" in log  # its body does not name the session
 
 
 @pytest.mark.parametrize("example", ["build_session.json", "trade_session.json", "life_aria_session.json"])
@@ -81,6 +84,18 @@ def test_the_page_adds_no_repeat_to_what_the_real_generators_wrote(example, tmp_
         # Whatever repeats on the page already repeats in the artifact itself (its generator's to fix).
         said_twice_by_the_body = {s for s in kit.repeated_sentences(page) if markdown.count(s[:30]) > 1}
         assert kit.repeated_sentences(page) == sorted(said_twice_by_the_body), kind
+        # The session id once (the blog post says "Made from session …": not in the provenance too).
+        session_id = json.loads((tmp_path / example).read_text())["session_id"]
+        assert _visible(page).count(session_id) == 1, kind
+        # Tags: not the session type (the badge says it), no internal id, no near-duplicate.
+        tags = re.findall(r'<li><a href="[^"]*tags/[^"]*/">#([^<]*)</a></li>', page.split('<div class="prose">')[0])
+        assert "life_aria" not in _visible(page) and len({t.lower()[:5] for t in tags}) == len(tags), tags
+
+
+def _visible(page: str) -> str:
+    import html
+
+    return html.unescape(re.sub(r"<[^>]+>", " ", page.split("<body>")[1]))
 
 
 def test_a_session_with_nothing_to_say_is_a_draft_until_forced(web, kit, flywheel_cli) -> None:

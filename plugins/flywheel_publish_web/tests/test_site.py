@@ -114,6 +114,37 @@ def test_tags_from_type_project_symbols_technologies_and_explicit(web, sample_it
     assert "#AAPL" in site.read("tags/index.html")
 
 
+def test_tags_leave_out_the_session_type_internal_ids_and_near_duplicates(web, kit) -> None:
+    site = web()
+    # Shaped like the trade and aria generators' items: the type among the tags, a project
+    # that repeats it in other words, technologies that repeat a tag.
+    trade = kit.item("t-1", "trade_journal", session_type="trade", title="Trading journal 2025-12-02",
+                     tags=["trade", "MSFT", "AAPL"], project="trading", provenance={"trades": 2, "symbols": ["AAPL", "MSFT"]})
+    aria = kit.item("a-1", "devlog", session_type="life_aria", title="Devlog: SpaceExplorer", date="2025-12-03T00:00:00Z",
+                    tags=["React", "Three.js", "WebSocket", "life_aria"], project="SpaceExplorer",
+                    technologies=["React", "threejs"], provenance={"conversations": 1})
+    receipts = [r.receipt for r in site.publish([trade, aria])]
+
+    def shown(page: str) -> list[str]:
+        header = page.split('<header class="post-header">')[1].split("</header>")[0]
+        return re.findall(r'<li><a href="[^"]*">#([^<]*)</a></li>', header)
+
+    trade_page, aria_page = (Path(r["path"]).read_text() for r in receipts)
+    assert shown(trade_page) == ["MSFT", "AAPL"]
+    assert shown(aria_page) == ["React", "Three.js", "WebSocket", "SpaceExplorer"]
+    assert '<a class="badge badge-life_aria" href="../../../../tags/life-aria/">Aria</a>' in aria_page
+    # The type keeps its tag page at the address it always had, named for readers.
+    assert "<h1 class=\"page-title\">#Aria</h1>" in site.read("tags/life-aria/index.html")
+    assert "Trading journal" in site.read("tags/trade/index.html")
+    for path in site.html_pages():
+        assert "life_aria" not in re.sub(r"<[^>]+>", " ", site.read(path)), path
+    # The near-duplicate's old tag page sends readers to the one shown.
+    moved = site.read("tags/trading/index.html")
+    assert 'content="0; url=../../tags/trade/"' in moved and 'name="robots" content="noindex"' in moved
+    assert not (site.dir / "tags/threejs").exists() or "url=../../tags/three-js/" in site.read("tags/threejs/index.html")
+    assert "tags/trading/" not in site.read("sitemap.xml")
+
+
 def test_drafts_are_built_but_not_listed(web, kit, sample_items) -> None:
     site = web()
     draft = kit.item("draft-1", title="Secret draft", tags=["hidden-tag"], draft=True, date="2025-12-09T00:00:00Z")
@@ -172,6 +203,23 @@ def test_full_rebuild_is_byte_identical(web, sample_items) -> None:
     report = site.build(full=True)
     assert report.full and len(report.written) == len(before) - 1  # every file but the build marker
     assert {k: v[2] for k, v in _snapshot(site.dir).items()} == before
+
+
+def test_publishing_one_post_at_a_time_gives_the_site_a_full_build_gives(web, kit, sample_items) -> None:
+    site = web(per_page=2)
+    items = [*sample_items, *(kit.item(f"p{i}", title=f"Post {i}", date=f"2025-11-{10 + i:02d}T10:00:00Z",
+                                       tags=[f"t{i % 2}", "trading" if i % 3 else "python"], project="proj")
+                              for i in range(6))]
+    for item in items:  # each publish an incremental build of what changed
+        assert site.publish([item])[0].ok
+    assert site.publish([kit.item("p2", title="Post 2, retitled", date="2025-11-12T10:00:00Z", tags=["t0"],
+                                  project="proj")])[0].ok
+    incremental = {k: v[2] for k, v in _snapshot(site.dir).items()}
+    site.build(full=True)
+    assert {k: v[2] for k, v in _snapshot(site.dir).items()} == incremental
+    mirror = {k: v[2] for k, v in _snapshot(site.dir.with_name("site.staging")).items()}
+    assert {k: v for k, v in mirror.items() if k != ".flywheel-site"} == \
+        {k: v for k, v in incremental.items() if k != ".flywheel-site"}
 
 
 def test_adding_one_post_rewrites_only_what_shows_it(web, kit) -> None:
@@ -249,6 +297,44 @@ def test_a_killed_build_leaves_the_live_site_whole(web, kit, monkeypatch) -> Non
     site.build()
     assert "Second" in site.read("index.html")
     assert sorted(p.name for p in site.dir.parent.iterdir() if p.name.startswith("site")) == ["site", "site.staging"]
+
+
+def test_an_incremental_build_makes_every_change_durable_before_the_swap(web, kit, monkeypatch) -> None:
+    from flywheel_publish_web import build
+
+    site = web()
+    site.publish([kit.item("a", title="First", tags=["one"])])
+    site.publish([kit.item("b", title="Second", tags=["one"])])  # now the mirror is known
+    synced: list[str] = []
+    opened: dict[int, str] = {}
+    real_open, real_fsync, real_swap = os.open, os.fsync, build.swap_in
+
+    def spy_open(path, flags, *args, **kwargs):
+        fd = real_open(path, flags, *args, **kwargs)
+        opened[fd] = os.fspath(path)
+        return fd
+
+    def spy_fsync(fd):
+        synced.append(opened[fd])
+        return real_fsync(fd)
+
+    def swap(staging, live):
+        done.update(synced)
+        return real_swap(staging, live)
+
+    done: set[str] = set()
+    monkeypatch.setattr(os, "open", spy_open)
+    monkeypatch.setattr(os, "fsync", spy_fsync)
+    monkeypatch.setattr(build, "swap_in", swap)
+    site.publish([kit.item("c", title="Third", tags=["two"], date="2025-12-09T00:00:00Z")])
+    report = site.build()  # nothing new: nothing to sync
+    assert report.written == []
+    mirror = site.dir.with_name("site.staging")  # the tree that was swapped in, by its name before the swap
+    post = next(p for p in site.dir.glob("build/2025/12/third-*/index.html"))
+    wanted = {str(mirror / post.relative_to(site.dir)), str(mirror / post.parent.relative_to(site.dir)),
+              str(mirror / "index.html"), str(mirror / "tags/two/index.html"), str(mirror / "tags/two"),
+              str(mirror / "tags"), str(mirror), str(mirror / ".flywheel-site")}
+    assert wanted <= done, sorted(wanted - done)
 
 
 def test_refuses_to_replace_a_folder_it_did_not_build(web, kit, tmp_path) -> None:
