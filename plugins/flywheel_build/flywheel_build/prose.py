@@ -123,11 +123,12 @@ def with_article(phrase: str) -> str:
 
 
 def clause(description: str, kind: str, scope: str | None = None) -> str | None:
-    """What a commit's author did (see :func:`_clause`), with its scope ("(parser)") when the
+    """What a commit's author did (see :func:`_clause`), with its scope ("in the parser") when the
     clause does not name it: alone, "added one" would lose its context."""
     said = _clause(description, kind, scope)
     if said and scope and scope.lower() not in said.lower():
-        said += f" ({scope})"
+        # "in the cli" reads as prose, and "(cli) (`abc1234`)" would stack two brackets.
+        said += f" in the {scope}" if re.fullmatch(r"[a-z][a-z0-9-]*", scope) else f" ({scope})"
     return said
 
 

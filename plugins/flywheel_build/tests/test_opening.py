@@ -131,4 +131,22 @@ def test_clauses():
     assert clause("Configure and check trusted_hosts", "other") == "configured and checked trusted_hosts"
     assert clause("Added python type annotation", "feat") == "added a python type annotation"
     assert clause("Initial import", "other") is None  # no verb: quoted by the caller, never made up
-    assert clause("one", "feat", "f1") == "added one (f1)"
+    assert clause("one", "feat", "f1") == "added one in the f1"
+    assert clause("one", "feat", "UI Kit") == "added one (UI Kit)"
+
+
+def test_changes_told_by_their_subject_alone_are_a_list(fw, git_repo, tmp_path):
+    """A section's changes whose commits say no why were each a bold paragraph of one line
+    ("**WIP** (`16a30da`, Ann Example)."); they read as a list. A scope is told in words: "(cli)
+    (`a67ce75`)" stacked two brackets."""
+    repo = git_repo()
+    for i, subject in enumerate(["Initial commit", "WIP", "Refactor parser for speed", "fix typo in docs",
+                                 "feat(cli): add --json flag to status command", "Bump lodash from 4.17.20 to 4.17.21"]):
+        repo.commit(subject, {f"src/m{i}.py": f"x = {i}\n"}, when=f"2025-12-02T09:{10 * i:02d}:00Z")
+    doc, arts = run_repo(fw, tmp_path, repo)
+    blog = arts["blog_post.md"]
+    assert blog.startswith("# Added --json flag to status command in the cli\n"), blog
+    assert "added --json flag to status command in the cli, refactored parser for speed" in opening(blog), blog
+    other = blog.split("## Other changes\n\n")[1].split("\n\n")[0].splitlines()
+    assert sorted(re.sub(r" \(`\w+`, Ann Example\)$", "", line) for line in other) == ["- Initial commit", "- WIP"], blog
+    assert "**" not in blog, blog

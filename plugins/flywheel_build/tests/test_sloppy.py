@@ -98,9 +98,9 @@ def test_social_highlights_keep_their_scope(run_session):
     result, arts, _ = run_session(session(metadata={}, source_data={"git_commits": commits}))
     posts = json.loads(arts["social_post.json"])
     # Each post says who made what: both changes, each with its scope.
-    assert posts["x"][0].startswith("The session's commits added one (f1) and two (f2)."), posts["x"]
+    assert posts["x"][0].startswith("The session's commits added one in the f1 and two in the f2."), posts["x"]
     for network in ("x", "bluesky", "mastodon", "linkedin"):
-        assert "(f1)" in posts[network][0] and "(f2)" in posts[network][0], posts[network]
+        assert "in the f1" in posts[network][0] and "in the f2" in posts[network][0], posts[network]
 
 
 def test_short_hashes_stay_unique_and_bot_only_sessions_read_well(run_session):
