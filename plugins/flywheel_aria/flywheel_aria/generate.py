@@ -81,13 +81,18 @@ def refusal_problems(refused: list[Refusal]) -> list[Problem]:
 
 
 def _subject(
-    fields: dict[str, Any], built: list[dict[str, Any]], fallback: str
+    fields: dict[str, Any], built: list[dict[str, Any]], convs: list[dict[str, Any]], fallback: str
 ) -> tuple[str, bool]:
-    """What the session is about, and whether the session named it itself (its ``title``)."""
+    """What the session is about, and whether the session named it itself (its ``title``): its
+    title, else what it made, else its conversations' own titles (their topics), else
+    ``fallback`` (who and when: all that is known)."""
     explicit = fields.get("title")
     if isinstance(explicit, str) and explicit.strip():
         return " ".join(explicit.split()), True
-    names = list(dict.fromkeys(b["name"] for b in built))
+    # Topics: the author's notes' titles (their own words) first, else the conversations'.
+    notes = [c["title"] for c in convs if c["title"] and c["source"] == NOTES_SOURCE]
+    topics = notes or [c["title"] for c in convs if c["title"]]
+    names = list(dict.fromkeys(b["name"] for b in built)) or list(dict.fromkeys(topics))
     if names:
         shown = names[:3] + ([f"{len(names) - 3} more"] if len(names) > 3 else [])
         return join_words(shown), False
@@ -170,7 +175,7 @@ def _opening(fields: dict[str, Any], convs: list[dict[str, Any]], made: tuple[st
     return None, ""
 
 
-def _notes(convs: list[dict[str, Any]], title: str) -> list[dict[str, Any]]:
+def _notes(convs: list[dict[str, Any]], titles: set[str]) -> list[dict[str, Any]]:
     """The author's own notes (``source: notes``) as the devlog's sections, each said once.
 
     A note's heading is left out when it repeats the devlog's title; its own headings nest
@@ -179,7 +184,7 @@ def _notes(convs: list[dict[str, Any]], title: str) -> list[dict[str, Any]]:
     """
     sections = []
     for conv in convs:
-        heading = conv["title"] if conv["title"] and conv["title"] != title else None
+        heading = conv["title"] if conv["title"] and conv["title"] not in titles else None
         text, trimmed = trim_blocks(conv["content"], NOTE_CHARS)
         markdown = _block(text, heading_top=3 if heading else 2)
         if markdown:
@@ -196,7 +201,7 @@ def _notes(convs: list[dict[str, Any]], title: str) -> list[dict[str, Any]]:
     return sections
 
 
-def _quotes(convs: list[dict[str, Any]], title: str, quote_chars: int) -> list[dict[str, Any]]:
+def _quotes(convs: list[dict[str, Any]], titles: set[str], quote_chars: int) -> list[dict[str, Any]]:
     """Conversation highlights: each quoted in Markdown, trimmed at a block end (none if empty)."""
     quotes = []
     for conv in convs:
@@ -206,7 +211,7 @@ def _quotes(convs: list[dict[str, Any]], title: str, quote_chars: int) -> list[d
             continue
         quotes.append(
             {
-                "title": conv["title"] if conv["title"] != title else None,
+                "title": conv["title"] if conv["title"] not in titles else None,
                 "source": conv["source"],
                 "when": conv["when"],
                 "lines": markdown.splitlines(),
@@ -229,7 +234,7 @@ def devlog_facts(session: Session, images: list[GalleryImage], quote_chars: int)
     built = built_items(source)
     convs = conversations(source)
     only_shots = bool(images) and not built and not any(c["content"] for c in convs)
-    subject, explicit = _subject(fields, built, f"screenshots of {session.date}" if only_shots else f"{agent_id}, {session.date}")
+    subject, explicit = _subject(fields, built, convs, f"screenshots of {session.date}" if only_shots else f"{agent_id}, {session.date}")
     title = subject if explicit else f"Devlog: {subject}"
     duration = duration_text(session.metadata.get("duration_minutes"))
     aria = with_aria(convs)
@@ -244,6 +249,7 @@ def devlog_facts(session: Session, images: list[GalleryImage], quote_chars: int)
         count = len(images)
         opening = f"{NUMBER_WORDS.get(count, str(count)).capitalize()} screenshot{'s' if count != 1 else ''} from this session."
         summary = opening
+    made_told = made is not None and opening == made[0]
     technologies = list(dict.fromkeys(t for b in built for t in b["technologies"]))
     tags = fields["tags"]
     tags = tags.split(",") if isinstance(tags, str) else tags if isinstance(tags, list) else []
@@ -268,14 +274,20 @@ def devlog_facts(session: Session, images: list[GalleryImage], quote_chars: int)
         "overview": _block(fields["overview"], heading_top=2),
         "summary": trim_sentences(summary, SUMMARY_CHARS)[0] if summary else "",
         "said": said,
+        # What the "What was made" section adds: the opening names the first three things
+        # made, their types and links; the section gives their technologies and the rest.
         "built": built,
+        "made_list": [{**b, "told": made_told and i < 3} for i, b in enumerate(built)
+                      if not (made_told and i < 3 and not b["technologies"])],
         "technologies": technologies,
         "topics": topics,
         "problem": _block(fields["problem"]),
         "solution": _block(fields["solution"]),
         "key_achievements": _items(fields["key_achievements"]),
-        "notes": _notes(notes, title),
-        "conversations": _quotes(others, title, quote_chars),
+        # A note titled as the devlog gets no heading; a quote none either when its title is the
+        # subject (it sits under "From the conversation": a note's heading is its section's).
+        "notes": _notes(notes, {title}),
+        "conversations": _quotes(others, {title, subject}, quote_chars),
         "lessons": _items(fields["lessons"]),
         "next_steps": _items(fields["next_steps"]),
         "images": [

@@ -195,9 +195,12 @@ def test_only_http_urls_become_links_and_local_paths_are_not_shown(
     )
     run_json(path)
     devlog, _, _ = _outputs(tmp_path, "test-life_aria-001")
-    assert "- [**Portfolio**](https://me.example/portfolio) (site), made with Astro\n" in devlog
-    assert "- **Local** (game)\n" in devlog
-    assert "- **Data** (app)\n" in devlog
+    assert devlog.split("\n\n")[2] == ("This session made three things: [Portfolio](https://me.example/portfolio) (site), "
+                                       "Local (game) and Data (app).")
+    # The opening named them, their types and links: the section adds only what they were made
+    # with (it listed all three again, types and link included).
+    made = devlog.split("## What was made\n\n")[1].split("\n\n## ")[0]
+    assert made == "- **Portfolio**: made with Astro", devlog
     # issue 13: "Location: D:/games/SpaceExplorer" was published
     assert "Location" not in devlog and "games/local" not in devlog and "D:/sites" not in devlog
     assert "(data:" not in devlog
@@ -234,7 +237,8 @@ def test_narrative_fields_and_order(tmp_path, write_session, run_json):
     data = run_json(path)
     devlog, _, _ = _outputs(tmp_path, "test-life_aria-001")
     assert devlog.startswith(
-        "# Devlog: Agent-Test, 2025-12-02\n\n*2025-12-02 · Agent-Test · 2 h 5 min*\n\n"
+        # Untitled, nothing built: titled by the author's notes (was "Devlog: Agent-Test, 2025-12-02").
+        "# Devlog: Garden notes\n\n*2025-12-02 · Agent-Test · 2 h 5 min*\n\n"
         "We made a garden planner.\n\nIt has two parts.\n\n## The problem\n"
     )
     sections = re.findall(r"^## (.+)$", devlog, re.M)
@@ -454,3 +458,28 @@ def test_any_session_gives_an_inert_devlog(flywheel_host, tmp_path, inert, field
         # {{ 7*7 }} must not become 49; a 49 the random text holds itself may stay (hypothesis drew title "49").
         if "49" not in repr(fields) + repr(convs):
             assert "49" not in artifact.content
+
+
+def test_several_things_made_the_section_lists_the_rest(tmp_path, write_session, run_json):
+    # Five things made: the opening names three and "2 more"; the section names the other two whole.
+    arts = [{"type": "tool", "name": f"Tool {n}", "technologies": ["Python"] if n == 4 else []} for n in range(1, 6)]
+    run_json(write_session(source_data={"conversations": [{"source": "aria", "content": "Made tools.", "artifacts": arts}]}))
+    devlog, _, _ = _outputs(tmp_path, "test-life_aria-001")
+    assert devlog.split("\n\n")[2] == "This session with Aria made five things: Tool 1 (tool), Tool 2 (tool), Tool 3 (tool) and 2 more."
+    made = devlog.split("## What was made\n\n")[1].split("\n\n## ")[0]
+    assert made == "- **Tool 4** (tool), made with Python\n- **Tool 5** (tool)", devlog
+
+
+def test_an_untitled_session_is_titled_by_its_conversation(tmp_path, write_session, run_json):
+    # Nothing made, no title: the conversation's own title says what it was about (was
+    # "Devlog: Agent-Test, 2025-12-02"); its quote is not headed by it again.
+    conv = {"source": "aria", "title": "Choosing a palette", "content": "We tried four palettes.",
+            "timestamp": "2025-12-02T03:00:00Z"}
+    data = run_json(write_session(source_data={"conversations": [conv]}))
+    assert data["artifacts"]["devlog"]["title"] == "Devlog: Choosing a palette"
+    devlog, _, _ = _outputs(tmp_path, "test-life_aria-001")
+    assert devlog.startswith("# Devlog: Choosing a palette\n") and devlog.count("Choosing a palette") == 1, devlog
+    # No title, nothing made, no conversation title: who and when is all that is known.
+    untitled = {k: v for k, v in conv.items() if k != "title"}
+    data = run_json(write_session(source_data={"conversations": [untitled]}))
+    assert data["artifacts"]["devlog"]["title"] == "Devlog: Agent-Test, 2025-12-02"

@@ -99,13 +99,14 @@ def _tidy(text: str) -> str:
 
 def _said_first(story: Any) -> str | None:
     """What the post says first, for a page's lede, an index card or a feed: the session's
-    summary, else why the title's change was made, else the opening up to its first citation
-    ("In a two-hour session, Agent-7 added ...…"). Each is text the post holds as it is, so a
-    page showing it above the post sees the post says it, and shows it once."""
+    summary, else why the title's change was made, else the whole opening without its commit
+    citations ("In a two-hour session, Agent-7 added a Phase 3 publication system: ..., then a
+    website publisher."), which a listing has no use for. Each is what the post says, so a page
+    showing it above the post sees the post says it (citations aside), and shows it once."""
     if story.lede:
         return story.lede[0]
     if story.opening:
-        return story.opening[0][0].rstrip(" .,;:") + "…"
+        return "".join(text for text, _, _ in story.opening)
     return story.overview
 
 

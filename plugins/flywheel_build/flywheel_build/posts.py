@@ -47,7 +47,7 @@ def social_context(facts: BuildFacts, story: Story) -> dict[str, Any]:
     told = opening if story.opening and story.overview is None else story.overview if not facts.commits else ""
     commits = facts.stats.commits
     work = ""
-    if commits:
+    if commits and facts.commits:  # with none listed the story already says the counts
         work = f"{commits:,} commit{'' if commits == 1 else 's'}"
         if facts.credits_text and facts.stats.commits_listed == commits:  # else who made the rest is unknown
             work += f" by {facts.credits_text}"

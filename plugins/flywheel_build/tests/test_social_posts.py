@@ -165,3 +165,20 @@ def test_the_example_s_posts_are_in_docs_examples_md() -> None:
 def golden(name: str, text: str) -> None:
     """Compare with tests/golden/NAME; FLYWHEEL_UPDATE_GOLDEN=1 rewrites it (read the diff)."""
     check_golden(GOLDEN / name, text)
+
+
+@pytest.mark.parametrize("config", [WEB, ""])
+def test_a_session_listing_no_commit_says_its_counts_once(run_with, config) -> None:
+    # examples/minimal_build_session.json: counts, no commit listed, no narrative. Mastodon and
+    # LinkedIn added "In all: 2 commits." / "Behind it: 2 commits." after a sentence saying so.
+    doc = json.loads((EXAMPLES / "minimal_build_session.json").read_text(encoding="utf-8"))
+    variants, _, data = run_with(doc, config)
+    told = ("Agent-X worked for an hour and made 2 commits touching 5 files; the session lists none of them, "
+            "so this post can't say what changed.")
+    for network in ("bluesky", "mastodon", "linkedin"):
+        post = variants[network][0]
+        assert post.startswith(told + "\n\n") and post.count("2 commits") == 1, (network, post)
+    # Without a link the three say the same: the session gives nothing more, and padding says nothing.
+    alike = frozenset() if config else frozenset({"bluesky", "mastodon", "linkedin"})
+    check_social_posts(variants, link=data["artifacts"]["social_post"]["meta"]["social"].get("link"),
+                       numbers=session_numbers(doc), alike=alike)

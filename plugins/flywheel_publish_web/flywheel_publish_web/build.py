@@ -171,7 +171,9 @@ class Theme:
         rendered = self.markdown(record, pages)
         files, meta = record["files"], record["meta"]
         said = plain_text(rendered.body)
-        lede = summary if summary and plain_text(summary.rstrip("…")) not in said else ""
+        # The summary may leave out the body's citations (an index card has no use for them).
+        told = plain_text(summary.rstrip("…"), uncited=True) if summary else ""
+        lede = summary if told and told not in plain_text(rendered.body, uncited=True) else ""
         image = meta.get("image")
         figure = None
         if isinstance(image, str) and image in files and image not in rendered.used:

@@ -100,10 +100,23 @@ def pygments_css(light: str = "default", dark: str = "github-dark") -> str:
     return f"{defs(light)}\n@media (prefers-color-scheme: dark) {{\n{dark_rules}\n}}\n"
 
 
-def plain_text(text: str) -> str:
+#: Tags inside a line of text: removed without a space, so "(<code>abc</code>)" reads "(abc)" as
+#: the Markdown "(`abc`)" does (a block tag still parts words).
+_INLINE_TAG = re.compile(r"</?(?:a|abbr|b|cite|del|em|i|kbd|mark|q|s|small|span|strong|sub|sup|u)\b[^>]*>", re.I)
+_CODE_TAG = re.compile(r"</?code\b[^>]*>", re.I)
+#: A citation: a parenthesised reference opening with code, "(`abc123d`)", "(`abc123d`; fixes #3)".
+_CITATION = re.compile(r"\s*\(`[^`()]*`[^()]*\)")
+
+
+def plain_text(text: str, *, uncited: bool = False) -> str:
     """Text as a reader sees it, for comparing: tags, Markdown emphasis and code marks and
-    spacing removed, entities decoded, lower case."""
-    text = html.unescape(re.sub(r"<[^>]+>", " ", text))
+    spacing removed, entities decoded, lower case. HTML and Markdown of the same words give the
+    same text. ``uncited``: citations dropped too, so a sentence without its commit references
+    is found in a body that has them."""
+    text = re.sub(r"<[^>]+>", " ", _CODE_TAG.sub("`", _INLINE_TAG.sub("", text)))
+    text = html.unescape(text)
+    if uncited:
+        text = _CITATION.sub("", text)
     return " ".join(re.sub(r"[*_`~]+", "", text).split()).lower()
 
 

@@ -140,11 +140,13 @@ def type_slug(session_type: str) -> str:
     return slugify(session_type, 60)
 
 
-def _post_tags(record: dict[str, Any]) -> tuple[list[tuple[str, str]], dict[str, str]]:
+def _post_tags(record: dict[str, Any], types: dict[str, str] | None = None) -> tuple[list[tuple[str, str]], dict[str, str]]:
     """The tags a post shows, (name, slug): explicit tags, then project, symbols and technologies.
 
     Not the session type (the byline's badge says it, and links to that type's tag page), nor a
     near-duplicate of it or of an earlier tag (``trading`` on a trade, ``threejs`` after ``Three.js``).
+    A tag naming another session type (``life_aria`` on a build post) shows that type's label, as
+    its tag page does (``types``: each type's tag slug -> its label).
     Also returns the slugs left out this way, each with the slug of the page it duplicates.
     """
     meta = record["meta"]
@@ -167,7 +169,7 @@ def _post_tags(record: dict[str, Any]) -> tuple[list[tuple[str, str]], dict[str,
         if same != slug:
             dropped.setdefault(slug, same)
         elif slug not in shown and slug != kind:
-            shown[slug] = text
+            shown[slug] = (types or {}).get(slug, text)
     return [(name, slug) for slug, name in shown.items()], {s: t for s, t in dropped.items() if s not in shown}
 
 
@@ -192,6 +194,8 @@ class SiteModel:
             if record["kind"] in PAGE_KINDS and record["ext"] != "md":
                 continue  # stored before pages had to be Markdown
             by_session[record["session_id"]][record["kind"]] = _current(record)
+        # Every session type's tag page, by its slug: a tag naming a type shows the type's label.
+        types = {type_slug(t): type_label(t) for t in {*TYPE_LABELS, *(r["session_type"] for r in records)}}
         posts = []
         #: Downloads of sessions that have no page (yet): still at their own address.
         self.loose: list[dict[str, Any]] = []
@@ -206,7 +210,7 @@ class SiteModel:
                 continue
             main = pages[0]
             meta = main["meta"]
-            tags, tag_aliases = _post_tags(main)
+            tags, tag_aliases = _post_tags(main, types)
             post = Post(
                 main=main,
                 path=main["permalink"],

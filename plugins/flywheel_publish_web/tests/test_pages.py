@@ -156,3 +156,34 @@ def test_link_previews_use_a_raster_image(web, kit, image, files, preview) -> No
         assert (Path(result.receipt["path"]).parent / preview).is_file()
     else:
         assert "og:image" not in page and '<meta name="twitter:card" content="summary">' in page
+
+
+# The build plugin's blog post as it writes it today: the opening cites each commit in inline code.
+CITED = ("# Added a Phase 3 publication system\n\n*2025-12-02*\n\nIn a two-hour session, Agent-7 added a Phase 3 "
+         "publication system: a publish queue manager and a GitHub publisher (`abc123d`), then a website publisher "
+         "(`def456ghi789`).\n\n---\n\n*3 commits (2 listed) · 8 files changed · 2 h of work.*\n")
+
+
+@pytest.mark.parametrize("summary", [
+    # The opening without its citations (what listings and feeds show), and with them.
+    "In a two-hour session, Agent-7 added a Phase 3 publication system: a publish queue manager and a GitHub "
+    "publisher, then a website publisher.",
+    "In a two-hour session, Agent-7 added a Phase 3 publication system: a publish queue manager and a GitHub "
+    "publisher (`abc123d`), then a website publisher (`def456ghi789`).",
+])
+def test_a_summary_the_body_says_with_citations_is_no_lede(web, kit, summary) -> None:
+    site = web()
+    [result] = site.publish([kit.item("a1b2", "blog_post", body=CITED, title="Added a Phase 3 publication system",
+                                       summary=summary)])
+    page = Path(result.receipt["path"]).read_text()
+    header = page.split("</head>")[1].split('<div class="prose">')[0]
+    assert 'class="lede"' not in header and "publish queue manager" not in header  # was: shown above the post
+    assert page.split("</head>")[1].count("a publish queue manager and a GitHub publisher") == 1
+
+
+def test_a_summary_saying_more_than_the_body_is_still_the_lede(web, kit) -> None:
+    site = web()
+    summary = "In a two-hour session, Agent-7 added a Phase 3 publication system and a Mastodon publisher."
+    [result] = site.publish([kit.item("a1b2", "blog_post", body=CITED, title="Added a Phase 3 publication system",
+                                       summary=summary)])
+    assert '<p class="lede">' + summary + "</p>" in Path(result.receipt["path"]).read_text()

@@ -556,3 +556,19 @@ def test_a_content_store_of_an_older_flywheel_moves_into_the_shared_store_on_fir
         f"{record_key(i.session_id, i.kind)}.json" for i in items), "set aside, not deleted"
     with site.store() as store:
         assert len(store.records()) == 3
+
+
+def test_a_tag_naming_another_session_type_shows_its_label(web, kit) -> None:
+    site = web()
+    # A build post tagged with another type's id, as a session's own tags may be (was: "#life_aria").
+    build = kit.item("b-1", "blog_post", title="Added a game server", tags=["python", "life_aria", "music_jam"])
+    jam = kit.item("m-1", "devlog", session_type="music_jam", title="Jam", date="2025-12-03T00:00:00Z")
+    receipts = [r.receipt for r in site.publish([build, jam])]
+    page = Path(receipts[0]["path"]).read_text()
+    header = page.split('<header class="post-header">')[1].split("</header>")[0]
+    assert re.findall(r'<li><a href="([^"]*)">#([^<]*)</a></li>', header) == [
+        ("../../../../tags/python/", "python"), ("../../../../tags/life-aria/", "Aria"),
+        ("../../../../tags/music-jam/", "Music Jam")]
+    assert "<h1 class=\"page-title\">#Aria</h1>" in site.read("tags/life-aria/index.html")
+    for path in site.html_pages():
+        assert not re.search(r"life_aria|music_jam", re.sub(r"<[^>]+>", " ", site.read(path))), path

@@ -138,8 +138,12 @@ def social_context(session: Session, trades: list[Trade], metrics: dict[str, Any
 def social_artifact(ctx: RunContext, session: Session, context: dict[str, Any], *, summary: str, tags: list[str],
                     meta: dict[str, Any], topics: list[str], chart: tuple[str, bytes] | None) -> Artifact:
     """The ``social_post`` artifact: a post per network linking to the journal's page."""
-    from flywheel_core import compose_social
+    from flywheel_core import compose_social, hashtags_for
 
+    # The symbols that carry the P&L say more than "#Trading" (the posts' first word says it):
+    # when X's and Bluesky's few hashtags hold them all, they come first; with more, the general
+    # tag leads and the first symbols follow.
+    fits = all(len(hashtags_for(topics, network)) == len(topics) for network in ("x", "bluesky"))
     image = None
     attachments: dict[str, str | bytes] = {}
     if chart is not None:
@@ -153,7 +157,7 @@ def social_artifact(ctx: RunContext, session: Session, context: dict[str, Any], 
         context,
         title=f"Social posts: {context['journal_title']}",
         page=("trade_journal", context["journal_title"]),
-        topics=["trading", *topics],
+        topics=[*topics, "trading"] if fits else ["trading", *topics],
         content_warning=f"Trading P&L, {context['day']}",
         image=image,
     )

@@ -61,7 +61,9 @@ def test_the_example_s_posts_link_to_its_journal_page(run_with) -> None:
     assert link.startswith(f"{BASE}trade/2025/12/trading-journal-2025-12-02-")
     metrics = json.loads((Path(data["artifacts"]["trade_metrics"]["path"])).read_text())
     check_social_posts(variants, link=link, numbers=session_numbers(doc, metrics))
-    assert variants["x"][0] == f"Trading, 2 Dec 2025. 2 closed trades on MSFT and AAPL: both won. Net P&L +75.00.\n\nJournal: {link}\n\n#Trading #MSFT"
+    assert variants["x"][0] == f"Trading, 2 Dec 2025. 2 closed trades on MSFT and AAPL: both won. Net P&L +75.00.\n\nJournal: {link}\n\n#MSFT #AAPL"
+    # Both symbols that carry the P&L are tagged where X takes two hashtags (was "#Trading #MSFT").
+    assert variants["bluesky"][0].endswith("#MSFT #AAPL") and variants["mastodon"][0].endswith("#MSFT #AAPL #Trading")
     social = data["artifacts"]["social_post"]["meta"]["social"]
     assert social["link_title"] == data["artifacts"]["trade_journal"]["title"] == "Trading journal 2025-12-02"
     assert social["content_warning"] == "Trading P&L, 2 Dec 2025"
