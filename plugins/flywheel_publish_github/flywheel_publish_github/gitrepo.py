@@ -139,12 +139,17 @@ class CacheRepo:
         return proc
 
     def ensure(self) -> None:
-        """Create the cache when missing; GitError when a file git reads there is a FIFO or a device."""
+        """Create the cache when missing, clear stale locks (call it holding the cache's lock);
+        GitError when a file git reads there is a FIFO or a device."""
         try:
             check_git_dir(self.path)
         except PathRefused as exc:
             raise GitError(f"the cache repository is unusable: {exc}; remove {self.path} (flywheel clones it "
                            "again)") from None
+        # A git killed at its deadline leaves its lock files behind, and git refuses to start while
+        # they exist. Only flywheel runs git here, holding the cache's lock: they are stale.
+        for lock in (*self.path.glob("*.lock"), *self.path.glob("refs/**/*.lock")):
+            lock.unlink(missing_ok=True)
         if not (self.path / "HEAD").is_file():
             self.path.parent.mkdir(parents=True, exist_ok=True)
             try:

@@ -79,3 +79,15 @@ def test_a_local_git_that_never_answers_fails_the_batch_after_its_deadline(ws, t
     (_cache(ws) / "objects" / "info" / "alternates").write_text(f"{other / 'objects'}\n")
     _second_batch_fails_then_publishes_once(
         ws, trap, f"in the cache repository {_cache(ws)}: no answer within 2 s")
+
+
+def test_locks_left_by_a_git_killed_at_its_deadline_do_not_fail_every_retry(ws) -> None:
+    # Before: the lock files of a killed `git update-ref`/`fast-import` stayed, and every retry
+    # failed with "Unable to create '...lock': File exists" until the entries were dead.
+    _publish_first(ws)
+    for name in ("refs/remotes/origin/main.lock", "refs/flywheel/batch.lock", "packed-refs.lock"):
+        (_cache(ws) / name).parent.mkdir(parents=True, exist_ok=True)
+        (_cache(ws) / name).write_text("")
+    ws.run(ws.session(ID_B, overview="second"))
+    assert ws.publish().exit_code == 0
+    assert {s for s, _ in _statuses(ws).values()} == {"published"} and len(ws.log()) == 2
