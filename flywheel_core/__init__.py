@@ -39,9 +39,11 @@ _LAZY = {
     "LockTimeout": "flywheel_core.errors",
     "PathRefused": "flywheel_core.fsutil",
     "atomic_write": "flywheel_core.fsutil",
+    "check_git_dir": "flywheel_core.fsutil",
     "confine": "flywheel_core.fsutil",
     "lock_for": "flywheel_core.locks",
     "read_regular_file": "flywheel_core.fsutil",
+    "refuse_special": "flywheel_core.fsutil",
     "sha256_bytes": "flywheel_core.fsutil",
     "dumps_strict": "flywheel_core.jsonload",
     "matches_schema": "flywheel_core.schema",
@@ -118,7 +120,15 @@ if TYPE_CHECKING:
     )
     from flywheel_core.pipeline import Collected
     from flywheel_core.tracking import ArtifactFile, EndResult, OpenSession, Pending, Receipt, SessionOutcome
-    from flywheel_core.fsutil import PathRefused, atomic_write, confine, read_regular_file, sha256_bytes
+    from flywheel_core.fsutil import (
+        PathRefused,
+        atomic_write,
+        check_git_dir,
+        confine,
+        read_regular_file,
+        refuse_special,
+        sha256_bytes,
+    )
     from flywheel_core.locks import lock_for
     from flywheel_core.localpaths import scrub_paths, scrub_session, scrub_tree
     from flywheel_core.jsonload import dumps_strict

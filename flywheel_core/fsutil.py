@@ -26,9 +26,11 @@ __all__ = [
     "WriteBatch",
     "atomic_write",
     "atomic_write_many",
+    "check_git_dir",
     "confine",
     "lock_for",
     "read_regular_file",
+    "refuse_special",
     "remove_stale_temps",
     "remove_stale_temps_of",
     "sha256_bytes",
@@ -87,6 +89,31 @@ def read_regular_file(path: Path, max_bytes: int) -> bytes:
     if len(data) > max_bytes:
         raise FileTooLarge(f"file is larger than the limit of {max_bytes} bytes")
     return data
+
+
+def refuse_special(path: Path, why: str = "it would block whoever reads it") -> None:
+    """PathRefused naming ``path`` when it exists and is not a regular file (after a symlink):
+    a FIFO or a device blocks its reader for ever. Absent or unreadable paths pass."""
+    try:
+        mode = path.stat().st_mode
+    except (OSError, ValueError):
+        return
+    if not stat.S_ISREG(mode):
+        kind = _KINDS.get(stat.S_IFMT(mode), "not a regular file")
+        raise PathRefused(f"{path}: is {kind}, not a regular file; {why}")
+
+
+#: Files of a git dir that git reads whole before it answers (``info/grafts`` and the
+#: alternates at the first object): a FIFO at any of them makes every git command wait.
+GIT_DIR_FILES = ("HEAD", "config", "commondir", "packed-refs", "shallow", "index",
+                 "objects/info/alternates", "info/grafts")
+
+
+def check_git_dir(git_dir: Path, *also: Path) -> None:
+    """PathRefused when a file git reads in ``git_dir`` (or one of ``also``, e.g. a
+    ``GIT_INDEX_FILE``) is a FIFO, a device or a folder: git would wait on it for ever."""
+    for path in (*(git_dir / name for name in GIT_DIR_FILES), *also):
+        refuse_special(path, "git would wait on it for ever")
 
 
 def _temp_prefix(name: str) -> str:

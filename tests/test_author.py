@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import tomllib
 from pathlib import Path
 
@@ -411,3 +412,13 @@ def test_an_invalid_schema_blames_the_plugin_and_stops_nothing(empty_host, tmp_p
     err = capsys.readouterr().err
     assert "plugin broken (flywheel-broken) failed in flywheel_config_schema" in err
     assert "not valid JSON Schema" in err and "not checked" in err
+
+
+def test_render_refuses_a_template_that_is_a_fifo(echo_host, build_session: Path, tmp_path: Path) -> None:
+    # Before: read_text waited on the FIFO for ever.
+    fifo = tmp_path / "readme.md.j2"
+    os.mkfifo(fifo)
+    result = run_cli(["render", build_session, "-t", fifo], host=echo_host)
+    assert result.exit_code == 2
+    assert result.stderr.strip() == (f"flywheel: error: {fifo}: cannot read the template: is a FIFO (named pipe), "
+                                     "expected a regular file")

@@ -213,3 +213,17 @@ def test_init_in_a_repository_whose_config_includes_a_fifo_gives_up(tmp_path: Pa
     assert result.exit_code == 2, result.output
     assert result.stderr == (f"flywheel: error: {repo}: git did not answer within 1 s: does the repository's config "
                              "(an [include] path) or a .gitignore name a FIFO or a device?\n")
+
+
+@pytest.mark.parametrize("flag", [[], ["--gitignore"]])
+def test_init_refuses_a_gitignore_that_is_a_fifo(tmp_path: Path, flag: list[str]) -> None:
+    # Before: `flywheel init --gitignore` read the FIFO with read_text and waited for ever (and
+    # plain init waited a minute for git check-ignore). Refused before anything is written.
+    repo = _git_repo(tmp_path / "repo")
+    os.mkfifo(repo / ".gitignore")
+    done = _flywheel("init", *flag, cwd=repo)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip().splitlines()[-1].endswith(
+        f"{repo / '.gitignore'}: is a FIFO (named pipe), not a regular file; git and flywheel would wait on it "
+        "for ever; make it a regular file")
+    assert "Traceback" not in done.stderr and not (repo / "flywheel.toml").exists()

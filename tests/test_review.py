@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import types
 from pathlib import Path
@@ -445,3 +446,12 @@ def test_run_says_what_it_held_and_strict_fails_for_ci(project: Project, tmp_pat
     assert strict.exit_code == 1 and "HELD summary" in strict.stdout
     clean = _session(tmp_path, "fix: a typo", name="u.json", session_id="test-build-003")
     assert project.cli("run", clean, "--strict").exit_code == 0
+
+
+def test_an_allow_list_that_is_a_fifo_is_a_one_line_error(project: Project, tmp_path: Path) -> None:
+    # Before: the scan read the FIFO named by [scan] allowlist and waited for ever.
+    project.configure('[scan]\nallowlist = "fp.json"\n' + _shelf())
+    os.mkfifo(tmp_path / "fp.json")
+    result = project.cli("run", _session(tmp_path, "plain"))
+    assert result.exit_code == 2
+    assert f"{tmp_path / 'fp.json'}: $: is a FIFO (named pipe), expected a regular file" in result.stderr

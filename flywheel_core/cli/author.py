@@ -279,9 +279,11 @@ def render(
     """
     from flywheel_core.render import TemplateError, _is_html, get_renderer
 
-    try:
-        source = template.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+    from flywheel_core.fsutil import PathRefused, read_regular_file
+
+    try:  # never blocks on a FIFO named on the command line
+        source = read_regular_file(template, 16 * 1024 * 1024).decode("utf-8")
+    except (OSError, UnicodeDecodeError, PathRefused) as exc:
         raise UsageError(f"{template}: cannot read the template: {exc}") from None
     cfg, host, contexts, _ = template_contexts(session, config)
     if kind is None:

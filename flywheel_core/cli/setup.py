@@ -162,14 +162,34 @@ def gitignore_entries(config: Config) -> tuple[Path, list[str]] | None:
     return root, [line for (line, _), probe in zip(wanted, probes) if probe not in ignored]
 
 
+def _refuse_special_gitignore(folder: Path) -> None:
+    """UsageError (exit 2) when the repository's .gitignore is a FIFO or a device, before anything
+    is written: reading it (git check-ignore, or flywheel appending to it) would wait for ever, and
+    skipping it would leave flywheel's state and session files unignored without a word."""
+    from flywheel_core.config import repository_root
+    from flywheel_core.fsutil import PathRefused, refuse_special
+
+    root = repository_root(folder)
+    if root is None:
+        return
+    try:
+        refuse_special(root / ".gitignore", "git and flywheel would wait on it for ever; make it a regular file")
+    except PathRefused as exc:
+        raise UsageError(str(exc)) from None
+
+
 def _append_gitignore(root: Path, lines: list[str]) -> Path:
     from flywheel_core.fsutil import atomic_write
 
+    from flywheel_core.fsutil import PathRefused, read_regular_file
+
     path = root / ".gitignore"
-    try:
-        old = path.read_text(encoding="utf-8")
+    try:  # never blocks: a FIFO put there since the check in init is refused, not waited on
+        old = read_regular_file(path, 16 * 1024 * 1024).decode("utf-8")
     except FileNotFoundError:
         old = ""
+    except PathRefused as exc:
+        raise UsageError(f"{path}: {exc}") from None
     if old and not old.endswith("\n"):
         old += "\n"
     block = "# flywheel: generated artifacts, its state (the publication queue) and session records\n"
@@ -201,6 +221,7 @@ def init(
     if exists and not (force or gitignore):
         raise UsageError(f"{target} already exists (use --force to overwrite, or --gitignore to only update .gitignore)")
     write = force or not exists
+    _refuse_special_gitignore(folder)
     if write:
         atomic_write(target, init_text(get_host()))
     found = gitignore_entries(load_config(target))

@@ -24,17 +24,23 @@ from flywheel_core.scanning.model import Finding
 __all__ = ["load_allowlist", "allowlist_entry", "add_to_allowlist", "ALLOWLIST_VERSION"]
 
 ALLOWLIST_VERSION = 1
+#: Far more than any hand-kept list of false positives (about 200 bytes an entry).
+MAX_ALLOWLIST_BYTES = 16 * 1024 * 1024
 _FINGERPRINT = re.compile(r"[0-9a-f]{64}")
 
 
 def _read(path: Path) -> dict[str, Any]:
     from flywheel_core.jsonload import loads_strict
 
+    from flywheel_core.fsutil import PathRefused, read_regular_file
+
     name = str(path)
-    try:
-        raw = path.read_bytes()
+    try:  # never blocks: the file is named in the config, and a FIFO there would wait for ever
+        raw = read_regular_file(path, MAX_ALLOWLIST_BYTES)
     except FileNotFoundError:
         return {"version": ALLOWLIST_VERSION, "allow": []}
+    except PathRefused as exc:
+        raise InputError(name, "$", str(exc)) from None
     except OSError as exc:
         raise InputError(name, "$", f"cannot be read ({exc.strerror or exc})") from None
     doc = loads_strict(raw, name)

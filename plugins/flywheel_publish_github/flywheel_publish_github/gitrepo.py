@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from flywheel_core import FlywheelError, redact
+from flywheel_core import FlywheelError, PathRefused, check_git_dir, redact
 
 __all__ = ["CacheRepo", "GitError", "PushRejected", "auth_env", "git_env"]
 
@@ -22,12 +22,22 @@ _KEEP_GIT_ENV = {"GIT_SSH", "GIT_SSH_COMMAND", "GIT_SSH_VARIANT", "GIT_SSL_CAINF
 #: fails, to be retried later by the queue: ``[targets.github] timeout``. A remote that accepts the
 #: connection and never answers must not block a publisher.
 NETWORK_TIMEOUT = 60.0
+#: Seconds a local git command on the cache repository may take: a FIFO the up-front check cannot
+#: see (one named by an ``[include]`` in the cache's config), or a hook or helper that waits on a
+#: terminal, must not hang the publisher. Probes (rev-parse, cat-file -e, update-ref, init) answer
+#: at once on any repository; LONG_TIMEOUT is for commands whose work grows with the batch or the
+#: history (fast-import of the batch's files, log, ls-tree), the build plugin's default too.
+LOCAL_TIMEOUT = 60.0
+LONG_TIMEOUT = 600.0
+#: Commands given LONG_TIMEOUT; every other local command gets LOCAL_TIMEOUT.
+_LONG = {"fast-import", "log", "ls-tree"}
 _CONFIG = (
     "-c", "core.hooksPath=/dev/null",
     "-c", "gc.auto=0",
     "-c", "maintenance.auto=false",
     "-c", "commit.gpgSign=false",
     "-c", "core.fsmonitor=false",
+    "-c", "credential.interactive=false",
 )
 
 
@@ -43,6 +53,9 @@ def git_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_") or k in _KEEP_GIT_ENV}
     env.update(
         GIT_TERMINAL_PROMPT="0",
+        GIT_ASKPASS="true",  # beats core.askPass and SSH_ASKPASS: an empty answer, never a dialog
+        GCM_INTERACTIVE="never",  # Git Credential Manager: no window asking for a login
+        SSH_ASKPASS_REQUIRE="never",
         GIT_LITERAL_PATHSPECS="1",  # paths are file names, never glob patterns
         LC_ALL="C",
     )
@@ -101,13 +114,20 @@ class CacheRepo:
                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=git_env(extra),
                                  start_new_session=True)
         try:
-            out, err = child.communicate(input, timeout=self.timeout if network else None)
+            out, err = child.communicate(input, timeout=self.timeout if network else
+                                         LONG_TIMEOUT if args[0] in _LONG else LOCAL_TIMEOUT)
         except subprocess.TimeoutExpired:
             os.killpg(child.pid, signal.SIGKILL)
             child.communicate()
+            if network:
+                raise GitError(
+                    f"git {args[0]} of {self.display}: no answer within {self.timeout:g} s (targets.github.timeout); "
+                    "the queue tries again later"
+                ) from None
             raise GitError(
-                f"git {args[0]} of {self.display}: no answer within {self.timeout:g} s (targets.github.timeout); "
-                "the queue tries again later"
+                f"git {args[0]} in the cache repository {self.path}: no answer within "
+                f"{LONG_TIMEOUT if args[0] in _LONG else LOCAL_TIMEOUT:g} s (does its config include a FIFO, or a hook "
+                "wait on a terminal?); the queue tries again later"
             ) from None
         except BaseException:
             os.killpg(child.pid, signal.SIGKILL)
@@ -119,12 +139,27 @@ class CacheRepo:
         return proc
 
     def ensure(self) -> None:
+        """Create the cache when missing, clear stale locks (call it holding the cache's lock);
+        GitError when a file git reads there is a FIFO or a device."""
+        try:
+            check_git_dir(self.path)
+        except PathRefused as exc:
+            raise GitError(f"the cache repository is unusable: {exc}; remove {self.path} (flywheel clones it "
+                           "again)") from None
+        # A git killed at its deadline leaves its lock files behind, and git refuses to start while
+        # they exist. Only flywheel runs git here, holding the cache's lock: they are stale.
+        for lock in (*self.path.glob("*.lock"), *self.path.glob("refs/**/*.lock")):
+            lock.unlink(missing_ok=True)
         if not (self.path / "HEAD").is_file():
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            subprocess.run(
-                ["git", *_CONFIG, "init", "--quiet", "--bare", "--object-format=sha1", str(self.path)],
-                capture_output=True, env=git_env(), check=True,
-            )
+            try:
+                subprocess.run(["git", *_CONFIG, "init", "--quiet", "--bare", "--object-format=sha1", str(self.path)],
+                               capture_output=True, env=git_env(), check=True, stdin=subprocess.DEVNULL,
+                               timeout=LOCAL_TIMEOUT)
+            except (subprocess.SubprocessError, OSError) as exc:
+                reason = (f"no answer within {LOCAL_TIMEOUT:g} s" if isinstance(exc, subprocess.TimeoutExpired)
+                          else _text(getattr(exc, "stderr", None) or b"").strip() or str(exc))
+                raise GitError(f"git init of the cache repository {self.path} failed: {redact(reason)}") from None
 
     def fetch(self) -> str | None:
         """Bring the remote branch's tip into the cache; return it (None: the branch does not exist)."""

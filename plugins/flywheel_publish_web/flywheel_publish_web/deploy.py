@@ -9,7 +9,7 @@ import signal
 import subprocess
 from pathlib import Path
 
-from flywheel_core import FlywheelError, redact
+from flywheel_core import FlywheelError, PathRefused, check_git_dir, redact
 
 from flywheel_publish_web.settings import Settings
 
@@ -17,6 +17,14 @@ __all__ = ["DEFAULT_TIMEOUT", "DeployError", "MANIFEST", "deploy_git", "git_env"
 
 #: Seconds a fetch or push may take before it is stopped (``deploy.timeout``).
 DEFAULT_TIMEOUT = 60.0
+#: Seconds a local git command on the deploy repository (``deploy.git`` in the state folder) may
+#: take: a FIFO the up-front check cannot see (one an ``[include]`` of its config names), or a
+#: hook or helper waiting on a terminal, must not hang publish or the worker. Probes (init,
+#: rev-parse, cat-file, hash-object, update-index, write-tree, commit-tree) answer at once;
+#: LONG_TIMEOUT is for commands whose work grows with the site (read-tree, add, rm).
+LOCAL_TIMEOUT = 60.0
+LONG_TIMEOUT = 600.0
+_LONG = {"read-tree", "add", "rm"}
 #: The file on the branch that lists the files flywheel put there: the only ones it ever removes.
 MANIFEST = ".flywheel-deployed"
 COMMIT_MESSAGE = "Update site (flywheel)"
@@ -35,7 +43,9 @@ def git_env(remote: str, token: str | None) -> dict[str, str]:
     schema's ``x-env`` names): the plugin never reads the environment for it.
     """
     env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_CONFIG_")}
-    env.update({"GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "true", "LC_ALL": "C", "GIT_LITERAL_PATHSPECS": "1"})
+    env.update({"GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "true", "LC_ALL": "C", "GIT_LITERAL_PATHSPECS": "1",
+                # No login window from Git Credential Manager or an ssh askpass either.
+                "GCM_INTERACTIVE": "never", "SSH_ASKPASS_REQUIRE": "never"})
     if token and remote.startswith("https://"):
         basic = base64.b64encode(f"x-access-token:{token}".encode()).decode()
         env.update({"GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": "http.extraHeader",
@@ -72,17 +82,26 @@ class _Git:
 
     def __call__(self, *args: str, stdin: str | None = None, check: bool = True,
                  network: bool = False) -> subprocess.CompletedProcess[str]:
-        argv = ["git", f"--git-dir={self.gitdir}", f"--work-tree={self.site}", "-c", "core.autocrlf=false", *args]
+        # No hooks (a user's global core.hooksPath could hold a pre-push hook that waits on a terminal).
+        argv = ["git", f"--git-dir={self.gitdir}", f"--work-tree={self.site}", "-c", "core.autocrlf=false",
+                "-c", "core.hooksPath=/dev/null", "-c", "core.fsmonitor=false", "-c", "credential.interactive=false",
+                *args]
         # A session of its own, so a stalled git and every helper it started (git-remote-https,
         # ssh) are stopped together when the time is up.
         proc = subprocess.Popen(argv, env=self.env, cwd=self.site, text=True, start_new_session=True,
                                 stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         try:
-            out, err = proc.communicate(stdin, timeout=self.timeout if network else None)
+            out, err = proc.communicate(stdin, timeout=self.timeout if network else
+                                        LONG_TIMEOUT if args[0] in _LONG else LOCAL_TIMEOUT)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.communicate()
+            if not network:
+                raise DeployError(
+                    f"git {args[0]} in the deploy repository {self.gitdir}: no answer within "
+                    f"{LONG_TIMEOUT if args[0] in _LONG else LOCAL_TIMEOUT:g} s (does its config include a FIFO, "
+                    "or a hook wait on a terminal?); the queue tries again later") from None
             raise DeployError(
                 f"git {args[0]} to the deploy remote {self.scrub(_display(self.remote))} got no answer in "
                 f"{self.timeout:g} s (deploy.timeout); the queue tries again later") from None
@@ -97,7 +116,7 @@ def _site_files(site: Path) -> list[str]:
 
 
 def deploy_git(settings: Settings, *, attempts: int = 5) -> str:
-    """Put the site on ``branch`` of the remote, on top of what is there; return the commit id.
+    """Put the site (call it holding the site lock) on ``branch`` of the remote, on top of what is there; return the commit id.
 
     Each attempt fetches the branch, starts from its tree, removes only the files an earlier
     deploy put there (listed in ``.flywheel-deployed`` on the branch) that the site no longer
@@ -108,8 +127,23 @@ def deploy_git(settings: Settings, *, attempts: int = 5) -> str:
     git = _Git(settings)
     branch = settings.deploy.get("branch", "gh-pages")
     tracking = f"refs/remotes/origin/{branch}"
+    try:
+        check_git_dir(git.gitdir, Path(git.env["GIT_INDEX_FILE"]))
+    except PathRefused as exc:
+        raise DeployError(f"the deploy repository is unusable: {exc}; remove that file") from None
+    # A git killed at its deadline leaves its lock files behind, and git refuses to start while
+    # they exist. Only flywheel runs git here, under the site lock the caller holds: they are stale.
+    for lock in (Path(git.env["GIT_INDEX_FILE"] + ".lock"), *git.gitdir.glob("*.lock"),
+                 *git.gitdir.glob("refs/**/*.lock")):
+        lock.unlink(missing_ok=True)
     if not git.gitdir.exists():
-        subprocess.run(["git", "init", "--quiet", "--bare", str(git.gitdir)], check=True, env=git.env, capture_output=True)
+        try:
+            subprocess.run(["git", "init", "--quiet", "--bare", str(git.gitdir)], check=True, env=git.env,
+                           capture_output=True, stdin=subprocess.DEVNULL, timeout=LOCAL_TIMEOUT)
+        except (subprocess.SubprocessError, OSError) as exc:
+            reason = (f"no answer within {LOCAL_TIMEOUT:g} s" if isinstance(exc, subprocess.TimeoutExpired)
+                      else (getattr(exc, "stderr", None) or b"").decode("utf-8", "replace").strip() or str(exc))
+            raise DeployError(f"git init of the deploy repository {git.gitdir} failed: {git.scrub(reason)}") from None
     files = _site_files(settings.site_dir)
     for _attempt in range(attempts):
         fetched = git("fetch", "--quiet", "--no-tags", "--end-of-options", git.remote,

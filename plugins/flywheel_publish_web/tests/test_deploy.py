@@ -154,3 +154,52 @@ def test_a_failing_push_is_an_error_without_the_token(web, kit, monkeypatch, tmp
     with pytest.raises(DeployError) as info:
         site.publish([kit.item("a")])
     assert CANARY not in str(info.value) and "deploy remote failed" in str(info.value)
+
+
+@pytest.mark.parametrize("name", ["config", "HEAD", "objects/info/alternates", "info/grafts", "../deploy.index"])
+def test_a_fifo_in_the_deploy_repository_is_refused_up_front(web, kit, remote, name: str) -> None:
+    # Before: git waited on the FIFO for ever, and so did publish (and the worker).
+    from flywheel_publish_web.deploy import DeployError
+
+    site = web(deploy={"method": "git", "remote": "pages.git"})
+    site.publish([kit.item("a", title="First post")])
+    trap = (site.settings.state_dir / "deploy.git" / name).resolve()
+    trap.parent.mkdir(parents=True, exist_ok=True)
+    saved = trap.read_bytes() if trap.exists() else None
+    trap.unlink(missing_ok=True)
+    os.mkfifo(trap)
+    with pytest.raises(DeployError) as info:
+        site.publish([kit.item("b", title="Second post")])
+    assert str(info.value) == (f"the deploy repository is unusable: {trap}: is a FIFO (named pipe), not a regular "
+                               "file; git would wait on it for ever; remove that file")
+    trap.unlink()
+    if saved is not None:
+        trap.write_bytes(saved)
+    site.publish([kit.item("b", title="Second post")])
+    assert git("--git-dir", str(remote), "rev-list", "--count", "gh-pages").strip() == "2"
+
+
+def test_a_local_git_that_never_answers_fails_after_its_deadline(web, kit, remote, tmp_path, monkeypatch) -> None:
+    # What the up-front check cannot see: the deploy repository borrows objects from one whose own
+    # alternates file is a FIFO, so git waits at the first object it looks up (here `git add`: the
+    # branch does not exist yet, so the fetch finds nothing to negotiate). Before: no deadline, a hang.
+    from flywheel_publish_web.deploy import DeployError
+
+    monkeypatch.setattr("flywheel_publish_web.deploy.LOCAL_TIMEOUT", 2.0)
+    monkeypatch.setattr("flywheel_publish_web.deploy.LONG_TIMEOUT", 2.0)
+    site = web(deploy={"method": "git", "remote": "pages.git"})
+    other = tmp_path / "other.git"
+    git("init", "--quiet", "--bare", str(other))
+    trap = other / "objects" / "info" / "alternates"
+    os.mkfifo(trap)
+    gitdir = site.settings.state_dir / "deploy.git"
+    git("init", "--quiet", "--bare", str(gitdir))
+    (gitdir / "objects" / "info" / "alternates").write_text(f"{other / 'objects'}\n")
+    with pytest.raises(DeployError) as info:
+        site.publish([kit.item("a", title="First post")])
+    message = str(info.value)
+    assert message.startswith("git add in the deploy repository ") and f"{gitdir}: no answer within 2 s" in message
+    assert message.endswith("; the queue tries again later") and "\n" not in message
+    trap.unlink()
+    site.publish([kit.item("a", title="First post")])
+    assert git("--git-dir", str(remote), "rev-list", "--count", "gh-pages").strip() == "1"

@@ -129,12 +129,12 @@ def _last_import(path: Any, current: dict[str, Any]) -> tuple[datetime, str] | N
     (same file name and format), or None: another export's times say nothing about this one."""
     import json
 
-    from flywheel_core import parse_timestamp
+    from flywheel_core import parse_timestamp, read_regular_file
 
     if not isinstance(path, str):
         return None
-    try:
-        doc = json.loads(Path(path).read_text(encoding="utf-8"))
+    try:  # read_regular_file: a FIFO there would wait for ever; PathRefused is a ValueError
+        doc = json.loads(read_regular_file(Path(path), 64 * 1024 * 1024).decode("utf-8"))
         record = doc["metadata"]["import"]
         if (doc["session_type"], record["file"], record["format"]) != ("trade", current["file"], current["format"]):
             return None

@@ -67,3 +67,20 @@ def test_a_growing_export_publishes_each_trade_once(flywheel_cli, tmp_path: Path
     doc = json.loads(Path(json.loads(result.stdout)["session_file"]).read_text())
     # NVDA, bought on the first day and shown open then, is closed now: told whole, once.
     assert [(t["symbol"], t.get("profit_loss")) for t in doc["source_data"]["trades"]] == [("NVDA", 49)]
+
+
+def test_a_previous_session_file_replaced_by_a_fifo_is_not_waited_on(flywheel_cli, tmp_path: Path) -> None:
+    # Before: the previous end's session file was read with read_text, and a FIFO there hung `end`.
+    import os
+
+    csv = tmp_path / "fills.csv"
+    csv.write_bytes((DATA / "generic.csv").read_bytes())
+    first = flywheel_cli("end", "--type", "trade", "--repo", tmp_path, "--csv", csv, "--format", "generic", "--json")
+    assert first.exit_code == 0, first.output
+    previous = Path(json.loads(first.stdout)["session_file"])
+    previous.unlink()
+    os.mkfifo(previous)
+    again = flywheel_cli("end", "--type", "trade", "--repo", tmp_path, "--csv", csv, "--format", "generic", "--json")
+    assert "Traceback" not in again.output
+    assert again.exit_code == 0, again.output
+    assert json.loads(again.stdout)["status"] == "nothing-new", "the same export: nothing new, and no hang"
