@@ -2,7 +2,8 @@
 
 Modules, from the bottom up: ``storage`` (rows and the storage interface), ``sqlite`` (the only
 module that talks to SQLite), ``blobs`` (content by hash), ``leases`` (who holds an entry),
-``queue`` (the API and state machine), ``screening`` (the publishing scan's policies), ``targets``,
+``backends`` (which storage a configuration names), ``queue`` (the API and state machine),
+``screening`` (the publishing scan's policies), ``targets``,
 ``mirror`` (session files show the queue), ``shared`` (plugins' stores on the same backend),
 ``enqueue``, ``publisher`` and ``worker``; ``postgres`` (the only module that talks to
 PostgreSQL) serves a fleet.

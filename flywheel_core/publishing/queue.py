@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
 from flywheel_core.errors import FlywheelError, UsageError
 from flywheel_core.fsutil import sha256_bytes
+from flywheel_core.publishing.backends import open_storage
 from flywheel_core.publishing.blobs import BlobStore, FileBlobStore
 from flywheel_core.publishing.leases import LOCAL_HOST, new_owner, owner_alive
 from flywheel_core.publishing.screening import ScanPolicy
@@ -112,19 +113,6 @@ def idempotency_key(target: str, session_id: str, kind: str, content_sha: str) -
 def version_digest(files: dict[str, str]) -> str:
     """The hash of a version: every file name with its content hash."""
     return sha256_bytes("".join(f"{name}\0{sha}\n" for name, sha in sorted(files.items())).encode())
-
-
-def open_storage(config: Config, *, pool_size: int | None = None) -> tuple[QueueStorage, BlobStore]:
-    """The storage and blob store a configuration names: ``[queue] url`` (PostgreSQL: rows and
-    blobs in the database, a cache of blobs in the state folder), else ``<state_dir>/queue.sqlite3``
-    and ``<state_dir>/blobs``. ``pool_size``: connections shared by a worker's threads."""
-    settings = config.queue
-    if settings.get("url"):
-        from flywheel_core.publishing.postgres import PostgresBlobStore, PostgresStorage
-
-        storage = PostgresStorage(settings["url"], password=settings.get("password"), pool_size=pool_size)
-        return storage, PostgresBlobStore(storage, config.state_dir / "cache" / "blobs")
-    return SqliteStorage(config.state_dir / "queue.sqlite3"), FileBlobStore(config.state_dir / "blobs")
 
 
 def open_queue(config: Config, *, pool_size: int | None = None) -> PublicationQueue:

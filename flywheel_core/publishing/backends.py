@@ -1,0 +1,27 @@
+"""Which storage a configuration names: SQLite and files in the state folder, or PostgreSQL for a fleet."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from flywheel_core.publishing.blobs import BlobStore, FileBlobStore
+from flywheel_core.publishing.sqlite import SqliteStorage
+from flywheel_core.publishing.storage import QueueStorage
+
+if TYPE_CHECKING:
+    from flywheel_core.config import Config
+
+__all__ = ["open_storage"]
+
+
+def open_storage(config: Config, *, pool_size: int | None = None) -> tuple[QueueStorage, BlobStore]:
+    """The storage and blob store a configuration names: ``[queue] url`` (PostgreSQL: rows and
+    blobs in the database, a cache of blobs in the state folder), else ``<state_dir>/queue.sqlite3``
+    and ``<state_dir>/blobs``. ``pool_size``: connections shared by a worker's threads."""
+    settings = config.queue
+    if settings.get("url"):
+        from flywheel_core.publishing.postgres import PostgresBlobStore, PostgresStorage
+
+        storage = PostgresStorage(settings["url"], password=settings.get("password"), pool_size=pool_size)
+        return storage, PostgresBlobStore(storage, config.state_dir / "cache" / "blobs")
+    return SqliteStorage(config.state_dir / "queue.sqlite3"), FileBlobStore(config.state_dir / "blobs")
