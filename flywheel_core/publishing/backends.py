@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING
 
 from flywheel_core.publishing.blobs import BlobStore, FileBlobStore
@@ -11,7 +12,7 @@ from flywheel_core.publishing.storage import QueueStorage
 if TYPE_CHECKING:
     from flywheel_core.config import Config
 
-__all__ = ["open_storage"]
+__all__ = ["open_storage", "storage_may_exist"]
 
 
 def open_storage(config: Config, *, pool_size: int | None = None) -> tuple[QueueStorage, BlobStore]:
@@ -25,3 +26,9 @@ def open_storage(config: Config, *, pool_size: int | None = None) -> tuple[Queue
         storage = PostgresStorage(settings["url"], password=settings.get("password"), pool_size=pool_size)
         return storage, PostgresBlobStore(storage, config.state_dir / "cache" / "blobs")
     return SqliteStorage(config.state_dir / "queue.sqlite3"), FileBlobStore(config.state_dir / "blobs")
+
+
+def storage_may_exist(config: Config) -> bool:
+    """False only when the storage ``config`` names surely holds nothing: no ``[queue] url`` and
+    no ``<state_dir>/queue.sqlite3`` (what ``SqliteStorage.exists`` checks), without opening it."""
+    return bool(config.queue.get("url")) or os.path.lexists(config.state_dir / "queue.sqlite3")
