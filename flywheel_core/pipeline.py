@@ -417,7 +417,6 @@ def _record(done: list[_Generated], config: Config, host: PluginHost) -> None:
     are taken in one order (of their lock files), so two runs on overlapping files never wait
     for each other in a circle.
     """
-    from flywheel_core.publishing import open_queue
     from flywheel_core.publishing.backends import storage_may_exist
     from flywheel_core.publishing.mirror import file_stamp
     from flywheel_core.store import SessionStore
@@ -425,8 +424,13 @@ def _record(done: list[_Generated], config: Config, host: PluginHost) -> None:
     store = SessionStore(config.max_input_bytes)
     locks = {str(lock.lock_file): lock for lock in (lock_for(d.path) for d in done)}
     # No target to enqueue for and no queue to show: the queue is not opened at all.
-    use_queue = bool(config.enabled_targets()) or storage_may_exist(config)
-    with (open_queue(config) if use_queue else contextlib.nullcontext()) as queue, \
+    if config.enabled_targets() or storage_may_exist(config):
+        from flywheel_core.publishing.queue import open_queue
+
+        opened: contextlib.AbstractContextManager[PublicationQueue | None] = open_queue(config)
+    else:
+        opened = contextlib.nullcontext()
+    with opened as queue, \
             contextlib.ExitStack() as held, WriteBatch() as batch:
         for name in sorted(locks):
             held.enter_context(locks[name])

@@ -75,7 +75,9 @@ def test_run_of_a_small_session_without_targets_imports_no_scan_nor_publisher(fl
     session.write_bytes((EXAMPLES / "minimal_build_session.json").read_bytes())
     modules = flywheel("run", str(session), "--out", str(flywheel.work / "out"))
     assert "jinja2" in modules and "flywheel_core.pipeline" in modules  # it did run
-    assert _found(modules, [*NEVER_AT_START, "tomllib", "configparser"]) == []
+    # No target and no queue: the queue is neither opened nor imported.
+    assert _found(modules, [*NEVER_AT_START, "tomllib", "configparser", "flywheel_core.publishing.queue",
+                            "flywheel_core.publishing.screening", "sqlite3"]) == []
 
 
 def test_validate_imports_no_renderer_nor_lock(flywheel) -> None:

@@ -5,12 +5,10 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING
 
-from flywheel_core.publishing.blobs import BlobStore, FileBlobStore
-from flywheel_core.publishing.sqlite import SqliteStorage
-from flywheel_core.publishing.storage import QueueStorage
-
 if TYPE_CHECKING:
     from flywheel_core.config import Config
+    from flywheel_core.publishing.blobs import BlobStore
+    from flywheel_core.publishing.storage import QueueStorage
 
 __all__ = ["open_storage", "storage_may_exist"]
 
@@ -25,6 +23,10 @@ def open_storage(config: Config, *, pool_size: int | None = None) -> tuple[Queue
 
         storage = PostgresStorage(settings["url"], password=settings.get("password"), pool_size=pool_size)
         return storage, PostgresBlobStore(storage, config.state_dir / "cache" / "blobs")
+    # Imported here: a run that finds no queue (storage_may_exist) loads no backend at all.
+    from flywheel_core.publishing.blobs import FileBlobStore
+    from flywheel_core.publishing.sqlite import SqliteStorage
+
     return SqliteStorage(config.state_dir / "queue.sqlite3"), FileBlobStore(config.state_dir / "blobs")
 
 
