@@ -417,13 +417,21 @@ def _record(done: list[_Generated], config: Config, host: PluginHost) -> None:
     are taken in one order (of their lock files), so two runs on overlapping files never wait
     for each other in a circle.
     """
-    from flywheel_core.publishing import open_queue
+    from flywheel_core.publishing.backends import storage_may_exist
     from flywheel_core.publishing.mirror import file_stamp
     from flywheel_core.store import SessionStore
 
     store = SessionStore(config.max_input_bytes)
     locks = {str(lock.lock_file): lock for lock in (lock_for(d.path) for d in done)}
-    with open_queue(config) as queue, contextlib.ExitStack() as held, WriteBatch() as batch:
+    # No target to enqueue for and no queue to show: the queue is not opened at all.
+    if config.enabled_targets() or storage_may_exist(config):
+        from flywheel_core.publishing.queue import open_queue
+
+        opened: contextlib.AbstractContextManager[PublicationQueue | None] = open_queue(config)
+    else:
+        opened = contextlib.nullcontext()
+    with opened as queue, \
+            contextlib.ExitStack() as held, WriteBatch() as batch:
         for name in sorted(locks):
             held.enter_context(locks[name])
         remove_stale_temps_of(d.real for d in done)  # each folder listed once, not once per file
@@ -431,7 +439,7 @@ def _record(done: list[_Generated], config: Config, host: PluginHost) -> None:
 
         def write() -> None:
             batch.commit()
-            if queue.exists():
+            if queue is not None and queue.exists():
                 for session_path, marks in synced:
                     queue.file_synced(str(session_path), marks, file_stamp(session_path))
 
@@ -447,9 +455,10 @@ def _record(done: list[_Generated], config: Config, host: PluginHost) -> None:
 
 
 def _recorder(
-    done: _Generated, config: Config, host: PluginHost, queue: PublicationQueue, marks: list[tuple[int, int]]
+    done: _Generated, config: Config, host: PluginHost, queue: PublicationQueue | None, marks: list[tuple[int, int]]
 ) -> Callable[[Session], None]:
-    """The change :func:`_record` makes to one session file (the queue's marks it shows go to ``marks``)."""
+    """The change :func:`_record` makes to one session file (the queue's marks it shows go to ``marks``;
+    ``queue`` is None when there is none and no target to enqueue for)."""
     from flywheel_core.publishing import crash_point
     from flywheel_core.publishing.mirror import show_queue_state, take_over_record, written_by_flywheel
 
@@ -463,6 +472,8 @@ def _recorder(
     def change(current: Session) -> None:
         if targets and versions:
             from flywheel_core.publishing import enqueue_versions
+
+            assert queue is not None  # opened whenever a target is enabled
 
             entries = enqueue_versions(queue, host, session_id=session.session_id, session_type=session.session_type,
                                        versions=versions, targets=targets, session_path=session_path,
@@ -489,7 +500,7 @@ def _recorder(
             record.errors = []
         current.pipeline_status[current.status_key] = "failed" if result.status == "failed" else "complete"
         current.errors = list(result.errors)
-        if queue.exists():  # the queue is the truth about publication: show it
+        if queue is not None and queue.exists():  # the queue is the truth about publication: show it
             found, notes = show_queue_state(current, queue.for_session_file(str(session_path)))
             marks[:] = found
             for note in notes:

@@ -75,14 +75,16 @@ def test_run_of_a_small_session_without_targets_imports_no_scan_nor_publisher(fl
     session.write_bytes((EXAMPLES / "minimal_build_session.json").read_bytes())
     modules = flywheel("run", str(session), "--out", str(flywheel.work / "out"))
     assert "jinja2" in modules and "flywheel_core.pipeline" in modules  # it did run
-    assert _found(modules, [*NEVER_AT_START, "tomllib", "configparser"]) == []
+    # No target and no queue: the queue is neither opened nor imported.
+    assert _found(modules, [*NEVER_AT_START, "tomllib", "configparser", "flywheel_core.publishing.queue",
+                            "flywheel_core.publishing.screening", "sqlite3"]) == []
 
 
 def test_validate_imports_no_renderer_nor_lock(flywheel) -> None:
     session = flywheel.work / "work_session.json"
     session.write_bytes((EXAMPLES / "minimal_build_session.json").read_bytes())
     modules = flywheel("validate", str(session))
-    assert _found(modules, [*NEVER_AT_START, "jinja2", "filelock", "sqlite3"]) == []
+    assert _found(modules, [*NEVER_AT_START, "jinja2", "filelock", "sqlite3", "flywheel_build.facts"]) == []
 
 
 def test_collect_imports_no_session_model_renderer_nor_queue(flywheel) -> None:
@@ -99,3 +101,40 @@ def test_collect_imports_no_session_model_renderer_nor_queue(flywheel) -> None:
     assert (flywheel.work / "session.json").exists()
     assert _found(modules, [*NEVER_AT_START, "cattrs", "flywheel_core.models", "flywheel_core.store", "jinja2",
                             "sqlite3", "flywheel_core.publishing.queue"]) == []
+
+
+# The web target's `flywheel_publish` hook called on its own (as benchmarks/site_build.py does),
+# with the modules it imported written to a file.
+PUBLISH_ONE = """
+import hashlib, json, sys
+from pathlib import Path
+from flywheel_core import PublishContext, PublishItem, load_config
+from flywheel_publish_web.plugin import flywheel_publish
+config = load_config(Path(sys.argv[1]))
+body = b"# A post\\n\\nSome text.\\n\\n```python\\nprint(1)\\n```\\n"
+item = PublishItem(id=1, target="web", session_id=sys.argv[3], session_type="build", kind="blog_post", ext="md",
+    sha256=hashlib.sha256(body).hexdigest(), files={"blog_post.md": body},
+    meta={"title": "A post", "summary": "One post.", "tags": ["python"], "date": "2031-01-01T00:00:00Z"})
+[result] = flywheel_publish(target="web", items=[item], config=config.target_config("web"),
+                            ctx=PublishContext(config=config, state_dir=config.state_dir))
+assert result.ok, result.error
+Path(sys.argv[2]).write_text(json.dumps(sorted(sys.modules)))
+"""
+
+
+def test_web_publish_imports_no_queue_nor_scan(tmp_path: Path) -> None:
+    """Publishing to the site stores, builds and swaps: the queue's state machine, the publishing
+    scan (run when the entry was enqueued) and the CLI are not needed for it."""
+    pytest.importorskip("flywheel_publish_web")
+    config = tmp_path / "flywheel.toml"
+    config.write_text('[targets.web]\nbase_url = "https://example.org/"\ntitle = "T"\n')
+    out = tmp_path / "modules.json"
+    for n in range(2):  # the first publish builds the whole site, the second one incrementally
+        done = subprocess.run([sys.executable, "-c", PUBLISH_ONE, str(config), str(out), f"s-{n}"], cwd=tmp_path,
+                              capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+    modules = set(json.loads(out.read_text()))
+    assert "jinja2" in modules and "flywheel_core.publishing.shared" in modules  # it did publish
+    assert _found(modules, ["flywheel_core.publishing.queue", "flywheel_core.publishing.screening",
+                            "flywheel_core.scanning", "detect_secrets", "flywheel_core.cli", "typer",
+                            "flywheel_core.plugins", "jsonschema", "httpx"]) == []

@@ -88,7 +88,6 @@ def run(
     """
     from flywheel_core.errors import UsageError
     from flywheel_core.pipeline import run_sessions
-    from flywheel_core.publishing import scan_lines
 
     files = [*(files or []), *(session_file or [])]
     if not files:
@@ -116,8 +115,11 @@ def run(
                     by_target.setdefault(item["target"], []).append(item["kind"])
             for target, kinds in by_target.items():
                 print(f"  queued for {target}: {', '.join(kinds)}")
-            for line in scan_lines(result.enqueued):  # what the publishing scan held or redacted, and why
-                print(f"  {line}")
+            if result.enqueued:  # what the publishing scan held or redacted, and why
+                from flywheel_core.publishing import scan_lines
+
+                for line in scan_lines(result.enqueued):
+                    print(f"  {line}")
     if report.published is not None:
         from flywheel_core.cli.queue import print_report
 

@@ -2,7 +2,8 @@
 
 Modules, from the bottom up: ``storage`` (rows and the storage interface), ``sqlite`` (the only
 module that talks to SQLite), ``blobs`` (content by hash), ``leases`` (who holds an entry),
-``queue`` (the API and state machine), ``screening`` (the publishing scan's policies), ``targets``,
+``crash`` (test-only crash points), ``backends`` (which storage a configuration names), ``queue`` (the API and state machine),
+``screening`` (the publishing scan's policies), ``targets``,
 ``mirror`` (session files show the queue), ``shared`` (plugins' stores on the same backend),
 ``enqueue``, ``publisher`` and ``worker``; ``postgres`` (the only module that talks to
 PostgreSQL) serves a fleet.
@@ -29,9 +30,9 @@ _LAZY = {
     "PublishOutcome": "flywheel_core.publishing.publisher",
     "PublishReport": "flywheel_core.publishing.publisher",
     "publish": "flywheel_core.publishing.publisher",
-    "CRASH_POINTS": "flywheel_core.publishing.queue",
+    "CRASH_POINTS": "flywheel_core.publishing.crash",
     "PublicationQueue": "flywheel_core.publishing.queue",
-    "crash_point": "flywheel_core.publishing.queue",
+    "crash_point": "flywheel_core.publishing.crash",
     "idempotency_key": "flywheel_core.publishing.queue",
     "open_queue": "flywheel_core.publishing.queue",
     "ScanPolicy": "flywheel_core.publishing.screening",
@@ -75,13 +76,8 @@ if TYPE_CHECKING:
     from flywheel_core.publishing.enqueue import ArtifactVersion, enqueue_file, enqueue_versions, session_meta
     from flywheel_core.publishing.mirror import mend_session_files, sync_session_file
     from flywheel_core.publishing.publisher import PublishOutcome, PublishReport, publish
-    from flywheel_core.publishing.queue import (
-        CRASH_POINTS,
-        PublicationQueue,
-        crash_point,
-        idempotency_key,
-        open_queue,
-    )
+    from flywheel_core.publishing.crash import CRASH_POINTS, crash_point
+    from flywheel_core.publishing.queue import PublicationQueue, idempotency_key, open_queue
     from flywheel_core.publishing.screening import ScanPolicy, Screening, held_lines, scan_lines
     from flywheel_core.publishing.shared import SharedStore, open_shared_store
     from flywheel_core.publishing.sqlite import SqliteStorage

@@ -9,13 +9,14 @@ from typing import TYPE_CHECKING, Iterable
 
 from flywheel_core.errors import FlywheelError
 from flywheel_core.models import ArtifactRecord, Session, converter
-from flywheel_core.publishing.queue import PublicationQueue, crash_point
+from flywheel_core.publishing.crash import crash_point
 from flywheel_core.publishing.storage import QueueEntry, iso
 from flywheel_core.redaction import redact
 from flywheel_core.store import SessionStore, dumps_session
 
 if TYPE_CHECKING:
     from flywheel_core.config import Config
+    from flywheel_core.publishing.queue import PublicationQueue
 
 __all__ = [
     "file_stamp",

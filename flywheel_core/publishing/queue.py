@@ -16,7 +16,6 @@ from __future__ import annotations
 import logging
 import os
 import random
-import signal
 import threading
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,7 +23,9 @@ from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
 from flywheel_core.errors import FlywheelError, UsageError
 from flywheel_core.fsutil import sha256_bytes
+from flywheel_core.publishing.backends import open_storage
 from flywheel_core.publishing.blobs import BlobStore, FileBlobStore
+from flywheel_core.publishing.crash import CRASH_ENV, CRASH_POINTS, crash_point
 from flywheel_core.publishing.leases import LOCAL_HOST, new_owner, owner_alive
 from flywheel_core.publishing.screening import ScanPolicy
 from flywheel_core.publishing.sqlite import SqliteStorage
@@ -69,18 +70,6 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "backoff_seconds": 30.0,
     "backoff_max_seconds": 3600.0,
 }
-#: Only crash tests set it: flywheel SIGKILLs itself at the named step (see CRASH_POINTS).
-CRASH_ENV = "FLYWHEEL_TEST_CRASH_AT"
-#: Named steps of ``run`` and ``publish`` a crash test can stop flywheel at, in the order they
-#: happen. The github target adds its own (``after_commit``, ``after_push``).
-CRASH_POINTS = (
-    "after_write",  # run: artifacts written, nothing enqueued or recorded
-    "after_enqueue",  # run: enqueued, the session file not updated yet
-    "after_claim",  # publish: leased, the target not called yet
-    "before_queue_update",  # publish: the target answered, the queue not told yet
-    "after_queue_update",  # publish: the queue told, the session files not yet
-    "after_mirror_write",  # publish: a session file written, the queue not told that it was
-)
 #: An entry interrupted this often is a suspect: suspects are tried after the others, and each
 #: further interruption halves their batch, so one that kills the publisher ends up alone and
 #: its batch-mates get published.
@@ -88,12 +77,6 @@ _SUSPECT_AFTER = 2
 #: States of a waiting entry whose ``waits_for`` may still change (it is not published, nor being
 #: published, nor given up): a newer version of what it waits for takes the older one's place.
 _MOVABLE = ("queued", "failed", "dead", "held")
-
-
-def crash_point(step: str) -> None:
-    """Test-only: die like ``kill -9`` at ``step`` when FLYWHEEL_TEST_CRASH_AT names it."""
-    if os.environ.get(CRASH_ENV) == step:
-        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def _interruptions(entry: QueueEntry) -> int:
@@ -112,19 +95,6 @@ def idempotency_key(target: str, session_id: str, kind: str, content_sha: str) -
 def version_digest(files: dict[str, str]) -> str:
     """The hash of a version: every file name with its content hash."""
     return sha256_bytes("".join(f"{name}\0{sha}\n" for name, sha in sorted(files.items())).encode())
-
-
-def open_storage(config: Config, *, pool_size: int | None = None) -> tuple[QueueStorage, BlobStore]:
-    """The storage and blob store a configuration names: ``[queue] url`` (PostgreSQL: rows and
-    blobs in the database, a cache of blobs in the state folder), else ``<state_dir>/queue.sqlite3``
-    and ``<state_dir>/blobs``. ``pool_size``: connections shared by a worker's threads."""
-    settings = config.queue
-    if settings.get("url"):
-        from flywheel_core.publishing.postgres import PostgresBlobStore, PostgresStorage
-
-        storage = PostgresStorage(settings["url"], password=settings.get("password"), pool_size=pool_size)
-        return storage, PostgresBlobStore(storage, config.state_dir / "cache" / "blobs")
-    return SqliteStorage(config.state_dir / "queue.sqlite3"), FileBlobStore(config.state_dir / "blobs")
 
 
 def open_queue(config: Config, *, pool_size: int | None = None) -> PublicationQueue:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from flywheel_core.errors import UsageError
 from flywheel_core.publishing.blobs import BlobStore
-from flywheel_core.publishing.queue import open_storage
+from flywheel_core.publishing.backends import open_storage
 from flywheel_core.publishing.storage import ANY, Document, QueueStorage
 
 if TYPE_CHECKING:

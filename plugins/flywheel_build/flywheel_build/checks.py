@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from flywheel_build.facts import parse_when
+from flywheel_build.when import parse_when
 
 if TYPE_CHECKING:
     from flywheel_core import Problem, Session

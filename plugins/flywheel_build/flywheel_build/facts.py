@@ -14,6 +14,7 @@ from flywheel_build.message import INVISIBLE, clean_body, person_name
 from flywheel_build.project import Project, project_from_remote
 from flywheel_build.prose import clause
 from flywheel_build.remote import clean_remote, commit_url, is_network_remote, web_base
+from flywheel_build.when import parse_when
 
 __all__ = [
     "BuildFacts",
@@ -279,28 +280,6 @@ def _first(*candidates: tuple[str, Any]) -> tuple[str | None, Any]:
         if value:
             return where, value
     return None, None
-
-
-_GIT_ISO = re.compile(r"^(\d{4}-\d{2}-\d{2})[ T](\d{2}:\d{2}(?::\d{2})?) ?([+-]\d{2}):?(\d{2})Z?$")
-
-
-def parse_when(value: Any) -> datetime | None:
-    """An aware UTC datetime from ISO 8601 (naive = UTC) or git's ``--date=iso`` form; else None."""
-    if not isinstance(value, str) or not value.strip():
-        return None
-    from flywheel_core import parse_timestamp
-
-    try:
-        return parse_timestamp(value)[0]
-    except ValueError:
-        pass
-    match = _GIT_ISO.match(value.strip())
-    if match:
-        try:
-            return parse_timestamp(f"{match[1]}T{match[2]}{match[3]}:{match[4]}")[0]
-        except ValueError:
-            return None
-    return None
 
 
 def _duration_text(minutes: float | None) -> str | None:
