@@ -8,10 +8,10 @@ Plugins write ``from flywheel_core import hookimpl, Artifact, SessionType``; scr
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from flywheel_core.hookspecs import hookimpl, hookspec
+from flywheel_core.lazyexports import lazy_exports
 
 __version__ = "0.1.0"
 
@@ -90,17 +90,7 @@ _LAZY = {
 __all__ = ["__version__", "hookimpl", "hookspec", *_LAZY]
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'flywheel_core' has no attribute {name!r}")
-    value = getattr(import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports('flywheel_core', _LAZY, globals())
 
 
 if TYPE_CHECKING:

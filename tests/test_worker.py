@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -9,6 +10,7 @@ import subprocess
 import threading
 import time
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
@@ -101,19 +103,33 @@ def test_a_waiting_worker_takes_new_work_as_it_comes_and_stops_on_sigterm(fleet:
     assert "3 published, 0 failed, 0 dead" in err
 
 
-def test_sigterm_lets_the_batch_in_hand_finish(fleet: Fleet) -> None:
+@contextlib.contextmanager
+def _holding(fleet: Fleet) -> Iterator[subprocess.Popen[str]]:
+    """A worker whose target holds the batch of ``s-1`` (until PAUSE goes); killed if left running."""
     fleet.enqueue("s-1")
     (fleet.root / "PAUSE").write_text("")
     worker = fleet.worker()
     try:
         _wait_for(lambda: (fleet.root / "shelf" / "paused").exists(), "the target to hold the batch")
-        worker.send_signal(signal.SIGTERM)
-        _wait_for(lambda: "finishing the batches in hand" in _peek(worker), "the worker to say it is stopping")
-        (fleet.root / "PAUSE").unlink()
-        out, err = _finish(worker)
+        yield worker
     finally:
         if worker.poll() is None:
             worker.kill()
+
+
+def _stop(worker: subprocess.Popen[str], sig: int, *, now: bool = False) -> None:
+    """Send ``sig`` and wait for the worker to say it is stopping; with ``now``, send it again."""
+    worker.send_signal(sig)
+    _wait_for(lambda: "finishing the batches in hand" in _peek(worker), "the worker to say it is stopping")
+    if now:
+        worker.send_signal(sig)
+
+
+def test_sigterm_lets_the_batch_in_hand_finish(fleet: Fleet) -> None:
+    with _holding(fleet) as worker:
+        _stop(worker, signal.SIGTERM)
+        (fleet.root / "PAUSE").unlink()
+        out, err = _finish(worker)
     assert worker.returncode == 0, err
     assert out == "published readme of s-1 -> shelf: path s-1/readme.md\n"
     [entry] = fleet.entries()
@@ -121,18 +137,9 @@ def test_sigterm_lets_the_batch_in_hand_finish(fleet: Fleet) -> None:
 
 
 def test_a_second_signal_gives_the_batch_back_unspent_and_stops_at_once(fleet: Fleet) -> None:
-    fleet.enqueue("s-1")
-    (fleet.root / "PAUSE").write_text("")
-    worker = fleet.worker()
-    try:
-        _wait_for(lambda: (fleet.root / "shelf" / "paused").exists(), "the target to hold the batch")
-        worker.send_signal(signal.SIGINT)
-        _wait_for(lambda: "finishing the batches in hand" in _peek(worker), "the worker to say it is stopping")
-        worker.send_signal(signal.SIGINT)
+    with _holding(fleet) as worker:
+        _stop(worker, signal.SIGINT, now=True)
         out, err = _finish(worker)
-    finally:
-        if worker.poll() is None:
-            worker.kill()
     assert worker.returncode == 130, err
     assert "1 given back unpublished" in err
     [entry] = fleet.entries()
@@ -147,21 +154,12 @@ def test_a_queue_that_does_not_answer_cannot_keep_a_worker_told_to_stop_now(flee
         pytest.skip("another session's row locks: PostgreSQL")
     import psycopg
 
-    fleet.enqueue("s-1")
-    (fleet.root / "PAUSE").write_text("")
-    worker = fleet.worker()
-    try:
-        _wait_for(lambda: (fleet.root / "shelf" / "paused").exists(), "the target to hold the batch")
+    with _holding(fleet) as worker:
         # Another machine holds the row in a transaction that does not end: giving it back waits.
         with psycopg.connect(queue_backend.url) as other:
             other.execute("SELECT id FROM items FOR UPDATE")
-            worker.send_signal(signal.SIGINT)
-            _wait_for(lambda: "finishing the batches in hand" in _peek(worker), "the worker to say it is stopping")
-            worker.send_signal(signal.SIGINT)
+            _stop(worker, signal.SIGINT, now=True)
             out, err = _finish(worker)
-    finally:
-        if worker.poll() is None:
-            worker.kill()
     assert worker.returncode == 130, err
     assert "did not take back the batches in hand within 15 s" in err
     (fleet.root / "PAUSE").unlink()

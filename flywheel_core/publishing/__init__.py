@@ -14,8 +14,9 @@ nothing never imports the publishing scan, its rules or the publisher.
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from flywheel_core.lazyexports import lazy_exports
 
 _LAZY = {
     "BlobStore": "flywheel_core.publishing.blobs",
@@ -58,17 +59,7 @@ _LAZY = {
 __all__ = sorted(_LAZY)
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'flywheel_core.publishing' has no attribute {name!r}")
-    value = getattr(import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+__getattr__, __dir__ = lazy_exports('flywheel_core.publishing', _LAZY, globals())
 
 
 if TYPE_CHECKING:

@@ -27,8 +27,9 @@ runs, not when something imports ``Finding`` or the allow-list helpers.
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from flywheel_core.lazyexports import lazy_exports
 
 _LAZY = {
     "ALLOWLIST_VERSION": "flywheel_core.scanning.allowlist",
@@ -87,17 +88,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'flywheel_core.scanning' has no attribute {name!r}")
-    value = getattr(import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+__getattr__, __dir__ = lazy_exports('flywheel_core.scanning', _LAZY, globals())
 
 
 if TYPE_CHECKING:
