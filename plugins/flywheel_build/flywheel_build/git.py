@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import os
 import re
-import stat
 import subprocess
 import threading
 from pathlib import Path
 
 import attrs
+
+from flywheel_core import PathRefused, check_git_dir, refuse_special
 
 __all__ = ["GitError", "RepositoryRefused", "Repo", "open_repo", "run_git", "start_git", "finish_git", "git_deadline",
            "SAFE_CONFIG", "PROBE_TIMEOUT", "GIT_TIMEOUT"]
@@ -206,21 +207,19 @@ class Repo:
             return set()
 
 
-#: Files of a git dir (and of its common dir) that git reads whole before it answers anything.
-GIT_DIR_FILES = ("HEAD", "config", "commondir", "packed-refs", "shallow", "objects/info/alternates")
-
-
-def _refuse_special(path: Path) -> None:
-    """RepositoryRefused when ``path`` exists and is not a regular file (a FIFO blocks its reader)."""
+def _refuse_special(path: Path, git_dir: bool = False) -> None:
+    """RepositoryRefused when ``path`` (or, with ``git_dir``, a file git reads whole in that git
+    dir) exists and is not a regular file: a FIFO blocks its reader, git first of all."""
     try:
-        mode = path.stat().st_mode
-    except (OSError, ValueError):
-        return  # absent or unreadable: git says so itself
-    if not stat.S_ISREG(mode):
-        what = "a FIFO" if stat.S_ISFIFO(mode) else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else \
-            "a socket" if stat.S_ISSOCK(mode) else "not a regular file"
-        raise RepositoryRefused(f"{path}: is {what}, not a file; git would wait on it for ever, so this repository "
-                                "is not read")
+        if git_dir:
+            check_git_dir(path)
+        else:
+            refuse_special(path, _WAITS)
+    except PathRefused as exc:
+        raise RepositoryRefused(str(exc).replace("git would wait on it for ever", _WAITS)) from None
+
+
+_WAITS = "git would wait on it for ever, so this repository is not read"
 
 
 def _pointer(path: Path) -> Path | None:
@@ -250,12 +249,10 @@ def check_git_files(path: Path) -> None:
         return
     if git_dir is None:
         return
-    for name in GIT_DIR_FILES:
-        _refuse_special(git_dir / name)
+    _refuse_special(git_dir, git_dir=True)
     common = _pointer(git_dir / "commondir") if (git_dir / "commondir").exists() else None
     if common is not None:
-        for name in GIT_DIR_FILES:
-            _refuse_special(common / name)
+        _refuse_special(common, git_dir=True)
 
 
 def open_repo(path: Path) -> Repo:

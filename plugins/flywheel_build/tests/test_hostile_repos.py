@@ -24,7 +24,7 @@ def _short_deadlines(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.mark.parametrize("where", [".git/HEAD", ".git/config", ".git/objects/info/alternates", ".git/packed-refs",
-                                   ".git", "commondir"])
+                                   ".git/info/grafts", ".git", "commondir"])
 def test_a_fifo_where_git_reads_a_file_is_one_error_naming_it(fw, git_repo, run_session, tmp_path, where):
     repo = git_repo()
     repo.commit("feat: one", {"a.py": "1\n"})
@@ -45,22 +45,25 @@ def test_a_fifo_where_git_reads_a_file_is_one_error_naming_it(fw, git_repo, run_
     result, arts, written = run_session(session)
     assert result.exit_code == 2, result.output
     line = (f"work_session.json: $.source_data.repo_path: repo_path {session['source_data']['repo_path']!r}: "
-            f"{fifo}: is a FIFO, not a file")
+            f"{fifo}: is a FIFO (named pipe), not a regular file")
     assert line in result.stderr, result.stderr
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.output
     assert arts == {} and written == session  # nothing generated, the session file untouched
 
     collected = fw("collect", "build", "--repo", fifo.parent if where != "commondir" else tmp_path / "wt")
     assert collected.exit_code == 2, collected.output
-    assert f"{fifo}: is a FIFO, not a file" in collected.stderr and collected.stderr.count("\n") == 1
+    assert f"{fifo}: is a FIFO (named pipe), not a regular file" in collected.stderr and collected.stderr.count("\n") == 1
 
 
 def test_a_fifo_git_reads_later_hits_the_deadline_not_a_hang(git_repo, run_session):
-    # info/grafts is read at the first commit git parses, after every check flywheel makes:
-    # the deadline on every git command is what ends the wait.
+    # A commit's own object is read when git parses it, after every check flywheel makes: the
+    # deadline on every git command is what ends the wait.
     repo = git_repo()
     repo.commit("feat: one", {"a.py": "1\n"})
-    os.mkfifo(repo.path / ".git" / "info" / "grafts")
+    head = repo.git("rev-parse", "HEAD").strip()
+    loose = repo.path / ".git" / "objects" / head[:2] / head[2:]
+    loose.unlink()
+    os.mkfifo(loose)
     result, arts, _ = run_session(SESSION)
     assert result.exit_code == 2, result.output
     assert ("work_session.json: $.source_data.repo_path: repo_path 'repo': git did not answer within 5 s"
