@@ -128,7 +128,7 @@ def test_a_build_post_page_gives_its_counts_once(parts):
     (page,) = [blocks for name, blocks in parts.items() if re.search(r"site/build/.*/pixel-garden-plants-grow-[^/]*/index.html$", name)]
     text = "\n".join(page)
     # A small session's post opens with who made what, once; the counts are the footer's.
-    assert text.count("of work, Ann Lee added a feature: plants grow over real hours") == 1, text
+    assert text.count("of work on pixel-garden, Ann Lee added a feature: plants grow over real hours") == 1, text
     assert "Ann Lee (4) and Bo Chen (2)" not in text, text
     assert "Every commit, with its author, is listed in the build log." in text, "no remote: the build log has no links"
 

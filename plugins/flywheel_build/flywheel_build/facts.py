@@ -11,7 +11,7 @@ from typing import Any
 import attrs
 
 from flywheel_build.message import INVISIBLE, clean_body, person_name
-from flywheel_build.project import Project, project_from_remote
+from flywheel_build.project import Project, project_from_path, project_from_remote, usable_name
 from flywheel_build.prose import clause
 from flywheel_build.remote import clean_remote, commit_url, is_network_remote, web_base
 from flywheel_build.when import parse_when
@@ -294,18 +294,18 @@ def _duration_text(minutes: float | None) -> str | None:
 
 def _project(session: Any, source: dict[str, Any], meta: dict[str, Any]) -> tuple[Project | None, str | None]:
     """The name the session gives, and which field: the agent's ``project`` (top level or
-    metadata), else what ``collect build`` read from the project's metadata (``source_data.project``)."""
+    metadata), else what ``collect build`` read from the project's metadata (``source_data.project``).
+    A name longer than ``MAX_NAME`` is no name: the next is used."""
     for where, value in (("project", session.get("project")), ("metadata.project", meta.get("project"))):
-        if _text(value):
-            return Project(" ".join(_text(value).split())), where  # type: ignore[union-attr]
+        if usable_name(_text(value)):
+            return Project(usable_name(_text(value))), where  # type: ignore[arg-type]
     collected = source.get("project")
-    if isinstance(collected, str) and _text(collected):
-        return Project(" ".join(_text(collected).split())), "source_data.project"  # type: ignore[union-attr]
-    if isinstance(collected, dict) and _text(collected.get("name")):
+    if isinstance(collected, str) and usable_name(_text(collected)):
+        return Project(usable_name(_text(collected))), "source_data.project"  # type: ignore[arg-type]
+    if isinstance(collected, dict) and usable_name(_text(collected.get("name"))):
         desc, origin = _text(collected.get("description")), _text(collected.get("source"))
-        name = " ".join(_text(collected["name"]).split())  # type: ignore[union-attr]
         where = f"source_data.project (from {origin})" if origin else "source_data.project"
-        return Project(name, " ".join(desc.split()) if desc else None, origin), where
+        return Project(usable_name(_text(collected["name"])), " ".join(desc.split()) if desc else None, origin), where  # type: ignore[arg-type]
     return None, None
 
 
@@ -579,7 +579,8 @@ def _plural(n: int, word: str, plural: str | None = None) -> str:
 
 def build_facts(session: Any, repo_info: dict[str, Any] | None = None) -> BuildFacts:
     """Compute the fact set from a build ``Session`` and, when the repository is on this
-    machine, what was read from it (``project``, ``paths``, ``remote_url``)."""
+    machine, what was read from it (``project``, ``paths``, ``remote_url``, ``folder``: its
+    path); ``repo_path``: the session's, before local paths were scrubbed from it."""
     repo_info = repo_info or {}
     source = session.source_data if isinstance(session.source_data, dict) else {}
     meta = session.metadata if isinstance(session.metadata, dict) else {}
@@ -595,12 +596,20 @@ def build_facts(session: Any, repo_info: dict[str, Any] | None = None) -> BuildF
             unique.setdefault(fact.hash, fact)  # a hash listed twice is one commit; validate warns
     commits = _sorted_newest_first(list(unique.values()))
 
+    # The project's name: the session's own, else its metadata as committed, else its remote's
+    # name (what others clone it by), else the last part of its folder (what one machine calls it).
     found, project_from = _project(session, source, meta)
-    if found is None and repo_info.get("project"):
-        found = repo_info["project"]
-        project_from = f"{found.source} at HEAD of the repository"
-    if found is None and project_from_remote(remote):
-        found, project_from = project_from_remote(remote), "source_data.remote_url"
+    if found is None:
+        head = repo_info.get("project")
+        candidates = [
+            (head, f"{head.source} at HEAD of the repository" if head else ""),
+            (project_from_remote(remote), "source_data.remote_url" if source.get("remote_url") else "the repository's remote"),
+            # The path as the session wrote it (``repo_info`` has it before local paths were scrubbed):
+            # "/home/alice" must read as a home folder, not as a project called "alice".
+            (project_from_path(repo_info.get("repo_path", source.get("repo_path"))), "source_data.repo_path (its last part)"),
+            (project_from_path(repo_info.get("folder")), "the repository's folder"),
+        ]
+        found, project_from = next(((p, w) for p, w in candidates if p and usable_name(p.name)), (None, None))
     has_name = found is not None
     project: Project = found or Project(f"Build session {session.session_id}")
     remote_project = project_from_remote(remote)
@@ -658,7 +667,10 @@ def build_facts(session: Any, repo_info: dict[str, Any] | None = None) -> BuildF
     where, given_title = _first(("source_data.title", _text(source.get("title"))), ("title", _text(session.get("title"))))
     if where:
         narrative["title"] = where
-    title = " ".join((given_title or (f"{project.name}: {headline}" if has_name else headline)).split())
+    # "<project>: <headline>" while that stays a title's length; a long name leaves the project
+    # to the post's first lines.
+    prefixed = f"{project.name}: {headline}" if has_name else headline
+    title = " ".join((given_title or (prefixed if len(prefixed) <= TITLE_CHARS else headline)).split())
 
     where, paragraphs = _first(
         ("source_data.summary", _paragraphs(source.get("summary"))), ("summary", _paragraphs(session.get("summary"))),

@@ -124,6 +124,12 @@ def generate_artifacts(session: Session, ctx: RunContext, repo: Repo | None) -> 
     if repo is not None:
         info.update(_verify(repo, session))
     info.update(scrub_tree({k: v for k, v in info.items() if k in ("project", "remote_url")}))
+    # Where the repository is, unscrubbed: only its last part can name the project, and only
+    # the whole path tells a home or temporary folder (whose name is no project's) from a project's.
+    if isinstance(session.source_data, dict) and isinstance(session.source_data.get("repo_path"), str):
+        info["repo_path"] = session.source_data["repo_path"]
+    if repo is not None:
+        info["folder"] = str(repo.cwd)
     session = scrub_session(session)
     facts = build_facts(session, info)
     meta: dict[str, Any] = {"provenance": {"commits": list(facts.provenance), "session": facts.session_id}}

@@ -41,7 +41,7 @@ def social_context(facts: BuildFacts, story: Story) -> dict[str, Any]:
         return defang(_sentence(clip(text, size))) if text else ""
 
     others = [said(h, ITEM_CHARS) for h in _others(facts, story)]
-    opening = "".join(text for text, _, _ in story.opening)
+    opening = story.said or ""
     # A small session's posts open with who made what (the blog post's opening, without its
     # citations); a session listing no commit with what is known of it. Neither needs counts.
     told = opening if story.opening and story.overview is None else story.overview if not facts.commits else ""
@@ -105,9 +105,18 @@ def _lesson(facts: BuildFacts) -> str | None:
     return None
 
 
+#: A project name that makes a hashtag people would use: a word, or two joined by "-" or "."
+#: (``Flask``, ``pixel-garden``, ``Three.js``); not an identifier (``Agent_Cellphone_V2_Repository``).
+_TAG_NAME = re.compile(r"[^\W_]+(?:[-.][^\W_]+)?")
+_TAG_CHARS = 24
+
+
 def topics(facts: BuildFacts) -> list[str]:
-    """Hashtags, most telling first: the project, its languages, the scopes its commits name."""
-    named = [facts.project.name] if facts.named else []  # "Build session <id>" is no name to tag
+    """Hashtags, most telling first: the project (when its name is a word), its languages, the
+    scopes its commits name."""
+    name = facts.project.name
+    # "Build session <id>" is no name to tag.
+    named = [name] if facts.named and len(name) <= _TAG_CHARS and _TAG_NAME.fullmatch(name) else []
     languages = [lang.name for lang in facts.languages if lang.name not in _NOT_TOPICS][:2]
     return [*named, *languages, "build in public", *facts.scopes]
 

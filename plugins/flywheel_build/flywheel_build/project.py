@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+import tempfile
 from typing import Any, Callable
 
 import attrs
@@ -10,11 +12,15 @@ import attrs
 from flywheel_build.git import Repo, git_deadline, start_git
 from flywheel_build.remote import is_network_remote, repo_name_of
 
-__all__ = ["Project", "METADATA_FILES", "project_from_files", "project_later", "project_from_remote"]
+__all__ = ["Project", "METADATA_FILES", "MAX_NAME", "project_from_files", "project_from_path", "project_later",
+           "project_from_remote", "usable_name"]
 
 #: Read in this order; the first with a name wins.
 METADATA_FILES = ("pyproject.toml", "package.json", "Cargo.toml", "setup.cfg")
 _MAX_FILE = 1024 * 1024
+#: A project's name is a few words at most: a longer "name" is refused, not cut (a cut name
+#: would be a name nobody gave it).
+MAX_NAME = 64
 
 
 @attrs.frozen
@@ -85,6 +91,57 @@ def project_from_remote(url: str | None) -> Project | None:
     A path on this machine is a folder name, not the project's: none."""
     name = repo_name_of(url) if is_network_remote(url) else None
     return Project(name, None, "remote") if name else None
+
+
+def usable_name(name: str | None) -> str | None:
+    """``name`` on one line, or None when it is empty or longer than :data:`MAX_NAME`."""
+    name = " ".join(name.split()) if isinstance(name, str) else ""
+    return name if 0 < len(name) <= MAX_NAME else None
+
+
+# What a folder is called when its name says nothing of the project in it: where code, clones
+# and checkouts are kept, a user's own folders, system folders.
+_GENERIC_FOLDERS = set("""
+src source sources code repo repos repository repositories git github gitlab workspace workspaces ws project projects
+proj work dev development home users user desktop documents downloads onedrive dropbox tmp temp var opt srv mnt media
+volumes root app apps main master trunk build dist out checkout clone clones worktree worktrees sandbox scratch
+test tests demo example examples lib libs untitled""".split()) | {"my documents", "new folder", "documents and settings"}
+# The folders home folders are in: the folder right under one is a user's (``/home/alice``).
+_HOMES = {"home", "users", "documents and settings"}
+# Temporary folders: a repository there is a scratch copy whose folder a script named.
+_TEMP_ROOTS = re.compile(r"^/(?:tmp|var/tmp|var/folders|private/var/folders|private/tmp|dev/shm)/|/appdata/local/temp/|"
+                         r"^[a-z]:/(?:windows/)?te?mp/", re.I)
+# ``tmpk3_x9a2b`` (Python's tempfile), ``pytest-of-ann``, a UUID: names no person gave.
+_TEMP_NAME = re.compile(r"^tmp(?=[a-z0-9_]*[0-9_])[a-z0-9_]{6,10}$|^pytest-|^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-", re.I)
+# Shown as written: letters and digits, and ``_ . + -`` or spaces inside (a folder named
+# ``<script>`` is no name, whatever escaping would make of it).
+_FOLDER_NAME = re.compile(r"[^\W_](?:[\w.+ -]*[^\W_])?")
+
+
+def project_from_path(path: str | None) -> Project | None:
+    """``Project("Agent_Cellphone_V2_Repository", source="repo_path")`` for a repository's path
+    (``D:/Agent_Cellphone_V2_Repository``, ``C:\\src\\gadget\\``, ``/srv/gadget.git``,
+    ``~/gadget/.git``): its last part, without ``.git``, as written. None when that part is
+    no name: a home folder (``/home/alice`` must not publish ``alice``), a drive or system root,
+    a temporary folder, a generic folder ("src", "repo", "workspace", "project"), ``.``/``..``,
+    or a name with other characters than letters, digits, ``_ . + -`` and spaces."""
+    if not isinstance(path, str):
+        return None
+    text = re.sub(r"^file:/*", "/", path.strip(), flags=re.I).replace("\\", "/")
+    parts = [p for p in text.split("/") if p]
+    if parts and parts[-1].lower() == ".git":
+        parts.pop()
+    if not parts:
+        return None
+    name = parts[-1][:-4] if parts[-1].lower().endswith(".git") else parts[-1]
+    parent = parts[-2].lower() if len(parts) > 1 else ""
+    folded = (text.rstrip("/") + "/").lower()
+    local_temp = tempfile.gettempdir().replace("\\", "/").rstrip("/").lower() + "/"
+    if (parent in _HOMES or name.startswith("~") or re.fullmatch(r"[a-z]:", name, re.I) or name.lower() in _GENERIC_FOLDERS
+            or _TEMP_ROOTS.search(folded) or folded.startswith(local_temp) or _TEMP_NAME.match(name)
+            or not _FOLDER_NAME.fullmatch(name) or not usable_name(name) or name.isdigit()):
+        return None
+    return Project(name, None, "repo_path")
 
 
 def project_later(repo: Repo, rev: str) -> Callable[[], Project | None]:

@@ -11,7 +11,7 @@ import attrs
 from flywheel_build.facts import BuildFacts, CommitFact, capitalised, kind_of, language_of, path_kind, short_title
 from flywheel_build.prose import clause, duration_words, span_words, things_in
 
-__all__ = ["Item", "Section", "Person", "Story", "build_story", "explain", "area_of", "top_area", "said_clause"]
+__all__ = ["Item", "Section", "Person", "Story", "build_story", "common_folder", "explain", "area_of", "top_area", "said_clause"]
 
 #: A session this small is told commit by commit; a bigger one by its few most significant
 #: changes per section, the rest summed up by area.
@@ -226,6 +226,8 @@ class Story:
     # commit cited after its text (untrusted text).
     opening: tuple[tuple[str, CommitFact | None, tuple[str, ...]], ...]
     brief: str | None  # the opening in short, without citations or the things made (for X); or what is known
+    said: str | None  # the opening as the social posts tell it: without citations, nor the folder (plain text)
+    project_told: bool  # the opening names the project ("In a two-hour session on gadget, ...")
     lede: tuple[str, ...]  # paragraphs (untrusted text): the session's summary, else why the title's change was made
     overview: str | None  # "7 commits by ...: 2 new features and 1 fix." (plain text)
     range: str | None  # "v2.3.0..v2.4.0", as collected
@@ -280,6 +282,7 @@ def build_story(facts: BuildFacts) -> Story:
     top = None  # the title's commit
     opened: list[CommitFact] = []  # the commits the opening tells: the sections leave them out
     opening: tuple[tuple[str, CommitFact | None, tuple[str, ...]], ...] = ()
+    posted = None
     brief = None if facts.commits or not facts.stats.commits else _nothing_listed(facts, brief=True)
     if lede:
         sentences += [{"text": p, "from": facts.narrative.get("summary", "summary")} for p in lede]
@@ -287,7 +290,8 @@ def build_story(facts: BuildFacts) -> Story:
         top = facts.top
         opened = _to_open(top, human, small)
         opening = _opening(facts, opened, sentences)
-        brief = "".join(text for text, _, _ in _opening(facts, opened, [], things=False))
+        brief = "".join(text for text, _, _ in _opening(facts, opened, [], things=False, where=False))
+        posted = "".join(text for text, _, _ in _opening(facts, opened, [], where=False))
         why = [x for x in (explain(top.body), f"Breaking: {top.breaking_note}" if top.breaking_note else None) if x]
         if why:
             lede = (" ".join(w if w.endswith((".", "!", "?", "…")) else w + "." for w in why),)
@@ -357,6 +361,8 @@ def build_story(facts: BuildFacts) -> Story:
     return Story(
         opening=opening,
         brief=brief,
+        said=posted,
+        project_told=bool(opening) and _project_told(facts),
         lede=lede,
         overview=overview,
         range=facts.rev_range,
@@ -403,14 +409,50 @@ def _things(c: CommitFact, said: str) -> list[str]:
     return [t for t in things_in(code) if not set(re.findall(r"\w+", t.lower())) - {"a", "an"} <= words]
 
 
+#: A folder path the opening may name: plain folder names, not too long to read.
+_FOLDER_PART = re.compile(r"[\w@+-][\w.@+-]*")
+_FOLDER_CHARS = 80
+
+
+def common_folder(commits: tuple[CommitFact, ...] | list[CommitFact]) -> str | None:
+    """The folder every file of ``commits`` is in (``systems/output_flywheel/publication``), when
+    it is two folders deep or more; None when a commit (merges aside) lists no file, when the
+    files are at the top or spread out (``src`` alone says little), or its name reads badly."""
+    folders = []
+    for c in commits:
+        if c.merge:
+            continue
+        if not c.files:
+            return None  # where that commit's changes are is unknown
+        folders += [f.split("/")[:-1] for f in c.files]
+    common = folders[0] if folders else []
+    for parts in folders[1:]:
+        n = 0
+        while n < min(len(common), len(parts)) and common[n] == parts[n]:
+            n += 1
+        common = common[:n]
+    path = "/".join(common)
+    if len(common) < 2 or len(path) > _FOLDER_CHARS or not all(_FOLDER_PART.fullmatch(p) for p in common):
+        return None
+    return path
+
+
+def _project_told(facts: BuildFacts) -> bool:
+    """The opening names the project: it has a name, and the session is small enough for the
+    opening to tell it (a big session's opening is its title's change alone)."""
+    return facts.named and sum(1 for c in facts.commits if not c.bot and not c.merge) <= MEDIUM
+
+
 def _opening(
-    facts: BuildFacts, opened: list[CommitFact], sentences: list[dict[str, str]], things: bool = True
+    facts: BuildFacts, opened: list[CommitFact], sentences: list[dict[str, str]], things: bool = True, where: bool = True
 ) -> tuple[tuple[str, CommitFact | None, tuple[str, ...]], ...]:
-    """"In a two-hour session, Agent-7 added a Phase 3 publication system: a publish queue manager
-    and a GitHub publisher (`abc123d`), then a website publisher (`def456g`)." as pieces, each
+    """"In a two-hour session on Agent_Cellphone_V2_Repository, Agent-7 added a Phase 3
+    publication system: a publish queue manager and a GitHub publisher (`abc123d`), then a
+    website publisher (`def456g`), both in systems/output_flywheel/publication." as pieces, each
     commit cited after what it did. Every clause is a commit's subject in the past tense (or
     quoted, when it does not start with a verb), the things named are its files, the duration
-    the session's."""
+    the session's, the project's name the one the artifacts give, the folder the one all the
+    listed commits' files are in (``where``)."""
     by_who: dict[str | None, list[CommitFact]] = {}
     for c in opened:  # each person once, in the order their first change is told
         by_who.setdefault(_people_of(c), []).append(c)
@@ -419,7 +461,15 @@ def _opening(
     # A big session's hours are not its title's change's.
     human = sum(1 for c in facts.commits if not c.bot and not c.merge)
     when = duration_words(facts.stats.duration_shown, facts.stats.duration_estimated) if human <= MEDIUM else None
-    text = f"{when}, " if when else ""
+    # Which project, said once: a post or a page read alone (a social post, a feed) names it.
+    on = facts.project.name if _project_told(facts) else None
+    if when:
+        text = f"{when} on {on}, " if on else f"{when}, "
+    else:
+        text = (f"Working on {on}, " if groups[0][0] else f"In {on}, ") if on else ""
+    # Where the changes told are, after them: the session's commits that are not listed may be
+    # elsewhere. One change: "added a CSV exporter in src/shop (`abc1234`)".
+    folder = common_folder(facts.commits) if where and human <= MEDIUM else None
     pieces: list[tuple[str, CommitFact | None, tuple[str, ...]]] = []
     for g, (who, commits) in enumerate(groups):
         if g:
@@ -438,16 +488,25 @@ def _opening(
             if i and first == verb and rest:  # "added X, then Y"
                 said = rest
             verb = first
-            text += said + (": " + _listing(made) if made else "")
+            inside = f" in {folder}" if folder and len(opened) == 1 else ""
+            text += said + inside + (": " + _listing(made) if made else "")
             if not pieces:
                 text = text[:1].upper() + text[1:]
             source = f"commit {c.hash} subject" + (" and files" if made else "")
+            if inside:
+                source += "; the folder of source_data.git_commits[].files"
             if not pieces and when:
                 source += "; " + ("estimate from source_data.git_commits[].timestamp" if facts.stats.duration_estimated
                                   else "metadata.duration_minutes")
+            if not pieces and on:
+                source += f"; project: {facts.project_from}"
             sentences.append({"text": text, "from": source})
             pieces.append((text, c, _issues(c.body)))
             text = ""
+    if folder and len(opened) > 1:
+        text = f", {'both' if len(opened) == 2 else 'all'} in {folder}"
+        sentences.append({"text": text, "from": "the folder every file of source_data.git_commits[].files is in"})
+        pieces.append((text, None, ()))
     pieces.append((".", None, ()))
     return tuple(pieces)
 

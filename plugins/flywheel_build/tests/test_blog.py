@@ -97,10 +97,11 @@ def test_two_commit_session_tells_why(fw, tmp_path, histories):
     text = plain(blog)
     lines = text.splitlines()
     assert lines[0] == "# tidyparse: Made the parser accept trailing commas in lists"
-    assert lines[2] == "*2025-12-02 · tidyparse*"  # "v2.3.0..HEAD" would move with HEAD: not shown
+    # "v2.3.0..HEAD" would move with HEAD: not shown; the opening names the project, so this line does not.
+    assert lines[2] == "*2025-12-02*"
     # The opening says who made what, in the past tense, cited with its issue; then why, from its body.
     feat = session["source_data"]["git_commits"][1]["hash"]
-    assert lines[4] == (f"In about 75 minutes of work, Ann Example made the parser accept trailing commas in lists ([`{feat[:7]}`]"
+    assert lines[4] == (f"In about 75 minutes of work on tidyparse, Ann Example made the parser accept trailing commas in lists ([`{feat[:7]}`]"
                         f"(https://github.com/example/tidyparse/commit/{feat}); fixes [#412](https://github.com/example/tidyparse/issues/412)).")
     assert lines[6].startswith("Hand-written config files often end a list with a comma, and tidyparse rejected them")
     assert lines[6].endswith("as TOML 1.1 will.")

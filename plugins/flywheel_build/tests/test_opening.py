@@ -49,7 +49,8 @@ def test_one_commit(fw, git_repo, tmp_path, conventional):
     doc, arts = run_repo(fw, tmp_path, repo, "--duration", "45")
     blog = arts["blog_post.md"]
     assert blog.startswith("# Added a CSV exporter\n"), blog
-    assert opening(blog) == "In a 45-minute session, Ann Example added a CSV exporter.", blog
+    # Where: the folder of its file (the posts leave it out: the project is what a stranger needs there).
+    assert opening(blog) == "In a 45-minute session, Ann Example added a CSV exporter in src/shop.", blog
     assert "## " not in blog, "one change, told in the opening: no section repeats it"
     assert "1 commit" in blog.split("---")[1], "the count is the footer's"
     posts = json.loads(arts["social_post.json"])
@@ -68,7 +69,7 @@ def test_two_commits_by_two_people_in_order(fw, git_repo, tmp_path):
     said = opening(blog)
     # The files name what was made; each person is named once, with what they did.
     assert said == ("In about an hour of work, Ann Example implemented a publish queue: a GitHub publisher and a publish "
-                    "queue manager, and Bob Stone retried when GitHub answers 502."), said
+                    "queue manager, and Bob Stone retried when GitHub answers 502, both in app/publication."), said
     assert "## Fixes" not in blog and "## New features" not in blog
     assert "2 commits by" not in blog
     posts = json.loads(arts["social_post.json"])
@@ -113,8 +114,9 @@ def test_the_bundled_examples_open_with_who_made_what(fw, tmp_path):
     doc = json.loads((examples / "build_session.json").read_text(encoding="utf-8"))
     folder = tmp_path / "out" / "build" / doc["session_id"]
     blog = (folder / "blog_post.md").read_text(encoding="utf-8")
-    assert opening(blog) == ("In a two-hour session, Agent-7 added a Phase 3 publication system: a publish queue manager and a "
-                             "GitHub publisher, then a website publisher."), blog
+    assert opening(blog) == ("In a two-hour session on Agent_Cellphone_V2_Repository, Agent-7 added a Phase 3 publication system: "
+                             "a publish queue manager and a GitHub publisher, then a website publisher, both in "
+                             "systems/output_flywheel/publication."), blog
     assert "counts" not in blog and "*3 commits (2 listed) ·" in blog, "the bookkeeping is the footer's"
     posts = json.loads((folder / "social_post.json").read_text(encoding="utf-8"))
     assert_no_subject_pasted(doc, [opening(blog), *(p[0] for p in posts.values())])

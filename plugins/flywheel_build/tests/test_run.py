@@ -260,7 +260,7 @@ def test_artifact_metadata(fw, windowed, tmp_path):
     assert records["build_log"]["summary"] == "2 commits to repo by Ann Example in 2 h, including 1 feature and 1 fix."
     # The blog post's is what it says first (its page shows it once, not in other words above it).
     # The whole opening without its citations: listings and feeds show it.
-    assert blog["summary"] == "In a two-hour session, Ann Example added an endpoint in the api, then handled empty input."
+    assert blog["summary"] == "In a two-hour session on repo, Ann Example added an endpoint in the api, then handled empty input."
     assert blog["tags"] == ["build", "repo", "python", "api"]  # the remote's name, the language, the scope
     commits = blog["meta"]["provenance"]["commits"]
     assert [c["message"] for c in commits] == ["fix: handle empty input", "feat(api): add endpoint"]

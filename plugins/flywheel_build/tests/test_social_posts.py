@@ -44,18 +44,25 @@ def test_the_example_s_posts_link_to_its_blog_post_page(run_with) -> None:
     variants, markdown, data = run_with(doc, WEB)
     social = data["artifacts"]["social_post"]["meta"]["social"]
     link = social["link"]
-    assert link.startswith(f"{BASE}build/2025/12/added-a-phase-3-publication-system-")
-    assert social["link_title"] == data["artifacts"]["blog_post"]["title"] == "Added a Phase 3 publication system"
+    assert link.startswith(f"{BASE}build/2025/12/agent-cellphone-v2-repository-added-a-phase-3-publication-")
+    assert social["link_title"] == data["artifacts"]["blog_post"]["title"] == \
+        "Agent_Cellphone_V2_Repository: Added a Phase 3 publication system"
     check_social_posts(variants, link=link, numbers=session_numbers(doc))
     for network, posts in variants.items():
-        # The project has no name: the posts lead with who made what, not "Build session <id>:".
-        assert posts[0].startswith("In a two-hour session, Agent-7 added a Phase 3 publication system"), (network, posts[0])
+        # The posts lead with who made what on which project (the last part of its repo_path).
+        assert posts[0].startswith("In a two-hour session on Agent_Cellphone_V2_Repository, Agent-7 added a Phase 3 publication "
+                                   "system"), (network, posts[0])
         assert "Also:" not in posts[0] and "Add " not in posts[0], "past tense, no subject pasted as a sentence"
         assert "lines" not in posts[0] and "+450" not in posts[0], "what changed, not a line count"
-    assert variants["x"] == [f"In a two-hour session, Agent-7 added a Phase 3 publication system, then a website publisher.\n\n"
-                             f"Read more: {link}\n\n#Python #BuildInPublic"]
-    assert variants["bluesky"][0].startswith("In a two-hour session, Agent-7 added a Phase 3 publication system: a publish queue "
-                                             "manager and a GitHub publisher, then a website publisher.\n\n")
+    # An identifier with underscores makes no hashtag people use: none for the project.
+    assert variants["x"] == [f"In a two-hour session on Agent_Cellphone_V2_Repository, Agent-7 added a Phase 3 publication "
+                             f"system, then a website publisher.\n\nRead more: {link}\n\n#Python #BuildInPublic"]
+    # The whole opening and the link would not fit Bluesky's 300: the opening in short, not a thread.
+    assert variants["bluesky"] == [f"In a two-hour session on Agent_Cellphone_V2_Repository, Agent-7 added a Phase 3 publication "
+                                   f"system, then a website publisher.\n\nThe whole story: {link}\n\n#Python #BuildInPublic"]
+    assert variants["mastodon"][0].startswith("In a two-hour session on Agent_Cellphone_V2_Repository, Agent-7 added a Phase 3 "
+                                              "publication system: a publish queue manager and a GitHub publisher, then a "
+                                              "website publisher.\n\n")
     assert f"- Link: <{link}>" in markdown
     # One author: the blog post has no "Who did what" section, so the LinkedIn post promises none.
     assert variants["linkedin"][0].endswith(f"\n\nThe full story: {link}\n\n#Python #BuildInPublic")

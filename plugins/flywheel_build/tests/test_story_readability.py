@@ -58,8 +58,9 @@ def test_the_title_of_a_post_is_shortened_and_the_commit_cited_in_the_opening(ru
     # Not "The change in the title is `abc`, by X." nor "X made the change in the title": the opening says
     # who made what; a subject that does not start with a verb is quoted, not pasted as a sentence.
     assert "in the title" not in blog
-    assert re.search(r"\nIn about 30 minutes of work, Seed maintainers committed “A build blog post made from no commit and no "
-                     r"narrative says meta\.nothing_to_say” \(\[`[0-9a-f]{7}`\]\(https://github\.com/acme/demo/commit/[0-9a-f]{40}\)\)\.\n",
+    # The project's name (its remote's) and the folder its one file is in, said once each.
+    assert re.search(r"\nIn about 30 minutes of work on demo, Seed maintainers committed “A build blog post made from no commit and no "
+                     r"narrative says meta\.nothing_to_say” in plugins/flywheel_build/flywheel_build \(\[`[0-9a-f]{7}`\]\(https://github\.com/acme/demo/commit/[0-9a-f]{40}\)\)\.\n",
                      blog), blog
 
 
@@ -75,7 +76,7 @@ def test_a_test_only_add_is_not_the_new_feature_in_the_title(run_session) -> Non
     blog, arts = blog_of(run_session, session(commits))
     assert blog.startswith("# demo: Added a conditional string encoding based on urllib3 major version\n"), blog
     # The opening tells who made the changes whose bodies say no why; no section tells them again.
-    assert "\nIn about 35 minutes of work, Ann added a conditional string encoding based on urllib3 major version ([`" in blog, blog
+    assert "\nIn about 35 minutes of work on demo, Ann added a conditional string encoding based on urllib3 major version ([`" in blog, blog
     assert ") and dropped pypy 3.9 and added pypy 3.11 support ([`" in blog, blog
     assert "## New features" not in blog and "## Removed and deprecated" not in blog and "## Documentation" not in blog
     assert "## Tests\n\n**Add CA constraint to test CA**. Otherwise recent versions of OpenSSL reject it" in blog
@@ -174,5 +175,5 @@ def test_a_bot_without_bot_in_brackets_is_a_bot_and_counts_agree(run_session) ->
     blog, arts = blog_of(run_session, session(commits))
     assert "pytest bot (3)" in blog and "**pytest bot**" not in blog, blog  # in "Automated updates", not "Who did what"
     # Pierre wrote 1 commit and co-authored 2: 3 in the overview and in "Who did what" alike.
-    assert "of work, Pierre fixed a real fix ([`" in blog, blog
+    assert "of work on demo, Pierre fixed a real fix ([`" in blog, blog
     assert "by Pierre (3) and 2 bots" in arts["readme.md"], arts["readme.md"]
