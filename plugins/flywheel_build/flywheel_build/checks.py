@@ -45,6 +45,7 @@ def check_session(session: Session) -> list[Problem]:
         problems += found[:_MAX_EACH]
         if len(found) > _MAX_EACH:
             problems.append(Problem.warning(f"{len(found) - _MAX_EACH} more {what}", "$.source_data.git_commits"))
+    problems += _long_names(session)
     for key, attr in (("lines_added", "insertions"), ("lines_removed", "deletions")):
         values = [c.get(attr) for c in commits if not c.get("merge")]
         if commits and isinstance(meta.get(key), int) and values and all(isinstance(v, int) for v in values):
@@ -53,3 +54,18 @@ def check_session(session: Session) -> list[Problem]:
                     Problem.warning(f"metadata.{key} is {meta[key]} but the listed commits add up to {sum(values)}", f"$.metadata.{key}")
                 )
     return problems
+
+
+def _long_names(session: Session) -> list[Problem]:
+    """A project name too long to be one: the artifacts do not use it (nor cut it), and say why here."""
+    from flywheel_core import Problem
+
+    from flywheel_build.project import MAX_NAME
+
+    collected = session.source_data.get("project")
+    named = [("$.project", session.get("project")), ("$.metadata.project", session.metadata.get("project")),
+             ("$.source_data.project.name", collected.get("name")) if isinstance(collected, dict)
+             else ("$.source_data.project", collected)]
+    return [Problem.warning(f"a project name of {len(' '.join(v.split())):,} characters is too long to be one "
+                            f"(at most {MAX_NAME}); the artifacts do not use it", path)
+            for path, v in named if isinstance(v, str) and len(" ".join(v.split())) > MAX_NAME]
