@@ -579,8 +579,8 @@ def _plural(n: int, word: str, plural: str | None = None) -> str:
 
 def build_facts(session: Any, repo_info: dict[str, Any] | None = None) -> BuildFacts:
     """Compute the fact set from a build ``Session`` and, when the repository is on this
-    machine, what was read from it (``project``, ``paths``, ``remote_url``, ``folder``: its
-    path); ``repo_path``: the session's, before local paths were scrubbed from it."""
+    machine, what was read from it (``project``, ``readme_title``, ``paths``, ``remote_url``,
+    ``folder``: its path); ``repo_path``: the session's, before local paths were scrubbed from it."""
     repo_info = repo_info or {}
     source = session.source_data if isinstance(session.source_data, dict) else {}
     meta = session.metadata if isinstance(session.metadata, dict) else {}
@@ -596,13 +596,15 @@ def build_facts(session: Any, repo_info: dict[str, Any] | None = None) -> BuildF
             unique.setdefault(fact.hash, fact)  # a hash listed twice is one commit; validate warns
     commits = _sorted_newest_first(list(unique.values()))
 
-    # The project's name: the session's own, else its metadata as committed, else its remote's
-    # name (what others clone it by), else the last part of its folder (what one machine calls it).
+    # The project's name: the session's own, else its metadata as committed, else its README's
+    # title, else its remote's name (what others clone it by), else the last part of its folder
+    # (what one machine calls it).
     found, project_from = _project(session, source, meta)
     if found is None:
         head = repo_info.get("project")
         candidates = [
             (head, f"{head.source} at HEAD of the repository" if head else ""),
+            (repo_info.get("readme_title"), "the title of the repository's README"),
             (project_from_remote(remote), "source_data.remote_url" if source.get("remote_url") else "the repository's remote"),
             # The path as the session wrote it (``repo_info`` has it before local paths were scrubbed):
             # "/home/alice" must read as a home folder, not as a project called "alice".

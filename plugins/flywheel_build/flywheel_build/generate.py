@@ -35,8 +35,9 @@ def _read_small(root: Path, name: str) -> str | None:
 
 def read_repo(repo: Repo) -> dict[str, Any]:
     """What the README needs from a repository on this machine: its files, remote and project
-    metadata as committed at HEAD (never the folder's name), and its README as it is on disk."""
-    from flywheel_build.project import project_later
+    metadata as committed at HEAD, and its README as it is on disk (and its title, when that
+    is a plain name)."""
+    from flywheel_build.project import project_from_readme, project_later
     from flywheel_build.remote import clean_remote
 
     info: dict[str, Any] = {}
@@ -58,6 +59,7 @@ def read_repo(repo: Repo) -> dict[str, Any]:
                 text = _read_small(repo.root, names[candidate])
                 if text is not None:
                     info["readme"] = (names[candidate], text)
+                    info["readme_title"] = project_from_readme(text)
                 else:
                     info["readme_unread"] = names[candidate]
                 break
@@ -123,7 +125,7 @@ def generate_artifacts(session: Session, ctx: RunContext, repo: Repo | None) -> 
     info = read_repo(repo) if repo is not None else {}
     if repo is not None:
         info.update(_verify(repo, session))
-    info.update(scrub_tree({k: v for k, v in info.items() if k in ("project", "remote_url")}))
+    info.update(scrub_tree({k: v for k, v in info.items() if k in ("project", "readme_title", "remote_url")}))
     # Where the repository is, unscrubbed: only its last part can name the project, and only
     # the whole path tells a home or temporary folder (whose name is no project's) from a project's.
     if isinstance(session.source_data, dict) and isinstance(session.source_data.get("repo_path"), str):

@@ -12,8 +12,8 @@ import attrs
 from flywheel_build.git import Repo, git_deadline, start_git
 from flywheel_build.remote import is_network_remote, repo_name_of
 
-__all__ = ["Project", "METADATA_FILES", "MAX_NAME", "project_from_files", "project_from_path", "project_later",
-           "project_from_remote", "usable_name"]
+__all__ = ["Project", "METADATA_FILES", "MAX_NAME", "project_from_files", "project_from_path", "project_from_readme",
+           "project_later", "project_from_remote", "usable_name"]
 
 #: Read in this order; the first with a name wins.
 METADATA_FILES = ("pyproject.toml", "package.json", "Cargo.toml", "setup.cfg")
@@ -142,6 +142,29 @@ def project_from_path(path: str | None) -> Project | None:
             or not _FOLDER_NAME.fullmatch(name) or not usable_name(name) or name.isdigit()):
         return None
     return Project(name, None, "repo_path")
+
+
+# What comes before a README's title: blank lines, comments, badges, a logo.
+_PREAMBLE = ("<!--", "[![", "![", "<")
+_TITLE = re.compile(r"#[ \t]+(?P<title>.+?)(?:[ \t]+#+)?")
+# Titles that are no project's name: a flywheel README of an unnamed project, a heading.
+_NOT_TITLES = re.compile(r"^(?:build session\b|readme$|about$|overview$|introduction$|table of contents$)", re.I)
+
+
+def project_from_readme(text: str | None) -> Project | None:
+    """``Project("Space Explorer", source="README")`` when a README's first text is a title that
+    is a plain name (``# Space Explorer``); None for a sentence, a title with links, code or
+    punctuation ("# Flask: web development, one drop at a time"), or no title."""
+    for line in (text or "").splitlines()[:40]:
+        line = line.strip()
+        if not line or line.startswith(_PREAMBLE):
+            continue
+        match = _TITLE.fullmatch(line)
+        title = match["title"].strip() if match else ""
+        if _FOLDER_NAME.fullmatch(title) and usable_name(title) and not _NOT_TITLES.match(title):
+            return Project(title, None, "README")
+        return None
+    return None
 
 
 def project_later(repo: Repo, rev: str) -> Callable[[], Project | None]:

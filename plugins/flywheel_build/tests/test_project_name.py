@@ -247,3 +247,27 @@ def test_the_folder_of_a_located_repository_names_it(tmp_path):
     # scrubs to "alice"): the unscrubbed one is what decides.
     scrubbed = as_session(example(repo_path="alice"))
     assert build_facts(scrubbed, {"repo_path": "/export/home/alice"}).named is False
+
+
+# -- a repository on this machine ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("readme, name", [
+    ("# Space Explorer\n\nA game.\n", "Space Explorer"),
+    ('<p align="center"><img src="logo.png"></p>\n\n[![CI](https://x/badge.svg)](https://x)\n\n# Gadget #\n', "Gadget"),
+    ("# Gadget: tools for everything\n", None),  # a sentence, not a name
+    ("# [Gadget](https://evil.example)\n", None),
+    ("Some intro first.\n\n# Gadget\n", None),  # its first text is no title
+    ("# Build session s-001\n", None),  # what flywheel wrote for an unnamed project
+])
+def test_a_readme_title_that_is_a_name_names_the_project(run_session, git_repo, readme, name):
+    repo = git_repo("repo")  # "repo", in a temporary folder: the folder names nothing
+    sha = repo.commit("feat: add the engine", {"engine.py": "x = 1\n", "README.md": readme})
+    doc = {"session_id": "s-001", "session_type": "build", "timestamp": "2025-12-02T05:20:00Z", "agent_id": "Ann",
+           "metadata": {}, "source_data": {"repo_path": "repo", "git_commits": [{"hash": sha, "message": "feat: add the engine"}]}}
+    result, arts, _ = run_session(doc)
+    assert result.exit_code == 0, result.output
+    # No flywheel region in it: the README is written anew, under the old one's title when that is a name.
+    assert arts["readme.md"].startswith(f"# {name or 'Build session s-001'}\n"), arts["readme.md"]
+    if name:
+        assert blog_opening(arts["blog_post.md"]).startswith(f"In about 30 minutes of work on {name}, Ann Example added")

@@ -138,7 +138,8 @@ def test_unterminated_region_builds_a_new_readme(run_session, windowed):
     windowed.write("README.md", "# Demo\n<!-- flywheel:start -->\n")
     result, arts, _ = run_session(session())
     assert "without a following" in result.stderr
-    assert arts["readme.md"].startswith("# Build session s-001\n")  # no metadata, no remote: not the folder's name
+    # No metadata, no remote: the README written anew keeps the title the repository's README had.
+    assert arts["readme.md"].startswith("# Demo\n")
 
 
 @pytest.mark.parametrize(
