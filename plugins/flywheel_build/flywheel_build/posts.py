@@ -55,7 +55,7 @@ def social_context(facts: BuildFacts, story: Story) -> dict[str, Any]:
     return {
         # The blog post's title: the agent's own, else "<project>: <the most significant change>".
         "title": said(facts.title, 200),
-        "project": defang(clip(facts.project.name, 60)) if facts.named else "",
+        "project": defang(facts.project.name) if facts.named else "",  # at most MAX_NAME: never cut
         "headline": said(facts.headline, 160),
         # Who made what (see above); in a big session, who made the title's change ("David Lord
         # added config and docs for limits.").

@@ -271,3 +271,19 @@ def test_a_readme_title_that_is_a_name_names_the_project(run_session, git_repo, 
     assert arts["readme.md"].startswith(f"# {name or 'Build session s-001'}\n"), arts["readme.md"]
     if name:
         assert blog_opening(arts["blog_post.md"]).startswith(f"In about 30 minutes of work on {name}, Ann Example added")
+
+
+@pytest.mark.parametrize("authors, lead", [(True, "Working on"), (False, "In")])
+def test_without_a_duration_the_opening_still_names_the_project(run_session, authors, lead):
+    doc = example()
+    del doc["metadata"]["duration_minutes"]
+    for c in doc["source_data"]["git_commits"]:
+        del c["timestamp"]  # nor an estimate from commit times
+        if not authors:
+            del c["author"]
+    result, arts, _ = run_session(doc)
+    assert result.exit_code == 0, result.output
+    who = "Agent-7" if authors else "the session's commits"
+    assert blog_opening(arts["blog_post.md"]) == (f"{lead} {LONG}, {who} added a Phase 3 publication system: a publish queue "
+                                                  "manager and a GitHub publisher and a website publisher, both in "
+                                                  "systems/output_flywheel/publication.")
