@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections import Counter
 from typing import Any
@@ -425,12 +426,7 @@ def common_folder(commits: tuple[CommitFact, ...] | list[CommitFact]) -> str | N
         if not c.files:
             return None  # where that commit's changes are is unknown
         folders += [f.split("/")[:-1] for f in c.files]
-    common = folders[0] if folders else []
-    for parts in folders[1:]:
-        n = 0
-        while n < min(len(common), len(parts)) and common[n] == parts[n]:
-            n += 1
-        common = common[:n]
+    common = os.path.commonprefix(folders) if folders else []  # of lists: folder by folder, not letter by letter
     path = "/".join(common)
     if len(common) < 2 or len(path) > _FOLDER_CHARS or not all(_FOLDER_PART.fullmatch(p) for p in common):
         return None

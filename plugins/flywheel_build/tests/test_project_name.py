@@ -287,3 +287,12 @@ def test_without_a_duration_the_opening_still_names_the_project(run_session, aut
     assert blog_opening(arts["blog_post.md"]) == (f"{lead} {LONG}, {who} added a Phase 3 publication system: a publish queue "
                                                   "manager and a GitHub publisher and a website publisher, both in "
                                                   "systems/output_flywheel/publication.")
+
+
+def test_a_long_name_leaves_the_title_to_the_change(run_session):
+    name = "Cellphone-Agent-Orchestration-And-Publication-Platform-V2"  # 57 characters: a name, but a long one
+    result, arts, _ = run_session(example(repo_path=f"D:/{name}"))
+    assert result.exit_code == 0, result.output
+    blog = arts["blog_post.md"]
+    assert blog.startswith("# Added a Phase 3 publication system\n\n*2025-12-02*\n"), "the title stays short"
+    assert blog_opening(blog).startswith(f"In a two-hour session on {name}, Agent-7 added"), "the opening names it"
