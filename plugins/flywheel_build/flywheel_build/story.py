@@ -11,7 +11,8 @@ import attrs
 from flywheel_build.facts import BuildFacts, CommitFact, capitalised, kind_of, language_of, path_kind, short_title
 from flywheel_build.prose import clause, duration_words, span_words, things_in
 
-__all__ = ["Item", "Section", "Person", "Story", "build_story", "explain", "area_of", "top_area", "said_clause"]
+__all__ = ["Item", "Section", "Person", "Story", "build_story", "explain", "area_of", "top_area", "said_clause", "said_sentence",
+           "written"]
 
 #: A session this small is told commit by commit; a bigger one by its few most significant
 #: changes per section, the rest summed up by area.
@@ -59,7 +60,7 @@ _LIST_ITEM_WORDS = 8
 _ISSUE = re.compile(r"\b(?:fix(?:es|ed)?|close[sd]?|resolve[sd]?)\s*:?\s+(#\d{1,7})\b", re.I)
 _GENERIC_DIRS = {"src", "lib", "libs", "pkg", "pkgs", "app", "source", "sources", "internal", "cmd", "packages", "main", "java", "python"}
 _AREA_NAMES = {"tests": "tests", "test": "tests", "testing": "tests", "docs": "docs", "doc": "docs", ".github": "CI"}
-_CODE = re.compile(r"^[\w.+-]{1,40}$")
+_CODE = re.compile(r"^[\w.+/-]{1,40}$")
 _FRAGMENTS = re.compile(r"(?:^|/)(?:changelog\.d|changelog|changes|news|newsfragments|\.changeset)/", re.I)
 #: Folders that hold packages: their children are the areas ("plugins/flywheel_trade").
 _CONTAINERS = {"src", "lib", "libs", "pkg", "pkgs", "packages", "plugins", "apps", "crates", "modules", "cmd", "internal",
@@ -105,14 +106,15 @@ def _issues(body: str) -> tuple[str, ...]:
 def area_of(c: CommitFact, package: str | None = None) -> str | None:
     """What part of the project a commit is about: its scope, else the folder (or module) most of
     its files are in, past generic folders such as ``src/`` and the package's own."""
-    if c.scope and _CODE.match(c.scope):
-        return c.scope
+    scope = c.area.split()[0] if c.area else c.scope  # "flywheel-publish-web pages": the package
+    if scope and _CODE.match(scope):
+        return scope
     areas: Counter[str] = Counter()
     # The code a change is about, not its changelog fragment or the tests beside it.
     code = [f for f in c.files if path_kind(f) is None]
     for path in code or [f for f in c.files if not _FRAGMENTS.search(f)]:
         parts = path.split("/")
-        dirs = [d for d in parts[:-1] if d.lower() not in _GENERIC_DIRS and _norm(d) != package]
+        dirs = [d for d in parts[:-1] if d.lower() not in _GENERIC_DIRS | _CONTAINERS and _norm(d) != package]
         if dirs:
             name = _AREA_NAMES.get(dirs[0].lower(), dirs[0])
         elif len(parts) > 1:  # a module right in the package: the module is the area
@@ -198,6 +200,7 @@ class Item:
     detail: str | None  # untrusted text from the body
     issues: tuple[str, ...]  # "#12" as the body says "Fixes #12"
     who: str | None  # untrusted names
+    scope: str | None = None  # a Conventional scope, said after the lead ("(cli)"); an area is in the lead
 
 
 @attrs.frozen
@@ -286,8 +289,12 @@ def build_story(facts: BuildFacts) -> Story:
     elif facts.top is not None:
         top = facts.top
         opened = _to_open(top, human, small)
-        opening = _opening(facts, opened, sentences)
-        brief = "".join(text for text, _, _ in _opening(facts, opened, [], things=False))
+        if len(human) > MEDIUM:
+            opening = _main_change(top, sentences)
+            brief = "".join(text for text, _, _ in opening)
+        else:
+            opening = _opening(facts, opened, sentences)
+            brief = "".join(text for text, _, _ in _opening(facts, opened, [], things=False))
         why = [x for x in (explain(top.body), f"Breaking: {top.breaking_note}" if top.breaking_note else None) if x]
         if why:
             lede = (" ".join(w if w.endswith((".", "!", "?", "…")) else w + "." for w in why),)
@@ -298,6 +305,8 @@ def build_story(facts: BuildFacts) -> Story:
         by_kind.setdefault(kind_of(c), []).append(c)
     # A small session's opening said who made what: the counts are the footer's.
     overview = None if opening and len(human) <= MEDIUM else _overview(facts, by_kind)
+    if overview and opening:  # a big session: what the rest was about, and the branches it came in
+        overview = " ".join(x for x in (overview, _about(human, top, package, sentences), _branches(facts, sentences)) if x)
 
     sections: list[Section] = []
     counted: list[str] = []
@@ -375,6 +384,113 @@ def said_clause(c: CommitFact) -> str | None:
     return clause(short_title(c.description or c.subject), kind_of(c), c.scope)
 
 
+def written(c: CommitFact) -> str:
+    """A commit's change as its author wrote it, without a Conventional prefix or an issue
+    number: "flywheel-build: tests follow ..." keeps its area, which alone says where."""
+    return f"{c.area}: {c.description}" if c.area else c.description or c.subject
+
+
+#: A lead longer than this is cut at its last sentence or clause that fits; never mid-clause.
+LEAD = 160
+# Where a lead may end: before "; ", ": ", a dash, an aside in brackets, or after a sentence.
+_LEAD_CUT = re.compile(r"[;:] | [-–—] | \(|(?<=[.!?]) (?=[A-Z`\"'])")
+
+
+def _lead(c: CommitFact) -> str:
+    """A told change's lead: what its author wrote (see :func:`written`), up to the end of its
+    last sentence or clause (before "; ", ": ", " - " or an aside in brackets) within ``LEAD``
+    characters, outside brackets and code; whole when it has none (a long clause is better
+    than half of one: a list's ", " is no clause boundary)."""
+    text = written(c)
+    text = text if c.area else capitalised(text)
+    if len(text) <= LEAD:
+        return text
+    depth, code, cut, strong = 0, False, 0, 0
+    for i, ch in enumerate(text[: LEAD + 1]):
+        if not depth and not code and i >= LEAD // 3 and (end := _LEAD_CUT.match(text, i)):
+            cut = i
+            strong = i if end[0].startswith((";", " ")) and not end[0].startswith((" -", " –", " —", " (")) else strong
+        if ch == "`":
+            code = not code
+        elif not code and ch in "([{":
+            depth += 1
+        elif not code and ch in ")]}":
+            depth = max(0, depth - 1)
+    # A sentence's or a "; " clause's end, else the last aside or ": " that fits.
+    return text[: strong or cut] if cut else text
+
+
+def said_sentence(c: CommitFact, who: str | None, also: bool = False) -> str:
+    """What a commit did, as a sentence that stays true however its subject is written, without
+    its final stop: "David Lord added config and docs for limits", "In net/http, Ann added
+    Server.Shutdown"; a subject that is no verb phrase is said after a colon, as written:
+    "Ann changed flywheel-build: the blog post opens with ..." (``also``: "Ann also ...")."""
+    desc = short_title(c.description or c.subject)
+    said = clause(desc, kind_of(c), None if c.area else c.scope) if c.description else None
+    if said and c.area and c.area.lower() in said.lower():  # "made net/http accept ..."
+        return f"{who or 'A commit'}{' also' if also else ''} {said}"
+    if said:
+        text = f"{who or 'a commit'}{' also' if also else ''} {said}"
+        return f"In {c.area}, {text}" if c.area else capitalised(text)
+    where = c.area or c.scope
+    if where:
+        return f"{who or 'A commit'}{' also' if also else ''} changed {where}: {desc}"
+    return f"{who or 'A commit'}{' also' if also else ''} made {'another' if also else 'the main'} change: {desc}"
+
+
+def _main_change(top: CommitFact, sentences: list[dict[str, str]]) -> tuple[tuple[str, CommitFact | None, tuple[str, ...]], ...]:
+    """A big session's opening: who made the title's change and what it did, in a sentence that
+    stays true (see :func:`said_sentence`), the commit cited."""
+    text = said_sentence(top, _people_of(top))
+    sentences.append({"text": text, "from": f"commit {top.hash} subject and author"})
+    return ((text, top, _issues(top.body)), (".", None, ()))
+
+
+def _about(human: list[CommitFact], top: CommitFact | None, package: str | None, sentences: list[dict[str, str]]) -> str | None:
+    """"Besides the main change, the work was mostly in flywheel-publish-web (8 changes),
+    flywheel_core (6) and flywheel-build (6).": where the rest of a big session's work was, by the areas its subjects
+    name, else its files' folders (spellings of one name counted together)."""
+    rest = [c for c in human if c is not top]
+    spelled: dict[str, Counter[str]] = {}
+    for c in rest:
+        area = area_of(c, package)
+        if area:
+            spelled.setdefault(_norm(area) or area, Counter())[area] += 1
+    counts = sorted(((sum(n.values()), n.most_common(1)[0][0]) for n in spelled.values()), key=lambda nn: (-nn[0], nn[1].casefold()))
+    named = [(n, name) for n, name in counts if n > 1][:3]
+    if not named:
+        return None
+    parts = [f"{name} ({_plural(n, 'change', 'changes') if i == 0 else f'{n:,}'})" for i, (n, name) in enumerate(named)]
+    text = f"Besides the main change, the work was mostly in {_listing(parts)}."
+    if len(named) == 1 and named[0][0] == len(rest):
+        text = f"Besides the main change, the work was all in {named[0][1]}."
+    sentences.append({"text": text, "from": "areas of source_data.git_commits (their subjects' area or scope, else their files' folders)"})
+    return text
+
+
+_BRANCH = re.compile(r"^Merge (?:(?:remote-tracking )?branch '(?P<b>[^'\s]{1,60})'|pull request #\d+ from (?:[^/\s]+/)?(?P<pr>\S{1,60}))")
+#: At most this many branches are named.
+BRANCHES = 6
+
+
+def _branches(facts: BuildFacts, sentences: list[dict[str, str]]) -> str | None:
+    """"The 5 merges brought in the branches lean, gitsafe, prose2, sitefast and story.": when
+    every merge's subject names its branch, and they are few."""
+    names = []
+    for c in facts.merges:
+        match = _BRANCH.match(c.subject)
+        if not match:
+            return None
+        names.append((match["b"] or match["pr"]).removeprefix("origin/"))
+    branches = list(dict.fromkeys(names))
+    if not branches or len(branches) > BRANCHES:
+        return None
+    merges = "The merge" if len(names) == 1 else f"The {len(names):,} merges"
+    text = f"{merges} brought in the branch{'es' if len(branches) > 1 else ''} {_listing(branches)}."
+    sentences.append({"text": text, "from": "subjects of the merges (see numbers.merges)"})
+    return text
+
+
 #: Clauses whose object the commit's files may name: "added X: a queue manager and a publisher".
 _MAKING = ("added", "implemented", "introduced", "created", "built", "wrote")
 
@@ -432,7 +548,7 @@ def _opening(
                 text += ", then " if newer and len(commits) == 2 else " and " if i == len(commits) - 1 else ", "
             else:
                 text += " "
-            said = said_clause(c) or f"committed “{short_title(c.description or c.subject)}”"
+            said = said_clause(c) or f"committed “{short_title(written(c))}”"
             made = _things(c, said) if things else []
             first, _, rest = said.partition(" ")
             if i and first == verb and rest:  # "added X, then Y"
@@ -512,7 +628,7 @@ def _items(
         if detail:
             detail = detail if detail.endswith((".", "!", "?", "…")) else detail + "."
             sentences.append({"text": detail, "from": f"commit {c.hash} body"})
-        items.append(Item(c, capitalised(c.description or c.subject), detail, _issues(c.body), _who(c)))
+        items.append(Item(c, _lead(c), detail, _issues(c.body), _who(c), None if c.area else c.scope))
     rest = [c for c in members if c not in chosen and c not in opened]
     return tuple(items), rest
 
@@ -541,7 +657,7 @@ def _people(
     for name, commits in named:
         # The title's change first, then those told with their why, then those listed.
         mine = sorted((c for c in commits if c.hash in told or c is top), key=lambda c: (c is not top, told.get(c.hash, 0)))
-        theirs = [f"“{c.description or c.subject}”" for c in mine][:3]
+        theirs = [f"“{short_title(written(c))}”" for c in mine][:3]
         did = _plural(len(commits), "commit", "commits")
         if theirs:
             did += ", including " + _listing(theirs)
