@@ -106,9 +106,12 @@ def _others(facts: BuildFacts, story: Story) -> list[str]:
         return list(facts.social_highlights[:MAX_ITEMS])
     told = []
     for item in (i for s in story.sections if s.key in TOLD for i in (*s.items, *s.listed)):
-        # "David Lord also dropped support for Python 3.8."; "Ann also changed net/http: the ..."
-        did = said_clause(item.commit) if not item.commit.area else None
-        text = (f"{item.who} also {did}" if item.who else f"Another commit {did}") if did else said_sentence(item.commit, item.who, also=True)
+        # "David Lord also dropped support for Python 3.8."
+        if item.commit.area:  # "In net/http, Ann also added ...", "Ann also changed flywheel-build: the ..."
+            text = said_sentence(item.commit, item.who, also=True)
+        else:
+            did = said_clause(item.commit) or f"committed “{item.lead}”"
+            text = f"{item.who} also {did}" if item.who else f"Another commit {did}"
         told.append(_sentence(text))
     return list(dict.fromkeys(told))[:MAX_ITEMS]
 

@@ -407,17 +407,18 @@ def _lead(c: CommitFact) -> str:
         return text
     depth, code, cut, strong = 0, False, 0, 0
     for i, ch in enumerate(text[: LEAD + 1]):
-        if not depth and not code and i >= LEAD // 3 and (end := _LEAD_CUT.match(text, i)):
+        end = _LEAD_CUT.match(text, i) if not depth and not code and i >= 20 else None
+        if end and end[0].startswith((";", " ")) and not end[0].startswith((" -", " –", " —", " (")):
+            strong = i  # a sentence's or a "; " clause's end
+        elif end and i >= LEAD // 3:  # an aside or ": " leaving a third at least
             cut = i
-            strong = i if end[0].startswith((";", " ")) and not end[0].startswith((" -", " –", " —", " (")) else strong
         if ch == "`":
             code = not code
         elif not code and ch in "([{":
             depth += 1
         elif not code and ch in ")]}":
             depth = max(0, depth - 1)
-    # A sentence's or a "; " clause's end, else the last aside or ": " that fits.
-    return text[: strong or cut] if cut else text
+    return text[: strong or cut] if strong or cut else text
 
 
 def said_sentence(c: CommitFact, who: str | None, also: bool = False) -> str:
@@ -477,7 +478,7 @@ def _branches(facts: BuildFacts, sentences: list[dict[str, str]]) -> str | None:
     """"The 5 merges brought in the branches lean, gitsafe, prose2, sitefast and story.": when
     every merge's subject names its branch, and they are few."""
     names = []
-    for c in facts.merges:
+    for c in reversed(facts.merges):  # in the order they were merged
         match = _BRANCH.match(c.subject)
         if not match:
             return None
