@@ -449,7 +449,8 @@ def _main_change(top: CommitFact, sentences: list[dict[str, str]]) -> tuple[tupl
 
 def _about(human: list[CommitFact], top: CommitFact | None, package: str | None, sentences: list[dict[str, str]]) -> str | None:
     """"Besides the main change, the work was mostly in flywheel-publish-web (8 changes),
-    flywheel_core (6) and flywheel-build (6).": where the rest of a big session's work was, by the areas its subjects
+    flywheel_core (6) and flywheel-build (6)." (or "the areas with the most changes were ...",
+    when those are not most of it): where the rest of a big session's work was, by the areas its subjects
     name, else its files' folders (spellings of one name counted together)."""
     rest = [c for c in human if c is not top]
     spelled: dict[str, Counter[str]] = {}
@@ -462,9 +463,12 @@ def _about(human: list[CommitFact], top: CommitFact | None, package: str | None,
     if not named:
         return None
     parts = [f"{name} ({_plural(n, 'change', 'changes') if i == 0 else f'{n:,}'})" for i, (n, name) in enumerate(named)]
-    text = f"Besides the main change, the work was mostly in {_listing(parts)}."
     if len(named) == 1 and named[0][0] == len(rest):
         text = f"Besides the main change, the work was all in {named[0][1]}."
+    elif 2 * sum(n for n, _ in named) > len(rest):
+        text = f"Besides the main change, the work was mostly in {_listing(parts)}."
+    else:  # "mostly" would overstate it
+        text = f"Besides the main change, the areas with the most changes were {_listing(parts)}."
     sentences.append({"text": text, "from": "areas of source_data.git_commits (their subjects' area or scope, else their files' folders)"})
     return text
 
