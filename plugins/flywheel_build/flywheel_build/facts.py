@@ -373,8 +373,10 @@ results status question answer edit re fwd fyi tldr also see example merge merge
 removed fixed deprecated feature features improvement improvements enhancement enhancements misc bump version rfc
 patch hotfix quickfix followup attention reminder disclaimer""".split())
 # A prefix that is not a part of the project: an issue ("gh-12345: ...", CPython; "KAFKA-123: ...",
-# Jira) or the whole tree ("all: ...", Go; "treewide: ...", Linux). The text after it is the description.
-_NOT_AREA = re.compile(r"^(?:(?:gh|bpo|issue)-?\d+|#\d+|[A-Z][A-Z0-9]+-\d+|all|treewide|tree-wide|global)$", re.I)
+# Jira), said after the text ("Fix ... (gh-12345)"), or the whole tree ("all: ...", Go;
+# "treewide: ...", Linux), left out. The text is the description.
+_ISSUE_PREFIX = re.compile(r"^(?:(?:gh|bpo|issue)-?\d+|#\d+|[A-Z][A-Z0-9]+-\d+)$", re.I)
+_WHOLE_TREE = re.compile(r"^(?:all|treewide|tree-wide|global)$", re.I)
 _PROSE = set("the a an this that these those some any all each every no new more less my our your its their it we i "
              "he she they you one two three".split())
 _VERSION_TOKEN = re.compile(r"^v?\d+(?:\.\d+)+\w*$", re.I)
@@ -391,13 +393,15 @@ def _area_token(token: str, nested: bool = False) -> bool:
 
 
 def _area_of_subject(subject: str) -> tuple[str | None, str] | None:
-    """``(area, text)`` of an "<area>: <text>" subject (``area`` None for "gh-123: ..." or
-    "all: ..."), None when it is not one."""
+    """``(area, text)`` of an "<area>: <text>" subject (``area`` None for "gh-123: Fix X", whose
+    text is "Fix X (gh-123)", or "all: ..."), None when it is not one."""
     match = _AREA.match(subject)
     if not match:
         return None
     area, rest = match["area"], match["rest"]
-    if _NOT_AREA.match(area):
+    if _ISSUE_PREFIX.match(area):
+        return None, f"{rest} ({area})"
+    if _WHOLE_TREE.match(area):
         return None, rest
     words = area.split()
     nested = _AREA.match(rest)

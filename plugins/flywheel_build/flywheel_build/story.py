@@ -305,8 +305,10 @@ def build_story(facts: BuildFacts) -> Story:
         by_kind.setdefault(kind_of(c), []).append(c)
     # A small session's opening said who made what: the counts are the footer's.
     overview = None if opening and len(human) <= MEDIUM else _overview(facts, by_kind)
+    counted_in: dict[str, dict[str, list[str]]] = {}  # "areas" and "branches" the overview names: their commits
     if overview and opening:  # a big session: what the rest was about, and the branches it came in
-        overview = " ".join(x for x in (overview, _about(human, top, package, sentences), _branches(facts, sentences)) if x)
+        overview = " ".join(x for x in (overview, _about(human, top, package, sentences, counted_in),
+                                        _branches(facts, sentences, counted_in)) if x)
 
     sections: list[Section] = []
     counted: list[str] = []
@@ -374,7 +376,7 @@ def build_story(facts: BuildFacts) -> Story:
         sections=tuple(sections),
         people=people,
         others=others[0] if others else None,
-        provenance=_provenance(facts, sentences, people, by_kind, sections, others),
+        provenance=_provenance(facts, sentences, people, by_kind, sections, others, counted_in),
     )
 
 
@@ -447,21 +449,27 @@ def _main_change(top: CommitFact, sentences: list[dict[str, str]]) -> tuple[tupl
     return ((text, top, _issues(top.body)), (".", None, ()))
 
 
-def _about(human: list[CommitFact], top: CommitFact | None, package: str | None, sentences: list[dict[str, str]]) -> str | None:
+def _about(human: list[CommitFact], top: CommitFact | None, package: str | None, sentences: list[dict[str, str]],
+           counted_in: dict[str, dict[str, list[str]]]) -> str | None:
     """"Besides the main change, the work was mostly in flywheel-publish-web (8 changes),
-    flywheel_core (6) and flywheel-build (6)." (or "the areas with the most changes were ...",
-    when those are not most of it): where the rest of a big session's work was, by the areas its subjects
-    name, else its files' folders (spellings of one name counted together)."""
+    flywheel_core (6) and flywheel-build (6)." ("the areas with the most changes were ..." when
+    those are not most of it): where the rest of a big session's work was, by the areas its
+    subjects name, else its files' folders (spellings of one name counted together); the
+    commits of each area named go to ``counted_in["areas"]``."""
     rest = [c for c in human if c is not top]
     spelled: dict[str, Counter[str]] = {}
+    hashes: dict[str, list[str]] = {}
     for c in rest:
         area = area_of(c, package)
         if area:
             spelled.setdefault(_norm(area) or area, Counter())[area] += 1
-    counts = sorted(((sum(n.values()), n.most_common(1)[0][0]) for n in spelled.values()), key=lambda nn: (-nn[0], nn[1].casefold()))
-    named = [(n, name) for n, name in counts if n > 1][:3]
+            hashes.setdefault(_norm(area) or area, []).append(c.hash)
+    counts = sorted(((sum(n.values()), n.most_common(1)[0][0], key) for key, n in spelled.items()),
+                    key=lambda nn: (-nn[0], nn[1].casefold()))
+    named = [(n, name) for n, name, _ in counts if n > 1][:3]
     if not named:
         return None
+    counted_in["areas"] = {name: hashes[key] for n, name, key in counts[: len(named)]}
     parts = [f"{name} ({_plural(n, 'change', 'changes') if i == 0 else f'{n:,}'})" for i, (n, name) in enumerate(named)]
     if len(named) == 1 and named[0][0] == len(rest):
         text = f"Besides the main change, the work was all in {named[0][1]}."
@@ -469,7 +477,8 @@ def _about(human: list[CommitFact], top: CommitFact | None, package: str | None,
         text = f"Besides the main change, the work was mostly in {_listing(parts)}."
     else:  # "mostly" would overstate it
         text = f"Besides the main change, the areas with the most changes were {_listing(parts)}."
-    sentences.append({"text": text, "from": "areas of source_data.git_commits (their subjects' area or scope, else their files' folders)"})
+    sentences.append({"text": text, "from": "numbers.areas: source_data.git_commits by their subjects' area or scope, else their "
+                                            "files' folders"})
     return text
 
 
@@ -478,21 +487,22 @@ _BRANCH = re.compile(r"^Merge (?:(?:remote-tracking )?branch '(?P<b>[^'\s]{1,60}
 BRANCHES = 6
 
 
-def _branches(facts: BuildFacts, sentences: list[dict[str, str]]) -> str | None:
+def _branches(facts: BuildFacts, sentences: list[dict[str, str]], counted_in: dict[str, dict[str, list[str]]]) -> str | None:
     """"The 5 merges brought in the branches lean, gitsafe, prose2, sitefast and story.": when
     every merge's subject names its branch, and they are few."""
-    names = []
+    branches: dict[str, list[str]] = {}
     for c in reversed(facts.merges):  # in the order they were merged
         match = _BRANCH.match(c.subject)
         if not match:
             return None
-        names.append((match["b"] or match["pr"]).removeprefix("origin/"))
-    branches = list(dict.fromkeys(names))
+        branches.setdefault((match["b"] or match["pr"]).removeprefix("origin/"), []).append(c.hash)
     if not branches or len(branches) > BRANCHES:
         return None
+    names = [h for hs in branches.values() for h in hs]
+    counted_in["branches"] = branches
     merges = "The merge" if len(names) == 1 else f"The {len(names):,} merges"
-    text = f"{merges} brought in the branch{'es' if len(branches) > 1 else ''} {_listing(branches)}."
-    sentences.append({"text": text, "from": "subjects of the merges (see numbers.merges)"})
+    text = f"{merges} brought in the branch{'es' if len(branches) > 1 else ''} {_listing(list(branches))}."
+    sentences.append({"text": text, "from": "numbers.branches: the subjects of the merges"})
     return text
 
 
@@ -686,6 +696,7 @@ def _provenance(
     by_kind: dict[str, list[CommitFact]],
     sections: list[Section],
     others: tuple[str, list[str]] | None,
+    counted_in: dict[str, dict[str, list[str]]] | None = None,
 ) -> dict[str, Any]:
     """Where each number, name and sentence of the post comes from, for a checker to prove."""
     st = facts.stats
@@ -715,6 +726,8 @@ def _provenance(
     # the subject's first words, see facts.kind_of).
     numbers["kinds"] = {k: [c.hash for c in cs] for k, cs in by_kind.items()}
     numbers["merges"] = [c.hash for c in facts.merges]
+    # A big session's overview: the areas it names with their commits, the branches with their merges.
+    numbers.update(counted_in or {})
     numbers["automated"] = [c.hash for c in facts.bot_commits]
     names: dict[str, Any] = {}
     if facts.named:

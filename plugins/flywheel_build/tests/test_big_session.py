@@ -54,10 +54,11 @@ def paragraphs(blog: str) -> list[str]:
     ("ALSA: hda/realtek: Add quirk for HP EliteBook 840 G8", "ALSA/hda/realtek", "Add quirk for HP EliteBook 840 G8", "feat"),
     ("Bluetooth: btusb: Add support for Realtek RTL8852BE", "Bluetooth/btusb", "Add support for Realtek RTL8852BE", "feat"),
     ("cli: remove the deprecated --json-v1 flag", "cli", "remove the deprecated --json-v1 flag", "removal"),
-    # An issue number or the whole tree is no area: the text after it is the description.
+    # An issue number is no area: it is said after the text (CPython's, Jira's); nor is the whole tree.
     ("gh-112345: Fix a crash in asyncio.TaskGroup when a task is cancelled", None,
-     "Fix a crash in asyncio.TaskGroup when a task is cancelled", "fix"),
-    ("bpo-42424: Document the timeout argument", None, "Document the timeout argument", "docs"),
+     "Fix a crash in asyncio.TaskGroup when a task is cancelled (gh-112345)", "fix"),
+    ("bpo-42424: Document the timeout argument", None, "Document the timeout argument (bpo-42424)", "docs"),
+    ("KAFKA-15432: Fix the consumer's rebalance loop", None, "Fix the consumer's rebalance loop (KAFKA-15432)", "fix"),
     ("all: fix typos in comments", None, "fix typos in comments", "docs"),
     # Conventional commits as they always were.
     ("feat(cli): add --json to status", "cli", "add --json to status", "feat"),
@@ -172,8 +173,12 @@ def test_a_big_session_of_area_subjects_reads_as_a_story(fw, git_repo, tmp_path)
     # Every sentence of the opening and the overview is traced.
     said = {s["text"]: s["from"] for s in prov["sentences"]}
     assert said[first.removesuffix(".")].startswith("commit ")
-    assert said["The 3 merges brought in the branches posts, gitsafe and lean."].startswith("subjects of the merges")
+    assert said["The 3 merges brought in the branches posts, gitsafe and lean."].startswith("numbers.branches")
     assert any(t.startswith("Besides the main change") for t in said)
+    # ... and each count it says is a list of commits a checker can read.
+    assert {k: len(v) for k, v in prov["numbers"]["areas"].items()} == {"flywheel-publish-web": 6, "flywheel_core": 5, "flywheel-trade": 4}
+    assert list(prov["numbers"]["branches"]) == ["posts", "gitsafe", "lean"]
+    assert all(len(v) == 1 and v[0] in prov["numbers"]["merges"] for v in prov["numbers"]["branches"].values())
     # The posts: never two colons in a row ("The main change in X: Ann changed flywheel-build: ...").
     bluesky = posts["bluesky"][0]
     assert bluesky.startswith("In flywheel-core, Ann Example changed flywheel-build: the blog post opens with"), bluesky
