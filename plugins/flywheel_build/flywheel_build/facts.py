@@ -167,6 +167,7 @@ class BuildFacts:
     project_from: str | None  # where the name was found, e.g. "source_data.project (from pyproject.toml)"
     declared_metadata: frozenset[str]  # metadata keys the session gives (else counted from commits)
     rev_range: str | None  # the range collected ("v2.3.0..v2.4.0"), if not all of HEAD
+    release: str | None  # "2.4.0" when that range ends at a version (without its "v")
     named: bool  # the project's name is known (else project.name is "Build session <id>")
     repo_name: str | None  # the remote's repository name
     remote_url: str | None  # cleaned, shown only when someone else can clone it
@@ -334,8 +335,9 @@ _RELEASE = re.compile(r"v?\d+(?:\.\d+)+(?:[-.]?(?:a|b|rc|post|dev)\d*)?")
 
 
 def _release(rev_range: str | None) -> str | None:
-    """"3.1.0" when the collected range ends at a version ("3.0.3..3.1.0", "v3.0.3..v3.1.0"), else None."""
-    end = (rev_range or "").rpartition(".." if ".." in (rev_range or "") else " ")[2].lstrip(".")
+    """"3.1.0" when the collected range ends at a version ("3.0.3..3.1.0", "v3.0.3...v3.1.0"),
+    without its "v" (Bluesky's app would take "v3.1.0" for a domain name); else None."""
+    end = (rev_range or "").partition("..")[2].lstrip(".")
     return end.removeprefix("v") if _RELEASE.fullmatch(end) else None
 
 
@@ -371,7 +373,9 @@ _LABELS = set("""note notes nb ps wip todo fixme xxx hack warning important caut
 revert style security breaking minor major typo typos tweak tweaks cleanup summary reason why problem solution result
 results status question answer edit re fwd fyi tldr also see example merge merged draft temp tmp changes changed added
 removed fixed deprecated feature features improvement improvements enhancement enhancements misc bump version rfc
-patch hotfix quickfix followup attention reminder disclaimer""".split())
+patch hotfix quickfix followup attention reminder disclaimer refactoring formatting linting oops progress done fixup
+squash housekeeping maintenance dependencies cleanups optimization optimizations optimisation optimisations workaround
+experimental""".split())
 # A prefix that is not a part of the project: an issue ("gh-12345: ...", CPython; "KAFKA-123: ...",
 # Jira), said after the text ("Fix ... (gh-12345)"), or the whole tree ("all: ...", Go;
 # "treewide: ...", Linux), left out. The text is the description.
@@ -791,6 +795,7 @@ def build_facts(session: Any, repo_info: dict[str, Any] | None = None) -> BuildF
         ),
         named=has_name,
         rev_range=_rev_range(source),
+        release=release,
         repo_name=repo_name,
         remote_url=remote if is_network_remote(remote) and _SAFE_URL.match(remote or "") else None,
         web_url=base[1] if base else None,
@@ -941,8 +946,9 @@ def files_kind(files: tuple[str, ...] | list[str]) -> str | None:
 
 def kind_of(c: CommitFact) -> str:
     """The kind of change: ``breaking``, the Conventional type, else what a plain subject's (or
-    an "area: text" subject's text's) first words say ("Fix crash ..." is a fix, "Release 2.0" bookkeeping), else ``other``; a plain
-    subject's "Add ..." that touches only tests, docs or CI files is a test, docs or CI change."""
+    an "area: text" subject's text's) first words say ("Fix crash ..." is a fix, "Release 2.0"
+    bookkeeping), else ``other``; a plain subject's "Add ..." that touches only tests, docs or
+    CI files is a test, docs or CI change."""
     if c.breaking:
         return "breaking"
     if c.type != "other":

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -21,7 +20,6 @@ MAX_ITEMS = 3
 _NOT_TOPICS = {"Makefile", "Dockerfile", "CMake"}
 #: The kinds of change the posts name beside the headline.
 TOLD = ("breaking", "removal", "feat", "fix", "perf")
-_VERSION = re.compile(r"v?\d+(?:\.\d+)+(?:[-.]?(?:a|b|rc|post|dev)\d*)?")
 
 
 def _sentence(text: str) -> str:
@@ -52,7 +50,7 @@ def social_context(facts: BuildFacts, story: Story) -> dict[str, Any]:
         if facts.credits_text and facts.stats.commits_listed == commits:  # else who made the rest is unknown
             work += f" by {facts.credits_text}"
     start, _, end = (story.range or "").partition("..")
-    release = end.removeprefix("v") if _VERSION.fullmatch(end) else ""
+    release = facts.release or ""
     return {
         # The blog post's title: the agent's own, else "<project>: <the most significant change>".
         "title": said(facts.title, 200),
@@ -71,7 +69,6 @@ def social_context(facts: BuildFacts, story: Story) -> dict[str, Any]:
         "work": defang(work),
         "range": defang(f"{start} to {end.lstrip('.')}") if start and end else "",
         # "3.1.0" when the range ends at a version ("v3.1.0"): "The main change in Flask 3.1.0".
-        # Without its "v": Bluesky's app would take "v3.1.0" for a domain name.
         "release": release,
         # A big session's first line (Bluesky): "The main change in Flask 3.1.0: David Lord added
         # ..."; a change said after a colon ("Ann changed flywheel-build: the ...") is not put
