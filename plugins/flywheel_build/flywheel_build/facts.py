@@ -37,6 +37,7 @@ __all__ = [
     "parse_when",
     "path_kind",
     "short_title",
+    "states",
 ]
 
 # Conventional Commit types in the order a changelog shows them; aliases agents really use.
@@ -864,6 +865,14 @@ def short_title(text: str, limit: int = TITLE_CHARS) -> str:
     return text[:cut] if cut else clip(text, limit)
 
 
+def states(c: CommitFact) -> bool:
+    """An "area: text" subject whose text says what is so rather than what was done: its first
+    word is a plural or a verb's "-s" ("tags leave out ...", "tests follow ...", "keeps ..."),
+    which no past tense tells right ("tagged leave out"): it is told as written."""
+    first = (c.description or "").split(" ", 1)[0]
+    return bool(c.area) and first.endswith("s") and not first.endswith("ss") and is_verb(first)
+
+
 def _title_of(c: CommitFact) -> str:
     """The title a commit gives a post: what its author did, in the past tense ("Added a website
     publisher"), with its scope when the clause does not name it; its subject as it is when that
@@ -871,7 +880,7 @@ def _title_of(c: CommitFact) -> str:
     "area: text" subject: "flywheel-build: the ..." after the project's name said two colons)."""
     if c.area and c.description:
         desc = short_title(c.description, max(TITLE_CHARS // 2, TITLE_CHARS - len(c.area) - 5))
-        return clause(desc, kind_of(c), c.area) or f"In {c.area}, {desc}"
+        return (None if states(c) else clause(desc, kind_of(c), c.area)) or f"In {c.area}, {desc}"
     said = clause(c.description, kind_of(c), c.scope) if c.description else None
     # "Added a feature: plants grow ..." as a title says the same as the subject, longer.
     return _said(c) if said is None or said.startswith("added a feature: ") else said

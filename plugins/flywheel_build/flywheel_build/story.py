@@ -8,8 +8,8 @@ from typing import Any
 
 import attrs
 
-from flywheel_build.facts import BuildFacts, CommitFact, capitalised, kind_of, language_of, path_kind, short_title
-from flywheel_build.prose import clause, duration_words, span_words, things_in
+from flywheel_build.facts import BuildFacts, CommitFact, capitalised, kind_of, language_of, path_kind, short_title, states
+from flywheel_build.prose import clause, duration_words, scope_phrase, span_words, things_in
 
 __all__ = ["Item", "Section", "Person", "Story", "build_story", "explain", "area_of", "top_area", "said_clause", "said_sentence",
            "written"]
@@ -383,7 +383,7 @@ def build_story(facts: BuildFacts) -> Story:
 def said_clause(c: CommitFact) -> str | None:
     """What the commit's author did, as a past-tense clause ("added a website publisher"), or
     None when its subject does not start with a verb."""
-    return clause(short_title(c.description or c.subject), kind_of(c), c.scope)
+    return None if states(c) else clause(short_title(c.description or c.subject), kind_of(c), c.scope)
 
 
 def written(c: CommitFact) -> str:
@@ -426,19 +426,26 @@ def _lead(c: CommitFact) -> str:
 def said_sentence(c: CommitFact, who: str | None, also: bool = False) -> str:
     """What a commit did, as a sentence that stays true however its subject is written, without
     its final stop: "David Lord added config and docs for limits", "In net/http, Ann added
-    Server.Shutdown"; a subject that is no verb phrase is said after a colon, as written:
-    "Ann changed flywheel-build: the blog post opens with ..." (``also``: "Ann also ...")."""
+    Server.Shutdown", "Ann made cmd/go not panic on ..."; a subject that is no verb phrase is
+    said after a colon, as written: "Ann changed flywheel-build: the blog post opens with ..."
+    (``also``: "Ann also ...")."""
     desc = short_title(c.description or c.subject)
-    said = clause(desc, kind_of(c), None if c.area else c.scope) if c.description else None
-    if said and c.area and c.area.lower() in said.lower():  # "made net/http accept ..."
-        return f"{who or 'A commit'}{' also' if also else ''} {said}"
-    if said:
-        text = f"{who or 'a commit'}{' also' if also else ''} {said}"
-        return f"In {c.area}, {text}" if c.area else capitalised(text)
+    who = f"{who or 'a commit'}{' also' if also else ''}"
     where = c.area or c.scope
-    if where:
-        return f"{who or 'A commit'}{' also' if also else ''} changed {where}: {desc}"
-    return f"{who or 'A commit'}{' also' if also else ''} made {'another' if also else 'the main'} change: {desc}"
+    phrase = scope_phrase(where) or where if where else None
+    if c.area and c.description and not states(c):
+        # What the code does now ("do not panic", "accept ..."): "made cmd/go not panic ...".
+        said = clause(desc, kind_of(c), c.area)
+        if said and said.startswith(f"made {phrase} "):
+            return capitalised(f"{who} {said}")
+        said = clause(desc, kind_of(c), None)
+        if said:
+            return f"In {phrase}, {who} {said}"
+    elif not c.area and c.description and (said := clause(desc, kind_of(c), c.scope)):
+        return capitalised(f"{who} {said}")
+    if phrase:  # "changed the cli: ...", "changed flywheel-build: ..."
+        return capitalised(f"{who} changed {phrase}: {desc}")
+    return capitalised(f"{who} made {'another' if also else 'the main'} change: {desc}")
 
 
 def _main_change(top: CommitFact, sentences: list[dict[str, str]]) -> tuple[tuple[str, CommitFact | None, tuple[str, ...]], ...]:

@@ -244,3 +244,40 @@ def test_a_lead_is_cut_at_a_clause_or_not_at_all(git_repo, tmp_path):
     # Two sentences: the first.
     assert _lead(fact("Fix the crash on empty input. " + "The loader now checks the size first and says which file was empty "
                       "before it reads any further, which took a while to get right on every platform we support.")) == "Fix the crash on empty input."
+
+
+def fact(subject: str, files: tuple[str, ...] = ("src/x.py",)):
+    from flywheel_build.facts import CommitFact
+
+    kind, scope, desc, breaking, note = classify(subject)
+    return CommitFact(hash="a" * 40, short="aaaaaaa", code="`aaaaaaa`", url=None, subject=subject, body="", type=kind, scope=scope,
+                      description=desc, breaking=breaking, breaking_note=note, author="Ann", bot=False, co_authors=(), merge=False,
+                      merge_guessed=False, when=None, files=files, insertions=1, deletions=1, verified=None)
+
+
+@pytest.mark.parametrize("subject, said", [
+    # A text that is no verb phrase is said after a colon, as written: never "tagged leave out".
+    ("flywheel-publish-web pages: tags leave out the session type", "Ann changed flywheel-publish-web pages: tags leave out the session type"),
+    ("flywheel-build: tests follow the new opening", "Ann changed flywheel-build: tests follow the new opening"),
+    ("flywheel-build: the blog post opens with who made what", "Ann changed flywheel-build: the blog post opens with who made what"),
+    ("flywheel-publish-github: a deadline on every local git command",
+     "Ann changed flywheel-publish-github: a deadline on every local git command"),
+    # An imperative is told in the past tense, its area first; what the code now does, with "made".
+    ("net/http: add Server.Shutdown", "In net/http, Ann added Server.Shutdown"),
+    ("mm/slub: fix use-after-free in kmem_cache_destroy", "In mm/slub, Ann fixed use-after-free in kmem_cache_destroy"),
+    ("cli: remove the --x flag", "In the cli, Ann removed the --x flag"),
+    ("cmd/go: do not panic on an empty GOFLAGS", "Ann made cmd/go not panic on an empty GOFLAGS"),
+    ("cli: accept trailing commas", "Ann made the cli accept trailing commas"),
+    ("gh-112345: Fix a crash in asyncio", "Ann fixed a crash in asyncio (gh-112345)"),
+    # Conventional commits and plain subjects, as before.
+    ("feat(parser): accept trailing commas", "Ann made the parser accept trailing commas"),
+    ("Add config and docs for limits", "Ann added config and docs for limits"),
+    ("docs(api): api overhaul", "Ann changed the api: api overhaul"),
+    ("Initial import", "Ann made the main change: Initial import"),
+])
+def test_what_a_commit_did_in_a_sentence_that_stays_true(subject, said):
+    from flywheel_build.story import said_clause, said_sentence
+
+    assert said_sentence(fact(subject), "Ann") == said
+    clause = said_clause(fact(subject))  # the small session's opening: None means "committed “...”"
+    assert clause is None or clause in said or said.startswith("In "), (clause, said)
