@@ -98,7 +98,7 @@ def collect_session(
     ``narrative``: the agent's ``title``, ``summary``, ``audience`` (text) and ``highlights``,
     ``lessons``, ``next_steps`` (lists of text), kept in ``source_data`` when given.
     ``revisions``: verified ``git log`` arguments (commit ids, ``^id``) read instead of ``rev_range``."""
-    from flywheel_core import NothingToCollect, UsageError, parse_timestamp
+    from flywheel_core import NothingToCollect, UsageError
 
     if rev_range is not None and rev_range.lstrip().startswith("-"):
         raise UsageError(f"--rev-range {rev_range!r}: expected a revision or range such as v1.0..HEAD")

@@ -12,7 +12,7 @@ import attrs
 
 from flywheel_build.message import INVISIBLE, clean_body, person_name
 from flywheel_build.project import Project, project_from_path, project_from_remote, usable_name
-from flywheel_build.prose import clause
+from flywheel_build.prose import clause, is_verb
 from flywheel_build.remote import clean_remote, commit_url, is_network_remote, web_base
 from flywheel_build.when import parse_when
 
@@ -37,6 +37,7 @@ __all__ = [
     "parse_when",
     "path_kind",
     "short_title",
+    "states",
 ]
 
 # Conventional Commit types in the order a changelog shows them; aliases agents really use.
@@ -58,6 +59,7 @@ _BREAKING = re.compile(r"^BREAKING[ -]CHANGE:[ \t]*(?P<note>.+)$", re.M)
 _MERGE = re.compile(r"^Merge (?:branch|pull request|remote-tracking branch|tag|commit) ")
 _SAFE_URL = re.compile(r"^[A-Za-z0-9@:/._~+-]{1,300}$")
 _MAX_SUBJECT = 200
+_MAX_DESCRIPTION = 500
 _BOTS = {"dependabot", "renovate", "renovate-bot", "github-actions", "pre-commit-ci", "greenkeeper", "snyk-bot", "mergify"}
 
 # Languages by file extension (programming and markup only: docs and data files are not counted).
@@ -115,6 +117,12 @@ class CommitFact:
     verified: bool | None  # found in the repository; False: looked up and not found; None: not looked up
 
     @property
+    def area(self) -> str | None:
+        """The part of the project an "<area>: <text>" subject names ("net/http"); None for a
+        Conventional scope (``feat(cli): ...``) or a subject without one."""
+        return self.scope if self.type == "other" else None
+
+    @property
     def size(self) -> int:
         return (self.insertions or 0) + (self.deletions or 0)
 
@@ -160,6 +168,7 @@ class BuildFacts:
     project_from: str | None  # where the name was found, e.g. "source_data.project (from pyproject.toml)"
     declared_metadata: frozenset[str]  # metadata keys the session gives (else counted from commits)
     rev_range: str | None  # the range collected ("v2.3.0..v2.4.0"), if not all of HEAD
+    release: str | None  # "2.4.0" when that range ends at a version (without its "v")
     named: bool  # the project's name is known (else project.name is "Build session <id>")
     repo_name: str | None  # the remote's repository name
     remote_url: str | None  # cleaned, shown only when someone else can clone it
@@ -323,6 +332,16 @@ def _rev_range(source: dict[str, Any]) -> str | None:
     return value
 
 
+_RELEASE = re.compile(r"v?\d+(?:\.\d+)+(?:[-.]?(?:a|b|rc|post|dev)\d*)?")
+
+
+def _release(rev_range: str | None) -> str | None:
+    """"3.1.0" when the collected range ends at a version ("3.0.3..3.1.0", "v3.0.3...v3.1.0"),
+    without its "v" (Bluesky's app would take "v3.1.0" for a domain name); else None."""
+    end = (rev_range or "").partition("..")[2].lstrip(".")
+    return end.removeprefix("v") if _RELEASE.fullmatch(end) else None
+
+
 def _topics(commits: list[CommitFact], limit: int = 3) -> list[str]:
     """The scopes most changes to the code name (``feat(parser): ...`` is about the parser; a
     ``docs(exceptions)`` commit is not what the session is about), as tags."""
@@ -346,17 +365,80 @@ def languages(paths: list[str]) -> tuple[Language, ...]:
     return tuple(Language(name, n, round(100 * n / total)) for name, n in ranked)
 
 
+# "<area>: <text>" subjects (Linux's "mm/slub: fix ...", Go's "net/http: add ...", "flywheel-build
+# pages: ..."): an area is a path- or package-like token, maybe followed by a word or two
+# ("flywheel-publish-web pages"); Linux nests them ("ALSA: hda/realtek: Add quirk ...").
+_AREA = re.compile(r"^(?P<area>[A-Za-z0-9][\w.+/-]{0,60}(?: [A-Za-z][\w-]{0,20}){0,2}):[ \t]+(?P<rest>\S.*)$")
+# Words that label a subject rather than name a part of the project ("Note: ...", "WIP: ...").
+_LABELS = set("""note notes nb ps wip todo fixme xxx hack warning important caution tip hint info update updates release
+revert style security breaking minor major typo typos tweak tweaks cleanup summary reason why problem solution result
+results status question answer edit re fwd fyi tldr also see example merge merged draft temp tmp changes changed added
+removed fixed deprecated feature features improvement improvements enhancement enhancements misc bump version rfc
+patch hotfix quickfix followup attention reminder disclaimer refactoring formatting linting oops progress done fixup
+squash housekeeping maintenance dependencies cleanups optimization optimizations optimisation optimisations workaround
+experimental""".split())
+# A prefix that is not a part of the project: an issue ("gh-12345: ...", CPython; "KAFKA-123: ...",
+# Jira), said after the text ("Fix ... (gh-12345)"), or the whole tree ("all: ...", Go;
+# "treewide: ...", Linux), left out. The text is the description.
+_ISSUE_PREFIX = re.compile(r"^(?:(?:gh|bpo|issue)-?\d+|#\d+|[A-Z][A-Z0-9]+-\d+)$", re.I)
+_WHOLE_TREE = re.compile(r"^(?:all|treewide|tree-wide|global)$", re.I)
+_PROSE = set("the a an this that these those some any all each every no new more less my our your its their it we i "
+             "he she they you one two three".split())
+_VERSION_TOKEN = re.compile(r"^v?\d+(?:\.\d+)+\w*$", re.I)
+
+
+def _area_token(token: str, nested: bool = False) -> bool:
+    """A folder, package or module name ("net/http", "flywheel-build", "cli", "README", "KVM"),
+    not a label ("Note") nor a version ("v2.0"). A capitalised word ("Bluetooth") is an area only
+    before a nested one (``nested``)."""
+    if token.lower() in _LABELS or _VERSION_TOKEN.match(token) or token.endswith("."):
+        return False
+    return (bool(re.search(r"[-_/.+\d]", token)) or token.islower() or re.fullmatch(r"[A-Z]{2,8}", token) is not None
+            or (nested and re.fullmatch(r"[A-Z][a-z]+", token) is not None))
+
+
+def _area_of_subject(subject: str) -> tuple[str | None, str] | None:
+    """``(area, text)`` of an "<area>: <text>" subject (``area`` None for "gh-123: Fix X", whose
+    text is "Fix X (gh-123)", or "all: ..."), None when it is not one."""
+    match = _AREA.match(subject)
+    if not match:
+        return None
+    area, rest = match["area"], match["rest"]
+    if _ISSUE_PREFIX.match(area):
+        return None, f"{rest} ({area})"
+    if _WHOLE_TREE.match(area):
+        return None, rest
+    words = area.split()
+    nested = _AREA.match(rest)
+    # "flywheel-publish-web pages", "flywheel run" and the like: the first word is code or a
+    # lower-case name, not prose ("Release notes", "fix typo", "the parser").
+    if len(words) > 1 and not (_area_token(words[0]) and (re.search(r"[-_/.+\d]", words[0]) or (
+            len(words) == 2 and words[0].islower() and words[0] not in _PROSE and not is_verb(words[0])))):
+        return None
+    if len(words) == 1 and not _area_token(area, nested=bool(nested and " " not in nested["area"] and _area_token(nested["area"]))):
+        return None
+    areas = [area]
+    while nested and " " not in nested["area"] and _area_token(nested["area"], nested=True) and len(areas) < 4:
+        areas.append(nested["area"])
+        rest = nested["rest"]
+        nested = _AREA.match(rest)
+    return "/".join(dict.fromkeys(areas)), rest
+
+
 def classify(subject: str, body: str = "") -> tuple[str, str | None, str, bool, str | None]:
-    """``(type, scope, description, breaking, breaking_note)`` of a Conventional Commit subject."""
+    """``(type, scope, description, breaking, breaking_note)`` of a Conventional Commit subject;
+    of an "<area>: <text>" subject, ``("other", area, text, ...)`` (its kind is what the text's
+    first words say, see :func:`kind_of`)."""
     match = _CC.match(subject)
     note_match = _BREAKING.search(body or "")
     note = " ".join(note_match["note"].split()) if note_match else None
-    if not match:
-        return "other", None, subject, bool(note), note
-    kind = match["type"].lower()
-    kind = _ALIASES.get(kind, kind)
+    kind = _ALIASES.get(match["type"].lower(), match["type"].lower()) if match else None
     if kind not in GROUP_TITLES:
+        area = _area_of_subject(subject)
+        if area is not None:
+            return "other", area[0], area[1], bool(note), note
         return "other", None, subject, bool(note), note
+    assert match is not None
     desc = match["desc"].strip()
     return kind, (match["scope"] or "").strip() or None, desc, bool(match["bang"] or note), note
 
@@ -442,9 +524,11 @@ def _commit_fact(
     lines = subject_full.splitlines()
     # A subject is one line; an agent's 100 KB "subject" is clipped so artifacts stay readable.
     subject = clip(lines[0], _MAX_SUBJECT) if lines else ""
+    # The description is cut where a post shows it, at a clause (see ``short_title``), not here.
+    described = clip(lines[0], _MAX_DESCRIPTION) if lines else ""
     raw_body = raw.get("body") if isinstance(raw.get("body"), str) and raw["body"].strip() else "\n".join(lines[1:])
     body, trailers = clean_body(raw_body)  # collected bodies are clean already; agents' may not be
-    kind, scope, desc, breaking, note = classify(subject, body)
+    kind, scope, desc, breaking, note = classify(described, body)
     author = _text(raw.get("author"))
     when = parse_when(raw.get("timestamp"))
     files = raw.get("files")
@@ -669,9 +753,12 @@ def build_facts(session: Any, repo_info: dict[str, Any] | None = None) -> BuildF
     where, given_title = _first(("source_data.title", _text(source.get("title"))), ("title", _text(session.get("title"))))
     if where:
         narrative["title"] = where
+    # A range that ends at a version ("3.0.3..3.1.0") is that release: "Flask 3.1.0: ...".
+    release = _release(_rev_range(source))
+    named = f"{project.name} {release}" if release and release not in project.name else project.name
     # "<project>: <headline>" while that stays a title's length; a long name leaves the project
     # to the post's first lines.
-    prefixed = f"{project.name}: {headline}" if has_name else headline
+    prefixed = f"{named}: {headline}" if has_name else headline
     title = " ".join((given_title or (prefixed if len(prefixed) <= TITLE_CHARS else headline)).split())
 
     where, paragraphs = _first(
@@ -723,6 +810,7 @@ def build_facts(session: Any, repo_info: dict[str, Any] | None = None) -> BuildF
         ),
         named=has_name,
         rev_range=_rev_range(source),
+        release=release,
         repo_name=repo_name,
         remote_url=remote if is_network_remote(remote) and _SAFE_URL.match(remote or "") else None,
         web_url=base[1] if base else None,
@@ -791,10 +879,22 @@ def short_title(text: str, limit: int = TITLE_CHARS) -> str:
     return text[:cut] if cut else clip(text, limit)
 
 
+def states(c: CommitFact) -> bool:
+    """An "area: text" subject whose text says what is so rather than what was done: its first
+    word is a plural or a verb's "-s" ("tags leave out ...", "tests follow ...", "keeps ..."),
+    which no past tense tells right ("tagged leave out"): it is told as written."""
+    first = (c.description or "").split(" ", 1)[0]
+    return bool(c.area) and first.endswith("s") and not first.endswith("ss") and is_verb(first)
+
+
 def _title_of(c: CommitFact) -> str:
     """The title a commit gives a post: what its author did, in the past tense ("Added a website
     publisher"), with its scope when the clause does not name it; its subject as it is when that
-    does not start with a verb."""
+    does not start with a verb ("In flywheel-build, the blog post opens with ..." for an
+    "area: text" subject: "flywheel-build: the ..." after the project's name said two colons)."""
+    if c.area and c.description:
+        desc = short_title(c.description, max(TITLE_CHARS // 2, TITLE_CHARS - len(c.area) - 5))
+        return (None if states(c) else clause(desc, kind_of(c), c.area)) or f"In {c.area}, {desc}"
     said = clause(c.description, kind_of(c), c.scope) if c.description else None
     # "Added a feature: plants grow ..." as a title says the same as the subject, longer.
     return _said(c) if said is None or said.startswith("added a feature: ") else said
@@ -868,14 +968,15 @@ def files_kind(files: tuple[str, ...] | list[str]) -> str | None:
 
 
 def kind_of(c: CommitFact) -> str:
-    """The kind of change: ``breaking``, the Conventional type, else what a plain subject's first
-    words say ("Fix crash ..." is a fix, "Release 2.0" bookkeeping), else ``other``; a plain
-    subject's "Add ..." that touches only tests, docs or CI files is a test, docs or CI change."""
+    """The kind of change: ``breaking``, the Conventional type, else what a plain subject's (or
+    an "area: text" subject's text's) first words say ("Fix crash ..." is a fix, "Release 2.0"
+    bookkeeping), else ``other``; a plain subject's "Add ..." that touches only tests, docs or
+    CI files is a test, docs or CI change."""
     if c.breaking:
         return "breaking"
     if c.type != "other":
         return c.type
-    said = next((kind for kind, pattern in _SAYS if pattern.match(c.subject)), "other")
+    said = next((kind for kind, pattern in _SAYS if pattern.match(c.description or c.subject)), "other")
     if said in ("feat", "fix", "refactor", "other"):  # dropping a Python is done in CI files: still a removal
         return files_kind(c.files) or said
     return said

@@ -21,7 +21,6 @@ MAX_ITEMS = 3
 _NOT_TOPICS = {"Makefile", "Dockerfile", "CMake"}
 #: The kinds of change the posts name beside the headline.
 TOLD = ("breaking", "removal", "feat", "fix", "perf")
-_VERSION = re.compile(r"v?\d+(?:\.\d+)+(?:[-.]?(?:a|b|rc|post|dev)\d*)?")
 
 
 def _sentence(text: str) -> str:
@@ -52,6 +51,7 @@ def social_context(facts: BuildFacts, story: Story) -> dict[str, Any]:
         if facts.credits_text and facts.stats.commits_listed == commits:  # else who made the rest is unknown
             work += f" by {facts.credits_text}"
     start, _, end = (story.range or "").partition("..")
+    release = facts.release or ""
     return {
         # The blog post's title: the agent's own, else "<project>: <the most significant change>".
         "title": said(facts.title, 200),
@@ -70,8 +70,11 @@ def social_context(facts: BuildFacts, story: Story) -> dict[str, Any]:
         "work": defang(work),
         "range": defang(f"{start} to {end.lstrip('.')}") if start and end else "",
         # "3.1.0" when the range ends at a version ("v3.1.0"): "The main change in Flask 3.1.0".
-        # Without its "v": Bluesky's app would take "v3.1.0" for a domain name.
-        "release": end.removeprefix("v") if _VERSION.fullmatch(end) else "",
+        "release": release,
+        # A big session's first line (Bluesky): "The main change in Flask 3.1.0: David Lord added
+        # ..."; a change said after a colon ("Ann changed flywheel-build: the ...") is not put
+        # after another one: "In flywheel, Ann changed flywheel-build: the ...".
+        "main": _main(facts, said(opening, 200), release) if opening and not told else "",
         "lesson": said(_lesson(facts), ITEM_CHARS * 2),
         "next": said(facts.next_steps[0], ITEM_CHARS) if facts.next_steps else "",
         "audience": defang(clip(facts.audience, 100)) if facts.audience else "",
@@ -80,18 +83,34 @@ def social_context(facts: BuildFacts, story: Story) -> dict[str, Any]:
     }
 
 
+def _main(facts: BuildFacts, said: str, release: str) -> str:
+    """The main change of a big session in a line, with the project's name (see ``main`` above)."""
+    from flywheel_core import clip, defang
+
+    if not facts.named:
+        return said
+    project = defang(clip(facts.project.name, 60)) + (f" {release}" if release else "")
+    # The clip keeps "The main change in <project>: " out of the 200 characters the change may use.
+    return f"In {project}, {said}" if ": " in said else f"The main change in {project}: {said}"
+
+
 def _others(facts: BuildFacts, story: Story) -> list[str]:
     """What else changed: the session's other highlights, else the first changes the blog post
     tells of each kind that matters (breaking, removals, features, fixes, performance), each
     as a sentence: "David Lord also dropped support for Python 3.8."."""
-    from flywheel_build.story import said_clause
+    from flywheel_build.story import said_clause, said_sentence
 
     if facts.key_achievements:
         return list(facts.social_highlights[:MAX_ITEMS])
     told = []
     for item in (i for s in story.sections if s.key in TOLD for i in (*s.items, *s.listed)):
-        did = said_clause(item.commit) or f"committed “{item.lead}”"
-        told.append(f"{item.who} also {did}." if item.who else f"Another commit {did}.")
+        # "David Lord also dropped support for Python 3.8."
+        if item.commit.area:  # "In net/http, Ann also added ...", "Ann also changed flywheel-build: the ..."
+            text = said_sentence(item.commit, item.who, also=True)
+        else:
+            did = said_clause(item.commit) or f"committed “{item.lead}”"
+            text = f"{item.who} also {did}" if item.who else f"Another commit {did}"
+        told.append(_sentence(text))
     return list(dict.fromkeys(told))[:MAX_ITEMS]
 
 

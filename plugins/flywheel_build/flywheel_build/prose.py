@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["clause", "duration_words", "span_words", "things_in", "with_article"]
+__all__ = ["clause", "duration_words", "is_verb", "scope_phrase", "span_words", "things_in", "with_article"]
 
 # Verbs a commit subject starts with, in the imperative. A subject whose first word is none of
 # these (or their "-s"/"-ed" forms) is not turned into a clause: it is quoted as written.
@@ -84,6 +84,11 @@ def _base(word: str) -> str | None:
     return next((c for c in candidates if c in known), None)
 
 
+def is_verb(word: str) -> bool:
+    """``word`` is a verb a commit subject starts with ("add", "fixes", "dropped")."""
+    return re.fullmatch(r"[A-Za-z]+", word) is not None and _base(word) is not None
+
+
 def _past(verb: str) -> str:
     if verb in _IRREGULAR:
         return _IRREGULAR[verb]
@@ -128,8 +133,16 @@ def clause(description: str, kind: str, scope: str | None = None) -> str | None:
     said = _clause(description, kind, scope)
     if said and scope and scope.lower() not in said.lower():
         # "in the cli" reads as prose, and "(cli) (`abc1234`)" would stack two brackets.
-        said += f" in the {scope}" if re.fullmatch(r"[a-z][a-z0-9-]*", scope) else f" ({scope})"
+        said += f" in {scope_phrase(scope)}" if scope_phrase(scope) else f" ({scope})"
     return said
+
+
+def scope_phrase(scope: str) -> str | None:
+    """"the cli" (a word), "flywheel-build" or "net/http" (a package or path: no article), None
+    for anything else ("UI Kit")."""
+    if re.fullmatch(r"[a-z][a-z0-9]*", scope):
+        return f"the {scope}"
+    return scope if re.fullmatch(r"[A-Za-z0-9][\w.+/-]*", scope) and re.search(r"[-_/.]", scope) else None
 
 
 def _clause(description: str, kind: str, scope: str | None = None) -> str | None:
@@ -141,6 +154,10 @@ def _clause(description: str, kind: str, scope: str | None = None) -> str | None
     if not text:
         return None
     first, _, rest = text.partition(" ")
+    if re.fullmatch(r"(?i)do|don't|dont|never", first) and (first.lower() != "do" or re.match(r"not\b", rest)):
+        # "do not panic on ...": what the code does now, not what its author "did not" do.
+        rest = rest.removeprefix("not ") if first.lower() == "do" else rest
+        return f"made {scope_phrase(scope)} {'never' if first.lower() == 'never' else 'not'} {rest}" if scope and scope_phrase(scope) else None
     verb = _base(first) if re.fullmatch(r"[A-Za-z]+", first) else None
     if verb is None:
         done = _TYPE_VERB.get(kind)
@@ -149,8 +166,8 @@ def _clause(description: str, kind: str, scope: str | None = None) -> str | None
         if _sentence_like(text):  # "feat: plants grow over real hours" is no thing one adds
             return f"fixed {text}" if done == "fixed" else f"added a feature: {text}"
         rest, past = text, done
-    elif verb in _BEHAVIOUR and scope and re.fullmatch(r"[a-z][\w-]*", scope):
-        return f"made the {scope} {verb}{' ' + rest if rest else ''}"
+    elif verb in _BEHAVIOUR and scope and scope_phrase(scope):
+        return f"made {scope_phrase(scope)} {verb}{' ' + rest if rest else ''}"
     else:
         past = _past(verb)
     if verb == "speed" and rest.startswith("up "):

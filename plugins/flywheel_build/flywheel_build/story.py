@@ -9,10 +9,11 @@ from typing import Any
 
 import attrs
 
-from flywheel_build.facts import BuildFacts, CommitFact, capitalised, kind_of, language_of, path_kind, short_title
-from flywheel_build.prose import clause, duration_words, span_words, things_in
+from flywheel_build.facts import BuildFacts, CommitFact, capitalised, kind_of, language_of, path_kind, short_title, states
+from flywheel_build.prose import clause, duration_words, scope_phrase, span_words, things_in
 
-__all__ = ["Item", "Section", "Person", "Story", "build_story", "common_folder", "explain", "area_of", "top_area", "said_clause"]
+__all__ = ["Item", "Section", "Person", "Story", "build_story", "common_folder", "explain", "area_of", "top_area", "said_clause", "said_sentence",
+           "written"]
 
 #: A session this small is told commit by commit; a bigger one by its few most significant
 #: changes per section, the rest summed up by area.
@@ -60,7 +61,7 @@ _LIST_ITEM_WORDS = 8
 _ISSUE = re.compile(r"\b(?:fix(?:es|ed)?|close[sd]?|resolve[sd]?)\s*:?\s+(#\d{1,7})\b", re.I)
 _GENERIC_DIRS = {"src", "lib", "libs", "pkg", "pkgs", "app", "source", "sources", "internal", "cmd", "packages", "main", "java", "python"}
 _AREA_NAMES = {"tests": "tests", "test": "tests", "testing": "tests", "docs": "docs", "doc": "docs", ".github": "CI"}
-_CODE = re.compile(r"^[\w.+-]{1,40}$")
+_CODE = re.compile(r"^[\w.+/-]{1,40}$")
 _FRAGMENTS = re.compile(r"(?:^|/)(?:changelog\.d|changelog|changes|news|newsfragments|\.changeset)/", re.I)
 #: Folders that hold packages: their children are the areas ("plugins/flywheel_trade").
 _CONTAINERS = {"src", "lib", "libs", "pkg", "pkgs", "packages", "plugins", "apps", "crates", "modules", "cmd", "internal",
@@ -106,14 +107,15 @@ def _issues(body: str) -> tuple[str, ...]:
 def area_of(c: CommitFact, package: str | None = None) -> str | None:
     """What part of the project a commit is about: its scope, else the folder (or module) most of
     its files are in, past generic folders such as ``src/`` and the package's own."""
-    if c.scope and _CODE.match(c.scope):
-        return c.scope
+    scope = c.area.split()[0] if c.area else c.scope  # "flywheel-publish-web pages": the package
+    if scope and _CODE.match(scope):
+        return scope
     areas: Counter[str] = Counter()
     # The code a change is about, not its changelog fragment or the tests beside it.
     code = [f for f in c.files if path_kind(f) is None]
     for path in code or [f for f in c.files if not _FRAGMENTS.search(f)]:
         parts = path.split("/")
-        dirs = [d for d in parts[:-1] if d.lower() not in _GENERIC_DIRS and _norm(d) != package]
+        dirs = [d for d in parts[:-1] if d.lower() not in _GENERIC_DIRS | _CONTAINERS and _norm(d) != package]
         if dirs:
             name = _AREA_NAMES.get(dirs[0].lower(), dirs[0])
         elif len(parts) > 1:  # a module right in the package: the module is the area
@@ -199,6 +201,7 @@ class Item:
     detail: str | None  # untrusted text from the body
     issues: tuple[str, ...]  # "#12" as the body says "Fixes #12"
     who: str | None  # untrusted names
+    scope: str | None = None  # a Conventional scope, said after the lead ("(cli)"); an area is in the lead
 
 
 @attrs.frozen
@@ -290,9 +293,13 @@ def build_story(facts: BuildFacts) -> Story:
     elif facts.top is not None:
         top = facts.top
         opened = _to_open(top, human, small)
-        opening = _opening(facts, opened, sentences)
-        brief = "".join(text for text, _, _ in _opening(facts, opened, [], things=False, where=False))
-        posted = "".join(text for text, _, _ in _opening(facts, opened, [], where=False))
+        if len(human) > MEDIUM:
+            opening = _main_change(top, sentences)
+            brief = posted = "".join(text for text, _, _ in opening)
+        else:
+            opening = _opening(facts, opened, sentences)
+            brief = "".join(text for text, _, _ in _opening(facts, opened, [], things=False, where=False))
+            posted = "".join(text for text, _, _ in _opening(facts, opened, [], where=False))
         why = [x for x in (explain(top.body), f"Breaking: {top.breaking_note}" if top.breaking_note else None) if x]
         if why:
             lede = (" ".join(w if w.endswith((".", "!", "?", "…")) else w + "." for w in why),)
@@ -303,6 +310,10 @@ def build_story(facts: BuildFacts) -> Story:
         by_kind.setdefault(kind_of(c), []).append(c)
     # A small session's opening said who made what: the counts are the footer's.
     overview = None if opening and len(human) <= MEDIUM else _overview(facts, by_kind)
+    counted_in: dict[str, dict[str, list[str]]] = {}  # "areas" and "branches" the overview names: their commits
+    if overview and opening:  # a big session: what the rest was about, and the branches it came in
+        overview = " ".join(x for x in (overview, _about(human, top, package, sentences, counted_in),
+                                        _branches(facts, sentences, counted_in)) if x)
 
     sections: list[Section] = []
     counted: list[str] = []
@@ -372,14 +383,141 @@ def build_story(facts: BuildFacts) -> Story:
         sections=tuple(sections),
         people=people,
         others=others[0] if others else None,
-        provenance=_provenance(facts, sentences, people, by_kind, sections, others),
+        provenance=_provenance(facts, sentences, people, by_kind, sections, others, counted_in),
     )
 
 
 def said_clause(c: CommitFact) -> str | None:
     """What the commit's author did, as a past-tense clause ("added a website publisher"), or
     None when its subject does not start with a verb."""
-    return clause(short_title(c.description or c.subject), kind_of(c), c.scope)
+    return None if states(c) else clause(short_title(c.description or c.subject), kind_of(c), c.scope)
+
+
+def written(c: CommitFact) -> str:
+    """A commit's change as its author wrote it, without a Conventional prefix or an issue
+    number: "flywheel-build: tests follow ..." keeps its area, which alone says where."""
+    return f"{c.area}: {c.description}" if c.area else c.description or c.subject
+
+
+#: A lead longer than this is cut at its last sentence or clause that fits; never mid-clause.
+LEAD = 160
+# Where a lead may end: before "; ", ": ", a dash, an aside in brackets, or after a sentence.
+_LEAD_CUT = re.compile(r"[;:] | [-–—] | \(|(?<=[.!?]) (?=[A-Z`\"'])")
+
+
+def _lead(c: CommitFact) -> str:
+    """A told change's lead: what its author wrote (see :func:`written`), up to the end of its
+    last sentence or clause (before "; ", ": ", " - " or an aside in brackets) within ``LEAD``
+    characters, outside brackets and code; whole when it has none (a long clause is better
+    than half of one: a list's ", " is no clause boundary)."""
+    text = written(c)
+    text = text if c.area else capitalised(text)
+    if len(text) <= LEAD:
+        return text
+    depth, code, cut, strong = 0, False, 0, 0
+    for i, ch in enumerate(text[: LEAD + 1]):
+        end = _LEAD_CUT.match(text, i) if not depth and not code and i >= 20 else None
+        if end and end[0].startswith((";", " ")) and not end[0].startswith((" -", " –", " —", " (")):
+            strong = i  # a sentence's or a "; " clause's end
+        elif end and i >= LEAD // 3:  # an aside or ": " leaving a third at least
+            cut = i
+        if ch == "`":
+            code = not code
+        elif not code and ch in "([{":
+            depth += 1
+        elif not code and ch in ")]}":
+            depth = max(0, depth - 1)
+    return text[: strong or cut] if strong or cut else text
+
+
+def said_sentence(c: CommitFact, who: str | None, also: bool = False) -> str:
+    """What a commit did, as a sentence that stays true however its subject is written, without
+    its final stop: "David Lord added config and docs for limits", "In net/http, Ann added
+    Server.Shutdown", "Ann made cmd/go not panic on ..."; a subject that is no verb phrase is
+    said after a colon, as written: "Ann changed flywheel-build: the blog post opens with ..."
+    (``also``: "Ann also ...")."""
+    desc = short_title(c.description or c.subject)
+    who = f"{who or 'a commit'}{' also' if also else ''}"
+    where = c.area or c.scope
+    phrase = scope_phrase(where) or where if where else None
+    if c.area and c.description and not states(c):
+        # What the code does now ("do not panic", "accept ..."): "made cmd/go not panic ...".
+        said = clause(desc, kind_of(c), c.area)
+        if said and said.startswith(f"made {phrase} "):
+            return capitalised(f"{who} {said}")
+        said = clause(desc, kind_of(c), None)
+        if said:
+            return f"In {phrase}, {who} {said}"
+    elif not c.area and c.description and (said := clause(desc, kind_of(c), c.scope)):
+        return capitalised(f"{who} {said}")
+    if phrase:  # "changed the cli: ...", "changed flywheel-build: ..."
+        return capitalised(f"{who} changed {phrase}: {desc}")
+    return capitalised(f"{who} made {'another' if also else 'the main'} change: {desc}")
+
+
+def _main_change(top: CommitFact, sentences: list[dict[str, str]]) -> tuple[tuple[str, CommitFact | None, tuple[str, ...]], ...]:
+    """A big session's opening: who made the title's change and what it did, in a sentence that
+    stays true (see :func:`said_sentence`), the commit cited."""
+    text = said_sentence(top, _people_of(top))
+    sentences.append({"text": text, "from": f"commit {top.hash} subject and author"})
+    return ((text, top, _issues(top.body)), (".", None, ()))
+
+
+def _about(human: list[CommitFact], top: CommitFact | None, package: str | None, sentences: list[dict[str, str]],
+           counted_in: dict[str, dict[str, list[str]]]) -> str | None:
+    """"Besides the main change, the work was mostly in flywheel-publish-web (8 changes),
+    flywheel_core (6) and flywheel-build (6)." ("the areas with the most changes were ..." when
+    those are not most of it): where the rest of a big session's work was, by the areas its
+    subjects name, else its files' folders (spellings of one name counted together); the
+    commits of each area named go to ``counted_in["areas"]``."""
+    rest = [c for c in human if c is not top]
+    spelled: dict[str, Counter[str]] = {}
+    hashes: dict[str, list[str]] = {}
+    for c in rest:
+        area = area_of(c, package)
+        if area:
+            spelled.setdefault(_norm(area) or area, Counter())[area] += 1
+            hashes.setdefault(_norm(area) or area, []).append(c.hash)
+    counts = sorted(((sum(n.values()), n.most_common(1)[0][0], key) for key, n in spelled.items()),
+                    key=lambda nn: (-nn[0], nn[1].casefold()))
+    named = [(n, name) for n, name, _ in counts if n > 1][:3]
+    if not named:
+        return None
+    counted_in["areas"] = {name: hashes[key] for n, name, key in counts[: len(named)]}
+    parts = [f"{name} ({_plural(n, 'change', 'changes') if i == 0 else f'{n:,}'})" for i, (n, name) in enumerate(named)]
+    if len(named) == 1 and named[0][0] == len(rest):
+        text = f"Besides the main change, the work was all in {named[0][1]}."
+    elif 2 * sum(n for n, _ in named) > len(rest):
+        text = f"Besides the main change, the work was mostly in {_listing(parts)}."
+    else:  # "mostly" would overstate it
+        text = f"Besides the main change, the areas with the most changes were {_listing(parts)}."
+    sentences.append({"text": text, "from": "numbers.areas: source_data.git_commits by their subjects' area or scope, else their "
+                                            "files' folders"})
+    return text
+
+
+_BRANCH = re.compile(r"^Merge (?:(?:remote-tracking )?branch '(?P<b>[^'\s]{1,60})'|pull request #\d+ from (?:[^/\s]+/)?(?P<pr>\S{1,60}))")
+#: At most this many branches are named.
+BRANCHES = 6
+
+
+def _branches(facts: BuildFacts, sentences: list[dict[str, str]], counted_in: dict[str, dict[str, list[str]]]) -> str | None:
+    """"The 5 merges brought in the branches lean, gitsafe, prose2, sitefast and story.": when
+    every merge's subject names its branch, and they are few."""
+    branches: dict[str, list[str]] = {}
+    for c in reversed(facts.merges):  # in the order they were merged
+        match = _BRANCH.match(c.subject)
+        if not match:
+            return None
+        branches.setdefault((match["b"] or match["pr"]).removeprefix("origin/"), []).append(c.hash)
+    if not branches or len(branches) > BRANCHES:
+        return None
+    names = [h for hs in branches.values() for h in hs]
+    counted_in["branches"] = branches
+    merges = "The merge" if len(names) == 1 else f"The {len(names):,} merges"
+    text = f"{merges} brought in the branch{'es' if len(branches) > 1 else ''} {_listing(list(branches))}."
+    sentences.append({"text": text, "from": "numbers.branches: the subjects of the merges"})
+    return text
 
 
 #: Clauses whose object the commit's files may name: "added X: a queue manager and a publisher".
@@ -478,7 +616,7 @@ def _opening(
                 text += ", then " if newer and len(commits) == 2 else " and " if i == len(commits) - 1 else ", "
             else:
                 text += " "
-            said = said_clause(c) or f"committed “{short_title(c.description or c.subject)}”"
+            said = said_clause(c) or f"committed “{short_title(written(c))}”"
             made = _things(c, said) if things else []
             first, _, rest = said.partition(" ")
             if i and first == verb and rest:  # "added X, then Y"
@@ -567,7 +705,7 @@ def _items(
         if detail:
             detail = detail if detail.endswith((".", "!", "?", "…")) else detail + "."
             sentences.append({"text": detail, "from": f"commit {c.hash} body"})
-        items.append(Item(c, capitalised(c.description or c.subject), detail, _issues(c.body), _who(c)))
+        items.append(Item(c, _lead(c), detail, _issues(c.body), _who(c), None if c.area else c.scope))
     rest = [c for c in members if c not in chosen and c not in opened]
     return tuple(items), rest
 
@@ -596,7 +734,7 @@ def _people(
     for name, commits in named:
         # The title's change first, then those told with their why, then those listed.
         mine = sorted((c for c in commits if c.hash in told or c is top), key=lambda c: (c is not top, told.get(c.hash, 0)))
-        theirs = [f"“{c.description or c.subject}”" for c in mine][:3]
+        theirs = [f"“{short_title(written(c))}”" for c in mine][:3]
         did = _plural(len(commits), "commit", "commits")
         if theirs:
             did += ", including " + _listing(theirs)
@@ -620,6 +758,7 @@ def _provenance(
     by_kind: dict[str, list[CommitFact]],
     sections: list[Section],
     others: tuple[str, list[str]] | None,
+    counted_in: dict[str, dict[str, list[str]]] | None = None,
 ) -> dict[str, Any]:
     """Where each number, name and sentence of the post comes from, for a checker to prove."""
     st = facts.stats
@@ -649,6 +788,8 @@ def _provenance(
     # the subject's first words, see facts.kind_of).
     numbers["kinds"] = {k: [c.hash for c in cs] for k, cs in by_kind.items()}
     numbers["merges"] = [c.hash for c in facts.merges]
+    # A big session's overview: the areas it names with their commits, the branches with their merges.
+    numbers.update(counted_in or {})
     numbers["automated"] = [c.hash for c in facts.bot_commits]
     names: dict[str, Any] = {}
     if facts.named:

@@ -125,7 +125,7 @@ def test_release_of_many_people_reads_as_a_story(fw, tmp_path, release):
     commits = session["source_data"]["git_commits"]
     assert len(commits) == 145 and len(blog.splitlines()) < 80
     # The most significant change is the title, its body and breaking note the lede.
-    assert text.startswith("# tidyparse: Dropped support for Python 3.8\n\n*2025-11-26 · tidyparse · v2.3.0..v2.4.0*\n\n"
+    assert text.startswith("# tidyparse 2.4.0: Dropped support for Python 3.8\n\n*2025-11-26 · tidyparse · v2.3.0..v2.4.0*\n\n"
                            "Ann Example dropped support for Python 3.8 ([`"), text[:400]
     assert "\n\nPython 3.8 reached its end of life in October 2024." in text
     assert "Breaking: tidyparse now needs Python 3.9 or newer." in text
