@@ -354,8 +354,10 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+# Compiled on first use, not at import (issue 18: start-up): most commands need none of these.
+_re = functools.cache(re.compile)
 #: What follows ``.<name>.`` in a temp file's name: the writer's pid (older ones have none), mkstemp's letters.
-_TEMP_TAIL = re.compile(r"(?:(\d+)\.)?[A-Za-z0-9_]+\.tmp")
+_TEMP_TAIL = r"(?:(\d+)\.)?[A-Za-z0-9_]+\.tmp"
 
 
 def remove_stale_temps(path: Path, *, older_than: float = STALE_TEMP_SECONDS) -> list[Path]:
@@ -383,7 +385,7 @@ def remove_stale_temps_of(paths: Iterable[Path], *, older_than: float = STALE_TE
             continue
         for entry in entries:
             found = next((m for prefix in wanted if entry.name.startswith(prefix)
-                          and (m := _TEMP_TAIL.fullmatch(entry.name, len(prefix)))), None)
+                          and (m := _re(_TEMP_TAIL).fullmatch(entry.name, len(prefix)))), None)
             if not found:
                 continue
             try:
