@@ -75,16 +75,21 @@ def test_run_of_a_small_session_without_targets_imports_no_scan_nor_publisher(fl
     session.write_bytes((EXAMPLES / "minimal_build_session.json").read_bytes())
     modules = flywheel("run", str(session), "--out", str(flywheel.work / "out"))
     assert "jinja2" in modules and "flywheel_core.pipeline" in modules  # it did run
-    # No target and no queue: the queue is neither opened nor imported.
+    # No target and no queue: the queue is neither opened nor imported, nor are its rows.
     assert _found(modules, [*NEVER_AT_START, "tomllib", "configparser", "flywheel_core.publishing.queue",
-                            "flywheel_core.publishing.screening", "sqlite3"]) == []
+                            "flywheel_core.publishing.screening", "sqlite3", "flywheel_core.publishing.storage"]) == []
+    # The user's config folder is found without platformdirs; the lock's holder record names
+    # the host without socket; the session's repository is not on this machine, so no commit
+    # log is read (gitlog) and no commit-message pattern is compiled.
+    assert _found(modules, ["platformdirs", "socket", "flywheel_build.gitlog"]) == []
 
 
 def test_validate_imports_no_renderer_nor_lock(flywheel) -> None:
     session = flywheel.work / "work_session.json"
     session.write_bytes((EXAMPLES / "minimal_build_session.json").read_bytes())
     modules = flywheel("validate", str(session))
-    assert _found(modules, [*NEVER_AT_START, "jinja2", "filelock", "sqlite3", "flywheel_build.facts"]) == []
+    assert _found(modules, [*NEVER_AT_START, "jinja2", "filelock", "sqlite3", "flywheel_build.facts",
+                            "platformdirs", "socket", "flywheel_core.publishing"]) == []
 
 
 def test_collect_imports_no_session_model_renderer_nor_queue(flywheel) -> None:
