@@ -20,7 +20,7 @@ from flywheel_core.errors import UsageError
 if TYPE_CHECKING:
     from flywheel_core.models import Session
 
-__all__ = ["KINDS", "new_plugin_project", "template_contexts", "to_jsonable", "register"]
+__all__ = ["KINDS", "new_plugin_project", "template_contexts", "to_jsonable"]
 
 KINDS = ("generator", "session-type", "target")
 # Compiled on first use, not at import (issue 18: start-up): most commands need none of these.
@@ -310,9 +310,3 @@ def render(
 
         atomic_write(output, text)
         print(f"wrote {output}", file=sys.stderr)
-
-
-def register(app: typer.Typer) -> None:
-    app.command("new-plugin")(new_plugin)
-    app.command()(context)
-    app.command()(render)

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from flywheel_core.config import Config
     from flywheel_core.plugins import PluginHost
 
-__all__ = ["effective_settings", "gitignore_entries", "init_text", "register", "schema_section", "toml_value"]
+__all__ = ["effective_settings", "gitignore_entries", "init_text", "schema_section", "toml_value"]
 
 # Compiled on first use, not at import (issue 18: start-up): most commands need none of these.
 _re = functools.cache(re.compile)
@@ -369,9 +369,3 @@ def config_cmd(config: ConfigOpt = None, json_out: JsonOpt = False) -> None:
     print(f"# config file: {_describe_source(cfg, Path.cwd().resolve())}")
     print(f"# relative paths resolve against {cfg.base_dir}")
     print("\n".join(_toml_lines(settings)))
-
-
-def register(app: typer.Typer) -> None:
-    app.command()(plugins)
-    app.command()(init)
-    app.command("config")(config_cmd)
