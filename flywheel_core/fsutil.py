@@ -11,7 +11,6 @@ import os
 import re
 import stat
 import sys
-import tempfile
 import time
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Callable, Iterable
@@ -304,6 +303,8 @@ def _stage(
     try:
         if folder not in folders:
             folder.mkdir(parents=True, exist_ok=True)
+        import tempfile  # here: `flywheel validate` writes nothing (tempfile imports random, ~1.5 ms)
+
         fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(path.name), suffix=".tmp", dir=folder)
     except OSError as exc:
         raise FileSystemError(path, exc) from None
@@ -354,8 +355,10 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+# Compiled on first use, not at import (issue 18: start-up): most commands need none of these.
+_re = functools.cache(re.compile)
 #: What follows ``.<name>.`` in a temp file's name: the writer's pid (older ones have none), mkstemp's letters.
-_TEMP_TAIL = re.compile(r"(?:(\d+)\.)?[A-Za-z0-9_]+\.tmp")
+_TEMP_TAIL = r"(?:(\d+)\.)?[A-Za-z0-9_]+\.tmp"
 
 
 def remove_stale_temps(path: Path, *, older_than: float = STALE_TEMP_SECONDS) -> list[Path]:
@@ -383,7 +386,7 @@ def remove_stale_temps_of(paths: Iterable[Path], *, older_than: float = STALE_TE
             continue
         for entry in entries:
             found = next((m for prefix in wanted if entry.name.startswith(prefix)
-                          and (m := _TEMP_TAIL.fullmatch(entry.name, len(prefix)))), None)
+                          and (m := _re(_TEMP_TAIL).fullmatch(entry.name, len(prefix)))), None)
             if not found:
                 continue
             try:

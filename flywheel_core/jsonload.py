@@ -9,6 +9,7 @@ within a small multiple of the input: no step backtracks or builds a list per to
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
@@ -35,8 +36,10 @@ for _byte in b"]}":
     _STEP[_byte] = -1
 #: A ``\uD800``-``\uDFFF`` escape somewhere in the raw text: only then are strings searched.
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
-_SURROGATE = re.compile("[\ud800-\udfff]")
-_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# Compiled on first use, not at import (issue 18: start-up): most commands need none of these.
+_re = functools.cache(re.compile)
+_SURROGATE = "[\ud800-\udfff]"
+_NAME = r"[A-Za-z_][A-Za-z0-9_]*"
 
 
 def dumps_strict(value: Any, **kwargs: Any) -> str:
@@ -159,7 +162,7 @@ def _outside_strings(text: bytes, chunk: int = 1 << 16) -> bytes:
 def _child(path: str, key: str | int) -> str:
     if isinstance(key, int):
         return f"{path}[{key}]"
-    if _NAME.fullmatch(key):
+    if _re(_NAME).fullmatch(key):
         return f"{path}.{key}"
     return f"{path}[{json.dumps(_clip(key, 80))}]"
 
@@ -179,7 +182,7 @@ def _check_tree(value: Any, file: str, *, surrogates: bool) -> Any:
     while stack:
         parent, children = stack[-1]
         for key, node in children:  # paths are built only for containers and problems
-            if surrogates and isinstance(key, str) and _SURROGATE.search(key):
+            if surrogates and isinstance(key, str) and _re(_SURROGATE).search(key):
                 raise InputError(file, _at(parent, key), _surrogate_message(key))
             if isinstance(node, (dict, list)):
                 path = _at(parent, key)
@@ -190,7 +193,7 @@ def _check_tree(value: Any, file: str, *, surrogates: bool) -> Any:
                 break
             if isinstance(node, _Bad):
                 raise InputError(file, _at(parent, key), node.message)
-            if surrogates and isinstance(node, str) and _SURROGATE.search(node):
+            if surrogates and isinstance(node, str) and _re(_SURROGATE).search(node):
                 raise InputError(file, _at(parent, key), _surrogate_message(node))
         else:
             stack.pop()
@@ -198,7 +201,7 @@ def _check_tree(value: Any, file: str, *, surrogates: bool) -> Any:
 
 
 def _surrogate_message(text: str) -> str:
-    found = _SURROGATE.search(text)
+    found = _re(_SURROGATE).search(text)
     assert found is not None
     return (
         f"lone surrogate \\u{ord(found.group()):04x} at character {found.start()} is not Unicode text "

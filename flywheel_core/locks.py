@@ -151,11 +151,9 @@ class PathLock:
         self.release()
 
     def _write_holder(self) -> None:
-        import socket  # here: many commands load this module without ever taking a lock
-
         record = {
             "pid": os.getpid(),
-            "host": socket.gethostname(),
+            "host": _hostname(),
             "command": _command(),
             "since": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "path": str(self.path),
@@ -172,16 +170,24 @@ class PathLock:
             pid = int(record["pid"])
         except (OSError, ValueError, KeyError, TypeError):
             return "an unknown process"
-        import socket
-
         text = f"pid {pid}"
-        local = record.get("host") == socket.gethostname()
+        local = record.get("host") == _hostname()
         if not local:
             text += f" on {record.get('host')}"
         text += f" ({record.get('command') or '?'}) since {record.get('since', '?')}"
         if local and _process_state(pid) == "T":
             text += f"; it is stopped: resume it (kill -CONT {pid}) or end it"
         return text
+
+
+def _hostname() -> str:
+    """``socket.gethostname()``: on POSIX it is the kernel's node name, read without importing
+    socket (~1.5 ms of a `flywheel run`, issue 18)."""
+    if hasattr(os, "uname"):
+        return os.uname().nodename
+    import socket
+
+    return socket.gethostname()
 
 
 def _process_state(pid: int) -> str | None:

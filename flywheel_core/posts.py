@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from typing import TYPE_CHECKING, Any, Iterable, Mapping
@@ -18,8 +19,10 @@ if TYPE_CHECKING:
 __all__ = ["NETWORK_NAMES", "SocialPosts", "compose_social"]
 
 NETWORK_NAMES = {"x": "X", "bluesky": "Bluesky", "mastodon": "Mastodon", "linkedin": "LinkedIn"}
+# Compiled on first use, not at import (issue 18: start-up): most commands need none of these.
+_re = functools.cache(re.compile)
 #: A link a post can carry as it is: http(s), nothing a network or Markdown would cut it at.
-_LINK = re.compile(r"https?://[^\s<>\"'`\\]{1,2000}\Z")
+_LINK = r"https?://[^\s<>\"'`\\]{1,2000}\Z"
 #: Alt text is cut here: X takes 1,000 characters, Mastodon 1,500, Bluesky 2,000.
 ALT_CHARS = 1000
 
@@ -85,7 +88,7 @@ def compose_social(
     """
     topics = list(topics)
     link = ctx.page_url(session, *page) if page else None
-    if link is not None and not _LINK.match(link):
+    if link is not None and not _re(_LINK).match(link):
         ctx.warn(f"social posts: page URL {link[:200]!r} is not a plain http(s) URL; posts go without a link")
         link = None
     variants: dict[str, list[str]] = {}

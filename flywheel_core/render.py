@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from pathlib import Path
@@ -36,16 +37,18 @@ def _is_html(name: str | None) -> bool:
 _ASCII_PUNCT = frozenset("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~")
 #: Links, images and reference definitions (``[``, ``]``), table cells (``|``): escaped anywhere.
 _ALWAYS = frozenset("[]|")
-_ENTITY = re.compile(r"&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});")
+# Compiled on first use, not at import (issue 18: start-up): most commands need none of these.
+_re = functools.cache(re.compile)
+_ENTITY = r"&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});"
 #: What follows ``<`` in a raw HTML tag, an autolink (``<https:...>``) or an e-mail autolink.
-_TAG_OR_AUTOLINK = re.compile(r"[A-Za-z/!?]|[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@")
+_TAG_OR_AUTOLINK = r"[A-Za-z/!?]|[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@"
 #: Block starts: ATX heading, list item, block quote; setext underline, thematic break or a
 #: table's delimiter row (``---``, ``- - -``, ``:-:|``); code fence. (An ordered list item's
 #: ``.`` or ``)`` is escaped.)
 _BLOCK = re.compile(r"[ \t]*(?:(?:#{1,6}|[-+*])(?=[ \t]|$)|>|=+[ \t]*$|[-:|][-:| \t]*$|~{3,})")
 _ORDERED = re.compile(r"[ \t]*\d{1,9}([.)])(?=[ \t]|$)")
 _CLOSING_HASHES = re.compile(r"[ \t](#+)[ \t]*$")  # "## Title ##": a heading's closing sequence
-_DELIMITERS = re.compile(r"\*+|_+|~+")
+_DELIMITERS = r"\*+|_+|~+"
 
 
 def _is_space(ch: str) -> bool:
@@ -127,15 +130,15 @@ def _escape_marked(line: str) -> str:
     for i, ch in enumerate(line):
         if ch in _ALWAYS or (ch == "\\" and (i + 1 == len(line) or line[i + 1] in _ASCII_PUNCT)):
             marked.add(i)
-        elif ch == "<" and (i + 1 == len(line) or _TAG_OR_AUTOLINK.match(line, i + 1)):
+        elif ch == "<" and (i + 1 == len(line) or _re(_TAG_OR_AUTOLINK).match(line, i + 1)):
             marked.add(i)
-        elif ch == "&" and _ENTITY.match(line, i):
+        elif ch == "&" and _re(_ENTITY).match(line, i):
             marked.add(i)
     out: list[str] = []
     pos = 0
     for start, end in [*spans, (len(line), len(line))]:
         part = line[pos:start]
-        for m in _DELIMITERS.finditer(part):  # a run is escaped whole, or its neighbours change
+        for m in _re(_DELIMITERS).finditer(part):  # a run is escaped whole, or its neighbours change
             a, b = pos + m.start(), pos + m.end()
             if _may_delimit(m.group(), line[a - 1] if a else None, line[b] if b < len(line) else None) or marked & set(range(a, b)):
                 marked.update(range(a, b))

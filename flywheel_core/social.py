@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Callable, Iterable
 
 __all__ = [
@@ -51,7 +51,9 @@ MAX_POSTS = 12
 PLATFORMS = tuple(LIMITS)
 
 _URL = re.compile(r"https?://[^\s<>\"]+[^\s<>\".,;:!?)\]'’]", re.I)
-_SENTENCE_END = re.compile(r"(?<=[.!?…])\s+|\n+")
+# Compiled on first use, not at import (issue 18: start-up): most commands need none of these.
+_re = cache(re.compile)
+_SENTENCE_END = r"(?<=[.!?…])\s+|\n+"
 
 
 # Code points that are a grapheme of their own next to any other of them (no combining mark,
@@ -171,7 +173,7 @@ def _tokens(text: str) -> list[str]:
 def _pieces(text: str, limit: int, platform: str) -> list[str]:
     """Break text into units that each fit ``limit``: sentences, else words, else graphemes."""
     out: list[str] = []
-    for sentence in (s.strip() for s in _SENTENCE_END.split(text)):
+    for sentence in (s.strip() for s in _re(_SENTENCE_END).split(text)):
         if not sentence:
             continue
         if post_length(sentence, platform) <= limit:
@@ -295,7 +297,7 @@ _TRIGGER = re.compile(r"([@＠#＃﹟])(?=\w)|([$＄])(?=[^\W\d_])")
 _DOMAIN_DOT = re.compile(r"(?<=\w)([.。．｡])(?=[^\W\d_])")
 _SCHEME = re.compile(r"(?<=\w):(?=//)")
 _DOUBLE_STOP = re.compile(r"([…!?])\.(?=\s|$)")
-_SENTENCE = re.compile(r"(?<=[.!?…])\s+(?=\S)")
+_SENTENCE = r"(?<=[.!?…])\s+(?=\S)"
 
 
 def defang(text: object) -> str:
@@ -355,7 +357,7 @@ def optional(text: object = None, *, caller: Callable[[], str] | None = None) ->
 
 def sentences(text: object, keep: int = 1) -> str:
     """``text`` with every sentence after the first ``keep`` marked :func:`optional`."""
-    parts = _SENTENCE.split(" ".join(str(text).split()))
+    parts = _re(_SENTENCE).split(" ".join(str(text).split()))
     head = " ".join(parts[:keep])
     return head + "".join(optional(" " + p) for p in parts[keep:])
 

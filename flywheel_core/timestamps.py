@@ -5,14 +5,15 @@ Its own module, below the models: collectors parse dates without loading cattrs.
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import date, datetime, timezone
 
 __all__ = ["parse_timestamp"]
 
-_TS_RE = re.compile(
-    r"^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d{1,9})?)?(?:Z|z|[+-]\d{2}(?::?\d{2})?)?)?$"
-)
+# Compiled on first use, not at import (issue 18: start-up): most commands need none of these.
+_re = functools.cache(re.compile)
+_TS_RE = r"^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d{1,9})?)?(?:Z|z|[+-]\d{2}(?::?\d{2})?)?)?$"
 
 _PLAIN_TS = re.compile(
     r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,6})?(?:Z|[+-][0-9]{2}:[0-9]{2})?"
@@ -34,7 +35,7 @@ def parse_timestamp(value: str) -> tuple[datetime, bool]:
             pass
         else:
             return _in_utc(parsed, value)
-    if not isinstance(value, str) or not _TS_RE.match(value.strip()):
+    if not isinstance(value, str) or not _re(_TS_RE).match(value.strip()):
         raise ValueError(f"{value!r} is not an ISO 8601 timestamp (e.g. 2025-12-02T05:20:00Z)")
     text = value.strip().replace(",", ".")
     if len(text) == 10:

@@ -95,3 +95,17 @@ def test_a_lazy_command_module_is_imported_only_when_the_command_is_used(fake_di
     assert "More about it." in flywheel("collect", "ghost", "--help")
     assert marker.exists()
     assert flywheel("collect", "ghost", "--name", "you") == "hello you\n"
+
+
+def test_each_core_command_is_listed_by_its_docstring() -> None:
+    """Core commands are lazy (issue 18): their listing line is kept beside the table, and must
+    stay the first paragraph of the command function's docstring, as typer would show it."""
+    import importlib
+    import inspect
+
+    from flywheel_core.cli import CORE_COMMANDS
+
+    for name, target, summary in CORE_COMMANDS:
+        module, _, function = target.partition(":")
+        doc = inspect.getdoc(getattr(importlib.import_module(module), function))
+        assert summary == doc.split("\n\n")[0], name

@@ -181,3 +181,19 @@ def test_config_fills_in_the_defaults_of_installed_schemas(tmp_path: Path, monke
     human = run_cli(["config"], host=empty_host).stdout
     assert ('[targets.shelf]\nenabled = true\nscan = "hold"\nreview = "findings"\nfolder = "shelf"\n\n'
             "[targets.shelf.deploy]\ntimeout = 60") in human
+
+
+@pytest.mark.parametrize("value", [None, "", "relative/config", "/abs/config", "~/tilde"])
+@pytest.mark.parametrize("home", ["/home/ann", "relative-home"])
+def test_the_user_config_file_is_in_the_folder_platformdirs_names(value, home, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``user_config_path`` applies platformdirs' rule without importing it (issue 18: start-up)."""
+    import platformdirs
+
+    from flywheel_core.config import user_config_path
+
+    monkeypatch.setenv("HOME", home)
+    if value is None:
+        monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
+    else:
+        monkeypatch.setenv("XDG_CONFIG_HOME", value)
+    assert user_config_path() == Path(platformdirs.user_config_dir("flywheel")) / "flywheel.toml"

@@ -144,3 +144,13 @@ def test_the_holder_record_shows_the_command_as_redaction_stands_at_each_lock(tm
     assert secret in before, "not a secret yet"
     assert secret not in registered and "***" in registered
     assert secret not in changed and changed.endswith("--another-arg")
+
+
+def test_the_holder_record_names_this_host_as_socket_does(tmp_path: Path) -> None:
+    """The host is read without importing socket (issue 18: start-up), and is the same name, so
+    a waiter running an older flywheel still sees the holder as local."""
+    import socket
+
+    with lock_for(tmp_path / "work_session.json") as lock:
+        record = json.loads(lock.holder_file.read_text(encoding="utf-8"))
+    assert record["host"] == socket.gethostname() and record["pid"] == os.getpid()

@@ -33,6 +33,11 @@ NEVER_AT_START = ["jsonschema", "referencing", "rich", "pygments", "markdown_it"
                   "flywheel_core.publishing.publisher", "flywheel_core.tracking"]
 
 
+#: The modules of core commands (not groups): each is imported only by its own commands.
+CORE_COMMAND_MODULES = ["flywheel_core.cli.session", "flywheel_core.cli.tracking", "flywheel_core.cli.setup",
+                        "flywheel_core.cli.worker", "flywheel_core.cli.author"]
+
+
 @pytest.fixture
 def flywheel(tmp_path: Path):
     """Run ``flywheel ARGS`` twice (the second run uses the caches the first wrote); the modules it imported."""
@@ -62,7 +67,8 @@ def _found(modules: set[str], names: list[str]) -> list[str]:
 def test_help_imports_no_pipeline_and_no_library_a_command_needs(flywheel) -> None:
     modules = flywheel("--help")
     assert _found(modules, [*NEVER_AT_START, "jinja2", "attrs", "cattrs", "filelock", "sqlite3", "tomllib",
-                            "flywheel_core.pipeline", "flywheel_core.models", "importlib.metadata"]) == []
+                            "flywheel_core.pipeline", "flywheel_core.models", "importlib.metadata", "platformdirs",
+                            *CORE_COMMAND_MODULES]) == []
 
 
 def test_version_reads_no_distribution_metadata(flywheel) -> None:
@@ -75,16 +81,22 @@ def test_run_of_a_small_session_without_targets_imports_no_scan_nor_publisher(fl
     session.write_bytes((EXAMPLES / "minimal_build_session.json").read_bytes())
     modules = flywheel("run", str(session), "--out", str(flywheel.work / "out"))
     assert "jinja2" in modules and "flywheel_core.pipeline" in modules  # it did run
-    # No target and no queue: the queue is neither opened nor imported.
+    # No target and no queue: the queue is neither opened nor imported, nor are its rows.
     assert _found(modules, [*NEVER_AT_START, "tomllib", "configparser", "flywheel_core.publishing.queue",
-                            "flywheel_core.publishing.screening", "sqlite3"]) == []
+                            "flywheel_core.publishing.screening", "sqlite3", "flywheel_core.publishing.storage"]) == []
+    # The user's config folder is found without platformdirs; the lock's holder record names
+    # the host without socket; the session's repository is not on this machine, so no commit
+    # log is read (gitlog) and no commit-message pattern is compiled.
+    assert _found(modules, ["platformdirs", "socket", "flywheel_build.gitlog"]) == []
+    assert _found(modules, CORE_COMMAND_MODULES) == ["flywheel_core.cli.session"]
 
 
 def test_validate_imports_no_renderer_nor_lock(flywheel) -> None:
     session = flywheel.work / "work_session.json"
     session.write_bytes((EXAMPLES / "minimal_build_session.json").read_bytes())
     modules = flywheel("validate", str(session))
-    assert _found(modules, [*NEVER_AT_START, "jinja2", "filelock", "sqlite3", "flywheel_build.facts"]) == []
+    assert _found(modules, [*NEVER_AT_START, "jinja2", "filelock", "sqlite3", "flywheel_build.facts",
+                            "platformdirs", "socket", "flywheel_core.publishing", "tempfile"]) == []
 
 
 def test_collect_imports_no_session_model_renderer_nor_queue(flywheel) -> None:

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
     from flywheel_core.plugins import PluginHost
 
-__all__ = ["LazyFunction", "LazyGroup", "build_app", "click_command", "lazy_command", "main"]
+__all__ = ["CORE_COMMANDS", "LazyFunction", "LazyGroup", "build_app", "click_command", "lazy_command", "main"]
 
 _state = {"debug": False}
 
@@ -93,9 +93,46 @@ def _root(
         get_host().pm.enable_tracing()
 
 
+#: Core commands, in the order ``flywheel --help`` lists them: name, "module:function" (imported
+#: only when the command runs or shows its own help), and its line in listings, the first
+#: paragraph of the function's docstring (tests/test_cli_lazy.py keeps the two the same).
+CORE_COMMANDS = (
+    ("validate", "flywheel_core.cli.session:validate", "Check session files against the schema and the plugins' rules."),
+    ("run", "flywheel_core.cli.session:run",
+     "Generate the artifacts of each session, write them, and record them in the session file."),
+    ("schema", "flywheel_core.cli.session:schema",
+     "Print the JSON Schema (draft 2020-12) of the envelope, or merged with a session type's."),
+    ("start", "flywheel_core.cli.tracking:start",
+     "Record that a work session begins: the time, the agent, and where every branch points."),
+    ("end", "flywheel_core.cli.tracking:end",
+     "Collect what happened since `flywheel start` (else since the last end, else --since), write\n"
+     "the session file, run it and publish it."),
+    ("plugins", "flywheel_core.cli.setup:plugins",
+     "List installed plugins: distribution, version, hooks, session types and targets."),
+    ("init", "flywheel_core.cli.setup:init", "Write a commented flywheel.toml listing every setting, with working defaults."),
+    ("config", "flywheel_core.cli.setup:config_cmd",
+     "Show which config file applies from here, how it was found, and every setting in effect."),
+    ("publish", "flywheel_core.cli.queue:publish_cmd",
+     "Publish every queue entry that is due, to each enabled target (or only --target)."),
+    ("worker", "flywheel_core.cli.worker:worker_cmd",
+     "Publish queue entries as they become due, until stopped (SIGTERM or Ctrl-C)."),
+    ("new-plugin", "flywheel_core.cli.author:new_plugin",
+     "Create a complete, installable plugin project whose own tests pass as generated."),
+    ("context", "flywheel_core.cli.author:context",
+     "Print, as JSON, the exact context each template receives for a session."),
+    ("render", "flywheel_core.cli.author:render",
+     "Render your own template against the context a packaged template gets for a session."),
+)
+
+
 def build_app(host: PluginHost | None = None) -> typer.Typer:
-    """The ``flywheel`` app: core command groups, then every plugin's commands."""
-    from flywheel_core.cli import author, queue, review, session, setup, tracking, worker
+    """The ``flywheel`` app: core commands and command groups, then every plugin's commands.
+
+    Core commands are added with :func:`lazy_command`, as plugins add theirs: a command's module
+    is imported only when it runs (issue 18: start-up). The ``queue`` and ``review`` groups are
+    typer apps, imported here.
+    """
+    from flywheel_core.cli import queue, review
     from flywheel_core.plugins import get_host
 
     app = typer.Typer(
@@ -116,8 +153,10 @@ def build_app(host: PluginHost | None = None) -> typer.Typer:
         no_args_is_help=True,
     )
     app.add_typer(collect, name="collect")
-    for module in (session, tracking, setup, queue, worker, review, author):
-        module.register(app)
+    for name, target, summary in CORE_COMMANDS:
+        lazy_command(app, target, name=name, help=summary)
+    app.add_typer(queue.queue_app, name="queue")
+    review.register(app)
     host = host or get_host()
     for plugin, _, error in host.call_each("flywheel_register_commands", cli=app, collect=collect):
         if error is not None:

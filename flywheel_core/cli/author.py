@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import shutil
@@ -19,10 +20,12 @@ from flywheel_core.errors import UsageError
 if TYPE_CHECKING:
     from flywheel_core.models import Session
 
-__all__ = ["KINDS", "new_plugin_project", "template_contexts", "to_jsonable", "register"]
+__all__ = ["KINDS", "new_plugin_project", "template_contexts", "to_jsonable"]
 
 KINDS = ("generator", "session-type", "target")
-PLUGIN_NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
+# Compiled on first use, not at import (issue 18: start-up): most commands need none of these.
+_re = functools.cache(re.compile)
+PLUGIN_NAME_RE = r"^[a-z][a-z0-9_]*$"
 TEMPLATE_ROOT = Path(__file__).resolve().parent.parent / "plugin_template"
 #: Path segments in the template folder replaced by the project's names.
 _PATH_TOKENS = ("PACKAGE", "SESSION_TYPE", "ARTIFACT")
@@ -56,8 +59,8 @@ def new_plugin_project(name: str, directory: Path, kind: str = "generator", sess
 
     from flywheel_core import __version__
 
-    if not PLUGIN_NAME_RE.match(name) or len(name) > 64:
-        raise UsageError(f"plugin name {name!r} must match {PLUGIN_NAME_RE.pattern} (at most 64 characters)")
+    if not _re(PLUGIN_NAME_RE).match(name) or len(name) > 64:
+        raise UsageError(f"plugin name {name!r} must match {PLUGIN_NAME_RE} (at most 64 characters)")
     if name == "core":
         raise UsageError("plugin name 'core' is taken by flywheel-core itself")
     if kind not in KINDS:
@@ -65,8 +68,8 @@ def new_plugin_project(name: str, directory: Path, kind: str = "generator", sess
     if kind == "target" and session_type is not None:
         raise UsageError("--session-type does not apply to --kind target")
     session_type = session_type or ("build" if kind == "generator" else name)
-    if not PLUGIN_NAME_RE.match(session_type) or len(session_type) > 64:
-        raise UsageError(f"session type {session_type!r} must match {PLUGIN_NAME_RE.pattern}")
+    if not _re(PLUGIN_NAME_RE).match(session_type) or len(session_type) > 64:
+        raise UsageError(f"session type {session_type!r} must match {PLUGIN_NAME_RE}")
     dist = "flywheel-" + name.replace("_", "-")
     taken = _installed_as(name, dist)
     if taken:
@@ -307,9 +310,3 @@ def render(
 
         atomic_write(output, text)
         print(f"wrote {output}", file=sys.stderr)
-
-
-def register(app: typer.Typer) -> None:
-    app.command("new-plugin")(new_plugin)
-    app.command()(context)
-    app.command()(render)

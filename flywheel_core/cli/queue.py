@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from flywheel_core.plugins import PluginHost
     from flywheel_core.publishing import PublishOutcome, PublishReport, QueueEntry
 
-__all__ = ["print_report", "publish_due", "register"]
+__all__ = ["print_report", "publish_cmd", "publish_due", "queue_app"]
 
 TargetOpt = Annotated[Optional[str], typer.Option("--target", "-t", help="Publish only to this target.")]
 
@@ -426,8 +426,3 @@ def import_cmd(
                 counts = import_queue(queue, handle, source=str(file))
     print(f"imported {counts['items']} entries, {counts['session_files']} session files, "
           f"{counts['documents']} shared documents and {counts['blobs']} blobs into {queue.location}")
-
-
-def register(app: typer.Typer) -> None:
-    app.command("publish")(publish_cmd)
-    app.add_typer(queue_app, name="queue")

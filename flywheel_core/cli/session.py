@@ -142,9 +142,3 @@ def schema(
     if session_type is not None:
         host.session_type(session_type)  # a UsageError names the distribution to install
     print(json.dumps(schema_for(session_type, host), indent=2, ensure_ascii=False))
-
-
-def register(app: typer.Typer) -> None:
-    app.command()(validate)
-    app.command()(run)
-    app.command()(schema)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import subprocess
@@ -17,11 +18,13 @@ if TYPE_CHECKING:
     from flywheel_core.config import Config
     from flywheel_core.plugins import PluginHost
 
-__all__ = ["effective_settings", "gitignore_entries", "init_text", "register", "schema_section", "toml_value"]
+__all__ = ["effective_settings", "gitignore_entries", "init_text", "schema_section", "toml_value"]
 
+# Compiled on first use, not at import (issue 18: start-up): most commands need none of these.
+_re = functools.cache(re.compile)
 #: Keys whose plain-text value is a secret: masked by `flywheel config` (an ``$env`` value always is).
-SECRET_KEY_RE = re.compile(r"token|password|secret|api_?key|credential", re.IGNORECASE)
-_BARE_KEY_RE = re.compile(r"^[A-Za-z0-9_-]+$")
+SECRET_KEY_RE = r"(?i)token|password|secret|api_?key|credential"
+_BARE_KEY_RE = r"^[A-Za-z0-9_-]+$"
 
 
 def plugins(json_out: JsonOpt = False) -> None:
@@ -55,7 +58,7 @@ def plugins(json_out: JsonOpt = False) -> None:
 
 
 def toml_key(key: str) -> str:
-    return key if _BARE_KEY_RE.match(key) else json.dumps(key)
+    return key if _re(_BARE_KEY_RE).match(key) else json.dumps(key)
 
 
 def toml_value(value: Any) -> str:
@@ -81,7 +84,7 @@ def _example(key: str, prop: dict[str, Any], where: str) -> Any:
         return prop["enum"][0]
     kind = prop.get("type")
     kind = kind[0] if isinstance(kind, list) else kind
-    if kind == "string" and SECRET_KEY_RE.search(key):
+    if kind == "string" and _re(SECRET_KEY_RE).search(key):
         return {"$env": re.sub(r"\W", "_", f"{where}_{key}").upper()}
     return {"boolean": False, "integer": prop.get("minimum", 0), "number": prop.get("minimum", 0),
             "array": [], "object": {}}.get(kind, "")
@@ -260,7 +263,7 @@ def _mask(value: Any, key: str = "") -> Any:
         return {k: _mask(v, k) for k, v in value.items()}
     if isinstance(value, list):
         return [_mask(v, key) for v in value]
-    if isinstance(value, str) and value and SECRET_KEY_RE.search(key):
+    if isinstance(value, str) and value and _re(SECRET_KEY_RE).search(key):
         return "***"
     return value
 
@@ -366,9 +369,3 @@ def config_cmd(config: ConfigOpt = None, json_out: JsonOpt = False) -> None:
     print(f"# config file: {_describe_source(cfg, Path.cwd().resolve())}")
     print(f"# relative paths resolve against {cfg.base_dir}")
     print("\n".join(_toml_lines(settings)))
-
-
-def register(app: typer.Typer) -> None:
-    app.command()(plugins)
-    app.command()(init)
-    app.command("config")(config_cmd)

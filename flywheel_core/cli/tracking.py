@@ -191,8 +191,3 @@ def _detail(receipt: dict[str, Any]) -> str:
     if receipt.get("path"):
         return f"path {receipt['path']}"
     return json.dumps(receipt, sort_keys=True)[:200] if receipt else "confirmed"
-
-
-def register(app: typer.Typer) -> None:
-    app.command()(start)
-    app.command()(end)

@@ -14,7 +14,7 @@ from flywheel_core.cli.options import ConfigOpt, JsonOpt
 if TYPE_CHECKING:
     from flywheel_core.publishing import PublishOutcome
 
-__all__ = ["register", "worker_cmd"]
+__all__ = ["worker_cmd"]
 
 
 def _line(outcome: PublishOutcome) -> tuple[str, bool]:
@@ -93,7 +93,3 @@ def worker_cmd(
     if interrupted:
         raise typer.Exit(130)
     raise typer.Exit(1 if report.errors or (once and (report.failed or report.dead)) else 0)
-
-
-def register(app: typer.Typer) -> None:
-    app.command("worker")(worker_cmd)

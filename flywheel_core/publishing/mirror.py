@@ -10,13 +10,16 @@ from typing import TYPE_CHECKING, Iterable
 from flywheel_core.errors import FlywheelError
 from flywheel_core.models import ArtifactRecord, Session, converter
 from flywheel_core.publishing.crash import crash_point
-from flywheel_core.publishing.storage import QueueEntry, iso
 from flywheel_core.redaction import redact
 from flywheel_core.store import SessionStore, dumps_session
 
 if TYPE_CHECKING:
     from flywheel_core.config import Config
     from flywheel_core.publishing.queue import PublicationQueue
+    from flywheel_core.publishing.storage import QueueEntry
+
+# The queue's rows (storage) are imported only where a queue's entries are shown: a run with no
+# queue records its session file through this module without loading them.
 
 __all__ = [
     "file_stamp",
@@ -72,6 +75,8 @@ def take_over_record(session: Session, kind: str, *, ours: bool) -> tuple[Artifa
 
 def _show(record: ArtifactRecord, per_target: dict[str, QueueEntry]) -> None:
     """Write the queue's state of one version, per target, into its record."""
+    from flywheel_core.publishing.storage import iso
+
     errors = []
     for target, entry in sorted(per_target.items()):
         if entry.status == "published":

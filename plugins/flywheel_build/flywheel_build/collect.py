@@ -5,28 +5,31 @@ from __future__ import annotations
 import hashlib
 import re
 from datetime import datetime, timedelta, timezone
+from functools import cache
 from pathlib import Path, PureWindowsPath
 from typing import TYPE_CHECKING, Any
 
 from flywheel_build.git import GitError, Repo, RepositoryRefused, open_repo, run_git
-from flywheel_build.gitlog import iso_utc, log_commits, lookup_commits, open_range, resolve_revisions, totals
-from flywheel_build.project import project_from_remote
-from flywheel_build.project import project_later as read_project_later
 from flywheel_build.remote import clean_remote
+
+# The commit log (gitlog) and the project's metadata are imported where commits are read: a
+# `flywheel run` of a session whose repository is not on this machine reads none (issue 18).
 
 if TYPE_CHECKING:
     from flywheel_core import RunContext, Session
 
 __all__ = ["collect_session", "enrich_session", "locate_repo", "session_id_for", "git_time"]
 
-_SAFE_ID = re.compile(r"[^A-Za-z0-9._-]+")
-_NOW_WORDS = re.compile(r"^\s*(now|0+\s+\w+\s+ago)\s*$", re.I)
+# Compiled on first use (they serve `flywheel collect build` once each).
+_re = cache(re.compile)
+_SAFE_ID = r"[^A-Za-z0-9._-]+"
+_NOW_WORDS = r"(?i)^\s*(now|0+\s+\w+\s+ago)\s*$"
 # What git's approxidate misreads without a word: a calendar date it cannot hold (2025-02-30 is
 # 2 March to it, 9999-12-31T23:59-05:00 is 2012), a time to come (it reads "2 weeks from now"
 # as 2 weeks ago), and 01/02/2025 (2 January to git, 1 February to most of the world).
-_ISO_SHAPED = re.compile(r"^\s*\d{4,}-\d{1,2}(-\d{1,2})?([T ]|\s*$)")
-_FUTURE_WORDS = re.compile(r"\b(from\s+now|hence|later|tomorrow|next|in\s+\d)", re.I)
-_SLASH_DATE = re.compile(r"^\s*(\d{1,2})[/.](\d{1,2})[/.]\d{2,4}\b")
+_ISO_SHAPED = r"^\s*\d{4,}-\d{1,2}(-\d{1,2})?([T ]|\s*$)"
+_FUTURE_WORDS = r"(?i)\b(from\s+now|hence|later|tomorrow|next|in\s+\d)"
+_SLASH_DATE = r"^\s*(\d{1,2})[/.](\d{1,2})[/.]\d{2,4}\b"
 _FILLABLE = ("parents", "author", "email", "timestamp", "message", "body", "trailers", "files", "insertions", "deletions")
 _SHOWN_PROBLEMS = 5
 #: agent_id when neither --agent nor git's user.name says who ran the session.
@@ -41,7 +44,7 @@ def session_id_for(name: str, end: datetime, hashes: list[str]) -> str:
     ranges ending at the same commit (``v1..HEAD``, ``v2..HEAD``) get different ids while the
     same range collected again gets the same one.
     """
-    slug = _SAFE_ID.sub("-", name).strip("-._")[:60]
+    slug = _re(_SAFE_ID).sub("-", name).strip("-._")[:60]
     digest = hashlib.sha256("\n".join(sorted(hashes)).encode("ascii", "replace")).hexdigest()[:8]
     return "-".join(["build", *([slug] if slug else []), f"{end.astimezone(timezone.utc):%Y%m%d%H%M%S}", hashes[0][:7], digest])
 
@@ -64,17 +67,17 @@ def git_time(value: str, option: str, repo: Repo) -> int:
         # git reads an age before 1970 as no limit at all, and then finds nothing: clamp to the epoch.
         return max(0, int(parse_timestamp(value)[0].timestamp()))
     except ValueError as exc:
-        if _ISO_SHAPED.match(value):
+        if _re(_ISO_SHAPED).match(value):
             raise UsageError(f"{option}: {exc}") from None
-    if _FUTURE_WORDS.search(value):
+    if _re(_FUTURE_WORDS).search(value):
         raise UsageError(f"{option} {value!r}: git reads a time to come as one past; give a past time such as '2 hours ago'")
-    slashed = _SLASH_DATE.match(value)
+    slashed = _re(_SLASH_DATE).match(value)
     if slashed and int(slashed[1]) <= 12 and int(slashed[2]) <= 12 and slashed[1] != slashed[2]:
         raise UsageError(f"{option} {value!r}: day and month could be either way round; write it as YYYY-MM-DD")
     # git's approxidate reads relative forms; it silently reads garbage as "now", so compare.
     out = run_git(repo.cwd, "rev-parse", f"--since={value}", "--since=now").decode("ascii", "replace").split()
     stamps = [int(x.split("=", 1)[1]) for x in out if x.startswith("--max-age=")]
-    if len(stamps) != 2 or (stamps[0] == stamps[1] and not _NOW_WORDS.match(value)):
+    if len(stamps) != 2 or (stamps[0] == stamps[1] and not _re(_NOW_WORDS).match(value)):
         raise UsageError(f"{option} {value!r}: not a date git understands (try 2025-12-02T05:20:00Z or '2 hours ago')")
     return max(0, stamps[0])
 
@@ -99,6 +102,10 @@ def collect_session(
     ``lessons``, ``next_steps`` (lists of text), kept in ``source_data`` when given.
     ``revisions``: verified ``git log`` arguments (commit ids, ``^id``) read instead of ``rev_range``."""
     from flywheel_core import NothingToCollect, UsageError
+
+    from flywheel_build.gitlog import iso_utc, log_commits, open_range, totals
+    from flywheel_build.project import project_from_remote
+    from flywheel_build.project import project_later as read_project_later
 
     if rev_range is not None and rev_range.lstrip().startswith("-"):
         raise UsageError(f"--rev-range {rev_range!r}: expected a revision or range such as v1.0..HEAD")
@@ -283,6 +290,8 @@ def _enrich(session: Session, ctx: RunContext) -> None:
 
 
 def _fill_listed(repo: Repo, listed: list[Any], ctx: RunContext) -> None:
+    from flywheel_build.gitlog import lookup_commits
+
     entries = [c for c in listed if isinstance(c, dict) and isinstance(c.get("hash"), str)]
     problems: list[str] = []
     found, missing = lookup_commits(repo, [c["hash"].strip() for c in entries], problems)
@@ -304,6 +313,8 @@ def _fill_listed(repo: Repo, listed: list[Any], ctx: RunContext) -> None:
 def _collect_window(repo: Repo, session: Session, ctx: RunContext) -> None:
     """Collect the commits of the session's window: it ENDS at ``timestamp`` (written when the
     session is over, as in the seed guide) and began ``duration_minutes`` earlier."""
+    from flywheel_build.gitlog import iso_utc, log_commits, resolve_revisions, totals
+
     meta = session.metadata
     minutes = meta.get("duration_minutes")
     if isinstance(minutes, bool) or not isinstance(minutes, (int, float)) or minutes <= 0:

@@ -6,6 +6,7 @@ import math
 import re
 from collections import Counter
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 import attrs
@@ -54,10 +55,13 @@ GROUP_TITLES = {
     "other": "Other changes",
 }
 _ALIASES = {"feature": "feat", "bugfix": "fix", "hotfix": "fix", "doc": "docs", "tests": "test", "deps": "build"}
-_CC = re.compile(r"^(?P<type>[A-Za-z]+)(?:\((?P<scope>[^()\r\n]{1,60})\))?(?P<bang>!)?:[ \t]*(?P<desc>\S.*)$")
-_BREAKING = re.compile(r"^BREAKING[ -]CHANGE:[ \t]*(?P<note>.+)$", re.M)
-_MERGE = re.compile(r"^Merge (?:branch|pull request|remote-tracking branch|tag|commit) ")
-_SAFE_URL = re.compile(r"^[A-Za-z0-9@:/._~+-]{1,300}$")
+# Patterns are compiled on first use (_re), not at import: a run compiles only those its
+# session needs, and a session without commits needs few (issue 18: start-up).
+_re = cache(re.compile)
+_CC = r"^(?P<type>[A-Za-z]+)(?:\((?P<scope>[^()\r\n]{1,60})\))?(?P<bang>!)?:[ \t]*(?P<desc>\S.*)$"
+_BREAKING = r"(?m)^BREAKING[ -]CHANGE:[ \t]*(?P<note>.+)$"
+_MERGE = r"^Merge (?:branch|pull request|remote-tracking branch|tag|commit) "
+_SAFE_URL = r"^[A-Za-z0-9@:/._~+-]{1,300}$"
 _MAX_SUBJECT = 200
 _MAX_DESCRIPTION = 500
 _BOTS = {"dependabot", "renovate", "renovate-bot", "github-actions", "pre-commit-ci", "greenkeeper", "snyk-bot", "mergify"}
@@ -318,7 +322,7 @@ def _project(session: Any, source: dict[str, Any], meta: dict[str, Any]) -> tupl
     return None, None
 
 
-_NAMED_RANGE = re.compile(r"^(?P<a>[\w./+-]{1,50})\.\.\.?(?P<b>[\w./+-]{1,50})$")
+_NAMED_RANGE = r"^(?P<a>[\w./+-]{1,50})\.\.\.?(?P<b>[\w./+-]{1,50})$"
 
 
 def _rev_range(source: dict[str, Any]) -> str | None:
@@ -326,7 +330,7 @@ def _rev_range(source: dict[str, Any]) -> str | None:
     ``HEAD~30..HEAD``, which moves, nor two bare hashes."""
     collected = source.get("collected")
     value = _text(collected.get("rev_range")) if isinstance(collected, dict) else None
-    match = _NAMED_RANGE.match(value or "")
+    match = _re(_NAMED_RANGE).match(value or "")
     if not match or "HEAD" in value or all(re.fullmatch(r"[0-9a-fA-F]{7,40}", match[k]) for k in ("a", "b")):  # type: ignore[operator]
         return None
     return value
@@ -429,8 +433,8 @@ def classify(subject: str, body: str = "") -> tuple[str, str | None, str, bool, 
     """``(type, scope, description, breaking, breaking_note)`` of a Conventional Commit subject;
     of an "<area>: <text>" subject, ``("other", area, text, ...)`` (its kind is what the text's
     first words say, see :func:`kind_of`)."""
-    match = _CC.match(subject)
-    note_match = _BREAKING.search(body or "")
+    match = _re(_CC).match(subject)
+    note_match = _re(_BREAKING).search(body or "")
     note = " ".join(note_match["note"].split()) if note_match else None
     kind = _ALIASES.get(match["type"].lower(), match["type"].lower()) if match else None
     if kind not in GROUP_TITLES:
@@ -485,7 +489,7 @@ def _is_merge(raw: dict[str, Any], subject: str, files: tuple[str, ...]) -> tupl
         return len(parents) > 1, False
     if isinstance(raw.get("merge"), bool):
         return raw["merge"], False
-    if _MERGE.match(subject) and not files and not _int(raw.get("insertions")) and not _int(raw.get("deletions")):
+    if _re(_MERGE).match(subject) and not files and not _int(raw.get("insertions")) and not _int(raw.get("deletions")):
         return True, True
     return False, False
 
@@ -812,7 +816,7 @@ def build_facts(session: Any, repo_info: dict[str, Any] | None = None) -> BuildF
         rev_range=_rev_range(source),
         release=release,
         repo_name=repo_name,
-        remote_url=remote if is_network_remote(remote) and _SAFE_URL.match(remote or "") else None,
+        remote_url=remote if is_network_remote(remote) and _re(_SAFE_URL).match(remote or "") else None,
         web_url=base[1] if base else None,
         languages=langs,
         languages_source=lang_source if langs else None,
@@ -854,8 +858,8 @@ def build_facts(session: Any, repo_info: dict[str, Any] | None = None) -> BuildF
 
 #: A title longer than this is cut at a clause boundary (" (", ": ", "; ", ", ", " - ").
 TITLE_CHARS = 90
-_CLAUSE = re.compile(r" \(| [-–—] |[:;,] ")
-_PR_REFS = re.compile(r"(?:\s*\((?:#\d{1,7}(?:,\s*)?)+\))+\s*$")
+_CLAUSE = r" \(| [-–—] |[:;,] "
+_PR_REFS = r"(?:\s*\((?:#\d{1,7}(?:,\s*)?)+\))+\s*$"
 
 
 def short_title(text: str, limit: int = TITLE_CHARS) -> str:
@@ -863,12 +867,12 @@ def short_title(text: str, limit: int = TITLE_CHARS) -> str:
     post cites the commit) and, when longer than ``limit``, cut at the last clause boundary
     outside brackets and code that leaves at least a third of it; "…" at a word only when
     there is none."""
-    text = _PR_REFS.sub("", text) or text
+    text = _re(_PR_REFS).sub("", text) or text
     if len(text) <= limit:
         return text
     depth, code, cut = 0, False, 0
     for i, ch in enumerate(text[: limit + 1]):
-        if not depth and not code and i >= limit // 3 and _CLAUSE.match(text, i):
+        if not depth and not code and i >= limit // 3 and _re(_CLAUSE).match(text, i):
             cut = i
         if ch == "`":
             code = not code
@@ -905,54 +909,54 @@ def _said(c: CommitFact) -> str:
     return f"{c.description} ({c.scope})" if c.scope and c.description else c.description
 
 
-_PLAIN_WORD = re.compile(r"^[a-z]+(?=\s|$)")
+_PLAIN_WORD = r"^[a-z]+(?=\s|$)"
 
 
 def capitalised(text: str) -> str:
     """``text`` with its first word capitalised only when it is a plain lower-case word:
     ``add()``, ``iOS`` or ``--verbose`` are identifiers and stay as written."""
-    return text[:1].upper() + text[1:] if _PLAIN_WORD.match(text) else text
+    return text[:1].upper() + text[1:] if _re(_PLAIN_WORD).match(text) else text
 
 
 # Conventional types by weight.
 _TIER = {"feat": 4, "removal": 3.5, "fix": 3, "perf": 2, "refactor": 2, "other": 2, "docs": 1, "test": 1, "build": 1, "ci": 1, "chore": 1}
 # What a plain subject says it is, by its first words ("Fix crash ...", "Add load_many()").
 _SAYS = (
-    ("chore", re.compile(
-        r"^(?:(?:start|prepare|release|bump|cut|tag|update)\b.{0,20}\bversion\b|release\b|v?\d+\.\d+(?:\.\d+)*\b"
-        r"|(?:update )?changelog\b)", re.I)),
-    ("test", re.compile(r"^(?:tests?\b|add(?:ed|s)? (?:a |more )?tests?\b)", re.I)),
-    ("docs", re.compile(r"^(?:docs?\b|document(?:s|ed|ation)?\b|update (?:the )?(?:readme|docs?)\b|fix typos?\b)", re.I)),
+    ("chore", (
+        r"(?i)^(?:(?:start|prepare|release|bump|cut|tag|update)\b.{0,20}\bversion\b|release\b|v?\d+\.\d+(?:\.\d+)*\b"
+        r"|(?:update )?changelog\b)")),
+    ("test", r"(?i)^(?:tests?\b|add(?:ed|s)? (?:a |more )?tests?\b)"),
+    ("docs", r"(?i)^(?:docs?\b|document(?:s|ed|ation)?\b|update (?:the )?(?:readme|docs?)\b|fix typos?\b)"),
     # Dropping support for a Python, or removing what was deprecated: what users must act on.
-    ("removal", re.compile(
-        r"^(?:(?:drop(?:s|ped)?|remove[sd]?)\s+(?:support\b|python\b|pypy\b|node\b|(?:the\s+)?deprecated\b)|deprecat\w*\b)", re.I)),
-    ("feat", re.compile(
-        r"^(?:add|adds|added|implement|implements|implemented|introduce|introduces|support|supports|allow|allows|provide|provides|"
-        r"expose|exposes)\b", re.I)),
-    ("fix", re.compile(r"^(?:fix|fixes|fixed|repair|repairs|resolve|resolves|correct|corrects|handle|handles|prevent|prevents)\b", re.I)),
-    ("refactor", re.compile(r"^(?:refactor\w*|tidy|clean(?:s|ed)? up|rename[sd]?|simplif\w*|remove unused)\b", re.I)),
+    ("removal", (
+        r"(?i)^(?:(?:drop(?:s|ped)?|remove[sd]?)\s+(?:support\b|python\b|pypy\b|node\b|(?:the\s+)?deprecated\b)|deprecat\w*\b)")),
+    ("feat", (
+        r"(?i)^(?:add|adds|added|implement|implements|implemented|introduce|introduces|support|supports|allow|allows|provide|provides|"
+        r"expose|exposes)\b")),
+    ("fix", r"(?i)^(?:fix|fixes|fixed|repair|repairs|resolve|resolves|correct|corrects|handle|handles|prevent|prevents)\b"),
+    ("refactor", r"(?i)^(?:refactor\w*|tidy|clean(?:s|ed)? up|rename[sd]?|simplif\w*|remove unused)\b"),
 )
 
 
 #: Files that are not the project's code, by kind: tests, continuous integration, documentation
 #: (and changelog fragments).
 _PATH_KINDS = (
-    ("test", re.compile(
-        r"(?:^|/)(?:tests?|testing|spec|__tests__)/|(?:^|/)(?:test_[^/]*|[^/]*_test\.\w+|[^/]*\.(?:test|spec)\.\w+|conftest\.py)$", re.I)),
-    ("ci", re.compile(
-        r"^(?:\.github|\.gitlab|\.circleci|\.buildkite)/|^(?:\.gitlab-ci\.yml|azure-pipelines\.yml|\.travis\.yml|appveyor\.yml)$", re.I)),
-    ("build", re.compile(
-        r"(?:^|/)(?:requirements[^/]*\.(?:txt|in)|requirements/.*|[^/]*\.lock|package-lock\.json|pnpm-lock\.yaml|"
-        r"\.pre-commit-config\.yaml|renovate\.json5?)$", re.I)),
-    ("docs", re.compile(
-        r"(?:^|/)(?:docs?|documentation|changelog\.d|changelog|changes|news|newsfragments|\.changeset)/|\.(?:md|rst|adoc)$", re.I)),
+    ("test", (
+        r"(?i)(?:^|/)(?:tests?|testing|spec|__tests__)/|(?:^|/)(?:test_[^/]*|[^/]*_test\.\w+|[^/]*\.(?:test|spec)\.\w+|conftest\.py)$")),
+    ("ci", (
+        r"(?i)^(?:\.github|\.gitlab|\.circleci|\.buildkite)/|^(?:\.gitlab-ci\.yml|azure-pipelines\.yml|\.travis\.yml|appveyor\.yml)$")),
+    ("build", (
+        r"(?i)(?:^|/)(?:requirements[^/]*\.(?:txt|in)|requirements/.*|[^/]*\.lock|package-lock\.json|pnpm-lock\.yaml|"
+        r"\.pre-commit-config\.yaml|renovate\.json5?)$")),
+    ("docs", (
+        r"(?i)(?:^|/)(?:docs?|documentation|changelog\.d|changelog|changes|news|newsfragments|\.changeset)/|\.(?:md|rst|adoc)$")),
 )
 
 
 def path_kind(path: str) -> str | None:
     """``test``, ``ci``, ``build`` (dependency pins) or ``docs`` for a file that is not the
     project's code, else None."""
-    return next((kind for kind, pattern in _PATH_KINDS if pattern.search(path)), None)
+    return next((kind for kind, pattern in _PATH_KINDS if _re(pattern).search(path)), None)
 
 
 def files_kind(files: tuple[str, ...] | list[str]) -> str | None:
@@ -976,7 +980,7 @@ def kind_of(c: CommitFact) -> str:
         return "breaking"
     if c.type != "other":
         return c.type
-    said = next((kind for kind, pattern in _SAYS if pattern.match(c.description or c.subject)), "other")
+    said = next((kind for kind, pattern in _SAYS if _re(pattern).match(c.description or c.subject)), "other")
     if said in ("feat", "fix", "refactor", "other"):  # dropping a Python is done in CI files: still a removal
         return files_kind(c.files) or said
     return said

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import re
+from functools import cache
 from urllib.parse import urlsplit, urlunsplit
 
 __all__ = ["clean_remote", "web_base", "commit_url", "is_network_remote", "repo_name_of"]
 
-_SCP = re.compile(r"^(?:(?P<user>[A-Za-z0-9._-]+)@)?(?P<host>[A-Za-z0-9.-]+):(?!//)(?P<path>[^\s]+)$")
-_HOST = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$")
-_PATH = re.compile(r"^[A-Za-z0-9._-]+(?:/[A-Za-z0-9._-]+)+$")
-_HEX = re.compile(r"^[0-9a-fA-F]{7,64}$")
+# Compiled on first use: a session without a remote needs none of them (issue 18: start-up).
+_re = cache(re.compile)
+_SCP = r"^(?:(?P<user>[A-Za-z0-9._-]+)@)?(?P<host>[A-Za-z0-9.-]+):(?!//)(?P<path>[^\s]+)$"
+_HOST = r"^[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$"
+_PATH = r"^[A-Za-z0-9._-]+(?:/[A-Za-z0-9._-]+)+$"
+_HEX = r"^[0-9a-fA-F]{7,64}$"
 
 
 def clean_remote(url: str | None) -> str | None:
@@ -39,7 +42,7 @@ def is_network_remote(url: str | None) -> bool:
         return False
     if "://" in url:
         return urlsplit(url).scheme in ("https", "http", "ssh", "git", "git+ssh")
-    return bool(_SCP.match(url)) and not re.match(r"^[A-Za-z]:[\\/]", url)
+    return bool(_re(_SCP).match(url)) and not re.match(r"^[A-Za-z]:[\\/]", url)
 
 
 def web_base(url: str | None) -> tuple[str, str] | None:
@@ -53,7 +56,7 @@ def web_base(url: str | None) -> tuple[str, str] | None:
         except ValueError:
             return None
     else:
-        match = _SCP.match(url)
+        match = _re(_SCP).match(url)
         if not match:
             return None
         host, path = match["host"], match["path"]
@@ -61,7 +64,7 @@ def web_base(url: str | None) -> tuple[str, str] | None:
     path = path.strip("/")
     if path.endswith(".git"):
         path = path[:-4]
-    if not _HOST.match(host) or not _PATH.match(path):
+    if not _re(_HOST).match(host) or not _re(_PATH).match(path):
         return None
     if host == "github.com":
         if path.count("/") != 1:
@@ -76,7 +79,7 @@ def web_base(url: str | None) -> tuple[str, str] | None:
 
 def commit_url(base: tuple[str, str] | None, sha: str) -> str | None:
     """The commit's web page, or None when the hash or remote cannot make a safe link."""
-    if base is None or not _HEX.match(sha or ""):
+    if base is None or not _re(_HEX).match(sha or ""):
         return None
     forge, root = base
     return f"{root}/commit/{sha}" if forge == "github" else f"{root}/-/commit/{sha}"
@@ -92,7 +95,7 @@ def repo_name_of(url: str | None) -> str | None:
         except ValueError:
             return None
     else:
-        match = _SCP.match(url)
+        match = _re(_SCP).match(url)
         path = match["path"] if match else url
     name = path.rstrip("/").rsplit("/", 1)[-1]
     name = name[:-4] if name.endswith(".git") else name

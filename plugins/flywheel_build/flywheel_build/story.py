@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 from collections import Counter
+from functools import cache
 from typing import Any
 
 import attrs
@@ -47,31 +48,34 @@ _KINDS = {
     "other": ("Other changes", "other change", "other changes"),
 }
 
+# Patterns are compiled on first use (_re), not at import: a session without commit bodies
+# needs none of them (issue 18: start-up).
+_re = cache(re.compile)
 # Paragraphs of a body that are not prose about the change.
-_NOISE = re.compile(
-    r"^(?:[>#|]|```|~~~|this reverts commit|bumps \[|updates the requirements|signed-off-by|"
+_NOISE = (
+    r"(?i)^(?:[>#|]|```|~~~|this reverts commit|bumps \[|updates the requirements|signed-off-by|"
     r"co-authored-by|(?:(?:fix(?:es|ed)?|close[sd]?|resolve[sd]?|refs?|see)\s*:?\s*(?:[\w.-]+/[\w.-]+)?#\d+[\s,.;]*(?:and\s+)?)+$|"
-    r"https?://\S+\s*$|\(cherry picked|release notes|changelog|commits\b|-{3,}|={3,}|\[skip)",
-    re.I,
+    r"https?://\S+\s*$|\(cherry picked|release notes|changelog|commits\b|-{3,}|={3,}|\[skip)"
 )
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9`\"'(\[])")
-_BULLET = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
+_SENTENCE_END = r"(?<=[.!?])\s+(?=[A-Z0-9`\"'(\[])"
+_BULLET = r"^\s*(?:[-*+]|\d+[.)])\s+"
 #: A list item says why only when it is a sentence, not "* fix typo" of a squashed branch.
 _LIST_ITEM_WORDS = 8
-_ISSUE = re.compile(r"\b(?:fix(?:es|ed)?|close[sd]?|resolve[sd]?)\s*:?\s+(#\d{1,7})\b", re.I)
+_ISSUE = r"(?i)\b(?:fix(?:es|ed)?|close[sd]?|resolve[sd]?)\s*:?\s+(#\d{1,7})\b"
 _GENERIC_DIRS = {"src", "lib", "libs", "pkg", "pkgs", "app", "source", "sources", "internal", "cmd", "packages", "main", "java", "python"}
 _AREA_NAMES = {"tests": "tests", "test": "tests", "testing": "tests", "docs": "docs", "doc": "docs", ".github": "CI"}
-_CODE = re.compile(r"^[\w.+/-]{1,40}$")
-_FRAGMENTS = re.compile(r"(?:^|/)(?:changelog\.d|changelog|changes|news|newsfragments|\.changeset)/", re.I)
+_CODE = r"^[\w.+/-]{1,40}$"
+_FRAGMENTS = r"(?i)(?:^|/)(?:changelog\.d|changelog|changes|news|newsfragments|\.changeset)/"
 #: Folders that hold packages: their children are the areas ("plugins/flywheel_trade").
 _CONTAINERS = {"src", "lib", "libs", "pkg", "pkgs", "packages", "plugins", "apps", "crates", "modules", "cmd", "internal",
                "components", "services"}
 
 
 #: A body paragraph that goes on from the subject ("on a fixture that ...") is no sentence alone.
-_CONTINUATION = re.compile(
+_CONTINUATION = (
     r"^(?:on|in|of|for|to|with|and|or|but|when|if|by|from|at|as|so|which|that|than|instead|without|because|after|"
-    r"before|into|via|unless|while)\b")
+    r"before|into|via|unless|while)\b"
+)
 
 
 def explain(body: str, limit: int = 320) -> str | None:
@@ -79,18 +83,18 @@ def explain(body: str, limit: int = 320) -> str | None:
     (one longer sentence whole, up to twice that): never cut mid-sentence. A sentence ending
     in ":" introduces what the post does not show (a list, a command) and ends the text."""
     for para in re.split(r"\n\s*\n", body or ""):
-        if not para.strip() or _NOISE.match(para.lstrip()):
+        if not para.strip() or _re(_NOISE).match(para.lstrip()):
             continue
-        if _BULLET.match(para):  # a list: its first item, when that is a sentence
+        if _re(_BULLET).match(para):  # a list: its first item, when that is a sentence
             para = re.split(r"\n(?=\s*(?:[-*+]|\d+[.)])\s)", para)[0]
-            para = _BULLET.sub("", para, count=1)
+            para = _re(_BULLET).sub("", para, count=1)
             if len(para.split()) < _LIST_ITEM_WORDS:
                 continue
         text = " ".join(para.split())
-        if len(text.split()) < 4 or _CONTINUATION.match(text):
+        if len(text.split()) < 4 or _re(_CONTINUATION).match(text):
             continue
         out = ""
-        for sentence in _SENTENCE_END.split(text):
+        for sentence in _re(_SENTENCE_END).split(text):
             if sentence.endswith(":") or (out and len(out) + len(sentence) + 1 > limit) or len(sentence) > 2 * limit:
                 break
             out = f"{out} {sentence}".strip()
@@ -101,19 +105,19 @@ def explain(body: str, limit: int = 320) -> str | None:
 
 
 def _issues(body: str) -> tuple[str, ...]:
-    return tuple(dict.fromkeys(m.group(1) for m in _ISSUE.finditer(body or "")))
+    return tuple(dict.fromkeys(m.group(1) for m in _re(_ISSUE).finditer(body or "")))
 
 
 def area_of(c: CommitFact, package: str | None = None) -> str | None:
     """What part of the project a commit is about: its scope, else the folder (or module) most of
     its files are in, past generic folders such as ``src/`` and the package's own."""
     scope = c.area.split()[0] if c.area else c.scope  # "flywheel-publish-web pages": the package
-    if scope and _CODE.match(scope):
+    if scope and _re(_CODE).match(scope):
         return scope
     areas: Counter[str] = Counter()
     # The code a change is about, not its changelog fragment or the tests beside it.
     code = [f for f in c.files if path_kind(f) is None]
-    for path in code or [f for f in c.files if not _FRAGMENTS.search(f)]:
+    for path in code or [f for f in c.files if not _re(_FRAGMENTS).search(f)]:
         parts = path.split("/")
         dirs = [d for d in parts[:-1] if d.lower() not in _GENERIC_DIRS | _CONTAINERS and _norm(d) != package]
         if dirs:
@@ -122,7 +126,7 @@ def area_of(c: CommitFact, package: str | None = None) -> str | None:
             name = parts[-1].rsplit(".", 1)[0]
         else:
             continue  # README.md, pyproject.toml: the project as a whole
-        if _CODE.match(name):
+        if _re(_CODE).match(name):
             areas[name] += 1
     return areas.most_common(1)[0][0] if areas else None
 
