@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import tempfile
 from typing import Any, Callable
 
 import attrs
@@ -136,6 +135,8 @@ def project_from_path(path: str | None) -> Project | None:
     name = parts[-1][:-4] if parts[-1].lower().endswith(".git") else parts[-1]
     parent = parts[-2].lower() if len(parts) > 1 else ""
     folded = (text.rstrip("/") + "/").lower()
+    import tempfile  # here: `flywheel validate` imports this module and writes nothing (tempfile imports random)
+
     local_temp = tempfile.gettempdir().replace("\\", "/").rstrip("/").lower() + "/"
     if (parent in _HOMES or name.startswith("~") or re.fullmatch(r"[a-z]:", name, re.I) or name.lower() in _GENERIC_FOLDERS
             or _TEMP_ROOTS.search(folded) or folded.startswith(local_temp) or _TEMP_NAME.match(name)
