@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import html
 import json
@@ -587,6 +588,30 @@ def build_site(settings: Settings, *, full: bool = False, records: list[dict[str
     if store is None:
         with ContentStore(settings) as store:
             return build_site(settings, full=full, records=records, verify=verify, store=store)
+    with _collector_paused():
+        return _build(settings, full, records, verify, store)
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector off for one build (on again after it, if it was on).
+
+    A build makes a few hundred thousand objects that nearly all live until it ends (the
+    records, the model, the page plan), and every automatic collection walks them all again:
+    a tenth of the CPU time of publishing one post to a site of 1,000. The build breaks its
+    own reference cycles when it ends, so what it leaves is freed at once.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _build(settings: Settings, full: bool, records: list[dict[str, Any]] | None, verify: bool,
+           store: ContentStore) -> BuildReport:
     site = settings.site_dir
     mirror = site.with_name(site.name + ".staging")
     _check_site_dir(site)
@@ -594,6 +619,21 @@ def build_site(settings: Settings, *, full: bool = False, records: list[dict[str
     model = SiteModel(settings, store, store.records() if records is None else records)
     theme = Theme(settings, store, body_cache=not full)
     pages, files = plan_pages(model, theme)
+    try:
+        return _render(settings, full, verify, store, model, theme, pages, files)
+    finally:
+        # The plan's reference cycles (the sitemap's page refers to the table of pages, a post
+        # to its neighbours), broken so that all of it is freed now, with the collector paused.
+        pages.clear()
+        for post in model.posts:
+            post.prev = post.next = None
+
+
+def _render(settings: Settings, full: bool, verify: bool, store: ContentStore, model: SiteModel, theme: Theme,
+            pages: dict[str, Page], files: dict[str, str]) -> BuildReport:
+    """Render the pages whose key changed, then put the new site in place (see ``build_site``)."""
+    site = settings.site_dir
+    mirror = site.with_name(site.name + ".staging")
     pages.update(_feeds(model, theme))
     pages["sitemap.xml"] = Page(_key("sitemap", settings.base_url, sorted(
         (p, pg.lastmod) for p, pg in pages.items() if pg.sitemap)), lambda: _sitemap(settings, pages))
