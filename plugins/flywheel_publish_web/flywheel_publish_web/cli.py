@@ -53,6 +53,7 @@ def _build(settings: Settings, full: bool, force: bool = False, json_out: bool =
         typer.echo(json.dumps({
             "site_dir": str(report.site_dir), "index": str(report.index), "pages": report.pages,
             "written": report.written, "removed": report.removed, "full": report.full,
+            "bodies": {"rendered": report.bodies_rendered, "cached": report.bodies_cached},
             **({"drafts_listed": listed} if force else {}),
         }, indent=2, ensure_ascii=False))
         return
@@ -77,8 +78,10 @@ def site_app() -> typer.Typer:
     ) -> None:
         """Rebuild the site from the stored content; prints the path of index.html.
 
-        --json prints {site_dir, index, pages, written, removed, full}: written and removed
-        list the site paths whose files changed. A progress bar shows on a terminal (stderr).
+        --json prints {site_dir, index, pages, written, removed, full, bodies}: written and
+        removed list the site paths whose files changed; bodies counts the posts' Markdown bodies
+        rendered and those taken from the body cache (pages redone only for their prev/next
+        links). A progress bar shows on a terminal (stderr).
         """
         _build(load_settings(config), full, force, json_out)
 

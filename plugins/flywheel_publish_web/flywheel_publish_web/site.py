@@ -322,10 +322,11 @@ def plan_pages(model: SiteModel, theme: Any) -> tuple[dict[str, Page], dict[str,
     listed_keys: dict[int, str] = {}
 
     def listed_key(post: Post) -> str:
-        """Everything an entry in a listing shows of ``post`` (its root aside)."""
+        """A digest of everything an entry in a listing shows of ``post`` (its root aside): a post
+        is in several listings, whose keys then hash its digest, not all it shows."""
         if id(post) not in listed_keys:
-            listed_keys[id(post)] = repr((post.title, post.path, post.date, post.session_type, post.summary,
-                                          post.local_image(), post.tags[:6]))
+            listed_keys[id(post)] = _key(post.title, post.path, post.date, post.session_type, post.summary,
+                                         post.local_image(), post.tags[:6])
         return listed_keys[id(post)]
 
     def entry(post: Post, root: str) -> dict[str, Any]:

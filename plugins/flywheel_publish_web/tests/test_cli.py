@@ -45,6 +45,26 @@ def test_site_build_json_says_what_was_written(web, sample_items, flywheel_cli) 
     assert forced["drafts_listed"] == 0
 
 
+def test_a_page_redone_only_for_its_neighbour_link_takes_its_body_from_the_cache(web, kit, flywheel_cli) -> None:
+    site = web()
+    code = "```python\ndef lease(conn):\n    return conn.execute('SELECT 1')\n```"
+    assert site.publish([kit.item("a", title="Post A", body=f"# Post A\n\nFirst.\n\n{code}\n",
+                                  date="2025-11-10T10:00:00Z", project="proj")])[0].ok
+    with site.store() as store:
+        store.put(*store.prepare(kit.item("b", title="Post B", body="# Post B\n\nSecond.\n",
+                                          date="2025-11-11T10:00:00Z", project="proj")))
+    result = flywheel_cli("site", "build", "--json", "--config", site.config_path)
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    post_a = next(p for p in report["written"] if p.startswith("build/2025/11/post-a-"))
+    assert 'rel="next"' in site.read(post_a)  # its new link to post B
+    assert report["bodies"] == {"rendered": 1, "cached": 1}  # post B's body rendered, post A's reused
+    incremental = {p.relative_to(site.dir): p.read_bytes() for p in site.dir.rglob("*") if p.is_file()}
+    full = json.loads(flywheel_cli("site", "build", "--full", "--json", "--config", site.config_path).stdout)
+    assert full["bodies"] == {"rendered": 2, "cached": 0}  # a full build renders every body
+    assert {p.relative_to(site.dir): p.read_bytes() for p in site.dir.rglob("*") if p.is_file()} == incremental
+
+
 def _redirects(site_dir: Path) -> list[Path]:
     return [p for p in site_dir.rglob("*.html") if 'http-equiv="refresh"' in p.read_text(encoding="utf-8")]
 

@@ -222,6 +222,51 @@ def test_publishing_one_post_at_a_time_gives_the_site_a_full_build_gives(web, ki
         {k: v for k, v in incremental.items() if k != ".flywheel-site"}
 
 
+@pytest.mark.parametrize("damage", ["torn", "edited", "another page's", "garbage", "missing"])
+def test_a_stale_or_corrupt_body_cache_entry_cannot_change_a_page(web, kit, damage) -> None:
+    site = web()
+    code = "```python\ndef lease(conn):\n    return conn.execute('SELECT 1')\n```"
+    items = [kit.item(f"p{i}", title=f"Post {i}", body=f"# Post {i}\n\nWords of post {i}.\n\n{code}\n",
+                      date=f"2025-11-{10 + i}T10:00:00Z", project="proj") for i in range(4)]
+    for item in items:
+        assert site.publish([item])[0].ok
+    cache = site.settings.state_dir / "cache" / "body"
+    entries = {next(f"p{i}" for i in range(4) if f"Words of post {i}." in e.read_text()): e for e in cache.glob("*.json")}
+    assert len(entries) == 4
+    entry = entries["p3"]  # the page the next post's build redoes for its "next" link
+    if damage == "torn":
+        entry.write_bytes(entry.read_bytes()[: entry.stat().st_size // 2])
+    elif damage == "edited":  # still valid JSON, with a body that is not the post's
+        entry.write_text(entry.read_text().replace("Words of post 3.", "<script>forged</script>"))
+    elif damage == "another page's":  # an intact entry made from other inputs
+        entry.write_bytes(entries["p2"].read_bytes())
+    elif damage == "garbage":
+        entry.write_bytes(b"\x00\xff" * 100)
+    else:
+        entry.unlink()
+    # Entries of pages that are gone, and a temporary file a crash left: dropped by the next build that writes.
+    (cache / ("0" * 32 + ".json")).write_text("{}")
+    (cache / f".{entry.name}.999.tmp").write_text("half")
+    with site.store() as store:
+        store.put(*store.prepare(kit.item("p4", title="Post 4", body="# Post 4\n\nWords of post 4.\n",
+                                          date="2025-11-14T10:00:00Z", project="proj")))
+    report = site.build()
+    post3 = next(p for p in report.written if p.startswith("build/2025/11/post-3-"))
+    assert (report.bodies_rendered, report.bodies_cached) == (2, 0)  # the new post and its damaged neighbour
+    page = site.read(post3)
+    assert "Words of post 3." in page and "forged" not in page and "Words of post 2." not in page
+    incremental = {k: v[2] for k, v in _snapshot(site.dir).items()}
+    assert site.build(full=True).bodies_rendered == 5
+    assert {k: v[2] for k, v in _snapshot(site.dir).items()} == incremental
+    # The damaged entry was written again; the strays are gone: one entry per page.
+    names = {e.name for e in cache.iterdir()}
+    assert len(names) == 5 and names > {e.name for e in entries.values()}
+    with site.store() as store:
+        store.put(*store.prepare(kit.item("p5", title="Post 5", date="2025-11-15T10:00:00Z", project="proj")))
+    report = site.build()
+    assert (report.bodies_rendered, report.bodies_cached) == (1, 1)
+
+
 def test_adding_one_post_rewrites_only_what_shows_it(web, kit) -> None:
     from flywheel_publish_web.build import build_site
     from flywheel_publish_web.store import ContentStore
