@@ -116,7 +116,7 @@ class Chart:
         or vertical (the curve steps at each close), where smoothing would only blur them."""
         import io
 
-        from PIL import Image, ImageChops, ImageDraw
+        from PIL import Image, ImageDraw
 
         k, colours = PNG_SCALE, _png_palette()
         size = (round(WIDTH * k), round(HEIGHT * k))
@@ -126,20 +126,11 @@ class Chart:
         def xy(points: Sequence[tuple[float, float]]) -> list[tuple[float, float]]:
             return [(x * k, y * k) for x, y in points]
 
-        for s in self.shapes:
-            if s.kind == "polygon":
-                # A translucent area: each pixel inside, lines included, takes its tint.
-                points = xy(s.points)
-                box = (math.floor(min(x for x, _ in points)), math.floor(min(y for _, y in points)),
-                       math.ceil(max(x for x, _ in points)) + 1, math.ceil(max(y for _, y in points)) + 1)
-                inside = Image.new("L", (box[2] - box[0], box[3] - box[1]), 0)
-                ImageDraw.Draw(inside).polygon([(x - box[0], y - box[1]) for x, y in points], fill=255)
-                image.paste(image.crop(box).point(colours.tint[s.cls.removesuffix("-area")]), box, mask=inside)
-            elif s.kind in ("line", "polyline"):
-                draw.line(xy(s.points), fill=colours.index[s.cls], width=max(1, round(_WIDTHS[s.cls] * k)), joint="curve")
-        # Text: a coverage layer per colour (0 to TEXT_SHADES - 1), mapped to that colour's shades,
-        # which come last in the palette: where text covers a pixel, the higher index (the text) wins.
-        layers: dict[str, Image.Image] = {}
+        # Text first, on the blank background (the layout keeps it clear of lines): the boxes of
+        # all texts are filled with their colour's own index for the background, then each text
+        # is drawn in that index + TEXT_SHADES - 1, so its anti-aliased edges fall on the shades
+        # between (boxes first: one text's box never covers another text).
+        texts = []
         title_right = LEFT * k
         for s in self.shapes:
             if s.kind != "text" or s.alt:
@@ -157,14 +148,25 @@ class Chart:
                     text = " ".join(words).rstrip(" ·,") + "…"
                 if not words:
                     continue
-            colour = "fg" if s.cls == "fg" else "muted"
-            if colour not in layers:
-                layers[colour] = Image.new("L", size, 0)
-            ImageDraw.Draw(layers[colour]).text((x, y), text, font=face, anchor=anchor, fill=TEXT_SHADES - 1)
+            base = colours.text["fg" if s.cls == "fg" else "muted"]
+            left, top, right, bottom = draw.textbbox((x, y), text, font=face, anchor=anchor)
+            draw.rectangle((math.floor(left) - 1, math.floor(top) - 1, math.ceil(right) + 1, math.ceil(bottom) + 1), fill=base)
+            texts.append(((x, y), text, face, anchor, base))
             if s.size == "title":
                 title_right = x + face.getlength(text)
-        for colour, layer in layers.items():
-            image = ImageChops.lighter(image, layer.point(colours.shades[colour]))
+        for at, text, face, anchor, base in texts:
+            draw.text(at, text, font=face, anchor=anchor, fill=base + TEXT_SHADES - 1)
+        for s in self.shapes:
+            if s.kind == "polygon":
+                # A translucent area: each pixel inside, lines included, takes its tint.
+                points = xy(s.points)
+                box = (math.floor(min(x for x, _ in points)), math.floor(min(y for _, y in points)),
+                       math.ceil(max(x for x, _ in points)) + 1, math.ceil(max(y for _, y in points)) + 1)
+                inside = Image.new("L", (box[2] - box[0], box[3] - box[1]), 0)
+                ImageDraw.Draw(inside).polygon([(x - box[0], y - box[1]) for x, y in points], fill=255)
+                image.paste(image.crop(box).point(colours.tint[s.cls.removesuffix("-area")]), box, mask=inside)
+            elif s.kind in ("line", "polyline"):
+                draw.line(xy(s.points), fill=colours.index[s.cls], width=max(1, round(_WIDTHS[s.cls] * k)), joint="curve")
         image.putpalette(colours.data)
         out = io.BytesIO()
         image.save(out, format="PNG", compress_level=compress_level)
@@ -173,14 +175,15 @@ class Chart:
 
 @attrs.frozen
 class _PngPalette:
-    """The PNG's palette: ``index`` of each line colour (and the background), ``tint[area]``
-    maps those indices to their colours under a translucent area, ``shades[colour]`` maps a
-    text coverage level to that colour's shade over the background (0: the background)."""
+    """The PNG's palette: ``index`` of each line colour (and the background); ``tint[area]``
+    maps each index to its colour under a translucent area (text is left as it is);
+    ``text[colour]``: the index of the background under that colour's text, followed by
+    its TEXT_SHADES - 1 shades over the background, the last the colour itself."""
 
     data: bytes
     index: dict[str, int]
     tint: dict[str, list[int]]
-    shades: dict[str, list[int]]
+    text: dict[str, int]
 
 
 @functools.cache
@@ -189,16 +192,19 @@ def _png_palette() -> _PngPalette:
     bg = _rgb(COLOURS["bg"])
     colours = [bg] + [_rgb(COLOURS[name]) for name in _WIDTHS]
     index = {"bg": 0} | {name: i + 1 for i, name in enumerate(_WIDTHS)}
+    lines = len(colours)
     tint = {}
     for area in ("dd",):
-        tint[area] = [len(colours) + i for i in range(len(index))] + [0] * (256 - len(index))
-        colours += [_blend(c, _rgb(COLOURS[area]), AREA_ALPHA) for c in colours[:len(index)]]
-    shades = {}
+        tint[area] = [len(colours) + i for i in range(lines)]
+        colours += [_blend(c, _rgb(COLOURS[area]), AREA_ALPHA) for c in colours[:lines]]
+    text = {}
     for name in ("fg", "muted"):
-        shades[name] = [0] + [len(colours) + i for i in range(TEXT_SHADES - 1)] + [0] * (256 - TEXT_SHADES)
-        colours += [_blend(bg, _rgb(COLOURS[name]), round(level * 255 / (TEXT_SHADES - 1))) for level in range(1, TEXT_SHADES)]
+        text[name] = len(colours)
+        colours += [_blend(bg, _rgb(COLOURS[name]), round(level * 255 / (TEXT_SHADES - 1))) for level in range(TEXT_SHADES)]
     assert len(colours) <= 256, "a palette image holds 256 colours"
-    return _PngPalette(bytes(channel for colour in colours for channel in colour), index, tint, shades)
+    for area, table in tint.items():
+        table += range(len(table), 256)
+    return _PngPalette(bytes(channel for colour in colours for channel in colour), index, tint, text)
 
 
 @functools.cache
