@@ -20,7 +20,8 @@ import attrs
 
 from flywheel_core.context import RunContext
 from flywheel_core.errors import FlywheelError, InputError, PluginError, UsageError
-from flywheel_core.fsutil import WriteBatch, lock_for, remove_stale_temps_of, sha256_bytes
+from flywheel_core.fsutil import WriteBatch, remove_stale_temps_of, sha256_bytes
+from flywheel_core.locks import lock_all
 from flywheel_core.progress_bars import progress, track
 from flywheel_core.schema import SESSION_ID_PATTERN
 from flywheel_core.types import Artifact, Problem
@@ -422,7 +423,6 @@ def _record(done: list[_Generated], config: Config, host: PluginHost) -> None:
     from flywheel_core.store import SessionStore
 
     store = SessionStore(config.max_input_bytes)
-    locks = {str(lock.lock_file): lock for lock in (lock_for(d.path) for d in done)}
     # No target to enqueue for and no queue to show: the queue is not opened at all.
     if config.enabled_targets() or storage_may_exist(config):
         from flywheel_core.publishing.queue import open_queue
@@ -430,10 +430,7 @@ def _record(done: list[_Generated], config: Config, host: PluginHost) -> None:
         opened: contextlib.AbstractContextManager[PublicationQueue | None] = open_queue(config)
     else:
         opened = contextlib.nullcontext()
-    with opened as queue, \
-            contextlib.ExitStack() as held, WriteBatch() as batch:
-        for name in sorted(locks):
-            held.enter_context(locks[name])
+    with opened as queue, lock_all(d.path for d in done), WriteBatch() as batch:
         remove_stale_temps_of(d.real for d in done)  # each folder listed once, not once per file
         synced: list[tuple[Path, list[tuple[int, int]]]] = []
 
