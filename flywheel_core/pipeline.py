@@ -275,6 +275,7 @@ def _run_files(
     """
     waiting: list[SessionResult | _Generated] = []
     staged: set[Path] = set()  # the session files waiting, resolved
+    out = (out_dir or config.out_dir).resolve()  # once for the batch
     with WriteBatch() as batch:
 
         def flush() -> Iterator[SessionResult]:
@@ -296,10 +297,11 @@ def _run_files(
             yield from (item.result if isinstance(item, _Generated) else item for item in items)
 
         for path in files:
-            if path.resolve() in staged:
+            real = path.resolve()
+            if real in staged:
                 yield from flush()  # a file given twice is run twice, the second on the first's record
             try:
-                item = _generate_file(path, config, host, out_dir=out_dir, dry_run=dry_run)
+                item = _generate_file(path, real, config, host, out_dir=out, dry_run=dry_run)
                 if isinstance(item, _Generated):
                     item.result.artifacts = _stage_artifacts(item.artifacts, item.folder, batch)
                     staged.add(item.real)
@@ -313,14 +315,13 @@ def _run_files(
 
 
 def _generate_file(
-    path: Path, config: Config, host: PluginHost, *, out_dir: Path | None, dry_run: bool
+    path: Path, real: Path, config: Config, host: PluginHost, *, out_dir: Path, dry_run: bool
 ) -> SessionResult | _Generated:
-    """Load, validate and generate one file: its final result (invalid, or a dry run), or what
-    is left to write and record."""
+    """Load, validate and generate one file (``real``: its resolved path; ``out_dir`` resolved):
+    its final result (invalid, or a dry run), or what is left to write and record."""
     session, result = load_for_run(path, config, host)
     if session is None:
         return result
-    out_dir = (out_dir or config.out_dir).resolve()
     ctx = RunContext(
         config=config,
         host=host,
@@ -345,7 +346,7 @@ def _generate_file(
         result.exit_code = 1 if result.errors else 0
         return result
     collected = (session.source_data, session.metadata) if (session.source_data, session.metadata) != before else None
-    return _Generated(path, path.resolve(), session, result, artifacts, ctx.artifact_dir, collected)
+    return _Generated(path, real, session, result, artifacts, ctx.artifact_dir, collected)
 
 
 def _finish(done: _Generated) -> None:
