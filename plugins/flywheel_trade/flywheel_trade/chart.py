@@ -137,22 +137,22 @@ class Chart:
             (x, y), = xy(s.points)
             anchor = {"start": "l", "middle": "m", "end": "r"}[s.anchor] + {"alphabetic": "s", "middle": "m", "hanging": "t"}[s.baseline]
             # The font Pillow ships has no minus sign (U+2212): a hyphen stands in.
-            text, size = s.text.replace("\u2212", "-"), SIZES[s.size][1] * k
+            text, font_size = s.text.replace("\u2212", "-"), SIZES[s.size][1] * k
             if s.size == "subtitle":
                 # Right-aligned beside the title: shortened word by word to the room left, never over it.
                 room = x - title_right - 24 * k
                 words = text.split(" ")
-                while words and _font(size).getlength(text) > room:
+                while words and _font(font_size).getlength(text) > room:
                     words.pop()
                     text = " ".join(words).rstrip(" ·,") + "…"
                 if not words:
                     continue
             base = colours.text["fg" if s.cls == "fg" else "muted"]
-            box, tile, mask = _text_tile(text, size, anchor, x, y, base)
+            box, tile, mask = _text_tile(text, font_size, anchor, x, y, base)
             draw.rectangle((box[0], box[1], box[0] + tile.width - 1, box[1] + tile.height - 1), fill=base)
             tiles.append((box, tile, mask))
             if s.size == "title":
-                title_right = x + _font(size).getlength(text)
+                title_right = x + _font(font_size).getlength(text)
         for box, tile, mask in tiles:
             image.paste(tile, box, mask)
         for s in self.shapes:
@@ -201,7 +201,7 @@ def _png_palette() -> _PngPalette:
         text[name] = len(colours)
         colours += [_blend(bg, _rgb(COLOURS[name]), round(level * 255 / (TEXT_SHADES - 1))) for level in range(TEXT_SHADES)]
     assert len(colours) <= 256, "a palette image holds 256 colours"
-    for area, table in tint.items():
+    for table in tint.values():
         table += range(len(table), 256)
     return _PngPalette(bytes(channel for colour in colours for channel in colour), index, tint, text)
 
