@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import itertools
 import json
 import os
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable, Iterator
 
 from flywheel_core.cachedir import user_cache_folder
 from flywheel_core.errors import FileSystemError, LockTimeout
 from flywheel_core.redaction import redact, redaction_state
 
-__all__ = ["LOCK_NOTICE", "LOCK_TIMEOUT", "PathLock", "lock_for"]
+__all__ = ["LOCK_NOTICE", "LOCK_TIMEOUT", "PathLock", "lock_all", "lock_for"]
 
 #: Seconds a lock is waited for before giving up (``FLYWHEEL_LOCK_TIMEOUT`` overrides).
 LOCK_TIMEOUT = 120.0
@@ -38,13 +40,52 @@ def lock_for(path: Path, timeout: float | None = None) -> PathLock:
     because the lock's name is a hash of the file's resolved path. ``timeout`` seconds
     (default 120, ``FLYWHEEL_LOCK_TIMEOUT``; -1 waits for ever) before a :class:`LockTimeout`.
     """
+    return _lock_in(_lock_folder(), path, timeout)
+
+
+def _lock_in(folder: Path, path: Path, timeout: float | None) -> PathLock:
     key = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:32]
+    return PathLock(path, folder / f"{key}.lock", _lock_timeout(timeout))
+
+
+def _lock_folder() -> Path:
     folder = _cache_folder() / "locks"
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise FileSystemError(folder, exc, "create the lock folder") from None
-    return PathLock(path, folder / f"{key}.lock", _lock_timeout(timeout))
+    return folder
+
+
+_shared_records = itertools.count()
+
+
+@contextlib.contextmanager
+def lock_all(paths: Iterable[Path], timeout: float | None = None) -> Iterator[list[PathLock]]:
+    """The locks of ``paths`` (as :func:`lock_for`), held together: taken in one order (of their
+    lock files), so two processes locking overlapping sets never wait for each other in a
+    circle, and released together.
+
+    One holder record is written for all of them and hard-linked as each lock's holder file:
+    ``flywheel run`` on many files takes a lock per file, and a new file cost about ten times
+    what a link does (where links fail, each lock writes its own record, as :func:`lock_for`).
+    """
+    folder = _lock_folder()
+    locks = {str(lock.lock_file): lock for lock in (_lock_in(folder, path, timeout) for path in paths)}
+    shared = folder / f"shared-{os.getpid()}-{next(_shared_records)}.holder"
+    ordered = [locks[name] for name in sorted(locks)]
+    _write_record(shared, [str(lock.path) for lock in ordered])
+    try:
+        with contextlib.ExitStack() as held:
+            for lock in ordered:
+                lock.acquire(record=shared)
+                held.callback(lock.release)
+            yield ordered
+    finally:
+        try:
+            shared.unlink()
+        except OSError:
+            pass
 
 
 def _cache_folder() -> Path:
@@ -98,8 +139,9 @@ class PathLock:
     def is_locked(self) -> bool:
         return self._depth > 0
 
-    def acquire(self, timeout: float | None = None) -> PathLock:
-        """Take the lock, waiting up to ``timeout`` seconds (default: the lock's own)."""
+    def acquire(self, timeout: float | None = None, *, record: Path | None = None) -> PathLock:
+        """Take the lock, waiting up to ``timeout`` seconds (default: the lock's own).
+        ``record``: a holder record already written (:func:`lock_all`), linked, not rewritten."""
         if self._depth:
             self._depth += 1
             return self
@@ -112,7 +154,7 @@ class PathLock:
             if not self._try(-1 if timeout < 0 else timeout - first):
                 self._give_up(timeout)
         self._depth = 1
-        self._write_holder()
+        self._write_holder(record)
         return self
 
     def _try(self, timeout: float) -> bool:
@@ -150,18 +192,18 @@ class PathLock:
     def __exit__(self, *exc: object) -> None:
         self.release()
 
-    def _write_holder(self) -> None:
-        record = {
-            "pid": os.getpid(),
-            "host": _hostname(),
-            "command": _command(),
-            "since": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            "path": str(self.path),
-        }
-        try:  # advisory: a waiter that cannot read it says "an unknown process"
-            self.holder_file.write_text(json.dumps(record), encoding="utf-8")
-        except OSError:
-            pass
+    def _write_holder(self, shared: Path | None = None) -> None:
+        if shared is not None:
+            for _ in range(2):
+                try:
+                    os.link(shared, self.holder_file)
+                    return
+                except FileExistsError:  # left by a holder that was killed
+                    with contextlib.suppress(OSError):
+                        self.holder_file.unlink()
+                except OSError:
+                    break
+        _write_record(self.holder_file, str(self.path))
 
     def holder(self) -> str:
         """Who holds the lock, as recorded by its holder: ``pid N on HOST (COMMAND) since T``."""
@@ -188,6 +230,21 @@ def _hostname() -> str:
     import socket
 
     return socket.gethostname()
+
+
+def _write_record(holder_file: Path, paths: str | list[str]) -> None:
+    """The holder record: who holds the lock of ``paths`` (one path, or the paths of :func:`lock_all`)."""
+    record = {
+        "pid": os.getpid(),
+        "host": _hostname(),
+        "command": _command(),
+        "since": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "path" if isinstance(paths, str) else "paths": paths,
+    }
+    try:  # advisory: a waiter that cannot read it says "an unknown process"
+        holder_file.write_text(json.dumps(record), encoding="utf-8")
+    except OSError:
+        pass
 
 
 def _process_state(pid: int) -> str | None:

@@ -20,7 +20,8 @@ import attrs
 
 from flywheel_core.context import RunContext
 from flywheel_core.errors import FlywheelError, InputError, PluginError, UsageError
-from flywheel_core.fsutil import WriteBatch, lock_for, remove_stale_temps_of, sha256_bytes
+from flywheel_core.fsutil import WriteBatch, remove_stale_temps_of, sha256_bytes
+from flywheel_core.locks import lock_all
 from flywheel_core.progress_bars import progress, track
 from flywheel_core.schema import SESSION_ID_PATTERN
 from flywheel_core.types import Artifact, Problem
@@ -274,6 +275,7 @@ def _run_files(
     """
     waiting: list[SessionResult | _Generated] = []
     staged: set[Path] = set()  # the session files waiting, resolved
+    out = (out_dir or config.out_dir).resolve()  # once for the batch
     with WriteBatch() as batch:
 
         def flush() -> Iterator[SessionResult]:
@@ -295,10 +297,11 @@ def _run_files(
             yield from (item.result if isinstance(item, _Generated) else item for item in items)
 
         for path in files:
-            if path.resolve() in staged:
+            real = path.resolve()
+            if real in staged:
                 yield from flush()  # a file given twice is run twice, the second on the first's record
             try:
-                item = _generate_file(path, config, host, out_dir=out_dir, dry_run=dry_run)
+                item = _generate_file(path, real, config, host, out_dir=out, dry_run=dry_run)
                 if isinstance(item, _Generated):
                     item.result.artifacts = _stage_artifacts(item.artifacts, item.folder, batch)
                     staged.add(item.real)
@@ -312,14 +315,13 @@ def _run_files(
 
 
 def _generate_file(
-    path: Path, config: Config, host: PluginHost, *, out_dir: Path | None, dry_run: bool
+    path: Path, real: Path, config: Config, host: PluginHost, *, out_dir: Path, dry_run: bool
 ) -> SessionResult | _Generated:
-    """Load, validate and generate one file: its final result (invalid, or a dry run), or what
-    is left to write and record."""
+    """Load, validate and generate one file (``real``: its resolved path; ``out_dir`` resolved):
+    its final result (invalid, or a dry run), or what is left to write and record."""
     session, result = load_for_run(path, config, host)
     if session is None:
         return result
-    out_dir = (out_dir or config.out_dir).resolve()
     ctx = RunContext(
         config=config,
         host=host,
@@ -344,7 +346,7 @@ def _generate_file(
         result.exit_code = 1 if result.errors else 0
         return result
     collected = (session.source_data, session.metadata) if (session.source_data, session.metadata) != before else None
-    return _Generated(path, path.resolve(), session, result, artifacts, ctx.artifact_dir, collected)
+    return _Generated(path, real, session, result, artifacts, ctx.artifact_dir, collected)
 
 
 def _finish(done: _Generated) -> None:
@@ -422,7 +424,6 @@ def _record(done: list[_Generated], config: Config, host: PluginHost) -> None:
     from flywheel_core.store import SessionStore
 
     store = SessionStore(config.max_input_bytes)
-    locks = {str(lock.lock_file): lock for lock in (lock_for(d.path) for d in done)}
     # No target to enqueue for and no queue to show: the queue is not opened at all.
     if config.enabled_targets() or storage_may_exist(config):
         from flywheel_core.publishing.queue import open_queue
@@ -430,10 +431,7 @@ def _record(done: list[_Generated], config: Config, host: PluginHost) -> None:
         opened: contextlib.AbstractContextManager[PublicationQueue | None] = open_queue(config)
     else:
         opened = contextlib.nullcontext()
-    with opened as queue, \
-            contextlib.ExitStack() as held, WriteBatch() as batch:
-        for name in sorted(locks):
-            held.enter_context(locks[name])
+    with opened as queue, lock_all(d.path for d in done), WriteBatch() as batch:
         remove_stale_temps_of(d.real for d in done)  # each folder listed once, not once per file
         synced: list[tuple[Path, list[tuple[int, int]]]] = []
 

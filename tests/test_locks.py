@@ -154,3 +154,41 @@ def test_the_holder_record_names_this_host_as_socket_does(tmp_path: Path) -> Non
     with lock_for(tmp_path / "work_session.json") as lock:
         record = json.loads(lock.holder_file.read_text(encoding="utf-8"))
     assert record["host"] == socket.gethostname() and record["pid"] == os.getpid()
+
+
+WAITER = """
+import sys
+from pathlib import Path
+from flywheel_core import LockTimeout, lock_for
+for name in sys.argv[1:]:
+    try:
+        lock_for(Path(name), timeout=0).acquire()
+    except LockTimeout as exc:
+        print(exc)
+"""
+
+
+def test_locks_taken_together_share_one_holder_record(tmp_path: Path) -> None:
+    """`flywheel run` on many files locks each: one record is written and linked as each lock's
+    holder file (a new file per lock cost ten times a link); a waiter still names the holder,
+    and nothing is left behind, not even a holder file a killed process left."""
+    from flywheel_core.locks import lock_all
+
+    paths = [tmp_path / f"s{i}.json" for i in range(3)]
+    stale = lock_for(paths[1]).holder_file
+    stale.write_text('{"pid": 1, "command": "killed long ago"}', encoding="utf-8")
+    with lock_all(reversed(paths)) as locks:
+        assert sorted(lock.path for lock in locks) == paths
+        assert [str(lock.lock_file) for lock in locks] == sorted(str(lock.lock_file) for lock in locks), "one order"
+        inodes = {os.stat(lock.holder_file).st_ino for lock in locks}
+        assert len(inodes) == 1, "one record, linked"
+        record = json.loads(locks[0].holder_file.read_text(encoding="utf-8"))
+        assert sorted(record["paths"]) == sorted(map(str, paths)) and record["pid"] == os.getpid()
+        out = subprocess.run([sys.executable, "-c", WAITER, *map(str, paths)], capture_output=True, text=True,
+                             check=True).stdout.splitlines()
+        assert len(out) == 3 and all(f"held by pid {os.getpid()} (" in line for line in out), out
+    folder = locks[0].lock_file.parent
+    assert not any(lock.holder_file.exists() for lock in locks)
+    assert not list(folder.glob(f"shared-{os.getpid()}-*.holder"))
+    with lock_all(paths):  # free again, and taken again
+        pass

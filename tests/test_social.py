@@ -393,3 +393,18 @@ def test_a_plain_post_is_fitted_without_importing_regex() -> None:
             "tags, 'regex' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["True", "['MachineLearning',", "'ThreeJs']", "False"]
+
+
+def test_plain_drops_every_control_character_and_folds_the_ones_that_are_whitespace() -> None:
+    """Unicode's control characters (Cc, a set that never changes) against one pattern: the
+    whitespace ones (tab, newline, the separators U+001C-001F, NEL U+0085) fold to a space,
+    every other is dropped; the characters around them stay as written."""
+    import unicodedata
+
+    from flywheel_core.social import plain
+
+    controls = [chr(c) for c in range(0x110000) if unicodedata.category(chr(c)) == "Cc"]
+    assert len(controls) == 65
+    for ch in controls:
+        assert plain(f"a{ch}b") == ("a b" if ch.isspace() else "ab"), hex(ord(ch))
+    assert plain("x\x00y \x9f z\u00a0é\u200d👍🏽") == "xy z é\u200d👍🏽", "format characters (the joiner) stay"

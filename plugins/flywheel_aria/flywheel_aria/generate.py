@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +31,7 @@ from flywheel_aria.prose import (
 from flywheel_aria.schema import CONFIG_DEFAULTS, CONFIG_SCHEMA
 
 if TYPE_CHECKING:
+    import jsonschema
     from flywheel_core import RunContext, Session
 
 __all__ = ["devlog_facts", "generate_artifacts", "refusal_problems", "settings"]
@@ -58,16 +60,22 @@ NUMBER_WORDS = {1: "one", 2: "two", 3: "three", 4: "four", 5: "five", 6: "six", 
 
 def settings(ctx: RunContext) -> dict[str, Any]:
     """The ``[plugins.aria]`` table checked against its schema, with defaults filled in."""
-    import jsonschema
+    from jsonschema.exceptions import best_match
 
     table = ctx.plugin_config(PLUGIN_NAME)
-    error = jsonschema.exceptions.best_match(
-        jsonschema.Draft202012Validator(CONFIG_SCHEMA).iter_errors(table)
-    )
+    error = best_match(_config_validator().iter_errors(table))
     if error is not None:
         where = ".".join(str(p) for p in error.absolute_path)
         raise UsageError(f"[plugins.{PLUGIN_NAME}]{' ' + where if where else ''}: {error.message}")
     return {**CONFIG_DEFAULTS, **table}
+
+
+@functools.cache
+def _config_validator() -> jsonschema.Draft202012Validator:
+    """The validator of ``[plugins.aria]``, made once per process (each session is checked twice)."""
+    import jsonschema
+
+    return jsonschema.Draft202012Validator(CONFIG_SCHEMA)
 
 
 def refusal_problems(refused: list[Refusal]) -> list[Problem]:

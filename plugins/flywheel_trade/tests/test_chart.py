@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import random
 import struct
 import subprocess
 import sys
@@ -138,7 +137,7 @@ def test_png_is_a_1200_by_630_preview_with_no_time_stamp_and_same_bytes_each_tim
     first = equity_chart(values, **kwargs).png()
     assert equity_chart(values, **kwargs).png() == first
     assert Image.open(io.BytesIO(first)).size == (1200, 630)
-    assert set(png_chunks(first)) <= {"IHDR", "IDAT", "IEND"}, "no tIME, tEXt or other metadata"
+    assert set(png_chunks(first)) <= {"IHDR", "PLTE", "IDAT", "IEND"}, "no tIME, tEXt or other metadata"
     code = ("import sys; from datetime import datetime, timedelta, timezone; from flywheel_trade.chart import equity_chart;"
             "t = [datetime(2025,12,2,14,tzinfo=timezone.utc) + timedelta(minutes=17*i) for i in range(40)];"
             "v = [((i * 37) % 23 - 11) * 3.5 for i in range(40)];"
@@ -148,21 +147,43 @@ def test_png_is_a_1200_by_630_preview_with_no_time_stamp_and_same_bytes_each_tim
     assert other == first, "another process draws the same bytes"
 
 
-def test_halving_gives_the_pixels_of_a_box_resize() -> None:
-    """The PNG is drawn at twice its size and halved with two ``reduce`` passes (half the time of
-    ``resize``): its bytes stay those of the box resize it replaced, on a drawn chart and on noise."""
-    from PIL import Image, ImageDraw
+def test_png_shows_the_chart_in_its_colours_the_area_tint_and_text_shades_only() -> None:
+    """The PNG is a palette image: the lines in their colours, the drawdown area as a 30% tint
+    over what it covers (background and grid alike), anti-aliased text in shades between its
+    colour and the background; no other colour (e.g. from mixing palette indices)."""
+    from PIL import Image
 
-    from flywheel_trade.chart import halve
+    values = [10, -25, 5, -40, 30]
+    chart = equity_chart(values, times=curve_times(5), start=at(2, 13), title="Cumulative net P&L", subtitle="2 Dec")
+    image = Image.open(io.BytesIO(chart.png()))
+    assert image.mode == "P"
+    rgb = image.convert("RGB")
+    colours = {c for _, c in rgb.getcolors(1 << 16)}
+    hexes = {"#" + "".join(f"{v:02x}" for v in c) for c in colours}
+    assert {"#ffffff", "#0969da", "#cf222e", "#d0d7de", "#8c959f", "#24292f", "#57606a"} <= hexes
 
-    noise = Image.frombytes("RGB", (2400, 1260), random.Random(0).randbytes(2400 * 1260 * 3))
-    drawn = Image.new("RGB", (2400, 1260), "#ffffff")
-    draw = ImageDraw.Draw(drawn, "RGBA")
-    draw.line([(0, 0), (2399, 1259), (7, 1200)], fill="#0969da", width=6, joint="curve")
-    draw.polygon([(10, 10), (900, 333), (17, 1001)], fill=(207, 34, 46, 77))
-    draw.text((100, 100), "Cumulative net P&L −42", fill="#24292f")
-    for image in (noise, drawn):
-        assert halve(image).tobytes() == image.resize((1200, 630), Image.Resampling.BOX).tobytes()
+    def tint(c: tuple[int, ...]) -> tuple[int, ...]:
+        return tuple(round(0.7 * u + 0.3 * o) for u, o in zip(c, (0xcf, 0x22, 0x2e)))
+
+    def shade_of(c: tuple[int, ...], ink: tuple[int, ...]) -> bool:  # on the line from white to ink
+        a = (255 - c[0]) / (255 - ink[0])
+        return all(abs(255 - a * (255 - i) - v) <= 2 for v, i in zip(c, ink))
+
+    lines = [(255, 255, 255), (0x09, 0x69, 0xda), (0xcf, 0x22, 0x2e), (0xd0, 0xd7, 0xde), (0x8c, 0x95, 0x9f)]
+    tints = {tint(c) for c in lines}
+    for c in colours - set(lines):
+        assert any(max(abs(a - b) for a, b in zip(c, t)) <= 1 for t in tints) or shade_of(c, (0x24, 0x29, 0x2f)) \
+            or shade_of(c, (0x57, 0x60, 0x6a)), c
+    assert sum(shade_of(c, (0x57, 0x60, 0x6a)) for c in colours) > 10, "labels are anti-aliased"
+    # Where the layout puts them: the middle of the curve's first step, and inside the drawdown area.
+    equity = polyline_points(chart.svg(), "equity")
+    (x1, y), (x2, _) = equity[0], equity[1]
+    assert rgb.getpixel((round((x1 + x2) / 2 * 1.5), round(y * 1.5))) == (0x09, 0x69, 0xda)
+    dd = polyline_points(chart.svg(), "dd")
+    (left, deepest), (right, _) = max(((a, b) for a, b in zip(dd, dd[1:]) if a[1] == b[1]), key=lambda s: s[0][1])
+    top = dd[0][1]  # drawdown 0
+    inside = (round((left + right) / 2 * 1.5), round((top + deepest) / 2 * 1.5))
+    assert max(abs(a - b) for a, b in zip(rgb.getpixel(inside), tint((255, 255, 255)))) <= 1
 
 
 def test_png_draws_any_text_without_interpreting_it() -> None:
