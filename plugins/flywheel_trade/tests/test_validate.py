@@ -290,3 +290,16 @@ def test_the_same_warning_on_many_trades_is_capped(flywheel_cli, session_file, t
         f"{file}: $.source_data.trades"
     ]
     assert got[-1].endswith("warning: 4 more trades have the warning shown for $.source_data.trades[4].fees")
+
+
+@pytest.mark.parametrize("moment", ["9999-12-31T23:59:59Z", "0001-01-01T00:00:00Z"])
+def test_a_trade_in_the_first_or_last_year_python_holds_is_refused_not_a_crash(run_trade, trade_doc, make_trade, moment) -> None:
+    # The chart puts half an hour of margin around the first and last trade: a trade dated in
+    # the year 9999 (or 1) ended `flywheel run` with "plugin trade failed in flywheel_generate:
+    # OverflowError: date value out of range" (exit 1) instead of naming the field.
+    doc = trade_doc([make_trade(timestamp=moment, exit_price=110.0, exit_timestamp=moment)], timestamp=moment)
+    result, _ = run_trade(doc)
+    assert result.exit_code == 2, result.output
+    assert f"$.source_data.trades[0].timestamp: must be an ISO 8601 timestamp" in result.stderr
+    assert "$.timestamp: must be an ISO 8601 timestamp" in result.stderr
+    assert "OverflowError" not in result.output and "failed in" not in result.output
