@@ -323,3 +323,17 @@ def test_the_users_global_config_named_by_git_config_global_is_read(ws, monkeypa
     result = ws.publish()
     assert result.exit_code == 0, result.output
     assert len(ws.log()) == 1
+
+
+def test_an_ssh_host_alias_remote_is_an_address_not_a_local_path(ws, monkeypatch) -> None:
+    # `work-gh:me/site.git` (a Host alias from ~/.ssh/config, no user@) is scp-like to git: a
+    # colon before any slash. flywheel took it for a local folder and pushed to
+    # <config folder>/work-gh:me/site.git ("does not appear to be a git repository").
+    config = ws.root / "my-gitconfig"
+    config.write_text(f'[url "{ws.root.as_uri()}/"]\n\tinsteadOf = work-gh:me/\n', encoding="utf-8")
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(config))
+    ws.configure(remote="work-gh:me/remote.git")
+    ws.run(ws.session())
+    result = ws.publish()
+    assert result.exit_code == 0, result.output
+    assert len(ws.log()) == 1
