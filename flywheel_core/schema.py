@@ -71,7 +71,9 @@ ENVELOPE_SCHEMA: dict[str, Any] = {
         },
         "metadata": {
             "type": "object",
-            "properties": {"duration_minutes": {"type": "number", "minimum": 0}},
+            # The ceiling is `--duration`'s: a duration in milliseconds (or 1e300) was published as a
+            # 300-digit number of hours of work.
+            "properties": {"duration_minutes": {"type": "number", "minimum": 0, "maximum": 10_000_000}},
         },
         "source_data": {"type": "object"},
         "artifacts": {"type": "object", "additionalProperties": _ARTIFACT_RECORD},

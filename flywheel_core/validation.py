@@ -69,7 +69,16 @@ def check_schema(raw: Any, host: PluginHost) -> tuple[Session | None, list[Probl
         problems.append(Problem.warning(
             f"timestamp {moment:%Y-%m-%d} is in the future (a wrong clock?): the posts are dated then and stay "
             "first on the website", "$.timestamp"))
+    minutes = (raw.get("metadata") or {}).get("duration_minutes")
+    if isinstance(minutes, (int, float)) and not isinstance(minutes, bool) and minutes > WEEK_MINUTES:
+        problems.append(Problem.warning(
+            f"duration_minutes {minutes:,.0f} is {minutes / 1440:,.0f} days: the artifacts will say {minutes / 60:,.0f} h "
+            "of work (seconds or milliseconds written as minutes?)", "$.metadata.duration_minutes"))
     return converter.structure(raw, Session), problems
+
+
+#: A session declared longer than this gets a warning: agents write seconds or milliseconds there.
+WEEK_MINUTES = 7 * 24 * 60
 
 
 def _unknown_type(name: str, known: list[str]) -> str:

@@ -102,6 +102,9 @@ CORPUS: list[tuple[str, bytes | dict | list | str, str]] = [
     ("metadata-list", _doc(metadata=[1, 2]), "$.metadata"),
     ("duration-negative", _doc(metadata={"duration_minutes": -5}), "$.metadata.duration_minutes"),
     ("duration-string", _doc(metadata={"duration_minutes": "120"}), "$.metadata.duration_minutes"),
+    # Was valid: published as a 300-digit number of hours of work.
+    ("duration-absurd", _doc(metadata={"duration_minutes": 1e300}), "$.metadata.duration_minutes"),
+    ("timestamp-year-1", _doc(timestamp="0001-01-01T00:00:00Z"), "$.timestamp"),
     ("source-data-string", _doc(source_data="D:/repo"), "$.source_data"),
     ("artifacts-list", _doc(artifacts=[]), "$.artifacts"),
     ("artifact-not-object", _doc(artifacts={"readme": "x.md"}), "$.artifacts.readme"),
@@ -232,3 +235,14 @@ def test_unknown_session_type_suggests_the_closest(tmp_path: Path, empty_host, w
     result = run_cli(["validate", _write(tmp_path, "t", _doc(session_type=wrong))], host=empty_host)
     assert result.exit_code == 2
     assert f"did you mean {right!r}?" in result.stderr
+
+
+def test_a_duration_of_more_than_a_week_is_flagged(tmp_path: Path, empty_host) -> None:
+    # 5,400,000 "minutes" (an agent's milliseconds) was published as 90,000 h of work without a word.
+    path = _write(tmp_path, "ms", _doc(metadata={"duration_minutes": 5_400_000}))
+    result = run_cli(["validate", path], host=empty_host)
+    assert result.exit_code == 0, result.output
+    assert (f"{path}: $.metadata.duration_minutes: warning: duration_minutes 5,400,000 is 3,750 days: the artifacts "
+            "will say 90,000 h of work (seconds or milliseconds written as minutes?)") in result.stderr
+    week = _write(tmp_path, "week", _doc(metadata={"duration_minutes": 7 * 24 * 60}))
+    assert "duration_minutes" not in run_cli(["validate", week], host=empty_host).stderr
