@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from flywheel_core.errors import describe_exception
 from flywheel_core.models import Session, converter, parse_timestamp
 from flywheel_core.plugins import KNOWN_SESSION_TYPES
-from flywheel_core.schema import iter_errors, merged_schema
+from flywheel_core.schema import iter_errors, mask_secrets, merged_schema
 from flywheel_core.types import Problem
 
 if TYPE_CHECKING:
@@ -87,7 +87,7 @@ def _unknown_type(name: str, known: list[str]) -> str:
     # difflib indexes every character of the name: only a name of sane length gets a guess.
     guesses = difflib.get_close_matches(name.lower().replace("-", "_"), known, n=1, cutoff=0.6) if len(name) <= 64 else []
     hint = f"; did you mean {guesses[0]!r}?" if guesses else ""
-    shown = name if len(name) <= 64 else name[:61] + "..."
+    shown = mask_secrets(name if len(name) <= 64 else name[:61] + "...")
     return f"unknown session type {shown!r} (known: {', '.join(known)}){hint}"
 
 

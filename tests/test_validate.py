@@ -246,3 +246,23 @@ def test_a_duration_of_more_than_a_week_is_flagged(tmp_path: Path, empty_host) -
             "will say 90,000 h of work (seconds or milliseconds written as minutes?)") in result.stderr
     week = _write(tmp_path, "week", _doc(metadata={"duration_minutes": 7 * 24 * 60}))
     assert "duration_minutes" not in run_cli(["validate", week], host=empty_host).stderr
+
+
+#: Credentials of shapes the stderr redactor did not know (it knows GitHub and GitLab tokens).
+SLACK = "xoxb-" + "123456789012-1234567890123-AbCdEfGhIjKlMnOpQrStUvWx"
+JWT = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9." + "eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U"
+
+
+def test_an_error_line_never_quotes_a_credential(tmp_path: Path, flywheel_host) -> None:
+    # An error quotes the value it refuses ("(got ...)"), and error lines are printed, kept in
+    # --json output and in a cron job's log: a Slack token pasted as the session type, a JWT as
+    # the timestamp were written there whole.
+    path = _write(tmp_path, "pasted", _doc(session_type=SLACK, timestamp=JWT, agent_id="password=" + "hunter2hunter2"))
+    for args in (["validate", path], ["run", path, "--json"]):
+        result = run_cli(args, host=flywheel_host)
+        assert result.exit_code == 2, result.output
+        for secret in (SLACK, JWT, SLACK[-12:], JWT[-12:]):
+            assert secret not in result.output
+    result = run_cli(["validate", path], host=flywheel_host)
+    assert f"{path}: $.timestamp: must be an ISO 8601 timestamp such as 2025-12-02T05:20:00Z (got \"[redacted:json-web-token]\")" in result.stderr
+    assert "unknown session type '[redacted:slack-token]'" in result.stderr
