@@ -455,3 +455,15 @@ def test_an_allow_list_that_is_a_fifo_is_a_one_line_error(project: Project, tmp_
     result = project.cli("run", _session(tmp_path, "plain"))
     assert result.exit_code == 2
     assert f"{tmp_path / 'fp.json'}: $: is a FIFO (named pipe), expected a regular file" in result.stderr
+
+
+@pytest.mark.parametrize("args", [["review", "show"], ["review", "approve"], ["review", "reject"], ["review", "allow"],
+                                  ["queue", "retry"]])
+def test_an_id_no_queue_row_can_have_is_a_usage_error(project: Project, tmp_path: Path, args) -> None:
+    # 10**23 does not fit a 64-bit row id: "internal error: OverflowError: Python int too large
+    # to convert to SQLite INTEGER", exit 1.
+    project.configure(_shelf())
+    assert project.cli("run", _session(tmp_path, "feat: one")).exit_code == 0
+    result = project.cli(*args, "99999999999999999999999")
+    assert result.exit_code == 2, result.output
+    assert "OverflowError" not in result.output and "internal error" not in result.output
