@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -303,3 +304,18 @@ def test_a_trade_in_the_first_or_last_year_python_holds_is_refused_not_a_crash(r
     assert f"$.source_data.trades[0].timestamp: must be an ISO 8601 timestamp" in result.stderr
     assert "$.timestamp: must be an ISO 8601 timestamp" in result.stderr
     assert "OverflowError" not in result.output and "failed in" not in result.output
+
+
+def test_a_declared_total_no_account_holds_is_not_compared_nor_printed_whole(run_trade, trade_doc, make_trade) -> None:
+    # total_pnl -1e300 was printed in the journal's "Declared vs computed" table as a 300-digit
+    # number (trades' own P&L beyond ±1e15 is refused; the declared totals were not bounded).
+    trades = [make_trade(exit_price=110, exit_timestamp="2025-12-02T03:10:00Z")]
+    meta = {"total_pnl": -1e300, "max_drawdown": "99999999999999999999999", "trades_executed": 10**30}
+    result, folder = run_trade(trade_doc(trades, metadata=meta))
+    assert result.exit_code == 0, result.output
+    assert "$.metadata.total_pnl: warning: declared total_pnl '-1e+300' is beyond ±1e+15, not a plausible amount: not compared" in result.stderr
+    assert "$.metadata.max_drawdown: warning: declared max_drawdown '1e+23' is beyond" in result.stderr
+    assert "$.metadata.trades_executed: warning: declared trades_executed '1e+30' is beyond" in result.stderr
+    journal = (folder / "trade_journal.md").read_text(encoding="utf-8")
+    assert "| Net P&L | -1e+300 | 100.00 | not plausible |" in journal
+    assert not re.search(r"\d{1,3}(,\d{3}){6}", journal), journal
