@@ -67,6 +67,14 @@ def check_trades(raw_trades: list[Any]) -> tuple[list[Trade], list[Problem]]:
                 for f in bad
             )
             continue
+        # A price or size no market has: it was printed in the journal's table as a 300-digit number.
+        huge = [f for f in NUMERIC_FIELDS if f != "profit_loss" and not abs(number_of(raw.get(f)) or 0) <= MAX_PNL]
+        if huge:
+            problems.extend(
+                Problem.error(f"{f} ({number_of(raw[f]):.6g}) is beyond ±{MAX_PNL:.0e}: not a plausible amount", _path(i, f))
+                for f in huge
+            )
+            continue
         if trade.pnl is not None and not abs(trade.pnl) <= MAX_PNL:
             given = raw.get("profit_loss") is not None
             problems.append(

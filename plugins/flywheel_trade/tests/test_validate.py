@@ -185,7 +185,8 @@ def test_amounts_too_large_to_add_up_are_errors_not_crashes(flywheel_cli, run_tr
     assert result.exit_code == 2, result.output
     got = lines(result)
     assert "failed" not in result.stderr, got
-    assert any(l.startswith(f"{file}: $.source_data.trades[0]: ") and "P&L" in l for l in got), got
+    # Its quantity and price are no market's: refused before their P&L is computed.
+    assert f"{file}: $.source_data.trades[0].quantity: quantity (1e+308) is beyond ±1e+15: not a plausible amount" in got, got
     assert any(l.startswith(f"{file}: $.source_data.trades[1].profit_loss: ") for l in got), got
     result, folder = run_trade(trade_doc(trades))
     assert result.exit_code == 2 and not folder.exists(), result.output
@@ -319,3 +320,13 @@ def test_a_declared_total_no_account_holds_is_not_compared_nor_printed_whole(run
     journal = (folder / "trade_journal.md").read_text(encoding="utf-8")
     assert "| Net P&L | -1e+300 | 100.00 | not plausible |" in journal
     assert not re.search(r"\d{1,3}(,\d{3}){6}", journal), journal
+
+
+@pytest.mark.parametrize("field", ["quantity", "price", "exit_price", "fees", "multiplier"])
+def test_a_price_or_size_no_market_has_is_refused_with_its_path(flywheel_cli, session_file, trade_doc, make_trade, field) -> None:
+    # With profit_loss given, a price of 1e300 passed and the journal printed it as a 300-digit number.
+    trade = make_trade(exit_price=110, exit_timestamp="2025-12-02T03:10:00Z", profit_loss=25)
+    trade[field] = 1e300
+    file, result = validate(flywheel_cli, session_file, trade_doc([trade]))
+    assert result.exit_code == 2, result.output
+    assert f"{file}: $.source_data.trades[0].{field}: {field} (1e+300) is beyond ±1e+15: not a plausible amount" in lines(result)
