@@ -205,7 +205,7 @@ def iter_errors(schema: dict[str, Any], instance: Any) -> Iterator[tuple[str, st
         if error.validator == "type":
             wanted = error.validator_value if isinstance(error.validator_value, list) else [error.validator_value]
             got = _short(error.instance) if error.instance is None or isinstance(error.instance, bool) else (
-                f"{_json_type(error.instance)} {_short(error.instance)}")
+                f"{json_type(error.instance)} {_short(error.instance)}")
             found.append((path, f"expected {' or '.join(map(str, wanted))}, got {got}"))
         elif custom and error.validator != "required":
             found.append((path, f"{custom} (got {_short(error.instance)})"))
@@ -233,7 +233,7 @@ def first_errors(schema: dict[str, Any], instance: Any, limit: int = 1) -> list[
     return out
 
 
-def _json_type(value: Any) -> str:
+def json_type(value: Any) -> str:
     """The JSON name of a value's type (``null``, not Python's ``None``)."""
     if value is None:
         return "null"

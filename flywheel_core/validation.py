@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from flywheel_core.errors import describe_exception
 from flywheel_core.models import Session, converter, parse_timestamp
 from flywheel_core.plugins import KNOWN_SESSION_TYPES
-from flywheel_core.schema import iter_errors, mask_secrets, merged_schema
+from flywheel_core.schema import iter_errors, json_type, mask_secrets, merged_schema
 from flywheel_core.types import Problem
 
 if TYPE_CHECKING:
@@ -43,7 +43,8 @@ def _checked_schema(session_type: str | None, host: PluginHost) -> dict[str, Any
 def check_schema(raw: Any, host: PluginHost) -> tuple[Session | None, list[Problem]]:
     """Validate a parsed document; return the structured session (None if invalid) and problems."""
     if not isinstance(raw, dict):
-        return None, [Problem.error(f"expected a JSON object, got {type(raw).__name__}")]
+        # JSON's names for what the file holds ("null", "array"), not Python's ("NoneType", "list").
+        return None, [Problem.error(f"expected a JSON object, got {json_type(raw)}")]
     problems: list[Problem] = []
     session_type = raw.get("session_type") if isinstance(raw.get("session_type"), str) else None
     if session_type and session_type not in host.session_types:

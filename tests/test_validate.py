@@ -266,3 +266,12 @@ def test_an_error_line_never_quotes_a_credential(tmp_path: Path, flywheel_host) 
     result = run_cli(["validate", path], host=flywheel_host)
     assert f"{path}: $.timestamp: must be an ISO 8601 timestamp such as 2025-12-02T05:20:00Z (got \"[redacted:json-web-token]\")" in result.stderr
     assert "unknown session type '[redacted:slack-token]'" in result.stderr
+
+
+@pytest.mark.parametrize(("content", "said"), [(b"null", "null"), (b"[]", "array"), (b'"text"', "string"), (b"7", "number")])
+def test_a_document_that_is_no_object_is_named_as_json_names_it(tmp_path: Path, empty_host, content, said) -> None:
+    # Was "expected a JSON object, got NoneType" (or list, str, int): Python's names, not the file's.
+    path = _write(tmp_path, "top", content)
+    result = run_cli(["validate", path], host=empty_host)
+    assert result.exit_code == 2
+    assert result.stderr.strip() == f"{path}: $: expected a JSON object, got {said}"
