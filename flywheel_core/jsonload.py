@@ -210,6 +210,11 @@ def loads_strict(raw: bytes, file: str = "<input>", *, max_depth: int = MAX_DEPT
     """Parse JSON bytes strictly; raise InputError naming ``file`` and a JSON path."""
     if raw.startswith(b"\xef\xbb\xbf"):
         raw = raw[3:]
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in raw[:2]:
+        # Windows PowerShell 5's Out-File and `>` write UTF-16 (a byte-order mark, or a NUL beside
+        # every ASCII byte): say so, not "invalid UTF-8 at byte 0" or "Expecting value".
+        raise InputError(file, "$", "the file is UTF-16, not UTF-8: save it as UTF-8 "
+                                    "(PowerShell: Out-File -Encoding utf8, or Set-Content -Encoding utf8)")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -275,3 +275,14 @@ def test_a_document_that_is_no_object_is_named_as_json_names_it(tmp_path: Path, 
     result = run_cli(["validate", path], host=empty_host)
     assert result.exit_code == 2
     assert result.stderr.strip() == f"{path}: $: expected a JSON object, got {said}"
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be"])
+def test_a_utf16_session_file_is_named_as_such(tmp_path: Path, empty_host, encoding) -> None:
+    # Windows PowerShell 5 writes UTF-16 (`ConvertTo-Json | Out-File`): flywheel said "invalid
+    # UTF-8 at byte 0", or, without a byte-order mark, "invalid JSON ... Expecting value".
+    path = _write(tmp_path, "ps", json.dumps(_doc()).encode(encoding))
+    result = run_cli(["validate", path], host=empty_host)
+    assert result.exit_code == 2
+    assert result.stderr.strip() == (f"{path}: $: the file is UTF-16, not UTF-8: save it as UTF-8 "
+                                     "(PowerShell: Out-File -Encoding utf8, or Set-Content -Encoding utf8)")
