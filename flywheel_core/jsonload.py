@@ -206,6 +206,17 @@ def _surrogate_message(text: str) -> str:
     )
 
 
+def _json_reason(exc: json.JSONDecodeError) -> str:
+    """Where and why the parser stopped, or what agents actually wrote there: a comma before
+    ``}`` or ``]`` (Python says "Expecting property name enclosed in double quotes" after it)."""
+    doc, pos = exc.doc, exc.pos
+    if doc[pos : pos + 1] in ("}", "]") and doc[:pos].rstrip().endswith(","):
+        comma = doc.rindex(",", 0, pos)
+        line, column = doc.count("\n", 0, comma) + 1, comma - doc.rfind("\n", 0, comma)
+        return f"invalid JSON at line {line} column {column}: a comma before '{doc[pos]}' (JSON allows no trailing comma)"
+    return f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
+
+
 def loads_strict(raw: bytes, file: str = "<input>", *, max_depth: int = MAX_DEPTH) -> Any:
     """Parse JSON bytes strictly; raise InputError naming ``file`` and a JSON path."""
     if raw.startswith(b"\xef\xbb\xbf"):
@@ -240,7 +251,7 @@ def loads_strict(raw: bytes, file: str = "<input>", *, max_depth: int = MAX_DEPT
             value = json.loads(text, parse_int=hooks.integer, **options)
     except json.JSONDecodeError as exc:
         raise InputError(
-            file, "$", f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
+            file, "$", _json_reason(exc)
         ) from None
     except RecursionError:
         raise InputError(file, "$", "nested too deeply to parse") from None

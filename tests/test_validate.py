@@ -286,3 +286,16 @@ def test_a_utf16_session_file_is_named_as_such(tmp_path: Path, empty_host, encod
     assert result.exit_code == 2
     assert result.stderr.strip() == (f"{path}: $: the file is UTF-16, not UTF-8: save it as UTF-8 "
                                      "(PowerShell: Out-File -Encoding utf8, or Set-Content -Encoding utf8)")
+
+
+@pytest.mark.parametrize(("text", "where", "closer"), [
+    ('{\n  "session_id": "x",\n  "metadata": {"commits": 2,\n  }\n}', "line 3 column 28", "}"),
+    ('{"session_id": "x", "tags": ["a", "b",]}', "line 1 column 38", "]"),
+])
+def test_a_trailing_comma_is_named_where_it_is(tmp_path: Path, empty_host, text, where, closer) -> None:
+    # Agents write JSON5-style trailing commas: Python says "Expecting property name enclosed in
+    # double quotes" at the brace after it, which sends a reader looking for a quoting mistake.
+    path = _write(tmp_path, "comma", text.encode())
+    result = run_cli(["validate", path], host=empty_host)
+    assert result.exit_code == 2
+    assert result.stderr.strip() == f"{path}: $: invalid JSON at {where}: a comma before '{closer}' (JSON allows no trailing comma)"
