@@ -226,6 +226,19 @@ def test_an_unredactable_file_holds_the_entry(tmp_path: Path, empty_host) -> Non
     assert "cannot be redacted (bundle.bin" in project.cli("publish").stdout
 
 
+def test_a_session_id_that_is_a_credential_holds_the_entry_under_redact(project: Project, tmp_path: Path) -> None:
+    # Redaction cut the token out of the text, but the id names what targets publish: the shelf's
+    # folder, the github target's paths and commit message, the web page's "Session" line.
+    project.configure(_shelf('scan = "redact"'))
+    assert project.cli("run", _session(tmp_path, "feat: fine", session_id=TOKEN)).exit_code == 0
+    [entry] = project.entries()
+    assert entry["status"] == "held" and entry["scan"]["held"] == "unredactable"
+    assert entry["scan"]["reason"].startswith("the session_id holds a GitHub Token (ghp_")
+    assert TOKEN not in entry["scan"]["reason"]
+    assert project.cli("publish").exit_code == 0
+    assert not (project.root / "shelf").exists() or TOKEN not in str(list((project.root / "shelf").rglob("*")))
+
+
 def test_off_publishes_as_today_and_policies_differ_by_kind(project: Project, tmp_path: Path) -> None:
     project.configure(_shelf('scan = {default = "hold", summary = "off"}'))
     assert project.cli("run", _session(tmp_path, f"key {TOKEN}")).exit_code == 0
