@@ -209,10 +209,26 @@ def _surrogate_message(text: str) -> str:
     )
 
 
+def _json_reason(exc: json.JSONDecodeError) -> str:
+    """Where and why the parser stopped, or what agents actually wrote there: a comma before
+    ``}`` or ``]`` (Python says "Expecting property name enclosed in double quotes" after it)."""
+    doc, pos = exc.doc, exc.pos
+    if doc[pos : pos + 1] in ("}", "]") and doc[:pos].rstrip().endswith(","):
+        comma = doc.rindex(",", 0, pos)
+        line, column = doc.count("\n", 0, comma) + 1, comma - doc.rfind("\n", 0, comma)
+        return f"invalid JSON at line {line} column {column}: a comma before '{doc[pos]}' (JSON allows no trailing comma)"
+    return f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
+
+
 def loads_strict(raw: bytes, file: str = "<input>", *, max_depth: int = MAX_DEPTH) -> Any:
     """Parse JSON bytes strictly; raise InputError naming ``file`` and a JSON path."""
     if raw.startswith(b"\xef\xbb\xbf"):
         raw = raw[3:]
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in raw[:2]:
+        # Windows PowerShell 5's Out-File and `>` write UTF-16 (a byte-order mark, or a NUL beside
+        # every ASCII byte): say so, not "invalid UTF-8 at byte 0" or "Expecting value".
+        raise InputError(file, "$", "the file is UTF-16, not UTF-8: save it as UTF-8 "
+                                    "(PowerShell: Out-File -Encoding utf8, or Set-Content -Encoding utf8)")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -238,7 +254,7 @@ def loads_strict(raw: bytes, file: str = "<input>", *, max_depth: int = MAX_DEPT
             value = json.loads(text, parse_int=hooks.integer, **options)
     except json.JSONDecodeError as exc:
         raise InputError(
-            file, "$", f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
+            file, "$", _json_reason(exc)
         ) from None
     except RecursionError:
         raise InputError(file, "$", "nested too deeply to parse") from None

@@ -148,12 +148,22 @@ def _escape_marked(line: str) -> str:
     return "".join(out)
 
 
+#: What no reader should get from session text: terminal escape sequences (``ESC[2J`` clears the
+#: screen of whoever cats the README), other control characters, and bidi overrides that show
+#: text in another order than it is stored. Tab and line breaks stay; NUL, VT and FF are mapped.
+_INVISIBLE = re.compile("\x1b\\[[0-?]*[ -/]*[@-~]|[\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c\x01-\x08\x0e-\x1f\x7f-\x9f]")
+
+
+def _shown(text: Any) -> str:
+    return _INVISIBLE.sub("", str(text).replace("\0", "\ufffd").replace("\x0b", " ").replace("\x0c", " "))
+
+
 def md_escape(text: Any) -> str:
     """Untrusted text shown literally in Markdown, its lines and paragraphs kept: a backslash
     only before what would be markup (``[x](javascript:..)``, ``*bold*``, ``# heading``), so
     ``parse_args`` and ``(it failed)`` stay as written. Indentation is folded to one space (four
     would make a code block) and trailing spaces dropped (two would make a line break)."""
-    lines = re.split(r"\r\n?|\n", str(text).replace("\0", "\ufffd").replace("\x0b", " ").replace("\x0c", " "))
+    lines = re.split(r"\r\n?|\n", _shown(text))
     out = []
     for i, line in enumerate(lines):
         body = line.strip(" \t")
@@ -169,7 +179,7 @@ def md_escape(text: Any) -> str:
 def md_inline(text: Any) -> str:
     """Untrusted text as one line of Markdown shown literally (newlines folded to spaces), with
     :func:`md_escape`'s rules."""
-    return _escape_line(" ".join(str(text).replace("\0", "\ufffd").split()))
+    return _escape_line(" ".join(_shown(text).split()))
 
 
 def capitalize_first(text: Any) -> str:

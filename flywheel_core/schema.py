@@ -71,7 +71,9 @@ ENVELOPE_SCHEMA: dict[str, Any] = {
         },
         "metadata": {
             "type": "object",
-            "properties": {"duration_minutes": {"type": "number", "minimum": 0}},
+            # The ceiling is `--duration`'s: a duration in milliseconds (or 1e300) was published as a
+            # 300-digit number of hours of work.
+            "properties": {"duration_minutes": {"type": "number", "minimum": 0, "maximum": 10_000_000}},
         },
         "source_data": {"type": "object"},
         "artifacts": {"type": "object", "additionalProperties": _ARTIFACT_RECORD},
@@ -203,7 +205,7 @@ def iter_errors(schema: dict[str, Any], instance: Any) -> Iterator[tuple[str, st
         if error.validator == "type":
             wanted = error.validator_value if isinstance(error.validator_value, list) else [error.validator_value]
             got = _short(error.instance) if error.instance is None or isinstance(error.instance, bool) else (
-                f"{_json_type(error.instance)} {_short(error.instance)}")
+                f"{json_type(error.instance)} {_short(error.instance)}")
             found.append((path, f"expected {' or '.join(map(str, wanted))}, got {got}"))
         elif custom and error.validator != "required":
             found.append((path, f"{custom} (got {_short(error.instance)})"))
@@ -231,7 +233,7 @@ def first_errors(schema: dict[str, Any], instance: Any, limit: int = 1) -> list[
     return out
 
 
-def _json_type(value: Any) -> str:
+def json_type(value: Any) -> str:
     """The JSON name of a value's type (``null``, not Python's ``None``)."""
     if value is None:
         return "null"
@@ -242,12 +244,26 @@ def _json_type(value: Any) -> str:
     return {str: "string", list: "array", dict: "object"}.get(type(value), type(value).__name__)
 
 
+def mask_secrets(text: str) -> str:
+    """``text`` with each credential the publishing scan finds in it replaced by
+    ``[redacted:<rule>]``, as the ``redact`` policy writes it.
+
+    An error line quotes the value it refuses, and it is printed, kept in ``--json`` output and
+    in a cron job's log: a key pasted into the wrong field must not reach them. Only error
+    lines get here, so the scanner's import (a quarter of a second) is paid only on bad input.
+    """
+    from flywheel_core.scanning import redact_text, scan_text
+
+    return redact_text(text, [found for found in scan_text(text, kind="plain") if found.severity == "secret"])
+
+
 def _short(value: Any, limit: int = 60) -> str:
-    """A value as JSON, cut to ``limit`` characters without encoding all of a huge value."""
+    """A value as JSON, cut to ``limit`` characters without encoding all of a huge value, its
+    secrets masked (the whole of a long token, before the cut leaves part of it unrecognisable)."""
     import json
 
-    if isinstance(value, str) and len(value) > limit:
-        value = value[:limit]
+    if isinstance(value, str):
+        value = mask_secrets(value[: limit * 8])[:limit]
     chunks: list[str] = []
     size = 0
     for chunk in json.JSONEncoder(ensure_ascii=False).iterencode(value):
@@ -261,5 +277,5 @@ def _short(value: Any, limit: int = 60) -> str:
 
 def _oneline(message: str, limit: int = 240) -> str:
     """Keep a message on one line and short, whatever value it quotes."""
-    message = " ".join(message[: limit * 2].split())
+    message = " ".join(mask_secrets(message[: limit * 2]).split())
     return message if len(message) <= limit else message[: limit - 3] + "..."

@@ -15,6 +15,12 @@ __all__ = ["parse_timestamp"]
 _re = functools.cache(re.compile)
 _TS_RE = r"^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d{1,9})?)?(?:Z|z|[+-]\d{2}(?::?\d{2})?)?)?$"
 
+#: The years (UTC) a timestamp may fall in. Python's datetime stops at the years 1 and 9999, and
+#: flywheel does arithmetic on times (a chart's margins around the first and last trade, a feed's
+#: dates): a time in either of those years ended a run with "OverflowError: date value out of
+#: range", or published a page dated "1-01-01". No session, commit or trade is dated there.
+YEARS = range(1000, 9999)
+
 _PLAIN_TS = re.compile(
     r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,6})?(?:Z|[+-][0-9]{2}:[0-9]{2})?"
 ).fullmatch
@@ -58,6 +64,10 @@ def parse_timestamp(value: str) -> tuple[datetime, bool]:
 def _in_utc(parsed: datetime, value: str) -> tuple[datetime, bool]:
     naive = parsed.tzinfo is None
     try:
-        return (parsed.replace(tzinfo=timezone.utc) if naive else parsed).astimezone(timezone.utc), naive
+        moment = (parsed.replace(tzinfo=timezone.utc) if naive else parsed).astimezone(timezone.utc)
     except OverflowError:  # 9999-12-31T23:00-05:00 is past the year 9999 in UTC
-        raise ValueError(f"{value!r} is out of range (in UTC it falls before the year 1 or after 9999)") from None
+        moment = None
+    if moment is None or moment.year not in YEARS:
+        raise ValueError(f"{value!r} is out of range (flywheel reads times from the year {YEARS.start} "
+                         f"to {YEARS.stop - 1}, in UTC)") from None
+    return moment, naive

@@ -203,12 +203,15 @@ class StartResult:
 
 #: Seconds a git command reading a repository's branches (instant on any repository) may take.
 GIT_TIMEOUT = 60.0
+_KEEP_GIT_ENV = frozenset({"GIT_CONFIG_GLOBAL", "GIT_CONFIG_SYSTEM", "GIT_CONFIG_NOSYSTEM"})
 
 
 def _git(folder: Path, *args: str, must: bool = False) -> str | None:
     """stdout of a read-only git command in ``folder``, or None when it fails (not a repository);
     with ``must``, a failure is a UsageError giving git's reason."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    # GIT_DIR and the like would point git elsewhere; the variables naming the user's own config
+    # files are the user's choice, as HOME is.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_") or k in _KEEP_GIT_ENV}
     env.update(GIT_OPTIONAL_LOCKS="0", GIT_TERMINAL_PROMPT="0")
     try:
         # The deadline: a repository's config can include a FIFO, and git would wait on it for ever.

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from flywheel_core.errors import describe_exception
 from flywheel_core.models import Session, converter, parse_timestamp
 from flywheel_core.plugins import KNOWN_SESSION_TYPES
-from flywheel_core.schema import iter_errors, merged_schema
+from flywheel_core.schema import iter_errors, json_type, mask_secrets, merged_schema
 from flywheel_core.types import Problem
 
 if TYPE_CHECKING:
@@ -43,7 +43,8 @@ def _checked_schema(session_type: str | None, host: PluginHost) -> dict[str, Any
 def check_schema(raw: Any, host: PluginHost) -> tuple[Session | None, list[Problem]]:
     """Validate a parsed document; return the structured session (None if invalid) and problems."""
     if not isinstance(raw, dict):
-        return None, [Problem.error(f"expected a JSON object, got {type(raw).__name__}")]
+        # JSON's names for what the file holds ("null", "array"), not Python's ("NoneType", "list").
+        return None, [Problem.error(f"expected a JSON object, got {json_type(raw)}")]
     problems: list[Problem] = []
     session_type = raw.get("session_type") if isinstance(raw.get("session_type"), str) else None
     if session_type and session_type not in host.session_types:
@@ -69,7 +70,16 @@ def check_schema(raw: Any, host: PluginHost) -> tuple[Session | None, list[Probl
         problems.append(Problem.warning(
             f"timestamp {moment:%Y-%m-%d} is in the future (a wrong clock?): the posts are dated then and stay "
             "first on the website", "$.timestamp"))
+    minutes = (raw.get("metadata") or {}).get("duration_minutes")
+    if isinstance(minutes, (int, float)) and not isinstance(minutes, bool) and minutes > WEEK_MINUTES:
+        problems.append(Problem.warning(
+            f"duration_minutes {minutes:,.0f} is {minutes / 1440:,.0f} days: the artifacts will say {minutes / 60:,.0f} h "
+            "of work (seconds or milliseconds written as minutes?)", "$.metadata.duration_minutes"))
     return converter.structure(raw, Session), problems
+
+
+#: A session declared longer than this gets a warning: agents write seconds or milliseconds there.
+WEEK_MINUTES = 7 * 24 * 60
 
 
 def _unknown_type(name: str, known: list[str]) -> str:
@@ -78,7 +88,7 @@ def _unknown_type(name: str, known: list[str]) -> str:
     # difflib indexes every character of the name: only a name of sane length gets a guess.
     guesses = difflib.get_close_matches(name.lower().replace("-", "_"), known, n=1, cutoff=0.6) if len(name) <= 64 else []
     hint = f"; did you mean {guesses[0]!r}?" if guesses else ""
-    shown = name if len(name) <= 64 else name[:61] + "..."
+    shown = mask_secrets(name if len(name) <= 64 else name[:61] + "...")
     return f"unknown session type {shown!r} (known: {', '.join(known)}){hint}"
 
 

@@ -9,6 +9,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from flywheel_core import md_escape, md_inline
+from flywheel_core.render import _INVISIBLE  # what is never shown: terminal escapes, controls, bidi overrides
 
 markdown_it = pytest.importorskip("markdown_it", reason="markdown-it-py renders the escaped text")
 
@@ -67,7 +68,7 @@ def check_html(source: str) -> None:
 def test_md_inline_shows_the_text_exactly(text: str) -> None:
     """Rendered alone, in a list item, as a heading and in a table cell, md_inline(s) shows s,
     with no markup but code spans (``code`` as written stays code)."""
-    expected = " ".join(text.replace("\0", "\ufffd").split())
+    expected = " ".join(_INVISIBLE.sub("", text.replace("\0", "\ufffd").replace("\x0b", " ").replace("\x0c", " ")).split())
     escaped = md_inline(text)
     assert "\n" not in escaped
     tokens = MD.parse(escaped)
@@ -104,7 +105,8 @@ def test_md_escape_keeps_lines_and_paragraphs(text: str) -> None:
     """md_escape(s) renders as s's paragraphs (blank lines apart), each line as written
     (indentation and trailing spaces aside, which Markdown does not show)."""
     escaped = md_escape(text)
-    lines = [line.strip(" \t") for line in re.split(r"\r\n?|\n", text.replace("\0", "\ufffd").replace("\x0b", " ").replace("\x0c", " "))]
+    visible = _INVISIBLE.sub("", text.replace("\0", "\ufffd").replace("\x0b", " ").replace("\x0c", " "))
+    lines = [line.strip(" \t") for line in re.split(r"\r\n?|\n", visible)]
     paragraphs = [p for p in "\n".join(lines).split("\n\n")]
     paragraphs = ["\n".join(x for x in p.split("\n") if x) for p in paragraphs]
     # The renderer trims each paragraph of Unicode spaces too (markdown-it's mdTrim).
@@ -151,3 +153,11 @@ def test_a_line_that_skips_the_escaping_needed_none(text: str) -> None:
 
     for line in text.splitlines() or [text]:
         assert _escape_line(line) == _escape_marked(line)
+
+
+def test_terminal_escapes_controls_and_bidi_overrides_are_never_shown() -> None:
+    # An agent_id, title or trade note holding ESC[2J (clear the screen), ESC]… or U+202E reached
+    # the README, journal and devlog as it was: whoever cats the file runs the sequence.
+    for escape in (md_escape, md_inline):
+        assert escape("Agent\x1b[2J\x1b[31m red\x01\x08\x7f\x85 \u202eevil\u202c") == "Agent red evil"
+    assert md_escape("a\tb\nc\r\nd") == "a\tb\nc\nd"

@@ -226,6 +226,19 @@ def test_an_unredactable_file_holds_the_entry(tmp_path: Path, empty_host) -> Non
     assert "cannot be redacted (bundle.bin" in project.cli("publish").stdout
 
 
+def test_a_session_id_that_is_a_credential_holds_the_entry_under_redact(project: Project, tmp_path: Path) -> None:
+    # Redaction cut the token out of the text, but the id names what targets publish: the shelf's
+    # folder, the github target's paths and commit message, the web page's "Session" line.
+    project.configure(_shelf('scan = "redact"'))
+    assert project.cli("run", _session(tmp_path, "feat: fine", session_id=TOKEN)).exit_code == 0
+    [entry] = project.entries()
+    assert entry["status"] == "held" and entry["scan"]["held"] == "unredactable"
+    assert entry["scan"]["reason"].startswith("the session_id holds a GitHub Token (ghp_")
+    assert TOKEN not in entry["scan"]["reason"]
+    assert project.cli("publish").exit_code == 0
+    assert not (project.root / "shelf").exists() or TOKEN not in str(list((project.root / "shelf").rglob("*")))
+
+
 def test_off_publishes_as_today_and_policies_differ_by_kind(project: Project, tmp_path: Path) -> None:
     project.configure(_shelf('scan = {default = "hold", summary = "off"}'))
     assert project.cli("run", _session(tmp_path, f"key {TOKEN}")).exit_code == 0
@@ -455,3 +468,15 @@ def test_an_allow_list_that_is_a_fifo_is_a_one_line_error(project: Project, tmp_
     result = project.cli("run", _session(tmp_path, "plain"))
     assert result.exit_code == 2
     assert f"{tmp_path / 'fp.json'}: $: is a FIFO (named pipe), expected a regular file" in result.stderr
+
+
+@pytest.mark.parametrize("args", [["review", "show"], ["review", "approve"], ["review", "reject"], ["review", "allow"],
+                                  ["queue", "retry"]])
+def test_an_id_no_queue_row_can_have_is_a_usage_error(project: Project, tmp_path: Path, args) -> None:
+    # 10**23 does not fit a 64-bit row id: "internal error: OverflowError: Python int too large
+    # to convert to SQLite INTEGER", exit 1.
+    project.configure(_shelf())
+    assert project.cli("run", _session(tmp_path, "feat: one")).exit_code == 0
+    result = project.cli(*args, "99999999999999999999999")
+    assert result.exit_code == 2, result.output
+    assert "OverflowError" not in result.output and "internal error" not in result.output

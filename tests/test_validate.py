@@ -102,6 +102,9 @@ CORPUS: list[tuple[str, bytes | dict | list | str, str]] = [
     ("metadata-list", _doc(metadata=[1, 2]), "$.metadata"),
     ("duration-negative", _doc(metadata={"duration_minutes": -5}), "$.metadata.duration_minutes"),
     ("duration-string", _doc(metadata={"duration_minutes": "120"}), "$.metadata.duration_minutes"),
+    # Was valid: published as a 300-digit number of hours of work.
+    ("duration-absurd", _doc(metadata={"duration_minutes": 1e300}), "$.metadata.duration_minutes"),
+    ("timestamp-year-1", _doc(timestamp="0001-01-01T00:00:00Z"), "$.timestamp"),
     ("source-data-string", _doc(source_data="D:/repo"), "$.source_data"),
     ("artifacts-list", _doc(artifacts=[]), "$.artifacts"),
     ("artifact-not-object", _doc(artifacts={"readme": "x.md"}), "$.artifacts.readme"),
@@ -232,3 +235,67 @@ def test_unknown_session_type_suggests_the_closest(tmp_path: Path, empty_host, w
     result = run_cli(["validate", _write(tmp_path, "t", _doc(session_type=wrong))], host=empty_host)
     assert result.exit_code == 2
     assert f"did you mean {right!r}?" in result.stderr
+
+
+def test_a_duration_of_more_than_a_week_is_flagged(tmp_path: Path, empty_host) -> None:
+    # 5,400,000 "minutes" (an agent's milliseconds) was published as 90,000 h of work without a word.
+    path = _write(tmp_path, "ms", _doc(metadata={"duration_minutes": 5_400_000}))
+    result = run_cli(["validate", path], host=empty_host)
+    assert result.exit_code == 0, result.output
+    assert (f"{path}: $.metadata.duration_minutes: warning: duration_minutes 5,400,000 is 3,750 days: the artifacts "
+            "will say 90,000 h of work (seconds or milliseconds written as minutes?)") in result.stderr
+    week = _write(tmp_path, "week", _doc(metadata={"duration_minutes": 7 * 24 * 60}))
+    assert "duration_minutes" not in run_cli(["validate", week], host=empty_host).stderr
+
+
+#: Credentials of shapes the stderr redactor did not know (it knows GitHub and GitLab tokens).
+SLACK = "xoxb-" + "123456789012-1234567890123-AbCdEfGhIjKlMnOpQrStUvWx"
+JWT = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9." + "eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U"
+
+
+def test_an_error_line_never_quotes_a_credential(tmp_path: Path, flywheel_host) -> None:
+    # An error quotes the value it refuses ("(got ...)"), and error lines are printed, kept in
+    # --json output and in a cron job's log: a Slack token pasted as the session type, a JWT as
+    # the timestamp were written there whole.
+    path = _write(tmp_path, "pasted", _doc(session_type=SLACK, timestamp=JWT, agent_id="password=" + "hunter2hunter2"))
+    for args in (["validate", path], ["run", path, "--json"]):
+        result = run_cli(args, host=flywheel_host)
+        assert result.exit_code == 2, result.output
+        for secret in (SLACK, JWT, SLACK[-12:], JWT[-12:]):
+            assert secret not in result.output
+    result = run_cli(["validate", path], host=flywheel_host)
+    assert f"{path}: $.timestamp: must be an ISO 8601 timestamp such as 2025-12-02T05:20:00Z (got \"[redacted:json-web-token]\")" in result.stderr
+    assert "unknown session type '[redacted:slack-token]'" in result.stderr
+
+
+@pytest.mark.parametrize(("content", "said"), [(b"null", "null"), (b"[]", "array"), (b'"text"', "string"), (b"7", "number")])
+def test_a_document_that_is_no_object_is_named_as_json_names_it(tmp_path: Path, empty_host, content, said) -> None:
+    # Was "expected a JSON object, got NoneType" (or list, str, int): Python's names, not the file's.
+    path = _write(tmp_path, "top", content)
+    result = run_cli(["validate", path], host=empty_host)
+    assert result.exit_code == 2
+    assert result.stderr.strip() == f"{path}: $: expected a JSON object, got {said}"
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be"])
+def test_a_utf16_session_file_is_named_as_such(tmp_path: Path, empty_host, encoding) -> None:
+    # Windows PowerShell 5 writes UTF-16 (`ConvertTo-Json | Out-File`): flywheel said "invalid
+    # UTF-8 at byte 0", or, without a byte-order mark, "invalid JSON ... Expecting value".
+    path = _write(tmp_path, "ps", json.dumps(_doc()).encode(encoding))
+    result = run_cli(["validate", path], host=empty_host)
+    assert result.exit_code == 2
+    assert result.stderr.strip() == (f"{path}: $: the file is UTF-16, not UTF-8: save it as UTF-8 "
+                                     "(PowerShell: Out-File -Encoding utf8, or Set-Content -Encoding utf8)")
+
+
+@pytest.mark.parametrize(("text", "where", "closer"), [
+    ('{\n  "session_id": "x",\n  "metadata": {"commits": 2,\n  }\n}', "line 3 column 28", "}"),
+    ('{"session_id": "x", "tags": ["a", "b",]}', "line 1 column 38", "]"),
+])
+def test_a_trailing_comma_is_named_where_it_is(tmp_path: Path, empty_host, text, where, closer) -> None:
+    # Agents write JSON5-style trailing commas: Python says "Expecting property name enclosed in
+    # double quotes" at the brace after it, which sends a reader looking for a quoting mistake.
+    path = _write(tmp_path, "comma", text.encode())
+    result = run_cli(["validate", path], host=empty_host)
+    assert result.exit_code == 2
+    assert result.stderr.strip() == f"{path}: $: invalid JSON at {where}: a comma before '{closer}' (JSON allows no trailing comma)"

@@ -184,7 +184,9 @@ def main(argv: list[str] | None = None) -> None:
     try:
         click_command(build_app())(args=argv, prog_name="flywheel")
     except FlywheelError as exc:
-        _fail(f"error: {exc}", exc.exit_code)
+        from flywheel_core.schema import mask_secrets  # an error may quote the bad value: a key in a CSV cell
+
+        _fail(f"error: {mask_secrets(str(exc))}", exc.exit_code)
     except OSError as exc:
         if _state["debug"]:
             raise

@@ -266,7 +266,8 @@ def list_cmd(
 
 @queue_app.command("retry")
 def retry_cmd(
-    entry_id: Annotated[Optional[int], typer.Argument(metavar="ID", help="The entry to retry.", show_default=False)] = None,
+    entry_id: Annotated[Optional[int], typer.Argument(metavar="ID", help="The entry to retry.", show_default=False,
+                                                      min=1, max=2**63 - 1)] = None,
     failed: Annotated[bool, typer.Option("--failed", help="Retry every failed and dead entry.")] = False,
     config: ConfigOpt = None,
 ) -> None:

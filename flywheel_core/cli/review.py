@@ -17,7 +17,11 @@ __all__ = ["register", "review_app"]
 review_app = typer.Typer(
     help="Read, approve or reject queue entries the publishing scan held (docs/secrets.md).", no_args_is_help=True
 )
-IdArg = Annotated[int, typer.Argument(metavar="ID", help="The queue entry (see `flywheel review list`).", show_default=False)]
+#: The largest id a queue row can have (SQLite and PostgreSQL store 64-bit integers): a larger one
+#: ended in "internal error: OverflowError" instead of a usage error.
+MAX_ID = 2**63 - 1
+IdArg = Annotated[int, typer.Argument(metavar="ID", help="The queue entry (see `flywheel review list`).", show_default=False,
+                                      min=1, max=MAX_ID)]
 NoteOpt = Annotated[str, typer.Option("--note", help="Why these values are not secret (kept in the allow-list).")]
 
 

@@ -188,6 +188,12 @@ class _Version:
     def redacted(self) -> tuple[dict[str, bytes], dict[str, Any]] | str:
         """(files, meta) with every finding cut out, or why that cannot be done."""
         version, ctx = self.version, self.screening.context
+        # The id names the published files, pages and commits (a target's paths and messages):
+        # redacting the text left a token used as session_id in all of them.
+        named = [f for f, _ in self.screening.session_found if f.file == "$.session_id"]
+        if named:
+            return (f"the session_id holds a {named[0].rule} ({named[0].preview}) and names the published files and "
+                    "pages: give the session another id")
         try:
             files = scanning.redact_files(version.files, self.in_files)
             public = scanning.redact_document(self.public, self.in_meta)

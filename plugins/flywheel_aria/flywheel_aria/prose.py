@@ -170,7 +170,14 @@ def _parser() -> MarkdownIt:
     return md
 
 
+#: Removed from session text before it is parsed, as core's ``md_escape`` removes them: terminal
+#: escape sequences (``ESC[2J`` clears the screen of whoever cats the devlog), other control
+#: characters and bidi overrides (text shown in another order than it is stored).
+_INVISIBLE = re.compile("\x1b\\[[0-?]*[ -/]*[@-~]|[\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c\x00-\x08\x0e-\x1f\x7f-\x9f]")
+
+
 def _source(text: str) -> str:
+    text = _INVISIBLE.sub("", text.replace("\x0b", " ").replace("\x0c", " "))
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
@@ -203,7 +210,7 @@ def safe_inline(text: str) -> str:
     """Untrusted text as one safe line of Markdown (a list item's text, a summary)."""
     md = _parser()
     env: dict[str, Any] = {}
-    line = " ".join(text.split())
+    line = " ".join(_source(text).split())
     inline = md.parseInline(line, env)
     tokens = [
         Token("paragraph_open", "p", 1, block=True),

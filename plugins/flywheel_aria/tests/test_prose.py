@@ -155,3 +155,12 @@ def test_lines_of_facts_stay_one_a_line():
     out = safe_markdown("**Date**: 2026-11-29\n**Mood**: curious\n\nA sentence\nwrapped: as prose is.")
     assert out == "**Date**: 2026-11-29\\\n**Mood**: curious\n\nA sentence\nwrapped: as prose is."
     assert "<br />" in _html(out).split("</p>")[0]
+
+
+def test_terminal_escapes_controls_and_bidi_overrides_never_reach_the_devlog() -> None:
+    # A summary or a conversation holding ESC[2J, ^A or U+202E reached devlog.md as it was:
+    # whoever cats the published file in a terminal runs the sequence.
+    text = "Built it\x1b[2J\x1b[31m red\x01\x08\x7f \u202eevil\u202c\n\nnext\x1b]0;title\x07 part"
+    for shown in (safe_markdown(text), safe_inline(text), plain_text(text), split_lede(text).markdown):
+        assert not re.search("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e]", shown), repr(shown)
+    assert safe_inline("Built it\x1b[2J red") == "Built it red"

@@ -47,9 +47,14 @@ class RepositoryRefused(GitError):
     time: bad input to refuse, unlike a repository that is merely missing or unreadable."""
 
 
+#: GIT_* variables kept: they choose which of the user's own config files git reads, as HOME
+#: does (a user who points GIT_CONFIG_GLOBAL at a file means that file, not ~/.gitconfig).
+KEEP_GIT_ENV = frozenset({"GIT_CONFIG_GLOBAL", "GIT_CONFIG_SYSTEM", "GIT_CONFIG_NOSYSTEM"})
+
+
 def _env() -> dict[str, str]:
     # Variables such as GIT_DIR or GIT_CONFIG_PARAMETERS would point git elsewhere or add config.
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_") or k in KEEP_GIT_ENV}
     # GIT_FLUSH=0: git log writes in full buffers instead of once per commit into a pipe; every
     # caller here reads a command's whole output, and on a long history that halves the work
     # of moving it (20,000 commits: 0.3 s of CPU less).

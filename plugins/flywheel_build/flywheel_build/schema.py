@@ -6,7 +6,9 @@ from typing import Any
 
 __all__ = ["BUILD_SCHEMA", "COMMIT_SCHEMA", "NARRATIVE"]
 
-_COUNT: dict[str, Any] = {"type": "integer", "minimum": 0}
+#: A count of commits, files or lines; the ceiling refuses what no session holds (metadata.commits
+#: 10**30 was published as "1,000,000,000,000,000,000,000,000,000,000 commits").
+_COUNT: dict[str, Any] = {"type": "integer", "minimum": 0, "maximum": 10**12}
 _TEXT: dict[str, Any] = {"type": ["string", "null"]}
 _PATHS: dict[str, Any] = {"type": "array", "items": {"type": "string"}}
 

@@ -107,6 +107,17 @@ def test_output_file_validates(fw, history, tmp_path):
     assert check.exit_code == 0, check.output
 
 
+def test_agent_id_comes_from_the_config_file_git_config_global_names(fw, history, own_git_home, monkeypatch, tmp_path):
+    # GIT_CONFIG_GLOBAL names the user's own git config: it was dropped with the GIT_* variables
+    # a hook sets, so the agent was ~/.gitconfig's user.name (someone else's, on a shared machine).
+    (own_git_home / ".gitconfig").write_text("[user]\n\tname = Name In Home\n", encoding="utf-8")
+    chosen = tmp_path / "chosen-gitconfig"
+    chosen.write_text("[user]\n\tname = Name Chosen\n", encoding="utf-8")
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(chosen))
+    doc = json.loads(collect(fw, "--repo", history.path).stdout)
+    assert doc["agent_id"] == "Name Chosen"
+
+
 def test_ranges_dates_and_author(fw, history):
     first, third = history.git("rev-list", "--reverse", "HEAD").split()[0:3:2]
     doc = json.loads(collect(fw, "--repo", history.path, "--rev-range", f"{first}..HEAD").stdout)

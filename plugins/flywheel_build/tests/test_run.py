@@ -46,8 +46,16 @@ def test_naive_timestamp_is_utc(run_session, windowed):
 
 
 @pytest.mark.parametrize("minutes", [60_000_000, 1e15])  # back to 1910, and beyond any date
-def test_window_reaching_before_1970_starts_at_the_epoch(run_session, windowed, minutes):
-    result, _, saved = run_session(session(metadata={"duration_minutes": minutes}))
+def test_a_window_reaching_before_1970_is_refused_with_its_path(run_session, windowed, minutes):
+    # Such a duration was read (the window started at the epoch) and published as so many hours of
+    # work; core now refuses a duration over `--duration`'s ceiling, 10,000,000 minutes.
+    result, _, _ = run_session(session(metadata={"duration_minutes": minutes}))
+    assert result.exit_code == 2, result.output
+    assert "$.metadata.duration_minutes: " in result.stderr and "greater than the maximum of 10000000" in result.stderr
+
+
+def test_the_longest_window_accepted_reads_every_commit_in_it(run_session, windowed):
+    result, _, saved = run_session(session(metadata={"duration_minutes": 10_000_000}))  # back to 2006
     assert result.exit_code == 0, result.output
     assert [c["message"] for c in saved["source_data"]["git_commits"]][-1] == "chore: before the session"
 

@@ -125,8 +125,8 @@ def test_short_hashes_stay_unique_and_bot_only_sessions_read_well(run_session):
 
 
 def test_long_durations_have_thousands_separators(run_session):
-    result, arts, _ = run_session(session(metadata={"duration_minutes": 68_374_080}))
-    assert "1,139,568 h of work" in arts["blog_post.md"], arts["blog_post.md"]
+    result, arts, _ = run_session(session(metadata={"duration_minutes": 6_000_000}))  # under the 10,000,000 ceiling
+    assert "100,000 h of work" in arts["blog_post.md"], arts["blog_post.md"]
 
 
 def test_bidi_and_control_characters_are_dropped_emoji_kept(run_session):
@@ -137,3 +137,14 @@ def test_bidi_and_control_characters_are_dropped_emoji_kept(run_session):
     for bad in ("\u202e", "\u202c", "\u2066", "\x1b", "[31m", "31m"):
         assert bad not in text
     assert "👩\u200d💻 coder" in arts["build_log.md"] and "evil" in arts["build_log.md"]
+
+
+def test_a_count_no_session_holds_is_refused_with_its_path(run_session):
+    # metadata.commits 10**30 was published as "1,000,000,000,000,000,000,000,000,000,000 commits".
+    for field in ("commits", "files_changed", "lines_added", "lines_removed"):
+        result, _, _ = run_session(session(metadata={field: 10**30}, source_data={"git_commits": []}))
+        assert result.exit_code == 2, result.output
+        assert f"$.metadata.{field}: " in result.stderr and "1000000000000000000000000000000" in result.stderr
+    commits = [{"hash": "abc123", "message": "feat: x", "insertions": 10**30}]
+    result, _, _ = run_session(session(metadata={}, source_data={"git_commits": commits}))
+    assert result.exit_code == 2 and "$.source_data.git_commits[0].insertions: " in result.stderr, result.output

@@ -17,7 +17,9 @@ __all__ = ["CacheRepo", "GitError", "PushRejected", "auth_env", "git_env"]
 
 #: Inherited GIT_* variables that are safe to keep (transport settings); every other one, such as
 #: GIT_DIR or GIT_INDEX_FILE set by a hook that runs flywheel, could point git at the user's repo.
-_KEEP_GIT_ENV = {"GIT_SSH", "GIT_SSH_COMMAND", "GIT_SSH_VARIANT", "GIT_SSL_CAINFO", "GIT_SSL_CAPATH", "GIT_PROXY_COMMAND"}
+_KEEP_GIT_ENV = {"GIT_SSH", "GIT_SSH_COMMAND", "GIT_SSH_VARIANT", "GIT_SSL_CAINFO", "GIT_SSL_CAPATH", "GIT_PROXY_COMMAND",
+                 # which config files are the user's (a credential helper, url.insteadOf live there)
+                 "GIT_CONFIG_GLOBAL", "GIT_CONFIG_SYSTEM", "GIT_CONFIG_NOSYSTEM"}
 #: Seconds a network command (ls-remote, fetch, push) may take before it is stopped and the batch
 #: fails, to be retried later by the queue: ``[targets.github] timeout``. A remote that accepts the
 #: connection and never answers must not block a publisher.

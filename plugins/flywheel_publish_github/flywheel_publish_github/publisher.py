@@ -89,8 +89,10 @@ class Settings:
                     'targets.github.remote: do not put credentials in the URL; set token = {"$env" = "GITHUB_TOKEN"}'
                 )
             display = remote
-        elif re.match(r"^[\w.-]+@[\w.-]+:", remote):
-            display = remote  # scp-like ssh address: git@github.com:owner/repo.git
+        elif re.match(r"^[^/]+:", remote):
+            # scp-like ssh address, by git's own rule (a colon before any slash): git@github.com:o/r.git,
+            # or an ~/.ssh/config host alias without a user, work-gh:o/r.git
+            display = remote
         else:
             path = Path(remote).expanduser()
             remote = str(path if path.is_absolute() else (base_dir / path).resolve())

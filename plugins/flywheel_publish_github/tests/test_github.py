@@ -308,3 +308,32 @@ def test_a_failing_remote_is_reported_once_per_batch_not_once_per_artifact(ws, t
     assert result.exit_code == 1
     assert result.stderr.count("git ls-remote failed") == 1, result.stderr
     assert result.stderr.startswith("FAILED 4 entries -> github: target 'github' failed: git ls-remote failed: ")
+
+
+def test_the_users_global_config_named_by_git_config_global_is_read(ws, monkeypatch) -> None:
+    # GIT_CONFIG_GLOBAL names the user's own config file (a credential helper, url.insteadOf live
+    # there): it was dropped with the GIT_* variables a hook sets, so git read ~/.gitconfig
+    # instead and the push went nowhere ("does not appear to be a git repository").
+    config = ws.root / "my-gitconfig"
+    config.write_text(f'[url "{ws.remote.as_uri()}"]\n\tinsteadOf = https://git.example.invalid/me/published.git\n',
+                      encoding="utf-8")
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(config))
+    ws.configure(remote="https://git.example.invalid/me/published.git")
+    ws.run(ws.session())
+    result = ws.publish()
+    assert result.exit_code == 0, result.output
+    assert len(ws.log()) == 1
+
+
+def test_an_ssh_host_alias_remote_is_an_address_not_a_local_path(ws, monkeypatch) -> None:
+    # `work-gh:me/site.git` (a Host alias from ~/.ssh/config, no user@) is scp-like to git: a
+    # colon before any slash. flywheel took it for a local folder and pushed to
+    # <config folder>/work-gh:me/site.git ("does not appear to be a git repository").
+    config = ws.root / "my-gitconfig"
+    config.write_text(f'[url "{ws.root.as_uri()}/"]\n\tinsteadOf = work-gh:me/\n', encoding="utf-8")
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(config))
+    ws.configure(remote="work-gh:me/remote.git")
+    ws.run(ws.session())
+    result = ws.publish()
+    assert result.exit_code == 0, result.output
+    assert len(ws.log()) == 1

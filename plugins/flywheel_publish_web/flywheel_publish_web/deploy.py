@@ -34,6 +34,9 @@ class DeployError(FlywheelError):
     """git refused the deploy, or the remote did not answer; the message has every secret redacted."""
 
 
+_USER_CONFIG = frozenset({"GIT_CONFIG_GLOBAL", "GIT_CONFIG_SYSTEM", "GIT_CONFIG_NOSYSTEM"})
+
+
 def git_env(remote: str, token: str | None) -> dict[str, str]:
     """Environment for git: no prompts, and for https remotes the token as an HTTP header.
 
@@ -42,7 +45,9 @@ def git_env(remote: str, token: str | None) -> dict[str, str]:
     ``deploy.token`` as core resolved it (from ``{"$env": NAME}``, else the variables the
     schema's ``x-env`` names): the plugin never reads the environment for it.
     """
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_CONFIG_")}
+    # GIT_CONFIG_COUNT/KEY/VALUE/PARAMETERS would add config; the variables naming the user's own
+    # config files (a credential helper, url.insteadOf) are kept, as HOME is.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_CONFIG_") or k in _USER_CONFIG}
     env.update({"GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "true", "LC_ALL": "C", "GIT_LITERAL_PATHSPECS": "1",
                 # No login window from Git Credential Manager or an ssh askpass either.
                 "GCM_INTERACTIVE": "never", "SSH_ASKPASS_REQUIRE": "never"})

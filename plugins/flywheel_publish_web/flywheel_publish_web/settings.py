@@ -136,7 +136,8 @@ def settings_from_config(table: dict[str, Any], config: Config, state_dir: Path)
                          "name a folder of its own, such as \"site\"")
     deploy = dict(table.get("deploy", {}))
     remote = deploy.get("remote")
-    if isinstance(remote, str) and "://" not in remote and not re.match(r"^[\w.-]+@[\w.-]+:", remote):
+    # Not a URL, nor scp-like by git's rule (a colon before any slash: git@host:o/r.git, alias:o/r.git).
+    if isinstance(remote, str) and "://" not in remote and not re.match(r"^[^/]+:", remote):
         deploy["remote"] = os.path.abspath(config.base_dir / remote)  # a local repository
     return Settings(
         site_dir=site_dir,

@@ -135,6 +135,30 @@ def test_a_remote_that_never_answers_is_a_clear_failure_after_the_timeout(web, k
     assert "First" not in message and "\n" not in message
 
 
+def test_deploy_reads_the_users_global_config_named_by_git_config_global(web, kit, remote, monkeypatch, tmp_path) -> None:
+    # GIT_CONFIG_GLOBAL names the user's own git config (credential helper, url.insteadOf): it was
+    # dropped with the GIT_CONFIG_* variables that add config, so the deploy read ~/.gitconfig.
+    config = tmp_path / "my-gitconfig"
+    config.write_text(f'[url "{remote.as_uri()}"]\n\tinsteadOf = https://git.example.invalid/me/pages.git\n')
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(config))
+    site = web(deploy={"method": "git", "remote": "https://git.example.invalid/me/pages.git", "branch": "gh-pages"})
+    result = site.publish([kit.item("a", title="First post")])[0]
+    assert result.ok, result.error
+    assert "index.html" in _tree(remote)
+
+
+def test_a_deploy_remote_through_an_ssh_host_alias_is_an_address_not_a_local_path(web, kit, remote, monkeypatch, tmp_path) -> None:
+    # `pages-host:me/pages.git` is scp-like to git (a colon before any slash); flywheel took it
+    # for a folder beside flywheel.toml, so every deploy failed.
+    config = tmp_path / "my-gitconfig"
+    config.write_text(f'[url "{remote.parent.as_uri()}/"]\n\tinsteadOf = pages-host:me/\n')
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(config))
+    site = web(deploy={"method": "git", "remote": f"pages-host:me/{remote.name}", "branch": "gh-pages"})
+    result = site.publish([kit.item("a", title="First post")])[0]
+    assert result.ok, result.error
+    assert "index.html" in _tree(remote)
+
+
 def test_token_reaches_git_only_through_its_environment() -> None:
     from flywheel_publish_web.deploy import git_env
 

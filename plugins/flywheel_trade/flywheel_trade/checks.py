@@ -67,6 +67,14 @@ def check_trades(raw_trades: list[Any]) -> tuple[list[Trade], list[Problem]]:
                 for f in bad
             )
             continue
+        # A price or size no market has: it was printed in the journal's table as a 300-digit number.
+        huge = [f for f in NUMERIC_FIELDS if f != "profit_loss" and not abs(number_of(raw.get(f)) or 0) <= MAX_PNL]
+        if huge:
+            problems.extend(
+                Problem.error(f"{f} ({number_of(raw[f]):.6g}) is beyond ±{MAX_PNL:.0e}: not a plausible amount", _path(i, f))
+                for f in huge
+            )
+            continue
         if trade.pnl is not None and not abs(trade.pnl) <= MAX_PNL:
             given = raw.get("profit_loss") is not None
             problems.append(
@@ -217,6 +225,10 @@ def declared_vs_computed(metadata: dict[str, Any], metrics: dict[str, Any], trad
             declared = number
         if not isinstance(declared, (int, float)) or isinstance(declared, bool):
             continue
+        if not abs(declared) <= MAX_PNL:  # 1e300 was printed in the journal as a 300-digit number
+            rows.append({"key": key, "label": label, "declared": f"{declared:.6g}", "computed": computed, "agrees": None,
+                         "why": f"beyond ±{MAX_PNL:.0e}, not a plausible amount"})
+            continue
         compare = abs(declared) if key == "max_drawdown" else declared
         agrees = computed is not None and abs(compare - computed) <= tolerance
         if key == "win_rate" and 0 < declared <= 1 and computed is not None and computed > 1:
@@ -245,7 +257,7 @@ def declared_problems(rows: list[dict[str, Any]]) -> list[Problem]:
             continue
         key = row["key"]
         if row["agrees"] is None:
-            message = f"declared {key} {row['declared']!r} is not a number: not compared"
+            message = f"declared {key} {row['declared']!r} is {row.get('why', 'not a number')}: not compared"
         elif row["computed"] is None:
             message = f"declared {key} {shown(key, row['declared'], declared=True)}, but there are no closed trades to compute it from"
         else:

@@ -433,7 +433,8 @@ def journal_facts(session: Session, trades: list[Trade], metrics: dict[str, Any]
                     d["label"],
                     md_inline(_clip(str(d["declared"]), 40)) if d["agrees"] is None else shown(d["key"], d["declared"], declared=True),
                     "not defined" if d["computed"] is None else shown(d["key"], d["computed"]),
-                    "not a number" if d["agrees"] is None else "agrees" if d["agrees"] else "differs",
+                    ("not plausible" if d.get("why") else "not a number") if d["agrees"] is None
+                    else "agrees" if d["agrees"] else "differs",
                 ]
                 for d in declared
             ],

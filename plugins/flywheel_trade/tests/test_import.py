@@ -887,3 +887,15 @@ def test_ibkr_forex_commission_in_another_currency_is_flagged(tmp_path: Path) ->
               '"IBCommission","Buy/Sell","Multiplier"')
     got = read_fills(path, "ibkr")
     assert got.warnings == ["line(s) 2, 3: commission in USD on trades in JPY: their fees are taken from a JPY P&L unconverted"]
+
+
+def test_a_cell_holding_a_credential_is_refused_without_quoting_it(flywheel_cli, tmp_path: Path) -> None:
+    # "column price: 'sk_live_…' is not a number": the key pasted into the wrong column was
+    # printed whole on stderr (and into the log of a cron job), which only masked GitHub tokens.
+    key = "sk_live_" + "4eC39HqLyjWDarjtT1zdp7dc"
+    csv = tmp_path / "fills.csv"
+    csv.write_text(f"timestamp,symbol,side,quantity,price,fees\n2025-01-15 09:30:00,AAPL,BUY,10,{key},0\n")
+    result = flywheel_cli("collect", "trade", "--csv", csv)
+    assert result.exit_code == 2, result.output
+    assert f"{csv}: line 2: column price: '[redacted:stripe-access-key]' is not a number" in result.stderr
+    assert key[-10:] not in result.output

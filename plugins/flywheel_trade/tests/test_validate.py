@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -184,7 +185,8 @@ def test_amounts_too_large_to_add_up_are_errors_not_crashes(flywheel_cli, run_tr
     assert result.exit_code == 2, result.output
     got = lines(result)
     assert "failed" not in result.stderr, got
-    assert any(l.startswith(f"{file}: $.source_data.trades[0]: ") and "P&L" in l for l in got), got
+    # Its quantity and price are no market's: refused before their P&L is computed.
+    assert f"{file}: $.source_data.trades[0].quantity: quantity (1e+308) is beyond ±1e+15: not a plausible amount" in got, got
     assert any(l.startswith(f"{file}: $.source_data.trades[1].profit_loss: ") for l in got), got
     result, folder = run_trade(trade_doc(trades))
     assert result.exit_code == 2 and not folder.exists(), result.output
@@ -290,3 +292,41 @@ def test_the_same_warning_on_many_trades_is_capped(flywheel_cli, session_file, t
         f"{file}: $.source_data.trades"
     ]
     assert got[-1].endswith("warning: 4 more trades have the warning shown for $.source_data.trades[4].fees")
+
+
+@pytest.mark.parametrize("moment", ["9999-12-31T23:59:59Z", "0001-01-01T00:00:00Z"])
+def test_a_trade_in_the_first_or_last_year_python_holds_is_refused_not_a_crash(run_trade, trade_doc, make_trade, moment) -> None:
+    # The chart puts half an hour of margin around the first and last trade: a trade dated in
+    # the year 9999 (or 1) ended `flywheel run` with "plugin trade failed in flywheel_generate:
+    # OverflowError: date value out of range" (exit 1) instead of naming the field.
+    doc = trade_doc([make_trade(timestamp=moment, exit_price=110.0, exit_timestamp=moment)], timestamp=moment)
+    result, _ = run_trade(doc)
+    assert result.exit_code == 2, result.output
+    assert f"$.source_data.trades[0].timestamp: must be an ISO 8601 timestamp" in result.stderr
+    assert "$.timestamp: must be an ISO 8601 timestamp" in result.stderr
+    assert "OverflowError" not in result.output and "failed in" not in result.output
+
+
+def test_a_declared_total_no_account_holds_is_not_compared_nor_printed_whole(run_trade, trade_doc, make_trade) -> None:
+    # total_pnl -1e300 was printed in the journal's "Declared vs computed" table as a 300-digit
+    # number (trades' own P&L beyond ±1e15 is refused; the declared totals were not bounded).
+    trades = [make_trade(exit_price=110, exit_timestamp="2025-12-02T03:10:00Z")]
+    meta = {"total_pnl": -1e300, "max_drawdown": "99999999999999999999999", "trades_executed": 10**30}
+    result, folder = run_trade(trade_doc(trades, metadata=meta))
+    assert result.exit_code == 0, result.output
+    assert "$.metadata.total_pnl: warning: declared total_pnl '-1e+300' is beyond ±1e+15, not a plausible amount: not compared" in result.stderr
+    assert "$.metadata.max_drawdown: warning: declared max_drawdown '1e+23' is beyond" in result.stderr
+    assert "$.metadata.trades_executed: warning: declared trades_executed '1e+30' is beyond" in result.stderr
+    journal = (folder / "trade_journal.md").read_text(encoding="utf-8")
+    assert "| Net P&L | -1e+300 | 100.00 | not plausible |" in journal
+    assert not re.search(r"\d{1,3}(,\d{3}){6}", journal), journal
+
+
+@pytest.mark.parametrize("field", ["quantity", "price", "exit_price", "fees", "multiplier"])
+def test_a_price_or_size_no_market_has_is_refused_with_its_path(flywheel_cli, session_file, trade_doc, make_trade, field) -> None:
+    # With profit_loss given, a price of 1e300 passed and the journal printed it as a 300-digit number.
+    trade = make_trade(exit_price=110, exit_timestamp="2025-12-02T03:10:00Z", profit_loss=25)
+    trade[field] = 1e300
+    file, result = validate(flywheel_cli, session_file, trade_doc([trade]))
+    assert result.exit_code == 2, result.output
+    assert f"{file}: $.source_data.trades[0].{field}: {field} (1e+300) is beyond ±1e+15: not a plausible amount" in lines(result)
