@@ -14,7 +14,6 @@ import contextlib
 import io
 import json
 import os
-import sys
 import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator

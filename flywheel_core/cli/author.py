@@ -10,15 +10,12 @@ import sys
 from datetime import date, datetime, time
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
 from flywheel_core.cli.options import ConfigOpt, JsonOpt
 from flywheel_core.errors import UsageError
-
-if TYPE_CHECKING:
-    from flywheel_core.models import Session
 
 __all__ = ["KINDS", "new_plugin_project", "template_contexts", "to_jsonable"]
 

@@ -14,7 +14,6 @@ retries or approves it.
 from __future__ import annotations
 
 import logging
-import os
 import random
 import threading
 from contextlib import contextmanager

@@ -30,7 +30,6 @@ from flywheel_publish_web.site import (
     _key,
     _text,
     entry_id,
-    human_date,
     kind_label,
     plan_pages,
     type_label,
@@ -548,7 +547,7 @@ def _sync(tree: Path, live: Path, store: ContentStore, change: _Change) -> None:
         tree.mkdir(parents=True)
         _fill(tree, live, store, change)
         return
-    for path, (_key, digest) in change.pages.items():
+    for path, (_page_key, digest) in change.pages.items():
         target = tree / path
         if target.is_file() and sha256_bytes(target.read_bytes()) == digest:
             continue

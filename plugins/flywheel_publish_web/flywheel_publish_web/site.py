@@ -442,7 +442,6 @@ def _plan_post(post: Post, model: SiteModel, theme: Any, page: Callable[..., Non
               for r in records]
     neighbours = [(p.path, p.title) if p else None for p in (post.prev, post.next)]
     for record in [post.main, *post.companions]:
-        companion = record is not post.main
         folder = record["permalink"]
         draft = is_draft(record)
         page(folder, "web/post.html.j2", None, listed=not draft and not post.draft, lastmod=post.date[:10],
