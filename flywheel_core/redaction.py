@@ -142,6 +142,7 @@ class RedactingStream(io.TextIOBase):
 
     def __init__(self, stream: TextIO) -> None:
         self.stream = stream
+        self.pipe_closed = False  # the reader went away (``flywheel queue list | head -1``)
 
     @property
     def encoding(self) -> str:  # type: ignore[override]
@@ -155,11 +156,28 @@ class RedactingStream(io.TextIOBase):
         return True
 
     def write(self, text: str) -> int:
-        self.stream.write(redact(text) if text else text)
+        try:
+            self.stream.write(redact(text) if text else text)
+        except BrokenPipeError:
+            self._to_devnull()
+            raise
         return len(text)
 
     def flush(self) -> None:
-        self.stream.flush()
+        try:
+            self.stream.flush()
+        except BrokenPipeError:
+            self._to_devnull()
+            raise
+
+    def _to_devnull(self) -> None:
+        # Python's "Note on SIGPIPE": what is still buffered, and any later write, goes to
+        # /dev/null, so neither the command nor the interpreter's last flush fails again.
+        self.pipe_closed = True
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), self.stream.fileno())
+        except (OSError, ValueError):
+            pass
 
     def isatty(self) -> bool:
         return self.stream.isatty()

@@ -93,3 +93,40 @@ def test_the_installed_version_is_the_one_flywheel_prints() -> None:
     import flywheel_core
 
     assert version("flywheel-core") == flywheel_core.__version__
+
+
+def _closed_pipe_run(args, cwd, *, read_first_line=False):
+    """Run flywheel with its stdout a real pipe whose reader goes away (``| head -1``)."""
+    if read_first_line:  # like head -1: read one line, then close
+        proc = subprocess.Popen([FLYWHEEL, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=cwd)
+        proc.stdout.readline()
+        proc.stdout.close()
+        err = proc.stderr.read().decode()
+        return proc.wait(), err
+    read, write = os.pipe()
+    os.close(read)  # the reader is gone before flywheel writes a byte
+    try:
+        done = subprocess.run([FLYWHEEL, *args], stdout=write, stderr=subprocess.PIPE, cwd=cwd, check=False)
+    finally:
+        os.close(write)
+    return done.returncode, done.stderr.decode()
+
+
+def test_output_into_a_closed_pipe_exits_quietly_like_git(tmp_path) -> None:
+    """Regression: `flywheel queue list | head -1` exited 1 with no message (click's EPIPE
+    handling); a short output failed only at the interpreter's last flush. Now: 141 (128 +
+    SIGPIPE, what git and coreutils give), no error on stderr, no "Exception ignored"."""
+    from core_support import EXAMPLES
+
+    sessions = [str(EXAMPLES / "build_session.json")] * 3
+    for args in (["plugins"], ["plugins", "--json"], ["queue", "list"], ["validate", *sessions]):
+        code, err = _closed_pipe_run(args, tmp_path)
+        assert code == 141 and not _pipe_noise(err), (args, code, err)
+    many = sessions * 1000  # ~200 KB of "valid" lines: far more than a pipe holds
+    code, err = _closed_pipe_run(["validate", *many], tmp_path, read_first_line=True)
+    assert code == 141 and not _pipe_noise(err), (code, err)
+
+
+def _pipe_noise(stderr: str) -> list[str]:
+    # Warnings about the sessions themselves may be there; nothing about the pipe may.
+    return [line for line in stderr.splitlines() if "warning:" not in line]

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 __all__ = ["CORE_COMMANDS", "LazyFunction", "LazyGroup", "build_app", "click_command", "lazy_command", "main"]
 
-_state = {"debug": False}
+_state: dict[str, Any] = {"debug": False}
 
 
 def _versions() -> dict[str, str]:
@@ -181,8 +181,16 @@ def main(argv: list[str] | None = None) -> None:
     stdout, stderr = sys.stdout, sys.stderr
     strict = _escape_unencodable(stdout, stderr)
     sys.stdout, sys.stderr = RedactingStream(stdout), RedactingStream(stderr)
+    _state["streams"] = (sys.stdout, sys.stderr)
     try:
-        click_command(build_app())(args=argv, prog_name="flywheel")
+        try:
+            click_command(build_app())(args=argv, prog_name="flywheel")
+        finally:
+            sys.stdout.flush()  # a short output meets a closed pipe only here
+    except SystemExit:
+        if _pipe_closed():  # click turned the BrokenPipeError into exit 1
+            sys.exit(_CLOSED_PIPE)
+        raise
     except FlywheelError as exc:
         from flywheel_core.schema import mask_secrets  # an error may quote the bad value: a key in a CSV cell
 
@@ -390,7 +398,18 @@ def _escape_unencodable(*streams: Any) -> list[Any]:
     return changed
 
 
+# What git and coreutils exit with when the reader of their output goes away (128 + SIGPIPE):
+# quietly, and `set -o pipefail` can still tell it from a failure.
+_CLOSED_PIPE = 141
+
+
+def _pipe_closed() -> bool:
+    return any(getattr(stream, "pipe_closed", False) for stream in _state.get("streams", ()))
+
+
 def _fail(message: str, code: int) -> None:
+    if _pipe_closed():  # nobody reads on: no message, like `git log | head -1`
+        sys.exit(_CLOSED_PIPE)
     # One line, whatever the message holds (a plugin's multi-line exception, a long value).
     line = " ".join(message.split())
     print(f"flywheel: {line[:2000]}", file=sys.stderr)
