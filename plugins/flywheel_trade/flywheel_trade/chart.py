@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import math
+import re
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Sequence
 from xml.sax.saxutils import escape
@@ -84,8 +85,8 @@ class Chart:
         out = [
             f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" '
             f'viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-labelledby="chart-title chart-desc">',
-            f'<title id="chart-title">{escape(self.title)}</title>',
-            f'<desc id="chart-desc">{escape(self.subtitle or self.title)}</desc>',
+            f'<title id="chart-title">{_xml(self.title)}</title>',
+            f'<desc id="chart-desc">{_xml(self.subtitle or self.title)}</desc>',
             f"<style>{_STYLE}</style>",
             f'<rect class="bg" x="0" y="0" width="{WIDTH}" height="{HEIGHT}"/>',
         ]
@@ -102,7 +103,7 @@ class Chart:
                 attrs_ = f' text-anchor="{s.anchor}"' if s.anchor != "start" else ""
                 attrs_ += f' dominant-baseline="{s.baseline}"' if s.baseline != "alphabetic" else ""
                 size = f" {s.size}" if s.size != "label" else ""
-                out.append(f'<text class="{cls}{size}" x="{_n(x)}" y="{_n(y)}"{attrs_}>{escape(s.text)}</text>')
+                out.append(f'<text class="{cls}{size}" x="{_n(x)}" y="{_n(y)}"{attrs_}>{_xml(s.text)}</text>')
         out.append("</svg>")
         return "\n".join(out) + "\n"
 
@@ -439,6 +440,18 @@ def equity_chart(
         shapes.append(Shape("text", "muted", ((LEFT + plot_w / 2, axis_y),),
                             f"Closed trades, in order of exit (0 to {len(values) - 1})", anchor="middle", baseline="hanging"))
     return Chart(title, subtitle, tuple(shapes))
+
+
+#: What XML 1.0 forbids (C0 controls but tab and line breaks, lone surrogates, U+FFFE/U+FFFF) and
+#: what no reader should get from a symbol: C1 controls and DEL, and bidi marks and overrides
+#: that show text in another order than it is stored ("\u202eLPPA" reading as "APPL").
+_NOT_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff"
+                       "\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def _xml(text: str) -> str:
+    """Session text as one line of XML character data: characters XML cannot hold dropped, escaped."""
+    return escape(" ".join(_NOT_TEXT.sub("", text).split()))
 
 
 def equity_svg(cumulative: Sequence[float], *, times: Sequence[datetime] | None = None, start: datetime | None = None,

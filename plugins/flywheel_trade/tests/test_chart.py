@@ -192,3 +192,19 @@ def test_png_draws_any_text_without_interpreting_it() -> None:
     for text in ("$\\frac{1}{2}$ <script>", "\ud800 lone surrogate", "日本語 😀", "x" * 500):
         data = equity_chart([1, -2, 3], times=curve_times(3), title=text, subtitle=text).png()
         assert Image.open(io.BytesIO(data)).size == (1200, 630)
+
+
+@pytest.mark.parametrize("symbol", ["AA\x01", "B\x1b[2JB", "\u202eLPPA", "X]]>Y", "<script>alert(1)</script>",
+                                    "Q\"'&Q", "NUL\x00", "FF\x0c\x7f\x85"])
+def test_published_svg_is_valid_xml_whatever_the_symbol(run_trade, trade_doc, make_trade, symbol: str) -> None:
+    """Regression: a symbol "AA\\x01" put \\x01 in <desc> and <text>, so equity_curve.svg (which the
+    github target publishes) was not XML at all. Text is now XML 1.0 characters only, escaped."""
+    doc = trade_doc([make_trade(symbol, exit_price=101, exit_timestamp="2025-12-02T03:10:00Z", notes=f"note {symbol}"),
+                     make_trade("MSFT", exit_price=99, exit_timestamp="2025-12-02T03:20:00Z")])
+    result, folder = run_trade(doc)
+    assert result.exit_code == 0, result.output
+    raw = (folder / "equity_curve.svg").read_bytes()
+    root = ET.fromstring(raw)  # raises on a control character, a lone surrogate, "]]>" breaking out
+    texts = [root.find("svg:desc", NS).text, *(t.text or "" for t in root.iterfind("svg:text", NS))]
+    assert not any(ch in text for text in texts for ch in "\x00\x01\x1b\x0c\x7f\x85\u202e"), texts
+    assert not root.findall(".//script") and not root.findall(".//svg:script", NS)
