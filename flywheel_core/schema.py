@@ -191,7 +191,10 @@ def iter_errors(schema: dict[str, Any], instance: Any) -> Iterator[tuple[str, st
         if error.validator in ("anyOf", "oneOf") and error.context:
             import jsonschema
 
-            error = jsonschema.exceptions.best_match(error.context)
+            # The alternative the value's type fits says what is wrong (10**30 files is too many),
+            # not another one's "expected array".
+            fitting = [e for e in error.context if e.validator != "type" or e.relative_path]
+            error = jsonschema.exceptions.best_match(fitting or error.context)
         path = _fmt_path("$", error.absolute_path)
         if error.validator == "required":
             missing = [k for k in error.validator_value if k not in error.instance]

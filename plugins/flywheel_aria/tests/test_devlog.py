@@ -305,7 +305,8 @@ def test_a_note_with_nothing_to_show_makes_no_section(tmp_path, write_session, r
         ),
         ("conversations", [{"content": 5}], "$.source_data.conversations[0].content"),
         ("screenshots", [3], "$.source_data.screenshots[0]"),
-        ("screenshots", [{"caption": "no path"}], "$.source_data.screenshots[0]"),
+        # The object alternative fits, so its complaint is the one given (not "expected string").
+        ("screenshots", [{"caption": "no path"}], "$.source_data.screenshots[0].path"),
     ],
 )
 def test_schema_errors_name_the_path(write_session, flywheel_cli, field, value, path):

@@ -93,3 +93,20 @@ def test_many_duplicates_give_few_warnings(fw, tmp_path):
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 6, lines
     assert lines[-1].endswith("$.source_data.git_commits: warning: 4994 more commits are listed twice")
+
+
+@pytest.mark.parametrize(
+    "data, line",
+    [
+        (doc(metadata={"files_changed": 10**30}),
+         "$.metadata.files_changed: 1000000000000000000000000000000 is greater than the maximum of 1000000000000"),
+        (doc(source_data={"files_changed": -3}), "$.source_data.files_changed: -3 is less than the minimum of 0"),
+        (doc(metadata={"files_changed": ["a.py", 7]}), "$.metadata.files_changed[1]: expected string, got number 7"),
+    ],
+)
+def test_a_count_or_list_says_what_is_wrong_with_the_value_it_has(fw, tmp_path, data, line):
+    # Regression: files_changed (a count, or a list of paths) of 10**30 said "expected array,
+    # got number": the list alternative's complaint, not that the count is too large.
+    result = validate(fw, tmp_path, data)
+    assert result.exit_code == 2
+    assert result.stderr.strip() == f"{tmp_path / 's.json'}: {line}"
