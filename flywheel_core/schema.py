@@ -210,6 +210,10 @@ def iter_errors(schema: dict[str, Any], instance: Any) -> Iterator[tuple[str, st
             got = _short(error.instance) if error.instance is None or isinstance(error.instance, bool) else (
                 f"{json_type(error.instance)} {_short(error.instance)}")
             found.append((path, f"expected {' or '.join(map(str, wanted))}, got {got}"))
+        elif error.validator == "maxLength":  # not the value itself: it may be 50 MB
+            found.append((path, f"text of {len(error.instance):,} characters is too long (at most {error.validator_value:,})"))
+        elif error.validator == "maxItems":
+            found.append((path, f"{len(error.instance):,} items are too many (at most {error.validator_value:,})"))
         elif custom and error.validator != "required":
             found.append((path, f"{custom} (got {_short(error.instance)})"))
         else:

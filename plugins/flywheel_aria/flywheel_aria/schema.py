@@ -6,11 +6,20 @@ from typing import Any
 
 __all__ = ["CONFIG_DEFAULTS", "CONFIG_SCHEMA", "SESSION_SCHEMA"]
 
+#: Ceilings of the session's prose, in characters, far past any real session: a 50 MB overview
+#: or conversation was published as a 50 MB devlog. A line (a title), a paragraph (a list item,
+#: a caption), prose (an overview, a conversation), and how many items a list holds.
+LINE, PARAGRAPH, PROSE, ITEMS = 1_000, 10_000, 100_000, 1_000
+
+_PARAGRAPH = {"type": "string", "maxLength": PARAGRAPH}
 _TEXT_ITEMS = {
     "description": "A string, or a list of strings or {title, description} objects.",
     "anyOf": [
-        {"type": "string"},
-        {"type": "array", "items": {"anyOf": [{"type": "string"}, {"type": "object"}]}},
+        {"type": "string", "maxLength": PROSE},
+        {"type": "array", "maxItems": ITEMS, "items": {"anyOf": [
+            _PARAGRAPH,
+            {"type": "object", "properties": {"title": {"type": "string", "maxLength": LINE}, "description": _PARAGRAPH}},
+        ]}},
     ],
 }
 
@@ -29,14 +38,16 @@ _CREATED = {
 _CONVERSATION = {
     "type": "object",
     "properties": {
-        "source": {"type": "string", "description": "Who spoke or wrote it (aria, notes, ...)."},
-        "content": {"type": "string"},
+        "source": {"type": "string", "maxLength": LINE, "description": "Who spoke or wrote it (aria, notes, ...)."},
+        # A notes file is long (the devlog shows its first NOTE_CHARS, saying it was trimmed): the
+        # ceiling is ten times that of other prose.
+        "content": {"type": "string", "maxLength": 10 * PROSE},
         "timestamp": {
             "type": "string",
             "format": "flywheel-timestamp",
             "x-error": "must be an ISO 8601 timestamp such as 2025-12-02T03:00:00Z",
         },
-        "title": {"type": "string"},
+        "title": {"type": "string", "maxLength": LINE},
         "artifacts": {"type": "array", "items": _CREATED},
     },
 }
@@ -51,13 +62,13 @@ _SCREENSHOT = {
             "required": ["path"],
             "properties": {
                 "path": {"type": "string", "minLength": 1},
-                "caption": {"type": "string", "description": "Shown under the picture."},
+                "caption": {**_PARAGRAPH, "description": "Shown under the picture."},
                 "alt": {
-                    "type": "string",
+                    **_PARAGRAPH,
                     "description": "What the picture shows, for people who cannot see it "
                     "(`description` is read too); default: the caption, else the file name.",
                 },
-                "description": {"type": "string"},
+                "description": _PARAGRAPH,
             },
         },
     ],
@@ -75,22 +86,23 @@ SESSION_SCHEMA: dict[str, Any] = {
         "source_data": {
             "type": "object",
             "properties": {
-                "conversations": {"type": "array", "items": _CONVERSATION},
+                "conversations": {"type": "array", "maxItems": 10 * ITEMS, "items": _CONVERSATION},
                 "screenshots": {"type": "array", "items": _SCREENSHOT},
             },
         },
-        "title": {"type": "string", "description": "The devlog's title."},
+        "title": {"type": "string", "maxLength": LINE, "description": "The devlog's title."},
         "summary": {
             "type": "string",
+            "maxLength": PROSE,
             "description": "One or two sentences: what the session made (the devlog's opening line).",
         },
         "tags": {
             "description": "Topics: a list of strings, or one string of comma-separated tags.",
             "anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}],
         },
-        "overview": {"type": "string"},
-        "problem": {"type": "string"},
-        "solution": {"type": "string"},
+        "overview": {"type": "string", "maxLength": PROSE},
+        "problem": {"type": "string", "maxLength": PROSE},
+        "solution": {"type": "string", "maxLength": PROSE},
         "lessons": _TEXT_ITEMS,
         "next_steps": _TEXT_ITEMS,
         "key_achievements": _TEXT_ITEMS,

@@ -484,3 +484,33 @@ def test_an_untitled_session_is_titled_by_its_conversation(tmp_path, write_sessi
     untitled = {k: v for k, v in conv.items() if k != "title"}
     data = run_json(write_session(source_data={"conversations": [untitled]}))
     assert data["artifacts"]["devlog"]["title"] == "Devlog: Agent-Test, 2025-12-02"
+
+
+BIG = "A long paragraph of notes. " * 40_000  # 1 MB: the same path as the 50 MB the report found
+
+
+@pytest.mark.parametrize(
+    "fields, path, limit",
+    [
+        ({"overview": BIG}, "$.overview", "100,000"),
+        ({"summary": BIG}, "$.summary", "100,000"),
+        ({"title": "Title " * 300}, "$.title", "1,000"),
+        ({"key_achievements": ["ok", BIG]}, "$.key_achievements[1]", "10,000"),
+        ({"source_data": {"conversations": [{"source": "aria", "content": BIG * 2}]}}, "$.source_data.conversations[0].content", "1,000,000"),
+        ({"source_data": {"conversations": [{"source": "aria", "title": BIG}]}}, "$.source_data.conversations[0].title", "1,000"),
+    ],
+)
+def test_absurdly_long_prose_is_refused_with_its_path(write_session, flywheel_cli, fields, path, limit):
+    # Regression: a 50 MB overview or conversation became a 50 MB devlog (16 s, 277 MB). Like
+    # other absurd values (a duration over 10,000,000 minutes) it is refused, in one line.
+    session = write_session(**fields)
+    for command in ("validate", "run"):
+        result = flywheel_cli(command, session, *(("--out", session.parent / "out") if command == "run" else ()))
+        assert result.exit_code == 2, result.output
+        [line] = result.stderr.splitlines()
+        assert line.startswith(f"{session}: {path}: text of ") and line.endswith(f"characters is too long (at most {limit})")
+
+
+def test_prose_at_the_limit_is_kept(write_session, flywheel_cli):
+    session = write_session(overview="x " * 50_000, summary="A devlog.")
+    assert flywheel_cli("validate", session).exit_code == 0

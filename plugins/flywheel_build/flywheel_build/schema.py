@@ -11,6 +11,12 @@ __all__ = ["BUILD_SCHEMA", "COMMIT_SCHEMA", "NARRATIVE"]
 _COUNT: dict[str, Any] = {"type": "integer", "minimum": 0, "maximum": 10**12}
 _TEXT: dict[str, Any] = {"type": ["string", "null"]}
 _PATHS: dict[str, Any] = {"type": "array", "items": {"type": "string"}}
+#: Ceilings of the agent's prose, in characters, far past any real session: a 50 MB summary was
+#: published as a 50 MB blog post. A line (a title), a paragraph (a highlight), prose (a summary),
+#: and how many items a list holds.
+LINE, PARAGRAPH, PROSE, ITEMS = 1_000, 10_000, 100_000, 1_000
+_LINE: dict[str, Any] = {**_TEXT, "maxLength": LINE}
+_PROSE: dict[str, Any] = {**_TEXT, "maxLength": PROSE}
 
 #: One entry of ``source_data.git_commits``; only ``hash`` is required, extra fields are kept.
 COMMIT_SCHEMA: dict[str, Any] = {
@@ -24,9 +30,9 @@ COMMIT_SCHEMA: dict[str, Any] = {
             "description": "Parent commit hashes; two or more make a merge. Without them, `merge` says so, "
             "else a 'Merge ...' subject on a commit with no changes is read as a merge (the artifacts say so).",
         },
-        "message": {**_TEXT, "description": "The subject line (a longer message's first line is used)."},
+        "message": {**_PROSE, "description": "The subject line (a longer message's first line is used)."},
         "body": {
-            **_TEXT,
+            **_PROSE,
             "description": "The message after the subject: what changed and why. `collect build` strips invisible "
             "characters, moves credit trailers to `trailers` and cuts it at 4,000 characters.",
         },
@@ -46,30 +52,40 @@ COMMIT_SCHEMA: dict[str, Any] = {
     },
 }
 
-_TEXTS: dict[str, Any] = {"type": "array", "items": {"type": "string"}}
+_TEXTS: dict[str, Any] = {"type": "array", "maxItems": ITEMS, "items": {"type": "string", "maxLength": PARAGRAPH}}
+_PARAGRAPH: dict[str, Any] = {**_TEXT, "maxLength": PARAGRAPH}
 
 #: The agent's own account of the session (``collect build --title/--summary/--highlight/
 #: --lesson/--next/--audience`` writes them). Artifacts use these first and fall back to what
 #: the commits say; nothing is made up when they are missing.
 NARRATIVE: dict[str, Any] = {
-    "title": {**_TEXT, "description": "The blog post's title (default: the project and its most significant change)."},
+    "title": {**_LINE, "description": "The blog post's title (default: the project and its most significant change)."},
     "summary": {
-        **_TEXT,
+        **_PROSE,
         "description": "What changed for the project's users and why, in prose; the post opens with it "
         "(paragraphs separated by a blank line). Default: the body of the most significant commit.",
     },
     "highlights": {**_TEXTS, "description": "The session's highlights, most important first; the first is the headline of the social posts."},
     "lessons": {
         "type": "array",
-        "items": {"anyOf": [{"type": "string"}, {"type": "object", "properties": {"title": _TEXT, "description": _TEXT}}]},
+        "maxItems": ITEMS,
+        "items": {"anyOf": [{"type": "string", "maxLength": PARAGRAPH},
+                            {"type": "object", "properties": {"title": _LINE, "description": _PARAGRAPH}}]},
         "description": "What was learned: text, or {title, description}.",
     },
     "next_steps": {**_TEXTS, "description": "What comes next; the post's last section (left out when not given)."},
-    "audience": {**_TEXT, "description": "Who the post is for, e.g. 'users of the CLI'; shown under the title."},
+    "audience": {**_LINE, "description": "Who the post is for, e.g. 'users of the CLI'; shown under the title."},
 }
+
 
 BUILD_SCHEMA: dict[str, Any] = {
     "properties": {
+        # The artifacts read the narrative at the top level too, when source_data lacks it.
+        # No "type" here: maxLength binds only a string, maxItems only a list (they are read leniently).
+        **{key: {"maxLength": LINE if key in ("title", "audience") else PROSE, "maxItems": ITEMS,
+                 "items": {"maxLength": PARAGRAPH, "properties": {"title": {"maxLength": LINE},
+                                                                 "description": {"maxLength": PARAGRAPH}}}}
+           for key in NARRATIVE},
         "metadata": {
             "type": "object",
             "properties": {

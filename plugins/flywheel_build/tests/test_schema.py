@@ -110,3 +110,33 @@ def test_a_count_or_list_says_what_is_wrong_with_the_value_it_has(fw, tmp_path, 
     result = validate(fw, tmp_path, data)
     assert result.exit_code == 2
     assert result.stderr.strip() == f"{tmp_path / 's.json'}: {line}"
+
+
+BIG = "A paragraph of the agent's summary. " * 30_000  # 1 MB: the same path as the 50 MB found
+
+
+@pytest.mark.parametrize(
+    "data, path, limit",
+    [
+        (doc(source_data={"summary": BIG}), "$.source_data.summary", "100,000"),
+        (doc(summary=BIG), "$.summary", "100,000"),
+        (doc(source_data={"title": "t" * 1001}), "$.source_data.title", "1,000"),
+        (doc(source_data={"highlights": ["fine", BIG]}), "$.source_data.highlights[1]", "10,000"),
+        (doc(highlights=["fine", BIG]), "$.highlights[1]", "10,000"),
+        (doc(source_data={"lessons": [{"title": "x", "description": BIG}]}), "$.source_data.lessons[0].description", "10,000"),
+        (doc(source_data={"git_commits": [{"hash": "a", "body": BIG}]}), "$.source_data.git_commits[0].body", "100,000"),
+    ],
+)
+def test_absurdly_long_prose_is_refused_with_its_path(fw, tmp_path, data, path, limit):
+    # Regression: a 50 MB summary, title or highlight became a 50 MB blog post (16 s, 277 MB).
+    # Like other absurd values (a duration over 10,000,000 minutes) it is refused, in one line.
+    result = validate(fw, tmp_path, data)
+    assert result.exit_code == 2, result.output
+    [line] = result.stderr.splitlines()
+    assert line.startswith(f"{tmp_path / 's.json'}: {path}: text of ") and line.endswith(f"characters is too long (at most {limit})")
+
+
+def test_too_many_highlights_are_refused(fw, tmp_path):
+    result = validate(fw, tmp_path, doc(source_data={"highlights": ["one more"] * 1001}))
+    assert result.exit_code == 2
+    assert result.stderr.strip().endswith("$.source_data.highlights: 1,001 items are too many (at most 1,000)")

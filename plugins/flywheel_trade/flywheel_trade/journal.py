@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from flywheel_trade.checks import check_trades, currencies_of, declared_problems, declared_vs_computed, shown
 from flywheel_trade.metrics import Trade, compute_metrics, number_of, side_of
+from flywheel_trade.schema import NARRATIVE_FIELDS
 from flywheel_trade.wording import count, counted, drawdown_worth_saying, one_trade, outcome
 
 if TYPE_CHECKING:
@@ -18,7 +19,7 @@ if TYPE_CHECKING:
 
 __all__ = ["build_artifacts", "journal_facts", "validation_problems", "money", "signed"]
 
-NARRATIVE = ("market_analysis", "what_worked", "what_didnt_work", "lessons", "next_goals")
+NARRATIVE = NARRATIVE_FIELDS
 CHART_IMAGE = "equity_curve.svg"
 #: The same chart as a PNG: social networks ignore SVG previews (the artifact's ``meta["image"]``).
 CHART_PNG = "equity_curve.png"

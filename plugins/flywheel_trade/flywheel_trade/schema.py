@@ -27,6 +27,18 @@ _TIMESTAMP = {
     "x-error": "must be an ISO 8601 timestamp such as 2025-12-02T03:00:00Z",
 }
 
+#: Ceilings of the session's prose, in characters, far past any real session: a 50 MB note was
+#: published as a 50 MB journal. A trade's note and each text of a narrative field (market_analysis,
+#: lessons, ...: text, a list or an object of texts) hold prose; a list holds at most ITEMS.
+PROSE, ITEMS = 100_000, 1_000
+NARRATIVE_FIELDS = ("market_analysis", "what_worked", "what_didnt_work", "lessons", "next_goals")
+_NARRATIVE = {  # no "type": maxLength binds a string, maxItems a list, additionalProperties an object
+    "maxLength": PROSE,
+    "maxItems": ITEMS,
+    "items": {"maxLength": PROSE, "additionalProperties": {"maxLength": PROSE}},
+    "additionalProperties": {"maxLength": PROSE},
+}
+
 _TRADE: dict[str, Any] = {
     "type": "object",
     "description": "One trade. buy = long, sell = short. Fields not listed here are kept.",
@@ -57,7 +69,7 @@ _TRADE: dict[str, Any] = {
         "fees": {**_AMOUNT, "description": "Commissions and fees as a positive cost; negative is a net rebate."},
         "stop_loss": {**_OPTIONAL_POSITIVE, "description": "Initial stop price; gives the trade's R multiple."},
         "multiplier": {**_OPTIONAL_POSITIVE, "description": "Contract multiplier (point value); 1 when absent."},
-        "notes": {"type": ["string", "null"]},
+        "notes": {"type": ["string", "null"], "maxLength": PROSE},
         "tags": {"type": "array", "items": {"type": "string"}},
     },
 }
@@ -86,6 +98,7 @@ _DECLARED = {"type": ["number", "string", "null"]}
 TRADE_SCHEMA: dict[str, Any] = {
     "required": ["source_data"],
     "properties": {
+        **{field: _NARRATIVE for field in NARRATIVE_FIELDS},
         "metadata": {
             "type": "object",
             "description": "Totals the agent declared; flywheel recomputes and compares them.",
@@ -104,6 +117,7 @@ TRADE_SCHEMA: dict[str, Any] = {
                 "trades": {"type": "array", "items": _TRADE},
                 "carried_in": {"type": "array", "items": _CARRIED},
                 "market_conditions": {"type": "object"},
+                **{field: _NARRATIVE for field in NARRATIVE_FIELDS},  # read there when not at the top
             },
         },
     },

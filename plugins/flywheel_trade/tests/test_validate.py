@@ -330,3 +330,26 @@ def test_a_price_or_size_no_market_has_is_refused_with_its_path(flywheel_cli, se
     file, result = validate(flywheel_cli, session_file, trade_doc([trade]))
     assert result.exit_code == 2, result.output
     assert f"{file}: $.source_data.trades[0].{field}: {field} (1e+300) is beyond ±1e+15: not a plausible amount" in lines(result)
+
+
+BIG = "A long note on the trade. " * 40_000  # 1 MB: the same path as the 50 MB the report found
+
+
+@pytest.mark.parametrize(
+    "where, path, limit",
+    [
+        ("note", "$.source_data.trades[0].notes", "100,000"),
+        ("top", "$.market_analysis", "100,000"),
+        ("list", "$.lessons[1]", "100,000"),
+        ("source", "$.source_data.what_worked.entries", "100,000"),
+    ],
+)
+def test_absurdly_long_prose_is_refused_with_its_path(run_trade, trade_doc, make_trade, where, path, limit):
+    # Regression: a 50 MB note became a 50 MB journal. Like other absurd values it is refused.
+    trade = make_trade(exit_price=101, exit_timestamp="2025-12-02T03:10:00Z", notes=BIG if where == "note" else "ok")
+    fields = {"top": {"market_analysis": BIG}, "list": {"lessons": ["short", BIG]}}.get(where, {})
+    source = {"what_worked": {"entries": BIG}} if where == "source" else None
+    result, _ = run_trade(trade_doc([trade], source=source, **fields))
+    assert result.exit_code == 2, result.output
+    [line] = result.stderr.splitlines()
+    assert f": {path}: text of " in line and line.endswith(f"characters is too long (at most {limit})"), line
