@@ -8,6 +8,7 @@ compile).
 from __future__ import annotations
 
 import copy
+import re
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Iterator
 
@@ -262,6 +263,17 @@ def mask_secrets(text: str) -> str:
     from flywheel_core.scanning import redact_text, scan_text
 
     return redact_text(text, [found for found in scan_text(text, kind="plain") if found.severity == "secret"])
+
+
+#: What a credential can look like at a glance: a long run of token characters (``sk_live_…``,
+#: base64), or a word that names one. Only text with such a run costs the scanner's import.
+_SUSPICIOUS = re.compile(r"[A-Za-z0-9_+/=-]{20,}|(?i:pass(?:word|wd)|secret|token|api.?key|private.?key)")
+
+
+def mask_suspicious(text: str) -> str:
+    """:func:`mask_secrets` for text printed on every run (a warning): the scanner is imported
+    only when the text holds something credential-like, so a clean run pays nothing."""
+    return mask_secrets(text) if _SUSPICIOUS.search(text) else text
 
 
 def _short(value: Any, limit: int = 60) -> str:

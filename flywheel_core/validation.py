@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from flywheel_core.errors import describe_exception
 from flywheel_core.models import Session, converter, parse_timestamp
 from flywheel_core.plugins import KNOWN_SESSION_TYPES
-from flywheel_core.schema import iter_errors, json_type, mask_secrets, merged_schema
+from flywheel_core.schema import iter_errors, json_type, mask_secrets, mask_suspicious, merged_schema
 from flywheel_core.types import Problem
 
 if TYPE_CHECKING:
@@ -101,5 +101,12 @@ def plugin_problems(session: Session, ctx: RunContext) -> list[Problem]:
                 f"plugin {ctx.host.describe(plugin)} failed in flywheel_validate: {describe_exception(error)}"
             ))
         elif result:
-            problems.extend(p for p in result if isinstance(p, Problem))  # the host checked; stay safe
+            problems.extend(_masked(p) for p in result if isinstance(p, Problem))  # the host checked; stay safe
     return problems
+
+
+def _masked(problem: Problem) -> Problem:
+    # A plugin's warning may quote the value it doubts (total_pnl "sk_live_…"), and warnings are
+    # printed, kept in --json output and cron logs, as error lines are (those are masked in cli).
+    message = mask_suspicious(problem.message)
+    return problem if message == problem.message else Problem(message, problem.path, problem.severity)

@@ -99,6 +99,16 @@ def test_validate_imports_no_renderer_nor_lock(flywheel) -> None:
                             "platformdirs", "socket", "flywheel_core.publishing", "tempfile"]) == []
 
 
+def test_warnings_without_anything_credential_like_import_no_scan(flywheel) -> None:
+    # Plugin warnings are masked like error lines, but only text with a long token-like run pays
+    # for the scanner: the trade example's four warnings do not.
+    session = flywheel.work / "work_session.json"
+    session.write_bytes((EXAMPLES / "trade_session.json").read_bytes())
+    modules = flywheel("validate", str(session))
+    assert "flywheel_trade.checks" in modules  # its warnings were made
+    assert _found(modules, ["flywheel_core.scanning", "detect_secrets"]) == []
+
+
 def test_collect_imports_no_session_model_renderer_nor_queue(flywheel) -> None:
     repo = flywheel.work / "repo"
     repo.mkdir()

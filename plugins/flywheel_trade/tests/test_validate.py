@@ -353,3 +353,18 @@ def test_absurdly_long_prose_is_refused_with_its_path(run_trade, trade_doc, make
     assert result.exit_code == 2, result.output
     [line] = result.stderr.splitlines()
     assert f": {path}: text of " in line and line.endswith(f"characters is too long (at most {limit})"), line
+
+
+def test_a_warning_quoting_a_secret_shows_it_masked(flywheel_cli, tmp_path: Path) -> None:
+    # Regression: total_pnl "sk_live_..." (a key pasted into the wrong field) was quoted in the
+    # warning "declared total_pnl 'sk_live_...' is not a number" on stderr and in --json output.
+    key = "sk_live_" + "4eC39HqLyjWDarjtT1zdp7dc"
+    doc = json.loads((EXAMPLES / "trade_session.json").read_text())
+    doc["metadata"]["total_pnl"] = key
+    path = tmp_path / "trade_session.json"
+    path.write_text(json.dumps(doc))
+    result = flywheel_cli("validate", path)
+    assert result.exit_code == 0, result.output
+    assert f"{path}: $.metadata.total_pnl: warning: declared total_pnl '[redacted:stripe-access-key]' is not a number: not compared" in lines(result)
+    as_json = flywheel_cli("validate", path, "--json")
+    assert key not in result.output + as_json.output and "sk_live" not in as_json.output
