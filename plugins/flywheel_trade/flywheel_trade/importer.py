@@ -22,6 +22,7 @@ from typing import Any, Iterable, Iterator
 import attrs
 
 from flywheel_core import InputError, UsageError
+from flywheel_trade.checks import MAX_PNL
 from flywheel_trade.pairing import Fill, clean_number, iso_utc, pair, round_trips
 
 __all__ = [
@@ -285,6 +286,8 @@ class _Rows:
             raise self.fail(line, f"{value.strip()!r} is not a number", column) from None
         if not math.isfinite(number):
             raise self.fail(line, f"{value.strip()!r} is not a finite number", column)
+        if abs(number) > MAX_PNL:  # `run` refuses such a session: say so here, at its row
+            raise self.fail(line, f"{value.strip()} is beyond ±{MAX_PNL:.0e}: not a plausible amount", column)
         if positive and number <= 0 and not (zero_ok and number == 0):
             wanted = "0 or more" if zero_ok else "greater than 0"
             raise self.fail(line, f"must be {wanted}, got {value.strip()}", column)

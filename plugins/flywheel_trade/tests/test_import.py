@@ -275,6 +275,11 @@ def test_tradovate_unknown_product_needs_a_multiplier(flywheel_cli, tmp_path: Pa
          "line 2: column timestamp: 'yesterday' is not an ISO 8601 timestamp"),
         ("timestamp,symbol,side,quantity,price,fees\n2025-12-02T14:30:00Z,AAPL,buy,10,100,1e999\n",
          "line 2: column fees: '1e999' is not a finite number"),
+        # Regression: collect wrote amounts that `run` then refused ("price (1e+300) is beyond ±1e+15").
+        ("timestamp,symbol,side,quantity,price\n2025-12-02T14:30:00Z,AAPL,buy,10,100\n2025-12-02T15:00:00Z,AAPL,sell,10,1e300\n",
+         "line 3: column price: 1e300 is beyond ±1e+15: not a plausible amount"),
+        ("timestamp,symbol,side,quantity,price,fees\n2025-12-02T14:30:00Z,AAPL,buy,10,100,-2e16\n",
+         "line 2: column fees: -2e16 is beyond ±1e+15: not a plausible amount"),
         ("timestamp,symbol,side,quantity,price\n2025-12-02T14:30:00Z,AAPL,buy,10,100,extra\n",
          "line 2: has 6 fields but the header has 5"),
         ("timestamp,symbol,side,quantity,price\n\n\n2025-12-02T14:30:00Z,\"AAPL,buy,10,100\n",
