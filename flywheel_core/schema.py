@@ -19,7 +19,11 @@ if TYPE_CHECKING:
 
 __all__ = ["ENVELOPE_SCHEMA", "first_errors", "iter_errors", "matches_schema", "merged_schema"]
 
-SESSION_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
+#: A session id names files and folders, in the output and in a published repository: not a name
+#: Windows reserves (CON, NUL, COM1, with any extension, in any case), nor one ending in "." (Windows
+#: drops it), or that repository cannot be checked out there. (No inline (?i): ECMA-262 has none.)
+SESSION_ID_PATTERN = (r"^(?!([Cc][Oo][Nn]|[Pp][Rr][Nn]|[Aa][Uu][Xx]|[Nn][Uu][Ll]|[Cc][Oo][Mm][0-9]|[Ll][Pp][Tt][0-9])(\.|$))"
+                      r"[A-Za-z0-9]([A-Za-z0-9._-]{0,126}[A-Za-z0-9_-])?$")
 
 _ARTIFACT_RECORD = {
     "type": "object",
@@ -51,7 +55,8 @@ ENVELOPE_SCHEMA: dict[str, Any] = {
             "pattern": SESSION_ID_PATTERN,
             "description": "Unique id, safe in file names (a UUID or any slug).",
             "x-error": "must be 1-128 letters, digits, '.', '_' or '-', starting with a letter "
-            "or digit (it names files and folders)",
+            "or digit, not ending with '.', and not a name Windows reserves (CON, PRN, AUX, NUL, COM0-9, "
+            "LPT0-9) (it names files and folders)",
         },
         "session_type": {
             "type": "string",

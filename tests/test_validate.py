@@ -299,3 +299,24 @@ def test_a_trailing_comma_is_named_where_it_is(tmp_path: Path, empty_host, text,
     result = run_cli(["validate", path], host=empty_host)
     assert result.exit_code == 2
     assert result.stderr.strip() == f"{path}: $: invalid JSON at {where}: a comma before '{closer}' (JSON allows no trailing comma)"
+
+
+@pytest.mark.parametrize("session_id", ["CON", "nul", "Com1", "lpt9", "aux.2025-12-02", "PRN.json", "session-1."])
+def test_a_session_id_windows_cannot_hold_is_refused(tmp_path, session_id) -> None:
+    # Regression: "CON", "NUL", "COM1" or an id ending in "." were accepted; the id names the
+    # session's folder in the output and in the github target's repository, which then could not
+    # be checked out on Windows.
+    path = tmp_path / "work_session.json"
+    path.write_text(json.dumps(build_session("build", session_id=session_id)), encoding="utf-8")
+    result = run_cli(["validate", str(path)])
+    assert result.exit_code == 2
+    [line] = [line for line in result.stderr.splitlines() if "$.session_id" in line]
+    assert line.startswith(f"{path}: $.session_id: must be 1-128 letters") and "a name Windows reserves" in line
+    assert line.endswith(f"(got {json.dumps(session_id)})")
+
+
+@pytest.mark.parametrize("session_id", ["console", "CONFIG", "nul1", "com10", "Com", "my.con", "s-2025.12.02_x-", "x"])
+def test_session_ids_near_the_reserved_names_are_accepted(tmp_path, session_id) -> None:
+    path = tmp_path / "work_session.json"
+    path.write_text(json.dumps(build_session("build", session_id=session_id)), encoding="utf-8")
+    assert "$.session_id" not in run_cli(["validate", str(path)]).stderr
