@@ -16,8 +16,10 @@ CONFIG_SCHEMA: dict[str, Any] = {
         "remote": {
             "type": "string",
             "minLength": 1,
-            "pattern": "^[^-]",
-            "x-error": "must be a URL or a path, not starting with '-'",
+            # Not an option to git, nor a transport that runs a command (git refuses ext:: and fd::
+            # by default: the target would fail on every retry, never publish).
+            "pattern": "^(?!-)(?!(ext|fd)::)",
+            "x-error": "must be a URL or a path, not starting with '-' nor a command transport (ext::, fd::)",
             "description": "https://github.com/owner/repo.git, an ssh URL, or a local path to a git repository.",
         },
         "branch": {

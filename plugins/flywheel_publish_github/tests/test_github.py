@@ -337,3 +337,16 @@ def test_an_ssh_host_alias_remote_is_an_address_not_a_local_path(ws, monkeypatch
     result = ws.publish()
     assert result.exit_code == 0, result.output
     assert len(ws.log()) == 1
+
+
+@pytest.mark.parametrize("remote", ["ext::sh -c touch% /tmp/flywheel-ext-ran", "fd::3", "fd::0,1/o/r"])
+def test_a_remote_through_a_command_transport_is_refused_when_the_config_is_read(ws, remote) -> None:
+    # Regression: `ext::` (git runs the command) and `fd::` were taken for scp-like addresses; git
+    # refuses them by default, so the target failed on every retry and never published.
+    ws.configure(remote=remote)
+    result = ws.cli("run", ws.session())
+    assert result.exit_code == 2, result.output
+    [line] = result.stderr.splitlines()
+    assert line == (f"flywheel: error: {ws.config}: $.targets.github.remote: must be a URL or a path, not starting with "
+                    f"'-' nor a command transport (ext::, fd::) (got {json.dumps(remote)})")
+    assert ws.cli("queue", "list", "--json").json() == []

@@ -45,7 +45,8 @@ CONFIG_SCHEMA: dict[str, Any] = {
             "type": "object",
             "properties": {
                 "method": {"enum": ["dir", "git"]},
-                "remote": {"type": "string", "minLength": 1},
+                "remote": {"type": "string", "minLength": 1, "pattern": "^(?!-)(?!(ext|fd)::)",  # as github's remote
+                           "x-error": "must be a URL or a path, not starting with '-' nor a command transport (ext::, fd::)"},
                 "branch": {"type": "string", "pattern": "^[A-Za-z0-9._/-]{1,100}$"},
                 # Unset: core reads the first of these variables (and registers it with the redactor).
                 "token": {"type": "string", "x-env": ["FLYWHEEL_GITHUB_TOKEN", "GITHUB_TOKEN"]},
@@ -115,7 +116,8 @@ def validate_table(table: dict[str, Any], where: str = "targets.web") -> None:
     validator = jsonschema.Draft202012Validator(CONFIG_SCHEMA)
     for error in sorted(validator.iter_errors(table), key=lambda e: list(e.absolute_path)):
         path = ".".join([where, *map(str, error.absolute_path)])
-        raise UsageError(f"{path}: {error.message}")
+        custom = error.schema.get("x-error") if isinstance(error.schema, dict) else None  # clearer than a regex
+        raise UsageError(f"{path}: {custom} (got {error.instance!r})" if custom else f"{path}: {error.message}")
 
 
 def base_url_of(table: dict[str, Any]) -> str:

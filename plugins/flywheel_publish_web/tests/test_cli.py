@@ -103,6 +103,19 @@ def test_bad_config_is_one_line_exit_2(tmp_path, flywheel_cli) -> None:
     assert len(result.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.parametrize("remote", ["ext::sh -c touch% /tmp/flywheel-ext-ran", "fd::3"])
+def test_a_deploy_remote_through_a_command_transport_is_one_line_exit_2(tmp_path, flywheel_cli, remote) -> None:
+    # Regression: ext:: and fd:: (git refuses them by default) made every deploy fail on every retry.
+    config = tmp_path / "flywheel.toml"
+    config.write_text(f'[targets.web]\nbase_url = "https://example.org/"\n[targets.web.deploy]\nmethod = "git"\n'
+                      f'remote = "{remote}"\n')
+    result = flywheel_cli("site", "build", "--config", config)
+    assert result.exit_code == 2, result.output
+    [line] = result.stderr.splitlines()
+    assert line == (f"flywheel: error: targets.web.deploy.remote: must be a URL or a path, not starting with '-' nor a "
+                    f"command transport (ext::, fd::) (got {remote!r})"), line
+
+
 def test_a_site_dir_that_is_a_root_or_holds_the_project_is_one_line_exit_2(tmp_path, flywheel_cli) -> None:
     config = tmp_path / "flywheel.toml"
     for site_dir in ("/", ".", ".."):
