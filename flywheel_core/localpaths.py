@@ -31,6 +31,8 @@ _LOCAL_PATH = re.compile(
             rf"file:[\\/]{_PART}*",  # file:///home/a/b, file://server/share/x
             rf"[A-Za-z]:\\{_PART}*",  # C:\Users\a
             rf"(?<![A-Za-z])[A-Za-z]:/(?!/){_PART}*",  # D:/games/x (not the "s:/" of "https://")
+            # \\?\UNC\server\share, \\?\C:\Users\a: Win32's long-path forms of the two below
+            rf"(?:\\\\|//)\?[\\/](?:UNC[\\/])?{_PART}*",
             rf"(?<![:/])(?:\\\\|//)[\w.$-]+[\\/]{_PART}*",  # \\server\share, //server/share
             rf"~(?:[A-Za-z][\w.-]*)?[\\/]{_PART}*",  # ~/notes, ~alice/x (not ~5/10)
             # /a/b (two parts or more: "km/h" and "and/or" are preceded by a letter, "./a/b"

@@ -321,6 +321,8 @@ def local_paths(canary: str) -> list[str]:
         f"C:\\Users\\{canary}\\Desktop\\shot.png",
         f"\\\\{canary}-server\\share\\notes.txt",
         f"//{canary}-server/share/notes.txt",
+        f"\\\\?\\UNC\\{canary}-server\\share\\notes.txt",  # Win32's long-path forms
+        f"\\\\?\\C:\\Users\\{canary}\\Desktop\\shot.png",
         f"/home/{canary}/projects/garden/index.html",
         f"/Users/{canary}/Pictures/a.png",
         f"~/{canary}/notes.md",

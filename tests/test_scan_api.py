@@ -127,6 +127,21 @@ def test_local_paths_of_this_machine_are_found_anywhere() -> None:
     assert [(f.rule, f.column) for f in found] == [("Absolute path", 10)]
 
 
+@pytest.mark.parametrize(
+    ("text", "rule"),
+    [
+        ("notes on \\\\fileserver\\team\\plan.docx", "Absolute path"),
+        ("notes on \\\\?\\UNC\\fileserver\\team\\plan.docx", "Absolute path"),
+        ("notes on \\\\?\\unc\\nas01\\share\\x", "Absolute path"),
+        ("saved in \\\\?\\D:\\projects\\acme", "Absolute path"),
+        ("saved in \\\\?\\C:\\Users\\alice\\x", "Home folder"),
+    ],
+)
+def test_unc_and_long_path_forms_are_found(text: str, rule: str) -> None:
+    # Regression: \\?\UNC\server\share and \\?\C:\... (Win32's long-path forms) were not found.
+    assert [f.rule for f in scan_text(text, kind="plain")] == [rule]
+
+
 # --- allow-list ----------------------------------------------------------------------------
 
 

@@ -646,7 +646,9 @@ def _drives(text: str) -> Iterator[int]:
     """Offsets of ``X:\\`` and ``X:/`` starting a word (not ``https://``, not ``a1:/``)."""
     for m in _DRIVE.finditer(text):
         i = m.start() - 1
-        if i >= 0 and text[i].isascii() and text[i].isalpha() and _free_before(text, i, "/\\:.%-"):
+        if i >= 0 and text[i].isascii() and text[i].isalpha() and (
+            _free_before(text, i, "/\\:.%-") or text[max(i - 4, 0):i] == "\\\\?\\"  # \\?\C:\…, the long-path form
+        ):
             yield i
 
 
@@ -695,7 +697,8 @@ _DRIVE_REST = re.compile(r"[^\s\"'`<>|*?\\/;,()\[\]][^\s\"'`<>|*?;,()\[\]]*")
 _WINDOWS_SYSTEM = re.compile(
     r"(?i)[a-z]:[\\/](?:windows|program files(?: \(x86\))?|programdata|python\d*|msys64|cygwin(?:64)?)(?:[\\/]|$)"
 )
-_UNC = re.compile(r"\\\\([A-Za-z0-9][A-Za-z0-9._$-]+)\\[A-Za-z0-9._$-]+[^\s\"'`<>|*?;,()\[\]]*")
+# \\server\share, and its long-path form \\?\UNC\server\share
+_UNC = re.compile(r"\\\\(?:\?\\[Uu][Nn][Cc]\\)?([A-Za-z0-9][A-Za-z0-9._$-]+)\\[A-Za-z0-9._$-]+[^\s\"'`<>|*?;,()\[\]]*")
 _FILE_URL = re.compile(r"(?i)\bfile://[^\s\"'`<>()\[\]]+")
 
 
