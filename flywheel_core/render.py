@@ -189,20 +189,30 @@ def capitalize_first(text: Any) -> str:
 
 
 class Renderer:
-    """A Jinja2 environment over ``templates_dir`` (if set) then each plugin's template folders."""
+    """A Jinja2 environment over ``templates_dir`` (if set) then each plugin's template folders.
 
-    def __init__(self, search_path: list[Path]) -> None:
+    ``sandboxed``: Jinja2's SandboxedEnvironment, for a search path holding the user's
+    ``templates_dir``: a cloned repository's flywheel.toml may name templates no one reviewed,
+    and a plain environment lets them reach Python (``cycler.__init__.__globals__.os.system``).
+    """
+
+    def __init__(self, search_path: list[Path], *, sandboxed: bool = False) -> None:
         import jinja2
 
+        if sandboxed:
+            from jinja2.sandbox import SandboxedEnvironment as environment
+        else:
+            environment = jinja2.Environment
         self.search_path = search_path
-        self.env = jinja2.Environment(
+        self.env = environment(
             loader=jinja2.FileSystemLoader([str(p) for p in search_path]),
             undefined=jinja2.StrictUndefined,
             autoescape=_is_html,
             keep_trailing_newline=True,
             trim_blocks=True,
             lstrip_blocks=True,
-            bytecode_cache=_bytecode_cache(),
+            # Apart: a sandbox compiles calls differently, and the cache does not tell them apart.
+            bytecode_cache=_bytecode_cache("templates-sandboxed" if sandboxed else "templates"),
         )
         self.env.filters["md"] = md_escape
         self.env.filters["md_inline"] = md_inline
@@ -226,6 +236,8 @@ class Renderer:
             raise TemplateError(f"{exc.filename or template}:{exc.lineno}: {exc.message}") from None
         except jinja2.UndefinedError as exc:
             raise TemplateError(f"template {template!r}: {exc.message}") from None
+        except jinja2.exceptions.SecurityError as exc:  # only a sandbox raises it
+            raise TemplateError(f"template {template!r}: {exc} (templates from templates_dir run sandboxed)") from None
 
     def render_string(self, source: str, /, *, html: bool = False, **context: Any) -> str:
         """Render a template given as text (``flywheel render --template``)."""
@@ -238,9 +250,11 @@ class Renderer:
             raise TemplateError(f"line {exc.lineno}: {exc.message}") from None
         except jinja2.UndefinedError as exc:
             raise TemplateError(exc.message or "undefined value") from None
+        except jinja2.exceptions.SecurityError as exc:
+            raise TemplateError(f"{exc} (templates run sandboxed when templates_dir is set)") from None
 
 
-def _bytecode_cache() -> jinja2.BytecodeCache | None:
+def _bytecode_cache(name: str) -> jinja2.BytecodeCache | None:
     """Compiled templates kept in the user's cache folder, so a run loads them instead of compiling
     them again (about 7 ms a template, most of a small run's rendering). Jinja2 checks each
     entry against its template's source and Python version, and compiles a changed one afresh."""
@@ -251,7 +265,7 @@ def _bytecode_cache() -> jinja2.BytecodeCache | None:
     folder = user_cache_folder()
     if folder is None:
         return None
-    folder = folder / "templates"
+    folder = folder / name
     try:
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     except OSError:  # a read-only home: compile every time, as before
@@ -272,5 +286,5 @@ def get_renderer(config: Config, host: PluginRegistry) -> Renderer:
     search = ([config.templates_dir] if config.templates_dir else []) + host.template_dirs() + [CORE_TEMPLATES]
     key = tuple(map(str, search))
     if key not in _CACHE:
-        _CACHE[key] = Renderer(search)
+        _CACHE[key] = Renderer(search, sandboxed=config.templates_dir is not None)
     return _CACHE[key]

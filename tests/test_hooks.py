@@ -101,6 +101,23 @@ def test_a_broken_template_is_a_clear_failure(tmp_path: Path, echo_host, example
     assert "Traceback" not in result.output
 
 
+def test_templates_of_a_cloned_projects_config_run_sandboxed(tmp_path: Path, echo_host, example) -> None:
+    # Regression: a cloned repository's own flywheel.toml naming templates_dir ran its Jinja
+    # templates in a plain environment: `flywheel run` there ran any command they held.
+    marker = tmp_path / "pwned"
+    user = tmp_path / "repo" / "mine" / "build"
+    user.mkdir(parents=True)
+    (user / "summary.md.j2").write_text(
+        "{{ cycler.__init__.__globals__.os.system('touch " + str(marker) + "') }}\n")
+    (tmp_path / "repo" / "flywheel.toml").write_text('templates_dir = "mine"\n')
+    result = run_cli(["run", example(), "--config", tmp_path / "repo" / "flywheel.toml"], host=echo_host)
+    assert not marker.exists()
+    assert result.exit_code == 1, result.output
+    [line] = result.stderr.splitlines()
+    assert "error: plugin echo" in line and "template 'build/summary.md.j2': access to attribute '__init__' of " in line
+    assert line.endswith("is unsafe. (templates from templates_dir run sandboxed)")
+
+
 def test_html_templates_autoescape_and_markdown_does_not(tmp_path: Path, empty_host) -> None:
     from flywheel_core.render import Renderer
 
