@@ -30,9 +30,9 @@ COMMIT_SCHEMA: dict[str, Any] = {
             "description": "Parent commit hashes; two or more make a merge. Without them, `merge` says so, "
             "else a 'Merge ...' subject on a commit with no changes is read as a merge (the artifacts say so).",
         },
-        "message": {**_PROSE, "description": "The subject line (a longer message's first line is used)."},
+        "message": {**_TEXT, "description": "The subject line (a longer message's first line is used)."},
         "body": {
-            **_PROSE,
+            **_TEXT,
             "description": "The message after the subject: what changed and why. `collect build` strips invisible "
             "characters, moves credit trailers to `trailers` and cuts it at 4,000 characters.",
         },

@@ -124,7 +124,6 @@ BIG = "A paragraph of the agent's summary. " * 30_000  # 1 MB: the same path as 
         (doc(source_data={"highlights": ["fine", BIG]}), "$.source_data.highlights[1]", "10,000"),
         (doc(highlights=["fine", BIG]), "$.highlights[1]", "10,000"),
         (doc(source_data={"lessons": [{"title": "x", "description": BIG}]}), "$.source_data.lessons[0].description", "10,000"),
-        (doc(source_data={"git_commits": [{"hash": "a", "body": BIG}]}), "$.source_data.git_commits[0].body", "100,000"),
     ],
 )
 def test_absurdly_long_prose_is_refused_with_its_path(fw, tmp_path, data, path, limit):
