@@ -863,6 +863,12 @@ def session_from_csv(
         paired = pair(result.fills)
     except InputError as exc:
         raise InputError(name, exc.path, exc.message) from None
+    for trade in paired.trades:  # each amount was plausible, their product may not be: `run` would refuse it
+        pnl = trade.get("profit_loss")
+        if isinstance(pnl, (int, float)) and abs(pnl) > MAX_PNL:
+            rows = trade["csv_lines"]
+            raise InputError(name, f"line{'s' if len(rows) > 1 else ''} {', '.join(map(str, rows))}",
+                             f"the P&L of this {trade['symbol']} trade ({pnl:.6g}) is beyond ±{MAX_PNL:.0e}: not a plausible amount")
     first = min(f.time for f in result.fills)
     last = max(f.time for f in result.fills)
     digest = result.sha256

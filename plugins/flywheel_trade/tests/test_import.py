@@ -280,6 +280,9 @@ def test_tradovate_unknown_product_needs_a_multiplier(flywheel_cli, tmp_path: Pa
          "line 3: column price: 1e300 is beyond ±1e+15: not a plausible amount"),
         ("timestamp,symbol,side,quantity,price,fees\n2025-12-02T14:30:00Z,AAPL,buy,10,100,-2e16\n",
          "line 2: column fees: -2e16 is beyond ±1e+15: not a plausible amount"),
+        ("timestamp,symbol,side,quantity,price\n2025-12-02T14:30:00Z,AAPL,buy,100000000,100000000\n"
+         "2025-12-02T15:00:00Z,AAPL,sell,100000000,200000000\n",
+         "lines 2, 3: the P&L of this AAPL trade (1e+16) is beyond ±1e+15: not a plausible amount"),
         ("timestamp,symbol,side,quantity,price\n2025-12-02T14:30:00Z,AAPL,buy,10,100,extra\n",
          "line 2: has 6 fields but the header has 5"),
         ("timestamp,symbol,side,quantity,price\n\n\n2025-12-02T14:30:00Z,\"AAPL,buy,10,100\n",
