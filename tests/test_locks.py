@@ -283,3 +283,71 @@ def test_the_lock_folder_does_not_grow_with_the_paths_locked(tmp_path: Path) -> 
         assert len(os.listdir(folder)) == 2 * len(paths) + 2  # lock files, holder links, the record, the stamp
         assert all(lock.lock_file.exists() for lock in locks)
     assert os.listdir(folder) == ["swept"]
+
+
+def test_a_lock_a_killed_holder_left_is_taken_by_the_next_process_and_then_removed(tmp_path: Path, holder) -> None:
+    path = tmp_path / "work_session.json"
+    proc = holder(path)
+    lock = lock_for(path, timeout=0)
+    assert f"pid {proc.pid} (" in lock.holder()
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert lock.lock_file.exists() and lock.holder_file.exists(), "a killed holder removes nothing"
+    with lock:  # no waiting: the system dropped the dead holder's flock
+        assert lock.holder().startswith(f"pid {os.getpid()} (")
+    assert sorted(os.listdir(lock.lock_file.parent)) == ["swept"]
+
+
+def test_a_sweep_removes_what_killed_holders_and_earlier_versions_left_and_no_lock_held(tmp_path: Path, holder) -> None:
+    """The backlog: an earlier flywheel left a lock file per path ever locked, and a killed
+    holder its lock file and holder record (and a batch its shared record)."""
+    from flywheel_core.locks import SHARED_RECORD_AGE, _sweep
+
+    held = tmp_path / "held.json"
+    proc = holder(held)
+    killed = holder(tmp_path / "killed.json")
+    killed.kill()
+    killed.wait()
+    folder = lock_for(held).lock_file.parent
+    for i in range(300):  # as the earlier version left them: empty, named by a hash of the path
+        (folder / f"{i:032x}.lock").touch()
+    for i in range(300, 310):  # a record without its lock file
+        (folder / f"{i:032x}.lock.holder").write_text('{"pid": 1}', encoding="utf-8")
+    old_batch, batch = folder / "shared-1-0.holder", folder / f"shared-{proc.pid}-0.holder"
+    old_batch.write_text('{"pid": 1}', encoding="utf-8")
+    os.utime(old_batch, (0, os.stat(old_batch).st_mtime - SHARED_RECORD_AGE - 60))
+    batch.write_text('{"pid": 2}', encoding="utf-8")
+    assert _sweep(folder, budget=600) is True
+    kept = lock_for(held)
+    assert sorted(os.listdir(folder)) == sorted([kept.lock_file.name, kept.holder_file.name, batch.name, "swept"])
+    with pytest.raises(LockTimeout, match=f"held by pid {proc.pid} "):
+        kept.acquire(timeout=0)
+
+
+SWEEPING_RUN = """
+import sys
+from pathlib import Path
+from flywheel_core import lock_for
+with lock_for(Path(sys.argv[1])):
+    pass
+"""
+
+
+def test_the_first_lock_of_a_process_sweeps_a_bounded_while_and_the_next_goes_on(tmp_path: Path) -> None:
+    """The sweep runs when a process takes its first lock, at most once in SWEEP_EVERY seconds
+    on a machine, for at most SWEEP_BUDGET seconds; a backlog larger than that is swept on by
+    the next processes until one gets through it all."""
+    from flywheel_core.locks import _lock_folder
+
+    folder = _lock_folder()
+    os.unlink(folder / "swept")
+    for i in range(5000):
+        (folder / f"{i:032x}.lock").touch()
+    runs = 0
+    while len(os.listdir(folder)) > 1 and runs < 200:
+        subprocess.run([sys.executable, "-c", SWEEPING_RUN, str(tmp_path / "x.json")], check=True)
+        runs += 1
+    assert os.listdir(folder) == ["swept"], f"{runs} runs"
+    (folder / f"{0:032x}.lock").touch()
+    subprocess.run([sys.executable, "-c", SWEEPING_RUN, str(tmp_path / "x.json")], check=True)
+    assert (folder / f"{0:032x}.lock").exists(), "swept a moment ago: not again"
