@@ -109,8 +109,10 @@ def _sweep(folder: Path, budget: float) -> bool:
                 with contextlib.suppress(OSError):
                     if time.time() - entry.stat().st_mtime > SHARED_RECORD_AGE:
                         os.unlink(entry.path)
-            elif name.endswith(".lock") or (name.endswith(".lock.holder") and not os.path.lexists(entry.path[:-7])):
-                _remove_if_free(entry.path.removesuffix(".holder"))
+            elif name.endswith(".lock"):
+                _remove_if_free(entry.path)
+            elif name.endswith(".lock.holder") and not os.path.lexists(lock_file := entry.path[:-7]):
+                _remove_if_free(lock_file)  # a record without its lock file
     return True
 
 
@@ -120,11 +122,12 @@ def _remove_if_free(lock_file: str) -> None:
     import filelock
 
     try:
-        fd = os.open(lock_file, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+        fd = os.open(lock_file, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
     except OSError:
         return
     try:
-        if filelock.lock_descriptor(fd, blocking=False) and os.path.samestat(os.fstat(fd), os.lstat(lock_file)):
+        free = filelock.lock_descriptor(fd, blocking=False)
+        if free and os.path.samestat(os.fstat(fd), os.lstat(lock_file)):
             for file in (lock_file + ".holder", lock_file):
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(file)
@@ -257,7 +260,8 @@ class PathLock:
             except OSError as exc:
                 raise FileSystemError(self.lock_file, exc, "lock") from None
             try:
-                if self._locked is not None and os.path.samestat(self._locked, os.lstat(self.lock_file)):
+                named = os.lstat(self.lock_file)
+                if self._locked is not None and os.path.samestat(self._locked, named):
                     return True
             except FileNotFoundError:
                 pass
@@ -283,11 +287,8 @@ class PathLock:
         self._depth -= 1
         if self._depth:
             return
-        self._remove()
-
-    def _remove(self) -> None:
-        """Remove the holder record (the next holder writes its own) and the lock file, then let
-        go of the lock: only a holder removes a lock file (see :meth:`_try`)."""
+        # The holder record goes first (the next holder writes its own), then the lock file,
+        # while the lock is still held: only a holder removes a lock file (see _try).
         for file in (self.holder_file, self.lock_file):
             with contextlib.suppress(OSError):
                 file.unlink()
