@@ -22,6 +22,13 @@ __all__ = ["LOCK_NOTICE", "LOCK_TIMEOUT", "PathLock", "lock_all", "lock_for"]
 LOCK_TIMEOUT = 120.0
 #: Seconds of waiting after which one line says what is being waited for.
 LOCK_NOTICE = 2.0
+#: The lock folder is swept (see :func:`_sweep`) at most once in this many seconds, by the first
+#: lock a process takes, for at most ``SWEEP_BUDGET`` seconds (again by the next process, until
+#: a sweep gets through the whole folder).
+SWEEP_EVERY = 600.0
+SWEEP_BUDGET = 0.05
+#: Seconds after which a :func:`lock_all` holder record is taken for one a killed batch left.
+SHARED_RECORD_AGE = 86400.0
 
 
 def _lock_timeout(timeout: float | None) -> float:
@@ -48,13 +55,86 @@ def _lock_in(folder: Path, path: Path, timeout: float | None) -> PathLock:
     return PathLock(path, folder / f"{key}.lock", _lock_timeout(timeout))
 
 
+#: The lock folders this process has considered sweeping (by its first lock in each).
+_swept: set[Path] = set()
+
+
 def _lock_folder() -> Path:
     folder = _cache_folder() / "locks"
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise FileSystemError(folder, exc, "create the lock folder") from None
+    if folder not in _swept:
+        _swept.add(folder)
+        _sweep_now_and_then(folder)
     return folder
+
+
+def _sweep_now_and_then(folder: Path) -> None:
+    """Sweep ``folder`` if nobody did for ``SWEEP_EVERY`` seconds; a stamp file's time says when."""
+    stamp = folder / "swept"
+    try:
+        if time.time() - stamp.stat().st_mtime < SWEEP_EVERY:
+            return
+    except FileNotFoundError:
+        pass
+    except OSError:
+        return
+    try:
+        stamp.touch()  # first: the processes starting meanwhile leave it to this one
+        if not _sweep(folder, SWEEP_BUDGET):
+            os.utime(stamp, (0, 0))  # more is left: the next process goes on with it
+    except OSError:
+        pass
+
+
+def _sweep(folder: Path, budget: float) -> bool:
+    """Remove from ``folder`` what no holder uses, for up to ``budget`` seconds; True if it got
+    through all of it.
+
+    A release removes its lock file and holder record, but a holder that is killed leaves both,
+    and flywheel before this kept every lock file. Each such lock is taken without waiting
+    (skipped while anyone holds it) and removed while held, as a release does. A :func:`lock_all`
+    record a day old is one a killed batch left (a batch that lost its record while running
+    would write a record per lock instead).
+    """
+    deadline = time.monotonic() + budget
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            if time.monotonic() > deadline:
+                return False
+            name = entry.name
+            if name.startswith("shared-") and name.endswith(".holder"):
+                with contextlib.suppress(OSError):
+                    if time.time() - entry.stat().st_mtime > SHARED_RECORD_AGE:
+                        os.unlink(entry.path)
+            elif name.endswith(".lock"):
+                _remove_if_free(entry.path)
+            elif name.endswith(".lock.holder") and not os.path.lexists(lock_file := entry.path[:-7]):
+                _remove_if_free(lock_file)  # a record without its lock file
+    return True
+
+
+def _remove_if_free(lock_file: str) -> None:
+    """Remove a lock file and its holder record if nobody holds the lock: taken without waiting
+    (by filelock's own flock, a tenth of the cost of a ``FileLock``), and removed while held."""
+    import filelock
+
+    try:
+        fd = os.open(lock_file, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o600)
+    except OSError:
+        return
+    try:
+        free = filelock.lock_descriptor(fd, blocking=False)
+        if free and os.path.samestat(os.fstat(fd), os.lstat(lock_file)):
+            for file in (lock_file + ".holder", lock_file):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(file)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)  # and with it the flock
 
 
 _shared_records = itertools.count()
@@ -122,7 +202,9 @@ class PathLock:
     holder dies, however it dies, so a crashed process never leaves a lock behind. The holder
     writes its pid, host and command beside the lock file (``<lock>.holder``), so a process
     that waits says what for (after ``LOCK_NOTICE`` seconds, once, on stderr) and a timeout is
-    one line naming the locked path and its holder. Use it as a context manager.
+    one line naming the locked path and its holder. Both files are removed on release, so the
+    lock folder holds only the locks in use (and what killed holders left, until a sweep).
+    Use it as a context manager.
     """
 
     def __init__(self, path: Path, lock_file: Path, timeout: float) -> None:
@@ -132,7 +214,8 @@ class PathLock:
         self.lock_file = lock_file
         self.holder_file = lock_file.with_name(lock_file.name + ".holder")
         self.timeout = timeout
-        self._lock = filelock.FileLock(str(lock_file), timeout=timeout)
+        self._lock = filelock.FileLock(str(lock_file), timeout=timeout, on_acquired=self._pin)
+        self._locked: os.stat_result | None = None  # the file whose flock was taken last
         self._depth = 0
 
     @property
@@ -158,15 +241,39 @@ class PathLock:
         return self
 
     def _try(self, timeout: float) -> bool:
+        """Take the lock within ``timeout`` seconds (-1: for ever); False if it could not.
+
+        A release removes the lock file while still holding it. A waiter that opened the file
+        before then may get its flock afterwards, on a file no longer in the folder, while a
+        newcomer creates a new lock file and locks that: both would hold the lock. So the lock
+        is held only once the file locked is the one its name leads to; else it is taken again.
+        """
         import filelock
 
-        try:
-            self._lock.acquire(timeout=timeout)
-        except filelock.Timeout:
-            return False
-        except OSError as exc:
-            raise FileSystemError(self.lock_file, exc, "lock") from None
-        return True
+        deadline = time.monotonic() + timeout
+        while True:
+            self._locked = None
+            try:
+                self._lock.acquire(timeout=timeout)
+            except filelock.Timeout:
+                return False
+            except OSError as exc:
+                raise FileSystemError(self.lock_file, exc, "lock") from None
+            try:
+                named = os.lstat(self.lock_file)
+                if self._locked is not None and os.path.samestat(self._locked, named):
+                    return True
+            except FileNotFoundError:
+                pass
+            except OSError as exc:
+                self._lock.release()
+                raise FileSystemError(self.lock_file, exc, "lock") from None
+            self._lock.release()
+            if timeout >= 0:
+                timeout = max(0.0, deadline - time.monotonic())
+
+    def _pin(self, fd: int) -> None:
+        self._locked = os.fstat(fd)
 
     def _give_up(self, timeout: float) -> None:
         raise LockTimeout(
@@ -180,10 +287,11 @@ class PathLock:
         self._depth -= 1
         if self._depth:
             return
-        try:
-            self.holder_file.unlink()  # before the lock goes: the next holder writes its own
-        except OSError:
-            pass
+        # The holder record goes first (the next holder writes its own), then the lock file,
+        # while the lock is still held: only a holder removes a lock file (see _try).
+        for file in (self.holder_file, self.lock_file):
+            with contextlib.suppress(OSError):
+                file.unlink()
         self._lock.release()
 
     def __enter__(self) -> PathLock:

@@ -192,3 +192,162 @@ def test_locks_taken_together_share_one_holder_record(tmp_path: Path) -> None:
     assert not list(folder.glob(f"shared-{os.getpid()}-*.holder"))
     with lock_all(paths):  # free again, and taken again
         pass
+
+
+CONTENDER = """
+import os, sys, time
+from pathlib import Path
+from flywheel_core.locks import lock_all, lock_for
+
+work, rounds = Path(sys.argv[1]), int(sys.argv[2])
+counter, inside, other = work / "counter", work / "inside", work / "other.json"
+print("ready", flush=True)
+while not (work / "go").exists():
+    time.sleep(0.001)
+for i in range(rounds):
+    # every third round locks two paths together, as `flywheel run` on many files does
+    with lock_all([counter, other]) if i % 3 == 2 else lock_for(counter):
+        os.close(os.open(inside, os.O_CREAT | os.O_EXCL | os.O_WRONLY))  # fails while another holds it too
+        count = int(counter.read_text())
+        os.sched_yield()
+        counter.write_text(str(count + 1))
+        os.unlink(inside)
+"""
+
+SWEEPER = """
+import sys, time
+from pathlib import Path
+from flywheel_core.locks import _lock_folder, _sweep
+
+work, folder = Path(sys.argv[1]), _lock_folder()
+print("ready", flush=True)
+while not (work / "stop").exists():
+    _sweep(folder, 1.0)
+    time.sleep(0.0005)
+"""
+
+
+def contend(tmp_path: Path, processes: int, rounds: int) -> None:
+    """``processes`` processes add 1 to a counter ``rounds`` times each under the counter's lock,
+    while every release removes the lock file and a sweeper removes whatever lock is free."""
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "counter").write_text("0")
+    contenders = [subprocess.Popen([sys.executable, "-c", CONTENDER, str(work), str(rounds)],
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                  for _ in range(processes)]
+    sweeper = subprocess.Popen([sys.executable, "-c", SWEEPER, str(work)], stdout=subprocess.PIPE, text=True)
+    try:
+        for proc in [*contenders, sweeper]:
+            assert proc.stdout is not None and proc.stdout.readline() == "ready\n"
+        (work / "go").touch()
+        for proc in contenders:
+            _, err = proc.communicate(timeout=600)
+            assert proc.returncode == 0, err
+    finally:
+        (work / "stop").touch()
+        sweeper.wait(timeout=60)
+        for proc in contenders:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    assert int((work / "counter").read_text()) == processes * rounds
+    folder = lock_for(work / "counter").lock_file.parent
+    assert sorted(os.listdir(folder)) == ["swept"], "every lock file went with its release"
+
+
+def test_processes_contending_while_lock_files_are_removed_never_hold_a_lock_twice(tmp_path: Path) -> None:
+    """A release removes its lock file: a waiter that opened it just before still gets its flock,
+    on a file gone from the folder, while a newcomer locks a new one; the waiter must see that and
+    lock again (before: nothing removed lock files, and the folder grew by one per path, forever)."""
+    contend(tmp_path, processes=4, rounds=150)
+
+
+@pytest.mark.soak
+def test_many_processes_contending_for_long_never_hold_a_lock_twice(tmp_path: Path) -> None:
+    contend(tmp_path, processes=12, rounds=2000)
+
+
+def test_the_lock_folder_does_not_grow_with_the_paths_locked(tmp_path: Path) -> None:
+    """A year of sessions, or a swarm of agents, locks ever new paths: 58,566 files had piled up
+    in one user's lock folder, one per path ever locked (and a holder record per killed holder)."""
+    from flywheel_core.locks import lock_all
+
+    paths = [tmp_path / f"session-{i}.json" for i in range(1000)]
+    for path in paths:
+        with lock_for(path):
+            pass
+    folder = lock_for(paths[0]).lock_file.parent
+    assert os.listdir(folder) == ["swept"]
+    with lock_all(paths) as locks:
+        assert len(os.listdir(folder)) == 2 * len(paths) + 2  # lock files, holder links, the record, the stamp
+        assert all(lock.lock_file.exists() for lock in locks)
+    assert os.listdir(folder) == ["swept"]
+
+
+def test_a_lock_a_killed_holder_left_is_taken_by_the_next_process_and_then_removed(tmp_path: Path, holder) -> None:
+    path = tmp_path / "work_session.json"
+    proc = holder(path)
+    lock = lock_for(path, timeout=0)
+    assert f"pid {proc.pid} (" in lock.holder()
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert lock.lock_file.exists() and lock.holder_file.exists(), "a killed holder removes nothing"
+    with lock:  # no waiting: the system dropped the dead holder's flock
+        assert lock.holder().startswith(f"pid {os.getpid()} (")
+    assert sorted(os.listdir(lock.lock_file.parent)) == ["swept"]
+
+
+def test_a_sweep_removes_what_killed_holders_and_earlier_versions_left_and_no_lock_held(tmp_path: Path, holder) -> None:
+    """The backlog: an earlier flywheel left a lock file per path ever locked, and a killed
+    holder its lock file and holder record (and a batch its shared record)."""
+    from flywheel_core.locks import SHARED_RECORD_AGE, _sweep
+
+    held = tmp_path / "held.json"
+    proc = holder(held)
+    killed = holder(tmp_path / "killed.json")
+    killed.kill()
+    killed.wait()
+    folder = lock_for(held).lock_file.parent
+    for i in range(300):  # as the earlier version left them: empty, named by a hash of the path
+        (folder / f"{i:032x}.lock").touch()
+    for i in range(300, 310):  # a record without its lock file
+        (folder / f"{i:032x}.lock.holder").write_text('{"pid": 1}', encoding="utf-8")
+    old_batch, batch = folder / "shared-1-0.holder", folder / f"shared-{proc.pid}-0.holder"
+    old_batch.write_text('{"pid": 1}', encoding="utf-8")
+    os.utime(old_batch, (0, os.stat(old_batch).st_mtime - SHARED_RECORD_AGE - 60))
+    batch.write_text('{"pid": 2}', encoding="utf-8")
+    assert _sweep(folder, budget=600) is True
+    kept = lock_for(held)
+    assert sorted(os.listdir(folder)) == sorted([kept.lock_file.name, kept.holder_file.name, batch.name, "swept"])
+    with pytest.raises(LockTimeout, match=f"held by pid {proc.pid} "):
+        kept.acquire(timeout=0)
+
+
+SWEEPING_RUN = """
+import sys
+from pathlib import Path
+from flywheel_core import lock_for
+with lock_for(Path(sys.argv[1])):
+    pass
+"""
+
+
+def test_the_first_lock_of_a_process_sweeps_a_bounded_while_and_the_next_goes_on(tmp_path: Path) -> None:
+    """The sweep runs when a process takes its first lock, at most once in SWEEP_EVERY seconds
+    on a machine, for at most SWEEP_BUDGET seconds; a backlog larger than that is swept on by
+    the next processes until one gets through it all."""
+    from flywheel_core.locks import _lock_folder
+
+    folder = _lock_folder()
+    os.unlink(folder / "swept")
+    for i in range(5000):
+        (folder / f"{i:032x}.lock").touch()
+    runs = 0
+    while len(os.listdir(folder)) > 1 and runs < 200:
+        subprocess.run([sys.executable, "-c", SWEEPING_RUN, str(tmp_path / "x.json")], check=True)
+        runs += 1
+    assert os.listdir(folder) == ["swept"], f"{runs} runs"
+    (folder / f"{0:032x}.lock").touch()
+    subprocess.run([sys.executable, "-c", SWEEPING_RUN, str(tmp_path / "x.json")], check=True)
+    assert (folder / f"{0:032x}.lock").exists(), "swept a moment ago: not again"
