@@ -127,13 +127,19 @@ def plain_text(text: str, *, uncited: bool = False) -> str:
     same text. ``uncited``: citations dropped too, so a sentence without its commit references
     is found in a body that has them."""
     text = _decoded(text)
-    return _flattened(_CITATION.sub("", text) if uncited else text)
+    return _flattened(_uncited(text) if uncited else text)
 
 
 def plain_texts(text: str) -> tuple[str, str]:
     """``plain_text(text)`` and ``plain_text(text, uncited=True)``, tags and entities removed once."""
     text = _decoded(text)
-    return _flattened(text), _flattened(_CITATION.sub("", text))
+    plain = _flattened(text)
+    return plain, _flattened(_uncited(text)) if "(`" in text else plain
+
+
+def _uncited(text: str) -> str:
+    # Every citation holds "(`": without one, the pattern (no fixed start) need not scan the text.
+    return _CITATION.sub("", text) if "(`" in text else text
 
 
 class Rendered(NamedTuple):
