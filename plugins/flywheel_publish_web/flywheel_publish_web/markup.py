@@ -9,7 +9,7 @@ from functools import lru_cache
 from typing import Any, Callable, NamedTuple
 from urllib.parse import quote, unquote
 
-__all__ = ["MarkdownRenderer", "Rendered", "safe_url", "clean_text", "plain_text", "pygments_css"]
+__all__ = ["MarkdownRenderer", "Rendered", "safe_url", "clean_text", "plain_text", "plain_texts", "mentions", "pygments_css"]
 
 #: Schemes a link or image may use; anything else (javascript:, data:, vbscript:, file:) is dropped.
 SAFE_SCHEMES = frozenset({"http", "https", "mailto"})
@@ -101,11 +101,24 @@ def pygments_css(light: str = "default", dark: str = "github-dark") -> str:
 
 
 #: Tags inside a line of text: removed without a space, so "(<code>abc</code>)" reads "(abc)" as
-#: the Markdown "(`abc`)" does (a block tag still parts words).
-_INLINE_TAG = re.compile(r"</?(?:a|abbr|b|cite|del|em|i|kbd|mark|q|s|small|span|strong|sub|sup|u)\b[^>]*>", re.I)
+#: the Markdown "(`abc`)" does (a block tag still parts words). Only the names ignore case: with
+#: the whole pattern case-blind, re would not search for its leading "<" directly.
+_INLINE_TAG = re.compile(r"</?(?i:a|abbr|b|cite|del|em|i|kbd|mark|q|s|small|span|strong|sub|sup|u)\b[^>]*>")
 _CODE_TAG = re.compile(r"</?code\b[^>]*>", re.I)
+_TAG = re.compile(r"<[^>]+>")
+#: Markdown's emphasis and code marks, deleted (a table for str.translate).
+_MARKS = str.maketrans("", "", "*_`~")
 #: A citation: a parenthesised reference opening with code, "(`abc123d`)", "(`abc123d`; fixes #3)".
 _CITATION = re.compile(r"\s*\(`[^`()]*`[^()]*\)")
+
+
+def _decoded(text: str) -> str:
+    """``text`` without its tags and entities (the first half of ``plain_text``)."""
+    return html.unescape(_TAG.sub(" ", _CODE_TAG.sub("`", _INLINE_TAG.sub("", text))))
+
+
+def _flattened(text: str) -> str:
+    return " ".join(text.translate(_MARKS).split()).lower()
 
 
 def plain_text(text: str, *, uncited: bool = False) -> str:
@@ -113,11 +126,37 @@ def plain_text(text: str, *, uncited: bool = False) -> str:
     spacing removed, entities decoded, lower case. HTML and Markdown of the same words give the
     same text. ``uncited``: citations dropped too, so a sentence without its commit references
     is found in a body that has them."""
-    text = re.sub(r"<[^>]+>", " ", _CODE_TAG.sub("`", _INLINE_TAG.sub("", text)))
-    text = html.unescape(text)
-    if uncited:
-        text = _CITATION.sub("", text)
-    return " ".join(re.sub(r"[*_`~]+", "", text).split()).lower()
+    text = _decoded(text)
+    return _flattened(_uncited(text) if uncited else text)
+
+
+def plain_texts(text: str) -> tuple[str, str]:
+    """``plain_text(text)`` and ``plain_text(text, uncited=True)``, tags and entities removed once."""
+    text = _decoded(text)
+    plain = _flattened(text)
+    return plain, _flattened(_uncited(text)) if "(`" in text else plain
+
+
+def _uncited(text: str) -> str:
+    # Every citation holds "(`": without one, the pattern (no fixed start) need not scan the text.
+    return _CITATION.sub("", text) if "(`" in text else text
+
+
+def mentions(text: str, word: str) -> bool:
+    r"""``word`` in ``text`` as a whole word (hyphens join words): what
+    ``re.search(rf"(?<![\w-]){re.escape(word)}(?![\w-])", text)`` finds, without compiling a
+    pattern per session (a thousand of them cost a full build a tenth of a second)."""
+    start = text.find(word)
+    while start >= 0:
+        end = start + len(word)
+        if not (start and _joins_words(text[start - 1])) and not (end < len(text) and _joins_words(text[end])):
+            return True
+        start = text.find(word, start + 1)
+    return False
+
+
+def _joins_words(char: str) -> bool:
+    return char.isalnum() or char in "_-"  # re's \w in a str pattern is isalnum() or "_"
 
 
 class Rendered(NamedTuple):

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-import pytest
+import re
 
-from flywheel_publish_web.markup import MarkdownRenderer, pygments_css, safe_url
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from flywheel_publish_web.markup import MarkdownRenderer, mentions, plain_text, plain_texts, pygments_css, safe_url
 from flywheel_publish_web.store import slugify
 
 
@@ -80,3 +84,25 @@ def test_a_link_to_another_artifact_of_the_session_goes_to_its_page():
     assert '<a href="../build-log-x/#features">build log</a>' in out
     assert "<span>notes</span>" in out and '<a href="chart.svg">chart</a>' in out
     assert "<span>build log</span>" in md.render(text).body, "no such page: plain text, as before"
+
+
+# Text shaped like a rendered body: tags of any case (the inline ones are removed whole, code
+# marks kept), entities, citations, Markdown marks, and the letters that fold into ASCII ones.
+_PIECES = st.sampled_from([
+    "a", "b", "-", "_", " ", "\n", "1", "é", "٣", "*", "`", "~", "<", ">", "/", "&", ";", "ſ", "\u212a",
+    '<span class="k">', "</span>", "</SPAN>", "<sPan>", "<ſpan>", "<code>", "</CODE>", "<em>", "<p>", "</p>",
+    "<strong x>", "<spa>", "&amp;", "&#x2a;", "&lt;em&gt;", "(`abc123d`)", "(`abc`; fixes #3)", " (`x`", "build-1",
+])
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(_PIECES, max_size=40).map("".join))
+def test_plain_texts_is_plain_text_both_ways(text: str) -> None:
+    assert plain_texts(text) == (plain_text(text), plain_text(text, uncited=True))
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(_PIECES, max_size=30).map("".join), st.lists(st.sampled_from(["b", "-", "_", "1", "é", "٣", "build-1"]),
+                                                          max_size=3).map("".join))
+def test_mentions_finds_what_the_word_pattern_finds(text: str, word: str) -> None:
+    assert mentions(text, word) == bool(re.search(rf"(?<![\w-]){re.escape(word)}(?![\w-])", text))
