@@ -144,9 +144,16 @@ class BodyCache:
 _DICT_ATTRS = frozenset(dir(dict))
 
 
-def _environment(**options: Any) -> Any:
-    """A Jinja2 environment that finds ``page.title`` in a plain dict without an exception first."""
+def _environment(*, sandboxed: bool = False, **options: Any) -> Any:
+    """A Jinja2 environment that finds ``page.title`` in a plain dict without an exception first;
+    ``sandboxed``: Jinja2's SandboxedEnvironment as it is, for templates the user's
+    ``templates_dir`` holds (a cloned repository's own flywheel.toml may name one)."""
     import jinja2
+
+    if sandboxed:
+        from jinja2.sandbox import SandboxedEnvironment
+
+        return SandboxedEnvironment(**options)
 
     class Environment(jinja2.Environment):
         def getattr(self, obj: Any, attribute: str) -> Any:
@@ -203,9 +210,12 @@ class Theme:
         if self._env is None:
             import jinja2
 
-            cache = self.settings.state_dir / "cache" / "jinja"
+            sandboxed = self.settings.templates_dir is not None
+            # Apart: a sandbox compiles calls differently, and the cache does not tell them apart.
+            cache = self.settings.state_dir / "cache" / ("jinja-sandboxed" if sandboxed else "jinja")
             cache.mkdir(parents=True, exist_ok=True)
             self._env = _environment(
+                sandboxed=sandboxed,
                 loader=jinja2.FileSystemLoader([str(p) for p in self.search]),
                 autoescape=True,
                 undefined=jinja2.StrictUndefined,
@@ -230,7 +240,18 @@ class Theme:
                 "language": s.language, "base_url": s.base_url, "css_version": self.version[:10]}
 
     def render(self, template: str, **context: Any) -> str:
-        return self.env.get_template(template).render(**context)
+        if self.settings.templates_dir is None:
+            return self.env.get_template(template).render(**context)
+        import jinja2
+
+        try:
+            return self.env.get_template(template).render(**context)
+        except jinja2.TemplateError as exc:  # the user's templates: a one-line error, not a traceback
+            from flywheel_core import UsageError
+
+            where = f"{exc.filename}:{exc.lineno}" if isinstance(exc, jinja2.TemplateSyntaxError) else f"template {template!r}"
+            raise UsageError(f"{where}: {exc.message} (templates from templates_dir "
+                             f"{self.settings.templates_dir} run sandboxed)") from None
 
     def css(self) -> bytes:
         from flywheel_publish_web.markup import pygments_css

@@ -217,3 +217,26 @@ def test_without_base_url_build_and_publish_warn_once_and_sites_keep_their_own_f
                               capture_output=True, text=True, check=False)
         assert proc.returncode == 0, proc.stderr
         assert proc.stderr.count("base_url is not set") == expected, proc.stderr
+
+
+def test_templates_of_a_cloned_projects_config_run_sandboxed(web, sample_items, flywheel_cli, tmp_path) -> None:
+    # Regression: templates_dir/web/ (a cloned repository's own flywheel.toml may name it) was
+    # rendered in a plain Jinja2 environment: `flywheel site build` there ran any command it held.
+    site = web()
+    site.publish(sample_items)
+    marker = tmp_path / "pwned"
+    mine = tmp_path / "mine" / "web"
+    mine.mkdir(parents=True)
+    (mine / "index.html.j2").write_text("{{ cycler.__init__.__globals__.os.system('touch " + str(marker) + "') }}\n")
+    site.config_path.write_text('templates_dir = "mine"\n' + site.config_path.read_text(encoding="utf-8"), encoding="utf-8")
+    result = flywheel_cli("site", "build", "--full", "--config", site.config_path)
+    assert not marker.exists()
+    assert result.exit_code == 2, result.output
+    [line] = result.stderr.splitlines()
+    assert line.startswith("flywheel: error: template 'web/index.html.j2': access to attribute '__init__' of ")
+    assert line.endswith(f"is unsafe. (templates from templates_dir {tmp_path / 'mine'} run sandboxed)")
+    # A user's template that only uses what a template may use still renders, sandboxed.
+    (mine / "index.html.j2").write_text('{% extends "web/base.html.j2" %}{% block main %}<p>{{ site.title | upper }}</p>{% endblock %}\n')
+    result = flywheel_cli("site", "build", "--full", "--config", site.config_path)
+    assert result.exit_code == 0, result.output
+    assert "<p>AGENT LOG</p>" in site.read("index.html")
