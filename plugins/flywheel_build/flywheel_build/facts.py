@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
+from collections.abc import Iterator
 from datetime import datetime
 from functools import cache
 from typing import Any
@@ -33,6 +34,7 @@ __all__ = [
     "files_kind",
     "kind_of",
     "most_significant",
+    "outside_brackets",
     "language_of",
     "md_code",
     "parse_when",
@@ -870,17 +872,26 @@ def short_title(text: str, limit: int = TITLE_CHARS) -> str:
     text = _re(_PR_REFS).sub("", text) or text
     if len(text) <= limit:
         return text
-    depth, code, cut = 0, False, 0
-    for i, ch in enumerate(text[: limit + 1]):
-        if not depth and not code and i >= limit // 3 and _re(_CLAUSE).match(text, i):
+    cut = 0
+    for i in outside_brackets(text, limit):
+        if i >= limit // 3 and _re(_CLAUSE).match(text, i):
             cut = i
+    return text[:cut] if cut else clip(text, limit)
+
+
+def outside_brackets(text: str, limit: int) -> Iterator[int]:
+    """The positions of ``text[:limit + 1]`` outside brackets and code spans: where a title or
+    a lead may be cut."""
+    depth, code = 0, False
+    for i, ch in enumerate(text[: limit + 1]):
+        if not depth and not code:
+            yield i
         if ch == "`":
             code = not code
         elif not code and ch in "([{":
             depth += 1
         elif not code and ch in ")]}":
             depth = max(0, depth - 1)
-    return text[:cut] if cut else clip(text, limit)
 
 
 def states(c: CommitFact) -> bool:

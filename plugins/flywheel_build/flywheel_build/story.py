@@ -10,7 +10,17 @@ from typing import Any
 
 import attrs
 
-from flywheel_build.facts import BuildFacts, CommitFact, capitalised, kind_of, language_of, path_kind, short_title, states
+from flywheel_build.facts import (
+    BuildFacts,
+    CommitFact,
+    capitalised,
+    kind_of,
+    language_of,
+    outside_brackets,
+    path_kind,
+    short_title,
+    states,
+)
 from flywheel_build.prose import clause, duration_words, scope_phrase, span_words, things_in
 
 __all__ = ["Item", "Section", "Person", "Story", "build_story", "common_folder", "explain", "area_of", "top_area", "said_clause", "said_sentence",
@@ -418,19 +428,13 @@ def _lead(c: CommitFact) -> str:
     text = text if c.area else capitalised(text)
     if len(text) <= LEAD:
         return text
-    depth, code, cut, strong = 0, False, 0, 0
-    for i, ch in enumerate(text[: LEAD + 1]):
-        end = _LEAD_CUT.match(text, i) if not depth and not code and i >= 20 else None
+    cut = strong = 0
+    for i in outside_brackets(text, LEAD):
+        end = _LEAD_CUT.match(text, i) if i >= 20 else None
         if end and end[0].startswith((";", " ")) and not end[0].startswith((" -", " –", " —", " (")):
             strong = i  # a sentence's or a "; " clause's end
         elif end and i >= LEAD // 3:  # an aside or ": " leaving a third at least
             cut = i
-        if ch == "`":
-            code = not code
-        elif not code and ch in "([{":
-            depth += 1
-        elif not code and ch in ")]}":
-            depth = max(0, depth - 1)
     return text[: strong or cut] if strong or cut else text
 
 

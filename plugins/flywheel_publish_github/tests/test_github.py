@@ -314,25 +314,24 @@ def test_the_users_global_config_named_by_git_config_global_is_read(ws, monkeypa
     # GIT_CONFIG_GLOBAL names the user's own config file (a credential helper, url.insteadOf live
     # there): it was dropped with the GIT_* variables a hook sets, so git read ~/.gitconfig
     # instead and the push went nowhere ("does not appear to be a git repository").
-    config = ws.root / "my-gitconfig"
-    config.write_text(f'[url "{ws.remote.as_uri()}"]\n\tinsteadOf = https://git.example.invalid/me/published.git\n',
-                      encoding="utf-8")
-    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(config))
-    ws.configure(remote="https://git.example.invalid/me/published.git")
-    ws.run(ws.session())
-    result = ws.publish()
-    assert result.exit_code == 0, result.output
-    assert len(ws.log()) == 1
+    _publishes_through_a_global_rewrite(ws, monkeypatch, ws.remote.as_uri(), "https://git.example.invalid/me/published.git",
+                                        "https://git.example.invalid/me/published.git")
 
 
 def test_an_ssh_host_alias_remote_is_an_address_not_a_local_path(ws, monkeypatch) -> None:
     # `work-gh:me/site.git` (a Host alias from ~/.ssh/config, no user@) is scp-like to git: a
     # colon before any slash. flywheel took it for a local folder and pushed to
     # <config folder>/work-gh:me/site.git ("does not appear to be a git repository").
+    _publishes_through_a_global_rewrite(ws, monkeypatch, f"{ws.root.as_uri()}/", "work-gh:me/", "work-gh:me/remote.git")
+
+
+def _publishes_through_a_global_rewrite(ws, monkeypatch, url: str, instead_of: str, remote: str) -> None:
+    """Publishing to ``remote`` lands once, through the ``url.<url>.insteadOf`` rule of the
+    user's own git config file (GIT_CONFIG_GLOBAL)."""
     config = ws.root / "my-gitconfig"
-    config.write_text(f'[url "{ws.root.as_uri()}/"]\n\tinsteadOf = work-gh:me/\n', encoding="utf-8")
+    config.write_text(f'[url "{url}"]\n\tinsteadOf = {instead_of}\n', encoding="utf-8")
     monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(config))
-    ws.configure(remote="work-gh:me/remote.git")
+    ws.configure(remote=remote)
     ws.run(ws.session())
     result = ws.publish()
     assert result.exit_code == 0, result.output
