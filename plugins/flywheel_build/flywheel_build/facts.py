@@ -953,7 +953,7 @@ _SAYS = (
 #: (and changelog fragments).
 _PATH_KINDS = (
     ("test", (
-        r"(?i)(?:^|/)(?:tests?|testing|spec|__tests__)/|(?:^|/)(?:test_[^/]*|[^/]*_test\.\w+|[^/]*\.(?:test|spec)\.\w+|conftest\.py)$")),
+        r"(?i)(?:^|/)(?:tests?|testing|spec|__tests__|benchmarks?|benches)/|(?:^|/)(?:test_[^/]*|[^/]*_test\.\w+|[^/]*\.(?:test|spec)\.\w+|conftest\.py)$")),
     ("ci", (
         r"(?i)^(?:\.github|\.gitlab|\.circleci|\.buildkite)/|^(?:\.gitlab-ci\.yml|azure-pipelines\.yml|\.travis\.yml|appveyor\.yml)$")),
     ("build", (

@@ -254,6 +254,21 @@ def test_headline_is_the_most_significant_change_as_written(fw, git_repo, tmp_pa
     assert plain(arts["blog_post.md"]).startswith("# add() drops the last item\n"), arts["blog_post.md"]
 
 
+def test_a_benchmark_run_is_no_headline(fw, git_repo, tmp_path):
+    # Regression: the demo's post on this repository was titled "Made bench at f44c37f ...": a
+    # commit of benchmark results (benchmarks/, README) outranked the code changes as "other".
+    repo = git_repo()
+    base = repo.commit("initial", {"lib.py": "0\n"}, when="2025-12-01T09:00:00Z")
+    repo.commit("web: templates run sandboxed", {"lib.py": "1\n2\n"}, when="2025-12-01T09:10:00Z")
+    repo.commit("make bench at abc1234: 15 of 19 targets met",
+                {"benchmarks/RESULTS.md": "x\n" * 300, "benchmarks/scan.py": "y\n" * 50, "README.md": "z\n"},
+                when="2025-12-01T09:20:00Z")
+    doc, _ = collect(fw, "--repo", repo.path, "--rev-range", f"{base}..HEAD")
+    arts = run_collected(fw, tmp_path, doc)
+    title = plain(arts["blog_post.md"]).splitlines()[0]
+    assert "templates run sandboxed" in title and "bench" not in title, arts["blog_post.md"]
+
+
 @pytest.mark.parametrize(
     "subjects, headline",
     [
