@@ -25,8 +25,10 @@ mkdir -p "$WHEELHOUSE" "$WORK/src" "$WORK/dists" "$LOGS"
 export PIP_DISABLE_PIP_VERSION_CHECK=1
 start=$SECONDS
 
-git config --global user.name >/dev/null 2>&1 || git config --global user.name "flywheel tests"
-git config --global user.email >/dev/null 2>&1 || git config --global user.email "tests@flywheel.invalid"
+# Commits made by tests need an identity; lend one through the environment when git has none,
+# rather than writing to the user's ~/.gitconfig.
+git config user.name >/dev/null 2>&1 || export GIT_AUTHOR_NAME="flywheel tests" GIT_COMMITTER_NAME="flywheel tests"
+git config user.email >/dev/null 2>&1 || export GIT_AUTHOR_EMAIL="tests@flywheel.invalid" GIT_COMMITTER_EMAIL="tests@flywheel.invalid"
 
 [ $# -gt 0 ] || set -- core plugins/*/ examples/plugins/*/
 DISTS=()

@@ -9,8 +9,10 @@ bash scripts/install-system-deps.sh
 # The Bluesky tests' reference PDS (Node 22 + @atproto/dev-env, cached in .cache/pds). If it cannot be
 # installed, those tests fail and say why; the rest of the suite still runs.
 bash scripts/install-pds.sh >/dev/null || echo "warning: scripts/install-pds.sh failed: the Bluesky tests will fail" >&2
-git config --global user.name >/dev/null 2>&1 || git config --global user.name "flywheel tests"
-git config --global user.email >/dev/null 2>&1 || git config --global user.email "tests@flywheel.invalid"
+# Commits made by tests need an identity; lend one through the environment when git has none,
+# rather than writing to the user's ~/.gitconfig.
+git config user.name >/dev/null 2>&1 || export GIT_AUTHOR_NAME="flywheel tests" GIT_COMMITTER_NAME="flywheel tests"
+git config user.email >/dev/null 2>&1 || export GIT_AUTHOR_EMAIL="tests@flywheel.invalid" GIT_COMMITTER_EMAIL="tests@flywheel.invalid"
 workers=${FLYWHEEL_TEST_WORKERS:-$(nproc 2>/dev/null || echo 2)}
 [ "$workers" -le 8 ] || workers=8  # each may start PostgreSQL, a PDS and Chromium: more buys little
 set +e
