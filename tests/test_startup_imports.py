@@ -178,3 +178,31 @@ def test_web_publish_imports_no_queue_nor_scan(tmp_path: Path) -> None:
     assert _found(modules, ["flywheel_core.publishing.queue", "flywheel_core.publishing.screening",
                             "flywheel_core.scanning", "detect_secrets", "flywheel_core.cli", "typer",
                             "flywheel_core.plugins", "jsonschema", "httpx"]) == []
+
+
+FREEZE_PROBE = """
+import atexit, gc, sys
+out = sys.argv[1]
+sys.argv = ["flywheel", *sys.argv[2:]]
+atexit.register(lambda: open(out, "w").write(str(gc.get_freeze_count())))
+from flywheel_core.cli import main
+main()
+"""
+
+
+def test_the_script_leaves_its_objects_out_of_the_last_collection(tmp_path: Path) -> None:
+    """The `flywheel` script freezes what is in memory as it ends (Python's collection at exit
+    walked all of it: ~30 ms of a `flywheel run`); a caller's main([...]) leaves gc alone."""
+    import gc
+
+    out = tmp_path / "frozen"
+    done = subprocess.run([sys.executable, "-c", FREEZE_PROBE, str(out), "--help"], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert int(out.read_text()) > 10_000
+    from flywheel_core.cli import main
+
+    before = gc.get_freeze_count()
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    assert gc.get_freeze_count() == before
