@@ -8,7 +8,9 @@ processes over --runs runs, reported as a ratio to raw `git log --numstat` on th
 measured in the same run. Targets: <= 1.0x on the full history, whole process (issue 18; the
 collector reads a long range with one git process per core at once); <= 1.5x on the last 100
 commits (issue 13). The one-git-process line (FLYWHEEL_GIT_JOBS=1) is the sequential path; the in-process
-line separates the collector itself from interpreter and CLI start-up.
+line separates the collector itself from interpreter and CLI start-up. On the last 100 commits two
+floors are measured in the same turns: Python starting (`python -c pass`) and Python importing the
+libraries `collect` cannot do without (typer, pluggy, attrs: COLLECT_LIBRARIES).
 Memory over the last 1,000 and 10,000 commits: what the collector allocates (traced), and git's own peak.
 """
 
@@ -22,11 +24,13 @@ import tempfile
 import time
 from pathlib import Path
 
-from _bench import FLYWHEEL, Report, child_env, compare, in_child, quick_flag, run, seconds
+from _bench import FLYWHEEL, PY, Report, child_env, compare, in_child, quick_flag, run, seconds
 
 HERE = Path(__file__).resolve().parent
 CACHE = HERE / ".cache"
 VERSION = 1  # bump when the generator changes, so the cache is rebuilt
+#: What `flywheel collect build` cannot do without: the CLI, the plugin host, the models (STYLE.md's choices).
+COLLECT_LIBRARIES = ("typer", "pluggy", "attrs")
 
 AUTHORS = [("Ann Example", "ann@example.com"), ("Zoë 山田", "zoe@example.com"), ("Bob", "bob@example.com"),
            ("dependabot[bot]", "49699333+dependabot[bot]@users.noreply.github.com")]
@@ -162,7 +166,9 @@ def main() -> int:
                                                ("last 100 commits", "main~100..main", runs * 3, 1.5, 13)):
         raw_cmd = ["git", "-C", str(repo), "log", "--numstat"] + ([rev_range] if rev_range else [])
         fw_cmd = [FLYWHEEL, "collect", "build", "--repo", str(repo), "-o", str(out)] + (["--rev-range", rev_range] if rev_range else [])
-        stats = compare({"raw": raw_cmd, "ours": fw_cmd}, n)
+        floors = {} if rev_range is None else {"python": [PY, "-c", "pass"],
+                                               "floor": [PY, "-c", f"import {', '.join(COLLECT_LIBRARIES)}"]}
+        stats = compare({"raw": raw_cmd, "ours": fw_cmd, **floors}, n)
         alone = compare({"only": fw_cmd}, n, env=only)["only"]
         one = compare({"one": fw_cmd}, n, env=sequential)["one"]
         inner = in_process(repo, rev_range, n)
@@ -178,6 +184,15 @@ def main() -> int:
                    ratio=f"{alone.wall / raw.wall:.2f}×", peak_mib=alone.peak_mib)
         report.add(f"{label}: the collector in process (no start-up)", seconds(inner), reference="git log",
                    ratio=f"{inner / raw.wall:.2f}×")
+        for name, what in (("python", "`python -c pass` (Python starting: a floor)"),
+                           ("floor", f'`python -c "import {", ".join(COLLECT_LIBRARIES)}"` (the libraries collect needs: its floor)')):
+            if name in stats:
+                st = stats[name]
+                report.add(f"{label}: {what}", seconds(st.wall, st.cpu), reference="git log", ratio=f"{st.wall / raw.wall:.2f}×",
+                           peak_mib=st.peak_mib)
+        if "floor" in stats:
+            report.add(f"{label}: `flywheel collect build` against its floor", seconds(ours.wall, ours.cpu),
+                       reference="the floor", ratio=f"{ours.wall / stats['floor'].wall:.2f}×")
     # The process's peak RSS would be git's (a parent's ru_maxrss covers the children it waited
     # for, and git log holds more than the collector): the collector's own is traced instead.
     traced = {n: in_child(TRACED, repo, f"main~{n}..main")[0] for n in (1_000, 10_000)}

@@ -31,6 +31,8 @@ _LAZY = {
     "load_config": "flywheel_core.config",
     "get_host": "flywheel_core.plugins",
     "lazy_command": "flywheel_core.cli",
+    "lazy_group": "flywheel_core.cli",
+    "private_cache_folder": "flywheel_core.cachedir",
     "FlywheelError": "flywheel_core.errors",
     "InputError": "flywheel_core.errors",
     "PluginError": "flywheel_core.errors",
@@ -95,7 +97,8 @@ __getattr__, __dir__ = lazy_exports('flywheel_core', _LAZY, globals())
 
 if TYPE_CHECKING:
     from flywheel_core.config import Config, load_config
-    from flywheel_core.cli import lazy_command
+    from flywheel_core.cachedir import private_cache_folder
+    from flywheel_core.cli import lazy_command, lazy_group
     from flywheel_core.plugins import get_host
     from flywheel_core.context import PublishContext, RunContext
     from flywheel_core.api import SessionTracker, collect_session, end_session, run_session_file, start_session

@@ -260,17 +260,10 @@ def _bytecode_cache(name: str) -> jinja2.BytecodeCache | None:
     entry against its template's source and Python version, and compiles a changed one afresh."""
     import jinja2
 
-    from flywheel_core.cachedir import user_cache_folder
+    from flywheel_core.cachedir import private_cache_folder
 
-    folder = user_cache_folder()
-    if folder is None:
-        return None
-    folder = folder / name
-    try:
-        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-    except OSError:  # a read-only home: compile every time, as before
-        return None
-    return jinja2.FileSystemBytecodeCache(str(folder))
+    folder = private_cache_folder(name)  # its files are loaded as code: only ours, or none
+    return None if folder is None else jinja2.FileSystemBytecodeCache(str(folder))
 
 
 # One renderer (one Jinja2 environment, each template compiled once) per config and plugin set.

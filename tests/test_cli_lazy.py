@@ -109,3 +109,44 @@ def test_each_core_command_is_listed_by_its_docstring() -> None:
         module, _, function = target.partition(":")
         doc = inspect.getdoc(getattr(importlib.import_module(module), function))
         assert summary == doc.split("\n\n")[0], name
+
+
+def test_each_core_group_is_listed_by_its_apps_help() -> None:
+    """Core groups are lazy too: their listing line is kept beside the table and must stay the
+    help their typer app gives itself (what `flywheel queue --help` shows at its top)."""
+    import importlib
+
+    from flywheel_core.cli import CORE_GROUPS
+
+    for name, target, summary in CORE_GROUPS:
+        module, _, attribute = target.partition(":")
+        assert summary == getattr(importlib.import_module(module), attribute).info.help, name
+
+
+def test_a_lazy_group_module_is_imported_only_when_one_of_its_commands_is_used(fake_dist, tmp_path: Path) -> None:
+    marker = tmp_path / "imported"
+    (tmp_path / "site").mkdir()
+    (tmp_path / "site" / "ghostgroup.py").write_text(
+        f"from pathlib import Path\nimport typer\nPath({str(marker)!r}).write_text('yes')\n\n"
+        "def make() -> typer.Typer:\n    app = typer.Typer(help='Ghostly things.', no_args_is_help=True)\n\n"
+        "    @app.command()\n    def greet(name: str = 'world') -> None:\n        \"\"\"Greet NAME.\"\"\"\n"
+        "        print(f'boo {name}')\n\n    @app.command()\n    def hide() -> None:\n"
+        "        \"\"\"Hide.\"\"\"\n\n    return app\n")
+    env = fake_dist("ghost", """
+        from flywheel_core import hookimpl, lazy_group
+
+        @hookimpl
+        def flywheel_register_commands(cli, collect):
+            lazy_group(cli, "ghostgroup:make", name="ghosts", help="Ghostly things.")
+    """)
+
+    def flywheel(*args: str) -> str:
+        done = subprocess.run([str(FLYWHEEL), *args], env=env, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    assert "ghosts Ghostly things." in " ".join(flywheel("--help").split())
+    assert not marker.exists()
+    listing = flywheel("ghosts", "--help")
+    assert marker.exists() and "Ghostly things." in listing and "greet" in listing and "hide" in listing
+    assert flywheel("ghosts", "greet", "--name", "you") == "boo you\n"

@@ -33,9 +33,14 @@ NEVER_AT_START = ["jsonschema", "referencing", "rich", "pygments", "markdown_it"
                   "flywheel_core.publishing.publisher", "flywheel_core.tracking"]
 
 
-#: The modules of core commands (not groups): each is imported only by its own commands.
+#: The modules of core commands: each is imported only by its own commands.
 CORE_COMMAND_MODULES = ["flywheel_core.cli.session", "flywheel_core.cli.tracking", "flywheel_core.cli.setup",
                         "flywheel_core.cli.worker", "flywheel_core.cli.author"]
+
+#: Command groups' modules, core's (`queue`, `review`) and the plugins' (`site`, `collect build`):
+#: imported only when one of their commands runs or shows its help, never by another command.
+GROUP_MODULES = ["flywheel_core.cli.queue", "flywheel_core.cli.review", "flywheel_core.cli.options",
+                 "flywheel_publish_web.cli", "flywheel_build.cli"]
 
 
 @pytest.fixture
@@ -68,7 +73,18 @@ def test_help_imports_no_pipeline_and_no_library_a_command_needs(flywheel) -> No
     modules = flywheel("--help")
     assert _found(modules, [*NEVER_AT_START, "jinja2", "attrs", "cattrs", "filelock", "sqlite3", "tomllib",
                             "flywheel_core.pipeline", "flywheel_core.models", "importlib.metadata", "platformdirs",
-                            *CORE_COMMAND_MODULES]) == []
+                            *CORE_COMMAND_MODULES, *GROUP_MODULES]) == []
+
+
+def test_a_group_imports_its_own_module_only(flywheel) -> None:
+    pytest.importorskip("flywheel_publish_web")
+    modules = flywheel("queue", "--help")
+    assert "flywheel_core.cli.queue" in modules
+    assert _found(modules, ["flywheel_core.cli.review", "flywheel_publish_web.cli", "flywheel_build.cli",
+                            "flywheel_core.publishing.queue", "sqlite3", *CORE_COMMAND_MODULES]) == []
+    modules = flywheel("site", "--help")
+    assert "flywheel_publish_web.cli" in modules
+    assert _found(modules, ["flywheel_core.cli.queue", "flywheel_core.cli.review", "flywheel_build.cli"]) == []
 
 
 def test_version_reads_no_distribution_metadata(flywheel) -> None:
@@ -89,6 +105,8 @@ def test_run_of_a_small_session_without_targets_imports_no_scan_nor_publisher(fl
     # log is read (gitlog) and no commit-message pattern is compiled.
     assert _found(modules, ["platformdirs", "socket", "flywheel_build.gitlog"]) == []
     assert _found(modules, CORE_COMMAND_MODULES) == ["flywheel_core.cli.session"]
+    # Nor the command groups' modules (`flywheel_core.cli.options` is the session commands' too).
+    assert _found(modules, [m for m in GROUP_MODULES if m != "flywheel_core.cli.options"]) == []
 
 
 def test_validate_imports_no_renderer_nor_lock(flywheel) -> None:
@@ -160,3 +178,31 @@ def test_web_publish_imports_no_queue_nor_scan(tmp_path: Path) -> None:
     assert _found(modules, ["flywheel_core.publishing.queue", "flywheel_core.publishing.screening",
                             "flywheel_core.scanning", "detect_secrets", "flywheel_core.cli", "typer",
                             "flywheel_core.plugins", "jsonschema", "httpx"]) == []
+
+
+FREEZE_PROBE = """
+import atexit, gc, sys
+out = sys.argv[1]
+sys.argv = ["flywheel", *sys.argv[2:]]
+atexit.register(lambda: open(out, "w").write(str(gc.get_freeze_count())))
+from flywheel_core.cli import main
+main()
+"""
+
+
+def test_the_script_leaves_its_objects_out_of_the_last_collection(tmp_path: Path) -> None:
+    """The `flywheel` script freezes what is in memory as it ends (Python's collection at exit
+    walked all of it: ~30 ms of a `flywheel run`); a caller's main([...]) leaves gc alone."""
+    import gc
+
+    out = tmp_path / "frozen"
+    done = subprocess.run([sys.executable, "-c", FREEZE_PROBE, str(out), "--help"], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert int(out.read_text()) > 10_000
+    from flywheel_core.cli import main
+
+    before = gc.get_freeze_count()
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    assert gc.get_freeze_count() == before

@@ -8,8 +8,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Iterable
 
-from flywheel_build.git import (PROBE_TIMEOUT, GitError, Repo, RepositoryRefused, check_git_files, finish_git, open_repo,
-                                run_git, start_git)
+from flywheel_build.git import (PROBE_TIMEOUT, GitError, Repo, RepositoryRefused, check_git_files, finish_git,
+                                git_deadline, open_repo, run_git, start_git)
 from flywheel_build.message import clean_body
 
 __all__ = [
@@ -49,6 +49,9 @@ MAX_GIT_JOBS = 8
 #: The rest of a long range is cut into this many parts per process: one whose commits have
 #: bigger diffs (an initial import) then holds up less of the whole.
 PARTS_PER_JOB = 2
+#: The listing and the parts of a range start only once its first ``git log`` has printed more
+#: commits than this: a shorter range (most collects) is read by that one process alone.
+SHORT_RANGE = 200
 
 HEX_RE = re.compile(r"^[0-9a-fA-F]{4,64}$")
 _REV_BAD = re.compile(r"[\x00-\x20\x7f]")
@@ -335,9 +338,10 @@ def _log_in_parts(
 ) -> list[dict[str, Any]] | None:
     """``log_commits`` by ``jobs`` git processes at once; None when the walk changed under us.
 
-    ``git log --max-count=least`` starts on the range at once, beside a listing of the whole
-    range (the same walk and options without diffs: fast). A range that long or shorter is then
-    done. The rest of the listing is cut into ``jobs * PARTS_PER_JOB`` runs of consecutive
+    ``git log --max-count=least`` starts on the range at once. A range that ends before it has
+    printed ``SHORT_RANGE`` commits is done, by that one process. Otherwise a listing of the
+    whole range (the same walk and options without diffs: fast) starts beside it, and a range of
+    ``least`` commits or fewer is done when it ends. The rest of the listing is cut into ``jobs * PARTS_PER_JOB`` runs of consecutive
     commits, read ``jobs`` at a time by ``git log --no-walk=unsorted --stdin``, which prints
     the commits it is given in the order given. The parts joined are the single walk's output
     byte for byte (merges still show no diff: a part diffs each commit against its parents, as
@@ -350,9 +354,14 @@ def _log_in_parts(
     def read(part: list[str]) -> bytes:
         return run_git(repo.cwd, *_LOG_ARGS, "--no-walk=unsorted", "--stdin", input=("\n".join(part) + "\n").encode("ascii"))
 
-    listing = start_git(repo.cwd, "log", "--format=%H", *walk)
     head = start_git(repo.cwd, *_LOG_ARGS, f"--max-count={least}", *walk)
+    listing: Any = None
     try:
+        # Ended short of its --max-count: the whole range, in one walk (the sequential path's output).
+        start, ended = _read_commits(head, min(SHORT_RANGE, least - 1))
+        if ended:
+            return parse_log(start + finish_git(head), shallow, problems)
+        listing = start_git(repo.cwd, "log", "--format=%H", *walk)
         hashes = finish_git(listing).decode("ascii", "replace").split()
         rest = hashes[least:]
         size = -(-len(rest) // (jobs * PARTS_PER_JOB))
@@ -361,7 +370,7 @@ def _log_in_parts(
             outputs = [pool.submit(read, part) for part in parts]
             try:
                 # Each part is parsed while the later ones are still read.
-                commits = parse_log(finish_git(head), shallow, problems)
+                commits = parse_log(start + finish_git(head), shallow, problems)
                 for output in outputs:
                     commits += parse_log(output.result(), shallow, problems)
             except BaseException:
@@ -369,13 +378,33 @@ def _log_in_parts(
                 raise
     finally:
         for proc in (listing, head):
-            if proc.returncode is None:  # left by an error: do not leave git running
+            if proc is not None and proc.returncode is None:  # left by an error: do not leave git running
                 proc.kill()
                 proc.communicate()
     if [c["hash"] for c in commits] != hashes:  # e.g. a shallow clone deepened meanwhile
         problems.clear()
         return None
     return commits
+
+
+def _read_commits(proc: Any, count: int) -> tuple[bytes, bool]:
+    """What ``git log`` (``proc``) printed until it ended (True) or began more than ``count``
+    commits (False: it goes on, ``finish_git`` reads the rest).
+
+    A record begins with \\x1e at the start or after a NUL; no commit text holds a NUL, so only
+    a subject or a renamed path beginning with \\x1e counts one too many: the listing then
+    merely starts sooner.
+    """
+    read, chunks, seen, last = os.read, [], 0, b"\0"
+    with git_deadline(proc):
+        while seen <= count:
+            chunk = read(proc.stdout.fileno(), 1 << 16)
+            if not chunk:
+                return b"".join(chunks), True
+            chunks.append(chunk)
+            seen += (last + chunk).count(b"\0\x1e")
+            last = chunk[-1:]
+    return b"".join(chunks), False
 
 
 def lookup_commits(

@@ -28,6 +28,8 @@ __all__ = [
 ]
 
 ARTIFACTS = ("readme", "build_log", "blog_post", "social_post")
+#: ``flywheel collect build``'s line in listings: the first paragraph of its docstring (a test keeps them the same).
+COLLECT_HELP = "Collect the commits of a range into a build session (stdout, or -o FILE)."
 
 
 @hookimpl
@@ -69,9 +71,9 @@ def flywheel_config_schema() -> dict[str, Any]:
 
 @hookimpl
 def flywheel_register_commands(cli: typer.Typer, collect: typer.Typer) -> None:
-    from flywheel_build.cli import collect_build
+    from flywheel_core import lazy_command
 
-    collect.command("build")(collect_build)
+    lazy_command(collect, "flywheel_build.cli:collect_build", name="build", help=COLLECT_HELP)
 
 
 @hookimpl

@@ -150,19 +150,38 @@ def test_range_is_split_into_parts_read_at_once(fw, tangled, monkeypatch, git_co
     assert len(json.loads(result.stdout)["source_data"]["git_commits"]) == total
 
 
-def test_small_range_is_one_git_log_beside_its_listing(fw, tangled, monkeypatch, git_commands):
+def test_small_range_is_one_git_log_alone(fw, tangled, monkeypatch, git_commands):
     """By default a short range is read by one ``git log --max-count``, which is already the
-    whole answer; the listing beside it only says so."""
-    from flywheel_build.gitlog import PARALLEL_MIN, git_jobs
+    whole answer: no listing starts beside it (issue 13: `collect` of the last 100 commits ran a
+    listing of them too, one more git process)."""
+    from flywheel_build.gitlog import git_jobs
 
     monkeypatch.delenv("FLYWHEEL_GIT_JOBS", raising=False)
     git_commands()
-    assert fw("collect", "build", "--repo", tangled.path).exit_code == 0
+    result = fw("collect", "build", "--repo", tangled.path)
+    assert result.exit_code == 0
     logs = git_commands()
-    if git_jobs()[0] == 1:  # a machine with one core reads every range with one git log
-        assert len(logs) == 1 and "--numstat" in logs[0]
-    else:
-        assert len(logs) == 2 and sum(f"--max-count={PARALLEL_MIN} " in line for line in logs) == 1
+    assert len(logs) == 1 and "--numstat" in logs[0] and "--format=%H" not in logs[0]
+    assert ("--max-count=" in logs[0]) == (git_jobs()[0] > 1)  # one core: the plain walk
+    monkeypatch.setenv("FLYWHEEL_GIT_JOBS", "1")
+    assert fw("collect", "build", "--repo", tangled.path).stdout == result.stdout
+
+
+@pytest.mark.parametrize("extra", [-3, 0, 1])
+def test_range_about_as_long_as_the_first_log_is_read_whole(fw, tangled, monkeypatch, git_commands, extra):
+    """A range shorter than, as long as, or one commit longer than the first ``git log``'s
+    --max-count: the listing (started once that log printed more commits than it could end on)
+    finds the rest, or that there is none. (A body beginning with \\x1e, as this repository has,
+    may count as one commit more: the listing would only start sooner, so "shorter" is by 3.)"""
+    jobs = int(tangled.git("rev-list", "--count", "HEAD").strip()) - extra
+    monkeypatch.setenv("FLYWHEEL_GIT_JOBS", "1")
+    sequential = fw("collect", "build", "--repo", tangled.path)
+    monkeypatch.setenv("FLYWHEEL_GIT_JOBS", str(jobs))
+    git_commands()
+    split = fw("collect", "build", "--repo", tangled.path)
+    assert split.exit_code == 0 and (split.stdout, split.stderr) == (sequential.stdout, sequential.stderr)
+    listings = sum("--format=%H" in line for line in git_commands())
+    assert listings == (0 if extra < 0 else 1)
 
 
 def test_git_jobs_setting(monkeypatch):

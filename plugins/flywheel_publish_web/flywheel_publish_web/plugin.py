@@ -50,6 +50,7 @@ def flywheel_page_url(session: Session, kind: str, title: str, config: Config) -
 
 @hookimpl
 def flywheel_register_commands(cli: typer.Typer, collect: typer.Typer) -> None:
-    from flywheel_publish_web.cli import site_app
+    from flywheel_core import lazy_group
 
-    cli.add_typer(site_app(), name="site")
+    lazy_group(cli, "flywheel_publish_web.cli:site_app", name="site",
+               help="Build and preview the static website of the 'web' target.")
