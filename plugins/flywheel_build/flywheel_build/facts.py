@@ -14,7 +14,7 @@ import attrs
 
 from flywheel_build.message import INVISIBLE, clean_body, person_name
 from flywheel_build.project import Project, project_from_path, project_from_remote, usable_name
-from flywheel_build.prose import clause, is_verb
+from flywheel_build.prose import clause, is_verb, says_nothing
 from flywheel_build.remote import clean_remote, commit_url, is_network_remote, web_base
 from flywheel_build.when import parse_when
 
@@ -1005,8 +1005,9 @@ def _tier(c: CommitFact) -> int:
 def most_significant(commits: list[CommitFact]) -> CommitFact | None:
     """The change a reader should hear about first: breaking > feature > fix > the rest, then the
     bigger change, then the newer one (``commits`` are newest first). Never a commit the
-    repository does not have."""
-    candidates = [(i, c) for i, c in enumerate(commits) if c.verified is not False and c.description]
+    repository does not have, nor one whose subject says nothing ("fix", "wip")."""
+    # "fix", "wip": no title a reader learns anything from.
+    candidates = [(i, c) for i, c in enumerate(commits) if c.verified is not False and c.description and not says_nothing(c.description)]
     if not candidates:
         return None
     # Size: lines changed, then files touched (sessions written by hand often list only files).
