@@ -175,7 +175,8 @@ def test_open_positions_fees_and_r_in_the_journal(run_trade, trade_doc, make_tra
     assert "## Open positions" in journal
     assert "| NQ | short | 1 | 21,000.00 | 04:00 | 21,050.00 |" in journal
     assert "| Fees (closed trades) | 4.50 |" in journal and "| Open positions | 1 |" in journal
-    assert "| Average R (1 trade with a stop) | -0.50R |" in journal
+    # One closed trade: its R is the Trades table's, not an "Average R" of one in the Summary.
+    assert "| Average R" not in journal and "| Average win" not in journal and "| Win rate" not in journal
 
 
 def test_session_without_trades_still_makes_honest_artifacts(run_trade, trade_doc) -> None:
@@ -509,3 +510,37 @@ def test_empty_columns_are_left_out_and_notes_are_outside_the_tables(seed_run) -
         "no fees, R or notes column: no trade has them")
     assert list(tables["By symbol"][0]) == ["Symbol", "Net P&L", "Trades", "Win rate"], "no profit factor: no losses"
     assert all("Notes" not in rows[0] for rows in tables.values())
+
+
+def test_tables_that_would_repeat_the_summary_are_left_out(run_trade, trade_doc, make_trade) -> None:
+    """One SPY long of +112.00 was told five times: the opening, a Summary whose win rate, average
+    win, largest win and expectancy were its P&L again ("Longest losing streak: 0 trades"), the
+    Trades table, a "By symbol" table of one row and a "Long and short" table of one row."""
+    doc = trade_doc([make_trade("SPY", quantity=20, price=598.1, timestamp="2025-12-03T14:40:00Z", profit_loss=112.0,
+                                exit_price=603.7, exit_timestamp="2025-12-03T15:25:00Z")],
+                    metadata={"duration_minutes": 45, "trades_executed": 1, "total_pnl": 112.0, "win_rate": 100.0})
+    result, folder = run_trade(doc)
+    assert result.exit_code == 0, result.output
+    journal = (folder / "trade_journal.md").read_text()
+    tables = journal_tables(journal)
+    assert {row["Metric"]: row["Value"] for row in tables["Summary"]} == {"Closed trades": "1", "Net P&L": "+112.00"}
+    assert "One trade closed: a long in SPY for +112.00." in journal
+    assert "| 1 | SPY | +112.00 | long | 20 | 598.10 | 603.70 | 15:25 | 45m |" in journal
+    assert "## By symbol" not in journal and "## Long and short" not in journal, journal
+
+
+def test_a_losing_day_on_one_side_keeps_by_symbol_and_drops_long_and_short(run_trade, trade_doc, make_trade) -> None:
+    trades = [make_trade("TSLA", quantity=10, price=251.2, timestamp="2025-12-03T14:35:00Z", exit_price=243.0,
+                         exit_timestamp="2025-12-03T15:10:00Z"),
+              make_trade("NVDA", quantity=20, price=141.5, timestamp="2025-12-03T15:20:00Z", exit_price=144.125,
+                         exit_timestamp="2025-12-03T16:05:00Z"),
+              make_trade("TSLA", quantity=10, price=244.0, timestamp="2025-12-03T16:30:00Z", exit_price=238.0,
+                         exit_timestamp="2025-12-03T17:00:00Z")]
+    result, folder = run_trade(trade_doc(trades))
+    assert result.exit_code == 0, result.output
+    tables = journal_tables((folder / "trade_journal.md").read_text())
+    summary = {row["Metric"]: row["Value"] for row in tables["Summary"]}
+    assert summary["Net P&L"] == "-89.50" and summary["Win rate"] == "33.3%" and summary["Longest losing streak"] == "1 trade"
+    assert "Longest winning streak" in summary
+    assert [r["Symbol"] for r in tables["By symbol"]] == ["NVDA", "TSLA"]
+    assert "Long and short" not in tables, "every trade was long: the table would be the Summary again"
