@@ -544,3 +544,17 @@ def test_a_losing_day_on_one_side_keeps_by_symbol_and_drops_long_and_short(run_t
     assert "Longest winning streak" in summary
     assert [r["Symbol"] for r in tables["By symbol"]] == ["NVDA", "TSLA"]
     assert "Long and short" not in tables, "every trade was long: the table would be the Summary again"
+
+
+def test_declared_vs_computed_says_how_many_totals_differ(run_trade, trade_doc, make_trade) -> None:
+    """Three declared totals agreed and one differed; the journal said "declares totals that differ"."""
+    trades = [make_trade("TSLA", quantity=10, price=251.2, timestamp="2025-12-03T14:35:00Z", profit_loss=-82.0, exit_price=243.0,
+                         exit_timestamp="2025-12-03T15:10:00Z"),
+              make_trade("NVDA", quantity=20, price=141.5, timestamp="2025-12-03T15:20:00Z", profit_loss=52.5, exit_price=144.125,
+                         exit_timestamp="2025-12-03T16:05:00Z")]
+    doc = trade_doc(trades, metadata={"trades_executed": 2, "total_pnl": -29.5, "win_rate": 50.0, "max_drawdown": 240.0})
+    result, folder = run_trade(doc)
+    assert result.exit_code == 0, result.output
+    journal = (folder / "trade_journal.md").read_text()
+    assert ("\n1 of the 4 totals the session's metadata declares differs from the figure computed from its 2 listed trades. "
+            "The computed figures are the ones used everywhere in this journal.\n") in journal, journal
