@@ -264,6 +264,8 @@ def test_mixed_currencies_are_flagged_not_silently_summed(run_trade, trade_doc, 
     result, folder = run_trade(trade_doc([dict(t, currency="USD") for t in trades]))
     assert "currencies" not in result.stderr and "currencies" not in (folder / "trade_journal.md").read_text()
     assert "Net P&L 0.00 USD." in json.loads((folder / "social_post.json").read_text())["x"][0]
+    # The posts said "USD" and the journal, with the same numbers, named no currency.
+    assert "(the max drawdown). Amounts are in USD.\n" in (folder / "trade_journal.md").read_text()
 
 
 def test_the_closed_trades_sentence_names_only_symbols_with_closed_trades(run_trade, trade_doc, make_trade) -> None:
