@@ -65,7 +65,10 @@ def social_context(facts: BuildFacts, story: Story) -> dict[str, Any]:
         # Who made what (see above); in a big session, who made the title's change ("David Lord
         # added config and docs for limits.").
         "story": said(told, PROSE_CHARS),
-        "brief": said(story.brief, 200) if told else "",
+        # The opening in short for X and Bluesky: whole when it fits, else telling fewer changes
+        # ("..., among other changes."), never cut mid-clause ("committed “🐛 Fixed import…").
+        "brief": _fitting([story.brief or "", *story.briefs], 200, said) if told else "",
+        "briefs": [said(b, PROSE_CHARS) for b in (story.brief, *story.briefs) if b] if told else [],
         "said": said(opening, 200) if opening and not told else "",
         # Why it matters: the session's summary, else the headline commit's own explanation.
         "why": said(" ".join(story.lede), PROSE_CHARS),
@@ -98,6 +101,14 @@ def _main(facts: BuildFacts, said: str, release: str) -> str:
     project = defang(clip(facts.project.name, 60)) + (f" {release}" if release else "")
     # The clip keeps "The main change in <project>: " out of the 200 characters the change may use.
     return f"In {project}, {said}" if ": " in said else f"The main change in {project}: {said}"
+
+
+def _fitting(texts: list[str], size: int, said: Any) -> str:
+    """The first of ``texts`` that fits ``size`` characters (as posted), else the last one cut."""
+    for text in texts:
+        if text and len(said(text, 10 * size)) <= size:
+            return said(text, size)
+    return said(texts[-1], size) if texts and texts[-1] else ""
 
 
 def _named(facts: BuildFacts) -> str:

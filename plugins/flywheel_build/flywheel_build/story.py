@@ -255,6 +255,7 @@ class Story:
     others: str | None  # "and 22 more people (30 commits)"
     provenance: dict[str, Any]
     counts_told: bool = False  # the opening counts the commits ("Agent-3 made 7 commits ..."): the posts need not
+    briefs: tuple[str, ...] = ()  # ``brief`` telling fewer changes, longest first ("..., among other changes.")
 
 
 def _people_of(c: CommitFact) -> str | None:
@@ -302,6 +303,7 @@ def build_story(facts: BuildFacts) -> Story:
     opened: list[CommitFact] = []  # the commits the opening tells: the sections leave them out
     opening: tuple[tuple[str, CommitFact | None, tuple[str, ...]], ...] = ()
     posted = None
+    briefs: tuple[str, ...] = ()
     brief = None if facts.commits or not facts.stats.commits else _nothing_listed(facts, brief=True)
     # Commits whose subject says nothing ("fix", "wip"): counted with what they say, never told
     # as a change ("Agent-3 fixed, fixed and updated") nor listed as one ("- Wip").
@@ -317,6 +319,9 @@ def build_story(facts: BuildFacts) -> Story:
         else:
             opening = _opening(facts, opened, sentences)
             brief = "".join(text for text, _, _ in _opening(facts, opened, [], things=False, where=False))
+            # Shorter openings for a post with little room: whole clauses, never a cut one.
+            briefs = tuple("".join(t for t, _, _ in _opening(facts, opened[:k], [], things=False, where=False))[:-1]
+                           + ", among other changes." for k in range(len(opened) - 1, 0, -1))
             posted = "".join(text for text, _, _ in _opening(facts, opened, [], where=False))
         why = [x for x in (explain(top.body), f"Breaking: {top.breaking_note}" if top.breaking_note else None) if x]
         if why:
@@ -421,6 +426,7 @@ def build_story(facts: BuildFacts) -> Story:
         others=others[0] if others else None,
         provenance=_provenance(facts, sentences, people, by_kind, sections, others, counted_in),
         counts_told=bool(opening) and top is None and facts.stats.commits == len(silent),
+        briefs=briefs,
     )
 
 

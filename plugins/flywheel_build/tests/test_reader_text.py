@@ -83,3 +83,29 @@ def test_a_terse_title_and_summary(run_session):
     assert posts["bluesky"][0].startswith("The main change in swarm-brain: Fixed a typo in config loader. Fixed it.\n"), posts["bluesky"][0]
     assert posts["bluesky"][0].count("typo in config loader") == 1, posts["bluesky"][0]
     assert "1 commit by Agent-2: 1 fix." not in arts["blog_post.md"], arts["blog_post.md"]
+
+
+def test_emoji_and_tags_before_a_subject_and_short_posts_cut_at_a_change(run_session):
+    """Agents' subjects as they come ("🐛 Fixed ...", "[Agent-7] Add ...", "✅ COMPLETE: ..."): the
+    opening quoted “🐛 Fixed import error in message_queue.py” instead of telling it, and X and
+    Bluesky cut the opening mid-quote ("committed “🐛 Fixed import…")."""
+    commits = [{"hash": "a1b2c3d", "message": "✅ COMPLETE: Publication system deployed and tested", "timestamp": "2025-12-03T10:00:00Z"},
+               {"hash": "b2c3d4e", "message": "🐛 Fixed import error in message_queue.py", "timestamp": "2025-12-03T10:30:00Z"},
+               {"hash": "c3d4e5f", "message": "[Agent-7] Add swarm status dashboard", "timestamp": "2025-12-03T11:00:00Z"},
+               {"hash": "d4e5f6a", "message": "V2 compliance: refactor messaging_core.py to under 400 lines", "timestamp": "2025-12-03T11:30:00Z"},
+               {"hash": "e5f6a7b", "message": "chore: update status.json", "timestamp": "2025-12-03T11:45:00Z"}]
+    doc = session(commits)
+    doc["source_data"]["repo_path"] = "D:/Agent_Cellphone_V2_Repository"
+    doc["metadata"]["duration_minutes"] = 150
+    result, arts, _ = run_session(doc)
+    assert result.exit_code == 0, result.output
+    blog = arts["blog_post.md"]
+    assert blog.startswith("# Agent_Cellphone_V2_Repository: Added a swarm status dashboard\n"), blog
+    assert "the session's commits added a swarm status dashboard (`c3d4e5f`), fixed an import error in message_queue.py (`b2c3d4e`)" in blog
+    assert "🐛" not in blog.split("---")[0] and "[Agent-7]" not in blog.split("---")[0] and "In ✅" not in blog, blog
+    posts = json.loads(arts["social_post.json"])
+    for network in ("x", "bluesky"):
+        first = posts[network][0].split("\n\n")[0]
+        assert "…" not in first and first.endswith(", among other changes."), (network, first)
+    assert posts["x"][0].startswith("In 2 h 30 min of work on Agent_Cellphone_V2_Repository, the session's commits added a swarm "
+                                    "status dashboard and fixed an import error in message_queue.\u2060py, among other changes.\n")
