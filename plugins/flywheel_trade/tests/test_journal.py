@@ -560,3 +560,16 @@ def test_declared_vs_computed_says_how_many_totals_differ(run_trade, trade_doc, 
     journal = (folder / "trade_journal.md").read_text()
     assert ("\n1 of the 4 totals the session's metadata declares differs from the figure computed from its 2 listed trades. "
             "The computed figures are the ones used everywhere in this journal.\n") in journal, journal
+
+
+def test_the_mastodon_post_says_the_duration_before_the_symbols(run_trade, trade_doc, make_trade) -> None:
+    """"12 closed trades on XOM, GOOGL, AMD, META, AMZN and 7 more in 6 hours 30 minutes" read as
+    seven more symbols in six and a half hours."""
+    symbols = ["AAPL", "MSFT", "NVDA", "TSLA", "AMZN", "META", "GOOGL", "AMD", "NFLX", "JPM", "XOM", "BA"]
+    trades = [make_trade(s, quantity=10, price=100 + i, timestamp=f"2025-12-03T{14 + i // 4:02d}:{(i % 4) * 15:02d}:00Z",
+                         exit_price=100 + i + (1 if i % 2 else -1), exit_timestamp=f"2025-12-03T{14 + i // 4:02d}:{(i % 4) * 15 + 10:02d}:00Z")
+              for i, s in enumerate(symbols)]
+    result, folder = run_trade(trade_doc(trades, metadata={"duration_minutes": 390}))
+    assert result.exit_code == 0, result.output
+    post = json.loads((folder / "social_post.json").read_text())["mastodon"][0]
+    assert "\n\nIn 6 hours 30 minutes, 12 closed trades on " in post and " more in 6 hours" not in post, post
