@@ -126,16 +126,36 @@ def _others(facts: BuildFacts, story: Story, skip: object = None) -> list[str]:
 
     if facts.key_achievements:
         return list(facts.social_highlights[:MAX_ITEMS])
-    told = []
+    told: list[tuple[str, str]] = []  # ("said", a sentence) or ("who", a person whose changes follow)
+    # One sentence per person: "Jürgen Müller also committed “A”. Jürgen Müller also committed
+    # “B”." read as a list with a name on each line; "... also committed “A” and “B”." does not.
+    theirs: dict[str, list[str]] = {}
     for item in (i for s in story.sections if s.key in TOLD for i in (*s.items, *s.listed) if i.commit is not skip):
         # "David Lord also dropped support for Python 3.8."
         if item.commit.area:  # "In net/http, Ann also added ...", "Ann also changed flywheel-build: the ..."
-            text = said_sentence(item.commit, item.who, also=True)
-        else:
-            did = said_clause(item.commit) or f"committed “{item.lead}”"
-            text = f"{item.who} also {did}" if item.who else f"Another commit {did}"
-        told.append(_sentence(text))
-    return list(dict.fromkeys(told))[:MAX_ITEMS]
+            told.append(("said", _sentence(said_sentence(item.commit, item.who, also=True))))
+            continue
+        did = said_clause(item.commit) or f"committed “{item.lead}”"
+        if not item.who:
+            told.append(("said", _sentence(f"Another commit {did}")))
+            continue
+        if item.who not in theirs:
+            told.append(("who", item.who))
+        theirs.setdefault(item.who, []).append(did)
+    out = []
+    for kind, text in told:
+        if kind == "who":
+            dids = list(dict.fromkeys(theirs[text]))[:MAX_ITEMS]
+            # "committed “A” and “B”", not "committed “A” and committed “B”"
+            if all(d.startswith("committed “") for d in dids):
+                dids = [dids[0], *(d.removeprefix("committed ") for d in dids[1:])]
+            text = _sentence(f"{text} also {_join(dids)}")
+        out.append(text)
+    return list(dict.fromkeys(out))[:MAX_ITEMS]
+
+
+def _join(parts: list[str]) -> str:
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
 
 
 def _lesson(facts: BuildFacts) -> str | None:

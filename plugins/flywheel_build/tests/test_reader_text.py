@@ -64,7 +64,10 @@ def test_subjects_in_another_language_are_quoted_not_half_translated(run_session
     posts = json.loads(arts["social_post.json"])
     text = "\n".join([arts["blog_post.md"], *(p for parts in posts.values() for p in parts)])
     assert "fixed a Temperaturumrechnung" not in text and "Added Sensoranbindung" not in text, text
-    assert "also committed “Temperaturumrechnung korrigiert”" in posts["mastodon"][0], posts["mastodon"][0]
+    # One sentence for the person, not "Jürgen Müller also committed “A”. Jürgen Müller also committed “B”."
+    assert ("Jürgen Müller also committed “Sensoranbindung für BME280 hinzugefügt” and “Temperaturumrechnung korrigiert”."
+            in posts["mastodon"][0]), posts["mastodon"][0]
+    assert posts["mastodon"][0].count("Jürgen Müller also") == 1, posts["mastodon"][0]
     assert posts["bluesky"][0].startswith("The main change in Wetterstation: Sensoranbindung für BME280 hinzugefügt."), posts["bluesky"][0]
 
 
