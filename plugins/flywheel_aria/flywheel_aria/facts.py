@@ -76,14 +76,15 @@ def join_words(words: list[str]) -> str:
 
 
 def duration_text(minutes: Any) -> str | None:
-    """``45 minutes``, ``1 h 30 min``, ``2 h``; None when unknown or zero."""
+    """``45 min``, ``1 h 30 min``, ``2 h``: one unit style for the byline whatever the length
+    ("35 minutes" beside another devlog's "1 h 30 min" read as two styles); None when unknown or zero."""
     if isinstance(minutes, bool) or not isinstance(minutes, (int, float)) or minutes <= 0:
         return None
     total = round(minutes)
     if total < 1:
         return None
     if total < 60:
-        return f"{total} minute{'s' if total != 1 else ''}"
+        return f"{total} min"
     hours, rest = divmod(total, 60)
     return f"{hours} h {rest} min" if rest else f"{hours} h"
 

@@ -38,6 +38,8 @@ __all__ = ["devlog_facts", "generate_artifacts", "refusal_problems", "settings"]
 
 PLUGIN_NAME = "aria"
 SUMMARY_CHARS = 280
+#: A dialogue's first words the posts quote, with the speaker, at most (the posts' lede is 200).
+QUOTED_CHARS = 190
 #: A note longer than this is trimmed (at a block end): it bounds the time to render a devlog.
 NOTE_CHARS = 100_000
 #: The session's own narrative fields (beyond source_data) that the devlog reads.
@@ -112,6 +114,24 @@ def with_aria(convs: list[dict[str, Any]]) -> bool:
     return any((c["source"] or "").lower() == "aria" for c in convs)
 
 
+def dialogue(convs: list[dict[str, Any]]) -> bool:
+    """Whether the conversations hold two speakers or more (the user and Aria): a user's question
+    lifted out as the devlog's opening read as the devlog's own words, its speaker lost."""
+    return len({(c["source"] or "").lower() for c in convs if c["content"] and c["source"] != NOTES_SOURCE}) > 1
+
+
+def _first_turn(convs: list[dict[str, Any]]) -> str:
+    """What the posts quote of a dialogue, with its speaker: Aria's first words, else the first
+    said (``Aria: “Tomatoes, basil and chillies do well in pots.”``)."""
+    said = [c for c in convs if c["content"] and c["source"] != NOTES_SOURCE]
+    first = next((c for c in said if (c["source"] or "").lower() == "aria"), said[0])
+    who = "Aria" if (first["source"] or "").lower() == "aria" else first["source"]
+    # Whole sentences that fit a post's lede with the speaker: a sentence cut from it would
+    # leave the quotation open ("Aria: “Sure!").
+    text = trim_sentences(plain_text(first["content"][:LEDE_SEARCH]), QUOTED_CHARS - len(who))[0]
+    return f"{who}: “{text}”" if text else ""
+
+
 def _made_opening(built: list[dict[str, Any]], aria: bool) -> tuple[str, str] | None:
     """What the session made, in a sentence of our own (Markdown, plain text), from the
     session's facts alone: ``This session with Aria made SpaceExplorer, a game built with
@@ -174,6 +194,8 @@ def _opening(fields: dict[str, Any], convs: list[dict[str, Any]], made: tuple[st
     if made is not None and not any(c["source"] == NOTES_SOURCE for c in convs):
         return made
     for conv in convs:
+        if conv["content"] and conv["source"] != NOTES_SOURCE and dialogue(convs):
+            continue  # a turn of a dialogue keeps its speaker: it is quoted, never the devlog's own words
         if conv["content"]:
             lede = split_lede(conv["content"])
             if lede is None:
@@ -251,6 +273,9 @@ def devlog_facts(session: Session, images: list[GalleryImage], quote_chars: int)
     # What the session says of itself, for the posts: its own words, not our sentence.
     texts = (plain_text(c["content"][:LEDE_SEARCH]) for c in convs)
     said = summary if made is None or summary != made[1] else ""
+    summary_given = bool(said)
+    if not said and dialogue(convs):
+        said = _first_turn(convs)
     said = said or next((text for text in texts if text), "")
     summary = summary or said
     if not opening and not convs and not built and images:
@@ -282,6 +307,8 @@ def devlog_facts(session: Session, images: list[GalleryImage], quote_chars: int)
         "overview": _block(fields["overview"], heading_top=2),
         "summary": trim_sentences(summary, SUMMARY_CHARS)[0] if summary else "",
         "said": said,
+        # ``said`` is a quotation with its speaker: a post tells it whole, never its first sentence.
+        "said_quoted": not summary_given and said.endswith("”") and dialogue(convs),
         # What the "What was made" section adds: the opening names the first three things
         # made, their types and links; the section gives their technologies and the rest.
         "built": built,

@@ -91,7 +91,7 @@ def social_context(session: Session, facts: dict[str, Any]) -> dict[str, Any]:
     from flywheel_core import clip, defang
 
     built = facts["built"]
-    lede = first_sentence(facts["said"], LEDE_CHARS)
+    lede = facts["said"] if facts.get("said_quoted") else first_sentence(facts["said"], LEDE_CHARS)
     techs = facts["technologies"]
     shown = techs[:5] + ([f"{len(techs) - 5} more"] if len(techs) > 5 else [])
     duration = _duration(session.metadata.get("duration_minutes"))
@@ -114,6 +114,7 @@ def social_context(session: Session, facts: dict[str, Any]) -> dict[str, Any]:
         "subject": defang(clip(facts["subject"], 100)),
         "said": defang(clip(facts["said"], SAID_CHARS)),
         "lede": defang(lede),
+        "said_quoted": bool(facts.get("said_quoted")),
         "more": defang(clip(facts["said"][len(lede):], SAID_CHARS)) if not lede.endswith("…") else "",
         "made": defang(clip(join_words([b["name"] for b in built[:3]]), 120)),
         "kind": defang(clip(built[0]["type"], 40)) if len(built) == 1 and built[0]["type"] else "",

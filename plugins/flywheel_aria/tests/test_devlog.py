@@ -514,3 +514,21 @@ def test_absurdly_long_prose_is_refused_with_its_path(write_session, flywheel_cl
 def test_prose_at_the_limit_is_kept(write_session, flywheel_cli):
     session = write_session(overview="x " * 50_000, summary="A devlog.")
     assert flywheel_cli("validate", session).exit_code == 0
+
+
+def test_a_dialogue_keeps_each_turn_with_its_speaker(tmp_path, write_session, run_json):
+    """A chat with Aria and nothing made: the user's question was lifted out as the devlog's
+    opening, unattributed ("Can you help me plan a small garden for the balcony?" as the
+    devlog's own first line), and the posts said it as the agent's words."""
+    convs = [{"source": "user", "content": "Can you help me plan a small garden for the balcony?", "timestamp": "2025-12-03T21:30:00Z"},
+             {"source": "aria", "content": "Sure! Tomatoes, basil and chillies do well in pots on a sunny balcony. Water them in the morning.",
+              "timestamp": "2025-12-03T21:31:00Z"},
+             {"source": "user", "content": "Great, let's start with basil.", "timestamp": "2025-12-03T21:40:00Z"}]
+    run_json(write_session(source_data={"conversations": convs}, metadata={"duration_minutes": 25}))
+    devlog, _, posts = _outputs(tmp_path, "test-life_aria-001")
+    assert devlog.split("\n\n")[2] == "## Conversation highlights", devlog
+    assert "> Can you help me plan a small garden for the balcony?\n>\n> — user, 2025-12-03 21:30 UTC" in devlog, devlog
+    quoted = "Aria: “Sure! Tomatoes, basil and chillies do well in pots on a sunny balcony. Water them in the morning.”"
+    assert posts["x"][0].startswith(f"Agent-Test, 2025-12-02. {quoted}\n"), posts["x"][0]
+    for network, parts in posts.items():
+        assert quoted in parts[0] and "Can you help me" not in parts[0], (network, parts[0])

@@ -181,7 +181,7 @@ def test_sessions_as_people_have_them_read_naturally(run_with, make_session, tmp
                          source_data={"conversations": [], "screenshots": _shots(tmp_path, "night.png", "sunrise.png")})
     variants, _, data = run_with(shots, WEB)
     devlog = Path(data["artifacts"]["devlog"]["path"]).read_text(encoding="utf-8")
-    assert devlog.startswith("# Devlog: screenshots of 2026-11-29\n\n*2026-11-29 · aria · 20 minutes*\n\n"
+    assert devlog.startswith("# Devlog: screenshots of 2026-11-29\n\n*2026-11-29 · aria · 20 min*\n\n"
                              "Two screenshots from this session.\n\n## Gallery\n")
     for network in ("x", "bluesky", "mastodon"):
         assert variants[network][0].startswith("Two screenshots from 29 Nov 2026.\n\n"), variants[network][0]

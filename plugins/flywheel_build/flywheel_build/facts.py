@@ -14,7 +14,7 @@ import attrs
 
 from flywheel_build.message import INVISIBLE, clean_body, person_name
 from flywheel_build.project import Project, project_from_path, project_from_remote, usable_name
-from flywheel_build.prose import clause, is_verb
+from flywheel_build.prose import clause, is_verb, says_nothing
 from flywheel_build.remote import clean_remote, commit_url, is_network_remote, web_base
 from flywheel_build.when import parse_when
 
@@ -382,7 +382,7 @@ results status question answer edit re fwd fyi tldr also see example merge merge
 removed fixed deprecated feature features improvement improvements enhancement enhancements misc bump version rfc
 patch hotfix quickfix followup attention reminder disclaimer refactoring formatting linting oops progress done fixup
 squash housekeeping maintenance dependencies cleanups optimization optimizations optimisation optimisations workaround
-experimental""".split())
+experimental complete completed finished success deployed""".split())
 # A prefix that is not a part of the project: an issue ("gh-12345: ...", CPython; "KAFKA-123: ...",
 # Jira), said after the text ("Fix ... (gh-12345)"), or the whole tree ("all: ...", Go;
 # "treewide: ...", Linux), left out. The text is the description.
@@ -431,10 +431,18 @@ def _area_of_subject(subject: str) -> tuple[str | None, str] | None:
     return "/".join(dict.fromkeys(areas)), rest
 
 
+# Decoration before what a subject says: emoji and gitmoji codes ("🐛 ", ":bug: ", "✅ "), an
+# agent's tag ("[Agent-7] "). Left in, "🐛 Fixed import error" was quoted rather than told, and
+# "✅ COMPLETE: ..." read as an area named "✅ COMPLETE".
+_DECORATION = (r"^(?:(?::[a-z0-9_+-]+:|[\U0001F000-\U0001FAFF\u2600-\u27BF\u2B00-\u2BFF\u2190-\u21FF\uFE0F\u200D])\s*"
+               r"|\[[^\]\n]{1,30}\]\s+)+")
+
+
 def classify(subject: str, body: str = "") -> tuple[str, str | None, str, bool, str | None]:
     """``(type, scope, description, breaking, breaking_note)`` of a Conventional Commit subject;
     of an "<area>: <text>" subject, ``("other", area, text, ...)`` (its kind is what the text's
-    first words say, see :func:`kind_of`)."""
+    first words say, see :func:`kind_of`). Emoji and a bracketed tag before it are left out."""
+    subject = _re(_DECORATION).sub("", subject) or subject
     match = _re(_CC).match(subject)
     note_match = _re(_BREAKING).search(body or "")
     note = " ".join(note_match["note"].split()) if note_match else None
@@ -1005,8 +1013,9 @@ def _tier(c: CommitFact) -> int:
 def most_significant(commits: list[CommitFact]) -> CommitFact | None:
     """The change a reader should hear about first: breaking > feature > fix > the rest, then the
     bigger change, then the newer one (``commits`` are newest first). Never a commit the
-    repository does not have."""
-    candidates = [(i, c) for i, c in enumerate(commits) if c.verified is not False and c.description]
+    repository does not have, nor one whose subject says nothing ("fix", "wip")."""
+    # "fix", "wip": no title a reader learns anything from.
+    candidates = [(i, c) for i, c in enumerate(commits) if c.verified is not False and c.description and not says_nothing(c.description)]
     if not candidates:
         return None
     # Size: lines changed, then files touched (sessions written by hand often list only files).

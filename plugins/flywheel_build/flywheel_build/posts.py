@@ -40,13 +40,15 @@ def social_context(facts: BuildFacts, story: Story) -> dict[str, Any]:
         return defang(_sentence(clip(text, size))) if text else ""
 
     others = [said(h, ITEM_CHARS) for h in _others(facts, story)]
+    # After "The main change in <project>: <headline>" the headline's commit is no other change.
+    after_headline = [said(h, ITEM_CHARS) for h in _others(facts, story, skip=facts.top)]
     opening = story.said or ""
     # A small session's posts open with who made what (the blog post's opening, without its
     # citations); a session listing no commit with what is known of it. Neither needs counts.
     told = opening if story.opening and story.overview is None else story.overview if not facts.commits else ""
     commits = facts.stats.commits
     work = ""
-    if commits and facts.commits:  # with none listed the story already says the counts
+    if commits and facts.commits and not story.counts_told:  # else the story already says the counts
         work = f"{commits:,} commit{'' if commits == 1 else 's'}"
         if facts.credits_text and facts.stats.commits_listed == commits:  # else who made the rest is unknown
             work += f" by {facts.credits_text}"
@@ -55,16 +57,23 @@ def social_context(facts: BuildFacts, story: Story) -> dict[str, Any]:
     return {
         # The blog post's title: the agent's own, else "<project>: <the most significant change>".
         "title": said(facts.title, 200),
+        # A post is read alone: a title of the session's own that does not name the project
+        # ("Typo") gets it in front ("swarm-brain: Typo").
+        "named_title": said(_named(facts), 200),
         "project": defang(facts.project.name) if facts.named else "",  # at most MAX_NAME: never cut
         "headline": said(facts.headline, 160),
         # Who made what (see above); in a big session, who made the title's change ("David Lord
         # added config and docs for limits.").
         "story": said(told, PROSE_CHARS),
-        "brief": said(story.brief, 200) if told else "",
+        # The opening in short for X and Bluesky: whole when it fits, else telling fewer changes
+        # ("..., among other changes."), never cut mid-clause ("committed “🐛 Fixed import…").
+        "brief": _fitting([story.brief or "", *story.briefs], 200, said) if told else "",
+        "briefs": [said(b, PROSE_CHARS) for b in (story.brief, *story.briefs) if b] if told else [],
         "said": said(opening, 200) if opening and not told else "",
         # Why it matters: the session's summary, else the headline commit's own explanation.
         "why": said(" ".join(story.lede), PROSE_CHARS),
         "others": others,
+        "others_after_headline": after_headline,
         # The others are the session's highlights, its own words: they need a label ("Also: ...").
         "others_label": bool(facts.key_achievements),
         "work": defang(work),
@@ -94,7 +103,22 @@ def _main(facts: BuildFacts, said: str, release: str) -> str:
     return f"In {project}, {said}" if ": " in said else f"The main change in {project}: {said}"
 
 
-def _others(facts: BuildFacts, story: Story) -> list[str]:
+def _fitting(texts: list[str], size: int, said: Any) -> str:
+    """The first of ``texts`` that fits ``size`` characters (as posted), else the last one cut."""
+    for text in texts:
+        if text and len(said(text, 10 * size)) <= size:
+            return said(text, size)
+    return said(texts[-1], size) if texts and texts[-1] else ""
+
+
+def _named(facts: BuildFacts) -> str:
+    """The title, with the project's name in front when it is named and the title does not say it."""
+    if facts.named and facts.project.name.casefold() not in facts.title.casefold():
+        return f"{facts.project.name}: {facts.title}"
+    return facts.title
+
+
+def _others(facts: BuildFacts, story: Story, skip: object = None) -> list[str]:
     """What else changed: the session's other highlights, else the first changes the blog post
     tells of each kind that matters (breaking, removals, features, fixes, performance), each
     as a sentence: "David Lord also dropped support for Python 3.8."."""
@@ -102,16 +126,36 @@ def _others(facts: BuildFacts, story: Story) -> list[str]:
 
     if facts.key_achievements:
         return list(facts.social_highlights[:MAX_ITEMS])
-    told = []
-    for item in (i for s in story.sections if s.key in TOLD for i in (*s.items, *s.listed)):
+    told: list[tuple[str, str]] = []  # ("said", a sentence) or ("who", a person whose changes follow)
+    # One sentence per person: "Jürgen Müller also committed “A”. Jürgen Müller also committed
+    # “B”." read as a list with a name on each line; "... also committed “A” and “B”." does not.
+    theirs: dict[str, list[str]] = {}
+    for item in (i for s in story.sections if s.key in TOLD for i in (*s.items, *s.listed) if i.commit is not skip):
         # "David Lord also dropped support for Python 3.8."
         if item.commit.area:  # "In net/http, Ann also added ...", "Ann also changed flywheel-build: the ..."
-            text = said_sentence(item.commit, item.who, also=True)
-        else:
-            did = said_clause(item.commit) or f"committed “{item.lead}”"
-            text = f"{item.who} also {did}" if item.who else f"Another commit {did}"
-        told.append(_sentence(text))
-    return list(dict.fromkeys(told))[:MAX_ITEMS]
+            told.append(("said", _sentence(said_sentence(item.commit, item.who, also=True))))
+            continue
+        did = said_clause(item.commit) or f"committed “{item.lead}”"
+        if not item.who:
+            told.append(("said", _sentence(f"Another commit {did}")))
+            continue
+        if item.who not in theirs:
+            told.append(("who", item.who))
+        theirs.setdefault(item.who, []).append(did)
+    out = []
+    for kind, text in told:
+        if kind == "who":
+            dids = list(dict.fromkeys(theirs[text]))[:MAX_ITEMS]
+            # "committed “A” and “B”", not "committed “A” and committed “B”"
+            if all(d.startswith("committed “") for d in dids):
+                dids = [dids[0], *(d.removeprefix("committed ") for d in dids[1:])]
+            text = _sentence(f"{text} also {_join(dids)}")
+        out.append(text)
+    return list(dict.fromkeys(out))[:MAX_ITEMS]
+
+
+def _join(parts: list[str]) -> str:
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
 
 
 def _lesson(facts: BuildFacts) -> str | None:

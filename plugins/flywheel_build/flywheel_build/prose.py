@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["clause", "duration_words", "is_verb", "scope_phrase", "span_words", "things_in", "with_article"]
+__all__ = ["clause", "duration_words", "is_verb", "says_nothing", "scope_phrase", "span_words", "things_in", "with_article"]
 
 # Verbs a commit subject starts with, in the imperative. A subject whose first word is none of
 # these (or their "-s"/"-ed" forms) is not turned into a clause: it is quoted as written.
@@ -60,6 +60,13 @@ _AND_VERB = re.compile(r"(\b(?:and|then) )(add|fix|remove|drop|rename|move|use|m
                        r"enable|disable|configure|replace|rewrite|bump|upgrade|delete|create|ensure|avoid|prevent|check|"
                        r"document|clean|tidy|deprecate|expose|allow)\b", re.I)
 _WORD = re.compile(r"[A-Za-z]+")
+# Subjects that say nothing of what changed ("fix", "wip", "update", "minor changes", "more work 2"):
+# told as a clause they make "Agent-3 fixed, fixed and updated"; the post counts them instead.
+_NOTHING = re.compile(
+    r"(?i)^(?:(?:a|some|more|minor|small|quick|tiny|various|misc|little|final|last|another|few)\s+)*"
+    r"(?:fix(?:es|ed)?|bug ?fix(?:es)?|hot ?fix|quick ?fix|wip|work in progress|update[sd]?|changes?|changed|tweaks?|"
+    r"clean ?up|stuff|things|work|progress|save[ds]?|temp|tmp|misc|edits?|commit|tests?|testing|refactor(?:ing)?|"
+    r"improvements?|done|more|again|minor|asdf|x+|\.+)[\s\d.!?…_-]*$")
 _PLAIN = re.compile(r"^[A-Za-z][a-z]*$")
 
 
@@ -87,6 +94,23 @@ def _base(word: str) -> str | None:
 def is_verb(word: str) -> bool:
     """``word`` is a verb a commit subject starts with ("add", "fixes", "dropped")."""
     return re.fullmatch(r"[A-Za-z]+", word) is not None and _base(word) is not None
+
+
+def says_nothing(subject: str) -> bool:
+    """``subject`` names no change at all: "fix", "wip", "update", "minor changes", "fixes 2"."""
+    return bool(_NOTHING.match(" ".join(subject.split())))
+
+
+def _english(text: str) -> bool:
+    """A subject with no verb of ours reads as an English noun phrase ("typo in config loader"),
+    not a sentence of another language ("Temperaturumrechnung korrigiert", "Sensoranbindung für
+    BME280 hinzugefügt"): its words are ASCII, and its first is lower-case or an English little
+    word ("in", "the") follows. Else a kind's verb before it would make "fixed a Temperatur...
+    korrigiert"; the caller quotes it as written."""
+    words = text.split()
+    if not all(w.isascii() for w in words):
+        return False
+    return words[0].islower() or any(w.lower() in _STOPS | _DETERMINERS for w in words[1:])
 
 
 def _past(verb: str) -> str:
@@ -161,7 +185,7 @@ def _clause(description: str, kind: str, scope: str | None = None) -> str | None
     verb = _base(first) if re.fullmatch(r"[A-Za-z]+", first) else None
     if verb is None:
         done = _TYPE_VERB.get(kind)
-        if done is None or not _PLAIN.match(first):
+        if done is None or not _PLAIN.match(first) or not _english(text):
             return None
         if _sentence_like(text):  # "feat: plants grow over real hours" is no thing one adds
             return f"fixed {text}" if done == "fixed" else f"added a feature: {text}"

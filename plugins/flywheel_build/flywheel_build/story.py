@@ -21,7 +21,7 @@ from flywheel_build.facts import (
     short_title,
     states,
 )
-from flywheel_build.prose import clause, duration_words, scope_phrase, span_words, things_in
+from flywheel_build.prose import clause, duration_words, says_nothing, scope_phrase, span_words, things_in
 
 __all__ = ["Item", "Section", "Person", "Story", "build_story", "common_folder", "explain", "area_of", "top_area", "said_clause", "said_sentence",
            "written"]
@@ -254,6 +254,8 @@ class Story:
     people: tuple[Person, ...]
     others: str | None  # "and 22 more people (30 commits)"
     provenance: dict[str, Any]
+    counts_told: bool = False  # the opening counts the commits ("Agent-3 made 7 commits ..."): the posts need not
+    briefs: tuple[str, ...] = ()  # ``brief`` telling fewer changes, longest first ("..., among other changes.")
 
 
 def _people_of(c: CommitFact) -> str | None:
@@ -301,7 +303,11 @@ def build_story(facts: BuildFacts) -> Story:
     opened: list[CommitFact] = []  # the commits the opening tells: the sections leave them out
     opening: tuple[tuple[str, CommitFact | None, tuple[str, ...]], ...] = ()
     posted = None
+    briefs: tuple[str, ...] = ()
     brief = None if facts.commits or not facts.stats.commits else _nothing_listed(facts, brief=True)
+    # Commits whose subject says nothing ("fix", "wip"): counted with what they say, never told
+    # as a change ("Agent-3 fixed, fixed and updated") nor listed as one ("- Wip").
+    silent = [c for c in human if _silent(c)]
     if lede:
         sentences += [{"text": p, "from": facts.narrative.get("summary", "summary")} for p in lede]
     elif facts.top is not None:
@@ -313,17 +319,26 @@ def build_story(facts: BuildFacts) -> Story:
         else:
             opening = _opening(facts, opened, sentences)
             brief = "".join(text for text, _, _ in _opening(facts, opened, [], things=False, where=False))
+            # Shorter openings for a post with little room: whole clauses, never a cut one.
+            briefs = tuple("".join(t for t, _, _ in _opening(facts, opened[:k], [], things=False, where=False))[:-1]
+                           + ", among other changes." for k in range(len(opened) - 1, 0, -1))
             posted = "".join(text for text, _, _ in _opening(facts, opened, [], where=False))
         why = [x for x in (explain(top.body), f"Breaking: {top.breaking_note}" if top.breaking_note else None) if x]
         if why:
             lede = (" ".join(w if w.endswith((".", "!", "?", "…")) else w + "." for w in why),)
             sentences.append({"text": lede[0], "from": f"commit {top.hash} body"})
+    elif silent:  # no commit says what it changed: who made how many, where, and what they say
+        opened = silent
+        opening = _silent_opening(facts, silent, sentences)
+        brief = posted = "".join(text for text, _, _ in _silent_opening(facts, silent, [], where=False))
 
     by_kind: dict[str, list[CommitFact]] = {}
     for c in human:
         by_kind.setdefault(kind_of(c), []).append(c)
     # A small session's opening said who made what: the counts are the footer's.
-    overview = None if opening and len(human) <= MEDIUM else _overview(facts, by_kind)
+    # One commit, one section: "1 commit by Ann: 1 fix." above it would only count it.
+    one = len(human) == 1 == facts.stats.commits and not facts.merges and not facts.bot_commits
+    overview = None if (opening and len(human) <= MEDIUM) or one else _overview(facts, by_kind)
     counted_in: dict[str, dict[str, list[str]]] = {}  # "areas" and "branches" the overview names: their commits
     if overview and opening:  # a big session: what the rest was about, and the branches it came in
         overview = " ".join(x for x in (overview, _about(human, top, package, sentences, counted_in),
@@ -333,7 +348,7 @@ def build_story(facts: BuildFacts) -> Story:
     counted: list[str] = []
     counted_commits: list[CommitFact] = []
     for key, (title, one, many) in _KINDS.items():
-        members = by_kind.get(key, [])
+        members = [c for c in by_kind.get(key, []) if c not in silent]
         if not members:
             continue
         if not small and key not in _TOLD and key != "other":
@@ -369,6 +384,18 @@ def build_story(facts: BuildFacts) -> Story:
             more = f"Also {more}" if items or listed else more[:1].upper() + more[1:]
         if items or listed or more:  # a section whose one change the lede told has nothing left to say
             sections.append(Section(key, title, None, items, more, tuple(rest), listed))
+    unsaid = [c for c in silent if c not in opened]
+    if unsaid and not small:
+        counted.append(_silent_count(unsaid))
+        counted_commits += unsaid
+    elif unsaid:  # after the other changes: "Also 1 commit whose message says no more than “WIP”."
+        other = next((i for i, x in enumerate(sections) if x.key == "other" and not x.rest), None)
+        if other is None:
+            text = _silent_count(unsaid)
+            sections.append(Section("other", _KINDS["other"][0], text[:1].upper() + text[1:] + ".", (), None, tuple(unsaid)))
+        else:
+            sections[other] = attrs.evolve(sections[other], rest=f"Also {_silent_count(unsaid)}.",
+                                           counted=(*sections[other].counted, *unsaid))
     if counted:
         areas = _by_area(counted_commits)
         unknown = sum(1 for c in counted_commits if not c.files)
@@ -398,6 +425,8 @@ def build_story(facts: BuildFacts) -> Story:
         people=people,
         others=others[0] if others else None,
         provenance=_provenance(facts, sentences, people, by_kind, sections, others, counted_in),
+        counts_told=bool(opening) and top is None and facts.stats.commits == len(silent),
+        briefs=briefs,
     )
 
 
@@ -538,7 +567,7 @@ def _to_open(top: CommitFact, human: list[CommitFact], small: bool) -> list[Comm
     if len(human) > MEDIUM:
         return [top]
     order = list(_KINDS)
-    others = [c for c in human if c is not top and c.description and c.verified is not False and not explain(c.body)
+    others = [c for c in human if c is not top and c.description and not _silent(c) and c.verified is not False and not explain(c.body)
               and not c.breaking_note and (small or kind_of(c) in _TOLD)]
     index = {c.hash: i for i, c in enumerate(human)}  # newest first
     chosen = sorted(others, key=lambda c: (order.index(kind_of(c)), -c.size, index[c.hash]))[: OPENING - 1]
@@ -651,6 +680,52 @@ def _opening(
         pieces.append((text, None, ()))
     pieces.append((".", None, ()))
     return tuple(pieces)
+
+
+def _silent(c: CommitFact) -> bool:
+    """A commit whose subject says nothing of what changed ("fix", "wip", "update")."""
+    text = c.description or c.subject
+    return bool(text) and says_nothing(text)
+
+
+def _what_they_say(commits: list[CommitFact]) -> str:
+    """"“fix”, “wip” and “update”": what ``commits`` say, each subject once, as written."""
+    said = list(dict.fromkeys(" ".join((c.subject or c.description).split()) for c in commits))
+    quoted = [f"“{short_title(x, 40)}”" for x in said[:3]]
+    return _listing(quoted) if len(said) <= 3 else ", ".join(quoted) + " and the like"
+
+
+def _silent_count(commits: list[CommitFact]) -> str:
+    """"3 commits whose messages say no more than “wip” and “fix”"."""
+    verb = "message says" if len(commits) == 1 else "messages say"
+    return f"{_plural(len(commits), 'commit', 'commits')} whose {verb} no more than {_what_they_say(commits)}"
+
+
+def _silent_opening(
+    facts: BuildFacts, commits: list[CommitFact], sentences: list[dict[str, str]], where: bool = True
+) -> tuple[tuple[str, CommitFact | None, tuple[str, ...]], ...]:
+    """"In a seven-hour session on dream-os, Agent-3 made 7 commits to auth.py, cache.py and api.py
+    in src/services; their messages say no more than “fix”, “wip” and “update”.": the opening of
+    a session none of whose commits says what it changed. Every part is the session's: its
+    duration, the project's name, the commits' authors, files and subjects."""
+    human = sum(1 for c in facts.commits if not c.bot and not c.merge)
+    when = duration_words(facts.stats.duration_shown, facts.stats.duration_estimated) if human <= MEDIUM else None
+    on = facts.project.name if _project_told(facts) else None
+    text = f"{when} on {on}, " if when and on else f"{when}, " if when else f"In {on}, " if on else ""
+    people = list(dict.fromkeys(p for p in (_people_of(c) for c in commits) if p))
+    text += _listing(people) if people else (facts.agent_name or facts.agent_id)
+    text += f" made {_plural(len(commits), 'commit', 'commits')}"
+    files = list(dict.fromkeys(f for c in commits for f in c.files))
+    names = list(dict.fromkeys(f.rsplit("/", 1)[-1] for f in files))
+    if files:
+        text += f" to {_listing(names)}" if len(names) <= 3 else f" to {_plural(len(files), 'file', 'files')}"
+    folder = common_folder(commits) if where else None
+    if folder:
+        text += f" in {folder}"
+    verb = "its message says" if len(commits) == 1 else "their messages say"
+    text = f"{text[:1].upper()}{text[1:]}; {verb} no more than {_what_they_say(commits)}"
+    sentences.append({"text": text, "from": "source_data.git_commits[] subjects, authors and files; metadata.duration_minutes"})
+    return ((text, None, ()), (".", None, ()))
 
 
 def _nothing_listed(facts: BuildFacts, brief: bool = False) -> str:

@@ -256,6 +256,9 @@ def _notes(items: list[tuple[str, str, str]]) -> list[str]:
     return [f"{label}, {md_inline(symbol)}: {md_inline(text)}" for label, symbol, text in items if text.strip()]
 
 
+#: The Summary rows of a session of one closed trade: the others only repeat its P&L.
+ONE_TRADE_ROWS = {"Closed trades", "Open positions", "Net P&L", "Fees (closed trades)"}
+
 #: From this many closed trades the opening gives the win rate (of fewer it says little) and
 #: the best and worst trade (fewer are all in view in the table below it).
 RATE_FROM = 5
@@ -371,11 +374,17 @@ def journal_facts(session: Session, trades: list[Trade], metrics: dict[str, Any]
         row("Largest win", m["largest_win"], signed),
         row("Largest loss", m["largest_loss"], signed),
         row("Max drawdown (closed-trade P&L)", m["max_drawdown"] if m["trades"] else None, money),
-        row("Longest winning streak", m["max_consecutive_wins"] if m["trades"] else None, lambda v: _nowrap(_trades(v))),
-        row("Longest losing streak", m["max_consecutive_losses"] if m["trades"] else None, lambda v: _nowrap(_trades(v))),
+        # "Longest losing streak: 0 trades" on a day without a loss says nothing.
+        row("Longest winning streak", m["max_consecutive_wins"] or None, lambda v: _nowrap(_trades(v))),
+        row("Longest losing streak", m["max_consecutive_losses"] or None, lambda v: _nowrap(_trades(v))),
         row("Average holding time", m["avg_holding_minutes"], lambda v: _nowrap(duration(v))),
         row(f"Average R ({_trades(with_stop)} with a stop)", m["avg_r"], r_text),
     ]
+
+    if m["trades"] == 1:
+        # One trade's win rate, averages, largest win and expectancy are its P&L again: the
+        # opening and the Trades table say it.
+        summary = [r for r in summary if r is None or r[0] in ONE_TRADE_ROWS]
 
     def group_table(first: str, groups: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
         return table(
@@ -413,8 +422,9 @@ def journal_facts(session: Session, trades: list[Trade], metrics: dict[str, Any]
         "open_trades": open_table if open_trades else None,
         "open_notes": _notes([("Open", t.symbol, t.notes) for t in open_trades]),
         "carried_in": carried_table if carried else None,
-        "by_symbol": group_table("Symbol", [(md_inline(s), g) for s, g in m["by_symbol"].items()]) if m["by_symbol"] else None,
-        "by_side": group_table("Side", [(n.capitalize(), m[n]) for n in ("long", "short") if m[n]["trades"]]) if m["trades"] else None,
+        # One symbol's or one side's row would be the Summary again: the table is left out.
+        "by_symbol": group_table("Symbol", [(md_inline(s), g) for s, g in m["by_symbol"].items()]) if len(m["by_symbol"]) > 1 else None,
+        "by_side": group_table("Side", [(n.capitalize(), m[n]) for n in ("long", "short")]) if m["long"]["trades"] and m["short"]["trades"] else None,
         "import_notes": _import_notes(session),
         "market_conditions": _narrative_items(conditions),
         "narrative": [

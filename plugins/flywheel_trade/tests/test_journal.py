@@ -175,7 +175,8 @@ def test_open_positions_fees_and_r_in_the_journal(run_trade, trade_doc, make_tra
     assert "## Open positions" in journal
     assert "| NQ | short | 1 | 21,000.00 | 04:00 | 21,050.00 |" in journal
     assert "| Fees (closed trades) | 4.50 |" in journal and "| Open positions | 1 |" in journal
-    assert "| Average R (1 trade with a stop) | -0.50R |" in journal
+    # One closed trade: its R is the Trades table's, not an "Average R" of one in the Summary.
+    assert "| Average R" not in journal and "| Average win" not in journal and "| Win rate" not in journal
 
 
 def test_session_without_trades_still_makes_honest_artifacts(run_trade, trade_doc) -> None:
@@ -263,6 +264,8 @@ def test_mixed_currencies_are_flagged_not_silently_summed(run_trade, trade_doc, 
     result, folder = run_trade(trade_doc([dict(t, currency="USD") for t in trades]))
     assert "currencies" not in result.stderr and "currencies" not in (folder / "trade_journal.md").read_text()
     assert "Net P&L 0.00 USD." in json.loads((folder / "social_post.json").read_text())["x"][0]
+    # The posts said "USD" and the journal, with the same numbers, named no currency.
+    assert "(the max drawdown). Amounts are in USD.\n" in (folder / "trade_journal.md").read_text()
 
 
 def test_the_closed_trades_sentence_names_only_symbols_with_closed_trades(run_trade, trade_doc, make_trade) -> None:
@@ -509,3 +512,64 @@ def test_empty_columns_are_left_out_and_notes_are_outside_the_tables(seed_run) -
         "no fees, R or notes column: no trade has them")
     assert list(tables["By symbol"][0]) == ["Symbol", "Net P&L", "Trades", "Win rate"], "no profit factor: no losses"
     assert all("Notes" not in rows[0] for rows in tables.values())
+
+
+def test_tables_that_would_repeat_the_summary_are_left_out(run_trade, trade_doc, make_trade) -> None:
+    """One SPY long of +112.00 was told five times: the opening, a Summary whose win rate, average
+    win, largest win and expectancy were its P&L again ("Longest losing streak: 0 trades"), the
+    Trades table, a "By symbol" table of one row and a "Long and short" table of one row."""
+    doc = trade_doc([make_trade("SPY", quantity=20, price=598.1, timestamp="2025-12-03T14:40:00Z", profit_loss=112.0,
+                                exit_price=603.7, exit_timestamp="2025-12-03T15:25:00Z")],
+                    metadata={"duration_minutes": 45, "trades_executed": 1, "total_pnl": 112.0, "win_rate": 100.0})
+    result, folder = run_trade(doc)
+    assert result.exit_code == 0, result.output
+    journal = (folder / "trade_journal.md").read_text()
+    tables = journal_tables(journal)
+    assert {row["Metric"]: row["Value"] for row in tables["Summary"]} == {"Closed trades": "1", "Net P&L": "+112.00"}
+    assert "One trade closed: a long in SPY for +112.00." in journal
+    assert "| 1 | SPY | +112.00 | long | 20 | 598.10 | 603.70 | 15:25 | 45m |" in journal
+    assert "## By symbol" not in journal and "## Long and short" not in journal, journal
+
+
+def test_a_losing_day_on_one_side_keeps_by_symbol_and_drops_long_and_short(run_trade, trade_doc, make_trade) -> None:
+    trades = [make_trade("TSLA", quantity=10, price=251.2, timestamp="2025-12-03T14:35:00Z", exit_price=243.0,
+                         exit_timestamp="2025-12-03T15:10:00Z"),
+              make_trade("NVDA", quantity=20, price=141.5, timestamp="2025-12-03T15:20:00Z", exit_price=144.125,
+                         exit_timestamp="2025-12-03T16:05:00Z"),
+              make_trade("TSLA", quantity=10, price=244.0, timestamp="2025-12-03T16:30:00Z", exit_price=238.0,
+                         exit_timestamp="2025-12-03T17:00:00Z")]
+    result, folder = run_trade(trade_doc(trades))
+    assert result.exit_code == 0, result.output
+    tables = journal_tables((folder / "trade_journal.md").read_text())
+    summary = {row["Metric"]: row["Value"] for row in tables["Summary"]}
+    assert summary["Net P&L"] == "-89.50" and summary["Win rate"] == "33.3%" and summary["Longest losing streak"] == "1 trade"
+    assert "Longest winning streak" in summary
+    assert [r["Symbol"] for r in tables["By symbol"]] == ["NVDA", "TSLA"]
+    assert "Long and short" not in tables, "every trade was long: the table would be the Summary again"
+
+
+def test_declared_vs_computed_says_how_many_totals_differ(run_trade, trade_doc, make_trade) -> None:
+    """Three declared totals agreed and one differed; the journal said "declares totals that differ"."""
+    trades = [make_trade("TSLA", quantity=10, price=251.2, timestamp="2025-12-03T14:35:00Z", profit_loss=-82.0, exit_price=243.0,
+                         exit_timestamp="2025-12-03T15:10:00Z"),
+              make_trade("NVDA", quantity=20, price=141.5, timestamp="2025-12-03T15:20:00Z", profit_loss=52.5, exit_price=144.125,
+                         exit_timestamp="2025-12-03T16:05:00Z")]
+    doc = trade_doc(trades, metadata={"trades_executed": 2, "total_pnl": -29.5, "win_rate": 50.0, "max_drawdown": 240.0})
+    result, folder = run_trade(doc)
+    assert result.exit_code == 0, result.output
+    journal = (folder / "trade_journal.md").read_text()
+    assert ("\n1 of the 4 totals the session's metadata declares differs from the figure computed from its 2 listed trades. "
+            "The computed figures are the ones used everywhere in this journal.\n") in journal, journal
+
+
+def test_the_mastodon_post_says_the_duration_before_the_symbols(run_trade, trade_doc, make_trade) -> None:
+    """"12 closed trades on XOM, GOOGL, AMD, META, AMZN and 7 more in 6 hours 30 minutes" read as
+    seven more symbols in six and a half hours."""
+    symbols = ["AAPL", "MSFT", "NVDA", "TSLA", "AMZN", "META", "GOOGL", "AMD", "NFLX", "JPM", "XOM", "BA"]
+    trades = [make_trade(s, quantity=10, price=100 + i, timestamp=f"2025-12-03T{14 + i // 4:02d}:{(i % 4) * 15:02d}:00Z",
+                         exit_price=100 + i + (1 if i % 2 else -1), exit_timestamp=f"2025-12-03T{14 + i // 4:02d}:{(i % 4) * 15 + 10:02d}:00Z")
+              for i, s in enumerate(symbols)]
+    result, folder = run_trade(trade_doc(trades, metadata={"duration_minutes": 390}))
+    assert result.exit_code == 0, result.output
+    post = json.loads((folder / "social_post.json").read_text())["mastodon"][0]
+    assert "\n\nIn 6 hours 30 minutes, 12 closed trades on " in post and " more in 6 hours" not in post, post
