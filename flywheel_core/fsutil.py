@@ -439,14 +439,15 @@ def confine(name: str, roots: list[Path], *, base: Path | None = None) -> Path:
     if win.drive or name.startswith("\\\\"):
         raise PathRefused(f"{name!r} is a path on another machine (Windows drive)")
     parts = PurePosixPath(name.replace("\\", "/"))
-    base = (base or roots[0]).resolve()
+    given = base or roots[0]
+    base = given.resolve()
     candidate = Path(parts) if parts.is_absolute() else base / parts
     try:
         resolved = candidate.resolve()
     except (OSError, RuntimeError) as exc:  # a symlink loop (RuntimeError before 3.13), a name too long
         raise PathRefused(f"{name[:200]!r} cannot be resolved ({exc.__class__.__name__})") from None
     for root in roots:
-        root = root.resolve()
+        root = base if root == given else root.resolve()  # the base is most often a root: resolved once
         if resolved == root or resolved.is_relative_to(root):
             return resolved
     raise PathRefused(f"{name!r} is outside the allowed folders")
