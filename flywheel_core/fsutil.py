@@ -133,7 +133,7 @@ def _open_temp(path: Path) -> tuple[int, str]:
     and name, ``.<name>.<pid>.<n>.tmp``. The pid and a number this process counts make the
     name unique among live writers, without mkstemp's random letters (a third of the Python
     time of writing a small file); a name a dead process with the same pid left is skipped."""
-    prefix = f"{path.parent}/{_temp_prefix(path.name)}"
+    prefix = os.path.join(os.path.abspath(path.parent), _temp_prefix(path.name))  # absolute, as mkstemp's
     for _ in range(10_000):  # as mkstemp's TMP_MAX
         tmp = f"{prefix}{next(_temp_numbers)}.tmp"
         try:
