@@ -68,6 +68,8 @@ def _replace(match: re.Match[str]) -> str:
 
 def scrub_paths(text: str) -> str:
     """``text`` with every absolute local path replaced by its display name."""
+    if "/" not in text and "\\" not in text:
+        return text  # every form of path above has a separator: most strings of a session have none
     # Twice: a replacement may complete a path with what followed ("/a/~/b" -> "~/b").
     for _ in range(2):
         text = _LOCAL_PATH.sub(_replace, text)

@@ -63,11 +63,11 @@ def _may_delimit(run: str, before: str | None, after: str | None) -> bool:
     end of the text could meet anything there, so it may always delimit."""
     if before is None or after is None:
         return True
+    lw, nw = _is_space(before), _is_space(after)
+    before_class, after_class = unicodedata.category(before)[0], unicodedata.category(after)[0]
     for symbols in ("P", "PS"):
-        def punct(ch: str) -> bool:
-            return ch in _ASCII_PUNCT or unicodedata.category(ch)[0] in symbols  # noqa: B023
-
-        lp, np_, lw, nw = punct(before), punct(after), _is_space(before), _is_space(after)
+        lp = before in _ASCII_PUNCT or before_class in symbols
+        np_ = after in _ASCII_PUNCT or after_class in symbols
         left = not nw and (not np_ or lw or lp)
         right = not lw and (not lp or nw or np_)
         if run[0] != "_" and (left or right):
@@ -107,6 +107,8 @@ def _code_spans(line: str) -> tuple[list[tuple[int, int]], set[int]]:
 #: A character that can be markup wherever it stands (or start a code span): a line without
 #: one, and without a block start or a heading's closing hashes, is shown as it is.
 _INLINE_MARKUP = re.compile(r"[][|\\<&*_~`]")
+#: The characters :func:`_escape_marked` looks at one by one (the others it finds by runs).
+_SINGLE_MARKUP = r"[][|\\<&]"
 
 
 def _escape_line(line: str) -> str:
@@ -127,7 +129,10 @@ def _escape_marked(line: str) -> str:
     closing = _CLOSING_HASHES.search(line)
     if closing:
         marked.add(closing.start(1))
-    for i, ch in enumerate(line):
+    # Only the characters that may need it are visited (a line is walked in C, not character by
+    # character in Python: most of a long line of prose is letters).
+    for m in _re(_SINGLE_MARKUP).finditer(line):
+        i, ch = m.start(), m.group()
         if ch in _ALWAYS or (ch == "\\" and (i + 1 == len(line) or line[i + 1] in _ASCII_PUNCT)):
             marked.add(i)
         elif ch == "<" and (i + 1 == len(line) or _re(_TAG_OR_AUTOLINK).match(line, i + 1)):
@@ -137,13 +142,14 @@ def _escape_marked(line: str) -> str:
     out: list[str] = []
     pos = 0
     for start, end in [*spans, (len(line), len(line))]:
-        part = line[pos:start]
-        for m in _re(_DELIMITERS).finditer(part):  # a run is escaped whole, or its neighbours change
-            a, b = pos + m.start(), pos + m.end()
-            if _may_delimit(m.group(), line[a - 1] if a else None, line[b] if b < len(line) else None) or marked & set(range(a, b)):
+        for m in _re(_DELIMITERS).finditer(line, pos, start):  # a run is escaped whole, or its neighbours change
+            a, b = m.start(), m.end()
+            if _may_delimit(m.group(), line[a - 1] if a else None, line[b] if b < len(line) else None) or not marked.isdisjoint(range(a, b)):
                 marked.update(range(a, b))
-        out += ["\\" + ch if pos + k in marked else ch for k, ch in enumerate(part)]
-        out.append(line[start:end])
+        for k in sorted(k for k in marked if pos <= k < start):  # a backslash before each marked character
+            out += (line[pos:k], "\\")
+            pos = k
+        out += (line[pos:start], line[start:end])
         pos = end
     return "".join(out)
 

@@ -7,6 +7,8 @@ for the whole-pipeline check over every artifact and site page).
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from flywheel_core import Session, scrub_paths, scrub_session
 from flywheel_core.testing import local_paths
@@ -54,3 +56,22 @@ def test_a_scrubbed_session_keeps_its_shape_and_the_original_is_untouched():
     assert shown.source_data == {"repo_path": "repo", "git_commits": [{"hash": "abc1234", "files": ["src/a.py"]}]}
     assert shown.extra == {"summary": "Saved to x.", "tags": ["ok"]}
     assert session.source_data["repo_path"] == f"D:/{CANARY}/repo", "the original still says where the repository is"
+
+
+def test_every_kind_of_path_has_a_separator():
+    # scrub_paths leaves text without "/" or "\\" as it is, unsearched: no path it knows lacks one.
+    from flywheel_core.localpaths import _LOCAL_PATH
+
+    for path in PATHS:
+        found = _LOCAL_PATH.search(f"Saved to {path}.")
+        assert found and ("/" in found.group() or "\\" in found.group()), path
+        bare = path.replace("/", "").replace("\\", "")
+        assert not _LOCAL_PATH.search(f"Saved to {bare}."), bare
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from([*"aZ:~?.$-_ \\/C", "file:", "UNC", "home", "Users", "tmp", "é"]), max_size=20).map("".join))
+def test_no_path_is_found_without_a_separator(text):
+    from flywheel_core.localpaths import _LOCAL_PATH
+
+    assert _LOCAL_PATH.search(text.replace("/", "").replace("\\", "")) is None

@@ -51,11 +51,11 @@ def test_a_dangling_link_is_bad_input(tmp_path: Path, echo_host) -> None:
 
 
 _KILLED_WRITER = """
-import os, sys, tempfile
+import os, sys
 from pathlib import Path
-from flywheel_core.fsutil import _temp_prefix
+from flywheel_core.fsutil import _open_temp
 path = Path(sys.argv[1])
-fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(path.name), suffix=".tmp", dir=path.parent)
+fd, tmp = _open_temp(path)
 os.write(fd, b'{"half": ')
 print(tmp, flush=True)
 os.kill(os.getpid(), 9)
@@ -103,6 +103,23 @@ def test_atomic_write_names_its_temp_file_after_the_writer(tmp_path: Path) -> No
     pid = int(temp.name.split(".")[3])
     assert pid != os.getpid()
     assert remove_stale_temps(path) == [temp]
+
+
+def test_a_temp_name_a_dead_writer_with_this_pid_left_is_skipped(tmp_path: Path, monkeypatch) -> None:
+    import itertools
+
+    from flywheel_core import fsutil
+
+    path = tmp_path / "s.json"
+    # A process with this pid, killed long ago, left the temp files this one would name next.
+    left = [tmp_path / f".s.json.{os.getpid()}.{n}.tmp" for n in range(2)]
+    for file in left:
+        file.write_text("{")
+    monkeypatch.setattr(fsutil, "_temp_numbers", itertools.count())
+    atomic_write(path, "{}\n")
+    assert path.read_text() == "{}\n" and path.stat().st_mode & 0o777 == 0o644
+    assert all(file.read_text() == "{" for file in left), "another writer's file is never overwritten"
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["s.json", *(f.name for f in left)])
 
 
 def test_several_files_are_written_with_one_fsync_each_and_one_per_folder(tmp_path: Path, monkeypatch) -> None:
