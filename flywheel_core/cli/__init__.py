@@ -204,6 +204,10 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as exc:
         if _state["debug"]:
             raise
+        if isinstance(exc, RuntimeError) and str(exc).startswith(_LOOP):
+            # pathlib's resolve() says so before Python 3.13 (3.13 raises the OSError above): a
+            # config's out_dir or --config naming a symlink loop is a path to fix, not a bug.
+            _fail(f"error: {str(exc)[len(_LOOP):].strip(chr(39))}: Too many levels of symbolic links", 1)
         _fail(f"internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)", 1)
     finally:
         sys.stdout, sys.stderr = stdout, stderr
@@ -405,6 +409,9 @@ _CLOSED_PIPE = 141
 
 def _pipe_closed() -> bool:
     return any(getattr(stream, "pipe_closed", False) for stream in _state.get("streams", ()))
+
+
+_LOOP = "Symlink loop from "
 
 
 def _fail(message: str, code: int) -> None:
