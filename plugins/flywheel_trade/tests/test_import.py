@@ -464,6 +464,26 @@ def test_ibkr_split_in_the_corporate_actions_section_is_flagged_in_the_session(t
     assert "AMD" not in " ".join(result.warnings), "an action on a symbol not traded in the file says nothing"
 
 
+def test_a_newest_first_export_keeps_same_second_fills_in_the_order_they_happened(tmp_path: Path) -> None:
+    # Many brokers export the newest execution first. A buy of 100 and the sell of 200 that closed
+    # the whole position, both in the same second, were read top-down: the sell first, closing
+    # 100 and opening a phantom short that the buy then "covered" (two trades, one of them short).
+    path = tmp_path / "fills.csv"
+    path.write_bytes("\ufefftimestamp,symbol,side,quantity,price,fees\r\n"
+                     "2025-03-10T14:30:01Z,AAPL,sell,200,10.05,1\r\n"
+                     "2025-03-10T14:30:01Z,AAPL,buy,100,10.00,1\r\n"
+                     "2025-03-10T13:00:00Z,AAPL,buy,100,9.00,1\r\n".encode())
+    trades = round_trips(read_fills(path).fills)
+    assert [(t["action"], t["quantity"], t["price"], t["exit_price"], t["profit_loss"]) for t in trades] == [
+        ("buy", 200, 9.5, 10.05, 107)]
+    # The same executions oldest first (the usual order) give the same trade.
+    path.write_text("timestamp,symbol,side,quantity,price,fees\n"
+                    "2025-03-10T13:00:00Z,AAPL,buy,100,9.00,1\n"
+                    "2025-03-10T14:30:01Z,AAPL,buy,100,10.00,1\n"
+                    "2025-03-10T14:30:01Z,AAPL,sell,200,10.05,1\n")
+    assert round_trips(read_fills(path).fills) == trades
+
+
 def test_semicolon_export_with_decimal_commas(tmp_path: Path) -> None:
     # A European spreadsheet's CSV: `;` between fields, `,` as the decimal mark, `.` grouping thousands.
     path = tmp_path / "fills.csv"
