@@ -729,7 +729,9 @@ def _tradovate(rows: _Rows, records: Iterator[tuple[int, list[str]]], notes: lis
         qty = header.require(rows, hline, "filledQty", "Filled Qty")
         price = header.require(rows, hline, "avgPrice", "Avg Fill Price")
         commission = None
-        notes.append("a Tradovate Orders export has no commissions: fees are 0 (export Fills to include them)")
+        # Kept with the session: every P&L of the journal would otherwise read as net of fees.
+        rows.warnings.append("a Tradovate Orders export has no commissions: fees are 0 and every P&L is before "
+                             "commissions (export Fills to include them)")
     else:
         # Prefer the UTC `_timestamp` over the local `Timestamp`; exact names first, since the
         # older export has both `timestamp` (UTC) and `Timestamp` (local).

@@ -236,7 +236,10 @@ def test_tradovate_orders_export(flywheel_cli, tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "skipped 1 Tradovate order(s) with nothing filled" in result.stderr
     assert "Orders export has no commissions" in result.stderr
-    trades = by_symbol(json.loads(out.read_text())["source_data"]["trades"])
+    session = json.loads(out.read_text())
+    # Kept with the session, so the journal says its P&L is before commissions (it was a note on stderr only).
+    assert any("every P&L is before commissions" in w for w in session["metadata"]["import"]["warnings"])
+    trades = by_symbol(session["source_data"]["trades"])
     assert trades["MESU6"][0]["profit_loss"] == -15, "3 points x $5 lost"
     assert trades["MNQU6"][0]["profit_loss"] == 150, "75 points x $2"
     assert trades["MESU6"][0]["timestamp"] == "2026-06-17T13:29:32Z"
