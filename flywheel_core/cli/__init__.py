@@ -87,9 +87,12 @@ def _root(
     logging.getLogger("markdown_it").setLevel(logging.INFO)
     if verbose or debug:
         from flywheel_core.plugins import get_host
+        from flywheel_core.schema import mask_suspicious
 
         tracer = get_host().pm.trace.root
-        tracer.setwriter(lambda msg: logging.getLogger("flywheel.hooks").debug(msg.rstrip()))
+        # A traced call shows its arguments, the whole session among them: a token pasted into
+        # a conversation would reach a CI log that only meant to debug.
+        tracer.setwriter(lambda msg: logging.getLogger("flywheel.hooks").debug(mask_suspicious(msg.rstrip())))
         get_host().pm.enable_tracing()
 
 
