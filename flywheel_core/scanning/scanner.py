@@ -46,7 +46,8 @@ _KINDS = {
 #: Characters nobody sees (a word joiner, a zero-width space, a soft hyphen): the social posts put
 #: a word joiner in every address so networks do not link it, which hid ``https://user:pw@host``
 #: from the rules. The rules read the text without them, as a reader does.
-_INVISIBLE = "[\u00ad\u200b-\u200d\u2060\ufeff]"
+#: (Also written as a Python or JSON escape, as a traced repr or a log line shows them.)
+_INVISIBLE = r"[\u00ad\u200b-\u200d\u2060\ufeff]|\\u(?i:00ad|200[b-d]|2060|feff)"
 _ESCAPES = {
     # CommonMark backslash escapes (md_escape writes them) and character references.
     "markdown": re.compile(r"\\([!-/:-@\[-`{-~])|&(?:#\d{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});|" + _INVISIBLE),
@@ -98,7 +99,7 @@ class _View:
 
     @staticmethod
     def _decode(seq: str, kind: str) -> str:
-        if len(seq) == 1:  # an invisible character: nothing
+        if _HAS_INVISIBLE.fullmatch(seq):  # an invisible character: nothing
             return ""
         if seq.startswith("&"):
             return html.unescape(seq)
