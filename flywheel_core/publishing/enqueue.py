@@ -138,7 +138,8 @@ def _refuse_a_second_file(
                 if Path(other).resolve() == real or not Path(other).is_file():
                     continue
                 doc = SessionStore().read_raw(Path(other))
-                claims = doc.get("session_id") == session_id and parse_timestamp(doc["timestamp"])[0] != parse_timestamp(when)[0]
+                claims = (doc.get("session_id") == session_id
+                          and parse_timestamp(doc["timestamp"])[0] != parse_timestamp(when)[0])
             except (OSError, RuntimeError, InputError, ValueError, KeyError, TypeError):
                 continue  # unreadable: it cannot be told apart, and the run goes on
             if claims:

@@ -826,7 +826,8 @@ def _base64_secrets(text: str, low: str, ctx: ScanContext) -> Iterator[Hit]:
             continue
         inner = find_hits(decoded, ctx, personal=False)
         if inner:
-            yield Hit("Base64-encoded secret", "secret", m.start(), m.end(), m.group(), f"base64 of {inner[0].rule}: {mask(m.group())}")
+            preview = f"base64 of {inner[0].rule}: {mask(m.group())}"
+            yield Hit("Base64-encoded secret", "secret", m.start(), m.end(), m.group(), preview)
 
 
 # ---------------------------------------------------------------------------------------------

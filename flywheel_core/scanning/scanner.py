@@ -50,7 +50,9 @@ _KINDS = {
 _INVISIBLE = r"[\u00ad\u200b-\u200d\u2060\ufeff]|\\u(?i:00ad|200[b-d]|2060|feff)"
 _ESCAPES = {
     # CommonMark backslash escapes (md_escape writes them) and character references.
-    "markdown": re.compile(r"\\([!-/:-@\[-`{-~])|&(?:#\d{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});|" + _INVISIBLE),
+    "markdown": re.compile(
+        r"\\([!-/:-@\[-`{-~])|&(?:#\d{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});|" + _INVISIBLE
+    ),
     "html": re.compile(r"&(?:#\d{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});|" + _INVISIBLE),
     "json": re.compile(r"\\(?:u[0-9a-fA-F]{4}|[\"\\/bfnrt])|" + _INVISIBLE),
     "plain": re.compile(_INVISIBLE),

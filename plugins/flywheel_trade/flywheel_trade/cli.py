@@ -31,8 +31,8 @@ def collect_trade(
     ] = None,
     tz: Annotated[
         Optional[str],
-        typer.Option("--tz", help="Time zone of times written without one, e.g. America/New_York (default: UTC, with a warning).",
-                     show_default=False),
+        typer.Option("--tz", show_default=False,
+                     help="Time zone of times written without one, e.g. America/New_York (default: UTC, with a warning)."),
     ] = None,
     multiplier: Annotated[
         Optional[list[str]],

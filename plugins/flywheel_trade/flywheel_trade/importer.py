@@ -564,7 +564,8 @@ def _ibkr_section(rows: _Rows, records: Iterator[tuple[int, list[str]]], notes: 
         section.rows += 1
         if _corporate_action(code, header) and (symbol := header.find("Symbol")):
             what = header.find("ActionDescription", "Description")
-            section.actions.append((line, _cell(cells, symbol[1]).strip(), _cell(cells, what[1]).strip() if what else ""))
+            described = _cell(cells, what[1]).strip() if what else ""
+            section.actions.append((line, _cell(cells, symbol[1]).strip(), described))
         level = header.find("LevelOfDetail")
         if level is not None:
             value = _cell(cells, level[1]).strip().upper()
@@ -679,8 +680,9 @@ def _ibkr(rows: _Rows, records: Iterator[tuple[int, list[str]]], notes: list[str
     traded = {name for f in fills for name in (f.symbol, contract_root(f.symbol))}
     for line, symbol, what in section.actions:
         if symbol in traded:
-            rows.warnings.append(f"line {line}: corporate action on {symbol} ({what or 'no description'}): flywheel does not "
-                                 f"adjust trades for it, so the quantities, prices and P&L of {symbol} trades held across it are wrong")
+            rows.warnings.append(f"line {line}: corporate action on {symbol} ({what or 'no description'}): flywheel "
+                                 "does not adjust trades for it, so the quantities, prices and P&L of "
+                                 f"{symbol} trades held across it are wrong")
     for (paid_in, traded_in), lines in sorted(mixed.items()):
         shown = ", ".join(map(str, lines[:5])) + (f" and {len(lines) - 5} more" if len(lines) > 5 else "")
         rows.warnings.append(f"line(s) {shown}: commission in {paid_in} on trades in {traded_in}: their fees are "

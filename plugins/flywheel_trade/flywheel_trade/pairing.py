@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from itertools import pairwise
 from datetime import datetime, timezone
 from typing import Any
 
@@ -242,9 +243,12 @@ def pair(fills: list[Fill]) -> Pairing:
 
 def _newest_first(fills: list[Fill]) -> bool:
     """The file lists its executions newest first: later lines are never later in time, and some are earlier."""
-    by_line = sorted(fills, key=lambda f: f.line)
-    pairs = list(zip(by_line, by_line[1:]))
-    return any(b.time < a.time for a, b in pairs) and not any(b.time > a.time for a, b in pairs)
+    earlier = False
+    for a, b in pairwise(sorted(fills, key=lambda f: f.line)):
+        if b.time > a.time:
+            return False
+        earlier = earlier or b.time < a.time
+    return earlier
 
 
 def round_trips(fills: list[Fill]) -> list[dict[str, Any]]:
