@@ -49,11 +49,17 @@ class RunContext:
 
     def warn(self, message: str, path: str = "$") -> None:
         """Record a warning about the session; printed by the CLI, never fatal."""
-        self.problems.append(Problem.warning(message, path))
+        from flywheel_core.schema import mask_suspicious
+
+        # A warning may quote a session's value (repo_path '/srv/AKIA…/app'): printed, kept in
+        # --json output and cron logs, it is masked as error lines are.
+        self.problems.append(Problem.warning(mask_suspicious(message), path))
 
     def note(self, message: str) -> None:
         """Record something the user may want to know that is no problem (rows skipped on purpose)."""
-        self.notes.append(message)
+        from flywheel_core.schema import mask_suspicious
+
+        self.notes.append(mask_suspicious(message))
 
     def render(self, template: str, /, **context: Any) -> str:
         """Render a template by name (e.g. ``build/readme.md.j2``) with StrictUndefined.

@@ -297,7 +297,10 @@ def _run_files(
             yield from (item.result if isinstance(item, _Generated) else item for item in items)
 
         for path in files:
-            real = path.resolve()
+            try:
+                real = path.resolve()
+            except (OSError, RuntimeError):  # a symlink loop (RuntimeError before 3.13): reading it says so, exit 2
+                real = path.absolute()
             if real in staged:
                 yield from flush()  # a file given twice is run twice, the second on the first's record
             try:

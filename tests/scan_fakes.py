@@ -83,6 +83,8 @@ class Fakes:
                 return self.basic(arg)
             if kind == "uuid":
                 return self.uuid()
+            if kind == "base64":  # a token with this prefix, pasted base64-encoded
+                return base64.b64encode(f"{arg}{self.chars('alnum', 36)}".encode()).decode()
             return m.group()  # ${PASSWORD}, {token}: literal text of the case
 
         return _TEMPLATE.sub(one, template)

@@ -53,6 +53,35 @@ def test_a_device_is_refused(tmp_path: Path) -> None:
     assert "/dev/zero: $: is a character device, expected a regular file" in proc.stderr
 
 
+def test_a_session_file_in_a_symlink_loop_is_one_line_and_the_others_still_run(tmp_path: Path, fake_dist) -> None:
+    # `ln -s b.json a.json; ln -s a.json b.json`: run crashed with "internal error: RuntimeError:
+    # Symlink loop from ..." (exit 1) before reading anything, where validate said one line.
+    (tmp_path / "a.json").symlink_to(tmp_path / "b.json")
+    (tmp_path / "b.json").symlink_to(tmp_path / "a.json")
+    good = tmp_path / "good.json"
+    good.write_text(json.dumps(build_session("build")))
+    proc = _flywheel("run", tmp_path / "a.json", good, "--out", tmp_path / "out", env=fake_dist("flywheel-small", SMALL_PLUGIN),
+                     timeout=60)
+    assert proc.returncode == 2, proc.stderr
+    assert f"{tmp_path / 'a.json'}: $: cannot read: Too many levels of symbolic links" in proc.stderr
+    assert "internal error" not in proc.stderr
+    assert json.loads(good.read_text())["artifacts"]["summary"]["generated"], "the good session still ran"
+
+
+def test_a_config_path_in_a_symlink_loop_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "a").symlink_to(tmp_path / "b")
+    (tmp_path / "b").symlink_to(tmp_path / "a")
+    config = tmp_path / "flywheel.toml"
+    config.write_text('out_dir = "a/out"\n')
+    session = tmp_path / "s.json"
+    session.write_text(json.dumps(build_session("build")))
+    for args in (("run", session, "--config", config), ("run", session, "--config", tmp_path / "a")):
+        proc = _flywheel(*args, timeout=60)
+        assert proc.returncode == 1, proc.stderr
+        assert proc.stderr.strip().splitlines()[-1].endswith(": Too many levels of symbolic links"), proc.stderr
+        assert "internal error" not in proc.stderr
+
+
 def test_a_fifo_config_is_refused(tmp_path: Path) -> None:
     fifo = tmp_path / "flywheel.toml"
     os.mkfifo(fifo)

@@ -375,3 +375,14 @@ def test_a_token_in_an_id_field_is_not_declared_away() -> None:
     doc = _session({"hash": "c" * 40, "id": TOKEN, "message": f"see {TOKEN}"})
     assert [f.file for f in scan_session(doc)] == ["$.source_data.git_commits[0].id",
                                                    "$.source_data.git_commits[0].message"]
+
+
+@pytest.mark.parametrize("joiner", ["\u2060", "\u200b", "\\u2060", "\\u200B"])
+def test_invisible_characters_and_their_escapes_are_read_past(joiner: str) -> None:
+    # The social posts put a word joiner in every address (so networks do not link it), and a
+    # traced repr or a log line writes it as an escape: https://user:password@host was not found.
+    password = "Zq9x" + "Kt4mWp2vLr8s"
+    text = f"then merged https:{joiner}//deploy:{password}@{joiner}git.{joiner}example.net/app."
+    findings = scan_text(text, kind="plain")
+    assert [f.rule for f in findings] == ["Basic Auth Credentials"]
+    assert password not in redact_text(text, findings)

@@ -44,3 +44,18 @@ def test_verbose_hook_tracing_does_not_print_a_targets_secret(tmp_path, echo_hos
     assert ran.exit_code == 0, ran.output
     assert "flywheel_publish" in caplog.text, "the hook call was traced"
     assert CANARY not in caplog.text + ran.output + published.output
+
+
+def test_verbose_hook_tracing_does_not_print_a_token_pasted_into_the_session(tmp_path, echo_host, example, caplog) -> None:
+    # Each traced hook call shows the whole Session: `flywheel -v run` in CI printed a GitHub
+    # token an agent had pasted into a commit message, whole, once per hook.
+    token = "ghp_" + "R8kq1Xv0cQ3mB7nZ2wL5yT9uE4sA6dF1gH3j"
+    path = example()
+    doc = json.loads(path.read_text())
+    doc["source_data"]["git_commits"][0]["message"] = f"fix: deploy with {token}"
+    path.write_text(json.dumps(doc))
+    with caplog.at_level(logging.DEBUG):
+        ran = run_cli(["-v", "run", path, "--out", tmp_path / "out"], host=echo_host)
+    assert ran.exit_code == 0, ran.output
+    assert "flywheel_generate" in caplog.text and "[redacted:github-token]" in caplog.text
+    assert token[4:] not in caplog.text + ran.output

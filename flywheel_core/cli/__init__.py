@@ -88,9 +88,12 @@ def _root(
     logging.getLogger("markdown_it").setLevel(logging.INFO)
     if verbose or debug:
         from flywheel_core.plugins import get_host
+        from flywheel_core.schema import mask_suspicious
 
         tracer = get_host().pm.trace.root
-        tracer.setwriter(lambda msg: logging.getLogger("flywheel.hooks").debug(msg.rstrip()))
+        # A traced call shows its arguments, the whole session among them: a token pasted into
+        # a conversation would reach a CI log that only meant to debug.
+        tracer.setwriter(lambda msg: logging.getLogger("flywheel.hooks").debug(mask_suspicious(msg.rstrip())))
         get_host().pm.enable_tracing()
 
 
@@ -211,6 +214,10 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as exc:
         if _state["debug"]:
             raise
+        if isinstance(exc, RuntimeError) and str(exc).startswith(_LOOP):
+            # pathlib's resolve() says so before Python 3.13 (3.13 raises the OSError above): a
+            # config's out_dir or --config naming a symlink loop is a path to fix, not a bug.
+            _fail(f"error: {str(exc)[len(_LOOP):].strip(chr(39))}: Too many levels of symbolic links", 1)
         _fail(f"internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)", 1)
     finally:
         sys.stdout, sys.stderr = stdout, stderr
@@ -472,6 +479,9 @@ _CLOSED_PIPE = 141
 
 def _pipe_closed() -> bool:
     return any(getattr(stream, "pipe_closed", False) for stream in _state.get("streams", ()))
+
+
+_LOOP = "Symlink loop from "
 
 
 def _fail(message: str, code: int) -> None:

@@ -84,6 +84,8 @@ def enqueue_versions(
     networks: see :func:`page_entries`. Versions are enqueued in the order given, those linking
     to a page last.
     """
+    if session_path is not None:
+        _refuse_a_second_file(queue, session_id, versions, targets, Path(session_path))
     screening = Screening(queue.scan_policy, _session_doc(session, session_path),
                           str(session_path) if session_path else None)
     out: list[dict[str, Any]] = []
@@ -106,6 +108,46 @@ def enqueue_versions(
             out.append({"id": entry.id, "session_id": session_id, "kind": version.kind, "target": name,
                         "status": entry.status, "new": changed, "sha256": entry.sha256, "scan": entry.findings})
     return out
+
+
+def _refuse_a_second_file(
+    queue: PublicationQueue, session_id: str, versions: list[ArtifactVersion], targets: list[str], session_path: Path
+) -> None:
+    """InputError when another session file on this machine holds ``session_id`` for a session of
+    another time and the queue has artifacts of it: two sessions under one id would replace each
+    other's pages and posts (an agent that copied a session file for its next session and kept
+    the id). A file that moved, a copy of the same session (a second clone of the repository, the
+    same timestamp) or one that no longer says that id is the same session: nothing is said."""
+    from flywheel_core.publishing.storage import LOCAL_HOST
+    from flywheel_core.timestamps import parse_timestamp
+
+    when = next((v.meta.get("date") for v in versions if isinstance(v.meta.get("date"), str)), None)
+    if when is None or not queue.exists():  # a queue not made yet holds nothing (and is not made here)
+        return
+
+    real = session_path.resolve()
+    seen: set[str] = set()
+    for version in versions:
+        for target in targets:
+            prior = queue.newest(target, session_id, version.kind)
+            other = prior.session_path if prior is not None and prior.session_host in (None, LOCAL_HOST) else None
+            if not other or other in seen:
+                continue
+            seen.add(other)
+            try:
+                if Path(other).resolve() == real or not Path(other).is_file():
+                    continue
+                doc = SessionStore().read_raw(Path(other))
+                claims = (doc.get("session_id") == session_id
+                          and parse_timestamp(doc["timestamp"])[0] != parse_timestamp(when)[0])
+            except (OSError, RuntimeError, InputError, ValueError, KeyError, TypeError):
+                continue  # unreadable: it cannot be told apart, and the run goes on
+            if claims:
+                raise InputError(str(session_path), "$.session_id",
+                                 f"{session_id!r} is already the id of {other}, a session of {doc['timestamp']}, whose "
+                                 "artifacts are in the queue: give this session its own id (two sessions under one id "
+                                 "replace each other's pages and posts)")
+            return
 
 
 def linked_kind(version: ArtifactVersion) -> str | None:

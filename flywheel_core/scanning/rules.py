@@ -808,6 +808,28 @@ def _hosts(text: str, low: str, ctx: ScanContext) -> Iterator[Hit]:
         yield Hit("Internal host name", "private", start, end, host.lower(), f"****.{m.group(1)}")
 
 
+_BASE64_RUN = re.compile(r"[A-Za-z0-9+/_-]{24,}={0,2}")
+_URLSAFE = str.maketrans("-_", "+/")
+
+
+def _base64_secrets(text: str, low: str, ctx: ScanContext) -> Iterator[Hit]:
+    """A secret pasted base64-encoded (``echo -n $TOKEN | base64``, a Kubernetes Secret's
+    ``data:``): a run of base64 that decodes to text in which a secret rule finds something."""
+    for m in _BASE64_RUN.finditer(text):
+        run = m.group().rstrip("=")
+        run = run[:-1] if len(run) % 4 == 1 else run
+        try:
+            decoded = base64.b64decode(run.translate(_URLSAFE) + "=" * (-len(run) % 4), validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError, ValueError):
+            continue
+        if not decoded.replace("\n", " ").replace("\t", " ").isprintable():  # binary: an image, a hash
+            continue
+        inner = find_hits(decoded, ctx, personal=False)
+        if inner:
+            preview = f"base64 of {inner[0].rule}: {mask(m.group())}"
+            yield Hit("Base64-encoded secret", "secret", m.start(), m.end(), m.group(), preview)
+
+
 # ---------------------------------------------------------------------------------------------
 # The table
 # ---------------------------------------------------------------------------------------------
@@ -826,6 +848,7 @@ def _rules() -> dict[str, Rule]:
     table.append(Rule("AWS Access Key", "secret", _aws_secret_key, 1))
     table.append(Rule("Bearer Token", "secret", _bearer, 2))
     table.append(Rule("Secret keyword", "secret", _keywords, 3))  # also yields "Env assignment"
+    table.append(Rule("Base64-encoded secret", "secret", _base64_secrets, 3))
     table.append(Rule("E-mail address", "personal", _emails, 4))
     table.append(Rule("Phone number", "personal", _phones, 4))
     table.append(Rule("Home folder", "personal", _homes, 4))

@@ -43,12 +43,21 @@ _KINDS = {
     ".html": "html", ".htm": "html", ".svg": "html", ".xml": "html", ".atom": "html", ".rss": "html",
     ".json": "json",
 }
+#: Characters nobody sees (a word joiner, a zero-width space, a soft hyphen): the social posts put
+#: a word joiner in every address so networks do not link it, which hid ``https://user:pw@host``
+#: from the rules. The rules read the text without them, as a reader does.
+#: (Also written as a Python or JSON escape, as a traced repr or a log line shows them.)
+_INVISIBLE = r"[\u00ad\u200b-\u200d\u2060\ufeff]|\\u(?i:00ad|200[b-d]|2060|feff)"
 _ESCAPES = {
     # CommonMark backslash escapes (md_escape writes them) and character references.
-    "markdown": re.compile(r"\\([!-/:-@\[-`{-~])|&(?:#\d{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});"),
-    "html": re.compile(r"&(?:#\d{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});"),
-    "json": re.compile(r"\\(?:u[0-9a-fA-F]{4}|[\"\\/bfnrt])"),
+    "markdown": re.compile(
+        r"\\([!-/:-@\[-`{-~])|&(?:#\d{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});|" + _INVISIBLE
+    ),
+    "html": re.compile(r"&(?:#\d{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});|" + _INVISIBLE),
+    "json": re.compile(r"\\(?:u[0-9a-fA-F]{4}|[\"\\/bfnrt])|" + _INVISIBLE),
+    "plain": re.compile(_INVISIBLE),
 }
+_HAS_INVISIBLE = re.compile(_INVISIBLE)
 _JSON_SIMPLE = {'"': '"', "\\": "\\", "/": "/", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
 
 
@@ -71,7 +80,7 @@ class _View:
         self._dec: list[int] = []
         self._raw: list[int] = []
         pattern = _ESCAPES.get(kind)
-        if pattern is None or ("\\" not in raw and "&" not in raw):
+        if pattern is None or ("\\" not in raw and "&" not in raw and not _HAS_INVISIBLE.search(raw)):
             self.text = raw
             return
         matches = [(m.start(), m.end(), m.group()) for m in pattern.finditer(raw)]
@@ -92,10 +101,13 @@ class _View:
 
     @staticmethod
     def _decode(seq: str, kind: str) -> str:
+        if _HAS_INVISIBLE.fullmatch(seq):  # an invisible character: nothing
+            return ""
         if seq.startswith("&"):
             return html.unescape(seq)
         if kind == "json":
-            return chr(int(seq[2:], 16)) if seq[1] == "u" else _JSON_SIMPLE[seq[1]]
+            char = chr(int(seq[2:], 16)) if seq[1] == "u" else _JSON_SIMPLE[seq[1]]
+            return "" if _HAS_INVISIBLE.match(char) else char
         return seq[1]
 
     def to_raw(self, i: int) -> int:
@@ -237,7 +249,10 @@ def session_findings(doc: dict[str, Any], *, context: ScanContext | None = None)
         pos += len(s) + 3
     text = "\n\0\n".join(joined)
     out: list[Finding] = []
-    hits = find_hits(text, ctx)
+    view = _View(text, "plain")  # read without invisible characters, as everywhere; spans mapped back
+    hits = find_hits(view.text, ctx)
+    if view.text is not text:
+        hits = [attrs.evolve(h, start=view.to_raw(h.start), end=view.to_raw(h.end)) for h in hits]
     exempt = [ctx.exempt(p) for p, _, _ in strings]
     local: list[Hit] = []
     where: list[int] = []
@@ -260,7 +275,7 @@ def session_findings(doc: dict[str, Any], *, context: ScanContext | None = None)
         start, end = hit.start - starts[k], hit.end - starts[k]
         line, column = lines.setdefault(k, _Lines(s)).position(start)
         out.append(Finding(hit.rule, path, line, column, hit.preview, fp, hit.severity, start, end))
-        values.append(s[start:end])
+        values.append(_HAS_INVISIBLE.sub("", s[start:end]))
         if key is _KEY:
             bad_keys.setdefault(path, path[:len(path) - len(_child("", s))] + f"[<key: {hit.preview}>]")
     # A key with a finding must not reappear in the paths that name it or what is below it.

@@ -113,6 +113,16 @@ def test_repo_containing_the_session_is_read(run_session, windowed):
     assert len(saved["source_data"]["git_commits"]) == 2
 
 
+def test_a_warning_about_repo_path_never_quotes_a_credential(run_session):
+    # The warning quoted repo_path whole: an AWS key id pasted into the path reached stderr,
+    # the --json output and cron logs (error lines were masked, plugins' ctx.warn lines not).
+    key = "AKIA" + "KQ7ECPLBWU2E5RJ0"
+    result, _, _ = run_session(session(source_data={"repo_path": f"/srv/{key}/app"}))
+    assert result.exit_code == 0, result.output
+    assert "repo_path '/srv/[redacted:aws-access-key]/app' does not exist on this machine" in result.stderr
+    assert key[4:] not in result.output + result.stderr
+
+
 def test_example_without_its_repo_warns_once(run_session):
     doc = json.loads((EXAMPLES / "build_session.json").read_text(encoding="utf-8"))
     result, arts, saved = run_session(doc)

@@ -126,3 +126,30 @@ def test_a_deploy_remote_that_never_answers_fails_the_batch_and_the_queue_retrie
     assert f"git fetch to the deploy remote {silent_server} got no answer in 1 s" in result.stderr
     entries = json.loads(flywheel_cli("queue", "list", "--json").stdout)
     assert {e["status"] for e in entries} == {"failed"} and all(e["next_attempt_at"] for e in entries)
+
+
+def test_a_second_session_under_the_same_id_does_not_replace_the_first_ones_page(
+    tmp_path, monkeypatch, register_plugin, flywheel_cli, make_session
+) -> None:
+    # An agent copied yesterday's session file for today's session and kept its session_id: the
+    # new session replaced yesterday's page (its URL became a redirect to today's), and
+    # yesterday's social post linked to a page about another day's work.
+    first = _project(tmp_path, monkeypatch, register_plugin, make_session, title="Queue day")
+    assert flywheel_cli("run", first, "--publish").exit_code == 0
+    before = {p: p.read_bytes() for p in (tmp_path / "site").rglob("*") if p.is_file()}
+    second = tmp_path / "next_session.json"
+    doc = json.loads(first.read_text())
+    doc.update(title="Exporter day", timestamp="2025-12-03T05:20:00Z", artifacts={}, pipeline_status={})
+    second.write_text(json.dumps(doc))
+    result = flywheel_cli("run", second, "--publish")
+    assert result.exit_code == 2, result.output
+    assert result.stderr.strip().endswith(
+        f"{second}: $.session_id: 'test-notes-001' is already the id of {first}, a session of 2025-12-02T05:20:00Z, "
+        "whose artifacts are in the queue: give this session its own id (two sessions under one id replace each "
+        "other's pages and posts)")
+    assert {p: p.read_bytes() for p in (tmp_path / "site").rglob("*") if p.is_file()} == before
+    # The same session copied elsewhere (a second clone of the repository) is the same session.
+    clone = tmp_path / "clone"
+    clone.mkdir()
+    (clone / "work_session.json").write_text(first.read_text())
+    assert flywheel_cli("run", clone / "work_session.json", "--publish").exit_code == 0

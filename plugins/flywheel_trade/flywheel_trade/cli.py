@@ -30,8 +30,10 @@ def collect_trade(
         Optional[Path], typer.Option("--output", "-o", help="Write the session here (default: stdout).", dir_okay=False)
     ] = None,
     tz: Annotated[
-        str, typer.Option("--tz", help="Time zone of times written without one, e.g. America/New_York.")
-    ] = "UTC",
+        Optional[str],
+        typer.Option("--tz", show_default=False,
+                     help="Time zone of times written without one, e.g. America/New_York (default: UTC, with a warning)."),
+    ] = None,
     multiplier: Annotated[
         Optional[list[str]],
         typer.Option("--multiplier", help="Point value of a symbol or futures root, e.g. MES=5 (repeatable)."),
@@ -86,13 +88,13 @@ def collect_from_options(options: dict[str, Any], ctx: RunContext) -> dict[str, 
         raise UsageError("a trade session is collected from a broker's CSV export: pass --csv FILE (and --format)")
     csv_file = Path(str(options["csv"]))
     fmt = str(options.get("format") or "generic")
-    tz = str(options.get("tz") or "UTC")
-    zone = timezone.utc
-    if tz.strip().upper() not in ("UTC", "Z"):
+    tz = str(options.get("tz") or "")
+    zone = timezone.utc  # not named: the import warns that times without a zone were read as UTC
+    if tz.strip():
         from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
         try:
-            zone = ZoneInfo(tz.strip())
+            zone = ZoneInfo("UTC" if tz.strip().upper() in ("UTC", "Z") else tz.strip())
         except (ZoneInfoNotFoundError, ValueError):
             raise UsageError(f"--tz {tz!r} is not a known time zone (e.g. UTC, America/New_York)") from None
     agent = options.get("agent_id")

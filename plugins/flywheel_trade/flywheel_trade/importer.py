@@ -542,6 +542,13 @@ class _Section:
     line: int
     rows: int = 0
     levels: dict[str, int] = attrs.field(factory=dict)  # LevelOfDetail (upper case) -> rows
+    #: (line, symbol, description) of each row of a Corporate Actions section (splits, mergers).
+    actions: list[tuple[int, str, str]] = attrs.field(factory=list)
+
+
+def _corporate_action(code: str, header: _Header) -> bool:
+    """A Flex Corporate Actions section: its code, or the columns only it has."""
+    return code == "CORP" or header.find("ActionDescription", "ActionID") is not None
 
 
 def _ibkr_section(rows: _Rows, records: Iterator[tuple[int, list[str]]], notes: list[str]) -> tuple[str, _Section]:
@@ -555,6 +562,10 @@ def _ibkr_section(rows: _Rows, records: Iterator[tuple[int, list[str]]], notes: 
             continue
         section = sections[code]
         section.rows += 1
+        if _corporate_action(code, header) and (symbol := header.find("Symbol")):
+            what = header.find("ActionDescription", "Description")
+            described = _cell(cells, what[1]).strip() if what else ""
+            section.actions.append((line, _cell(cells, symbol[1]).strip(), described))
         level = header.find("LevelOfDetail")
         if level is not None:
             value = _cell(cells, level[1]).strip().upper()
@@ -570,6 +581,9 @@ def _ibkr_section(rows: _Rows, records: Iterator[tuple[int, list[str]]], notes: 
     if others:
         skipped = sum(sections[c].rows for c in others)
         notes.append(f"skipped {skipped} row(s) of other Flex sections ({', '.join(others)})")
+    # A split or merger changes quantities and prices between a trade's fills: flywheel does not
+    # adjust for it, so the P&L of that symbol is flagged rather than published as if it were sure.
+    sections[code].actions = [a for c in others for a in sections[c].actions]
     return code, sections[code]
 
 
@@ -663,6 +677,12 @@ def _ibkr(rows: _Rows, records: Iterator[tuple[int, list[str]]], notes: list[str
                 execution_id=rows.execution_id(cells),
             )
         )
+    traded = {name for f in fills for name in (f.symbol, contract_root(f.symbol))}
+    for line, symbol, what in section.actions:
+        if symbol in traded:
+            rows.warnings.append(f"line {line}: corporate action on {symbol} ({what or 'no description'}): flywheel "
+                                 "does not adjust trades for it, so the quantities, prices and P&L of "
+                                 f"{symbol} trades held across it are wrong")
     for (paid_in, traded_in), lines in sorted(mixed.items()):
         shown = ", ".join(map(str, lines[:5])) + (f" and {len(lines) - 5} more" if len(lines) > 5 else "")
         rows.warnings.append(f"line(s) {shown}: commission in {paid_in} on trades in {traded_in}: their fees are "
@@ -711,7 +731,9 @@ def _tradovate(rows: _Rows, records: Iterator[tuple[int, list[str]]], notes: lis
         qty = header.require(rows, hline, "filledQty", "Filled Qty")
         price = header.require(rows, hline, "avgPrice", "Avg Fill Price")
         commission = None
-        notes.append("a Tradovate Orders export has no commissions: fees are 0 (export Fills to include them)")
+        # Kept with the session: every P&L of the journal would otherwise read as net of fees.
+        rows.warnings.append("a Tradovate Orders export has no commissions: fees are 0 and every P&L is before "
+                             "commissions (export Fills to include them)")
     else:
         # Prefer the UTC `_timestamp` over the local `Timestamp`; exact names first, since the
         # older export has both `timestamp` (UTC) and `Timestamp` (local).
@@ -811,16 +833,19 @@ def read_fills(
     currencies = sorted({f.currency for f in fills if f.currency})
     if len(currencies) > 1:
         notes.append(f"executions are in several currencies ({', '.join(currencies)}): P&L is summed without conversion")
-    if rows.naive_times and tz is timezone.utc:
-        notes.append(f"{rows.naive_times} time(s) without a zone were read as UTC (use --tz to name the export's zone)")
     warnings = points.warnings() + rows.warnings
+    advice = ["check the multipliers assumed above, or give each with --multiplier ROOT=N"] if points.assumed else []
+    if rows.naive_times and tz is timezone.utc:
+        # Kept with the session: the journal would otherwise say "Times are UTC" of times in an unknown zone.
+        warnings.append(f"{rows.naive_times} time(s) in the export have no zone and were read as UTC: "
+                        "times and dates shown may be off by the zone's hours")
+        advice.append("use --tz to name the export's zone (e.g. --tz America/New_York)")
     if rows.repeated_hour:
         (line, first), count = rows.repeated_hour[0], len(rows.repeated_hour)
         warnings.append(
             f"{count} time(s) fall in the hour {tz} has twice as clocks go back (line {line}: {first:%Y-%m-%d %H:%M:%S}), "
             f"read as the first of the two, {first.replace(tzinfo=tz):%Z}: times and holding times there may be an hour off"
         )
-    advice = ["check the multipliers assumed above, or give each with --multiplier ROOT=N"] if points.assumed else []
     return ImportResult(fills, notes, warnings, rows.sha256, advice)
 
 

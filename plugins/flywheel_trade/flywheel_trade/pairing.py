@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from itertools import pairwise
 from datetime import datetime, timezone
 from typing import Any
 
@@ -157,7 +158,10 @@ def pair(fills: list[Fill]) -> Pairing:
     position carried in from before the export: as the oldest lot it is closed first (FIFO), and
     what closes it goes to ``carried_in``, never into a trade, since its entry price is unknown.
     """
-    ordered = sorted(fills, key=lambda f: (f.time, f.line))
+    # Fills of the same moment keep the file's order, read the way the file runs: an export that
+    # lists the newest first (as many brokers' do) lists a same-second buy and sell newest first too.
+    step = -1 if _newest_first(fills) else 1
+    ordered = sorted(fills, key=lambda f: (f.time, f.line * step))
     carried = carried_positions(ordered)
     # Keyed by account too: a sell in one account never closes a buy in another.
     open_trips: dict[tuple[str, str], _RoundTrip] = {}
@@ -235,6 +239,16 @@ def pair(fills: list[Fill]) -> Pairing:
     for c in carried_in:
         del c["_exit"]
     return Pairing(done, carried_in)
+
+
+def _newest_first(fills: list[Fill]) -> bool:
+    """The file lists its executions newest first: later lines are never later in time, and some are earlier."""
+    earlier = False
+    for a, b in pairwise(sorted(fills, key=lambda f: f.line)):
+        if b.time > a.time:
+            return False
+        earlier = earlier or b.time < a.time
+    return earlier
 
 
 def round_trips(fills: list[Fill]) -> list[dict[str, Any]]:

@@ -145,8 +145,12 @@ def test_ibkr_flex_trades(flywheel_cli, tmp_path: Path) -> None:
 def test_ibkr_without_tz_says_times_were_read_as_utc(flywheel_cli, tmp_path: Path) -> None:
     result, out = collect(flywheel_cli, tmp_path, DATA / "ibkr_trades.csv", "--format", "ibkr")
     assert result.exit_code == 0
-    assert "time(s) without a zone were read as UTC (use --tz" in result.stderr
-    assert json.loads(out.read_text())["source_data"]["trades"][0]["timestamp"] == "2025-01-15T09:30:00Z"
+    assert "time(s) in the export have no zone and were read as UTC" in result.stderr
+    assert "use --tz to name the export's zone" in result.stderr
+    session = json.loads(out.read_text())
+    assert session["source_data"]["trades"][0]["timestamp"] == "2025-01-15T09:30:00Z"
+    # Kept with the session: the journal's "Times are UTC" would otherwise state a guess as fact.
+    assert any("have no zone and were read as UTC" in w for w in session["metadata"]["import"]["warnings"])
 
 
 def ibkr_csv(tmp_path: Path, rows: list[str], header: str = '"Symbol","DateTime","Quantity","TradePrice","IBCommission","Buy/Sell","Multiplier"') -> Path:
@@ -232,7 +236,10 @@ def test_tradovate_orders_export(flywheel_cli, tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "skipped 1 Tradovate order(s) with nothing filled" in result.stderr
     assert "Orders export has no commissions" in result.stderr
-    trades = by_symbol(json.loads(out.read_text())["source_data"]["trades"])
+    session = json.loads(out.read_text())
+    # Kept with the session, so the journal says its P&L is before commissions (it was a note on stderr only).
+    assert any("every P&L is before commissions" in w for w in session["metadata"]["import"]["warnings"])
+    trades = by_symbol(session["source_data"]["trades"])
     assert trades["MESU6"][0]["profit_loss"] == -15, "3 points x $5 lost"
     assert trades["MNQU6"][0]["profit_loss"] == 150, "75 points x $2"
     assert trades["MESU6"][0]["timestamp"] == "2026-06-17T13:29:32Z"
@@ -438,6 +445,48 @@ def test_ibkr_multi_section_flex_reads_the_trades_section(tmp_path: Path) -> Non
     assert "skipped 2 row(s) of other Flex sections (CNFT, POST)" in got.notes
 
 
+def test_ibkr_split_in_the_corporate_actions_section_is_flagged_in_the_session(tmp_path: Path) -> None:
+    # A Flex query with Trades and Corporate Actions: NVDA split 10 for 1 between the buy of 10 and
+    # the sell of 100. flywheel does not adjust for it, so the -8,951 it computes must not go out unflagged.
+    path = ibkr_csv(tmp_path, [
+        '"BOS","TRNT","Trades; trade date basis"',
+        '"HEADER","TRNT","ClientAccountID","CurrencyPrimary","AssetClass","Symbol","Multiplier","DateTime","Quantity","TradePrice","IBCommission","Buy/Sell","Open/CloseIndicator","IBExecID","LevelOfDetail"',
+        '"DATA","TRNT","U1","USD","STK","NVDA","1","20250603;100000","10","1000","-1","BUY","O","x1","EXECUTION"',
+        '"DATA","TRNT","U1","USD","STK","NVDA","1","20250615;100000","-100","105","-1","SELL","C","x2","EXECUTION"',
+        '"DATA","TRNT","U1","USD","STK","SPY","1","20250615;110000","1","600","-1","BUY","O","x3","EXECUTION"',
+        '"EOS","TRNT","3"',
+        '"BOS","CORP","Corporate Actions"',
+        '"HEADER","CORP","ClientAccountID","CurrencyPrimary","AssetClass","Symbol","Description","DateTime","ActionDescription","Quantity","Type"',
+        '"DATA","CORP","U1","USD","STK","NVDA","NVIDIA CORP","20250610;202500","NVDA(US67066G1040) SPLIT 10 FOR 1 (NVDA, NVIDIA CORP, US67066G1040)","90","FS"',
+        '"DATA","CORP","U1","USD","STK","AMD","ADVANCED MICRO DEVICES","20250610;202500","AMD SPLIT 2 FOR 1","5","FS"',
+        '"EOS","CORP","2"',
+    ], header='"BOF","U1","Trades","1"')
+    session, result = session_from_csv(path, "ibkr", agent_id="a")
+    [warning] = [w for w in session["metadata"]["import"]["warnings"] if "corporate action" in w]
+    assert warning.startswith("line 10: corporate action on NVDA (NVDA(US67066G1040) SPLIT 10 FOR 1"), warning
+    assert "AMD" not in " ".join(result.warnings), "an action on a symbol not traded in the file says nothing"
+
+
+def test_a_newest_first_export_keeps_same_second_fills_in_the_order_they_happened(tmp_path: Path) -> None:
+    # Many brokers export the newest execution first. A buy of 100 and the sell of 200 that closed
+    # the whole position, both in the same second, were read top-down: the sell first, closing
+    # 100 and opening a phantom short that the buy then "covered" (two trades, one of them short).
+    path = tmp_path / "fills.csv"
+    path.write_bytes("\ufefftimestamp,symbol,side,quantity,price,fees\r\n"
+                     "2025-03-10T14:30:01Z,AAPL,sell,200,10.05,1\r\n"
+                     "2025-03-10T14:30:01Z,AAPL,buy,100,10.00,1\r\n"
+                     "2025-03-10T13:00:00Z,AAPL,buy,100,9.00,1\r\n".encode())
+    trades = round_trips(read_fills(path).fills)
+    assert [(t["action"], t["quantity"], t["price"], t["exit_price"], t["profit_loss"]) for t in trades] == [
+        ("buy", 200, 9.5, 10.05, 107)]
+    # The same executions oldest first (the usual order) give the same trade.
+    path.write_text("timestamp,symbol,side,quantity,price,fees\n"
+                    "2025-03-10T13:00:00Z,AAPL,buy,100,9.00,1\n"
+                    "2025-03-10T14:30:01Z,AAPL,buy,100,10.00,1\n"
+                    "2025-03-10T14:30:01Z,AAPL,sell,200,10.05,1\n")
+    assert round_trips(read_fills(path).fills) == trades
+
+
 def test_semicolon_export_with_decimal_commas(tmp_path: Path) -> None:
     # A European spreadsheet's CSV: `;` between fields, `,` as the decimal mark, `.` grouping thousands.
     path = tmp_path / "fills.csv"
@@ -578,7 +627,7 @@ def test_ibkr_without_multiplier_column_options_and_futures_are_scaled_with_a_wa
         flex_row("STK", "MSFT", "", "20250110;140000", "10", "400", "-1"),
         flex_row("STK", "MSFT", "", "20250110;150000", "-10", "401", "-1", "C"),
     ], header=FLEX_NO_MULTIPLIER)
-    result, out = collect(flywheel_cli, tmp_path, path, "--format", "ibkr")
+    result, out = collect(flywheel_cli, tmp_path, path, "--format", "ibkr", "--tz", "UTC")
     assert result.exit_code == 0, result.output
     trades = by_symbol(json.loads(out.read_text())["source_data"]["trades"])
     option, still_open = trades["AAPL  250117C00150000"]
@@ -633,7 +682,7 @@ def test_ibkr_multiplier_column_wins_and_an_empty_cell_is_derived(tmp_path: Path
         '"OPT","SPY   250117C00600000","20250110;100000","1","2","-1","BUY","10"',  # a mini option: the column says 10
         '"FUT","MESH5","20250110;100000","1","6000","-1","BUY",""',
     ], header='"AssetClass","Symbol","DateTime","Quantity","TradePrice","IBCommission","Buy/Sell","Multiplier"')
-    got = read_fills(path, "ibkr")
+    got = read_fills(path, "ibkr", tz=ZoneInfo("UTC"))
     assert [f.multiplier for f in got.fills] == [10, 5]
     assert got.warnings == ["MESH5: multiplier 5, the point value of MES futures in flywheel's table, since the export "
                             "gives none"]
@@ -705,7 +754,7 @@ def test_carried_in_lots_are_closed_first_fifo(tmp_path: Path) -> None:
         '"TSLA","20250110;100000","5","240","-1","BUY","1","O"',
         '"TSLA","20250110;110000","-21","250","-2.1","SELL","1","C"',
     ], header='"Symbol","DateTime","Quantity","TradePrice","IBCommission","Buy/Sell","Multiplier","Open/CloseIndicator"')
-    session, result = session_from_csv(path, "ibkr", agent_id="a")
+    session, result = session_from_csv(path, "ibkr", agent_id="a", tz=ZoneInfo("UTC"))
     (trade,) = session["source_data"]["trades"]
     assert (trade["quantity"], trade["price"], trade["exit_price"], trade["profit_loss"]) == (5, 240, 250, 48.5)
     (carried,) = session["source_data"]["carried_in"]
@@ -893,7 +942,7 @@ def test_ibkr_forex_commission_in_another_currency_is_flagged(tmp_path: Path) ->
         '"SPY","STK","USD","USD","20250115;100000","10","580","-1","BUY","1"',
     ], header='"Symbol","AssetClass","CurrencyPrimary","IBCommissionCurrency","DateTime","Quantity","TradePrice",'
               '"IBCommission","Buy/Sell","Multiplier"')
-    got = read_fills(path, "ibkr")
+    got = read_fills(path, "ibkr", tz=ZoneInfo("UTC"))
     assert got.warnings == ["line(s) 2, 3: commission in USD on trades in JPY: their fees are taken from a JPY P&L unconverted"]
 
 
