@@ -876,8 +876,12 @@ def short_title(text: str, limit: int = TITLE_CHARS) -> str:
     """A commit subject as a title: without its trailing pull request numbers ("(#123)": the
     post cites the commit) and, when longer than ``limit``, cut at the last clause boundary
     outside brackets and code that leaves at least a third of it; "…" at a word only when
-    there is none."""
+    there is none. Asides in brackets go first: "X (fix, wip) are counted" is cut to "X are
+    counted", not to the fragment "X"."""
     text = _re(_PR_REFS).sub("", text) or text
+    if len(text) <= limit:
+        return text
+    text = _without_asides(text)
     if len(text) <= limit:
         return text
     cut = 0
@@ -885,6 +889,16 @@ def short_title(text: str, limit: int = TITLE_CHARS) -> str:
         if i >= limit // 3 and _re(_CLAUSE).match(text, i):
             cut = i
     return text[:cut] if cut else clip(text, limit)
+
+
+def _without_asides(text: str) -> str:
+    """``text`` without its " (…)" asides outside code spans (innermost brackets only)."""
+    kept, last = [], 0
+    for m in _re(r" \([^()`]*\)").finditer(text):
+        if text.count("`", 0, m.start()) % 2 == 0:
+            kept.append(text[last:m.start()])
+            last = m.end()
+    return "".join(kept) + text[last:] if kept else text
 
 
 def outside_brackets(text: str, limit: int) -> Iterator[int]:

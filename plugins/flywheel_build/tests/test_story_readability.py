@@ -43,6 +43,13 @@ def test_a_long_subject_becomes_a_title_cut_at_a_clause_not_mid_word() -> None:
     assert short_title("Add CLI options reference documentation (#13930)") == "Add CLI options reference documentation"
     assert short_title("Surface filter-promoted unraisable warnings directly (#14263) (#14499)") == \
         "Surface filter-promoted unraisable warnings directly"
+    # An aside goes before the clause after it: this repository's own 4da46d2 was titled with the
+    # fragment "commits whose subject says nothing", cut at its "(".
+    subject = ("commits whose subject says nothing (fix, wip, update) are counted with what they say, not told as "
+               "changes (a fix/wip/update session was titled 'dream-os: Fixed')")
+    assert short_title(subject, 78) == "commits whose subject says nothing are counted with what they say"
+    assert short_title("keep `f (x)` as code in a subject that is long enough to need cutting somewhere, really", 60) \
+        == "keep `f (x)` as code in a subject that is long enough to…"
     # No clause boundary at all: a word boundary and "…", never a cut word.
     title = short_title("word " * 40)
     assert title.endswith("…") and title[:-1].split() == ["word"] * len(title[:-1].split())
