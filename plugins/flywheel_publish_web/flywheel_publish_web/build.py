@@ -33,6 +33,7 @@ from flywheel_publish_web.site import (
     entry_id,
     kind_label,
     plan_pages,
+    record_digests,
     type_label,
     type_slug,
 )
@@ -676,7 +677,7 @@ _CODE = ("build.py", "site.py", "markup.py", "store.py", "settings.py")
 _LIBRARIES = (("slugify", "__version__.py"), ("feedgen", "version.py"), ("lxml", "__init__.py"))
 
 
-def _inputs(settings: Settings, theme: Theme, records: list[dict[str, Any]]) -> str:
+def _inputs(settings: Settings, theme: Theme, digests: dict[tuple[str, str], str]) -> str:
     """A digest of everything a build makes the site from: the records, the settings that show on
     pages, the theme (templates, CSS, Markdown and highlighting libraries), this code and Python.
 
@@ -694,7 +695,7 @@ def _inputs(settings: Settings, theme: Theme, records: list[dict[str, Any]]) -> 
         spec = find_spec(package)
         digest.update(Path(spec.origin).with_name(name).read_bytes() if spec and spec.origin else b"-")
     shown = attrs.asdict(settings, recurse=False, filter=lambda a, _v: a.name not in ("deploy", "config", "source"))
-    return _key(digest.hexdigest(), theme.version, shown, records)
+    return _key(digest.hexdigest(), theme.version, shown, list(digests.values()))
 
 
 def _read_manifest(settings: Settings) -> dict[str, Any]:
@@ -722,10 +723,11 @@ def _build(settings: Settings, full: bool, records: list[dict[str, Any]] | None,
     # The manifest describes the live site only if it was written for this folder by the build
     # that made what is there (the marker): otherwise nothing is known, and everything is written.
     live = state if (not full and state.get("site_dir") == str(site) and _marker_id(site) == state.get("id")) else None
-    inputs = _inputs(settings, theme, records)
+    digests = record_digests(records)  # also the post pages' keys: computed once
+    inputs = _inputs(settings, theme, digests)
     if live and live.get("inputs") == inputs and (not verify or _all_there(site, live)):
         return BuildReport(site, sum(p.endswith(".html") for p in live["pages"]), [], [], False, unchanged=True)
-    model = SiteModel(settings, store, records)
+    model = SiteModel(settings, store, records, digests)
     pages, files = plan_pages(model, theme)
     try:
         return _render(settings, verify, store, model, theme, pages, files, live, inputs)

@@ -15,7 +15,7 @@ import attrs
 from flywheel_publish_web.settings import DOWNLOAD_KINDS, PAGE_KINDS, Settings
 from flywheel_publish_web.store import COPIED_EXTS, ContentStore, is_draft, nothing_to_say, permalink_for, slugify
 
-__all__ = ["Page", "Post", "SiteModel", "plan_pages", "type_label", "type_slug", "THEME_VERSION"]
+__all__ = ["Page", "Post", "SiteModel", "plan_pages", "record_digests", "type_label", "type_slug", "THEME_VERSION"]
 
 #: Bump when the page-making code changes in a way templates do not show, to rebuild every page.
 THEME_VERSION = "2"
@@ -183,12 +183,21 @@ def _current(record: dict[str, Any]) -> dict[str, Any]:
                                        meta.get("title"), meta["date"])}
 
 
+def record_digests(records: list[dict[str, Any]]) -> dict[tuple[str, str], str]:
+    """A digest of each stored record, by (session id, kind): everything a page shows of a record
+    is made from the record alone, so its digest stands for all of it in a page's key."""
+    return {(r["session_id"], r["kind"]): _key(r) for r in records}
+
+
 class SiteModel:
     """Every post, newest first, with tags and prev/next links, from the stored records."""
 
-    def __init__(self, settings: Settings, store: ContentStore, records: list[dict[str, Any]]) -> None:
+    def __init__(self, settings: Settings, store: ContentStore, records: list[dict[str, Any]],
+                 digests: dict[tuple[str, str], str] | None = None) -> None:
         self.settings = settings
         self.store = store
+        #: (session id, kind) -> digest of the stored record (``record_digests``): what its pages show of it.
+        self.digests = record_digests(records) if digests is None else digests
         by_session: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
         for record in records:
             if record["kind"] in PAGE_KINDS and record["ext"] != "md":
@@ -437,9 +446,7 @@ def _plan_post(post: Post, model: SiteModel, theme: Any, page: Callable[..., Non
     on an incremental build that is a handful of the thousand post pages.
     """
     records = [post.main, *post.companions, *post.downloads]
-    inputs = [(r["session_id"], r["session_type"], r["kind"], r["ext"], r["sha256"], r["permalink"], r["files"], r["meta"],
-               is_draft(r))
-              for r in records]
+    inputs = [model.digests[r["session_id"], r["kind"]] for r in records]
     neighbours = [(p.path, p.title) if p else None for p in (post.prev, post.next)]
     for record in [post.main, *post.companions]:
         folder = record["permalink"]
