@@ -703,7 +703,9 @@ def _read_manifest(settings: Settings) -> dict[str, Any]:
         state = json.loads((settings.state_dir / MANIFEST).read_text(encoding="utf-8"))
     except (FileNotFoundError, ValueError):
         return {}
-    return state if isinstance(state, dict) else {}
+    # Edited into another shape: nothing is known (the build then writes every file).
+    ok = isinstance(state, dict) and all(isinstance(state.get(k), dict) for k in ("pages", "files"))
+    return state if ok else {}
 
 
 def _all_there(site: Path, state: dict[str, Any]) -> bool:

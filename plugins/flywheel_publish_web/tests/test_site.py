@@ -268,7 +268,7 @@ def test_a_stale_or_corrupt_body_cache_entry_cannot_change_a_page(web, kit, dama
 
 
 @pytest.mark.parametrize("change", ["record", "settings", "template", "library", "manifest edited", "manifest torn",
-                                    "page deleted", "another site's manifest"])
+                                    "manifest reshaped", "page deleted", "another site's manifest"])
 def test_a_build_with_nothing_new_plans_nothing_and_any_changed_input_is_a_miss(web, kit, change, monkeypatch) -> None:
     import json
 
@@ -302,6 +302,9 @@ def test_a_build_with_nothing_new_plans_nothing_and_any_changed_input_is_a_miss(
     elif change == "manifest edited":
         state = json.loads(manifest.read_text())
         manifest.write_text(json.dumps({**state, "inputs": "0" * 32}))
+    elif change == "manifest reshaped":  # its digest kept, its lists of pages and files not
+        state = json.loads(manifest.read_text())
+        manifest.write_text(json.dumps({**state, "pages": None, "files": []}))
     elif change == "manifest torn":
         manifest.write_bytes(manifest.read_bytes()[: manifest.stat().st_size // 2])
     elif change == "page deleted":
