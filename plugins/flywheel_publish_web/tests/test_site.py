@@ -676,3 +676,18 @@ def test_a_tag_naming_another_session_type_shows_its_label(web, kit) -> None:
     assert "<h1 class=\"page-title\">#Aria</h1>" in site.read("tags/life-aria/index.html")
     for path in site.html_pages():
         assert not re.search(r"life_aria|music_jam", re.sub(r"<[^>]+>", " ", site.read(path))), path
+
+
+def test_a_new_session_type_relabels_the_tag_on_pages_built_before_it(web, kit) -> None:
+    # Regression: a post's page kept "#music_jam" after the first music_jam session was published
+    # (its key left out the session types its tags are named by); a full build showed "#Music Jam".
+    site = web()
+    build = kit.item("b-1", "blog_post", title="Added a game server", tags=["python", "music_jam"])
+    page = Path(site.publish([build])[0].receipt["path"])
+    assert "#music_jam" in page.read_text()
+    jam = kit.item("m-1", "devlog", session_type="music_jam", title="Jam", date="2025-12-03T00:00:00Z")
+    assert site.publish([jam])[0].ok
+    assert "#Music Jam" in page.read_text() and "#music_jam" not in page.read_text()
+    incremental = {k: v[2] for k, v in _snapshot(site.dir).items()}
+    site.build(full=True)
+    assert {k: v[2] for k, v in _snapshot(site.dir).items()} == incremental
