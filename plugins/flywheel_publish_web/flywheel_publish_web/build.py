@@ -682,9 +682,9 @@ def _inputs(settings: Settings, theme: Theme, digests: dict[tuple[str, str], str
     pages, the theme (templates, CSS, Markdown and highlighting libraries), this code and Python.
 
     When the last build's manifest holds the same digest, every page would get the key it has
-    and the build has nothing to do: it neither models nor plans the site (a third of the
-    work of ``site build`` with nothing new). Anything else, a digest missing, torn or edited
-    included, is a miss: the build plans every page as usual.
+    and the build has nothing to do: it neither models nor plans the site (on 1,000 posts, a
+    fifth of the CPU of ``site build`` with nothing new). Anything else, a digest missing, torn
+    or edited included, is a miss: the build plans every page as usual.
     """
     from importlib.util import find_spec
 

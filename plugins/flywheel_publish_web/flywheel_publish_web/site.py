@@ -184,8 +184,9 @@ def _current(record: dict[str, Any]) -> dict[str, Any]:
 
 
 def record_digests(records: list[dict[str, Any]]) -> dict[tuple[str, str], str]:
-    """A digest of each stored record, by (session id, kind): everything a page shows of a record
-    is made from the record alone, so its digest stands for all of it in a page's key."""
+    """A digest of each stored record, by (session id, kind): what a page shows of a record is
+    made from the record (and the session types, keyed apart), so its digest stands for all of it
+    in a page's key."""
     return {(r["session_id"], r["kind"]): _key(r) for r in records}
 
 
@@ -330,6 +331,7 @@ def plan_pages(model: SiteModel, theme: Any) -> tuple[dict[str, Page], dict[str,
         pages[f"{folder}index.html"] = Page(key, render, sitemap=listed, lastmod=lastmod)
 
     entries: dict[tuple[int, str], dict[str, Any]] = {}
+
     def listed_key(post: Post) -> str:
         """What an entry in a listing shows of ``post`` (its root aside) is made from its main
         record alone, and the session types (``model.types_key``, in the listing's key): the
