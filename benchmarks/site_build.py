@@ -8,6 +8,8 @@ Measured in one run, each as a whole process (interpreter start included), media
 - full: ``flywheel site build --full`` from the content store;
 - add one: publishing one new post through the web target's ``flywheel_publish`` hook (store, incremental build,
   atomic swap), and ``flywheel site build`` with nothing new;
+- the floor of adding one: a process that imports the modules a publish-one process imported and compiles the
+  Python lexer (its code blocks'), and nothing else; and the CPU of publishing one post in a warm process;
 - Pelican (peer), installed once into benchmarks/.cache/ when it can be, cold and with its cache.
 Peak memory of the full build at 1,000 and 10,000 posts (--quick: 100 and 1,000), built on a
 tmpfs (/dev/shm) so that storing 10,000 posts takes seconds, not minutes of fsync.
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import random
 import shutil
 import statistics
@@ -81,6 +84,47 @@ item = PublishItem(id=1, target="web", session_id=sys.argv[3], session_type="bui
 [result] = flywheel_publish(target="web", items=[item], config=config.target_config("web"),
                             ctx=PublishContext(config=config, state_dir=config.state_dir))
 assert result.ok, result.error
+if len(sys.argv) > 5:  # the modules this process imported, in order, for the floor below
+    Path(sys.argv[5]).write_text("\\n".join(sys.modules))
+'''
+
+# The fixed floor of publishing one post: a process that imports every module a publish-one
+# process imported (in the same order) and compiles the lexer its code blocks need, doing nothing else.
+IMPORT_FLOOR = '''
+import importlib, sys
+from pathlib import Path
+for name in Path(sys.argv[1]).read_text().split():
+    try:
+        importlib.import_module(name)
+    except Exception:  # __main__, or a module that cannot be imported on its own
+        pass
+import pygments
+from pygments.formatters import HtmlFormatter
+from pygments.lexers import get_lexer_by_name
+pygments.highlight("x = 1\\n", get_lexer_by_name("python"), HtmlFormatter(nowrap=True))
+'''
+
+# Publishing posts one by one in one process: the CPU of each after the first, whose imports,
+# lexers and compiled templates the later ones reuse (what a long-running worker would pay).
+PUBLISH_WARM = '''
+import hashlib, json, sys, time
+from pathlib import Path
+from flywheel_core import PublishContext, PublishItem, load_config
+from flywheel_publish_web.plugin import flywheel_publish
+config = load_config(Path(sys.argv[1]))
+cpu = []
+for k, path in enumerate(sys.argv[2:]):
+    body = Path(path).read_bytes()
+    item = PublishItem(id=1, target="web", session_id=f"warm-{k}", session_type="build", kind="blog_post", ext="md",
+        sha256=hashlib.sha256(body).hexdigest(), files={"blog_post.md": body},
+        meta={"title": f"Warm post {k}", "summary": "One more post.", "tags": ["python", "extra"],
+              "date": "2031-01-02T00:00:00Z", "project": "p1", "agent_id": "Agent-1"})
+    start = time.process_time()
+    [result] = flywheel_publish(target="web", items=[item], config=config.target_config("web"),
+                                ctx=PublishContext(config=config, state_dir=config.state_dir))
+    cpu.append(time.process_time() - start)
+    assert result.ok, result.error
+print(json.dumps(cpu[1:]))
 '''
 
 
@@ -227,6 +271,20 @@ def main() -> None:
             adds.append(timed([PY, "-c", PUBLISH_ONE, str(config), str(extra), f"extra-{k}", f"Extra post {k}"], 1))
             noops.append(timed([FLYWHEEL, "site", "build", "--config", str(config)], 1))
         add, noop = (tuple(statistics.median(r[i] for r in rs) for i in range(3)) for rs in (adds, noops))
+        # The floor of publish-one, measured between publishes like it (the modules a publish imported).
+        modules = work / "modules.txt"
+        extra.write_text(post_text(random.Random(5), 99990)[1])
+        run([PY, "-c", PUBLISH_ONE, str(config), str(extra), "modules", "Modules", str(modules)])
+        floor_py_one = work / "import_floor.py"
+        floor_py_one.write_text(IMPORT_FLOOR)
+        floors = [timed([PY, str(floor_py_one), str(modules)], 1) for _ in range(repeat)]
+        import_floor = tuple(statistics.median(r[i] for r in floors) for i in range(3))
+        warm_posts = []
+        for k in range(repeat + 1):
+            path = work / f"warm-{k}.md"
+            path.write_text(post_text(random.Random(70 + k), 99900 - k)[1].replace("lease(conn", f"lease_w{k}(conn"))
+            warm_posts.append(str(path))
+        warm_cpu = statistics.median(json.loads(run([PY, "-c", PUBLISH_WARM, str(config), *warm_posts]).stdout))
         peer = None if args.no_pelican else pelican(work, plain, repeat)
     finally:
         if not args.keep:
@@ -254,6 +312,11 @@ def main() -> None:
                ratio=ratio(add, full, percent=True), target="≤ 10%", met=add[1] / full[1] <= 0.10, peak_mib=add[2])
     report.add("  the first one after a cold build (makes the mirror)", value(first_add), reference="full build",
                ratio=ratio(first_add, full, percent=True), peak_mib=first_add[2])
+    report.add("  its floor: a process that only imports what publish-one imports and compiles the Python lexer",
+               value(import_floor), reference="full build", ratio=ratio(import_floor, full, percent=True),
+               peak_mib=import_floor[2])
+    report.add("  publish one post in a warm process (imports, lexers, templates paid; CPU of the call)",
+               f"{warm_cpu:.3f} s CPU", reference="full build", ratio=f"{warm_cpu / full[1]:.0%} CPU")
     report.add("`flywheel site build` with nothing new", value(noop), reference="full build",
                ratio=ratio(noop, full, percent=True), peak_mib=noop[2])
     if peer:

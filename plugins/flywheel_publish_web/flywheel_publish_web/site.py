@@ -15,7 +15,7 @@ import attrs
 from flywheel_publish_web.settings import DOWNLOAD_KINDS, PAGE_KINDS, Settings
 from flywheel_publish_web.store import COPIED_EXTS, ContentStore, is_draft, nothing_to_say, permalink_for, slugify
 
-__all__ = ["Page", "Post", "SiteModel", "plan_pages", "type_label", "type_slug", "THEME_VERSION"]
+__all__ = ["Page", "Post", "SiteModel", "plan_pages", "record_digests", "type_label", "type_slug", "THEME_VERSION"]
 
 #: Bump when the page-making code changes in a way templates do not show, to rebuild every page.
 THEME_VERSION = "2"
@@ -183,12 +183,22 @@ def _current(record: dict[str, Any]) -> dict[str, Any]:
                                        meta.get("title"), meta["date"])}
 
 
+def record_digests(records: list[dict[str, Any]]) -> dict[tuple[str, str], str]:
+    """A digest of each stored record, by (session id, kind): what a page shows of a record is
+    made from the record (and the session types, keyed apart), so its digest stands for all of it
+    in a page's key."""
+    return {(r["session_id"], r["kind"]): _key(r) for r in records}
+
+
 class SiteModel:
     """Every post, newest first, with tags and prev/next links, from the stored records."""
 
-    def __init__(self, settings: Settings, store: ContentStore, records: list[dict[str, Any]]) -> None:
+    def __init__(self, settings: Settings, store: ContentStore, records: list[dict[str, Any]],
+                 digests: dict[tuple[str, str], str] | None = None) -> None:
         self.settings = settings
         self.store = store
+        #: (session id, kind) -> digest of the stored record (``record_digests``): what its pages show of it.
+        self.digests = record_digests(records) if digests is None else digests
         by_session: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
         for record in records:
             if record["kind"] in PAGE_KINDS and record["ext"] != "md":
@@ -196,6 +206,8 @@ class SiteModel:
             by_session[record["session_id"]][record["kind"]] = _current(record)
         # Every session type's tag page, by its slug: a tag naming a type shows the type's label.
         types = {type_slug(t): type_label(t) for t in {*TYPE_LABELS, *(r["session_type"] for r in records)}}
+        #: What a post's tags are made from besides its main record (see ``_post_tags``).
+        self.types_key = _key(sorted(types.items()))
         posts = []
         #: Downloads of sessions that have no page (yet): still at their own address.
         self.loose: list[dict[str, Any]] = []
@@ -307,7 +319,7 @@ def plan_pages(model: SiteModel, theme: Any) -> tuple[dict[str, Page], dict[str,
                 key = _key(theme.version, template, full)
                 make_ctx = lambda: full  # noqa: E731
             else:  # posts: keyed by what their entries show, entries made only to render
-                key = _key(theme.version, template, full, [listed_key(p) for p in listing])
+                key = _key(theme.version, template, full, model.types_key, [listed_key(p) for p in listing])
                 make_ctx = lambda: {**full, "entries": [entry(p, root) for p in listing]}  # noqa: E731
         else:
             key = _key(theme.version, template, site, root, key_parts)
@@ -319,15 +331,13 @@ def plan_pages(model: SiteModel, theme: Any) -> tuple[dict[str, Page], dict[str,
         pages[f"{folder}index.html"] = Page(key, render, sitemap=listed, lastmod=lastmod)
 
     entries: dict[tuple[int, str], dict[str, Any]] = {}
-    listed_keys: dict[int, str] = {}
 
     def listed_key(post: Post) -> str:
-        """A digest of everything an entry in a listing shows of ``post`` (its root aside): a post
-        is in several listings, whose keys then hash its digest, not all it shows."""
-        if id(post) not in listed_keys:
-            listed_keys[id(post)] = _key(post.title, post.path, post.date, post.session_type, post.summary,
-                                         post.local_image(), post.tags[:6])
-        return listed_keys[id(post)]
+        """What an entry in a listing shows of ``post`` (its root aside) is made from its main
+        record alone, and the session types (``model.types_key``, in the listing's key): the
+        record's digest stands for it. A post is in several listings, whose keys then hold a
+        digest, not all it shows."""
+        return model.digests[post.main["session_id"], post.main["kind"]]
 
     def entry(post: Post, root: str) -> dict[str, Any]:
         key = (id(post), root)
@@ -431,21 +441,20 @@ def plan_pages(model: SiteModel, theme: Any) -> tuple[dict[str, Page], dict[str,
 
 
 def _plan_post(post: Post, model: SiteModel, theme: Any, page: Callable[..., None], files: dict[str, str]) -> None:
-    """A page per record of the session, keyed by the records and neighbours it is made from.
+    """A page per record of the session, keyed by what it is made from: the records, the session
+    types (a tag naming one shows its label) and the neighbours.
 
     The key uses the raw inputs, and the page's context is built only when it is rendered:
     on an incremental build that is a handful of the thousand post pages.
     """
     records = [post.main, *post.companions, *post.downloads]
-    inputs = [(r["session_id"], r["session_type"], r["kind"], r["ext"], r["sha256"], r["permalink"], r["files"], r["meta"],
-               is_draft(r))
-              for r in records]
+    inputs = [model.digests[r["session_id"], r["kind"]] for r in records]
     neighbours = [(p.path, p.title) if p else None for p in (post.prev, post.next)]
     for record in [post.main, *post.companions]:
         folder = record["permalink"]
         draft = is_draft(record)
         page(folder, "web/post.html.j2", None, listed=not draft and not post.draft, lastmod=post.date[:10],
-             key_parts=(record["kind"], post.path, post.title, inputs, neighbours),
+             key_parts=(record["kind"], post.path, post.title, inputs, model.types_key, neighbours),
              make_ctx=lambda record=record, folder=folder: _post_context(post, record, folder, model.settings, theme))
         for name, blob in record["files"].items():
             if name != f"{record['kind']}.{record['ext']}" and copyable(name):

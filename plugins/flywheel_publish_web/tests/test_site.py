@@ -267,6 +267,65 @@ def test_a_stale_or_corrupt_body_cache_entry_cannot_change_a_page(web, kit, dama
     assert (report.bodies_rendered, report.bodies_cached) == (1, 1)
 
 
+@pytest.mark.parametrize("change", ["record", "settings", "template", "library", "manifest edited", "manifest torn",
+                                    "manifest reshaped", "page deleted", "another site's manifest"])
+def test_a_build_with_nothing_new_plans_nothing_and_any_changed_input_is_a_miss(web, kit, change, monkeypatch) -> None:
+    import json
+
+    import flywheel_publish_web.build as build
+    from flywheel_publish_web.cli import load_settings
+
+    site = web(per_page=2)
+    items = [kit.item(f"p{i}", title=f"Post {i}", date=f"2025-11-{10 + i}T10:00:00Z", tags=["t"], project="proj")
+             for i in range(4)]
+    assert all(r.ok for r in site.publish(items))
+    before = {k: v[2] for k, v in _snapshot(site.dir).items()}
+    report = site.build()
+    assert report.unchanged and report.written == report.removed == [] and report.pages == len(site.html_pages())
+    assert {k: v[2] for k, v in _snapshot(site.dir).items()} == before  # nothing touched
+    assert site.publish(items[:1])[0].ok and site.build().unchanged  # the same content again: still nothing new
+
+    manifest = site.settings.state_dir / "manifest.json"
+    if change == "record":
+        with site.store() as store:
+            store.put(*store.prepare(kit.item("p1", title="Post 1", body="# Post 1\n\nNew words.\n",
+                                              date="2025-11-11T10:00:00Z", tags=["t"], project="proj")))
+    elif change == "settings":
+        site = web(per_page=2, title="Another title")
+    elif change == "template":  # the user's own 404 page: the theme's version changes
+        (site.config_path.parent / "mine" / "web").mkdir(parents=True)
+        (site.config_path.parent / "mine" / "web" / "404.html.j2").write_text("<p>Lost.</p>\n")
+        site.config_path.write_text('templates_dir = "mine"\n' + site.config_path.read_text())
+        site.settings = load_settings(site.config_path)
+    elif change == "library":  # as if python-slugify had been upgraded
+        monkeypatch.setattr(build, "_LIBRARIES", (("slugify", "__init__.py"), *build._LIBRARIES[1:]))
+    elif change == "manifest edited":
+        state = json.loads(manifest.read_text())
+        manifest.write_text(json.dumps({**state, "inputs": "0" * 32}))
+    elif change == "manifest reshaped":  # its digest kept, its lists of pages and files not
+        state = json.loads(manifest.read_text())
+        manifest.write_text(json.dumps({**state, "pages": None, "files": []}))
+    elif change == "manifest torn":
+        manifest.write_bytes(manifest.read_bytes()[: manifest.stat().st_size // 2])
+    elif change == "page deleted":
+        (site.dir / "tags/index.html").unlink()
+    else:  # the manifest of another site with the same content: its pages are not this site's
+        state = json.loads(manifest.read_text())
+        manifest.write_text(json.dumps({**state, "site_dir": str(site.dir.with_name("elsewhere"))}))
+    report = site.build()
+    assert not report.unchanged
+    if change == "page deleted":
+        assert report.written == ["tags/index.html"] and (site.dir / "tags/index.html").is_file()
+    if change == "template":
+        assert "404.html" in report.written and site.read("404.html") == "<p>Lost.</p>"
+    if change == "record":
+        assert "New words." in site.read(next(p for p in report.written if p.startswith("build/2025/11/post-1-")))
+    incremental = {k: v[2] for k, v in _snapshot(site.dir).items()}
+    assert site.build().unchanged  # the miss wrote what the next build compares with
+    site.build(full=True)
+    assert {k: v[2] for k, v in _snapshot(site.dir).items()} == incremental
+
+
 def test_adding_one_post_rewrites_only_what_shows_it(web, kit) -> None:
     from flywheel_publish_web.build import build_site
     from flywheel_publish_web.store import ContentStore
@@ -617,3 +676,18 @@ def test_a_tag_naming_another_session_type_shows_its_label(web, kit) -> None:
     assert "<h1 class=\"page-title\">#Aria</h1>" in site.read("tags/life-aria/index.html")
     for path in site.html_pages():
         assert not re.search(r"life_aria|music_jam", re.sub(r"<[^>]+>", " ", site.read(path))), path
+
+
+def test_a_new_session_type_relabels_the_tag_on_pages_built_before_it(web, kit) -> None:
+    # Regression: a post's page kept "#music_jam" after the first music_jam session was published
+    # (its key left out the session types its tags are named by); a full build showed "#Music Jam".
+    site = web()
+    build = kit.item("b-1", "blog_post", title="Added a game server", tags=["python", "music_jam"])
+    page = Path(site.publish([build])[0].receipt["path"])
+    assert "#music_jam" in page.read_text()
+    jam = kit.item("m-1", "devlog", session_type="music_jam", title="Jam", date="2025-12-03T00:00:00Z")
+    assert site.publish([jam])[0].ok
+    assert "#Music Jam" in page.read_text() and "#music_jam" not in page.read_text()
+    incremental = {k: v[2] for k, v in _snapshot(site.dir).items()}
+    site.build(full=True)
+    assert {k: v[2] for k, v in _snapshot(site.dir).items()} == incremental
