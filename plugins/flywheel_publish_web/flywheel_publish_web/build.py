@@ -215,10 +215,13 @@ class Theme:
         if self._env is None:
             import jinja2
 
+            from flywheel_core import private_cache_folder
+
             sandboxed = self.settings.templates_dir is not None
-            # Apart: a sandbox compiles calls differently, and the cache does not tell them apart.
-            cache = self.settings.state_dir / "cache" / ("jinja-sandboxed" if sandboxed else "jinja")
-            cache.mkdir(parents=True, exist_ok=True)
+            # Compiled templates are loaded as code: only from a folder that is the user's alone, never
+            # from the project's state folder, which a cloned repository may ship with one in it. Apart:
+            # a sandbox compiles calls differently, and the cache does not tell them apart.
+            cache = private_cache_folder("web-templates-sandboxed" if sandboxed else "web-templates")
             self._env = _environment(
                 sandboxed=sandboxed,
                 loader=jinja2.FileSystemLoader([str(p) for p in self.search]),
@@ -227,7 +230,7 @@ class Theme:
                 trim_blocks=True,
                 lstrip_blocks=True,
                 auto_reload=False,  # templates do not change during a build: no stat per page
-                bytecode_cache=jinja2.FileSystemBytecodeCache(str(cache)),
+                bytecode_cache=None if cache is None else jinja2.FileSystemBytecodeCache(str(cache)),
             )
         return self._env
 

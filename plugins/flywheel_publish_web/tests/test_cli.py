@@ -240,3 +240,31 @@ def test_templates_of_a_cloned_projects_config_run_sandboxed(web, sample_items, 
     result = flywheel_cli("site", "build", "--full", "--config", site.config_path)
     assert result.exit_code == 0, result.output
     assert "<p>AGENT LOG</p>" in site.read("index.html")
+
+
+def test_a_compiled_template_in_the_projects_state_folder_is_never_loaded(web, sample_items, flywheel_cli, tmp_path) -> None:
+    # Regression: compiled templates (marshal data, run as code) were kept in and loaded from
+    # <state_dir>/cache/jinja, inside the project: a cloned repository could ship one that ran its
+    # code on `flywheel site build`, sandbox or not. They now live only in the user's private cache.
+    import jinja2
+
+    site = web()
+    site.publish(sample_items)
+    marker = tmp_path / "pwned"
+    planted = site.settings.state_dir / "cache" / "jinja"
+    planted.mkdir(parents=True, exist_ok=True)
+    cache = jinja2.FileSystemBytecodeCache(str(planted))
+    env = jinja2.Environment()
+    templates = Path(sys.modules["flywheel_publish_web"].__file__).parent / "templates"
+    payload = compile(f"open({str(marker)!r}, 'w').close()", "<planted>", "exec")
+    for path in templates.rglob("*.j2"):
+        name = path.relative_to(templates).as_posix()
+        bucket = cache.get_bucket(env, name, str(path), path.read_text(encoding="utf-8"))
+        bucket.code = payload
+        cache.set_bucket(bucket)
+    assert any(planted.iterdir())
+    result = flywheel_cli("site", "build", "--full", "--config", site.config_path)
+    assert result.exit_code == 0, result.output
+    assert not marker.exists()
+    assert "Shipping a durable publication queue" in site.read("index.html")
+    assert sorted(p.name for p in (site.settings.state_dir / "cache").iterdir()) == ["body", "feed", "jinja"]
