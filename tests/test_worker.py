@@ -240,6 +240,42 @@ def _peek(proc: subprocess.Popen[str]) -> str:
     return _seen[proc.pid]
 
 
+def test_a_signal_that_comes_while_stop_runs_cannot_hang_it(tmp_path: Path, empty_host) -> None:
+    # Regression (make test hung on PostgreSQL): the second SIGINT's handler ran while the first
+    # one was inside threading.Event.set, holding the Event's lock; setting it again waited for
+    # ever. Here a "signal" (a nested stop) comes between every two lines stop runs.
+    import sys
+    import types
+
+    from flywheel_core.config import load_config
+    from flywheel_core.publishing.worker import Worker
+
+    shelf = types.ModuleType("shelf_target")
+    exec(compile(SHELF, "shelf_target.py", "exec"), shelf.__dict__)
+    empty_host.register(shelf, name="shelf", distribution="flywheel-shelf", version="1")
+    config = tmp_path / "flywheel.toml"
+    config.write_text('state_dir = "state"\n[targets.shelf]\ndir = "shelf"\n')
+    worker = Worker(load_config(config), empty_host)
+
+    def signal_between_lines(frame, event, arg):
+        if event == "line":
+            worker.stop(release=True)  # runs untraced: a handler's own lines are not interrupted here
+        return signal_between_lines
+
+    def first_handler() -> None:
+        sys.settrace(signal_between_lines)
+        try:
+            worker.stop()
+        finally:
+            sys.settrace(None)
+
+    handler = threading.Thread(target=first_handler, daemon=True)
+    handler.start()
+    handler.join(30)
+    assert not handler.is_alive(), "a second stop() during the first waited for a lock the first holds"
+    assert worker.stopping
+
+
 def test_notify_wakes_a_waiting_postgres_worker(tmp_path: Path, postgres_url: str) -> None:
     # An idle worker on PostgreSQL sleeps in LISTEN until an enqueue anywhere sends NOTIFY.
     backend = QueueBackend("postgres", postgres_url)

@@ -87,8 +87,10 @@ class Worker:
         self.on_outcome = on_outcome or (lambda outcome: None)
         self.idle_seconds = idle_seconds
         self.report = WorkerReport()
-        self._stopping = threading.Event()
-        self._release = threading.Event()
+        # Plain flags, not threading.Event: a signal handler sets them, and a second signal may come
+        # while the first handler is inside Event.set holding its lock (the worker hung for ever).
+        self._stopping = False
+        self._release = False
         self._lock = threading.Lock()
         self._in_hand: dict[int, tuple[PublicationQueue, list[int]]] = {}
         #: With ``once``, like ``flywheel publish``: each entry is tried at most once per run.
@@ -106,9 +108,9 @@ class Worker:
         the main thread, which may be holding the connection pool's lock (not re-entrant) at that
         moment, and giving back from there could wait for that lock for ever.
         """
-        self._stopping.set()
+        self._stopping = True
         if release:
-            self._release.set()
+            self._release = True
 
     def _give_back(self) -> None:
         """Release the batches in hand (their targets may be mid-way), in the main thread."""
@@ -127,7 +129,7 @@ class Worker:
 
     @property
     def stopping(self) -> bool:
-        return self._stopping.is_set()
+        return self._stopping
 
     def run(self) -> WorkerReport:
         """Work until stopped (or, with ``once``, until nothing is due); return what was done."""
@@ -140,13 +142,13 @@ class Worker:
             thread.start()
         woken = False
         try:
-            while not self._release.is_set() and any(t.is_alive() for t in threads):
+            while not self._release and any(t.is_alive() for t in threads):
                 for thread in threads:
                     thread.join(0.2)  # short joins: signal handlers run in this thread meanwhile
                 if self.stopping and not woken:
                     woken = True
                     self._storage.notify("*")  # wake the threads that wait for work
-            if self._release.is_set():
+            if self._release:
                 # The threads still in a target are daemons: they end with the process.
                 helper = threading.Thread(target=self._give_back, name="flywheel-give-back", daemon=True)
                 helper.start()
@@ -157,7 +159,7 @@ class Worker:
                                 "elsewhere), and the interrupted tries are not counted", GIVE_BACK_SECONDS)
         finally:
             try:
-                if not self._release.is_set():  # stopping now: the next publish brings them up to date
+                if not self._release:  # stopping now: the next publish brings them up to date
                     queue = PublicationQueue(self._storage.clone(), self._blobs, self._settings)
                     try:
                         mend_session_files(self.config, queue)
@@ -213,7 +215,7 @@ class Worker:
             with self._lock:
                 self.report.errors.append(str(exc))
             log.error("worker thread %d stopped: %s", index, exc)
-            self._stopping.set()
+            self._stopping = True
         finally:
             queue.close()
 
