@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import subprocess
 from pathlib import Path
@@ -70,6 +71,12 @@ def test_a_misspelled_command_is_still_suggested(empty_host) -> None:
     assert result.exit_code == 2 and "Did you mean 'validate'?" in result.stderr
 
 
+def _flywheel(env: dict[str, str], *args: str) -> str:
+    done = subprocess.run([str(FLYWHEEL), *args], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
 def test_a_lazy_command_module_is_imported_only_when_the_command_is_used(fake_dist, tmp_path: Path) -> None:
     marker = tmp_path / "imported"
     (tmp_path / "site").mkdir()
@@ -85,10 +92,7 @@ def test_a_lazy_command_module_is_imported_only_when_the_command_is_used(fake_di
             lazy_command(collect, "ghostcmd:run", name="ghost", help="Greet NAME, loudly.")
     """)
 
-    def flywheel(*args: str) -> str:
-        done = subprocess.run([str(FLYWHEEL), *args], env=env, capture_output=True, text=True, timeout=60)
-        assert done.returncode == 0, done.stderr
-        return done.stdout
+    flywheel = functools.partial(_flywheel, env)
 
     assert "ghost" in flywheel("collect", "--help") and "--help" in flywheel("--help")
     assert not marker.exists()
@@ -140,10 +144,7 @@ def test_a_lazy_group_module_is_imported_only_when_one_of_its_commands_is_used(f
             lazy_group(cli, "ghostgroup:make", name="ghosts", help="Ghostly things.")
     """)
 
-    def flywheel(*args: str) -> str:
-        done = subprocess.run([str(FLYWHEEL), *args], env=env, capture_output=True, text=True, timeout=60)
-        assert done.returncode == 0, done.stderr
-        return done.stdout
+    flywheel = functools.partial(_flywheel, env)
 
     assert "ghosts Ghostly things." in " ".join(flywheel("--help").split())
     assert not marker.exists()
