@@ -403,6 +403,42 @@ def test_a_killed_build_leaves_the_live_site_whole(web, kit, monkeypatch) -> Non
     assert sorted(p.name for p in site.dir.parent.iterdir() if p.name.startswith("site")) == ["site", "site.staging"]
 
 
+def test_a_build_that_dies_half_way_through_the_mirror_leaves_nothing_of_itself_for_the_next(web, kit,
+                                                                                            monkeypatch) -> None:
+    # The disk fills up (or the build is killed) while the mirror takes a build's changes: the
+    # mirror then holds part of a site that never went live. The next build must not take it for
+    # a copy of the live site, or the failed build's pages go live with it.
+    import errno
+
+    from flywheel_publish_web import build
+
+    site = web()
+    site.publish([kit.item("a", title="First", body="# First\n\noriginal text\n")])
+    site.publish([kit.item("b", title="Second")])  # the mirror is known: builds now apply changes to it
+    [page] = [p for p in _snapshot(site.dir) if "original text" in (site.dir / p).read_text(errors="replace")
+              and p.endswith("index.html") and p.count("/") > 1]
+    real_write, written = build._write, []
+
+    def disk_full(path, data):  # the first page written fits; the disk is full at the second
+        if path.name != ".flywheel-site":
+            if written:
+                raise OSError(errno.ENOSPC, "No space left on device", str(path))
+            written.append(path)
+        return real_write(path, data)
+
+    monkeypatch.setattr(build, "_write", disk_full)
+    with pytest.raises(OSError):
+        site.publish([kit.item("a", title="First", body="# First\n\nedited text\n")])
+    monkeypatch.undo()
+    assert written == [site.dir.with_name("site.staging") / page], "the edited page went into the mirror"
+    assert "original text" in site.read(page)  # readers still see the old site
+
+    site.publish([kit.item("a", title="First", body="# First\n\noriginal text\n")])  # the edit is undone
+    site.publish([kit.item("c", title="Third")])
+    assert "original text" in site.read(page) and "edited text" not in site.read(page)
+    assert "Third" in site.read("index.html")
+
+
 def test_an_incremental_build_makes_every_change_durable_before_the_swap(web, kit, monkeypatch) -> None:
     from flywheel_publish_web import build
 
