@@ -383,6 +383,23 @@ def test_dir_deploy_swaps_atomically(web, kit) -> None:
     assert all(t in site.read("index.html") for t in ("First", "Second", "Third"))
 
 
+def test_a_site_dir_that_is_a_symlink_is_swapped_where_it_points(web, kit, tmp_path) -> None:
+    # site -> www, the folder a web server serves: swapping the link itself with the new tree
+    # left www empty after the first build, then edited in place (half-built) on every other one.
+    www = tmp_path / "www"
+    www.mkdir()
+    (tmp_path / "site").symlink_to(www)
+    site = web()
+    site.publish([kit.item("a", title="First")])
+    assert (tmp_path / "site").is_symlink() and "First" in (www / "index.html").read_text()
+    first = www.stat().st_ino
+    site.publish([kit.item("b", title="Second")])
+    assert (tmp_path / "site").is_symlink() and www.stat().st_ino != first, "swapped in whole, not edited"
+    assert all(t in (tmp_path / "site" / "index.html").read_text() for t in ("First", "Second"))
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(("site", "www"))) == [
+        "site", "www", "www.staging"]
+
+
 def test_a_killed_build_leaves_the_live_site_whole(web, kit, monkeypatch) -> None:
     from flywheel_publish_web import build
 
