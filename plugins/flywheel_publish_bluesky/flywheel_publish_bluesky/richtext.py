@@ -1,7 +1,7 @@
 """Facets for a post's text: links, mentions and hashtags, at UTF-8 byte offsets as the AT Protocol requires.
 
 Detection follows the reference client's (``@atproto/api`` rich-text ``detectFacets``): links are
-``http(s)://`` URLs minus one trailing punctuation mark (and a closing parenthesis that opens
+``http(s)://`` URLs minus one trailing mark of ``.,;:!?`` (and a closing parenthesis that opens
 nowhere in them); mentions are ``@handle`` after a space, a parenthesis or the start, and become
 facets only when the handle resolves to a DID; hashtags start after a space or the start, hold
 at least one character that is neither a digit nor punctuation, lose trailing punctuation and
@@ -31,7 +31,7 @@ def _links(text: str) -> list[tuple[int, int, str]]:
     found = []
     for match in _LINK.finditer(text):
         start, uri = match.start(1), match.group(1)
-        if uri[-1] in ".,;!?":
+        if uri[-1] in ".,;:!?":
             uri = uri[:-1]
         if uri.endswith(")") and "(" not in uri:
             uri = uri[:-1]

@@ -104,6 +104,19 @@ def test_facets_mark_utf8_byte_ranges(project, pds, account) -> None:
     ]
 
 
+def test_a_link_before_a_colon_ends_at_the_colon(project, pds, account) -> None:
+    # The reference client drops one trailing [.,;:!?] from a link: "…/changelog: read it" links
+    # the URL, not the colon (a facet covering it would point at ".../changelog:").
+    text = "Release notes at https://example.org/changelog: read them, then https://example.org/faq; thanks!"
+    project.run(project.session(text))
+    project.publish()
+    [record] = pds.records(account.did)
+    assert _spans(record["value"]) == [
+        ("link", "https://example.org/changelog", "https://example.org/changelog"),
+        ("link", "https://example.org/faq", "https://example.org/faq"),
+    ]
+
+
 def test_an_unknown_handle_stays_plain_text(project, pds, account) -> None:
     project.run(project.session("Thanks @nobody-here.test for the report."))
     project.publish()

@@ -112,6 +112,21 @@ class MastodonAPI:
     def verify_credentials(self) -> dict[str, Any]:
         return self.call("GET", "/api/v1/accounts/verify_credentials").json()
 
+    def max_characters(self) -> int | None:
+        """The instance's own limit per status (``configuration.statuses.max_characters`` of
+        ``/api/v2/instance``, else of ``/api/v1/instance``); None when it states none."""
+        for path in ("/api/v2/instance", "/api/v1/instance"):
+            try:
+                doc = self.call("GET", path).json()
+            except Unauthorized:
+                raise
+            except Permanent:
+                continue  # 404: a server before Mastodon 4.0 (v2), or one that has neither
+            statuses = ((doc.get("configuration") or {}).get("statuses") or {}) if isinstance(doc, dict) else {}
+            value = statuses.get("max_characters") if isinstance(statuses, dict) else None
+            return value if isinstance(value, int) and value > 0 else None
+        return None
+
     def account_statuses(self, account_id: str, limit: int = 40) -> list[dict[str, Any]]:
         answer = self.call("GET", f"/api/v1/accounts/{account_id}/statuses", params={"limit": limit})
         return [s for s in answer.json() if isinstance(s, dict)]

@@ -118,14 +118,20 @@ def _failure(item: PublishItem, exc: MastodonError, prefix: str) -> PublishResul
     return PublishResult(item.id, False, error=error, permanent=isinstance(exc, Permanent))
 
 
-def _check(post: Post, settings: Settings) -> None:
-    """Refuse before sending anything: a thread cut by a refusal half-way is worse than none."""
+def _check(post: Post, settings: Settings, server_limit: int | None = None) -> None:
+    """Refuse before sending anything: a thread cut by a refusal half-way is worse than none.
+    Mastodon counts the content warning and the text together against the limit."""
     total = len(post.parts)
+    spoiler = post.spoiler_text or settings.spoiler_text or ""
+    limit, source = settings.max_characters, "(max_characters)"
+    if server_limit is not None and server_limit < limit:
+        limit, source = server_limit, "(configuration.statuses.max_characters of its /api/v2/instance)"
     for number, part in enumerate(post.parts, 1):
-        length = post_length(part, "mastodon")
-        if length > settings.max_characters:
-            raise PostError(f"post {number} of {total} is {length} characters; "
-                            f"{settings.instance} takes {settings.max_characters} (max_characters)")
+        length = post_length(spoiler + part, "mastodon")
+        if length > limit:
+            warning = " with its content warning" if spoiler else ""
+            raise PostError(f"post {number} of {total} is {length} characters{warning}; "
+                            f"{settings.instance} takes {limit} {source}")
     if len(post.images) > MAX_IMAGES:
         raise PostError(f"has {len(post.images)} images; a Mastodon post takes at most {MAX_IMAGES}")
 
@@ -158,10 +164,16 @@ class ThreadPoster:
         self.settings = settings
         self.ctx = ctx
         self._account: str | None = None
+        self._server_limit: int | None = None
+        self._asked = False
 
     def post(self, item: PublishItem) -> dict[str, Any]:
         post = read_post(item, "mastodon")
         _check(post, self.settings)
+        if not self._asked:  # once per batch: an instance may take fewer than the configured characters
+            self._server_limit = self.api.max_characters()
+            self._asked = True
+        _check(post, self.settings, self._server_limit)
         state: dict[str, Any] = dict(item.progress)
         done: list[dict[str, Any]] = [p for p in state.get("parts") or [] if isinstance(p, dict) and p.get("id")]
         state["parts"] = done

@@ -5,7 +5,8 @@ auth (401 ``{"error": "The access token is invalid"}``), ``POST /api/v1/statuses
 ``Idempotency-Key`` remembered for an hour per account: the same key returns the same status),
 ``POST /api/v2/media`` (202 and ``url: null`` while processing; ``GET /api/v1/media/:id`` answers
 206 until it is done, then 200 with the url; posting unprocessed media is a 422),
-``GET /api/v1/accounts/verify_credentials``, ``GET /api/v1/accounts/:id/statuses`` (newest first,
+``GET /api/v1/accounts/verify_credentials``, ``GET /api/v2/instance`` (``configuration.statuses.max_characters``,
+checked on each status with the content warning counted, as Mastodon's StatusLengthValidator does), ``GET /api/v1/accounts/:id/statuses`` (newest first,
 ``limit`` at most 40), ``GET /api/v1/statuses/:id/source``, and the rate-limit headers of
 Mastodon's rack-attack (``X-RateLimit-Limit/Remaining/Reset``, Reset in ISO 8601; 429 when used up).
 """
@@ -17,6 +18,7 @@ import email.policy
 import html
 import json
 import os
+import re
 import signal
 import struct
 import subprocess
@@ -67,6 +69,7 @@ class FakeMastodon:
         self.idempotency: dict[str, tuple[str, float]] = {}
         self.honour_idempotency = True  # False: behave like servers that ignore the header
         self.media: dict[str, dict[str, Any]] = {}
+        self.max_characters = 500  # the instance's limit, as /api/v2/instance states it
         self.processing_polls = 2  # GETs answered 206 before an upload is processed (0: 200 at once)
         self.limit, self.period = 300, 300
         self.used, self.window_start = 0, time.time()
@@ -196,6 +199,10 @@ class _Handler(BaseHTTPRequestHandler):
     def _route(self, path: str, query: dict[str, list[str]], body: bytes) -> tuple[int, Any]:
         state = self.server_state
         parts = path.strip("/").split("/")
+        if self.command == "GET" and path == "/api/v2/instance":
+            return 200, {"domain": urlsplit(state.url).netloc, "version": "4.3.0", "configuration": {
+                "statuses": {"max_characters": state.max_characters, "max_media_attachments": 4,
+                             "characters_reserved_per_url": 23}}}
         if self.command == "GET" and path == "/api/v1/accounts/verify_credentials":
             return 200, state.account
         if self.command == "GET" and len(parts) == 5 and parts[:3] == ["api", "v1", "accounts"] and parts[4] == "statuses":
@@ -253,8 +260,10 @@ class _Handler(BaseHTTPRequestHandler):
         media_ids = form.get("media_ids[]", [])
         if not text.strip() and not media_ids:
             return 422, {"error": "Validation failed: Text can't be blank"}
-        if len(text) > 500:
-            return 422, {"error": "Validation failed: Text character limit of 500 exceeded"}
+        spoiler = form.get("spoiler_text", [""])[0]
+        # Mastodon's StatusLengthValidator: the content warning and the text together, a URL as 23.
+        if len(spoiler + re.sub(r"https?://\S+", "x" * 23, text)) > state.max_characters:
+            return 422, {"error": f"Validation failed: Text character limit of {state.max_characters} exceeded"}
         visibility = form.get("visibility", ["public"])[0]
         if visibility not in ("public", "unlisted", "private", "direct"):
             return 422, {"error": "Validation failed: Visibility is not included in the list"}
@@ -274,7 +283,6 @@ class _Handler(BaseHTTPRequestHandler):
         status_id = state.new_id()
         for media_id in media_ids:
             state.media[media_id]["status_id"] = status_id
-        spoiler = form.get("spoiler_text", [""])[0]
         state.statuses[status_id] = {
             "id": status_id, "created_at": _iso(now), "in_reply_to_id": reply_to,
             "in_reply_to_account_id": state.account["id"] if reply_to else None,

@@ -157,10 +157,11 @@ def test_retry_after_is_honoured_when_the_server_sends_it(project, mastodon) -> 
 
 def test_remaining_zero_stops_before_the_request_that_would_be_refused(project, mastodon, long_text) -> None:
     project.run(project.session(long_text))
-    mastodon.limit = 1  # the first request uses the window up: Remaining 0 on its answer
+    mastodon.limit = 2  # the instance's limits, then part 1: Remaining 0 on its answer
     result = project.cli("publish")
     assert result.exit_code == 1
-    assert len(mastodon.requests) == 1, "no request was made once the limit said 0 remain"
+    assert [r["path"] for r in mastodon.requests] == ["/api/v2/instance", "/api/v1/statuses"], \
+        "no request was made once the limit said 0 remain"
     [entry] = project.queue()
     assert entry["status"] == "failed" and entry["attempts"] == 0
     assert len(entry["progress"]["parts"]) == 1 and "pending" not in entry["progress"], "part 2 was never sent"
@@ -249,3 +250,47 @@ def test_plain_http_to_another_host_is_refused(project, mastodon) -> None:
     project.cli("publish")
     [entry] = project.queue()
     assert entry["status"] == "dead" and "plain http" in entry["last_error"]
+
+
+#: Two parts: a short first one (216 characters), then a long one (473).
+SHORT_THEN_LONG = (
+    "Moved the publishing queue onto one SQLite file in WAL mode, so that two publishers on one machine take turns "
+    "instead of racing, and a crash at any point leaves every entry either queued or published, never both. "
+    "The harder half was the social targets: each part of a thread is now checkpointed before it is sent and "
+    "confirmed after, a lost answer is looked up instead of posted again, images wait until the server has "
+    "processed them, and rate limits defer the entry to the reset time the server announces rather than sleeping "
+    "inside the publisher, which kept one slow account from holding up every other target in the same batch for "
+    "the whole five minutes of its rate limit window."
+)
+
+
+def test_the_content_warning_counts_against_the_limit_before_anything_is_sent(project, mastodon) -> None:
+    # Mastodon counts spoiler_text + text against max_characters: part 2 (473 + 36) would be refused
+    # with a 422 after part 1 was posted, leaving half a thread behind.
+    project.configure(spoiler_text="Long thread about queues and retries")
+    project.run(project.session(SHORT_THEN_LONG))
+    assert [len(p) for p in project.variants()["mastodon"]] == [216, 473]
+    assert project.cli("publish").exit_code == 1
+    [entry] = project.queue()
+    assert entry["status"] == "dead"
+    assert "post 2 of 2 is 509 characters with its content warning" in entry["last_error"], entry["last_error"]
+    assert mastodon.posts() == [], "no half thread"
+
+
+def test_an_instance_with_a_lower_limit_is_read_and_nothing_is_sent(project, mastodon) -> None:
+    mastodon.max_characters = 300  # a server configured below Mastodon's 500 (glitch-soc, GoToSocial...)
+    project.run(project.session(SHORT_THEN_LONG))
+    assert project.cli("publish").exit_code == 1
+    [entry] = project.queue()
+    assert entry["status"] == "dead"
+    assert f"post 2 of 2 is 473 characters; {mastodon.url} takes 300" in entry["last_error"], entry["last_error"]
+    assert mastodon.posts() == [], "no half thread"
+    assert [r["path"] for r in mastodon.requests] == ["/api/v2/instance"]
+
+
+def test_an_instance_with_a_higher_limit_does_not_raise_the_configured_one(project, mastodon, long_text) -> None:
+    mastodon.max_characters = 5000
+    project.configure(max_characters=450)
+    project.run(project.session(long_text))
+    assert project.cli("publish").exit_code == 0
+    assert mastodon.texts() == project.variants()["mastodon"]

@@ -793,6 +793,10 @@ def _render(settings: Settings, verify: bool, store: ContentStore, model: SiteMo
             atomic_write(manifest_path, json.dumps(manifest, sort_keys=True).encode())
         return report
     if mirror_known:
+        # Marked unknown (durably) before it changes: a build that dies part-way (disk full,
+        # killed) leaves a mirror the next build compares byte by byte instead of trusting.
+        _write_marker(mirror, "incomplete")
+        _flush(mirror, [MARKER])
         _apply(mirror, store, change, removed)
     else:
         _sync(mirror, site, store, change)

@@ -174,7 +174,9 @@ def deploy_git(settings: Settings, *, attempts: int = 5) -> str:
                      f"{commit}:refs/heads/{branch}", check=False, network=True)
         if pushed.returncode == 0:
             return commit
-        text = (pushed.stderr + pushed.stdout).lower()
-        if "rejected" not in text and "fetch first" not in text and "non-fast-forward" not in text:
-            raise DeployError(f"git push to the deploy remote failed: {git.scrub(pushed.stderr)}")
+        # Only a lost race ("[rejected]" ... fetch first / non-fast-forward) is tried again; a
+        # "[remote rejected]" (a protected branch, a hook) is the remote's answer, shown as it is.
+        text = pushed.stdout.lower()
+        if "[rejected]" not in text or ("fetch first" not in text and "non-fast-forward" not in text):
+            raise DeployError(f"git push to the deploy remote failed: {git.scrub(pushed.stderr + ' ' + pushed.stdout)}")
     raise DeployError(f"git push kept losing the race to other pushers after {attempts} attempts")

@@ -129,7 +129,9 @@ def base_url_of(table: dict[str, Any]) -> str:
 def settings_from_config(table: dict[str, Any], config: Config, state_dir: Path) -> Settings:
     """Resolve a (validated) ``[targets.web]`` table against the config's base folder."""
     base_url = base_url_of(table)
-    site_dir = Path(os.path.abspath(config.base_dir / table.get("site_dir", "site")))
+    # A symlink is followed: the folder it names is the one swapped whole (swapping the link
+    # itself would leave what it points at, the folder a web server serves, edited in place).
+    site_dir = Path(os.path.realpath(config.base_dir / table.get("site_dir", "site")))
     if site_dir.parent == site_dir or config.base_dir.resolve().is_relative_to(site_dir.resolve()):
         from flywheel_core import UsageError
 

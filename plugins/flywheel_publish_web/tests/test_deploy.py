@@ -180,6 +180,25 @@ def test_a_failing_push_is_an_error_without_the_token(web, kit, monkeypatch, tmp
     assert CANARY not in str(info.value) and "deploy remote failed" in str(info.value)
 
 
+def test_a_push_the_remote_refuses_is_reported_as_refused_not_retried_as_a_race(web, kit, remote, tmp_path) -> None:
+    # GitHub's answer for a protected branch: the hook declines, git reports "[remote rejected]".
+    # That is no lost race (only "[rejected]" with "fetch first" or "non-fast-forward" is): the
+    # user must see the remote's reason, not "kept losing the race" after five pushes.
+    from flywheel_publish_web.deploy import DeployError
+
+    calls = tmp_path / "hook-calls"
+    hook = remote / "hooks" / "pre-receive"
+    hook.write_text(f'#!/bin/sh\necho x >> "{calls}"\n'
+                    'echo "error: GH006: Protected branch update failed for refs/heads/gh-pages." >&2\nexit 1\n')
+    hook.chmod(0o755)
+    site = web(deploy={"method": "git", "remote": "pages.git", "branch": "gh-pages"})
+    with pytest.raises(DeployError) as info:
+        site.publish([kit.item("a")])
+    assert "GH006: Protected branch update failed" in str(info.value), str(info.value)
+    assert "race" not in str(info.value) and "pre-receive hook declined" in str(info.value)
+    assert calls.read_text().count("x") == 1, "pushed once"
+
+
 @pytest.mark.parametrize("name", ["config", "HEAD", "objects/info/alternates", "info/grafts", "../deploy.index"])
 def test_a_fifo_in_the_deploy_repository_is_refused_up_front(web, kit, remote, name: str) -> None:
     # Before: git waited on the FIFO for ever, and so did publish (and the worker).

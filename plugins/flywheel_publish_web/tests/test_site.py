@@ -383,6 +383,23 @@ def test_dir_deploy_swaps_atomically(web, kit) -> None:
     assert all(t in site.read("index.html") for t in ("First", "Second", "Third"))
 
 
+def test_a_site_dir_that_is_a_symlink_is_swapped_where_it_points(web, kit, tmp_path) -> None:
+    # site -> www, the folder a web server serves: swapping the link itself with the new tree
+    # left www empty after the first build, then edited in place (half-built) on every other one.
+    www = tmp_path / "www"
+    www.mkdir()
+    (tmp_path / "site").symlink_to(www)
+    site = web()
+    site.publish([kit.item("a", title="First")])
+    assert (tmp_path / "site").is_symlink() and "First" in (www / "index.html").read_text()
+    first = www.stat().st_ino
+    site.publish([kit.item("b", title="Second")])
+    assert (tmp_path / "site").is_symlink() and www.stat().st_ino != first, "swapped in whole, not edited"
+    assert all(t in (tmp_path / "site" / "index.html").read_text() for t in ("First", "Second"))
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(("site", "www"))) == [
+        "site", "www", "www.staging"]
+
+
 def test_a_killed_build_leaves_the_live_site_whole(web, kit, monkeypatch) -> None:
     from flywheel_publish_web import build
 
@@ -401,6 +418,42 @@ def test_a_killed_build_leaves_the_live_site_whole(web, kit, monkeypatch) -> Non
     site.build()
     assert "Second" in site.read("index.html")
     assert sorted(p.name for p in site.dir.parent.iterdir() if p.name.startswith("site")) == ["site", "site.staging"]
+
+
+def test_a_build_that_dies_half_way_through_the_mirror_leaves_nothing_of_itself_for_the_next(web, kit,
+                                                                                            monkeypatch) -> None:
+    # The disk fills up (or the build is killed) while the mirror takes a build's changes: the
+    # mirror then holds part of a site that never went live. The next build must not take it for
+    # a copy of the live site, or the failed build's pages go live with it.
+    import errno
+
+    from flywheel_publish_web import build
+
+    site = web()
+    site.publish([kit.item("a", title="First", body="# First\n\noriginal text\n")])
+    site.publish([kit.item("b", title="Second")])  # the mirror is known: builds now apply changes to it
+    [page] = [p for p in _snapshot(site.dir) if "original text" in (site.dir / p).read_text(errors="replace")
+              and p.endswith("index.html") and p.count("/") > 1]
+    real_write, written = build._write, []
+
+    def disk_full(path, data):  # the first page written fits; the disk is full at the second
+        if path.name != ".flywheel-site":
+            if written:
+                raise OSError(errno.ENOSPC, "No space left on device", str(path))
+            written.append(path)
+        return real_write(path, data)
+
+    monkeypatch.setattr(build, "_write", disk_full)
+    with pytest.raises(OSError):
+        site.publish([kit.item("a", title="First", body="# First\n\nedited text\n")])
+    monkeypatch.undo()
+    assert written == [site.dir.with_name("site.staging") / page], "the edited page went into the mirror"
+    assert "original text" in site.read(page)  # readers still see the old site
+
+    site.publish([kit.item("a", title="First", body="# First\n\noriginal text\n")])  # the edit is undone
+    site.publish([kit.item("c", title="Third")])
+    assert "original text" in site.read(page) and "edited text" not in site.read(page)
+    assert "Third" in site.read("index.html")
 
 
 def test_an_incremental_build_makes_every_change_durable_before_the_swap(web, kit, monkeypatch) -> None:
