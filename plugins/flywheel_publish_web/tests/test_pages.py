@@ -90,6 +90,12 @@ def test_the_page_adds_no_repeat_to_what_the_real_generators_wrote(example, tmp_
         # Tags: not the session type (the badge says it), no internal id, no near-duplicate.
         tags = re.findall(r'<li><a href="[^"]*tags/[^"]*/">#([^<]*)</a></li>', page.split('<div class="prose">')[0])
         assert "life_aria" not in _visible(page) and len({t.lower()[:5] for t in tags}) == len(tags), tags
+        # One date style on the page: the byline's as the title's ("Trading journal 2025-12-02").
+        assert re.search(r'<time datetime="[^"]+">(\d{4}-\d\d-\d\d)</time>', page), kind
+        assert not _OTHER_DATE_STYLE.search(_visible(page)), _OTHER_DATE_STYLE.search(_visible(page))
+
+
+_OTHER_DATE_STYLE = re.compile(r"\b\d{1,2} (?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]* \d{4}\b")
 
 
 def _visible(page: str) -> str:
