@@ -201,3 +201,35 @@ def test_the_gallery_is_a_grid_of_captioned_thumbnails(browser, web, kit, serve_
     assert page.evaluate("document.documentElement.scrollWidth") == width
     page.screenshot(path=str(ARTIFACTS / f"gallery-{width}.png"), full_page=True)
     page.context.close()
+
+
+@pytest.mark.parametrize("width, across", [(1280, 4), (390, 2)])
+def test_a_devlogs_own_gallery_is_a_grid_too(browser, web, kit, serve_dir, width, across) -> None:
+    """The devlog's Markdown shows its screenshots itself (a linked thumbnail, then its caption in
+    emphasis, as flywheel-aria writes them): a grid of thumbnails, not a column of big images."""
+    shots = {f"media/s{i}.png": kit.png(1280, 720, (40 + 20 * i, 90, 160)) for i in range(6)}
+    thumbs = {f"media/s{i}_thumb.png": kit.png(480, 270, (40 + 20 * i, 90, 160)) for i in range(6)}
+    gallery = "".join(f"[![{alt}](media/s{i}_thumb.png)](media/s{i}.png)  \n*Level {i + 1}*\n\n"
+                      for i, alt in enumerate([f"Level {n}" for n in (1, 2, 3)] + ["Boss fight", "Menu", "Map"]))
+    body = f"# Devlog: Game\n\nMade a game.\n\n## Gallery\n\n{gallery}## Lessons\n\n- Ship early.\n"
+    site = web()
+    [result] = site.publish([kit.item("a", "devlog", session_type="life_aria", body=body, attachments=shots | thumbs,
+                                      images=[{"src": f"media/s{i}.png", "thumb": f"media/s{i}_thumb.png"} for i in range(6)])])
+    page = browser.new_context(viewport={"width": width, "height": 900}).new_page()
+    page.goto(result.receipt["url"].replace("https://example.org/log/", serve_dir(site.dir)))
+    boxes = page.eval_on_selector_all(".prose img", """imgs => imgs.map(i => {
+        const r = i.getBoundingClientRect(); return {x: Math.round(r.left), y: Math.round(r.top), w: r.width, h: r.height}; })""")
+    assert len(boxes) == 6 and page.locator(".gallery").count() == 0  # shown once, by the body
+    first_row = [b for b in boxes if b["y"] == boxes[0]["y"]]
+    assert len(first_row) >= across and len({b["x"] for b in first_row}) == len(first_row)
+    assert all(b["h"] < 300 for b in boxes)  # thumbnails, not the width of the text column
+    assert page.locator(".prose figcaption").all_inner_texts() == [f"Level {i + 1}" for i in range(6)]
+    # Each picture is a link to the full-size image named by its alt text; a caption that only
+    # repeats it is hidden from screen readers (said once), one that adds something is not.
+    assert page.locator(".prose figure a").first.get_attribute("href") == "media/s0.png"
+    hidden = page.eval_on_selector_all(".prose figcaption", "cs => cs.map(c => c.getAttribute('aria-hidden'))")
+    assert hidden == ["true"] * 3 + [None] * 3
+    assert page.evaluate("document.documentElement.scrollWidth") == width
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"devlog-gallery-{width}.png"), full_page=True)
+    page.context.close()
