@@ -233,3 +233,22 @@ def test_a_devlogs_own_gallery_is_a_grid_too(browser, web, kit, serve_dir, width
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"devlog-gallery-{width}.png"), full_page=True)
     page.context.close()
+
+
+def test_a_two_column_table_with_a_long_label_fits_a_phone(browser, web, kit, serve_dir) -> None:
+    """The trade journal's Summary (Metric | Value) on a 390px phone: a label past 32 characters
+    made its column a text column 18rem wide at least, and pushed the values out of view."""
+    rows = [("Closed trades", "40"), ("Gross loss (after fees)", "-1,340.36"),
+            ("Payoff ratio (avg win / avg loss)", "1.19"), ("Max drawdown (closed-trade P&L)", "391.40"),
+            ("Longest winning streak", "3 trades")]
+    table = "| Metric | Value |\n|---|--:|\n" + "".join(f"| {k} | {v} |\n" for k, v in rows)
+    site = web()
+    [result] = site.publish([kit.item("t", "trade_journal", session_type="trade", title="Journal",
+                                      body=f"# Journal\n\n## Summary\n\n{table}")])
+    page = browser.new_context(viewport={"width": 390, "height": 900}).new_page()
+    page.goto(result.receipt["url"].replace("https://example.org/log/", serve_dir(site.dir)))
+    box = page.eval_on_selector(".table-wrap", "w => ({scroll: w.scrollWidth, client: w.clientWidth})")
+    assert box["scroll"] == box["client"]  # every value in view, nothing to scroll to
+    values = page.eval_on_selector_all(".prose td:last-child", "tds => tds.map(t => t.getBoundingClientRect().right)")
+    assert len(values) == len(rows) and max(values) <= 390
+    page.context.close()
