@@ -252,3 +252,21 @@ def test_a_two_column_table_with_a_long_label_fits_a_phone(browser, web, kit, se
     values = page.eval_on_selector_all(".prose td:last-child", "tds => tds.map(t => t.getBoundingClientRect().right)")
     assert len(values) == len(rows) and max(values) <= 390
     page.context.close()
+
+
+def test_the_first_tab_offers_to_skip_the_header_and_focus_shows(browser, web, sample_items, serve_dir) -> None:
+    site = web()
+    assert all(r.ok for r in site.publish(sample_items))
+    page = browser.new_context(viewport={"width": 1100, "height": 900}).new_page()
+    page.goto(serve_dir(site.dir))
+    assert page.evaluate("getComputedStyle(document.querySelector('.skip')).left").startswith("-")  # hidden until used
+    page.keyboard.press("Tab")
+    focused = page.evaluate("""() => { const a = document.activeElement, r = a.getBoundingClientRect();
+        return {text: a.textContent, left: r.left, top: r.top, outline: getComputedStyle(a).outlineStyle}; }""")
+    assert focused["text"] == "Skip to content" and focused["left"] >= 0 and focused["top"] >= 0
+    assert focused["outline"] == "solid"
+    page.keyboard.press("Enter")
+    page.keyboard.press("Tab")  # the next stop is the first thing in the page's content, past the header's links
+    assert page.evaluate("document.activeElement.closest('main') !== null")
+    assert page.evaluate("document.activeElement.textContent") == "Aria"  # the newest entry's badge
+    page.context.close()
