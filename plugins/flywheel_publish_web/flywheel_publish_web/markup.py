@@ -220,8 +220,8 @@ class MarkdownRenderer:
                 if parts[0] == date:
                     dateline, tokens = parts, tokens[3:]
         used: set[str] = set()
-        _vet(tokens, lambda url: _resolve(url, files, prefix, used, pages or {}))
-        tokens = _figures(tokens)
+        if _vet(tokens, lambda url: _resolve(url, files, prefix, used, pages or {})):
+            tokens = _figures(tokens)
         return Rendered(self.md.renderer.render(tokens, self.md.options, {}), heading, used, dateline)
 
 
@@ -247,8 +247,9 @@ def _resolve(url: str, files: frozenset[str] | set[str], prefix: str, used: set[
 TEXT_COLUMN = 32
 
 
-def _vet(tokens: list[Any], resolve: Callable[[str], str | None]) -> None:
-    """Rewrite link and image URLs in place; a refused link becomes plain text.
+def _vet(tokens: list[Any], resolve: Callable[[str], str | None]) -> bool:
+    """Rewrite link and image URLs in place; a refused link becomes plain text. True when an
+    image is left (only then can a paragraph be a figure: most posts skip that pass).
 
     Column alignment becomes a class (the pages' Content-Security-Policy forbids inline
     styles), and so does a column of long text (``wrap``): see ``TEXT_COLUMN``.
@@ -256,6 +257,7 @@ def _vet(tokens: list[Any], resolve: Callable[[str], str | None]) -> None:
     columns: dict[int, list[Any]] = {}
     longest: dict[int, int] = {}
     column = 0
+    images = False
     for i, token in enumerate(tokens):
         if token.type == "tr_open":
             column = 0
@@ -276,7 +278,8 @@ def _vet(tokens: list[Any], resolve: Callable[[str], str | None]) -> None:
                         cell.attrSet("class", " ".join(filter(None, [cell.attrGet("class"), "wrap"])))
             columns, longest = {}, {}
         if token.children:
-            _vet_inline(token.children, resolve)
+            images = _vet_inline(token.children, resolve) or images
+    return images
 
 
 def _picture(children: list[Any]) -> tuple[int, int] | None:
@@ -346,8 +349,9 @@ def _figures(tokens: list[Any]) -> list[Any]:
     return out
 
 
-def _vet_inline(children: list[Any], resolve: Callable[[str], str | None]) -> None:
+def _vet_inline(children: list[Any], resolve: Callable[[str], str | None]) -> bool:
     dropped: list[bool] = []
+    images = False
     for token in children:
         if token.type == "link_open":
             href = resolve(str(token.attrGet("href") or ""))
@@ -370,3 +374,5 @@ def _vet_inline(children: list[Any], resolve: Callable[[str], str | None]) -> No
             else:
                 token.attrSet("src", src)
                 token.attrSet("loading", "lazy")
+                images = True
+    return images

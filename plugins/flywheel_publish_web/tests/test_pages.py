@@ -193,3 +193,17 @@ def test_a_summary_saying_more_than_the_body_is_still_the_lede(web, kit) -> None
     [result] = site.publish([kit.item("a1b2", "blog_post", body=CITED, title="Added a Phase 3 publication system",
                                        summary=summary)])
     assert '<p class="lede">' + summary + "</p>" in Path(result.receipt["path"]).read_text()
+
+
+def test_a_gallery_caption_that_repeats_the_alt_text_is_said_once(web, kit) -> None:
+    """A screenshot without a description has its caption as alt text: a screen reader read the
+    link's alt text, then the same caption again."""
+    shots = {f"media/s{i}.png": kit.png(48, 30, (40, 90, 160)) for i in range(2)}
+    images = [{"src": "media/s0.png", "caption": "Level 1"},
+              {"src": "media/s1.png", "caption": "Level 2", "alt": "The boss fight at level 2"}]
+    site = web()
+    [result] = site.publish([kit.item("a", "devlog", session_type="life_aria", body="# Devlog\n\nMade a game.\n",
+                                      attachments=shots, images=images)])
+    page = Path(result.receipt["path"]).read_text()
+    assert 'alt="Level 1"' in page and '<figcaption aria-hidden="true">Level 1</figcaption>' in page
+    assert 'alt="The boss fight at level 2"' in page and "<figcaption>Level 2</figcaption>" in page
