@@ -270,3 +270,21 @@ def test_the_first_tab_offers_to_skip_the_header_and_focus_shows(browser, web, s
     assert page.evaluate("document.activeElement.closest('main') !== null")
     assert page.evaluate("document.activeElement.textContent") == "Aria"  # the newest entry's badge
     page.context.close()
+
+
+def test_the_bylines_separators_are_spaced_alike(browser, web, sample_items, serve_dir) -> None:
+    """'2025-12-04 · Agent-7': as much space before each dot as after (the byline was a flex row,
+    whose gap put twice a space between the date and the first dot)."""
+    site = web()
+    receipts = [r.receipt for r in site.publish(sample_items)]
+    page = browser.new_context(viewport={"width": 1100, "height": 900}).new_page()
+    page.goto(receipts[4]["url"].replace("https://example.org/log/", serve_dir(site.dir)))  # the devlog
+    before, after = page.evaluate("""() => {
+        const time = document.querySelector('.post-header .meta time'), text = time.nextSibling;
+        const dot = text.textContent.indexOf('·'), range = document.createRange();
+        range.setStart(text, dot); range.setEnd(text, dot + 1);
+        const d = range.getBoundingClientRect();
+        range.setStart(text, dot + 2); range.setEnd(text, dot + 3);
+        return [d.left - time.getBoundingClientRect().right, range.getBoundingClientRect().left - d.right]; }""")
+    assert abs(before - after) <= 1, (before, after)
+    page.context.close()
