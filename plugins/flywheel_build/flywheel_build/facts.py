@@ -44,16 +44,17 @@ __all__ = [
 ]
 
 # Conventional Commit types in the order a changelog shows them; aliases agents really use.
+# The build log's headings: the blog post's sections (story.py) use the same words.
 GROUP_TITLES = {
-    "feat": "Features",
-    "fix": "Bug fixes",
+    "feat": "New features",
+    "fix": "Fixes",
     "perf": "Performance",
-    "refactor": "Refactoring",
+    "refactor": "Under the hood",
     "docs": "Documentation",
     "test": "Tests",
-    "build": "Build system",
+    "build": "Build and packaging",
     "ci": "Continuous integration",
-    "chore": "Chores",
+    "chore": "Maintenance",
     "other": "Other changes",
 }
 _ALIASES = {"feature": "feat", "bugfix": "fix", "hotfix": "fix", "doc": "docs", "tests": "test", "deps": "build"}

@@ -11,6 +11,7 @@ from typing import Any
 import attrs
 
 from flywheel_build.facts import (
+    GROUP_TITLES,
     BuildFacts,
     CommitFact,
     capitalised,
@@ -42,20 +43,21 @@ LISTED_OTHER = 5
 #: How many areas the summary of the rest names.
 AREAS = 5
 
-# Kinds of change in the order a reader cares about, with the words for one and for many.
+# Kinds of change in the order a reader cares about, with the words for one and for many; a
+# section's heading is the build log's for the same kind (GROUP_TITLES), so the two agree.
 _KINDS = {
     "breaking": ("Breaking changes", "breaking change", "breaking changes"),
     "removal": ("Removed and deprecated", "removal or deprecation", "removals and deprecations"),
-    "feat": ("New features", "new feature", "new features"),
-    "fix": ("Fixes", "fix", "fixes"),
-    "perf": ("Performance", "performance improvement", "performance improvements"),
-    "refactor": ("Under the hood", "internal change", "internal changes"),
-    "docs": ("Documentation", "documentation change", "documentation changes"),
-    "test": ("Tests", "test change", "test changes"),
-    "build": ("Build and packaging", "build change", "build changes"),
-    "ci": ("Continuous integration", "CI change", "CI changes"),
-    "chore": ("Maintenance", "maintenance change", "maintenance changes"),
-    "other": ("Other changes", "other change", "other changes"),
+    "feat": (GROUP_TITLES["feat"], "new feature", "new features"),
+    "fix": (GROUP_TITLES["fix"], "fix", "fixes"),
+    "perf": (GROUP_TITLES["perf"], "performance improvement", "performance improvements"),
+    "refactor": (GROUP_TITLES["refactor"], "internal change", "internal changes"),
+    "docs": (GROUP_TITLES["docs"], "documentation change", "documentation changes"),
+    "test": (GROUP_TITLES["test"], "test change", "test changes"),
+    "build": (GROUP_TITLES["build"], "build change", "build changes"),
+    "ci": (GROUP_TITLES["ci"], "CI change", "CI changes"),
+    "chore": (GROUP_TITLES["chore"], "maintenance change", "maintenance changes"),
+    "other": (GROUP_TITLES["other"], "other change", "other changes"),
 }
 
 # Patterns are compiled on first use (_re), not at import: a session without commit bodies

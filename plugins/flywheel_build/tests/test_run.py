@@ -36,7 +36,7 @@ def test_window_ends_at_the_timestamp(run_session, windowed):
     commits = saved["source_data"]["git_commits"]
     assert [c["message"] for c in commits] == ["fix: handle empty input", "feat(api): add endpoint"]
     assert saved["metadata"] == {"duration_minutes": 120, "commits": 2, "files_changed": 2, "lines_added": 3, "lines_removed": 1}
-    assert "## Features" in arts["build_log.md"] and "**api:** add endpoint" in arts["build_log.md"]
+    assert "## New features" in arts["build_log.md"] and "**api:** add endpoint" in arts["build_log.md"]
     assert "before the session" not in "".join(arts.values())
 
 
@@ -255,7 +255,7 @@ def test_conventional_grouping_links_and_bots(run_session, git_repo):
     assert result.exit_code == 0, result.output
     log = arts["build_log.md"]
     headings = re.findall(r"^## (.+)$", log, re.M)
-    assert headings == ["Breaking changes", "Bug fixes", "Documentation", "Other changes", "Automated", "Authors"]
+    assert headings == ["Breaking changes", "Fixes", "Documentation", "Other changes", "Automated", "Authors"]
     breaking = log.split("## Breaking changes")[1].split("##")[0]
     assert "**parser:** drop the v1 format" in breaking and "(breaking: scan() is now async)" in breaking.replace("\\", "")
     assert "**cli:** exit 2 on bad input" in log and ", Bob" in log
@@ -326,3 +326,13 @@ def test_confine_refuses_a_symlink_loop(tmp_path):
     (tmp_path / "loop").symlink_to(tmp_path / "loop")
     with pytest.raises(PathRefused):
         confine("loop", [tmp_path])
+
+
+def test_a_kind_of_change_has_one_name_in_the_log_and_the_post() -> None:
+    """The build log's heading for a kind of change is the blog post's section title for it (the
+    log said "Features" and "Bug fixes" where the post said "New features" and "Fixes")."""
+    from flywheel_build.facts import GROUP_TITLES
+    from flywheel_build.story import _KINDS
+
+    assert {k: _KINDS[k][0] for k in GROUP_TITLES} == GROUP_TITLES
+    assert GROUP_TITLES["feat"] == "New features" and GROUP_TITLES["fix"] == "Fixes"

@@ -220,7 +220,8 @@ class MarkdownRenderer:
                 if parts[0] == date:
                     dateline, tokens = parts, tokens[3:]
         used: set[str] = set()
-        _vet(tokens, lambda url: _resolve(url, files, prefix, used, pages or {}))
+        if _vet(tokens, lambda url: _resolve(url, files, prefix, used, pages or {})):
+            tokens = _figures(tokens)
         return Rendered(self.md.renderer.render(tokens, self.md.options, {}), heading, used, dateline)
 
 
@@ -246,8 +247,9 @@ def _resolve(url: str, files: frozenset[str] | set[str], prefix: str, used: set[
 TEXT_COLUMN = 32
 
 
-def _vet(tokens: list[Any], resolve: Callable[[str], str | None]) -> None:
-    """Rewrite link and image URLs in place; a refused link becomes plain text.
+def _vet(tokens: list[Any], resolve: Callable[[str], str | None]) -> bool:
+    """Rewrite link and image URLs in place; a refused link becomes plain text. True when an
+    image is left (only then can a paragraph be a figure: most posts skip that pass).
 
     Column alignment becomes a class (the pages' Content-Security-Policy forbids inline
     styles), and so does a column of long text (``wrap``): see ``TEXT_COLUMN``.
@@ -255,6 +257,7 @@ def _vet(tokens: list[Any], resolve: Callable[[str], str | None]) -> None:
     columns: dict[int, list[Any]] = {}
     longest: dict[int, int] = {}
     column = 0
+    images = False
     for i, token in enumerate(tokens):
         if token.type == "tr_open":
             column = 0
@@ -275,11 +278,80 @@ def _vet(tokens: list[Any], resolve: Callable[[str], str | None]) -> None:
                         cell.attrSet("class", " ".join(filter(None, [cell.attrGet("class"), "wrap"])))
             columns, longest = {}, {}
         if token.children:
-            _vet_inline(token.children, resolve)
+            images = _vet_inline(token.children, resolve) or images
+    return images
 
 
-def _vet_inline(children: list[Any], resolve: Callable[[str], str | None]) -> None:
+def _picture(children: list[Any]) -> tuple[int, int] | None:
+    """Where a paragraph that is one picture ends and its caption starts, or None: an image, or a
+    linked one, then optionally a line break and a caption all in emphasis (``*Gameplay 001*``)."""
+    types = [c.type for c in children]
+    n = 3 if types[:3] == ["link_open", "image", "link_close"] else 1 if types[:1] == ["image"] else 0
+    if not n:
+        return None
+    if len(types) == n:
+        return n, n
+    caption = types[n + 1 :]
+    if types[n] in ("softbreak", "hardbreak") and len(caption) >= 3 and caption[0] == "em_open" \
+            and caption[-1] == "em_close" and "em_close" not in caption[1:-1]:
+        return n, n + 1
+    return None
+
+
+def _figures(tokens: list[Any]) -> list[Any]:
+    """Pictures as figures: a paragraph that is one picture and its caption (a devlog's gallery)
+    becomes ``<figure>`` with a ``<figcaption>``, and consecutive ones share a grid
+    (``<div class="figures">``): a dozen screenshots are a few rows of thumbnails, not a column of
+    big images. A caption that only repeats the image's alt text is hidden from screen readers,
+    which read the alt text already."""
+    from markdown_it.token import Token
+
+    out: list[Any] = []
+    run: list[Any] = []
+
+    def close_run() -> None:
+        if len(run) > 3:  # two pictures or more: a lone one keeps the text column's width
+            out.append(Token("figures_open", "div", 1, attrs={"class": "figures"}, block=True))
+            out.extend(run)
+            out.append(Token("figures_close", "div", -1, block=True))
+        else:
+            out.extend(run)
+        run.clear()
+
+    i = 0
+    while i < len(tokens):
+        token = tokens[i]
+        found = None
+        if token.type == "paragraph_open" and not token.hidden and i + 2 < len(tokens) \
+                and tokens[i + 2].type == "paragraph_close":
+            found = _picture(tokens[i + 1].children or [])
+        if found is None:
+            close_run()
+            out.append(token)
+            i += 1
+            continue
+        inline = tokens[i + 1]
+        children = inline.children
+        end, start = found
+        picture, caption = children[:end], children[start:]
+        if caption:
+            image = picture[1] if len(picture) == 3 else picture[0]
+            alt = " ".join("".join(c.content for c in image.children or []).split())
+            said = " ".join("".join(c.content for c in caption[1:-1]).split())
+            caption[0].tag, caption[-1].tag = "figcaption", "figcaption"
+            if said == alt:
+                caption[0].attrSet("aria-hidden", "true")
+        inline.children = picture + caption
+        token.tag, tokens[i + 2].tag = "figure", "figure"
+        run.extend(tokens[i : i + 3])
+        i += 3
+    close_run()
+    return out
+
+
+def _vet_inline(children: list[Any], resolve: Callable[[str], str | None]) -> bool:
     dropped: list[bool] = []
+    images = False
     for token in children:
         if token.type == "link_open":
             href = resolve(str(token.attrGet("href") or ""))
@@ -302,3 +374,5 @@ def _vet_inline(children: list[Any], resolve: Callable[[str], str | None]) -> No
             else:
                 token.attrSet("src", src)
                 token.attrSet("loading", "lazy")
+                images = True
+    return images

@@ -53,7 +53,10 @@ def kind_label(kind: str) -> str:
 
 
 def human_date(iso: str) -> str:
-    return f"{int(iso[8:10])} {MONTHS[int(iso[5:7]) - 1][:3]} {iso[:4]}"
+    """A date as every page shows it: ``YYYY-MM-DD``, the style of the titles ("Trading journal
+    2025-12-02", "Build log: app, 2025-12-02") and of the artifacts' own text, so a page never
+    shows one day in two styles (titles name addresses: they keep theirs)."""
+    return iso[:10]
 
 
 def entry_id(session_id: str, kind: str) -> str:
@@ -502,7 +505,7 @@ def _post_context(post: Post, record: dict[str, Any], folder: str, s: Settings, 
     shown = theme.post_body(record, summary, commits, pages)
     agent = _text(rmeta.get("agent_id"), 100)
     # What a date line in the body said beyond the header's date, agent and project (a duration).
-    known = {post.date[:10], human_date(post.date), agent, post.project, type_label(post.session_type)}
+    known = {post.date[:10], agent, post.project, type_label(post.session_type)}
     return {
         **shown,
         "page": {

@@ -201,3 +201,90 @@ def test_the_gallery_is_a_grid_of_captioned_thumbnails(browser, web, kit, serve_
     assert page.evaluate("document.documentElement.scrollWidth") == width
     page.screenshot(path=str(ARTIFACTS / f"gallery-{width}.png"), full_page=True)
     page.context.close()
+
+
+@pytest.mark.parametrize("width, across", [(1280, 4), (390, 2)])
+def test_a_devlogs_own_gallery_is_a_grid_too(browser, web, kit, serve_dir, width, across) -> None:
+    """The devlog's Markdown shows its screenshots itself (a linked thumbnail, then its caption in
+    emphasis, as flywheel-aria writes them): a grid of thumbnails, not a column of big images."""
+    shots = {f"media/s{i}.png": kit.png(1280, 720, (40 + 20 * i, 90, 160)) for i in range(6)}
+    thumbs = {f"media/s{i}_thumb.png": kit.png(480, 270, (40 + 20 * i, 90, 160)) for i in range(6)}
+    gallery = "".join(f"[![{alt}](media/s{i}_thumb.png)](media/s{i}.png)  \n*Level {i + 1}*\n\n"
+                      for i, alt in enumerate([f"Level {n}" for n in (1, 2, 3)] + ["Boss fight", "Menu", "Map"]))
+    body = f"# Devlog: Game\n\nMade a game.\n\n## Gallery\n\n{gallery}## Lessons\n\n- Ship early.\n"
+    site = web()
+    [result] = site.publish([kit.item("a", "devlog", session_type="life_aria", body=body, attachments=shots | thumbs,
+                                      images=[{"src": f"media/s{i}.png", "thumb": f"media/s{i}_thumb.png"} for i in range(6)])])
+    page = browser.new_context(viewport={"width": width, "height": 900}).new_page()
+    page.goto(result.receipt["url"].replace("https://example.org/log/", serve_dir(site.dir)))
+    boxes = page.eval_on_selector_all(".prose img", """imgs => imgs.map(i => {
+        const r = i.getBoundingClientRect(); return {x: Math.round(r.left), y: Math.round(r.top), w: r.width, h: r.height}; })""")
+    assert len(boxes) == 6 and page.locator(".gallery").count() == 0  # shown once, by the body
+    first_row = [b for b in boxes if b["y"] == boxes[0]["y"]]
+    assert len(first_row) >= across and len({b["x"] for b in first_row}) == len(first_row)
+    assert all(b["h"] < 300 for b in boxes)  # thumbnails, not the width of the text column
+    assert page.locator(".prose figcaption").all_inner_texts() == [f"Level {i + 1}" for i in range(6)]
+    # Each picture is a link to the full-size image named by its alt text; a caption that only
+    # repeats it is hidden from screen readers (said once), one that adds something is not.
+    assert page.locator(".prose figure a").first.get_attribute("href") == "media/s0.png"
+    hidden = page.eval_on_selector_all(".prose figcaption", "cs => cs.map(c => c.getAttribute('aria-hidden'))")
+    assert hidden == ["true"] * 3 + [None] * 3
+    assert page.evaluate("document.documentElement.scrollWidth") == width
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"devlog-gallery-{width}.png"), full_page=True)
+    page.context.close()
+
+
+def test_a_two_column_table_with_a_long_label_fits_a_phone(browser, web, kit, serve_dir) -> None:
+    """The trade journal's Summary (Metric | Value) on a 390px phone: a label past 32 characters
+    made its column a text column 18rem wide at least, and pushed the values out of view."""
+    rows = [("Closed trades", "40"), ("Gross loss (after fees)", "-1,340.36"),
+            ("Payoff ratio (avg win / avg loss)", "1.19"), ("Max drawdown (closed-trade P&L)", "391.40"),
+            ("Longest winning streak", "3 trades")]
+    table = "| Metric | Value |\n|---|--:|\n" + "".join(f"| {k} | {v} |\n" for k, v in rows)
+    site = web()
+    [result] = site.publish([kit.item("t", "trade_journal", session_type="trade", title="Journal",
+                                      body=f"# Journal\n\n## Summary\n\n{table}")])
+    page = browser.new_context(viewport={"width": 390, "height": 900}).new_page()
+    page.goto(result.receipt["url"].replace("https://example.org/log/", serve_dir(site.dir)))
+    box = page.eval_on_selector(".table-wrap", "w => ({scroll: w.scrollWidth, client: w.clientWidth})")
+    assert box["scroll"] == box["client"]  # every value in view, nothing to scroll to
+    values = page.eval_on_selector_all(".prose td:last-child", "tds => tds.map(t => t.getBoundingClientRect().right)")
+    assert len(values) == len(rows) and max(values) <= 390
+    page.context.close()
+
+
+def test_the_first_tab_offers_to_skip_the_header_and_focus_shows(browser, web, sample_items, serve_dir) -> None:
+    site = web()
+    assert all(r.ok for r in site.publish(sample_items))
+    page = browser.new_context(viewport={"width": 1100, "height": 900}).new_page()
+    page.goto(serve_dir(site.dir))
+    assert page.evaluate("getComputedStyle(document.querySelector('.skip')).left").startswith("-")  # hidden until used
+    page.keyboard.press("Tab")
+    focused = page.evaluate("""() => { const a = document.activeElement, r = a.getBoundingClientRect();
+        return {text: a.textContent, left: r.left, top: r.top, outline: getComputedStyle(a).outlineStyle}; }""")
+    assert focused["text"] == "Skip to content" and focused["left"] >= 0 and focused["top"] >= 0
+    assert focused["outline"] == "solid"
+    page.keyboard.press("Enter")
+    page.keyboard.press("Tab")  # the next stop is the first thing in the page's content, past the header's links
+    assert page.evaluate("document.activeElement.closest('main') !== null")
+    assert page.evaluate("document.activeElement.textContent") == "Aria"  # the newest entry's badge
+    page.context.close()
+
+
+def test_the_bylines_separators_are_spaced_alike(browser, web, sample_items, serve_dir) -> None:
+    """'2025-12-04 · Agent-7': as much space before each dot as after (the byline was a flex row,
+    whose gap put twice a space between the date and the first dot)."""
+    site = web()
+    receipts = [r.receipt for r in site.publish(sample_items)]
+    page = browser.new_context(viewport={"width": 1100, "height": 900}).new_page()
+    page.goto(receipts[4]["url"].replace("https://example.org/log/", serve_dir(site.dir)))  # the devlog
+    before, after = page.evaluate("""() => {
+        const time = document.querySelector('.post-header .meta time'), text = time.nextSibling;
+        const dot = text.textContent.indexOf('·'), range = document.createRange();
+        range.setStart(text, dot); range.setEnd(text, dot + 1);
+        const d = range.getBoundingClientRect();
+        range.setStart(text, dot + 2); range.setEnd(text, dot + 3);
+        return [d.left - time.getBoundingClientRect().right, range.getBoundingClientRect().left - d.right]; }""")
+    assert abs(before - after) <= 1, (before, after)
+    page.context.close()

@@ -106,3 +106,20 @@ def test_plain_texts_is_plain_text_both_ways(text: str) -> None:
                                                           max_size=3).map("".join))
 def test_mentions_finds_what_the_word_pattern_finds(text: str, word: str) -> None:
     assert mentions(text, word) == bool(re.search(rf"(?<![\w-]){re.escape(word)}(?![\w-])", text))
+
+
+def test_pictures_with_captions_are_figures_and_a_row_of_them_a_grid() -> None:
+    from flywheel_publish_web.markup import MarkdownRenderer
+
+    text = ("## Gallery\n\n[![Level 1](a_thumb.png)](a.png)  \n*Level 1*\n\n"
+            "[![The boss](b_thumb.png)](b.png)  \n*Level `2`*\n\nText.\n\n![Diagram](c.png)\n\n- ![x](c.png)\n")
+    body = MarkdownRenderer().render(text, files={"a.png", "a_thumb.png", "b.png", "b_thumb.png", "c.png"}).body
+    assert ('<div class="figures">\n<figure><a href="a.png"><img src="a_thumb.png" alt="Level 1" loading="lazy" /></a>'
+            '<figcaption aria-hidden="true">Level 1</figcaption></figure>\n'
+            '<figure><a href="b.png"><img src="b_thumb.png" alt="The boss" loading="lazy" /></a>'
+            '<figcaption>Level <code>2</code></figcaption></figure>\n</div>\n<p>Text.</p>\n') in body
+    # A lone picture is a figure at the column's width (no grid); one in a list stays as it was.
+    assert '<figure><img src="c.png" alt="Diagram" loading="lazy" /></figure>\n<ul>\n<li><img src="c.png"' in body
+    # A picture refused (not the post's file) is no figure: its alt text stays as text.
+    refused = MarkdownRenderer().render("[![Secret](missing.png)](x.png)  \n*Caption*\n").body
+    assert "<figure" not in refused and "<img" not in refused

@@ -90,6 +90,12 @@ def test_the_page_adds_no_repeat_to_what_the_real_generators_wrote(example, tmp_
         # Tags: not the session type (the badge says it), no internal id, no near-duplicate.
         tags = re.findall(r'<li><a href="[^"]*tags/[^"]*/">#([^<]*)</a></li>', page.split('<div class="prose">')[0])
         assert "life_aria" not in _visible(page) and len({t.lower()[:5] for t in tags}) == len(tags), tags
+        # One date style on the page: the byline's as the title's ("Trading journal 2025-12-02").
+        assert re.search(r'<time datetime="[^"]+">(\d{4}-\d\d-\d\d)</time>', page), kind
+        assert not _OTHER_DATE_STYLE.search(_visible(page)), _OTHER_DATE_STYLE.search(_visible(page))
+
+
+_OTHER_DATE_STYLE = re.compile(r"\b\d{1,2} (?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]* \d{4}\b")
 
 
 def _visible(page: str) -> str:
@@ -187,3 +193,17 @@ def test_a_summary_saying_more_than_the_body_is_still_the_lede(web, kit) -> None
     [result] = site.publish([kit.item("a1b2", "blog_post", body=CITED, title="Added a Phase 3 publication system",
                                        summary=summary)])
     assert '<p class="lede">' + summary + "</p>" in Path(result.receipt["path"]).read_text()
+
+
+def test_a_gallery_caption_that_repeats_the_alt_text_is_said_once(web, kit) -> None:
+    """A screenshot without a description has its caption as alt text: a screen reader read the
+    link's alt text, then the same caption again."""
+    shots = {f"media/s{i}.png": kit.png(48, 30, (40, 90, 160)) for i in range(2)}
+    images = [{"src": "media/s0.png", "caption": "Level 1"},
+              {"src": "media/s1.png", "caption": "Level 2", "alt": "The boss fight at level 2"}]
+    site = web()
+    [result] = site.publish([kit.item("a", "devlog", session_type="life_aria", body="# Devlog\n\nMade a game.\n",
+                                      attachments=shots, images=images)])
+    page = Path(result.receipt["path"]).read_text()
+    assert 'alt="Level 1"' in page and '<figcaption aria-hidden="true">Level 1</figcaption>' in page
+    assert 'alt="The boss fight at level 2"' in page and "<figcaption>Level 2</figcaption>" in page

@@ -97,7 +97,7 @@ def test_index_pagination_newest_first_and_prev_next_within_a_project(web, kit) 
     assert titles("page/1/index.html") == ["Post 2", "Post 1"]
     assert 'href="./page/2/"' in site.read("index.html")
     assert 'href="../../page/1/"' in site.read("page/2/index.html") and 'href="../../"' in site.read("page/2/index.html")
-    assert "Older" not in site.read("page/1/index.html") and "Sessions from 1 Dec 2025 to 2 Dec 2025" in site.read("page/1/index.html")
+    assert "Older" not in site.read("page/1/index.html") and "Sessions from 2025-12-01 to 2025-12-02" in site.read("page/1/index.html")
     post3 = next(site.dir.glob("build/2025/12/post-3-*/index.html")).read_text()
     assert "Previous in alpha" in post3 and "Post 1" in post3 and "Next in alpha" in post3 and "Post 5" in post3
     assert "Post 2" not in post3  # another project
