@@ -62,6 +62,7 @@ def test_run_enqueues_each_artifact_for_each_enabled_target(project: Project, ex
     result = project.cli("run", session)
     assert result.exit_code == 0, result.output
     assert "  queued for shelf: summary" in result.stdout
+    assert result.stdout.endswith("\nqueued, not published yet: `flywheel publish` sends them (or run with --publish)\n")
     [entry] = project.entries()
     assert entry["status"] == "queued" and entry["kind"] == "summary" and entry["session_id"] == ID
     assert entry["files"] == ["data.json", "summary.md"]

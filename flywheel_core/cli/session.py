@@ -120,6 +120,9 @@ def run(
 
                 for line in scan_lines(result.enqueued):
                     print(f"  {line}")
+    queued = any(e.get("status") != "held" for r in report.results for e in r.enqueued)
+    if queued and not publish and not json_out:  # a forgotten --publish: say how the rest is done
+        print("\nqueued, not published yet: `flywheel publish` sends them (or run with --publish)")
     if report.published is not None:
         from flywheel_core.cli.queue import print_report
 
