@@ -202,7 +202,10 @@ class Config:
         table = self.targets.get(name)
         if table is None:
             raise UsageError(f"target {name!r} is not configured (add a [targets.{name}] table)")
-        return resolve_secrets(table, f"targets.{name}")
+        try:
+            return resolve_secrets(table, f"targets.{name}")
+        except UsageError as exc:  # an unset variable: say which file asks for it
+            raise UsageError(f"{self.source}: {exc}") from None
 
     def plugin_config(self, name: str) -> dict[str, Any]:
         """The ``[plugins.<name>]`` table (``{}`` if absent), ``{"$env": NAME}`` secrets resolved."""

@@ -77,3 +77,11 @@ echo "            (its links need that server: opened as files, folders show ins
 echo
 echo "artifacts:     demo/out/<session type>/<session id>/"
 echo "session files: demo/sessions/ (each now records what was made from it and where it was published)"
+
+say "Next: your own work"
+echo "put flywheel on your PATH:  . .venv/bin/activate"
+echo "then, in a repository of yours:"
+echo "  flywheel init                                  # a commented flywheel.toml: add your targets there"
+echo "  flywheel start --agent me                      # when the work begins"
+echo "  flywheel end --summary \"What changed and why\"  # collect, write, publish"
+echo "more: README.md (\"Using it\"), docs/agents.md (hooks, cron, CI)"

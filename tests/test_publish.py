@@ -62,6 +62,7 @@ def test_run_enqueues_each_artifact_for_each_enabled_target(project: Project, ex
     result = project.cli("run", session)
     assert result.exit_code == 0, result.output
     assert "  queued for shelf: summary" in result.stdout
+    assert result.stdout.endswith("\nqueued, not published yet: `flywheel publish` sends them (or run with --publish)\n")
     [entry] = project.entries()
     assert entry["status"] == "queued" and entry["kind"] == "summary" and entry["session_id"] == ID
     assert entry["files"] == ["data.json", "summary.md"]
@@ -101,6 +102,18 @@ def test_run_publish_does_both(project: Project, example) -> None:
     assert result.exit_code == 0, result.output
     assert f"published summary of {ID} -> shelf" in result.stdout
     assert [e["status"] for e in project.entries()] == ["published"]
+
+
+def test_run_publish_that_sends_nothing_says_why(project: Project, example) -> None:
+    session = example()
+    assert project.cli("run", session, "--publish").exit_code == 0
+    again = project.cli("run", session, "--publish")
+    assert again.exit_code == 0, again.output
+    assert "nothing new to publish: the queue already has every artifact" in again.stdout
+    project.configure(targets="")
+    none = project.cli("run", session, "--publish")
+    assert none.exit_code == 0, none.output
+    assert f"nothing to publish: no publication target is enabled in {project.config}" in none.stdout
 
 
 def test_dry_run_says_what_and_where_and_changes_nothing(project: Project, example) -> None:
@@ -203,6 +216,23 @@ def test_unknown_target_is_an_error_at_enqueue_time(project: Project, example) -
     assert "no installed plugin provides publication target 'github'" in result.stderr
     assert "pip install flywheel-publish-github" in result.stderr
     assert "Traceback" not in result.output
+
+
+def test_a_misspelt_target_names_the_file_and_the_installed_targets(project: Project, example) -> None:
+    project.configure(targets='[targets.shelff]\ndir = "shelf"\n')
+    result = project.cli("run", example())
+    assert result.exit_code == 2
+    assert result.stderr.strip() == (f"flywheel: error: {project.config}: $.targets.shelff: no installed plugin "
+                                      "provides publication target 'shelff' (installed: shelf)")
+
+
+def test_an_unset_token_variable_names_the_config_file(project: Project, example, monkeypatch) -> None:
+    monkeypatch.delenv("SHELF_TOKEN_NEVER_SET", raising=False)
+    project.configure(targets='[targets.shelf]\ndir = "shelf"\ntoken = {"$env" = "SHELF_TOKEN_NEVER_SET"}\n')
+    result = project.cli("run", example())
+    assert result.exit_code == 2
+    assert result.stderr.strip() == (f"flywheel: error: {project.config}: targets.shelf.token: "
+                                      "environment variable 'SHELF_TOKEN_NEVER_SET' is not set")
 
 
 def test_target_table_is_checked_against_the_targets_schema(project: Project, example) -> None:

@@ -600,3 +600,17 @@ def test_print_outcome_keeps_the_reason_a_queued_post_waits(capsys: pytest.Captu
     lines = capsys.readouterr().out.splitlines()[1:]
     assert lines == ["  queued social_post -> town (entry 2): waits for entry 1 (story -> site, queued)",
                      "  queued story -> site (entry 1) (publish with `flywheel publish`)"]
+
+
+def test_print_outcome_says_a_failed_entry_is_tried_again_and_how_to_revive_a_dead_one(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from flywheel_core.cli.tracking import print_outcome
+    from flywheel_core.tracking import Pending, SessionOutcome
+
+    outcome = SessionOutcome(None, "s1", "build", "complete", publish_requested=True)
+    outcome.pending.append(Pending("town", "social_post", "failed", "HTTP 503", 7))
+    outcome.pending.append(Pending("site", "story", "dead", "HTTP 401", 3))
+    print_outcome(outcome)
+    lines = capsys.readouterr().out.splitlines()[1:]
+    assert lines == ["  FAILED social_post -> town (entry 7): HTTP 503 (tried again later; `flywheel queue list` says when)",
+                     "  DEAD story -> site (entry 3): HTTP 401 (once the cause is fixed: flywheel queue retry 3)"]

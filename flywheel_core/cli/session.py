@@ -120,6 +120,9 @@ def run(
 
                 for line in scan_lines(result.enqueued):
                     print(f"  {line}")
+    queued = any(e.get("status") != "held" for r in report.results for e in r.enqueued)
+    if queued and not publish and not json_out:  # a forgotten --publish: say how the rest is done
+        print("\nqueued, not published yet: `flywheel publish` sends them (or run with --publish)")
     if report.published is not None:
         from flywheel_core.cli.queue import print_report
 
@@ -128,6 +131,14 @@ def run(
             print("\npublishing:")
         with contextlib.redirect_stdout(sys.stderr if json_out else sys.stdout):
             print_report(report.published)
+    elif publish and not dry_run and not json_out and any(r.exit_code != 2 for r in report.results):
+        # --publish that sends nothing says why, rather than leave the user looking for a receipt.
+        if not cfg.enabled_targets():
+            where = cfg.source if cfg.found_by != "defaults" else "flywheel.toml (`flywheel init` writes one)"
+            print(f"\nnothing to publish: no publication target is enabled in {where}; add a [targets.NAME] table")
+        else:
+            print("\nnothing new to publish: the queue already has every artifact of these sessions "
+                  "(`flywheel queue list` shows where each went)")
     raise typer.Exit(report.exit_code)
 
 

@@ -179,6 +179,10 @@ def print_outcome(outcome: SessionOutcome, indent: str = "") -> None:
         why = f": {item.error}" if item.error else ""
         if item.status == "queued" and not outcome.publish_requested and not item.error:
             why = " (publish with `flywheel publish`)"
+        elif item.status == "failed":  # not lost: say that it comes back, and where to look
+            why += " (tried again later; `flywheel queue list` says when)"
+        elif item.status == "dead":
+            why += f" (once the cause is fixed: flywheel queue retry {item.entry_id})"
         print(f"{indent}  {item.status.upper() if item.status in ('failed', 'dead') else item.status} "
               f"{item.kind} -> {item.target} (entry {item.entry_id}){why}")
     if outcome.status != "invalid" and not outcome.receipts and not outcome.pending and outcome.artifacts:

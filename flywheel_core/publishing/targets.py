@@ -26,7 +26,13 @@ def check_target(config: Config, host: PluginHost, name: str) -> dict[str, Any]:
         raise UsageError(f"target {name!r} is not configured in {config.source} (add a [targets.{name}] table)")
     if name not in config.enabled_targets():
         raise UsageError(f"target {name!r} is disabled in {config.source} (enabled = false)")
-    _, registration = host.target(name)
+    try:
+        _, registration = host.target(name)
+    except UsageError as error:  # a misspelt table name: say where it is and what is installed
+        from flywheel_core.plugins import KNOWN_TARGETS
+
+        installed = "" if name in KNOWN_TARGETS else f" (installed: {', '.join(sorted(host.targets)) or 'none'})"
+        raise UsageError(f"{config.source}: $.targets.{name}: {error}{installed}") from None
     schema = registration.config_schema or {}
     table = _from_environment(config.target_config(name), schema)
     # enabled, scan, review: core's keys (checked when the config is loaded), not the target's.
