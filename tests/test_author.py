@@ -14,7 +14,7 @@ import pytest
 from core_support import EXAMPLES
 from flywheel_core import Artifact, SessionType, hookimpl
 from flywheel_core.config import check_plugin_configs, load_config
-from flywheel_core.errors import PluginError, UsageError
+from flywheel_core.errors import UsageError
 from flywheel_core.testing import run_cli
 
 ID = "a1b2c3d4-e5f6-7890-abcd-ef1234567890"
@@ -61,7 +61,7 @@ def test_new_plugin_makes_a_complete_project(tmp_path: Path, empty_host, kind: s
     project = tmp_path / "flywheel-release-notes"
     files = sorted(p.relative_to(project).as_posix() for p in project.rglob("*") if p.is_file())
     assert files == EXPECTED_FILES[kind]
-    assert f'pip install -e ".[test]" && pytest' in result.stdout
+    assert 'pip install -e ".[test]" && pytest' in result.stdout
     meta = tomllib.loads((project / "pyproject.toml").read_text())
     assert meta["project"]["name"] == "flywheel-release-notes"
     assert meta["project"]["dependencies"] == ["flywheel-core>=0.1"]

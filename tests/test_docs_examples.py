@@ -7,7 +7,6 @@ and compared one by one with the page, and its images with docs/images/.
 from __future__ import annotations
 
 import importlib.util
-from pathlib import Path
 
 import pytest
 

@@ -19,7 +19,7 @@ import re
 import sqlite3
 import subprocess
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 

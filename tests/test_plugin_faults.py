@@ -198,7 +198,7 @@ def test_a_hanging_registration_hook_is_skipped_after_the_time_limit(tmp_path: P
     # Before: `flywheel --help` never returned. The subprocess timeout turns a hang into a failure.
     proc = subprocess.run([FLYWHEEL, *command], capture_output=True, text=True, env=env, timeout=120)
     assert proc.returncode == 0, proc.stderr
-    assert f"plugin flywheel_hang (flywheel-hang) failed" in proc.stderr
+    assert "plugin flywheel_hang (flywheel-hang) failed" in proc.stderr
     assert "did not answer within 1 s (FLYWHEEL_HOOK_TIMEOUT), so it was skipped" in proc.stderr
 
 

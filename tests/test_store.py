@@ -12,7 +12,7 @@ import pytest
 
 from core_support import load
 from flywheel_core.fsutil import atomic_write, remove_stale_temps
-from flywheel_core.testing import build_session, run_cli
+from flywheel_core.testing import run_cli
 
 
 def test_run_writes_through_a_symlinked_session_file(tmp_path: Path, echo_host, example) -> None:

@@ -302,7 +302,7 @@ def test_a_trade_in_the_first_or_last_year_python_holds_is_refused_not_a_crash(r
     doc = trade_doc([make_trade(timestamp=moment, exit_price=110.0, exit_timestamp=moment)], timestamp=moment)
     result, _ = run_trade(doc)
     assert result.exit_code == 2, result.output
-    assert f"$.source_data.trades[0].timestamp: must be an ISO 8601 timestamp" in result.stderr
+    assert "$.source_data.trades[0].timestamp: must be an ISO 8601 timestamp" in result.stderr
     assert "$.timestamp: must be an ISO 8601 timestamp" in result.stderr
     assert "OverflowError" not in result.output and "failed in" not in result.output
 
