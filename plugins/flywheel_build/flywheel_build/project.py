@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from typing import Any, Callable
 
@@ -108,7 +109,7 @@ test tests demo example examples lib libs untitled""".split()) | {"my documents"
 # The folders home folders are in: the folder right under one is a user's (``/home/alice``).
 _HOMES = {"home", "users", "documents and settings"}
 # Temporary folders: a repository there is a scratch copy whose folder a script named.
-_TEMP_ROOTS = re.compile(r"^/(?:tmp|var/tmp|var/folders|private/var/folders|private/tmp|dev/shm)/|/appdata/local/temp/|"
+_TEMP_ROOTS = re.compile(r"^/(?:tmp|var/tmp|usr/tmp|var/folders|private/var/folders|private/tmp|dev/shm)/|/appdata/local/temp/|"
                          r"^[a-z]:/(?:windows/)?te?mp/", re.I)
 # ``tmpk3_x9a2b`` (Python's tempfile), ``pytest-of-ann``, a UUID: names no person gave.
 _TEMP_NAME = re.compile(r"^tmp(?=[a-z0-9_]*[0-9_])[a-z0-9_]{6,10}$|^pytest-|^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-", re.I)
@@ -135,11 +136,12 @@ def project_from_path(path: str | None) -> Project | None:
     name = parts[-1][:-4] if parts[-1].lower().endswith(".git") else parts[-1]
     parent = parts[-2].lower() if len(parts) > 1 else ""
     folded = (text.rstrip("/") + "/").lower()
-    import tempfile  # here: `flywheel validate` imports this module and writes nothing (tempfile imports random)
-
-    local_temp = tempfile.gettempdir().replace("\\", "/").rstrip("/").lower() + "/"
+    # This machine's temp folders as tempfile.gettempdir() finds them (the variables, then the
+    # folders _TEMP_ROOTS knows), without importing tempfile, which creates a file to test each.
+    local_temps = tuple(v.replace("\\", "/").rstrip("/").lower() + "/"
+                        for v in map(os.environ.get, ("TMPDIR", "TEMP", "TMP")) if v)
     if (parent in _HOMES or name.startswith("~") or re.fullmatch(r"[a-z]:", name, re.I) or name.lower() in _GENERIC_FOLDERS
-            or _TEMP_ROOTS.search(folded) or folded.startswith(local_temp) or _TEMP_NAME.match(name)
+            or _TEMP_ROOTS.search(folded) or folded.startswith(local_temps) or _TEMP_NAME.match(name)
             or not _FOLDER_NAME.fullmatch(name) or not usable_name(name) or name.isdigit()):
         return None
     return Project(name, None, "repo_path")

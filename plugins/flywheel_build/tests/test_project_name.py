@@ -68,6 +68,14 @@ def test_a_folder_that_names_no_project_is_refused(path):
     assert project_from_path(path) is None, path
 
 
+def test_this_machines_own_temp_folder_names_no_project(monkeypatch):
+    # As tempfile.gettempdir() finds it (TMPDIR first), without importing tempfile on every run.
+    monkeypatch.setenv("TMPDIR", "/scratch/ci-runner/")
+    assert project_from_path("/scratch/ci-runner/gadget") is None
+    assert project_from_path("/usr/tmp/gadget") is None
+    assert project_from_path("/scratch/gadget").name == "gadget"
+
+
 def test_the_example_names_its_project_and_where_the_work_happened(run_session):
     result, arts, _ = run_session(example())
     assert result.exit_code == 0, result.output
