@@ -81,10 +81,11 @@ def _x_length(text: str) -> int:
 # emoji) or is one of a few symbols known to be neither emoji nor URL.
 _X_LIGHT = ((0, 4351), (8192, 8205), (8208, 8223), (8242, 8247))
 _X_HEAVY_SAFE = frozenset("\u2060\u2026\u2022\u00b7")  # word joiner (defang), ellipsis, bullet, middle dot
-# A link whose host ends in a common top-level domain twitter-text surely knows; others go to it.
+# A link whose host ends in a common top-level domain twitter-text surely knows, each label of it
+# without a "-" at either end (twitter-text takes no "x.io-.de" for a link); others go to it.
 # Its last character is one twitter-text lets end a link ("%" and "~" it leaves out).
 _X_LINK = re.compile(
-    r"(?<!\S)https?://(?:[A-Za-z0-9-]+\.)+(?:com|org|net|io|dev|app|me|co|de|uk|fr|page|blog|site)"
+    r"(?<!\S)https?://(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\.)+(?:com|org|net|io|dev|app|me|co|de|uk|fr|page|blog|site)"
     r"(?:/(?:[A-Za-z0-9._~%/-]*[A-Za-z0-9_/-])?)?(?=[\s.,;:!?]*(?:\s|$))"
 )
 # A dot before a letter may start a top-level domain; before a digit (a price, a version) it
