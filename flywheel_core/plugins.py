@@ -58,6 +58,11 @@ KNOWN_TARGETS = {
     "bluesky": "flywheel-publish-bluesky",
 }
 
+def install_hint(distribution: str) -> str:
+    """How to install a bundled plugin: from flywheel's own repository (it is not on PyPI)."""
+    return f"install {distribution} from a clone of flywheel: pip install ./plugins/{distribution.replace('-', '_')}"
+
+
 #: Hooks called while plugins are registered (even for ``--help``): each has a time limit.
 REGISTRATION_HOOKS = frozenset({
     "flywheel_session_types",
@@ -326,8 +331,7 @@ class PluginHost:
             return found
         if name in KNOWN_SESSION_TYPES:
             raise UsageError(
-                f"no installed plugin handles session type {name!r}; "
-                f"install it with: pip install {KNOWN_SESSION_TYPES[name]}"
+                f"no installed plugin handles session type {name!r}; {install_hint(KNOWN_SESSION_TYPES[name])}"
             )
         known = sorted(set(self.session_types) | set(KNOWN_SESSION_TYPES))
         raise UsageError(f"unknown session type {name!r} (known: {', '.join(known)})")
@@ -336,7 +340,7 @@ class PluginHost:
         found = self.targets.get(name)
         if found:
             return found
-        hint = f"; install it with: pip install {KNOWN_TARGETS[name]}" if name in KNOWN_TARGETS else ""
+        hint = f"; {install_hint(KNOWN_TARGETS[name])}" if name in KNOWN_TARGETS else ""
         raise UsageError(f"no installed plugin provides publication target {name!r}{hint}")
 
     def template_dirs(self) -> list[Path]:

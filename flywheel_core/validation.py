@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from flywheel_core.errors import describe_exception
 from flywheel_core.models import Session, converter, parse_timestamp
-from flywheel_core.plugins import KNOWN_SESSION_TYPES
+from flywheel_core.plugins import KNOWN_SESSION_TYPES, install_hint
 from flywheel_core.schema import iter_errors, json_type, mask_secrets, mask_suspicious, merged_schema
 from flywheel_core.types import Problem
 
@@ -52,7 +52,7 @@ def check_schema(raw: Any, host: PluginHost) -> tuple[Session | None, list[Probl
             problems.append(
                 Problem.warning(
                     f"no installed plugin handles {session_type!r}, so only the envelope was "
-                    f"checked (pip install {KNOWN_SESSION_TYPES[session_type]})",
+                    f"checked ({install_hint(KNOWN_SESSION_TYPES[session_type])})",
                     "$.session_type",
                 )
             )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from pathlib import Path
@@ -60,7 +61,17 @@ def test_schema_merges_the_type_schema(empty_host) -> None:
 
 def test_schema_of_an_uninstalled_type(empty_host) -> None:
     result = run_cli(["schema", "trade"], host=empty_host)
-    assert result.exit_code == 2 and "pip install flywheel-trade" in result.stderr
+    assert result.exit_code == 2 and "pip install ./plugins/flywheel_trade" in result.stderr
+
+
+def test_validate_of_an_uninstalled_type_says_how_to_install_it(tmp_path: Path, empty_host, make_session) -> None:
+    # flywheel's plugins are not on PyPI: "pip install flywheel-trade" found nothing to install.
+    path = tmp_path / "s.json"
+    path.write_text(json.dumps(make_session("trade")))
+    result = run_cli(["validate", str(path)], host=empty_host)
+    assert result.exit_code == 0, result.output
+    assert "only the envelope was checked (install flywheel-trade from a clone of flywheel: " \
+           "pip install ./plugins/flywheel_trade)" in result.stderr
 
 
 def test_init_writes_a_working_commented_config(tmp_path: Path, empty_host) -> None:

@@ -64,7 +64,7 @@ def test_unknown_target_names_its_distribution(empty_host) -> None:
 
     from flywheel_core.errors import UsageError
 
-    with pytest.raises(UsageError, match="pip install flywheel-publish-web"):
+    with pytest.raises(UsageError, match="pip install ./plugins/flywheel_publish_web"):
         empty_host.target("web")
 
 

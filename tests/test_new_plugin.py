@@ -174,7 +174,7 @@ def test_without_the_build_plugin_a_build_session_says_what_to_install(
     shutil.copy(EXAMPLES / "build_session.json", session)
     done = venv.run(venv.bin("flywheel"), "run", session, "--out", tmp_path / "out", cwd=tmp_path)
     assert done.returncode == 2
-    assert "pip install flywheel-build" in done.stderr and "Traceback" not in done.stderr
+    assert "pip install ./plugins/flywheel_build" in done.stderr and "Traceback" not in done.stderr
 
 
 def test_wheel_contains_the_templates(venv: Venv, projects: dict[str, Path], tmp_path: Path) -> None:

@@ -214,7 +214,7 @@ def test_unknown_target_is_an_error_at_enqueue_time(project: Project, example) -
     result = project.cli("run", example())
     assert result.exit_code == 2
     assert "no installed plugin provides publication target 'github'" in result.stderr
-    assert "pip install flywheel-publish-github" in result.stderr
+    assert "pip install ./plugins/flywheel_publish_github" in result.stderr
     assert "Traceback" not in result.output
 
 

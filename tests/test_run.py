@@ -70,14 +70,14 @@ def test_no_plugin_for_type_exits_2_naming_the_distribution(empty_host, example)
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1
     assert "no installed plugin handles session type 'build'" in lines[0]
-    assert "pip install flywheel-build" in lines[0]
+    assert "pip install ./plugins/flywheel_build" in lines[0]
 
 
 def test_core_alone_in_a_real_process(tmp_path: Path, example) -> None:
     env = dict(os.environ, FLYWHEEL_LOAD_PLUGINS="")
     proc = subprocess.run([FLYWHEEL, "run", example()], capture_output=True, text=True, env=env, cwd=tmp_path)
     assert proc.returncode == 2
-    assert "pip install flywheel-build" in proc.stderr and "Traceback" not in proc.stderr
+    assert "pip install ./plugins/flywheel_build" in proc.stderr and "Traceback" not in proc.stderr
     proc = subprocess.run([FLYWHEEL, "plugins"], capture_output=True, text=True, env=env)
     assert proc.returncode == 0 and "No plugins are installed" in proc.stdout
 
